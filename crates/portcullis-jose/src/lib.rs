@@ -1,0 +1,45 @@
+//! JOSE for Portcullis: signing keys, JSON Web Keys, JWS compact signing and verification
+//! (RFC 7515), JWT access-token validation (RFC 7519, RFC 9068) and encryption of private keys at rest.
+//!
+//! The cryptography is aws-lc-rs; this crate only implements the protocol around it. Verification
+//! always takes the algorithm from the key, never from the token header (RFC 8725 §3.1).
+
+mod algorithm;
+pub mod base64url;
+mod error;
+mod jws;
+mod jwt;
+mod key_encryption;
+mod key_set;
+mod signing_key;
+mod verifying_key;
+
+pub use algorithm::Algorithm;
+pub use error::JoseError;
+pub use jws::{JwsHeader, MAX_TOKEN_LENGTH, UnverifiedJws, sign_compact};
+pub use jwt::{AccessTokenValidation, ValidatedToken, ValidationError};
+pub use key_encryption::KeyEncryptionKey;
+pub use key_set::KeySet;
+pub use signing_key::SigningKey;
+pub use verifying_key::VerifyingKey;
+
+/// Fills `dest` from the operating system's secure random generator.
+///
+/// # Errors
+/// Fails only when the system generator is unavailable.
+pub fn random_bytes(dest: &mut [u8]) -> Result<(), JoseError> {
+    aws_lc_rs::rand::fill(dest).map_err(|_| JoseError::Crypto("random generator unavailable"))
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
