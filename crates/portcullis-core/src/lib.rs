@@ -1,1 +1,28 @@
-//! placeholder
+//! The Portcullis domain: users, clients, scopes, grants, access-token policy and the signing-key
+//! lifecycle.
+//!
+//! Nothing here performs I/O. Callers pass the current time (`now`, Unix seconds) and the stored
+//! records; functions return decisions. That keeps every protocol rule unit-testable with a fixed
+//! clock, and keeps HTTP and SQL at the edges (`portcullis-auth`, `portcullis-store`).
+
+pub mod audit;
+pub mod client;
+pub mod clock;
+pub mod grant;
+pub mod password;
+pub mod scope;
+pub mod secret;
+pub mod signing_keys;
+pub mod token;
+pub mod user;
+
+pub use audit::AuditEvent;
+pub use client::{Client, ClientError, ClientKind, ClientRegistration};
+pub use clock::{Clock, SystemClock, UnixSeconds};
+pub use grant::GrantError;
+pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
+pub use scope::ScopeSet;
+pub use secret::{SecretHash, generate_secret};
+pub use signing_keys::{KeyLifecyclePolicy, KeyMetadata, KeyStatus, SigningKeyRecord};
+pub use token::{AccessTokenClaims, TokenPolicy};
+pub use user::{NewUser, User, UserError, Username};

@@ -1,0 +1,41 @@
+//! Audit events: the security-relevant facts an operator must be able to reconstruct later.
+//! They never carry secrets or whole tokens, only identifiers such as `jti`.
+
+use serde::Serialize;
+
+/// One audit event. Serialized as a JSON object with an `event` tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// An access token was issued.
+    TokenIssued {
+        /// The grant type used.
+        grant_type: String,
+        /// The client the token was issued to.
+        client_id: String,
+        /// The token's subject.
+        subject: String,
+        /// The token's id.
+        jti: String,
+        /// The granted scope.
+        scope: String,
+        /// The token's audiences.
+        audience: Vec<String>,
+    },
+    /// A client failed to authenticate at the token endpoint.
+    ClientAuthenticationFailed {
+        /// The client id presented, if any (it may not exist).
+        client_id: Option<String>,
+        /// Why authentication failed, in words safe to log.
+        reason: String,
+        /// The peer address of the request.
+        remote_addr: Option<String>,
+    },
+    /// A token request was refused after the client authenticated.
+    TokenRequestRefused {
+        /// The authenticated client.
+        client_id: String,
+        /// The OAuth error code returned.
+        error: String,
+    },
+}

@@ -1,0 +1,292 @@
+//! OAuth clients: registration rules and client authentication (RFC 6749 §2).
+
+use crate::{ScopeSet, SecretHash, UnixSeconds};
+use portcullis_types::GrantType;
+use std::fmt;
+use thiserror::Error;
+
+/// RFC 6749 §2.1 client types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Can keep a secret (a server-side app or service); authenticates with a client secret.
+    Confidential,
+    /// Cannot keep a secret (a native or browser app); never has a secret.
+    Public,
+}
+
+impl ClientKind {
+    /// `confidential` or `public`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Confidential => "confidential",
+            ClientKind::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a client registration was refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The client id breaks the rules.
+    #[error("invalid client id: use 1-128 characters from letters, digits and . _ - :")]
+    InvalidId,
+    /// No grant type was given.
+    #[error("a client needs at least one grant type")]
+    NoGrantTypes,
+    /// RFC 6749 §4.4: client credentials are only for confidential clients.
+    #[error("a public client cannot use the client_credentials grant")]
+    PublicClientCredentials,
+    /// The authorization code grant needs a registered redirect URI (RFC 6749 §3.1.2.2).
+    #[error("the authorization_code grant needs at least one --redirect-uri")]
+    MissingRedirectUri,
+    /// A redirect URI is not acceptable.
+    #[error("invalid redirect URI `{0}`: {1}")]
+    InvalidRedirectUri(String, &'static str),
+    /// A scope is not a valid scope token.
+    #[error(transparent)]
+    InvalidScope(#[from] crate::scope::InvalidScope),
+    /// An audience is empty or contains spaces or control characters.
+    #[error("invalid audience `{0}`")]
+    InvalidAudience(String),
+    /// The token lifetime is outside 1 second .. the server's maximum.
+    #[error("access token lifetime must be between 1 and {0} seconds")]
+    InvalidLifetime(i64),
+}
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The client identifier (RFC 6749 §2.2).
+    pub id: String,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// Hash of the secret; `Some` exactly for confidential clients.
+    pub secret_hash: Option<SecretHash>,
+    /// Grant types the client may use, sorted.
+    pub grant_types: Vec<GrantType>,
+    /// Registered redirect URIs, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// Scopes the client may request.
+    pub scopes: ScopeSet,
+    /// Audiences (resource identifiers) the client may request tokens for.
+    pub audiences: Vec<String>,
+    /// Access token lifetime for this client; `None` uses the server default.
+    pub access_token_lifetime_secs: Option<i64>,
+    /// Creation time.
+    pub created_at: UnixSeconds,
+}
+
+impl Client {
+    /// Checks a presented secret (RFC 6749 §2.3.1). A confidential client must present its secret;
+    /// a public client must present none, since it has none to present.
+    pub fn secret_is_valid(&self, presented: Option<&str>) -> bool {
+        match (&self.secret_hash, presented) {
+            (Some(hash), Some(secret)) => hash.matches(secret),
+            (None, None) => self.kind == ClientKind::Public,
+            _ => false,
+        }
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// What an administrator asks for when registering a client.
+#[derive(Debug, Clone)]
+pub struct ClientRegistration {
+    /// Client id.
+    pub id: String,
+    /// Confidential or public.
+    pub kind: ClientKind,
+    /// Allowed grant types.
+    pub grant_types: Vec<GrantType>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Allowed audiences.
+    pub audiences: Vec<String>,
+    /// Per-client access token lifetime.
+    pub access_token_lifetime_secs: Option<i64>,
+}
+
+impl ClientRegistration {
+    /// Validates the registration and builds the client. `secret_hash` must be `Some` exactly for a
+    /// confidential client; `max_lifetime_secs` is the server's ceiling for token lifetimes.
+    ///
+    /// # Errors
+    /// The first rule broken, as a [`ClientError`].
+    pub fn into_client(
+        self,
+        secret_hash: Option<SecretHash>,
+        max_lifetime_secs: i64,
+        now: UnixSeconds,
+    ) -> Result<Client, ClientError> {
+        validate_client_id(&self.id)?;
+        let mut grant_types = self.grant_types;
+        grant_types.sort();
+        grant_types.dedup();
+        if grant_types.is_empty() {
+            return Err(ClientError::NoGrantTypes);
+        }
+        if self.kind == ClientKind::Public && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(ClientError::PublicClientCredentials);
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(ClientError::MissingRedirectUri);
+        }
+        for uri in &self.redirect_uris {
+            validate_redirect_uri(uri)
+                .map_err(|reason| ClientError::InvalidRedirectUri(uri.clone(), reason))?;
+        }
+        for audience in &self.audiences {
+            if audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ClientError::InvalidAudience(audience.clone()));
+            }
+        }
+        if let Some(lifetime) = self.access_token_lifetime_secs {
+            if !(1..=max_lifetime_secs).contains(&lifetime) {
+                return Err(ClientError::InvalidLifetime(max_lifetime_secs));
+            }
+        }
+        let mut audiences = self.audiences;
+        audiences.sort();
+        audiences.dedup();
+        let mut redirect_uris = self.redirect_uris;
+        redirect_uris.dedup();
+        Ok(Client {
+            id: self.id,
+            kind: self.kind,
+            secret_hash,
+            grant_types,
+            redirect_uris,
+            scopes: ScopeSet::try_from(self.scopes)?,
+            audiences,
+            access_token_lifetime_secs: self.access_token_lifetime_secs,
+            created_at: now,
+        })
+    }
+}
+
+fn validate_client_id(id: &str) -> Result<(), ClientError> {
+    let valid = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._-:".contains(&byte));
+    if valid { Ok(()) } else { Err(ClientError::InvalidId) }
+}
+
+/// Whether `uri` is an absolute URI (RFC 3986 §4.3): a scheme, a colon, and more.
+pub fn is_absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut scheme_chars = scheme.chars();
+    scheme_chars.next().is_some_and(|first| first.is_ascii_alphabetic())
+        && scheme_chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && !rest.is_empty()
+        && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// RFC 6749 §3.1.2: absolute, without fragment. RFC 9700 §2.6 and RFC 8252 §8.3: plain `http` only
+/// for loopback hosts; private-use schemes of native apps are allowed.
+fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
+    if !is_absolute_uri(uri) {
+        return Err("must be an absolute URI");
+    }
+    if uri.contains('#') {
+        return Err("must not contain a fragment");
+    }
+    if let Some(rest) = uri.strip_prefix("http://") {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host);
+        if !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+            return Err("plain http is only allowed for loopback addresses");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration() -> ClientRegistration {
+        ClientRegistration {
+            id: "svc".into(),
+            kind: ClientKind::Confidential,
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: vec!["read".into()],
+            audiences: vec!["api".into()],
+            access_token_lifetime_secs: None,
+        }
+    }
+
+    #[test]
+    fn confidential_secret_must_match_and_public_must_have_none() {
+        let hash = SecretHash::of("s3cret");
+        let client = registration().into_client(Some(hash), 3600, 0).expect("valid");
+        assert!(client.secret_is_valid(Some("s3cret")));
+        assert!(!client.secret_is_valid(Some("wrong")));
+        assert!(!client.secret_is_valid(None));
+        let public = ClientRegistration {
+            kind: ClientKind::Public,
+            grant_types: vec![GrantType::AuthorizationCode],
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            ..registration()
+        }
+        .into_client(None, 3600, 0)
+        .expect("valid");
+        assert!(public.secret_is_valid(None));
+        assert!(!public.secret_is_valid(Some("anything")));
+    }
+
+    #[test]
+    fn registration_rules() {
+        let refuse = |registration: ClientRegistration| registration.into_client(None, 3600, 0).err();
+        assert_eq!(refuse(ClientRegistration { id: "a b".into(), ..registration() }), Some(ClientError::InvalidId));
+        assert_eq!(refuse(ClientRegistration { grant_types: vec![], ..registration() }), Some(ClientError::NoGrantTypes));
+        assert_eq!(
+            refuse(ClientRegistration { kind: ClientKind::Public, ..registration() }),
+            Some(ClientError::PublicClientCredentials)
+        );
+        assert_eq!(
+            refuse(ClientRegistration { grant_types: vec![GrantType::AuthorizationCode], ..registration() }),
+            Some(ClientError::MissingRedirectUri)
+        );
+        assert_eq!(
+            refuse(ClientRegistration { access_token_lifetime_secs: Some(3601), ..registration() }),
+            Some(ClientError::InvalidLifetime(3600))
+        );
+        assert!(matches!(
+            refuse(ClientRegistration { scopes: vec!["a b".into()], ..registration() }),
+            Some(ClientError::InvalidScope(_))
+        ));
+        assert!(matches!(
+            refuse(ClientRegistration { audiences: vec!["".into()], ..registration() }),
+            Some(ClientError::InvalidAudience(_))
+        ));
+    }
+
+    #[test]
+    fn redirect_uris() {
+        for good in ["https://app.example/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "com.example.app:/cb"] {
+            assert_eq!(validate_redirect_uri(good), Ok(()), "{good}");
+        }
+        for bad in ["/relative", "https://app.example/cb#frag", "http://app.example/cb", "http://127.0.0.1.evil/cb", ""] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+}

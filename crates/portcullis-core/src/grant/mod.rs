@@ -1,0 +1,115 @@
+//! Grants: the decisions that turn an authenticated token request into an [`AccessGrant`].
+//! One module per grant type; rules shared by all grants (scope and audience) live here.
+
+pub mod client_credentials;
+
+use crate::client::is_absolute_uri;
+use crate::{Client, ScopeSet};
+use portcullis_types::{GrantType, OAuthErrorCode};
+use thiserror::Error;
+
+/// A refused grant. Each variant is one OAuth error code; the text is the `error_description`.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum GrantError {
+    /// RFC 6749 §5.2 `invalid_request`.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// RFC 6749 §5.2 `unauthorized_client`.
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    /// RFC 6749 §5.2 `invalid_scope`.
+    #[error("{0}")]
+    InvalidScope(String),
+    /// RFC 8707 §2 `invalid_target`.
+    #[error("{0}")]
+    InvalidTarget(String),
+}
+
+impl GrantError {
+    /// The OAuth error code to return.
+    pub fn code(&self) -> OAuthErrorCode {
+        match self {
+            GrantError::InvalidRequest(_) => OAuthErrorCode::InvalidRequest,
+            GrantError::UnauthorizedClient(_) => OAuthErrorCode::UnauthorizedClient,
+            GrantError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
+            GrantError::InvalidTarget(_) => OAuthErrorCode::InvalidTarget,
+        }
+    }
+}
+
+/// What a token will say: who, for which client, with what scope, for which audiences, how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    /// The grant type that produced it.
+    pub grant_type: GrantType,
+    /// `sub`.
+    pub subject: String,
+    /// `client_id`.
+    pub client_id: String,
+    /// Granted scope.
+    pub scope: ScopeSet,
+    /// `aud`, never empty (RFC 9068 §2.2).
+    pub audiences: Vec<String>,
+    /// Lifetime in seconds.
+    pub lifetime_secs: i64,
+}
+
+/// RFC 6749 §3.3: the requested scope must lie within what the client may ask for; with no
+/// `scope` parameter the client's whole allowed scope is granted (the documented default).
+///
+/// # Errors
+/// [`GrantError::InvalidScope`] naming the scopes outside the client's allowance.
+pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSet, GrantError> {
+    let Some(requested) = requested else {
+        return Ok(client.scopes.clone());
+    };
+    let requested = ScopeSet::parse(requested)
+        .map_err(|error| GrantError::InvalidScope(error.to_string()))?;
+    if !requested.is_subset(&client.scopes) {
+        let missing: Vec<&str> = requested.not_in(&client.scopes).collect();
+        return Err(GrantError::InvalidScope(format!(
+            "scope not allowed for this client: {}",
+            missing.join(" ")
+        )));
+    }
+    Ok(requested)
+}
+
+/// RFC 8707: `resource` values (absolute URIs without fragment) and `audience` values select the
+/// token's audiences, each of which must be allowed for the client. With neither, every allowed
+/// audience of the client is used; a client with none cannot get an access token, since RFC 9068
+/// §2.2 requires `aud`.
+///
+/// # Errors
+/// [`GrantError::InvalidTarget`].
+pub fn resolve_audiences(
+    client: &Client,
+    resources: &[String],
+    audiences: &[String],
+) -> Result<Vec<String>, GrantError> {
+    for resource in resources {
+        // RFC 8707 §2: the resource MUST be an absolute URI and MUST NOT include a fragment.
+        if !is_absolute_uri(resource) || resource.contains('#') {
+            return Err(GrantError::InvalidTarget(
+                "resource must be an absolute URI without a fragment".into(),
+            ));
+        }
+    }
+    let mut requested: Vec<String> = resources.iter().chain(audiences).cloned().collect();
+    if requested.is_empty() {
+        if client.audiences.is_empty() {
+            return Err(GrantError::InvalidTarget(
+                "client has no allowed audience; register one with --audience".into(),
+            ));
+        }
+        return Ok(client.audiences.clone());
+    }
+    requested.sort();
+    requested.dedup();
+    if let Some(denied) = requested.iter().find(|audience| !client.audiences.contains(audience)) {
+        return Err(GrantError::InvalidTarget(format!(
+            "audience not allowed for this client: {denied}"
+        )));
+    }
+    Ok(requested)
+}

@@ -1,0 +1,142 @@
+//! Password hashing with Argon2id (RFC 9106), with OWASP's recommended parameters by default.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use thiserror::Error;
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Memory in KiB (OWASP: 19456 = 19 MiB).
+    pub memory_kib: u32,
+    /// Passes over memory (OWASP: 2).
+    pub iterations: u32,
+    /// Lanes (OWASP: 1).
+    pub parallelism: u32,
+}
+
+impl Default for PasswordPolicy {
+    /// The OWASP Password Storage Cheat Sheet's Argon2id baseline: m=19 MiB, t=2, p=1.
+    fn default() -> Self {
+        PasswordPolicy {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Password length bounds: long enough to matter, short enough to bound hashing work.
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+/// See [`MIN_PASSWORD_LENGTH`].
+pub const MAX_PASSWORD_LENGTH: usize = 1024;
+
+/// Why a password could not be set or checked.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PasswordError {
+    /// Shorter than [`MIN_PASSWORD_LENGTH`] characters.
+    #[error("password must be at least {MIN_PASSWORD_LENGTH} characters")]
+    TooShort,
+    /// Longer than [`MAX_PASSWORD_LENGTH`] bytes.
+    #[error("password must be at most {MAX_PASSWORD_LENGTH} bytes")]
+    TooLong,
+    /// The configured Argon2 parameters are out of range.
+    #[error("invalid Argon2 parameters: {0}")]
+    InvalidParameters(String),
+    /// The stored hash is not a PHC string this hasher can read.
+    #[error("stored password hash is unreadable")]
+    UnreadableHash,
+    /// Hashing failed (random generator or library failure).
+    #[error("password hashing failed")]
+    HashingFailed,
+}
+
+/// Hashes and verifies passwords with Argon2id.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+}
+
+impl PasswordHasher {
+    /// A hasher with the given parameters.
+    ///
+    /// # Errors
+    /// [`PasswordError::InvalidParameters`] when Argon2 refuses them.
+    pub fn new(policy: PasswordPolicy) -> Result<Self, PasswordError> {
+        let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, None)
+            .map_err(|error| PasswordError::InvalidParameters(error.to_string()))?;
+        Ok(PasswordHasher {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        })
+    }
+
+    /// Hashes a new password into a PHC string (`$argon2id$v=19$m=...`), after checking its length.
+    ///
+    /// # Errors
+    /// [`PasswordError::TooShort`] / [`PasswordError::TooLong`], or a hashing failure.
+    pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        if password.chars().count() < MIN_PASSWORD_LENGTH {
+            return Err(PasswordError::TooShort);
+        }
+        if password.len() > MAX_PASSWORD_LENGTH {
+            return Err(PasswordError::TooLong);
+        }
+        let mut salt = [0u8; 16];
+        portcullis_jose::random_bytes(&mut salt).map_err(|_| PasswordError::HashingFailed)?;
+        let salt = SaltString::encode_b64(&salt).map_err(|_| PasswordError::HashingFailed)?;
+        self.argon2
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|_| PasswordError::HashingFailed)
+    }
+
+    /// Whether `password` matches the stored PHC string. The parameters stored in the hash are
+    /// used, so hashes made under older parameters keep verifying.
+    ///
+    /// # Errors
+    /// [`PasswordError::UnreadableHash`] when the stored value is not an Argon2 PHC string.
+    pub fn verify(&self, password: &str, stored: &str) -> Result<bool, PasswordError> {
+        let parsed = PasswordHash::new(stored).map_err(|_| PasswordError::UnreadableHash)?;
+        if password.len() > MAX_PASSWORD_LENGTH {
+            return Ok(false);
+        }
+        Ok(self
+            .argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher::new(PasswordPolicy {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .expect("params")
+    }
+
+    #[test]
+    fn hashes_with_argon2id_and_verifies() {
+        let hasher = fast();
+        let hash = hasher.hash("correct horse").expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert_ne!(hasher.hash("correct horse").expect("hash"), hash, "salted");
+        assert_eq!(hasher.verify("correct horse", &hash), Ok(true));
+        assert_eq!(hasher.verify("correct horsE", &hash), Ok(false));
+        assert_eq!(hasher.verify("x", "not a hash"), Err(PasswordError::UnreadableHash));
+    }
+
+    #[test]
+    fn default_policy_is_owasp_and_lengths_are_bounded() {
+        let policy = PasswordPolicy::default();
+        assert_eq!((policy.memory_kib, policy.iterations, policy.parallelism), (19_456, 2, 1));
+        assert_eq!(fast().hash("short"), Err(PasswordError::TooShort));
+        assert_eq!(fast().hash(&"x".repeat(1025)), Err(PasswordError::TooLong));
+        assert!(PasswordHasher::new(PasswordPolicy { memory_kib: 1, iterations: 0, parallelism: 1 }).is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! Users: validated usernames, roles and profile data.
+
+use crate::UnixSeconds;
+use std::fmt;
+use thiserror::Error;
+
+/// Why user data was refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum UserError {
+    /// The username breaks the rules of [`Username::parse`].
+    #[error("invalid username: use 1-64 characters from letters, digits and . _ - @")]
+    InvalidUsername,
+    /// A role breaks the rules of [`validate_role`].
+    #[error("invalid role `{0}`: use 1-64 characters from lowercase letters, digits and _ - : .")]
+    InvalidRole(String),
+    /// The email address is not plausible.
+    #[error("invalid email address")]
+    InvalidEmail,
+}
+
+/// A username. Display form as given; uniqueness is case-insensitive through [`Username::key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    /// Accepts 1-64 ASCII letters, digits and `.`, `_`, `-`, `@`.
+    ///
+    /// # Errors
+    /// [`UserError::InvalidUsername`].
+    pub fn parse(name: &str) -> Result<Self, UserError> {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"._-@".contains(&byte));
+        if valid {
+            Ok(Username(name.to_owned()))
+        } else {
+            Err(UserError::InvalidUsername)
+        }
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-folded form that must be unique.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a role name: 1-64 of lowercase letters, digits and `_`, `-`, `:`, `.`.
+///
+/// # Errors
+/// [`UserError::InvalidRole`].
+pub fn validate_role(role: &str) -> Result<(), UserError> {
+    let valid = (1..=64).contains(&role.len())
+        && role
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"_-:.".contains(&byte));
+    if valid {
+        Ok(())
+    } else {
+        Err(UserError::InvalidRole(role.chars().take(64).collect()))
+    }
+}
+
+/// Sorts, de-duplicates and validates a list of roles.
+///
+/// # Errors
+/// [`UserError::InvalidRole`] for the first bad role.
+pub fn normalize_roles(mut roles: Vec<String>) -> Result<Vec<String>, UserError> {
+    roles.iter().try_for_each(|role| validate_role(role))?;
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+/// A plausibility check, not RFC 5322: one `@`, something on each side, no spaces, at most 254.
+///
+/// # Errors
+/// [`UserError::InvalidEmail`].
+pub fn validate_email(email: &str) -> Result<(), UserError> {
+    let plausible = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if plausible {
+        Ok(())
+    } else {
+        Err(UserError::InvalidEmail)
+    }
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id, used as `sub`.
+    pub id: String,
+    /// The username.
+    pub username: Username,
+    /// Roles, sorted.
+    pub roles: Vec<String>,
+    /// Email address, if known.
+    pub email: Option<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: UnixSeconds,
+    /// When the user was disabled, if they are.
+    pub disabled_at: Option<UnixSeconds>,
+}
+
+/// A user to create: validated input plus the already computed password hash.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The username.
+    pub username: Username,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl NewUser {
+    /// Turns validated input into a [`User`] with a fresh random id.
+    pub fn into_user(self, now: UnixSeconds) -> User {
+        User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: self.username,
+            roles: self.roles,
+            email: self.email,
+            password_hash: self.password_hash,
+            created_at: now,
+            disabled_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse("Alice.B-1@x").map(|name| name.key()), Ok("alice.b-1@x".into()));
+        for bad in ["", "has space", "émile", "a/b", &"x".repeat(65)] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_and_emails() {
+        assert_eq!(
+            normalize_roles(vec!["user".into(), "admin".into(), "user".into()]),
+            Ok(vec!["admin".to_owned(), "user".to_owned()])
+        );
+        assert!(normalize_roles(vec!["Admin".into()]).is_err());
+        assert!(validate_role("products:write").is_ok());
+        assert!(validate_email("a@b.example").is_ok());
+        for bad in ["ab", "@b", "a@", "a b@c", "a@b@c"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+}
