@@ -1,0 +1,34 @@
+-- Users, clients and signing keys. Lists are space-separated: every element is validated by the
+-- domain to contain no whitespace.
+
+CREATE TABLE users (
+    id            TEXT    PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    username_key  TEXT    NOT NULL UNIQUE,
+    roles         TEXT    NOT NULL,
+    email         TEXT,
+    password_hash TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    disabled_at   INTEGER
+) STRICT;
+
+CREATE TABLE clients (
+    id                         TEXT    PRIMARY KEY,
+    kind                       TEXT    NOT NULL CHECK (kind IN ('confidential', 'public')),
+    secret_hash                BLOB,
+    grant_types                TEXT    NOT NULL,
+    redirect_uris              TEXT    NOT NULL,
+    scopes                     TEXT    NOT NULL,
+    audiences                  TEXT    NOT NULL,
+    access_token_lifetime_secs INTEGER,
+    created_at                 INTEGER NOT NULL,
+    CHECK ((kind = 'confidential') = (secret_hash IS NOT NULL))
+) STRICT;
+
+CREATE TABLE signing_keys (
+    kid                TEXT    PRIMARY KEY,
+    alg                TEXT    NOT NULL,
+    created_at         INTEGER NOT NULL,
+    activates_at       INTEGER NOT NULL,
+    sealed_private_key BLOB    NOT NULL
+) STRICT;

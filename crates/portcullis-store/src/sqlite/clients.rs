@@ -1,0 +1,104 @@
+//! [`ClientStore`] on SQLite.
+
+use super::{SqliteStore, join_list, split_list, unavailable};
+use crate::{ClientStore, StoreError};
+use async_trait::async_trait;
+use portcullis_core::{Client, ClientKind, ScopeSet, SecretHash};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris, scopes, audiences, \
+                              access_token_lifetime_secs, created_at";
+
+fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
+    let id: String = row.try_get("id").map_err(unavailable)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("client `{id}`: {what}"));
+    let kind = match row.try_get::<String, _>("kind").map_err(unavailable)?.as_str() {
+        "confidential" => ClientKind::Confidential,
+        "public" => ClientKind::Public,
+        _ => return Err(corrupt("kind")),
+    };
+    let secret_hash = row
+        .try_get::<Option<Vec<u8>>, _>("secret_hash")
+        .map_err(unavailable)?
+        .map(|bytes| SecretHash::from_bytes(&bytes).ok_or_else(|| corrupt("secret hash")))
+        .transpose()?;
+    let grant_types = split_list(row.try_get("grant_types").map_err(unavailable)?)
+        .iter()
+        .map(|name| name.parse().map_err(|_| corrupt("grant type")))
+        .collect::<Result<_, _>>()?;
+    let scopes = ScopeSet::try_from(split_list(row.try_get("scopes").map_err(unavailable)?))
+        .map_err(|_| corrupt("scope"))?;
+    Ok(Client {
+        kind,
+        secret_hash,
+        grant_types,
+        redirect_uris: split_list(row.try_get("redirect_uris").map_err(unavailable)?),
+        scopes,
+        audiences: split_list(row.try_get("audiences").map_err(unavailable)?),
+        access_token_lifetime_secs: row.try_get("access_token_lifetime_secs").map_err(unavailable)?,
+        created_at: row.try_get("created_at").map_err(unavailable)?,
+        id,
+    })
+}
+
+#[async_trait]
+impl ClientStore for SqliteStore {
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        let grant_types: Vec<&str> = client.grant_types.iter().map(|grant| grant.as_str()).collect();
+        let scopes: Vec<&str> = client.scopes.iter().collect();
+        sqlx::query(&format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&client.id)
+        .bind(client.kind.as_str())
+        .bind(client.secret_hash.as_ref().map(|hash| hash.as_bytes().to_vec()))
+        .bind(join_list(&grant_types))
+        .bind(join_list(&client.redirect_uris))
+        .bind(join_list(&scopes))
+        .bind(join_list(&client.audiences))
+        .bind(client.access_token_lifetime_secs)
+        .bind(client.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| StoreError::from_sqlx(error, || format!("client `{}`", client.id)))?;
+        Ok(())
+    }
+
+    async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM clients WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash) -> Result<bool, StoreError> {
+        let result =
+            sqlx::query("UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'")
+                .bind(hash.as_bytes().to_vec())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(result.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,120 @@
+//! [`UserStore`] on SQLite.
+
+use super::{SqliteStore, join_list, split_list, unavailable};
+use crate::{StoreError, UserStore};
+use async_trait::async_trait;
+use portcullis_core::{UnixSeconds, User, Username};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+const USER_COLUMNS: &str = "id, username, roles, email, password_hash, created_at, disabled_at";
+
+fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+    let username: String = row.try_get("username").map_err(unavailable)?;
+    Ok(User {
+        id: row.try_get("id").map_err(unavailable)?,
+        username: Username::parse(&username)
+            .map_err(|_| StoreError::Corrupt(format!("username `{username}`")))?,
+        roles: split_list(row.try_get("roles").map_err(unavailable)?),
+        email: row.try_get("email").map_err(unavailable)?,
+        password_hash: row.try_get("password_hash").map_err(unavailable)?,
+        created_at: row.try_get("created_at").map_err(unavailable)?,
+        disabled_at: row.try_get("disabled_at").map_err(unavailable)?,
+    })
+}
+
+impl SqliteStore {
+    async fn update_user(
+        &self,
+        sql: &str,
+        value: impl for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+        username: &str,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(sql)
+            .bind(value)
+            .bind(username.to_ascii_lowercase())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, username_key, roles, email, password_hash, created_at, disabled_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id)
+        .bind(user.username.as_str())
+        .bind(user.username.key())
+        .bind(join_list(&user.roles))
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .bind(user.disabled_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| StoreError::from_sqlx(error, || format!("user `{}`", user.username)))?;
+        Ok(())
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"))
+            .bind(username.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username_key"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM users WHERE username_key = ?")
+            .bind(username.to_ascii_lowercase())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_password_hash(&self, username: &str, hash: &str) -> Result<bool, StoreError> {
+        self.update_user(
+            "UPDATE users SET password_hash = ? WHERE username_key = ?",
+            hash.to_owned(),
+            username,
+        )
+        .await
+    }
+
+    async fn set_roles(&self, username: &str, roles: &[String]) -> Result<bool, StoreError> {
+        self.update_user(
+            "UPDATE users SET roles = ? WHERE username_key = ?",
+            join_list(roles),
+            username,
+        )
+        .await
+    }
+
+    async fn set_disabled_at(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixSeconds>,
+    ) -> Result<bool, StoreError> {
+        self.update_user(
+            "UPDATE users SET disabled_at = ? WHERE username_key = ?",
+            disabled_at,
+            username,
+        )
+        .await
+    }
+}
