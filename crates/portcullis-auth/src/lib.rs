@@ -1,1 +1,25 @@
-//! placeholder
+//! The Portcullis auth server: the HTTP edge of the OAuth 2.0 authorization server.
+//!
+//! Handlers are thin: they extract the request, call one function that combines the store and the
+//! domain rules of `portcullis-core`, and map the result to the protocol's own response format.
+//! [`router`] builds the application; [`serve`] runs it with graceful shutdown and the background
+//! key maintenance task.
+
+pub mod audit;
+pub mod client_auth;
+pub mod error;
+pub mod form;
+pub mod keys;
+pub mod metrics;
+pub mod request_id;
+pub mod routes;
+pub mod server;
+pub mod settings;
+pub mod state;
+pub mod token_service;
+
+pub use keys::{KeyError, KeyManager};
+pub use routes::router;
+pub use server::serve;
+pub use settings::AuthSettings;
+pub use state::AppState;

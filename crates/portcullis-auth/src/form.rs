@@ -1,0 +1,93 @@
+//! Form-encoded OAuth request parameters (RFC 6749 §3.2, Appendix B).
+
+use crate::error::OAuthError;
+use axum::http::{HeaderMap, header};
+
+/// Parameters that may legitimately repeat: RFC 8707 §2 allows several `resource` values, and
+/// `audience` follows the same rule here.
+const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
+/// The parsed parameters of a form-encoded request.
+#[derive(Debug, Clone, Default)]
+pub struct OAuthParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl OAuthParams {
+    /// Parses a request body that must be `application/x-www-form-urlencoded`.
+    ///
+    /// # Errors
+    /// `invalid_request` for another content type or a repeated parameter (RFC 6749 §3.2: request
+    /// parameters MUST NOT be included more than once).
+    pub fn from_form_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request(
+                "content type must be application/x-www-form-urlencoded",
+            ));
+        }
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
+            if value.is_empty() {
+                continue;
+            }
+            if !REPEATABLE.contains(&name.as_ref()) && pairs.iter().any(|(seen, _)| *seen == name) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{name}` is repeated"
+                )));
+            }
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(OAuthParams { pairs })
+    }
+
+    /// The value of a single-valued parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of a repeatable parameter.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn form_headers(content_type: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers
+    }
+
+    #[test]
+    fn parses_and_enforces_single_parameters() {
+        let headers = form_headers("application/x-www-form-urlencoded; charset=UTF-8");
+        let params = OAuthParams::from_form_body(
+            &headers,
+            b"grant_type=client_credentials&scope=a+b&resource=x&resource=y&empty=",
+        )
+        .expect("valid");
+        assert_eq!(params.get("scope"), Some("a b"));
+        assert_eq!(params.all("resource"), ["x", "y"]);
+        assert_eq!(params.get("empty"), None);
+        assert!(OAuthParams::from_form_body(&headers, b"scope=a&scope=b").is_err());
+        assert!(OAuthParams::from_form_body(&form_headers("application/json"), b"{}").is_err());
+        assert!(OAuthParams::from_form_body(&HeaderMap::new(), b"a=b").is_err());
+    }
+}

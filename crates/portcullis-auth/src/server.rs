@@ -1,0 +1,51 @@
+//! Running the auth server: the HTTP listener with graceful shutdown, and the key maintenance task
+//! that the server owns and stops with it.
+
+use crate::routes::router;
+use crate::state::AppState;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Serves until `shutdown` resolves, then drains in-flight requests and stops key maintenance.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // The receiver may already be gone if the task ended; nothing to stop then.
+    let _ = stop.send(true);
+    if let Err(error) = maintenance.await {
+        tracing::error!(%error, "key maintenance task failed");
+    }
+    result
+}
+
+/// Periodically re-reads keys (to see rotations made elsewhere) and rotates keys that are due.
+async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(state.settings.key_refresh_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(error) = state.keys.refresh().await {
+            tracing::warn!(%error, "key refresh failed; keeping the loaded keys");
+            continue;
+        }
+        if let Err(error) = state.keys.rotate_due(state.clock.now()).await {
+            tracing::error!(%error, "automatic key rotation failed");
+        }
+    }
+}
