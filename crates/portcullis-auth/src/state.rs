@@ -20,3 +20,27 @@ pub struct AppState {
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
+
+impl AppState {
+    /// Loads the keys (creating the first key of each algorithm, and any rotation that is due)
+    /// and assembles the state.
+    ///
+    /// # Errors
+    /// [`crate::KeyError`] when keys cannot be loaded, decrypted or created.
+    pub async fn build(
+        store: Arc<dyn Store>,
+        kek: portcullis_jose::KeyEncryptionKey,
+        settings: AuthSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crate::KeyError> {
+        let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
+        keys.rotate_due(clock.now()).await?;
+        Ok(AppState {
+            store,
+            keys: Arc::new(keys),
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::default()),
+            clock,
+        })
+    }
+}

@@ -1,1 +1,183 @@
-//! placeholder
+#![allow(clippy::expect_used, clippy::panic)] // test support: a failed setup should stop the test loudly
+
+//! Starts a real Portcullis auth server for tests: a loopback listener on a free port, a fresh
+//! SQLite database in a temporary directory, and the same wiring the binary uses. The data
+//! directory follows the binary's layout (`portcullis.db`, `key-encryption-key`), so the
+//! `portcullis` CLI can be pointed at it with `--data-dir`.
+
+use portcullis_auth::{AppState, AuthSettings};
+use portcullis_core::{
+    Client, ClientKind, ClientRegistration, Clock, KeyLifecyclePolicy, SecretHash, SystemClock,
+    TokenPolicy, generate_secret,
+};
+use portcullis_jose::{Algorithm, KeyEncryptionKey};
+use portcullis_store::{ClientStore, SqliteStore};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Name of the key-encryption key file, as the binary expects it.
+pub const KEK_FILE: &str = "key-encryption-key";
+
+/// Knobs of a test server.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// Access token algorithm.
+    pub algorithm: Algorithm,
+    /// Default access token lifetime.
+    pub access_token_lifetime_secs: i64,
+    /// Pre-publication period of new keys.
+    pub prepublish_secs: i64,
+    /// JWKS `max-age`.
+    pub jwks_max_age_secs: u64,
+    /// Key refresh interval.
+    pub key_refresh_interval: Duration,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        TestOptions {
+            algorithm: Algorithm::Es256,
+            access_token_lifetime_secs: 900,
+            prepublish_secs: 3,
+            jwks_max_age_secs: 1,
+            key_refresh_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A running auth server.
+pub struct TestAuthServer {
+    /// `http://127.0.0.1:<port>`, also the issuer.
+    pub base_url: String,
+    /// The server's state, for direct store access.
+    pub state: AppState,
+    data_dir: DataDir,
+    store: Arc<SqliteStore>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A data directory that is either owned (deleted on drop) or borrowed from a previous server.
+enum DataDir {
+    Owned(TempDir),
+    Path(PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Owned(dir) => dir.path(),
+            DataDir::Path(path) => path,
+        }
+    }
+}
+
+impl TestAuthServer {
+    /// Starts a server with default options in a new temporary directory.
+    pub async fn start() -> Self {
+        Self::start_with(TestOptions::default()).await
+    }
+
+    /// Starts a server with `options` in a new temporary directory.
+    pub async fn start_with(options: TestOptions) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let kek = KeyEncryptionKey::generate().expect("key-encryption key");
+        std::fs::write(dir.path().join(KEK_FILE), kek.to_base64url()).expect("write KEK");
+        Self::start_in(DataDir::Owned(dir), options).await
+    }
+
+    /// Starts a server over an existing data directory (a restart). The caller keeps the
+    /// directory alive.
+    pub async fn start_in_dir(path: &Path, options: TestOptions) -> Self {
+        Self::start_in(DataDir::Path(path.to_owned()), options).await
+    }
+
+    async fn start_in(data_dir: DataDir, options: TestOptions) -> Self {
+        let kek_text = std::fs::read_to_string(data_dir.path().join(KEK_FILE)).expect("read KEK");
+        let kek = KeyEncryptionKey::from_base64url(&kek_text).expect("valid KEK");
+        let store = Arc::new(
+            SqliteStore::open(&data_dir.path().join("portcullis.db"))
+                .await
+                .expect("open store"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let max_lifetime = 3600;
+        let settings = AuthSettings {
+            token_policy: TokenPolicy {
+                issuer: base_url.clone(),
+                default_access_token_lifetime_secs: options.access_token_lifetime_secs,
+                max_access_token_lifetime_secs: max_lifetime,
+            },
+            key_policy: KeyLifecyclePolicy {
+                prepublish_secs: options.prepublish_secs,
+                retention_secs: max_lifetime + 60,
+                rotation_interval_secs: None,
+            },
+            access_token_algorithm: options.algorithm,
+            jwks_max_age_secs: options.jwks_max_age_secs,
+            key_refresh_interval: options.key_refresh_interval,
+        };
+        let state = AppState::build(store.clone(), kek, settings, Arc::new(SystemClock))
+            .await
+            .expect("server state");
+        let (shutdown, shutdown_signal) = oneshot::channel::<()>();
+        let task = tokio::spawn(portcullis_auth::serve(listener, state.clone(), async move {
+            let _ = shutdown_signal.await;
+        }));
+        TestAuthServer {
+            base_url,
+            state,
+            data_dir,
+            store,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Registers a client directly in the store; returns the secret of a confidential client.
+    pub async fn add_client(&self, registration: ClientRegistration) -> (Client, Option<String>) {
+        let secret = (registration.kind == ClientKind::Confidential)
+            .then(|| generate_secret(32).expect("secret"));
+        let client = registration
+            .into_client(secret.as_deref().map(SecretHash::of), 3600, SystemClock.now())
+            .expect("valid registration");
+        self.store.create_client(&client).await.expect("store client");
+        (client, secret)
+    }
+
+    /// Stops the server gracefully and closes the store; returns the data directory so a test can
+    /// start another server over it (dropping it deletes an owned directory).
+    pub async fn stop(mut self) -> Option<TempDir> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+        self.store.close().await;
+        match std::mem::replace(&mut self.data_dir, DataDir::Path(PathBuf::new())) {
+            DataDir::Owned(dir) => Some(dir),
+            DataDir::Path(_) => None,
+        }
+    }
+
+    /// The server's clock reading.
+    pub fn now(&self) -> i64 {
+        self.state.clock.now()
+    }
+}

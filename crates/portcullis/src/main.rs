@@ -1,1 +1,59 @@
-fn main(){}
+//! `portcullis`: the auth server, the admin CLI and token tools in one binary.
+
+mod commands;
+mod config;
+mod key_encryption;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Portcullis: authentication and authorization for distributed systems.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a server.
+    #[command(subcommand)]
+    Serve(commands::serve::ServeCommand),
+    /// Manage users, clients and keys directly in the data directory.
+    Admin(commands::admin::AdminArgs),
+    /// Inspect and verify tokens.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config_file = cli.config.as_deref();
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(command) => command.run(config_file).await,
+            Command::Admin(args) => args.run(config_file).await,
+            Command::Token(command) => command.run().await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

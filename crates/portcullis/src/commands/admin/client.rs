@@ -1,0 +1,144 @@
+//! `portcullis admin client ...`
+
+use crate::commands::format_time;
+use crate::config::Config;
+use anyhow::bail;
+use clap::Subcommand;
+use portcullis_core::secret::CLIENT_SECRET_BYTES;
+use portcullis_core::{Client, ClientKind, ClientRegistration, Clock, SecretHash, SystemClock, generate_secret};
+use portcullis_store::{ClientStore, SqliteStore, StoreError};
+use portcullis_types::GrantType;
+
+/// Client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client's secret is printed once, as `client_secret: ...`.
+    Add {
+        /// Client id.
+        id: String,
+        /// A public client (native or browser app): no secret; PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Allowed grant types: client_credentials, authorization_code, refresh_token.
+        #[arg(long = "grant", value_name = "GRANT", required = true, num_args = 1.., value_delimiter = ',')]
+        grants: Vec<GrantType>,
+        /// Registered redirect URIs (exact match).
+        #[arg(long = "redirect-uri", value_name = "URI", num_args = 1.., value_delimiter = ',')]
+        redirect_uris: Vec<String>,
+        /// Scopes the client may request.
+        #[arg(long = "scope", value_name = "SCOPE", num_args = 1.., value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Audiences the client may request tokens for.
+        #[arg(long = "audience", value_name = "AUDIENCE", num_args = 1.., value_delimiter = ',')]
+        audiences: Vec<String>,
+        /// Access token lifetime in seconds (default: the server's).
+        #[arg(long, value_name = "SECONDS")]
+        access_token_lifetime: Option<i64>,
+    },
+    /// List clients.
+    List,
+    /// Show one client.
+    Show {
+        /// Client id.
+        id: String,
+    },
+    /// Delete a client.
+    Remove {
+        /// Client id.
+        id: String,
+    },
+    /// Replace a confidential client's secret; the new one is printed once.
+    RotateSecret {
+        /// Client id.
+        id: String,
+    },
+}
+
+impl ClientCommand {
+    pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
+        match self {
+            ClientCommand::Add { id, public, grants, redirect_uris, scopes, audiences, access_token_lifetime } => {
+                let kind = if public { ClientKind::Public } else { ClientKind::Confidential };
+                let secret = match kind {
+                    ClientKind::Confidential => Some(generate_secret(CLIENT_SECRET_BYTES)?),
+                    ClientKind::Public => None,
+                };
+                let client = ClientRegistration {
+                    id: id.clone(),
+                    kind,
+                    grant_types: grants,
+                    redirect_uris,
+                    scopes,
+                    audiences,
+                    access_token_lifetime_secs: access_token_lifetime,
+                }
+                .into_client(
+                    secret.as_deref().map(SecretHash::of),
+                    config.tokens.max_access_token_lifetime_secs,
+                    SystemClock.now(),
+                )?;
+                match store.create_client(&client).await {
+                    Err(StoreError::Conflict(_)) => bail!("client `{id}` already exists"),
+                    other => other?,
+                }
+                println!("created {kind} client {id}");
+                if let Some(secret) = secret {
+                    println!("client_secret: {secret}");
+                }
+            }
+            ClientCommand::List => {
+                println!("{:<24} {:<13} {:<44} {:<24} AUDIENCES", "ID", "TYPE", "GRANTS", "SCOPES");
+                for client in store.list_clients().await? {
+                    println!(
+                        "{:<24} {:<13} {:<44} {:<24} {}",
+                        client.id,
+                        client.kind,
+                        grant_names(&client),
+                        client.scopes.to_string(),
+                        client.audiences.join(",")
+                    );
+                }
+            }
+            ClientCommand::Show { id } => {
+                let Some(client) = store.find_client(&id).await? else { bail!("no client `{id}`") };
+                println!("id:             {}", client.id);
+                println!("type:           {}", client.kind);
+                println!("grants:         {}", grant_names(&client));
+                println!("redirect URIs:  {}", client.redirect_uris.join(" "));
+                println!("scopes:         {}", client.scopes);
+                println!("audiences:      {}", client.audiences.join(" "));
+                let lifetime = client
+                    .access_token_lifetime_secs
+                    .map_or_else(|| "server default".to_owned(), |secs| format!("{secs}s"));
+                println!("token lifetime: {lifetime}");
+                println!("created:        {}", format_time(client.created_at));
+            }
+            ClientCommand::Remove { id } => {
+                if !store.delete_client(&id).await? {
+                    bail!("no client `{id}`");
+                }
+                println!("removed client {id}");
+            }
+            ClientCommand::RotateSecret { id } => {
+                match store.find_client(&id).await? {
+                    None => bail!("no client `{id}`"),
+                    Some(client) if client.kind == ClientKind::Public => {
+                        bail!("client `{id}` is public and has no secret")
+                    }
+                    Some(_) => {}
+                }
+                let secret = generate_secret(CLIENT_SECRET_BYTES)?;
+                if !store.set_client_secret_hash(&id, &SecretHash::of(&secret)).await? {
+                    bail!("no confidential client `{id}`");
+                }
+                println!("rotated the secret of {id}; the old secret no longer works");
+                println!("client_secret: {secret}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn grant_names(client: &Client) -> String {
+    client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(",")
+}

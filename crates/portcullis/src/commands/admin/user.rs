@@ -1,0 +1,129 @@
+//! `portcullis admin user ...`
+
+use super::read_password_from_stdin;
+use crate::commands::format_time;
+use crate::config::Config;
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use portcullis_core::user::{normalize_roles, validate_email};
+use portcullis_core::{Clock, NewUser, PasswordHasher, SystemClock, Username};
+use portcullis_store::{SqliteStore, StoreError, UserStore};
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        /// Username (case-insensitively unique).
+        name: String,
+        /// Roles (repeat the flag or separate by commas).
+        #[arg(long = "role", value_name = "ROLE", num_args = 1.., value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Delete a user.
+    Remove {
+        /// Username.
+        name: String,
+    },
+    /// Replace a user's password, read from standard input.
+    SetPassword {
+        /// Username.
+        name: String,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Replace a user's roles.
+    SetRoles {
+        /// Username.
+        name: String,
+        /// Roles (repeat the flag or separate by commas); none clears them.
+        #[arg(long = "role", value_name = "ROLE", num_args = 0.., value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// Disable a user: they can no longer sign in.
+    Disable {
+        /// Username.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username.
+        name: String,
+    },
+}
+
+impl UserCommand {
+    pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
+        let hasher = || PasswordHasher::new(config.password_policy()).context("password settings");
+        match self {
+            UserCommand::Add { name, roles, email, .. } => {
+                let username = Username::parse(&name)?;
+                let roles = normalize_roles(roles)?;
+                if let Some(email) = &email {
+                    validate_email(email)?;
+                }
+                let password_hash = hasher()?.hash(&read_password_from_stdin()?)?;
+                let user = NewUser { username, roles, email, password_hash }.into_user(SystemClock.now());
+                match store.create_user(&user).await {
+                    Err(StoreError::Conflict(_)) => bail!("user `{name}` already exists"),
+                    other => other?,
+                }
+                println!("created user {} ({})", user.username, user.id);
+            }
+            UserCommand::List => {
+                let users = store.list_users().await?;
+                println!("{:<24} {:<36} {:<24} {:<28} {:<8} CREATED", "USERNAME", "ID", "ROLES", "EMAIL", "STATUS");
+                for user in users {
+                    println!(
+                        "{:<24} {:<36} {:<24} {:<28} {:<8} {}",
+                        user.username,
+                        user.id,
+                        user.roles.join(","),
+                        user.email.as_deref().unwrap_or("-"),
+                        if user.disabled_at.is_some() { "disabled" } else { "active" },
+                        format_time(user.created_at)
+                    );
+                }
+            }
+            UserCommand::Remove { name } => {
+                found(store.delete_user(&name).await?, &name)?;
+                println!("removed user {name}");
+            }
+            UserCommand::SetPassword { name, .. } => {
+                if store.find_user_by_username(&name).await?.is_none() {
+                    bail!("no user `{name}`");
+                }
+                let hash = hasher()?.hash(&read_password_from_stdin()?)?;
+                found(store.set_password_hash(&name, &hash).await?, &name)?;
+                println!("password of {name} changed");
+            }
+            UserCommand::SetRoles { name, roles } => {
+                let roles = normalize_roles(roles)?;
+                found(store.set_roles(&name, &roles).await?, &name)?;
+                println!("roles of {name}: {}", roles.join(","));
+            }
+            UserCommand::Disable { name } => {
+                found(store.set_disabled_at(&name, Some(SystemClock.now())).await?, &name)?;
+                println!("disabled user {name}");
+            }
+            UserCommand::Enable { name } => {
+                found(store.set_disabled_at(&name, None).await?, &name)?;
+                println!("enabled user {name}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn found(changed: bool, name: &str) -> anyhow::Result<()> {
+    if changed { Ok(()) } else { bail!("no user `{name}`") }
+}

@@ -1,0 +1,59 @@
+//! The subcommands of the `portcullis` binary.
+
+pub mod admin;
+pub mod serve;
+pub mod token;
+
+use crate::config::Config;
+use anyhow::Context;
+use portcullis_store::SqliteStore;
+use std::time::Duration;
+
+/// Opens the embedded store of `config`, creating the data directory on first use.
+///
+/// # Errors
+/// When the directory cannot be created or the database cannot be opened.
+pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    SqliteStore::open(&config.database_path())
+        .await
+        .context("cannot open the database")
+}
+
+/// The auth server settings described by `config`.
+///
+/// # Errors
+/// When the configured algorithm is invalid (already validated on load).
+pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSettings> {
+    Ok(portcullis_auth::AuthSettings {
+        token_policy: portcullis_core::TokenPolicy {
+            issuer: config.issuer(),
+            default_access_token_lifetime_secs: config.tokens.access_token_lifetime_secs,
+            max_access_token_lifetime_secs: config.tokens.max_access_token_lifetime_secs,
+        },
+        key_policy: key_policy(config),
+        access_token_algorithm: config.access_token_algorithm()?,
+        jwks_max_age_secs: config.keys.jwks_max_age_secs,
+        key_refresh_interval: Duration::from_secs(config.keys.refresh_interval_secs),
+    })
+}
+
+/// The key lifecycle described by `config`: a retired key stays published for the longest token
+/// lifetime plus the leeway, so every token it signed can be verified until it expires.
+pub fn key_policy(config: &Config) -> portcullis_core::KeyLifecyclePolicy {
+    portcullis_core::KeyLifecyclePolicy {
+        prepublish_secs: config.keys.prepublish_secs,
+        retention_secs: config.tokens.max_access_token_lifetime_secs + config.tokens.leeway_secs,
+        rotation_interval_secs: (config.keys.rotation_interval_secs > 0)
+            .then_some(config.keys.rotation_interval_secs),
+    }
+}
+
+/// Formats a Unix time as RFC 3339 UTC.
+pub fn format_time(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|moment| moment.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| seconds.to_string())
+}

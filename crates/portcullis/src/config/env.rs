@@ -1,0 +1,85 @@
+//! `PORTCULLIS_*` environment overrides. Each option `section.key` is set by
+//! `PORTCULLIS_SECTION_KEY` (top-level `key` by `PORTCULLIS_KEY`); the value is typed by the option.
+
+use anyhow::{Context, bail};
+use toml::{Table, Value};
+
+/// The type of an option, to turn an environment string into a TOML value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Text,
+    /// An integer.
+    Integer,
+}
+
+/// Every option settable from the environment, by its path in the TOML document.
+pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
+    (&["data_dir"], Kind::Text),
+    (&["auth", "listen"], Kind::Text),
+    (&["auth", "issuer"], Kind::Text),
+    (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
+    (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
+    (&["tokens", "leeway_secs"], Kind::Integer),
+    (&["keys", "access_token_algorithm"], Kind::Text),
+    (&["keys", "rotation_interval_secs"], Kind::Integer),
+    (&["keys", "prepublish_secs"], Kind::Integer),
+    (&["keys", "jwks_max_age_secs"], Kind::Integer),
+    (&["keys", "refresh_interval_secs"], Kind::Integer),
+    (&["keys", "key_encryption_key"], Kind::Text),
+    (&["passwords", "argon2_memory_kib"], Kind::Integer),
+    (&["passwords", "argon2_iterations"], Kind::Integer),
+    (&["passwords", "argon2_parallelism"], Kind::Integer),
+    (&["log", "format"], Kind::Text),
+    (&["log", "level"], Kind::Text),
+];
+
+/// The environment variable of an option path.
+pub fn env_name(path: &[&str]) -> String {
+    format!("PORTCULLIS_{}", path.join("_").to_ascii_uppercase())
+}
+
+/// Writes every matching environment variable into `table`.
+///
+/// # Errors
+/// A value of the wrong type, naming the variable (never its value, which may be a secret).
+pub fn apply_env_overrides(
+    table: &mut Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<()> {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    for (path, kind) in ENV_OVERRIDES {
+        let name = env_name(path);
+        let Some((_, raw)) = env.iter().find(|(key, _)| *key == name) else {
+            continue;
+        };
+        let value = match kind {
+            Kind::Text => Value::String(raw.clone()),
+            Kind::Integer => Value::Integer(
+                raw.trim()
+                    .parse()
+                    .with_context(|| format!("{name} must be an integer"))?,
+            ),
+        };
+        set_path(table, path, value).with_context(|| format!("cannot apply {name}"))?;
+    }
+    Ok(())
+}
+
+fn set_path(table: &mut Table, path: &[&str], value: Value) -> anyhow::Result<()> {
+    let Some((last, parents)) = path.split_last() else {
+        bail!("empty option path");
+    };
+    let mut current = table;
+    for section in parents {
+        let entry = current
+            .entry((*section).to_owned())
+            .or_insert_with(|| Value::Table(Table::new()));
+        let Value::Table(next) = entry else {
+            bail!("`{section}` must be a table");
+        };
+        current = next;
+    }
+    current.insert((*last).to_owned(), value);
+    Ok(())
+}

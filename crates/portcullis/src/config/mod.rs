@@ -1,0 +1,317 @@
+//! Configuration: one versioned TOML document, overridden by `PORTCULLIS_*` environment variables,
+//! overridden by command-line flags, validated once into a [`Config`] that is passed down.
+//! Every option is documented in `docs/configuration.md`.
+
+mod env;
+mod secret;
+
+pub use env::apply_env_overrides;
+pub use secret::Secret;
+
+use anyhow::{Context, bail};
+use portcullis_core::PasswordPolicy;
+use portcullis_jose::Algorithm;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The configuration format version this binary reads.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// Directory of the embedded database and generated key-encryption key.
+    pub data_dir: PathBuf,
+    /// The auth server.
+    pub auth: AuthConfig,
+    /// Token lifetimes.
+    pub tokens: TokensConfig,
+    /// Signing keys.
+    pub keys: KeysConfig,
+    /// Password hashing.
+    pub passwords: PasswordsConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Issuer identifier; defaults to `http://<listen>`.
+    pub issuer: Option<String>,
+}
+
+/// `[tokens]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    /// Default access token lifetime.
+    pub access_token_lifetime_secs: i64,
+    /// Ceiling for any client's access token lifetime.
+    pub max_access_token_lifetime_secs: i64,
+    /// Clock skew tolerated by verifiers; retired keys stay published this much longer.
+    pub leeway_secs: i64,
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Access token signing algorithm: ES256, EdDSA or RS256.
+    pub access_token_algorithm: String,
+    /// Automatic rotation interval; 0 disables automatic rotation.
+    pub rotation_interval_secs: i64,
+    /// How long a new key is published before it signs.
+    pub prepublish_secs: i64,
+    /// `max-age` of the JWKS response.
+    pub jwks_max_age_secs: u64,
+    /// How often a server re-reads keys and checks rotation.
+    pub refresh_interval_secs: u64,
+    /// Base64url 256-bit key-encryption key; when unset, one is generated in the data dir.
+    pub key_encryption_key: Option<Secret>,
+}
+
+/// `[passwords]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordsConfig {
+    /// Argon2id memory in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id parallelism.
+    pub argon2_parallelism: u32,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `portcullis=debug,info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: CONFIG_VERSION,
+            data_dir: PathBuf::from("./portcullis-data"),
+            auth: AuthConfig::default(),
+            tokens: TokensConfig::default(),
+            keys: KeysConfig::default(),
+            passwords: PasswordsConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            issuer: None,
+        }
+    }
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            access_token_lifetime_secs: 15 * 60,
+            max_access_token_lifetime_secs: 24 * 60 * 60,
+            leeway_secs: 60,
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            access_token_algorithm: "ES256".to_owned(),
+            rotation_interval_secs: 30 * 24 * 60 * 60,
+            prepublish_secs: 60 * 60,
+            jwks_max_age_secs: 5 * 60,
+            refresh_interval_secs: 10,
+            key_encryption_key: None,
+        }
+    }
+}
+
+impl Default for PasswordsConfig {
+    fn default() -> Self {
+        let owasp = PasswordPolicy::default();
+        PasswordsConfig {
+            argon2_memory_kib: owasp.memory_kib,
+            argon2_iterations: owasp.iterations,
+            argon2_parallelism: owasp.parallelism,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".to_owned(),
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct FlagOverrides {
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+    /// `--issuer`
+    pub issuer: Option<String>,
+}
+
+impl Config {
+    /// Loads the file (if any), applies the process environment and the flags, and validates.
+    ///
+    /// # Errors
+    /// An unreadable file, unknown keys, wrong types or invalid values, each named.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?,
+            None => String::new(),
+        };
+        Self::from_sources(&text, std::env::vars(), flags)
+            .with_context(|| match file {
+                Some(path) => format!("invalid configuration in {}", path.display()),
+                None => "invalid configuration".to_owned(),
+            })
+    }
+
+    /// Merges a TOML text, environment variables and flags, in rising precedence.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn from_sources(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &FlagOverrides,
+    ) -> anyhow::Result<Self> {
+        let mut table: toml::Table = toml::from_str(toml_text).map_err(|error| anyhow::anyhow!("{}", error.message()))?;
+        apply_env_overrides(&mut table, env)?;
+        let mut config: Config = serde_path_to_error::deserialize(table).map_err(|error| {
+            let path = error.path().to_string();
+            let message = error.into_inner().message().to_owned();
+            if path == "." { anyhow::anyhow!("{message}") } else { anyhow::anyhow!("{path}: {message}") }
+        })?;
+        if let Some(data_dir) = &flags.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        if let Some(listen) = flags.listen {
+            config.auth.listen = listen;
+        }
+        if let Some(issuer) = &flags.issuer {
+            config.auth.issuer = Some(issuer.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.version != CONFIG_VERSION {
+            bail!("version must be {CONFIG_VERSION}, found {}", self.version);
+        }
+        let tokens = &self.tokens;
+        if tokens.access_token_lifetime_secs < 1
+            || tokens.access_token_lifetime_secs > tokens.max_access_token_lifetime_secs
+        {
+            bail!("tokens.access_token_lifetime_secs must be between 1 and tokens.max_access_token_lifetime_secs");
+        }
+        if !(0..=3600).contains(&tokens.leeway_secs) {
+            bail!("tokens.leeway_secs must be between 0 and 3600");
+        }
+        self.access_token_algorithm()?;
+        let keys = &self.keys;
+        if keys.refresh_interval_secs == 0 {
+            bail!("keys.refresh_interval_secs must be at least 1");
+        }
+        // A verifier may hold the JWKS for max-age after a server last refreshed it; the new key
+        // must be in every such copy before it signs.
+        let needed = i64::try_from(keys.jwks_max_age_secs + keys.refresh_interval_secs).unwrap_or(i64::MAX);
+        if keys.prepublish_secs < needed {
+            bail!(
+                "keys.prepublish_secs ({}) must be at least keys.jwks_max_age_secs + keys.refresh_interval_secs ({needed})",
+                keys.prepublish_secs
+            );
+        }
+        if keys.rotation_interval_secs < 0 {
+            bail!("keys.rotation_interval_secs must be 0 (off) or positive");
+        }
+        if keys.rotation_interval_secs > 0 && keys.rotation_interval_secs <= keys.prepublish_secs {
+            bail!("keys.rotation_interval_secs must be longer than keys.prepublish_secs");
+        }
+        if let Some(kek) = &keys.key_encryption_key {
+            portcullis_jose::KeyEncryptionKey::from_base64url(kek.expose())
+                .map_err(|_| anyhow::anyhow!("keys.key_encryption_key must be 32 random bytes in base64url"))?;
+        }
+        portcullis_core::PasswordHasher::new(self.password_policy())
+            .map_err(|error| anyhow::anyhow!("passwords: {error}"))?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format must be `text` or `json`");
+        }
+        let issuer = self.issuer();
+        // RFC 8414 §2: the issuer is a URL with scheme https (http only for local use), no query
+        // or fragment.
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || issuer.contains(['?', '#'])
+        {
+            bail!("auth.issuer must be an http(s) URL without query or fragment");
+        }
+        Ok(())
+    }
+
+    /// The issuer identifier: configured, or `http://<listen>`.
+    pub fn issuer(&self) -> String {
+        self.auth
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.auth.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The configured access token algorithm.
+    ///
+    /// # Errors
+    /// When it is not ES256, EdDSA or RS256.
+    pub fn access_token_algorithm(&self) -> anyhow::Result<Algorithm> {
+        self.keys
+            .access_token_algorithm
+            .parse()
+            .map_err(|_| anyhow::anyhow!("keys.access_token_algorithm must be ES256, EdDSA or RS256"))
+    }
+
+    /// Argon2id parameters.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            memory_kib: self.passwords.argon2_memory_kib,
+            iterations: self.passwords.argon2_iterations,
+            parallelism: self.passwords.argon2_parallelism,
+        }
+    }
+
+    /// Path of the embedded database.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("portcullis.db")
+    }
+}
+
+#[cfg(test)]
+mod tests;

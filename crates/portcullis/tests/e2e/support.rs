@@ -1,0 +1,175 @@
+//! Shared helpers: HTTP calls, client registrations, the CLI, independent token verification.
+
+use portcullis_core::{ClientKind, ClientRegistration};
+use portcullis_testkit::TestAuthServer;
+use portcullis_types::GrantType;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// An HTTP client that never follows redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A confidential client-credentials registration with scopes `read write` and two audiences.
+pub fn service_client(id: &str) -> ClientRegistration {
+    ClientRegistration {
+        id: id.into(),
+        kind: ClientKind::Confidential,
+        grant_types: vec![GrantType::ClientCredentials],
+        redirect_uris: vec![],
+        scopes: vec!["read".into(), "write".into()],
+        audiences: vec!["https://api.example".into(), "orders".into()],
+        access_token_lifetime_secs: None,
+    }
+}
+
+/// A public authorization-code client.
+pub fn public_client(id: &str) -> ClientRegistration {
+    ClientRegistration {
+        id: id.into(),
+        kind: ClientKind::Public,
+        grant_types: vec![GrantType::AuthorizationCode],
+        redirect_uris: vec!["http://127.0.0.1/callback".into()],
+        scopes: vec!["read".into()],
+        audiences: vec!["https://api.example".into()],
+        access_token_lifetime_secs: None,
+    }
+}
+
+/// Posts a form to the token endpoint with Basic client authentication.
+pub async fn token_with_basic(
+    server: &TestAuthServer,
+    client_id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    http()
+        .post(server.url("/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .expect("token request")
+}
+
+/// A response's status, a header and its JSON body.
+pub async fn parts(response: reqwest::Response, header: &str) -> (u16, Option<String>, Value) {
+    let status = response.status().as_u16();
+    let header = response
+        .headers()
+        .get(header)
+        .map(|value| value.to_str().expect("ascii header").to_owned());
+    let body = response.json().await.expect("JSON body");
+    (status, header, body)
+}
+
+/// Fetches the served JWKS.
+pub async fn jwks(base_url: &str) -> Value {
+    http()
+        .get(format!("{base_url}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks json")
+}
+
+/// The kids in a JWKS document.
+pub fn kids(jwks: &Value) -> Vec<String> {
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|key| key["kid"].as_str().expect("kid").to_owned())
+        .collect();
+    kids.sort();
+    kids
+}
+
+/// The `kid` in a token's header, read without verification.
+pub fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token)
+        .expect("header")
+        .kid
+        .expect("kid")
+}
+
+/// Verifies `token` with the independent `jsonwebtoken` crate (RustCrypto backend) against the
+/// served JWKS, checking issuer and audience, and returns the claims.
+pub fn verify_independently(token: &str, jwks: &Value, issuer: &str, audience: &str) -> Result<Value, String> {
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    if header.typ.as_deref() != Some("at+jwt") {
+        return Err(format!("typ is {:?}", header.typ));
+    }
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = set.find(&kid).ok_or("kid not in JWKS")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the `portcullis` binary; `stdin` is written to its standard input.
+pub fn portcullis(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("spawn portcullis");
+    if let Some(mut input) = child.stdin.take() {
+        use std::io::Write;
+        input.write_all(stdin.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("portcullis output")
+}
+
+/// Runs `portcullis admin --data-dir DIR ...` off the async runtime's threads.
+pub async fn admin(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut full = vec!["admin".to_owned(), "--data-dir".to_owned(), dir.display().to_string()];
+    full.extend(args.iter().map(|arg| (*arg).to_owned()));
+    let stdin = stdin.to_owned();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = full.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        portcullis(&args, &stdin, &env)
+    })
+    .await
+    .expect("cli task")
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The secret from a `client_secret: ...` line.
+pub fn printed_secret(output: &Output) -> String {
+    stdout(output)
+        .lines()
+        .find_map(|line| line.strip_prefix("client_secret: "))
+        .expect("client_secret line")
+        .to_owned()
+}
