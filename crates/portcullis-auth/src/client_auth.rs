@@ -132,7 +132,10 @@ mod tests {
     fn basic(credentials: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         let value = format!("Basic {}", STANDARD.encode(credentials));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&value).expect("header"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&value).expect("header"),
+        );
         headers
     }
 
@@ -157,6 +160,9 @@ mod tests {
         let mut bearer = HeaderMap::new();
         bearer.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
         assert!(presented_credentials(&bearer, &params("")).is_err());
-        assert_eq!(presented_credentials(&HeaderMap::new(), &params("")), Ok(None));
+        assert_eq!(
+            presented_credentials(&HeaderMap::new(), &params("")),
+            Ok(None)
+        );
     }
 }

@@ -33,7 +33,10 @@ impl OAuthError {
 
     /// `invalid_client`; the description is the same for every cause so it reveals nothing.
     pub fn invalid_client() -> Self {
-        Self::new(OAuthErrorCode::InvalidClient, "client authentication failed")
+        Self::new(
+            OAuthErrorCode::InvalidClient,
+            "client authentication failed",
+        )
     }
 
     /// A store failure: logged in full, returned generically (503 when retrying may help).
@@ -50,7 +53,9 @@ impl OAuthError {
 
     fn status(&self) -> StatusCode {
         match self.code {
-            OAuthErrorCode::InvalidClient | OAuthErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            OAuthErrorCode::InvalidClient | OAuthErrorCode::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
             OAuthErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -148,14 +148,18 @@ impl ClientRegistration {
                 .map_err(|reason| ClientError::InvalidRedirectUri(uri.clone(), reason))?;
         }
         for audience in &self.audiences {
-            if audience.is_empty() || audience.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if audience.is_empty()
+                || audience
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+            {
                 return Err(ClientError::InvalidAudience(audience.clone()));
             }
         }
-        if let Some(lifetime) = self.access_token_lifetime_secs {
-            if !(1..=max_lifetime_secs).contains(&lifetime) {
-                return Err(ClientError::InvalidLifetime(max_lifetime_secs));
-            }
+        if let Some(lifetime) = self.access_token_lifetime_secs
+            && !(1..=max_lifetime_secs).contains(&lifetime)
+        {
+            return Err(ClientError::InvalidLifetime(max_lifetime_secs));
         }
         let mut audiences = self.audiences;
         audiences.sort();
@@ -181,7 +185,11 @@ fn validate_client_id(id: &str) -> Result<(), ClientError> {
         && id
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"._-:".contains(&byte));
-    if valid { Ok(()) } else { Err(ClientError::InvalidId) }
+    if valid {
+        Ok(())
+    } else {
+        Err(ClientError::InvalidId)
+    }
 }
 
 /// Whether `uri` is an absolute URI (RFC 3986 §4.3): a scheme, a colon, and more.
@@ -190,7 +198,9 @@ pub fn is_absolute_uri(uri: &str) -> bool {
         return false;
     };
     let mut scheme_chars = scheme.chars();
-    scheme_chars.next().is_some_and(|first| first.is_ascii_alphabetic())
+    scheme_chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic())
         && scheme_chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         && !rest.is_empty()
         && !uri.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -237,7 +247,9 @@ mod tests {
     #[test]
     fn confidential_secret_must_match_and_public_must_have_none() {
         let hash = SecretHash::of("s3cret");
-        let client = registration().into_client(Some(hash), 3600, 0).expect("valid");
+        let client = registration()
+            .into_client(Some(hash), 3600, 0)
+            .expect("valid");
         assert!(client.secret_is_valid(Some("s3cret")));
         assert!(!client.secret_is_valid(Some("wrong")));
         assert!(!client.secret_is_valid(None));
@@ -255,37 +267,76 @@ mod tests {
 
     #[test]
     fn registration_rules() {
-        let refuse = |registration: ClientRegistration| registration.into_client(None, 3600, 0).err();
-        assert_eq!(refuse(ClientRegistration { id: "a b".into(), ..registration() }), Some(ClientError::InvalidId));
-        assert_eq!(refuse(ClientRegistration { grant_types: vec![], ..registration() }), Some(ClientError::NoGrantTypes));
+        let refuse =
+            |registration: ClientRegistration| registration.into_client(None, 3600, 0).err();
         assert_eq!(
-            refuse(ClientRegistration { kind: ClientKind::Public, ..registration() }),
+            refuse(ClientRegistration {
+                id: "a b".into(),
+                ..registration()
+            }),
+            Some(ClientError::InvalidId)
+        );
+        assert_eq!(
+            refuse(ClientRegistration {
+                grant_types: vec![],
+                ..registration()
+            }),
+            Some(ClientError::NoGrantTypes)
+        );
+        assert_eq!(
+            refuse(ClientRegistration {
+                kind: ClientKind::Public,
+                ..registration()
+            }),
             Some(ClientError::PublicClientCredentials)
         );
         assert_eq!(
-            refuse(ClientRegistration { grant_types: vec![GrantType::AuthorizationCode], ..registration() }),
+            refuse(ClientRegistration {
+                grant_types: vec![GrantType::AuthorizationCode],
+                ..registration()
+            }),
             Some(ClientError::MissingRedirectUri)
         );
         assert_eq!(
-            refuse(ClientRegistration { access_token_lifetime_secs: Some(3601), ..registration() }),
+            refuse(ClientRegistration {
+                access_token_lifetime_secs: Some(3601),
+                ..registration()
+            }),
             Some(ClientError::InvalidLifetime(3600))
         );
         assert!(matches!(
-            refuse(ClientRegistration { scopes: vec!["a b".into()], ..registration() }),
+            refuse(ClientRegistration {
+                scopes: vec!["a b".into()],
+                ..registration()
+            }),
             Some(ClientError::InvalidScope(_))
         ));
         assert!(matches!(
-            refuse(ClientRegistration { audiences: vec!["".into()], ..registration() }),
+            refuse(ClientRegistration {
+                audiences: vec!["".into()],
+                ..registration()
+            }),
             Some(ClientError::InvalidAudience(_))
         ));
     }
 
     #[test]
     fn redirect_uris() {
-        for good in ["https://app.example/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "com.example.app:/cb"] {
+        for good in [
+            "https://app.example/cb",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "com.example.app:/cb",
+        ] {
             assert_eq!(validate_redirect_uri(good), Ok(()), "{good}");
         }
-        for bad in ["/relative", "https://app.example/cb#frag", "http://app.example/cb", "http://127.0.0.1.evil/cb", ""] {
+        for bad in [
+            "/relative",
+            "https://app.example/cb#frag",
+            "http://app.example/cb",
+            "http://127.0.0.1.evil/cb",
+            "",
+        ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }
     }

@@ -63,8 +63,13 @@ impl PasswordHasher {
     /// # Errors
     /// [`PasswordError::InvalidParameters`] when Argon2 refuses them.
     pub fn new(policy: PasswordPolicy) -> Result<Self, PasswordError> {
-        let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, None)
-            .map_err(|error| PasswordError::InvalidParameters(error.to_string()))?;
+        let params = Params::new(
+            policy.memory_kib,
+            policy.iterations,
+            policy.parallelism,
+            None,
+        )
+        .map_err(|error| PasswordError::InvalidParameters(error.to_string()))?;
         Ok(PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
         })
@@ -128,15 +133,28 @@ mod tests {
         assert_ne!(hasher.hash("correct horse").expect("hash"), hash, "salted");
         assert_eq!(hasher.verify("correct horse", &hash), Ok(true));
         assert_eq!(hasher.verify("correct horsE", &hash), Ok(false));
-        assert_eq!(hasher.verify("x", "not a hash"), Err(PasswordError::UnreadableHash));
+        assert_eq!(
+            hasher.verify("x", "not a hash"),
+            Err(PasswordError::UnreadableHash)
+        );
     }
 
     #[test]
     fn default_policy_is_owasp_and_lengths_are_bounded() {
         let policy = PasswordPolicy::default();
-        assert_eq!((policy.memory_kib, policy.iterations, policy.parallelism), (19_456, 2, 1));
+        assert_eq!(
+            (policy.memory_kib, policy.iterations, policy.parallelism),
+            (19_456, 2, 1)
+        );
         assert_eq!(fast().hash("short"), Err(PasswordError::TooShort));
         assert_eq!(fast().hash(&"x".repeat(1025)), Err(PasswordError::TooLong));
-        assert!(PasswordHasher::new(PasswordPolicy { memory_kib: 1, iterations: 0, parallelism: 1 }).is_err());
+        assert!(
+            PasswordHasher::new(PasswordPolicy {
+                memory_kib: 1,
+                iterations: 0,
+                parallelism: 1
+            })
+            .is_err()
+        );
     }
 }

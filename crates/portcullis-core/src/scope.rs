@@ -15,9 +15,9 @@ pub struct InvalidScope(pub String);
 /// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 fn is_scope_token(token: &str) -> bool {
     !token.is_empty()
-        && token
-            .bytes()
-            .all(|byte| byte == 0x21 || (0x23..=0x5b).contains(&byte) || (0x5d..=0x7e).contains(&byte))
+        && token.bytes().all(|byte| {
+            byte == 0x21 || (0x23..=0x5b).contains(&byte) || (0x5d..=0x7e).contains(&byte)
+        })
 }
 
 impl ScopeSet {
@@ -27,7 +27,11 @@ impl ScopeSet {
     /// # Errors
     /// [`InvalidScope`] naming the first bad token.
     pub fn parse(scope: &str) -> Result<Self, InvalidScope> {
-        scope.split(' ').map(str::to_owned).collect::<Vec<_>>().try_into()
+        scope
+            .split(' ')
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .try_into()
     }
 
     /// Whether every token of `self` is in `allowed`.
@@ -97,7 +101,16 @@ mod tests {
 
     #[test]
     fn refuses_what_the_grammar_forbids() {
-        for bad in ["", "a  b", " a", "a ", "quo\"te", "back\\slash", "tab\there", "ümlaut"] {
+        for bad in [
+            "",
+            "a  b",
+            " a",
+            "a ",
+            "quo\"te",
+            "back\\slash",
+            "tab\there",
+            "ümlaut",
+        ] {
             assert!(ScopeSet::parse(bad).is_err(), "{bad:?}");
         }
         assert!(ScopeSet::parse("products:read users.write !#[]~").is_ok());

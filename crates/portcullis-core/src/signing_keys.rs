@@ -82,7 +82,9 @@ impl KeyLifecyclePolicy {
         let mut statuses = vec![KeyStatus::Expired; keys.len()];
         for alg in Algorithm::ALL {
             let chain = chain(keys, alg);
-            let active = chain.iter().rposition(|&index| keys[index].activates_at <= now);
+            let active = chain
+                .iter()
+                .rposition(|&index| keys[index].activates_at <= now);
             for (position, &index) in chain.iter().enumerate() {
                 statuses[index] = match active {
                     Some(active) if position == active => KeyStatus::Active,
@@ -112,7 +114,12 @@ impl KeyLifecyclePolicy {
 
     /// When a key generated now for `alg` may start signing: at once if the algorithm has no
     /// key yet (no verifier can hold a stale set), otherwise after the pre-publication period.
-    pub fn activation_time(&self, keys: &[KeyMetadata], alg: Algorithm, now: UnixSeconds) -> UnixSeconds {
+    pub fn activation_time(
+        &self,
+        keys: &[KeyMetadata],
+        alg: Algorithm,
+        now: UnixSeconds,
+    ) -> UnixSeconds {
         if chain(keys, alg).is_empty() {
             now
         } else {
@@ -134,10 +141,15 @@ impl KeyLifecyclePolicy {
 
 /// Indexes of the keys of `alg`, oldest activation first.
 fn chain(keys: &[KeyMetadata], alg: Algorithm) -> Vec<usize> {
-    let mut chain: Vec<usize> = (0..keys.len()).filter(|&index| keys[index].alg == alg).collect();
+    let mut chain: Vec<usize> = (0..keys.len())
+        .filter(|&index| keys[index].alg == alg)
+        .collect();
     chain.sort_by(|&a, &b| {
-        (keys[a].activates_at, keys[a].created_at, &keys[a].kid)
-            .cmp(&(keys[b].activates_at, keys[b].created_at, &keys[b].kid))
+        (keys[a].activates_at, keys[a].created_at, &keys[a].kid).cmp(&(
+            keys[b].activates_at,
+            keys[b].created_at,
+            &keys[b].kid,
+        ))
     });
     chain
 }
@@ -163,12 +175,18 @@ mod tests {
 
     #[test]
     fn a_rotation_walks_through_every_state() {
-        let keys = [key("old", Algorithm::Es256, 0), key("new", Algorithm::Es256, 500)];
+        let keys = [
+            key("old", Algorithm::Es256, 0),
+            key("new", Algorithm::Es256, 500),
+        ];
         let at = |now| POLICY.statuses(&keys, now);
         assert_eq!(at(450), [KeyStatus::Active, KeyStatus::Pending]);
         assert_eq!(POLICY.signer(&keys, Algorithm::Es256, 499), Some(0));
         assert_eq!(POLICY.signer(&keys, Algorithm::Es256, 500), Some(1));
-        assert_eq!(at(500), [KeyStatus::Retired { unpublish_at: 1500 }, KeyStatus::Active]);
+        assert_eq!(
+            at(500),
+            [KeyStatus::Retired { unpublish_at: 1500 }, KeyStatus::Active]
+        );
         assert_eq!(at(1499)[0], KeyStatus::Retired { unpublish_at: 1500 });
         assert_eq!(at(1500), [KeyStatus::Expired, KeyStatus::Active]);
         assert!(at(450).iter().all(|status| status.is_published()));
@@ -190,15 +208,28 @@ mod tests {
 
     #[test]
     fn activation_and_rotation_timing() {
-        assert_eq!(POLICY.activation_time(&[], Algorithm::Es256, 7), 7, "first key signs at once");
+        assert_eq!(
+            POLICY.activation_time(&[], Algorithm::Es256, 7),
+            7,
+            "first key signs at once"
+        );
         let keys = [key("a", Algorithm::Es256, 0)];
         assert_eq!(POLICY.activation_time(&keys, Algorithm::Es256, 7), 107);
         assert!(POLICY.rotation_due(&[], Algorithm::EdDsa, 0));
         assert!(!POLICY.rotation_due(&keys, Algorithm::Es256, 4999));
         assert!(POLICY.rotation_due(&keys, Algorithm::Es256, 5000));
-        let manual = KeyLifecyclePolicy { rotation_interval_secs: None, ..POLICY };
+        let manual = KeyLifecyclePolicy {
+            rotation_interval_secs: None,
+            ..POLICY
+        };
         assert!(!manual.rotation_due(&keys, Algorithm::Es256, 1_000_000));
-        let pending = [key("a", Algorithm::Es256, 0), key("b", Algorithm::Es256, 5100)];
-        assert!(!POLICY.rotation_due(&pending, Algorithm::Es256, 5050), "a pending key is not due");
+        let pending = [
+            key("a", Algorithm::Es256, 0),
+            key("b", Algorithm::Es256, 5100),
+        ];
+        assert!(
+            !POLICY.rotation_due(&pending, Algorithm::Es256, 5050),
+            "a pending key is not due"
+        );
     }
 }

@@ -96,8 +96,10 @@ mod tests {
         let claims = AccessTokenClaims::new(&grant, &policy, 1000, "j1".into());
         assert_eq!(
             serde_json::to_value(&claims).ok(),
-            Some(json!({"iss":"https://auth.example","sub":"svc","aud":"api","exp":1900,"iat":1000,
-                        "jti":"j1","client_id":"svc","scope":"a b"}))
+            Some(
+                json!({"iss":"https://auth.example","sub":"svc","aud":"api","exp":1900,"iat":1000,
+                        "jti":"j1","client_id":"svc","scope":"a b"})
+            )
         );
         grant.audiences.push("api2".into());
         grant.scope = ScopeSet::default();

@@ -62,9 +62,9 @@ impl fmt::Display for Username {
 /// [`UserError::InvalidRole`].
 pub fn validate_role(role: &str) -> Result<(), UserError> {
     let valid = (1..=64).contains(&role.len())
-        && role
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"_-:.".contains(&byte));
+        && role.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"_-:.".contains(&byte)
+        });
     if valid {
         Ok(())
     } else {
@@ -90,9 +90,9 @@ pub fn normalize_roles(mut roles: Vec<String>) -> Result<Vec<String>, UserError>
 pub fn validate_email(email: &str) -> Result<(), UserError> {
     let plausible = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
     if plausible {
         Ok(())
     } else {
@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn usernames() {
-        assert_eq!(Username::parse("Alice.B-1@x").map(|name| name.key()), Ok("alice.b-1@x".into()));
+        assert_eq!(
+            Username::parse("Alice.B-1@x").map(|name| name.key()),
+            Ok("alice.b-1@x".into())
+        );
         for bad in ["", "has space", "émile", "a/b", &"x".repeat(65)] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }

@@ -178,10 +178,15 @@ mod tests {
     fn header_alg_must_match_the_key() {
         let key = SigningKey::generate(Algorithm::Es256, "k".into()).expect("key");
         let token = sign_compact(b"{}", "at+jwt", &key).expect("sign");
-        let signature = token.rsplit('.').next().and_then(base64url::decode).expect("sig");
+        let signature = token
+            .rsplit('.')
+            .next()
+            .and_then(base64url::decode)
+            .expect("sig");
         for alg in ["none", "HS256", "RS256", "EdDSA", "es256"] {
             let forged = forge(&format!(r#"{{"alg":"{alg}","kid":"k"}}"#), "{}", &signature);
-            let result = UnverifiedJws::parse(&forged).and_then(|jws| jws.verify(&key_set(&[&key])));
+            let result =
+                UnverifiedJws::parse(&forged).and_then(|jws| jws.verify(&key_set(&[&key])));
             assert!(result.is_err(), "{alg} must be refused");
         }
     }
@@ -189,7 +194,11 @@ mod tests {
     #[test]
     fn embedded_keys_and_crit_are_refused() {
         for member in ["jwk", "jku", "x5u", "x5c", "crit"] {
-            let forged = forge(&format!(r#"{{"alg":"ES256","kid":"k","{member}":1}}"#), "{}", b"s");
+            let forged = forge(
+                &format!(r#"{{"alg":"ES256","kid":"k","{member}":1}}"#),
+                "{}",
+                b"s",
+            );
             assert!(matches!(
                 UnverifiedJws::parse(&forged),
                 Err(JoseError::HeaderRejected(_))
@@ -230,8 +239,16 @@ mod tests {
         let tampered_payload = base64url::encode(br#"{"a":2}"#);
         parts[1] = &tampered_payload;
         let tampered = parts.join(".");
-        assert!(UnverifiedJws::parse(&tampered).and_then(|jws| jws.verify(&keys)).is_err());
+        assert!(
+            UnverifiedJws::parse(&tampered)
+                .and_then(|jws| jws.verify(&keys))
+                .is_err()
+        );
         let unknown = KeySet::from_keys(std::iter::empty::<VerifyingKey>());
-        assert!(UnverifiedJws::parse(&genuine).and_then(|jws| jws.verify(&unknown)).is_err());
+        assert!(
+            UnverifiedJws::parse(&genuine)
+                .and_then(|jws| jws.verify(&unknown))
+                .is_err()
+        );
     }
 }

@@ -100,7 +100,12 @@ impl AccessTokenValidation {
         now: i64,
     ) -> Result<ValidatedToken, ValidationError> {
         let jws = UnverifiedJws::parse(token)?;
-        if !jws.header().typ.as_deref().is_some_and(is_access_token_type) {
+        if !jws
+            .header()
+            .typ
+            .as_deref()
+            .is_some_and(is_access_token_type)
+        {
             return Err(ValidationError::WrongType);
         }
         let kid = jws.header().kid.clone().unwrap_or_default();
@@ -112,10 +117,10 @@ impl AccessTokenValidation {
         if registered.iss.as_deref() != Some(self.issuer.as_str()) {
             return Err(ValidationError::WrongIssuer);
         }
-        if let Some(audience) = &self.audience {
-            if !registered.aud.is_some_and(|aud| aud.contains(audience)) {
-                return Err(ValidationError::WrongAudience);
-            }
+        if let Some(audience) = &self.audience
+            && !registered.aud.is_some_and(|aud| aud.contains(audience))
+        {
+            return Err(ValidationError::WrongAudience);
         }
         // RFC 9068 §2.2: exp is required in an access token.
         let exp = registered
@@ -185,13 +190,28 @@ mod tests {
             }
             validation.validate(&token(&key, "at+jwt", claims), &keys, NOW)
         };
-        assert_eq!(with(json!({"iss":"https://evil"})), Err(ValidationError::WrongIssuer));
-        assert_eq!(with(json!({"aud":"other"})), Err(ValidationError::WrongAudience));
+        assert_eq!(
+            with(json!({"iss":"https://evil"})),
+            Err(ValidationError::WrongIssuer)
+        );
+        assert_eq!(
+            with(json!({"aud":"other"})),
+            Err(ValidationError::WrongAudience)
+        );
         assert_eq!(with(json!({"exp":NOW-31})), Err(ValidationError::Expired));
         assert!(with(json!({"exp":NOW-29})).is_ok(), "within leeway");
-        assert_eq!(with(json!({"nbf":NOW+31})), Err(ValidationError::NotYetValid));
-        assert!(matches!(with(json!({"exp":"soon"})), Err(ValidationError::MalformedClaims(_))));
-        assert!(matches!(with(json!({"exp":null})), Err(ValidationError::MalformedClaims(_))));
+        assert_eq!(
+            with(json!({"nbf":NOW+31})),
+            Err(ValidationError::NotYetValid)
+        );
+        assert!(matches!(
+            with(json!({"exp":"soon"})),
+            Err(ValidationError::MalformedClaims(_))
+        ));
+        assert!(matches!(
+            with(json!({"exp":null})),
+            Err(ValidationError::MalformedClaims(_))
+        ));
         assert_eq!(
             validation.validate(&token(&key, "JWT", good_claims()), &keys, NOW),
             Err(ValidationError::WrongType)

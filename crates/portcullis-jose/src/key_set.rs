@@ -24,7 +24,11 @@ impl KeySet {
     /// Reads a JWK Set. Keys Portcullis cannot use (other types, encryption keys, no `kid`) are
     /// skipped rather than failing the whole set, as RFC 7517 §5 asks of JWK Set readers.
     pub fn from_jwks(jwks: &JwkSet) -> Self {
-        Self::from_keys(jwks.keys.iter().filter_map(|jwk| VerifyingKey::from_jwk(jwk).ok()))
+        Self::from_keys(
+            jwks.keys
+                .iter()
+                .filter_map(|jwk| VerifyingKey::from_jwk(jwk).ok()),
+        )
     }
 
     /// The key with this id.

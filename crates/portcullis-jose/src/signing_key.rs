@@ -60,7 +60,8 @@ impl SigningKey {
         let rejected = |_| JoseError::InvalidKey("not a PKCS#8 key of the expected algorithm");
         let material = match alg {
             Algorithm::Es256 => KeyMaterial::Es256(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(rejected)?,
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(rejected)?,
             ),
             Algorithm::EdDsa => {
                 KeyMaterial::EdDsa(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?)

@@ -54,7 +54,9 @@ impl VerifyingKey {
     /// [`JoseError::InvalidKey`] when the point is not on P-256.
     pub fn es256(kid: String, uncompressed_point: &[u8]) -> Result<Self, JoseError> {
         if uncompressed_point.len() != 1 + 2 * EC_COORDINATE_LEN || uncompressed_point[0] != 0x04 {
-            return Err(JoseError::InvalidKey("EC key is not an uncompressed P-256 point"));
+            return Err(JoseError::InvalidKey(
+                "EC key is not an uncompressed P-256 point",
+            ));
         }
         let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, uncompressed_point)
             .map_err(|_| JoseError::InvalidKey("EC point is not on P-256"))?;
@@ -100,9 +102,12 @@ impl VerifyingKey {
         if n.len() < 256 {
             return Err(JoseError::InvalidKey("RSA modulus shorter than 2048 bits"));
         }
-        let spki = PublicKeyComponents { n: &n[..], e: &e[..] }
-            .as_der()
-            .map_err(|_| JoseError::InvalidKey("RSA components rejected"))?;
+        let spki = PublicKeyComponents {
+            n: &n[..],
+            e: &e[..],
+        }
+        .as_der()
+        .map_err(|_| JoseError::InvalidKey("RSA components rejected"))?;
         let parsed = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref())
             .map_err(|_| JoseError::InvalidKey("RSA components rejected"))?;
         Ok(VerifyingKey {
@@ -123,7 +128,11 @@ impl VerifyingKey {
             .kid
             .clone()
             .ok_or(JoseError::InvalidKey("JWK has no kid"))?;
-        if jwk.key_use.as_deref().is_some_and(|key_use| key_use != "sig") {
+        if jwk
+            .key_use
+            .as_deref()
+            .is_some_and(|key_use| key_use != "sig")
+        {
             return Err(JoseError::InvalidKey("JWK is not a signature key"));
         }
         let member = |value: &Option<String>, name: &'static str| {
@@ -155,10 +164,10 @@ impl VerifyingKey {
             )?,
             _ => return Err(JoseError::InvalidKey("unsupported key type or curve")),
         };
-        if let Some(alg) = jwk.alg.as_deref() {
-            if alg.parse::<Algorithm>()? != key.alg {
-                return Err(JoseError::InvalidKey("JWK alg does not match its key type"));
-            }
+        if let Some(alg) = jwk.alg.as_deref()
+            && alg.parse::<Algorithm>()? != key.alg
+        {
+            return Err(JoseError::InvalidKey("JWK alg does not match its key type"));
         }
         Ok(key)
     }

@@ -49,7 +49,8 @@ pub trait ClientStore: Send + Sync {
     /// Deletes a client; `false` if there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
     /// Replaces a confidential client's secret hash; `false` if there is no such confidential client.
-    async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash) -> Result<bool, StoreError>;
+    async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash)
+    -> Result<bool, StoreError>;
 }
 
 /// Signing keys, private halves sealed.

@@ -1,9 +1,10 @@
 //! The store conformance suite: behaviour every backend must show, run here against SQLite.
 //! Each case takes `&dyn Store`, so a new backend adds one line per case.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{
-    Client, ClientKind, ClientRegistration, KeyMetadata, NewUser, SecretHash, SigningKeyRecord, User,
-    Username,
+    Client, ClientKind, ClientRegistration, KeyMetadata, NewUser, SecretHash, SigningKeyRecord,
+    User, Username,
 };
 use portcullis_jose::Algorithm;
 use portcullis_store::{SqliteStore, Store, StoreError};
@@ -12,7 +13,9 @@ use tempfile::TempDir;
 
 async fn sqlite() -> (TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("portcullis.db")).await.expect("open");
+    let store = SqliteStore::open(&dir.path().join("portcullis.db"))
+        .await
+        .expect("open");
     (dir, store)
 }
 
@@ -28,11 +31,18 @@ fn user(name: &str) -> User {
 
 fn client(id: &str, kind: ClientKind) -> Client {
     let (grants, secret, redirects) = match kind {
-        ClientKind::Confidential => (vec![GrantType::ClientCredentials], Some(SecretHash::of("s")), vec![]),
+        ClientKind::Confidential => (
+            vec![GrantType::ClientCredentials],
+            Some(SecretHash::of("s")),
+            vec![],
+        ),
         ClientKind::Public => (
             vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             None,
-            vec!["http://127.0.0.1/cb".to_owned(), "https://app.example/cb".to_owned()],
+            vec![
+                "http://127.0.0.1/cb".to_owned(),
+                "https://app.example/cb".to_owned(),
+            ],
         ),
     };
     ClientRegistration {
@@ -51,27 +61,67 @@ fn client(id: &str, kind: ClientKind) -> Client {
 async fn users_round_trip_with_case_insensitive_names(store: &dyn Store) {
     let alice = user("Alice");
     store.create_user(&alice).await.expect("create");
-    assert!(matches!(store.create_user(&user("ALICE")).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.create_user(&user("ALICE")).await,
+        Err(StoreError::Conflict(_))
+    ));
     let found = store.find_user_by_username("alice").await.expect("find");
     assert_eq!(found.as_ref(), Some(&alice));
-    assert_eq!(found.map(|u| u.username.as_str().to_owned()).as_deref(), Some("Alice"));
+    assert_eq!(
+        found.map(|u| u.username.as_str().to_owned()).as_deref(),
+        Some("Alice")
+    );
     store.create_user(&user("bob")).await.expect("create");
-    let names: Vec<String> =
-        store.list_users().await.expect("list").iter().map(|u| u.username.to_string()).collect();
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .expect("list")
+        .iter()
+        .map(|u| u.username.to_string())
+        .collect();
     assert_eq!(names, ["Alice", "bob"]);
 }
 
 async fn users_update_and_delete(store: &dyn Store) {
     store.create_user(&user("carol")).await.expect("create");
-    assert!(store.set_password_hash("CAROL", "$new").await.expect("update"));
-    assert!(store.set_roles("carol", &["viewer".into()]).await.expect("update"));
-    assert!(store.set_disabled_at("carol", Some(5)).await.expect("update"));
-    let carol = store.find_user_by_username("carol").await.expect("find").expect("exists");
-    assert_eq!((carol.password_hash.as_str(), carol.roles.as_slice(), carol.disabled_at), ("$new", &["viewer".to_owned()][..], Some(5)));
+    assert!(
+        store
+            .set_password_hash("CAROL", "$new")
+            .await
+            .expect("update")
+    );
+    assert!(
+        store
+            .set_roles("carol", &["viewer".into()])
+            .await
+            .expect("update")
+    );
+    assert!(
+        store
+            .set_disabled_at("carol", Some(5))
+            .await
+            .expect("update")
+    );
+    let carol = store
+        .find_user_by_username("carol")
+        .await
+        .expect("find")
+        .expect("exists");
+    assert_eq!(
+        (
+            carol.password_hash.as_str(),
+            carol.roles.as_slice(),
+            carol.disabled_at
+        ),
+        ("$new", &["viewer".to_owned()][..], Some(5))
+    );
     assert!(!store.set_roles("nobody", &[]).await.expect("update"));
     assert!(store.delete_user("Carol").await.expect("delete"));
     assert!(!store.delete_user("carol").await.expect("delete"));
-    assert_eq!(store.find_user_by_username("carol").await.expect("find"), None);
+    assert_eq!(
+        store.find_user_by_username("carol").await.expect("find"),
+        None
+    );
 }
 
 async fn clients_round_trip(store: &dyn Store) {
@@ -79,19 +129,53 @@ async fn clients_round_trip(store: &dyn Store) {
     let app = client("app", ClientKind::Public);
     store.create_client(&service).await.expect("create");
     store.create_client(&app).await.expect("create");
-    assert!(matches!(store.create_client(&service).await, Err(StoreError::Conflict(_))));
-    assert_eq!(store.find_client("svc").await.expect("find"), Some(service.clone()));
-    assert_eq!(store.find_client("app").await.expect("find"), Some(app.clone()));
-    assert_eq!(store.find_client("SVC").await.expect("find"), None, "client ids are exact");
+    assert!(matches!(
+        store.create_client(&service).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.find_client("svc").await.expect("find"),
+        Some(service.clone())
+    );
+    assert_eq!(
+        store.find_client("app").await.expect("find"),
+        Some(app.clone())
+    );
+    assert_eq!(
+        store.find_client("SVC").await.expect("find"),
+        None,
+        "client ids are exact"
+    );
     assert_eq!(store.list_clients().await.expect("list"), [app, service]);
 }
 
 async fn client_secret_rotation_and_delete(store: &dyn Store) {
-    store.create_client(&client("svc", ClientKind::Confidential)).await.expect("create");
-    store.create_client(&client("app", ClientKind::Public)).await.expect("create");
-    assert!(store.set_client_secret_hash("svc", &SecretHash::of("new")).await.expect("rotate"));
-    assert!(!store.set_client_secret_hash("app", &SecretHash::of("x")).await.expect("rotate"), "public clients have no secret");
-    let svc = store.find_client("svc").await.expect("find").expect("exists");
+    store
+        .create_client(&client("svc", ClientKind::Confidential))
+        .await
+        .expect("create");
+    store
+        .create_client(&client("app", ClientKind::Public))
+        .await
+        .expect("create");
+    assert!(
+        store
+            .set_client_secret_hash("svc", &SecretHash::of("new"))
+            .await
+            .expect("rotate")
+    );
+    assert!(
+        !store
+            .set_client_secret_hash("app", &SecretHash::of("x"))
+            .await
+            .expect("rotate"),
+        "public clients have no secret"
+    );
+    let svc = store
+        .find_client("svc")
+        .await
+        .expect("find")
+        .expect("exists");
     assert!(svc.secret_is_valid(Some("new")) && !svc.secret_is_valid(Some("s")));
     assert!(store.delete_client("svc").await.expect("delete"));
     assert!(!store.delete_client("svc").await.expect("delete"));
@@ -99,15 +183,34 @@ async fn client_secret_rotation_and_delete(store: &dyn Store) {
 
 async fn signing_keys_round_trip(store: &dyn Store) {
     let key = |kid: &str, alg, created_at| SigningKeyRecord {
-        metadata: KeyMetadata { kid: kid.into(), alg, created_at, activates_at: created_at + 60 },
+        metadata: KeyMetadata {
+            kid: kid.into(),
+            alg,
+            created_at,
+            activates_at: created_at + 60,
+        },
         sealed_private_key: vec![1, 2, 3, 0, 255],
     };
-    store.insert_signing_key(&key("b", Algorithm::Rs256, 20)).await.expect("insert");
-    store.insert_signing_key(&key("a", Algorithm::EdDsa, 10)).await.expect("insert");
-    assert!(matches!(store.insert_signing_key(&key("a", Algorithm::Es256, 30)).await, Err(StoreError::Conflict(_))));
+    store
+        .insert_signing_key(&key("b", Algorithm::Rs256, 20))
+        .await
+        .expect("insert");
+    store
+        .insert_signing_key(&key("a", Algorithm::EdDsa, 10))
+        .await
+        .expect("insert");
+    assert!(matches!(
+        store
+            .insert_signing_key(&key("a", Algorithm::Es256, 30))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(
         store.list_signing_keys().await.expect("list"),
-        [key("a", Algorithm::EdDsa, 10), key("b", Algorithm::Rs256, 20)]
+        [
+            key("a", Algorithm::EdDsa, 10),
+            key("b", Algorithm::Rs256, 20)
+        ]
     );
     store.ping().await.expect("ping");
 }
@@ -136,9 +239,20 @@ mod on_sqlite {
     #[tokio::test]
     async fn data_survives_reopening() {
         let (dir, store) = super::sqlite().await;
-        store.create_user(&super::user("dora")).await.expect("create");
+        store
+            .create_user(&super::user("dora"))
+            .await
+            .expect("create");
         store.close().await;
-        let reopened = portcullis_store::SqliteStore::open(&dir.path().join("portcullis.db")).await.expect("reopen");
-        assert!(reopened.find_user_by_username("dora").await.expect("find").is_some());
+        let reopened = portcullis_store::SqliteStore::open(&dir.path().join("portcullis.db"))
+            .await
+            .expect("reopen");
+        assert!(
+            reopened
+                .find_user_by_username("dora")
+                .await
+                .expect("find")
+                .is_some()
+        );
     }
 }

@@ -104,7 +104,9 @@ impl TestAuthServer {
                 .await
                 .expect("open store"),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("address"));
         let max_lifetime = 3600;
         let settings = AuthSettings {
@@ -126,9 +128,13 @@ impl TestAuthServer {
             .await
             .expect("server state");
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-        let task = tokio::spawn(portcullis_auth::serve(listener, state.clone(), async move {
-            let _ = shutdown_signal.await;
-        }));
+        let task = tokio::spawn(portcullis_auth::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = shutdown_signal.await;
+            },
+        ));
         TestAuthServer {
             base_url,
             state,
@@ -154,9 +160,16 @@ impl TestAuthServer {
         let secret = (registration.kind == ClientKind::Confidential)
             .then(|| generate_secret(32).expect("secret"));
         let client = registration
-            .into_client(secret.as_deref().map(SecretHash::of), 3600, SystemClock.now())
+            .into_client(
+                secret.as_deref().map(SecretHash::of),
+                3600,
+                SystemClock.now(),
+            )
             .expect("valid registration");
-        self.store.create_client(&client).await.expect("store client");
+        self.store
+            .create_client(&client)
+            .await
+            .expect("store client");
         (client, secret)
     }
 

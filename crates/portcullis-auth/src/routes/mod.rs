@@ -24,8 +24,14 @@ const TOKEN_BODY_LIMIT: usize = 64 * 1024;
 /// The complete auth server application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/.well-known/openid-configuration", get(discovery::metadata))
-        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
         .route(JWKS_PATH, get(jwks::jwks))
         .route(
             TOKEN_PATH,

@@ -19,7 +19,10 @@ pub(super) async fn token(
     match token_service::handle_token_request(&state, &headers, remote_addr, &body).await {
         // RFC 6749 §5.1: responses carrying tokens must not be cached.
         Ok(response) => (
-            [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
             Json(response),
         )
             .into_response(),

@@ -76,7 +76,11 @@ mod tests {
         .expect("valid client")
     }
 
-    fn request(scope: Option<&str>, resources: &[&str], audiences: &[&str]) -> ClientCredentialsRequest {
+    fn request(
+        scope: Option<&str>,
+        resources: &[&str],
+        audiences: &[&str],
+    ) -> ClientCredentialsRequest {
         ClientCredentialsRequest {
             scope: scope.map(str::to_owned),
             resources: resources.iter().map(|r| (*r).to_owned()).collect(),
@@ -95,8 +99,12 @@ mod tests {
 
     #[test]
     fn narrows_to_what_was_asked() {
-        let granted = grant(&client(), &request(Some("read"), &["https://api.example"], &[]), &policy())
-            .expect("granted");
+        let granted = grant(
+            &client(),
+            &request(Some("read"), &["https://api.example"], &[]),
+            &policy(),
+        )
+        .expect("granted");
         assert_eq!(granted.scope.to_string(), "read");
         assert_eq!(granted.audiences, ["https://api.example"]);
     }
@@ -104,27 +112,51 @@ mod tests {
     #[test]
     fn refuses_what_the_client_may_not_have() {
         let refuse = |request: ClientCredentialsRequest| {
-            grant(&client(), &request, &policy()).err().map(|error| error.code().as_str())
+            grant(&client(), &request, &policy())
+                .err()
+                .map(|error| error.code().as_str())
         };
-        assert_eq!(refuse(request(Some("admin"), &[], &[])), Some("invalid_scope"));
-        assert_eq!(refuse(request(Some("read  write"), &[], &[])), Some("invalid_scope"));
-        assert_eq!(refuse(request(None, &["https://other.example"], &[])), Some("invalid_target"));
-        assert_eq!(refuse(request(None, &["not-a-uri"], &[])), Some("invalid_target"));
-        assert_eq!(refuse(request(None, &["https://api.example#x"], &[])), Some("invalid_target"));
-        assert_eq!(refuse(request(None, &[], &["payments"])), Some("invalid_target"));
+        assert_eq!(
+            refuse(request(Some("admin"), &[], &[])),
+            Some("invalid_scope")
+        );
+        assert_eq!(
+            refuse(request(Some("read  write"), &[], &[])),
+            Some("invalid_scope")
+        );
+        assert_eq!(
+            refuse(request(None, &["https://other.example"], &[])),
+            Some("invalid_target")
+        );
+        assert_eq!(
+            refuse(request(None, &["not-a-uri"], &[])),
+            Some("invalid_target")
+        );
+        assert_eq!(
+            refuse(request(None, &["https://api.example#x"], &[])),
+            Some("invalid_target")
+        );
+        assert_eq!(
+            refuse(request(None, &[], &["payments"])),
+            Some("invalid_target")
+        );
         let mut no_audience = client();
         no_audience.audiences.clear();
         assert!(grant(&no_audience, &request(None, &[], &[]), &policy()).is_err());
         let mut no_grant = client();
         no_grant.grant_types = vec![GrantType::RefreshToken];
         assert_eq!(
-            grant(&no_grant, &request(None, &[], &[]), &policy()).err().map(|e| e.code().as_str()),
+            grant(&no_grant, &request(None, &[], &[]), &policy())
+                .err()
+                .map(|e| e.code().as_str()),
             Some("unauthorized_client")
         );
         let mut public = client();
         public.kind = ClientKind::Public;
         assert_eq!(
-            grant(&public, &request(None, &[], &[]), &policy()).err().map(|e| e.code().as_str()),
+            grant(&public, &request(None, &[], &[]), &policy())
+                .err()
+                .map(|e| e.code().as_str()),
             Some("unauthorized_client")
         );
     }

@@ -63,8 +63,8 @@ pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSe
     let Some(requested) = requested else {
         return Ok(client.scopes.clone());
     };
-    let requested = ScopeSet::parse(requested)
-        .map_err(|error| GrantError::InvalidScope(error.to_string()))?;
+    let requested =
+        ScopeSet::parse(requested).map_err(|error| GrantError::InvalidScope(error.to_string()))?;
     if !requested.is_subset(&client.scopes) {
         let missing: Vec<&str> = requested.not_in(&client.scopes).collect();
         return Err(GrantError::InvalidScope(format!(
@@ -106,7 +106,10 @@ pub fn resolve_audiences(
     }
     requested.sort();
     requested.dedup();
-    if let Some(denied) = requested.iter().find(|audience| !client.audiences.contains(audience)) {
+    if let Some(denied) = requested
+        .iter()
+        .find(|audience| !client.audiences.contains(audience))
+    {
         return Err(GrantError::InvalidTarget(format!(
             "audience not allowed for this client: {denied}"
         )));

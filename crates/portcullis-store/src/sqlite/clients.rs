@@ -13,7 +13,11 @@ const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris,
 fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
     let corrupt = |what: &str| StoreError::Corrupt(format!("client `{id}`: {what}"));
-    let kind = match row.try_get::<String, _>("kind").map_err(unavailable)?.as_str() {
+    let kind = match row
+        .try_get::<String, _>("kind")
+        .map_err(unavailable)?
+        .as_str()
+    {
         "confidential" => ClientKind::Confidential,
         "public" => ClientKind::Public,
         _ => return Err(corrupt("kind")),
@@ -36,7 +40,9 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
         redirect_uris: split_list(row.try_get("redirect_uris").map_err(unavailable)?),
         scopes,
         audiences: split_list(row.try_get("audiences").map_err(unavailable)?),
-        access_token_lifetime_secs: row.try_get("access_token_lifetime_secs").map_err(unavailable)?,
+        access_token_lifetime_secs: row
+            .try_get("access_token_lifetime_secs")
+            .map_err(unavailable)?,
         created_at: row.try_get("created_at").map_err(unavailable)?,
         id,
     })
@@ -45,14 +51,23 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
 #[async_trait]
 impl ClientStore for SqliteStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
-        let grant_types: Vec<&str> = client.grant_types.iter().map(|grant| grant.as_str()).collect();
+        let grant_types: Vec<&str> = client
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str())
+            .collect();
         let scopes: Vec<&str> = client.scopes.iter().collect();
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
-        .bind(client.secret_hash.as_ref().map(|hash| hash.as_bytes().to_vec()))
+        .bind(
+            client
+                .secret_hash
+                .as_ref()
+                .map(|hash| hash.as_bytes().to_vec()),
+        )
         .bind(join_list(&grant_types))
         .bind(join_list(&client.redirect_uris))
         .bind(join_list(&scopes))
@@ -66,11 +81,13 @@ impl ClientStore for SqliteStore {
     }
 
     async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         row.as_ref().map(client_from_row).transpose()
     }
 
@@ -91,14 +108,19 @@ impl ClientStore for SqliteStore {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash) -> Result<bool, StoreError> {
-        let result =
-            sqlx::query("UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'")
-                .bind(hash.as_bytes().to_vec())
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
+    async fn set_client_secret_hash(
+        &self,
+        id: &str,
+        hash: &SecretHash,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(result.rows_affected() == 1)
     }
 }

@@ -21,7 +21,9 @@ impl SigningKeyStore for SqliteStore {
         .bind(&key.sealed_private_key)
         .execute(&self.pool)
         .await
-        .map_err(|error| StoreError::from_sqlx(error, || format!("signing key `{}`", metadata.kid)))?;
+        .map_err(|error| {
+            StoreError::from_sqlx(error, || format!("signing key `{}`", metadata.kid))
+        })?;
         Ok(())
     }
 

@@ -66,7 +66,11 @@ impl Store for SqliteStore {
 
 /// Lists are stored space-separated; the domain guarantees elements contain no whitespace.
 fn join_list<T: AsRef<str>>(items: &[T]) -> String {
-    items.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn split_list(stored: &str) -> Vec<String> {

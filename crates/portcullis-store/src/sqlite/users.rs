@@ -62,19 +62,23 @@ impl UserStore for SqliteStore {
     }
 
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"))
-            .bind(username.to_ascii_lowercase())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"
+        ))
+        .bind(username.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username_key"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username_key"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
         rows.iter().map(user_from_row).collect()
     }
 

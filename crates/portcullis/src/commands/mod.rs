@@ -54,6 +54,10 @@ pub fn key_policy(config: &Config) -> portcullis_core::KeyLifecyclePolicy {
 pub fn format_time(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
         .ok()
-        .and_then(|moment| moment.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|moment| {
+            moment
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| seconds.to_string())
 }

@@ -39,24 +39,32 @@ impl TokenCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         match self {
             TokenCommand::Decode { token } => decode(&token),
-            TokenCommand::Verify { token, issuer, audience, leeway } => {
-                verify(&token, issuer.trim_end_matches('/'), audience, leeway).await
-            }
+            TokenCommand::Verify {
+                token,
+                issuer,
+                audience,
+                leeway,
+            } => verify(&token, issuer.trim_end_matches('/'), audience, leeway).await,
         }
     }
 }
 
 fn decode(token: &str) -> anyhow::Result<()> {
     let jws = UnverifiedJws::parse(token.trim()).context("not a JWT")?;
-    let claims: serde_json::Value = serde_json::from_slice(jws.unverified_payload())
-        .context("the payload is not JSON")?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(jws.unverified_payload()).context("the payload is not JSON")?;
     println!("NOT VERIFIED: this shows what the token claims; nothing was checked.");
     println!("header: {}", serde_json::to_string_pretty(jws.header())?);
     println!("claims: {}", serde_json::to_string_pretty(&claims)?);
     Ok(())
 }
 
-async fn verify(token: &str, issuer: &str, audience: Option<String>, leeway: i64) -> anyhow::Result<()> {
+async fn verify(
+    token: &str,
+    issuer: &str,
+    audience: Option<String>,
+    leeway: i64,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -64,7 +72,10 @@ async fn verify(token: &str, issuer: &str, audience: Option<String>, leeway: i64
     let metadata: ProviderMetadata = fetch_json(&http, &discovery_url).await?;
     // RFC 8414 §3.3: the issuer in the metadata must be identical to the one asked for.
     if metadata.issuer != issuer {
-        bail!("{discovery_url} names issuer `{}`, not `{issuer}`", metadata.issuer);
+        bail!(
+            "{discovery_url} names issuer `{}`, not `{issuer}`",
+            metadata.issuer
+        );
     }
     let jwks: JwkSet = fetch_json(&http, &metadata.jwks_uri).await?;
     let keys = KeySet::from_jwks(&jwks);
@@ -76,12 +87,21 @@ async fn verify(token: &str, issuer: &str, audience: Option<String>, leeway: i64
     let validated = validation
         .validate(token.trim(), &keys, SystemClock.now())
         .context("token is NOT valid")?;
-    println!("VERIFIED: signature by key {} of {issuer}; claims checked.", validated.kid);
-    println!("claims: {}", serde_json::to_string_pretty(&validated.claims)?);
+    println!(
+        "VERIFIED: signature by key {} of {issuer}; claims checked.",
+        validated.kid
+    );
+    println!(
+        "claims: {}",
+        serde_json::to_string_pretty(&validated.claims)?
+    );
     Ok(())
 }
 
-async fn fetch_json<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str) -> anyhow::Result<T> {
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<T> {
     let response = http
         .get(url)
         .send()

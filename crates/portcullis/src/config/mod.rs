@@ -188,11 +188,10 @@ impl Config {
                 .with_context(|| format!("cannot read config file {}", path.display()))?,
             None => String::new(),
         };
-        Self::from_sources(&text, std::env::vars(), flags)
-            .with_context(|| match file {
-                Some(path) => format!("invalid configuration in {}", path.display()),
-                None => "invalid configuration".to_owned(),
-            })
+        Self::from_sources(&text, std::env::vars(), flags).with_context(|| match file {
+            Some(path) => format!("invalid configuration in {}", path.display()),
+            None => "invalid configuration".to_owned(),
+        })
     }
 
     /// Merges a TOML text, environment variables and flags, in rising precedence.
@@ -204,12 +203,17 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         flags: &FlagOverrides,
     ) -> anyhow::Result<Self> {
-        let mut table: toml::Table = toml::from_str(toml_text).map_err(|error| anyhow::anyhow!("{}", error.message()))?;
+        let mut table: toml::Table =
+            toml::from_str(toml_text).map_err(|error| anyhow::anyhow!("{}", error.message()))?;
         apply_env_overrides(&mut table, env)?;
         let mut config: Config = serde_path_to_error::deserialize(table).map_err(|error| {
             let path = error.path().to_string();
             let message = error.into_inner().message().to_owned();
-            if path == "." { anyhow::anyhow!("{message}") } else { anyhow::anyhow!("{path}: {message}") }
+            if path == "." {
+                anyhow::anyhow!("{message}")
+            } else {
+                anyhow::anyhow!("{path}: {message}")
+            }
         })?;
         if let Some(data_dir) = &flags.data_dir {
             config.data_dir = data_dir.clone();
@@ -232,7 +236,9 @@ impl Config {
         if tokens.access_token_lifetime_secs < 1
             || tokens.access_token_lifetime_secs > tokens.max_access_token_lifetime_secs
         {
-            bail!("tokens.access_token_lifetime_secs must be between 1 and tokens.max_access_token_lifetime_secs");
+            bail!(
+                "tokens.access_token_lifetime_secs must be between 1 and tokens.max_access_token_lifetime_secs"
+            );
         }
         if !(0..=3600).contains(&tokens.leeway_secs) {
             bail!("tokens.leeway_secs must be between 0 and 3600");
@@ -244,7 +250,8 @@ impl Config {
         }
         // A verifier may hold the JWKS for max-age after a server last refreshed it; the new key
         // must be in every such copy before it signs.
-        let needed = i64::try_from(keys.jwks_max_age_secs + keys.refresh_interval_secs).unwrap_or(i64::MAX);
+        let needed =
+            i64::try_from(keys.jwks_max_age_secs + keys.refresh_interval_secs).unwrap_or(i64::MAX);
         if keys.prepublish_secs < needed {
             bail!(
                 "keys.prepublish_secs ({}) must be at least keys.jwks_max_age_secs + keys.refresh_interval_secs ({needed})",
@@ -258,8 +265,9 @@ impl Config {
             bail!("keys.rotation_interval_secs must be longer than keys.prepublish_secs");
         }
         if let Some(kek) = &keys.key_encryption_key {
-            portcullis_jose::KeyEncryptionKey::from_base64url(kek.expose())
-                .map_err(|_| anyhow::anyhow!("keys.key_encryption_key must be 32 random bytes in base64url"))?;
+            portcullis_jose::KeyEncryptionKey::from_base64url(kek.expose()).map_err(|_| {
+                anyhow::anyhow!("keys.key_encryption_key must be 32 random bytes in base64url")
+            })?;
         }
         portcullis_core::PasswordHasher::new(self.password_policy())
             .map_err(|error| anyhow::anyhow!("passwords: {error}"))?;
@@ -292,10 +300,9 @@ impl Config {
     /// # Errors
     /// When it is not ES256, EdDSA or RS256.
     pub fn access_token_algorithm(&self) -> anyhow::Result<Algorithm> {
-        self.keys
-            .access_token_algorithm
-            .parse()
-            .map_err(|_| anyhow::anyhow!("keys.access_token_algorithm must be ES256, EdDSA or RS256"))
+        self.keys.access_token_algorithm.parse().map_err(|_| {
+            anyhow::anyhow!("keys.access_token_algorithm must be ES256, EdDSA or RS256")
+        })
     }
 
     /// Argon2id parameters.

@@ -7,14 +7,17 @@ fn load(toml: &str, env: &[(&str, &str)], flags: &FlagOverrides) -> anyhow::Resu
 }
 
 fn error_of(result: anyhow::Result<Config>) -> String {
-    format!("{:#}", result.err().expect("an error"))
+    format!("{:#}", result.expect_err("an error"))
 }
 
 #[test]
 fn defaults_are_valid_and_derive_the_issuer() {
     let config = load("", &[], &FlagOverrides::default()).expect("valid");
     assert_eq!(config.issuer(), "http://127.0.0.1:3000");
-    assert_eq!(config.database_path(), PathBuf::from("./portcullis-data/portcullis.db"));
+    assert_eq!(
+        config.database_path(),
+        PathBuf::from("./portcullis-data/portcullis.db")
+    );
     assert_eq!(config.tokens.access_token_lifetime_secs, 900);
     assert_eq!(config.access_token_algorithm().ok(), Some(Algorithm::Es256));
 }
@@ -22,7 +25,10 @@ fn defaults_are_valid_and_derive_the_issuer() {
 #[test]
 fn flags_beat_environment_beats_file() {
     let file = "[auth]\nlisten = \"127.0.0.1:1000\"\nissuer = \"https://file.example\"\n";
-    let env = [("PORTCULLIS_AUTH_LISTEN", "127.0.0.1:2000"), ("PORTCULLIS_AUTH_ISSUER", "https://env.example")];
+    let env = [
+        ("PORTCULLIS_AUTH_LISTEN", "127.0.0.1:2000"),
+        ("PORTCULLIS_AUTH_ISSUER", "https://env.example"),
+    ];
     let config = load(file, &env, &FlagOverrides::default()).expect("valid");
     assert_eq!(config.auth.listen.port(), 2000);
     assert_eq!(config.issuer(), "https://env.example");
@@ -33,27 +39,54 @@ fn flags_beat_environment_beats_file() {
     };
     let config = load(file, &env, &flags).expect("valid");
     assert_eq!(config.auth.listen.port(), 3000);
-    assert_eq!(config.issuer(), "https://flag.example", "trailing slash trimmed");
+    assert_eq!(
+        config.issuer(),
+        "https://flag.example",
+        "trailing slash trimmed"
+    );
     assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
 }
 
 #[test]
 fn unknown_keys_are_named() {
     assert!(error_of(load("colour = 1", &[], &FlagOverrides::default())).contains("colour"));
-    assert!(error_of(load("[auth]\nlisten_port = 1", &[], &FlagOverrides::default())).contains("listen_port"));
+    assert!(
+        error_of(load(
+            "[auth]\nlisten_port = 1",
+            &[],
+            &FlagOverrides::default()
+        ))
+        .contains("listen_port")
+    );
     assert!(error_of(load("[tokenz]\n", &[], &FlagOverrides::default())).contains("tokenz"));
 }
 
 #[test]
 fn bad_values_are_named() {
-    let env_error = error_of(load("", &[("PORTCULLIS_TOKENS_LEEWAY_SECS", "soon")], &FlagOverrides::default()));
-    assert!(env_error.contains("PORTCULLIS_TOKENS_LEEWAY_SECS"), "{env_error}");
+    let env_error = error_of(load(
+        "",
+        &[("PORTCULLIS_TOKENS_LEEWAY_SECS", "soon")],
+        &FlagOverrides::default(),
+    ));
+    assert!(
+        env_error.contains("PORTCULLIS_TOKENS_LEEWAY_SECS"),
+        "{env_error}"
+    );
     let cases = [
         ("version = 2", "version"),
-        ("[keys]\naccess_token_algorithm = \"HS256\"", "access_token_algorithm"),
+        (
+            "[keys]\naccess_token_algorithm = \"HS256\"",
+            "access_token_algorithm",
+        ),
         ("[keys]\nprepublish_secs = 10", "prepublish_secs"),
-        ("[keys]\nkey_encryption_key = \"short\"", "key_encryption_key"),
-        ("[tokens]\naccess_token_lifetime_secs = 0", "access_token_lifetime_secs"),
+        (
+            "[keys]\nkey_encryption_key = \"short\"",
+            "key_encryption_key",
+        ),
+        (
+            "[tokens]\naccess_token_lifetime_secs = 0",
+            "access_token_lifetime_secs",
+        ),
         ("[log]\nformat = \"xml\"", "log.format"),
         ("[auth]\nissuer = \"ftp://x\"", "issuer"),
         ("[auth]\nlisten = \"nowhere\"", "listen"),
@@ -67,9 +100,19 @@ fn bad_values_are_named() {
 
 #[test]
 fn secrets_are_redacted_in_debug_output() {
-    let kek = portcullis_jose::KeyEncryptionKey::generate().expect("kek").to_base64url();
-    let config = load("", &[("PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY", kek.as_str())], &FlagOverrides::default()).expect("valid");
-    assert_eq!(config.keys.key_encryption_key.as_ref().map(Secret::expose), Some(kek.as_str()));
+    let kek = portcullis_jose::KeyEncryptionKey::generate()
+        .expect("kek")
+        .to_base64url();
+    let config = load(
+        "",
+        &[("PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY", kek.as_str())],
+        &FlagOverrides::default(),
+    )
+    .expect("valid");
+    assert_eq!(
+        config.keys.key_encryption_key.as_ref().map(Secret::expose),
+        Some(kek.as_str())
+    );
     assert!(!format!("{config:?}").contains(&kek));
 }
 
@@ -78,7 +121,10 @@ fn every_option_and_variable_is_documented() {
     let docs = include_str!("../../../../docs/configuration.md");
     for (path, _) in ENV_OVERRIDES {
         let key = path.last().copied().unwrap_or_default();
-        assert!(docs.contains(&format!("`{key}`")), "docs/configuration.md lacks option `{key}`");
+        assert!(
+            docs.contains(&format!("`{key}`")),
+            "docs/configuration.md lacks option `{key}`"
+        );
         let name = env_name(path);
         assert!(docs.contains(&name), "docs/configuration.md lacks {name}");
     }

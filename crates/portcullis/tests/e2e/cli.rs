@@ -1,6 +1,8 @@
 //! The admin and token CLI: commands, outputs and one-line errors (never a panic).
 
-use super::support::{admin, jwks, portcullis, printed_secret, service_client, stderr, stdout, token_with_basic};
+use super::support::{
+    admin, jwks, portcullis, printed_secret, service_client, stderr, stdout, token_with_basic,
+};
 use portcullis_testkit::TestAuthServer;
 use std::process::Output;
 
@@ -8,8 +10,14 @@ fn assert_clean_failure(output: &Output, expected: &str) {
     assert!(!output.status.success(), "should fail: {}", stdout(output));
     let message = stderr(output);
     assert!(message.starts_with("error: "), "{message}");
-    assert!(message.contains(expected), "expected `{expected}` in: {message}");
-    assert!(!message.contains("panicked") && !message.contains("backtrace"), "{message}");
+    assert!(
+        message.contains(expected),
+        "expected `{expected}` in: {message}"
+    );
+    assert!(
+        !message.contains("panicked") && !message.contains("backtrace"),
+        "{message}"
+    );
     assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
 }
 
@@ -17,81 +25,375 @@ fn assert_clean_failure(output: &Output, expected: &str) {
 async fn user_lifecycle() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path();
-    let add = admin(data, &["user", "add", "Alice", "--role", "admin", "--role", "user", "--email", "alice@example.com", "--password-stdin"], "correct horse battery\n", &[]).await;
+    let add = admin(
+        data,
+        &[
+            "user",
+            "add",
+            "Alice",
+            "--role",
+            "admin",
+            "--role",
+            "user",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+        &[],
+    )
+    .await;
     assert!(add.status.success(), "{}", stderr(&add));
     assert!(stdout(&add).starts_with("created user Alice ("));
-    assert_clean_failure(&admin(data, &["user", "add", "alice", "--role", "user", "--password-stdin"], "another password\n", &[]).await, "user `alice` already exists");
-    assert_clean_failure(&admin(data, &["user", "add", "bob", "--password-stdin"], "short\n", &[]).await, "at least 8 characters");
-    assert_clean_failure(&admin(data, &["user", "add", "bad name", "--password-stdin"], "long enough\n", &[]).await, "invalid username");
-    assert_clean_failure(&admin(data, &["user", "add", "bob", "--role", "Admin", "--password-stdin"], "long enough\n", &[]).await, "invalid role `Admin`");
-    assert_clean_failure(&admin(data, &["user", "add", "bob", "--email", "nope", "--password-stdin"], "long enough\n", &[]).await, "invalid email");
-    assert_clean_failure(&admin(data, &["user", "add", "bob", "--password-stdin"], "", &[]).await, "no password on standard input");
+    assert_clean_failure(
+        &admin(
+            data,
+            &["user", "add", "alice", "--role", "user", "--password-stdin"],
+            "another password\n",
+            &[],
+        )
+        .await,
+        "user `alice` already exists",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &["user", "add", "bob", "--password-stdin"],
+            "short\n",
+            &[],
+        )
+        .await,
+        "at least 8 characters",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &["user", "add", "bad name", "--password-stdin"],
+            "long enough\n",
+            &[],
+        )
+        .await,
+        "invalid username",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &["user", "add", "bob", "--role", "Admin", "--password-stdin"],
+            "long enough\n",
+            &[],
+        )
+        .await,
+        "invalid role `Admin`",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &["user", "add", "bob", "--email", "nope", "--password-stdin"],
+            "long enough\n",
+            &[],
+        )
+        .await,
+        "invalid email",
+    );
+    assert_clean_failure(
+        &admin(data, &["user", "add", "bob", "--password-stdin"], "", &[]).await,
+        "no password on standard input",
+    );
     let without_flag = admin(data, &["user", "add", "bob"], "", &[]).await;
     assert!(!without_flag.status.success() && stderr(&without_flag).contains("--password-stdin"));
 
     let list = stdout(&admin(data, &["user", "list"], "", &[]).await);
-    let row = list.lines().find(|line| line.starts_with("Alice ")).expect("Alice listed");
-    assert!(row.contains("admin,user") && row.contains("alice@example.com") && row.contains("active"), "{row}");
+    let row = list
+        .lines()
+        .find(|line| line.starts_with("Alice "))
+        .expect("Alice listed");
+    assert!(
+        row.contains("admin,user") && row.contains("alice@example.com") && row.contains("active"),
+        "{row}"
+    );
     assert!(!list.contains("argon2"), "hashes are never printed");
 
-    assert!(admin(data, &["user", "set-roles", "alice", "--role", "viewer"], "", &[]).await.status.success());
-    assert!(admin(data, &["user", "set-password", "ALICE", "--password-stdin"], "a new password\n", &[]).await.status.success());
-    assert!(admin(data, &["user", "disable", "alice"], "", &[]).await.status.success());
+    assert!(
+        admin(
+            data,
+            &["user", "set-roles", "alice", "--role", "viewer"],
+            "",
+            &[]
+        )
+        .await
+        .status
+        .success()
+    );
+    assert!(
+        admin(
+            data,
+            &["user", "set-password", "ALICE", "--password-stdin"],
+            "a new password\n",
+            &[]
+        )
+        .await
+        .status
+        .success()
+    );
+    assert!(
+        admin(data, &["user", "disable", "alice"], "", &[])
+            .await
+            .status
+            .success()
+    );
     let list = stdout(&admin(data, &["user", "list"], "", &[]).await);
-    assert!(list.contains("viewer") && list.contains("disabled"), "{list}");
-    assert_clean_failure(&admin(data, &["user", "set-password", "ghost", "--password-stdin"], "whatever12\n", &[]).await, "no user `ghost`");
-    assert!(admin(data, &["user", "remove", "alice"], "", &[]).await.status.success());
-    assert_clean_failure(&admin(data, &["user", "remove", "alice"], "", &[]).await, "no user `alice`");
+    assert!(
+        list.contains("viewer") && list.contains("disabled"),
+        "{list}"
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &["user", "set-password", "ghost", "--password-stdin"],
+            "whatever12\n",
+            &[],
+        )
+        .await,
+        "no user `ghost`",
+    );
+    assert!(
+        admin(data, &["user", "remove", "alice"], "", &[])
+            .await
+            .status
+            .success()
+    );
+    assert_clean_failure(
+        &admin(data, &["user", "remove", "alice"], "", &[]).await,
+        "no user `alice`",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_lifecycle_and_secret_rotation() {
     let server = TestAuthServer::start().await;
     let data = server.data_dir();
-    let add = admin(data, &["client", "add", "svc", "--grant", "client_credentials", "--scope", "read", "write", "--audience", "orders"], "", &[]).await;
+    let add = admin(
+        data,
+        &[
+            "client",
+            "add",
+            "svc",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "read",
+            "write",
+            "--audience",
+            "orders",
+        ],
+        "",
+        &[],
+    )
+    .await;
     assert!(add.status.success(), "{}", stderr(&add));
     let secret = printed_secret(&add);
     assert_eq!(secret.len(), 43, "256-bit secret, base64url");
     assert_eq!(stdout(&add).matches(&secret).count(), 1, "shown once");
-    let ok = token_with_basic(&server, "svc", &secret, &[("grant_type", "client_credentials"), ("scope", "write")]).await;
+    let ok = token_with_basic(
+        &server,
+        "svc",
+        &secret,
+        &[("grant_type", "client_credentials"), ("scope", "write")],
+    )
+    .await;
     assert_eq!(ok.status(), 200);
 
     let rotated = admin(data, &["client", "rotate-secret", "svc"], "", &[]).await;
     assert!(rotated.status.success());
     let new_secret = printed_secret(&rotated);
     assert_ne!(new_secret, secret);
-    assert_eq!(token_with_basic(&server, "svc", &secret, &[("grant_type", "client_credentials")]).await.status(), 401);
-    assert_eq!(token_with_basic(&server, "svc", &new_secret, &[("grant_type", "client_credentials")]).await.status(), 200);
+    assert_eq!(
+        token_with_basic(
+            &server,
+            "svc",
+            &secret,
+            &[("grant_type", "client_credentials")]
+        )
+        .await
+        .status(),
+        401
+    );
+    assert_eq!(
+        token_with_basic(
+            &server,
+            "svc",
+            &new_secret,
+            &[("grant_type", "client_credentials")]
+        )
+        .await
+        .status(),
+        200
+    );
 
-    let public = admin(data, &["client", "add", "cli-app", "--public", "--grant", "authorization_code", "--redirect-uri", "http://127.0.0.1/callback"], "", &[]).await;
+    let public = admin(
+        data,
+        &[
+            "client",
+            "add",
+            "cli-app",
+            "--public",
+            "--grant",
+            "authorization_code",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+        ],
+        "",
+        &[],
+    )
+    .await;
     assert!(public.status.success());
-    assert!(!stdout(&public).contains("client_secret"), "public clients have no secret");
-    assert_clean_failure(&admin(data, &["client", "rotate-secret", "cli-app"], "", &[]).await, "is public");
-    assert_clean_failure(&admin(data, &["client", "add", "svc", "--grant", "client_credentials"], "", &[]).await, "client `svc` already exists");
-    assert_clean_failure(&admin(data, &["client", "add", "x", "--public", "--grant", "client_credentials"], "", &[]).await, "public client cannot use the client_credentials grant");
-    assert_clean_failure(&admin(data, &["client", "add", "x", "--public", "--grant", "authorization_code"], "", &[]).await, "--redirect-uri");
-    assert_clean_failure(&admin(data, &["client", "add", "x", "--grant", "authorization_code", "--redirect-uri", "http://evil.example/cb"], "", &[]).await, "loopback");
-    assert_clean_failure(&admin(data, &["client", "add", "x", "--grant", "client_credentials", "--access-token-lifetime", "999999"], "", &[]).await, "lifetime");
-    let unknown_grant = admin(data, &["client", "add", "x", "--grant", "password"], "", &[]).await;
-    assert!(!unknown_grant.status.success() && stderr(&unknown_grant).contains("unknown grant type `password`"));
+    assert!(
+        !stdout(&public).contains("client_secret"),
+        "public clients have no secret"
+    );
+    assert_clean_failure(
+        &admin(data, &["client", "rotate-secret", "cli-app"], "", &[]).await,
+        "is public",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &["client", "add", "svc", "--grant", "client_credentials"],
+            "",
+            &[],
+        )
+        .await,
+        "client `svc` already exists",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &[
+                "client",
+                "add",
+                "x",
+                "--public",
+                "--grant",
+                "client_credentials",
+            ],
+            "",
+            &[],
+        )
+        .await,
+        "public client cannot use the client_credentials grant",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &[
+                "client",
+                "add",
+                "x",
+                "--public",
+                "--grant",
+                "authorization_code",
+            ],
+            "",
+            &[],
+        )
+        .await,
+        "--redirect-uri",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &[
+                "client",
+                "add",
+                "x",
+                "--grant",
+                "authorization_code",
+                "--redirect-uri",
+                "http://evil.example/cb",
+            ],
+            "",
+            &[],
+        )
+        .await,
+        "loopback",
+    );
+    assert_clean_failure(
+        &admin(
+            data,
+            &[
+                "client",
+                "add",
+                "x",
+                "--grant",
+                "client_credentials",
+                "--access-token-lifetime",
+                "999999",
+            ],
+            "",
+            &[],
+        )
+        .await,
+        "lifetime",
+    );
+    let unknown_grant = admin(
+        data,
+        &["client", "add", "x", "--grant", "password"],
+        "",
+        &[],
+    )
+    .await;
+    assert!(
+        !unknown_grant.status.success()
+            && stderr(&unknown_grant).contains("unknown grant type `password`")
+    );
 
     let list = stdout(&admin(data, &["client", "list"], "", &[]).await);
     assert!(list.contains("cli-app") && list.contains("public") && list.contains("confidential"));
     assert!(!list.contains(&new_secret));
     let show = stdout(&admin(data, &["client", "show", "cli-app"], "", &[]).await);
     assert!(show.contains("http://127.0.0.1/callback"));
-    assert!(admin(data, &["client", "remove", "svc"], "", &[]).await.status.success());
-    assert_eq!(token_with_basic(&server, "svc", &new_secret, &[("grant_type", "client_credentials")]).await.status(), 401);
-    assert_clean_failure(&admin(data, &["client", "remove", "svc"], "", &[]).await, "no client `svc`");
-    assert_clean_failure(&admin(data, &["client", "show", "svc"], "", &[]).await, "no client `svc`");
+    assert!(
+        admin(data, &["client", "remove", "svc"], "", &[])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(
+        token_with_basic(
+            &server,
+            "svc",
+            &new_secret,
+            &[("grant_type", "client_credentials")]
+        )
+        .await
+        .status(),
+        401
+    );
+    assert_clean_failure(
+        &admin(data, &["client", "remove", "svc"], "", &[]).await,
+        "no client `svc`",
+    );
+    assert_clean_failure(
+        &admin(data, &["client", "show", "svc"], "", &[]).await,
+        "no client `svc`",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_decode_and_verify() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server.add_client(service_client("svc")).await;
-    let response = token_with_basic(&server, "svc", &secret.expect("secret"), &[("grant_type", "client_credentials")]).await;
-    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
+    let response = token_with_basic(
+        &server,
+        "svc",
+        &secret.expect("secret"),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let base = server.base_url.clone();
     let run = move |args: Vec<String>| {
         tokio::task::spawn_blocking(move || {
@@ -99,28 +401,79 @@ async fn token_decode_and_verify() {
             portcullis(&args, "", &[])
         })
     };
-    let decoded = run(vec!["token".into(), "decode".into(), token.clone()]).await.expect("run");
+    let decoded = run(vec!["token".into(), "decode".into(), token.clone()])
+        .await
+        .expect("run");
     assert!(decoded.status.success());
     let text = stdout(&decoded);
     assert!(text.starts_with("NOT VERIFIED"));
-    assert!(text.contains("\"typ\": \"at+jwt\"") && text.contains("\"client_id\": \"svc\""), "{text}");
+    assert!(
+        text.contains("\"typ\": \"at+jwt\"") && text.contains("\"client_id\": \"svc\""),
+        "{text}"
+    );
 
-    let verified = run(vec!["token".into(), "verify".into(), token.clone(), "--issuer".into(), base.clone(), "--audience".into(), "orders".into()]).await.expect("run");
+    let verified = run(vec![
+        "token".into(),
+        "verify".into(),
+        token.clone(),
+        "--issuer".into(),
+        base.clone(),
+        "--audience".into(),
+        "orders".into(),
+    ])
+    .await
+    .expect("run");
     assert!(verified.status.success(), "{}", stderr(&verified));
     assert!(stdout(&verified).starts_with("VERIFIED"));
 
-    let wrong_audience = run(vec!["token".into(), "verify".into(), token.clone(), "--issuer".into(), base.clone(), "--audience".into(), "payments".into()]).await.expect("run");
+    let wrong_audience = run(vec![
+        "token".into(),
+        "verify".into(),
+        token.clone(),
+        "--issuer".into(),
+        base.clone(),
+        "--audience".into(),
+        "payments".into(),
+    ])
+    .await
+    .expect("run");
     assert_clean_failure(&wrong_audience, "audience");
     let mut tampered = token.clone();
     tampered.pop();
     tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
-    let bad_signature = run(vec!["token".into(), "verify".into(), tampered, "--issuer".into(), base.clone()]).await.expect("run");
+    let bad_signature = run(vec![
+        "token".into(),
+        "verify".into(),
+        tampered,
+        "--issuer".into(),
+        base.clone(),
+    ])
+    .await
+    .expect("run");
     assert_clean_failure(&bad_signature, "NOT valid");
-    let wrong_issuer = run(vec!["token".into(), "verify".into(), token.clone(), "--issuer".into(), format!("{base}/other")]).await.expect("run");
+    let wrong_issuer = run(vec![
+        "token".into(),
+        "verify".into(),
+        token.clone(),
+        "--issuer".into(),
+        format!("{base}/other"),
+    ])
+    .await
+    .expect("run");
     assert!(!wrong_issuer.status.success());
-    let garbage = run(vec!["token".into(), "decode".into(), "not.a.jwt".into()]).await.expect("run");
+    let garbage = run(vec!["token".into(), "decode".into(), "not.a.jwt".into()])
+        .await
+        .expect("run");
     assert_clean_failure(&garbage, "not a JWT");
-    let unreachable = run(vec!["token".into(), "verify".into(), token, "--issuer".into(), "http://127.0.0.1:9".into()]).await.expect("run");
+    let unreachable = run(vec![
+        "token".into(),
+        "verify".into(),
+        token,
+        "--issuer".into(),
+        "http://127.0.0.1:9".into(),
+    ])
+    .await
+    .expect("run");
     assert_clean_failure(&unreachable, "cannot reach");
     assert!(jwks(&server.base_url).await["keys"].is_array());
 }
@@ -132,19 +485,64 @@ fn configuration_errors_are_one_clear_line() {
     std::fs::write(&config, "[auth]\nlisten_port = 3000\n").expect("write");
     let data = dir.path().display().to_string();
     let config_arg = config.display().to_string();
-    let output = portcullis(&["--config", &config_arg, "admin", "--data-dir", &data, "user", "list"], "", &[]);
+    let output = portcullis(
+        &[
+            "--config",
+            &config_arg,
+            "admin",
+            "--data-dir",
+            &data,
+            "user",
+            "list",
+        ],
+        "",
+        &[],
+    );
     assert_clean_failure(&output, "listen_port");
-    let output = portcullis(&["admin", "--data-dir", &data, "user", "list"], "", &[("PORTCULLIS_TOKENS_LEEWAY_SECS", "lots")]);
+    let output = portcullis(
+        &["admin", "--data-dir", &data, "user", "list"],
+        "",
+        &[("PORTCULLIS_TOKENS_LEEWAY_SECS", "lots")],
+    );
     assert_clean_failure(&output, "PORTCULLIS_TOKENS_LEEWAY_SECS");
-    let output = portcullis(&["--config", "/nonexistent/portcullis.toml", "admin", "user", "list"], "", &[]);
+    let output = portcullis(
+        &[
+            "--config",
+            "/nonexistent/portcullis.toml",
+            "admin",
+            "user",
+            "list",
+        ],
+        "",
+        &[],
+    );
     assert_clean_failure(&output, "cannot read config file");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = taken.local_addr().expect("address").to_string();
     let fresh = dir.path().join("fresh");
     let fresh_arg = fresh.display().to_string();
-    let output = portcullis(&["serve", "auth", "--data-dir", &fresh_arg, "--listen", &address], "", &[]);
+    let output = portcullis(
+        &[
+            "serve",
+            "auth",
+            "--data-dir",
+            &fresh_arg,
+            "--listen",
+            &address,
+        ],
+        "",
+        &[],
+    );
     assert!(!output.status.success());
-    let last_line = stderr(&output).trim_end().lines().last().unwrap_or_default().to_owned();
-    assert!(last_line.starts_with(&format!("error: cannot listen on {address}")), "{last_line}");
+    let last_line = stderr(&output)
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        last_line.starts_with(&format!("error: cannot listen on {address}")),
+        "{last_line}"
+    );
     assert!(!fresh.exists(), "nothing is created when the port is taken");
 }

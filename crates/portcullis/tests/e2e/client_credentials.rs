@@ -1,6 +1,8 @@
 //! The client credentials grant, happy paths, verified by an independent JOSE implementation.
 
-use super::support::{http, jwks, kid_of, parts, service_client, token_with_basic, verify_independently};
+use super::support::{
+    http, jwks, kid_of, parts, service_client, token_with_basic, verify_independently,
+};
 use portcullis_jose::Algorithm;
 use portcullis_testkit::{TestAuthServer, TestOptions};
 
@@ -12,7 +14,11 @@ async fn basic_auth_gets_an_rfc9068_token_that_an_independent_library_verifies()
         &server,
         "svc",
         &secret.expect("secret"),
-        &[("grant_type", "client_credentials"), ("scope", "read"), ("resource", "https://api.example")],
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "read"),
+            ("resource", "https://api.example"),
+        ],
     )
     .await;
     let (status, cache_control, body) = parts(response, "cache-control").await;
@@ -21,17 +27,31 @@ async fn basic_auth_gets_an_rfc9068_token_that_an_independent_library_verifies()
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     assert_eq!(body["scope"], "read");
-    assert!(body.get("refresh_token").is_none(), "client credentials get no refresh token");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "client credentials get no refresh token"
+    );
     let token = body["access_token"].as_str().expect("token");
-    let claims = verify_independently(token, &jwks(&server.base_url).await, &server.base_url, "https://api.example")
-        .expect("independent verification");
+    let claims = verify_independently(
+        token,
+        &jwks(&server.base_url).await,
+        &server.base_url,
+        "https://api.example",
+    )
+    .expect("independent verification");
     assert_eq!(claims["sub"], "svc");
     assert_eq!(claims["client_id"], "svc");
     assert_eq!(claims["scope"], "read");
     assert_eq!(claims["aud"], "https://api.example");
-    let (iat, exp) = (claims["iat"].as_i64().expect("iat"), claims["exp"].as_i64().expect("exp"));
+    let (iat, exp) = (
+        claims["iat"].as_i64().expect("iat"),
+        claims["exp"].as_i64().expect("exp"),
+    );
     assert_eq!(exp - iat, 900, "15 minute default lifetime");
-    assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() >= 22), "128-bit jti");
+    assert!(
+        claims["jti"].as_str().is_some_and(|jti| jti.len() >= 22),
+        "128-bit jti"
+    );
 }
 
 #[tokio::test]
@@ -41,26 +61,48 @@ async fn client_secret_post_works_and_defaults_grant_the_whole_allowance() {
     let secret = secret.expect("secret");
     let response = http()
         .post(server.url("/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "svc"), ("client_secret", secret.as_str())])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "svc"),
+            ("client_secret", secret.as_str()),
+        ])
         .send()
         .await
         .expect("request");
     let (status, _, body) = parts(response, "pragma").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "read write");
-    let claims = verify_independently(body["access_token"].as_str().expect("token"), &jwks(&server.base_url).await, &server.base_url, "orders")
-        .expect("verified");
-    assert_eq!(claims["aud"], serde_json::json!(["https://api.example", "orders"]));
+    let claims = verify_independently(
+        body["access_token"].as_str().expect("token"),
+        &jwks(&server.base_url).await,
+        &server.base_url,
+        "orders",
+    )
+    .expect("verified");
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!(["https://api.example", "orders"])
+    );
 }
 
 #[tokio::test]
 async fn every_algorithm_and_per_client_lifetime_is_honoured() {
     for algorithm in [Algorithm::EdDsa, Algorithm::Rs256] {
-        let server = TestAuthServer::start_with(TestOptions { algorithm, ..TestOptions::default() }).await;
+        let server = TestAuthServer::start_with(TestOptions {
+            algorithm,
+            ..TestOptions::default()
+        })
+        .await;
         let mut registration = service_client("svc");
         registration.access_token_lifetime_secs = Some(120);
         let (_, secret) = server.add_client(registration).await;
-        let response = token_with_basic(&server, "svc", &secret.expect("secret"), &[("grant_type", "client_credentials")]).await;
+        let response = token_with_basic(
+            &server,
+            "svc",
+            &secret.expect("secret"),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
         let (status, _, body) = parts(response, "cache-control").await;
         assert_eq!(status, 200);
         assert_eq!(body["expires_in"], 120);
@@ -68,9 +110,17 @@ async fn every_algorithm_and_per_client_lifetime_is_honoured() {
         let header = jsonwebtoken::decode_header(token).expect("header");
         assert_eq!(format!("{:?}", header.alg), algorithm.as_str());
         assert!(kid_of(token).starts_with(&algorithm.as_str().to_ascii_lowercase()));
-        let claims = verify_independently(token, &jwks(&server.base_url).await, &server.base_url, "orders")
-            .unwrap_or_else(|error| panic!("{algorithm}: {error}"));
-        assert_eq!(claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"), 120);
+        let claims = verify_independently(
+            token,
+            &jwks(&server.base_url).await,
+            &server.base_url,
+            "orders",
+        )
+        .unwrap_or_else(|error| panic!("{algorithm}: {error}"));
+        assert_eq!(
+            claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat"),
+            120
+        );
     }
 }
 
@@ -78,14 +128,25 @@ async fn every_algorithm_and_per_client_lifetime_is_honoured() {
 async fn the_independent_verifier_rejects_a_tampered_token() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server.add_client(service_client("svc")).await;
-    let response = token_with_basic(&server, "svc", &secret.expect("secret"), &[("grant_type", "client_credentials")]).await;
+    let response = token_with_basic(
+        &server,
+        "svc",
+        &secret.expect("secret"),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
     let body: serde_json::Value = response.json().await.expect("json");
     let token = body["access_token"].as_str().expect("token");
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     let claims = portcullis_jose::base64url::decode(&parts[1]).expect("payload");
-    let forged = String::from_utf8(claims).expect("utf8").replace("\"sub\":\"svc\"", "\"sub\":\"admin\"");
+    let forged = String::from_utf8(claims)
+        .expect("utf8")
+        .replace("\"sub\":\"svc\"", "\"sub\":\"admin\"");
     parts[1] = portcullis_jose::base64url::encode(forged);
     let jwks = jwks(&server.base_url).await;
     assert!(verify_independently(&parts.join("."), &jwks, &server.base_url, "orders").is_err());
-    assert!(verify_independently(token, &jwks, &server.base_url, "payments").is_err(), "wrong audience");
+    assert!(
+        verify_independently(token, &jwks, &server.base_url, "payments").is_err(),
+        "wrong audience"
+    );
 }

@@ -6,50 +6,91 @@ use portcullis_testkit::TestAuthServer;
 #[tokio::test]
 async fn both_metadata_documents_list_exactly_what_is_implemented() {
     let server = TestAuthServer::start().await;
-    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
-        let metadata: serde_json::Value =
-            http().get(server.url(path)).send().await.expect("get").json().await.expect("json");
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let metadata: serde_json::Value = http()
+            .get(server.url(path))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         assert_eq!(metadata["issuer"], server.base_url, "{path}");
         assert_eq!(metadata["token_endpoint"], server.url("/token"));
         assert_eq!(metadata["jwks_uri"], server.url("/.well-known/jwks.json"));
-        assert_eq!(metadata["grant_types_supported"], serde_json::json!(["client_credentials"]));
+        assert_eq!(
+            metadata["grant_types_supported"],
+            serde_json::json!(["client_credentials"])
+        );
         assert_eq!(
             metadata["token_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post"])
         );
-        assert_eq!(metadata["response_types_supported"], serde_json::json!([]), "no authorize endpoint yet");
+        assert_eq!(
+            metadata["response_types_supported"],
+            serde_json::json!([]),
+            "no authorize endpoint yet"
+        );
         assert!(metadata.get("authorization_endpoint").is_none());
-        assert_eq!(metadata["access_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
+        assert_eq!(
+            metadata["access_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256"])
+        );
     }
 }
 
 #[tokio::test]
 async fn jwks_publishes_one_public_key_per_algorithm_with_cache_control() {
     let server = TestAuthServer::start().await;
-    let response = http().get(server.url("/.well-known/jwks.json")).send().await.expect("get");
+    let response = http()
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status(), 200);
     assert_eq!(
-        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("public, max-age=1")
     );
     assert_eq!(
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/jwk-set+json")
     );
     let document: serde_json::Value = response.json().await.expect("json");
     let keys = document["keys"].as_array().expect("keys");
-    let mut algs: Vec<&str> = keys.iter().map(|key| key["alg"].as_str().expect("alg")).collect();
+    let mut algs: Vec<&str> = keys
+        .iter()
+        .map(|key| key["alg"].as_str().expect("alg"))
+        .collect();
     algs.sort_unstable();
     assert_eq!(algs, ["ES256", "EdDSA", "RS256"]);
     for key in keys {
         assert_eq!(key["use"], "sig");
         assert!(key["kid"].as_str().is_some_and(|kid| kid.len() > 8));
         for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
-            assert!(key.get(private).is_none(), "private member {private} published");
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
         }
         match key["alg"].as_str() {
-            Some("ES256") => assert_eq!((key["kty"].as_str(), key["crv"].as_str()), (Some("EC"), Some("P-256"))),
-            Some("EdDSA") => assert_eq!((key["kty"].as_str(), key["crv"].as_str()), (Some("OKP"), Some("Ed25519"))),
+            Some("ES256") => assert_eq!(
+                (key["kty"].as_str(), key["crv"].as_str()),
+                (Some("EC"), Some("P-256"))
+            ),
+            Some("EdDSA") => assert_eq!(
+                (key["kty"].as_str(), key["crv"].as_str()),
+                (Some("OKP"), Some("Ed25519"))
+            ),
             _ => {
                 assert_eq!(key["kty"], "RSA");
                 let modulus = key["n"].as_str().expect("n");

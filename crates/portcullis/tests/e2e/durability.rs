@@ -1,6 +1,9 @@
 //! Restarts and crashes: users, clients and keys survive a graceful restart and `kill -9`.
 
-use super::support::{admin, jwks, kid_of, kids, printed_secret, service_client, token_with_basic, verify_independently};
+use super::support::{
+    admin, jwks, kid_of, kids, printed_secret, service_client, token_with_basic,
+    verify_independently,
+};
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -11,19 +14,43 @@ async fn a_restart_keeps_users_clients_and_keys() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server.add_client(service_client("svc")).await;
     let secret = secret.expect("secret");
-    let added = admin(server.data_dir(), &["user", "add", "erin", "--role", "user", "--password-stdin"], "correct horse battery\n", &[]).await;
+    let added = admin(
+        server.data_dir(),
+        &["user", "add", "erin", "--role", "user", "--password-stdin"],
+        "correct horse battery\n",
+        &[],
+    )
+    .await;
     assert!(added.status.success());
     let before = jwks(&server.base_url).await;
-    let response = token_with_basic(&server, "svc", &secret, &[("grant_type", "client_credentials")]).await;
-    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
+    let response = token_with_basic(
+        &server,
+        "svc",
+        &secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let dir = server.stop().await.expect("owned directory");
 
     let restarted = TestAuthServer::start_in_dir(dir.path(), TestOptions::default()).await;
     let after = jwks(&restarted.base_url).await;
     assert_eq!(kids(&before), kids(&after), "same keys after restart");
-    let response = token_with_basic(&restarted, "svc", &secret, &[("grant_type", "client_credentials")]).await;
+    let response = token_with_basic(
+        &restarted,
+        "svc",
+        &secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
     assert_eq!(response.status(), 200, "client and secret survived");
-    let new_token = response.json::<serde_json::Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
+    let new_token = response.json::<serde_json::Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     assert_eq!(kid_of(&new_token), kid_of(&token));
     let users = admin(restarted.data_dir(), &["user", "list"], "", &[]).await;
     assert!(String::from_utf8_lossy(&users.stdout).contains("erin"));
@@ -35,7 +62,11 @@ const ISSUER: &str = "http://auth.portcullis.test";
 
 /// Starts `portcullis serve auth` as a child process; returns it with its base URL.
 fn spawn_server(dir: &Path, log: &Path) -> (Child, String) {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["serve", "auth", "--data-dir"])
         .arg(dir)
@@ -48,7 +79,9 @@ fn spawn_server(dir: &Path, log: &Path) -> (Child, String) {
         .expect("spawn server");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("listening line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("listening line");
     let url = line
         .trim()
         .strip_prefix("portcullis auth server listening on ")
@@ -74,31 +107,73 @@ async fn kill_9_loses_nothing_acknowledged_and_logs_hold_no_secrets() {
     let data = dir.path().join("data");
     let (mut child, url) = spawn_server(&data, &log);
     let published = jwks(&url).await;
-    let added = admin(&data, &["client", "add", "svc", "--grant", "client_credentials", "--audience", "orders"], "", &[]).await;
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let added = admin(
+        &data,
+        &[
+            "client",
+            "add",
+            "svc",
+            "--grant",
+            "client_credentials",
+            "--audience",
+            "orders",
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let secret = printed_secret(&added);
     let response = client_credentials(&url, &secret).await;
     assert_eq!(response.status(), 200);
-    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
-    assert_eq!(client_credentials(&url, "not-the-secret").await.status(), 401);
+    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        client_credentials(&url, "not-the-secret").await.status(),
+        401
+    );
 
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 
     let (mut child, url) = spawn_server(&data, &log);
     let republished = jwks(&url).await;
-    assert_eq!(kids(&published), kids(&republished), "keys survived kill -9");
-    let claims = verify_independently(&token, &republished, ISSUER, "orders").expect("old token verifies");
+    assert_eq!(
+        kids(&published),
+        kids(&republished),
+        "keys survived kill -9"
+    );
+    let claims =
+        verify_independently(&token, &republished, ISSUER, "orders").expect("old token verifies");
     assert_eq!(claims["sub"], "svc");
-    assert_eq!(client_credentials(&url, &secret).await.status(), 200, "client survived kill -9");
+    assert_eq!(
+        client_credentials(&url, &secret).await.status(),
+        200,
+        "client survived kill -9"
+    );
     child.kill().expect("stop");
     child.wait().expect("reaped");
 
     let logs = std::fs::read_to_string(&log).expect("logs");
-    assert!(logs.contains(r#"\"event\":\"token_issued\""#), "audit of issued tokens");
-    assert!(logs.contains(r#"\"event\":\"client_authentication_failed\""#), "audit of failed client auth");
+    assert!(
+        logs.contains(r#"\"event\":\"token_issued\""#),
+        "audit of issued tokens"
+    );
+    assert!(
+        logs.contains(r#"\"event\":\"client_authentication_failed\""#),
+        "audit of failed client auth"
+    );
     assert!(logs.contains("request_id"), "request ids in logs");
     assert!(!logs.contains(&secret), "client secret leaked into logs");
     assert!(!logs.contains(&token), "access token leaked into logs");
-    assert!(!logs.contains("not-the-secret"), "presented secret leaked into logs");
+    assert!(
+        !logs.contains("not-the-secret"),
+        "presented secret leaked into logs"
+    );
 }

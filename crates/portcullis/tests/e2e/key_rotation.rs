@@ -1,7 +1,9 @@
 //! `portcullis admin keys rotate` against a running server: the new key is published before it
 //! signs, old tokens keep verifying, and new tokens switch to the new kid after pre-publication.
 
-use super::support::{admin, jwks, kid_of, kids, service_client, stdout, token_with_basic, verify_independently};
+use super::support::{
+    admin, jwks, kid_of, kids, service_client, stdout, token_with_basic, verify_independently,
+};
 use portcullis_testkit::TestAuthServer;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,13 @@ const ROTATION_ENV: [(&str, &str); 4] = [
 ];
 
 async fn issue(server: &TestAuthServer, secret: &str) -> String {
-    let response = token_with_basic(server, "svc", secret, &[("grant_type", "client_credentials")]).await;
+    let response = token_with_basic(
+        server,
+        "svc",
+        secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
     let body: serde_json::Value = response.json().await.expect("json");
     body["access_token"].as_str().expect("token").to_owned()
 }
@@ -27,11 +35,26 @@ async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
     let old_token = issue(&server, &secret).await;
     let old_kid = kid_of(&old_token);
 
-    let output = admin(server.data_dir(), &["keys", "rotate", "--alg", "ES256"], "", &ROTATION_ENV).await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = admin(
+        server.data_dir(),
+        &["keys", "rotate", "--alg", "ES256"],
+        "",
+        &ROTATION_ENV,
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let new_kid = stdout(&output)
         .lines()
-        .find_map(|line| line.strip_prefix("created ES256 key ")?.split(':').next().map(str::to_owned))
+        .find_map(|line| {
+            line.strip_prefix("created ES256 key ")?
+                .split(':')
+                .next()
+                .map(str::to_owned)
+        })
         .expect("new kid printed");
     assert_ne!(new_kid, old_kid);
 
@@ -42,7 +65,11 @@ async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let during_prepublication = issue(&server, &secret).await;
-    assert_eq!(kid_of(&during_prepublication), old_kid, "a pending key must not sign");
+    assert_eq!(
+        kid_of(&during_prepublication),
+        old_kid,
+        "a pending key must not sign"
+    );
 
     let activates_at = server
         .state
@@ -61,12 +88,25 @@ async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
         assert!(Instant::now() < deadline, "new key never started signing");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let claims = verify_independently(&new_token, &jwks(&server.base_url).await, &server.base_url, "orders").expect("new token verifies");
-    assert!(claims["iat"].as_i64().expect("iat") >= activates_at, "signed before its activation time");
+    let claims = verify_independently(
+        &new_token,
+        &jwks(&server.base_url).await,
+        &server.base_url,
+        "orders",
+    )
+    .expect("new token verifies");
+    assert!(
+        claims["iat"].as_i64().expect("iat") >= activates_at,
+        "signed before its activation time"
+    );
 
     let published = jwks(&server.base_url).await;
-    assert!(kids(&published).contains(&old_kid), "retired key stays published while its tokens live");
-    verify_independently(&old_token, &published, &server.base_url, "orders").expect("old token still verifies");
+    assert!(
+        kids(&published).contains(&old_kid),
+        "retired key stays published while its tokens live"
+    );
+    verify_independently(&old_token, &published, &server.base_url, "orders")
+        .expect("old token still verifies");
 
     let listing = stdout(&admin(server.data_dir(), &["keys", "list"], "", &ROTATION_ENV).await);
     let status_of = |kid: &str| {
@@ -83,7 +123,9 @@ async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_refuses_a_foreign_key_encryption_key_and_unknown_algorithms() {
     let server = TestAuthServer::start().await;
-    let foreign = portcullis_jose::KeyEncryptionKey::generate().expect("kek").to_base64url();
+    let foreign = portcullis_jose::KeyEncryptionKey::generate()
+        .expect("kek")
+        .to_base64url();
     let mut env = ROTATION_ENV.to_vec();
     env.push(("PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY", foreign.as_str()));
     let output = admin(server.data_dir(), &["keys", "rotate"], "", &env).await;
@@ -91,8 +133,18 @@ async fn rotate_refuses_a_foreign_key_encryption_key_and_unknown_algorithms() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("wrong key-encryption key"), "{message}");
     assert!(!message.contains(&foreign), "the key must never be printed");
-    let output = admin(server.data_dir(), &["keys", "rotate", "--alg", "HS256"], "", &ROTATION_ENV).await;
+    let output = admin(
+        server.data_dir(),
+        &["keys", "rotate", "--alg", "HS256"],
+        "",
+        &ROTATION_ENV,
+    )
+    .await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown algorithm `HS256`"));
-    assert_eq!(kids(&jwks(&server.base_url).await).len(), 3, "nothing was created");
+    assert_eq!(
+        kids(&jwks(&server.base_url).await).len(),
+        3,
+        "nothing was created"
+    );
 }

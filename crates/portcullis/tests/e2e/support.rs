@@ -102,8 +102,14 @@ pub fn kid_of(token: &str) -> String {
 
 /// Verifies `token` with the independent `jsonwebtoken` crate (RustCrypto backend) against the
 /// served JWKS, checking issuer and audience, and returns the claims.
-pub fn verify_independently(token: &str, jwks: &Value, issuer: &str, audience: &str) -> Result<Value, String> {
-    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+pub fn verify_independently(
+    token: &str,
+    jwks: &Value,
+    issuer: &str,
+    audience: &str,
+) -> Result<Value, String> {
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
     let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
     if header.typ.as_deref() != Some("at+jwt") {
         return Err(format!("typ is {:?}", header.typ));
@@ -142,10 +148,17 @@ pub fn portcullis(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
 
 /// Runs `portcullis admin --data-dir DIR ...` off the async runtime's threads.
 pub async fn admin(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut full = vec!["admin".to_owned(), "--data-dir".to_owned(), dir.display().to_string()];
+    let mut full = vec![
+        "admin".to_owned(),
+        "--data-dir".to_owned(),
+        dir.display().to_string(),
+    ];
     full.extend(args.iter().map(|arg| (*arg).to_owned()));
     let stdin = stdin.to_owned();
-    let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = full.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -5,7 +5,9 @@ use crate::config::Config;
 use anyhow::bail;
 use clap::Subcommand;
 use portcullis_core::secret::CLIENT_SECRET_BYTES;
-use portcullis_core::{Client, ClientKind, ClientRegistration, Clock, SecretHash, SystemClock, generate_secret};
+use portcullis_core::{
+    Client, ClientKind, ClientRegistration, Clock, SecretHash, SystemClock, generate_secret,
+};
 use portcullis_store::{ClientStore, SqliteStore, StoreError};
 use portcullis_types::GrantType;
 
@@ -57,8 +59,20 @@ pub enum ClientCommand {
 impl ClientCommand {
     pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
         match self {
-            ClientCommand::Add { id, public, grants, redirect_uris, scopes, audiences, access_token_lifetime } => {
-                let kind = if public { ClientKind::Public } else { ClientKind::Confidential };
+            ClientCommand::Add {
+                id,
+                public,
+                grants,
+                redirect_uris,
+                scopes,
+                audiences,
+                access_token_lifetime,
+            } => {
+                let kind = if public {
+                    ClientKind::Public
+                } else {
+                    ClientKind::Confidential
+                };
                 let secret = match kind {
                     ClientKind::Confidential => Some(generate_secret(CLIENT_SECRET_BYTES)?),
                     ClientKind::Public => None,
@@ -87,7 +101,10 @@ impl ClientCommand {
                 }
             }
             ClientCommand::List => {
-                println!("{:<24} {:<13} {:<44} {:<24} AUDIENCES", "ID", "TYPE", "GRANTS", "SCOPES");
+                println!(
+                    "{:<24} {:<13} {:<44} {:<24} AUDIENCES",
+                    "ID", "TYPE", "GRANTS", "SCOPES"
+                );
                 for client in store.list_clients().await? {
                     println!(
                         "{:<24} {:<13} {:<44} {:<24} {}",
@@ -100,7 +117,9 @@ impl ClientCommand {
                 }
             }
             ClientCommand::Show { id } => {
-                let Some(client) = store.find_client(&id).await? else { bail!("no client `{id}`") };
+                let Some(client) = store.find_client(&id).await? else {
+                    bail!("no client `{id}`")
+                };
                 println!("id:             {}", client.id);
                 println!("type:           {}", client.kind);
                 println!("grants:         {}", grant_names(&client));
@@ -128,7 +147,10 @@ impl ClientCommand {
                     Some(_) => {}
                 }
                 let secret = generate_secret(CLIENT_SECRET_BYTES)?;
-                if !store.set_client_secret_hash(&id, &SecretHash::of(&secret)).await? {
+                if !store
+                    .set_client_secret_hash(&id, &SecretHash::of(&secret))
+                    .await?
+                {
                     bail!("no confidential client `{id}`");
                 }
                 println!("rotated the secret of {id}; the old secret no longer works");
@@ -140,5 +162,10 @@ impl ClientCommand {
 }
 
 fn grant_names(client: &Client) -> String {
-    client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>().join(",")
+    client
+        .grant_types
+        .iter()
+        .map(|grant| grant.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -38,7 +38,10 @@ impl KeysCommand {
                     .map(|record| record.metadata)
                     .collect();
                 let statuses = policy.statuses(&metadata, now);
-                println!("{:<24} {:<6} {:<8} {:<21} {:<21} UNPUBLISHED", "KID", "ALG", "STATUS", "CREATED", "SIGNS FROM");
+                println!(
+                    "{:<24} {:<6} {:<8} {:<21} {:<21} UNPUBLISHED",
+                    "KID", "ALG", "STATUS", "CREATED", "SIGNS FROM"
+                );
                 for (key, status) in metadata.iter().zip(statuses) {
                     let unpublish = match status {
                         KeyStatus::Retired { unpublish_at } => format_time(unpublish_at),
@@ -60,7 +63,13 @@ impl KeysCommand {
                 } else {
                     algorithms
                         .iter()
-                        .map(|name| name.parse().map_err(|_| anyhow::anyhow!("unknown algorithm `{name}` (use ES256, EdDSA or RS256)")))
+                        .map(|name| {
+                            name.parse().map_err(|_| {
+                                anyhow::anyhow!(
+                                    "unknown algorithm `{name}` (use ES256, EdDSA or RS256)"
+                                )
+                            })
+                        })
                         .collect::<anyhow::Result<_>>()?
                 };
                 let kek = key_encryption::resolve(config)?;

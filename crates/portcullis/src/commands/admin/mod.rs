@@ -61,7 +61,9 @@ fn read_password_from_stdin() -> anyhow::Result<String> {
     std::io::stdin()
         .take(64 * 1024)
         .read_to_string(&mut input)
-        .map_err(|error| anyhow::anyhow!("cannot read the password from standard input: {error}"))?;
+        .map_err(|error| {
+            anyhow::anyhow!("cannot read the password from standard input: {error}")
+        })?;
     let password = input.lines().next().unwrap_or_default().to_owned();
     if password.is_empty() {
         anyhow::bail!("no password on standard input");

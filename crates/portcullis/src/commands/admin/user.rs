@@ -65,14 +65,22 @@ impl UserCommand {
     pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
         let hasher = || PasswordHasher::new(config.password_policy()).context("password settings");
         match self {
-            UserCommand::Add { name, roles, email, .. } => {
+            UserCommand::Add {
+                name, roles, email, ..
+            } => {
                 let username = Username::parse(&name)?;
                 let roles = normalize_roles(roles)?;
                 if let Some(email) = &email {
                     validate_email(email)?;
                 }
                 let password_hash = hasher()?.hash(&read_password_from_stdin()?)?;
-                let user = NewUser { username, roles, email, password_hash }.into_user(SystemClock.now());
+                let user = NewUser {
+                    username,
+                    roles,
+                    email,
+                    password_hash,
+                }
+                .into_user(SystemClock.now());
                 match store.create_user(&user).await {
                     Err(StoreError::Conflict(_)) => bail!("user `{name}` already exists"),
                     other => other?,
@@ -81,7 +89,10 @@ impl UserCommand {
             }
             UserCommand::List => {
                 let users = store.list_users().await?;
-                println!("{:<24} {:<36} {:<24} {:<28} {:<8} CREATED", "USERNAME", "ID", "ROLES", "EMAIL", "STATUS");
+                println!(
+                    "{:<24} {:<36} {:<24} {:<28} {:<8} CREATED",
+                    "USERNAME", "ID", "ROLES", "EMAIL", "STATUS"
+                );
                 for user in users {
                     println!(
                         "{:<24} {:<36} {:<24} {:<28} {:<8} {}",
@@ -89,7 +100,11 @@ impl UserCommand {
                         user.id,
                         user.roles.join(","),
                         user.email.as_deref().unwrap_or("-"),
-                        if user.disabled_at.is_some() { "disabled" } else { "active" },
+                        if user.disabled_at.is_some() {
+                            "disabled"
+                        } else {
+                            "active"
+                        },
                         format_time(user.created_at)
                     );
                 }
@@ -112,7 +127,12 @@ impl UserCommand {
                 println!("roles of {name}: {}", roles.join(","));
             }
             UserCommand::Disable { name } => {
-                found(store.set_disabled_at(&name, Some(SystemClock.now())).await?, &name)?;
+                found(
+                    store
+                        .set_disabled_at(&name, Some(SystemClock.now()))
+                        .await?,
+                    &name,
+                )?;
                 println!("disabled user {name}");
             }
             UserCommand::Enable { name } => {
@@ -125,5 +145,9 @@ impl UserCommand {
 }
 
 fn found(changed: bool, name: &str) -> anyhow::Result<()> {
-    if changed { Ok(()) } else { bail!("no user `{name}`") }
+    if changed {
+        Ok(())
+    } else {
+        bail!("no user `{name}`")
+    }
 }
