@@ -3,6 +3,7 @@
 //!
 //! The cryptography is aws-lc-rs; this crate only implements the protocol around it. Verification
 //! always takes the algorithm from the key, never from the token header (RFC 8725 §3.1).
+#![warn(missing_docs)]
 
 mod algorithm;
 pub mod base64url;

@@ -35,6 +35,8 @@ pub struct TestOptions {
     pub jwks_max_age_secs: u64,
     /// Key refresh interval.
     pub key_refresh_interval: Duration,
+    /// Automatic rotation interval; `None` rotates only on request.
+    pub rotation_interval_secs: Option<i64>,
 }
 
 impl Default for TestOptions {
@@ -45,6 +47,7 @@ impl Default for TestOptions {
             prepublish_secs: 3,
             jwks_max_age_secs: 1,
             key_refresh_interval: Duration::from_millis(200),
+            rotation_interval_secs: None,
         }
     }
 }
@@ -118,7 +121,7 @@ impl TestAuthServer {
             key_policy: KeyLifecyclePolicy {
                 prepublish_secs: options.prepublish_secs,
                 retention_secs: max_lifetime + 60,
-                rotation_interval_secs: None,
+                rotation_interval_secs: options.rotation_interval_secs,
             },
             access_token_algorithm: options.algorithm,
             jwks_max_age_secs: options.jwks_max_age_secs,

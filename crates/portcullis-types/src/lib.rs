@@ -4,6 +4,7 @@
 //! the gateway, the SDK and the CLI agree on one definition: OAuth 2.0 token responses and error codes
 //! (RFC 6749), authorization server metadata (RFC 8414 / OpenID Connect Discovery) and JSON Web Keys
 //! (RFC 7517).
+#![warn(missing_docs)]
 
 pub mod discovery;
 pub mod grant_type;

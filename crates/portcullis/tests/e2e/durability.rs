@@ -157,8 +157,17 @@ async fn kill_9_loses_nothing_acknowledged_and_logs_hold_no_secrets() {
         200,
         "client survived kill -9"
     );
-    child.kill().expect("stop");
-    child.wait().expect("reaped");
+    // SIGTERM drains and exits cleanly.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(terminated.success());
+    let status = child.wait().expect("reaped");
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
 
     let logs = std::fs::read_to_string(&log).expect("logs");
     assert!(
@@ -170,6 +179,11 @@ async fn kill_9_loses_nothing_acknowledged_and_logs_hold_no_secrets() {
         "audit of failed client auth"
     );
     assert!(logs.contains("request_id"), "request ids in logs");
+    assert!(
+        logs.contains("auth server stopped"),
+        "graceful shutdown logged: {}",
+        logs.lines().rev().take(3).collect::<Vec<_>>().join("\n")
+    );
     assert!(!logs.contains(&secret), "client secret leaked into logs");
     assert!(!logs.contains(&token), "access token leaked into logs");
     assert!(

@@ -4,7 +4,7 @@
 use super::support::{
     admin, jwks, kid_of, kids, service_client, stdout, token_with_basic, verify_independently,
 };
-use portcullis_testkit::TestAuthServer;
+use portcullis_testkit::{TestAuthServer, TestOptions};
 use std::time::{Duration, Instant};
 
 /// The CLI must use the same key timing as the test server.
@@ -146,5 +146,46 @@ async fn rotate_refuses_a_foreign_key_encryption_key_and_unknown_algorithms() {
         kids(&jwks(&server.base_url).await).len(),
         3,
         "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn automatic_rotation_publishes_a_new_key_per_algorithm_when_due() {
+    let options = TestOptions {
+        rotation_interval_secs: Some(4),
+        ..TestOptions::default()
+    };
+    let server = TestAuthServer::start_with(options).await;
+    let first = kids(&jwks(&server.base_url).await);
+    assert_eq!(first.len(), 3);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rotated = loop {
+        let current = kids(&jwks(&server.base_url).await);
+        if current.len() == 6 {
+            break current;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no automatic rotation: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        first.iter().all(|kid| rotated.contains(kid)),
+        "old keys stay published"
+    );
+    let statuses = server.state.keys.statuses(server.now());
+    let pending = statuses
+        .iter()
+        .filter(|(_, status)| status.name() == "pending")
+        .count();
+    let active = statuses
+        .iter()
+        .filter(|(_, status)| status.name() == "active")
+        .count();
+    assert_eq!(
+        (pending, active),
+        (3, 3),
+        "new keys wait out pre-publication: {statuses:?}"
     );
 }
