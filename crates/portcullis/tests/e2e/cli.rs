@@ -1,7 +1,8 @@
 //! The admin and token CLI: commands, outputs and one-line errors (never a panic).
 
 use super::support::{
-    admin, jwks, portcullis, printed_secret, service_client, stderr, stdout, token_with_basic,
+    access_token, admin, client_credentials_status, jwks, portcullis, printed_secret,
+    service_client, stderr, stdout, token_with_basic,
 };
 use portcullis_testkit::TestAuthServer;
 use std::process::Output;
@@ -19,6 +20,14 @@ fn assert_clean_failure(output: &Output, expected: &str) {
         "{message}"
     );
     assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+}
+
+/// Admin arguments, standard input, and the text the one-line error must contain.
+type Refusal<'a> = (&'a [&'a str], &'a str, &'a str);
+
+/// Runs an admin command that must fail with one clean line containing `expected`.
+async fn expect_admin_failure(data: &std::path::Path, args: &[&str], stdin: &str, expected: &str) {
+    assert_clean_failure(&admin(data, args, stdin, &[]).await, expected);
 }
 
 #[tokio::test]
@@ -45,60 +54,41 @@ async fn user_lifecycle() {
     .await;
     assert!(add.status.success(), "{}", stderr(&add));
     assert!(stdout(&add).starts_with("created user Alice ("));
-    assert_clean_failure(
-        &admin(
-            data,
+    let refusals: [Refusal; 6] = [
+        (
             &["user", "add", "alice", "--role", "user", "--password-stdin"],
             "another password\n",
-            &[],
-        )
-        .await,
-        "user `alice` already exists",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "user `alice` already exists",
+        ),
+        (
             &["user", "add", "bob", "--password-stdin"],
             "short\n",
-            &[],
-        )
-        .await,
-        "at least 8 characters",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "at least 8 characters",
+        ),
+        (
             &["user", "add", "bad name", "--password-stdin"],
             "long enough\n",
-            &[],
-        )
-        .await,
-        "invalid username",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "invalid username",
+        ),
+        (
             &["user", "add", "bob", "--role", "Admin", "--password-stdin"],
             "long enough\n",
-            &[],
-        )
-        .await,
-        "invalid role `Admin`",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "invalid role `Admin`",
+        ),
+        (
             &["user", "add", "bob", "--email", "nope", "--password-stdin"],
             "long enough\n",
-            &[],
-        )
-        .await,
-        "invalid email",
-    );
-    assert_clean_failure(
-        &admin(data, &["user", "add", "bob", "--password-stdin"], "", &[]).await,
-        "no password on standard input",
-    );
+            "invalid email",
+        ),
+        (
+            &["user", "add", "bob", "--password-stdin"],
+            "",
+            "no password on standard input",
+        ),
+    ];
+    for (args, stdin, expected) in refusals {
+        expect_admin_failure(data, args, stdin, expected).await;
+    }
     let without_flag = admin(data, &["user", "add", "bob"], "", &[]).await;
     assert!(!without_flag.status.success() && stderr(&without_flag).contains("--password-stdin"));
 
@@ -146,26 +136,20 @@ async fn user_lifecycle() {
         list.contains("viewer") && list.contains("disabled"),
         "{list}"
     );
-    assert_clean_failure(
-        &admin(
-            data,
-            &["user", "set-password", "ghost", "--password-stdin"],
-            "whatever12\n",
-            &[],
-        )
-        .await,
+    expect_admin_failure(
+        data,
+        &["user", "set-password", "ghost", "--password-stdin"],
+        "whatever12\n",
         "no user `ghost`",
-    );
+    )
+    .await;
     assert!(
         admin(data, &["user", "remove", "alice"], "", &[])
             .await
             .status
             .success()
     );
-    assert_clean_failure(
-        &admin(data, &["user", "remove", "alice"], "", &[]).await,
-        "no user `alice`",
-    );
+    expect_admin_failure(data, &["user", "remove", "alice"], "", "no user `alice`").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,25 +192,11 @@ async fn client_lifecycle_and_secret_rotation() {
     let new_secret = printed_secret(&rotated);
     assert_ne!(new_secret, secret);
     assert_eq!(
-        token_with_basic(
-            &server,
-            "svc",
-            &secret,
-            &[("grant_type", "client_credentials")]
-        )
-        .await
-        .status(),
+        client_credentials_status(&server, "svc", &secret).await,
         401
     );
     assert_eq!(
-        token_with_basic(
-            &server,
-            "svc",
-            &new_secret,
-            &[("grant_type", "client_credentials")]
-        )
-        .await
-        .status(),
+        client_credentials_status(&server, "svc", &new_secret).await,
         200
     );
 
@@ -251,23 +221,14 @@ async fn client_lifecycle_and_secret_rotation() {
         !stdout(&public).contains("client_secret"),
         "public clients have no secret"
     );
-    assert_clean_failure(
-        &admin(data, &["client", "rotate-secret", "cli-app"], "", &[]).await,
-        "is public",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+    let refusals: [Refusal; 6] = [
+        (&["client", "rotate-secret", "cli-app"], "", "is public"),
+        (
             &["client", "add", "svc", "--grant", "client_credentials"],
             "",
-            &[],
-        )
-        .await,
-        "client `svc` already exists",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "client `svc` already exists",
+        ),
+        (
             &[
                 "client",
                 "add",
@@ -277,14 +238,9 @@ async fn client_lifecycle_and_secret_rotation() {
                 "client_credentials",
             ],
             "",
-            &[],
-        )
-        .await,
-        "public client cannot use the client_credentials grant",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "public client cannot use the client_credentials grant",
+        ),
+        (
             &[
                 "client",
                 "add",
@@ -294,14 +250,9 @@ async fn client_lifecycle_and_secret_rotation() {
                 "authorization_code",
             ],
             "",
-            &[],
-        )
-        .await,
-        "--redirect-uri",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "--redirect-uri",
+        ),
+        (
             &[
                 "client",
                 "add",
@@ -312,14 +263,9 @@ async fn client_lifecycle_and_secret_rotation() {
                 "http://evil.example/cb",
             ],
             "",
-            &[],
-        )
-        .await,
-        "loopback",
-    );
-    assert_clean_failure(
-        &admin(
-            data,
+            "loopback",
+        ),
+        (
             &[
                 "client",
                 "add",
@@ -330,11 +276,12 @@ async fn client_lifecycle_and_secret_rotation() {
                 "999999",
             ],
             "",
-            &[],
-        )
-        .await,
-        "lifetime",
-    );
+            "lifetime",
+        ),
+    ];
+    for (args, stdin, expected) in refusals {
+        expect_admin_failure(data, args, stdin, expected).await;
+    }
     let unknown_grant = admin(
         data,
         &["client", "add", "x", "--grant", "password"],
@@ -359,41 +306,23 @@ async fn client_lifecycle_and_secret_rotation() {
             .success()
     );
     assert_eq!(
-        token_with_basic(
-            &server,
-            "svc",
-            &new_secret,
-            &[("grant_type", "client_credentials")]
-        )
-        .await
-        .status(),
+        client_credentials_status(&server, "svc", &new_secret).await,
         401
     );
-    assert_clean_failure(
-        &admin(data, &["client", "remove", "svc"], "", &[]).await,
-        "no client `svc`",
-    );
-    assert_clean_failure(
-        &admin(data, &["client", "show", "svc"], "", &[]).await,
-        "no client `svc`",
-    );
+    let refusals: [Refusal; 2] = [
+        (&["client", "remove", "svc"], "", "no client `svc`"),
+        (&["client", "show", "svc"], "", "no client `svc`"),
+    ];
+    for (args, stdin, expected) in refusals {
+        expect_admin_failure(data, args, stdin, expected).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_decode_and_verify() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server.add_client(service_client("svc")).await;
-    let response = token_with_basic(
-        &server,
-        "svc",
-        &secret.expect("secret"),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = access_token(&server, "svc", &secret.expect("secret")).await;
     let base = server.base_url.clone();
     let run = move |args: Vec<String>| {
         tokio::task::spawn_blocking(move || {

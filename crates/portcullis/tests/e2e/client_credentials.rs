@@ -1,7 +1,7 @@
 //! The client credentials grant, happy paths, verified by an independent JOSE implementation.
 
 use super::support::{
-    http, jwks, kid_of, parts, service_client, token_with_basic, verify_independently,
+    access_token, http, jwks, kid_of, parts, service_client, token_with_basic, verify_independently,
 };
 use portcullis_jose::Algorithm;
 use portcullis_testkit::{TestAuthServer, TestOptions};
@@ -128,15 +128,7 @@ async fn every_algorithm_and_per_client_lifetime_is_honoured() {
 async fn the_independent_verifier_rejects_a_tampered_token() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server.add_client(service_client("svc")).await;
-    let response = token_with_basic(
-        &server,
-        "svc",
-        &secret.expect("secret"),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    let body: serde_json::Value = response.json().await.expect("json");
-    let token = body["access_token"].as_str().expect("token");
+    let token = &access_token(&server, "svc", &secret.expect("secret")).await;
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     let claims = portcullis_jose::base64url::decode(&parts[1]).expect("payload");
     let forged = String::from_utf8(claims)

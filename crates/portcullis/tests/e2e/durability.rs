@@ -1,7 +1,7 @@
 //! Restarts and crashes: users, clients and keys survive a graceful restart and `kill -9`.
 
 use super::support::{
-    admin, jwks, kid_of, kids, printed_secret, service_client, token_with_basic,
+    access_token, admin, jwks, kid_of, kids, printed_secret, service_client, token_with_basic,
     verify_independently,
 };
 use portcullis_testkit::{TestAuthServer, TestOptions};
@@ -23,17 +23,7 @@ async fn a_restart_keeps_users_clients_and_keys() {
     .await;
     assert!(added.status.success());
     let before = jwks(&server.base_url).await;
-    let response = token_with_basic(
-        &server,
-        "svc",
-        &secret,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    let token = response.json::<serde_json::Value>().await.expect("json")["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = access_token(&server, "svc", &secret).await;
     let dir = server.stop().await.expect("owned directory");
 
     let restarted = TestAuthServer::start_in_dir(dir.path(), TestOptions::default()).await;

@@ -2,7 +2,7 @@
 //! signs, old tokens keep verifying, and new tokens switch to the new kid after pre-publication.
 
 use super::support::{
-    admin, jwks, kid_of, kids, service_client, stdout, token_with_basic, verify_independently,
+    access_token, admin, jwks, kid_of, kids, service_client, stdout, verify_independently,
 };
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use std::time::{Duration, Instant};
@@ -15,24 +15,12 @@ const ROTATION_ENV: [(&str, &str); 4] = [
     ("PORTCULLIS_KEYS_ROTATION_INTERVAL_SECS", "0"),
 ];
 
-async fn issue(server: &TestAuthServer, secret: &str) -> String {
-    let response = token_with_basic(
-        server,
-        "svc",
-        secret,
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
-    let body: serde_json::Value = response.json().await.expect("json");
-    body["access_token"].as_str().expect("token").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server.add_client(service_client("svc")).await;
     let secret = secret.expect("secret");
-    let old_token = issue(&server, &secret).await;
+    let old_token = access_token(&server, "svc", &secret).await;
     let old_kid = kid_of(&old_token);
 
     let output = admin(
@@ -64,7 +52,7 @@ async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
         assert!(Instant::now() < deadline, "new key not published in time");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let during_prepublication = issue(&server, &secret).await;
+    let during_prepublication = access_token(&server, "svc", &secret).await;
     assert_eq!(
         kid_of(&during_prepublication),
         old_kid,
@@ -81,7 +69,7 @@ async fn rotation_prepublishes_then_switches_and_keeps_old_tokens_valid() {
         .expect("new key known to the server");
     let deadline = Instant::now() + Duration::from_secs(8);
     let new_token = loop {
-        let token = issue(&server, &secret).await;
+        let token = access_token(&server, "svc", &secret).await;
         if kid_of(&token) == new_kid {
             break token;
         }

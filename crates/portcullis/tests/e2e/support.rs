@@ -57,6 +57,40 @@ pub async fn token_with_basic(
         .expect("token request")
 }
 
+/// The status of a plain client-credentials request.
+pub async fn client_credentials_status(
+    server: &TestAuthServer,
+    client_id: &str,
+    secret: &str,
+) -> u16 {
+    token_with_basic(
+        server,
+        client_id,
+        secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .status()
+    .as_u16()
+}
+
+/// A client-credentials access token for `client_id`, asserting the request succeeds.
+pub async fn access_token(server: &TestAuthServer, client_id: &str, secret: &str) -> String {
+    let response = token_with_basic(
+        server,
+        client_id,
+        secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(response.status(), 200, "token request failed");
+    let body: Value = response.json().await.expect("json");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
 /// A response's status, a header and its JSON body.
 pub async fn parts(response: reqwest::Response, header: &str) -> (u16, Option<String>, Value) {
     let status = response.status().as_u16();
