@@ -7,6 +7,10 @@ use axum::http::{HeaderMap, header};
 /// `audience` follows the same rule here.
 const REPEATABLE: [&str; 2] = ["resource", "audience"];
 
+/// No OAuth request needs more; the cap also bounds the repeated-parameter check, which is
+/// quadratic in the number of parameters.
+const MAX_PARAMETERS: usize = 64;
+
 /// The parsed parameters of a form-encoded request.
 #[derive(Debug, Clone, Default)]
 pub struct OAuthParams {
@@ -31,7 +35,10 @@ impl OAuthParams {
             ));
         }
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (name, value) in form_urlencoded::parse(body) {
+        for (index, (name, value)) in form_urlencoded::parse(body).enumerate() {
+            if index >= MAX_PARAMETERS {
+                return Err(OAuthError::invalid_request("too many parameters"));
+            }
             // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
             if value.is_empty() {
                 continue;
@@ -89,5 +96,7 @@ mod tests {
         assert!(OAuthParams::from_form_body(&headers, b"scope=a&scope=b").is_err());
         assert!(OAuthParams::from_form_body(&form_headers("application/json"), b"{}").is_err());
         assert!(OAuthParams::from_form_body(&HeaderMap::new(), b"a=b").is_err());
+        let many: String = (0..=MAX_PARAMETERS).map(|i| format!("p{i}=v&")).collect();
+        assert!(OAuthParams::from_form_body(&headers, many.as_bytes()).is_err());
     }
 }

@@ -9,12 +9,18 @@ use anyhow::Context;
 use portcullis_store::SqliteStore;
 use std::time::Duration;
 
-/// Opens the embedded store of `config`, creating the data directory on first use.
+/// Opens the embedded store of `config`, creating the data directory on first use with mode 0700:
+/// it holds the database and possibly the key-encryption key.
 ///
 /// # Errors
 /// When the directory cannot be created or the database cannot be opened.
 pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    std::fs::create_dir_all(&config.data_dir)
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     SqliteStore::open(&config.database_path())
         .await

@@ -97,6 +97,23 @@ async fn kill_9_loses_nothing_acknowledged_and_logs_hold_no_secrets() {
     let data = dir.path().join("data");
     let (mut child, url) = spawn_server(&data, &log);
     let published = jwks(&url).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(&data), 0o700, "data directory is private");
+        assert_eq!(
+            mode(&data.join("key-encryption-key")),
+            0o600,
+            "generated KEK is private"
+        );
+    }
     let added = admin(
         &data,
         &[
