@@ -35,6 +35,9 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         scopes: vec!["read".into(), "write".into()],
         audiences: vec!["https://api.example".into()],
         access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
     }
     .into_client(Some(SecretHash::of(SECRET)), 3600, 0)
     .expect("benchmark setup");

@@ -1,6 +1,7 @@
 //! OAuth clients: registration rules and client authentication (RFC 6749 §2).
 
 use crate::{ScopeSet, SecretHash, UnixSeconds};
+use portcullis_jose::Algorithm;
 use portcullis_types::GrantType;
 use std::fmt;
 use thiserror::Error;
@@ -78,6 +79,12 @@ pub struct Client {
     pub audiences: Vec<String>,
     /// Access token lifetime for this client; `None` uses the server default.
     pub access_token_lifetime_secs: Option<i64>,
+    /// A first-party client skips the consent page.
+    pub first_party: bool,
+    /// Registered post-logout redirect URIs (OpenID Connect RP-Initiated Logout), exact match.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Id token algorithm; `None` is RS256 (OpenID Connect Core §15.1 makes RS256 mandatory).
+    pub id_token_algorithm: Option<Algorithm>,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -91,6 +98,11 @@ impl Client {
             (None, None) => self.kind == ClientKind::Public,
             _ => false,
         }
+    }
+
+    /// The algorithm of this client's id tokens.
+    pub fn id_token_algorithm(&self) -> Algorithm {
+        self.id_token_algorithm.unwrap_or(Algorithm::Rs256)
     }
 
     /// Whether the client may use `grant`.
@@ -116,6 +128,12 @@ pub struct ClientRegistration {
     pub audiences: Vec<String>,
     /// Per-client access token lifetime.
     pub access_token_lifetime_secs: Option<i64>,
+    /// Skip consent for this client.
+    pub first_party: bool,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Id token algorithm.
+    pub id_token_algorithm: Option<Algorithm>,
 }
 
 impl ClientRegistration {
@@ -143,7 +161,11 @@ impl ClientRegistration {
         if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
             return Err(ClientError::MissingRedirectUri);
         }
-        for uri in &self.redirect_uris {
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
             validate_redirect_uri(uri)
                 .map_err(|reason| ClientError::InvalidRedirectUri(uri.clone(), reason))?;
         }
@@ -175,6 +197,9 @@ impl ClientRegistration {
             scopes: ScopeSet::try_from(self.scopes)?,
             audiences,
             access_token_lifetime_secs: self.access_token_lifetime_secs,
+            first_party: self.first_party,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            id_token_algorithm: self.id_token_algorithm,
             created_at: now,
         })
     }
@@ -241,6 +266,9 @@ mod tests {
             scopes: vec!["read".into()],
             audiences: vec!["api".into()],
             access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: vec![],
+            id_token_algorithm: None,
         }
     }
 

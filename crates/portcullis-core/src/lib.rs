@@ -9,9 +9,12 @@ pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod grant;
+pub mod grants_state;
 pub mod password;
+pub mod pkce;
 pub mod scope;
 pub mod secret;
+pub mod session;
 pub mod signing_keys;
 pub mod token;
 pub mod user;
@@ -20,9 +23,14 @@ pub use audit::AuditEvent;
 pub use client::{Client, ClientError, ClientKind, ClientRegistration};
 pub use clock::{Clock, SystemClock, UnixSeconds};
 pub use grant::GrantError;
+pub use grants_state::{
+    AuthorizationCodeRecord, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
+    RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationKind,
+};
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
 pub use scope::ScopeSet;
 pub use secret::{SecretHash, generate_secret};
+pub use session::{Session, SessionPolicy};
 pub use signing_keys::{KeyLifecyclePolicy, KeyMetadata, KeyStatus, SigningKeyRecord};
 pub use token::{AccessTokenClaims, TokenPolicy};
 pub use user::{NewUser, User, UserError, Username};

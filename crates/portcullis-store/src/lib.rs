@@ -12,15 +12,21 @@ pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use portcullis_core::{Client, SecretHash, SigningKeyRecord, UnixSeconds, User};
+use portcullis_core::{
+    AuthorizationCodeRecord, Client, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
+    RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationKind, SecretHash, Session,
+    SigningKeyRecord, UnixSeconds, User,
+};
 
-/// Users, addressed by username (case-insensitively).
+/// Users, addressed by username (case-insensitively) or id.
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user. [`StoreError::Conflict`] if the username is taken in any letter case.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with this username, in any letter case.
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// The user with this id.
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// Deletes a user; `false` if there was none.
@@ -62,9 +68,144 @@ pub trait SigningKeyStore: Send + Sync {
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 }
 
+/// Browser sessions, addressed by the hash of their cookie secret or by `sid`.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session whose cookie secret hashes to `secret_hash`.
+    async fn find_session(&self, secret_hash: &[u8]) -> Result<Option<Session>, StoreError>;
+    /// Records activity.
+    async fn touch_session(&self, secret_hash: &[u8], now: UnixSeconds) -> Result<(), StoreError>;
+    /// Deletes a session by `sid`, returning it if it existed.
+    async fn delete_session(&self, sid: &str) -> Result<Option<Session>, StoreError>;
+    /// All sessions, newest first.
+    async fn list_sessions(&self) -> Result<Vec<Session>, StoreError>;
+    /// Deletes sessions past their absolute expiry or idle for `idle_secs`; returns how many.
+    async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError>;
+}
+
+/// Remembered consent per user and client.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Records (or replaces) the scopes a user consented to for a client.
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// The consented scope, space-delimited.
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Forgets a consent; `false` if there was none.
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Authorization codes and refresh token families. Redemption and rotation are atomic.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores an issued code.
+    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    /// Marks a code redeemed, atomically; a second redemption reports the replay.
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<CodeRedemption, StoreError>;
+    /// Records the tokens issued from a code, so a replay can revoke them.
+    async fn record_code_tokens(
+        &self,
+        code_hash: &[u8],
+        family_id: Option<&str>,
+        access_token: (&str, UnixSeconds),
+    ) -> Result<(), StoreError>;
+    /// Creates a family with its first token.
+    async fn create_family(
+        &self,
+        family: &RefreshTokenFamily,
+        first: &RefreshTokenRecord,
+    ) -> Result<(), StoreError>;
+    /// Rotates `presented_hash` to a new token `next_hash` expiring at `next_expires_at` (clamped
+    /// to the family's end), atomically; reuse of a used token revokes the family.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next_hash: &[u8],
+        next_expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<RefreshOutcome, StoreError>;
+    /// Remembers the newest access token of a family.
+    async fn record_family_access_token(
+        &self,
+        family_id: &str,
+        access_token: (&str, UnixSeconds),
+    ) -> Result<(), StoreError>;
+    /// Looks a refresh token up by hash.
+    async fn find_refresh_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<RefreshTokenLookup>, StoreError>;
+    /// Revokes a family; returns it as it was if it existed.
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<RefreshTokenFamily>, StoreError>;
+    /// Revokes every live family of a session; returns them.
+    async fn revoke_families_of_session(
+        &self,
+        sid: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RefreshTokenFamily>, StoreError>;
+    /// Deletes expired codes and expired or long-revoked families; returns how many rows.
+    async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// The revocation list and its feed.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Adds an entry; returns its cursor.
+    async fn add_revocation(
+        &self,
+        kind: RevocationKind,
+        value: &str,
+        expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<i64, StoreError>;
+    /// Live entries after `cursor`, oldest first, at most `limit`.
+    async fn revocations_after(
+        &self,
+        cursor: i64,
+        limit: u32,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevocationEntry>, StoreError>;
+    /// Whether a live entry of `kind` names `value`.
+    async fn is_revoked(
+        &self,
+        kind: RevocationKind,
+        value: &str,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+    /// Deletes expired entries; returns how many.
+    async fn purge_revocations(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
-pub trait Store: UserStore + ClientStore + SigningKeyStore {
+pub trait Store:
+    UserStore
+    + ClientStore
+    + SigningKeyStore
+    + SessionStore
+    + ConsentStore
+    + GrantStore
+    + RevocationStore
+{
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -3,8 +3,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{
-    Client, ClientKind, ClientRegistration, KeyMetadata, NewUser, SecretHash, SigningKeyRecord,
-    User, Username,
+    AuthorizationCodeRecord, Client, ClientKind, ClientRegistration, CodeRedemption, KeyMetadata,
+    NewUser, RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationKind, SecretHash,
+    Session, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
 use portcullis_store::{SqliteStore, Store, StoreError};
@@ -53,6 +54,9 @@ fn client(id: &str, kind: ClientKind) -> Client {
         scopes: vec!["read".into(), "write".into()],
         audiences: vec!["https://api.example".into()],
         access_token_lifetime_secs: Some(300),
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
     }
     .into_client(secret, 3600, 2_000)
     .expect("client")
@@ -215,6 +219,292 @@ async fn signing_keys_round_trip(store: &dyn Store) {
     store.ping().await.expect("ping");
 }
 
+async fn sessions_and_consents(store: &dyn Store) {
+    let user = user("frank");
+    store.create_user(&user).await.expect("user");
+    store
+        .create_client(&client("app", ClientKind::Public))
+        .await
+        .expect("client");
+    let session = Session {
+        secret_hash: vec![9; 32],
+        sid: "sid-1".into(),
+        user_id: user.id.clone(),
+        auth_time: 100,
+        created_at: 100,
+        last_seen_at: 100,
+        expires_at: 10_000,
+    };
+    store.create_session(&session).await.expect("create");
+    assert_eq!(
+        store.find_session(&[9; 32]).await.expect("find"),
+        Some(session.clone())
+    );
+    store.touch_session(&[9; 32], 200).await.expect("touch");
+    assert_eq!(
+        store
+            .find_session(&[9; 32])
+            .await
+            .expect("find")
+            .map(|s| s.last_seen_at),
+        Some(200)
+    );
+    assert_eq!(store.list_sessions().await.expect("list").len(), 1);
+    assert_eq!(store.purge_sessions(250, 100).await.expect("purge"), 0);
+    assert_eq!(
+        store.purge_sessions(300, 100).await.expect("purge"),
+        1,
+        "idle session purged"
+    );
+    store.create_session(&session).await.expect("create again");
+    assert_eq!(
+        store
+            .delete_session("sid-1")
+            .await
+            .expect("delete")
+            .map(|s| s.sid),
+        Some("sid-1".into())
+    );
+    assert_eq!(store.delete_session("sid-1").await.expect("delete"), None);
+
+    assert_eq!(
+        store.find_consent(&user.id, "app").await.expect("find"),
+        None
+    );
+    store
+        .save_consent(&user.id, "app", "openid", 1)
+        .await
+        .expect("save");
+    store
+        .save_consent(&user.id, "app", "openid profile", 2)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store
+            .find_consent(&user.id, "app")
+            .await
+            .expect("find")
+            .as_deref(),
+        Some("openid profile")
+    );
+    assert!(store.revoke_consent(&user.id, "app").await.expect("revoke"));
+    assert!(!store.revoke_consent(&user.id, "app").await.expect("revoke"));
+}
+
+async fn codes_are_single_use(store: &dyn Store) {
+    let code = AuthorizationCodeRecord {
+        code_hash: vec![1; 32],
+        client_id: "app".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: Some("c".repeat(43)),
+        nonce: Some("n".into()),
+        scope: "openid".into(),
+        audiences: vec!["a".into(), "b".into()],
+        user_id: "u".into(),
+        sid: "s".into(),
+        auth_time: 5,
+        expires_at: 60,
+    };
+    store.insert_code(&code).await.expect("insert");
+    assert_eq!(
+        store.redeem_code(&[1; 32], 10).await.expect("redeem"),
+        CodeRedemption::Fresh(code.clone())
+    );
+    store
+        .record_code_tokens(&[1; 32], Some("fam"), ("jti-1", 900))
+        .await
+        .expect("record");
+    assert_eq!(
+        store.redeem_code(&[1; 32], 11).await.expect("redeem"),
+        CodeRedemption::Replayed {
+            record: code,
+            family_id: Some("fam".into()),
+            access_token: Some(("jti-1".into(), 900))
+        }
+    );
+    assert_eq!(
+        store.redeem_code(&[2; 32], 11).await.expect("redeem"),
+        CodeRedemption::Unknown
+    );
+    assert_eq!(store.purge_grants(60 + 86_400).await.expect("purge"), 1);
+}
+
+fn family(id: &str, sid: &str) -> RefreshTokenFamily {
+    RefreshTokenFamily {
+        id: id.into(),
+        client_id: "app".into(),
+        user_id: "u".into(),
+        sid: sid.into(),
+        scope: "openid offline_access".into(),
+        audiences: vec!["api".into()],
+        auth_time: 1,
+        created_at: 1,
+        expires_at: 1_000,
+        revoked_at: None,
+        last_access_token: None,
+    }
+}
+
+async fn refresh_rotation_detects_reuse(store: &dyn Store) {
+    let first = RefreshTokenRecord {
+        token_hash: vec![1; 32],
+        family_id: "f1".into(),
+        created_at: 1,
+        expires_at: 5_000,
+    };
+    store
+        .create_family(&family("f1", "s1"), &first)
+        .await
+        .expect("family");
+    let found = store
+        .find_refresh_token(&[1; 32])
+        .await
+        .expect("find")
+        .expect("exists");
+    assert_eq!(
+        found.record.expires_at, 1_000,
+        "clamped to the family's end"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(&[1; 32], &[2; 32], 500, 10)
+            .await
+            .expect("rotate"),
+        RefreshOutcome::Rotated(family("f1", "s1"))
+    );
+    store
+        .record_family_access_token("f1", ("jti-2", 900))
+        .await
+        .expect("record");
+    assert_eq!(
+        store
+            .rotate_refresh_token(&[2; 32], &[3; 32], 500, 20)
+            .await
+            .expect("rotate")
+            .clone(),
+        {
+            let mut expected = family("f1", "s1");
+            expected.last_access_token = Some(("jti-2".into(), 900));
+            RefreshOutcome::Rotated(expected)
+        }
+    );
+    match store
+        .rotate_refresh_token(&[1; 32], &[4; 32], 500, 30)
+        .await
+        .expect("reuse")
+    {
+        RefreshOutcome::Reused(reused) => {
+            assert_eq!(reused.last_access_token, Some(("jti-2".into(), 900)))
+        }
+        other => panic!("expected reuse detection, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .rotate_refresh_token(&[3; 32], &[5; 32], 500, 40)
+            .await
+            .expect("rotate"),
+        RefreshOutcome::Invalid,
+        "family revoked"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(&[9; 32], &[6; 32], 500, 40)
+            .await
+            .expect("rotate"),
+        RefreshOutcome::Invalid
+    );
+    let expired = RefreshTokenRecord {
+        token_hash: vec![7; 32],
+        family_id: "f2".into(),
+        created_at: 1,
+        expires_at: 50,
+    };
+    store
+        .create_family(&family("f2", "s2"), &expired)
+        .await
+        .expect("family");
+    assert_eq!(
+        store
+            .rotate_refresh_token(&[7; 32], &[8; 32], 500, 60)
+            .await
+            .expect("rotate"),
+        RefreshOutcome::Invalid,
+        "expired token"
+    );
+    let revoked = store
+        .revoke_families_of_session("s2", 70)
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.len(), 1);
+    assert!(
+        store
+            .revoke_families_of_session("s2", 71)
+            .await
+            .expect("revoke")
+            .is_empty()
+    );
+    assert!(
+        store
+            .revoke_family("f2", 72)
+            .await
+            .expect("revoke")
+            .is_some_and(|f| f.revoked_at == Some(70))
+    );
+}
+
+async fn revocation_feed(store: &dyn Store) {
+    let a = store
+        .add_revocation(RevocationKind::TokenId, "jti-a", 100, 1)
+        .await
+        .expect("add");
+    let b = store
+        .add_revocation(RevocationKind::Session, "sid-b", 50, 1)
+        .await
+        .expect("add");
+    let c = store
+        .add_revocation(RevocationKind::Subject, "sub-c", 100, 1)
+        .await
+        .expect("add");
+    assert!(a < b && b < c, "cursors only grow");
+    let all = store.revocations_after(0, 10, 10).await.expect("feed");
+    assert_eq!(
+        all.iter().map(|e| e.value.as_str()).collect::<Vec<_>>(),
+        ["jti-a", "sid-b", "sub-c"]
+    );
+    assert_eq!(
+        store.revocations_after(a, 1, 10).await.expect("feed")[0].cursor,
+        b
+    );
+    assert_eq!(
+        store
+            .revocations_after(0, 10, 60)
+            .await
+            .expect("feed")
+            .len(),
+        2,
+        "expired entries leave the feed"
+    );
+    assert!(
+        store
+            .is_revoked(RevocationKind::TokenId, "jti-a", 10)
+            .await
+            .expect("check")
+    );
+    assert!(
+        !store
+            .is_revoked(RevocationKind::Session, "jti-a", 10)
+            .await
+            .expect("check")
+    );
+    assert!(
+        !store
+            .is_revoked(RevocationKind::Session, "sid-b", 60)
+            .await
+            .expect("check")
+    );
+    assert_eq!(store.purge_revocations(60).await.expect("purge"), 1);
+}
+
 macro_rules! sqlite_cases {
     ($($case:ident),* $(,)?) => {$(
         #[tokio::test]
@@ -234,6 +524,10 @@ mod on_sqlite {
         clients_round_trip,
         client_secret_rotation_and_delete,
         signing_keys_round_trip,
+        sessions_and_consents,
+        codes_are_single_use,
+        refresh_rotation_detects_reuse,
+        revocation_feed,
     );
 
     #[tokio::test]

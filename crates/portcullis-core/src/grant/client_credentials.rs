@@ -71,6 +71,9 @@ mod tests {
             scopes: vec!["read".into(), "write".into()],
             audiences: vec!["https://api.example".into(), "orders".into()],
             access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: vec![],
+            id_token_algorithm: None,
         }
         .into_client(Some(SecretHash::of("s")), 3600, 0)
         .expect("valid client")

@@ -8,7 +8,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris, scopes, audiences, \
-                              access_token_lifetime_secs, created_at";
+                              access_token_lifetime_secs, created_at, first_party, \
+                              post_logout_redirect_uris, id_token_algorithm";
 
 fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -44,6 +45,16 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
             .try_get("access_token_lifetime_secs")
             .map_err(unavailable)?,
         created_at: row.try_get("created_at").map_err(unavailable)?,
+        first_party: row.try_get("first_party").map_err(unavailable)?,
+        post_logout_redirect_uris: split_list(
+            row.try_get("post_logout_redirect_uris")
+                .map_err(unavailable)?,
+        ),
+        id_token_algorithm: row
+            .try_get::<Option<String>, _>("id_token_algorithm")
+            .map_err(unavailable)?
+            .map(|name| name.parse().map_err(|_| corrupt("id token algorithm")))
+            .transpose()?,
         id,
     })
 }
@@ -58,7 +69,7 @@ impl ClientStore for SqliteStore {
             .collect();
         let scopes: Vec<&str> = client.scopes.iter().collect();
         sqlx::query(&format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -74,6 +85,9 @@ impl ClientStore for SqliteStore {
         .bind(join_list(&client.audiences))
         .bind(client.access_token_lifetime_secs)
         .bind(client.created_at)
+        .bind(client.first_party)
+        .bind(join_list(&client.post_logout_redirect_uris))
+        .bind(client.id_token_algorithm.map(|alg| alg.as_str()))
         .execute(&self.pool)
         .await
         .map_err(|error| StoreError::from_sqlx(error, || format!("client `{}`", client.id)))?;

@@ -2,7 +2,10 @@
 //! write survives a crash of the process or of the machine.
 
 mod clients;
+mod grants;
 mod keys;
+mod revocations;
+mod sessions;
 mod users;
 
 use crate::{Store, StoreError};

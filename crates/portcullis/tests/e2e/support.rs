@@ -25,6 +25,9 @@ pub fn service_client(id: &str) -> ClientRegistration {
         scopes: vec!["read".into(), "write".into()],
         audiences: vec!["https://api.example".into(), "orders".into()],
         access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
     }
 }
 
@@ -38,6 +41,9 @@ pub fn public_client(id: &str) -> ClientRegistration {
         scopes: vec!["read".into()],
         audiences: vec!["https://api.example".into()],
         access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
     }
 }
 

@@ -85,6 +85,9 @@ impl ClientCommand {
                     scopes,
                     audiences,
                     access_token_lifetime_secs: access_token_lifetime,
+                    first_party: false,
+                    post_logout_redirect_uris: vec![],
+                    id_token_algorithm: None,
                 }
                 .into_client(
                     secret.as_deref().map(SecretHash::of),

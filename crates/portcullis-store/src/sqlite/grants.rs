@@ -1,0 +1,352 @@
+//! [`GrantStore`] on SQLite: authorization codes and refresh token families. Redemption and
+//! rotation start with a conditional `UPDATE`, so the write lock is taken first and two concurrent
+//! presentations of the same code or token cannot both succeed.
+
+use super::{SqliteStore, join_list, split_list, unavailable};
+use crate::{GrantStore, StoreError};
+use async_trait::async_trait;
+use portcullis_core::{
+    AuthorizationCodeRecord, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
+    RefreshTokenLookup, RefreshTokenRecord, UnixSeconds,
+};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, code_challenge, nonce, scopes, \
+                            audiences, user_id, sid, auth_time, expires_at";
+const FAMILY_COLUMNS: &str = "id, client_id, user_id, sid, scopes, audiences, auth_time, \
+                              created_at, expires_at, revoked_at, last_access_jti, \
+                              last_access_expires_at";
+
+/// The family columns qualified by the alias `f`, for joins (`RETURNING` takes them bare).
+fn qualified_family_columns() -> String {
+    FAMILY_COLUMNS
+        .split(", ")
+        .map(|column| format!("f.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Replayed or extended codes and families are kept this long after expiry, then purged.
+const RETENTION_AFTER_EXPIRY_SECS: i64 = 24 * 60 * 60;
+
+fn code_from_row(row: &SqliteRow) -> Result<AuthorizationCodeRecord, StoreError> {
+    Ok(AuthorizationCodeRecord {
+        code_hash: row.try_get("code_hash").map_err(unavailable)?,
+        client_id: row.try_get("client_id").map_err(unavailable)?,
+        redirect_uri: row.try_get("redirect_uri").map_err(unavailable)?,
+        code_challenge: row.try_get("code_challenge").map_err(unavailable)?,
+        nonce: row.try_get("nonce").map_err(unavailable)?,
+        scope: row.try_get("scopes").map_err(unavailable)?,
+        audiences: split_list(row.try_get("audiences").map_err(unavailable)?),
+        user_id: row.try_get("user_id").map_err(unavailable)?,
+        sid: row.try_get("sid").map_err(unavailable)?,
+        auth_time: row.try_get("auth_time").map_err(unavailable)?,
+        expires_at: row.try_get("expires_at").map_err(unavailable)?,
+    })
+}
+
+fn family_from_row(row: &SqliteRow) -> Result<RefreshTokenFamily, StoreError> {
+    let jti: Option<String> = row.try_get("last_access_jti").map_err(unavailable)?;
+    let jti_expiry: Option<i64> = row.try_get("last_access_expires_at").map_err(unavailable)?;
+    Ok(RefreshTokenFamily {
+        id: row.try_get("id").map_err(unavailable)?,
+        client_id: row.try_get("client_id").map_err(unavailable)?,
+        user_id: row.try_get("user_id").map_err(unavailable)?,
+        sid: row.try_get("sid").map_err(unavailable)?,
+        scope: row.try_get("scopes").map_err(unavailable)?,
+        audiences: split_list(row.try_get("audiences").map_err(unavailable)?),
+        auth_time: row.try_get("auth_time").map_err(unavailable)?,
+        created_at: row.try_get("created_at").map_err(unavailable)?,
+        expires_at: row.try_get("expires_at").map_err(unavailable)?,
+        revoked_at: row.try_get("revoked_at").map_err(unavailable)?,
+        last_access_token: jti.zip(jti_expiry),
+    })
+}
+
+fn lookup_from_row(row: &SqliteRow) -> Result<RefreshTokenLookup, StoreError> {
+    let family = family_from_row(row)?;
+    Ok(RefreshTokenLookup {
+        record: RefreshTokenRecord {
+            token_hash: row.try_get("token_hash").map_err(unavailable)?,
+            family_id: family.id.clone(),
+            created_at: row.try_get("token_created_at").map_err(unavailable)?,
+            expires_at: row.try_get("token_expires_at").map_err(unavailable)?,
+        },
+        used_at: row.try_get("used_at").map_err(unavailable)?,
+        family,
+    })
+}
+
+fn lookup_sql() -> String {
+    format!(
+        "SELECT t.token_hash, t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
+         t.used_at, {} FROM refresh_tokens t \
+         JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+        qualified_family_columns()
+    )
+}
+
+#[async_trait]
+impl GrantStore for SqliteStore {
+    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(&code.nonce)
+        .bind(&code.scope)
+        .bind(join_list(&code.audiences))
+        .bind(&code.user_id)
+        .bind(&code.sid)
+        .bind(code.auth_time)
+        .bind(code.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| StoreError::from_sqlx(error, || "authorization code".to_owned()))?;
+        Ok(())
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<CodeRedemption, StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        let first_use = sqlx::query(
+            "UPDATE authorization_codes SET redeemed_at = ? WHERE code_hash = ? AND redeemed_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS}, family_id, access_jti, access_expires_at \
+             FROM authorization_codes WHERE code_hash = ?"
+        ))
+        .bind(code_hash)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
+        transaction.commit().await.map_err(unavailable)?;
+        let Some(row) = row else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        let record = code_from_row(&row)?;
+        if first_use {
+            return Ok(CodeRedemption::Fresh(record));
+        }
+        let jti: Option<String> = row.try_get("access_jti").map_err(unavailable)?;
+        let expiry: Option<i64> = row.try_get("access_expires_at").map_err(unavailable)?;
+        Ok(CodeRedemption::Replayed {
+            record,
+            family_id: row.try_get("family_id").map_err(unavailable)?,
+            access_token: jti.zip(expiry),
+        })
+    }
+
+    async fn record_code_tokens(
+        &self,
+        code_hash: &[u8],
+        family_id: Option<&str>,
+        access_token: (&str, UnixSeconds),
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE authorization_codes SET family_id = ?, access_jti = ?, access_expires_at = ? \
+             WHERE code_hash = ?",
+        )
+        .bind(family_id)
+        .bind(access_token.0)
+        .bind(access_token.1)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn create_family(
+        &self,
+        family: &RefreshTokenFamily,
+        first: &RefreshTokenRecord,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO refresh_token_families (id, client_id, user_id, sid, scopes, audiences, \
+             auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&family.id)
+        .bind(&family.client_id)
+        .bind(&family.user_id)
+        .bind(&family.sid)
+        .bind(&family.scope)
+        .bind(join_list(&family.audiences))
+        .bind(family.auth_time)
+        .bind(family.created_at)
+        .bind(family.expires_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&first.token_hash)
+        .bind(&family.id)
+        .bind(first.created_at)
+        .bind(first.expires_at.min(family.expires_at))
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
+        transaction.commit().await.map_err(unavailable)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next_hash: &[u8],
+        next_expires_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        let current = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? \
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(presented_hash)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?
+        .rows_affected()
+            == 1;
+        let Some(row) = sqlx::query(&lookup_sql())
+            .bind(presented_hash)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let lookup = lookup_from_row(&row)?;
+        let family = lookup.family;
+        let family_live = family.revoked_at.is_none() && now < family.expires_at;
+        if current && family_live {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(next_hash)
+            .bind(&family.id)
+            .bind(now)
+            .bind(next_expires_at.min(family.expires_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
+            transaction.commit().await.map_err(unavailable)?;
+            return Ok(RefreshOutcome::Rotated(family));
+        }
+        if !current && lookup.used_at.is_some() && family.revoked_at.is_none() {
+            // RFC 9700 §4.14.2: a used refresh token presented again means one of the two
+            // parties holding it is an attacker; revoke the whole family.
+            sqlx::query("UPDATE refresh_token_families SET revoked_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(&family.id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(unavailable)?;
+            transaction.commit().await.map_err(unavailable)?;
+            return Ok(RefreshOutcome::Reused(family));
+        }
+        transaction.rollback().await.map_err(unavailable)?;
+        Ok(RefreshOutcome::Invalid)
+    }
+
+    async fn record_family_access_token(
+        &self,
+        family_id: &str,
+        access_token: (&str, UnixSeconds),
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE refresh_token_families SET last_access_jti = ?, last_access_expires_at = ? WHERE id = ?",
+        )
+        .bind(access_token.0)
+        .bind(access_token.1)
+        .bind(family_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<RefreshTokenLookup>, StoreError> {
+        let row = sqlx::query(&lookup_sql())
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.as_ref().map(lookup_from_row).transpose()
+    }
+
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<RefreshTokenFamily>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE refresh_token_families SET revoked_at = COALESCE(revoked_at, ?) \
+             WHERE id = ? RETURNING {FAMILY_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(family_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(family_from_row).transpose()
+    }
+
+    async fn revoke_families_of_session(
+        &self,
+        sid: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RefreshTokenFamily>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE refresh_token_families SET revoked_at = ? \
+             WHERE sid = ? AND revoked_at IS NULL RETURNING {FAMILY_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(family_from_row).collect()
+    }
+
+    async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        let horizon = now - RETENTION_AFTER_EXPIRY_SECS;
+        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= ?")
+            .bind(horizon)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        let families = sqlx::query(
+            "DELETE FROM refresh_token_families WHERE expires_at <= ? OR revoked_at <= ?",
+        )
+        .bind(now)
+        .bind(horizon)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+        Ok(codes + families)
+    }
+}

@@ -1,0 +1,147 @@
+//! [`SessionStore`] and [`ConsentStore`] on SQLite.
+
+use super::{SqliteStore, unavailable};
+use crate::{ConsentStore, SessionStore, StoreError};
+use async_trait::async_trait;
+use portcullis_core::{Session, UnixSeconds};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+const SESSION_COLUMNS: &str =
+    "secret_hash, sid, user_id, auth_time, created_at, last_seen_at, expires_at";
+
+fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        secret_hash: row.try_get("secret_hash").map_err(unavailable)?,
+        sid: row.try_get("sid").map_err(unavailable)?,
+        user_id: row.try_get("user_id").map_err(unavailable)?,
+        auth_time: row.try_get("auth_time").map_err(unavailable)?,
+        created_at: row.try_get("created_at").map_err(unavailable)?,
+        last_seen_at: row.try_get("last_seen_at").map_err(unavailable)?,
+        expires_at: row.try_get("expires_at").map_err(unavailable)?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&session.secret_hash)
+        .bind(&session.sid)
+        .bind(&session.user_id)
+        .bind(session.auth_time)
+        .bind(session.created_at)
+        .bind(session.last_seen_at)
+        .bind(session.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| StoreError::from_sqlx(error, || "session".to_owned()))?;
+        Ok(())
+    }
+
+    async fn find_session(&self, secret_hash: &[u8]) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE secret_hash = ?"
+        ))
+        .bind(secret_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn touch_session(&self, secret_hash: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE secret_hash = ?")
+            .bind(now)
+            .bind(secret_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, sid: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!(
+            "DELETE FROM sessions WHERE sid = ? RETURNING {SESSION_COLUMNS}"
+        ))
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError> {
+        let result =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at + ? <= ?")
+                .bind(now)
+                .bind(idle_secs)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(result.rows_affected())
+    }
+}
+
+#[async_trait]
+impl ConsentStore for SqliteStore {
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, \
+             granted_at = excluded.granted_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT scopes FROM consents WHERE user_id = ? AND client_id = ?")
+            .bind(user_id)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|row| row.try_get("scopes").map_err(unavailable))
+            .transpose()
+    }
+
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM consents WHERE user_id = ? AND client_id = ?")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected() == 1)
+    }
+}
