@@ -6,16 +6,19 @@
 //! clock, and keeps HTTP and SQL at the edges (`portcullis-auth`, `portcullis-store`).
 
 pub mod audit;
+pub mod authorize;
 pub mod client;
 pub mod clock;
 pub mod grant;
 pub mod grants_state;
+pub mod id_token;
 pub mod password;
 pub mod pkce;
 pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod signing_keys;
+pub mod throttle;
 pub mod token;
 pub mod user;
 

@@ -46,6 +46,15 @@ pub struct AccessTokenClaims {
     /// Granted scope, space-delimited; absent when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// The user's roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// The session the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the user authenticated (RFC 9068 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<UnixSeconds>,
 }
 
 impl AccessTokenClaims {
@@ -60,6 +69,9 @@ impl AccessTokenClaims {
             jti,
             client_id: grant.client_id.clone(),
             scope: grant.scope.to_string(),
+            roles: grant.user.as_ref().map(|user| user.roles.clone()),
+            sid: grant.user.as_ref().map(|user| user.sid.clone()),
+            auth_time: grant.user.as_ref().map(|user| user.auth_time),
         }
     }
 }
@@ -92,6 +104,7 @@ mod tests {
             scope: ScopeSet::parse("b a").expect("scope"),
             audiences: vec!["api".into()],
             lifetime_secs: 900,
+            user: None,
         };
         let claims = AccessTokenClaims::new(&grant, &policy, 1000, "j1".into());
         assert_eq!(

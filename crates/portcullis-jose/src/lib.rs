@@ -37,10 +37,43 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
+/// The OpenID Connect `at_hash` of an access token for an id token signed with `alg`: the left
+/// half of the hash named by the algorithm (SHA-256 for ES256 and RS256; SHA-512 for EdDSA with
+/// Ed25519), base64url (OpenID Connect Core §3.1.3.6).
+pub fn token_hash_claim(alg: Algorithm, token: &str) -> String {
+    let digest = match alg {
+        Algorithm::Es256 | Algorithm::Rs256 => {
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+        }
+        Algorithm::EdDsa => aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, token.as_bytes()),
+    };
+    let bytes = digest.as_ref();
+    base64url::encode(&bytes[..bytes.len() / 2])
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_openid_connect_example() {
+        // OpenID Connect Core, Appendix A.3: access_token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        // with RS256 has at_hash "77QmUPtjPfzWtF2AnpK9RQ".
+        assert_eq!(
+            token_hash_claim(
+                Algorithm::Rs256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(token_hash_claim(Algorithm::EdDsa, "x").len(), 43);
+    }
 }

@@ -46,6 +46,7 @@ pub fn grant(
         scope,
         audiences,
         lifetime_secs: policy.access_token_lifetime(client),
+        user: None,
     })
 }
 

@@ -1,7 +1,9 @@
 //! Grants: the decisions that turn an authenticated token request into an [`AccessGrant`].
 //! One module per grant type; rules shared by all grants (scope and audience) live here.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
 
 use crate::client::is_absolute_uri;
 use crate::{Client, ScopeSet};
@@ -14,6 +16,9 @@ pub enum GrantError {
     /// RFC 6749 §5.2 `invalid_request`.
     #[error("{0}")]
     InvalidRequest(String),
+    /// RFC 6749 §5.2 `invalid_grant`.
+    #[error("{0}")]
+    InvalidGrant(String),
     /// RFC 6749 §5.2 `unauthorized_client`.
     #[error("{0}")]
     UnauthorizedClient(String),
@@ -30,6 +35,7 @@ impl GrantError {
     pub fn code(&self) -> OAuthErrorCode {
         match self {
             GrantError::InvalidRequest(_) => OAuthErrorCode::InvalidRequest,
+            GrantError::InvalidGrant(_) => OAuthErrorCode::InvalidGrant,
             GrantError::UnauthorizedClient(_) => OAuthErrorCode::UnauthorizedClient,
             GrantError::InvalidScope(_) => OAuthErrorCode::InvalidScope,
             GrantError::InvalidTarget(_) => OAuthErrorCode::InvalidTarget,
@@ -52,6 +58,19 @@ pub struct AccessGrant {
     pub audiences: Vec<String>,
     /// Lifetime in seconds.
     pub lifetime_secs: i64,
+    /// The signed-in user, for grants that have one.
+    pub user: Option<UserContext>,
+}
+
+/// What an access token says about the user behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserContext {
+    /// Roles at the time of issue.
+    pub roles: Vec<String>,
+    /// The session.
+    pub sid: String,
+    /// When the user authenticated.
+    pub auth_time: i64,
 }
 
 /// RFC 6749 §3.3: the requested scope must lie within what the client may ask for; with no
