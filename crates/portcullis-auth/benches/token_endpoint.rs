@@ -56,11 +56,18 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         access_token_algorithm: algorithm,
         jwks_max_age_secs: 300,
         key_refresh_interval: Duration::from_secs(10),
+        sign_in: portcullis_auth::settings::SignInSettings::default(),
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");
-    AppState::build(store, kek, settings, Arc::new(SystemClock))
-        .await
-        .expect("benchmark setup")
+    AppState::build(
+        store,
+        kek,
+        settings,
+        portcullis_core::PasswordPolicy::default(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("benchmark setup")
 }
 
 fn token_request() -> Request<Body> {

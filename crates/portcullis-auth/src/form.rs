@@ -34,23 +34,42 @@ impl OAuthParams {
                 "content type must be application/x-www-form-urlencoded",
             ));
         }
+        Self::parse(body).map_err(OAuthError::invalid_request)
+    }
+
+    /// Parses a query string (without the `?`).
+    ///
+    /// # Errors
+    /// A description of the first problem: a repeated parameter or too many parameters.
+    pub fn from_query(query: &str) -> Result<Self, String> {
+        Self::parse(query.as_bytes())
+    }
+
+    fn parse(encoded: &[u8]) -> Result<Self, String> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for (index, (name, value)) in form_urlencoded::parse(body).enumerate() {
+        for (index, (name, value)) in form_urlencoded::parse(encoded).enumerate() {
             if index >= MAX_PARAMETERS {
-                return Err(OAuthError::invalid_request("too many parameters"));
+                return Err("too many parameters".to_owned());
             }
             // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
             if value.is_empty() {
                 continue;
             }
             if !REPEATABLE.contains(&name.as_ref()) && pairs.iter().any(|(seen, _)| *seen == name) {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter `{name}` is repeated"
-                )));
+                return Err(format!("parameter `{name}` is repeated"));
             }
             pairs.push((name.into_owned(), value.into_owned()));
         }
         Ok(OAuthParams { pairs })
+    }
+
+    /// Every parameter except those named in `excluded`, in order.
+    pub fn pairs_except(&self, excluded: &[&str]) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(name, _)| !excluded.contains(&name.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// The value of a single-valued parameter.

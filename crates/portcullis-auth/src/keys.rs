@@ -210,6 +210,18 @@ impl KeyManager {
         }
     }
 
+    /// The published keys as a verification key set.
+    pub fn verification_keys(&self, now: UnixSeconds) -> portcullis_jose::KeySet {
+        let keys = self.snapshot();
+        let statuses = self.policy.statuses(&Self::metadata(&keys), now);
+        portcullis_jose::KeySet::from_keys(
+            keys.iter()
+                .zip(statuses)
+                .filter(|(_, status)| status.is_published())
+                .map(|(loaded, _)| loaded.key.verifying_key().clone()),
+        )
+    }
+
     /// Every key with its status at `now`.
     pub fn statuses(&self, now: UnixSeconds) -> Vec<(KeyMetadata, KeyStatus)> {
         let metadata = Self::metadata(&self.snapshot());

@@ -6,12 +6,19 @@
 //! key maintenance task.
 
 pub mod audit;
+pub mod browser_session;
 pub mod client_auth;
+pub mod cookies;
+pub mod credentials;
+pub mod csrf;
 pub mod error;
 pub mod form;
 pub mod keys;
 pub mod metrics;
+pub mod own_tokens;
+pub mod pages;
 pub mod request_id;
+pub mod revocation;
 pub mod routes;
 pub mod server;
 pub mod settings;
@@ -22,4 +29,4 @@ pub use keys::{KeyError, KeyManager};
 pub use routes::router;
 pub use server::serve;
 pub use settings::AuthSettings;
-pub use state::AppState;
+pub use state::{AppState, StartupError};

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Serves until `shutdown` resolves, then drains in-flight requests and stops key maintenance.
+/// Serves until `shutdown` resolves, then drains in-flight requests and stops the background
+/// tasks (key maintenance and housekeeping).
 ///
 /// # Errors
 /// I/O errors of the listener.
@@ -18,15 +19,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopped) = watch::channel(false);
-    let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped));
+    let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped.clone()));
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     // The receiver may already be gone if the task ended; nothing to stop then.
     let _ = stop.send(true);
-    if let Err(error) = maintenance.await {
-        tracing::error!(%error, "key maintenance task failed");
+    for (name, task) in [
+        ("key maintenance", maintenance),
+        ("housekeeping", housekeeping),
+    ] {
+        if let Err(error) = task.await {
+            tracing::error!(%error, task = name, "background task failed");
+        }
     }
     result
 }
@@ -46,6 +53,33 @@ async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
         }
         if let Err(error) = state.keys.rotate_due(state.clock.now()).await {
             tracing::error!(%error, "automatic key rotation failed");
+        }
+    }
+}
+
+/// Periodically deletes expired sessions, codes, refresh token families and revocation entries,
+/// so tables do not grow without bound.
+async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(state.settings.sign_in.housekeeping_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let now = state.clock.now();
+        let idle = state.settings.sign_in.session.idle_timeout_secs;
+        let results = [
+            ("sessions", state.store.purge_sessions(now, idle).await),
+            ("grants", state.store.purge_grants(now).await),
+            ("revocations", state.store.purge_revocations(now).await),
+        ];
+        for (what, result) in results {
+            match result {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(what, count, "purged expired records"),
+                Err(error) => tracing::warn!(what, %error, "housekeeping failed; will retry"),
+            }
         }
     }
 }

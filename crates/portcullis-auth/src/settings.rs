@@ -1,6 +1,6 @@
 //! The auth server's settings, already validated by the binary's configuration loader.
 
-use portcullis_core::{KeyLifecyclePolicy, TokenPolicy};
+use portcullis_core::{KeyLifecyclePolicy, SessionPolicy, TokenPolicy};
 use portcullis_jose::Algorithm;
 use std::time::Duration;
 
@@ -17,7 +17,46 @@ pub struct AuthSettings {
     pub jwks_max_age_secs: u64,
     /// How often the server re-reads keys from the store and checks automatic rotation.
     pub key_refresh_interval: Duration,
+    /// Browser sign-in.
+    pub sign_in: SignInSettings,
 }
+
+/// Settings of browser sign-in and the user-facing grants.
+#[derive(Debug, Clone)]
+pub struct SignInSettings {
+    /// Product name shown on the pages.
+    pub product_name: String,
+    /// Session timeouts.
+    pub session: SessionPolicy,
+    /// Refresh tokens expire this long after their last use.
+    pub refresh_token_sliding_secs: i64,
+    /// A refresh token family ends this long after sign-in, however used.
+    pub refresh_token_absolute_secs: i64,
+    /// The first-party client that `POST /login` issues tokens to; `None` disables the endpoint.
+    pub direct_login_client: Option<String>,
+    /// How often expired state is purged.
+    pub housekeeping_interval: Duration,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        SignInSettings {
+            product_name: "Portcullis".to_owned(),
+            session: SessionPolicy {
+                idle_timeout_secs: 30 * 60,
+                absolute_timeout_secs: 12 * 60 * 60,
+            },
+            refresh_token_sliding_secs: 14 * 24 * 60 * 60,
+            refresh_token_absolute_secs: 30 * 24 * 60 * 60,
+            direct_login_client: None,
+            housekeeping_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Authorization codes live at most this long (RFC 6749 §4.1.2 recommends at most 10 minutes;
+/// Portcullis allows one).
+pub const AUTHORIZATION_CODE_LIFETIME_SECS: i64 = 60;
 
 impl AuthSettings {
     /// The issuer identifier.
@@ -28,5 +67,10 @@ impl AuthSettings {
     /// An absolute URL on this server for `path` (which starts with `/`).
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.issuer().trim_end_matches('/'))
+    }
+
+    /// Cookies get `Secure` whenever the issuer is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer().starts_with("https://")
     }
 }

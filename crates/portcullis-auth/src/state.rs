@@ -1,8 +1,11 @@
 //! Shared state handed to every handler.
 
+use crate::credentials::CredentialVerifier;
 use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
 use portcullis_core::Clock;
+use portcullis_core::throttle::ThrottlePolicy;
+use portcullis_core::{PasswordError, PasswordPolicy};
 use portcullis_store::Store;
 use std::sync::Arc;
 
@@ -19,6 +22,19 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Password checking with brute-force protection.
+    pub credentials: Arc<CredentialVerifier>,
+}
+
+/// Why the server state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] crate::KeyError),
+    /// The password hashing parameters are invalid.
+    #[error("password settings: {0}")]
+    Passwords(#[from] PasswordError),
 }
 
 impl AppState {
@@ -26,13 +42,16 @@ impl AppState {
     /// and assembles the state.
     ///
     /// # Errors
-    /// [`crate::KeyError`] when keys cannot be loaded, decrypted or created.
+    /// [`StartupError`] when keys cannot be loaded, decrypted or created, or the password
+    /// parameters are invalid.
     pub async fn build(
         store: Arc<dyn Store>,
         kek: portcullis_jose::KeyEncryptionKey,
         settings: AuthSettings,
+        password_policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, crate::KeyError> {
+    ) -> Result<Self, StartupError> {
+        let credentials = CredentialVerifier::new(password_policy, ThrottlePolicy::default())?;
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {
@@ -41,6 +60,7 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             clock,
+            credentials: Arc::new(credentials),
         })
     }
 }

@@ -38,4 +38,56 @@ pub enum AuditEvent {
         /// The OAuth error code returned.
         error: String,
     },
+    /// A sign-in attempt through the page or `POST /login`.
+    SignIn {
+        /// The username presented.
+        username: String,
+        /// Whether it succeeded.
+        success: bool,
+        /// Why it failed (`unknown user`, `wrong password`, `user disabled`, `locked`).
+        reason: Option<String>,
+        /// The peer address.
+        remote_addr: Option<String>,
+    },
+    /// A user consented to a client's scopes.
+    ConsentGranted {
+        /// The user.
+        user_id: String,
+        /// The client.
+        client_id: String,
+        /// The scope.
+        scope: String,
+    },
+    /// An authorization code was issued.
+    CodeIssued {
+        /// The client.
+        client_id: String,
+        /// The user.
+        user_id: String,
+        /// The session.
+        sid: String,
+    },
+    /// A replayed authorization code or refresh token revoked what was issued from it.
+    ReplayDetected {
+        /// `authorization_code` or `refresh_token`.
+        grant_type: String,
+        /// The client presenting it.
+        client_id: String,
+        /// The user of the grant.
+        user_id: String,
+    },
+    /// A token was revoked (RFC 7009).
+    TokenRevoked {
+        /// The client asking.
+        client_id: String,
+        /// `access_token` or `refresh_token`.
+        token_type: String,
+    },
+    /// A session ended by logout.
+    Logout {
+        /// The user.
+        user_id: String,
+        /// The session.
+        sid: String,
+    },
 }

@@ -40,11 +40,11 @@ pub fn profile_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
         claims.insert("preferred_username".into(), user.username.as_str().into());
         claims.insert("name".into(), user.username.as_str().into());
     }
-    if scope.contains("email") {
-        if let Some(email) = &user.email {
-            claims.insert("email".into(), email.as_str().into());
-            claims.insert("email_verified".into(), false.into());
-        }
+    if scope.contains("email")
+        && let Some(email) = &user.email
+    {
+        claims.insert("email".into(), email.as_str().into());
+        claims.insert("email_verified".into(), false.into());
     }
     claims
 }

@@ -89,15 +89,15 @@ impl LoginThrottle {
     /// Counts a failed attempt.
     pub fn record_failure(&mut self, key: &str, now: UnixSeconds) {
         let count = self.live(key, now).map_or(0, |failures| failures.count);
-        if !self.failures.contains_key(key) && self.failures.len() >= self.policy.max_keys {
-            if let Some(stalest) = self
+        if !self.failures.contains_key(key)
+            && self.failures.len() >= self.policy.max_keys
+            && let Some(stalest) = self
                 .failures
                 .iter()
                 .min_by_key(|(_, failures)| failures.last)
                 .map(|(key, _)| key.clone())
-            {
-                self.failures.remove(&stalest);
-            }
+        {
+            self.failures.remove(&stalest);
         }
         self.failures.insert(
             key.to_owned(),

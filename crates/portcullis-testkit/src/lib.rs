@@ -5,13 +5,14 @@
 //! directory follows the binary's layout (`portcullis.db`, `key-encryption-key`), so the
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
+use portcullis_auth::settings::SignInSettings;
 use portcullis_auth::{AppState, AuthSettings};
 use portcullis_core::{
-    Client, ClientKind, ClientRegistration, Clock, KeyLifecyclePolicy, SecretHash, SystemClock,
-    TokenPolicy, generate_secret,
+    Client, ClientKind, ClientRegistration, Clock, KeyLifecyclePolicy, NewUser, PasswordHasher,
+    PasswordPolicy, SecretHash, SystemClock, TokenPolicy, User, Username, generate_secret,
 };
 use portcullis_jose::{Algorithm, KeyEncryptionKey};
-use portcullis_store::{ClientStore, SqliteStore};
+use portcullis_store::{ClientStore, SqliteStore, UserStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,13 @@ use tokio::task::JoinHandle;
 
 /// Name of the key-encryption key file, as the binary expects it.
 pub const KEK_FILE: &str = "key-encryption-key";
+
+/// Argon2 parameters for tests: real Argon2id, but cheap, so sign-in tests stay fast.
+pub const FAST_PASSWORDS: PasswordPolicy = PasswordPolicy {
+    memory_kib: 1024,
+    iterations: 1,
+    parallelism: 1,
+};
 
 /// Knobs of a test server.
 #[derive(Debug, Clone)]
@@ -37,6 +45,8 @@ pub struct TestOptions {
     pub key_refresh_interval: Duration,
     /// Automatic rotation interval; `None` rotates only on request.
     pub rotation_interval_secs: Option<i64>,
+    /// The client `POST /login` serves; `None` disables it.
+    pub direct_login_client: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -48,6 +58,7 @@ impl Default for TestOptions {
             jwks_max_age_secs: 1,
             key_refresh_interval: Duration::from_millis(200),
             rotation_interval_secs: None,
+            direct_login_client: None,
         }
     }
 }
@@ -126,10 +137,20 @@ impl TestAuthServer {
             access_token_algorithm: options.algorithm,
             jwks_max_age_secs: options.jwks_max_age_secs,
             key_refresh_interval: options.key_refresh_interval,
+            sign_in: SignInSettings {
+                direct_login_client: options.direct_login_client.clone(),
+                ..SignInSettings::default()
+            },
         };
-        let state = AppState::build(store.clone(), kek, settings, Arc::new(SystemClock))
-            .await
-            .expect("server state");
+        let state = AppState::build(
+            store.clone(),
+            kek,
+            settings,
+            FAST_PASSWORDS,
+            Arc::new(SystemClock),
+        )
+        .await
+        .expect("server state");
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
         let task = tokio::spawn(portcullis_auth::serve(
             listener,
@@ -174,6 +195,23 @@ impl TestAuthServer {
             .await
             .expect("store client");
         (client, secret)
+    }
+
+    /// Creates a user with `password` (hashed with [`FAST_PASSWORDS`]).
+    pub async fn add_user(&self, username: &str, roles: &[&str], password: &str) -> User {
+        let hash = PasswordHasher::new(FAST_PASSWORDS)
+            .expect("hasher")
+            .hash(password)
+            .expect("hash");
+        let user = NewUser {
+            username: Username::parse(username).expect("username"),
+            roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+            email: Some(format!("{username}@example.com")),
+            password_hash: hash,
+        }
+        .into_user(SystemClock.now());
+        self.store.create_user(&user).await.expect("store user");
+        user
     }
 
     /// Stops the server gracefully and closes the store; returns the data directory so a test can

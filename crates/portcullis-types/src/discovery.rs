@@ -9,17 +9,62 @@ use serde::{Deserialize, Serialize};
 pub struct ProviderMetadata {
     /// The issuer identifier; equals the `iss` of every token (RFC 8414 §3.3).
     pub issuer: String,
+    /// URL of the authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
     /// URL of the token endpoint.
     pub token_endpoint: String,
+    /// URL of the userinfo endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
     /// URL of the JWK Set.
     pub jwks_uri: String,
-    /// Response types of the authorization endpoint; empty while there is none.
+    /// URL of the revocation endpoint (RFC 7009).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// URL of the introspection endpoint (RFC 7662).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    /// URL of RP-initiated logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_session_endpoint: Option<String>,
+    /// Scopes the server knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    /// Response types of the authorization endpoint.
     pub response_types_supported: Vec<String>,
+    /// Response modes of the authorization endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_modes_supported: Vec<String>,
     /// Grant types the token endpoint accepts.
     pub grant_types_supported: Vec<String>,
     /// Client authentication methods the token endpoint accepts.
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication methods of the revocation endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication methods of the introspection endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// PKCE methods (RFC 7636).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// OpenID Connect subject identifier types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_types_supported: Vec<String>,
+    /// Id token signing algorithms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token_signing_alg_values_supported: Vec<String>,
     /// Algorithms access tokens may be signed with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_token_signing_alg_values_supported: Vec<String>,
+    /// Claims the server can return.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims_supported: Vec<String>,
+    /// `prompt` values understood.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_values_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }

@@ -1,7 +1,7 @@
 //! `/.well-known/oauth-authorization-server` (RFC 8414) and `/.well-known/openid-configuration`
 //! (OpenID Connect Discovery 1.0 §4). Only implemented features are listed.
 
-use super::{JWKS_PATH, TOKEN_PATH};
+use super::paths;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -10,25 +10,60 @@ use axum::response::IntoResponse;
 use portcullis_jose::Algorithm;
 use portcullis_types::{GrantType, ProviderMetadata};
 
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|value| (*value).to_owned()).collect()
+}
+
 /// The metadata document.
 pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     let settings = &state.settings;
+    let client_auth = strings(&["client_secret_basic", "client_secret_post"]);
     let metadata = ProviderMetadata {
         // RFC 8414 §3.3: the issuer in the metadata must be identical to the issuer identifier.
         issuer: settings.issuer().to_owned(),
-        token_endpoint: settings.endpoint(TOKEN_PATH),
-        jwks_uri: settings.endpoint(JWKS_PATH),
-        response_types_supported: Vec::new(),
-        grant_types_supported: vec![GrantType::ClientCredentials.as_str().to_owned()],
-        token_endpoint_auth_methods_supported: vec![
-            "client_secret_basic".to_owned(),
-            "client_secret_post".to_owned(),
-        ],
-        access_token_signing_alg_values_supported: Algorithm::ALL
+        authorization_endpoint: Some(settings.endpoint(paths::AUTHORIZE)),
+        token_endpoint: settings.endpoint(paths::TOKEN),
+        userinfo_endpoint: Some(settings.endpoint(paths::USERINFO)),
+        jwks_uri: settings.endpoint(paths::JWKS),
+        revocation_endpoint: Some(settings.endpoint(paths::REVOKE)),
+        introspection_endpoint: Some(settings.endpoint(paths::INTROSPECT)),
+        end_session_endpoint: Some(settings.endpoint(paths::LOGOUT)),
+        scopes_supported: strings(&["openid", "profile", "email", "offline_access"]),
+        response_types_supported: strings(&["code"]),
+        response_modes_supported: strings(&["query"]),
+        grant_types_supported: GrantType::ALL
             .iter()
-            .filter(|alg| **alg == settings.access_token_algorithm)
+            .map(|grant| grant.as_str().to_owned())
+            .collect(),
+        token_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint_auth_methods_supported: client_auth.clone(),
+        introspection_endpoint_auth_methods_supported: client_auth,
+        code_challenge_methods_supported: strings(&["S256"]),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: Algorithm::ALL
+            .iter()
             .map(|alg| alg.as_str().to_owned())
             .collect(),
+        access_token_signing_alg_values_supported: vec![
+            settings.access_token_algorithm.as_str().to_owned(),
+        ],
+        claims_supported: strings(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "sid",
+            "preferred_username",
+            "name",
+            "email",
+            "email_verified",
+        ]),
+        prompt_values_supported: strings(&["none", "login", "consent"]),
+        authorization_response_iss_parameter_supported: true,
     };
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],

@@ -1,25 +1,52 @@
 //! The auth server's HTTP routes.
 
+mod authorize;
 mod discovery;
 mod health;
 mod jwks;
+mod login;
+mod logout;
+mod revocation;
+mod sign_in;
 mod token;
+mod userinfo;
 
+use crate::pages::{self, Page};
 use crate::state::AppState;
 use crate::{metrics, request_id};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-/// Path of the JWK Set.
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-/// Path of the token endpoint.
-pub const TOKEN_PATH: &str = "/token";
+/// Paths of the endpoints, named once.
+pub mod paths {
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Sign-in page.
+    pub const SIGN_IN: &str = "/signin";
+    /// JSON sign-in for first-party apps.
+    pub const LOGIN: &str = "/login";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// Userinfo endpoint.
+    pub const USERINFO: &str = "/userinfo";
+    /// Revocation endpoint (RFC 7009).
+    pub const REVOKE: &str = "/revoke";
+    /// Introspection endpoint (RFC 7662).
+    pub const INTROSPECT: &str = "/introspect";
+    /// Revocation feed for gateways.
+    pub const REVOCATIONS: &str = "/revocations";
+    /// RP-initiated logout.
+    pub const LOGOUT: &str = "/logout";
+    /// JWK Set.
+    pub const JWKS: &str = "/.well-known/jwks.json";
+}
 
-/// Token requests are small; anything larger is refused before parsing.
-const TOKEN_BODY_LIMIT: usize = 64 * 1024;
+/// Form and token requests are small; anything larger is refused before parsing.
+const FORM_BODY_LIMIT: usize = 64 * 1024;
 
 /// The complete auth server application.
 pub fn router(state: AppState) -> Router {
@@ -32,15 +59,27 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(discovery::metadata),
         )
-        .route(JWKS_PATH, get(jwks::jwks))
+        .route(paths::JWKS, get(jwks::jwks))
         .route(
-            TOKEN_PATH,
-            post(token::token).layer(DefaultBodyLimit::max(TOKEN_BODY_LIMIT)),
+            paths::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
         )
+        .route(paths::SIGN_IN, get(sign_in::page).post(sign_in::submit))
+        .route(paths::LOGIN, post(login::login))
+        .route(paths::TOKEN, post(token::token))
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route(paths::REVOKE, post(revocation::revoke))
+        .route(paths::INTROSPECT, post(revocation::introspect))
+        .route(paths::REVOCATIONS, get(revocation::feed))
+        .route(paths::LOGOUT, get(logout::confirm).post(logout::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track_requests,
@@ -53,5 +92,50 @@ async fn not_found() -> (StatusCode, axum::Json<serde_json::Value>) {
     (
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({"error": "not_found"})),
+    )
+}
+
+/// A 303 redirect to `uri` with `params` appended to its query.
+pub(crate) fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        serializer.append_pair(name, value);
+    }
+    let query = serializer.finish();
+    let location = if query.is_empty() {
+        uri.to_owned()
+    } else if uri.contains('?') {
+        format!("{uri}&{query}")
+    } else {
+        format!("{uri}?{query}")
+    };
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An HTML error page.
+pub(crate) fn error_page(state: &AppState, status: StatusCode, message: &str) -> Response {
+    Page {
+        status,
+        title: "Something went wrong".to_owned(),
+        body: pages::message(message),
+        cookies: Vec::new(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+/// The page for a store failure: logged in full, shown generically.
+pub(crate) fn unavailable_page(state: &AppState, error: &portcullis_store::StoreError) -> Response {
+    tracing::error!(%error, "store error");
+    error_page(
+        state,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The service is temporarily unavailable. Please try again.",
     )
 }

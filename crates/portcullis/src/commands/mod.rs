@@ -42,6 +42,17 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
         access_token_algorithm: config.access_token_algorithm()?,
         jwks_max_age_secs: config.keys.jwks_max_age_secs,
         key_refresh_interval: Duration::from_secs(config.keys.refresh_interval_secs),
+        sign_in: portcullis_auth::settings::SignInSettings {
+            product_name: config.auth.product_name.clone(),
+            session: portcullis_core::SessionPolicy {
+                idle_timeout_secs: config.sessions.idle_timeout_secs,
+                absolute_timeout_secs: config.sessions.absolute_timeout_secs,
+            },
+            refresh_token_sliding_secs: config.tokens.refresh_token_sliding_secs,
+            refresh_token_absolute_secs: config.tokens.refresh_token_absolute_secs,
+            direct_login_client: config.auth.direct_login_client.clone(),
+            housekeeping_interval: Duration::from_secs(config.auth.housekeeping_interval_secs),
+        },
     })
 }
 

@@ -58,9 +58,15 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
     let store = Arc::new(super::open_store(&config).await?);
     let kek = key_encryption::resolve(&config)?;
     let settings = super::auth_settings(&config)?;
-    let state = AppState::build(store.clone(), kek, settings, Arc::new(SystemClock))
-        .await
-        .context("cannot load signing keys")?;
+    let state = AppState::build(
+        store.clone(),
+        kek,
+        settings,
+        config.password_policy(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .context("cannot start the auth server")?;
     let address = listener.local_addr()?;
     tracing::info!(%address, issuer = %config.issuer(), "auth server listening");
     // Scripts and tests wait for this line; it carries the real port when 0 was asked for.

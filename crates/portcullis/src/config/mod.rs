@@ -30,6 +30,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Token lifetimes.
     pub tokens: TokensConfig,
+    /// Browser sessions.
+    pub sessions: SessionsConfig,
     /// Signing keys.
     pub keys: KeysConfig,
     /// Password hashing.
@@ -46,6 +48,12 @@ pub struct AuthConfig {
     pub listen: SocketAddr,
     /// Issuer identifier; defaults to `http://<listen>`.
     pub issuer: Option<String>,
+    /// Product name on the sign-in pages.
+    pub product_name: String,
+    /// The first-party client `POST /login` issues tokens to; unset disables `POST /login`.
+    pub direct_login_client: Option<String>,
+    /// How often expired sessions, codes, refresh tokens and revocations are purged.
+    pub housekeeping_interval_secs: u64,
 }
 
 /// `[tokens]`
@@ -58,6 +66,30 @@ pub struct TokensConfig {
     pub max_access_token_lifetime_secs: i64,
     /// Clock skew tolerated by verifiers; retired keys stay published this much longer.
     pub leeway_secs: i64,
+    /// A refresh token expires this long after it was issued (each rotation starts anew).
+    pub refresh_token_sliding_secs: i64,
+    /// A refresh token family ends this long after sign-in, however often rotated.
+    pub refresh_token_absolute_secs: i64,
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// A session unused this long ends.
+    pub idle_timeout_secs: i64,
+    /// A session ends this long after sign-in.
+    pub absolute_timeout_secs: i64,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        let defaults = portcullis_auth::settings::SignInSettings::default().session;
+        SessionsConfig {
+            idle_timeout_secs: defaults.idle_timeout_secs,
+            absolute_timeout_secs: defaults.absolute_timeout_secs,
+        }
+    }
 }
 
 /// `[keys]`
@@ -107,6 +139,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./portcullis-data"),
             auth: AuthConfig::default(),
             tokens: TokensConfig::default(),
+            sessions: SessionsConfig::default(),
             keys: KeysConfig::default(),
             passwords: PasswordsConfig::default(),
             log: LogConfig::default(),
@@ -119,6 +152,9 @@ impl Default for AuthConfig {
         AuthConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             issuer: None,
+            product_name: "Portcullis".to_owned(),
+            direct_login_client: None,
+            housekeeping_interval_secs: 300,
         }
     }
 }
@@ -129,6 +165,8 @@ impl Default for TokensConfig {
             access_token_lifetime_secs: 15 * 60,
             max_access_token_lifetime_secs: 24 * 60 * 60,
             leeway_secs: 60,
+            refresh_token_sliding_secs: 14 * 24 * 60 * 60,
+            refresh_token_absolute_secs: 30 * 24 * 60 * 60,
         }
     }
 }
@@ -239,6 +277,26 @@ impl Config {
             bail!(
                 "tokens.access_token_lifetime_secs must be between 1 and tokens.max_access_token_lifetime_secs"
             );
+        }
+        if tokens.refresh_token_sliding_secs < 60
+            || tokens.refresh_token_absolute_secs < tokens.refresh_token_sliding_secs
+        {
+            bail!(
+                "tokens.refresh_token_sliding_secs must be at least 60 and at most tokens.refresh_token_absolute_secs"
+            );
+        }
+        if self.sessions.idle_timeout_secs < 60
+            || self.sessions.absolute_timeout_secs < self.sessions.idle_timeout_secs
+        {
+            bail!(
+                "sessions.idle_timeout_secs must be at least 60 and at most sessions.absolute_timeout_secs"
+            );
+        }
+        if self.auth.housekeeping_interval_secs == 0 {
+            bail!("auth.housekeeping_interval_secs must be at least 1");
+        }
+        if self.auth.product_name.trim().is_empty() || self.auth.product_name.len() > 64 {
+            bail!("auth.product_name must be 1-64 characters");
         }
         if !(0..=3600).contains(&tokens.leeway_secs) {
             bail!("tokens.leeway_secs must be between 0 and 3600");

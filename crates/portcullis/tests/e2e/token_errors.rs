@@ -151,7 +151,7 @@ async fn scope_audience_and_grant_type_are_enforced() {
         (
             &[("grant_type", "authorization_code"), ("code", "x")],
             400,
-            "unsupported_grant_type",
+            "unauthorized_client",
         ),
         (&[("scope", "read")], 400, "invalid_request"),
     ];

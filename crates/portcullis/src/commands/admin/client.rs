@@ -36,6 +36,15 @@ pub enum ClientCommand {
         /// Access token lifetime in seconds (default: the server's).
         #[arg(long, value_name = "SECONDS")]
         access_token_lifetime: Option<i64>,
+        /// A first-party app: users are not asked for consent.
+        #[arg(long)]
+        first_party: bool,
+        /// Registered post-logout redirect URIs (exact match).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI", num_args = 1.., value_delimiter = ',')]
+        post_logout_redirect_uris: Vec<String>,
+        /// Id token algorithm: RS256 (default), ES256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
     },
     /// List clients.
     List,
@@ -67,7 +76,19 @@ impl ClientCommand {
                 scopes,
                 audiences,
                 access_token_lifetime,
+                first_party,
+                post_logout_redirect_uris,
+                id_token_alg,
             } => {
+                let id_token_algorithm = id_token_alg
+                    .map(|name| {
+                        name.parse::<portcullis_jose::Algorithm>().map_err(|_| {
+                            anyhow::anyhow!(
+                                "unknown algorithm `{name}` (use RS256, ES256 or EdDSA)"
+                            )
+                        })
+                    })
+                    .transpose()?;
                 let kind = if public {
                     ClientKind::Public
                 } else {
@@ -85,9 +106,9 @@ impl ClientCommand {
                     scopes,
                     audiences,
                     access_token_lifetime_secs: access_token_lifetime,
-                    first_party: false,
-                    post_logout_redirect_uris: vec![],
-                    id_token_algorithm: None,
+                    first_party,
+                    post_logout_redirect_uris,
+                    id_token_algorithm,
                 }
                 .into_client(
                     secret.as_deref().map(SecretHash::of),
@@ -128,6 +149,19 @@ impl ClientCommand {
                 println!("grants:         {}", grant_names(&client));
                 println!("redirect URIs:  {}", client.redirect_uris.join(" "));
                 println!("scopes:         {}", client.scopes);
+                println!(
+                    "first party:    {}",
+                    if client.first_party {
+                        "yes (no consent page)"
+                    } else {
+                        "no"
+                    }
+                );
+                println!(
+                    "logout URIs:    {}",
+                    client.post_logout_redirect_uris.join(" ")
+                );
+                println!("id token alg:   {}", client.id_token_algorithm());
                 println!("audiences:      {}", client.audiences.join(" "));
                 let lifetime = client
                     .access_token_lifetime_secs

@@ -3,6 +3,7 @@
 
 mod client;
 mod keys;
+mod session;
 mod user;
 
 use crate::config::{Config, FlagOverrides};
@@ -31,6 +32,9 @@ enum AdminCommand {
     /// Signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Browser sign-in sessions.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
 }
 
 impl AdminArgs {
@@ -49,6 +53,7 @@ impl AdminArgs {
             AdminCommand::User(command) => command.run(&config, &store).await,
             AdminCommand::Client(command) => command.run(&config, &store).await,
             AdminCommand::Keys(command) => command.run(&config, store.clone()).await,
+            AdminCommand::Session(command) => command.run(&config, &store).await,
         };
         store.close().await;
         result

@@ -1,0 +1,68 @@
+//! The browser's sign-in session: found by the hash of its cookie secret, checked against the idle
+//! and absolute timeouts, and created anew at every sign-in (no session fixation).
+
+use crate::cookies::{SESSION_COOKIE, read_cookie, session_cookie};
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderValue};
+use portcullis_core::session::SESSION_SECRET_BYTES;
+use portcullis_core::{Session, User, generate_secret};
+use portcullis_jose::sha256;
+use portcullis_store::StoreError;
+
+/// The live session of this request, if any; refreshes its last-seen time.
+///
+/// # Errors
+/// Store failures.
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
+    let Some(secret) = read_cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = sha256(secret.as_bytes());
+    let Some(session) = state.store.find_session(&hash).await? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let policy = &state.settings.sign_in.session;
+    if !policy.is_live(&session, now) {
+        return Ok(None);
+    }
+    if policy.needs_touch(&session, now) {
+        state.store.touch_session(&hash, now).await?;
+    }
+    Ok(Some(session))
+}
+
+/// Starts a new session for `user`, ending the request's previous session if it had one, and
+/// returns it with the `Set-Cookie` header.
+///
+/// # Errors
+/// Store failures.
+pub async fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<(Session, HeaderValue), StoreError> {
+    if let Some(previous) = current(state, headers).await? {
+        state.store.delete_session(&previous.sid).await?;
+    }
+    let unavailable = |_| StoreError::Unavailable("random generator".into());
+    let secret = generate_secret(SESSION_SECRET_BYTES).map_err(unavailable)?;
+    let now = state.clock.now();
+    let policy = &state.settings.sign_in.session;
+    let session = Session {
+        secret_hash: sha256(secret.as_bytes()).to_vec(),
+        sid: generate_secret(16).map_err(unavailable)?,
+        user_id: user.id.clone(),
+        auth_time: now,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + policy.absolute_timeout_secs,
+    };
+    state.store.create_session(&session).await?;
+    let cookie = session_cookie(
+        secret,
+        policy.absolute_timeout_secs,
+        state.settings.secure_cookies(),
+    );
+    Ok((session, cookie))
+}

@@ -1,0 +1,228 @@
+//! Server-rendered HTML pages: sign-in, consent, logout confirmation, messages and errors.
+//!
+//! No external assets (they work offline and leak nothing to third parties); one inline stylesheet
+//! allowed by its hash in a strict CSP; no scripts at all. Every page forbids framing
+//! (clickjacking), sends no referrer, and is not cached. Every interpolated value is escaped.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::sync::OnceLock;
+
+const STYLESHEET: &str = "\
+:root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1d4ed8;--muted:#4b5563;--error:#b91c1c}\
+@media (prefers-color-scheme:dark){:root{--fg:#e6e8eb;--bg:#111418;--card:#1b2027;--accent:#93b4ff;--muted:#aab2bd;--error:#fca5a5}}\
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg)}\
+main{max-width:26rem;margin:8vh auto;padding:0 1rem}.card{background:var(--card);border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
+h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0}.product{font-weight:600;color:var(--muted);margin-bottom:1.5rem}\
+label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=text],input[type=password]{width:100%;padding:.6rem;border:1px solid var(--muted);border-radius:6px;font:inherit;background:transparent;color:inherit}\
+button{margin-top:1.5rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer;background:var(--accent);color:var(--card)}\
+button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);margin-left:.5rem}\
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}ul{padding-left:1.2rem}code{font-size:.9em}";
+
+fn content_security_policy() -> &'static str {
+    static POLICY: OnceLock<String> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let hash = STANDARD.encode(portcullis_jose::sha256(STYLESHEET.as_bytes()));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; \
+             frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+/// A page to send.
+#[derive(Debug)]
+pub struct Page {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `<title>` and heading.
+    pub title: String,
+    /// Inner HTML of the card, already escaped.
+    pub body: String,
+    /// `Set-Cookie` headers.
+    pub cookies: Vec<HeaderValue>,
+}
+
+impl Page {
+    /// Renders the page with the product name and the security headers.
+    pub fn render(self, product_name: &str) -> Response {
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+             <title>{title} · {product}</title><style>{STYLESHEET}</style></head>\
+             <body><main><div class=\"card\"><p class=\"product\">{product}</p>\
+             <h1>{title}</h1>{body}</div></main></body></html>",
+            title = escape(&self.title),
+            product = escape(product_name),
+            body = self.body,
+        );
+        let mut response = (self.status, Html(html)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(content_security_policy()),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for cookie in self.cookies {
+            headers.append(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+}
+
+/// Hidden inputs carrying `fields` through a form.
+pub fn hidden_fields(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect()
+}
+
+/// The sign-in form.
+pub fn sign_in_form(csrf: &str, return_to: &str, login_hint: &str, error: Option<&str>) -> String {
+    let error = error.map_or(String::new(), |message| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message))
+    });
+    format!(
+        "{error}<form method=\"post\" action=\"/signin\">\
+         <label for=\"username\">Username</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{hint}\" autocomplete=\"username\" \
+         autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+         {hidden}<button type=\"submit\">Sign in</button></form>",
+        hint = escape(login_hint),
+        hidden = hidden_fields(&[
+            ("csrf_token".to_owned(), csrf.to_owned()),
+            ("return_to".to_owned(), return_to.to_owned()),
+        ]),
+    )
+}
+
+/// The consent form: the user allows or denies `client_id` the listed scopes.
+pub fn consent_form(
+    client_id: &str,
+    scopes: &[&str],
+    csrf: &str,
+    request: &[(String, String)],
+) -> String {
+    let scopes: String = scopes
+        .iter()
+        .map(|scope| {
+            format!(
+                "<li><code>{}</code> — {}</li>",
+                escape(scope),
+                escape(describe_scope(scope))
+            )
+        })
+        .collect();
+    let mut fields = request.to_vec();
+    fields.push(("csrf_token".to_owned(), csrf.to_owned()));
+    format!(
+        "<p><strong>{client}</strong> asks to:</p><ul>{scopes}</ul>\
+         <form method=\"post\" action=\"/authorize\">{hidden}\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",
+        client = escape(client_id),
+        hidden = hidden_fields(&fields),
+    )
+}
+
+fn describe_scope(scope: &str) -> &'static str {
+    match scope {
+        "openid" => "know who you are",
+        "profile" => "see your username",
+        "email" => "see your email address",
+        "offline_access" => "stay signed in when you are away",
+        _ => "use this permission",
+    }
+}
+
+/// The logout confirmation form.
+pub fn logout_form(csrf: &str, request: &[(String, String)]) -> String {
+    let mut fields = request.to_vec();
+    fields.push(("csrf_token".to_owned(), csrf.to_owned()));
+    format!(
+        "<p>Do you want to sign out?</p><form method=\"post\" action=\"/logout\">{}\
+         <button type=\"submit\">Sign out</button></form>",
+        hidden_fields(&fields)
+    )
+}
+
+/// A paragraph of text.
+pub fn message(text: &str) -> String {
+    format!("<p>{}</p>", escape(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_neutralises_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        let form = sign_in_form("t", "/authorize?a=1&b=\"2\"", "<script>", Some("<b>"));
+        assert!(!form.contains("<script>") && !form.contains("<b>"));
+        assert!(form.contains("value=\"/authorize?a=1&amp;b=&quot;2&quot;\""));
+    }
+
+    #[test]
+    fn pages_carry_security_headers() {
+        let page = Page {
+            status: StatusCode::OK,
+            title: "T".into(),
+            body: message("m"),
+            cookies: vec![],
+        };
+        let response = page.render("Acme");
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header(header::X_FRAME_OPTIONS), "DENY");
+        assert!(header(header::CONTENT_SECURITY_POLICY).contains("frame-ancestors 'none'"));
+        assert!(header(header::CONTENT_SECURITY_POLICY).contains("default-src 'none'"));
+        assert_eq!(header(header::REFERRER_POLICY), "no-referrer");
+        assert_eq!(header(header::CACHE_CONTROL), "no-store");
+    }
+}

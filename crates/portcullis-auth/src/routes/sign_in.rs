@@ -1,0 +1,161 @@
+//! The sign-in page: `GET /signin` shows the form, `POST /signin` checks the credentials, starts a
+//! fresh session and returns to the authorization request that sent the user here.
+
+use super::{paths, redirect_with, unavailable_page};
+use crate::credentials::SignInFailure;
+use crate::form::OAuthParams;
+use crate::pages::{self, Page};
+use crate::state::AppState;
+use crate::{audit, browser_session, csrf};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use portcullis_core::AuditEvent;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The one message for any credential failure, so it reveals nothing.
+const INVALID_CREDENTIALS: &str = "Invalid username or password.";
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignInQuery {
+    return_to: Option<String>,
+    login_hint: Option<String>,
+}
+
+/// Only the authorization endpoint is a valid place to return to, so the parameter cannot be used
+/// as an open redirect.
+fn safe_return_to(return_to: Option<&str>) -> String {
+    return_to
+        .filter(|target| target.starts_with(&format!("{}?", paths::AUTHORIZE)))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    return_to: &str,
+    login_hint: &str,
+    error: Option<&str>,
+) -> Response {
+    let (token, cookie) = csrf::token_for(headers, state.settings.secure_cookies());
+    Page {
+        status,
+        title: "Sign in".to_owned(),
+        body: pages::sign_in_form(&token, return_to, login_hint, error),
+        cookies: cookie.into_iter().collect(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SignInQuery>,
+) -> Response {
+    let return_to = safe_return_to(query.return_to.as_deref());
+    let hint = query.login_hint.unwrap_or_default();
+    form_page(&state, &headers, StatusCode::OK, &return_to, &hint, None)
+}
+
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = OAuthParams::from_form_body(&headers, &body).unwrap_or_default();
+    let return_to = safe_return_to(params.get("return_to"));
+    let username = params.get("username").unwrap_or_default().to_owned();
+    if !csrf::is_valid(&headers, params.get("csrf_token")) {
+        return form_page(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &return_to,
+            &username,
+            Some("The form expired or came from another site. Please try again."),
+        );
+    }
+    let password = params.get("password").unwrap_or_default();
+    let now = state.clock.now();
+    let outcome = state
+        .credentials
+        .verify(
+            state.store.as_ref(),
+            &username,
+            password,
+            remote_addr.ip(),
+            now,
+        )
+        .await;
+    let failure = |reason: &str| AuditEvent::SignIn {
+        username: username.clone(),
+        success: false,
+        reason: Some(reason.to_owned()),
+        remote_addr: Some(remote_addr.ip().to_string()),
+    };
+    let user = match outcome {
+        Ok(user) => user,
+        Err(SignInFailure::InvalidCredentials(reason)) => {
+            audit::record(&failure(reason));
+            return form_page(
+                &state,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                &username,
+                Some(INVALID_CREDENTIALS),
+            );
+        }
+        Err(SignInFailure::Locked) => {
+            audit::record(&failure("locked"));
+            return form_page(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &return_to,
+                &username,
+                Some("Too many failed attempts. Please wait a while and try again."),
+            );
+        }
+        Err(SignInFailure::Store(error)) => return unavailable_page(&state, &error),
+    };
+    let (session, cookie) = match browser_session::start(&state, &headers, &user).await {
+        Ok(started) => started,
+        Err(error) => return unavailable_page(&state, &error),
+    };
+    audit::record(&AuditEvent::SignIn {
+        username: user.username.to_string(),
+        success: true,
+        reason: None,
+        remote_addr: Some(remote_addr.ip().to_string()),
+    });
+    tracing::debug!(sid = %session.sid, "session started");
+    let mut response = if return_to.is_empty() {
+        Page {
+            status: StatusCode::OK,
+            title: "Signed in".to_owned(),
+            body: pages::message(&format!("You are signed in as {}.", user.username)),
+            cookies: Vec::new(),
+        }
+        .render(&state.settings.sign_in.product_name)
+    } else {
+        redirect_with(&return_to, &[])
+    };
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, cookie);
+    response
+}
+
+/// Appends `cookie` to a response (kept for handlers that build the response first).
+pub(crate) fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, cookie);
+    response
+}

@@ -1,0 +1,177 @@
+//! Minting tokens: RFC 9068 access tokens, OpenID Connect id tokens and refresh token families.
+//! Every grant (and `POST /login`) ends here, so every issued token is audited and counted once.
+
+use crate::audit;
+use crate::error::OAuthError;
+use crate::state::AppState;
+use portcullis_core::grant::AccessGrant;
+use portcullis_core::id_token::{IdTokenClaims, profile_claims};
+use portcullis_core::{
+    AccessTokenClaims, AuditEvent, Client, RefreshTokenFamily, RefreshTokenRecord, ScopeSet, User,
+    generate_secret,
+};
+use portcullis_jose::{Algorithm, sha256, sign_compact, token_hash_claim};
+use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
+
+/// Bytes of randomness in a `jti`.
+const JTI_BYTES: usize = 16;
+/// Bytes of randomness in a refresh token.
+const REFRESH_TOKEN_BYTES: usize = 32;
+
+pub(crate) fn internal(what: &str) -> OAuthError {
+    tracing::error!(what, "cannot issue token");
+    OAuthError::new(OAuthErrorCode::ServerError, "internal error")
+}
+
+/// A signed access token with its claims.
+pub(crate) struct SignedAccessToken {
+    pub token: String,
+    pub claims: AccessTokenClaims,
+}
+
+/// Signs an access token for `grant`.
+pub(crate) fn access_token(
+    state: &AppState,
+    grant: &AccessGrant,
+) -> Result<SignedAccessToken, OAuthError> {
+    let now = state.clock.now();
+    let signer = state
+        .keys
+        .signer(state.settings.access_token_algorithm, now)
+        .ok_or_else(|| internal("no active access token signing key"))?;
+    let jti = generate_secret(JTI_BYTES).map_err(|_| internal("random generator"))?;
+    let claims = AccessTokenClaims::new(grant, &state.settings.token_policy, now, jti);
+    let payload = serde_json::to_vec(&claims).map_err(|_| internal("claims serialization"))?;
+    // RFC 9068 §2.1: access tokens carry `typ: at+jwt`.
+    let token = sign_compact(&payload, "at+jwt", &signer).map_err(|_| internal("signing"))?;
+    audit::record(&AuditEvent::TokenIssued {
+        grant_type: grant.grant_type.as_str().to_owned(),
+        client_id: claims.client_id.clone(),
+        subject: claims.sub.clone(),
+        jti: claims.jti.clone(),
+        scope: claims.scope.clone(),
+        audience: claims.aud.clone(),
+    });
+    state.metrics.token_issued(grant.grant_type.as_str());
+    Ok(SignedAccessToken { token, claims })
+}
+
+/// What an id token needs beyond the user.
+pub(crate) struct IdTokenContext<'a> {
+    pub client: &'a Client,
+    pub scope: &'a ScopeSet,
+    pub sid: &'a str,
+    pub auth_time: i64,
+    pub nonce: Option<String>,
+    pub access_token: &'a str,
+}
+
+/// Signs an id token with the client's id token algorithm (OpenID Connect Core §3.1.3.6, §3.1.3.7).
+pub(crate) fn id_token(
+    state: &AppState,
+    user: &User,
+    context: IdTokenContext<'_>,
+) -> Result<String, OAuthError> {
+    let now = state.clock.now();
+    let alg: Algorithm = context.client.id_token_algorithm();
+    let signer = state
+        .keys
+        .signer(alg, now)
+        .ok_or_else(|| internal("no active id token signing key"))?;
+    let claims = IdTokenClaims {
+        iss: state.settings.issuer().to_owned(),
+        sub: user.id.clone(),
+        aud: context.client.id.clone(),
+        exp: now
+            + state
+                .settings
+                .token_policy
+                .access_token_lifetime(context.client),
+        iat: now,
+        auth_time: context.auth_time,
+        nonce: context.nonce,
+        at_hash: Some(token_hash_claim(alg, context.access_token)),
+        sid: context.sid.to_owned(),
+        profile: profile_claims(user, context.scope),
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|_| internal("id token serialization"))?;
+    sign_compact(&payload, "JWT", &signer).map_err(|_| internal("id token signing"))
+}
+
+/// Whether a grant gets a refresh token: the client may use the refresh grant, and the user asked
+/// for `offline_access` or the client is first-party.
+pub(crate) fn wants_refresh_token(client: &Client, scope: &ScopeSet) -> bool {
+    client.allows_grant(GrantType::RefreshToken)
+        && (scope.contains("offline_access") || client.first_party)
+}
+
+/// A new refresh token value and its hash.
+pub(crate) fn new_refresh_token() -> Result<(String, Vec<u8>), OAuthError> {
+    let token = generate_secret(REFRESH_TOKEN_BYTES).map_err(|_| internal("random generator"))?;
+    let hash = sha256(token.as_bytes()).to_vec();
+    Ok((token, hash))
+}
+
+/// Starts a refresh token family for a user grant; returns the token and the family id.
+pub(crate) async fn start_refresh_family(
+    state: &AppState,
+    grant: &AccessGrant,
+    user_id: &str,
+    access: &SignedAccessToken,
+) -> Result<(String, String), OAuthError> {
+    let now = state.clock.now();
+    let settings = &state.settings.sign_in;
+    let context = grant
+        .user
+        .as_ref()
+        .ok_or_else(|| internal("refresh token without a user"))?;
+    let family_id = generate_secret(16).map_err(|_| internal("random generator"))?;
+    let (token, hash) = new_refresh_token()?;
+    let family = RefreshTokenFamily {
+        id: family_id.clone(),
+        client_id: grant.client_id.clone(),
+        user_id: user_id.to_owned(),
+        sid: context.sid.clone(),
+        scope: grant.scope.to_string(),
+        audiences: grant.audiences.clone(),
+        auth_time: context.auth_time,
+        created_at: now,
+        expires_at: now + settings.refresh_token_absolute_secs,
+        revoked_at: None,
+        last_access_token: Some((access.claims.jti.clone(), access.claims.exp)),
+    };
+    let first = RefreshTokenRecord {
+        token_hash: hash,
+        family_id: family_id.clone(),
+        created_at: now,
+        expires_at: now + settings.refresh_token_sliding_secs,
+    };
+    state
+        .store
+        .create_family(&family, &first)
+        .await
+        .map_err(|error| OAuthError::from_store(&error))?;
+    state
+        .store
+        .record_family_access_token(&family_id, (&access.claims.jti, access.claims.exp))
+        .await
+        .map_err(|error| OAuthError::from_store(&error))?;
+    Ok((token, family_id))
+}
+
+/// The RFC 6749 §5.1 response.
+pub(crate) fn response(
+    access: SignedAccessToken,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+) -> TokenResponse {
+    let lifetime = access.claims.exp - access.claims.iat;
+    TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer".to_owned(),
+        expires_in: u64::try_from(lifetime).unwrap_or(0),
+        scope: (!access.claims.scope.is_empty()).then_some(access.claims.scope),
+        refresh_token,
+        id_token,
+    }
+}

@@ -1,0 +1,57 @@
+//! `portcullis admin session ...`
+
+use crate::commands::format_time;
+use crate::config::Config;
+use anyhow::bail;
+use clap::Subcommand;
+use portcullis_core::{Clock, SystemClock};
+use portcullis_store::{SessionStore, SqliteStore, UserStore};
+
+/// Session commands.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List sign-in sessions.
+    List,
+    /// End a session and revoke every token issued in it (gateways following the revocation feed
+    /// reject them too).
+    Revoke {
+        /// The session id (`sid`), as listed.
+        sid: String,
+    },
+}
+
+impl SessionCommand {
+    pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
+        let now = SystemClock.now();
+        match self {
+            SessionCommand::List => {
+                println!(
+                    "{:<24} {:<24} {:<21} {:<21} EXPIRES",
+                    "SID", "USER", "SIGNED IN", "LAST SEEN"
+                );
+                for session in store.list_sessions().await? {
+                    let username = store
+                        .find_user_by_id(&session.user_id)
+                        .await?
+                        .map_or_else(|| session.user_id.clone(), |user| user.username.to_string());
+                    println!(
+                        "{:<24} {:<24} {:<21} {:<21} {}",
+                        session.sid,
+                        username,
+                        format_time(session.auth_time),
+                        format_time(session.last_seen_at),
+                        format_time(session.expires_at)
+                    );
+                }
+            }
+            SessionCommand::Revoke { sid } => {
+                let horizon = now + config.tokens.max_access_token_lifetime_secs;
+                if !portcullis_auth::revocation::revoke_session(store, &sid, now, horizon).await? {
+                    bail!("no session `{sid}`");
+                }
+                println!("revoked session {sid} and the tokens issued in it");
+            }
+        }
+        Ok(())
+    }
+}
