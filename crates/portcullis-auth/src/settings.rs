@@ -1,5 +1,6 @@
 //! The auth server's settings, already validated by the binary's configuration loader.
 
+use portcullis_core::throttle::ThrottlePolicy;
 use portcullis_core::{KeyLifecyclePolicy, SessionPolicy, TokenPolicy};
 use portcullis_jose::Algorithm;
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct SignInSettings {
     pub direct_login_client: Option<String>,
     /// How often expired state is purged.
     pub housekeeping_interval: Duration,
+    /// Brute-force protection of sign-in.
+    pub throttle: ThrottlePolicy,
 }
 
 impl Default for SignInSettings {
@@ -50,6 +53,7 @@ impl Default for SignInSettings {
             refresh_token_absolute_secs: 30 * 24 * 60 * 60,
             direct_login_client: None,
             housekeeping_interval: Duration::from_secs(300),
+            throttle: ThrottlePolicy::default(),
         }
     }
 }

@@ -4,7 +4,6 @@ use crate::credentials::CredentialVerifier;
 use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
 use portcullis_core::Clock;
-use portcullis_core::throttle::ThrottlePolicy;
 use portcullis_core::{PasswordError, PasswordPolicy};
 use portcullis_store::Store;
 use std::sync::Arc;
@@ -51,7 +50,7 @@ impl AppState {
         password_policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let credentials = CredentialVerifier::new(password_policy, ThrottlePolicy::default())?;
+        let credentials = CredentialVerifier::new(password_policy, settings.sign_in.throttle)?;
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {

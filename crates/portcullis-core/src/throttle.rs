@@ -19,6 +19,8 @@ pub struct ThrottlePolicy {
     pub window_secs: i64,
     /// Keys remembered at most.
     pub max_keys: usize,
+    /// Delay after the first failure beyond the free ones; it doubles with each further failure.
+    pub base_delay_ms: u64,
 }
 
 impl Default for ThrottlePolicy {
@@ -29,6 +31,7 @@ impl Default for ThrottlePolicy {
             lock_secs: 15 * 60,
             window_secs: 15 * 60,
             max_keys: 100_000,
+            base_delay_ms: 250,
         }
     }
 }
@@ -82,8 +85,10 @@ impl LoginThrottle {
         if excess == 0 {
             return ThrottleDecision::Allow(Duration::ZERO);
         }
-        let millis = 250u64.saturating_mul(1 << excess.min(4));
-        ThrottleDecision::Allow(Duration::from_millis(millis.min(4_000)))
+        let millis = self.policy.base_delay_ms.saturating_mul(1 << excess.min(4));
+        ThrottleDecision::Allow(Duration::from_millis(
+            millis.min(16 * self.policy.base_delay_ms),
+        ))
     }
 
     /// Counts a failed attempt.

@@ -7,6 +7,7 @@
 
 use portcullis_auth::settings::SignInSettings;
 use portcullis_auth::{AppState, AuthSettings};
+use portcullis_core::throttle::ThrottlePolicy;
 use portcullis_core::{
     Client, ClientKind, ClientRegistration, Clock, KeyLifecyclePolicy, NewUser, PasswordHasher,
     PasswordPolicy, SecretHash, SystemClock, TokenPolicy, User, Username, generate_secret,
@@ -15,6 +16,7 @@ use portcullis_jose::{Algorithm, KeyEncryptionKey};
 use portcullis_store::{ClientStore, SqliteStore, UserStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -31,7 +33,7 @@ pub const FAST_PASSWORDS: PasswordPolicy = PasswordPolicy {
 };
 
 /// Knobs of a test server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TestOptions {
     /// Access token algorithm.
     pub algorithm: Algorithm,
@@ -47,7 +49,42 @@ pub struct TestOptions {
     pub rotation_interval_secs: Option<i64>,
     /// The client `POST /login` serves; `None` disables it.
     pub direct_login_client: Option<String>,
+    /// The server's clock; tests that need time to pass share a [`ManualClock`].
+    pub clock: Arc<dyn Clock>,
 }
+
+/// A clock that starts at the real time and moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock reading the current real time.
+    pub fn new() -> Arc<Self> {
+        Arc::new(ManualClock(AtomicI64::new(SystemClock.now())))
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Brute-force protection that locks after 4 failures with millisecond delays, so lockout tests
+/// run quickly.
+pub const FAST_THROTTLE: ThrottlePolicy = ThrottlePolicy {
+    free_attempts: 2,
+    lock_after: 4,
+    lock_secs: 900,
+    window_secs: 900,
+    max_keys: 1000,
+    base_delay_ms: 5,
+};
 
 impl Default for TestOptions {
     fn default() -> Self {
@@ -59,6 +96,7 @@ impl Default for TestOptions {
             key_refresh_interval: Duration::from_millis(200),
             rotation_interval_secs: None,
             direct_login_client: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -139,6 +177,7 @@ impl TestAuthServer {
             key_refresh_interval: options.key_refresh_interval,
             sign_in: SignInSettings {
                 direct_login_client: options.direct_login_client.clone(),
+                throttle: FAST_THROTTLE,
                 ..SignInSettings::default()
             },
         };
@@ -147,7 +186,7 @@ impl TestAuthServer {
             kek,
             settings,
             FAST_PASSWORDS,
-            Arc::new(SystemClock),
+            options.clock.clone(),
         )
         .await
         .expect("server state");

@@ -23,18 +23,50 @@ async fn both_metadata_documents_list_exactly_what_is_implemented() {
         assert_eq!(metadata["jwks_uri"], server.url("/.well-known/jwks.json"));
         assert_eq!(
             metadata["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
         );
         assert_eq!(
             metadata["token_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post"])
         );
+        for (field, path) in [
+            ("authorization_endpoint", "/authorize"),
+            ("userinfo_endpoint", "/userinfo"),
+            ("revocation_endpoint", "/revoke"),
+            ("introspection_endpoint", "/introspect"),
+            ("end_session_endpoint", "/logout"),
+        ] {
+            assert_eq!(metadata[field], server.url(path), "{field}");
+        }
         assert_eq!(
             metadata["response_types_supported"],
-            serde_json::json!([]),
-            "no authorize endpoint yet"
+            serde_json::json!(["code"])
         );
-        assert!(metadata.get("authorization_endpoint").is_none());
+        assert_eq!(
+            metadata["code_challenge_methods_supported"],
+            serde_json::json!(["S256"]),
+            "never plain"
+        );
+        assert_eq!(
+            metadata["scopes_supported"],
+            serde_json::json!(["openid", "profile", "email", "offline_access"])
+        );
+        assert_eq!(
+            metadata["subject_types_supported"],
+            serde_json::json!(["public"])
+        );
+        let id_token_algs = metadata["id_token_signing_alg_values_supported"]
+            .as_array()
+            .expect("algs");
+        assert!(
+            id_token_algs.contains(&serde_json::json!("RS256")),
+            "OpenID Connect requires RS256"
+        );
+        assert_eq!(
+            metadata["authorization_response_iss_parameter_supported"],
+            true
+        );
+        assert!(metadata.get("request_uri_parameter_supported").is_none());
         assert_eq!(
             metadata["access_token_signing_alg_values_supported"],
             serde_json::json!(["ES256"])

@@ -2,8 +2,10 @@
 //! SQLite, the real CLI, and tokens checked by an independent JOSE implementation.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod browser;
 mod cli;
 mod client_credentials;
+mod code_flow;
 mod discovery;
 mod durability;
 mod key_rotation;
