@@ -10,5 +10,6 @@ mod discovery;
 mod durability;
 mod key_rotation;
 mod operations;
+mod sessions;
 mod support;
 mod token_errors;
