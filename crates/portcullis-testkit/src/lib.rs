@@ -51,6 +51,8 @@ pub struct TestOptions {
     pub direct_login_client: Option<String>,
     /// The server's clock; tests that need time to pass share a [`ManualClock`].
     pub clock: Arc<dyn Clock>,
+    /// How often expired state is purged.
+    pub housekeeping_interval: Duration,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -97,6 +99,7 @@ impl Default for TestOptions {
             rotation_interval_secs: None,
             direct_login_client: None,
             clock: Arc::new(SystemClock),
+            housekeeping_interval: Duration::from_secs(300),
         }
     }
 }
@@ -178,6 +181,7 @@ impl TestAuthServer {
             sign_in: SignInSettings {
                 direct_login_client: options.direct_login_client.clone(),
                 throttle: FAST_THROTTLE,
+                housekeeping_interval: options.housekeeping_interval,
                 ..SignInSettings::default()
             },
         };

@@ -66,8 +66,21 @@ pub(crate) struct IdTokenContext<'a> {
     pub access_token: &'a str,
 }
 
+/// An id token when the grant includes `openid` (OpenID Connect Core §3.1.3.3), else none.
+pub(crate) fn id_token_if_openid(
+    state: &AppState,
+    user: &User,
+    context: IdTokenContext<'_>,
+) -> Result<Option<String>, OAuthError> {
+    if context.scope.contains("openid") {
+        id_token(state, user, context).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Signs an id token with the client's id token algorithm (OpenID Connect Core §3.1.3.6, §3.1.3.7).
-pub(crate) fn id_token(
+fn id_token(
     state: &AppState,
     user: &User,
     context: IdTokenContext<'_>,

@@ -196,22 +196,18 @@ async fn exchange_code(
         now,
     )?;
     let access = issuance::access_token(state, &grant)?;
-    let id_token = if grant.scope.contains("openid") {
-        Some(issuance::id_token(
-            state,
-            &user,
-            IdTokenContext {
-                client,
-                scope: &grant.scope,
-                sid: &record.sid,
-                auth_time: record.auth_time,
-                nonce: record.nonce.clone(),
-                access_token: &access.token,
-            },
-        )?)
-    } else {
-        None
-    };
+    let id_token = issuance::id_token_if_openid(
+        state,
+        &user,
+        IdTokenContext {
+            client,
+            scope: &grant.scope,
+            sid: &record.sid,
+            auth_time: record.auth_time,
+            nonce: record.nonce.clone(),
+            access_token: &access.token,
+        },
+    )?;
     let (refresh_token, family_id) = if issuance::wants_refresh_token(client, &grant.scope) {
         let (token, family_id) =
             issuance::start_refresh_family(state, &grant, &user.id, &access).await?;
@@ -295,8 +291,8 @@ async fn refresh(
         .record_family_access_token(&family.id, (&access.claims.jti, access.claims.exp))
         .await
         .map_err(store_error)?;
-    let id_token = match (&user, grant.scope.contains("openid")) {
-        (Some(user), true) => Some(issuance::id_token(
+    let id_token = match &user {
+        Some(user) => issuance::id_token_if_openid(
             state,
             user,
             IdTokenContext {
@@ -307,8 +303,8 @@ async fn refresh(
                 nonce: None,
                 access_token: &access.token,
             },
-        )?),
-        _ => None,
+        )?,
+        None => None,
     };
     Ok(issuance::response(access, Some(next_token), id_token))
 }

@@ -202,3 +202,26 @@ pub async fn refresh(server: &TestAuthServer, refresh_token: &str) -> reqwest::R
         .await
         .expect("refresh request")
 }
+
+/// Signs `username` in through the pages, consents, and exchanges the code: the app's tokens.
+pub async fn sign_in_for_tokens(
+    browser: &Browser,
+    server: &TestAuthServer,
+    scope: &str,
+    username: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce_pair();
+    let callback = authorize(
+        browser,
+        server,
+        &authorize_url(server, scope, &challenge, &[]),
+        username,
+    )
+    .await;
+    let code = query_param(&callback, "code").expect("code");
+    exchange(server, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("token response")
+}

@@ -52,6 +52,11 @@ const ISSUER: &str = "http://auth.portcullis.test";
 
 /// Starts `portcullis serve auth` as a child process; returns it with its base URL.
 fn spawn_server(dir: &Path, log: &Path) -> (Child, String) {
+    spawn_server_with(dir, log, &[])
+}
+
+/// As [`spawn_server`], with extra environment variables.
+fn spawn_server_with(dir: &Path, log: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -62,6 +67,7 @@ fn spawn_server(dir: &Path, log: &Path) -> (Child, String) {
         .arg(dir)
         .args(["--listen", "127.0.0.1:0", "--issuer", ISSUER])
         .env("PORTCULLIS_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
@@ -196,5 +202,73 @@ async fn kill_9_loses_nothing_acknowledged_and_logs_hold_no_secrets() {
     assert!(
         !logs.contains("not-the-secret"),
         "presented secret leaked into logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_are_audited_without_passwords() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("server.log");
+    let data = dir.path().join("data");
+    let env = [
+        ("PORTCULLIS_AUTH_DIRECT_LOGIN_CLIENT", "web"),
+        ("PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB", "1024"),
+        ("PORTCULLIS_PASSWORDS_ARGON2_ITERATIONS", "1"),
+    ];
+    let added = admin(
+        &data,
+        &[
+            "client",
+            "add",
+            "web",
+            "--public",
+            "--first-party",
+            "--grant",
+            "authorization_code",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--audience",
+            "api",
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let user = admin(
+        &data,
+        &["user", "add", "carol", "--role", "user", "--password-stdin"],
+        "the-real-password\n",
+        &env,
+    )
+    .await;
+    assert!(user.status.success());
+    let (mut child, url) = spawn_server_with(&data, &log, &env);
+    let login = |password: &'static str| {
+        super::support::http()
+            .post(format!("{url}/login"))
+            .json(&serde_json::json!({"username": "carol", "password": password}))
+            .send()
+    };
+    assert_eq!(login("a-wrong-guess").await.expect("login").status(), 401);
+    assert_eq!(
+        login("the-real-password").await.expect("login").status(),
+        200
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    child.wait().expect("reaped");
+    let logs = std::fs::read_to_string(&log).expect("logs");
+    assert!(logs.contains(r#"\"event\":\"sign_in\",\"username\":\"carol\",\"success\":false,\"reason\":\"wrong password\""#), "{logs}");
+    assert!(logs.contains(r#"\"event\":\"sign_in\",\"username\":\"carol\",\"success\":true"#));
+    assert!(
+        !logs.contains("the-real-password") && !logs.contains("a-wrong-guess"),
+        "passwords never logged"
     );
 }

@@ -1,8 +1,8 @@
 //! Sessions, CSRF, prompt handling, brute-force protection, logout, direct login, revocation.
 
 use super::browser::{
-    AFTER_LOGOUT, APP, Browser, CALLBACK, PASSWORD, app_client, authorize, authorize_url, exchange,
-    hidden_fields, location, pkce_pair, query_param, refresh,
+    AFTER_LOGOUT, APP, Browser, CALLBACK, PASSWORD, app_client, authorize, authorize_url,
+    hidden_fields, location, pkce_pair, query_param, refresh, sign_in_for_tokens,
 };
 use super::support::{http, service_client};
 use portcullis_core::{ClientKind, ClientRegistration};
@@ -293,23 +293,8 @@ async fn logout_ends_the_session_revokes_tokens_and_feeds_gateways() {
     let gateway_secret = gateway_secret.expect("secret");
     server.add_user("alice", &["user"], PASSWORD).await;
     let browser = Browser::new();
-    let (verifier, challenge) = pkce_pair();
-    let callback = authorize(
-        &browser,
-        &server,
-        &authorize_url(&server, "openid offline_access", &challenge, &[]),
-        "alice",
-    )
-    .await;
-    let tokens: Value = exchange(
-        &server,
-        &query_param(&callback, "code").expect("code"),
-        &verifier,
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let (_, challenge) = pkce_pair();
+    let tokens = sign_in_for_tokens(&browser, &server, "openid offline_access", "alice").await;
     let id_token = tokens["id_token"].as_str().expect("id token");
 
     let feed = |after: i64| {
@@ -406,23 +391,7 @@ async fn revocation_and_introspection_per_rfc_7009_and_7662() {
     let rs_secret = rs_secret.expect("secret");
     server.add_user("alice", &["user"], PASSWORD).await;
     let browser = Browser::new();
-    let (verifier, challenge) = pkce_pair();
-    let callback = authorize(
-        &browser,
-        &server,
-        &authorize_url(&server, "openid offline_access", &challenge, &[]),
-        "alice",
-    )
-    .await;
-    let tokens: Value = exchange(
-        &server,
-        &query_param(&callback, "code").expect("code"),
-        &verifier,
-    )
-    .await
-    .json()
-    .await
-    .expect("json");
+    let tokens = sign_in_for_tokens(&browser, &server, "openid offline_access", "alice").await;
     let access = tokens["access_token"].as_str().expect("access");
     let refresh_token = tokens["refresh_token"].as_str().expect("refresh");
     let introspect = |token: &str, secret: &str| {
@@ -600,4 +569,86 @@ async fn direct_login_is_off_by_default_and_issues_tokens_when_enabled() {
         (claims["sub"].as_str(), claims["roles"].clone()),
         (Some(alice.id.as_str()), serde_json::json!(["admin"]))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_sessions_housekeeping_and_per_client_id_token_algorithm() {
+    let clock = portcullis_testkit::ManualClock::new();
+    let options = TestOptions {
+        clock: clock.clone(),
+        housekeeping_interval: std::time::Duration::from_millis(100),
+        ..TestOptions::default()
+    };
+    let server = TestAuthServer::start_with(options).await;
+    let mut es256_app = app_client();
+    es256_app.id_token_algorithm = Some(portcullis_jose::Algorithm::Es256);
+    server.add_client(es256_app).await;
+    server.add_user("alice", &["user"], PASSWORD).await;
+    let browser = Browser::new();
+    let (_, challenge) = pkce_pair();
+    let tokens = sign_in_for_tokens(&browser, &server, "openid", "alice").await;
+    let header = jsonwebtoken::decode_header(tokens["id_token"].as_str().expect("id token"))
+        .expect("header");
+    assert_eq!(
+        header.alg,
+        jsonwebtoken::Algorithm::ES256,
+        "the client's id token algorithm"
+    );
+    let by_post = http()
+        .post(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("access"))
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(by_post.status(), 200, "userinfo by POST");
+
+    let listing = super::support::stdout(
+        &super::support::admin(server.data_dir(), &["session", "list"], "", &[]).await,
+    );
+    let row = listing
+        .lines()
+        .find(|line| line.contains("alice"))
+        .expect("alice's session listed");
+    let sid = row.split_whitespace().next().expect("sid").to_owned();
+    let revoked =
+        super::support::admin(server.data_dir(), &["session", "revoke", &sid], "", &[]).await;
+    assert!(
+        revoked.status.success(),
+        "{}",
+        super::support::stderr(&revoked)
+    );
+    let again = browser
+        .get(&authorize_url(&server, "openid", &challenge, &[]))
+        .await;
+    assert!(
+        location(&again, &server.base_url).contains("/signin?"),
+        "revoked session no longer signs in"
+    );
+    let missing =
+        super::support::admin(server.data_dir(), &["session", "revoke", &sid], "", &[]).await;
+    assert!(!missing.status.success() && super::support::stderr(&missing).contains("no session"));
+
+    // Housekeeping: once the idle timeout has passed, expired sessions are deleted.
+    authorize(
+        &browser,
+        &server,
+        &authorize_url(&server, "openid", &challenge, &[]),
+        "alice",
+    )
+    .await;
+    clock.advance(31 * 60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let listing = super::support::stdout(
+            &super::support::admin(server.data_dir(), &["session", "list"], "", &[]).await,
+        );
+        if !listing.contains("alice") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired session was not purged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
