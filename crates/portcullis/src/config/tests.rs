@@ -91,6 +91,23 @@ fn bad_values_are_named() {
         ("[auth]\nissuer = \"ftp://x\"", "issuer"),
         ("[auth]\nlisten = \"nowhere\"", "listen"),
         ("[passwords]\nargon2_iterations = 0", "passwords"),
+        (
+            "[sessions]\nidle_timeout_secs = 10",
+            "sessions.idle_timeout_secs",
+        ),
+        (
+            "[sessions]\nidle_timeout_secs = 7200\nabsolute_timeout_secs = 3600",
+            "sessions.idle_timeout_secs",
+        ),
+        (
+            "[tokens]\nrefresh_token_absolute_secs = 100",
+            "refresh_token_sliding_secs",
+        ),
+        ("[auth]\nproduct_name = \"\"", "product_name"),
+        (
+            "[auth]\nhousekeeping_interval_secs = 0",
+            "housekeeping_interval_secs",
+        ),
     ];
     for (toml, named) in cases {
         let message = error_of(load(toml, &[], &FlagOverrides::default()));

@@ -652,3 +652,87 @@ async fn admin_sessions_housekeeping_and_per_client_id_token_algorithm() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_user_revokes_their_tokens_and_consent_can_be_revoked() {
+    let server = TestAuthServer::start().await;
+    server.add_client(app_client()).await;
+    let mut gateway = service_client("gateway");
+    gateway.scopes.push("portcullis:revocations".into());
+    let (_, gateway_secret) = server.add_client(gateway).await;
+    let alice = server.add_user("alice", &["user"], PASSWORD).await;
+    let browser = Browser::new();
+    let tokens = sign_in_for_tokens(&browser, &server, "openid", "alice").await;
+    let access = tokens["access_token"].as_str().expect("access");
+
+    let revoked = super::support::admin(
+        server.data_dir(),
+        &["user", "revoke-consent", "alice", APP],
+        "",
+        &[],
+    )
+    .await;
+    assert!(
+        revoked.status.success(),
+        "{}",
+        super::support::stderr(&revoked)
+    );
+    let (_, challenge) = pkce_pair();
+    let page = browser
+        .get(&authorize_url(&server, "openid", &challenge, &[]))
+        .await;
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("name=\"decision\""),
+        "consent asked again"
+    );
+    let again = super::support::admin(
+        server.data_dir(),
+        &["user", "revoke-consent", "alice", APP],
+        "",
+        &[],
+    )
+    .await;
+    assert!(!again.status.success());
+
+    assert_eq!(
+        http()
+            .get(server.url("/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("userinfo")
+            .status(),
+        200
+    );
+    let disabled =
+        super::support::admin(server.data_dir(), &["user", "disable", "alice"], "", &[]).await;
+    assert!(disabled.status.success());
+    assert_eq!(
+        http()
+            .get(server.url("/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("userinfo")
+            .status(),
+        401
+    );
+    let feed: Value = http()
+        .get(server.url("/revocations"))
+        .basic_auth("gateway", gateway_secret.as_deref())
+        .send()
+        .await
+        .expect("feed")
+        .json()
+        .await
+        .expect("json");
+    let subject_revoked = feed["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .any(|entry| entry["kind"] == "sub" && entry["value"] == alice.id.as_str());
+    assert!(subject_revoked, "{feed}");
+}

@@ -6,8 +6,8 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_core::user::{normalize_roles, validate_email};
-use portcullis_core::{Clock, NewUser, PasswordHasher, SystemClock, Username};
-use portcullis_store::{SqliteStore, StoreError, UserStore};
+use portcullis_core::{Clock, NewUser, PasswordHasher, RevocationKind, SystemClock, Username};
+use portcullis_store::{ConsentStore, RevocationStore, SqliteStore, StoreError, UserStore};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -58,6 +58,13 @@ pub enum UserCommand {
     Enable {
         /// Username.
         name: String,
+    },
+    /// Forget a user's consent to a client; the consent page is shown again next time.
+    RevokeConsent {
+        /// Username.
+        name: String,
+        /// Client id.
+        client: String,
     },
 }
 
@@ -110,8 +117,10 @@ impl UserCommand {
                 }
             }
             UserCommand::Remove { name } => {
+                let user = existing(store, &name).await?;
                 found(store.delete_user(&name).await?, &name)?;
-                println!("removed user {name}");
+                revoke_subject(config, store, &user.id).await?;
+                println!("removed user {name}; their tokens are revoked");
             }
             UserCommand::SetPassword { name, .. } => {
                 if store.find_user_by_username(&name).await?.is_none() {
@@ -127,21 +136,46 @@ impl UserCommand {
                 println!("roles of {name}: {}", roles.join(","));
             }
             UserCommand::Disable { name } => {
-                found(
-                    store
-                        .set_disabled_at(&name, Some(SystemClock.now()))
-                        .await?,
-                    &name,
-                )?;
-                println!("disabled user {name}");
+                let user = existing(store, &name).await?;
+                let disabled = store
+                    .set_disabled_at(&name, Some(SystemClock.now()))
+                    .await?;
+                found(disabled, &name)?;
+                revoke_subject(config, store, &user.id).await?;
+                println!("disabled user {name}; their tokens are revoked");
             }
             UserCommand::Enable { name } => {
                 found(store.set_disabled_at(&name, None).await?, &name)?;
                 println!("enabled user {name}");
             }
+            UserCommand::RevokeConsent { name, client } => {
+                let user = existing(store, &name).await?;
+                if !store.revoke_consent(&user.id, &client).await? {
+                    bail!("user `{name}` has no consent for client `{client}`");
+                }
+                println!("revoked {name}'s consent to {client}");
+            }
         }
         Ok(())
     }
+}
+
+async fn existing(store: &SqliteStore, name: &str) -> anyhow::Result<portcullis_core::User> {
+    store
+        .find_user_by_username(name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user `{name}`"))
+}
+
+/// Puts the user's id on the revocation feed for as long as any of their access tokens can live,
+/// so introspection, userinfo and gateways reject those tokens at once.
+async fn revoke_subject(config: &Config, store: &SqliteStore, user_id: &str) -> anyhow::Result<()> {
+    let now = SystemClock.now();
+    let horizon = now + config.tokens.max_access_token_lifetime_secs;
+    store
+        .add_revocation(RevocationKind::Subject, user_id, horizon, now)
+        .await?;
+    Ok(())
 }
 
 fn found(changed: bool, name: &str) -> anyhow::Result<()> {
