@@ -1,0 +1,201 @@
+//! Assembling and starting a gateway from its configuration.
+
+use crate::authenticate::Authenticator;
+use crate::config::GatewayConfig;
+use crate::key_cache::{IssuerKeys, KeySource};
+use crate::metrics::Metrics;
+use crate::pipeline::{Gateway, PipelineSettings};
+use crate::rate_limit::LocalRateLimiter;
+use crate::revocations::{RevocationSet, follow_feed};
+use crate::routes::{RouteError, RouteTable};
+use crate::server::{ConnectionLimits, serve};
+use axum::http::HeaderName;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Why a gateway could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The routes are invalid.
+    #[error(transparent)]
+    Routes(#[from] RouteError),
+    /// An issuer is misconfigured.
+    #[error("issuer `{0}`: {1}")]
+    Issuer(String, String),
+    /// A header name is invalid.
+    #[error("strip_headers: `{0}` is not a header name")]
+    HeaderName(String),
+    /// A listener could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// A gateway that is serving.
+pub struct RunningGateway {
+    /// The public address.
+    pub address: SocketAddr,
+    /// The admin address.
+    pub admin_address: SocketAddr,
+    /// The pipeline, for reloads.
+    pub gateway: Arc<Gateway>,
+    task: JoinHandle<std::io::Result<()>>,
+    stop_feeds: watch::Sender<bool>,
+    feeds: Vec<JoinHandle<()>>,
+}
+
+impl RunningGateway {
+    /// Swaps in the routes of `config` without dropping connections.
+    ///
+    /// # Errors
+    /// An invalid route table; the running one stays.
+    pub fn reload_routes(&self, config: &GatewayConfig) -> Result<(), RouteError> {
+        let routes = RouteTable::build(config)?;
+        self.gateway.replace_routes(routes);
+        Ok(())
+    }
+
+    /// Waits until the server has stopped (after its shutdown signal) and stops the feeds.
+    ///
+    /// # Errors
+    /// Listener errors.
+    pub async fn finished(self) -> std::io::Result<()> {
+        let result = self.task.await.map_err(std::io::Error::other)?;
+        let _ = self.stop_feeds.send(true);
+        for feed in self.feeds {
+            let _ = feed.await;
+        }
+        result
+    }
+}
+
+/// Builds the gateway, loads issuer keys (best effort: an unreachable issuer is retried when
+/// tokens arrive, and answered with 503 until then), starts revocation feeds and the listeners.
+///
+/// # Errors
+/// [`StartError`].
+pub async fn start(
+    config: &GatewayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningGateway, StartError> {
+    let routes = RouteTable::build(config)?;
+    let metrics = Arc::new(Metrics::default());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|error| StartError::Client(error.to_string()))?;
+    let mut issuers = Vec::new();
+    for issuer in &config.issuers {
+        let source = match (&issuer.jwks_url, &issuer.jwks_file) {
+            (None, None) => KeySource::Discovery,
+            (Some(url), None) => KeySource::JwksUrl(url.clone()),
+            (None, Some(path)) => KeySource::File(path.clone()),
+            (Some(_), Some(_)) => {
+                return Err(StartError::Issuer(
+                    issuer.issuer.clone(),
+                    "set jwks_url or jwks_file, not both".into(),
+                ));
+            }
+        };
+        let keys = Arc::new(IssuerKeys::new(
+            issuer.issuer.clone(),
+            issuer.audience.clone(),
+            source,
+            Duration::from_secs(config.jwks_refetch_min_interval_secs),
+            http.clone(),
+            metrics.clone(),
+        ));
+        if let Err(error) = keys.refresh().await {
+            tracing::warn!(issuer = %issuer.issuer, %error, "issuer keys not loaded yet; tokens get 503 until they are");
+        }
+        issuers.push(keys);
+    }
+    let strip_headers = config
+        .strip_headers
+        .iter()
+        .map(|name| {
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|_| StartError::HeaderName(name.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let revocations = Arc::new(RevocationSet::default());
+    let authenticator = Authenticator::new(
+        issuers,
+        revocations.clone(),
+        config.leeway_secs,
+        config.token_cache_entries,
+    );
+    let gateway = Arc::new(Gateway::new(
+        routes,
+        authenticator,
+        Box::new(LocalRateLimiter::new(config.rate_limit_max_keys)),
+        metrics.clone(),
+        PipelineSettings {
+            strip_headers,
+            trusted_proxies: config.trusted_proxies.clone(),
+            forward_authorization: config.forward_authorization,
+        },
+    ));
+    let (stop_feeds, feeds_stopped) = watch::channel(false);
+    let feeds = config
+        .issuers
+        .iter()
+        .filter_map(|issuer| {
+            issuer
+                .revocation_feed
+                .clone()
+                .map(|feed| (issuer.issuer.clone(), feed))
+        })
+        .map(|(issuer, feed)| {
+            tokio::spawn(follow_feed(
+                issuer,
+                feed,
+                revocations.clone(),
+                http.clone(),
+                metrics.clone(),
+                feeds_stopped.clone(),
+            ))
+        })
+        .collect();
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| StartError::Listen(config.listen, error))?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|error| StartError::Listen(config.admin_listen, error))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| StartError::Listen(config.listen, error))?;
+    let admin_address = admin_listener
+        .local_addr()
+        .map_err(|error| StartError::Listen(config.admin_listen, error))?;
+    let limits = ConnectionLimits {
+        max_connections: config.max_connections,
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        max_header_bytes: config.max_header_bytes,
+        drain_timeout: Duration::from_secs(30),
+    };
+    let task = tokio::spawn(serve(
+        gateway.clone(),
+        limits,
+        listener,
+        admin_listener,
+        shutdown,
+    ));
+    Ok(RunningGateway {
+        address,
+        admin_address,
+        gateway,
+        task,
+        stop_feeds,
+        feeds,
+    })
+}

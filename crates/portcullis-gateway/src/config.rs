@@ -1,0 +1,191 @@
+//! The gateway's configuration: the `[gateway]` section of the Portcullis TOML file, with its
+//! issuers and routes. Validated once into the runtime types of [`crate::routes`].
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// `[gateway]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Public listener.
+    pub listen: SocketAddr,
+    /// Listener of `/healthz`, `/readyz` and `/metrics`.
+    pub admin_listen: SocketAddr,
+    /// Keep the `Authorization` header on forwarded requests, so backends can verify the token.
+    pub forward_authorization: bool,
+    /// Client headers removed before anything else, beside every `X-Portcullis-*`.
+    pub strip_headers: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are trusted.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// Time allowed for a client to send its request headers (slowloris protection).
+    pub header_read_timeout_ms: u64,
+    /// Largest request head accepted, in bytes.
+    pub max_header_bytes: usize,
+    /// Verified tokens remembered at most.
+    pub token_cache_entries: usize,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway_secs: i64,
+    /// An unknown `kid` triggers a JWKS fetch at most this often per issuer.
+    pub jwks_refetch_min_interval_secs: u64,
+    /// Rate-limit keys remembered at most per route.
+    pub rate_limit_max_keys: usize,
+    /// Accepted token issuers.
+    pub issuers: Vec<IssuerConfig>,
+    /// Routes, matched by host and longest path prefix.
+    pub routes: Vec<RouteConfig>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 4001)),
+            forward_authorization: true,
+            strip_headers: vec!["x-user-id".into(), "x-forwarded-user".into()],
+            trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            header_read_timeout_ms: 5_000,
+            max_header_bytes: 16 * 1024,
+            token_cache_entries: 100_000,
+            leeway_secs: 30,
+            jwks_refetch_min_interval_secs: 30,
+            rate_limit_max_keys: 100_000,
+            issuers: Vec::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// `[[gateway.issuers]]`: a token issuer and where its keys come from. Exactly one of
+/// `discovery` (the default: `<issuer>/.well-known/oauth-authorization-server`), `jwks_url` or
+/// `jwks_file` provides the keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// A JWKS URL, instead of discovery.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// A local JWKS file (offline deployments, benchmarks), instead of discovery.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// An audience every token of this issuer must carry.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Follow this issuer's revocation feed.
+    #[serde(default)]
+    pub revocation_feed: Option<RevocationFeedConfig>,
+}
+
+/// How to read an issuer's revocation feed (`GET <issuer>/revocations`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationFeedConfig {
+    /// A client allowed the scope `portcullis:revocations`.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// Poll interval.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+impl std::fmt::Debug for RevocationFeedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationFeedConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .finish()
+    }
+}
+
+fn default_poll_interval_ms() -> u64 {
+    500
+}
+
+/// `[[gateway.routes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Name in metrics and logs.
+    pub name: String,
+    /// Host to match (without port); any host when unset.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix to match, on segment boundaries.
+    pub path_prefix: String,
+    /// Remove the prefix before forwarding.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Upstream base URLs, used round-robin.
+    pub upstreams: Vec<String>,
+    /// Upstream connect timeout.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Time allowed for the upstream's response headers.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Largest request body forwarded.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// `public` or `authenticated`.
+    #[serde(default = "default_auth")]
+    pub auth: String,
+    /// Every one of these scopes is required.
+    #[serde(default)]
+    pub scopes_all: Vec<String>,
+    /// At least one of these scopes is required.
+    #[serde(default)]
+    pub scopes_any: Vec<String>,
+    /// At least one of these roles is required.
+    #[serde(default)]
+    pub roles_any: Vec<String>,
+    /// Every one of these roles is required.
+    #[serde(default)]
+    pub roles_all: Vec<String>,
+    /// The token's `aud` must contain this.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+fn default_max_body_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_auth() -> String {
+    "authenticated".to_owned()
+}
+
+/// `[gateway.routes.rate_limit]`: `requests` per `per_secs`, with bursts up to `burst`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// Window in seconds.
+    pub per_secs: u32,
+    /// Requests that may arrive at once (default: `requests`).
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// `subject`, `client` or `ip`.
+    #[serde(default = "default_rate_key")]
+    pub key: String,
+}
+
+fn default_rate_key() -> String {
+    "ip".to_owned()
+}

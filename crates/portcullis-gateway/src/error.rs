@@ -1,0 +1,182 @@
+//! Gateway errors and their responses. Client faults are 4xx in RFC 6750 form, upstream faults
+//! 502/504, our own faults 500/503 (pingora's rule: an error knows its source). Bodies are JSON and
+//! never reveal keys or internals.
+
+use crate::authenticate::AuthFailure;
+use crate::policy::Denial;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::time::Duration;
+
+/// What ends a request before or instead of the upstream's answer.
+#[derive(Debug)]
+pub enum GatewayError {
+    /// No route matches.
+    NoRoute,
+    /// Authentication failed.
+    Auth(AuthFailure),
+    /// The policy refused the identity.
+    Denied(Denial),
+    /// Rate limited.
+    RateLimited {
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// The request body is larger than the route allows.
+    BodyTooLarge,
+    /// The upstream could not be reached or failed mid-request.
+    BadGateway,
+    /// The upstream did not answer in time.
+    GatewayTimeout,
+}
+
+impl GatewayError {
+    /// A short reason, for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            GatewayError::NoRoute => "no_route",
+            GatewayError::Auth(AuthFailure::Missing) => "missing_token",
+            GatewayError::Auth(AuthFailure::Malformed) => "malformed_request",
+            GatewayError::Auth(AuthFailure::Invalid(_)) => "invalid_token",
+            GatewayError::Auth(AuthFailure::Revoked) => "revoked_token",
+            GatewayError::Auth(AuthFailure::KeysUnavailable) => "keys_unavailable",
+            GatewayError::Denied(Denial::Scope(_)) => "insufficient_scope",
+            GatewayError::Denied(Denial::Role) => "missing_role",
+            GatewayError::Denied(Denial::Audience) => "wrong_audience",
+            GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::BodyTooLarge => "body_too_large",
+            GatewayError::BadGateway => "bad_gateway",
+            GatewayError::GatewayTimeout => "gateway_timeout",
+        }
+    }
+}
+
+/// Quotes a value for an auth-param (RFC 9110 §11.2): only characters that need no escaping.
+fn quoted(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+fn bearer(
+    status: StatusCode,
+    error: Option<&str>,
+    description: &str,
+    scope: Option<&str>,
+) -> Response {
+    let mut challenge = String::from("Bearer realm=\"portcullis\"");
+    if let Some(error) = error {
+        challenge.push_str(&format!(
+            ", error=\"{error}\", error_description=\"{}\"",
+            quoted(description)
+        ));
+    }
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{}\"", quoted(scope)));
+    }
+    let body =
+        json!({ "error": error.unwrap_or("unauthorized"), "error_description": description });
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn plain(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        match self {
+            GatewayError::NoRoute => {
+                plain(StatusCode::NOT_FOUND, "not_found", "no route for this path")
+            }
+            // RFC 6750 §3.1: no error code when the request had no token.
+            GatewayError::Auth(AuthFailure::Missing) => bearer(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "an access token is required",
+                None,
+            ),
+            GatewayError::Auth(AuthFailure::Malformed) => bearer(
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                "malformed Authorization header",
+                None,
+            ),
+            GatewayError::Auth(AuthFailure::Invalid(description)) => bearer(
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                &description,
+                None,
+            ),
+            GatewayError::Auth(AuthFailure::Revoked) => bearer(
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                "token has been revoked",
+                None,
+            ),
+            GatewayError::Auth(AuthFailure::KeysUnavailable) => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "token keys are not available yet",
+            ),
+            GatewayError::Denied(Denial::Scope(scope)) => bearer(
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+                "the token lacks a required scope",
+                Some(&scope),
+            ),
+            GatewayError::Denied(Denial::Role) => bearer(
+                StatusCode::FORBIDDEN,
+                Some("insufficient_scope"),
+                "a required role is missing",
+                None,
+            ),
+            GatewayError::Denied(Denial::Audience) => bearer(
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                "token audience is not accepted",
+                None,
+            ),
+            GatewayError::RateLimited { retry_after } => {
+                let mut response = plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests",
+                );
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
+            }
+            GatewayError::BodyTooLarge => plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is too large",
+            ),
+            GatewayError::BadGateway => plain(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream service failed",
+            ),
+            GatewayError::GatewayTimeout => plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                "the upstream service did not answer in time",
+            ),
+        }
+    }
+}

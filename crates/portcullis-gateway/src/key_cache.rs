@@ -1,0 +1,162 @@
+//! The verification keys of one issuer: loaded from its discovery document, a JWKS URL or a local
+//! file; kept when the issuer is unreachable; refetched when a token names an unknown `kid`, but at
+//! most once per `min_interval`, so tokens with random kids cannot cause a fetch storm.
+
+use crate::metrics::Metrics;
+use portcullis_jose::KeySet;
+use portcullis_types::{JwkSet, ProviderMetadata};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// RFC 8414 discovery at the issuer, then its `jwks_uri`.
+    Discovery,
+    /// A JWKS URL.
+    JwksUrl(String),
+    /// A local JWKS file.
+    File(PathBuf),
+}
+
+/// One issuer's keys.
+pub struct IssuerKeys {
+    /// The issuer identifier.
+    pub issuer: String,
+    /// An audience every token must carry.
+    pub audience: Option<String>,
+    source: KeySource,
+    keys: RwLock<Arc<KeySet>>,
+    loaded: AtomicBool,
+    last_attempt: Mutex<Option<Instant>>,
+    min_interval: Duration,
+    http: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for IssuerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuerKeys")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IssuerKeys {
+    /// An issuer with no keys yet; call [`IssuerKeys::refresh`] to load them.
+    pub fn new(
+        issuer: String,
+        audience: Option<String>,
+        source: KeySource,
+        min_interval: Duration,
+        http: reqwest::Client,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        IssuerKeys {
+            issuer,
+            audience,
+            source,
+            keys: RwLock::new(Arc::new(KeySet::default())),
+            loaded: AtomicBool::new(false),
+            last_attempt: Mutex::new(None),
+            min_interval,
+            http,
+            metrics,
+        }
+    }
+
+    /// The current keys.
+    pub fn current(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether keys were ever loaded.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Loads the keys now. On failure the previous keys stay in use.
+    ///
+    /// # Errors
+    /// Why the keys could not be loaded.
+    pub async fn refresh(&self) -> Result<(), String> {
+        let mut last_attempt = self.last_attempt.lock().await;
+        *last_attempt = Some(Instant::now());
+        self.fetch_and_store().await
+    }
+
+    /// Refetches for an unknown `kid`, unless a fetch happened within `min_interval`. Concurrent
+    /// callers wait for one fetch instead of starting their own.
+    pub async fn refresh_for_unknown_kid(&self) {
+        let mut last_attempt = self.last_attempt.lock().await;
+        if last_attempt.is_some_and(|at| at.elapsed() < self.min_interval) {
+            return;
+        }
+        *last_attempt = Some(Instant::now());
+        if let Err(error) = self.fetch_and_store().await {
+            tracing::warn!(issuer = %self.issuer, %error, "JWKS refetch failed; keeping cached keys");
+        }
+    }
+
+    async fn fetch_and_store(&self) -> Result<(), String> {
+        let result = self.fetch().await;
+        self.metrics.jwks_fetch(&self.issuer, result.is_ok());
+        let jwks = result?;
+        let keys = KeySet::from_jwks(&jwks);
+        if keys.is_empty() {
+            return Err("the JWKS has no usable keys".to_owned());
+        }
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, String> {
+        match &self.source {
+            KeySource::File(path) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|error| format!("{}: {error}", path.display()))?;
+                serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
+            }
+            KeySource::JwksUrl(url) => self.get_json(url).await,
+            KeySource::Discovery => {
+                let url = format!(
+                    "{}/.well-known/oauth-authorization-server",
+                    self.issuer.trim_end_matches('/')
+                );
+                let metadata: ProviderMetadata = self.get_json(&url).await?;
+                // RFC 8414 §3.3: the metadata must name exactly this issuer.
+                if metadata.issuer != self.issuer {
+                    return Err(format!("discovery names issuer `{}`", metadata.issuer));
+                }
+                self.get_json(&metadata.jwks_uri).await
+            }
+        }
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| format!("{url}: {error}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: status {}", response.status()));
+        }
+        response
+            .json()
+            .await
+            .map_err(|error| format!("{url}: {error}"))
+    }
+}

@@ -1,0 +1,26 @@
+//! The Portcullis API gateway: the single entry point in front of backend services.
+//!
+//! Every request passes an ordered pipeline of small stages (pingora's phases), each in its own
+//! module and testable alone: [`identity`] strips spoofable headers, [`routes`] matches,
+//! [`authenticate`] validates the bearer token against cached issuer keys ([`key_cache`]) and the
+//! revocation set ([`revocations`]), [`policy`] authorizes, [`rate_limit`] meters, [`proxy`]
+//! forwards with a trusted identity. [`pipeline`] strings them together; [`server`] runs the
+//! listeners; [`build`] assembles a gateway from its configuration.
+
+pub mod authenticate;
+pub mod build;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod key_cache;
+pub mod metrics;
+pub mod pipeline;
+pub mod policy;
+pub mod proxy;
+pub mod rate_limit;
+pub mod revocations;
+pub mod routes;
+pub mod server;
+
+pub use build::{RunningGateway, start};
+pub use config::GatewayConfig;

@@ -1,0 +1,176 @@
+//! Prometheus metrics of the gateway, served on the admin listener.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FetchLabels {
+    issuer: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IssuerLabel {
+    issuer: String,
+}
+
+type HistogramFamily = Family<RouteLabel, Histogram, fn() -> Histogram>;
+
+/// The gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    auth_failures: Family<ReasonLabel, Counter>,
+    upstream_latency: HistogramFamily,
+    jwks_fetches: Family<FetchLabels, Counter>,
+    rate_limited: Family<RouteLabel, Counter>,
+    feed_lag: Family<IssuerLabel, Gauge<f64, AtomicU64>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portcullis_gateway");
+        let metrics = Metrics {
+            requests: Family::default(),
+            auth_failures: Family::default(),
+            upstream_latency: Family::new_with_constructor(latency_histogram),
+            jwks_fetches: Family::default(),
+            rate_limited: Family::default(),
+            feed_lag: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Requests by route and status",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "auth_failures",
+            "Authentication and authorization failures by reason",
+            metrics.auth_failures.clone(),
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Upstream response time by route",
+            metrics.upstream_latency.clone(),
+        );
+        registry.register(
+            "jwks_fetches",
+            "JWKS fetches by issuer and outcome",
+            metrics.jwks_fetches.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Requests refused by rate limits, by route",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "revocation_feed_lag_seconds",
+            "Seconds since the revocation feed was last read",
+            metrics.feed_lag.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a finished request.
+    pub fn request(&self, route: &str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    /// Counts an authentication or policy failure.
+    pub fn auth_failure(&self, reason: &str) {
+        self.auth_failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records an upstream response time.
+    pub fn upstream_latency(&self, route: &str, seconds: f64) {
+        self.upstream_latency
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts a JWKS fetch.
+    pub fn jwks_fetch(&self, issuer: &str, success: bool) {
+        let outcome = if success { "success" } else { "failure" };
+        self.jwks_fetches
+            .get_or_create(&FetchLabels {
+                issuer: issuer.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a rate-limited request.
+    pub fn rate_limited(&self, route: &str) {
+        self.rate_limited
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records how stale the revocation feed is.
+    pub fn revocation_feed_lag(&self, issuer: &str, seconds: f64) {
+        self.feed_lag
+            .get_or_create(&IssuerLabel {
+                issuer: issuer.to_owned(),
+            })
+            .set(seconds);
+    }
+
+    /// Prometheus text.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            tracing::error!("metrics encoding failed");
+        }
+        text
+    }
+}

@@ -1,0 +1,285 @@
+//! The request pipeline, in order: request id → strip spoofable identity headers → route →
+//! authenticate and authorize → rate limit → forward. Each stage lives in its own module; this one
+//! only strings them together and records the outcome.
+
+use crate::authenticate::Authenticator;
+use crate::error::GatewayError;
+use crate::identity::{Identity, strip_spoofable_headers};
+use crate::metrics::Metrics;
+use crate::policy::Access;
+use crate::proxy::{ForwardContext, forward};
+use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
+use crate::revocations::unix_now;
+use crate::routes::{Route, RouteTable};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// Everything the pipeline needs; shared by all connections.
+pub struct Gateway {
+    routes: RwLock<Arc<RouteTable>>,
+    /// Token validation.
+    pub authenticator: Authenticator,
+    rate_limiter: Box<dyn RateLimiter>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    strip_headers: Vec<HeaderName>,
+    trusted_proxies: Vec<IpAddr>,
+    forward_authorization: bool,
+}
+
+/// The settings of the pipeline that are not routes.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Extra headers to strip.
+    pub strip_headers: Vec<HeaderName>,
+    /// Trusted proxies.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Keep `Authorization` for backends.
+    pub forward_authorization: bool,
+}
+
+impl Gateway {
+    /// A gateway over these parts.
+    pub fn new(
+        routes: RouteTable,
+        authenticator: Authenticator,
+        rate_limiter: Box<dyn RateLimiter>,
+        metrics: Arc<Metrics>,
+        settings: PipelineSettings,
+    ) -> Self {
+        Gateway {
+            routes: RwLock::new(Arc::new(routes)),
+            authenticator,
+            rate_limiter,
+            metrics,
+            strip_headers: settings.strip_headers,
+            trusted_proxies: settings.trusted_proxies,
+            forward_authorization: settings.forward_authorization,
+        }
+    }
+
+    /// Replaces the route table (configuration reload); requests in flight keep the old one.
+    pub fn replace_routes(&self, routes: RouteTable) {
+        *self
+            .routes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(routes);
+    }
+
+    fn routes(&self) -> Arc<RouteTable> {
+        self.routes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The client address: the peer, or behind trusted proxies the nearest untrusted address in
+    /// `X-Forwarded-For`.
+    fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+            .rev()
+            .find(|ip| !self.trusted_proxies.contains(ip))
+            .unwrap_or(peer)
+    }
+}
+
+/// Accepts a plain incoming request id (so a trace can span services), else makes one.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    headers
+        .get("x-request-id")
+        .filter(|value| {
+            let bytes = value.as_bytes();
+            (1..=128).contains(&bytes.len())
+                && bytes
+                    .iter()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(byte))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut random = [0u8; 12];
+            let id = portcullis_jose::random_bytes(&mut random)
+                .map(|()| portcullis_jose::base64url::encode(random))
+                .unwrap_or_else(|_| "unavailable".to_owned());
+            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unavailable"))
+        })
+}
+
+/// The rate-limit headers of the IETF draft (`RateLimit-Policy`, `RateLimit`).
+fn rate_limit_headers(route: &Route, decision: RateDecision) -> Vec<(HeaderName, HeaderValue)> {
+    let Some(rule) = &route.rate_limit else {
+        return Vec::new();
+    };
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        route.name,
+        rule.requests,
+        rule.period.as_secs()
+    );
+    let (remaining, reset) = match decision {
+        RateDecision::Allow { remaining, reset } => (remaining, reset),
+        RateDecision::Deny { retry_after } => (0, retry_after),
+    };
+    let state = format!(
+        "\"{}\";r={};t={}",
+        route.name,
+        remaining,
+        reset.as_secs() + u64::from(reset.subsec_nanos() > 0)
+    );
+    [("ratelimit-policy", policy), ("ratelimit", state)]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            Some((
+                HeaderName::from_static(name),
+                HeaderValue::from_str(&value).ok()?,
+            ))
+        })
+        .collect()
+}
+
+async fn run(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    request_id: &HeaderValue,
+    mut request: Request,
+) -> (
+    String,
+    Result<Response, GatewayError>,
+    Vec<(HeaderName, HeaderValue)>,
+) {
+    strip_spoofable_headers(request.headers_mut(), &gateway.strip_headers);
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| request.uri().host())
+        .map(|host| {
+            host.rsplit_once(':')
+                .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+                .map_or(host, |(name, _)| name)
+                .to_owned()
+        });
+    let Some(route) = gateway.routes().find(host.as_deref(), request.uri().path()) else {
+        return (
+            "unmatched".to_owned(),
+            Err(GatewayError::NoRoute),
+            Vec::new(),
+        );
+    };
+    let name = route.name.clone();
+    let identity: Option<Arc<Identity>> = match &route.access {
+        Access::Public => None,
+        Access::Authenticated(requirements) => {
+            let identity = match gateway
+                .authenticator
+                .authenticate(request.headers(), unix_now())
+                .await
+            {
+                Ok(identity) => identity,
+                Err(failure) => return (name, Err(GatewayError::Auth(failure)), Vec::new()),
+            };
+            if let Err(denial) = requirements.check(&identity) {
+                return (name, Err(GatewayError::Denied(denial)), Vec::new());
+            }
+            Some(identity)
+        }
+    };
+    let client_ip = gateway.client_ip(peer.ip(), request.headers());
+    let mut extra_headers = Vec::new();
+    if let Some(rule) = &route.rate_limit {
+        let key = match (rule.key, &identity) {
+            (RateLimitKey::Subject, Some(identity)) => format!("sub:{}", identity.subject),
+            (RateLimitKey::Client, Some(identity)) => format!("client:{}", identity.client_id),
+            _ => format!("ip:{client_ip}"),
+        };
+        let decision = gateway
+            .rate_limiter
+            .acquire(&format!("{name}|{key}"), rule, Instant::now());
+        extra_headers = rate_limit_headers(&route, decision);
+        if let RateDecision::Deny { retry_after } = decision {
+            gateway.metrics.rate_limited(&name);
+            return (
+                name,
+                Err(GatewayError::RateLimited { retry_after }),
+                extra_headers,
+            );
+        }
+    }
+    let context = ForwardContext {
+        route: &route,
+        identity: identity.as_deref(),
+        client_ip,
+        peer_trusted: gateway.trusted_proxies.contains(&peer.ip()),
+        forward_authorization: gateway.forward_authorization,
+        request_id,
+    };
+    let result = forward(context, request.map(Body::new))
+        .await
+        .map(|(response, elapsed)| {
+            gateway
+                .metrics
+                .upstream_latency(&name, elapsed.as_secs_f64());
+            response
+        });
+    (name, result, extra_headers)
+}
+
+/// The gateway's only handler.
+pub async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (route, result, extra_headers) = run(&gateway, peer, &request_id, request).await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            if !matches!(
+                error,
+                GatewayError::BadGateway | GatewayError::GatewayTimeout | GatewayError::NoRoute
+            ) {
+                gateway.metrics.auth_failure(error.reason());
+            }
+            let mut response = error.into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+    };
+    for (name, value) in extra_headers {
+        response.headers_mut().insert(name, value);
+    }
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static("x-request-id"), request_id.clone());
+    let status = response.status().as_u16();
+    gateway.metrics.request(&route, status);
+    // The access log: path only (never the query or headers, which may carry credentials).
+    tracing::info!(
+        request_id = request_id.to_str().unwrap_or_default(),
+        %method,
+        %path,
+        route,
+        status,
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
+}

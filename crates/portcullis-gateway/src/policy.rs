@@ -1,0 +1,151 @@
+//! Route policies: who may pass, decided from the identity alone.
+
+use crate::identity::Identity;
+
+/// A route's access rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; no token needed (a token that is sent is not checked).
+    Public,
+    /// A valid token meeting these requirements.
+    Authenticated(Requirements),
+}
+
+/// What an authenticated route requires beyond a valid token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// All of these scopes.
+    pub scopes_all: Vec<String>,
+    /// One of these scopes.
+    pub scopes_any: Vec<String>,
+    /// One of these roles.
+    pub roles_any: Vec<String>,
+    /// All of these roles.
+    pub roles_all: Vec<String>,
+    /// This audience.
+    pub audience: Option<String>,
+}
+
+/// Why an authenticated identity was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// Missing scope: RFC 6750 `insufficient_scope`, with the scope needed.
+    Scope(String),
+    /// Missing role.
+    Role,
+    /// The token is for another audience (RFC 6750 `invalid_token`).
+    Audience,
+}
+
+impl Requirements {
+    /// Checks `identity` against the requirements.
+    ///
+    /// # Errors
+    /// The first unmet requirement.
+    pub fn check(&self, identity: &Identity) -> Result<(), Denial> {
+        if let Some(audience) = &self.audience
+            && !identity.audiences.contains(audience) {
+                return Err(Denial::Audience);
+            }
+        let has_scope = |scope: &String| identity.scopes.contains(scope);
+        if !self.scopes_all.iter().all(has_scope) {
+            return Err(Denial::Scope(self.scopes_all.join(" ")));
+        }
+        if !self.scopes_any.is_empty() && !self.scopes_any.iter().any(has_scope) {
+            return Err(Denial::Scope(self.scopes_any.join(" ")));
+        }
+        let has_role = |role: &String| identity.roles.contains(role);
+        if !self.roles_all.iter().all(has_role) {
+            return Err(Denial::Role);
+        }
+        if !self.roles_any.is_empty() && !self.roles_any.iter().any(has_role) {
+            return Err(Denial::Role);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(scopes: &[&str], roles: &[&str]) -> Identity {
+        Identity {
+            issuer: "i".into(),
+            subject: "s".into(),
+            client_id: "c".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            roles: roles.iter().map(|s| (*s).to_owned()).collect(),
+            audiences: vec!["api".into()],
+            token_id: None,
+            session_id: None,
+            expires_at: 0,
+        }
+    }
+
+    fn owned(values: &[&str]) -> Vec<String> {
+        values.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn each_requirement() {
+        let who = identity(&["read", "write"], &["user"]);
+        assert_eq!(Requirements::default().check(&who), Ok(()));
+        assert_eq!(
+            Requirements {
+                scopes_all: owned(&["read", "write"]),
+                ..Default::default()
+            }
+            .check(&who),
+            Ok(())
+        );
+        assert_eq!(
+            Requirements {
+                scopes_all: owned(&["read", "admin"]),
+                ..Default::default()
+            }
+            .check(&who),
+            Err(Denial::Scope("read admin".into()))
+        );
+        assert_eq!(
+            Requirements {
+                scopes_any: owned(&["admin", "write"]),
+                ..Default::default()
+            }
+            .check(&who),
+            Ok(())
+        );
+        assert_eq!(
+            Requirements {
+                scopes_any: owned(&["admin"]),
+                ..Default::default()
+            }
+            .check(&who),
+            Err(Denial::Scope("admin".into()))
+        );
+        assert_eq!(
+            Requirements {
+                roles_any: owned(&["admin", "user"]),
+                ..Default::default()
+            }
+            .check(&who),
+            Ok(())
+        );
+        assert_eq!(
+            Requirements {
+                roles_all: owned(&["admin", "user"]),
+                ..Default::default()
+            }
+            .check(&who),
+            Err(Denial::Role)
+        );
+        assert_eq!(
+            Requirements {
+                audience: Some("other".into()),
+                ..Default::default()
+            }
+            .check(&who),
+            Err(Denial::Audience)
+        );
+    }
+}

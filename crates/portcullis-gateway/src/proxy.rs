@@ -1,0 +1,208 @@
+//! Forwarding to the upstream: pooled keep-alive connections, bodies streamed both ways (never
+//! buffered), hop-by-hop headers removed (RFC 9110 §7.6.1), `Forwarded`/`X-Forwarded-*` appended,
+//! and failures mapped by source: unreachable upstream 502, slow upstream 504.
+
+use crate::error::GatewayError;
+use crate::identity::Identity;
+use crate::routes::Route;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// A pooled HTTP/1.1 client for one route's upstreams.
+pub type UpstreamClient = Client<HttpConnector, Body>;
+
+/// A client with the given connect timeout and keep-alive pooling.
+pub fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(512)
+        .build(connector)
+}
+
+/// RFC 9110 §7.6.1: connection-specific headers that must not be forwarded.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+];
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed.iter().chain(
+        HOP_BY_HOP
+            .iter()
+            .map(|name| HeaderName::from_static(name))
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        headers.remove(name);
+    }
+}
+
+/// What the proxy needs to know about the request beyond the request itself.
+#[derive(Debug)]
+pub struct ForwardContext<'a> {
+    /// The matched route.
+    pub route: &'a Route,
+    /// The authenticated caller, if the route requires one.
+    pub identity: Option<&'a Identity>,
+    /// The client's address (the peer, or from `X-Forwarded-For` behind trusted proxies).
+    pub client_ip: IpAddr,
+    /// Whether the peer is a trusted proxy whose `X-Forwarded-*` headers are kept.
+    pub peer_trusted: bool,
+    /// Keep `Authorization` for the backend.
+    pub forward_authorization: bool,
+    /// The request id.
+    pub request_id: &'a HeaderValue,
+}
+
+fn append_forwarding(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let ip = context.client_ip.to_string();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    let existing = |headers: &HeaderMap, name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    if context.peer_trusted {
+        let chain = existing(headers, "x-forwarded-for")
+            .map_or(ip.clone(), |chain| format!("{chain}, {ip}"));
+        set(headers, "x-forwarded-for", chain);
+        if existing(headers, "x-forwarded-proto").is_none() {
+            set(headers, "x-forwarded-proto", "http".into());
+        }
+        if existing(headers, "x-forwarded-host").is_none() {
+            set(headers, "x-forwarded-host", host.clone());
+        }
+    } else {
+        // RFC 7239 §5.2: values from untrusted peers are replaced, not extended.
+        set(headers, "x-forwarded-for", ip.clone());
+        set(headers, "x-forwarded-proto", "http".into());
+        set(headers, "x-forwarded-host", host.clone());
+        headers.remove("forwarded");
+    }
+    let node = match context.client_ip {
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    let element = format!("for={node};proto=http;host=\"{}\"", host.replace('"', ""));
+    let forwarded = existing(headers, "forwarded")
+        .map_or(element.clone(), |previous| format!("{previous}, {element}"));
+    set(headers, "forwarded", forwarded);
+}
+
+fn upstream_uri(route: &Route, uri: &Uri) -> Result<Uri, GatewayError> {
+    let base = route.next_upstream();
+    let mut target = String::with_capacity(64);
+    target.push_str(base.scheme_str().unwrap_or("http"));
+    target.push_str("://");
+    target.push_str(
+        base.authority()
+            .map(|authority| authority.as_str())
+            .unwrap_or_default(),
+    );
+    target.push_str(base.path().trim_end_matches('/'));
+    target.push_str(route.upstream_path(uri.path()));
+    if let Some(query) = uri.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    target.parse().map_err(|_| GatewayError::BadGateway)
+}
+
+fn is_body_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+/// Forwards `request` to the route's next upstream and returns the streamed response.
+///
+/// # Errors
+/// 413 for an oversized body, 502 when the upstream fails, 504 when it is too slow.
+pub async fn forward(
+    context: ForwardContext<'_>,
+    request: Request<Body>,
+) -> Result<(Response<Body>, Duration), GatewayError> {
+    let route = context.route;
+    let (mut parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > route.max_body_bytes) {
+        return Err(GatewayError::BodyTooLarge);
+    }
+    parts.uri = upstream_uri(route, &parts.uri)?;
+    remove_hop_by_hop(&mut parts.headers);
+    if !context.forward_authorization {
+        parts.headers.remove(header::AUTHORIZATION);
+    }
+    if let Some(identity) = context.identity {
+        identity.write_headers(&mut parts.headers);
+    }
+    append_forwarding(&mut parts.headers, &context);
+    parts.headers.insert(
+        HeaderName::from_static("x-request-id"),
+        context.request_id.clone(),
+    );
+    parts.version = axum::http::Version::HTTP_11;
+    let limit = usize::try_from(route.max_body_bytes).unwrap_or(usize::MAX);
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    let started = Instant::now();
+    let response = match tokio::time::timeout(
+        route.timeout,
+        route.client.request(Request::from_parts(parts, body)),
+    )
+    .await
+    {
+        Err(_) => return Err(GatewayError::GatewayTimeout),
+        Ok(Err(error)) => {
+            if is_body_limit(&error) {
+                return Err(GatewayError::BodyTooLarge);
+            }
+            tracing::warn!(route = %route.name, %error, "upstream request failed");
+            return Err(GatewayError::BadGateway);
+        }
+        Ok(Ok(response)) => response,
+    };
+    let elapsed = started.elapsed();
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    Ok((Response::from_parts(parts, Body::new(body)), elapsed))
+}

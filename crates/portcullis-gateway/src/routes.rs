@@ -1,0 +1,305 @@
+//! The route table: host and longest path-prefix matching (on segment boundaries), upstream
+//! selection round-robin, and each route's policy and limits.
+
+use crate::config::{GatewayConfig, RouteConfig};
+use crate::policy::{Access, Requirements};
+use crate::proxy::{UpstreamClient, upstream_client};
+use crate::rate_limit::{RateLimitKey, RateLimitRule};
+use hyper::Uri;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use thiserror::Error;
+
+/// A configuration the gateway refuses to run with.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("route `{route}`: {problem}")]
+pub struct RouteError {
+    /// The route's name.
+    pub route: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// One route, ready to serve.
+#[derive(Debug)]
+pub struct Route {
+    /// Name, for metrics and logs.
+    pub name: String,
+    host: Option<String>,
+    prefix: String,
+    strip_prefix: bool,
+    upstreams: Vec<Uri>,
+    next_upstream: AtomicUsize,
+    /// Upstream connect timeout.
+    pub connect_timeout: Duration,
+    /// Time allowed for the upstream's response headers.
+    pub timeout: Duration,
+    /// Largest request body.
+    pub max_body_bytes: u64,
+    /// Who may pass.
+    pub access: Access,
+    /// Rate limit.
+    pub rate_limit: Option<RateLimitRule>,
+    /// Pooled keep-alive connections to the upstreams.
+    pub client: UpstreamClient,
+}
+
+impl Route {
+    fn build(config: &RouteConfig) -> Result<Self, RouteError> {
+        let fail = |problem: String| RouteError {
+            route: config.name.clone(),
+            problem,
+        };
+        if !config.path_prefix.starts_with('/') {
+            return Err(fail("path_prefix must start with /".into()));
+        }
+        if config.upstreams.is_empty() {
+            return Err(fail("needs at least one upstream".into()));
+        }
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|upstream| {
+                let uri: Uri = upstream
+                    .parse()
+                    .map_err(|_| fail(format!("invalid upstream URL `{upstream}`")))?;
+                match (uri.scheme_str(), uri.authority()) {
+                    (Some("http"), Some(_)) if uri.query().is_none() => Ok(uri),
+                    _ => Err(fail(format!(
+                        "upstream `{upstream}` must be http://host[:port][/path]"
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let access = match config.auth.as_str() {
+            "public" => {
+                let has_requirements = !(config.scopes_all.is_empty()
+                    && config.scopes_any.is_empty()
+                    && config.roles_any.is_empty()
+                    && config.roles_all.is_empty()
+                    && config.audience.is_none());
+                if has_requirements {
+                    return Err(fail(
+                        "a public route cannot require scopes, roles or an audience".into(),
+                    ));
+                }
+                Access::Public
+            }
+            "authenticated" => Access::Authenticated(Requirements {
+                scopes_all: config.scopes_all.clone(),
+                scopes_any: config.scopes_any.clone(),
+                roles_any: config.roles_any.clone(),
+                roles_all: config.roles_all.clone(),
+                audience: config.audience.clone(),
+            }),
+            other => {
+                return Err(fail(format!(
+                    "auth must be `public` or `authenticated`, not `{other}`"
+                )));
+            }
+        };
+        let rate_limit = config
+            .rate_limit
+            .as_ref()
+            .map(|limit| {
+                let key = match limit.key.as_str() {
+                    "subject" => RateLimitKey::Subject,
+                    "client" => RateLimitKey::Client,
+                    "ip" => RateLimitKey::ClientIp,
+                    other => {
+                        return Err(fail(format!(
+                            "rate_limit.key must be subject, client or ip, not `{other}`"
+                        )));
+                    }
+                };
+                if key != RateLimitKey::ClientIp && access == Access::Public {
+                    return Err(fail("a public route can only rate-limit by ip".into()));
+                }
+                RateLimitRule::new(
+                    limit.requests,
+                    limit.per_secs,
+                    limit.burst.unwrap_or(limit.requests),
+                    key,
+                )
+                .ok_or_else(|| {
+                    fail("rate_limit needs requests, per_secs and burst of at least 1".into())
+                })
+            })
+            .transpose()?;
+        Ok(Route {
+            name: config.name.clone(),
+            host: config.host.as_ref().map(|host| host.to_ascii_lowercase()),
+            prefix: config.path_prefix.trim_end_matches('/').to_owned(),
+            strip_prefix: config.strip_prefix,
+            upstreams,
+            next_upstream: AtomicUsize::new(0),
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            timeout: Duration::from_millis(config.timeout_ms),
+            max_body_bytes: config.max_body_bytes,
+            access,
+            rate_limit,
+            client: upstream_client(Duration::from_millis(config.connect_timeout_ms)),
+        })
+    }
+
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        if let Some(expected) = &self.host
+            && host.map(str::to_ascii_lowercase).as_deref() != Some(expected.as_str()) {
+                return false;
+            }
+        // Segment boundary: `/users` matches `/users` and `/users/7`, never `/usersettings`.
+        path.strip_prefix(&self.prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || self.prefix.is_empty())
+    }
+
+    /// The next upstream base, round-robin.
+    pub fn next_upstream(&self) -> &Uri {
+        let index = self.next_upstream.fetch_add(1, Ordering::Relaxed) % self.upstreams.len();
+        &self.upstreams[index]
+    }
+
+    /// The path to send upstream.
+    pub fn upstream_path<'a>(&self, path: &'a str) -> &'a str {
+        if !self.strip_prefix {
+            return path;
+        }
+        match path.get(self.prefix.len()..) {
+            Some("") | None => "/",
+            Some(rest) => rest,
+        }
+    }
+}
+
+/// All routes, most specific first.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Arc<Route>>,
+}
+
+impl RouteTable {
+    /// Builds and validates the table.
+    ///
+    /// # Errors
+    /// The first invalid route, or two routes with the same host and prefix.
+    pub fn build(config: &GatewayConfig) -> Result<Self, RouteError> {
+        let mut routes = config
+            .routes
+            .iter()
+            .map(Route::build)
+            .collect::<Result<Vec<_>, _>>()?;
+        routes.sort_by(|a, b| {
+            (b.host.is_some(), b.prefix.len()).cmp(&(a.host.is_some(), a.prefix.len()))
+        });
+        for pair in routes.windows(2) {
+            if pair[0].host == pair[1].host && pair[0].prefix == pair[1].prefix {
+                return Err(RouteError {
+                    route: pair[1].name.clone(),
+                    problem: "duplicates another route's host and path_prefix".into(),
+                });
+            }
+        }
+        Ok(RouteTable {
+            routes: routes.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// The route for a request: host-specific routes first, then the longest prefix.
+    pub fn find(&self, host: Option<&str>, path: &str) -> Option<Arc<Route>> {
+        self.routes
+            .iter()
+            .find(|route| route.matches(host, path))
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(name: &str, prefix: &str, host: Option<&str>) -> RouteConfig {
+        RouteConfig {
+            name: name.into(),
+            host: host.map(str::to_owned),
+            path_prefix: prefix.into(),
+            strip_prefix: false,
+            upstreams: vec!["http://127.0.0.1:9".into()],
+            connect_timeout_ms: 1,
+            timeout_ms: 1,
+            max_body_bytes: 1,
+            auth: "public".into(),
+            scopes_all: vec![],
+            scopes_any: vec![],
+            roles_any: vec![],
+            roles_all: vec![],
+            audience: None,
+            rate_limit: None,
+        }
+    }
+
+    fn table(routes: Vec<RouteConfig>) -> Result<RouteTable, RouteError> {
+        RouteTable::build(&GatewayConfig {
+            routes,
+            ..GatewayConfig::default()
+        })
+    }
+
+    #[test]
+    fn longest_prefix_on_segment_boundaries_and_hosts_first() {
+        let table = table(vec![
+            route("root", "/", None),
+            route("users", "/users", None),
+            route("admin", "/users/admin", None),
+            route("api-host", "/users", Some("api.example")),
+        ])
+        .expect("valid");
+        let name = |host, path| table.find(host, path).map(|route| route.name.clone());
+        assert_eq!(name(None, "/users/7").as_deref(), Some("users"));
+        assert_eq!(name(None, "/users").as_deref(), Some("users"));
+        assert_eq!(name(None, "/usersettings").as_deref(), Some("root"));
+        assert_eq!(name(None, "/users/admin/x").as_deref(), Some("admin"));
+        assert_eq!(
+            name(Some("API.example"), "/users/1").as_deref(),
+            Some("api-host")
+        );
+        assert_eq!(name(None, "/other").as_deref(), Some("root"));
+        let no_root = super::RouteTable::build(&GatewayConfig {
+            routes: vec![route("users", "/users", None)],
+            ..GatewayConfig::default()
+        })
+        .expect("valid");
+        assert!(no_root.find(None, "/other").is_none());
+    }
+
+    #[test]
+    fn strip_prefix_and_round_robin() {
+        let mut config = route("users", "/users", None);
+        config.strip_prefix = true;
+        config.upstreams = vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()];
+        let route = Route::build(&config).expect("valid");
+        assert_eq!(route.upstream_path("/users/7"), "/7");
+        assert_eq!(route.upstream_path("/users"), "/");
+        let ports: Vec<u16> = (0..4)
+            .filter_map(|_| route.next_upstream().port_u16())
+            .collect();
+        assert_eq!(ports, [1, 2, 1, 2]);
+    }
+
+    #[test]
+    fn invalid_routes_are_named() {
+        let mut bad = route("bad", "users", None);
+        assert!(table(vec![bad.clone()]).is_err_and(|error| error.route == "bad"));
+        bad.path_prefix = "/x".into();
+        bad.upstreams = vec!["https://tls.example".into()];
+        assert!(table(vec![bad.clone()]).is_err());
+        bad.upstreams = vec![];
+        assert!(table(vec![bad.clone()]).is_err());
+        let mut public_with_scope = route("p", "/p", None);
+        public_with_scope.scopes_any = vec!["x".into()];
+        assert!(table(vec![public_with_scope]).is_err());
+        assert!(table(vec![route("a", "/a", None), route("b", "/a", None)]).is_err());
+        let mut unknown = route("u", "/u", None);
+        unknown.auth = "maybe".into();
+        assert!(table(vec![unknown]).is_err());
+    }
+}
