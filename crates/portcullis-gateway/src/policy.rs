@@ -44,9 +44,10 @@ impl Requirements {
     /// The first unmet requirement.
     pub fn check(&self, identity: &Identity) -> Result<(), Denial> {
         if let Some(audience) = &self.audience
-            && !identity.audiences.contains(audience) {
-                return Err(Denial::Audience);
-            }
+            && !identity.audiences.contains(audience)
+        {
+            return Err(Denial::Audience);
+        }
         let has_scope = |scope: &String| identity.scopes.contains(scope);
         if !self.scopes_all.iter().all(has_scope) {
             return Err(Denial::Scope(self.scopes_all.join(" ")));

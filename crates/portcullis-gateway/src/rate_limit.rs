@@ -116,9 +116,9 @@ impl RateLimiter for LocalRateLimiter {
                     .iter()
                     .min_by_key(|(_, arrival)| **arrival)
                     .map(|(key, _)| key.clone())
-                {
-                    arrivals.remove(&stalest);
-                }
+            {
+                arrivals.remove(&stalest);
+            }
         }
         let arrival = arrivals.get(key).copied().unwrap_or(now).max(now);
         let allowed_from = arrival.saturating_sub(tolerance);

@@ -145,9 +145,10 @@ impl Route {
 
     fn matches(&self, host: Option<&str>, path: &str) -> bool {
         if let Some(expected) = &self.host
-            && host.map(str::to_ascii_lowercase).as_deref() != Some(expected.as_str()) {
-                return false;
-            }
+            && host.map(str::to_ascii_lowercase).as_deref() != Some(expected.as_str())
+        {
+            return false;
+        }
         // Segment boundary: `/users` matches `/users` and `/users/7`, never `/usersettings`.
         path.strip_prefix(&self.prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || self.prefix.is_empty())

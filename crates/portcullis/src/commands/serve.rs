@@ -15,6 +15,16 @@ use std::sync::Arc;
 pub enum ServeCommand {
     /// The OAuth 2.0 / OpenID Connect auth server.
     Auth(ServeAuthArgs),
+    /// The API gateway: routes and policies come from the `[gateway]` section of the config.
+    Gateway(ServeGatewayArgs),
+}
+
+/// Flags of `serve gateway`.
+#[derive(Debug, Args)]
+pub struct ServeGatewayArgs {
+    /// Listen address. Default 127.0.0.1:4000.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
 }
 
 /// Flags of `serve auth`.
@@ -39,6 +49,7 @@ impl ServeCommand {
     pub async fn run(self, config_file: Option<&Path>) -> anyhow::Result<()> {
         match self {
             ServeCommand::Auth(args) => serve_auth(args, config_file).await,
+            ServeCommand::Gateway(args) => serve_gateway(args, config_file).await,
         }
     }
 }
@@ -48,6 +59,7 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
         data_dir: args.data_dir,
         listen: args.listen,
         issuer: args.issuer,
+        gateway_listen: None,
     };
     let config = Config::load(config_file, &flags)?;
     telemetry::init(&config.log);
@@ -75,6 +87,64 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
     store.close().await;
     tracing::info!("auth server stopped");
     Ok(())
+}
+
+async fn serve_gateway(args: ServeGatewayArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
+    let flags = FlagOverrides {
+        gateway_listen: args.listen,
+        ..FlagOverrides::default()
+    };
+    let config = Config::load(config_file, &flags)?;
+    telemetry::init(&config.log);
+    let running = portcullis_gateway::start(&config.gateway, shutdown_signal())
+        .await
+        .context("cannot start the gateway")?;
+    tracing::info!(address = %running.address, admin = %running.admin_address, routes = config.gateway.routes.len(), "gateway listening");
+    println!(
+        "portcullis gateway listening on http://{} (admin http://{})",
+        running.address, running.admin_address
+    );
+    #[cfg(unix)]
+    let reloads = tokio::spawn(reload_on_hangup(
+        running.gateway.clone(),
+        config_file.map(Path::to_owned),
+        flags,
+    ));
+    running.finished().await?;
+    #[cfg(unix)]
+    reloads.abort();
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+/// On SIGHUP, re-reads the configuration and swaps in its routes; a bad configuration is logged
+/// and the running one keeps serving.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    gateway: std::sync::Arc<portcullis_gateway::pipeline::Gateway>,
+    config_file: Option<PathBuf>,
+    flags: FlagOverrides,
+) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::error!("cannot listen for SIGHUP; configuration reload is off");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let reloaded = Config::load(config_file.as_deref(), &flags).and_then(|config| {
+            portcullis_gateway::routes::RouteTable::build(&config.gateway)
+                .map_err(anyhow::Error::from)
+        });
+        match reloaded {
+            Ok(routes) => {
+                gateway.replace_routes(routes);
+                tracing::info!("configuration reloaded");
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "configuration reload refused; the previous routes keep serving")
+            }
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

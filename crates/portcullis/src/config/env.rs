@@ -39,6 +39,8 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["passwords", "argon2_parallelism"], Kind::Integer),
     (&["log", "format"], Kind::Text),
     (&["log", "level"], Kind::Text),
+    (&["gateway", "listen"], Kind::Text),
+    (&["gateway", "admin_listen"], Kind::Text),
 ];
 
 /// The environment variable of an option path.

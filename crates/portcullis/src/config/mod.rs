@@ -38,6 +38,8 @@ pub struct Config {
     pub passwords: PasswordsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The API gateway.
+    pub gateway: portcullis_gateway::GatewayConfig,
 }
 
 /// `[auth]`
@@ -143,6 +145,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             passwords: PasswordsConfig::default(),
             log: LogConfig::default(),
+            gateway: portcullis_gateway::GatewayConfig::default(),
         }
     }
 }
@@ -213,6 +216,8 @@ pub struct FlagOverrides {
     pub listen: Option<SocketAddr>,
     /// `--issuer`
     pub issuer: Option<String>,
+    /// `--listen` of `serve gateway`
+    pub gateway_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -261,6 +266,9 @@ impl Config {
         }
         if let Some(issuer) = &flags.issuer {
             config.auth.issuer = Some(issuer.clone());
+        }
+        if let Some(listen) = flags.gateway_listen {
+            config.gateway.listen = listen;
         }
         config.validate()?;
         Ok(config)

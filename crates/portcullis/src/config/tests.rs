@@ -36,6 +36,7 @@ fn flags_beat_environment_beats_file() {
         listen: Some("127.0.0.1:3000".parse().expect("addr")),
         issuer: Some("https://flag.example/".into()),
         data_dir: Some("/tmp/x".into()),
+        gateway_listen: None,
     };
     let config = load(file, &env, &flags).expect("valid");
     assert_eq!(config.auth.listen.port(), 3000);

@@ -1,0 +1,225 @@
+//! What reaches the upstream, and what comes back: trusted identity headers only, forwarding
+//! headers, request ids, rate limits, upstream failures, large bodies, reloads.
+
+use super::support::{rate_limit, route, stack};
+use portcullis_testkit::TestOptions;
+use serde_json::Value;
+
+#[tokio::test]
+async fn spoofed_identity_headers_never_reach_the_upstream() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        let mut public = route("public", "/public", upstream);
+        public.auth = "public".into();
+        config.routes.push(public);
+    })
+    .await;
+    let token = stack.token(Some("read")).await;
+    for (path, token) in [
+        ("/api/echo?q=1", Some(token.as_str())),
+        ("/public/echo", None),
+    ] {
+        let mut request = reqwest::Client::new()
+            .get(format!("{}{path}", stack.base))
+            .header("X-Portcullis-Subject", "admin")
+            .header("x-portcullis-roles", "admin")
+            .header("X-Portcullis-Injected", "yes")
+            .header("X-User-Id", "admin")
+            .header("X-Forwarded-User", "admin")
+            .header("X-Forwarded-For", "10.9.9.9")
+            .header("X-Request-Id", "trace-1");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["x-request-id"], "trace-1");
+        let echoed: Value = response.json().await.expect("json");
+        let headers = echoed["headers"].as_object().expect("headers");
+        assert!(
+            headers.get("x-user-id").is_none() && headers.get("x-forwarded-user").is_none(),
+            "{path}"
+        );
+        assert!(headers.get("x-portcullis-injected").is_none(), "{path}");
+        assert_eq!(
+            headers["x-forwarded-for"], "127.0.0.1",
+            "untrusted chains are replaced"
+        );
+        assert_eq!(headers["x-request-id"], "trace-1");
+        assert!(
+            headers["forwarded"]
+                .as_str()
+                .is_some_and(|value| value.starts_with("for=127.0.0.1;proto=http"))
+        );
+        if token.is_some() {
+            assert_eq!(
+                headers["x-portcullis-subject"], "svc",
+                "the token's subject, not the forged one"
+            );
+            assert_eq!(headers["x-portcullis-client"], "svc");
+            assert_eq!(headers["x-portcullis-scopes"], "read");
+            assert_eq!(headers["x-portcullis-roles"], "");
+            assert!(
+                headers["authorization"]
+                    .as_str()
+                    .is_some_and(|value| value.starts_with("Bearer ")),
+                "kept for the backend"
+            );
+            assert_eq!(echoed["query"], "q=1");
+        } else {
+            assert!(
+                headers.get("x-portcullis-subject").is_none()
+                    && headers.get("x-portcullis-roles").is_none()
+            );
+        }
+    }
+    let generated = stack.get("/public/x", None).await;
+    assert!(
+        generated.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .len()
+            >= 16
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_headers_per_key() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        config.routes[0].rate_limit = Some(rate_limit(2, "subject"));
+        let mut by_ip = route("by-ip", "/ip", upstream);
+        by_ip.auth = "public".into();
+        by_ip.rate_limit = Some(rate_limit(1, "ip"));
+        config.routes.push(by_ip);
+    })
+    .await;
+    let token = stack.token(None).await;
+    let first = stack.get("/api/x", Some(&token)).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["ratelimit-policy"], "\"api\";q=2;w=60");
+    assert!(
+        first.headers()["ratelimit"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("\"api\";r=1;")
+    );
+    assert_eq!(stack.get("/api/x", Some(&token)).await.status(), 200);
+    let limited = stack.get("/api/x", Some(&token)).await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    assert!(
+        limited.headers()["ratelimit"]
+            .to_str()
+            .expect("ascii")
+            .contains(";r=0;")
+    );
+    assert_eq!(
+        limited.json::<Value>().await.expect("json")["error"],
+        "rate_limited"
+    );
+    assert_eq!(stack.get("/ip/x", None).await.status(), 200);
+    assert_eq!(stack.get("/ip/x", None).await.status(), 429);
+    let admin = stack.gateway.as_ref().expect("gateway").admin_address;
+    let metrics = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("portcullis_gateway_rate_limited_total{route=\"api\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("portcullis_gateway_requests_total{route=\"api\",status=\"429\"} 1"));
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_failures_are_502_and_504() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let stack = stack(TestOptions::default(), move |config, upstream| {
+        let mut down = route("down", "/down", closed);
+        down.auth = "public".into();
+        let mut slow = route("slow", "/slow", upstream);
+        slow.auth = "public".into();
+        slow.timeout_ms = 300;
+        config.routes.extend([down, slow]);
+    })
+    .await;
+    let down = stack.get("/down/x", None).await;
+    assert_eq!(down.status(), 502);
+    assert_eq!(
+        down.json::<Value>().await.expect("json")["error"],
+        "bad_gateway"
+    );
+    let slow = stack.get("/slow/slow", None).await;
+    assert_eq!(slow.status(), 504);
+    assert_eq!(
+        slow.json::<Value>().await.expect("json")["error"],
+        "gateway_timeout"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn large_bodies_stream_through_and_oversized_ones_are_refused() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        let mut small = route("small", "/small", upstream);
+        small.auth = "public".into();
+        small.max_body_bytes = 1024;
+        let mut big = route("big", "/big", upstream);
+        big.auth = "public".into();
+        big.strip_prefix = true;
+        config.routes.extend([small, big]);
+    })
+    .await;
+    let body = vec![7u8; 24 * 1024 * 1024];
+    let response = reqwest::Client::new()
+        .post(format!("{}/big/upload", stack.base))
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), 200);
+    let echoed: Value = response.json().await.expect("json");
+    assert_eq!(echoed["body_len"], 24 * 1024 * 1024);
+    assert_eq!(echoed["path"], "/upload", "prefix stripped");
+    let refused = reqwest::Client::new()
+        .post(format!("{}/small/x", stack.base))
+        .body(vec![0u8; 4096])
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(refused.status(), 413);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn routes_reload_without_a_restart_and_bad_reloads_are_refused() {
+    let stack = stack(TestOptions::default(), |_, _| {}).await;
+    assert_eq!(stack.get("/new/x", None).await.status(), 404);
+    let running = stack.gateway.as_ref().expect("gateway");
+    let mut next = portcullis_gateway::GatewayConfig::default();
+    let mut added = route("new", "/new", stack.upstream);
+    added.auth = "public".into();
+    next.routes = vec![added];
+    running.reload_routes(&next).expect("valid reload");
+    assert_eq!(stack.get("/new/x", None).await.status(), 200);
+    let mut broken = next.clone();
+    broken.routes[0].path_prefix = "no-slash".into();
+    assert!(running.reload_routes(&broken).is_err());
+    assert_eq!(
+        stack.get("/new/x", None).await.status(),
+        200,
+        "the previous routes keep serving"
+    );
+    stack.stop().await;
+}

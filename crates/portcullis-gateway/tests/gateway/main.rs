@@ -1,0 +1,15 @@
+//! End-to-end tests of the gateway: a real auth server, a real upstream that echoes what it
+//! received, and the gateway between them, all on loopback ports.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod forwarding;
+mod support;
+mod tokens;
+
+/// The `kid` of a token, read without verification.
+fn gateway_kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token)
+        .expect("header")
+        .kid
+        .expect("kid")
+}

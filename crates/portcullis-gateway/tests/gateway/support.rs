@@ -1,0 +1,215 @@
+//! The test stack: auth server, echo upstream, gateway.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use portcullis_core::{ClientKind, ClientRegistration};
+use portcullis_gateway::config::{
+    IssuerConfig, RateLimitConfig, RevocationFeedConfig, RouteConfig,
+};
+use portcullis_gateway::{GatewayConfig, RunningGateway};
+use portcullis_testkit::{TestAuthServer, TestOptions};
+use portcullis_types::GrantType;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Starts an upstream that answers every request with what it received, and `/slow` after 2 s.
+pub async fn echo_upstream() -> SocketAddr {
+    async fn echo(headers: HeaderMap, request: Request) -> axum::Json<Value> {
+        let method = request.method().to_string();
+        let uri = request.uri().clone();
+        if uri.path().ends_with("/slow") {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let body: Bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        let headers: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    Value::String(value.to_str().unwrap_or("<binary>").to_owned()),
+                )
+            })
+            .collect();
+        axum::Json(
+            json!({"method": method, "path": uri.path(), "query": uri.query(), "headers": headers, "body_len": body.len()}),
+        )
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, Router::new().fallback(echo)).await;
+    });
+    address
+}
+
+/// A route to `upstream` with defaults.
+pub fn route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
+    RouteConfig {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        strip_prefix: false,
+        upstreams: vec![format!("http://{upstream}")],
+        connect_timeout_ms: 500,
+        timeout_ms: 5_000,
+        max_body_bytes: 32 * 1024 * 1024,
+        auth: "authenticated".into(),
+        scopes_all: vec![],
+        scopes_any: vec![],
+        roles_any: vec![],
+        roles_all: vec![],
+        audience: None,
+        rate_limit: None,
+    }
+}
+
+/// A rate limit.
+pub fn rate_limit(requests: u32, key: &str) -> RateLimitConfig {
+    RateLimitConfig {
+        requests,
+        per_secs: 60,
+        burst: None,
+        key: key.into(),
+    }
+}
+
+/// The whole stack.
+pub struct Stack {
+    /// The auth server.
+    pub auth: TestAuthServer,
+    /// The echo upstream.
+    pub upstream: SocketAddr,
+    /// The gateway.
+    pub gateway: Option<RunningGateway>,
+    /// `http://<gateway>`
+    pub base: String,
+    /// The service client's secret.
+    pub secret: String,
+    /// Stops the gateway when sent (or dropped).
+    pub stop: Option<oneshot::Sender<()>>,
+}
+
+/// A confidential client `svc` (scopes `read write`, audience `api`) plus the feed reader.
+fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
+    ClientRegistration {
+        id: id.into(),
+        kind: ClientKind::Confidential,
+        grant_types: vec![GrantType::ClientCredentials],
+        redirect_uris: vec![],
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        audiences: vec!["api".into()],
+        access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+    }
+}
+
+/// Starts the stack; `adjust` edits the gateway configuration before it starts.
+pub async fn stack(
+    auth_options: TestOptions,
+    adjust: impl FnOnce(&mut GatewayConfig, SocketAddr),
+) -> Stack {
+    let auth = TestAuthServer::start_with(auth_options).await;
+    let (_, secret) = auth
+        .add_client(service_client("svc", &["read", "write"]))
+        .await;
+    let (_, feed_secret) = auth
+        .add_client(service_client("gateway", &["portcullis:revocations"]))
+        .await;
+    let upstream = echo_upstream().await;
+    let mut config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        jwks_refetch_min_interval_secs: 0,
+        issuers: vec![IssuerConfig {
+            issuer: auth.base_url.clone(),
+            jwks_url: None,
+            jwks_file: None,
+            audience: Some("api".into()),
+            revocation_feed: Some(RevocationFeedConfig {
+                client_id: "gateway".into(),
+                client_secret: feed_secret.expect("secret"),
+                poll_interval_ms: 200,
+            }),
+        }],
+        routes: vec![route("api", "/api", upstream)],
+        ..GatewayConfig::default()
+    };
+    adjust(&mut config, upstream);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let gateway = portcullis_gateway::start(&config, async move {
+        let _ = stopped.await;
+    })
+    .await
+    .expect("gateway starts");
+    let base = format!("http://{}", gateway.address);
+    Stack {
+        auth,
+        upstream,
+        gateway: Some(gateway),
+        base,
+        secret: secret.expect("secret"),
+        stop: Some(stop),
+    }
+}
+
+impl Stack {
+    /// A client-credentials token for `svc`.
+    pub async fn token(&self, scope: Option<&str>) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response: Value = reqwest::Client::new()
+            .post(self.auth.url("/token"))
+            .basic_auth("svc", Some(&self.secret))
+            .form(&form)
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        response["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    /// `GET <gateway><path>` with an optional bearer token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("gateway request")
+    }
+
+    /// Stops the gateway.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(gateway) = self.gateway.take() {
+            gateway.finished().await.expect("clean stop");
+        }
+    }
+}
+
+/// The `WWW-Authenticate` header.
+pub fn challenge(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default()
+}

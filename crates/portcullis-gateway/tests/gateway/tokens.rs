@@ -1,0 +1,344 @@
+//! Token validation at the edge: every defect is a 401, policies give 403 with RFC 6750 headers,
+//! keys follow rotation, survive an issuer outage, and revocations reach the gateway in time.
+
+use super::support::{Stack, challenge, route, stack};
+use portcullis_jose::{Algorithm, SigningKey, base64url, sign_compact};
+use portcullis_testkit::TestOptions;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn now(stack: &Stack) -> i64 {
+    stack.auth.state.clock.now()
+}
+
+fn claims(stack: &Stack) -> Value {
+    let now = now(stack);
+    json!({"iss": stack.auth.base_url, "sub": "svc", "aud": "api", "exp": now + 300, "iat": now, "jti": "j-1", "client_id": "svc", "scope": "read"})
+}
+
+fn sign_with_server_key(stack: &Stack, claims: &Value, typ: &str) -> String {
+    let key = stack
+        .auth
+        .state
+        .keys
+        .signer(Algorithm::Es256, now(stack))
+        .expect("active key");
+    sign_compact(claims.to_string().as_bytes(), typ, &key).expect("sign")
+}
+
+fn forge(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        base64url::encode(header.to_string()),
+        base64url::encode(claims.to_string()),
+        base64url::encode(signature)
+    )
+}
+
+#[tokio::test]
+async fn every_token_defect_is_a_401_and_nothing_reaches_the_upstream() {
+    let stack = stack(TestOptions::default(), |_, _| {}).await;
+    let real = sign_with_server_key(&stack, &claims(&stack), "at+jwt");
+    assert_eq!(
+        stack.get("/api/x", Some(&real)).await.status(),
+        200,
+        "the baseline token passes"
+    );
+    let kid = super::gateway_kid(&real);
+    let signature = base64url::decode(real.rsplit('.').next().expect("sig")).expect("b64");
+    let foreign = SigningKey::generate(Algorithm::Es256, kid.clone()).expect("key");
+    let stranger = SigningKey::generate(Algorithm::Es256, "unknown-kid".into()).expect("key");
+    let public_jwk = serde_json::to_vec(&stack.auth.state.keys.jwks(now(&stack))).expect("jwks");
+    let mut hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs256.kid = Some(kid.clone());
+    hs256.typ = Some("at+jwt".into());
+    let hs256 = jsonwebtoken::encode(
+        &hs256,
+        &claims(&stack),
+        &jsonwebtoken::EncodingKey::from_secret(&public_jwk),
+    )
+    .expect("hs256");
+    let with = |patch: Value| {
+        let mut claims = claims(&stack);
+        for (name, value) in patch.as_object().expect("object") {
+            claims[name] = value.clone();
+        }
+        sign_with_server_key(&stack, &claims, "at+jwt")
+    };
+    let mut tampered = real.clone();
+    tampered.pop();
+    tampered.push(if real.ends_with('A') { 'B' } else { 'A' });
+    let cases: Vec<(&str, String)> = vec![
+        ("malformed", "not-a-jwt".into()),
+        ("bad signature", tampered),
+        (
+            "stripped signature",
+            real.rsplit_once('.')
+                .map(|(head, _)| format!("{head}."))
+                .expect("parts"),
+        ),
+        (
+            "alg none",
+            forge(
+                &json!({"alg": "none", "kid": kid, "typ": "at+jwt"}),
+                &claims(&stack),
+                b"",
+            ),
+        ),
+        (
+            "alg None",
+            forge(
+                &json!({"alg": "None", "kid": kid, "typ": "at+jwt"}),
+                &claims(&stack),
+                b"x",
+            ),
+        ),
+        (
+            "wrong alg",
+            forge(
+                &json!({"alg": "RS256", "kid": kid, "typ": "at+jwt"}),
+                &claims(&stack),
+                &signature,
+            ),
+        ),
+        ("HS256 with the public key", hs256),
+        (
+            "embedded jwk",
+            forge(
+                &json!({"alg": "ES256", "kid": kid, "typ": "at+jwt", "jwk": {"kty": "EC"}}),
+                &claims(&stack),
+                &signature,
+            ),
+        ),
+        (
+            "jku",
+            forge(
+                &json!({"alg": "ES256", "kid": kid, "typ": "at+jwt", "jku": "http://127.0.0.1:9/jwks"}),
+                &claims(&stack),
+                &signature,
+            ),
+        ),
+        (
+            "unknown kid",
+            sign_compact(claims(&stack).to_string().as_bytes(), "at+jwt", &stranger).expect("sign"),
+        ),
+        (
+            "foreign key, known kid",
+            sign_compact(claims(&stack).to_string().as_bytes(), "at+jwt", &foreign).expect("sign"),
+        ),
+        ("expired", with(json!({"exp": now(&stack) - 120}))),
+        ("not yet valid", with(json!({"nbf": now(&stack) + 300}))),
+        ("wrong issuer", with(json!({"iss": "http://127.0.0.1:1"}))),
+        ("wrong audience", with(json!({"aud": "other"}))),
+        (
+            "id token typ",
+            sign_with_server_key(&stack, &claims(&stack), "JWT"),
+        ),
+    ];
+    for (defect, token) in cases {
+        let response = stack.get("/api/x", Some(&token)).await;
+        assert_eq!(response.status(), 401, "{defect}");
+        let header = challenge(&response);
+        assert!(
+            header.starts_with("Bearer realm=\"portcullis\", error=\"invalid_token\""),
+            "{defect}: {header}"
+        );
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_token", "{defect}");
+        let text = body.to_string();
+        assert!(
+            !text.contains("\"x\"") && !text.contains("\"y\""),
+            "no key material in errors: {text}"
+        );
+    }
+    let none = stack.get("/api/x", None).await;
+    assert_eq!(none.status(), 401);
+    assert_eq!(
+        challenge(&none),
+        "Bearer realm=\"portcullis\"",
+        "no error code without a token (RFC 6750 §3.1)"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn each_policy_allows_and_refuses() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        let mut public = route("public", "/public", upstream);
+        public.auth = "public".into();
+        let mut scopes_all = route("all", "/all", upstream);
+        scopes_all.scopes_all = vec!["read".into(), "write".into()];
+        let mut scopes_any = route("any", "/any", upstream);
+        scopes_any.scopes_any = vec!["admin".into(), "write".into()];
+        let mut roles = route("roles", "/roles", upstream);
+        roles.roles_any = vec!["admin".into()];
+        let mut audience = route("aud", "/aud", upstream);
+        audience.audience = Some("payments".into());
+        config
+            .routes
+            .extend([public, scopes_all, scopes_any, roles, audience]);
+    })
+    .await;
+    let read = stack.token(Some("read")).await;
+    let both = stack.token(Some("read write")).await;
+    assert_eq!(
+        stack.get("/public/x", None).await.status(),
+        200,
+        "public needs no token"
+    );
+    assert_eq!(
+        stack.get("/public/x", Some("garbage")).await.status(),
+        200,
+        "public ignores tokens"
+    );
+    assert_eq!(stack.get("/api/x", Some(&read)).await.status(), 200);
+    assert_eq!(stack.get("/all/x", Some(&both)).await.status(), 200);
+    let missing_scope = stack.get("/all/x", Some(&read)).await;
+    assert_eq!(missing_scope.status(), 403);
+    assert_eq!(
+        challenge(&missing_scope),
+        "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"the token lacks a required scope\", scope=\"read write\""
+    );
+    assert_eq!(stack.get("/any/x", Some(&both)).await.status(), 200);
+    assert_eq!(stack.get("/any/x", Some(&read)).await.status(), 403);
+    assert_eq!(
+        stack.get("/roles/x", Some(&both)).await.status(),
+        403,
+        "client tokens have no roles"
+    );
+    assert_eq!(stack.get("/aud/x", Some(&both)).await.status(), 401);
+    let unmatched = stack.get("/nowhere", Some(&both)).await;
+    assert_eq!(unmatched.status(), 404);
+    assert_eq!(
+        unmatched.json::<Value>().await.expect("json")["error"],
+        "not_found"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn rotated_keys_are_learned_and_cached_keys_survive_an_issuer_outage() {
+    let options = TestOptions {
+        prepublish_secs: 0,
+        ..TestOptions::default()
+    };
+    let stack = stack(options, |_, _| {}).await;
+    let before = stack.token(None).await;
+    assert_eq!(stack.get("/api/x", Some(&before)).await.status(), 200);
+    stack
+        .auth
+        .state
+        .keys
+        .rotate(&[Algorithm::Es256], now(&stack))
+        .await
+        .expect("rotate");
+    let after = stack.token(None).await;
+    assert_ne!(
+        super::gateway_kid(&after),
+        super::gateway_kid(&before),
+        "new key signs"
+    );
+    assert_eq!(
+        stack.get("/api/x", Some(&after)).await.status(),
+        200,
+        "new kid fetched without restart"
+    );
+
+    let Stack {
+        auth,
+        upstream: _,
+        gateway,
+        base,
+        secret: _,
+        stop,
+    } = stack;
+    let _ = auth.stop().await;
+    let response = reqwest::Client::new()
+        .get(format!("{base}/api/x"))
+        .bearer_auth(&before)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        response.status(),
+        200,
+        "issuer down: cached keys keep working"
+    );
+    if let Some(stop) = stop {
+        let _ = stop.send(());
+    }
+    if let Some(gateway) = gateway {
+        gateway.finished().await.expect("stop");
+    }
+}
+
+#[tokio::test]
+async fn keys_never_loaded_means_503_not_401() {
+    let stack = stack(TestOptions::default(), |config, _| {
+        config.issuers[0].jwks_url = Some("http://127.0.0.1:9/jwks.json".into());
+        config.issuers[0].revocation_feed = None;
+    })
+    .await;
+    let token = stack.token(None).await;
+    let response = stack.get("/api/x", Some(&token)).await;
+    assert_eq!(response.status(), 503);
+    let ready = reqwest::get(format!(
+        "http://{}/readyz",
+        stack.gateway.as_ref().expect("gateway").admin_address
+    ))
+    .await
+    .expect("readyz");
+    assert_eq!(ready.status(), 503);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_refused_within_two_seconds() {
+    let stack = stack(TestOptions::default(), |_, _| {}).await;
+    let token = stack.token(None).await;
+    assert_eq!(
+        stack.get("/api/x", Some(&token)).await.status(),
+        200,
+        "cached as valid"
+    );
+    let revoked = reqwest::Client::new()
+        .post(stack.auth.url("/revoke"))
+        .basic_auth("svc", Some(&stack.secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), 200);
+    let started = Instant::now();
+    loop {
+        let response = stack.get("/api/x", Some(&token)).await;
+        if response.status() == 401 {
+            assert!(challenge(&response).contains("invalid_token"));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "revocation not applied within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let other = stack.token(None).await;
+    assert_eq!(
+        stack.get("/api/x", Some(&other)).await.status(),
+        200,
+        "only the revoked token is refused"
+    );
+    let admin = stack.gateway.as_ref().expect("gateway").admin_address;
+    let metrics = reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("portcullis_gateway_auth_failures_total{reason=\"revoked_token\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("portcullis_gateway_revocation_feed_lag_seconds"));
+    stack.stop().await;
+}
