@@ -8,6 +8,7 @@ mod client_credentials;
 mod code_flow;
 mod discovery;
 mod durability;
+mod gateway_cli;
 mod key_rotation;
 mod operations;
 mod sessions;
