@@ -113,17 +113,17 @@ impl KeyLifecyclePolicy {
     }
 
     /// When a key generated now for `alg` may start signing: at once if the algorithm has no
-    /// key yet (no verifier can hold a stale set), otherwise after the pre-publication period.
+    /// key yet (no verifier can hold a stale set), otherwise after the pre-publication period, and
+    /// always strictly after the newest existing key, so the signer is never ambiguous.
     pub fn activation_time(
         &self,
         keys: &[KeyMetadata],
         alg: Algorithm,
         now: UnixSeconds,
     ) -> UnixSeconds {
-        if chain(keys, alg).is_empty() {
-            now
-        } else {
-            now + self.prepublish_secs
+        match chain(keys, alg).last() {
+            None => now,
+            Some(&newest) => (now + self.prepublish_secs).max(keys[newest].activates_at + 1),
         }
     }
 
@@ -215,6 +215,15 @@ mod tests {
         );
         let keys = [key("a", Algorithm::Es256, 0)];
         assert_eq!(POLICY.activation_time(&keys, Algorithm::Es256, 7), 107);
+        let immediate = KeyLifecyclePolicy {
+            prepublish_secs: 0,
+            ..POLICY
+        };
+        assert_eq!(
+            immediate.activation_time(&keys, Algorithm::Es256, 0),
+            1,
+            "never ties with the newest key"
+        );
         assert!(POLICY.rotation_due(&[], Algorithm::EdDsa, 0));
         assert!(!POLICY.rotation_due(&keys, Algorithm::Es256, 4999));
         assert!(POLICY.rotation_due(&keys, Algorithm::Es256, 5000));

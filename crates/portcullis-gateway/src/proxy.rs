@@ -39,6 +39,19 @@ const HOP_BY_HOP: [&str; 8] = [
     "proxy-authorization",
 ];
 
+/// Whether the request asks to switch protocols (RFC 9110 §7.8), e.g. to WebSocket.
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    connection_upgrade
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -169,7 +182,18 @@ pub async fn forward(
         return Err(GatewayError::BodyTooLarge);
     }
     parts.uri = upstream_uri(route, &parts.uri)?;
+    let upgrade = upgrade_protocol(&parts.headers);
+    let client_upgrade = upgrade
+        .as_ref()
+        .and_then(|_| parts.extensions.remove::<hyper::upgrade::OnUpgrade>());
     remove_hop_by_hop(&mut parts.headers);
+    if let Some(protocol) = &upgrade {
+        // The upgrade itself is end-to-end: re-add the two headers that ask for it.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        parts.headers.insert(header::UPGRADE, protocol.clone());
+    }
     if !context.forward_authorization {
         parts.headers.remove(header::AUTHORIZATION);
     }
@@ -202,7 +226,39 @@ pub async fn forward(
         Ok(Ok(response)) => response,
     };
     let elapsed = started.elapsed();
+    if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            // An upstream switching protocols that nobody asked for is a broken upstream.
+            return Err(GatewayError::BadGateway);
+        };
+        let mut response = response;
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        tokio::spawn(splice(client_upgrade, upstream_upgrade, route.name.clone()));
+        let (parts, _) = response.into_parts();
+        return Ok((Response::from_parts(parts, Body::empty()), elapsed));
+    }
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     Ok((Response::from_parts(parts, Body::new(body)), elapsed))
+}
+
+/// Joins the client's and the upstream's upgraded connections and copies bytes both ways until
+/// either side closes.
+async fn splice(
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    route: String,
+) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(error) => {
+            tracing::debug!(%route, %error, "upgrade failed");
+            return;
+        }
+    };
+    let mut client = hyper_util::rt::TokioIo::new(client);
+    let mut upstream = hyper_util::rt::TokioIo::new(upstream);
+    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(%route, %error, "upgraded connection ended");
+    }
 }

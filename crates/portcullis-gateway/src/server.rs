@@ -12,12 +12,12 @@ use axum::routing::get;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 /// Connection-level limits.
@@ -95,7 +95,9 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    // Each connection watches this and finishes its in-flight request before closing.
+    let (draining, drain_signal) = watch::channel(false);
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -118,21 +120,38 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request.map(Body::new))
         });
+        // With upgrades, so WebSocket connections can be passed through.
         let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
+        let mut drain_signal = drain_signal.clone();
+        connections.spawn(async move {
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = drain_signal.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);
         });
+        while connections.try_join_next().is_some() {}
     }
     drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("gateway drained"),
-        () = tokio::time::sleep(limits.drain_timeout) => tracing::warn!("drain timeout; closing remaining connections"),
+    let _ = draining.send(true);
+    let drained = tokio::time::timeout(limits.drain_timeout, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_ok() {
+        tracing::info!("gateway drained");
+    } else {
+        tracing::warn!("drain timeout; closing remaining connections");
+        connections.abort_all();
     }
     let _ = admin_stop.send(());
     admin.await.map_err(std::io::Error::other)?

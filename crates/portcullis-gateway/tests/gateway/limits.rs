@@ -85,3 +85,48 @@ async fn connections_beyond_the_cap_are_closed() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn protocol_upgrades_are_passed_through() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        let mut socket = super::support::route("socket", "/socket", upstream);
+        socket.auth = "public".into();
+        config.routes.push(socket);
+    })
+    .await;
+    let address = stack.gateway.as_ref().expect("gateway").address;
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(b"GET /socket HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: echo-protocol\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut byte))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert_eq!(
+            read,
+            1,
+            "connection closed early: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo-protocol"), "{head}");
+    stream
+        .write_all(b"ping through the gateway")
+        .await
+        .expect("write");
+    let mut echoed = vec![0u8; 24];
+    tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut echoed))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(&echoed, b"ping through the gateway");
+    stack.stop().await;
+}

@@ -18,7 +18,33 @@ use tokio::sync::oneshot;
 
 /// Starts an upstream that answers every request with what it received, and `/slow` after 2 s.
 pub async fn echo_upstream() -> SocketAddr {
-    async fn echo(headers: HeaderMap, request: Request) -> axum::Json<Value> {
+    async fn echo(headers: HeaderMap, mut request: Request) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        if let Some(protocol) = headers.get("upgrade").cloned() {
+            // Switch protocols, then echo every byte back.
+            let upgrade = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                if let Ok(upgraded) = upgrade.await {
+                    let (mut reader, mut writer) =
+                        tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
+                    let _ = tokio::io::copy(&mut reader, &mut writer).await;
+                }
+            });
+            return (
+                axum::http::StatusCode::SWITCHING_PROTOCOLS,
+                [
+                    (
+                        "connection",
+                        axum::http::HeaderValue::from_static("upgrade"),
+                    ),
+                    ("upgrade", protocol),
+                ],
+            )
+                .into_response();
+        }
+        echo_json(headers, request).await.into_response()
+    }
+    async fn echo_json(headers: HeaderMap, request: Request) -> axum::Json<Value> {
         let method = request.method().to_string();
         let uri = request.uri().clone();
         if uri.path().ends_with("/slow") {

@@ -232,12 +232,19 @@ async fn rotated_keys_are_learned_and_cached_keys_survive_an_issuer_outage() {
         .rotate(&[Algorithm::Es256], now(&stack))
         .await
         .expect("rotate");
-    let after = stack.token(None).await;
-    assert_ne!(
-        super::gateway_kid(&after),
-        super::gateway_kid(&before),
-        "new key signs"
-    );
+    // The new key activates strictly after the old one: at most a second from now.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let after = loop {
+        let token = stack.token(None).await;
+        if super::gateway_kid(&token) != super::gateway_kid(&before) {
+            break token;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new key never started signing"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(
         stack.get("/api/x", Some(&after)).await.status(),
         200,
