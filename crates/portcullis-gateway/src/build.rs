@@ -34,6 +34,9 @@ pub enum StartError {
     /// A listener could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    /// The TLS certificate or key is unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(String),
@@ -183,9 +186,19 @@ pub async fn start(
         max_header_bytes: config.max_header_bytes,
         drain_timeout: Duration::from_secs(30),
     };
+    let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key).map_err(StartError::Tls)?),
+        _ => {
+            return Err(StartError::Tls(
+                "set both tls_cert_file and tls_key_file".into(),
+            ));
+        }
+    };
     let task = tokio::spawn(serve(
         gateway.clone(),
         limits,
+        tls,
         listener,
         admin_listener,
         shutdown,

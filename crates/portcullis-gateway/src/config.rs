@@ -33,6 +33,11 @@ pub struct GatewayConfig {
     pub jwks_refetch_min_interval_secs: u64,
     /// Rate-limit keys remembered at most per route.
     pub rate_limit_max_keys: usize,
+    /// PEM certificate chain; with `tls_key_file`, the public listener speaks TLS (HTTP/1.1 and
+    /// HTTP/2 by ALPN).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub tls_key_file: Option<PathBuf>,
     /// Accepted token issuers.
     pub issuers: Vec<IssuerConfig>,
     /// Routes, matched by host and longest path prefix.
@@ -54,6 +59,8 @@ impl Default for GatewayConfig {
             leeway_secs: 30,
             jwks_refetch_min_interval_secs: 30,
             rate_limit_max_keys: 100_000,
+            tls_cert_file: None,
+            tls_key_file: None,
             issuers: Vec::new(),
             routes: Vec::new(),
         }

@@ -21,6 +21,7 @@ pub mod rate_limit;
 pub mod revocations;
 pub mod routes;
 pub mod server;
+pub mod tls;
 
 pub use build::{RunningGateway, start};
 pub use config::GatewayConfig;

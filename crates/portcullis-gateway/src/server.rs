@@ -33,6 +33,35 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
+/// Serves one accepted connection (already decrypted if TLS) until it ends or the drain begins.
+async fn serve_connection<I>(
+    builder: auto::Builder<TokioExecutor>,
+    io: I,
+    app: Router,
+    peer: std::net::SocketAddr,
+    mut drain_signal: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request.map(Body::new))
+    });
+    // With upgrades, so WebSocket connections can be passed through.
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = drain_signal.changed() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
 fn admin_router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -71,6 +100,7 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
 pub async fn serve(
     gateway: Arc<Gateway>,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     listener: TcpListener,
     admin_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -116,26 +146,22 @@ pub async fn serve(
             continue;
         };
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(Body::new))
-        });
-        // With upgrades, so WebSocket connections can be passed through.
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let mut drain_signal = drain_signal.clone();
+        let builder = builder.clone();
+        let drain_signal = drain_signal.clone();
+        let tls = tls.clone();
+        let handshake_timeout = limits.header_read_timeout;
         connections.spawn(async move {
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = drain_signal.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            match tls {
+                None => serve_connection(builder, stream, app, peer, drain_signal).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(builder, stream, app, peer, drain_signal).await
+                        }
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
                 }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, "connection ended with an error");
             }
             drop(permit);
         });

@@ -130,3 +130,113 @@ async fn protocol_upgrades_are_passed_through() {
     assert_eq!(&echoed, b"ping through the gateway");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn tls_termination_negotiates_http2_and_plain_listeners_speak_h2c() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert_pem = certified.cert.pem();
+    std::fs::write(dir.path().join("cert.pem"), &cert_pem).expect("write");
+    std::fs::write(
+        dir.path().join("key.pem"),
+        certified.signing_key.serialize_pem(),
+    )
+    .expect("write");
+    let cert_file = dir.path().join("cert.pem");
+    let key_file = dir.path().join("key.pem");
+    let stack = stack(TestOptions::default(), move |config, upstream| {
+        config.tls_cert_file = Some(cert_file);
+        config.tls_key_file = Some(key_file);
+        let mut public = super::support::route("public", "/public", upstream);
+        public.auth = "public".into();
+        config.routes.push(public);
+    })
+    .await;
+    let port = stack.gateway.as_ref().expect("gateway").address.port();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("root"))
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("https://localhost:{port}/public/x"))
+        .send()
+        .await
+        .expect("https request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.version(),
+        reqwest::Version::HTTP_2,
+        "ALPN negotiates HTTP/2"
+    );
+    let token = stack.token(None).await;
+    let authenticated = client
+        .get(format!("https://localhost:{port}/api/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("https request");
+    assert_eq!(authenticated.status(), 200);
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/public/x"))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || plain.is_ok_and(|response| !response.status().is_success()),
+        "plain HTTP is not served on a TLS listener"
+    );
+    stack.stop().await;
+
+    let plain_stack = stack_without_tls().await;
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let response = h2c
+        .get(format!("{}/api/x", plain_stack.base))
+        .send()
+        .await
+        .expect("h2c request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(
+        response.status(),
+        401,
+        "HTTP/2 requests go through the same pipeline"
+    );
+    plain_stack.stop().await;
+}
+
+async fn stack_without_tls() -> super::support::Stack {
+    stack(TestOptions::default(), |_, _| {}).await
+}
+
+#[tokio::test]
+async fn half_a_tls_configuration_refuses_to_start() {
+    let config = portcullis_gateway::GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        tls_cert_file: Some("/nonexistent/cert.pem".into()),
+        ..portcullis_gateway::GatewayConfig::default()
+    };
+    let error = portcullis_gateway::start(&config, std::future::pending())
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("tls_key_file"), "{error}");
+    let missing = portcullis_gateway::GatewayConfig {
+        tls_key_file: Some("/nonexistent/key.pem".into()),
+        ..config
+    };
+    let error = portcullis_gateway::start(&missing, std::future::pending())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("/nonexistent/cert.pem"),
+        "{error}"
+    );
+}
