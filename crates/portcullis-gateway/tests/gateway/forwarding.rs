@@ -124,13 +124,7 @@ async fn rate_limits_answer_429_with_headers_per_key() {
     );
     assert_eq!(stack.get("/ip/x", None).await.status(), 200);
     assert_eq!(stack.get("/ip/x", None).await.status(), 429);
-    let admin = stack.gateway.as_ref().expect("gateway").admin_address;
-    let metrics = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = stack.metrics().await;
     assert!(
         metrics.contains("portcullis_gateway_rate_limited_total{route=\"api\"} 1"),
         "{metrics}"

@@ -220,6 +220,17 @@ impl Stack {
         request.send().await.expect("gateway request")
     }
 
+    /// The gateway's Prometheus metrics.
+    pub async fn metrics(&self) -> String {
+        let admin = self.gateway.as_ref().expect("gateway").admin_address;
+        reqwest::get(format!("http://{admin}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Stops the gateway.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

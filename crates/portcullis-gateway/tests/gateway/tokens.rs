@@ -335,13 +335,7 @@ async fn revoked_tokens_are_refused_within_two_seconds() {
         200,
         "only the revoked token is refused"
     );
-    let admin = stack.gateway.as_ref().expect("gateway").admin_address;
-    let metrics = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = stack.metrics().await;
     assert!(
         metrics.contains("portcullis_gateway_auth_failures_total{reason=\"revoked_token\"}"),
         "{metrics}"

@@ -225,3 +225,17 @@ pub async fn sign_in_for_tokens(
         .await
         .expect("token response")
 }
+
+/// Requests an authorization URL without following anything, and returns where it redirects.
+pub async fn authorize_redirect(
+    browser: &Browser,
+    server: &TestAuthServer,
+    scope: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let response = browser
+        .get(&authorize_url(server, scope, challenge, extra))
+        .await;
+    location(&response, &server.base_url)
+}

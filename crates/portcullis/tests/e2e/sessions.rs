@@ -1,8 +1,8 @@
 //! Sessions, CSRF, prompt handling, brute-force protection, logout, direct login, revocation.
 
 use super::browser::{
-    AFTER_LOGOUT, APP, Browser, CALLBACK, PASSWORD, app_client, authorize, authorize_url,
-    hidden_fields, location, pkce_pair, query_param, refresh, sign_in_for_tokens,
+    AFTER_LOGOUT, APP, Browser, CALLBACK, PASSWORD, app_client, authorize, authorize_redirect,
+    authorize_url, hidden_fields, location, pkce_pair, query_param, refresh, sign_in_for_tokens,
 };
 use super::support::{http, service_client};
 use portcullis_core::{ClientKind, ClientRegistration};
@@ -146,15 +146,14 @@ async fn a_new_session_at_every_sign_in_and_prompt_handling() {
     let browser = Browser::new();
     let (_, challenge) = pkce_pair();
 
-    let none = browser
-        .get(&authorize_url(
-            &server,
-            "openid",
-            &challenge,
-            &[("prompt", "none")],
-        ))
-        .await;
-    let target = location(&none, &server.base_url);
+    let target = authorize_redirect(
+        &browser,
+        &server,
+        "openid",
+        &challenge,
+        &[("prompt", "none")],
+    )
+    .await;
     assert!(target.starts_with(CALLBACK));
     assert_eq!(
         query_param(&target, "error").as_deref(),
@@ -189,15 +188,14 @@ async fn a_new_session_at_every_sign_in_and_prompt_handling() {
         Some("consent_required")
     );
 
-    let login = browser
-        .get(&authorize_url(
-            &server,
-            "openid",
-            &challenge,
-            &[("prompt", "login")],
-        ))
-        .await;
-    let target = location(&login, &server.base_url);
+    let target = authorize_redirect(
+        &browser,
+        &server,
+        "openid",
+        &challenge,
+        &[("prompt", "login")],
+    )
+    .await;
     assert!(
         target.contains("/signin?"),
         "prompt=login forces sign-in: {target}"
