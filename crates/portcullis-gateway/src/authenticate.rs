@@ -3,9 +3,9 @@
 //! (consulted on every request, cache hit or not).
 
 use crate::identity::Identity;
-use crate::key_cache::IssuerKeys;
 use crate::revocations::RevocationSet;
 use axum::http::{HeaderMap, header};
+use portcullis_jose::remote_key_set::RemoteKeySet;
 use portcullis_jose::{AccessTokenValidation, JoseError, UnverifiedJws, ValidationError, sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ pub enum AuthFailure {
 
 /// Validates bearer tokens.
 pub struct Authenticator {
-    issuers: HashMap<String, Arc<IssuerKeys>>,
+    issuers: HashMap<String, Arc<RemoteKeySet>>,
     revocations: Arc<RevocationSet>,
     leeway_secs: i64,
     cache: TokenCache,
@@ -36,7 +36,7 @@ pub struct Authenticator {
 impl Authenticator {
     /// An authenticator for these issuers.
     pub fn new(
-        issuers: Vec<Arc<IssuerKeys>>,
+        issuers: Vec<Arc<RemoteKeySet>>,
         revocations: Arc<RevocationSet>,
         leeway_secs: i64,
         cache_entries: usize,
@@ -53,7 +53,7 @@ impl Authenticator {
     }
 
     /// The configured issuers.
-    pub fn issuers(&self) -> impl Iterator<Item = &Arc<IssuerKeys>> {
+    pub fn issuers(&self) -> impl Iterator<Item = &Arc<RemoteKeySet>> {
         self.issuers.values()
     }
 

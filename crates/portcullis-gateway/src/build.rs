@@ -2,7 +2,6 @@
 
 use crate::authenticate::Authenticator;
 use crate::config::GatewayConfig;
-use crate::key_cache::{IssuerKeys, KeySource};
 use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, PipelineSettings};
 use crate::rate_limit::LocalRateLimiter;
@@ -10,6 +9,7 @@ use crate::revocations::{RevocationSet, follow_feed};
 use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
 use axum::http::HeaderName;
+use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -95,6 +95,9 @@ pub async fn start(
         .timeout(Duration::from_secs(5))
         .build()
         .map_err(|error| StartError::Client(error.to_string()))?;
+    let observer_metrics = metrics.clone();
+    let fetch_observer: portcullis_jose::remote_key_set::FetchObserver =
+        Arc::new(move |issuer: &str, success: bool| observer_metrics.jwks_fetch(issuer, success));
     let mut issuers = Vec::new();
     for issuer in &config.issuers {
         let source = match (&issuer.jwks_url, &issuer.jwks_file) {
@@ -108,13 +111,13 @@ pub async fn start(
                 ));
             }
         };
-        let keys = Arc::new(IssuerKeys::new(
+        let keys = Arc::new(RemoteKeySet::new(
             issuer.issuer.clone(),
             issuer.audience.clone(),
             source,
             Duration::from_secs(config.jwks_refetch_min_interval_secs),
             http.clone(),
-            metrics.clone(),
+            Some(fetch_observer.clone()),
         ));
         if let Err(error) = keys.refresh().await {
             tracing::warn!(issuer = %issuer.issuer, %error, "issuer keys not loaded yet; tokens get 503 until they are");

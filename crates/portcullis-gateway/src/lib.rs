@@ -2,7 +2,8 @@
 //!
 //! Every request passes an ordered pipeline of small stages (pingora's phases), each in its own
 //! module and testable alone: [`identity`] strips spoofable headers, [`routes`] matches,
-//! [`authenticate`] validates the bearer token against cached issuer keys ([`key_cache`]) and the
+//! [`authenticate`] validates the bearer token against cached issuer keys
+//! (`portcullis_jose::remote_key_set`) and the
 //! revocation set ([`revocations`]), [`policy`] authorizes, [`rate_limit`] meters, [`proxy`]
 //! forwards with a trusted identity. [`pipeline`] strings them together; [`server`] runs the
 //! listeners; [`build`] assembles a gateway from its configuration.
@@ -12,7 +13,6 @@ pub mod build;
 pub mod config;
 pub mod error;
 pub mod identity;
-pub mod key_cache;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

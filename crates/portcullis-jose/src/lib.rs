@@ -12,6 +12,8 @@ mod jws;
 mod jwt;
 mod key_encryption;
 mod key_set;
+#[cfg(feature = "remote")]
+pub mod remote_key_set;
 mod signing_key;
 mod verifying_key;
 

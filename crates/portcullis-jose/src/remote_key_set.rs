@@ -1,9 +1,9 @@
-//! The verification keys of one issuer: loaded from its discovery document, a JWKS URL or a local
-//! file; kept when the issuer is unreachable; refetched when a token names an unknown `kid`, but at
-//! most once per `min_interval`, so tokens with random kids cannot cause a fetch storm.
+//! The verification keys of one issuer, shared by the gateway and the SDK: loaded from its
+//! discovery document, a JWKS URL or a local file; kept when the issuer is unreachable; refetched
+//! when a token names an unknown `kid`, but at most once per `min_interval`, so tokens with random
+//! kids cannot cause a fetch storm.
 
-use crate::metrics::Metrics;
-use portcullis_jose::KeySet;
+use crate::KeySet;
 use portcullis_types::{JwkSet, ProviderMetadata};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +22,11 @@ pub enum KeySource {
     File(PathBuf),
 }
 
+/// Called after every fetch with the issuer and whether it succeeded (for metrics).
+pub type FetchObserver = Arc<dyn Fn(&str, bool) + Send + Sync>;
+
 /// One issuer's keys.
-pub struct IssuerKeys {
+pub struct RemoteKeySet {
     /// The issuer identifier.
     pub issuer: String,
     /// An audience every token must carry.
@@ -34,28 +37,28 @@ pub struct IssuerKeys {
     last_attempt: Mutex<Option<Instant>>,
     min_interval: Duration,
     http: reqwest::Client,
-    metrics: Arc<Metrics>,
+    observer: Option<FetchObserver>,
 }
 
-impl std::fmt::Debug for IssuerKeys {
+impl std::fmt::Debug for RemoteKeySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuerKeys")
+        f.debug_struct("RemoteKeySet")
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
 
-impl IssuerKeys {
-    /// An issuer with no keys yet; call [`IssuerKeys::refresh`] to load them.
+impl RemoteKeySet {
+    /// An issuer with no keys yet; call [`RemoteKeySet::refresh`] to load them.
     pub fn new(
         issuer: String,
         audience: Option<String>,
         source: KeySource,
         min_interval: Duration,
         http: reqwest::Client,
-        metrics: Arc<Metrics>,
+        observer: Option<FetchObserver>,
     ) -> Self {
-        IssuerKeys {
+        RemoteKeySet {
             issuer,
             audience,
             source,
@@ -64,7 +67,7 @@ impl IssuerKeys {
             last_attempt: Mutex::new(None),
             min_interval,
             http,
-            metrics,
+            observer,
         }
     }
 
@@ -106,7 +109,9 @@ impl IssuerKeys {
 
     async fn fetch_and_store(&self) -> Result<(), String> {
         let result = self.fetch().await;
-        self.metrics.jwks_fetch(&self.issuer, result.is_ok());
+        if let Some(observer) = &self.observer {
+            observer(&self.issuer, result.is_ok());
+        }
         let jwks = result?;
         let keys = KeySet::from_jwks(&jwks);
         if keys.is_empty() {
