@@ -4,9 +4,11 @@
 
 use crate::identity::Identity;
 use crate::revocations::RevocationSet;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use portcullis_jose::remote_key_set::RemoteKeySet;
-use portcullis_jose::{AccessTokenValidation, JoseError, UnverifiedJws, ValidationError, sha256};
+use portcullis_jose::remote_key_set::RemoteValidationError;
+use portcullis_jose::{UnverifiedJws, sha256};
+use portcullis_sdk::BearerError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -99,26 +101,13 @@ impl Authenticator {
             .issuers
             .get(&issuer)
             .ok_or_else(|| invalid("token issuer is not accepted"))?;
-        if !keys.is_loaded() {
-            keys.refresh_for_unknown_kid().await;
-            if !keys.is_loaded() {
-                return Err(AuthFailure::KeysUnavailable);
-            }
-        }
-        let validation = AccessTokenValidation {
-            issuer: keys.issuer.clone(),
-            audience: keys.audience.clone(),
-            leeway_secs: self.leeway_secs,
-        };
-        let validated = match validation.validate(token, &keys.current(), now) {
-            Err(ValidationError::Jose(JoseError::HeaderRejected("unknown kid"))) => {
-                // Perhaps a key published since the last fetch (rotation): refetch, rate-limited.
-                keys.refresh_for_unknown_kid().await;
-                validation.validate(token, &keys.current(), now)
-            }
-            other => other,
-        }
-        .map_err(|error| AuthFailure::Invalid(error.to_string()))?;
+        let validated = keys
+            .validate_access_token(token, self.leeway_secs, now)
+            .await
+            .map_err(|error| match error {
+                RemoteValidationError::KeysUnavailable => AuthFailure::KeysUnavailable,
+                RemoteValidationError::Invalid(error) => AuthFailure::Invalid(error.to_string()),
+            })?;
         Identity::from_claims(&validated.claims)
             .ok_or_else(|| invalid("token claims cannot be forwarded"))
     }
@@ -126,23 +115,10 @@ impl Authenticator {
 
 /// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>`.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(AuthFailure::Missing);
-    };
-    if values.next().is_some() {
-        return Err(AuthFailure::Malformed);
-    }
-    let value = value.to_str().map_err(|_| AuthFailure::Malformed)?;
-    let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::Malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthFailure::Missing);
-    }
-    let token = token.trim();
-    if token.is_empty() || token.contains(' ') {
-        return Err(AuthFailure::Malformed);
-    }
-    Ok(token)
+    portcullis_sdk::bearer_token(headers).map_err(|error| match error {
+        BearerError::Missing => AuthFailure::Missing,
+        BearerError::Malformed => AuthFailure::Malformed,
+    })
 }
 
 /// Verified tokens by SHA-256, each until its expiry. Bounded: when full, expired entries go, and
@@ -187,29 +163,5 @@ impl TokenCache {
             }
         }
         entries.insert(digest, identity);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn bearer_header_parsing() {
-        let with = |values: &[&'static str]| {
-            let mut headers = HeaderMap::new();
-            for value in values {
-                headers.append(header::AUTHORIZATION, HeaderValue::from_static(value));
-            }
-            bearer_token(&headers).map(str::to_owned)
-        };
-        assert_eq!(with(&["Bearer abc"]), Ok("abc".into()));
-        assert_eq!(with(&["bearer abc"]), Ok("abc".into()));
-        assert_eq!(with(&[]), Err(AuthFailure::Missing));
-        assert_eq!(with(&["Basic abc"]), Err(AuthFailure::Missing));
-        assert_eq!(with(&["Bearer"]), Err(AuthFailure::Malformed));
-        assert_eq!(with(&["Bearer a b"]), Err(AuthFailure::Malformed));
-        assert_eq!(with(&["Bearer a", "Bearer b"]), Err(AuthFailure::Malformed));
     }
 }

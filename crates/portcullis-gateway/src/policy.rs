@@ -81,6 +81,7 @@ mod tests {
             token_id: None,
             session_id: None,
             expires_at: 0,
+            claims: serde_json::Map::new(),
         }
     }
 

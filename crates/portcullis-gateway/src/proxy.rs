@@ -3,7 +3,7 @@
 //! and failures mapped by source: unreachable upstream 502, slow upstream 504.
 
 use crate::error::GatewayError;
-use crate::identity::Identity;
+use crate::identity::{Identity, write_identity_headers};
 use crate::routes::Route;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
@@ -198,7 +198,7 @@ pub async fn forward(
         parts.headers.remove(header::AUTHORIZATION);
     }
     if let Some(identity) = context.identity {
-        identity.write_headers(&mut parts.headers);
+        write_identity_headers(identity, &mut parts.headers);
     }
     append_forwarding(&mut parts.headers, &context);
     parts.headers.insert(

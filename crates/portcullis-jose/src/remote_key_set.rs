@@ -3,7 +3,7 @@
 //! when a token names an unknown `kid`, but at most once per `min_interval`, so tokens with random
 //! kids cannot cause a fetch storm.
 
-use crate::KeySet;
+use crate::{AccessTokenValidation, JoseError, KeySet, ValidatedToken, ValidationError};
 use portcullis_types::{JwkSet, ProviderMetadata};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +20,17 @@ pub enum KeySource {
     JwksUrl(String),
     /// A local JWKS file.
     File(PathBuf),
+}
+
+/// Why a token could not be validated against a remote key set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteValidationError {
+    /// The issuer's keys were never obtained.
+    #[error("the issuer's keys are not available")]
+    KeysUnavailable,
+    /// The token is not valid.
+    #[error(transparent)]
+    Invalid(ValidationError),
 }
 
 /// Called after every fetch with the issuer and whether it succeeded (for metrics).
@@ -105,6 +116,40 @@ impl RemoteKeySet {
         if let Err(error) = self.fetch_and_store().await {
             tracing::warn!(issuer = %self.issuer, %error, "JWKS refetch failed; keeping cached keys");
         }
+    }
+
+    /// Validates an access token of this issuer at `now`. Keys that were never loaded are
+    /// fetched first; an unknown `kid` (a rotated key) triggers one rate-limited refetch and a
+    /// second attempt.
+    ///
+    /// # Errors
+    /// [`RemoteValidationError::KeysUnavailable`] when no key was ever obtained (not the
+    /// caller's fault), else the validation failure.
+    pub async fn validate_access_token(
+        &self,
+        token: &str,
+        leeway_secs: i64,
+        now: i64,
+    ) -> Result<ValidatedToken, RemoteValidationError> {
+        if !self.is_loaded() {
+            self.refresh_for_unknown_kid().await;
+            if !self.is_loaded() {
+                return Err(RemoteValidationError::KeysUnavailable);
+            }
+        }
+        let validation = AccessTokenValidation {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            leeway_secs,
+        };
+        let result = match validation.validate(token, &self.current(), now) {
+            Err(ValidationError::Jose(JoseError::HeaderRejected("unknown kid"))) => {
+                self.refresh_for_unknown_kid().await;
+                validation.validate(token, &self.current(), now)
+            }
+            other => other,
+        };
+        result.map_err(RemoteValidationError::Invalid)
     }
 
     async fn fetch_and_store(&self) -> Result<(), String> {

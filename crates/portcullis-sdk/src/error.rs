@@ -1,0 +1,97 @@
+//! Authentication and authorization failures, answered per RFC 6750 §3.
+
+use thiserror::Error;
+
+/// Why a request may not proceed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    /// No bearer token: 401 without an error code (RFC 6750 §3.1).
+    #[error("an access token is required")]
+    MissingToken,
+    /// A malformed `Authorization` header: 400 `invalid_request`.
+    #[error("malformed Authorization header")]
+    MalformedRequest,
+    /// The token is not valid: 401 `invalid_token`.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// A scope is missing: 403 `insufficient_scope` with the scope(s) needed.
+    #[error("the token lacks a required scope")]
+    InsufficientScope(String),
+    /// A role is missing: 403.
+    #[error("a required role is missing")]
+    MissingRole,
+    /// The issuer's keys could not be obtained: 503, not the caller's fault.
+    #[error("token keys are not available yet")]
+    Unavailable,
+}
+
+impl AuthError {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            AuthError::MissingToken | AuthError::InvalidToken(_) => 401,
+            AuthError::MalformedRequest => 400,
+            AuthError::InsufficientScope(_) | AuthError::MissingRole => 403,
+            AuthError::Unavailable => 503,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge, if the status calls for one.
+    pub fn challenge(&self) -> Option<String> {
+        let clean = |value: &str| {
+            value
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect::<String>()
+        };
+        match self {
+            AuthError::MissingToken => Some("Bearer realm=\"portcullis\"".to_owned()),
+            AuthError::MalformedRequest => {
+                Some("Bearer realm=\"portcullis\", error=\"invalid_request\"".to_owned())
+            }
+            AuthError::InvalidToken(description) => Some(format!(
+                "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
+                clean(description)
+            )),
+            AuthError::InsufficientScope(scope) => Some(format!(
+                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"{}\"",
+                clean(scope)
+            )),
+            AuthError::MissingRole => {
+                Some("Bearer realm=\"portcullis\", error=\"insufficient_scope\"".to_owned())
+            }
+            AuthError::Unavailable => None,
+        }
+    }
+
+    /// The JSON error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "unauthorized",
+            AuthError::MalformedRequest => "invalid_request",
+            AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::InsufficientScope(_) | AuthError::MissingRole => "insufficient_scope",
+            AuthError::Unavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for AuthError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status())
+            .unwrap_or(axum::http::StatusCode::UNAUTHORIZED);
+        let body =
+            serde_json::json!({ "error": self.code(), "error_description": self.to_string() });
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(challenge) = self
+            .challenge()
+            .and_then(|value| axum::http::HeaderValue::from_str(&value).ok())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

@@ -1,0 +1,218 @@
+//! The caller's identity, from a validated access token or from the gateway's headers, and the
+//! guards a handler applies to it.
+
+use crate::AuthError;
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+/// The prefix of every header the gateway asserts; clients can never send one through it.
+pub const IDENTITY_HEADER_PREFIX: &str = "x-portcullis-";
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `iss` (empty when read from gateway headers).
+    pub issuer: String,
+    /// `sub`: a user id, or the client id for client credentials.
+    pub subject: String,
+    /// `client_id`.
+    pub client_id: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Audiences.
+    pub audiences: Vec<String>,
+    /// `jti`.
+    pub token_id: Option<String>,
+    /// `sid`: the sign-in session.
+    pub session_id: Option<String>,
+    /// `exp` (0 when read from gateway headers).
+    pub expires_at: i64,
+    /// All claims of the token (empty when read from gateway headers).
+    pub claims: Map<String, Value>,
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn printable(value: &str) -> bool {
+    value.bytes().all(|byte| (0x20..0x7f).contains(&byte))
+}
+
+impl Identity {
+    /// Reads the claims of a validated token. `None` if `iss`, `sub` or `exp` is missing, or a
+    /// value could not travel in a header (control characters; commas inside scopes or roles).
+    pub fn from_claims(claims: &Map<String, Value>) -> Option<Self> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let identity = Identity {
+            issuer: text("iss")?,
+            subject: text("sub")?,
+            client_id: text("client_id").unwrap_or_default(),
+            scopes: text("scope")
+                .map(|scope| {
+                    scope
+                        .split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            roles: strings(claims.get("roles")),
+            audiences: strings(claims.get("aud")),
+            token_id: text("jti"),
+            session_id: text("sid"),
+            expires_at: claims.get("exp").and_then(Value::as_i64)?,
+            claims: claims.clone(),
+        };
+        let well_formed = printable(&identity.subject)
+            && printable(&identity.client_id)
+            && identity
+                .scopes
+                .iter()
+                .chain(&identity.roles)
+                .all(|value| printable(value) && !value.contains(','));
+        well_formed.then_some(identity)
+    }
+
+    /// Reads the identity headers set by the gateway. Only for services that nothing but the
+    /// gateway can reach: anyone else could set these headers.
+    pub fn from_gateway_headers(headers: &HeaderMap) -> Option<Self> {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let subject = text("x-portcullis-subject").filter(|subject| !subject.is_empty())?;
+        let list = |name: &str, separator: char| {
+            text(name)
+                .map(|value| {
+                    value
+                        .split(separator)
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(Identity {
+            issuer: String::new(),
+            subject,
+            client_id: text("x-portcullis-client").unwrap_or_default(),
+            scopes: list("x-portcullis-scopes", ' '),
+            roles: list("x-portcullis-roles", ','),
+            audiences: Vec::new(),
+            token_id: None,
+            session_id: None,
+            expires_at: 0,
+            claims: Map::new(),
+        })
+    }
+
+    /// Whether the identity has `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|granted| granted == scope)
+    }
+
+    /// Whether the identity has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|held| held == role)
+    }
+
+    /// Requires `scope`.
+    ///
+    /// # Errors
+    /// [`AuthError::InsufficientScope`] (403, RFC 6750 §3.1).
+    pub fn require_scope(&self, scope: &str) -> Result<(), AuthError> {
+        if self.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope(scope.to_owned()))
+        }
+    }
+
+    /// Requires at least one of `scopes`.
+    ///
+    /// # Errors
+    /// [`AuthError::InsufficientScope`] naming them all.
+    pub fn require_any_scope(&self, scopes: &[&str]) -> Result<(), AuthError> {
+        if scopes.iter().any(|scope| self.has_scope(scope)) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope(scopes.join(" ")))
+        }
+    }
+
+    /// Requires `role`.
+    ///
+    /// # Errors
+    /// [`AuthError::MissingRole`] (403).
+    pub fn require_role(&self, role: &str) -> Result<(), AuthError> {
+        if self.has_role(role) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingRole)
+        }
+    }
+
+    /// Requires at least one of `roles`.
+    ///
+    /// # Errors
+    /// [`AuthError::MissingRole`] (403).
+    pub fn require_any_role(&self, roles: &[&str]) -> Result<(), AuthError> {
+        if roles.iter().any(|role| self.has_role(role)) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingRole)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use serde_json::json;
+
+    #[test]
+    fn claims_headers_and_guards() {
+        let claims = json!({"iss":"i","sub":"u1","client_id":"app","scope":"a b","roles":["admin","user"],"aud":"api","exp":9,"sid":"s"});
+        let identity =
+            Identity::from_claims(claims.as_object().expect("object")).expect("identity");
+        assert_eq!(identity.audiences, ["api"]);
+        assert_eq!(identity.require_scope("a"), Ok(()));
+        assert_eq!(
+            identity.require_scope("c"),
+            Err(AuthError::InsufficientScope("c".into()))
+        );
+        assert_eq!(identity.require_any_scope(&["c", "b"]), Ok(()));
+        assert_eq!(identity.require_role("admin"), Ok(()));
+        assert_eq!(
+            identity.require_any_role(&["root"]),
+            Err(AuthError::MissingRole)
+        );
+        let hostile = json!({"iss":"i","sub":"u\r\nx","exp":9});
+        assert!(Identity::from_claims(hostile.as_object().expect("object")).is_none());
+
+        let mut headers = HeaderMap::new();
+        assert!(Identity::from_gateway_headers(&headers).is_none());
+        headers.insert("x-portcullis-subject", HeaderValue::from_static("u1"));
+        headers.insert("x-portcullis-scopes", HeaderValue::from_static("a b"));
+        headers.insert("x-portcullis-roles", HeaderValue::from_static("admin,user"));
+        let from_headers = Identity::from_gateway_headers(&headers).expect("identity");
+        assert_eq!(
+            (from_headers.scopes.len(), from_headers.roles.len()),
+            (2, 2)
+        );
+    }
+}

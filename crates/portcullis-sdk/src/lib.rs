@@ -1,0 +1,43 @@
+//! The Portcullis SDK for resource services: who is calling, and may they?
+//!
+//! By default a service **verifies the bearer token** that the gateway forwards, against the
+//! issuer's published keys, so a request that reaches the service directly with forged
+//! `X-Portcullis-*` headers and no valid token is refused with 401. A service that is reachable
+//! only through the gateway (network isolation) may instead trust the gateway's identity headers
+//! ([`Verifier::trust_gateway_headers`]); that mode trusts anyone who can reach the service.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use portcullis_sdk::{AuthError, Identity, Verifier};
+//! use std::sync::Arc;
+//!
+//! async fn me(identity: Identity) -> String {
+//!     format!("Welcome, {}!", identity.subject)
+//! }
+//!
+//! async fn admin_only(identity: Identity) -> Result<&'static str, AuthError> {
+//!     identity.require_role("admin")?;
+//!     Ok("hello, admin")
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = Arc::new(Verifier::for_issuer("http://127.0.0.1:3000", Some("https://api.example")).await?);
+//! let app: Router = Router::new()
+//!     .route("/users/me", get(me))
+//!     .route("/users", get(admin_only))
+//!     .with_state(verifier);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+#[cfg(feature = "axum")]
+mod axum_extractor;
+mod bearer;
+mod error;
+mod identity;
+mod verifier;
+
+pub use bearer::{BearerError, bearer_token};
+pub use error::AuthError;
+pub use identity::{IDENTITY_HEADER_PREFIX, Identity};
+pub use verifier::{Verifier, VerifierError};

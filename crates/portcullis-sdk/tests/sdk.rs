@@ -1,0 +1,201 @@
+//! The SDK in a real axum service, against a real auth server.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use axum::Router;
+use axum::routing::get;
+use portcullis_core::{ClientKind, ClientRegistration};
+use portcullis_sdk::{AuthError, Identity, Verifier};
+use portcullis_testkit::TestAuthServer;
+use portcullis_types::GrantType;
+use serde_json::Value;
+use std::sync::Arc;
+
+async fn me(identity: Identity) -> String {
+    format!("hello {}", identity.subject)
+}
+
+async fn products(identity: Identity) -> Result<&'static str, AuthError> {
+    identity.require_any_scope(&["products:read", "products:write"])?;
+    Ok("products")
+}
+
+async fn admin(identity: Identity) -> Result<&'static str, AuthError> {
+    identity.require_role("admin")?;
+    Ok("admin")
+}
+
+async fn serve(verifier: Verifier) -> String {
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/products", get(products))
+        .route("/admin", get(admin))
+        .with_state(Arc::new(verifier));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}")
+}
+
+async fn token(server: &TestAuthServer, secret: &str, scope: &str) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth("svc", Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+fn header(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn verifying_mode_checks_tokens_and_ignores_forged_headers() {
+    let server = TestAuthServer::start().await;
+    let (_, secret) = server
+        .add_client(ClientRegistration {
+            id: "svc".into(),
+            kind: ClientKind::Confidential,
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: vec!["products:read".into(), "other".into()],
+            audiences: vec!["api".into()],
+            access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: vec![],
+            id_token_algorithm: None,
+        })
+        .await;
+    let secret = secret.expect("secret");
+    let base = serve(
+        Verifier::for_issuer(&server.base_url, Some("api"))
+            .await
+            .expect("verifier"),
+    )
+    .await;
+    let http = reqwest::Client::new();
+
+    let valid = token(&server, &secret, "products:read").await;
+    let me = http
+        .get(format!("{base}/me"))
+        .bearer_auth(&valid)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.text().await.expect("text"), "hello svc");
+    assert_eq!(
+        http.get(format!("{base}/products"))
+            .bearer_auth(&valid)
+            .send()
+            .await
+            .expect("products")
+            .status(),
+        200
+    );
+
+    let forged = http
+        .get(format!("{base}/me"))
+        .header("X-Portcullis-Subject", "admin")
+        .header("X-Portcullis-Roles", "admin")
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(
+        forged.status(),
+        401,
+        "forged gateway headers without a token are refused"
+    );
+    assert_eq!(header(&forged), "Bearer realm=\"portcullis\"");
+
+    let mut tampered = valid.clone();
+    tampered.pop();
+    tampered.push(if valid.ends_with('A') { 'B' } else { 'A' });
+    let invalid = http
+        .get(format!("{base}/me"))
+        .bearer_auth(&tampered)
+        .send()
+        .await
+        .expect("invalid");
+    assert_eq!(invalid.status(), 401);
+    assert!(header(&invalid).contains("error=\"invalid_token\""));
+
+    let narrow = token(&server, &secret, "other").await;
+    let no_scope = http
+        .get(format!("{base}/products"))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .expect("products");
+    assert_eq!(no_scope.status(), 403);
+    assert_eq!(
+        header(&no_scope),
+        "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"products:read products:write\""
+    );
+    assert_eq!(
+        http.get(format!("{base}/admin"))
+            .bearer_auth(&valid)
+            .send()
+            .await
+            .expect("admin")
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn trusted_header_mode_and_an_unreachable_issuer() {
+    let trusting = serve(Verifier::trust_gateway_headers()).await;
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!("{trusting}/admin"))
+        .header("X-Portcullis-Subject", "u1")
+        .header("X-Portcullis-Roles", "admin,user")
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(
+        response.status(),
+        200,
+        "trusted mode believes the gateway's headers"
+    );
+    assert_eq!(
+        http.get(format!("{trusting}/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        401
+    );
+
+    let unreachable = serve(
+        Verifier::for_issuer("http://127.0.0.1:9", None)
+            .await
+            .expect("verifier"),
+    )
+    .await;
+    let response = http
+        .get(format!("{unreachable}/me"))
+        .bearer_auth("a.b.c")
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        response.status(),
+        503,
+        "no keys is the service's problem, not the caller's"
+    );
+}
