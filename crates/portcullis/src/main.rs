@@ -22,6 +22,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole stack on this machine: auth server, gateway and two example services, with
+    /// demo users and clients, and a walkthrough to paste.
+    Up(commands::up::UpArgs),
     /// Run a server.
     #[command(subcommand)]
     Serve(commands::serve::ServeCommand),
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let config_file = cli.config.as_deref();
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Up(args) => args.run(config_file).await,
             Command::Serve(command) => command.run(config_file).await,
             Command::Admin(args) => args.run(config_file).await,
             Command::Token(command) => command.run().await,

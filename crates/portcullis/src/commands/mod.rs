@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod serve;
 pub mod token;
+pub mod up;
 
 use crate::config::Config;
 use anyhow::Context;

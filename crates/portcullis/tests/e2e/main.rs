@@ -14,3 +14,9 @@ mod operations;
 mod sessions;
 mod support;
 mod token_errors;
+mod up;
+
+/// The line of `portcullis up`'s output after which the walkthrough's commands follow.
+fn e2e_up_marker() -> &'static str {
+    "Try it (paste the lines one by one):"
+}

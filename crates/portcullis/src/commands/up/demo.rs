@@ -1,0 +1,170 @@
+//! The demo data of `portcullis up`, created on first start only.
+
+use crate::config::Config;
+use anyhow::Context;
+use portcullis_core::secret::CLIENT_SECRET_BYTES;
+use portcullis_core::{
+    ClientKind, ClientRegistration, Clock, NewUser, PasswordHasher, SecretHash, SystemClock,
+    Username, generate_secret,
+};
+use portcullis_store::{ClientStore, SqliteStore, UserStore};
+use portcullis_types::GrantType;
+
+/// The public client of the walkthrough's browser and CLI sign-ins (PKCE, loopback redirect).
+pub const CLI_CLIENT: &str = "demo-cli";
+/// The confidential client of the client-credentials step.
+pub const SERVICE_CLIENT: &str = "demo-service";
+/// The first-party client that `POST /login` issues tokens to.
+pub const WEB_CLIENT: &str = "demo-web";
+/// The gateway's own client, for the revocation feed.
+pub const GATEWAY_CLIENT: &str = "up-gateway";
+/// The loopback redirect URI of the demo clients (any port, RFC 8252).
+pub const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
+
+/// What the first start created and must show once.
+#[derive(Debug)]
+pub struct Seeded {
+    /// The demo password, if it was generated (not taken from `PORTCULLIS_DEMO_PASSWORD`).
+    pub generated_password: Option<String>,
+    /// The secret of `demo-service`.
+    pub service_secret: String,
+}
+
+fn registration(
+    id: &str,
+    kind: ClientKind,
+    grants: Vec<GrantType>,
+    scopes: &[&str],
+    audience: &str,
+) -> ClientRegistration {
+    let browser = grants.contains(&GrantType::AuthorizationCode);
+    ClientRegistration {
+        id: id.into(),
+        kind,
+        grant_types: grants,
+        redirect_uris: if browser {
+            vec![LOOPBACK_REDIRECT.into()]
+        } else {
+            vec![]
+        },
+        scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        audiences: if audience.is_empty() {
+            vec![]
+        } else {
+            vec![audience.to_owned()]
+        },
+        access_token_lifetime_secs: None,
+        first_party: id == WEB_CLIENT,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+    }
+}
+
+/// Creates the demo users and clients unless they exist. Returns what to show once.
+///
+/// # Errors
+/// Store or hashing failures.
+pub async fn seed(
+    store: &SqliteStore,
+    config: &Config,
+    api_audience: &str,
+) -> anyhow::Result<Option<Seeded>> {
+    if store.find_client(CLI_CLIENT).await?.is_some() {
+        return Ok(None);
+    }
+    let now = SystemClock.now();
+    let (password, generated_password) = match std::env::var("PORTCULLIS_DEMO_PASSWORD") {
+        Ok(password) if !password.is_empty() => (password, None),
+        _ => {
+            let password = generate_secret(12)?;
+            (password.clone(), Some(password))
+        }
+    };
+    let hasher = PasswordHasher::new(config.password_policy()).context("password settings")?;
+    for (name, roles) in [("testuser", vec!["admin", "user"]), ("guest", vec!["user"])] {
+        let user = NewUser {
+            username: Username::parse(name)?,
+            roles: roles.into_iter().map(str::to_owned).collect(),
+            email: Some(format!("{name}@example.com")),
+            password_hash: hasher.hash(&password).context("PORTCULLIS_DEMO_PASSWORD")?,
+        };
+        store.create_user(&user.into_user(now)).await?;
+    }
+    let service_secret = generate_secret(CLIENT_SECRET_BYTES)?;
+    let max = config.tokens.max_access_token_lifetime_secs;
+    let user_grants = || vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let clients = [
+        (
+            registration(
+                CLI_CLIENT,
+                ClientKind::Public,
+                user_grants(),
+                &[
+                    "openid",
+                    "profile",
+                    "email",
+                    "offline_access",
+                    "products:read",
+                ],
+                api_audience,
+            ),
+            None,
+        ),
+        (
+            registration(
+                WEB_CLIENT,
+                ClientKind::Public,
+                user_grants(),
+                &["openid", "profile", "products:read"],
+                api_audience,
+            ),
+            None,
+        ),
+        (
+            registration(
+                SERVICE_CLIENT,
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+                &["products:read"],
+                api_audience,
+            ),
+            Some(SecretHash::of(&service_secret)),
+        ),
+        (
+            registration(
+                GATEWAY_CLIENT,
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+                &["portcullis:revocations"],
+                "",
+            ),
+            Some(SecretHash::of(&generate_secret(CLIENT_SECRET_BYTES)?)),
+        ),
+    ];
+    for (registration, secret) in clients {
+        store
+            .create_client(&registration.into_client(secret, max, now)?)
+            .await?;
+    }
+    Ok(Some(Seeded {
+        generated_password,
+        service_secret,
+    }))
+}
+
+/// Gives the in-process gateway a fresh secret for reading the revocation feed (never shown).
+///
+/// # Errors
+/// Store failures.
+pub async fn rotate_gateway_secret(store: &SqliteStore) -> anyhow::Result<String> {
+    let secret = generate_secret(CLIENT_SECRET_BYTES)?;
+    if !store
+        .set_client_secret_hash(GATEWAY_CLIENT, &SecretHash::of(&secret))
+        .await?
+    {
+        anyhow::bail!(
+            "the data directory has no `{GATEWAY_CLIENT}` client; use a fresh --data-dir for `up`"
+        );
+    }
+    Ok(secret)
+}

@@ -1,0 +1,231 @@
+//! `portcullis up`: the whole stack on one machine over embedded SQLite, for a first look. The
+//! auth server, the gateway and the two example services run in this process; demo users and
+//! clients are created on first start; a walkthrough is printed whose commands work as pasted.
+
+mod demo;
+mod walkthrough;
+
+use crate::config::{Config, FlagOverrides};
+use crate::{key_encryption, telemetry};
+use anyhow::Context;
+use clap::Args;
+use portcullis_auth::AppState;
+use portcullis_core::SystemClock;
+use portcullis_gateway::GatewayConfig;
+use portcullis_gateway::config::{IssuerConfig, RevocationFeedConfig, RouteConfig};
+use portcullis_sdk::Verifier;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Flags of `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Data directory. Default ./portcullis-data.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Auth server port.
+    #[arg(long, default_value_t = 3000)]
+    auth_port: u16,
+    /// Gateway port.
+    #[arg(long, default_value_t = 4000)]
+    gateway_port: u16,
+    /// users-service port.
+    #[arg(long, default_value_t = 3001)]
+    users_port: u16,
+    /// products-service port.
+    #[arg(long, default_value_t = 3002)]
+    products_port: u16,
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+async fn bind(port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(loopback(port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port} for {what} (choose another port with the flags of `portcullis up`)"))
+}
+
+/// Serves an example service until `stop` changes.
+fn spawn_service(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.changed().await;
+        };
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(%error, "example service failed");
+        }
+    })
+}
+
+fn public_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
+    RouteConfig {
+        auth: "public".into(),
+        ..authenticated_route(name, prefix, upstream)
+    }
+}
+
+fn authenticated_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
+    RouteConfig {
+        name: name.into(),
+        host: None,
+        path_prefix: prefix.into(),
+        strip_prefix: false,
+        upstreams: vec![format!("http://{upstream}")],
+        connect_timeout_ms: 2_000,
+        timeout_ms: 30_000,
+        max_body_bytes: 1024 * 1024,
+        auth: "authenticated".into(),
+        scopes_all: vec![],
+        scopes_any: vec![],
+        roles_any: vec![],
+        roles_all: vec![],
+        audience: None,
+        rate_limit: None,
+    }
+}
+
+impl UpArgs {
+    /// Runs the stack until Ctrl-C or SIGTERM.
+    ///
+    /// # Errors
+    /// Configuration, storage, key or listener failures.
+    pub async fn run(self, config_file: Option<&Path>) -> anyhow::Result<()> {
+        let flags = FlagOverrides {
+            data_dir: self.data_dir.clone(),
+            listen: Some(loopback(self.auth_port)),
+            ..FlagOverrides::default()
+        };
+        let mut config = Config::load(config_file, &flags)?;
+        if std::env::var_os("PORTCULLIS_LOG_LEVEL").is_none()
+            && std::env::var_os("RUST_LOG").is_none()
+        {
+            config.log.level = "warn".into();
+        }
+        config.auth.issuer = None;
+        config.auth.direct_login_client = Some(demo::WEB_CLIENT.into());
+        telemetry::init(&config.log);
+        // Bind everything first, so a busy port fails before anything is created.
+        let auth_listener = bind(self.auth_port, "the auth server").await?;
+        let users_listener = bind(self.users_port, "users-service").await?;
+        let products_listener = bind(self.products_port, "products-service").await?;
+        let issuer = config.issuer();
+        let gateway_url = format!("http://{}", loopback(self.gateway_port));
+        let store = Arc::new(super::open_store(&config).await?);
+        let seeded = demo::seed(store.as_ref(), &config, &gateway_url).await?;
+        let feed_secret = demo::rotate_gateway_secret(store.as_ref()).await?;
+
+        let kek = key_encryption::resolve(&config)?;
+        let state = AppState::build(
+            store.clone(),
+            kek,
+            super::auth_settings(&config)?,
+            config.password_policy(),
+            Arc::new(SystemClock),
+        )
+        .await
+        .context("cannot start the auth server")?;
+        let (stop, stopped) = watch::channel(false);
+        let mut auth_stop = stopped.clone();
+        let auth = tokio::spawn(portcullis_auth::serve(auth_listener, state, async move {
+            let _ = auth_stop.changed().await;
+        }));
+
+        let verifier = |audience: &str| {
+            let issuer = issuer.clone();
+            let audience = audience.to_owned();
+            async move {
+                Verifier::for_issuer(&issuer, Some(&audience))
+                    .await
+                    .map(Arc::new)
+            }
+        };
+        let users = spawn_service(
+            users_listener,
+            users_service::router(verifier(&gateway_url).await?),
+            stopped.clone(),
+        );
+        let products = spawn_service(
+            products_listener,
+            products_service::router(verifier(&gateway_url).await?),
+            stopped.clone(),
+        );
+
+        let auth_address = loopback(self.auth_port);
+        let mut routes = vec![
+            authenticated_route("users", "/users", loopback(self.users_port)),
+            authenticated_route("products", "/products", loopback(self.products_port)),
+            public_route("public", "/public", loopback(self.products_port)),
+        ];
+        for (name, prefix) in [
+            ("authorize", "/authorize"),
+            ("signin", "/signin"),
+            ("login", "/login"),
+            ("token", "/token"),
+            ("userinfo", "/userinfo"),
+            ("revoke", "/revoke"),
+            ("introspect", "/introspect"),
+            ("logout", "/logout"),
+            ("well-known", "/.well-known"),
+        ] {
+            routes.push(public_route(name, prefix, auth_address));
+        }
+        let gateway_config = GatewayConfig {
+            listen: loopback(self.gateway_port),
+            admin_listen: loopback(0),
+            issuers: vec![IssuerConfig {
+                issuer: issuer.clone(),
+                jwks_url: None,
+                jwks_file: None,
+                audience: Some(gateway_url.clone()),
+                revocation_feed: Some(RevocationFeedConfig {
+                    client_id: demo::GATEWAY_CLIENT.into(),
+                    client_secret: feed_secret,
+                    poll_interval_ms: 500,
+                }),
+            }],
+            routes,
+            ..config.gateway.clone()
+        };
+        let mut gateway_stop = stopped.clone();
+        let gateway = portcullis_gateway::start(&gateway_config, async move {
+            let _ = gateway_stop.changed().await;
+        })
+        .await
+        .context("cannot start the gateway")?;
+
+        println!(
+            "{}",
+            walkthrough::render(&walkthrough::Stack {
+                issuer: &issuer,
+                gateway: &gateway_url,
+                gateway_admin: gateway.admin_address,
+                users: loopback(self.users_port),
+                products: loopback(self.products_port),
+                data_dir: &config.data_dir,
+                seeded: seeded.as_ref(),
+            })
+        );
+        super::serve::shutdown_signal().await;
+        let _ = stop.send(true);
+        gateway.finished().await?;
+        for task in [users, products] {
+            let _ = task.await;
+        }
+        auth.await.map_err(std::io::Error::other)??;
+        store.close().await;
+        println!("Portcullis stopped.");
+        Ok(())
+    }
+}

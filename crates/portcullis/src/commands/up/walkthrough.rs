@@ -1,0 +1,86 @@
+//! The walkthrough `portcullis up` prints. Its commands are meant to be pasted as they are, and a
+//! test runs them exactly as printed, so they cannot drift from what works.
+
+use super::demo::{SERVICE_CLIENT, Seeded};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Where everything runs.
+pub struct Stack<'a> {
+    /// The issuer (auth server).
+    pub issuer: &'a str,
+    /// The gateway's URL.
+    pub gateway: &'a str,
+    /// The gateway's admin listener.
+    pub gateway_admin: SocketAddr,
+    /// users-service.
+    pub users: SocketAddr,
+    /// products-service.
+    pub products: SocketAddr,
+    /// The data directory.
+    pub data_dir: &'a Path,
+    /// What the first start created, if this is it.
+    pub seeded: Option<&'a Seeded>,
+}
+
+/// The marker after which every line that does not start with `#` is a command.
+pub const COMMANDS_MARKER: &str = "Try it (paste the lines one by one):";
+
+fn login(gateway: &str, user: &str, variable: &str) -> String {
+    format!(
+        "{variable}=$(curl -s {gateway}/login -H 'Content-Type: application/json' \
+         -d '{{\"username\":\"{user}\",\"password\":\"'\"$PORTCULLIS_DEMO_PASSWORD\"'\"}}' \
+         | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')"
+    )
+}
+
+/// The text.
+pub fn render(stack: &Stack<'_>) -> String {
+    let gateway = stack.gateway;
+    let mut text = format!(
+        "\nPortcullis is up.\n\
+         \n  gateway           {gateway}   (admin: http://{admin}/metrics)\
+         \n  auth server       {issuer}   (issuer; sign-in pages at {issuer}/signin)\
+         \n  users-service     http://{users}\
+         \n  products-service  http://{products}\
+         \n  data              {data}\
+         \n\nDemo users: testuser (roles admin, user) and guest (role user). Clients: demo-cli (public, PKCE),\
+         \ndemo-service (client credentials), demo-web (first-party, POST /login).\n",
+        admin = stack.gateway_admin,
+        issuer = stack.issuer,
+        users = stack.users,
+        products = stack.products,
+        data = stack.data_dir.display(),
+    );
+    match stack.seeded {
+        Some(seeded) => {
+            text.push_str("\nSecrets of this first start, shown once; run these in your shell first:\n");
+            if let Some(password) = &seeded.generated_password {
+                text.push_str(&format!("  export PORTCULLIS_DEMO_PASSWORD='{password}'\n"));
+            }
+            text.push_str(&format!("  export DEMO_SERVICE_SECRET='{}'\n", seeded.service_secret));
+        }
+        None => text.push_str(
+            "\nThe data directory already existed: use the PORTCULLIS_DEMO_PASSWORD and DEMO_SERVICE_SECRET\
+             \nshown on its first start (`portcullis admin client rotate-secret demo-service` makes a new secret).\n",
+        ),
+    }
+    text.push_str(&format!(
+        "\n{COMMANDS_MARKER}\n\
+         # 1. sign in as testuser and keep the access token\n\
+         {login_admin}\n\
+         # 2. call users-service through the gateway: 200\n\
+         curl -i {gateway}/users/me -H \"Authorization: Bearer $TOKEN\"\n\
+         # 3. without a token: 401\n\
+         curl -i {gateway}/users/me\n\
+         # 4. as guest on the admin-only route: 403\n\
+         {login_guest}\n\
+         curl -i {gateway}/users -H \"Authorization: Bearer $GUEST_TOKEN\"\n\
+         # 5. a service's own token (client credentials)\n\
+         curl -s -u \"{SERVICE_CLIENT}:$DEMO_SERVICE_SECRET\" -d grant_type=client_credentials {gateway}/token\n\
+         \nCtrl-C stops everything.",
+        login_admin = login(gateway, "testuser", "TOKEN"),
+        login_guest = login(gateway, "guest", "GUEST_TOKEN"),
+    ));
+    text
+}

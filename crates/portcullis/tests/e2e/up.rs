@@ -1,0 +1,136 @@
+//! `portcullis up` end to end: the walkthrough it prints is run exactly as printed, so the
+//! printed commands cannot drift from what works.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().expect("addr").port())
+        .collect()
+}
+
+/// Starts `up` and returns it with everything it printed up to "Ctrl-C stops everything."
+fn start_up(data: &std::path::Path, ports: &[u16]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["up", "--data-dir"])
+        .arg(data)
+        .args([
+            "--auth-port",
+            &ports[0].to_string(),
+            "--gateway-port",
+            &ports[1].to_string(),
+        ])
+        .args([
+            "--users-port",
+            &ports[2].to_string(),
+            "--products-port",
+            &ports[3].to_string(),
+        ])
+        .env_remove("PORTCULLIS_DEMO_PASSWORD")
+        .env("PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn up");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut printed = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !printed.contains("Ctrl-C stops everything.") {
+        assert!(
+            Instant::now() < deadline,
+            "up did not finish starting: {printed}"
+        );
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read") == 0 {
+            panic!("up exited early: {printed}");
+        }
+        printed.push_str(&line);
+    }
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = reader.read_to_string(&mut rest);
+    });
+    (child, printed)
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let status = child.wait().expect("exit");
+    assert!(status.success(), "Ctrl-C stops cleanly: {status:?}");
+}
+
+#[test]
+fn up_prints_a_walkthrough_that_works_verbatim() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let ports = free_ports(4);
+    let (child, printed) = start_up(&data, &ports);
+    let exports: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("export "))
+        .collect();
+    assert_eq!(
+        exports.len(),
+        2,
+        "the demo password and service secret are shown once: {printed}"
+    );
+    let commands: Vec<&str> = printed
+        .split(super::e2e_up_marker())
+        .nth(1)
+        .expect("commands")
+        .lines()
+        .filter(|line| {
+            !line.trim().is_empty() && !line.starts_with('#') && !line.starts_with("Ctrl-C")
+        })
+        .collect();
+    assert!(commands.len() >= 6, "{printed}");
+    let script = format!(
+        "{}\n{}\n",
+        exports.join("\n"),
+        commands.join("\necho '---'\n")
+    );
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let steps: Vec<&str> = stdout.split("---").collect();
+    assert!(
+        steps[1].contains("HTTP/1.1 200") && steps[1].contains("Welcome"),
+        "step 2: {stdout}"
+    );
+    assert!(steps[2].contains("HTTP/1.1 401"), "step 3: {stdout}");
+    assert!(steps[4].contains("HTTP/1.1 403"), "step 4: {stdout}");
+    assert!(steps[5].contains("\"access_token\""), "step 5: {stdout}");
+    stop(child);
+
+    // A second start reuses the data and shows no secrets.
+    let (child, again) = start_up(&data, &ports);
+    assert!(!again.contains("export "), "{again}");
+    for export in &exports {
+        let secret = export.split('\'').nth(1).expect("quoted secret");
+        assert!(!again.contains(secret), "secrets are never shown twice");
+    }
+    let script = format!("{}\n{}\n", exports.join("\n"), commands[..2].join("\n"));
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("HTTP/1.1 200"),
+        "the data was kept"
+    );
+    stop(child);
+}
