@@ -113,6 +113,31 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
     assert!(steps[2].contains("HTTP/1.1 401"), "step 3: {stdout}");
     assert!(steps[4].contains("HTTP/1.1 403"), "step 4: {stdout}");
     assert!(steps[5].contains("\"access_token\""), "step 5: {stdout}");
+
+    // products-service behind the same gateway: reading needs products:read or a signed-in user,
+    // writing needs the admin role and a valid body; /public needs nothing.
+    let gateway = format!("http://127.0.0.1:{}", ports[1]);
+    let products = format!(
+        "{exports}\n{login}\n{guest}\n         curl -s -o /dev/null -w '%{{http_code}}\\n' {gateway}/public/products\n         curl -s -o /dev/null -w '%{{http_code}}\\n' {gateway}/products -H \"Authorization: Bearer $TOKEN\"\n         curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST {gateway}/products -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"name\":\"Moat\",\"price_cents\":500}}'\n         curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST {gateway}/products -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"name\":\"\"}}'\n         curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST {gateway}/products -H \"Authorization: Bearer $GUEST_TOKEN\" -H 'Content-Type: application/json' -d '{{\"name\":\"Moat\",\"price_cents\":500}}'\n         curl -s -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:{users}/users/me -H 'X-Portcullis-Subject: admin' -H 'X-Portcullis-Roles: admin'\n",
+        exports = exports.join("\n"),
+        login = commands[0],
+        guest = commands[3],
+        users = ports[2],
+    );
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&products)
+        .output()
+        .expect("bash");
+    let codes: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        codes,
+        ["200", "200", "201", "422", "403", "401"],
+        "public, read, create, invalid body, guest create, forged headers straight to a service"
+    );
     stop(child);
 
     // A second start reuses the data and shows no secrets.
