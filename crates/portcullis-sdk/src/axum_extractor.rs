@@ -13,6 +13,10 @@ where
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Already identified by `RequireIdentityLayer`: do not verify twice.
+        if let Some(identity) = parts.extensions.get::<Identity>() {
+            return Ok(identity.clone());
+        }
         let verifier = Arc::<Verifier>::from_ref(state);
         verifier.identify(&parts.headers, unix_now()).await
     }
@@ -20,7 +24,7 @@ where
 
 /// The wall clock in Unix seconds.
 #[allow(clippy::disallowed_methods)] // the SDK's one reading of the wall clock
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| {

@@ -35,9 +35,13 @@ mod axum_extractor;
 mod bearer;
 mod error;
 mod identity;
+#[cfg(feature = "axum")]
+mod layer;
 mod verifier;
 
 pub use bearer::{BearerError, bearer_token};
 pub use error::AuthError;
 pub use identity::{IDENTITY_HEADER_PREFIX, Identity};
+#[cfg(feature = "axum")]
+pub use layer::{RequireIdentity, RequireIdentityLayer};
 pub use verifier::{Verifier, VerifierError};

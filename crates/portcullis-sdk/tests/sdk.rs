@@ -199,3 +199,39 @@ async fn trusted_header_mode_and_an_unreachable_issuer() {
         "no keys is the service's problem, not the caller's"
     );
 }
+
+#[tokio::test]
+async fn the_layer_guards_every_route_and_hands_the_identity_on() {
+    use axum::Extension;
+    use portcullis_sdk::RequireIdentityLayer;
+    let verifier = Arc::new(Verifier::trust_gateway_headers());
+    let app = Router::new()
+        .route(
+            "/who",
+            get(|Extension(identity): Extension<Identity>| async move { identity.subject }),
+        )
+        .route("/me", get(me))
+        .layer(RequireIdentityLayer::new(verifier.clone()))
+        .with_state(verifier);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let http = reqwest::Client::new();
+    let refused = http.get(format!("{base}/who")).send().await.expect("who");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(header(&refused), "Bearer realm=\"portcullis\"");
+    for path in ["/who", "/me"] {
+        let response = http
+            .get(format!("{base}{path}"))
+            .header("X-Portcullis-Subject", "u7")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.text().await.expect("text").contains("u7"));
+    }
+}
