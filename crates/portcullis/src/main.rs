@@ -30,9 +30,16 @@ enum Command {
     Serve(commands::serve::ServeCommand),
     /// Manage users, clients and keys directly in the data directory.
     Admin(commands::admin::AdminArgs),
-    /// Inspect and verify tokens.
-    #[command(subcommand)]
-    Token(commands::token::TokenCommand),
+    /// Sign in with the browser (Authorization Code + PKCE, loopback redirect) and keep the tokens.
+    Login(commands::login::LoginArgs),
+    /// Print a valid access token (refreshed if needed); `decode` and `verify` inspect any token.
+    Token {
+        /// Inspect a token instead of printing yours.
+        #[command(subcommand)]
+        command: Option<commands::token::TokenCommand>,
+    },
+    /// Revoke your tokens and forget them.
+    Logout,
 }
 
 fn main() -> ExitCode {
@@ -53,7 +60,12 @@ fn main() -> ExitCode {
             Command::Up(args) => args.run(config_file).await,
             Command::Serve(command) => command.run(config_file).await,
             Command::Admin(args) => args.run(config_file).await,
-            Command::Token(command) => command.run().await,
+            Command::Login(args) => args.run().await,
+            Command::Token {
+                command: Some(command),
+            } => command.run().await,
+            Command::Token { command: None } => commands::login::print_token().await,
+            Command::Logout => commands::login::logout().await,
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! The subcommands of the `portcullis` binary.
 
 pub mod admin;
+pub mod login;
 pub mod serve;
 pub mod token;
 pub mod up;

@@ -146,11 +146,22 @@ pub async fn authorize(
     url: &str,
     username: &str,
 ) -> String {
+    authorize_to(browser, server, url, username, CALLBACK).await
+}
+
+/// As [`authorize`], stopping at the first redirect that starts with `callback_prefix`.
+pub async fn authorize_to(
+    browser: &Browser,
+    server: &TestAuthServer,
+    url: &str,
+    username: &str,
+    callback_prefix: &str,
+) -> String {
     let mut response = browser.get(url).await;
     for _ in 0..10 {
         if response.status() == 303 {
             let next = location(&response, &server.base_url);
-            if next.starts_with(CALLBACK) {
+            if next.starts_with(callback_prefix) {
                 return next;
             }
             response = browser.get(&next).await;

@@ -10,6 +10,7 @@ mod discovery;
 mod durability;
 mod gateway_cli;
 mod key_rotation;
+mod login;
 mod operations;
 mod sessions;
 mod support;

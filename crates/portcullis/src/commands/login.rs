@@ -1,0 +1,298 @@
+//! `portcullis login`, `portcullis token` and `portcullis logout`: a native client of the
+//! Authorization Code flow with PKCE and a loopback redirect (RFC 8252 §7.3). Tokens are kept in
+//! the user's config directory with mode 0600 and refreshed when expired.
+
+use anyhow::{Context, bail};
+use axum::extract::Query;
+use axum::response::Html;
+use clap::Args;
+use portcullis_core::{Clock, SystemClock, generate_secret, pkce};
+use portcullis_types::{ProviderMetadata, TokenResponse};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Flags of `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The issuer to sign in with.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    issuer: String,
+    /// The public client to act as (registered with the loopback redirect http://127.0.0.1/callback).
+    #[arg(long, default_value = "demo-cli")]
+    client_id: String,
+    /// The scope to ask for.
+    #[arg(long, default_value = "openid profile offline_access")]
+    scope: String,
+}
+
+/// What is kept between commands.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTokens {
+    issuer: String,
+    client_id: String,
+    token_endpoint: String,
+    revocation_endpoint: Option<String>,
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_at: i64,
+}
+
+/// `PORTCULLIS_TOKEN_FILE`, else `$XDG_CONFIG_HOME/portcullis/tokens.json`, else
+/// `~/.config/portcullis/tokens.json`.
+fn token_file() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PORTCULLIS_TOKEN_FILE") {
+        return Ok(PathBuf::from(path));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
+        .context("cannot find a config directory; set PORTCULLIS_TOKEN_FILE")?;
+    Ok(base.join("portcullis").join("tokens.json"))
+}
+
+fn save(tokens: &StoredTokens) -> anyhow::Result<()> {
+    let path = token_file()?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let temporary = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temporary)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    file.write_all(&serde_json::to_vec_pretty(tokens)?)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(())
+}
+
+fn load() -> anyhow::Result<StoredTokens> {
+    let path = token_file()?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| anyhow::anyhow!("not signed in; run `portcullis login`"))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is damaged; run `portcullis login`", path.display()))
+}
+
+fn http() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+async fn token_request(
+    http: &reqwest::Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> anyhow::Result<TokenResponse> {
+    let response = http
+        .post(endpoint)
+        .form(form)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {endpoint}"))?;
+    if !response.status().is_success() {
+        let error: serde_json::Value = response.json().await.unwrap_or_default();
+        bail!(
+            "the token endpoint refused: {}",
+            error["error"].as_str().unwrap_or("unknown error")
+        );
+    }
+    Ok(response.json().await?)
+}
+
+fn stored(
+    previous: Option<&StoredTokens>,
+    issuer: &str,
+    client_id: &str,
+    metadata: (&str, Option<&str>),
+    response: TokenResponse,
+) -> StoredTokens {
+    StoredTokens {
+        issuer: issuer.to_owned(),
+        client_id: client_id.to_owned(),
+        token_endpoint: metadata.0.to_owned(),
+        revocation_endpoint: metadata.1.map(str::to_owned),
+        access_token: response.access_token,
+        refresh_token: response
+            .refresh_token
+            .or_else(|| previous.and_then(|tokens| tokens.refresh_token.clone())),
+        expires_at: SystemClock.now() + i64::try_from(response.expires_in).unwrap_or(0),
+    }
+}
+
+impl LoginArgs {
+    /// Signs in through the browser and stores the tokens.
+    ///
+    /// # Errors
+    /// Discovery, callback or token failures, each in one line.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let issuer = self.issuer.trim_end_matches('/').to_owned();
+        let http = http()?;
+        let metadata: ProviderMetadata = http
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {issuer}"))?
+            .json()
+            .await
+            .context("the issuer's discovery document is unreadable")?;
+        let authorization_endpoint = metadata
+            .authorization_endpoint
+            .clone()
+            .context("the issuer has no authorization endpoint")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let redirect_uri = format!("http://{}/callback", listener.local_addr()?);
+        let verifier = generate_secret(32)?;
+        let state = generate_secret(16)?;
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("scope", &self.scope)
+            .append_pair("state", &state)
+            .append_pair("code_challenge", &pkce::s256_challenge(&verifier))
+            .append_pair("code_challenge_method", "S256");
+        let url = format!("{authorization_endpoint}?{}", query.finish());
+        println!("Open this URL to sign in:\n{url}");
+        if std::env::var_os("PORTCULLIS_NO_BROWSER").is_none() {
+            // Best effort; the printed URL is the fallback.
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&url)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        let (sender, receiver) = oneshot::channel::<HashMap<String, String>>();
+        let sender = Arc::new(Mutex::new(Some(sender)));
+        let app = axum::Router::new().route(
+            "/callback",
+            axum::routing::get(move |Query(params): Query<HashMap<String, String>>| {
+                let sender = sender.clone();
+                async move {
+                    if let Some(sender) = sender.lock().ok().and_then(|mut slot| slot.take()) {
+                        let _ = sender.send(params);
+                    }
+                    Html("<!doctype html><title>Portcullis</title><p>Signed in. You can close this window and return to the terminal.</p>")
+                }
+            }),
+        );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let params = tokio::time::timeout(Duration::from_secs(300), receiver)
+            .await
+            .context("no sign-in within 5 minutes")?
+            .context("the callback server stopped")?;
+        server.abort();
+        // RFC 6749 §10.12: the state must come back unchanged, or the response is not ours.
+        if params.get("state") != Some(&state) {
+            bail!("the sign-in response does not match this login (state mismatch)");
+        }
+        if let Some(error) = params.get("error") {
+            bail!("sign-in failed: {error}");
+        }
+        let code = params
+            .get("code")
+            .context("the sign-in response has no code")?;
+        let response = token_request(
+            &http,
+            &metadata.token_endpoint,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &redirect_uri),
+                ("client_id", &self.client_id),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await?;
+        let tokens = stored(
+            None,
+            &issuer,
+            &self.client_id,
+            (
+                &metadata.token_endpoint,
+                metadata.revocation_endpoint.as_deref(),
+            ),
+            response,
+        );
+        save(&tokens)?;
+        println!("Signed in to {issuer}. `portcullis token` prints an access token.");
+        Ok(())
+    }
+}
+
+/// `portcullis token`: prints a valid access token, refreshing it first if it has expired.
+///
+/// # Errors
+/// Not signed in, or the refresh was refused.
+pub async fn print_token() -> anyhow::Result<()> {
+    let tokens = load()?;
+    if SystemClock.now() < tokens.expires_at - 10 {
+        println!("{}", tokens.access_token);
+        return Ok(());
+    }
+    let refresh_token = tokens.refresh_token.clone().context(
+        "the access token expired and there is no refresh token; run `portcullis login`",
+    )?;
+    let response = token_request(
+        &http()?,
+        &tokens.token_endpoint,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+            ("client_id", &tokens.client_id),
+        ],
+    )
+    .await
+    .context("cannot refresh; run `portcullis login`")?;
+    let refreshed = stored(
+        Some(&tokens),
+        &tokens.issuer,
+        &tokens.client_id,
+        (
+            &tokens.token_endpoint,
+            tokens.revocation_endpoint.as_deref(),
+        ),
+        response,
+    );
+    save(&refreshed)?;
+    println!("{}", refreshed.access_token);
+    Ok(())
+}
+
+/// `portcullis logout`: revokes the refresh token (its whole family) and forgets the tokens.
+///
+/// # Errors
+/// File failures; an unreachable issuer is reported but the tokens are forgotten anyway.
+pub async fn logout() -> anyhow::Result<()> {
+    let tokens = load()?;
+    if let (Some(endpoint), Some(refresh_token)) =
+        (&tokens.revocation_endpoint, &tokens.refresh_token)
+    {
+        let revoked = http()?
+            .post(endpoint)
+            .form(&[
+                ("token", refresh_token.as_str()),
+                ("token_type_hint", "refresh_token"),
+                ("client_id", tokens.client_id.as_str()),
+            ])
+            .send()
+            .await;
+        if !revoked.is_ok_and(|response| response.status().is_success()) {
+            eprintln!("warning: the issuer did not confirm the revocation");
+        }
+    }
+    std::fs::remove_file(token_file()?)?;
+    println!("Signed out.");
+    Ok(())
+}
