@@ -164,6 +164,37 @@ pub struct RouteConfig {
     pub rate_limit: Option<RateLimitConfig>,
 }
 
+impl RouteConfig {
+    /// An authenticated route with the same defaults as the TOML form.
+    pub fn new(name: &str, path_prefix: &str, upstream: &str) -> Self {
+        RouteConfig {
+            name: name.to_owned(),
+            host: None,
+            path_prefix: path_prefix.to_owned(),
+            strip_prefix: false,
+            upstreams: vec![upstream.to_owned()],
+            connect_timeout_ms: default_connect_timeout_ms(),
+            timeout_ms: default_timeout_ms(),
+            max_body_bytes: default_max_body_bytes(),
+            auth: default_auth(),
+            scopes_all: Vec::new(),
+            scopes_any: Vec::new(),
+            roles_any: Vec::new(),
+            roles_all: Vec::new(),
+            audience: None,
+            rate_limit: None,
+        }
+    }
+
+    /// The same route, public.
+    pub fn public(self) -> Self {
+        RouteConfig {
+            auth: "public".to_owned(),
+            ..self
+        }
+    }
+}
+
 fn default_connect_timeout_ms() -> u64 {
     2_000
 }

@@ -220,21 +220,8 @@ mod tests {
 
     fn route(name: &str, prefix: &str, host: Option<&str>) -> RouteConfig {
         RouteConfig {
-            name: name.into(),
             host: host.map(str::to_owned),
-            path_prefix: prefix.into(),
-            strip_prefix: false,
-            upstreams: vec!["http://127.0.0.1:9".into()],
-            connect_timeout_ms: 1,
-            timeout_ms: 1,
-            max_body_bytes: 1,
-            auth: "public".into(),
-            scopes_all: vec![],
-            scopes_any: vec![],
-            roles_any: vec![],
-            roles_all: vec![],
-            audience: None,
-            rate_limit: None,
+            ..RouteConfig::new(name, prefix, "http://127.0.0.1:9").public()
         }
     }
 

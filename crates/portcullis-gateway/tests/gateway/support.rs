@@ -79,21 +79,10 @@ pub async fn echo_upstream() -> SocketAddr {
 /// A route to `upstream` with defaults.
 pub fn route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
     RouteConfig {
-        name: name.into(),
-        host: None,
-        path_prefix: prefix.into(),
-        strip_prefix: false,
-        upstreams: vec![format!("http://{upstream}")],
         connect_timeout_ms: 500,
         timeout_ms: 5_000,
         max_body_bytes: 32 * 1024 * 1024,
-        auth: "authenticated".into(),
-        scopes_all: vec![],
-        scopes_any: vec![],
-        roles_any: vec![],
-        roles_all: vec![],
-        audience: None,
-        rate_limit: None,
+        ..RouteConfig::new(name, prefix, &format!("http://{upstream}"))
     }
 }
 

@@ -70,29 +70,13 @@ fn spawn_service(
 }
 
 fn public_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
-    RouteConfig {
-        auth: "public".into(),
-        ..authenticated_route(name, prefix, upstream)
-    }
+    authenticated_route(name, prefix, upstream).public()
 }
 
 fn authenticated_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
     RouteConfig {
-        name: name.into(),
-        host: None,
-        path_prefix: prefix.into(),
-        strip_prefix: false,
-        upstreams: vec![format!("http://{upstream}")],
-        connect_timeout_ms: 2_000,
-        timeout_ms: 30_000,
         max_body_bytes: 1024 * 1024,
-        auth: "authenticated".into(),
-        scopes_all: vec![],
-        scopes_any: vec![],
-        roles_any: vec![],
-        roles_all: vec![],
-        audience: None,
-        rate_limit: None,
+        ..RouteConfig::new(name, prefix, &format!("http://{upstream}"))
     }
 }
 
