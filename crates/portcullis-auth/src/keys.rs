@@ -25,9 +25,12 @@ pub enum KeyError {
     },
 }
 
-struct LoadedKey {
-    metadata: KeyMetadata,
-    key: Arc<SigningKey>,
+/// The loaded keys: metadata and decrypted keys side by side (same index), replaced as a whole on
+/// refresh, so readers never clone and never see a half-updated set.
+#[derive(Default)]
+struct LoadedKeys {
+    metadata: Vec<KeyMetadata>,
+    keys: Vec<Arc<SigningKey>>,
 }
 
 /// The server's view of its signing keys.
@@ -35,7 +38,7 @@ pub struct KeyManager {
     store: Arc<dyn Store>,
     kek: KeyEncryptionKey,
     policy: KeyLifecyclePolicy,
-    loaded: RwLock<Arc<Vec<LoadedKey>>>,
+    loaded: RwLock<Arc<LoadedKeys>>,
 }
 
 impl std::fmt::Debug for KeyManager {
@@ -60,7 +63,7 @@ impl KeyManager {
             store,
             kek,
             policy,
-            loaded: RwLock::new(Arc::new(Vec::new())),
+            loaded: RwLock::new(Arc::new(LoadedKeys::default())),
         };
         manager.refresh().await?;
         Ok(manager)
@@ -71,15 +74,11 @@ impl KeyManager {
         &self.policy
     }
 
-    fn snapshot(&self) -> Arc<Vec<LoadedKey>> {
+    fn snapshot(&self) -> Arc<LoadedKeys> {
         self.loaded
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
-    }
-
-    fn metadata(keys: &[LoadedKey]) -> Vec<KeyMetadata> {
-        keys.iter().map(|loaded| loaded.metadata.clone()).collect()
     }
 
     /// Re-reads the store, decrypting only keys not loaded before.
@@ -90,20 +89,19 @@ impl KeyManager {
     pub async fn refresh(&self) -> Result<(), KeyError> {
         let records = self.store.list_signing_keys().await?;
         let current = self.snapshot();
-        let mut next = Vec::with_capacity(records.len());
+        let mut next = LoadedKeys::default();
         for record in records {
             let known = current
+                .metadata
                 .iter()
-                .find(|loaded| loaded.metadata == record.metadata)
-                .map(|loaded| loaded.key.clone());
+                .position(|metadata| *metadata == record.metadata)
+                .map(|index| current.keys[index].clone());
             let key = match known {
                 Some(key) => key,
                 None => Arc::new(self.open(&record)?),
             };
-            next.push(LoadedKey {
-                metadata: record.metadata,
-                key,
-            });
+            next.metadata.push(record.metadata);
+            next.keys.push(key);
         }
         *self
             .loaded
@@ -136,7 +134,8 @@ impl KeyManager {
         now: UnixSeconds,
     ) -> Result<Vec<KeyMetadata>, KeyError> {
         self.refresh().await?;
-        let existing = Self::metadata(&self.snapshot());
+        let loaded = self.snapshot();
+        let existing = &loaded.metadata;
         let mut created = Vec::new();
         for &alg in algorithms {
             let kid = new_kid(alg).map_err(|source| KeyError::Key {
@@ -156,7 +155,7 @@ impl KeyManager {
                 kid: kid.clone(),
                 alg,
                 created_at: now,
-                activates_at: self.policy.activation_time(&existing, alg, now),
+                activates_at: self.policy.activation_time(existing, alg, now),
             };
             self.store
                 .insert_signing_key(&SigningKeyRecord {
@@ -176,10 +175,11 @@ impl KeyManager {
     /// # Errors
     /// As [`KeyManager::rotate`].
     pub async fn rotate_due(&self, now: UnixSeconds) -> Result<Vec<KeyMetadata>, KeyError> {
-        let existing = Self::metadata(&self.snapshot());
+        let loaded = self.snapshot();
+        let existing = &loaded.metadata;
         let due: Vec<Algorithm> = Algorithm::ALL
             .into_iter()
-            .filter(|&alg| self.policy.rotation_due(&existing, alg, now))
+            .filter(|&alg| self.policy.rotation_due(existing, alg, now))
             .collect();
         if due.is_empty() {
             return Ok(Vec::new());
@@ -189,44 +189,50 @@ impl KeyManager {
 
     /// The key that signs for `alg` at `now`.
     pub fn signer(&self, alg: Algorithm, now: UnixSeconds) -> Option<Arc<SigningKey>> {
-        let keys = self.snapshot();
-        let metadata = Self::metadata(&keys);
+        let loaded = self.snapshot();
         self.policy
-            .signer(&metadata, alg, now)
-            .map(|index| keys[index].key.clone())
+            .signer(&loaded.metadata, alg, now)
+            .map(|index| loaded.keys[index].clone())
     }
 
-    /// The published keys at `now`: pending, active and recently retired.
+    /// The keys published at `now`: pending, active and recently retired.
+    fn published(&self, now: UnixSeconds) -> Vec<Arc<SigningKey>> {
+        let loaded = self.snapshot();
+        let statuses = self.policy.statuses(&loaded.metadata, now);
+        loaded
+            .keys
+            .iter()
+            .zip(statuses)
+            .filter(|(_, status)| status.is_published())
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// The JWK Set at `now`.
     pub fn jwks(&self, now: UnixSeconds) -> JwkSet {
-        let keys = self.snapshot();
-        let statuses = self.policy.statuses(&Self::metadata(&keys), now);
         JwkSet {
-            keys: keys
+            keys: self
+                .published(now)
                 .iter()
-                .zip(statuses)
-                .filter(|(_, status)| status.is_published())
-                .map(|(loaded, _)| loaded.key.public_jwk())
+                .map(|key| key.public_jwk())
                 .collect(),
         }
     }
 
     /// The published keys as a verification key set.
     pub fn verification_keys(&self, now: UnixSeconds) -> portcullis_jose::KeySet {
-        let keys = self.snapshot();
-        let statuses = self.policy.statuses(&Self::metadata(&keys), now);
         portcullis_jose::KeySet::from_keys(
-            keys.iter()
-                .zip(statuses)
-                .filter(|(_, status)| status.is_published())
-                .map(|(loaded, _)| loaded.key.verifying_key().clone()),
+            self.published(now)
+                .iter()
+                .map(|key| key.verifying_key().clone()),
         )
     }
 
     /// Every key with its status at `now`.
     pub fn statuses(&self, now: UnixSeconds) -> Vec<(KeyMetadata, KeyStatus)> {
-        let metadata = Self::metadata(&self.snapshot());
-        let statuses = self.policy.statuses(&metadata, now);
-        metadata.into_iter().zip(statuses).collect()
+        let loaded = self.snapshot();
+        let statuses = self.policy.statuses(&loaded.metadata, now);
+        loaded.metadata.iter().cloned().zip(statuses).collect()
     }
 }
 

@@ -20,6 +20,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 
+/// The `grant_type` under which `POST /login` tokens are audited and counted.
+const DIRECT_LOGIN: &str = "direct_login";
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
@@ -119,7 +122,8 @@ pub(super) async fn login(
         }),
     };
     let issued = async {
-        let access = issuance::access_token(&state, &grant)?;
+        // Audited as what it is, not as the code flow whose grant shape it borrows.
+        let access = issuance::access_token_via(&state, &grant, DIRECT_LOGIN)?;
         let refresh_token = if issuance::wants_refresh_token(&client, &grant.scope) {
             Some(
                 issuance::start_refresh_family(&state, &grant, &user.id, &access)

@@ -29,10 +29,19 @@ pub(crate) struct SignedAccessToken {
     pub claims: AccessTokenClaims,
 }
 
-/// Signs an access token for `grant`.
+/// Signs an access token for `grant`, audited and counted under its grant type.
 pub(crate) fn access_token(
     state: &AppState,
     grant: &AccessGrant,
+) -> Result<SignedAccessToken, OAuthError> {
+    access_token_via(state, grant, grant.grant_type.as_str())
+}
+
+/// Signs an access token for `grant`, audited and counted under `via` (how it was obtained).
+pub(crate) fn access_token_via(
+    state: &AppState,
+    grant: &AccessGrant,
+    via: &str,
 ) -> Result<SignedAccessToken, OAuthError> {
     let now = state.clock.now();
     let signer = state
@@ -45,14 +54,14 @@ pub(crate) fn access_token(
     // RFC 9068 §2.1: access tokens carry `typ: at+jwt`.
     let token = sign_compact(&payload, "at+jwt", &signer).map_err(|_| internal("signing"))?;
     audit::record(&AuditEvent::TokenIssued {
-        grant_type: grant.grant_type.as_str().to_owned(),
+        grant_type: via.to_owned(),
         client_id: claims.client_id.clone(),
         subject: claims.sub.clone(),
         jti: claims.jti.clone(),
         scope: claims.scope.clone(),
         audience: claims.aud.clone(),
     });
-    state.metrics.token_issued(grant.grant_type.as_str());
+    state.metrics.token_issued(via);
     Ok(SignedAccessToken { token, claims })
 }
 

@@ -268,6 +268,10 @@ async fn sign_ins_are_audited_without_passwords() {
     assert!(logs.contains(r#"\"event\":\"sign_in\",\"username\":\"carol\",\"success\":false,\"reason\":\"wrong password\""#), "{logs}");
     assert!(logs.contains(r#"\"event\":\"sign_in\",\"username\":\"carol\",\"success\":true"#));
     assert!(
+        logs.contains(r#"\"event\":\"token_issued\",\"grant_type\":\"direct_login\""#),
+        "POST /login tokens are audited as direct_login"
+    );
+    assert!(
         !logs.contains("the-real-password") && !logs.contains("a-wrong-guess"),
         "passwords never logged"
     );
