@@ -12,7 +12,7 @@ use portcullis_core::{
     ClientKind, ClientRegistration, KeyLifecyclePolicy, SecretHash, SystemClock, TokenPolicy,
 };
 use portcullis_jose::{Algorithm, KeyEncryptionKey};
-use portcullis_store::{ClientStore, SqliteStore};
+use portcullis_store::{ClientStore, SqlStore};
 use portcullis_types::GrantType;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ const SECRET: &str = "bench-secret-with-plenty-of-entropy-0123456789";
 
 async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
     let store = Arc::new(
-        SqliteStore::open(&dir.join("portcullis.db"))
+        SqlStore::open_sqlite(&dir.join("portcullis.db"))
             .await
             .expect("benchmark setup"),
     );

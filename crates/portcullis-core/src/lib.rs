@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod client;
+pub mod cluster;
 pub mod clock;
 pub mod grant;
 pub mod grants_state;
@@ -24,6 +25,7 @@ pub mod user;
 
 pub use audit::AuditEvent;
 pub use client::{Client, ClientError, ClientKind, ClientRegistration};
+pub use cluster::{ClusterAnnouncer, NoAnnouncer};
 pub use clock::{Clock, SystemClock, UnixSeconds};
 pub use grant::GrantError;
 pub use grants_state::{

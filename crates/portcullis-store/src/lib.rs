@@ -2,14 +2,14 @@
 //!
 //! One trait per aggregate ([`UserStore`], [`ClientStore`], [`SigningKeyStore`]) and a [`Store`]
 //! that combines them, so callers hold an `Arc<dyn Store>` and never know the backend. Each backend
-//! is one module with its own migrations; the same conformance tests (`tests/conformance.rs`) run
-//! against every backend.
+//! has its own migrations; the same conformance tests (`tests/conformance.rs`) run against every
+//! backend: embedded SQLite and PostgreSQL ([`SqlStore`]).
 
 mod error;
-pub mod sqlite;
+pub mod sql;
 
 pub use error::StoreError;
-pub use sqlite::SqliteStore;
+pub use sql::{Dialect, PoolSettings, SqlStore, is_postgres_url};
 
 use async_trait::async_trait;
 use portcullis_core::{

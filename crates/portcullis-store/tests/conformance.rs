@@ -1,4 +1,5 @@
-//! The store conformance suite: behaviour every backend must show, run here against SQLite.
+//! The store conformance suite: behaviour every backend must show, run against SQLite and
+//! PostgreSQL (the latter needs `PORTCULLIS_TEST_POSTGRES_URL`; see `portcullis_testkit::services`).
 //! Each case takes `&dyn Store`, so a new backend adds one line per case.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -8,13 +9,13 @@ use portcullis_core::{
     Session, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
-use portcullis_store::{SqliteStore, Store, StoreError};
+use portcullis_store::{SqlStore, Store, StoreError};
 use portcullis_types::GrantType;
 use tempfile::TempDir;
 
-async fn sqlite() -> (TempDir, SqliteStore) {
+async fn sqlite() -> (TempDir, SqlStore) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("portcullis.db"))
+    let store = SqlStore::open_sqlite(&dir.path().join("portcullis.db"))
         .await
         .expect("open");
     (dir, store)
@@ -329,6 +330,51 @@ async fn codes_are_single_use(store: &dyn Store) {
     assert_eq!(store.purge_grants(60 + 86_400).await.expect("purge"), 1);
 }
 
+/// Two servers presenting the same code, or the same refresh token, at the same moment: exactly
+/// one wins (RFC 6749 §4.1.2: a code is used once; RFC 9700 §4.14.2: a refresh token too).
+async fn concurrent_redemption_has_one_winner(store: &dyn Store) {
+    let code = AuthorizationCodeRecord {
+        code_hash: vec![7; 32],
+        client_id: "app".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: None,
+        nonce: None,
+        scope: "openid".into(),
+        audiences: vec![],
+        user_id: "u".into(),
+        sid: "s".into(),
+        auth_time: 5,
+        expires_at: 60,
+    };
+    store.insert_code(&code).await.expect("insert");
+    let redemptions = tokio::join!(store.redeem_code(&[7; 32], 10), store.redeem_code(&[7; 32], 10));
+    let fresh = [&redemptions.0, &redemptions.1]
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(CodeRedemption::Fresh(_))))
+        .count();
+    assert_eq!(fresh, 1, "{redemptions:?}");
+
+    let first = RefreshTokenRecord {
+        token_hash: vec![8; 32],
+        family_id: "race".into(),
+        created_at: 1,
+        expires_at: 500,
+    };
+    store
+        .create_family(&family("race", "race-sid"), &first)
+        .await
+        .expect("family");
+    let rotations = tokio::join!(
+        store.rotate_refresh_token(&[8; 32], &[9; 32], 600, 10),
+        store.rotate_refresh_token(&[8; 32], &[10; 32], 600, 10),
+    );
+    let rotated = [&rotations.0, &rotations.1]
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(RefreshOutcome::Rotated(_))))
+        .count();
+    assert_eq!(rotated, 1, "{rotations:?}");
+}
+
 fn family(id: &str, sid: &str) -> RefreshTokenFamily {
     RefreshTokenFamily {
         id: id.into(),
@@ -505,11 +551,30 @@ async fn revocation_feed(store: &dyn Store) {
     assert_eq!(store.purge_revocations(60).await.expect("purge"), 1);
 }
 
-macro_rules! sqlite_cases {
-    ($($case:ident),* $(,)?) => {$(
-        #[tokio::test]
+/// Every case, for one backend: `$open` is an async fn returning `Option<(guard, store)>`
+/// (`None` skips: no server configured outside CI); the guard removes the test's data on drop.
+macro_rules! cases {
+    ($open:path) => {
+        cases!(
+            $open;
+            users_round_trip_with_case_insensitive_names,
+            users_update_and_delete,
+            clients_round_trip,
+            client_secret_rotation_and_delete,
+            signing_keys_round_trip,
+            sessions_and_consents,
+            codes_are_single_use,
+            refresh_rotation_detects_reuse,
+            revocation_feed,
+            concurrent_redemption_has_one_winner,
+        );
+    };
+    ($open:path; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
-            let (_dir, store) = super::sqlite().await;
+            let Some((_guard, store)) = $open().await else {
+                return;
+            };
             super::$case(&store).await;
         }
     )*};
@@ -518,17 +583,11 @@ macro_rules! sqlite_cases {
 mod on_sqlite {
     use portcullis_store::UserStore;
 
-    sqlite_cases!(
-        users_round_trip_with_case_insensitive_names,
-        users_update_and_delete,
-        clients_round_trip,
-        client_secret_rotation_and_delete,
-        signing_keys_round_trip,
-        sessions_and_consents,
-        codes_are_single_use,
-        refresh_rotation_detects_reuse,
-        revocation_feed,
-    );
+    async fn open() -> Option<(tempfile::TempDir, portcullis_store::SqlStore)> {
+        Some(super::sqlite().await)
+    }
+
+    cases!(open);
 
     #[tokio::test]
     async fn data_survives_reopening() {
@@ -538,7 +597,7 @@ mod on_sqlite {
             .await
             .expect("create");
         store.close().await;
-        let reopened = portcullis_store::SqliteStore::open(&dir.path().join("portcullis.db"))
+        let reopened = portcullis_store::SqlStore::open_sqlite(&dir.path().join("portcullis.db"))
             .await
             .expect("reopen");
         assert!(
@@ -547,6 +606,67 @@ mod on_sqlite {
                 .await
                 .expect("find")
                 .is_some()
+        );
+    }
+}
+
+mod on_postgres {
+    use portcullis_store::{PoolSettings, SqlStore};
+    use portcullis_testkit::services::TestDatabase;
+
+    async fn open() -> Option<(TestDatabase, SqlStore)> {
+        let database = TestDatabase::create().await?;
+        let store = SqlStore::connect_postgres(database.url(), PoolSettings::default())
+            .await
+            .expect("connect");
+        Some((database, store))
+    }
+
+    cases!(open);
+
+    /// Several servers starting at once over an empty database: the advisory lock lets one
+    /// migrate and the others find the schema ready.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_startups_migrate_once() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let opened = start_concurrently(database.url()).await;
+        assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+    }
+
+    async fn start_concurrently(url: &str) -> Vec<Result<(), String>> {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.to_owned();
+                tokio::spawn(async move {
+                    let store = SqlStore::connect_postgres(&url, PoolSettings::default())
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    store.close().await;
+                    Ok(())
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("task"));
+        }
+        results
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable_not_a_panic() {
+        let settings = PoolSettings {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_millis(500),
+        };
+        let error = SqlStore::connect_postgres("postgres://postgres@127.0.0.1:1/test", settings)
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(
+            matches!(error, portcullis_store::StoreError::Unavailable(_)),
+            "{error:?}"
         );
     }
 }

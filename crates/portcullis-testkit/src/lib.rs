@@ -5,6 +5,8 @@
 //! directory follows the binary's layout (`portcullis.db`, `key-encryption-key`), so the
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
+pub mod services;
+
 use portcullis_auth::settings::SignInSettings;
 use portcullis_auth::{AppState, AuthSettings};
 use portcullis_core::throttle::ThrottlePolicy;
@@ -13,7 +15,7 @@ use portcullis_core::{
     PasswordPolicy, SecretHash, SystemClock, TokenPolicy, User, Username, generate_secret,
 };
 use portcullis_jose::{Algorithm, KeyEncryptionKey};
-use portcullis_store::{ClientStore, SqliteStore, UserStore};
+use portcullis_store::{ClientStore, SqlStore, UserStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -111,7 +113,7 @@ pub struct TestAuthServer {
     /// The server's state, for direct store access.
     pub state: AppState,
     data_dir: DataDir,
-    store: Arc<SqliteStore>,
+    store: Arc<SqlStore>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -155,7 +157,7 @@ impl TestAuthServer {
         let kek_text = std::fs::read_to_string(data_dir.path().join(KEK_FILE)).expect("read KEK");
         let kek = KeyEncryptionKey::from_base64url(&kek_text).expect("valid KEK");
         let store = Arc::new(
-            SqliteStore::open(&data_dir.path().join("portcullis.db"))
+            SqlStore::open_sqlite(&data_dir.path().join("portcullis.db"))
                 .await
                 .expect("open store"),
         );

@@ -8,7 +8,7 @@ pub mod up;
 
 use crate::config::Config;
 use anyhow::Context;
-use portcullis_store::SqliteStore;
+use portcullis_store::SqlStore;
 use std::time::Duration;
 
 /// Opens the embedded store of `config`, creating the data directory on first use with mode 0700:
@@ -16,7 +16,7 @@ use std::time::Duration;
 ///
 /// # Errors
 /// When the directory cannot be created or the database cannot be opened.
-pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -24,7 +24,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
     builder
         .create(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    SqliteStore::open(&config.database_path())
+    SqlStore::open_sqlite(&config.database_path())
         .await
         .context("cannot open the database")
 }

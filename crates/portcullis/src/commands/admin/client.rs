@@ -8,7 +8,7 @@ use portcullis_core::secret::CLIENT_SECRET_BYTES;
 use portcullis_core::{
     Client, ClientKind, ClientRegistration, Clock, SecretHash, SystemClock, generate_secret,
 };
-use portcullis_store::{ClientStore, SqliteStore, StoreError};
+use portcullis_store::{ClientStore, SqlStore, StoreError};
 use portcullis_types::GrantType;
 
 /// Client commands.
@@ -66,7 +66,7 @@ pub enum ClientCommand {
 }
 
 impl ClientCommand {
-    pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
+    pub(super) async fn run(self, config: &Config, store: &SqlStore) -> anyhow::Result<()> {
         match self {
             ClientCommand::Add {
                 id,

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use portcullis_auth::KeyManager;
 use portcullis_core::{Clock, KeyMetadata, KeyStatus, SystemClock};
 use portcullis_jose::Algorithm;
-use portcullis_store::{SigningKeyStore, SqliteStore};
+use portcullis_store::{SigningKeyStore, SqlStore};
 use std::sync::Arc;
 
 /// Key commands.
@@ -26,7 +26,7 @@ pub enum KeysCommand {
 }
 
 impl KeysCommand {
-    pub(super) async fn run(self, config: &Config, store: SqliteStore) -> anyhow::Result<()> {
+    pub(super) async fn run(self, config: &Config, store: SqlStore) -> anyhow::Result<()> {
         let policy = key_policy(config);
         let now = SystemClock.now();
         match self {

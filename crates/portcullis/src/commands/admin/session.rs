@@ -5,7 +5,7 @@ use crate::config::Config;
 use anyhow::bail;
 use clap::Subcommand;
 use portcullis_core::{Clock, SystemClock};
-use portcullis_store::{SessionStore, SqliteStore, UserStore};
+use portcullis_store::{SessionStore, SqlStore, UserStore};
 
 /// Session commands.
 #[derive(Debug, Subcommand)]
@@ -21,7 +21,7 @@ pub enum SessionCommand {
 }
 
 impl SessionCommand {
-    pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
+    pub(super) async fn run(self, config: &Config, store: &SqlStore) -> anyhow::Result<()> {
         let now = SystemClock.now();
         match self {
             SessionCommand::List => {

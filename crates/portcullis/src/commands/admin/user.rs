@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{Clock, NewUser, PasswordHasher, RevocationKind, SystemClock, Username};
-use portcullis_store::{ConsentStore, RevocationStore, SqliteStore, StoreError, UserStore};
+use portcullis_store::{ConsentStore, RevocationStore, SqlStore, StoreError, UserStore};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -69,7 +69,7 @@ pub enum UserCommand {
 }
 
 impl UserCommand {
-    pub(super) async fn run(self, config: &Config, store: &SqliteStore) -> anyhow::Result<()> {
+    pub(super) async fn run(self, config: &Config, store: &SqlStore) -> anyhow::Result<()> {
         let hasher = || PasswordHasher::new(config.password_policy()).context("password settings");
         match self {
             UserCommand::Add {
@@ -160,7 +160,7 @@ impl UserCommand {
     }
 }
 
-async fn existing(store: &SqliteStore, name: &str) -> anyhow::Result<portcullis_core::User> {
+async fn existing(store: &SqlStore, name: &str) -> anyhow::Result<portcullis_core::User> {
     store
         .find_user_by_username(name)
         .await?
@@ -169,7 +169,7 @@ async fn existing(store: &SqliteStore, name: &str) -> anyhow::Result<portcullis_
 
 /// Puts the user's id on the revocation feed for as long as any of their access tokens can live,
 /// so introspection, userinfo and gateways reject those tokens at once.
-async fn revoke_subject(config: &Config, store: &SqliteStore, user_id: &str) -> anyhow::Result<()> {
+async fn revoke_subject(config: &Config, store: &SqlStore, user_id: &str) -> anyhow::Result<()> {
     let now = SystemClock.now();
     let horizon = now + config.tokens.max_access_token_lifetime_secs;
     store

@@ -7,7 +7,7 @@ use portcullis_core::{
     ClientKind, ClientRegistration, Clock, NewUser, PasswordHasher, SecretHash, SystemClock,
     Username, generate_secret,
 };
-use portcullis_store::{ClientStore, SqliteStore, UserStore};
+use portcullis_store::{ClientStore, SqlStore, UserStore};
 use portcullis_types::GrantType;
 
 /// The public client of the walkthrough's browser and CLI sign-ins (PKCE, loopback redirect).
@@ -65,7 +65,7 @@ fn registration(
 /// # Errors
 /// Store or hashing failures.
 pub async fn seed(
-    store: &SqliteStore,
+    store: &SqlStore,
     config: &Config,
     api_audience: &str,
 ) -> anyhow::Result<Option<Seeded>> {
@@ -156,7 +156,7 @@ pub async fn seed(
 ///
 /// # Errors
 /// Store failures.
-pub async fn rotate_gateway_secret(store: &SqliteStore) -> anyhow::Result<String> {
+pub async fn rotate_gateway_secret(store: &SqlStore) -> anyhow::Result<String> {
     let secret = generate_secret(CLIENT_SECRET_BYTES)?;
     if !store
         .set_client_secret_hash(GATEWAY_CLIENT, &SecretHash::of(&secret))

@@ -1,16 +1,16 @@
-//! [`SessionStore`] and [`ConsentStore`] on SQLite.
+//! [`SessionStore`] and [`ConsentStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{SqliteStore, unavailable};
+use super::{SqlStore, unavailable};
 use crate::{ConsentStore, SessionStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{Session, UnixSeconds};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 const SESSION_COLUMNS: &str =
     "secret_hash, sid, user_id, auth_time, created_at, last_seen_at, expires_at";
 
-fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
+fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
         secret_hash: row.try_get("secret_hash").map_err(unavailable)?,
         sid: row.try_get("sid").map_err(unavailable)?,
@@ -23,10 +23,10 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
 }
 
 #[async_trait]
-impl SessionStore for SqliteStore {
+impl SessionStore for SqlStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
         .bind(&session.secret_hash)
         .bind(&session.sid)
@@ -43,7 +43,7 @@ impl SessionStore for SqliteStore {
 
     async fn find_session(&self, secret_hash: &[u8]) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE secret_hash = ?"
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE secret_hash = $1"
         ))
         .bind(secret_hash)
         .fetch_optional(&self.pool)
@@ -53,7 +53,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn touch_session(&self, secret_hash: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE secret_hash = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE secret_hash = $2")
             .bind(now)
             .bind(secret_hash)
             .execute(&self.pool)
@@ -64,7 +64,7 @@ impl SessionStore for SqliteStore {
 
     async fn delete_session(&self, sid: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&format!(
-            "DELETE FROM sessions WHERE sid = ? RETURNING {SESSION_COLUMNS}"
+            "DELETE FROM sessions WHERE sid = $1 RETURNING {SESSION_COLUMNS}"
         ))
         .bind(sid)
         .fetch_optional(&self.pool)
@@ -85,7 +85,7 @@ impl SessionStore for SqliteStore {
 
     async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError> {
         let result =
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at + ? <= ?")
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at + $2 <= $3")
                 .bind(now)
                 .bind(idle_secs)
                 .bind(now)
@@ -97,7 +97,7 @@ impl SessionStore for SqliteStore {
 }
 
 #[async_trait]
-impl ConsentStore for SqliteStore {
+impl ConsentStore for SqlStore {
     async fn save_consent(
         &self,
         user_id: &str,
@@ -106,7 +106,7 @@ impl ConsentStore for SqliteStore {
         now: UnixSeconds,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, \
              granted_at = excluded.granted_at",
         )
@@ -125,7 +125,7 @@ impl ConsentStore for SqliteStore {
         user_id: &str,
         client_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT scopes FROM consents WHERE user_id = ? AND client_id = ?")
+        let row = sqlx::query("SELECT scopes FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
             .fetch_optional(&self.pool)
@@ -136,7 +136,7 @@ impl ConsentStore for SqliteStore {
     }
 
     async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM consents WHERE user_id = ? AND client_id = ?")
+        let result = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
             .execute(&self.pool)

@@ -1,13 +1,13 @@
-//! [`RevocationStore`] on SQLite. The feed's cursor is the autoincrement row id, so it only grows.
+//! [`RevocationStore`] on SQL (SQLite and PostgreSQL). The feed's cursor is the autoincrement row id, so it only grows.
 
-use super::{SqliteStore, unavailable};
+use super::{SqlStore, unavailable};
 use crate::{RevocationStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{RevocationEntry, RevocationKind, UnixSeconds};
 use sqlx::Row;
 
 #[async_trait]
-impl RevocationStore for SqliteStore {
+impl RevocationStore for SqlStore {
     async fn add_revocation(
         &self,
         kind: RevocationKind,
@@ -16,7 +16,7 @@ impl RevocationStore for SqliteStore {
         now: UnixSeconds,
     ) -> Result<i64, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO revocations (kind, value, expires_at, revoked_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO revocations (kind, value, expires_at, revoked_at) VALUES ($1, $2, $3, $4) \
              RETURNING cursor",
         )
         .bind(kind.as_str())
@@ -37,7 +37,7 @@ impl RevocationStore for SqliteStore {
     ) -> Result<Vec<RevocationEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT cursor, kind, value, expires_at FROM revocations \
-             WHERE cursor > ? AND expires_at > ? ORDER BY cursor LIMIT ?",
+             WHERE cursor > $1 AND expires_at > $2 ORDER BY cursor LIMIT $3",
         )
         .bind(cursor)
         .bind(now)
@@ -66,7 +66,7 @@ impl RevocationStore for SqliteStore {
         now: UnixSeconds,
     ) -> Result<bool, StoreError> {
         let row = sqlx::query(
-            "SELECT 1 FROM revocations WHERE value = ? AND kind = ? AND expires_at > ? LIMIT 1",
+            "SELECT 1 FROM revocations WHERE value = $1 AND kind = $2 AND expires_at > $3 LIMIT 1",
         )
         .bind(value)
         .bind(kind.as_str())
@@ -78,7 +78,7 @@ impl RevocationStore for SqliteStore {
     }
 
     async fn purge_revocations(&self, now: UnixSeconds) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM revocations WHERE expires_at <= ?")
+        let result = sqlx::query("DELETE FROM revocations WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await

@@ -1,8 +1,8 @@
-//! [`GrantStore`] on SQLite: authorization codes and refresh token families. Redemption and
+//! [`GrantStore`] on SQL (SQLite and PostgreSQL): authorization codes and refresh token families. Redemption and
 //! rotation start with a conditional `UPDATE`, so the write lock is taken first and two concurrent
 //! presentations of the same code or token cannot both succeed.
 
-use super::{SqliteStore, join_list, split_list, unavailable};
+use super::{SqlStore, join_list, split_list, unavailable};
 use crate::{GrantStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{
@@ -10,7 +10,7 @@ use portcullis_core::{
     RefreshTokenLookup, RefreshTokenRecord, UnixSeconds,
 };
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, code_challenge, nonce, scopes, \
                             audiences, user_id, sid, auth_time, expires_at";
@@ -30,7 +30,7 @@ fn qualified_family_columns() -> String {
 /// Replayed or extended codes and families are kept this long after expiry, then purged.
 const RETENTION_AFTER_EXPIRY_SECS: i64 = 24 * 60 * 60;
 
-fn code_from_row(row: &SqliteRow) -> Result<AuthorizationCodeRecord, StoreError> {
+fn code_from_row(row: &AnyRow) -> Result<AuthorizationCodeRecord, StoreError> {
     Ok(AuthorizationCodeRecord {
         code_hash: row.try_get("code_hash").map_err(unavailable)?,
         client_id: row.try_get("client_id").map_err(unavailable)?,
@@ -46,7 +46,7 @@ fn code_from_row(row: &SqliteRow) -> Result<AuthorizationCodeRecord, StoreError>
     })
 }
 
-fn family_from_row(row: &SqliteRow) -> Result<RefreshTokenFamily, StoreError> {
+fn family_from_row(row: &AnyRow) -> Result<RefreshTokenFamily, StoreError> {
     let jti: Option<String> = row.try_get("last_access_jti").map_err(unavailable)?;
     let jti_expiry: Option<i64> = row.try_get("last_access_expires_at").map_err(unavailable)?;
     Ok(RefreshTokenFamily {
@@ -64,7 +64,7 @@ fn family_from_row(row: &SqliteRow) -> Result<RefreshTokenFamily, StoreError> {
     })
 }
 
-fn lookup_from_row(row: &SqliteRow) -> Result<RefreshTokenLookup, StoreError> {
+fn lookup_from_row(row: &AnyRow) -> Result<RefreshTokenLookup, StoreError> {
     let family = family_from_row(row)?;
     Ok(RefreshTokenLookup {
         record: RefreshTokenRecord {
@@ -82,16 +82,16 @@ fn lookup_sql() -> String {
     format!(
         "SELECT t.token_hash, t.created_at AS token_created_at, t.expires_at AS token_expires_at, \
          t.used_at, {} FROM refresh_tokens t \
-         JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = ?",
+         JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = $1",
         qualified_family_columns()
     )
 }
 
 #[async_trait]
-impl GrantStore for SqliteStore {
+impl GrantStore for SqlStore {
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -117,7 +117,7 @@ impl GrantStore for SqliteStore {
     ) -> Result<CodeRedemption, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         let first_use = sqlx::query(
-            "UPDATE authorization_codes SET redeemed_at = ? WHERE code_hash = ? AND redeemed_at IS NULL",
+            "UPDATE authorization_codes SET redeemed_at = $1 WHERE code_hash = $2 AND redeemed_at IS NULL",
         )
         .bind(now)
         .bind(code_hash)
@@ -128,7 +128,7 @@ impl GrantStore for SqliteStore {
             == 1;
         let row = sqlx::query(&format!(
             "SELECT {CODE_COLUMNS}, family_id, access_jti, access_expires_at \
-             FROM authorization_codes WHERE code_hash = ?"
+             FROM authorization_codes WHERE code_hash = $1"
         ))
         .bind(code_hash)
         .fetch_optional(&mut *transaction)
@@ -158,8 +158,8 @@ impl GrantStore for SqliteStore {
         access_token: (&str, UnixSeconds),
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE authorization_codes SET family_id = ?, access_jti = ?, access_expires_at = ? \
-             WHERE code_hash = ?",
+            "UPDATE authorization_codes SET family_id = $1, access_jti = $2, access_expires_at = $3 \
+             WHERE code_hash = $4",
         )
         .bind(family_id)
         .bind(access_token.0)
@@ -179,7 +179,7 @@ impl GrantStore for SqliteStore {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO refresh_token_families (id, client_id, user_id, sid, scopes, audiences, \
-             auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&family.id)
         .bind(&family.client_id)
@@ -194,7 +194,7 @@ impl GrantStore for SqliteStore {
         .await
         .map_err(unavailable)?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(&first.token_hash)
         .bind(&family.id)
@@ -215,8 +215,8 @@ impl GrantStore for SqliteStore {
     ) -> Result<RefreshOutcome, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         let current = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = ? \
-             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+            "UPDATE refresh_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3",
         )
         .bind(now)
         .bind(presented_hash)
@@ -239,7 +239,7 @@ impl GrantStore for SqliteStore {
         let family_live = family.revoked_at.is_none() && now < family.expires_at;
         if current && family_live {
             sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(next_hash)
             .bind(&family.id)
@@ -254,7 +254,7 @@ impl GrantStore for SqliteStore {
         if !current && lookup.used_at.is_some() && family.revoked_at.is_none() {
             // RFC 9700 §4.14.2: a used refresh token presented again means one of the two
             // parties holding it is an attacker; revoke the whole family.
-            sqlx::query("UPDATE refresh_token_families SET revoked_at = ? WHERE id = ?")
+            sqlx::query("UPDATE refresh_token_families SET revoked_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(&family.id)
                 .execute(&mut *transaction)
@@ -273,7 +273,7 @@ impl GrantStore for SqliteStore {
         access_token: (&str, UnixSeconds),
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE refresh_token_families SET last_access_jti = ?, last_access_expires_at = ? WHERE id = ?",
+            "UPDATE refresh_token_families SET last_access_jti = $1, last_access_expires_at = $2 WHERE id = $3",
         )
         .bind(access_token.0)
         .bind(access_token.1)
@@ -302,8 +302,8 @@ impl GrantStore for SqliteStore {
         now: UnixSeconds,
     ) -> Result<Option<RefreshTokenFamily>, StoreError> {
         let row = sqlx::query(&format!(
-            "UPDATE refresh_token_families SET revoked_at = COALESCE(revoked_at, ?) \
-             WHERE id = ? RETURNING {FAMILY_COLUMNS}"
+            "UPDATE refresh_token_families SET revoked_at = COALESCE(revoked_at, $1) \
+             WHERE id = $2 RETURNING {FAMILY_COLUMNS}"
         ))
         .bind(now)
         .bind(family_id)
@@ -319,8 +319,8 @@ impl GrantStore for SqliteStore {
         now: UnixSeconds,
     ) -> Result<Vec<RefreshTokenFamily>, StoreError> {
         let rows = sqlx::query(&format!(
-            "UPDATE refresh_token_families SET revoked_at = ? \
-             WHERE sid = ? AND revoked_at IS NULL RETURNING {FAMILY_COLUMNS}"
+            "UPDATE refresh_token_families SET revoked_at = $1 \
+             WHERE sid = $2 AND revoked_at IS NULL RETURNING {FAMILY_COLUMNS}"
         ))
         .bind(now)
         .bind(sid)
@@ -332,14 +332,14 @@ impl GrantStore for SqliteStore {
 
     async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         let horizon = now - RETENTION_AFTER_EXPIRY_SECS;
-        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= ?")
+        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
             .bind(horizon)
             .execute(&self.pool)
             .await
             .map_err(unavailable)?
             .rows_affected();
         let families = sqlx::query(
-            "DELETE FROM refresh_token_families WHERE expires_at <= ? OR revoked_at <= ?",
+            "DELETE FROM refresh_token_families WHERE expires_at <= $1 OR revoked_at <= $2",
         )
         .bind(now)
         .bind(horizon)

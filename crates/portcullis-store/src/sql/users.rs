@@ -1,15 +1,15 @@
-//! [`UserStore`] on SQLite.
+//! [`UserStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{SqliteStore, join_list, split_list, unavailable};
+use super::{SqlStore, join_list, split_list, unavailable};
 use crate::{StoreError, UserStore};
 use async_trait::async_trait;
 use portcullis_core::{UnixSeconds, User, Username};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 const USER_COLUMNS: &str = "id, username, roles, email, password_hash, created_at, disabled_at";
 
-fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     let username: String = row.try_get("username").map_err(unavailable)?;
     Ok(User {
         id: row.try_get("id").map_err(unavailable)?,
@@ -23,11 +23,11 @@ fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     })
 }
 
-impl SqliteStore {
+impl SqlStore {
     async fn update_user(
         &self,
         sql: &str,
-        value: impl for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send,
+        value: impl for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
         username: &str,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(sql)
@@ -41,11 +41,11 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl UserStore for SqliteStore {
+impl UserStore for SqlStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO users (id, username, username_key, roles, email, password_hash, created_at, disabled_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&user.id)
         .bind(user.username.as_str())
@@ -63,7 +63,7 @@ impl UserStore for SqliteStore {
 
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username_key = ?"
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key = $1"
         ))
         .bind(username.to_ascii_lowercase())
         .fetch_optional(&self.pool)
@@ -73,7 +73,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -92,7 +92,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM users WHERE username_key = ?")
+        let result = sqlx::query("DELETE FROM users WHERE username_key = $1")
             .bind(username.to_ascii_lowercase())
             .execute(&self.pool)
             .await
@@ -102,7 +102,7 @@ impl UserStore for SqliteStore {
 
     async fn set_password_hash(&self, username: &str, hash: &str) -> Result<bool, StoreError> {
         self.update_user(
-            "UPDATE users SET password_hash = ? WHERE username_key = ?",
+            "UPDATE users SET password_hash = $1 WHERE username_key = $2",
             hash.to_owned(),
             username,
         )
@@ -111,7 +111,7 @@ impl UserStore for SqliteStore {
 
     async fn set_roles(&self, username: &str, roles: &[String]) -> Result<bool, StoreError> {
         self.update_user(
-            "UPDATE users SET roles = ? WHERE username_key = ?",
+            "UPDATE users SET roles = $1 WHERE username_key = $2",
             join_list(roles),
             username,
         )
@@ -124,7 +124,7 @@ impl UserStore for SqliteStore {
         disabled_at: Option<UnixSeconds>,
     ) -> Result<bool, StoreError> {
         self.update_user(
-            "UPDATE users SET disabled_at = ? WHERE username_key = ?",
+            "UPDATE users SET disabled_at = $1 WHERE username_key = $2",
             disabled_at,
             username,
         )

@@ -1,18 +1,18 @@
-//! [`SigningKeyStore`] on SQLite.
+//! [`SigningKeyStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{SqliteStore, unavailable};
+use super::{SqlStore, unavailable};
 use crate::{SigningKeyStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{KeyMetadata, SigningKeyRecord};
 use sqlx::Row;
 
 #[async_trait]
-impl SigningKeyStore for SqliteStore {
+impl SigningKeyStore for SqlStore {
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         let metadata = &key.metadata;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, created_at, activates_at, sealed_private_key) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&metadata.kid)
         .bind(metadata.alg.as_str())

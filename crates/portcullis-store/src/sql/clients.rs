@@ -1,17 +1,17 @@
-//! [`ClientStore`] on SQLite.
+//! [`ClientStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{SqliteStore, join_list, split_list, unavailable};
+use super::{SqlStore, join_list, split_list, unavailable};
 use crate::{ClientStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{Client, ClientKind, ScopeSet, SecretHash};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris, scopes, audiences, \
                               access_token_lifetime_secs, created_at, first_party, \
                               post_logout_redirect_uris, id_token_algorithm";
 
-fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
+fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
     let corrupt = |what: &str| StoreError::Corrupt(format!("client `{id}`: {what}"));
     let kind = match row
@@ -45,7 +45,7 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
             .try_get("access_token_lifetime_secs")
             .map_err(unavailable)?,
         created_at: row.try_get("created_at").map_err(unavailable)?,
-        first_party: row.try_get("first_party").map_err(unavailable)?,
+        first_party: row.try_get::<i64, _>("first_party").map_err(unavailable)? != 0,
         post_logout_redirect_uris: split_list(
             row.try_get("post_logout_redirect_uris")
                 .map_err(unavailable)?,
@@ -60,7 +60,7 @@ fn client_from_row(row: &SqliteRow) -> Result<Client, StoreError> {
 }
 
 #[async_trait]
-impl ClientStore for SqliteStore {
+impl ClientStore for SqlStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let grant_types: Vec<&str> = client
             .grant_types
@@ -69,7 +69,7 @@ impl ClientStore for SqliteStore {
             .collect();
         let scopes: Vec<&str> = client.scopes.iter().collect();
         sqlx::query(&format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -85,7 +85,7 @@ impl ClientStore for SqliteStore {
         .bind(join_list(&client.audiences))
         .bind(client.access_token_lifetime_secs)
         .bind(client.created_at)
-        .bind(client.first_party)
+        .bind(i64::from(client.first_party))
         .bind(join_list(&client.post_logout_redirect_uris))
         .bind(client.id_token_algorithm.map(|alg| alg.as_str()))
         .execute(&self.pool)
@@ -96,7 +96,7 @@ impl ClientStore for SqliteStore {
 
     async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?"
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -114,7 +114,7 @@ impl ClientStore for SqliteStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM clients WHERE id = ?")
+        let result = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await
@@ -128,7 +128,7 @@ impl ClientStore for SqliteStore {
         hash: &SecretHash,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE clients SET secret_hash = ? WHERE id = ? AND kind = 'confidential'",
+            "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND kind = 'confidential'",
         )
         .bind(hash.as_bytes().to_vec())
         .bind(id)

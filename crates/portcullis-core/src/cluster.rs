@@ -1,0 +1,23 @@
+//! Telling the rest of a cluster about a change the moment it is stored: a revocation, so every
+//! gateway rejects the token at once, and a change of signing keys, so every gateway refetches the
+//! JWKS. Announcements are best effort and never block the request that made the change; the
+//! revocation feed and periodic key refreshes remain the path that guarantees delivery.
+
+use crate::RevocationEntry;
+
+/// Receives changes to announce; implementations must return at once.
+pub trait ClusterAnnouncer: Send + Sync {
+    /// A revocation entry was stored.
+    fn revoked(&self, entry: &RevocationEntry);
+    /// The set of published signing keys changed.
+    fn keys_changed(&self);
+}
+
+/// The announcer of a single server: nobody to tell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAnnouncer;
+
+impl ClusterAnnouncer for NoAnnouncer {
+    fn revoked(&self, _entry: &RevocationEntry) {}
+    fn keys_changed(&self) {}
+}
