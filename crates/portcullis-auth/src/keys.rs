@@ -208,6 +208,19 @@ impl KeyManager {
             .collect()
     }
 
+    /// The kids published at `now`, in order; a change means verifiers should refetch the JWKS.
+    pub fn published_kids(&self, now: UnixSeconds) -> Vec<String> {
+        let loaded = self.snapshot();
+        let statuses = self.policy.statuses(&loaded.metadata, now);
+        loaded
+            .metadata
+            .iter()
+            .zip(statuses)
+            .filter(|(_, status)| status.is_published())
+            .map(|(metadata, _)| metadata.kid.clone())
+            .collect()
+    }
+
     /// The JWK Set at `now`.
     pub fn jwks(&self, now: UnixSeconds) -> JwkSet {
         JwkSet {

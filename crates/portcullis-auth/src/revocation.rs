@@ -1,9 +1,35 @@
 //! Putting tokens on the revocation list that introspection, userinfo and gateways (through the
 //! feed) consult. Entries are kept only until the tokens they match would have expired anyway.
-//! These functions take the store and the time, so the admin CLI revokes exactly as the server does.
+//! These functions take the store, the cluster announcer and the time, so the admin CLI revokes
+//! exactly as the server does. Every stored entry is announced at once (gateways following Redis
+//! reject the token within milliseconds); the feed remains the guaranteed path.
 
-use portcullis_core::{RefreshTokenFamily, RevocationKind, UnixSeconds};
+use portcullis_core::{
+    ClusterAnnouncer, RefreshTokenFamily, RevocationEntry, RevocationKind, UnixSeconds,
+};
 use portcullis_store::{Store, StoreError};
+
+/// Stores an entry and announces it.
+///
+/// # Errors
+/// Store failures (nothing is announced then).
+pub async fn add_revocation(
+    store: &dyn Store,
+    announcer: &dyn ClusterAnnouncer,
+    kind: RevocationKind,
+    value: &str,
+    expires_at: UnixSeconds,
+    now: UnixSeconds,
+) -> Result<(), StoreError> {
+    let cursor = store.add_revocation(kind, value, expires_at, now).await?;
+    announcer.revoked(&RevocationEntry {
+        cursor,
+        kind,
+        value: value.to_owned(),
+        expires_at,
+    });
+    Ok(())
+}
 
 /// Revokes one access token by `jti` until its expiry.
 ///
@@ -11,6 +37,7 @@ use portcullis_store::{Store, StoreError};
 /// Store failures.
 pub async fn revoke_access_token(
     store: &dyn Store,
+    announcer: &dyn ClusterAnnouncer,
     jti: &str,
     expires_at: UnixSeconds,
     now: UnixSeconds,
@@ -18,10 +45,15 @@ pub async fn revoke_access_token(
     if expires_at <= now {
         return Ok(());
     }
-    store
-        .add_revocation(RevocationKind::TokenId, jti, expires_at, now)
-        .await
-        .map(drop)
+    add_revocation(
+        store,
+        announcer,
+        RevocationKind::TokenId,
+        jti,
+        expires_at,
+        now,
+    )
+    .await
 }
 
 /// Revokes a refresh token family and the newest access token issued from it.
@@ -30,12 +62,13 @@ pub async fn revoke_access_token(
 /// Store failures.
 pub async fn revoke_family(
     store: &dyn Store,
+    announcer: &dyn ClusterAnnouncer,
     family: &RefreshTokenFamily,
     now: UnixSeconds,
 ) -> Result<(), StoreError> {
     store.revoke_family(&family.id, now).await?;
     if let Some((jti, expires_at)) = &family.last_access_token {
-        revoke_access_token(store, jti, *expires_at, now).await?;
+        revoke_access_token(store, announcer, jti, *expires_at, now).await?;
     }
     Ok(())
 }
@@ -48,6 +81,7 @@ pub async fn revoke_family(
 /// Store failures.
 pub async fn revoke_session(
     store: &dyn Store,
+    announcer: &dyn ClusterAnnouncer,
     sid: &str,
     now: UnixSeconds,
     horizon: UnixSeconds,
@@ -55,11 +89,17 @@ pub async fn revoke_session(
     let existed = store.delete_session(sid).await?.is_some();
     for family in store.revoke_families_of_session(sid, now).await? {
         if let Some((jti, expires_at)) = &family.last_access_token {
-            revoke_access_token(store, jti, *expires_at, now).await?;
+            revoke_access_token(store, announcer, jti, *expires_at, now).await?;
         }
     }
-    store
-        .add_revocation(RevocationKind::Session, sid, horizon, now)
-        .await?;
+    add_revocation(
+        store,
+        announcer,
+        RevocationKind::Session,
+        sid,
+        horizon,
+        now,
+    )
+    .await?;
     Ok(existed)
 }

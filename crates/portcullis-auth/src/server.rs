@@ -42,6 +42,7 @@ pub async fn serve(
 async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(state.settings.key_refresh_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut published = state.keys.published_kids(state.clock.now());
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -53,6 +54,13 @@ async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
         }
         if let Err(error) = state.keys.rotate_due(state.clock.now()).await {
             tracing::error!(%error, "automatic key rotation failed");
+        }
+        // Rotation here, by another server or by the CLI: tell the gateways to refetch now.
+        let now_published = state.keys.published_kids(state.clock.now());
+        if now_published != published {
+            tracing::info!(kids = ?now_published, "published signing keys changed");
+            state.announcer.keys_changed();
+            published = now_published;
         }
     }
 }

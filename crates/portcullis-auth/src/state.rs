@@ -3,7 +3,7 @@
 use crate::credentials::CredentialVerifier;
 use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
-use portcullis_core::Clock;
+use portcullis_core::{ClusterAnnouncer, Clock, NoAnnouncer};
 use portcullis_core::{PasswordError, PasswordPolicy};
 use portcullis_store::Store;
 use std::sync::Arc;
@@ -23,6 +23,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Password checking with brute-force protection.
     pub credentials: Arc<CredentialVerifier>,
+    /// Tells other servers and gateways about revocations and key changes.
+    pub announcer: Arc<dyn ClusterAnnouncer>,
 }
 
 /// Why the server state could not be built.
@@ -60,6 +62,14 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             clock,
             credentials: Arc::new(credentials),
+            announcer: Arc::new(NoAnnouncer),
         })
+    }
+
+    /// The same state, announcing changes through `announcer` (a cluster's Redis).
+    #[must_use]
+    pub fn with_announcer(mut self, announcer: Arc<dyn ClusterAnnouncer>) -> Self {
+        self.announcer = announcer;
+        self
     }
 }

@@ -4,7 +4,9 @@ use crate::authenticate::Authenticator;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, PipelineSettings};
-use crate::rate_limit::LocalRateLimiter;
+use crate::cluster::GatewayEvents;
+use crate::rate_limit::{LocalRateLimiter, RateLimiter};
+use crate::shared_rate_limit::SharedRateLimiter;
 use crate::revocations::{RevocationSet, follow_feed};
 use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
@@ -16,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use portcullis_redis::{RedisGcra, RedisLink, follow_events};
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// Why a gateway could not start.
@@ -37,6 +40,9 @@ pub enum StartError {
     /// The TLS certificate or key is unusable.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The Redis URL is invalid.
+    #[error("redis: {0}")]
+    Redis(String),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(String),
@@ -139,10 +145,23 @@ pub async fn start(
         config.leeway_secs,
         config.token_cache_entries,
     );
+    let local_limiter = LocalRateLimiter::new(config.rate_limit_max_keys);
+    let rate_limiter: Box<dyn RateLimiter> = match &config.redis {
+        Some(redis) => {
+            let link = RedisLink::new(&redis.url)
+                .map_err(|error| StartError::Redis(error.to_string()))?;
+            Box::new(SharedRateLimiter::new(
+                RedisGcra::new(Arc::new(link), &redis.prefix),
+                local_limiter,
+                metrics.clone(),
+            ))
+        }
+        None => Box::new(local_limiter),
+    };
     let gateway = Arc::new(Gateway::new(
         routes,
         authenticator,
-        Box::new(LocalRateLimiter::new(config.rate_limit_max_keys)),
+        rate_limiter,
         metrics.clone(),
         PipelineSettings {
             strip_headers,
@@ -151,7 +170,8 @@ pub async fn start(
         },
     ));
     let (stop_feeds, feeds_stopped) = watch::channel(false);
-    let feeds = config
+    let feed_nudge = Arc::new(Notify::new());
+    let mut feeds: Vec<JoinHandle<()>> = config
         .issuers
         .iter()
         .filter_map(|issuer| {
@@ -167,10 +187,24 @@ pub async fn start(
                 revocations.clone(),
                 http.clone(),
                 metrics.clone(),
+                feed_nudge.clone(),
                 feeds_stopped.clone(),
             ))
         })
         .collect();
+    if let Some(redis) = &config.redis {
+        let events = GatewayEvents {
+            issuers: gateway.authenticator.issuers().cloned().collect(),
+            revocations: revocations.clone(),
+            feed_nudge,
+            metrics: metrics.clone(),
+        };
+        feeds.push(tokio::spawn(follow_events(
+            redis.clone(),
+            Arc::new(events),
+            feeds_stopped.clone(),
+        )));
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|error| StartError::Listen(config.listen, error))?;

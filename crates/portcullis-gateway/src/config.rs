@@ -42,6 +42,10 @@ pub struct GatewayConfig {
     pub issuers: Vec<IssuerConfig>,
     /// Routes, matched by host and longest path prefix.
     pub routes: Vec<RouteConfig>,
+    /// The cluster's Redis (top-level `redis_url` / `redis_prefix` of the configuration): pushed
+    /// revocations and key changes, and rate limits shared by every gateway.
+    #[serde(skip)]
+    pub redis: Option<portcullis_redis::RedisSettings>,
 }
 
 impl Default for GatewayConfig {
@@ -63,6 +67,7 @@ impl Default for GatewayConfig {
             tls_key_file: None,
             issuers: Vec::new(),
             routes: Vec::new(),
+            redis: None,
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod authenticate;
 pub mod build;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod identity;
@@ -21,6 +22,7 @@ pub mod rate_limit;
 pub mod revocations;
 pub mod routes;
 pub mod server;
+pub mod shared_rate_limit;
 pub mod tls;
 
 pub use build::{RunningGateway, start};

@@ -46,6 +46,9 @@ pub struct Metrics {
     jwks_fetches: Family<FetchLabels, Counter>,
     rate_limited: Family<RouteLabel, Counter>,
     feed_lag: Family<IssuerLabel, Gauge<f64, AtomicU64>>,
+    redis_connected: Gauge,
+    rate_limit_fallbacks: Counter,
+    pushed_events: Family<ReasonLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -68,6 +71,9 @@ impl Default for Metrics {
             jwks_fetches: Family::default(),
             rate_limited: Family::default(),
             feed_lag: Family::default(),
+            redis_connected: Gauge::default(),
+            rate_limit_fallbacks: Counter::default(),
+            pushed_events: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -100,6 +106,21 @@ impl Default for Metrics {
             "Seconds since the revocation feed was last read",
             metrics.feed_lag.clone(),
         );
+        registry.register(
+            "redis_connected",
+            "1 while the cluster announcements of Redis are followed, else 0",
+            metrics.redis_connected.clone(),
+        );
+        registry.register(
+            "rate_limit_local_fallbacks",
+            "Rate-limit decisions made locally because Redis could not answer",
+            metrics.rate_limit_fallbacks.clone(),
+        );
+        registry.register(
+            "cluster_events",
+            "Announcements received from Redis, by kind",
+            metrics.pushed_events.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -108,6 +129,30 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Records whether Redis announcements are being followed.
+    pub fn redis_connected(&self, connected: bool) {
+        self.redis_connected.set(i64::from(connected));
+    }
+
+    /// Whether Redis announcements are being followed.
+    pub fn is_redis_connected(&self) -> bool {
+        self.redis_connected.get() == 1
+    }
+
+    /// Counts a rate-limit decision made without Redis.
+    pub fn rate_limit_fallback(&self) {
+        self.rate_limit_fallbacks.inc();
+    }
+
+    /// Counts an announcement received from Redis.
+    pub fn cluster_event(&self, kind: &str) {
+        self.pushed_events
+            .get_or_create(&ReasonLabel {
+                reason: kind.to_owned(),
+            })
+            .inc();
+    }
+
     /// Counts a finished request.
     pub fn request(&self, route: &str, status: u16) {
         self.requests

@@ -206,7 +206,8 @@ async fn run(
         };
         let decision = gateway
             .rate_limiter
-            .acquire(&format!("{name}|{key}"), rule, Instant::now());
+            .acquire(&format!("{name}|{key}"), rule, Instant::now())
+            .await;
         extra_headers = rate_limit_headers(&route, decision);
         if let RateDecision::Deny { retry_after } = decision {
             gateway.metrics.rate_limited(&name);

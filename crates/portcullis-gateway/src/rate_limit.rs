@@ -3,6 +3,7 @@
 //! dropped first, then the stalest. [`RateLimiter`] is a trait so a shared store (Redis) can back
 //! it when several gateways must share one limit.
 
+use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -42,7 +43,8 @@ impl RateLimitRule {
         })
     }
 
-    fn emission_interval(&self) -> Duration {
+    /// The time between two requests at the sustained rate.
+    pub fn emission_interval(&self) -> Duration {
         self.period / self.requests
     }
 }
@@ -65,9 +67,10 @@ pub enum RateDecision {
 }
 
 /// Decides requests against a rule for a key.
+#[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Counts one request of `key` under `rule` at `now`.
-    fn acquire(&self, key: &str, rule: &RateLimitRule, now: Instant) -> RateDecision;
+    async fn acquire(&self, key: &str, rule: &RateLimitRule, now: Instant) -> RateDecision;
 }
 
 /// An in-process GCRA limiter.
@@ -100,8 +103,16 @@ impl LocalRateLimiter {
     }
 }
 
+#[async_trait]
 impl RateLimiter for LocalRateLimiter {
-    fn acquire(&self, key: &str, rule: &RateLimitRule, now: Instant) -> RateDecision {
+    async fn acquire(&self, key: &str, rule: &RateLimitRule, now: Instant) -> RateDecision {
+        self.decide(key, rule, now)
+    }
+}
+
+impl LocalRateLimiter {
+    /// Counts one request of `key` under `rule` at `now`, in this process only.
+    pub fn decide(&self, key: &str, rule: &RateLimitRule, now: Instant) -> RateDecision {
         let now = now.saturating_duration_since(self.origin).as_nanos();
         let interval = rule.emission_interval().as_nanos();
         let tolerance = interval * u128::from(rule.burst - 1);
@@ -151,13 +162,13 @@ mod tests {
         let decisions: Vec<bool> = (0..4)
             .map(|_| {
                 matches!(
-                    limiter.acquire("a", &rule, start),
+                    limiter.decide("a", &rule, start),
                     RateDecision::Allow { .. }
                 )
             })
             .collect();
         assert_eq!(decisions, [true, true, true, false], "burst of 3");
-        match limiter.acquire("a", &rule, start) {
+        match limiter.decide("a", &rule, start) {
             RateDecision::Deny { retry_after } => {
                 assert!(retry_after <= Duration::from_millis(500))
             }
@@ -165,17 +176,17 @@ mod tests {
         }
         assert!(
             matches!(
-                limiter.acquire("b", &rule, start),
+                limiter.decide("b", &rule, start),
                 RateDecision::Allow { remaining: 2, .. }
             ),
             "keys are separate"
         );
         assert!(matches!(
-            limiter.acquire("a", &rule, start + Duration::from_millis(500)),
+            limiter.decide("a", &rule, start + Duration::from_millis(500)),
             RateDecision::Allow { .. }
         ));
         assert!(matches!(
-            limiter.acquire("a", &rule, start + Duration::from_millis(500)),
+            limiter.decide("a", &rule, start + Duration::from_millis(500)),
             RateDecision::Deny { .. }
         ));
     }
@@ -186,7 +197,7 @@ mod tests {
         let rule = RateLimitRule::new(1, 60, 1, RateLimitKey::ClientIp).expect("rule");
         let now = Instant::now();
         for key in 0..100 {
-            limiter.acquire(&key.to_string(), &rule, now);
+            limiter.decide(&key.to_string(), &rule, now);
         }
         assert!(limiter.len() <= 3);
     }

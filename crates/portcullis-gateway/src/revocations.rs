@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -24,6 +24,18 @@ pub struct RevocationSet {
 }
 
 impl RevocationSet {
+    /// Adds an entry named as on the feed (`jti`, `sid`, `sub`); `false` for an unknown kind.
+    pub fn apply(&self, issuer: &str, kind: &str, value: String, expires_at: i64) -> bool {
+        let kind = match kind {
+            "jti" => Kind::TokenId,
+            "sid" => Kind::Session,
+            "sub" => Kind::Subject,
+            _ => return false,
+        };
+        self.insert(issuer, kind, value, expires_at);
+        true
+    }
+
     fn insert(&self, issuer: &str, kind: Kind, value: String, expires_at: i64) {
         self.entries
             .write()
@@ -87,13 +99,16 @@ struct FeedEntry {
 }
 
 /// Follows `issuer`'s feed until `stopped` changes: polls `GET <issuer>/revocations?after=` and
-/// adds what it finds. After an outage it resumes from its cursor, so nothing is missed.
+/// adds what it finds, every poll interval and at once when `nudge` is notified (pushed
+/// announcements reconnected: catch up on what they missed). After an outage it resumes from its
+/// cursor, so nothing is missed.
 pub async fn follow_feed(
     issuer: String,
     feed: RevocationFeedConfig,
     set: Arc<RevocationSet>,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
+    nudge: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let url = format!("{}/revocations", issuer.trim_end_matches('/'));
@@ -104,6 +119,7 @@ pub async fn follow_feed(
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            _ = nudge.notified() => {}
             _ = stopped.changed() => return,
         }
         let response = http
@@ -122,13 +138,7 @@ pub async fn follow_feed(
         match page {
             Ok(page) => {
                 for entry in page.entries {
-                    let kind = match entry.kind.as_str() {
-                        "jti" => Kind::TokenId,
-                        "sid" => Kind::Session,
-                        "sub" => Kind::Subject,
-                        _ => continue,
-                    };
-                    set.insert(&issuer, kind, entry.value, entry.expires_at);
+                    set.apply(&issuer, &entry.kind, entry.value, entry.expires_at);
                 }
                 cursor = cursor.max(page.next);
                 last_success = Instant::now();

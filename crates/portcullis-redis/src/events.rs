@@ -6,7 +6,7 @@ use portcullis_core::{ClusterAnnouncer, RevocationEntry};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// An announcement, as JSON on the channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,14 @@ const QUEUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct EventPublisher {
     issuer: String,
-    queue: mpsc::Sender<ClusterEvent>,
+    queue: mpsc::Sender<Queued>,
+}
+
+#[derive(Debug)]
+enum Queued {
+    Event(ClusterEvent),
+    /// Answered once everything queued before it was published (or failed).
+    Flush(oneshot::Sender<()>),
 }
 
 impl EventPublisher {
@@ -48,11 +55,18 @@ impl EventPublisher {
     pub fn start(settings: &RedisSettings, issuer: &str) -> Result<Self, RedisError> {
         let link = Arc::new(RedisLink::new(&settings.url)?);
         let channel = settings.events_channel();
-        let (queue, mut pending) = mpsc::channel::<ClusterEvent>(QUEUE);
+        let (queue, mut pending) = mpsc::channel::<Queued>(QUEUE);
         tokio::spawn(async move {
-            while let Some(event) = pending.recv().await {
-                if let Err(error) = publish(&link, &channel, &event).await {
-                    tracing::warn!(%error, "announcement not published; gateways catch up from the revocation feed");
+            while let Some(queued) = pending.recv().await {
+                match queued {
+                    Queued::Event(event) => {
+                        if let Err(error) = publish(&link, &channel, &event).await {
+                            tracing::warn!(%error, "announcement not published; gateways catch up from the revocation feed");
+                        }
+                    }
+                    Queued::Flush(done) => {
+                        let _ = done.send(());
+                    }
                 }
             }
         });
@@ -62,8 +76,17 @@ impl EventPublisher {
         })
     }
 
+    /// Waits until everything announced so far has been published (or has failed); a command
+    /// that exits right after revoking calls this first.
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
+    }
+
     fn enqueue(&self, event: ClusterEvent) {
-        if self.queue.try_send(event).is_err() {
+        if self.queue.try_send(Queued::Event(event)).is_err() {
             tracing::warn!("announcement queue full; gateways catch up from the revocation feed");
         }
     }

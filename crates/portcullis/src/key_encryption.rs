@@ -19,6 +19,13 @@ pub fn resolve(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
         return KeyEncryptionKey::from_base64url(secret.expose())
             .context("keys.key_encryption_key is invalid");
     }
+    if config.database_url.is_some() {
+        // Servers sharing one database must share the key that seals its signing keys; a key
+        // generated into one server's data directory would lock the others out.
+        anyhow::bail!(
+            "keys.key_encryption_key (or PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY) must be set when database_url is"
+        );
+    }
     let path = config.data_dir.join(KEK_FILE);
     if path.exists() {
         let text = std::fs::read_to_string(&path)

@@ -1,5 +1,6 @@
 //! `portcullis`: the auth server, the admin CLI and token tools in one binary.
 
+mod cluster;
 mod commands;
 mod config;
 mod key_encryption;

@@ -130,7 +130,7 @@ pub(super) async fn logout(
             let now = state.clock.now();
             let horizon = now + state.settings.token_policy.max_access_token_lifetime_secs;
             if let Err(error) =
-                revocation::revoke_session(state.store.as_ref(), &session.sid, now, horizon).await
+                revocation::revoke_session(state.store.as_ref(), state.announcer.as_ref(), &session.sid, now, horizon).await
             {
                 return unavailable_page(&state, &error);
             }

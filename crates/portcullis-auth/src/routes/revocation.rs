@@ -73,7 +73,7 @@ async fn revoke_token(
         if lookup.family.client_id != client.id {
             return Err(not_yours());
         }
-        revocation::revoke_family(state.store.as_ref(), &lookup.family, state.clock.now())
+        revocation::revoke_family(state.store.as_ref(), state.announcer.as_ref(), &lookup.family, state.clock.now())
             .await
             .map_err(|error| OAuthError::from_store(&error))?;
         audit::record(&AuditEvent::TokenRevoked {
@@ -98,7 +98,7 @@ async fn revoke_token(
         .get("exp")
         .and_then(Value::as_i64)
         .unwrap_or_default();
-    revocation::revoke_access_token(state.store.as_ref(), jti, exp, state.clock.now())
+    revocation::revoke_access_token(state.store.as_ref(), state.announcer.as_ref(), jti, exp, state.clock.now())
         .await
         .map_err(|error| OAuthError::from_store(&error))?;
     audit::record(&AuditEvent::TokenRevoked {

@@ -8,15 +8,25 @@ pub mod up;
 
 use crate::config::Config;
 use anyhow::Context;
-use portcullis_store::SqlStore;
+use portcullis_store::{PoolSettings, SqlStore};
 use std::time::Duration;
 
-/// Opens the embedded store of `config`, creating the data directory on first use with mode 0700:
-/// it holds the database and possibly the key-encryption key.
+/// Opens the store of `config`: PostgreSQL when `database_url` is set, else the embedded SQLite
+/// file, creating the data directory on first use with mode 0700 (it holds the database and
+/// possibly the key-encryption key).
 ///
 /// # Errors
 /// When the directory cannot be created or the database cannot be opened.
 pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
+    if let Some(url) = &config.database_url {
+        let pool = PoolSettings {
+            max_connections: config.database_max_connections,
+            ..PoolSettings::default()
+        };
+        return SqlStore::connect_postgres(url.expose(), pool)
+            .await
+            .context("cannot open the database");
+    }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

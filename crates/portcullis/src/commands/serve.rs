@@ -25,6 +25,9 @@ pub struct ServeGatewayArgs {
     /// Listen address. Default 127.0.0.1:4000.
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
+    /// Redis of the cluster: pushed revocations, key changes and shared rate limits.
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 /// Flags of `serve auth`.
@@ -39,6 +42,12 @@ pub struct ServeAuthArgs {
     /// Issuer identifier. Default http://<listen>.
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
+    /// PostgreSQL shared by several auth servers, instead of the embedded SQLite.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Redis of the cluster, where revocations and key changes are announced.
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 impl ServeCommand {
@@ -59,7 +68,9 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
         data_dir: args.data_dir,
         listen: args.listen,
         issuer: args.issuer,
-        gateway_listen: None,
+        database_url: args.database_url,
+        redis_url: args.redis_url,
+        ..FlagOverrides::default()
     };
     let config = Config::load(config_file, &flags)?;
     telemetry::init(&config.log);
@@ -78,7 +89,8 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
         Arc::new(SystemClock),
     )
     .await
-    .context("cannot start the auth server")?;
+    .context("cannot start the auth server")?
+    .with_announcer(crate::cluster::announcer(&config)?);
     let address = listener.local_addr()?;
     tracing::info!(%address, issuer = %config.issuer(), "auth server listening");
     // Scripts and tests wait for this line; it carries the real port when 0 was asked for.
@@ -92,10 +104,12 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
 async fn serve_gateway(args: ServeGatewayArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let flags = FlagOverrides {
         gateway_listen: args.listen,
+        redis_url: args.redis_url,
         ..FlagOverrides::default()
     };
-    let config = Config::load(config_file, &flags)?;
+    let mut config = Config::load(config_file, &flags)?;
     telemetry::init(&config.log);
+    config.gateway.redis = config.redis();
     let running = portcullis_gateway::start(&config.gateway, shutdown_signal())
         .await
         .context("cannot start the gateway")?;

@@ -16,6 +16,10 @@ pub enum Kind {
 /// Every option settable from the environment, by its path in the TOML document.
 pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["data_dir"], Kind::Text),
+    (&["database_url"], Kind::Text),
+    (&["database_max_connections"], Kind::Integer),
+    (&["redis_url"], Kind::Text),
+    (&["redis_prefix"], Kind::Text),
     (&["auth", "listen"], Kind::Text),
     (&["auth", "issuer"], Kind::Text),
     (&["auth", "product_name"], Kind::Text),

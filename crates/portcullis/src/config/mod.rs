@@ -26,6 +26,15 @@ pub struct Config {
     pub version: u32,
     /// Directory of the embedded database and generated key-encryption key.
     pub data_dir: PathBuf,
+    /// PostgreSQL URL (`postgres://...`) shared by several auth servers; when unset, the
+    /// embedded SQLite file in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// Connections each server holds to PostgreSQL at most.
+    pub database_max_connections: u32,
+    /// Redis URL (`redis://...`): pushed revocations and key changes, and cluster-wide rate limits.
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key and channel of this cluster.
+    pub redis_prefix: String,
     /// The auth server.
     pub auth: AuthConfig,
     /// Token lifetimes.
@@ -139,6 +148,10 @@ impl Default for Config {
         Config {
             version: CONFIG_VERSION,
             data_dir: PathBuf::from("./portcullis-data"),
+            database_url: None,
+            database_max_connections: 16,
+            redis_url: None,
+            redis_prefix: "portcullis".to_owned(),
             auth: AuthConfig::default(),
             tokens: TokensConfig::default(),
             sessions: SessionsConfig::default(),
@@ -218,6 +231,10 @@ pub struct FlagOverrides {
     pub issuer: Option<String>,
     /// `--listen` of `serve gateway`
     pub gateway_listen: Option<SocketAddr>,
+    /// `--database-url`
+    pub database_url: Option<String>,
+    /// `--redis-url`
+    pub redis_url: Option<String>,
 }
 
 impl Config {
@@ -269,6 +286,12 @@ impl Config {
         }
         if let Some(listen) = flags.gateway_listen {
             config.gateway.listen = listen;
+        }
+        if let Some(url) = &flags.database_url {
+            config.database_url = Some(Secret::new(url.clone()));
+        }
+        if let Some(url) = &flags.redis_url {
+            config.redis_url = Some(Secret::new(url.clone()));
         }
         config.validate()?;
         Ok(config)
@@ -337,6 +360,22 @@ impl Config {
         }
         portcullis_core::PasswordHasher::new(self.password_policy())
             .map_err(|error| anyhow::anyhow!("passwords: {error}"))?;
+        if let Some(url) = &self.database_url
+            && !portcullis_store::is_postgres_url(url.expose())
+        {
+            bail!("database_url must be a postgres:// URL");
+        }
+        if self.database_max_connections == 0 {
+            bail!("database_max_connections must be at least 1");
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            bail!("redis_url must be a redis:// or rediss:// URL");
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            bail!("redis_prefix must be a non-empty word");
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be `text` or `json`");
         }
@@ -378,6 +417,16 @@ impl Config {
             iterations: self.passwords.argon2_iterations,
             parallelism: self.passwords.argon2_parallelism,
         }
+    }
+
+    /// The Redis of the cluster, if one is configured.
+    pub fn redis(&self) -> Option<portcullis_redis::RedisSettings> {
+        self.redis_url
+            .as_ref()
+            .map(|url| portcullis_redis::RedisSettings {
+                url: url.expose().to_owned(),
+                prefix: self.redis_prefix.clone(),
+            })
     }
 
     /// Path of the embedded database.

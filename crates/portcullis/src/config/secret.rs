@@ -9,6 +9,11 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret given on the command line.
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
     /// The secret itself, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0

@@ -37,15 +37,51 @@ fn flags_beat_environment_beats_file() {
         issuer: Some("https://flag.example/".into()),
         data_dir: Some("/tmp/x".into()),
         gateway_listen: None,
+        database_url: Some("postgres://flag@127.0.0.1/db".into()),
+        redis_url: Some("redis://127.0.0.1:6379".into()),
     };
     let config = load(file, &env, &flags).expect("valid");
     assert_eq!(config.auth.listen.port(), 3000);
+    assert_eq!(
+        config.database_url.as_ref().map(|url| url.expose()),
+        Some("postgres://flag@127.0.0.1/db")
+    );
+    let redis = config.redis().expect("redis configured");
+    assert_eq!(redis.url, "redis://127.0.0.1:6379");
+    assert_eq!(redis.prefix, "portcullis");
     assert_eq!(
         config.issuer(),
         "https://flag.example",
         "trailing slash trimmed"
     );
     assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+}
+
+#[test]
+fn cluster_urls_come_from_the_environment_and_are_checked() {
+    let env = [
+        ("PORTCULLIS_DATABASE_URL", "postgres://env@127.0.0.1/db"),
+        ("PORTCULLIS_REDIS_URL", "redis://127.0.0.1:1"),
+        ("PORTCULLIS_REDIS_PREFIX", "blue"),
+    ];
+    let config = load("", &env, &FlagOverrides::default()).expect("valid");
+    assert_eq!(
+        config.database_url.as_ref().map(|url| url.expose()),
+        Some("postgres://env@127.0.0.1/db")
+    );
+    assert_eq!(config.redis().expect("redis").prefix, "blue");
+    let sqlite_path = [("PORTCULLIS_DATABASE_URL", "/var/lib/portcullis.db")];
+    assert!(
+        error_of(load("", &sqlite_path, &FlagOverrides::default())).contains("database_url")
+    );
+    assert!(
+        error_of(load("redis_url = \"http://x\"", &[], &FlagOverrides::default()))
+            .contains("redis_url")
+    );
+    assert!(
+        !format!("{:?}", config.database_url).contains("env@"),
+        "database URLs may hold passwords; Debug must not print them"
+    );
 }
 
 #[test]

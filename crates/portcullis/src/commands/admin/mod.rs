@@ -1,5 +1,6 @@
-//! `portcullis admin`: manages users, clients and signing keys directly in the data directory.
-//! Safe to run while a server uses the same directory (SQLite WAL; servers re-read keys).
+//! `portcullis admin`: manages users, clients and signing keys directly in the store (the data
+//! directory, or PostgreSQL with `--database-url`). Safe to run while servers use the same store
+//! (SQLite WAL or PostgreSQL transactions; servers re-read keys).
 
 mod client;
 mod keys;
@@ -17,6 +18,9 @@ pub struct AdminArgs {
     /// Data directory. Default ./portcullis-data.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL of a cluster, instead of the embedded SQLite.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -45,6 +49,7 @@ impl AdminArgs {
     pub async fn run(self, config_file: Option<&Path>) -> anyhow::Result<()> {
         let flags = FlagOverrides {
             data_dir: self.data_dir,
+            database_url: self.database_url,
             ..FlagOverrides::default()
         };
         let config = Config::load(config_file, &flags)?;

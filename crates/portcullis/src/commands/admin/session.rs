@@ -46,7 +46,17 @@ impl SessionCommand {
             }
             SessionCommand::Revoke { sid } => {
                 let horizon = now + config.tokens.max_access_token_lifetime_secs;
-                if !portcullis_auth::revocation::revoke_session(store, &sid, now, horizon).await? {
+                let announcer = crate::cluster::CommandAnnouncer::new(config)?;
+                let existed = portcullis_auth::revocation::revoke_session(
+                    store,
+                    announcer.announcer(),
+                    &sid,
+                    now,
+                    horizon,
+                )
+                .await?;
+                announcer.finish().await;
+                if !existed {
                     bail!("no session `{sid}`");
                 }
                 println!("revoked session {sid} and the tokens issued in it");

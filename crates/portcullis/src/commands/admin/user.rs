@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{Clock, NewUser, PasswordHasher, RevocationKind, SystemClock, Username};
-use portcullis_store::{ConsentStore, RevocationStore, SqlStore, StoreError, UserStore};
+use portcullis_store::{ConsentStore, SqlStore, StoreError, UserStore};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -172,9 +172,17 @@ async fn existing(store: &SqlStore, name: &str) -> anyhow::Result<portcullis_cor
 async fn revoke_subject(config: &Config, store: &SqlStore, user_id: &str) -> anyhow::Result<()> {
     let now = SystemClock.now();
     let horizon = now + config.tokens.max_access_token_lifetime_secs;
-    store
-        .add_revocation(RevocationKind::Subject, user_id, horizon, now)
-        .await?;
+    let announcer = crate::cluster::CommandAnnouncer::new(config)?;
+    portcullis_auth::revocation::add_revocation(
+        store,
+        announcer.announcer(),
+        RevocationKind::Subject,
+        user_id,
+        horizon,
+        now,
+    )
+    .await?;
+    announcer.finish().await;
     Ok(())
 }
 

@@ -38,6 +38,12 @@ pub struct UpArgs {
     /// products-service port.
     #[arg(long, default_value_t = 3002)]
     products_port: u16,
+    /// PostgreSQL instead of the embedded SQLite (needs keys.key_encryption_key).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Redis for pushed revocations and shared rate limits.
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -89,6 +95,8 @@ impl UpArgs {
         let flags = FlagOverrides {
             data_dir: self.data_dir.clone(),
             listen: Some(loopback(self.auth_port)),
+            database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
             ..FlagOverrides::default()
         };
         let mut config = Config::load(config_file, &flags)?;
@@ -119,7 +127,8 @@ impl UpArgs {
             Arc::new(SystemClock),
         )
         .await
-        .context("cannot start the auth server")?;
+        .context("cannot start the auth server")?
+        .with_announcer(crate::cluster::announcer(&config)?);
         let (stop, stopped) = watch::channel(false);
         let mut auth_stop = stopped.clone();
         let auth = tokio::spawn(portcullis_auth::serve(auth_listener, state, async move {
@@ -180,6 +189,7 @@ impl UpArgs {
                 }),
             }],
             routes,
+            redis: config.redis(),
             ..config.gateway.clone()
         };
         let mut gateway_stop = stopped.clone();
