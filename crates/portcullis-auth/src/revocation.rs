@@ -92,14 +92,6 @@ pub async fn revoke_session(
             revoke_access_token(store, announcer, jti, *expires_at, now).await?;
         }
     }
-    add_revocation(
-        store,
-        announcer,
-        RevocationKind::Session,
-        sid,
-        horizon,
-        now,
-    )
-    .await?;
+    add_revocation(store, announcer, RevocationKind::Session, sid, horizon, now).await?;
     Ok(existed)
 }

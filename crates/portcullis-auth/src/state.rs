@@ -3,7 +3,7 @@
 use crate::credentials::CredentialVerifier;
 use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
-use portcullis_core::{ClusterAnnouncer, Clock, NoAnnouncer};
+use portcullis_core::{Clock, ClusterAnnouncer, NoAnnouncer};
 use portcullis_core::{PasswordError, PasswordPolicy};
 use portcullis_store::Store;
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 pub mod audit;
 pub mod authorize;
 pub mod client;
-pub mod cluster;
 pub mod clock;
+pub mod cluster;
 pub mod grant;
 pub mod grants_state;
 pub mod id_token;
@@ -25,8 +25,8 @@ pub mod user;
 
 pub use audit::AuditEvent;
 pub use client::{Client, ClientError, ClientKind, ClientRegistration};
-pub use cluster::{ClusterAnnouncer, NoAnnouncer};
 pub use clock::{Clock, SystemClock, UnixSeconds};
+pub use cluster::{ClusterAnnouncer, NoAnnouncer};
 pub use grant::GrantError;
 pub use grants_state::{
     AuthorizationCodeRecord, CodeRedemption, RefreshOutcome, RefreshTokenFamily,

@@ -1,24 +1,24 @@
 //! Assembling and starting a gateway from its configuration.
 
 use crate::authenticate::Authenticator;
+use crate::cluster::GatewayEvents;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, PipelineSettings};
-use crate::cluster::GatewayEvents;
 use crate::rate_limit::{LocalRateLimiter, RateLimiter};
-use crate::shared_rate_limit::SharedRateLimiter;
 use crate::revocations::{RevocationSet, follow_feed};
 use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
+use crate::shared_rate_limit::SharedRateLimiter;
 use axum::http::HeaderName;
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
+use portcullis_redis::{RedisGcra, RedisLink, follow_events};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use portcullis_redis::{RedisGcra, RedisLink, follow_events};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -148,8 +148,8 @@ pub async fn start(
     let local_limiter = LocalRateLimiter::new(config.rate_limit_max_keys);
     let rate_limiter: Box<dyn RateLimiter> = match &config.redis {
         Some(redis) => {
-            let link = RedisLink::new(&redis.url)
-                .map_err(|error| StartError::Redis(error.to_string()))?;
+            let link =
+                RedisLink::new(&redis.url).map_err(|error| StartError::Redis(error.to_string()))?;
             Box::new(SharedRateLimiter::new(
                 RedisGcra::new(Arc::new(link), &redis.prefix),
                 local_limiter,

@@ -224,7 +224,10 @@ mod tests {
             json,
             r#"{"type":"revoked","issuer":"http://127.0.0.1:3000","kind":"jti","value":"abc","expires_at":10}"#
         );
-        assert_eq!(serde_json::from_str::<ClusterEvent>(&json).expect("parse"), event);
+        assert_eq!(
+            serde_json::from_str::<ClusterEvent>(&json).expect("parse"),
+            event
+        );
         assert!(serde_json::from_str::<ClusterEvent>(r#"{"type":"other"}"#).is_err());
     }
 }

@@ -85,7 +85,9 @@ impl RedisGcra {
         match allowed {
             1 => Ok(GcraDecision::Allowed { reset: span }),
             0 => Ok(GcraDecision::Refused { retry_after: span }),
-            other => Err(RedisError::Protocol(format!("rate script returned {other}"))),
+            other => Err(RedisError::Protocol(format!(
+                "rate script returned {other}"
+            ))),
         }
     }
 }

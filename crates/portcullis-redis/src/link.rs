@@ -106,7 +106,9 @@ impl RedisLink {
             return Ok(Some(connection.clone()));
         }
         if state.failed_at.is_some_and(|at| at.elapsed() < BACKOFF) {
-            return Err(RedisError::Unavailable("failed recently; backing off".into()));
+            return Err(RedisError::Unavailable(
+                "failed recently; backing off".into(),
+            ));
         }
         Ok(None)
     }

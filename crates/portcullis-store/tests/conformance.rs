@@ -347,7 +347,10 @@ async fn concurrent_redemption_has_one_winner(store: &dyn Store) {
         expires_at: 60,
     };
     store.insert_code(&code).await.expect("insert");
-    let redemptions = tokio::join!(store.redeem_code(&[7; 32], 10), store.redeem_code(&[7; 32], 10));
+    let redemptions = tokio::join!(
+        store.redeem_code(&[7; 32], 10),
+        store.redeem_code(&[7; 32], 10)
+    );
     let fresh = [&redemptions.0, &redemptions.1]
         .iter()
         .filter(|outcome| matches!(outcome, Ok(CodeRedemption::Fresh(_))))

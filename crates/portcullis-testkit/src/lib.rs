@@ -5,6 +5,7 @@
 //! directory follows the binary's layout (`portcullis.db`, `key-encryption-key`), so the
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
+pub mod proxy;
 pub mod services;
 
 use portcullis_auth::settings::SignInSettings;
@@ -15,7 +16,7 @@ use portcullis_core::{
     PasswordPolicy, SecretHash, SystemClock, TokenPolicy, User, Username, generate_secret,
 };
 use portcullis_jose::{Algorithm, KeyEncryptionKey};
-use portcullis_store::{ClientStore, SqlStore, UserStore};
+use portcullis_store::{ClientStore, PoolSettings, SqlStore, UserStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -55,6 +56,15 @@ pub struct TestOptions {
     pub clock: Arc<dyn Clock>,
     /// How often expired state is purged.
     pub housekeeping_interval: Duration,
+    /// The issuer; `None` for the server's own `http://127.0.0.1:<port>`. Servers of one cluster
+    /// share the issuer of the first.
+    pub issuer: Option<String>,
+    /// A PostgreSQL database instead of the temporary SQLite file.
+    pub database_url: Option<String>,
+    /// The key-encryption key (base64url); servers sharing a database must share it.
+    pub key_encryption_key: Option<String>,
+    /// The cluster's Redis, where revocations and key changes are announced.
+    pub redis: Option<portcullis_redis::RedisSettings>,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -102,13 +112,17 @@ impl Default for TestOptions {
             direct_login_client: None,
             clock: Arc::new(SystemClock),
             housekeeping_interval: Duration::from_secs(300),
+            issuer: None,
+            database_url: None,
+            key_encryption_key: None,
+            redis: None,
         }
     }
 }
 
 /// A running auth server.
 pub struct TestAuthServer {
-    /// `http://127.0.0.1:<port>`, also the issuer.
+    /// `http://127.0.0.1:<port>`; also the issuer unless [`TestOptions::issuer`] names another.
     pub base_url: String,
     /// The server's state, for direct store access.
     pub state: AppState,
@@ -142,8 +156,13 @@ impl TestAuthServer {
     /// Starts a server with `options` in a new temporary directory.
     pub async fn start_with(options: TestOptions) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let kek = KeyEncryptionKey::generate().expect("key-encryption key");
-        std::fs::write(dir.path().join(KEK_FILE), kek.to_base64url()).expect("write KEK");
+        let kek = match &options.key_encryption_key {
+            Some(kek) => kek.clone(),
+            None => KeyEncryptionKey::generate()
+                .expect("key-encryption key")
+                .to_base64url(),
+        };
+        std::fs::write(dir.path().join(KEK_FILE), kek).expect("write KEK");
         Self::start_in(DataDir::Owned(dir), options).await
     }
 
@@ -156,19 +175,23 @@ impl TestAuthServer {
     async fn start_in(data_dir: DataDir, options: TestOptions) -> Self {
         let kek_text = std::fs::read_to_string(data_dir.path().join(KEK_FILE)).expect("read KEK");
         let kek = KeyEncryptionKey::from_base64url(&kek_text).expect("valid KEK");
-        let store = Arc::new(
-            SqlStore::open_sqlite(&data_dir.path().join("portcullis.db"))
+        let store = Arc::new(match &options.database_url {
+            Some(url) => SqlStore::connect_postgres(url, PoolSettings::default())
+                .await
+                .expect("connect to PostgreSQL"),
+            None => SqlStore::open_sqlite(&data_dir.path().join("portcullis.db"))
                 .await
                 .expect("open store"),
-        );
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let issuer = options.issuer.clone().unwrap_or_else(|| base_url.clone());
         let max_lifetime = 3600;
         let settings = AuthSettings {
             token_policy: TokenPolicy {
-                issuer: base_url.clone(),
+                issuer: issuer.clone(),
                 default_access_token_lifetime_secs: options.access_token_lifetime_secs,
                 max_access_token_lifetime_secs: max_lifetime,
             },
@@ -196,6 +219,12 @@ impl TestAuthServer {
         )
         .await
         .expect("server state");
+        let state = match &options.redis {
+            Some(redis) => state.with_announcer(Arc::new(
+                portcullis_redis::EventPublisher::start(redis, &issuer).expect("Redis URL"),
+            )),
+            None => state,
+        };
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
         let task = tokio::spawn(portcullis_auth::serve(
             listener,

@@ -167,6 +167,9 @@ mod tests {
             with_database("postgres://127.0.0.1/test?sslmode=disable", "x"),
             "postgres://127.0.0.1/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://127.0.0.1", "x"), "postgres://127.0.0.1/x");
+        assert_eq!(
+            with_database("postgres://127.0.0.1", "x"),
+            "postgres://127.0.0.1/x"
+        );
     }
 }

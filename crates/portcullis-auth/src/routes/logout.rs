@@ -129,8 +129,14 @@ pub(super) async fn logout(
         Ok(Some(session)) => {
             let now = state.clock.now();
             let horizon = now + state.settings.token_policy.max_access_token_lifetime_secs;
-            if let Err(error) =
-                revocation::revoke_session(state.store.as_ref(), state.announcer.as_ref(), &session.sid, now, horizon).await
+            if let Err(error) = revocation::revoke_session(
+                state.store.as_ref(),
+                state.announcer.as_ref(),
+                &session.sid,
+                now,
+                horizon,
+            )
+            .await
             {
                 return unavailable_page(&state, &error);
             }

@@ -73,9 +73,14 @@ async fn revoke_token(
         if lookup.family.client_id != client.id {
             return Err(not_yours());
         }
-        revocation::revoke_family(state.store.as_ref(), state.announcer.as_ref(), &lookup.family, state.clock.now())
-            .await
-            .map_err(|error| OAuthError::from_store(&error))?;
+        revocation::revoke_family(
+            state.store.as_ref(),
+            state.announcer.as_ref(),
+            &lookup.family,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|error| OAuthError::from_store(&error))?;
         audit::record(&AuditEvent::TokenRevoked {
             client_id: client.id,
             token_type: "refresh_token".into(),
@@ -98,9 +103,15 @@ async fn revoke_token(
         .get("exp")
         .and_then(Value::as_i64)
         .unwrap_or_default();
-    revocation::revoke_access_token(state.store.as_ref(), state.announcer.as_ref(), jti, exp, state.clock.now())
-        .await
-        .map_err(|error| OAuthError::from_store(&error))?;
+    revocation::revoke_access_token(
+        state.store.as_ref(),
+        state.announcer.as_ref(),
+        jti,
+        exp,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|error| OAuthError::from_store(&error))?;
     audit::record(&AuditEvent::TokenRevoked {
         client_id: client.id,
         token_type: "access_token".into(),

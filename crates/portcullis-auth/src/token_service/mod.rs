@@ -156,14 +156,25 @@ async fn exchange_code(
                     .await
                     .map_err(store_error)?
             {
-                revocation::revoke_family(state.store.as_ref(), state.announcer.as_ref(), &family, now)
-                    .await
-                    .map_err(store_error)?;
+                revocation::revoke_family(
+                    state.store.as_ref(),
+                    state.announcer.as_ref(),
+                    &family,
+                    now,
+                )
+                .await
+                .map_err(store_error)?;
             }
             if let Some((jti, expires_at)) = access_token {
-                revocation::revoke_access_token(state.store.as_ref(), state.announcer.as_ref(), &jti, expires_at, now)
-                    .await
-                    .map_err(store_error)?;
+                revocation::revoke_access_token(
+                    state.store.as_ref(),
+                    state.announcer.as_ref(),
+                    &jti,
+                    expires_at,
+                    now,
+                )
+                .await
+                .map_err(store_error)?;
             }
             audit::record(&AuditEvent::ReplayDetected {
                 grant_type: GrantType::AuthorizationCode.as_str().to_owned(),

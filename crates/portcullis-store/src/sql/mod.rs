@@ -18,8 +18,8 @@ mod users;
 
 use crate::{Store, StoreError};
 use async_trait::async_trait;
-use sqlx::Executor;
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 use std::path::Path;
 use std::time::Duration;

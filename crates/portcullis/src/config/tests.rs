@@ -71,12 +71,14 @@ fn cluster_urls_come_from_the_environment_and_are_checked() {
     );
     assert_eq!(config.redis().expect("redis").prefix, "blue");
     let sqlite_path = [("PORTCULLIS_DATABASE_URL", "/var/lib/portcullis.db")];
+    assert!(error_of(load("", &sqlite_path, &FlagOverrides::default())).contains("database_url"));
     assert!(
-        error_of(load("", &sqlite_path, &FlagOverrides::default())).contains("database_url")
-    );
-    assert!(
-        error_of(load("redis_url = \"http://x\"", &[], &FlagOverrides::default()))
-            .contains("redis_url")
+        error_of(load(
+            "redis_url = \"http://x\"",
+            &[],
+            &FlagOverrides::default()
+        ))
+        .contains("redis_url")
     );
     assert!(
         !format!("{:?}", config.database_url).contains("env@"),

@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod client_credentials;
+mod cluster;
 mod code_flow;
 mod discovery;
 mod durability;
