@@ -167,6 +167,7 @@ pub async fn start(
             strip_headers,
             trusted_proxies: config.trusted_proxies.clone(),
             forward_authorization: config.forward_authorization,
+            follows_redis: config.redis.is_some(),
         },
     ));
     let (stop_feeds, feeds_stopped) = watch::channel(false);

@@ -30,6 +30,8 @@ pub struct Gateway {
     strip_headers: Vec<HeaderName>,
     trusted_proxies: Vec<IpAddr>,
     forward_authorization: bool,
+    /// Whether the gateway follows a cluster's Redis (for `/readyz`).
+    pub follows_redis: bool,
 }
 
 /// The settings of the pipeline that are not routes.
@@ -41,6 +43,8 @@ pub struct PipelineSettings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Keep `Authorization` for backends.
     pub forward_authorization: bool,
+    /// Follows a cluster's Redis.
+    pub follows_redis: bool,
 }
 
 impl Gateway {
@@ -60,6 +64,7 @@ impl Gateway {
             strip_headers: settings.strip_headers,
             trusted_proxies: settings.trusted_proxies,
             forward_authorization: settings.forward_authorization,
+            follows_redis: settings.follows_redis,
         }
     }
 

@@ -70,17 +70,23 @@ fn admin_router(gateway: Arc<Gateway>) -> Router {
         .with_state(gateway)
 }
 
-/// Ready when every issuer's keys have been loaded at least once.
+/// Ready when every issuer's keys have been loaded at least once. Without Redis the gateway is
+/// still ready (it validates, follows the feeds and limits locally); the body says it is degraded.
 async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, &'static str) {
-    if gateway
+    if !gateway
         .authenticator
         .issuers()
         .all(|issuer| issuer.is_loaded())
     {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "issuer keys not loaded")
+        return (StatusCode::SERVICE_UNAVAILABLE, "issuer keys not loaded");
     }
+    if gateway.follows_redis && !gateway.metrics.is_redis_connected() {
+        return (
+            StatusCode::OK,
+            "ready, degraded: Redis unavailable (revocations by feed, rate limits per gateway)",
+        );
+    }
+    (StatusCode::OK, "ready")
 }
 
 async fn metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {

@@ -13,6 +13,7 @@ mod gateway_cli;
 mod key_rotation;
 mod login;
 mod operations;
+mod outages;
 mod sessions;
 mod support;
 mod token_errors;

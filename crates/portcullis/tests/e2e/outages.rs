@@ -1,0 +1,250 @@
+//! What happens when PostgreSQL or Redis goes away and comes back (docs/deployment.md, "When a
+//! backend fails"). The services stay up for other tests; a [`TcpProxy`] in front of them is cut.
+
+use super::support::{http, service_client};
+use portcullis_gateway::GatewayConfig;
+use portcullis_gateway::config::{
+    IssuerConfig, RateLimitConfig, RevocationFeedConfig, RouteConfig,
+};
+use portcullis_redis::RedisSettings;
+use portcullis_testkit::proxy::{TcpProxy, address_of, url_via};
+use portcullis_testkit::services::{TestDatabase, TestRedis};
+use portcullis_testkit::{TestAuthServer, TestOptions};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn token_response(auth: &TestAuthServer, secret: &str) -> (u16, Value) {
+    let response = http()
+        .post(auth.url("/token"))
+        .basic_auth("svc", Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+async fn status_of(url: String) -> u16 {
+    http()
+        .get(url)
+        .send()
+        .await
+        .expect("request")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_answers_503_and_recovers_without_restart() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let proxy = TcpProxy::start(address_of(database.url())).await;
+    let auth = TestAuthServer::start_with(TestOptions {
+        database_url: Some(url_via(database.url(), proxy.address())),
+        ..TestOptions::default()
+    })
+    .await;
+    let (_, secret) = auth.add_client(service_client("svc")).await;
+    let secret = secret.expect("secret");
+    assert_eq!(token_response(&auth, &secret).await.0, 200);
+
+    proxy.cut();
+    let (status, body) = token_response(&auth, &secret).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(status_of(auth.url("/readyz")).await, 503);
+
+    proxy.restore();
+    eventually("the auth server reconnects", async || {
+        token_response(&auth, &secret).await.0 == 200
+    })
+    .await;
+    assert_eq!(status_of(auth.url("/readyz")).await, 200);
+    auth.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_degrades_gateways_and_heals_by_itself() {
+    let Some(redis) = TestRedis::create() else {
+        return;
+    };
+    let proxy = TcpProxy::start(address_of(redis.url())).await;
+    let settings = RedisSettings {
+        url: url_via(redis.url(), proxy.address()),
+        prefix: redis.prefix().to_owned(),
+    };
+    let auth = TestAuthServer::start_with(TestOptions {
+        redis: Some(settings.clone()),
+        ..TestOptions::default()
+    })
+    .await;
+    let mut svc = service_client("svc");
+    svc.audiences = vec!["api".into()];
+    let secret = auth.add_client(svc).await.1.expect("secret");
+    let mut feed = service_client("gateway");
+    feed.scopes = vec!["portcullis:revocations".into()];
+    let feed_secret = auth.add_client(feed).await.1.expect("secret");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async { "upstream" });
+        let _ = axum::serve(listener, app).await;
+    });
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        issuers: vec![IssuerConfig {
+            issuer: auth.base_url.clone(),
+            jwks_url: None,
+            jwks_file: None,
+            audience: Some("api".into()),
+            revocation_feed: Some(RevocationFeedConfig {
+                client_id: "gateway".into(),
+                client_secret: feed_secret,
+                poll_interval_ms: 60_000,
+            }),
+        }],
+        routes: vec![
+            RouteConfig::new("api", "/api", &upstream),
+            RouteConfig {
+                rate_limit: Some(RateLimitConfig {
+                    requests: 3,
+                    per_secs: 60,
+                    burst: None,
+                    key: "client".into(),
+                }),
+                ..RouteConfig::new("limited", "/limited", &upstream)
+            },
+        ],
+        redis: Some(settings),
+        ..GatewayConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = portcullis_gateway::start(&config, async move {
+        let _ = stopped.await;
+    })
+    .await
+    .expect("gateway");
+    let admin = format!("http://{}", gateway.admin_address);
+    let base = format!("http://{}", gateway.address);
+    let metrics = async || {
+        reqwest::get(format!("{admin}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let call = async |path: &str, token: &str| {
+        http()
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("gateway")
+            .status()
+            .as_u16()
+    };
+    let revoke = async |token: &str| {
+        let response = http()
+            .post(auth.url("/revoke"))
+            .basic_auth("svc", Some(&secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(response.status(), 200);
+    };
+    eventually("the gateway follows Redis", async || {
+        metrics()
+            .await
+            .contains("portcullis_gateway_redis_connected 1")
+    })
+    .await;
+    let revoked_before = token_response(&auth, &secret).await.1["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    revoke(&revoked_before).await;
+    eventually("the pushed revocation applies", async || {
+        call("/api/x", &revoked_before).await == 401
+    })
+    .await;
+
+    proxy.cut();
+    eventually("the gateway notices Redis is gone", async || {
+        metrics()
+            .await
+            .contains("portcullis_gateway_redis_connected 0")
+    })
+    .await;
+    let ready = http()
+        .get(format!("{admin}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200, "still serving");
+    assert!(ready.text().await.expect("text").contains("degraded"));
+    let token = token_response(&auth, &secret).await.1["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        call("/api/x", &token).await,
+        200,
+        "signatures still validated"
+    );
+    assert_eq!(
+        call("/api/x", &revoked_before).await,
+        401,
+        "the known revocation set is kept"
+    );
+    let limited: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(call("/limited/x", &token).await);
+        }
+        statuses
+    };
+    assert_eq!(limited, [200, 200, 200, 429], "the local limit applies");
+    assert!(
+        !metrics()
+            .await
+            .contains("portcullis_gateway_rate_limit_local_fallbacks_total 0")
+    );
+    revoke(&token).await; // announced into the void; the feed must deliver it later
+
+    proxy.restore();
+    eventually("the gateway follows Redis again", async || {
+        metrics()
+            .await
+            .contains("portcullis_gateway_redis_connected 1")
+    })
+    .await;
+    eventually(
+        "the revocation made during the outage is caught up",
+        async || call("/api/x", &token).await == 401,
+    )
+    .await;
+    let ready = http()
+        .get(format!("{admin}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.text().await.expect("text"), "ready");
+    let _ = stop.send(());
+    gateway.finished().await.expect("stops");
+    auth.stop().await;
+}
