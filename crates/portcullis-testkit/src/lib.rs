@@ -5,6 +5,7 @@
 //! directory follows the binary's layout (`portcullis.db`, `key-encryption-key`), so the
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
+pub mod browser;
 pub mod proxy;
 pub mod services;
 

@@ -1,7 +1,7 @@
 //! A minimal browser for the sign-in tests: a cookie jar, no automatic redirects, and form fields
 //! read from the real HTML the server renders.
 
-use portcullis_core::{ClientKind, ClientRegistration, pkce};
+use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_testkit::TestAuthServer;
 use portcullis_types::GrantType;
 
@@ -32,88 +32,7 @@ pub fn app_client() -> ClientRegistration {
     }
 }
 
-/// A browser with its own cookie jar.
-pub struct Browser {
-    http: reqwest::Client,
-}
-
-impl Browser {
-    /// A fresh browser: no cookies.
-    pub fn new() -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-        }
-    }
-
-    /// `GET url`.
-    pub async fn get(&self, url: &str) -> reqwest::Response {
-        self.http.get(url).send().await.expect("GET")
-    }
-
-    /// `POST url` with a form.
-    pub async fn post(&self, url: &str, fields: &[(String, String)]) -> reqwest::Response {
-        self.http.post(url).form(fields).send().await.expect("POST")
-    }
-}
-
-/// The `Location` of a redirect, made absolute against `base`.
-pub fn location(response: &reqwest::Response, base: &str) -> String {
-    assert_eq!(response.status(), 303, "expected a redirect");
-    let location = response.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    if location.starts_with('/') {
-        format!("{base}{location}")
-    } else {
-        location
-    }
-}
-
-/// A query parameter of a URL.
-pub fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The hidden inputs of the page's form, as the browser would submit them.
-pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    let mut fields = Vec::new();
-    let mut rest = html;
-    while let Some(start) = rest.find("<input type=\"hidden\" name=\"") {
-        rest = &rest[start + 27..];
-        let name_end = rest.find('"').expect("name end");
-        let name = unescape(&rest[..name_end]);
-        rest = &rest[name_end..];
-        let value_start = rest.find("value=\"").expect("value") + 7;
-        rest = &rest[value_start..];
-        let value_end = rest.find('"').expect("value end");
-        fields.push((name, unescape(&rest[..value_end])));
-        rest = &rest[value_end..];
-    }
-    fields
-}
-
-/// A PKCE verifier and its S256 challenge.
-pub fn pkce_pair() -> (String, String) {
-    let verifier = portcullis_core::generate_secret(32).expect("verifier");
-    let challenge = pkce::s256_challenge(&verifier);
-    (verifier, challenge)
-}
+pub use portcullis_testkit::browser::{Browser, hidden_fields, location, pkce_pair, query_param};
 
 /// An authorization request URL for the app.
 pub fn authorize_url(
@@ -157,31 +76,9 @@ pub async fn authorize_to(
     username: &str,
     callback_prefix: &str,
 ) -> String {
-    let mut response = browser.get(url).await;
-    for _ in 0..10 {
-        if response.status() == 303 {
-            let next = location(&response, &server.base_url);
-            if next.starts_with(callback_prefix) {
-                return next;
-            }
-            response = browser.get(&next).await;
-            continue;
-        }
-        assert_eq!(response.status(), 200, "unexpected page");
-        let html = response.text().await.expect("html");
-        let mut fields = hidden_fields(&html);
-        if html.contains("action=\"/signin\"") {
-            fields.push(("username".into(), username.into()));
-            fields.push(("password".into(), PASSWORD.into()));
-            response = browser.post(&server.url("/signin"), &fields).await;
-        } else if html.contains("name=\"decision\"") {
-            fields.push(("decision".into(), "allow".into()));
-            response = browser.post(&server.url("/authorize"), &fields).await;
-        } else {
-            panic!("unexpected page: {html}");
-        }
-    }
-    panic!("authorization did not finish");
+    browser
+        .authorize(&server.base_url, url, (username, PASSWORD), callback_prefix)
+        .await
 }
 
 /// Exchanges a code at the token endpoint as the public app.

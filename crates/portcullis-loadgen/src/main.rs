@@ -1,0 +1,131 @@
+#![allow(clippy::expect_used, clippy::panic)] // a benchmark driver: a broken setup stops it loudly
+
+//! `portcullis-loadgen`: drives one scenario against a running auth server for a fixed time with
+//! N concurrent workers, then prints one line: operations, operations per second, p50 and p99
+//! latency, and the server's CPU microseconds per operation (read from `/proc/<pid>/stat` of each
+//! `--pid` before and after, which on shared cores is fairer than throughput).
+
+mod scenarios;
+mod stats;
+
+use clap::{Parser, ValueEnum};
+use std::time::{Duration, Instant};
+
+/// What one operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// `POST /token` with `grant_type=client_credentials`.
+    ClientCredentials,
+    /// `POST /token` with `grant_type=refresh_token`, each worker rotating its own family.
+    Refresh,
+    /// A whole Authorization Code + PKCE flow in a fresh browser: sign-in with the real password
+    /// hash, remembered consent, code exchange.
+    CodeFlow,
+}
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The scenario.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// The auth server's base URL (its issuer).
+    #[arg(long)]
+    url: String,
+    /// Client id.
+    #[arg(long)]
+    client: String,
+    /// Client secret (client credentials).
+    #[arg(long)]
+    secret: Option<String>,
+    /// Redirect URI (refresh and code flow).
+    #[arg(long, default_value = "http://127.0.0.1/callback")]
+    redirect_uri: String,
+    /// Username (refresh and code flow).
+    #[arg(long, default_value = "bench")]
+    username: String,
+    /// Password (refresh and code flow).
+    #[arg(long, default_value = "bench password 1")]
+    password: String,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured seconds (after one warm-up second).
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Server processes whose CPU time is charged to the operations.
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // The driver gets one core's worth of threads; the server under test keeps the rest.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let target = scenarios::Target::new(&args).await?;
+    let warm_up = Instant::now() + Duration::from_secs(1);
+    let end = warm_up + Duration::from_secs(args.duration_secs);
+    let cpu_before = std::sync::Arc::new(tokio::sync::OnceCell::new());
+    let mut workers = Vec::new();
+    for worker in 0..args.concurrency {
+        let target = target.clone();
+        let pids = args.pids.clone();
+        let cpu_before = cpu_before.clone();
+        workers.push(tokio::spawn(async move {
+            let mut state = target.prepare(worker).await?;
+            let mut latencies = Vec::new();
+            let mut failures = 0u64;
+            loop {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                if now >= warm_up {
+                    cpu_before
+                        .get_or_init(|| async { stats::cpu_micros(&pids) })
+                        .await;
+                }
+                let started = Instant::now();
+                let ok = target.operate(&mut state).await;
+                if started >= warm_up {
+                    if ok {
+                        latencies.push(started.elapsed());
+                    } else {
+                        failures += 1;
+                    }
+                }
+            }
+            anyhow::Ok((latencies, failures))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for worker in workers {
+        let (mut own, failed) = worker.await??;
+        latencies.append(&mut own);
+        failures += failed;
+    }
+    let cpu_after = stats::cpu_micros(&args.pids);
+    let cpu = cpu_before
+        .get()
+        .map(|before| cpu_after.saturating_sub(*before));
+    let report = stats::Report::new(
+        latencies,
+        failures,
+        Duration::from_secs(args.duration_secs),
+        cpu,
+    );
+    println!("{}", report.line(&format!("{:?}", args.scenario)));
+    if failures > 0 {
+        anyhow::bail!("{failures} operations failed");
+    }
+    Ok(())
+}
