@@ -6,6 +6,7 @@
 # Everything runs on loopback. Usage: bench/gateway.sh [duration-seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 DURATION=${1:-8}
 CONNECTIONS=${2:-64}
 WORK=$(mktemp -d)
@@ -55,7 +56,7 @@ for alg in ES256 EdDSA RS256; do
     PORTCULLIS_KEYS_ACCESS_TOKEN_ALGORITHM=$alg PORTCULLIS_LOG_LEVEL=warn \
         "$BIN" serve auth --data-dir "$dir" --listen "127.0.0.1:$port" > /dev/null 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+    wait_ready "http://127.0.0.1:$port/readyz"
     TOKENS[$alg]=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
     ISSUERS[$alg]="http://127.0.0.1:$port"
 done
@@ -92,9 +93,8 @@ gateway_config $GATEWAY 18083 100000 > "$WORK/gateway.toml"
 gateway_config $GATEWAY_COLD 18085 0 > "$WORK/gateway-cold.toml"
 "$BIN" --config "$WORK/gateway.toml" serve gateway > /dev/null 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
 "$BIN" --config "$WORK/gateway-cold.toml" serve gateway > /dev/null 2>&1 & GW_COLD_PID=$!; PIDS+=($GW_COLD_PID)
-for port in 18083 18085; do for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done; done
+for port in 18083 18085; do wait_ready "http://127.0.0.1:$port/readyz"; done
 
-cpu_ticks() { local total=0; for pid in $1; do read -r -a stat < "/proc/$pid/stat"; total=$((total + stat[13] + stat[14])); done; echo $total; }
 
 ROWS=()
 run() { # name url server-pids [token]
@@ -131,9 +131,8 @@ sleep 3
 RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status")
 wait "$WRK_PID"
 
-CPU_MODEL=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 {
-    echo "Command: \`bench/gateway.sh $DURATION $CONNECTIONS\` — wrk -t1 -c$CONNECTIONS -d${DURATION}s on loopback; $(nproc) cores ($CPU_MODEL), load generator on the same cores."
+    echo "Command: \`bench/gateway.sh $DURATION $CONNECTIONS\` — wrk -t1 -c$CONNECTIONS -d${DURATION}s on loopback; $(machine), load generator on the same cores."
     echo "Server CPU µs/request counts only the server processes (nginx workers, or the gateway), from /proc utime+stime; the auth servers and upstream are not counted for the gateway rows (the upstream is counted in the first two rows, being the server there)."
     echo
     echo "| target | req/s | p50 | p99 | server CPU µs/req | non-2xx |"
@@ -142,18 +141,4 @@ CPU_MODEL=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
     echo
     echo "Gateway RSS with 1,000 open keep-alive connections: $((RSS_KB / 1024)) MiB ($RSS_KB KiB)."
 } | tee "$WORK/table.md"
-if [[ "${WRITE_BENCHMARKS:-1}" == 1 ]]; then
-    python3 - "$WORK/table.md" <<'PY'
-import sys, re
-table = open(sys.argv[1]).read()
-path = "BENCHMARKS.md"
-text = open(path).read()
-start, end = "<!-- gateway-bench:start -->", "<!-- gateway-bench:end -->"
-block = f"{start}\n{table}{end}"
-if start in text:
-    text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text += f"\n## Gateway, end to end\n\n{block}\n"
-open(path, "w").write(text)
-PY
-fi
+write_benchmarks_section gateway-bench "Gateway, end to end" "$WORK/table.md"

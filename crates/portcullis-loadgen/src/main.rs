@@ -71,16 +71,20 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let target = scenarios::Target::new(&args).await?;
+    // Set every worker up (refresh: one sign-in each) before the clock starts.
+    let mut states = Vec::new();
+    for _ in 0..args.concurrency {
+        states.push(target.prepare().await?);
+    }
     let warm_up = Instant::now() + Duration::from_secs(1);
     let end = warm_up + Duration::from_secs(args.duration_secs);
     let cpu_before = std::sync::Arc::new(tokio::sync::OnceCell::new());
     let mut workers = Vec::new();
-    for worker in 0..args.concurrency {
+    for mut state in states {
         let target = target.clone();
         let pids = args.pids.clone();
         let cpu_before = cpu_before.clone();
         workers.push(tokio::spawn(async move {
-            let mut state = target.prepare(worker).await?;
             let mut latencies = Vec::new();
             let mut failures = 0u64;
             loop {

@@ -60,7 +60,7 @@ impl Target {
     ///
     /// # Errors
     /// When the sign-in does not yield a refresh token.
-    pub async fn prepare(&self, _worker: usize) -> anyhow::Result<WorkerState> {
+    pub async fn prepare(&self) -> anyhow::Result<WorkerState> {
         match self.scenario {
             Scenario::Refresh => {
                 let tokens = self.code_flow("openid offline_access").await;

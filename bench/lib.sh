@@ -1,0 +1,43 @@
+# Shared helpers of the bench/ scripts (sourced, not run).
+
+# Server CPU ticks (utime + stime) of the space-separated pids.
+cpu_ticks() {
+    local total=0
+    for pid in $1; do
+        read -r -a stat < "/proc/$pid/stat"
+        total=$((total + stat[13] + stat[14]))
+    done
+    echo $total
+}
+
+# Waits until a URL answers 2xx (a server's /readyz), at most 10 s.
+wait_ready() {
+    for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+    echo "not ready: $1" >&2
+    return 1
+}
+
+# Replaces the block between <!-- NAME:start --> and <!-- NAME:end --> in BENCHMARKS.md with the
+# contents of FILE, or appends it under a "## TITLE" heading. Skipped when WRITE_BENCHMARKS=0.
+write_benchmarks_section() { # name title file
+    [[ "${WRITE_BENCHMARKS:-1}" == 1 ]] || return 0
+    python3 - "$1" "$2" "$3" <<'PY'
+import re, sys
+name, title, table_path = sys.argv[1:4]
+table = open(table_path).read()
+path = "BENCHMARKS.md"
+text = open(path).read()
+start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+block = f"{start}\n{table}{end}"
+if start in text:
+    text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+else:
+    text += f"\n## {title}\n\n{block}\n"
+open(path, "w").write(text)
+PY
+}
+
+# One line describing the machine, for the tables.
+machine() {
+    echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+}
