@@ -185,3 +185,22 @@ fn every_option_and_variable_is_documented() {
         assert!(docs.contains(&name), "docs/configuration.md lacks {name}");
     }
 }
+
+#[test]
+fn the_deployment_guide_samples_are_valid_configurations() {
+    let guide = include_str!("../../../../docs/deployment.md");
+    let samples: Vec<&str> = guide
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(sample, _)| sample))
+        .collect();
+    assert_eq!(samples.len(), 2, "an auth server and a gateway sample");
+    for sample in samples {
+        let config = load(sample, &[], &FlagOverrides::default())
+            .unwrap_or_else(|error| panic!("{error:#}\n{sample}"));
+        assert!(
+            config.redis().is_some(),
+            "both samples join the cluster's Redis"
+        );
+    }
+}
