@@ -21,12 +21,14 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(false);
     let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped));
+    let audit = state.audit.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     // The receiver may already be gone if the task ended; nothing to stop then.
     let _ = stop.send(true);
+    audit.flush().await;
     for (name, task) in [
         ("key maintenance", maintenance),
         ("housekeeping", housekeeping),
@@ -81,6 +83,13 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
             ("sessions", state.store.purge_sessions(now, idle).await),
             ("grants", state.store.purge_grants(now).await),
             ("revocations", state.store.purge_revocations(now).await),
+            (
+                "audit events",
+                state
+                    .store
+                    .purge_audit(now - state.settings.sign_in.audit_retention_secs)
+                    .await,
+            ),
         ];
         for (what, result) in results {
             match result {

@@ -37,6 +37,8 @@ pub struct SignInSettings {
     pub direct_login_client: Option<String>,
     /// How often expired state is purged.
     pub housekeeping_interval: Duration,
+    /// Audit events are kept this long.
+    pub audit_retention_secs: i64,
     /// Brute-force protection of sign-in.
     pub throttle: ThrottlePolicy,
 }
@@ -53,6 +55,7 @@ impl Default for SignInSettings {
             refresh_token_absolute_secs: 30 * 24 * 60 * 60,
             direct_login_client: None,
             housekeeping_interval: Duration::from_secs(300),
+            audit_retention_secs: 90 * 24 * 60 * 60,
             throttle: ThrottlePolicy::default(),
         }
     }

@@ -1,5 +1,6 @@
 //! Shared state handed to every handler.
 
+use crate::audit::AuditLog;
 use crate::credentials::CredentialVerifier;
 use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub credentials: Arc<CredentialVerifier>,
     /// Tells other servers and gateways about revocations and key changes.
     pub announcer: Arc<dyn ClusterAnnouncer>,
+    /// The audit log.
+    pub audit: Arc<AuditLog>,
 }
 
 /// Why the server state could not be built.
@@ -56,6 +59,7 @@ impl AppState {
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {
+            audit: Arc::new(AuditLog::start(store.clone(), clock.clone())),
             store,
             keys: Arc::new(keys),
             settings: Arc::new(settings),

@@ -91,3 +91,59 @@ pub enum AuditEvent {
         sid: String,
     },
 }
+
+/// An audit event as stored: when, which kind, and the event as its JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Position in the audit log; assigned by the store (0 before).
+    pub id: i64,
+    /// When it happened.
+    pub at: crate::UnixSeconds,
+    /// The `event` tag, such as `token_issued`.
+    pub kind: String,
+    /// The whole event as a JSON object.
+    pub detail: String,
+}
+
+impl AuditEvent {
+    /// The event as a record at `at`.
+    ///
+    /// # Errors
+    /// Never in practice: every field serializes.
+    pub fn to_record(&self, at: crate::UnixSeconds) -> Result<AuditRecord, serde_json::Error> {
+        let detail = serde_json::to_string(self)?;
+        // The tag is serialized first: `{"event":"<kind>",...`.
+        let kind = detail
+            .strip_prefix(r#"{"event":""#)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("unknown")
+            .to_owned();
+        Ok(AuditRecord {
+            id: 0,
+            at,
+            kind,
+            detail,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditEvent;
+
+    #[test]
+    fn records_keep_the_tag_first_and_name_the_kind() {
+        let event = AuditEvent::Logout {
+            user_id: "u1".into(),
+            sid: "s1".into(),
+        };
+        let record = event.to_record(42).expect("record");
+        assert_eq!(record.kind, "logout");
+        assert_eq!(record.at, 42);
+        assert!(
+            record.detail.starts_with(r#"{"event":"logout","#),
+            "{}",
+            record.detail
+        );
+    }
+}

@@ -23,7 +23,7 @@ pub mod throttle;
 pub mod token;
 pub mod user;
 
-pub use audit::AuditEvent;
+pub use audit::{AuditEvent, AuditRecord};
 pub use client::{Client, ClientError, ClientKind, ClientRegistration};
 pub use clock::{Clock, SystemClock, UnixSeconds};
 pub use cluster::{ClusterAnnouncer, NoAnnouncer};

@@ -13,9 +13,9 @@ pub use sql::{Dialect, PoolSettings, SqlStore, is_postgres_url};
 
 use async_trait::async_trait;
 use portcullis_core::{
-    AuthorizationCodeRecord, Client, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
-    RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationKind, SecretHash, Session,
-    SigningKeyRecord, UnixSeconds, User,
+    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, RefreshOutcome,
+    RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationKind,
+    SecretHash, Session, SigningKeyRecord, UnixSeconds, User,
 };
 
 /// Users, addressed by username (case-insensitively) or id.
@@ -195,6 +195,17 @@ pub trait RevocationStore: Send + Sync {
     async fn purge_revocations(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// The audit log: every sign-in, token issue, refresh, revocation and failure, append-only.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends records in order, atomically.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// The newest `limit` records, newest first.
+    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Deletes records from before `before`; returns how many.
+    async fn purge_audit(&self, before: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -205,6 +216,7 @@ pub trait Store:
     + ConsentStore
     + GrantStore
     + RevocationStore
+    + AuditStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -4,9 +4,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{
-    AuthorizationCodeRecord, Client, ClientKind, ClientRegistration, CodeRedemption, KeyMetadata,
-    NewUser, RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationKind, SecretHash,
-    Session, SigningKeyRecord, User, Username,
+    AuditRecord, AuthorizationCodeRecord, Client, ClientKind, ClientRegistration, CodeRedemption,
+    KeyMetadata, NewUser, RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationKind,
+    SecretHash, Session, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
 use portcullis_store::{SqlStore, Store, StoreError};
@@ -554,6 +554,30 @@ async fn revocation_feed(store: &dyn Store) {
     assert_eq!(store.purge_revocations(60).await.expect("purge"), 1);
 }
 
+async fn audit_log(store: &dyn Store) {
+    let record = |at: i64, kind: &str| AuditRecord {
+        id: 0,
+        at,
+        kind: kind.into(),
+        detail: format!(r#"{{"event":"{kind}"}}"#),
+    };
+    store
+        .append_audit(&[record(10, "sign_in"), record(20, "token_issued")])
+        .await
+        .expect("append");
+    store
+        .append_audit(&[record(30, "token_revoked")])
+        .await
+        .expect("append");
+    let recent = store.recent_audit(2).await.expect("recent");
+    let kinds: Vec<&str> = recent.iter().map(|record| record.kind.as_str()).collect();
+    assert_eq!(kinds, ["token_revoked", "token_issued"], "newest first");
+    assert!(recent[0].id > recent[1].id);
+    assert_eq!(recent[0].detail, r#"{"event":"token_revoked"}"#);
+    assert_eq!(store.purge_audit(20).await.expect("purge"), 1);
+    assert_eq!(store.recent_audit(10).await.expect("recent").len(), 2);
+}
+
 /// Every case, for one backend: `$open` is an async fn returning `Option<(guard, store)>`
 /// (`None` skips: no server configured outside CI); the guard removes the test's data on drop.
 macro_rules! cases {
@@ -570,6 +594,7 @@ macro_rules! cases {
             refresh_rotation_detects_reuse,
             revocation_feed,
             concurrent_redemption_has_one_winner,
+            audit_log,
         );
     };
     ($open:path; $($case:ident),* $(,)?) => {$(

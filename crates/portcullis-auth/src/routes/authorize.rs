@@ -7,7 +7,7 @@ use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::settings::AUTHORIZATION_CODE_LIFETIME_SECS;
 use crate::state::AppState;
-use crate::{audit, browser_session, csrf};
+use crate::{browser_session, csrf};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -183,7 +183,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
             {
                 return unavailable_page(state, &error);
             }
-            audit::record(&AuditEvent::ConsentGranted {
+            state.audit.record(&AuditEvent::ConsentGranted {
                 user_id: user.id.clone(),
                 client_id: client.id.clone(),
                 scope: request.scope.to_string(),
@@ -288,7 +288,7 @@ async fn issue_code(
     if let Err(error) = state.store.insert_code(&record).await {
         return unavailable_page(state, &error);
     }
-    audit::record(&AuditEvent::CodeIssued {
+    state.audit.record(&AuditEvent::CodeIssued {
         client_id: client.id.clone(),
         user_id: user.id.clone(),
         sid: session.sid.clone(),

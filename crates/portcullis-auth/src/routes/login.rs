@@ -3,11 +3,11 @@
 //! it is off unless `auth.direct_login_client` names the client it issues tokens to.
 
 use super::sign_in::with_cookie;
+use crate::browser_session;
 use crate::credentials::SignInFailure;
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::token_service::issuance;
-use crate::{audit, browser_session};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -80,7 +80,7 @@ pub(super) async fn login(
                     return OAuthError::from_store(&error).into_response();
                 }
             };
-            audit::record(&AuditEvent::SignIn {
+            state.audit.record(&AuditEvent::SignIn {
                 username: credentials.username,
                 success: false,
                 reason: Some(reason.to_owned()),
@@ -98,7 +98,7 @@ pub(super) async fn login(
         Ok(started) => started,
         Err(error) => return OAuthError::from_store(&error).into_response(),
     };
-    audit::record(&AuditEvent::SignIn {
+    state.audit.record(&AuditEvent::SignIn {
         username: user.username.to_string(),
         success: true,
         reason: None,

@@ -8,7 +8,7 @@ use crate::cookies::clear_session_cookie;
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
-use crate::{audit, browser_session, csrf, own_tokens, revocation};
+use crate::{browser_session, csrf, own_tokens, revocation};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -140,7 +140,7 @@ pub(super) async fn logout(
             {
                 return unavailable_page(&state, &error);
             }
-            audit::record(&AuditEvent::Logout {
+            state.audit.record(&AuditEvent::Logout {
                 user_id: session.user_id,
                 sid: session.sid,
             });

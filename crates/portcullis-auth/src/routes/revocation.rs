@@ -5,7 +5,7 @@ use crate::error::OAuthError;
 use crate::form::OAuthParams;
 use crate::state::AppState;
 use crate::token_service::authenticate_client;
-use crate::{audit, own_tokens, revocation};
+use crate::{own_tokens, revocation};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
@@ -81,7 +81,7 @@ async fn revoke_token(
         )
         .await
         .map_err(|error| OAuthError::from_store(&error))?;
-        audit::record(&AuditEvent::TokenRevoked {
+        state.audit.record(&AuditEvent::TokenRevoked {
             client_id: client.id,
             token_type: "refresh_token".into(),
         });
@@ -112,7 +112,7 @@ async fn revoke_token(
     )
     .await
     .map_err(|error| OAuthError::from_store(&error))?;
-    audit::record(&AuditEvent::TokenRevoked {
+    state.audit.record(&AuditEvent::TokenRevoked {
         client_id: client.id,
         token_type: "access_token".into(),
     });

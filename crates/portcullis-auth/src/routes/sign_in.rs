@@ -6,7 +6,7 @@ use crate::credentials::SignInFailure;
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
-use crate::{audit, browser_session, csrf};
+use crate::{browser_session, csrf};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -101,7 +101,7 @@ pub(super) async fn submit(
     let user = match outcome {
         Ok(user) => user,
         Err(SignInFailure::InvalidCredentials(reason)) => {
-            audit::record(&failure(reason));
+            state.audit.record(&failure(reason));
             return form_page(
                 &state,
                 &headers,
@@ -112,7 +112,7 @@ pub(super) async fn submit(
             );
         }
         Err(SignInFailure::Locked) => {
-            audit::record(&failure("locked"));
+            state.audit.record(&failure("locked"));
             return form_page(
                 &state,
                 &headers,
@@ -128,7 +128,7 @@ pub(super) async fn submit(
         Ok(started) => started,
         Err(error) => return unavailable_page(&state, &error),
     };
-    audit::record(&AuditEvent::SignIn {
+    state.audit.record(&AuditEvent::SignIn {
         username: user.username.to_string(),
         success: true,
         reason: None,

@@ -1,7 +1,6 @@
 //! Minting tokens: RFC 9068 access tokens, OpenID Connect id tokens and refresh token families.
 //! Every grant (and `POST /login`) ends here, so every issued token is audited and counted once.
 
-use crate::audit;
 use crate::error::OAuthError;
 use crate::state::AppState;
 use portcullis_core::grant::AccessGrant;
@@ -53,7 +52,7 @@ pub(crate) fn access_token_via(
     let payload = serde_json::to_vec(&claims).map_err(|_| internal("claims serialization"))?;
     // RFC 9068 §2.1: access tokens carry `typ: at+jwt`.
     let token = sign_compact(&payload, "at+jwt", &signer).map_err(|_| internal("signing"))?;
-    audit::record(&AuditEvent::TokenIssued {
+    state.audit.record(&AuditEvent::TokenIssued {
         grant_type: via.to_owned(),
         client_id: claims.client_id.clone(),
         subject: claims.sub.clone(),

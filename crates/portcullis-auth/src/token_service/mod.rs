@@ -3,7 +3,6 @@
 
 pub(crate) mod issuance;
 
-use crate::audit;
 use crate::client_auth::{self, AuthenticationFailure};
 use crate::error::OAuthError;
 use crate::form::OAuthParams;
@@ -34,7 +33,7 @@ pub async fn authenticate_client(
     match client_auth::authenticate(state.store.as_ref(), presented).await {
         Ok(client) => Ok(client),
         Err(Ok(AuthenticationFailure { client_id, reason })) => {
-            audit::record(&AuditEvent::ClientAuthenticationFailed {
+            state.audit.record(&AuditEvent::ClientAuthenticationFailed {
                 client_id,
                 reason: reason.to_owned(),
                 remote_addr: Some(remote_addr.ip().to_string()),
@@ -59,7 +58,7 @@ pub async fn handle_token_request(
     let client = authenticate_client(state, headers, &params, remote_addr).await?;
     let result = issue_for_client(state, &client, &params).await;
     if let Err(error) = &result {
-        audit::record(&AuditEvent::TokenRequestRefused {
+        state.audit.record(&AuditEvent::TokenRequestRefused {
             client_id: client.id.clone(),
             error: error.code.as_str().to_owned(),
         });
@@ -176,7 +175,7 @@ async fn exchange_code(
                 .await
                 .map_err(store_error)?;
             }
-            audit::record(&AuditEvent::ReplayDetected {
+            state.audit.record(&AuditEvent::ReplayDetected {
                 grant_type: GrantType::AuthorizationCode.as_str().to_owned(),
                 client_id: client.id.clone(),
                 user_id: record.user_id,
@@ -274,7 +273,7 @@ async fn refresh(
             revocation::revoke_family(state.store.as_ref(), state.announcer.as_ref(), &family, now)
                 .await
                 .map_err(store_error)?;
-            audit::record(&AuditEvent::ReplayDetected {
+            state.audit.record(&AuditEvent::ReplayDetected {
                 grant_type: GrantType::RefreshToken.as_str().to_owned(),
                 client_id: client.id.clone(),
                 user_id: family.user_id,

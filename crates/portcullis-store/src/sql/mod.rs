@@ -9,6 +9,7 @@
 //! Queries use `$N` placeholders, which both dialects accept, and only types both share
 //! (integers, text, bytes); each dialect has its own migrations.
 
+mod audit;
 mod clients;
 mod grants;
 mod keys;

@@ -64,6 +64,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
             refresh_token_absolute_secs: config.tokens.refresh_token_absolute_secs,
             direct_login_client: config.auth.direct_login_client.clone(),
             housekeeping_interval: Duration::from_secs(config.auth.housekeeping_interval_secs),
+            audit_retention_secs: config.auth.audit_retention_days * 24 * 60 * 60,
             throttle: portcullis_core::throttle::ThrottlePolicy::default(),
         },
     })

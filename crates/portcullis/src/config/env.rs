@@ -25,6 +25,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["auth", "product_name"], Kind::Text),
     (&["auth", "direct_login_client"], Kind::Text),
     (&["auth", "housekeeping_interval_secs"], Kind::Integer),
+    (&["auth", "audit_retention_days"], Kind::Integer),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),

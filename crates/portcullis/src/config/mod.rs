@@ -65,6 +65,8 @@ pub struct AuthConfig {
     pub direct_login_client: Option<String>,
     /// How often expired sessions, codes, refresh tokens and revocations are purged.
     pub housekeeping_interval_secs: u64,
+    /// Audit events older than this many days are purged.
+    pub audit_retention_days: i64,
 }
 
 /// `[tokens]`
@@ -171,6 +173,7 @@ impl Default for AuthConfig {
             product_name: "Portcullis".to_owned(),
             direct_login_client: None,
             housekeeping_interval_secs: 300,
+            audit_retention_days: 90,
         }
     }
 }
@@ -322,6 +325,9 @@ impl Config {
             bail!(
                 "sessions.idle_timeout_secs must be at least 60 and at most sessions.absolute_timeout_secs"
             );
+        }
+        if self.auth.audit_retention_days < 1 {
+            bail!("auth.audit_retention_days must be at least 1");
         }
         if self.auth.housekeeping_interval_secs == 0 {
             bail!("auth.housekeeping_interval_secs must be at least 1");

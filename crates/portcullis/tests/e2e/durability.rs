@@ -275,4 +275,17 @@ async fn sign_ins_are_audited_without_passwords() {
         !logs.contains("the-real-password") && !logs.contains("a-wrong-guess"),
         "passwords never logged"
     );
+    // The same events are in the database, flushed before the server exited.
+    let audit = admin(&data, &["audit", "--kind", "sign_in"], "", &[]).await;
+    assert!(audit.status.success());
+    let listed = String::from_utf8_lossy(&audit.stdout);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(lines[0].contains(r#""success":false"#) && lines[1].contains(r#""success":true"#));
+    let issued = admin(&data, &["audit", "--kind", "token_issued"], "", &[]).await;
+    assert!(String::from_utf8_lossy(&issued.stdout).contains(r#""grant_type":"direct_login""#));
+    assert!(
+        !listed.contains("the-real-password"),
+        "passwords never stored"
+    );
 }

@@ -2,6 +2,7 @@
 //! directory, or PostgreSQL with `--database-url`). Safe to run while servers use the same store
 //! (SQLite WAL or PostgreSQL transactions; servers re-read keys).
 
+mod audit;
 mod client;
 mod keys;
 mod session;
@@ -39,6 +40,8 @@ enum AdminCommand {
     /// Browser sign-in sessions.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// The newest audit events: sign-ins, tokens issued and refused, revocations, failures.
+    Audit(audit::AuditArgs),
 }
 
 impl AdminArgs {
@@ -59,6 +62,7 @@ impl AdminArgs {
             AdminCommand::Client(command) => command.run(&config, &store).await,
             AdminCommand::Keys(command) => command.run(&config, store.clone()).await,
             AdminCommand::Session(command) => command.run(&config, &store).await,
+            AdminCommand::Audit(args) => args.run(&store).await,
         };
         store.close().await;
         result

@@ -1,0 +1,35 @@
+//! `portcullis admin audit`: the newest audit events, oldest of them first.
+
+use crate::commands::format_time;
+use clap::Args;
+use portcullis_store::{AuditStore, SqlStore};
+
+/// Audit listing flags.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// How many of the newest events to show.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Only events of this kind, such as `sign_in`, `token_issued` or `token_revoked`.
+    #[arg(long)]
+    kind: Option<String>,
+}
+
+impl AuditArgs {
+    pub(super) async fn run(self, store: &SqlStore) -> anyhow::Result<()> {
+        let mut records = store.recent_audit(self.limit).await?;
+        records.reverse();
+        for record in records
+            .iter()
+            .filter(|record| self.kind.as_ref().is_none_or(|kind| *kind == record.kind))
+        {
+            println!(
+                "{}  {:<30} {}",
+                format_time(record.at),
+                record.kind,
+                record.detail
+            );
+        }
+        Ok(())
+    }
+}
