@@ -6,7 +6,7 @@ use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
 use portcullis_core::{Clock, ClusterAnnouncer, NoAnnouncer};
 use portcullis_core::{PasswordError, PasswordPolicy};
-use portcullis_store::Store;
+use portcullis_store::{CodeStore, Store};
 use std::sync::Arc;
 
 /// The auth server's state: cheap to clone, everything behind `Arc`.
@@ -28,6 +28,8 @@ pub struct AppState {
     pub announcer: Arc<dyn ClusterAnnouncer>,
     /// The audit log.
     pub audit: Arc<AuditLog>,
+    /// Where authorization codes live: the store, or a cluster's Redis.
+    pub codes: Arc<dyn CodeStore>,
 }
 
 /// Why the server state could not be built.
@@ -60,6 +62,7 @@ impl AppState {
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {
             audit: Arc::new(AuditLog::start(store.clone(), clock.clone())),
+            codes: store.clone(),
             store,
             keys: Arc::new(keys),
             settings: Arc::new(settings),
@@ -68,6 +71,13 @@ impl AppState {
             credentials: Arc::new(credentials),
             announcer: Arc::new(NoAnnouncer),
         })
+    }
+
+    /// The same state, keeping authorization codes in `codes` instead of the store.
+    #[must_use]
+    pub fn with_code_store(mut self, codes: Arc<dyn CodeStore>) -> Self {
+        self.codes = codes;
+        self
     }
 
     /// The same state, announcing changes through `announcer` (a cluster's Redis).

@@ -3,16 +3,19 @@
 //! - [`events`]: revocations and signing-key changes, published by any auth server on one pub/sub
 //!   channel and followed by every gateway, so a revocation reaches the edge in milliseconds. The
 //!   revocation feed stays the catch-up path after a disconnect.
+//! - [`codes`]: authorization codes (opt-in), redeemed atomically by a Lua script.
 //! - [`gcra`]: a cluster-wide rate limit, one atomic Lua script per decision, timed by the Redis
 //!   server's clock so gateways need not agree on theirs.
 //!
 //! Redis is an accelerator, never a dependency for correctness: every caller has a local fallback,
 //! and [`link::RedisLink`] fails fast while Redis is down and reconnects by itself.
 
+pub mod codes;
 pub mod events;
 pub mod gcra;
 pub mod link;
 
+pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
 pub use gcra::{GcraDecision, RedisGcra};
 pub use link::RedisLink;

@@ -5,6 +5,8 @@
 //! has its own migrations; the same conformance tests (`tests/conformance.rs`) run against every
 //! backend: embedded SQLite and PostgreSQL ([`SqlStore`]).
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 pub mod sql;
 
@@ -106,9 +108,10 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError>;
 }
 
-/// Authorization codes and refresh token families. Redemption and rotation are atomic.
+/// Authorization codes. Redemption is atomic. Implemented by every [`Store`], and by a Redis
+/// store for clusters that keep codes there.
 #[async_trait]
-pub trait GrantStore: Send + Sync {
+pub trait CodeStore: Send + Sync {
     /// Stores an issued code.
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
     /// Marks a code redeemed, atomically; a second redemption reports the replay.
@@ -124,6 +127,11 @@ pub trait GrantStore: Send + Sync {
         family_id: Option<&str>,
         access_token: (&str, UnixSeconds),
     ) -> Result<(), StoreError>;
+}
+
+/// Refresh token families. Rotation is atomic.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
     /// Creates a family with its first token.
     async fn create_family(
         &self,
@@ -214,6 +222,7 @@ pub trait Store:
     + SigningKeyStore
     + SessionStore
     + ConsentStore
+    + CodeStore
     + GrantStore
     + RevocationStore
     + AuditStore

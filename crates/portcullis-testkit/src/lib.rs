@@ -66,6 +66,8 @@ pub struct TestOptions {
     pub key_encryption_key: Option<String>,
     /// The cluster's Redis, where revocations and key changes are announced.
     pub redis: Option<portcullis_redis::RedisSettings>,
+    /// Keep authorization codes in that Redis.
+    pub redis_codes: bool,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -117,6 +119,7 @@ impl Default for TestOptions {
             database_url: None,
             key_encryption_key: None,
             redis: None,
+            redis_codes: false,
         }
     }
 }
@@ -225,6 +228,16 @@ impl TestAuthServer {
                 portcullis_redis::EventPublisher::start(redis, &issuer).expect("Redis URL"),
             )),
             None => state,
+        };
+        let state = match (&options.redis, options.redis_codes) {
+            (Some(redis), true) => {
+                let link = portcullis_redis::RedisLink::new(&redis.url).expect("Redis URL");
+                state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
+                    Arc::new(link),
+                    &redis.prefix,
+                )))
+            }
+            _ => state,
         };
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
         let task = tokio::spawn(portcullis_auth::serve(

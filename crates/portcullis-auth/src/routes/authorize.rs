@@ -285,7 +285,7 @@ async fn issue_code(
         // RFC 6749 §4.1.2: a short lifetime; Portcullis allows one minute.
         expires_at: now + AUTHORIZATION_CODE_LIFETIME_SECS,
     };
-    if let Err(error) = state.store.insert_code(&record).await {
+    if let Err(error) = state.codes.insert_code(&record).await {
         return unavailable_page(state, &error);
     }
     state.audit.record(&AuditEvent::CodeIssued {

@@ -134,7 +134,7 @@ async fn exchange_code(
     let code_hash = sha256(code.as_bytes());
     let now = state.clock.now();
     let record = match state
-        .store
+        .codes
         .redeem_code(&code_hash, now)
         .await
         .map_err(store_error)?
@@ -226,7 +226,7 @@ async fn exchange_code(
         (None, None)
     };
     state
-        .store
+        .codes
         .record_code_tokens(
             &code_hash,
             family_id.as_deref(),

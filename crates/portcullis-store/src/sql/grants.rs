@@ -1,9 +1,10 @@
-//! [`GrantStore`] on SQL (SQLite and PostgreSQL): authorization codes and refresh token families. Redemption and
-//! rotation start with a conditional `UPDATE`, so the write lock is taken first and two concurrent
-//! presentations of the same code or token cannot both succeed.
+//! [`CodeStore`] and [`GrantStore`] on SQL (SQLite and PostgreSQL): authorization codes and
+//! refresh token families. Redemption and rotation start with a conditional `UPDATE`, so the write
+//! lock is taken first and two concurrent presentations of the same code or token cannot both
+//! succeed.
 
 use super::{SqlStore, join_list, split_list, unavailable};
-use crate::{GrantStore, StoreError};
+use crate::{CodeStore, GrantStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{
     AuthorizationCodeRecord, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
@@ -88,7 +89,7 @@ fn lookup_sql() -> String {
 }
 
 #[async_trait]
-impl GrantStore for SqlStore {
+impl CodeStore for SqlStore {
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -170,7 +171,10 @@ impl GrantStore for SqlStore {
         .map_err(unavailable)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl GrantStore for SqlStore {
     async fn create_family(
         &self,
         family: &RefreshTokenFamily,

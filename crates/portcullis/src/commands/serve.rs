@@ -89,8 +89,8 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
         Arc::new(SystemClock),
     )
     .await
-    .context("cannot start the auth server")?
-    .with_announcer(crate::cluster::announcer(&config)?);
+    .context("cannot start the auth server")?;
+    let state = crate::cluster::join(state, &config)?;
     let address = listener.local_addr()?;
     tracing::info!(%address, issuer = %config.issuer(), "auth server listening");
     // Scripts and tests wait for this line; it carries the real port when 0 was asked for.

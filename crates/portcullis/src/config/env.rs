@@ -11,6 +11,8 @@ pub enum Kind {
     Text,
     /// An integer.
     Integer,
+    /// `true` or `false`.
+    Boolean,
 }
 
 /// Every option settable from the environment, by its path in the TOML document.
@@ -20,6 +22,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["database_max_connections"], Kind::Integer),
     (&["redis_url"], Kind::Text),
     (&["redis_prefix"], Kind::Text),
+    (&["redis_codes"], Kind::Boolean),
     (&["auth", "listen"], Kind::Text),
     (&["auth", "issuer"], Kind::Text),
     (&["auth", "product_name"], Kind::Text),
@@ -69,6 +72,11 @@ pub fn apply_env_overrides(
         };
         let value = match kind {
             Kind::Text => Value::String(raw.clone()),
+            Kind::Boolean => Value::Boolean(match raw.trim() {
+                "true" => true,
+                "false" => false,
+                _ => bail!("{name} must be true or false"),
+            }),
             Kind::Integer => Value::Integer(
                 raw.trim()
                     .parse()

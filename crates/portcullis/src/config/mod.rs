@@ -35,6 +35,8 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key and channel of this cluster.
     pub redis_prefix: String,
+    /// Keep authorization codes in Redis instead of the database.
+    pub redis_codes: bool,
     /// The auth server.
     pub auth: AuthConfig,
     /// Token lifetimes.
@@ -154,6 +156,7 @@ impl Default for Config {
             database_max_connections: 16,
             redis_url: None,
             redis_prefix: "portcullis".to_owned(),
+            redis_codes: false,
             auth: AuthConfig::default(),
             tokens: TokensConfig::default(),
             sessions: SessionsConfig::default(),
@@ -378,6 +381,9 @@ impl Config {
             && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
         {
             bail!("redis_url must be a redis:// or rediss:// URL");
+        }
+        if self.redis_codes && self.redis_url.is_none() {
+            bail!("redis_codes needs redis_url");
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be a non-empty word");

@@ -63,6 +63,7 @@ fn cluster_urls_come_from_the_environment_and_are_checked() {
         ("PORTCULLIS_DATABASE_URL", "postgres://env@127.0.0.1/db"),
         ("PORTCULLIS_REDIS_URL", "redis://127.0.0.1:1"),
         ("PORTCULLIS_REDIS_PREFIX", "blue"),
+        ("PORTCULLIS_REDIS_CODES", "true"),
     ];
     let config = load("", &env, &FlagOverrides::default()).expect("valid");
     assert_eq!(
@@ -70,6 +71,15 @@ fn cluster_urls_come_from_the_environment_and_are_checked() {
         Some("postgres://env@127.0.0.1/db")
     );
     assert_eq!(config.redis().expect("redis").prefix, "blue");
+    assert!(config.redis_codes);
+    let not_boolean = [("PORTCULLIS_REDIS_CODES", "yes")];
+    assert!(
+        error_of(load("", &not_boolean, &FlagOverrides::default()))
+            .contains("PORTCULLIS_REDIS_CODES")
+    );
+    assert!(
+        error_of(load("redis_codes = true", &[], &FlagOverrides::default())).contains("redis_url")
+    );
     let sqlite_path = [("PORTCULLIS_DATABASE_URL", "/var/lib/portcullis.db")];
     assert!(error_of(load("", &sqlite_path, &FlagOverrides::default())).contains("database_url"));
     assert!(

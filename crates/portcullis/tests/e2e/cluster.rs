@@ -30,7 +30,7 @@ struct Cluster {
     database: TestDatabase,
     kek: String,
     svc_secret: String,
-    _redis: TestRedis,
+    redis: TestRedis,
 }
 
 async fn upstream() -> SocketAddr {
@@ -58,6 +58,8 @@ async fn cluster() -> Option<Cluster> {
         database_url: Some(database.url().to_owned()),
         key_encryption_key: Some(kek.clone()),
         redis: Some(settings.clone()),
+        // Codes in Redis here; the database path is the default everywhere else.
+        redis_codes: true,
         ..TestOptions::default()
     };
     let auth_a = TestAuthServer::start_with(options.clone()).await;
@@ -127,7 +129,7 @@ async fn cluster() -> Option<Cluster> {
         database,
         kek,
         svc_secret: svc_secret.expect("secret"),
-        _redis: redis,
+        redis,
     };
     for index in 0..2 {
         cluster
@@ -215,6 +217,15 @@ async fn two_auth_servers_and_two_gateways_share_one_state() {
     )
     .await;
     let code = query_param(&callback, "code").expect("code from A");
+    let stored_codes: Vec<String> = {
+        let client = redis::Client::open(cluster.redis.url()).expect("redis");
+        let mut connection = client.get_connection().expect("connect");
+        redis::cmd("KEYS")
+            .arg(format!("{}:code:*", cluster.redis.prefix()))
+            .query(&mut connection)
+            .expect("KEYS")
+    };
+    assert_eq!(stored_codes.len(), 1, "the code lives in Redis");
     let tokens: Value = exchange(b, &code, &verifier)
         .await
         .json()

@@ -127,8 +127,8 @@ impl UpArgs {
             Arc::new(SystemClock),
         )
         .await
-        .context("cannot start the auth server")?
-        .with_announcer(crate::cluster::announcer(&config)?);
+        .context("cannot start the auth server")?;
+        let state = crate::cluster::join(state, &config)?;
         let (stop, stopped) = watch::channel(false);
         let mut auth_stop = stopped.clone();
         let auth = tokio::spawn(portcullis_auth::serve(auth_listener, state, async move {
