@@ -18,7 +18,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         return Ok(None);
     };
     let hash = sha256(secret.as_bytes());
-    let Some(session) = state.store.find_session(&hash).await? else {
+    let Some(session) = state.sessions.find_session(&hash).await? else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -27,7 +27,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         return Ok(None);
     }
     if policy.needs_touch(&session, now) {
-        state.store.touch_session(&hash, now).await?;
+        state.sessions.touch_session(&hash, now).await?;
     }
     Ok(Some(session))
 }
@@ -43,7 +43,7 @@ pub async fn start(
     user: &User,
 ) -> Result<(Session, HeaderValue), StoreError> {
     if let Some(previous) = current(state, headers).await? {
-        state.store.delete_session(&previous.sid).await?;
+        state.sessions.delete_session(&previous.sid).await?;
     }
     let unavailable = |_| StoreError::Unavailable("random generator".into());
     let secret = generate_secret(SESSION_SECRET_BYTES).map_err(unavailable)?;
@@ -58,7 +58,7 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + policy.absolute_timeout_secs,
     };
-    state.store.create_session(&session).await?;
+    state.sessions.create_session(&session).await?;
     let cookie = session_cookie(
         secret,
         policy.absolute_timeout_secs,

@@ -7,7 +7,7 @@
 use portcullis_core::{
     ClusterAnnouncer, RefreshTokenFamily, RevocationEntry, RevocationKind, UnixSeconds,
 };
-use portcullis_store::{Store, StoreError};
+use portcullis_store::{SessionStore, Store, StoreError};
 
 /// Stores an entry and announces it.
 ///
@@ -81,12 +81,13 @@ pub async fn revoke_family(
 /// Store failures.
 pub async fn revoke_session(
     store: &dyn Store,
+    sessions: &dyn SessionStore,
     announcer: &dyn ClusterAnnouncer,
     sid: &str,
     now: UnixSeconds,
     horizon: UnixSeconds,
 ) -> Result<bool, StoreError> {
-    let existed = store.delete_session(sid).await?.is_some();
+    let existed = sessions.delete_session(sid).await?.is_some();
     for family in store.revoke_families_of_session(sid, now).await? {
         if let Some((jti, expires_at)) = &family.last_access_token {
             revoke_access_token(store, announcer, jti, *expires_at, now).await?;

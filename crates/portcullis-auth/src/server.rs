@@ -80,7 +80,7 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
         let now = state.clock.now();
         let idle = state.settings.sign_in.session.idle_timeout_secs;
         let results = [
-            ("sessions", state.store.purge_sessions(now, idle).await),
+            ("sessions", state.sessions.purge_sessions(now, idle).await),
             ("grants", state.store.purge_grants(now).await),
             ("revocations", state.store.purge_revocations(now).await),
             (

@@ -6,7 +6,7 @@ use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
 use portcullis_core::{Clock, ClusterAnnouncer, NoAnnouncer};
 use portcullis_core::{PasswordError, PasswordPolicy};
-use portcullis_store::{CodeStore, Store};
+use portcullis_store::{CodeStore, SessionStore, Store};
 use std::sync::Arc;
 
 /// The auth server's state: cheap to clone, everything behind `Arc`.
@@ -30,6 +30,8 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Where authorization codes live: the store, or a cluster's Redis.
     pub codes: Arc<dyn CodeStore>,
+    /// Where browser sessions live: the store, or a cluster's Redis.
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 /// Why the server state could not be built.
@@ -63,6 +65,7 @@ impl AppState {
         Ok(AppState {
             audit: Arc::new(AuditLog::start(store.clone(), clock.clone())),
             codes: store.clone(),
+            sessions: store.clone(),
             store,
             keys: Arc::new(keys),
             settings: Arc::new(settings),
@@ -77,6 +80,13 @@ impl AppState {
     #[must_use]
     pub fn with_code_store(mut self, codes: Arc<dyn CodeStore>) -> Self {
         self.codes = codes;
+        self
+    }
+
+    /// The same state, keeping browser sessions in `sessions` instead of the store.
+    #[must_use]
+    pub fn with_session_store(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = sessions;
         self
     }
 

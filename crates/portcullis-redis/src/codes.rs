@@ -6,7 +6,8 @@
 //! so the cost is sign-ins in flight at that moment having to start again; the store's own
 //! [`CodeStore`] (the default) has no such window.
 
-use crate::{RedisError, RedisLink};
+use crate::RedisLink;
+use crate::fields::{Fields, hex};
 use async_trait::async_trait;
 use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, UnixSeconds};
 use portcullis_store::{CodeStore, StoreError};
@@ -64,22 +65,8 @@ impl RedisCodeStore {
     }
 
     fn key(&self, code_hash: &[u8]) -> String {
-        let hex: String = code_hash.iter().map(|byte| format!("{byte:02x}")).collect();
-        format!("{}{hex}", self.prefix)
+        format!("{}{}", self.prefix, hex(code_hash))
     }
-
-    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, StoreError> {
-        self.link.connection().await.map_err(unavailable)
-    }
-
-    fn failed(&self, error: &redis::RedisError) -> StoreError {
-        self.link.failed();
-        StoreError::Unavailable(format!("Redis: {error}"))
-    }
-}
-
-fn unavailable(error: RedisError) -> StoreError {
-    StoreError::Unavailable(error.to_string())
 }
 
 fn code_fields(code: &AuthorizationCodeRecord) -> Vec<(&'static str, String)> {
@@ -106,39 +93,30 @@ fn code_from_fields(
     code_hash: &[u8],
     fields: &HashMap<String, String>,
 ) -> Result<AuthorizationCodeRecord, StoreError> {
-    let text = |name: &str| {
-        fields
-            .get(name)
-            .cloned()
-            .ok_or_else(|| StoreError::Corrupt(format!("code without {name}")))
-    };
-    let number = |name: &str| {
-        text(name)?
-            .parse::<i64>()
-            .map_err(|_| StoreError::Corrupt(format!("code {name}")))
-    };
+    let fields = Fields::new("code", fields);
     Ok(AuthorizationCodeRecord {
         code_hash: code_hash.to_vec(),
-        client_id: text("client_id")?,
-        redirect_uri: text("redirect_uri")?,
-        code_challenge: fields.get("code_challenge").cloned(),
-        nonce: fields.get("nonce").cloned(),
-        scope: text("scope")?,
-        audiences: text("audiences")?
+        client_id: fields.text("client_id")?,
+        redirect_uri: fields.text("redirect_uri")?,
+        code_challenge: fields.optional("code_challenge"),
+        nonce: fields.optional("nonce"),
+        scope: fields.text("scope")?,
+        audiences: fields
+            .text("audiences")?
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
-        user_id: text("user_id")?,
-        sid: text("sid")?,
-        auth_time: number("auth_time")?,
-        expires_at: number("expires_at")?,
+        user_id: fields.text("user_id")?,
+        sid: fields.text("sid")?,
+        auth_time: fields.number("auth_time")?,
+        expires_at: fields.number("expires_at")?,
     })
 }
 
 #[async_trait]
 impl CodeStore for RedisCodeStore {
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.link.store_connection().await?;
         let mut invocation = self.insert.key(self.key(&code.code_hash));
         invocation
             .arg(code.expires_at)
@@ -150,7 +128,7 @@ impl CodeStore for RedisCodeStore {
             .invoke_async::<i64>(&mut connection)
             .await
             .map(drop)
-            .map_err(|error| self.failed(&error))
+            .map_err(|error| self.link.store_failure(&error))
     }
 
     async fn redeem_code(
@@ -158,14 +136,14 @@ impl CodeStore for RedisCodeStore {
         code_hash: &[u8],
         now: UnixSeconds,
     ) -> Result<CodeRedemption, StoreError> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.link.store_connection().await?;
         let reply: Option<(i64, HashMap<String, String>)> = self
             .redeem
             .key(self.key(code_hash))
             .arg(now)
             .invoke_async(&mut connection)
             .await
-            .map_err(|error| self.failed(&error))?;
+            .map_err(|error| self.link.store_failure(&error))?;
         let Some((first_use, fields)) = reply else {
             return Ok(CodeRedemption::Unknown);
         };
@@ -191,7 +169,7 @@ impl CodeStore for RedisCodeStore {
         family_id: Option<&str>,
         access_token: (&str, UnixSeconds),
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.link.store_connection().await?;
         self.record
             .key(self.key(code_hash))
             .arg(access_token.0)
@@ -200,6 +178,6 @@ impl CodeStore for RedisCodeStore {
             .invoke_async::<i64>(&mut connection)
             .await
             .map(drop)
-            .map_err(|error| self.failed(&error))
+            .map_err(|error| self.link.store_failure(&error))
     }
 }

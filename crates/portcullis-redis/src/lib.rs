@@ -4,6 +4,7 @@
 //!   channel and followed by every gateway, so a revocation reaches the edge in milliseconds. The
 //!   revocation feed stays the catch-up path after a disconnect.
 //! - [`codes`]: authorization codes (opt-in), redeemed atomically by a Lua script.
+//! - [`sessions`]: browser sessions (opt-in), expiring with the session.
 //! - [`gcra`]: a cluster-wide rate limit, one atomic Lua script per decision, timed by the Redis
 //!   server's clock so gateways need not agree on theirs.
 //!
@@ -12,13 +13,16 @@
 
 pub mod codes;
 pub mod events;
+mod fields;
 pub mod gcra;
 pub mod link;
+pub mod sessions;
 
 pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
 pub use gcra::{GcraDecision, RedisGcra};
 pub use link::RedisLink;
+pub use sessions::RedisSessionStore;
 
 use thiserror::Error;
 

@@ -1,6 +1,7 @@
 //! One lazily opened, shared connection to Redis that fails fast while Redis is down.
 
 use crate::RedisError;
+use portcullis_store::StoreError;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use std::sync::Mutex;
@@ -98,6 +99,22 @@ impl RedisLink {
         let mut state = self.lock();
         state.connection = None;
         state.failed_at = Some(Instant::now());
+    }
+
+    /// [`RedisLink::connection`] for a store: failures are [`StoreError::Unavailable`].
+    ///
+    /// # Errors
+    /// As [`RedisLink::connection`].
+    pub async fn store_connection(&self) -> Result<MultiplexedConnection, StoreError> {
+        self.connection()
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+
+    /// Records a failed store command and turns it into [`StoreError::Unavailable`].
+    pub fn store_failure(&self, error: &redis::RedisError) -> StoreError {
+        self.failed();
+        StoreError::Unavailable(format!("Redis: {error}"))
     }
 
     fn ready(&self) -> Result<Option<MultiplexedConnection>, RedisError> {

@@ -5,9 +5,9 @@
 use portcullis_core::{ClusterAnnouncer, RevocationEntry, RevocationKind};
 use portcullis_redis::{
     ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGcra, RedisLink,
-    RedisSettings, follow_events,
+    RedisSessionStore, RedisSettings, follow_events,
 };
-use portcullis_store::conformance::code_cases;
+use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_testkit::services::TestRedis;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +25,15 @@ async fn codes_behave_as_the_sql_store() {
     let codes = RedisCodeStore::new(link(&redis), redis.prefix());
     code_cases::codes_are_single_use(&codes).await;
     code_cases::concurrent_code_redemption_has_one_winner(&codes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_behave_as_the_sql_store() {
+    let Some(redis) = TestRedis::create() else {
+        return;
+    };
+    let sessions = RedisSessionStore::new(link(&redis), redis.prefix());
+    session_cases::sessions_round_trip(&sessions, "user-1").await;
 }
 
 #[tokio::test]

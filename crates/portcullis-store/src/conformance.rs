@@ -73,3 +73,54 @@ pub mod code_cases {
         assert_eq!(fresh, 1, "{redemptions:?}");
     }
 }
+
+/// Cases of [`crate::SessionStore`].
+pub mod session_cases {
+    use crate::SessionStore;
+    use portcullis_core::Session;
+
+    /// Create, find, touch, list, purge idle, delete by `sid`, for a session of `user_id` (an
+    /// existing user: the database checks it).
+    pub async fn sessions_round_trip(store: &dyn SessionStore, user_id: &str) {
+        let session = Session {
+            secret_hash: vec![9; 32],
+            sid: "sid-1".into(),
+            user_id: user_id.to_owned(),
+            auth_time: 100,
+            created_at: 100,
+            last_seen_at: 100,
+            expires_at: 10_000,
+        };
+        store.create_session(&session).await.expect("create");
+        assert_eq!(
+            store.find_session(&[9; 32]).await.expect("find"),
+            Some(session.clone())
+        );
+        store.touch_session(&[9; 32], 200).await.expect("touch");
+        assert_eq!(
+            store
+                .find_session(&[9; 32])
+                .await
+                .expect("find")
+                .map(|s| s.last_seen_at),
+            Some(200)
+        );
+        assert_eq!(store.list_sessions().await.expect("list").len(), 1);
+        assert_eq!(store.purge_sessions(250, 100).await.expect("purge"), 0);
+        assert_eq!(
+            store.purge_sessions(300, 100).await.expect("purge"),
+            1,
+            "idle session purged"
+        );
+        store.create_session(&session).await.expect("create again");
+        assert_eq!(
+            store
+                .delete_session("sid-1")
+                .await
+                .expect("delete")
+                .map(|s| s.sid),
+            Some("sid-1".into())
+        );
+        assert_eq!(store.delete_session("sid-1").await.expect("delete"), None);
+    }
+}

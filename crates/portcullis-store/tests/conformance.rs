@@ -5,11 +5,11 @@
 
 use portcullis_core::{
     AuditRecord, Client, ClientKind, ClientRegistration, KeyMetadata, NewUser, RefreshOutcome,
-    RefreshTokenFamily, RefreshTokenRecord, RevocationKind, SecretHash, Session, SigningKeyRecord,
-    User, Username,
+    RefreshTokenFamily, RefreshTokenRecord, RevocationKind, SecretHash, SigningKeyRecord, User,
+    Username,
 };
 use portcullis_jose::Algorithm;
-use portcullis_store::conformance::code_cases;
+use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_store::{SqlStore, Store, StoreError};
 use portcullis_types::GrantType;
 use tempfile::TempDir;
@@ -228,46 +228,7 @@ async fn sessions_and_consents(store: &dyn Store) {
         .create_client(&client("app", ClientKind::Public))
         .await
         .expect("client");
-    let session = Session {
-        secret_hash: vec![9; 32],
-        sid: "sid-1".into(),
-        user_id: user.id.clone(),
-        auth_time: 100,
-        created_at: 100,
-        last_seen_at: 100,
-        expires_at: 10_000,
-    };
-    store.create_session(&session).await.expect("create");
-    assert_eq!(
-        store.find_session(&[9; 32]).await.expect("find"),
-        Some(session.clone())
-    );
-    store.touch_session(&[9; 32], 200).await.expect("touch");
-    assert_eq!(
-        store
-            .find_session(&[9; 32])
-            .await
-            .expect("find")
-            .map(|s| s.last_seen_at),
-        Some(200)
-    );
-    assert_eq!(store.list_sessions().await.expect("list").len(), 1);
-    assert_eq!(store.purge_sessions(250, 100).await.expect("purge"), 0);
-    assert_eq!(
-        store.purge_sessions(300, 100).await.expect("purge"),
-        1,
-        "idle session purged"
-    );
-    store.create_session(&session).await.expect("create again");
-    assert_eq!(
-        store
-            .delete_session("sid-1")
-            .await
-            .expect("delete")
-            .map(|s| s.sid),
-        Some("sid-1".into())
-    );
-    assert_eq!(store.delete_session("sid-1").await.expect("delete"), None);
+    session_cases::sessions_round_trip(store, &user.id).await;
 
     assert_eq!(
         store.find_consent(&user.id, "app").await.expect("find"),

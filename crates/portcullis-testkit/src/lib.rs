@@ -68,6 +68,8 @@ pub struct TestOptions {
     pub redis: Option<portcullis_redis::RedisSettings>,
     /// Keep authorization codes in that Redis.
     pub redis_codes: bool,
+    /// Keep browser sessions in that Redis.
+    pub redis_sessions: bool,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -120,6 +122,7 @@ impl Default for TestOptions {
             key_encryption_key: None,
             redis: None,
             redis_codes: false,
+            redis_sessions: false,
         }
     }
 }
@@ -229,16 +232,21 @@ impl TestAuthServer {
             )),
             None => state,
         };
-        let state = match (&options.redis, options.redis_codes) {
-            (Some(redis), true) => {
-                let link = portcullis_redis::RedisLink::new(&redis.url).expect("Redis URL");
-                state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
-                    Arc::new(link),
+        let mut state = state;
+        if let Some(redis) = &options.redis {
+            let link = Arc::new(portcullis_redis::RedisLink::new(&redis.url).expect("Redis URL"));
+            if options.redis_codes {
+                state = state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
+                    link.clone(),
                     &redis.prefix,
-                )))
+                )));
             }
-            _ => state,
-        };
+            if options.redis_sessions {
+                state = state.with_session_store(Arc::new(
+                    portcullis_redis::RedisSessionStore::new(link, &redis.prefix),
+                ));
+            }
+        }
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
         let task = tokio::spawn(portcullis_auth::serve(
             listener,

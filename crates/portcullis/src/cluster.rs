@@ -5,7 +5,8 @@ use crate::config::Config;
 use anyhow::Context;
 use portcullis_auth::AppState;
 use portcullis_core::{ClusterAnnouncer, NoAnnouncer};
-use portcullis_redis::{EventPublisher, RedisCodeStore, RedisLink};
+use portcullis_redis::{EventPublisher, RedisCodeStore, RedisLink, RedisSessionStore};
+use portcullis_store::SessionStore;
 use std::sync::Arc;
 
 /// The publisher of this configuration's announcements, if Redis is configured.
@@ -21,7 +22,8 @@ pub fn publisher(config: &Config) -> anyhow::Result<Option<EventPublisher>> {
 }
 
 /// The auth server `state` joined to the cluster's Redis, if one is configured: it announces
-/// revocations and key changes there, and keeps authorization codes there when `redis_codes` is on.
+/// revocations and key changes there, and keeps authorization codes (`redis_codes`) and browser
+/// sessions (`redis_sessions`) there when asked to.
 ///
 /// # Errors
 /// An invalid Redis URL.
@@ -31,15 +33,38 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
     };
     let announcer: Arc<dyn ClusterAnnouncer> =
         Arc::new(EventPublisher::start(&settings, &config.issuer()).context("redis_url")?);
-    let state = state.with_announcer(announcer);
-    if !config.redis_codes {
-        return Ok(state);
+    let mut state = state.with_announcer(announcer);
+    let link = Arc::new(RedisLink::new(&settings.url).context("redis_url")?);
+    if config.redis_codes {
+        state = state.with_code_store(Arc::new(RedisCodeStore::new(
+            link.clone(),
+            &settings.prefix,
+        )));
     }
-    let link = RedisLink::new(&settings.url).context("redis_url")?;
-    Ok(state.with_code_store(Arc::new(RedisCodeStore::new(
-        Arc::new(link),
-        &settings.prefix,
-    ))))
+    if config.redis_sessions {
+        state = state.with_session_store(Arc::new(RedisSessionStore::new(link, &settings.prefix)));
+    }
+    Ok(state)
+}
+
+/// Where this configuration keeps browser sessions: Redis with `redis_sessions`, else `store`.
+///
+/// # Errors
+/// An invalid Redis URL.
+pub fn session_store(
+    config: &Config,
+    store: Arc<dyn SessionStore>,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
+    match config.redis().filter(|_| config.redis_sessions) {
+        Some(settings) => {
+            let link = RedisLink::new(&settings.url).context("redis_url")?;
+            Ok(Arc::new(RedisSessionStore::new(
+                Arc::new(link),
+                &settings.prefix,
+            )))
+        }
+        None => Ok(store),
+    }
 }
 
 /// The announcer of a one-shot command, which must publish before the process exits.

@@ -131,6 +131,7 @@ pub(super) async fn logout(
             let horizon = now + state.settings.token_policy.max_access_token_lifetime_secs;
             if let Err(error) = revocation::revoke_session(
                 state.store.as_ref(),
+                state.sessions.as_ref(),
                 state.announcer.as_ref(),
                 &session.sid,
                 now,

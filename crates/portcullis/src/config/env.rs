@@ -23,6 +23,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["redis_url"], Kind::Text),
     (&["redis_prefix"], Kind::Text),
     (&["redis_codes"], Kind::Boolean),
+    (&["redis_sessions"], Kind::Boolean),
     (&["auth", "listen"], Kind::Text),
     (&["auth", "issuer"], Kind::Text),
     (&["auth", "product_name"], Kind::Text),

@@ -37,6 +37,8 @@ pub struct Config {
     pub redis_prefix: String,
     /// Keep authorization codes in Redis instead of the database.
     pub redis_codes: bool,
+    /// Keep browser sessions in Redis instead of the database.
+    pub redis_sessions: bool,
     /// The auth server.
     pub auth: AuthConfig,
     /// Token lifetimes.
@@ -157,6 +159,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "portcullis".to_owned(),
             redis_codes: false,
+            redis_sessions: false,
             auth: AuthConfig::default(),
             tokens: TokensConfig::default(),
             sessions: SessionsConfig::default(),
@@ -384,6 +387,9 @@ impl Config {
         }
         if self.redis_codes && self.redis_url.is_none() {
             bail!("redis_codes needs redis_url");
+        }
+        if self.redis_sessions && self.redis_url.is_none() {
+            bail!("redis_sessions needs redis_url");
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be a non-empty word");

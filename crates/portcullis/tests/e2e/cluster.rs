@@ -45,8 +45,9 @@ async fn upstream() -> SocketAddr {
     address
 }
 
-/// Starts the cluster; `None` when the services are not configured (outside CI).
-async fn cluster() -> Option<Cluster> {
+/// Starts the cluster, with browser sessions in Redis or in PostgreSQL; `None` when the services
+/// are not configured (outside CI).
+async fn cluster(redis_sessions: bool) -> Option<Cluster> {
     let database = TestDatabase::create().await?;
     let redis = TestRedis::create()?;
     let settings = RedisSettings {
@@ -60,6 +61,7 @@ async fn cluster() -> Option<Cluster> {
         redis: Some(settings.clone()),
         // Codes in Redis here; the database path is the default everywhere else.
         redis_codes: true,
+        redis_sessions,
         ..TestOptions::default()
     };
     let auth_a = TestAuthServer::start_with(options.clone()).await;
@@ -200,7 +202,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_auth_servers_and_two_gateways_share_one_state() {
-    let Some(cluster) = cluster().await else {
+    let Some(cluster) = cluster(false).await else {
         return;
     };
     let (a, b) = (&cluster.auth_a, &cluster.auth_b);
@@ -348,4 +350,74 @@ async fn two_auth_servers_and_two_gateways_share_one_state() {
         );
     }
     cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_in_redis_are_shared_listed_and_revoked() {
+    let Some(cluster) = cluster(true).await else {
+        return;
+    };
+    let (a, b) = (&cluster.auth_a, &cluster.auth_b);
+    let browser = Browser::new();
+    let scope = "openid api:read";
+    let (_, challenge) = pkce_pair();
+    authorize(
+        &browser,
+        a,
+        &authorize_url(a, scope, &challenge, &[]),
+        "ada",
+    )
+    .await;
+    let (_, challenge) = pkce_pair();
+    let at_b = browser.get(&authorize_url(b, scope, &challenge, &[])).await;
+    assert!(
+        redirect_target(&at_b).starts_with(CALLBACK),
+        "the session made at A is valid at B"
+    );
+
+    let admin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["admin", "--database-url", cluster.database.url(), "session"])
+            .args(args)
+            .env("PORTCULLIS_REDIS_URL", cluster.redis.url())
+            .env("PORTCULLIS_REDIS_PREFIX", cluster.redis.prefix())
+            .env("PORTCULLIS_REDIS_SESSIONS", "true")
+            .output()
+            .expect("portcullis admin")
+    };
+    let listed = admin(&["list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let row = listed.lines().nth(1).expect("one session");
+    assert!(row.contains("ada"), "{listed}");
+    let sid = row.split_whitespace().next().expect("sid");
+    let revoked = admin(&["revoke", sid]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+
+    let (_, challenge) = pkce_pair();
+    let after = browser.get(&authorize_url(a, scope, &challenge, &[])).await;
+    assert!(
+        !redirect_target(&after).starts_with(CALLBACK),
+        "signed out everywhere: sign-in again"
+    );
+    cluster.stop().await;
+}
+
+/// Where a 303 points (empty for any other status).
+fn redirect_target(response: &reqwest::Response) -> String {
+    if response.status() != 303 {
+        return String::new();
+    }
+    response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned()
 }

@@ -5,7 +5,8 @@ use crate::config::Config;
 use anyhow::bail;
 use clap::Subcommand;
 use portcullis_core::{Clock, SystemClock};
-use portcullis_store::{SessionStore, SqlStore, UserStore};
+use portcullis_store::{SqlStore, UserStore};
+use std::sync::Arc;
 
 /// Session commands.
 #[derive(Debug, Subcommand)]
@@ -23,13 +24,14 @@ pub enum SessionCommand {
 impl SessionCommand {
     pub(super) async fn run(self, config: &Config, store: &SqlStore) -> anyhow::Result<()> {
         let now = SystemClock.now();
+        let sessions = crate::cluster::session_store(config, Arc::new(store.clone()))?;
         match self {
             SessionCommand::List => {
                 println!(
                     "{:<24} {:<24} {:<21} {:<21} EXPIRES",
                     "SID", "USER", "SIGNED IN", "LAST SEEN"
                 );
-                for session in store.list_sessions().await? {
+                for session in sessions.list_sessions().await? {
                     let username = store
                         .find_user_by_id(&session.user_id)
                         .await?
@@ -49,6 +51,7 @@ impl SessionCommand {
                 let announcer = crate::cluster::CommandAnnouncer::new(config)?;
                 let existed = portcullis_auth::revocation::revoke_session(
                     store,
+                    sessions.as_ref(),
                     announcer.announcer(),
                     &sid,
                     now,

@@ -1,0 +1,213 @@
+//! Browser sessions in Redis (opt-in, `redis_sessions`): one hash per session under the hash of
+//! its cookie secret, and an index from `sid` to it. Both expire with the session's absolute end;
+//! idle sessions are removed by the housekeeping purge (and refused before that by the idle check
+//! every lookup makes).
+//!
+//! Unlike the database, Redis does not delete a user's sessions with the user; the auth server
+//! treats a session whose user is gone or disabled as signed out, so this changes nothing visible.
+
+use crate::RedisLink;
+use crate::fields::{Fields, hex, unhex};
+use async_trait::async_trait;
+use portcullis_core::{Session, UnixSeconds};
+use portcullis_store::{SessionStore, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Kept this long past the absolute end at most (purge and the liveness check act first).
+const GRACE_SECS: i64 = 60;
+
+/// Stores the session `KEYS[1]` with fields `ARGV[4..]` and its index `KEYS[2]` → `ARGV[3]`,
+/// both until `ARGV[1]` (Unix seconds, on the server's clock) plus `ARGV[2]`.
+const CREATE: &str = r"
+local remaining = tonumber(ARGV[1]) - tonumber(redis.call('TIME')[1])
+if remaining < 0 then remaining = 0 end
+local ttl = remaining + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+return 1
+";
+
+/// Records activity on an existing session.
+const TOUCH: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1])
+return 1
+";
+
+/// Deletes the session named by the index `KEYS[1]`; returns `{hash, fields}` or nil.
+const DELETE: &str = r"
+local hash = redis.call('GET', KEYS[1])
+if not hash then return false end
+local key = ARGV[1] .. hash
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key, KEYS[1])
+if #fields == 0 then return false end
+return {hash, fields}
+";
+
+/// The session store.
+#[derive(Debug, Clone)]
+pub struct RedisSessionStore {
+    link: Arc<RedisLink>,
+    sessions: String,
+    sids: String,
+    create: Arc<redis::Script>,
+    touch: Arc<redis::Script>,
+    delete: Arc<redis::Script>,
+}
+
+impl RedisSessionStore {
+    /// Sessions under `<prefix>:session:` and `<prefix>:sid:`.
+    pub fn new(link: Arc<RedisLink>, prefix: &str) -> Self {
+        RedisSessionStore {
+            link,
+            sessions: format!("{prefix}:session:"),
+            sids: format!("{prefix}:sid:"),
+            create: Arc::new(redis::Script::new(CREATE)),
+            touch: Arc::new(redis::Script::new(TOUCH)),
+            delete: Arc::new(redis::Script::new(DELETE)),
+        }
+    }
+
+    /// Every session, as stored.
+    async fn all(&self) -> Result<Vec<Session>, StoreError> {
+        let mut connection = self.link.store_connection().await?;
+        let keys: Vec<String> = {
+            let mut iter: redis::AsyncIter<String> = redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(format!("{}*", self.sessions))
+                .arg("COUNT")
+                .arg(1000)
+                .clone()
+                .iter_async(&mut connection)
+                .await
+                .map_err(|error| self.link.store_failure(&error))?;
+            let mut keys = Vec::new();
+            while let Some(key) = iter.next_item().await {
+                keys.push(key.map_err(|error| self.link.store_failure(&error))?);
+            }
+            keys
+        };
+        let mut sessions = Vec::new();
+        for key in keys {
+            let fields: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .map_err(|error| self.link.store_failure(&error))?;
+            let Some(secret_hash) = key.strip_prefix(&self.sessions).and_then(unhex) else {
+                continue;
+            };
+            if !fields.is_empty() {
+                sessions.push(session_from_fields(secret_hash, &fields)?);
+            }
+        }
+        Ok(sessions)
+    }
+}
+
+fn session_from_fields(
+    secret_hash: Vec<u8>,
+    fields: &HashMap<String, String>,
+) -> Result<Session, StoreError> {
+    let fields = Fields::new("session", fields);
+    Ok(Session {
+        secret_hash,
+        sid: fields.text("sid")?,
+        user_id: fields.text("user_id")?,
+        auth_time: fields.number("auth_time")?,
+        created_at: fields.number("created_at")?,
+        last_seen_at: fields.number("last_seen_at")?,
+        expires_at: fields.number("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for RedisSessionStore {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        let hash = hex(&session.secret_hash);
+        let mut connection = self.link.store_connection().await?;
+        let mut invocation = self.create.key(format!("{}{hash}", self.sessions));
+        invocation
+            .key(format!("{}{}", self.sids, session.sid))
+            .arg(session.expires_at)
+            .arg(GRACE_SECS)
+            .arg(&hash);
+        for (name, value) in [
+            ("sid", session.sid.clone()),
+            ("user_id", session.user_id.clone()),
+            ("auth_time", session.auth_time.to_string()),
+            ("created_at", session.created_at.to_string()),
+            ("last_seen_at", session.last_seen_at.to_string()),
+            ("expires_at", session.expires_at.to_string()),
+        ] {
+            invocation.arg(name).arg(value);
+        }
+        invocation
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|error| self.link.store_failure(&error))
+    }
+
+    async fn find_session(&self, secret_hash: &[u8]) -> Result<Option<Session>, StoreError> {
+        let mut connection = self.link.store_connection().await?;
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(format!("{}{}", self.sessions, hex(secret_hash)))
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| self.link.store_failure(&error))?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        session_from_fields(secret_hash.to_vec(), &fields).map(Some)
+    }
+
+    async fn touch_session(&self, secret_hash: &[u8], now: UnixSeconds) -> Result<(), StoreError> {
+        let mut connection = self.link.store_connection().await?;
+        self.touch
+            .key(format!("{}{}", self.sessions, hex(secret_hash)))
+            .arg(now)
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|error| self.link.store_failure(&error))
+    }
+
+    async fn delete_session(&self, sid: &str) -> Result<Option<Session>, StoreError> {
+        let mut connection = self.link.store_connection().await?;
+        let deleted: Option<(String, HashMap<String, String>)> = self
+            .delete
+            .key(format!("{}{sid}", self.sids))
+            .arg(&self.sessions)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|error| self.link.store_failure(&error))?;
+        deleted
+            .map(|(hash, fields)| {
+                let secret_hash =
+                    unhex(&hash).ok_or_else(|| StoreError::Corrupt("session index".to_owned()))?;
+                session_from_fields(secret_hash, &fields)
+            })
+            .transpose()
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let mut sessions = self.all().await?;
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        Ok(sessions)
+    }
+
+    async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        for session in self.all().await? {
+            if session.expires_at <= now || session.last_seen_at + idle_secs <= now {
+                purged += u64::from(self.delete_session(&session.sid).await?.is_some());
+            }
+        }
+        Ok(purged)
+    }
+}
