@@ -43,7 +43,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Bytes of lowercase hex.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    (text.len() % 2 == 0)
+    text.len()
+        .is_multiple_of(2)
         .then(|| {
             (0..text.len())
                 .step_by(2)

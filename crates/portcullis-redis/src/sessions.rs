@@ -197,7 +197,7 @@ impl SessionStore for RedisSessionStore {
 
     async fn list_sessions(&self) -> Result<Vec<Session>, StoreError> {
         let mut sessions = self.all().await?;
-        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        sessions.sort_by_key(|session| std::cmp::Reverse(session.created_at));
         Ok(sessions)
     }
 
