@@ -15,7 +15,6 @@ import urllib.parse
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
-from authlib.oauth2.rfc7636 import create_s256_code_challenge  # noqa: F401 (PKCE by Authlib)
 
 REDIRECT_URI = "http://127.0.0.1/callback"
 
@@ -119,6 +118,16 @@ def main():
     first_refresh = tokens["refresh_token"]
     rotated = client.refresh_token(metadata["token_endpoint"], refresh_token=first_refresh)
     check(rotated["refresh_token"] != first_refresh, "refresh token rotated")
+    introspected = client.introspect_token(
+        metadata["introspection_endpoint"], token=rotated["access_token"]
+    ).json()
+    check(introspected["active"] is True, "introspection: a live token is active (RFC 7662)")
+    revoked = client.revoke_token(metadata["revocation_endpoint"], token=rotated["access_token"])
+    check(revoked.status_code == 200, "revocation accepted (RFC 7009)")
+    introspected = client.introspect_token(
+        metadata["introspection_endpoint"], token=rotated["access_token"]
+    ).json()
+    check(introspected == {"active": False}, "introspection: a revoked token is inactive")
     replay = requests.post(
         metadata["token_endpoint"],
         data={"grant_type": "refresh_token", "refresh_token": first_refresh},
@@ -130,16 +139,13 @@ def main():
         "a replayed refresh token is invalid_grant (RFC 9700 §4.14.2)",
     )
 
-    introspected = client.introspect_token(
-        metadata["introspection_endpoint"], token=rotated["access_token"]
-    ).json()
-    check(introspected["active"] is True, "introspection: a live token is active (RFC 7662)")
-    revoked = client.revoke_token(metadata["revocation_endpoint"], token=rotated["access_token"])
-    check(revoked.status_code == 200, "revocation accepted (RFC 7009)")
-    introspected = client.introspect_token(
-        metadata["introspection_endpoint"], token=rotated["access_token"]
-    ).json()
-    check(introspected == {"active": False}, "introspection: a revoked token is inactive")
+    still = requests.post(
+        metadata["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]},
+        auth=(client_id, client_secret),
+        timeout=5,
+    )
+    check(still.status_code == 400, "the replay revoked the whole family, its newest token too")
     print("interop: all checks passed")
 
 
