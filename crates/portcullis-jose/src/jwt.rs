@@ -112,8 +112,11 @@ impl AccessTokenValidation {
         let payload = jws.verify(keys)?;
         let registered: RegisteredClaims = serde_json::from_slice(&payload)
             .map_err(|_| ValidationError::MalformedClaims("registered claims are invalid"))?;
-        let claims: Map<String, Value> = serde_json::from_slice(&payload)
-            .map_err(|_| ValidationError::MalformedClaims("claims are not a JSON object"))?;
+        // A repeated claim is ambiguous (parsers disagree on which one counts): refuse it
+        // (RFC 7519 §4: claim names within a claims set must be unique).
+        let UniqueMembers(claims) = serde_json::from_slice(&payload).map_err(|_| {
+            ValidationError::MalformedClaims("claims are not a JSON object with unique names")
+        })?;
         if registered.iss.as_deref() != Some(self.issuer.as_str()) {
             return Err(ValidationError::WrongIssuer);
         }
@@ -136,6 +139,37 @@ impl AccessTokenValidation {
             return Err(ValidationError::NotYetValid);
         }
         Ok(ValidatedToken { kid, claims })
+    }
+}
+
+/// A JSON object whose member names are unique; a repeated name fails deserialization.
+struct UniqueMembers(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueMembers;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object with unique member names")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<UniqueMembers, A::Error> {
+                let mut members = Map::new();
+                while let Some((name, value)) = access.next_entry::<String, Value>()? {
+                    if members.contains_key(&name) {
+                        return Err(serde::de::Error::custom(format!(
+                            "repeated member `{name}`"
+                        )));
+                    }
+                    members.insert(name, value);
+                }
+                Ok(UniqueMembers(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 

@@ -235,3 +235,47 @@ async fn the_layer_guards_every_route_and_hands_the_identity_on() {
         assert!(response.text().await.expect("text").contains("u7"));
     }
 }
+
+/// The hostile-token corpus against a service using the SDK: every token is refused with 401 and
+/// the handler never runs.
+#[tokio::test]
+async fn every_hostile_token_is_refused_by_the_extractor() {
+    let server = TestAuthServer::start().await;
+    let now = server.now();
+    let key = server
+        .state
+        .keys
+        .signer(portcullis_jose::Algorithm::Es256, now)
+        .expect("active key");
+    let claims = serde_json::json!({
+        "iss": server.base_url, "sub": "svc", "aud": "api", "exp": now + 300, "iat": now,
+        "jti": "j-1", "client_id": "svc", "scope": "read"
+    });
+    let forge =
+        portcullis_testkit::hostile::TokenForge::new(key, claims, server.state.keys.jwks(now), now);
+    let verifier = Verifier::for_issuer(&server.base_url, Some("api"))
+        .await
+        .expect("verifier");
+    let base = serve(verifier).await;
+    let http = reqwest::Client::new();
+    let call = async |token: &str| {
+        http.get(format!("{base}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    };
+    let baseline = call(&forge.valid()).await;
+    assert_eq!(baseline.status(), 200, "the baseline token passes");
+    for (defect, token) in forge.corpus() {
+        let response = call(&token).await;
+        // An empty credential is a malformed request (400 invalid_request, RFC 6750 §3.1).
+        let expected = if token.is_empty() { 400 } else { 401 };
+        assert_eq!(response.status(), expected, "{defect}");
+        assert_ne!(
+            response.text().await.expect("body"),
+            "hello svc",
+            "{defect}: the handler ran"
+        );
+    }
+}
