@@ -2,6 +2,7 @@
 
 use crate::error::OAuthError;
 use axum::http::{HeaderMap, header};
+use portcullis_core::authorize::AuthorizationParams;
 
 /// Parameters that may legitimately repeat: RFC 8707 §2 allows several `resource` values, and
 /// `audience` follows the same rule here.
@@ -70,6 +71,25 @@ impl OAuthParams {
             .filter(|(name, _)| !excluded.contains(&name.as_str()))
             .cloned()
             .collect()
+    }
+
+    /// The parameters of an authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1).
+    pub fn authorization_params(&self) -> AuthorizationParams {
+        let get = |name: &str| self.get(name).map(str::to_owned);
+        AuthorizationParams {
+            client_id: get("client_id"),
+            redirect_uri: get("redirect_uri"),
+            response_type: get("response_type"),
+            scope: get("scope"),
+            state: get("state"),
+            nonce: get("nonce"),
+            code_challenge: get("code_challenge"),
+            code_challenge_method: get("code_challenge_method"),
+            prompt: get("prompt"),
+            max_age: get("max_age"),
+            login_hint: get("login_hint"),
+            resources: self.all("resource"),
+        }
     }
 
     /// The value of a single-valued parameter.

@@ -13,7 +13,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::authorize::{
-    AuthorizationParams, AuthorizationRequest, AuthorizeError, Prompt, validate_authorization,
+    AuthorizationRequest, AuthorizeError, Prompt, validate_authorization,
 };
 use portcullis_core::{
     AuditEvent, AuthorizationCodeRecord, Client, ScopeSet, Session, User, generate_secret,
@@ -49,24 +49,6 @@ pub(super) async fn authorize_post(
     }
 }
 
-fn authorization_params(params: &OAuthParams) -> AuthorizationParams {
-    let get = |name: &str| params.get(name).map(str::to_owned);
-    AuthorizationParams {
-        client_id: get("client_id"),
-        redirect_uri: get("redirect_uri"),
-        response_type: get("response_type"),
-        scope: get("scope"),
-        state: get("state"),
-        nonce: get("nonce"),
-        code_challenge: get("code_challenge"),
-        code_challenge_method: get("code_challenge_method"),
-        prompt: get("prompt"),
-        max_age: get("max_age"),
-        login_hint: get("login_hint"),
-        resources: params.all("resource"),
-    }
-}
-
 /// An error sent back to the client (RFC 6749 §4.1.2.1), with `iss` (RFC 9207).
 fn redirect_error(
     state: &AppState,
@@ -83,7 +65,7 @@ fn redirect_error(
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -> Response {
-    let raw = authorization_params(&params);
+    let raw = params.authorization_params();
     let client = match &raw.client_id {
         Some(id) => match state.store.find_client(id).await {
             Ok(client) => client,

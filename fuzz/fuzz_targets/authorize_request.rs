@@ -1,0 +1,44 @@
+//! Any query string at /authorize: parsing and validation against a registered client must never
+//! panic, and must never accept a redirect URI that is not registered (RFC 6749 §3.1.2.3).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use portcullis_auth::form::OAuthParams;
+use portcullis_core::authorize::{redirect_uri_matches, validate_authorization};
+use portcullis_core::{Client, ClientKind, ClientRegistration};
+use portcullis_types::GrantType;
+use std::sync::LazyLock;
+
+static CLIENT: LazyLock<Client> = LazyLock::new(|| {
+    ClientRegistration {
+        id: "app".into(),
+        kind: ClientKind::Public,
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        redirect_uris: vec!["https://app.example/cb".into(), "http://127.0.0.1/cb".into()],
+        scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
+        audiences: vec!["api".into()],
+        access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+    }
+    .into_client(None, 3600, 0)
+    .expect("client")
+});
+
+fuzz_target!(|query: &str| {
+    let Ok(params) = OAuthParams::from_query(query) else {
+        return;
+    };
+    let raw = params.authorization_params();
+    if let Ok(request) = validate_authorization(Some(&CLIENT), &raw, "https://issuer.example") {
+        assert!(
+            CLIENT
+                .redirect_uris
+                .iter()
+                .any(|registered| redirect_uri_matches(registered, &request.redirect_uri)),
+            "accepted an unregistered redirect URI: {}",
+            request.redirect_uri
+        );
+    }
+});
