@@ -222,17 +222,26 @@ async fn failures_are_generic_then_throttled_then_locked() {
     let server = TestAuthServer::start().await;
     server.add_user("alice", &["user"], PASSWORD).await;
     let browser = Browser::new();
+    let hashes = || server.state.credentials.password_verifications();
+    let before = hashes();
     let unknown = sign_in(&browser, &server, "nobody", PASSWORD).await;
     assert_eq!(unknown.status(), 401);
     let unknown = unknown.text().await.expect("html");
+    assert_eq!(
+        hashes(),
+        before + 1,
+        "an unknown user costs one Argon2 verification (the dummy hash), like a real one"
+    );
     let wrong = sign_in(&browser, &server, "alice", "wrong password")
         .await
         .text()
         .await
         .expect("html");
+    assert_eq!(hashes(), before + 2, "a wrong password costs the same one");
     assert!(
         unknown.contains("Invalid username or password.")
-            && wrong.contains("Invalid username or password.")
+            && wrong.contains("Invalid username or password."),
+        "the same message whether or not the user exists"
     );
     // The fast test policy locks after 4 failures per username and per address.
     for _ in 0..2 {
