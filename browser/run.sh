@@ -11,21 +11,9 @@ fi
 mkdir -p target/browser
 cp browser/package.json target/browser/
 (cd target/browser && npm install --silent --no-audit --no-fund)
-cargo build -q -p portcullis
-BIN=target/debug/portcullis
-WORK=$(mktemp -d)
-PID=
-cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-AUTH=$(free_port); GATEWAY=$(free_port); USERS=$(free_port); PRODUCTS=$(free_port)
+source scripts/up-stack.sh
 export PORTCULLIS_DEMO_PASSWORD="browser $(head -c 9 /dev/urandom | base64)"
-"$BIN" up --data-dir "$WORK/data" --auth-port "$AUTH" --gateway-port "$GATEWAY" \
-    --users-port "$USERS" --products-port "$PRODUCTS" > "$WORK/up.log" 2>&1 &
-PID=$!
-for port in "$AUTH" "$GATEWAY"; do
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-done
+start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
 cp browser/signin.mjs target/browser/
 node target/browser/signin.mjs \

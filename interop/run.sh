@@ -8,15 +8,7 @@ if [[ ! -x $VENV/bin/python ]]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check "authlib==1.6.*" "requests==2.*"
-cargo build -q -p portcullis
-BIN=target/debug/portcullis
-WORK=$(mktemp -d)
-PID=
-cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-AUTH=$(free_port); GATEWAY=$(free_port); USERS=$(free_port); PRODUCTS=$(free_port)
+source scripts/up-stack.sh
 PASSWORD="interop $(head -c 9 /dev/urandom | base64)"
 export PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB=8192
 out=$("$BIN" admin --data-dir "$WORK/data" client add interop-rp \
@@ -24,8 +16,5 @@ out=$("$BIN" admin --data-dir "$WORK/data" client add interop-rp \
     --scope openid profile email offline_access)
 SECRET=$(sed -n 's/^client_secret: //p' <<<"$out")
 echo "$PASSWORD" | "$BIN" admin --data-dir "$WORK/data" user add alice --password-stdin >/dev/null
-"$BIN" up --data-dir "$WORK/data" --auth-port "$AUTH" --gateway-port "$GATEWAY" \
-    --users-port "$USERS" --products-port "$PRODUCTS" > "$WORK/up.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$AUTH/readyz" >/dev/null && break; sleep 0.1; done
+start_up
 "$VENV/bin/python" interop/oidc_client.py "http://127.0.0.1:$AUTH" interop-rp "$SECRET" alice "$PASSWORD"
