@@ -27,7 +27,7 @@ pub use sessions::RedisSessionStore;
 use thiserror::Error;
 
 /// Where the cluster's Redis is and which names this cluster owns in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisSettings {
     /// `redis://host:port[/db]`.
     pub url: String,
@@ -35,10 +35,35 @@ pub struct RedisSettings {
     pub prefix: String,
 }
 
+/// The URL may carry a password (`redis://user:password@host`): `Debug` never prints it.
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisSettings")
+            .field("url", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
 impl RedisSettings {
     /// The channel announcements are published on.
     pub fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RedisSettings;
+
+    #[test]
+    fn debug_output_hides_the_url() {
+        let settings = RedisSettings {
+            url: "redis://user:hunter2@127.0.0.1:6379".into(),
+            prefix: "p".into(),
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }
 

@@ -34,17 +34,15 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
     let announcer: Arc<dyn ClusterAnnouncer> =
         Arc::new(EventPublisher::start(&settings, &config.issuer()).context("redis_url")?);
     let mut state = state.with_announcer(announcer);
-    let link = Arc::new(RedisLink::new(&settings.url).context("redis_url")?);
     if config.redis_codes {
+        let link = RedisLink::new(&settings.url).context("redis_url")?;
         state = state.with_code_store(Arc::new(RedisCodeStore::new(
-            link.clone(),
+            Arc::new(link),
             &settings.prefix,
         )));
     }
-    if config.redis_sessions {
-        state = state.with_session_store(Arc::new(RedisSessionStore::new(link, &settings.prefix)));
-    }
-    Ok(state)
+    let sessions = session_store(config, state.sessions.clone())?;
+    Ok(state.with_session_store(sessions))
 }
 
 /// Where this configuration keeps browser sessions: Redis with `redis_sessions`, else `store`.

@@ -6,17 +6,13 @@ use super::browser::{
     Browser, CALLBACK, app_client, authorize, authorize_url, exchange, pkce_pair, query_param,
     refresh,
 };
-use super::support::{http, service_client};
-use portcullis_gateway::config::{
-    IssuerConfig, RateLimitConfig, RevocationFeedConfig, RouteConfig,
-};
-use portcullis_gateway::{GatewayConfig, RunningGateway};
+use super::support::{http, plain_upstream, redis_gateway_config, register_api_clients};
+use portcullis_gateway::RunningGateway;
 use portcullis_jose::KeyEncryptionKey;
 use portcullis_redis::RedisSettings;
 use portcullis_testkit::services::{TestDatabase, TestRedis};
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -31,18 +27,6 @@ struct Cluster {
     kek: String,
     svc_secret: String,
     redis: TestRedis,
-}
-
-async fn upstream() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let app = axum::Router::new().fallback(|| async { "upstream" });
-        let _ = axum::serve(listener, app).await;
-    });
-    address
 }
 
 /// Starts the cluster, with browser sessions in Redis or in PostgreSQL; `None` when the services
@@ -75,47 +59,17 @@ async fn cluster(redis_sessions: bool) -> Option<Cluster> {
     auth_a
         .add_user("ada", &["staff"], super::browser::PASSWORD)
         .await;
-    let mut svc = service_client("svc");
-    svc.audiences = vec!["api".into()];
-    let (_, svc_secret) = auth_a.add_client(svc).await;
-    let mut feed = service_client("gateway");
-    feed.scopes = vec!["portcullis:revocations".into()];
-    let (_, feed_secret) = auth_a.add_client(feed).await;
-    let upstream = format!("http://{}", upstream().await);
+    let (svc_secret, feed_secret) = register_api_clients(&auth_a).await;
+    let upstream = plain_upstream().await;
     let mut gateways = Vec::new();
     for _ in 0..2 {
-        let config = GatewayConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            admin_listen: "127.0.0.1:0".parse().expect("addr"),
-            // Only an announcement may refetch keys within the test.
-            jwks_refetch_min_interval_secs: 3600,
-            issuers: vec![IssuerConfig {
-                issuer: auth_a.base_url.clone(),
-                jwks_url: None,
-                jwks_file: None,
-                audience: Some("api".into()),
-                // The feed is the catch-up path; a minute between polls proves the push path.
-                revocation_feed: Some(RevocationFeedConfig {
-                    client_id: "gateway".into(),
-                    client_secret: feed_secret.clone().expect("secret"),
-                    poll_interval_ms: 60_000,
-                }),
-            }],
-            routes: vec![
-                RouteConfig::new("api", "/api", &upstream),
-                RouteConfig {
-                    rate_limit: Some(RateLimitConfig {
-                        requests: CLUSTER_LIMIT,
-                        per_secs: 60,
-                        burst: None,
-                        key: "client".into(),
-                    }),
-                    ..RouteConfig::new("limited", "/limited", &upstream)
-                },
-            ],
-            redis: Some(settings.clone()),
-            ..GatewayConfig::default()
-        };
+        let config = redis_gateway_config(
+            &auth_a.base_url,
+            &feed_secret,
+            &upstream,
+            CLUSTER_LIMIT,
+            settings.clone(),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let gateway = portcullis_gateway::start(&config, async move {
             let _ = stopped.await;
@@ -130,7 +84,7 @@ async fn cluster(redis_sessions: bool) -> Option<Cluster> {
         gateways,
         database,
         kek,
-        svc_secret: svc_secret.expect("secret"),
+        svc_secret,
         redis,
     };
     for index in 0..2 {

@@ -1,23 +1,11 @@
 //! `portcullis serve gateway` as a process: configuration file, SIGHUP reload, SIGTERM drain.
 
-use super::support::{access_token, service_client};
+use super::support::{access_token, plain_upstream, service_client};
 use portcullis_testkit::TestAuthServer;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-async fn plain_upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let app = axum::Router::new().fallback(|| async { "upstream says hi" });
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{address}")
-}
 
 fn write_config(path: &Path, issuer: &str, upstream: &str, extra_route: bool) {
     let mut text = format!(

@@ -1,10 +1,8 @@
 //! What happens when PostgreSQL or Redis goes away and comes back (docs/deployment.md, "When a
 //! backend fails"). The services stay up for other tests; a [`TcpProxy`] in front of them is cut.
 
-use super::support::{http, service_client};
-use portcullis_gateway::GatewayConfig;
-use portcullis_gateway::config::{
-    IssuerConfig, RateLimitConfig, RevocationFeedConfig, RouteConfig,
+use super::support::{
+    http, plain_upstream, redis_gateway_config, register_api_clients, service_client,
 };
 use portcullis_redis::RedisSettings;
 use portcullis_testkit::proxy::{TcpProxy, address_of, url_via};
@@ -88,49 +86,9 @@ async fn redis_outage_degrades_gateways_and_heals_by_itself() {
         ..TestOptions::default()
     })
     .await;
-    let mut svc = service_client("svc");
-    svc.audiences = vec!["api".into()];
-    let secret = auth.add_client(svc).await.1.expect("secret");
-    let mut feed = service_client("gateway");
-    feed.scopes = vec!["portcullis:revocations".into()];
-    let feed_secret = auth.add_client(feed).await.1.expect("secret");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let upstream = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move {
-        let app = axum::Router::new().fallback(|| async { "upstream" });
-        let _ = axum::serve(listener, app).await;
-    });
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        admin_listen: "127.0.0.1:0".parse().expect("addr"),
-        issuers: vec![IssuerConfig {
-            issuer: auth.base_url.clone(),
-            jwks_url: None,
-            jwks_file: None,
-            audience: Some("api".into()),
-            revocation_feed: Some(RevocationFeedConfig {
-                client_id: "gateway".into(),
-                client_secret: feed_secret,
-                poll_interval_ms: 60_000,
-            }),
-        }],
-        routes: vec![
-            RouteConfig::new("api", "/api", &upstream),
-            RouteConfig {
-                rate_limit: Some(RateLimitConfig {
-                    requests: 3,
-                    per_secs: 60,
-                    burst: None,
-                    key: "client".into(),
-                }),
-                ..RouteConfig::new("limited", "/limited", &upstream)
-            },
-        ],
-        redis: Some(settings),
-        ..GatewayConfig::default()
-    };
+    let (secret, feed_secret) = register_api_clients(&auth).await;
+    let upstream = plain_upstream().await;
+    let config = redis_gateway_config(&auth.base_url, &feed_secret, &upstream, 3, settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let gateway = portcullis_gateway::start(&config, async move {
         let _ = stopped.await;

@@ -226,3 +226,74 @@ pub fn printed_secret(output: &Output) -> String {
         .expect("client_secret line")
         .to_owned()
 }
+
+/// An upstream that answers every request with `upstream says hi`; its base URL.
+pub async fn plain_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async { "upstream says hi" });
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}")
+}
+
+/// Registers `svc` (client credentials, audience `api`) and `gateway` (the revocation feed's
+/// reader); returns their secrets.
+pub async fn register_api_clients(server: &TestAuthServer) -> (String, String) {
+    let mut svc = service_client("svc");
+    svc.audiences = vec!["api".into()];
+    let svc_secret = server.add_client(svc).await.1.expect("secret");
+    let mut feed = service_client("gateway");
+    feed.scopes = vec!["portcullis:revocations".into()];
+    let feed_secret = server.add_client(feed).await.1.expect("secret");
+    (svc_secret, feed_secret)
+}
+
+/// A gateway of a Redis cluster in front of `upstream`: `/api` authenticated for `issuer` with
+/// audience `api`, `/limited` also limited to `per_minute` requests per client. The feed is
+/// polled once a minute and keys are refetched at most once an hour on their own, so what the
+/// tests see within seconds came through Redis.
+pub fn redis_gateway_config(
+    issuer: &str,
+    feed_secret: &str,
+    upstream: &str,
+    per_minute: u32,
+    redis: portcullis_redis::RedisSettings,
+) -> portcullis_gateway::GatewayConfig {
+    use portcullis_gateway::config::{
+        IssuerConfig, RateLimitConfig, RevocationFeedConfig, RouteConfig,
+    };
+    portcullis_gateway::GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        jwks_refetch_min_interval_secs: 3600,
+        issuers: vec![IssuerConfig {
+            issuer: issuer.to_owned(),
+            jwks_url: None,
+            jwks_file: None,
+            audience: Some("api".into()),
+            revocation_feed: Some(RevocationFeedConfig {
+                client_id: "gateway".into(),
+                client_secret: feed_secret.to_owned(),
+                poll_interval_ms: 60_000,
+            }),
+        }],
+        routes: vec![
+            RouteConfig::new("api", "/api", upstream),
+            RouteConfig {
+                rate_limit: Some(RateLimitConfig {
+                    requests: per_minute,
+                    per_secs: 60,
+                    burst: None,
+                    key: "client".into(),
+                }),
+                ..RouteConfig::new("limited", "/limited", upstream)
+            },
+        ],
+        redis: Some(redis),
+        ..portcullis_gateway::GatewayConfig::default()
+    }
+}
