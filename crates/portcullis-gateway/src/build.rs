@@ -149,7 +149,7 @@ pub async fn start(
     let rate_limiter: Box<dyn RateLimiter> = match &config.redis {
         Some(redis) => {
             let link =
-                RedisLink::new(&redis.url).map_err(|error| StartError::Redis(error.to_string()))?;
+                RedisLink::new(redis).map_err(|error| StartError::Redis(error.to_string()))?;
             Box::new(SharedRateLimiter::new(
                 RedisGcra::new(Arc::new(link), &redis.prefix),
                 local_limiter,

@@ -53,7 +53,7 @@ impl EventPublisher {
     /// # Errors
     /// [`RedisError::InvalidUrl`].
     pub fn start(settings: &RedisSettings, issuer: &str) -> Result<Self, RedisError> {
-        let link = Arc::new(RedisLink::new(&settings.url)?);
+        let link = Arc::new(RedisLink::new(settings)?);
         let channel = settings.events_channel();
         let (queue, mut pending) = mpsc::channel::<Queued>(QUEUE);
         tokio::spawn(async move {
@@ -152,15 +152,26 @@ pub async fn follow_events(
     mut stopped: watch::Receiver<bool>,
 ) {
     let channel = settings.events_channel();
-    let client = match redis::Client::open(settings.url.as_str()) {
-        Ok(client) => client,
+    // In a Redis Cluster a message published on any node reaches subscribers on every node, so
+    // the follower subscribes on one seed, and moves to the next when that one fails.
+    let clients = match settings
+        .nodes()
+        .into_iter()
+        .map(redis::Client::open)
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(clients) if !clients.is_empty() => clients,
+        Ok(_) => {
+            tracing::error!("no Redis node configured; pushed revocations are off");
+            return;
+        }
         Err(error) => {
             tracing::error!(%error, "invalid Redis URL; pushed revocations are off");
             return;
         }
     };
     let mut backoff = Duration::from_millis(100);
-    loop {
+    for client in clients.iter().cycle() {
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;

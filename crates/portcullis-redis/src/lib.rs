@@ -8,6 +8,9 @@
 //! - [`gcra`]: a cluster-wide rate limit, one atomic Lua script per decision, timed by the Redis
 //!   server's clock so gateways need not agree on theirs.
 //!
+//! A Redis Cluster works as well as one server ([`RedisSettings::cluster`]): every script names
+//! its keys, and the keys one script touches together share a hash tag, so they live in one slot.
+//!
 //! Redis is an accelerator, never a dependency for correctness: every caller has a local fallback,
 //! and [`link::RedisLink`] fails fast while Redis is down and reconnects by itself.
 
@@ -21,7 +24,7 @@ pub mod sessions;
 pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
 pub use gcra::{GcraDecision, RedisGcra};
-pub use link::RedisLink;
+pub use link::{RedisConnection, RedisLink};
 pub use sessions::RedisSessionStore;
 
 use thiserror::Error;
@@ -29,10 +32,13 @@ use thiserror::Error;
 /// Where the cluster's Redis is and which names this cluster owns in it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisSettings {
-    /// `redis://host:port[/db]`.
+    /// `redis://host:port[/db]`; with [`RedisSettings::cluster`], a comma-separated list of
+    /// seed nodes of the Redis Cluster (one reachable seed is enough to discover the rest).
     pub url: String,
     /// Prefix of every key and channel, so several clusters (or tests) can share one Redis.
     pub prefix: String,
+    /// `url` names a Redis Cluster rather than one server.
+    pub cluster: bool,
 }
 
 /// The URL may carry a password (`redis://user:password@host`): `Debug` never prints it.
@@ -42,6 +48,7 @@ impl std::fmt::Debug for RedisSettings {
             .debug_struct("RedisSettings")
             .field("url", &"<redacted>")
             .field("prefix", &self.prefix)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -50,6 +57,36 @@ impl RedisSettings {
     /// The channel announcements are published on.
     pub fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)
+    }
+
+    /// Checks that `url` names at least one node and that each is a Redis URL (nothing is
+    /// opened).
+    ///
+    /// # Errors
+    /// [`RedisError::InvalidUrl`], without the URL itself (it may hold a password).
+    pub fn check(&self) -> Result<(), RedisError> {
+        let nodes = self.nodes();
+        if nodes.is_empty() {
+            return Err(RedisError::InvalidUrl("no node".into()));
+        }
+        for node in nodes {
+            redis::Client::open(node)
+                .map_err(|_| RedisError::InvalidUrl("a node is not a Redis URL".into()))?;
+        }
+        Ok(())
+    }
+
+    /// The URL of each node named by `url`: one for a single server, the seeds of a cluster.
+    pub fn nodes(&self) -> Vec<&str> {
+        if self.cluster {
+            self.url
+                .split(',')
+                .map(str::trim)
+                .filter(|node| !node.is_empty())
+                .collect()
+        } else {
+            vec![self.url.as_str()]
+        }
     }
 }
 
@@ -62,8 +99,24 @@ mod tests {
         let settings = RedisSettings {
             url: "redis://user:hunter2@127.0.0.1:6379".into(),
             prefix: "p".into(),
+            cluster: false,
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_cluster_url_lists_its_seed_nodes() {
+        let mut settings = RedisSettings {
+            url: "redis://127.0.0.1:7101, redis://127.0.0.1:7102,".into(),
+            prefix: "p".into(),
+            cluster: true,
+        };
+        assert_eq!(
+            settings.nodes(),
+            ["redis://127.0.0.1:7101", "redis://127.0.0.1:7102"]
+        );
+        settings.cluster = false;
+        assert_eq!(settings.nodes().len(), 1);
     }
 }
 

@@ -1,9 +1,12 @@
-//! One lazily opened, shared connection to Redis that fails fast while Redis is down.
+//! One lazily opened, shared connection to Redis (a single server or a Redis Cluster) that fails
+//! fast while Redis is down.
 
-use crate::RedisError;
+use crate::{RedisError, RedisSettings};
 use portcullis_store::StoreError;
-use redis::AsyncConnectionConfig;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,17 +14,67 @@ use std::time::{Duration, Instant};
 const BACKOFF: Duration = Duration::from_millis(500);
 /// Connecting, and each command, give up after this long.
 const TIMEOUT: Duration = Duration::from_millis(250);
+/// A cluster command may be redirected (`MOVED`/`ASK`) or retried during a failover, within this.
+const CLUSTER_OVERALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A multiplexed connection, opened on first use and reopened after a failure.
 pub struct RedisLink {
-    client: redis::Client,
+    endpoint: Endpoint,
     state: Mutex<LinkState>,
     connect: tokio::sync::Mutex<()>,
 }
 
+/// What the link connects to.
+enum Endpoint {
+    Single(redis::Client),
+    Cluster(Box<ClusterClient>),
+}
+
+/// An open connection: to one server, or to a cluster (commands are routed by their keys'
+/// slots, and multi-key scripts keep their keys in one slot with a hash tag).
+#[derive(Clone)]
+pub enum RedisConnection {
+    /// One Redis server.
+    Single(MultiplexedConnection),
+    /// A Redis Cluster.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            RedisConnection::Single(connection) => connection.req_packed_command(cmd),
+            RedisConnection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            RedisConnection::Single(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+            RedisConnection::Cluster(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Single(connection) => connection.get_db(),
+            RedisConnection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct LinkState {
-    connection: Option<MultiplexedConnection>,
+    connection: Option<RedisConnection>,
     failed_at: Option<Instant>,
 }
 
@@ -29,29 +82,40 @@ impl std::fmt::Debug for RedisLink {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("RedisLink")
+            .field("cluster", &matches!(self.endpoint, Endpoint::Cluster(_)))
             .field("connected", &self.is_connected())
             .finish()
     }
 }
 
 impl RedisLink {
-    /// A link to `url`; nothing is opened yet.
+    /// A link to the Redis of `settings`; nothing is opened yet.
     ///
     /// # Errors
     /// [`RedisError::InvalidUrl`].
-    pub fn new(url: &str) -> Result<Self, RedisError> {
-        let client =
-            redis::Client::open(url).map_err(|error| RedisError::InvalidUrl(error.to_string()))?;
+    pub fn new(settings: &RedisSettings) -> Result<Self, RedisError> {
+        let invalid = |error: redis::RedisError| RedisError::InvalidUrl(error.to_string());
+        let endpoint = if settings.cluster {
+            ClusterClient::builder(settings.nodes())
+                .connection_timeout(TIMEOUT)
+                .response_timeout(TIMEOUT)
+                .overall_response_timeout(Some(CLUSTER_OVERALL_TIMEOUT))
+                .retries(3)
+                .min_retry_wait(10)
+                .max_retry_wait(200)
+                .build()
+                .map(|client| Endpoint::Cluster(Box::new(client)))
+                .map_err(invalid)?
+        } else {
+            redis::Client::open(settings.url.as_str())
+                .map(Endpoint::Single)
+                .map_err(invalid)?
+        };
         Ok(RedisLink {
-            client,
+            endpoint,
             state: Mutex::new(LinkState::default()),
             connect: tokio::sync::Mutex::new(()),
         })
-    }
-
-    /// The client, for connections of their own (pub/sub).
-    pub fn client(&self) -> &redis::Client {
-        &self.client
     }
 
     /// Whether a connection is open and has not failed since.
@@ -64,7 +128,7 @@ impl RedisLink {
     /// # Errors
     /// [`RedisError::Unavailable`] at once within the back-off after a failure, or when
     /// connecting fails.
-    pub async fn connection(&self) -> Result<MultiplexedConnection, RedisError> {
+    pub async fn connection(&self) -> Result<RedisConnection, RedisError> {
         if let Some(connection) = self.ready()? {
             return Ok(connection);
         }
@@ -73,14 +137,7 @@ impl RedisLink {
         if let Some(connection) = self.ready()? {
             return Ok(connection);
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        match self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-        {
+        match self.open().await {
             Ok(connection) => {
                 let mut state = self.lock();
                 state.connection = Some(connection.clone());
@@ -90,6 +147,29 @@ impl RedisLink {
             Err(error) => {
                 self.failed();
                 Err(RedisError::Unavailable(error.to_string()))
+            }
+        }
+    }
+
+    async fn open(&self) -> redis::RedisResult<RedisConnection> {
+        match &self.endpoint {
+            Endpoint::Single(client) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(TIMEOUT))
+                    .set_response_timeout(Some(TIMEOUT));
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map(RedisConnection::Single)
+            }
+            Endpoint::Cluster(client) => {
+                // Discovering the slots may ask several nodes; it is bounded like a command.
+                tokio::time::timeout(CLUSTER_OVERALL_TIMEOUT, client.get_async_connection())
+                    .await
+                    .map_err(|_| {
+                        redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+                    })?
+                    .map(RedisConnection::Cluster)
             }
         }
     }
@@ -105,7 +185,7 @@ impl RedisLink {
     ///
     /// # Errors
     /// As [`RedisLink::connection`].
-    pub async fn store_connection(&self) -> Result<MultiplexedConnection, StoreError> {
+    pub async fn store_connection(&self) -> Result<RedisConnection, StoreError> {
         self.connection()
             .await
             .map_err(|error| StoreError::Unavailable(error.to_string()))
@@ -117,7 +197,7 @@ impl RedisLink {
         StoreError::Unavailable(format!("Redis: {error}"))
     }
 
-    fn ready(&self) -> Result<Option<MultiplexedConnection>, RedisError> {
+    fn ready(&self) -> Result<Option<RedisConnection>, RedisError> {
         let state = self.lock();
         if let Some(connection) = &state.connection {
             return Ok(Some(connection.clone()));

@@ -1,7 +1,11 @@
 //! Browser sessions in Redis (opt-in, `redis_sessions`): one hash per session under the hash of
-//! its cookie secret, and an index from `sid` to it. Both expire with the session's absolute end;
-//! idle sessions are removed by the housekeeping purge (and refused before that by the idle check
-//! every lookup makes).
+//! its cookie secret, an index from `sid` to it, and a sorted set of every `sid` by its absolute
+//! end (for listing and purging without scanning the keyspace). The first two expire with the
+//! session's absolute end; idle sessions are removed by the housekeeping purge (and refused before
+//! that by the idle check every lookup makes).
+//!
+//! Every key carries the hash tag `{sessions}`, so in a Redis Cluster they all live in one slot
+//! and each script below stays atomic.
 //!
 //! Unlike the database, Redis does not delete a user's sessions with the user; the auth server
 //! treats a session whose user is gone or disabled as signed out, so this changes nothing visible.
@@ -17,15 +21,19 @@ use std::sync::Arc;
 /// Kept this long past the absolute end at most (purge and the liveness check act first).
 const GRACE_SECS: i64 = 60;
 
-/// Stores the session `KEYS[1]` with fields `ARGV[4..]` and its index `KEYS[2]` → `ARGV[3]`,
-/// both until `ARGV[1]` (Unix seconds, on the server's clock) plus `ARGV[2]`.
+/// Stores the session `KEYS[1]` with fields `ARGV[5..]` and its index `KEYS[2]` → `ARGV[3]`, both
+/// until `ARGV[1]` (Unix seconds, on the server's clock) plus `ARGV[2]`, and adds its sid `ARGV[4]`
+/// to the set `KEYS[3]` scored by that same end; sids whose keys have expired leave the set.
 const CREATE: &str = r"
-local remaining = tonumber(ARGV[1]) - tonumber(redis.call('TIME')[1])
+local now = tonumber(redis.call('TIME')[1])
+local remaining = tonumber(ARGV[1]) - now
 if remaining < 0 then remaining = 0 end
 local ttl = remaining + tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+redis.call('ZADD', KEYS[3], now + ttl, ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)
 return 1
 ";
 
@@ -36,8 +44,10 @@ redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1])
 return 1
 ";
 
-/// Deletes the session named by the index `KEYS[1]`; returns `{hash, fields}` or nil.
+/// Deletes the session named by the index `KEYS[1]` and its sid `ARGV[2]` from the set `KEYS[2]`;
+/// returns `{hash, fields}` or nil. The session's own key `ARGV[1] .. hash` shares their slot.
 const DELETE: &str = r"
+redis.call('ZREM', KEYS[2], ARGV[2])
 local hash = redis.call('GET', KEYS[1])
 if not hash then return false end
 local key = ARGV[1] .. hash
@@ -47,66 +57,73 @@ if #fields == 0 then return false end
 return {hash, fields}
 ";
 
+/// Every session in the set `KEYS[1]`, as `{hash, fields}` pairs; sids whose session is gone
+/// are dropped from the set. `ARGV[1]` and `ARGV[2]` are the index and session key prefixes.
+const LIST: &str = r"
+local found = {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local hash = redis.call('GET', ARGV[1] .. sid)
+  local fields = {}
+  if hash then fields = redis.call('HGETALL', ARGV[2] .. hash) end
+  if #fields == 0 then
+    redis.call('ZREM', KEYS[1], sid)
+  else
+    table.insert(found, {hash, fields})
+  end
+end
+return found
+";
+
 /// The session store.
 #[derive(Debug, Clone)]
 pub struct RedisSessionStore {
     link: Arc<RedisLink>,
     sessions: String,
     sids: String,
+    index: String,
     create: Arc<redis::Script>,
     touch: Arc<redis::Script>,
     delete: Arc<redis::Script>,
+    list: Arc<redis::Script>,
 }
 
 impl RedisSessionStore {
-    /// Sessions under `<prefix>:session:` and `<prefix>:sid:`.
+    /// Sessions under `<prefix>:{sessions}:`.
     pub fn new(link: Arc<RedisLink>, prefix: &str) -> Self {
         RedisSessionStore {
             link,
-            sessions: format!("{prefix}:session:"),
-            sids: format!("{prefix}:sid:"),
+            sessions: format!("{prefix}:{{sessions}}:session:"),
+            sids: format!("{prefix}:{{sessions}}:sid:"),
+            index: format!("{prefix}:{{sessions}}:index"),
             create: Arc::new(redis::Script::new(CREATE)),
             touch: Arc::new(redis::Script::new(TOUCH)),
             delete: Arc::new(redis::Script::new(DELETE)),
+            list: Arc::new(redis::Script::new(LIST)),
         }
     }
 
     /// Every session, as stored.
     async fn all(&self) -> Result<Vec<Session>, StoreError> {
         let mut connection = self.link.store_connection().await?;
-        let keys: Vec<String> = {
-            let mut iter: redis::AsyncIter<String> = redis::cmd("SCAN")
-                .cursor_arg(0)
-                .arg("MATCH")
-                .arg(format!("{}*", self.sessions))
-                .arg("COUNT")
-                .arg(1000)
-                .clone()
-                .iter_async(&mut connection)
-                .await
-                .map_err(|error| self.link.store_failure(&error))?;
-            let mut keys = Vec::new();
-            while let Some(key) = iter.next_item().await {
-                keys.push(key.map_err(|error| self.link.store_failure(&error))?);
-            }
-            keys
-        };
-        let mut sessions = Vec::new();
-        for key in keys {
-            let fields: HashMap<String, String> = redis::cmd("HGETALL")
-                .arg(&key)
-                .query_async(&mut connection)
-                .await
-                .map_err(|error| self.link.store_failure(&error))?;
-            let Some(secret_hash) = key.strip_prefix(&self.sessions).and_then(unhex) else {
-                continue;
-            };
-            if !fields.is_empty() {
-                sessions.push(session_from_fields(secret_hash, &fields)?);
-            }
-        }
-        Ok(sessions)
+        let found: Vec<(String, HashMap<String, String>)> = self
+            .list
+            .key(&self.index)
+            .arg(&self.sids)
+            .arg(&self.sessions)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|error| self.link.store_failure(&error))?;
+        found.into_iter().map(stored_session).collect()
     }
+}
+
+/// A session as a script returns it: the hex hash of its secret and its fields.
+fn stored_session(
+    (hash, fields): (String, HashMap<String, String>),
+) -> Result<Session, StoreError> {
+    let secret_hash =
+        unhex(&hash).ok_or_else(|| StoreError::Corrupt("session index".to_owned()))?;
+    session_from_fields(secret_hash, &fields)
 }
 
 fn session_from_fields(
@@ -133,9 +150,11 @@ impl SessionStore for RedisSessionStore {
         let mut invocation = self.create.key(format!("{}{hash}", self.sessions));
         invocation
             .key(format!("{}{}", self.sids, session.sid))
+            .key(&self.index)
             .arg(session.expires_at)
             .arg(GRACE_SECS)
-            .arg(&hash);
+            .arg(&hash)
+            .arg(&session.sid);
         for (name, value) in [
             ("sid", session.sid.clone()),
             ("user_id", session.user_id.clone()),
@@ -182,17 +201,13 @@ impl SessionStore for RedisSessionStore {
         let deleted: Option<(String, HashMap<String, String>)> = self
             .delete
             .key(format!("{}{sid}", self.sids))
+            .key(&self.index)
             .arg(&self.sessions)
+            .arg(sid)
             .invoke_async(&mut connection)
             .await
             .map_err(|error| self.link.store_failure(&error))?;
-        deleted
-            .map(|(hash, fields)| {
-                let secret_hash =
-                    unhex(&hash).ok_or_else(|| StoreError::Corrupt("session index".to_owned()))?;
-                session_from_fields(secret_hash, &fields)
-            })
-            .transpose()
+        deleted.map(stored_session).transpose()
     }
 
     async fn list_sessions(&self) -> Result<Vec<Session>, StoreError> {

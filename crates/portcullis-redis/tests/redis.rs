@@ -1,5 +1,6 @@
-//! Against the real Redis of `PORTCULLIS_TEST_REDIS_URL` (skipped without it, failing under
-//! `CI=true`); each test under its own key prefix.
+//! Against the real Redis of `PORTCULLIS_TEST_REDIS_URL` and the Redis Cluster of
+//! `PORTCULLIS_TEST_REDIS_CLUSTER_URL` (each skipped without its variable, failing under
+//! `CI=true`): every case runs on both, each test under its own key prefix.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{ClusterAnnouncer, RevocationEntry, RevocationKind};
@@ -13,35 +14,64 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-fn link(redis: &TestRedis) -> Arc<RedisLink> {
-    Arc::new(RedisLink::new(redis.url()).expect("URL"))
+/// Runs each case against the Redis that `$create` gives.
+macro_rules! on_redis {
+    ($module:ident, $create:path) => {
+        mod $module {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn codes_behave_as_the_sql_store() {
+                if let Some(redis) = $create() {
+                    super::codes_behave_as_the_sql_store(&redis).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sessions_behave_as_the_sql_store() {
+                if let Some(redis) = $create() {
+                    super::sessions_behave_as_the_sql_store(&redis).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn gcra_bursts_then_refuses_with_the_wait() {
+                if let Some(redis) = $create() {
+                    super::gcra_bursts_then_refuses_with_the_wait(&redis).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn announcements_reach_followers() {
+                if let Some(redis) = $create() {
+                    super::announcements_reach_followers(redis.settings()).await;
+                }
+            }
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn codes_behave_as_the_sql_store() {
-    let Some(redis) = TestRedis::create() else {
-        return;
-    };
-    let codes = RedisCodeStore::new(link(&redis), redis.prefix());
+on_redis!(on_server, portcullis_testkit::services::TestRedis::create);
+on_redis!(
+    on_cluster,
+    portcullis_testkit::services::TestRedis::create_cluster
+);
+
+fn link(redis: &TestRedis) -> Arc<RedisLink> {
+    Arc::new(RedisLink::new(&redis.settings()).expect("URL"))
+}
+
+async fn codes_behave_as_the_sql_store(redis: &TestRedis) {
+    let codes = RedisCodeStore::new(link(redis), redis.prefix());
     code_cases::codes_are_single_use(&codes).await;
     code_cases::concurrent_code_redemption_has_one_winner(&codes).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_behave_as_the_sql_store() {
-    let Some(redis) = TestRedis::create() else {
-        return;
-    };
-    let sessions = RedisSessionStore::new(link(&redis), redis.prefix());
+async fn sessions_behave_as_the_sql_store(redis: &TestRedis) {
+    let sessions = RedisSessionStore::new(link(redis), redis.prefix());
     session_cases::sessions_round_trip(&sessions, "user-1").await;
 }
 
-#[tokio::test]
-async fn gcra_bursts_then_refuses_with_the_wait() {
-    let Some(redis) = TestRedis::create() else {
-        return;
-    };
-    let limiter = RedisGcra::new(link(&redis), redis.prefix());
+async fn gcra_bursts_then_refuses_with_the_wait(redis: &TestRedis) {
+    let limiter = RedisGcra::new(link(redis), redis.prefix());
     let interval = Duration::from_secs(20); // 3 per minute
     for _ in 0..3 {
         assert!(matches!(
@@ -66,27 +96,41 @@ async fn gcra_bursts_then_refuses_with_the_wait() {
 
 #[tokio::test]
 async fn an_unreachable_redis_fails_fast() {
-    let limiter = RedisGcra::new(
-        Arc::new(RedisLink::new("redis://127.0.0.1:1").expect("URL")),
-        "nowhere",
-    );
-    assert!(
-        limiter
-            .acquire("k", Duration::from_secs(1), 1)
-            .await
-            .is_err()
-    );
-    let started = std::time::Instant::now();
-    assert!(
-        limiter
-            .acquire("k", Duration::from_secs(1), 1)
-            .await
-            .is_err()
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(100),
-        "within the back-off, calls fail without trying"
-    );
+    for cluster in [false, true] {
+        let url = if cluster {
+            "redis://127.0.0.1:1,redis://127.0.0.1:2"
+        } else {
+            "redis://127.0.0.1:1"
+        };
+        let nowhere = RedisSettings {
+            url: url.into(),
+            prefix: "nowhere".into(),
+            cluster,
+        };
+        let limiter = RedisGcra::new(Arc::new(RedisLink::new(&nowhere).expect("URL")), "nowhere");
+        let started = std::time::Instant::now();
+        assert!(
+            limiter
+                .acquire("k", Duration::from_secs(1), 1)
+                .await
+                .is_err()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "cluster {cluster}: connecting is bounded"
+        );
+        let started = std::time::Instant::now();
+        assert!(
+            limiter
+                .acquire("k", Duration::from_secs(1), 1)
+                .await
+                .is_err()
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "cluster {cluster}: within the back-off, calls fail without trying"
+        );
+    }
 }
 
 #[derive(Default)]
@@ -105,15 +149,7 @@ impl EventHandler for Recorder {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn announcements_reach_followers() {
-    let Some(redis) = TestRedis::create() else {
-        return;
-    };
-    let settings = RedisSettings {
-        url: redis.url().to_owned(),
-        prefix: redis.prefix().to_owned(),
-    };
+async fn announcements_reach_followers(settings: RedisSettings) {
     let recorder = Arc::new(Recorder::default());
     let (stop, stopped) = watch::channel(false);
     let follower = tokio::spawn(follow_events(settings.clone(), recorder.clone(), stopped));
@@ -150,4 +186,63 @@ async fn announcements_reach_followers() {
     );
     let _ = stop.send(true);
     follower.await.expect("follower stops");
+}
+
+/// The keys of `pattern` on each node of `redis` (each a master of the test cluster).
+fn keys_per_node(redis: &TestRedis, pattern: &str) -> Vec<usize> {
+    redis
+        .settings()
+        .nodes()
+        .into_iter()
+        .map(|node| {
+            let mut connection = redis::Client::open(node)
+                .expect("URL")
+                .get_connection()
+                .expect("node");
+            redis::cmd("KEYS")
+                .arg(pattern)
+                .query::<Vec<String>>(&mut connection)
+                .expect("KEYS")
+                .len()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_limits_spread_over_the_shards_and_sessions_share_one_slot() {
+    let Some(redis) = TestRedis::create_cluster() else {
+        return;
+    };
+    let limiter = RedisGcra::new(link(&redis), redis.prefix());
+    for key in 0..30 {
+        limiter
+            .acquire(&format!("client-{key}"), Duration::from_secs(1), 5)
+            .await
+            .expect("redis cluster");
+    }
+    let rate_keys = keys_per_node(&redis, &format!("{}:rate:*", redis.prefix()));
+    assert_eq!(rate_keys.iter().sum::<usize>(), 30);
+    assert!(
+        rate_keys.iter().filter(|&&count| count > 0).count() >= 2,
+        "rate-limit keys spread over the shards: {rate_keys:?}"
+    );
+
+    let sessions = RedisSessionStore::new(link(&redis), redis.prefix());
+    session_cases::sessions_round_trip(&sessions, "user-1").await;
+    let session_keys = keys_per_node(&redis, &format!("{}:{{sessions}}:*", redis.prefix()));
+    assert_eq!(
+        session_keys.iter().filter(|&&count| count > 0).count(),
+        1,
+        "every session key on the node of the one slot: {session_keys:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_an_unreachable_seed_is_skipped() {
+    let Some(redis) = TestRedis::create_cluster() else {
+        return;
+    };
+    let mut settings = redis.settings();
+    settings.url = format!("redis://127.0.0.1:1,{}", settings.url);
+    announcements_reach_followers(settings).await;
 }

@@ -122,5 +122,27 @@ pub mod session_cases {
             Some("sid-1".into())
         );
         assert_eq!(store.delete_session("sid-1").await.expect("delete"), None);
+        assert!(store.list_sessions().await.expect("list").is_empty());
+
+        let older = Session {
+            secret_hash: vec![7; 32],
+            sid: "sid-older".into(),
+            created_at: 50,
+            ..session.clone()
+        };
+        store.create_session(&older).await.expect("create");
+        store.create_session(&session).await.expect("create");
+        let listed = store.list_sessions().await.expect("list");
+        assert_eq!(
+            listed.iter().map(|s| s.sid.as_str()).collect::<Vec<_>>(),
+            ["sid-1", "sid-older"],
+            "newest first"
+        );
+        store.delete_session("sid-older").await.expect("delete");
+        assert_eq!(
+            store.list_sessions().await.expect("list"),
+            [session],
+            "a deleted session is no longer listed"
+        );
     }
 }

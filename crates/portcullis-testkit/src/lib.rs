@@ -235,7 +235,7 @@ impl TestAuthServer {
         };
         let mut state = state;
         if let Some(redis) = &options.redis {
-            let link = Arc::new(portcullis_redis::RedisLink::new(&redis.url).expect("Redis URL"));
+            let link = Arc::new(portcullis_redis::RedisLink::new(redis).expect("Redis URL"));
             if options.redis_codes {
                 state = state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
                     link.clone(),

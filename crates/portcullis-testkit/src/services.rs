@@ -1,17 +1,22 @@
 //! The real PostgreSQL and Redis of the machine, for tests that need them.
 //!
-//! Tests read `PORTCULLIS_TEST_POSTGRES_URL` / `PORTCULLIS_TEST_REDIS_URL`. Without them a test is
+//! Tests read `PORTCULLIS_TEST_POSTGRES_URL` / `PORTCULLIS_TEST_REDIS_URL` (and
+//! `PORTCULLIS_TEST_REDIS_CLUSTER_URL` for a Redis Cluster). Without them a test is
 //! skipped on a laptop, but when `CI=true` a missing variable fails the test: CI must never pass
 //! by skipping. Each test gets its own database or key prefix and removes it afterwards, so tests
 //! run in parallel and leave nothing behind.
 
 use portcullis_jose::random_bytes;
+use portcullis_redis::RedisSettings;
 use sqlx::{Connection, Executor};
 
 /// The environment variable naming the test PostgreSQL server.
 pub const POSTGRES_URL_VAR: &str = "PORTCULLIS_TEST_POSTGRES_URL";
 /// The environment variable naming the test Redis server.
 pub const REDIS_URL_VAR: &str = "PORTCULLIS_TEST_REDIS_URL";
+/// The environment variable naming the seed nodes of the test Redis Cluster, comma-separated
+/// (`scripts/redis-cluster.sh` starts one and prints them).
+pub const REDIS_CLUSTER_URL_VAR: &str = "PORTCULLIS_TEST_REDIS_CLUSTER_URL";
 
 /// The value of `variable`; `None` (skip) outside CI, a panic in CI.
 fn service_url(variable: &str) -> Option<String> {
@@ -99,49 +104,69 @@ fn with_database(server_url: &str, name: &str) -> String {
     }
 }
 
-/// A Redis server and a key prefix of this test's own; its keys are deleted when dropped.
+/// A Redis server (or Redis Cluster) and a key prefix of this test's own; its keys are deleted
+/// when dropped.
 #[derive(Debug)]
 pub struct TestRedis {
-    url: String,
-    prefix: String,
+    settings: RedisSettings,
 }
 
 impl TestRedis {
     /// The test server with a fresh prefix; `None` when no server is configured.
     pub fn create() -> Option<Self> {
-        let url = service_url(REDIS_URL_VAR)?;
+        Self::from_variable(REDIS_URL_VAR, false)
+    }
+
+    /// The test Redis Cluster with a fresh prefix; `None` when no cluster is configured.
+    pub fn create_cluster() -> Option<Self> {
+        Self::from_variable(REDIS_CLUSTER_URL_VAR, true)
+    }
+
+    fn from_variable(variable: &str, cluster: bool) -> Option<Self> {
         Some(TestRedis {
-            url,
-            prefix: format!("portcullis-test-{}", unique_suffix()),
+            settings: RedisSettings {
+                url: service_url(variable)?,
+                prefix: format!("portcullis-test-{}", unique_suffix()),
+                cluster,
+            },
         })
     }
 
-    /// The server URL.
+    /// The server URL (the seed list of a cluster).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.settings.url
     }
 
     /// The prefix of every key and channel this test uses.
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        &self.settings.prefix
+    }
+
+    /// Settings for this server and prefix.
+    pub fn settings(&self) -> RedisSettings {
+        self.settings.clone()
     }
 }
 
 impl Drop for TestRedis {
+    /// Deletes this test's keys from every node named (each master of the test cluster), one key
+    /// at a time, since a cluster refuses a multi-key `DEL` across slots.
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else {
-            return;
-        };
-        let Ok(mut connection) = client.get_connection() else {
-            return;
-        };
-        let pattern = format!("{}:*", self.prefix);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query(&mut connection)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut connection);
+        let pattern = format!("{}:*", self.settings.prefix);
+        for node in self.settings.nodes() {
+            let Ok(client) = redis::Client::open(node) else {
+                continue;
+            };
+            let Ok(mut connection) = client.get_connection() else {
+                continue;
+            };
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut connection)
+                .unwrap_or_default();
+            for key in keys {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(key).query(&mut connection);
+            }
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
         Arc::new(EventPublisher::start(&settings, &config.issuer()).context("redis_url")?);
     let mut state = state.with_announcer(announcer);
     if config.redis_codes {
-        let link = RedisLink::new(&settings.url).context("redis_url")?;
+        let link = RedisLink::new(&settings).context("redis_url")?;
         state = state.with_code_store(Arc::new(RedisCodeStore::new(
             Arc::new(link),
             &settings.prefix,
@@ -55,7 +55,7 @@ pub fn session_store(
 ) -> anyhow::Result<Arc<dyn SessionStore>> {
     match config.redis().filter(|_| config.redis_sessions) {
         Some(settings) => {
-            let link = RedisLink::new(&settings.url).context("redis_url")?;
+            let link = RedisLink::new(&settings).context("redis_url")?;
             Ok(Arc::new(RedisSessionStore::new(
                 Arc::new(link),
                 &settings.prefix,

@@ -22,6 +22,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["database_max_connections"], Kind::Integer),
     (&["redis_url"], Kind::Text),
     (&["redis_prefix"], Kind::Text),
+    (&["redis_cluster"], Kind::Boolean),
     (&["redis_codes"], Kind::Boolean),
     (&["redis_sessions"], Kind::Boolean),
     (&["auth", "listen"], Kind::Text),

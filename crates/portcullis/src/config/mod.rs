@@ -35,6 +35,8 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key and channel of this cluster.
     pub redis_prefix: String,
+    /// `redis_url` is a comma-separated list of Redis Cluster seed nodes.
+    pub redis_cluster: bool,
     /// Keep authorization codes in Redis instead of the database.
     pub redis_codes: bool,
     /// Keep browser sessions in Redis instead of the database.
@@ -158,6 +160,7 @@ impl Default for Config {
             database_max_connections: 16,
             redis_url: None,
             redis_prefix: "portcullis".to_owned(),
+            redis_cluster: false,
             redis_codes: false,
             redis_sessions: false,
             auth: AuthConfig::default(),
@@ -380,10 +383,15 @@ impl Config {
         if self.database_max_connections == 0 {
             bail!("database_max_connections must be at least 1");
         }
-        if let Some(url) = &self.redis_url
-            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        if let Some(settings) = self.redis()
+            && settings.check().is_err()
         {
-            bail!("redis_url must be a redis:// or rediss:// URL");
+            bail!(
+                "redis_url must be a redis:// or rediss:// URL (with redis_cluster, a comma-separated list of them)"
+            );
+        }
+        if self.redis_cluster && self.redis_url.is_none() {
+            bail!("redis_cluster needs redis_url");
         }
         if self.redis_codes && self.redis_url.is_none() {
             bail!("redis_codes needs redis_url");
@@ -444,6 +452,7 @@ impl Config {
             .map(|url| portcullis_redis::RedisSettings {
                 url: url.expose().to_owned(),
                 prefix: self.redis_prefix.clone(),
+                cluster: self.redis_cluster,
             })
     }
 

@@ -97,6 +97,37 @@ fn cluster_urls_come_from_the_environment_and_are_checked() {
 }
 
 #[test]
+fn a_redis_cluster_is_a_list_of_seed_nodes() {
+    let env = [
+        (
+            "PORTCULLIS_REDIS_URL",
+            "redis://127.0.0.1:7101,redis://127.0.0.1:7102",
+        ),
+        ("PORTCULLIS_REDIS_CLUSTER", "true"),
+    ];
+    let redis = load("", &env, &FlagOverrides::default())
+        .expect("valid")
+        .redis()
+        .expect("redis");
+    assert!(redis.cluster);
+    assert_eq!(
+        redis.nodes(),
+        ["redis://127.0.0.1:7101", "redis://127.0.0.1:7102"]
+    );
+    let one_bad_seed = "redis_cluster = true\nredis_url = \"redis://127.0.0.1:7101,http://x\"";
+    assert!(error_of(load(one_bad_seed, &[], &FlagOverrides::default())).contains("redis_url"));
+    let list_without_cluster = "redis_url = \"redis://127.0.0.1:7101,redis://127.0.0.1:7102\"";
+    assert!(
+        load(list_without_cluster, &[], &FlagOverrides::default()).is_err(),
+        "a list is only meaningful for a cluster"
+    );
+    assert!(
+        error_of(load("redis_cluster = true", &[], &FlagOverrides::default()))
+            .contains("redis_url")
+    );
+}
+
+#[test]
 fn unknown_keys_are_named() {
     assert!(error_of(load("colour = 1", &[], &FlagOverrides::default())).contains("colour"));
     assert!(

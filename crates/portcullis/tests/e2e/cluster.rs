@@ -1,6 +1,7 @@
 //! A cluster on loopback: two auth servers and two gateways over one PostgreSQL database and one
 //! Redis (issue: scale-out). Needs `PORTCULLIS_TEST_POSTGRES_URL` and `PORTCULLIS_TEST_REDIS_URL`
-//! (skipped without them, failing under `CI=true`).
+//! (and `PORTCULLIS_TEST_REDIS_CLUSTER_URL` for the Redis Cluster variant), skipped without them,
+//! failing under `CI=true`.
 
 use super::browser::{
     Browser, CALLBACK, app_client, authorize, authorize_url, exchange, pkce_pair, query_param,
@@ -9,7 +10,6 @@ use super::browser::{
 use super::support::{http, plain_upstream, redis_gateway_config, register_api_clients};
 use portcullis_gateway::RunningGateway;
 use portcullis_jose::KeyEncryptionKey;
-use portcullis_redis::RedisSettings;
 use portcullis_testkit::services::{TestDatabase, TestRedis};
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use serde_json::Value;
@@ -29,15 +29,12 @@ struct Cluster {
     redis: TestRedis,
 }
 
-/// Starts the cluster, with browser sessions in Redis or in PostgreSQL; `None` when the services
-/// are not configured (outside CI).
-async fn cluster(redis_sessions: bool) -> Option<Cluster> {
+/// Starts the cluster over `redis` (a server or a Redis Cluster), with browser sessions in Redis
+/// or in PostgreSQL; `None` when the services are not configured (outside CI).
+async fn cluster(redis: Option<TestRedis>, redis_sessions: bool) -> Option<Cluster> {
+    let redis = redis?;
     let database = TestDatabase::create().await?;
-    let redis = TestRedis::create()?;
-    let settings = RedisSettings {
-        url: redis.url().to_owned(),
-        prefix: redis.prefix().to_owned(),
-    };
+    let settings = redis.settings();
     let kek = KeyEncryptionKey::generate().expect("kek").to_base64url();
     let options = TestOptions {
         database_url: Some(database.url().to_owned()),
@@ -156,7 +153,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_auth_servers_and_two_gateways_share_one_state() {
-    let Some(cluster) = cluster(false).await else {
+    let Some(cluster) = cluster(TestRedis::create(), false).await else {
         return;
     };
     let (a, b) = (&cluster.auth_a, &cluster.auth_b);
@@ -308,7 +305,17 @@ async fn two_auth_servers_and_two_gateways_share_one_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_in_redis_are_shared_listed_and_revoked() {
-    let Some(cluster) = cluster(true).await else {
+    sessions_in_redis(TestRedis::create()).await;
+}
+
+/// The same over a Redis Cluster: sessions, codes, announcements and the CLI, sharded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_in_a_redis_cluster_are_shared_listed_and_revoked() {
+    sessions_in_redis(TestRedis::create_cluster()).await;
+}
+
+async fn sessions_in_redis(redis: Option<TestRedis>) {
+    let Some(cluster) = cluster(redis, true).await else {
         return;
     };
     let (a, b) = (&cluster.auth_a, &cluster.auth_b);
@@ -336,6 +343,10 @@ async fn sessions_in_redis_are_shared_listed_and_revoked() {
             .env("PORTCULLIS_REDIS_URL", cluster.redis.url())
             .env("PORTCULLIS_REDIS_PREFIX", cluster.redis.prefix())
             .env("PORTCULLIS_REDIS_SESSIONS", "true")
+            .env(
+                "PORTCULLIS_REDIS_CLUSTER",
+                cluster.redis.settings().cluster.to_string(),
+            )
             .output()
             .expect("portcullis admin")
     };

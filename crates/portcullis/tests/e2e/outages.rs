@@ -80,6 +80,7 @@ async fn redis_outage_degrades_gateways_and_heals_by_itself() {
     let settings = RedisSettings {
         url: url_via(redis.url(), proxy.address()),
         prefix: redis.prefix().to_owned(),
+        cluster: false,
     };
     let auth = TestAuthServer::start_with(TestOptions {
         redis: Some(settings.clone()),
