@@ -2,7 +2,8 @@
 # Gateway benchmark: upstream direct vs nginx proxy_pass vs the Portcullis gateway (public route,
 # authenticated route per algorithm with a warm verified-token cache, and cold: cache disabled so
 # every request verifies the signature). Prints req/s, p50/p99 latency, server CPU microseconds per
-# request (from /proc), and the gateway's RSS with 1,000 open keep-alive connections.
+# request (from /proc), and the gateway's RSS with 1,000 open keep-alive connections (idle, and
+# under load).
 # Everything runs on loopback. Usage: bench/gateway.sh [duration-seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [[ -f "$WORK/nginx.pid" ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    for pidfile in "$WORK"/*/nginx.pid; do [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
     sleep 0.2
     rm -rf "$WORK"
 }
@@ -28,22 +29,29 @@ cargo build --release -q -p portcullis
 BIN=target/release/portcullis
 TICKS=$(getconf CLK_TCK)
 
-UPSTREAM=18080; PROXY=18081; GATEWAY=18082; GATEWAY_COLD=18084
-cat > "$WORK/nginx.conf" <<NGINX
+UPSTREAM=18080; PROXY=18081; GATEWAY=18082; GATEWAY_COLD=18084; GATEWAY_RSS=18086
+# The upstream and nginx's proxy are separate nginx instances (one worker each), so nginx's proxy
+# reaches the upstream over loopback exactly as the gateway does, and each proxy's CPU is counted
+# without the upstream's.
+start_nginx() { # name config-body
+    mkdir -p "$WORK/$1"
+    cat > "$WORK/$1/nginx.conf" <<NGINX
 worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log;
 events { worker_connections 4096; }
 http {
     access_log off;
-    upstream backend { server 127.0.0.1:$UPSTREAM; keepalive 256; }
-    server { listen 127.0.0.1:$UPSTREAM; location / { return 200 "ok\n"; } }
-    server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+    $2
 }
 NGINX
-nginx -p "$WORK" -c "$WORK/nginx.conf"
-for _ in $(seq 50); do [[ -s "$WORK/nginx.pid" ]] && break; sleep 0.1; done
-NGINX_PIDS="$(cat "$WORK/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')"
+    nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" > /dev/null
+    for _ in $(seq 50); do [[ -s "$WORK/$1/nginx.pid" ]] && break; sleep 0.1; done
+    echo "$(cat "$WORK/$1/nginx.pid") $(pgrep -P "$(cat "$WORK/$1/nginx.pid")" | tr '\n' ' ')"
+}
+UPSTREAM_PIDS=$(start_nginx upstream "server { listen 127.0.0.1:$UPSTREAM; location / { return 200 \"ok\\n\"; } }")
+PROXY_PIDS=$(start_nginx proxy "upstream backend { server 127.0.0.1:$UPSTREAM; keepalive 256; }
+    server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }")
 
 # One auth server per access token algorithm, each with a client-credentials client.
 declare -A TOKENS ISSUERS
@@ -114,8 +122,8 @@ run() { # name url server-pids [token]
     ROWS+=("| $name | $rps | $p50 | $p99 | $cpu_us | $non2xx |")
 }
 
-run "upstream direct (nginx return 200)" "http://127.0.0.1:$UPSTREAM/" "$NGINX_PIDS"
-run "nginx proxy_pass, keep-alive, no auth" "http://127.0.0.1:$PROXY/" "$NGINX_PIDS"
+run "upstream direct (nginx return 200)" "http://127.0.0.1:$UPSTREAM/" "$UPSTREAM_PIDS"
+run "nginx proxy_pass, keep-alive, no auth" "http://127.0.0.1:$PROXY/" "$PROXY_PIDS"
 run "gateway, public route" "http://127.0.0.1:$GATEWAY/public/" "$GW_PID"
 for alg in ES256 EdDSA RS256; do
     run "gateway, authenticated $alg, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID" "${TOKENS[$alg]}"
@@ -124,21 +132,35 @@ for alg in ES256 EdDSA RS256; do
     run "gateway, authenticated $alg, cold (verify every request)" "http://127.0.0.1:$GATEWAY_COLD/api/" "$GW_COLD_PID" "${TOKENS[$alg]}"
 done
 
-# RSS with 1,000 open keep-alive connections.
+# RSS with 1,000 open keep-alive connections: a fresh gateway, each connection having made one
+# request through it and then idle, held open by bench/hold_connections.py.
+gateway_config $GATEWAY_RSS 18087 100000 > "$WORK/gateway-rss.toml"
+"$BIN" --config "$WORK/gateway-rss.toml" serve gateway > /dev/null 2>&1 & GW_RSS_PID=$!; PIDS+=($GW_RSS_PID)
+wait_ready "http://127.0.0.1:18087/readyz"
+exec {HOLD_IN}> >(python3 bench/hold_connections.py "$GATEWAY_RSS" 1000 /public/ > "$WORK/hold.out")
+for _ in $(seq 300); do grep -q ready "$WORK/hold.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$WORK/hold.out" || { echo "could not open 1,000 connections" >&2; exit 1; }
+sleep 1
+RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$GW_RSS_PID/status")
+exec {HOLD_IN}>&-
+
+# And under load: 1,000 connections each with a request always in flight (the upstream pool grows
+# to match), on the gateway that served every run above.
 wrk -t1 -c1000 -d4s "http://127.0.0.1:$GATEWAY/public/" >/dev/null 2>&1 &
 WRK_PID=$!
 sleep 3
-RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status")
+BUSY_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status")
 wait "$WRK_PID"
 
 {
     echo "Command: \`bench/gateway.sh $DURATION $CONNECTIONS\` — wrk -t1 -c$CONNECTIONS -d${DURATION}s on loopback; $(machine), load generator on the same cores."
-    echo "Server CPU µs/request counts only the server processes (nginx workers, or the gateway), from /proc utime+stime; the auth servers and upstream are not counted for the gateway rows (the upstream is counted in the first two rows, being the server there)."
+    echo "Server CPU µs/request counts only the measured server's processes, from /proc utime+stime: the upstream nginx in the first row, nginx's proxy (a separate nginx instance, upstream not counted) in the second, the gateway in the others (auth servers and upstream not counted)."
     echo
     echo "| target | req/s | p50 | p99 | server CPU µs/req | non-2xx |"
     echo "|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
-    echo "Gateway RSS with 1,000 open keep-alive connections: $((RSS_KB / 1024)) MiB ($RSS_KB KiB)."
+    echo "Gateway RSS with 1,000 open keep-alive connections: $(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f MB (%.1f MiB)", k * 1024 / 1e6, k / 1024 }') — a fresh gateway, each connection has made one request and stays open."
+    echo "Gateway RSS under load from 1,000 concurrent connections: $(awk -v k="$BUSY_RSS_KB" 'BEGIN { printf "%.1f MB (%.1f MiB)", k * 1024 / 1e6, k / 1024 }') — every connection with a request in flight, so the upstream pool holds about as many connections again."
 } | tee "$WORK/table.md"
 write_benchmarks_section gateway-bench "Gateway, end to end" "$WORK/table.md"

@@ -37,7 +37,7 @@ nginx = row(gateway, "nginx proxy_pass, keep-alive, no auth")
 public = row(gateway, "gateway, public route")
 warm = row(gateway, "gateway, authenticated ES256, warm cache")
 cold = row(gateway, "gateway, authenticated ES256, cold (verify every request)")
-rss = re.search(r"RSS with 1,000 open keep-alive connections: (\d+) MiB", gateway)
+rss = re.search(r"RSS with 1,000 open keep-alive connections: ([0-9.]+) MB", gateway)
 cc = auth_row("SQLite", "client-credentials")
 refresh = auth_row("SQLite", "refresh")
 flow = auth_row("SQLite", "code-flow")
@@ -62,8 +62,8 @@ if cold and public:
     extra = number(cold[4]) - number(public[4])
     add("cold ES256 CPU above the public route, µs/req", f"{extra:.0f} (raw verify ≈ {VERIFY_ES256_US})", f"≤ {VERIFY_ES256_US} + 30", f"{extra / (VERIFY_ES256_US + 30):.2f}×", extra <= VERIFY_ES256_US + 30)
 if rss:
-    mib = int(rss.group(1))
-    add("gateway RSS with 1,000 keep-alive connections, MiB", f"{mib}", "≤ 30", f"{mib / 30:.2f}×", mib <= 30)
+    mb = float(rss.group(1))
+    add("gateway RSS with 1,000 open keep-alive connections, MB", f"{mb:.1f}", "≤ 30", f"{mb / 30:.2f}×", mb <= 30)
 if refresh:
     add("refresh rotations/s (SQLite)", f"{number(refresh[3]):,.0f}", "—", "—", True)
 if flow:

@@ -12,7 +12,7 @@ use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
 use crate::revocations::unix_now;
 use crate::routes::{Route, RouteTable};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -242,12 +242,8 @@ async fn run(
     (name, result, extra_headers)
 }
 
-/// The gateway's only handler.
-pub async fn handle(
-    State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
+/// The gateway's only handler: every request of the public listener, from `peer`.
+pub async fn handle(gateway: Arc<Gateway>, peer: SocketAddr, request: Request) -> Response {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let method = request.method().clone();

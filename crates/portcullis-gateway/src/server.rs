@@ -5,20 +5,19 @@
 use crate::pipeline::{Gateway, handle};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
@@ -33,28 +32,102 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
-/// Serves one accepted connection (already decrypted if TLS) until it ends or the drain begins.
+/// The HTTP/2 connection preface (RFC 9113 §3.4), which a client speaking HTTP/2 over cleartext
+/// with prior knowledge sends first.
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The two protocol engines, configured once.
+#[derive(Clone)]
+struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    fn new(limits: &ConnectionLimits) -> Self {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        Protocols { http1, http2 }
+    }
+}
+
+/// Whether a cleartext connection starts with the HTTP/2 preface. Reads nothing (peeks), so the
+/// protocol engine chosen sees every byte; gives up (`None`: close) after `timeout`, like the
+/// header read timeout, so a silent connection cannot be held open.
+async fn sniff_http2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut seen = [0u8; HTTP2_PREFACE.len()];
+    loop {
+        let read = tokio::time::timeout_at(deadline, stream.peek(&mut seen))
+            .await
+            .ok()?
+            .ok()?;
+        let seen = seen.get(..read)?;
+        if read == 0 || !HTTP2_PREFACE.starts_with(seen) {
+            return Some(false);
+        }
+        if read == HTTP2_PREFACE.len() {
+            return Some(true);
+        }
+        // Part of the preface so far: peek returns at once while data is waiting, so wait a
+        // little for the rest.
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Serves one accepted connection (already decrypted if TLS) with the protocol it speaks, until
+/// it ends or the drain begins.
+///
+/// The connection and each request's future are boxed, so an idle keep-alive connection holds
+/// only the state of its own protocol (RSS with many open connections).
 async fn serve_connection<I>(
-    builder: auto::Builder<TokioExecutor>,
+    protocols: Protocols,
     io: I,
-    app: Router,
+    http2: bool,
+    gateway: Arc<Gateway>,
     peer: std::net::SocketAddr,
     mut drain_signal: watch::Receiver<bool>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        app.clone().oneshot(request.map(Body::new))
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let response = handle(gateway.clone(), peer, request.map(Body::new));
+        Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
     });
-    // With upgrades, so WebSocket connections can be passed through.
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = drain_signal.changed() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    let io = TokioIo::new(io);
+    let result = if http2 {
+        let mut connection = Box::pin(protocols.http2.serve_connection(io, service));
+        tokio::select! {
+            result = connection.as_mut() => result,
+            _ = drain_signal.changed() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        }
+    } else {
+        // With upgrades, so WebSocket connections can be passed through.
+        let mut connection = Box::pin(
+            protocols
+                .http1
+                .serve_connection(io, service)
+                .with_upgrades(),
+        );
+        tokio::select! {
+            result = connection.as_mut() => result,
+            _ = drain_signal.changed() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
         }
     };
     if let Err(error) = result {
@@ -119,17 +192,7 @@ pub async fn serve(
             })
             .into_future(),
     );
-    let app = Router::new().fallback(handle).with_state(gateway);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    let protocols = Protocols::new(&limits);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     // Each connection watches this and finishes its in-flight request before closing.
     let (draining, drain_signal) = watch::channel(false);
@@ -151,18 +214,39 @@ pub async fn serve(
             tracing::warn!(%peer, "connection limit reached; closing connection");
             continue;
         };
-        let app = app.clone();
-        let builder = builder.clone();
+        let gateway = gateway.clone();
+        let protocols = protocols.clone();
         let drain_signal = drain_signal.clone();
         let tls = tls.clone();
         let handshake_timeout = limits.header_read_timeout;
         connections.spawn(async move {
             match tls {
-                None => serve_connection(builder, stream, app, peer, drain_signal).await,
+                None => {
+                    if let Some(http2) = sniff_http2(&stream, handshake_timeout).await {
+                        serve_connection(protocols, stream, http2, gateway, peer, drain_signal)
+                            .await;
+                    }
+                }
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    // Boxed: the handshake's state is large, and would otherwise make the task
+                    // of every plain connection as large.
+                    let handshake = Box::pin(tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.accept(stream),
+                    ));
+                    match handshake.await {
                         Ok(Ok(stream)) => {
-                            serve_connection(builder, stream, app, peer, drain_signal).await
+                            // The protocol was agreed by ALPN (RFC 7301).
+                            let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                            Box::pin(serve_connection(
+                                protocols,
+                                stream,
+                                http2,
+                                gateway,
+                                peer,
+                                drain_signal,
+                            ))
+                            .await;
                         }
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

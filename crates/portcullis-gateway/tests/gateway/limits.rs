@@ -46,6 +46,19 @@ async fn slow_headers_are_cut_off() {
         401,
         "others are still served"
     );
+    // Silence, or half the HTTP/2 preface then silence, is cut off the same way.
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut silent = TcpStream::connect(address).await.expect("connect");
+        silent.write_all(opening).await.expect("write");
+        let started = Instant::now();
+        assert!(
+            read_until_closed(&mut silent, Duration::from_secs(3))
+                .await
+                .is_some(),
+            "{opening:?}: the connection must be closed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{opening:?}");
+    }
     stack.stop().await;
 }
 
