@@ -4,12 +4,13 @@
 # every request verifies the signature). Prints req/s, p50/p99 latency, server CPU microseconds per
 # request (from /proc), and the gateway's RSS with 1,000 open keep-alive connections (idle, and
 # under load).
-# Everything runs on loopback. Usage: bench/gateway.sh [duration-seconds] [connections]
+# Everything runs on loopback. Usage: bench/gateway.sh [duration-seconds] [connections] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 DURATION=${1:-8}
 CONNECTIONS=${2:-64}
+ROUNDS=${3:-3}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -104,7 +105,11 @@ gateway_config $GATEWAY_COLD 18085 0 > "$WORK/gateway-cold.toml"
 for port in 18083 18085; do wait_ready "http://127.0.0.1:$port/readyz"; done
 
 
-ROWS=()
+# Each target is measured ROUNDS times, the rounds interleaved so that a slow spell of the shared
+# cores hits every target alike; a row reports the run of median req/s, and the median CPU.
+RESULTS=$WORK/results
+mkdir -p "$RESULTS"
+NAMES=()
 run() { # name url server-pids [token]
     local name=$1 url=$2 pids=$3 token=${4:-}
     local header=()
@@ -119,17 +124,30 @@ run() { # name url server-pids [token]
     local p99; p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     local non2xx; non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out"); non2xx=${non2xx:-0}
     local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')
-    ROWS+=("| $name | $rps | $p50 | $p99 | $cpu_us | $non2xx |")
+    [[ ${RECORDING:-1} == 1 ]] && NAMES+=("$name")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$rps" "$p50" "$p99" "$cpu_us" "$non2xx" >> "$RESULTS/$name"
 }
 
-run "upstream direct (nginx return 200)" "http://127.0.0.1:$UPSTREAM/" "$UPSTREAM_PIDS"
-run "nginx proxy_pass, keep-alive, no auth" "http://127.0.0.1:$PROXY/" "$PROXY_PIDS"
-run "gateway, public route" "http://127.0.0.1:$GATEWAY/public/" "$GW_PID"
-for alg in ES256 EdDSA RS256; do
-    run "gateway, authenticated $alg, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID" "${TOKENS[$alg]}"
-done
-for alg in ES256 EdDSA RS256; do
-    run "gateway, authenticated $alg, cold (verify every request)" "http://127.0.0.1:$GATEWAY_COLD/api/" "$GW_COLD_PID" "${TOKENS[$alg]}"
+every_target() {
+    run "upstream direct (nginx return 200)" "http://127.0.0.1:$UPSTREAM/" "$UPSTREAM_PIDS"
+    run "nginx proxy_pass, keep-alive, no auth" "http://127.0.0.1:$PROXY/" "$PROXY_PIDS"
+    run "gateway, public route" "http://127.0.0.1:$GATEWAY/public/" "$GW_PID"
+    for alg in ES256 EdDSA RS256; do
+        run "gateway, authenticated $alg, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID" "${TOKENS[$alg]}"
+    done
+    for alg in ES256 EdDSA RS256; do
+        run "gateway, authenticated $alg, cold (verify every request)" "http://127.0.0.1:$GATEWAY_COLD/api/" "$GW_COLD_PID" "${TOKENS[$alg]}"
+    done
+}
+every_target
+for _ in $(seq 2 "$ROUNDS"); do RECORDING=0 every_target; done
+
+ROWS=()
+for name in "${NAMES[@]}"; do
+    median=$(sort -n "$RESULTS/$name" | awk '{ lines[NR] = $0 } END { print lines[int((NR + 1) / 2)] }')
+    cpu=$(cut -f4 "$RESULTS/$name" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    IFS=$'\t' read -r rps p50 p99 _ non2xx <<<"$median"
+    ROWS+=("| $name | $rps | $p50 | $p99 | $cpu | $non2xx |")
 done
 
 # RSS with 1,000 open keep-alive connections: a fresh gateway, each connection having made one
@@ -153,7 +171,7 @@ BUSY_RSS_KB=$(awk '/VmRSS/ {print $2}' "/proc/$GW_PID/status")
 wait "$WRK_PID"
 
 {
-    echo "Command: \`bench/gateway.sh $DURATION $CONNECTIONS\` — wrk -t1 -c$CONNECTIONS -d${DURATION}s on loopback; $(machine), load generator on the same cores."
+    echo "Command: \`bench/gateway.sh $DURATION $CONNECTIONS $ROUNDS\` — wrk -t1 -c$CONNECTIONS -d${DURATION}s on loopback, $ROUNDS interleaved rounds (median shown); $(machine), load generator on the same cores."
     echo "Server CPU µs/request counts only the measured server's processes, from /proc utime+stime: the upstream nginx in the first row, nginx's proxy (a separate nginx instance, upstream not counted) in the second, the gateway in the others (auth servers and upstream not counted)."
     echo
     echo "| target | req/s | p50 | p99 | server CPU µs/req | non-2xx |"
