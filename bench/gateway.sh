@@ -46,8 +46,9 @@ http {
     $2
 }
 NGINX
-    nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" > /dev/null
+    nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" > /dev/null || return 1
     for _ in $(seq 50); do [[ -s "$WORK/$1/nginx.pid" ]] && break; sleep 0.1; done
+    [[ -s "$WORK/$1/nginx.pid" ]] || return 1
     echo "$(cat "$WORK/$1/nginx.pid") $(pgrep -P "$(cat "$WORK/$1/nginx.pid")" | tr '\n' ' ')"
 }
 UPSTREAM_PIDS=$(start_nginx upstream "server { listen 127.0.0.1:$UPSTREAM; location / { return 200 \"ok\\n\"; } }")

@@ -16,7 +16,7 @@ bash bench/auth.sh "$DURATION" 32 | tee "$WORK/auth.md"
 # The raw cost of validating an ES256 access token (parse, signature, claims) on this machine, in
 # this run: the cold gateway path is judged against it.
 cargo bench -q -p portcullis-jose --bench jws -- validate_access_token/ES256 \
-    --measurement-time 3 --warm-up-time 1 > /dev/null
+    --measurement-time 3 --warm-up-time 1 > /dev/null 2>&1
 VERIFY_NS=$(python3 -c 'import json; print(json.load(open("target/criterion/validate_access_token_ES256/new/estimates.json"))["median"]["point_estimate"])')
 
 python3 - "$WORK/gateway.md" "$WORK/auth.md" "$DURATION" "$(machine)" "$VERIFY_NS" > "$WORK/summary.md" <<'PY'
