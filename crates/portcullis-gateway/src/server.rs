@@ -222,7 +222,13 @@ pub async fn serve(
         connections.spawn(async move {
             match tls {
                 None => {
-                    if let Some(http2) = sniff_http2(&stream, handshake_timeout).await {
+                    let mut draining = drain_signal.clone();
+                    let sniffed = tokio::select! {
+                        sniffed = sniff_http2(&stream, handshake_timeout) => sniffed,
+                        // Nothing was asked yet: a drain closes the connection at once.
+                        _ = draining.changed() => None,
+                    };
+                    if let Some(http2) = sniffed {
                         serve_connection(protocols, stream, http2, gateway, peer, drain_signal)
                             .await;
                     }

@@ -57,22 +57,27 @@ if #fields == 0 then return false end
 return {hash, fields}
 ";
 
-/// Every session in the set `KEYS[1]`, as `{hash, fields}` pairs; sids whose session is gone
-/// are dropped from the set. `ARGV[1]` and `ARGV[2]` are the index and session key prefixes.
-const LIST: &str = r"
-local found = {}
-for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+/// The sessions of the set `KEYS[1]` from rank `ARGV[3]` to `ARGV[4]`, as `{found, stale}`: the
+/// `{hash, fields}` pairs of live sessions, and the sids whose session is gone. `ARGV[1]` and
+/// `ARGV[2]` are the index and session key prefixes. Called in bounded pages, so no single call
+/// holds Redis (and every gateway's rate limits) for long.
+const LIST_PAGE: &str = r"
+local found, stale = {}, {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[4])) do
   local hash = redis.call('GET', ARGV[1] .. sid)
   local fields = {}
   if hash then fields = redis.call('HGETALL', ARGV[2] .. hash) end
   if #fields == 0 then
-    redis.call('ZREM', KEYS[1], sid)
+    table.insert(stale, sid)
   else
     table.insert(found, {hash, fields})
   end
 end
-return found
+return {found, stale}
 ";
+
+/// Sessions read per [`LIST_PAGE`] call.
+const PAGE: usize = 500;
 
 /// The session store.
 #[derive(Debug, Clone)]
@@ -98,22 +103,45 @@ impl RedisSessionStore {
             create: Arc::new(redis::Script::new(CREATE)),
             touch: Arc::new(redis::Script::new(TOUCH)),
             delete: Arc::new(redis::Script::new(DELETE)),
-            list: Arc::new(redis::Script::new(LIST)),
+            list: Arc::new(redis::Script::new(LIST_PAGE)),
         }
     }
 
-    /// Every session, as stored.
+    /// Every session, as stored (a page at a time; sessions created meanwhile may be missed),
+    /// dropping the sids of sessions that are gone from the listing set.
     async fn all(&self) -> Result<Vec<Session>, StoreError> {
+        type Page = (Vec<(String, HashMap<String, String>)>, Vec<String>);
         let mut connection = self.link.store_connection().await?;
-        let found: Vec<(String, HashMap<String, String>)> = self
-            .list
-            .key(&self.index)
-            .arg(&self.sids)
-            .arg(&self.sessions)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|error| self.link.store_failure(&error))?;
-        found.into_iter().map(stored_session).collect()
+        let (mut sessions, mut stale) = (Vec::new(), Vec::new());
+        for start in (0..).step_by(PAGE) {
+            let (found, gone): Page = self
+                .list
+                .key(&self.index)
+                .arg(&self.sids)
+                .arg(&self.sessions)
+                .arg(start)
+                .arg(start + PAGE - 1)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|error| self.link.store_failure(&error))?;
+            let read = found.len() + gone.len();
+            for pair in found {
+                sessions.push(stored_session(pair)?);
+            }
+            stale.extend(gone);
+            if read < PAGE {
+                break;
+            }
+        }
+        if !stale.is_empty() {
+            redis::cmd("ZREM")
+                .arg(&self.index)
+                .arg(stale)
+                .query_async::<i64>(&mut connection)
+                .await
+                .map_err(|error| self.link.store_failure(&error))?;
+        }
+        Ok(sessions)
     }
 }
 

@@ -8,6 +8,7 @@ use portcullis_redis::{
     ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGcra, RedisLink,
     RedisSessionStore, RedisSettings, follow_events,
 };
+use portcullis_store::SessionStore;
 use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_testkit::services::TestRedis;
 use std::sync::{Arc, Mutex};
@@ -236,4 +237,33 @@ async fn on_a_cluster_an_unreachable_seed_is_skipped() {
     let mut settings = redis.settings();
     settings.url = format!("redis://127.0.0.1:1,{}", settings.url);
     announcements_reach_followers(settings).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_across_pages() {
+    let Some(redis) = TestRedis::create() else {
+        return;
+    };
+    let sessions = RedisSessionStore::new(link(&redis), redis.prefix());
+    let far = i64::try_from(std::time::UNIX_EPOCH.elapsed().expect("clock").as_secs())
+        .expect("seconds")
+        + 3600;
+    for n in 0..1_100u32 {
+        let mut secret_hash = [0u8; 32];
+        secret_hash[..4].copy_from_slice(&n.to_be_bytes());
+        let session = portcullis_core::Session {
+            secret_hash: secret_hash.to_vec(),
+            sid: format!("sid-{n}"),
+            user_id: "user-1".into(),
+            auth_time: 100,
+            created_at: i64::from(n),
+            last_seen_at: 100,
+            expires_at: far,
+        };
+        sessions.create_session(&session).await.expect("create");
+    }
+    sessions.delete_session("sid-7").await.expect("delete");
+    let listed = sessions.list_sessions().await.expect("list");
+    assert_eq!(listed.len(), 1_099, "every page read, the deleted one gone");
+    assert_eq!(listed.first().map(|s| s.sid.as_str()), Some("sid-1099"));
 }

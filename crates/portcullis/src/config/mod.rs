@@ -387,7 +387,7 @@ impl Config {
             && settings.check().is_err()
         {
             bail!(
-                "redis_url must be a redis:// or rediss:// URL (with redis_cluster, a comma-separated list of them)"
+                "redis_url must be a redis:// URL (with redis_cluster, a comma-separated list of them); TLS to Redis (rediss://) is not built in"
             );
         }
         if self.redis_cluster && self.redis_url.is_none() {

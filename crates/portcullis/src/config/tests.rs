@@ -125,6 +125,11 @@ fn a_redis_cluster_is_a_list_of_seed_nodes() {
         error_of(load("redis_cluster = true", &[], &FlagOverrides::default()))
             .contains("redis_url")
     );
+    let tls = "redis_url = \"rediss://127.0.0.1:6379\"";
+    assert!(
+        error_of(load(tls, &[], &FlagOverrides::default())).contains("not built in"),
+        "TLS to Redis is refused at start, with the reason"
+    );
 }
 
 #[test]
