@@ -86,23 +86,20 @@ impl Authenticator {
 
     async fn verify(&self, token: &str, now: i64) -> Result<Identity, AuthFailure> {
         let invalid = |reason: &str| AuthFailure::Invalid(reason.to_owned());
-        // The unverified `iss` only selects which keys to try; it is verified with the signature.
+        // Decoded once: the unverified `iss` only selects which keys to try; it is verified with
+        // the signature.
         let jws =
             UnverifiedJws::parse(token).map_err(|error| AuthFailure::Invalid(error.to_string()))?;
-        let issuer = serde_json::from_slice::<serde_json::Value>(jws.unverified_payload())
-            .ok()
-            .and_then(|claims| {
-                claims
-                    .get("iss")
-                    .and_then(|iss| iss.as_str().map(str::to_owned))
-            })
+        let issuer = serde_json::from_slice::<UnverifiedIssuer<'_>>(jws.unverified_payload())
+            .map_err(|_| invalid("token claims are malformed"))?
+            .iss
             .ok_or_else(|| invalid("token has no issuer"))?;
         let keys = self
             .issuers
-            .get(&issuer)
+            .get(issuer.as_ref())
             .ok_or_else(|| invalid("token issuer is not accepted"))?;
         let validated = keys
-            .validate_access_token(token, self.leeway_secs, now)
+            .validate_parsed(&jws, self.leeway_secs, now)
             .await
             .map_err(|error| match error {
                 RemoteValidationError::KeysUnavailable => AuthFailure::KeysUnavailable,
@@ -111,6 +108,13 @@ impl Authenticator {
         Identity::from_claims(&validated.claims)
             .ok_or_else(|| invalid("token claims cannot be forwarded"))
     }
+}
+
+/// The one claim read before the signature is checked, borrowed where the JSON has no escapes.
+#[derive(serde::Deserialize)]
+struct UnverifiedIssuer<'a> {
+    #[serde(borrow)]
+    iss: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>`.

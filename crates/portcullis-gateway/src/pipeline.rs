@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -114,12 +115,30 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         })
         .cloned()
         .unwrap_or_else(|| {
-            let mut random = [0u8; 12];
-            let id = portcullis_jose::random_bytes(&mut random)
-                .map(|()| portcullis_jose::base64url::encode(random))
-                .unwrap_or_else(|_| "unavailable".to_owned());
-            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unavailable"))
+            random_request_id()
+                .and_then(|id| HeaderValue::from_str(&id).ok())
+                .unwrap_or(HeaderValue::from_static("unavailable"))
         })
+}
+
+/// A new request id: 12 random bytes, base64url. The bytes are drawn from the system's RNG for
+/// 32 ids at a time, per thread (one RNG call per request cost 2% of the proxy's CPU).
+fn random_request_id() -> Option<String> {
+    const ID_BYTES: usize = 12;
+    const POOL_BYTES: usize = ID_BYTES * 32;
+    thread_local! {
+        static POOL: RefCell<([u8; POOL_BYTES], usize)> =
+            const { RefCell::new(([0; POOL_BYTES], POOL_BYTES)) };
+    }
+    POOL.with_borrow_mut(|(pool, used)| {
+        if *used == POOL_BYTES {
+            portcullis_jose::random_bytes(pool).ok()?;
+            *used = 0;
+        }
+        let id = pool.get(*used..*used + ID_BYTES)?;
+        *used += ID_BYTES;
+        Some(portcullis_jose::base64url::encode(id))
+    })
 }
 
 /// The rate-limit headers of the IETF draft (`RateLimit-Policy`, `RateLimit`).
@@ -201,13 +220,12 @@ async fn run(
             Some(identity)
         }
     };
-    let client_ip = gateway.client_ip(peer.ip(), request.headers());
     let mut extra_headers = Vec::new();
     if let Some(rule) = &route.rate_limit {
         let key = match (rule.key, &identity) {
             (RateLimitKey::Subject, Some(identity)) => format!("sub:{}", identity.subject),
             (RateLimitKey::Client, Some(identity)) => format!("client:{}", identity.client_id),
-            _ => format!("ip:{client_ip}"),
+            _ => format!("ip:{}", gateway.client_ip(peer.ip(), request.headers())),
         };
         let decision = gateway
             .rate_limiter
@@ -226,7 +244,7 @@ async fn run(
     let context = ForwardContext {
         route: &route,
         identity: identity.as_deref(),
-        client_ip,
+        peer: peer.ip(),
         peer_trusted: gateway.trusted_proxies.contains(&peer.ip()),
         forward_authorization: gateway.forward_authorization,
         request_id,

@@ -53,6 +53,10 @@ fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names instead of a lookup per listed name.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     // RFC 9110 §7.6.1: so are the headers the `Connection` header names.
     if headers.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = headers
@@ -78,8 +82,9 @@ pub struct ForwardContext<'a> {
     pub route: &'a Route,
     /// The authenticated caller, if the route requires one.
     pub identity: Option<&'a Identity>,
-    /// The client's address (the peer, or from `X-Forwarded-For` behind trusted proxies).
-    pub client_ip: IpAddr,
+    /// The address that connected to the gateway: what this hop adds to `X-Forwarded-For` and
+    /// `Forwarded: for=` (RFC 7239 §5.2), whether or not it is a trusted proxy.
+    pub peer: IpAddr,
     /// Whether the peer is a trusted proxy whose `X-Forwarded-*` headers are kept.
     pub peer_trusted: bool,
     /// Keep `Authorization` for the backend.
@@ -88,49 +93,72 @@ pub struct ForwardContext<'a> {
     pub request_id: &'a HeaderValue,
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn insert_text(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
 fn append_forwarding(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
+    // The Host value is shared, not copied, by the headers that repeat it.
     let host = headers
         .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let ip = context.client_ip.to_string();
-    let set = |headers: &mut HeaderMap, name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    let existing = |headers: &HeaderMap, name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
-    };
+        .filter(|value| value.to_str().is_ok())
+        .cloned();
+    let ip = context.peer.to_string();
+    let http = HeaderValue::from_static("http");
     if context.peer_trusted {
-        let chain = existing(headers, "x-forwarded-for")
-            .map_or(ip.clone(), |chain| format!("{chain}, {ip}"));
-        set(headers, "x-forwarded-for", chain);
-        if existing(headers, "x-forwarded-proto").is_none() {
-            set(headers, "x-forwarded-proto", "http".into());
+        match text(headers, &X_FORWARDED_FOR) {
+            Some(chain) => insert_text(headers, X_FORWARDED_FOR, &format!("{chain}, {ip}")),
+            None => insert_text(headers, X_FORWARDED_FOR, &ip),
         }
-        if existing(headers, "x-forwarded-host").is_none() {
-            set(headers, "x-forwarded-host", host.clone());
+        if text(headers, &X_FORWARDED_PROTO).is_none() {
+            headers.insert(X_FORWARDED_PROTO, http);
+        }
+        if text(headers, &X_FORWARDED_HOST).is_none() {
+            headers.insert(
+                X_FORWARDED_HOST,
+                host.clone().unwrap_or(HeaderValue::from_static("")),
+            );
         }
     } else {
         // RFC 7239 §5.2: values from untrusted peers are replaced, not extended.
-        set(headers, "x-forwarded-for", ip.clone());
-        set(headers, "x-forwarded-proto", "http".into());
-        set(headers, "x-forwarded-host", host.clone());
-        headers.remove("forwarded");
+        insert_text(headers, X_FORWARDED_FOR, &ip);
+        headers.insert(X_FORWARDED_PROTO, http);
+        headers.insert(
+            X_FORWARDED_HOST,
+            host.clone().unwrap_or(HeaderValue::from_static("")),
+        );
+        headers.remove(header::FORWARDED);
     }
-    let node = match context.client_ip {
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
-        IpAddr::V4(v4) => v4.to_string(),
+    let host = host
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .replace('"', "");
+    let element = match context.peer {
+        IpAddr::V6(_) => format!("for=\"[{ip}]\";proto=http;host=\"{host}\""),
+        IpAddr::V4(_) => format!("for={ip};proto=http;host=\"{host}\""),
     };
-    let element = format!("for={node};proto=http;host=\"{}\"", host.replace('"', ""));
-    let forwarded = existing(headers, "forwarded")
-        .map_or(element.clone(), |previous| format!("{previous}, {element}"));
-    set(headers, "forwarded", forwarded);
+    match text(headers, &header::FORWARDED) {
+        Some(previous) => insert_text(
+            headers,
+            header::FORWARDED,
+            &format!("{previous}, {element}"),
+        ),
+        None => insert_text(headers, header::FORWARDED, &element),
+    }
 }
 
 fn upstream_uri(route: &Route, uri: &Uri) -> Result<Uri, GatewayError> {

@@ -123,9 +123,19 @@ impl<'a> UnverifiedJws<'a> {
     /// the payload. The header's `alg` must name the same algorithm, or the token is refused.
     ///
     /// # Errors
+    /// As [`UnverifiedJws::check_signature`].
+    pub fn verify(self, keys: &KeySet) -> Result<Vec<u8>, JoseError> {
+        self.check_signature(keys)?;
+        Ok(self.payload)
+    }
+
+    /// Checks the signature as [`UnverifiedJws::verify`] does, without consuming the JWS: after
+    /// `Ok`, [`UnverifiedJws::unverified_payload`] is the verified payload.
+    ///
+    /// # Errors
     /// [`JoseError::HeaderRejected`] for a missing or unknown `kid` or an `alg` that does not
     /// match the key; [`JoseError::BadSignature`] when the signature does not verify.
-    pub fn verify(self, keys: &KeySet) -> Result<Vec<u8>, JoseError> {
+    pub fn check_signature(&self, keys: &KeySet) -> Result<(), JoseError> {
         let kid = self
             .header
             .kid
@@ -138,8 +148,7 @@ impl<'a> UnverifiedJws<'a> {
         if self.header.alg != key.algorithm().as_str() {
             return Err(JoseError::HeaderRejected("alg does not match the key"));
         }
-        key.verify(self.signing_input.as_bytes(), &self.signature)?;
-        Ok(self.payload)
+        key.verify(self.signing_input.as_bytes(), &self.signature)
     }
 }
 

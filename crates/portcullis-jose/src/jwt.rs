@@ -99,7 +99,20 @@ impl AccessTokenValidation {
         keys: &KeySet,
         now: i64,
     ) -> Result<ValidatedToken, ValidationError> {
-        let jws = UnverifiedJws::parse(token)?;
+        self.validate_jws(&UnverifiedJws::parse(token)?, keys, now)
+    }
+
+    /// Validates an already parsed token, as [`AccessTokenValidation::validate`] does (for a
+    /// caller that read the unverified claims first, so the token is decoded once).
+    ///
+    /// # Errors
+    /// The first defect found, as a [`ValidationError`].
+    pub fn validate_jws(
+        &self,
+        jws: &UnverifiedJws<'_>,
+        keys: &KeySet,
+        now: i64,
+    ) -> Result<ValidatedToken, ValidationError> {
         if !jws
             .header()
             .typ
@@ -109,12 +122,13 @@ impl AccessTokenValidation {
             return Err(ValidationError::WrongType);
         }
         let kid = jws.header().kid.clone().unwrap_or_default();
-        let payload = jws.verify(keys)?;
-        let registered: RegisteredClaims = serde_json::from_slice(&payload)
+        jws.check_signature(keys)?;
+        let payload = jws.unverified_payload();
+        let registered: RegisteredClaims = serde_json::from_slice(payload)
             .map_err(|_| ValidationError::MalformedClaims("registered claims are invalid"))?;
         // A repeated claim is ambiguous (parsers disagree on which one counts): refuse it
         // (RFC 7519 §4: claim names within a claims set must be unique).
-        let UniqueMembers(claims) = serde_json::from_slice(&payload).map_err(|_| {
+        let UniqueMembers(claims) = serde_json::from_slice(payload).map_err(|_| {
             ValidationError::MalformedClaims("claims are not a JSON object with unique names")
         })?;
         if registered.iss.as_deref() != Some(self.issuer.as_str()) {

@@ -3,7 +3,9 @@
 //! when a token names an unknown `kid`, but at most once per `min_interval`, so tokens with random
 //! kids cannot cause a fetch storm.
 
-use crate::{AccessTokenValidation, JoseError, KeySet, ValidatedToken, ValidationError};
+use crate::{
+    AccessTokenValidation, JoseError, KeySet, UnverifiedJws, ValidatedToken, ValidationError,
+};
 use portcullis_types::{JwkSet, ProviderMetadata};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -131,25 +133,49 @@ impl RemoteKeySet {
         leeway_secs: i64,
         now: i64,
     ) -> Result<ValidatedToken, RemoteValidationError> {
+        // Without keys the answer is "unavailable" whatever the token looks like.
+        self.ensure_loaded().await?;
+        let jws = UnverifiedJws::parse(token)
+            .map_err(|error| RemoteValidationError::Invalid(error.into()))?;
+        self.validate_parsed(&jws, leeway_secs, now).await
+    }
+
+    /// Validates an already parsed access token, as [`RemoteKeySet::validate_access_token`]
+    /// does.
+    ///
+    /// # Errors
+    /// As [`RemoteKeySet::validate_access_token`].
+    pub async fn validate_parsed(
+        &self,
+        jws: &UnverifiedJws<'_>,
+        leeway_secs: i64,
+        now: i64,
+    ) -> Result<ValidatedToken, RemoteValidationError> {
+        self.ensure_loaded().await?;
+        let validation = AccessTokenValidation {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            leeway_secs,
+        };
+        let result = match validation.validate_jws(jws, &self.current(), now) {
+            Err(ValidationError::Jose(JoseError::HeaderRejected("unknown kid"))) => {
+                self.refresh_for_unknown_kid().await;
+                validation.validate_jws(jws, &self.current(), now)
+            }
+            other => other,
+        };
+        result.map_err(RemoteValidationError::Invalid)
+    }
+
+    /// Fetches keys that were never loaded (rate limited like an unknown `kid`).
+    async fn ensure_loaded(&self) -> Result<(), RemoteValidationError> {
         if !self.is_loaded() {
             self.refresh_for_unknown_kid().await;
             if !self.is_loaded() {
                 return Err(RemoteValidationError::KeysUnavailable);
             }
         }
-        let validation = AccessTokenValidation {
-            issuer: self.issuer.clone(),
-            audience: self.audience.clone(),
-            leeway_secs,
-        };
-        let result = match validation.validate(token, &self.current(), now) {
-            Err(ValidationError::Jose(JoseError::HeaderRejected("unknown kid"))) => {
-                self.refresh_for_unknown_kid().await;
-                validation.validate(token, &self.current(), now)
-            }
-            other => other,
-        };
-        result.map_err(RemoteValidationError::Invalid)
+        Ok(())
     }
 
     async fn fetch_and_store(&self) -> Result<(), String> {

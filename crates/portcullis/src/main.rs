@@ -10,6 +10,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: the gateway and auth server allocate and free small
+/// buffers across worker threads on every request, where glibc's malloc cost 10-13% of the
+/// gateway's CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Portcullis: authentication and authorization for distributed systems.
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version, about)]

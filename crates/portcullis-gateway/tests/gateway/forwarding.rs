@@ -72,15 +72,92 @@ async fn spoofed_identity_headers_never_reach_the_upstream() {
             );
         }
     }
-    let generated = stack.get("/public/x", None).await;
-    assert!(
-        generated.headers()["x-request-id"]
+    // Generated ids: 16 base64url characters, never repeated (across refills of the batch of
+    // random bytes they are drawn from).
+    let mut generated = std::collections::HashSet::new();
+    for _ in 0..40 {
+        let response = stack.get("/public/x", None).await;
+        let id = response.headers()["x-request-id"]
             .to_str()
             .expect("ascii")
-            .len()
-            >= 16
-    );
+            .to_owned();
+        assert!(
+            id.len() == 16
+                && id
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'),
+            "{id}"
+        );
+        assert!(generated.insert(id), "a request id repeated");
+    }
     stack.stop().await;
+}
+
+/// The forwarding headers the upstream sees when the client sends its own: `(x-forwarded-for,
+/// x-forwarded-proto, x-forwarded-host, forwarded)`, and the gateway's `host:port`.
+async fn forwarding_seen_upstream(trusted: bool) -> ([String; 4], String) {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        if trusted {
+            config.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        }
+        let mut public = route("public", "/public", upstream);
+        public.auth = "public".into();
+        config.routes.push(public);
+    })
+    .await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/public/echo", stack.base))
+        .header("X-Forwarded-For", "10.9.9.9")
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "app.example")
+        .header("Forwarded", "for=10.9.9.9;proto=https")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let echoed: Value = response.json().await.expect("json");
+    let seen = [
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+    ]
+    .map(|name| {
+        echoed["headers"][name]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let authority = stack.base.trim_start_matches("http://").to_owned();
+    stack.stop().await;
+    (seen, authority)
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_replaced_from_clients_and_extended_from_trusted_proxies() {
+    // RFC 7239 §5.2: an untrusted peer's claims are dropped; this hop speaks for itself.
+    let (seen, authority) = forwarding_seen_upstream(false).await;
+    assert_eq!(
+        seen,
+        [
+            "127.0.0.1".to_owned(),
+            "http".to_owned(),
+            authority.clone(),
+            format!("for=127.0.0.1;proto=http;host=\"{authority}\""),
+        ]
+    );
+    // A trusted proxy's chain is kept and this hop appends the proxy's own address, not the
+    // client's again.
+    let (seen, authority) = forwarding_seen_upstream(true).await;
+    assert_eq!(
+        seen,
+        [
+            "10.9.9.9, 127.0.0.1".to_owned(),
+            "https".to_owned(),
+            "app.example".to_owned(),
+            format!("for=10.9.9.9;proto=https, for=127.0.0.1;proto=http;host=\"{authority}\""),
+        ]
+    );
 }
 
 #[tokio::test]
