@@ -24,6 +24,7 @@ pub mod routes;
 pub mod server;
 pub mod shared_rate_limit;
 pub mod tls;
+pub mod worker;
 
 pub use build::{RunningGateway, start};
 pub use config::GatewayConfig;

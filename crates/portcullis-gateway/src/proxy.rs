@@ -5,6 +5,7 @@
 use crate::error::GatewayError;
 use crate::identity::{Identity, write_identity_headers};
 use crate::routes::Route;
+use crate::worker;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
 use hyper_util::client::legacy::Client;
@@ -13,18 +14,42 @@ use hyper_util::rt::TokioExecutor;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// A pooled HTTP/1.1 client for one route's upstreams.
-pub type UpstreamClient = Client<HttpConnector, Body>;
+/// Pooled HTTP/1.1 clients for one route's upstreams, one per worker thread, so a request is
+/// forwarded over a connection driven by its own thread.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    per_worker: Vec<Client<HttpConnector, Body>>,
+}
 
-/// A client with the given connect timeout and keep-alive pooling.
+impl std::fmt::Debug for UpstreamClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamClient")
+            .field("workers", &self.per_worker.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamClient {
+    fn current(&self) -> &Client<HttpConnector, Body> {
+        let index = worker::index() % self.per_worker.len().max(1);
+        &self.per_worker[index]
+    }
+}
+
+/// Clients with the given connect timeout and keep-alive pooling.
 pub fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(connect_timeout));
     connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(512)
-        .build(connector)
+    let per_worker = (0..worker::count())
+        .map(|_| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(512)
+                .build(connector.clone())
+        })
+        .collect();
+    UpstreamClient { per_worker }
 }
 
 /// RFC 9110 §7.6.1: connection-specific headers that must not be forwarded.
@@ -239,7 +264,10 @@ pub async fn forward(
     let started = Instant::now();
     let response = match tokio::time::timeout(
         route.timeout,
-        route.client.request(Request::from_parts(parts, body)),
+        route
+            .client
+            .current()
+            .request(Request::from_parts(parts, body)),
     )
     .await
     {

@@ -1,8 +1,10 @@
 //! The gateway's listeners: the public one (HTTP/1.1 and HTTP/2, a header read timeout against
-//! slowloris, a header size cap, a connection limit, graceful drain) and the admin one
-//! (`/healthz`, `/readyz`, `/metrics`). Background tasks (revocation feeds) stop with it.
+//! slowloris, a header size cap, a connection limit, graceful drain), served by one thread per
+//! core ([`crate::worker`]), and the admin one (`/healthz`, `/readyz`, `/metrics`). Background
+//! tasks (revocation feeds) stop with it.
 
 use crate::pipeline::{Gateway, handle};
+use crate::worker;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -90,23 +92,19 @@ async fn sniff_http2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
 ///
 /// The connection and each request's future are boxed, so an idle keep-alive connection holds
 /// only the state of its own protocol (RSS with many open connections).
-async fn serve_connection<I>(
-    protocols: Protocols,
-    io: I,
-    http2: bool,
-    gateway: Arc<Gateway>,
-    peer: std::net::SocketAddr,
-    mut drain_signal: watch::Receiver<bool>,
-) where
+async fn serve_connection<I>(shared: &Shared, io: I, http2: bool, peer: std::net::SocketAddr)
+where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let gateway = shared.gateway.clone();
+    let mut drain_signal = shared.drain_signal.clone();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let response = handle(gateway.clone(), peer, request.map(Body::new));
         Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
     });
     let io = TokioIo::new(io);
     let result = if http2 {
-        let mut connection = Box::pin(protocols.http2.serve_connection(io, service));
+        let mut connection = Box::pin(shared.protocols.http2.serve_connection(io, service));
         tokio::select! {
             result = connection.as_mut() => result,
             _ = drain_signal.changed() => {
@@ -117,7 +115,8 @@ async fn serve_connection<I>(
     } else {
         // With upgrades, so WebSocket connections can be passed through.
         let mut connection = Box::pin(
-            protocols
+            shared
+                .protocols
                 .http1
                 .serve_connection(io, service)
                 .with_upgrades(),
@@ -172,10 +171,24 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     )
 }
 
+/// What every worker thread and connection shares; a connection holds it by one `Arc`, so an idle
+/// connection's task stays small (RSS with many open connections).
+struct Shared {
+    gateway: Arc<Gateway>,
+    protocols: Protocols,
+    limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    drain_signal: watch::Receiver<bool>,
+}
+
 /// Serves until `shutdown` resolves, then stops accepting and drains open requests.
 ///
+/// The public listener is served by [`worker::count`] threads, each accepting on the same socket
+/// with its own single-threaded runtime; the admin listener and background tasks stay on the
+/// caller's runtime.
+///
 /// # Errors
-/// I/O errors of the admin listener.
+/// I/O errors of the listeners, or a worker thread that could not start.
 pub async fn serve(
     gateway: Arc<Gateway>,
     limits: ConnectionLimits,
@@ -192,12 +205,80 @@ pub async fn serve(
             })
             .into_future(),
     );
-    let protocols = Protocols::new(&limits);
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     // Each connection watches this and finishes its in-flight request before closing.
     let (draining, drain_signal) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        gateway,
+        protocols: Protocols::new(&limits),
+        limits,
+        tls,
+        drain_signal,
+    });
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let listener = listener.into_std()?;
+    let mut workers = Vec::new();
+    let mut started = Ok(());
+    for index in 0..worker::count() {
+        match start_worker(index, &listener, shared.clone(), permits.clone()) {
+            Ok(stopped) => workers.push(stopped),
+            Err(error) => {
+                started = Err(error);
+                break;
+            }
+        }
+    }
+    drop(listener);
+    if started.is_ok() {
+        shutdown.await;
+    }
+    let _ = draining.send(true);
+    for stopped in workers {
+        let _ = stopped.await;
+    }
+    let _ = admin_stop.send(());
+    started?;
+    admin.await.map_err(std::io::Error::other)?
+}
+
+/// Starts worker `index` on its own thread, accepting on a duplicate of `listener`; the receiver
+/// completes when the worker has drained.
+fn start_worker(
+    index: usize,
+    listener: &std::net::TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let listener = listener.try_clone()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (stopped, on_stopped) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("gateway-{index}"))
+        .spawn(move || {
+            worker::enter(index);
+            runtime.block_on(accept_loop(listener, shared, permits));
+            let _ = stopped.send(());
+        })?;
+    Ok(on_stopped)
+}
+
+/// One worker: accepts and serves connections until the drain, then waits for them (at most the
+/// drain timeout).
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, "gateway worker could not listen");
+            return;
+        }
+    };
+    let mut draining = shared.drain_signal.clone();
     let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -208,73 +289,68 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            _ = draining.changed() => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection limit reached; closing connection");
             continue;
         };
-        let gateway = gateway.clone();
-        let protocols = protocols.clone();
-        let drain_signal = drain_signal.clone();
-        let tls = tls.clone();
-        let handshake_timeout = limits.header_read_timeout;
+        let shared = shared.clone();
         connections.spawn(async move {
-            match tls {
-                None => {
-                    let mut draining = drain_signal.clone();
-                    let sniffed = tokio::select! {
-                        sniffed = sniff_http2(&stream, handshake_timeout) => sniffed,
-                        // Nothing was asked yet: a drain closes the connection at once.
-                        _ = draining.changed() => None,
-                    };
-                    if let Some(http2) = sniffed {
-                        serve_connection(protocols, stream, http2, gateway, peer, drain_signal)
-                            .await;
-                    }
-                }
-                Some(acceptor) => {
-                    // Boxed: the handshake's state is large, and would otherwise make the task
-                    // of every plain connection as large.
-                    let handshake = Box::pin(tokio::time::timeout(
-                        handshake_timeout,
-                        acceptor.accept(stream),
-                    ));
-                    match handshake.await {
-                        Ok(Ok(stream)) => {
-                            // The protocol was agreed by ALPN (RFC 7301).
-                            let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                            Box::pin(serve_connection(
-                                protocols,
-                                stream,
-                                http2,
-                                gateway,
-                                peer,
-                                drain_signal,
-                            ))
-                            .await;
-                        }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
-            }
+            serve_accepted(stream, peer, shared).await;
             drop(permit);
         });
         while connections.try_join_next().is_some() {}
     }
     drop(listener);
-    let _ = draining.send(true);
-    let drained = tokio::time::timeout(limits.drain_timeout, async {
+    let drained = tokio::time::timeout(shared.limits.drain_timeout, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
     if drained.is_ok() {
-        tracing::info!("gateway drained");
+        tracing::info!("gateway worker drained");
     } else {
         tracing::warn!("drain timeout; closing remaining connections");
         connections.abort_all();
     }
-    let _ = admin_stop.send(());
-    admin.await.map_err(std::io::Error::other)?
+}
+
+/// One accepted connection: the TLS handshake or the cleartext protocol sniff, then its requests.
+async fn serve_accepted(stream: TcpStream, peer: std::net::SocketAddr, shared: Arc<Shared>) {
+    match &shared.tls {
+        None => serve_cleartext(stream, peer, &shared).await,
+        // Boxed: a TLS connection's state is large, and would otherwise make the task of every
+        // cleartext connection as large (RSS with many open connections).
+        Some(acceptor) => Box::pin(serve_tls(acceptor, stream, peer, &shared)).await,
+    }
+}
+
+async fn serve_cleartext(stream: TcpStream, peer: std::net::SocketAddr, shared: &Shared) {
+    let mut draining = shared.drain_signal.clone();
+    let sniffed = tokio::select! {
+        sniffed = sniff_http2(&stream, shared.limits.header_read_timeout) => sniffed,
+        // Nothing was asked yet: a drain closes the connection at once.
+        _ = draining.changed() => None,
+    };
+    if let Some(http2) = sniffed {
+        serve_connection(shared, stream, http2, peer).await;
+    }
+}
+
+async fn serve_tls(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    shared: &Shared,
+) {
+    let handshake =
+        tokio::time::timeout(shared.limits.header_read_timeout, acceptor.accept(stream)).await;
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
+        Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+    };
+    // The protocol was agreed by ALPN (RFC 7301).
+    let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    serve_connection(shared, stream, http2, peer).await;
 }
