@@ -72,32 +72,7 @@ for alg in ES256 EdDSA RS256; do
 done
 
 gateway_config() { # listen admin cache-entries
-    cat <<TOML
-version = 1
-[log]
-level = "warn"
-[gateway]
-listen = "127.0.0.1:$1"
-admin_listen = "127.0.0.1:$2"
-token_cache_entries = $3
-max_connections = 5000
-TOML
-    for alg in ES256 EdDSA RS256; do
-        printf '[[gateway.issuers]]\nissuer = "%s"\n' "${ISSUERS[$alg]}"
-    done
-    cat <<TOML
-[[gateway.routes]]
-name = "public"
-path_prefix = "/public"
-upstreams = ["http://127.0.0.1:$UPSTREAM"]
-auth = "public"
-[[gateway.routes]]
-name = "api"
-path_prefix = "/api"
-upstreams = ["http://127.0.0.1:$UPSTREAM"]
-auth = "authenticated"
-scopes_all = ["read"]
-TOML
+    bench_gateway_toml "$1" "$2" "$3" "$UPSTREAM" "${ISSUERS[@]}"
 }
 gateway_config $GATEWAY 18083 100000 > "$WORK/gateway.toml"
 gateway_config $GATEWAY_COLD 18085 0 > "$WORK/gateway-cold.toml"

@@ -41,3 +41,36 @@ PY
 machine() {
     echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 }
+
+# The benchmarks' gateway configuration: a public route (/public) and an authenticated one (/api,
+# scope `read`) to one upstream port, trusting the given issuers.
+bench_gateway_toml() { # listen-port admin-port token-cache-entries upstream-port issuer...
+    local listen=$1 admin=$2 cache=$3 upstream=$4
+    shift 4
+    cat <<TOML
+version = 1
+[log]
+level = "warn"
+[gateway]
+listen = "127.0.0.1:$listen"
+admin_listen = "127.0.0.1:$admin"
+token_cache_entries = $cache
+max_connections = 5000
+TOML
+    for issuer in "$@"; do
+        printf '[[gateway.issuers]]\nissuer = "%s"\n' "$issuer"
+    done
+    cat <<TOML
+[[gateway.routes]]
+name = "public"
+path_prefix = "/public"
+upstreams = ["http://127.0.0.1:$upstream"]
+auth = "public"
+[[gateway.routes]]
+name = "api"
+path_prefix = "/api"
+upstreams = ["http://127.0.0.1:$upstream"]
+auth = "authenticated"
+scopes_all = ["read"]
+TOML
+}

@@ -2,7 +2,7 @@
 //! a bounded cache of already verified tokens keyed by the token's SHA-256, and the revocation set
 //! (consulted on every request, cache hit or not).
 
-use crate::identity::Identity;
+use crate::identity::{AssertedIdentity, Identity};
 use crate::revocations::RevocationSet;
 use axum::http::HeaderMap;
 use portcullis_jose::remote_key_set::RemoteKeySet;
@@ -67,18 +67,18 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         now: i64,
-    ) -> Result<Arc<Identity>, AuthFailure> {
+    ) -> Result<Arc<AssertedIdentity>, AuthFailure> {
         let token = bearer_token(headers)?;
         let digest = sha256(token.as_bytes());
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
             None => {
-                let identity = Arc::new(self.verify(token, now).await?);
+                let identity = Arc::new(AssertedIdentity::new(self.verify(token, now).await?));
                 self.cache.insert(digest, identity.clone(), now);
                 identity
             }
         };
-        if self.revocations.is_revoked(&identity) {
+        if self.revocations.is_revoked(&identity.identity) {
             return Err(AuthFailure::Revoked);
         }
         Ok(identity)
@@ -130,7 +130,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
 /// not memory).
 struct TokenCache {
     capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Arc<Identity>>>,
+    entries: Mutex<HashMap<[u8; 32], Arc<AssertedIdentity>>>,
 }
 
 impl TokenCache {
@@ -141,18 +141,18 @@ impl TokenCache {
         }
     }
 
-    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Arc<Identity>> {
+    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Arc<AssertedIdentity>> {
         let entries = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries
             .get(digest)
-            .filter(|identity| identity.expires_at > now)
+            .filter(|asserted| asserted.identity.expires_at > now)
             .cloned()
     }
 
-    fn insert(&self, digest: [u8; 32], identity: Arc<Identity>, now: i64) {
+    fn insert(&self, digest: [u8; 32], identity: Arc<AssertedIdentity>, now: i64) {
         if self.capacity == 0 {
             return;
         }
@@ -161,7 +161,7 @@ impl TokenCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= self.capacity {
-            entries.retain(|_, identity| identity.expires_at > now);
+            entries.retain(|_, asserted| asserted.identity.expires_at > now);
             if entries.len() >= self.capacity {
                 entries.clear();
             }

@@ -5,17 +5,41 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 pub use portcullis_sdk::{IDENTITY_HEADER_PREFIX, Identity};
 
-/// Adds the identity headers a backend may trust.
-pub fn write_identity_headers(identity: &Identity, headers: &mut HeaderMap) {
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
+/// A verified token's identity with the headers that assert it to a backend, made once per
+/// token: the verified-token cache holds it, so a cached token's requests copy no strings.
+#[derive(Debug)]
+pub struct AssertedIdentity {
+    /// The identity.
+    pub identity: Identity,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl AssertedIdentity {
+    /// The identity and its headers.
+    pub fn new(identity: Identity) -> Self {
+        let headers = [
+            ("x-portcullis-subject", identity.subject.clone()),
+            ("x-portcullis-client", identity.client_id.clone()),
+            ("x-portcullis-scopes", identity.scopes.join(" ")),
+            ("x-portcullis-roles", identity.roles.join(",")),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            Some((
+                HeaderName::from_static(name),
+                HeaderValue::try_from(value).ok()?,
+            ))
+        })
+        .collect();
+        AssertedIdentity { identity, headers }
+    }
+
+    /// Adds the identity headers a backend may trust.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.headers {
+            headers.insert(name, value.clone());
         }
-    };
-    set("x-portcullis-subject", identity.subject.clone());
-    set("x-portcullis-client", identity.client_id.clone());
-    set("x-portcullis-scopes", identity.scopes.join(" "));
-    set("x-portcullis-roles", identity.roles.join(","));
+    }
 }
 
 /// Removes every `X-Portcullis-*` header and the configured extra names: a client must never be
@@ -39,8 +63,9 @@ mod tests {
     #[test]
     fn claims_become_headers_and_spoofed_ones_go() {
         let claims = json!({"iss":"i","sub":"u1","client_id":"app","scope":"a b","roles":["admin","user"],"aud":"api","exp":9,"sid":"s"});
-        let identity =
-            Identity::from_claims(claims.as_object().expect("object")).expect("identity");
+        let identity = AssertedIdentity::new(
+            Identity::from_claims(claims.as_object().expect("object")).expect("identity"),
+        );
         let mut headers = HeaderMap::new();
         headers.insert("x-portcullis-subject", HeaderValue::from_static("forged"));
         headers.insert("X-Portcullis-Anything", HeaderValue::from_static("forged"));
@@ -48,7 +73,7 @@ mod tests {
         headers.insert("accept", HeaderValue::from_static("*/*"));
         strip_spoofable_headers(&mut headers, &[HeaderName::from_static("x-user-id")]);
         assert_eq!(headers.len(), 1);
-        write_identity_headers(&identity, &mut headers);
+        identity.write_headers(&mut headers);
         assert_eq!(headers["x-portcullis-subject"], "u1");
         assert_eq!(headers["x-portcullis-scopes"], "a b");
         assert_eq!(headers["x-portcullis-roles"], "admin,user");

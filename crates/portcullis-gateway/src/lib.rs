@@ -3,10 +3,10 @@
 //! Every request passes an ordered pipeline of small stages (pingora's phases), each in its own
 //! module and testable alone: [`identity`] strips spoofable headers, [`routes`] matches,
 //! [`authenticate`] validates the bearer token against cached issuer keys
-//! (`portcullis_jose::remote_key_set`) and the
-//! revocation set ([`revocations`]), [`policy`] authorizes, [`rate_limit`] meters, [`proxy`]
-//! forwards with a trusted identity. [`pipeline`] strings them together; [`server`] runs the
-//! listeners; [`build`] assembles a gateway from its configuration.
+//! (`portcullis_jose::remote_key_set`) and the revocation set ([`revocations`]), [`policy`]
+//! authorizes, [`rate_limit`] meters, [`proxy`] forwards with a trusted identity over
+//! [`upstream`]'s pooled connections. [`pipeline`] strings them together; [`server`] runs the
+//! listeners on [`worker`] threads; [`build`] assembles a gateway from its configuration.
 
 pub mod authenticate;
 pub mod build;
@@ -24,6 +24,7 @@ pub mod routes;
 pub mod server;
 pub mod shared_rate_limit;
 pub mod tls;
+pub mod upstream;
 pub mod worker;
 
 pub use build::{RunningGateway, start};

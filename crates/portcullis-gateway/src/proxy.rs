@@ -3,57 +3,18 @@
 //! and failures mapped by source: unreachable upstream 502, slow upstream 504.
 
 use crate::error::GatewayError;
-use crate::identity::{Identity, write_identity_headers};
+use crate::identity::AssertedIdentity;
 use crate::routes::Route;
-use crate::worker;
+use crate::upstream::{self, Upstream, UpstreamError};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// Pooled HTTP/1.1 clients for one route's upstreams, one per worker thread, so a request is
-/// forwarded over a connection driven by its own thread.
-#[derive(Clone)]
-pub struct UpstreamClient {
-    per_worker: Vec<Client<HttpConnector, Body>>,
-}
-
-impl std::fmt::Debug for UpstreamClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamClient")
-            .field("workers", &self.per_worker.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl UpstreamClient {
-    fn current(&self) -> &Client<HttpConnector, Body> {
-        let index = worker::index() % self.per_worker.len().max(1);
-        &self.per_worker[index]
-    }
-}
-
-/// Clients with the given connect timeout and keep-alive pooling.
-pub fn upstream_client(connect_timeout: Duration) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
-    let per_worker = (0..worker::count())
-        .map(|_| {
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(512)
-                .build(connector.clone())
-        })
-        .collect();
-    UpstreamClient { per_worker }
-}
-
-/// RFC 9110 §7.6.1: connection-specific headers that must not be forwarded.
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// RFC 9110 §7.6.1: connection-specific headers that must not be forwarded (`Connection`
+/// first).
+const HOP_BY_HOP_COUNT: usize = 8;
+static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     HeaderName::from_static("connection"),
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -78,25 +39,65 @@ fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names instead of a lookup per listed name.
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    // One pass over the names finds the few present (most requests carry none, a response
+    // usually `Connection: keep-alive`), so only those are looked up again.
+    let mut present = [false; HOP_BY_HOP_COUNT];
+    for name in headers.keys() {
+        if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[index] = true;
+        }
+    }
+    if !present.contains(&true) {
         return;
     }
-    // RFC 9110 §7.6.1: so are the headers the `Connection` header names.
-    if headers.contains_key(header::CONNECTION) {
-        let listed: Vec<HeaderName> = headers
+    // RFC 9110 §7.6.1: so are the headers the `Connection` header names (beyond the listed ones,
+    // removed below).
+    if present[0] {
+        let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|token| {
+                !HOP_BY_HOP
+                    .iter()
+                    .any(|hop| token.eq_ignore_ascii_case(hop.as_str()))
+            })
+            .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
             .collect();
-        for name in listed {
+        for name in named {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
+    for (name, _) in HOP_BY_HOP
+        .iter()
+        .zip(present)
+        .filter(|(_, present)| *present)
+    {
         headers.remove(name);
+    }
+}
+
+/// The address that connected to the gateway, as text made once per connection: every request
+/// adds it to `X-Forwarded-For` and `Forwarded`.
+#[derive(Debug)]
+pub struct Peer {
+    /// The address.
+    pub ip: IpAddr,
+    text: HeaderValue,
+}
+
+impl Peer {
+    /// The peer at `ip`.
+    pub fn new(ip: IpAddr) -> Self {
+        let text = HeaderValue::try_from(ip.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Peer { ip, text }
+    }
+
+    fn text(&self) -> &str {
+        self.text.to_str().unwrap_or_default()
     }
 }
 
@@ -106,10 +107,10 @@ pub struct ForwardContext<'a> {
     /// The matched route.
     pub route: &'a Route,
     /// The authenticated caller, if the route requires one.
-    pub identity: Option<&'a Identity>,
+    pub identity: Option<&'a AssertedIdentity>,
     /// The address that connected to the gateway: what this hop adds to `X-Forwarded-For` and
     /// `Forwarded: for=` (RFC 7239 §5.2), whether or not it is a trusted proxy.
-    pub peer: IpAddr,
+    pub peer: &'a Peer,
     /// Whether the peer is a trusted proxy whose `X-Forwarded-*` headers are kept.
     pub peer_trusted: bool,
     /// Keep `Authorization` for the backend.
@@ -122,16 +123,21 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
+fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-fn insert_text(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
+fn insert_text(headers: &mut HeaderMap, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
         headers.insert(name, value);
+    }
+}
+
+/// `previous, element`, or `element` alone.
+fn extended(previous: Option<&str>, element: &str) -> String {
+    match previous {
+        Some(previous) => [previous, ", ", element].concat(),
+        None => element.to_owned(),
     }
 }
 
@@ -140,69 +146,59 @@ fn append_forwarding(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
     let host = headers
         .get(header::HOST)
         .filter(|value| value.to_str().is_ok())
-        .cloned();
-    let ip = context.peer.to_string();
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(""));
     let http = HeaderValue::from_static("http");
+    let peer = context.peer;
     if context.peer_trusted {
-        match text(headers, &X_FORWARDED_FOR) {
-            Some(chain) => insert_text(headers, X_FORWARDED_FOR, &format!("{chain}, {ip}")),
-            None => insert_text(headers, X_FORWARDED_FOR, &ip),
-        }
+        let chain = extended(text(headers, &X_FORWARDED_FOR), peer.text());
+        insert_text(headers, X_FORWARDED_FOR, chain);
         if text(headers, &X_FORWARDED_PROTO).is_none() {
             headers.insert(X_FORWARDED_PROTO, http);
         }
         if text(headers, &X_FORWARDED_HOST).is_none() {
-            headers.insert(
-                X_FORWARDED_HOST,
-                host.clone().unwrap_or(HeaderValue::from_static("")),
-            );
+            headers.insert(X_FORWARDED_HOST, host.clone());
         }
     } else {
         // RFC 7239 §5.2: values from untrusted peers are replaced, not extended.
-        insert_text(headers, X_FORWARDED_FOR, &ip);
+        headers.insert(X_FORWARDED_FOR, peer.text.clone());
         headers.insert(X_FORWARDED_PROTO, http);
-        headers.insert(
-            X_FORWARDED_HOST,
-            host.clone().unwrap_or(HeaderValue::from_static("")),
-        );
+        headers.insert(X_FORWARDED_HOST, host.clone());
         headers.remove(header::FORWARDED);
     }
-    let host = host
-        .as_ref()
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .replace('"', "");
-    let element = match context.peer {
-        IpAddr::V6(_) => format!("for=\"[{ip}]\";proto=http;host=\"{host}\""),
-        IpAddr::V4(_) => format!("for={ip};proto=http;host=\"{host}\""),
+    // RFC 7239 §4, §6: an IPv6 node is quoted and bracketed; the host is a quoted string.
+    let host = host.to_str().unwrap_or_default();
+    let (open, close) = match peer.ip {
+        IpAddr::V6(_) => ("for=\"[", "]\""),
+        IpAddr::V4(_) => ("for=", ""),
     };
-    match text(headers, &header::FORWARDED) {
-        Some(previous) => insert_text(
-            headers,
-            header::FORWARDED,
-            &format!("{previous}, {element}"),
-        ),
-        None => insert_text(headers, header::FORWARDED, &element),
-    }
+    let mut element = String::with_capacity(40 + host.len());
+    element.push_str(open);
+    element.push_str(peer.text());
+    element.push_str(close);
+    element.push_str(";proto=http;host=\"");
+    element.extend(host.chars().filter(|c| *c != '"'));
+    element.push('"');
+    let forwarded = extended(text(headers, &header::FORWARDED), &element);
+    insert_text(headers, header::FORWARDED, forwarded);
 }
 
-fn upstream_uri(route: &Route, uri: &Uri) -> Result<Uri, GatewayError> {
-    let base = route.next_upstream();
+/// The upstream to send to, and the request target in origin form (RFC 9112 §3.2.1).
+fn upstream_target<'r>(route: &'r Route, uri: &Uri) -> Result<(&'r Upstream, Uri), GatewayError> {
+    let upstream = route.next_upstream();
+    let path = route.upstream_path(uri.path());
     let mut target = String::with_capacity(64);
-    target.push_str(base.scheme_str().unwrap_or("http"));
-    target.push_str("://");
-    target.push_str(
-        base.authority()
-            .map(|authority| authority.as_str())
-            .unwrap_or_default(),
-    );
-    target.push_str(base.path().trim_end_matches('/'));
-    target.push_str(route.upstream_path(uri.path()));
+    target.push_str(upstream.base_path());
+    if !path.starts_with('/') {
+        target.push('/');
+    }
+    target.push_str(path);
     if let Some(query) = uri.query() {
         target.push('?');
         target.push_str(query);
     }
-    target.parse().map_err(|_| GatewayError::BadGateway)
+    let target = target.parse().map_err(|_| GatewayError::BadGateway)?;
+    Ok((upstream, target))
 }
 
 fn is_body_limit(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -234,7 +230,8 @@ pub async fn forward(
     if declared.is_some_and(|length| length > route.max_body_bytes) {
         return Err(GatewayError::BodyTooLarge);
     }
-    parts.uri = upstream_uri(route, &parts.uri)?;
+    let (upstream, target) = upstream_target(route, &parts.uri)?;
+    parts.uri = target;
     let upgrade = upgrade_protocol(&parts.headers);
     let client_upgrade = upgrade
         .as_ref()
@@ -251,31 +248,39 @@ pub async fn forward(
         parts.headers.remove(header::AUTHORIZATION);
     }
     if let Some(identity) = context.identity {
-        write_identity_headers(identity, &mut parts.headers);
+        identity.write_headers(&mut parts.headers);
     }
     append_forwarding(&mut parts.headers, &context);
     parts.headers.insert(
         HeaderName::from_static("x-request-id"),
         context.request_id.clone(),
     );
+    if !parts.headers.contains_key(header::HOST) {
+        // An HTTP/2 client names the host in the request target, not in a header (RFC 9113
+        // §8.3.1); HTTP/1.1 requires the header (RFC 9112 §3.2).
+        if let Ok(host) = HeaderValue::from_str(upstream.authority().as_str()) {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
     parts.version = axum::http::Version::HTTP_11;
     let limit = usize::try_from(route.max_body_bytes).unwrap_or(usize::MAX);
     let body = Body::new(http_body_util::Limited::new(body, limit));
     let started = Instant::now();
-    let response = match tokio::time::timeout(
+    let mut response = match tokio::time::timeout(
         route.timeout,
-        route
-            .client
-            .current()
-            .request(Request::from_parts(parts, body)),
+        upstream::send(
+            upstream,
+            route.connect_timeout,
+            Request::from_parts(parts, body),
+        ),
     )
     .await
     {
         Err(_) => return Err(GatewayError::GatewayTimeout),
+        Ok(Err(UpstreamError::Http(error))) if is_body_limit(&error) => {
+            return Err(GatewayError::BodyTooLarge);
+        }
         Ok(Err(error)) => {
-            if is_body_limit(&error) {
-                return Err(GatewayError::BodyTooLarge);
-            }
             tracing::warn!(route = %route.name, %error, "upstream request failed");
             return Err(GatewayError::BadGateway);
         }
@@ -287,15 +292,13 @@ pub async fn forward(
             // An upstream switching protocols that nobody asked for is a broken upstream.
             return Err(GatewayError::BadGateway);
         };
-        let mut response = response;
         let upstream_upgrade = hyper::upgrade::on(&mut response);
         tokio::spawn(splice(client_upgrade, upstream_upgrade, route.name.clone()));
         let (parts, _) = response.into_parts();
         return Ok((Response::from_parts(parts, Body::empty()), elapsed));
     }
-    let (mut parts, body) = response.into_parts();
-    remove_hop_by_hop(&mut parts.headers);
-    Ok((Response::from_parts(parts, Body::new(body)), elapsed))
+    remove_hop_by_hop(response.headers_mut());
+    Ok((response, elapsed))
 }
 
 /// Joins the client's and the upstream's upgraded connections and copies bytes both ways until

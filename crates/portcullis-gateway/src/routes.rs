@@ -3,9 +3,8 @@
 
 use crate::config::{GatewayConfig, RouteConfig};
 use crate::policy::{Access, Requirements};
-use crate::proxy::{UpstreamClient, upstream_client};
 use crate::rate_limit::{RateLimitKey, RateLimitRule};
-use hyper::Uri;
+use crate::upstream::Upstream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -29,7 +28,7 @@ pub struct Route {
     host: Option<String>,
     prefix: String,
     strip_prefix: bool,
-    upstreams: Vec<Uri>,
+    upstreams: Vec<Upstream>,
     next_upstream: AtomicUsize,
     /// Upstream connect timeout.
     pub connect_timeout: Duration,
@@ -41,8 +40,6 @@ pub struct Route {
     pub access: Access,
     /// Rate limit.
     pub rate_limit: Option<RateLimitRule>,
-    /// Pooled keep-alive connections to the upstreams.
-    pub client: UpstreamClient,
 }
 
 impl Route {
@@ -61,15 +58,11 @@ impl Route {
             .upstreams
             .iter()
             .map(|upstream| {
-                let uri: Uri = upstream
-                    .parse()
-                    .map_err(|_| fail(format!("invalid upstream URL `{upstream}`")))?;
-                match (uri.scheme_str(), uri.authority()) {
-                    (Some("http"), Some(_)) if uri.query().is_none() => Ok(uri),
-                    _ => Err(fail(format!(
+                Upstream::parse(upstream).ok_or_else(|| {
+                    fail(format!(
                         "upstream `{upstream}` must be http://host[:port][/path]"
-                    ))),
-                }
+                    ))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let access = match config.auth.as_str() {
@@ -139,7 +132,6 @@ impl Route {
             max_body_bytes: config.max_body_bytes,
             access,
             rate_limit,
-            client: upstream_client(Duration::from_millis(config.connect_timeout_ms)),
         })
     }
 
@@ -155,7 +147,7 @@ impl Route {
     }
 
     /// The next upstream base, round-robin.
-    pub fn next_upstream(&self) -> &Uri {
+    pub fn next_upstream(&self) -> &Upstream {
         let index = self.next_upstream.fetch_add(1, Ordering::Relaxed) % self.upstreams.len();
         &self.upstreams[index]
     }
@@ -268,7 +260,7 @@ mod tests {
         assert_eq!(route.upstream_path("/users/7"), "/7");
         assert_eq!(route.upstream_path("/users"), "/");
         let ports: Vec<u16> = (0..4)
-            .filter_map(|_| route.next_upstream().port_u16())
+            .filter_map(|_| route.next_upstream().authority().port_u16())
             .collect();
         assert_eq!(ports, [1, 2, 1, 2]);
     }

@@ -4,6 +4,7 @@
 //! tasks (revocation feeds) stop with it.
 
 use crate::pipeline::{Gateway, handle};
+use crate::proxy::Peer;
 use crate::worker;
 use axum::Router;
 use axum::body::Body;
@@ -98,8 +99,9 @@ where
 {
     let gateway = shared.gateway.clone();
     let mut drain_signal = shared.drain_signal.clone();
+    let peer = Arc::new(Peer::new(peer.ip()));
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let response = handle(gateway.clone(), peer, request.map(Body::new));
+        let response = handle(gateway.clone(), peer.clone(), request.map(Body::new));
         Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
     });
     let io = TokioIo::new(io);
@@ -256,7 +258,6 @@ fn start_worker(
     std::thread::Builder::new()
         .name(format!("gateway-{index}"))
         .spawn(move || {
-            worker::enter(index);
             runtime.block_on(accept_loop(listener, shared, permits));
             let _ = stopped.send(());
         })?;

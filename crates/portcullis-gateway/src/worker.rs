@@ -1,27 +1,12 @@
 //! The gateway's worker threads: one per core, each with its own single-threaded runtime that
-//! accepts connections and serves them to the end, with its own upstream connection pools. A
-//! request then never crosses threads (no work stealing, no cross-thread wake-ups), which cut the
-//! proxy's CPU per request (BENCHMARKS.md).
+//! accepts connections and serves them to the end, with its own upstream connection pools
+//! ([`crate::upstream`]). A request then never crosses threads (no work stealing, no cross-thread
+//! wake-ups), which cut the proxy's CPU per request (BENCHMARKS.md).
 
-use std::cell::Cell;
 use std::sync::OnceLock;
-
-thread_local! {
-    static INDEX: Cell<usize> = const { Cell::new(0) };
-}
 
 /// How many worker threads serve the public listener: the cores this process may use.
 pub fn count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
-}
-
-/// The index of the worker running this thread, below [`count`]; 0 outside the workers.
-pub fn index() -> usize {
-    INDEX.get()
-}
-
-/// Marks this thread as worker `index`.
-pub(crate) fn enter(index: usize) {
-    INDEX.set(index);
 }

@@ -6,6 +6,7 @@ mod forwarding;
 mod limits;
 mod support;
 mod tokens;
+mod upstream_pool;
 
 /// The `kid` of a token, read without verification.
 fn gateway_kid(token: &str) -> String {

@@ -1,0 +1,283 @@
+//! The upstreams of the routes, and keep-alive HTTP/1.1 connections to them, pooled per thread.
+//!
+//! Each worker thread keeps its own idle connections, by upstream, with no lock: a
+//! request takes the most recently returned idle connection to its upstream (or opens one), and
+//! the connection goes back to its thread's pool once the response body has been read to its end.
+//! A connection whose response was not read to the end, or that the upstream closed, is dropped.
+//! Idle connections older than [`IDLE_TIMEOUT`] are closed when the pool is next used (and an
+//! upstream closes its own idle connections, ending their tasks, whatever the pool does).
+
+use axum::body::Body;
+use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1;
+use hyper::http::uri::Authority;
+use hyper::{Request, Response, Uri};
+use hyper_util::rt::TokioIo;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::net::TcpStream;
+
+/// Idle connections kept per upstream and thread; more are closed.
+const MAX_IDLE_PER_UPSTREAM: usize = 512;
+/// How long a connection may stay idle in the pool.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One upstream of a route: where to connect, and the path its requests go under.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    authority: Authority,
+    base_path: String,
+    /// The index of its idle connections in each thread's pool.
+    slot: usize,
+}
+
+impl Upstream {
+    /// An upstream from its `http://host[:port][/path]` URL; `None` for any other form.
+    pub fn parse(url: &str) -> Option<Self> {
+        let uri: Uri = url.parse().ok()?;
+        if uri.scheme_str() != Some("http") || uri.query().is_some() {
+            return None;
+        }
+        let authority = uri.authority()?.clone();
+        Some(Upstream {
+            slot: pool_slot(authority.as_str()),
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+            authority,
+        })
+    }
+
+    /// Host and port.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The path requests go under, without a trailing `/`.
+    pub fn base_path(&self) -> &str {
+        &self.base_path
+    }
+}
+
+/// The pool slot of an authority: the same for every route and configuration reload that names
+/// it, so connections outlive reloads and a request finds its pool by index, not by hashing.
+fn pool_slot(authority: &str) -> usize {
+    static SLOTS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+    let mut slots = SLOTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let next = slots.len();
+    *slots.entry(authority.to_owned()).or_insert(next)
+}
+
+/// Why a request could not be exchanged with the upstream.
+#[derive(Debug, Error)]
+pub enum UpstreamError {
+    /// No connection within the connect timeout.
+    #[error("connect to {0} timed out")]
+    ConnectTimeout(Authority),
+    /// The connection could not be opened.
+    #[error("connect to {authority}: {source}")]
+    Connect {
+        /// The upstream.
+        authority: Authority,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// The exchange failed (the upstream closed, sent a malformed response, or the request body
+    /// failed).
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
+struct IdleConnection {
+    sender: http1::SendRequest<Body>,
+    since: Instant,
+}
+
+thread_local! {
+    /// Idle connections by upstream slot.
+    static IDLE: RefCell<Vec<VecDeque<IdleConnection>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `use_pools` on this thread's pools; `None` while the thread is ending (its pools are
+/// gone) or if they are in use further up the stack: the caller then does without.
+fn with_pools<R>(
+    use_pools: impl FnOnce(&mut Vec<VecDeque<IdleConnection>>) -> Option<R>,
+) -> Option<R> {
+    IDLE.try_with(|pools| use_pools(&mut *pools.try_borrow_mut().ok()?))
+        .ok()
+        .flatten()
+}
+
+/// Takes this thread's most recently returned, still open idle connection in `slot`.
+fn take_idle(slot: usize) -> Option<http1::SendRequest<Body>> {
+    with_pools(|pools| {
+        let idle = pools.get_mut(slot)?;
+        close_expired(idle);
+        std::iter::from_fn(|| idle.pop_back())
+            .map(|connection| connection.sender)
+            .find(|sender| !sender.is_closed())
+    })
+}
+
+/// Returns a connection whose exchange ended to this thread's pool (or closes it, if the pool is
+/// full).
+fn return_idle(slot: usize, sender: http1::SendRequest<Body>) {
+    if sender.is_closed() {
+        return;
+    }
+    with_pools(|pools| {
+        if pools.len() <= slot {
+            pools.resize_with(slot + 1, VecDeque::new);
+        }
+        let idle = pools.get_mut(slot)?;
+        close_expired(idle);
+        (idle.len() < MAX_IDLE_PER_UPSTREAM).then(|| {
+            idle.push_back(IdleConnection {
+                sender,
+                since: Instant::now(),
+            });
+        })
+    });
+}
+
+/// Drops the connections idle for longer than [`IDLE_TIMEOUT`] (the oldest are at the front).
+fn close_expired(idle: &mut VecDeque<IdleConnection>) {
+    while idle
+        .front()
+        .is_some_and(|connection| connection.since.elapsed() > IDLE_TIMEOUT)
+    {
+        idle.pop_front();
+    }
+}
+
+async fn connect(
+    authority: &Authority,
+    connect_timeout: Duration,
+) -> Result<http1::SendRequest<Body>, UpstreamError> {
+    let host = authority.host();
+    // An IPv6 literal comes bracketed in the authority (RFC 3986 §3.2.2), not in a socket address.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|host| host.strip_suffix(']'))
+        .unwrap_or(host);
+    let port = authority.port_u16().unwrap_or(80);
+    let stream = tokio::time::timeout(connect_timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| UpstreamError::ConnectTimeout(authority.clone()))?
+        .map_err(|source| UpstreamError::Connect {
+            authority: authority.clone(),
+            source,
+        })?;
+    stream
+        .set_nodelay(true)
+        .map_err(|source| UpstreamError::Connect {
+            authority: authority.clone(),
+            source,
+        })?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    // With upgrades, so WebSocket connections can be passed through.
+    tokio::spawn(async move {
+        if let Err(error) = connection.with_upgrades().await {
+            tracing::debug!(%error, "upstream connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
+/// Sends `request` (in origin form, with its `Host`) to `upstream` over a pooled connection,
+/// or a new one opened within `connect_timeout`. The response body returns the connection to
+/// the pool when read to its end.
+///
+/// A request that an idle connection could not take (the upstream had closed it) was never sent,
+/// so it is sent again on another connection, whatever its method (RFC 9110 §9.2.2 concerns
+/// requests that may have reached the server).
+///
+/// # Errors
+/// [`UpstreamError`].
+pub async fn send(
+    upstream: &Upstream,
+    connect_timeout: Duration,
+    mut request: Request<Body>,
+) -> Result<Response<Body>, UpstreamError> {
+    loop {
+        let (mut sender, reused) = match take_idle(upstream.slot) {
+            Some(sender) => (sender, true),
+            None => (connect(&upstream.authority, connect_timeout).await?, false),
+        };
+        if let Err(error) = sender.ready().await {
+            if reused {
+                continue;
+            }
+            return Err(error.into());
+        }
+        match sender.try_send_request(request).await {
+            Ok(response) => {
+                // A switched protocol takes the connection for good.
+                let lease = (response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS)
+                    .then_some((upstream.slot, sender));
+                return Ok(response.map(|body| Body::new(PooledBody { body, lease })));
+            }
+            Err(mut error) => match error.take_message() {
+                Some(unsent) if reused => request = unsent,
+                _ => return Err(error.into_error().into()),
+            },
+        }
+    }
+}
+
+/// A response body that returns its connection to the pool once read to its end.
+struct PooledBody {
+    body: Incoming,
+    lease: Option<(usize, http1::SendRequest<Body>)>,
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        if let Some((slot, sender)) = self.lease.take() {
+            return_idle(slot, sender);
+        }
+    }
+}
+
+impl hyper::body::Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let frame = ready!(Pin::new(&mut self.body).poll_frame(cx));
+        match &frame {
+            None => self.release(),
+            Some(Ok(_)) if self.body.is_end_stream() => self.release(),
+            // An error ends the connection: it is not returned.
+            Some(Err(_)) => self.lease = None,
+            Some(Ok(_)) => {}
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // A body known to be empty may be dropped unread; its connection is reusable.
+        if self.body.is_end_stream() {
+            self.release();
+        }
+    }
+}
