@@ -223,6 +223,7 @@ pub async fn start(
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
         max_header_bytes: config.max_header_bytes,
         drain_timeout: Duration::from_secs(30),
+        workers: config.workers,
     };
     let tls = match (&config.tls_cert_file, &config.tls_key_file) {
         (None, None) => None,

@@ -21,6 +21,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Open client connections at most.
     pub max_connections: usize,
+    /// Worker threads serving the public listener; 0 (the default): one per core.
+    pub workers: usize,
     /// Time allowed for a client to send its request headers (slowloris protection).
     pub header_read_timeout_ms: u64,
     /// Largest request head accepted, in bytes.
@@ -57,6 +59,7 @@ impl Default for GatewayConfig {
             strip_headers: vec!["x-user-id".into(), "x-forwarded-user".into()],
             trusted_proxies: Vec::new(),
             max_connections: 10_000,
+            workers: 0,
             header_read_timeout_ms: 5_000,
             max_header_bytes: 16 * 1024,
             token_cache_entries: 100_000,

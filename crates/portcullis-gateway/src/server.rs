@@ -33,6 +33,8 @@ pub struct ConnectionLimits {
     pub max_header_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Worker threads serving the listener; 0: one per core ([`worker::count`]).
+    pub workers: usize,
 }
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4), which a client speaking HTTP/2 over cleartext
@@ -185,9 +187,9 @@ struct Shared {
 
 /// Serves until `shutdown` resolves, then stops accepting and drains open requests.
 ///
-/// The public listener is served by [`worker::count`] threads, each accepting on the same socket
-/// with its own single-threaded runtime; the admin listener and background tasks stay on the
-/// caller's runtime.
+/// The public listener is served by [`worker::count`] threads (`limits.workers`, else one per
+/// core), each accepting on the same socket with its own single-threaded runtime; the admin
+/// listener and background tasks stay on the caller's runtime.
 ///
 /// # Errors
 /// I/O errors of the listeners, or a worker thread that could not start.
@@ -220,7 +222,7 @@ pub async fn serve(
     let listener = listener.into_std()?;
     let mut workers = Vec::new();
     let mut started = Ok(());
-    for index in 0..worker::count() {
+    for index in 0..worker::count(limits.workers) {
         match start_worker(index, &listener, shared.clone(), permits.clone()) {
             Ok(stopped) => workers.push(stopped),
             Err(error) => {

@@ -1,4 +1,5 @@
-//! `portcullis serve gateway` as a process: configuration file, SIGHUP reload, SIGTERM drain.
+//! `portcullis serve gateway` as a process: configuration file (with its worker count), SIGHUP
+//! reload, SIGTERM drain.
 
 use super::support::{access_token, plain_upstream, service_client};
 use portcullis_testkit::TestAuthServer;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 fn write_config(path: &Path, issuer: &str, upstream: &str, extra_route: bool) {
     let mut text = format!(
-        "version = 1\n[gateway]\nadmin_listen = \"127.0.0.1:0\"\n\n[[gateway.issuers]]\nissuer = \"{issuer}\"\n\n\
+        "version = 1\n[gateway]\nadmin_listen = \"127.0.0.1:0\"\nworkers = 3\n\n[[gateway.issuers]]\nissuer = \"{issuer}\"\n\n\
          [[gateway.routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstreams = [\"{upstream}\"]\n"
     );
     if extra_route {
@@ -63,6 +64,15 @@ async fn serve_gateway_reloads_on_sighup_and_drains_on_sigterm() {
         .expect("api");
     assert_eq!(api.status(), 200);
     assert_eq!(api.text().await.expect("text"), "upstream says hi");
+    if cfg!(target_os = "linux") {
+        // `workers = 3`: three threads serve the public listener, whatever the core count.
+        let workers = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+            .expect("threads")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with("gateway-"))
+            .count();
+        assert_eq!(workers, 3);
+    }
     assert_eq!(
         http.get(format!("{base}/new/x"))
             .send()
