@@ -13,19 +13,9 @@ CONNECTIONS=${2:-64}
 ROUNDS=${3:-3}
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pidfile in "$WORK"/*/nginx.pid; do [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
-    sleep 0.2
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+trap bench_cleanup EXIT INT TERM
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-    echo "installing wrk and nginx from Debian's packages" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
-fi
+install_bench_tools
 cargo build --release -q -p portcullis
 BIN=target/release/portcullis
 TICKS=$(getconf CLK_TCK)
@@ -34,23 +24,6 @@ UPSTREAM=18080; PROXY=18081; GATEWAY=18082; GATEWAY_COLD=18084; GATEWAY_RSS=1808
 # The upstream and nginx's proxy are separate nginx instances (one worker each), so nginx's proxy
 # reaches the upstream over loopback exactly as the gateway does, and each proxy's CPU is counted
 # without the upstream's.
-start_nginx() { # name config-body
-    mkdir -p "$WORK/$1"
-    cat > "$WORK/$1/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    $2
-}
-NGINX
-    nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" > /dev/null || return 1
-    for _ in $(seq 50); do [[ -s "$WORK/$1/nginx.pid" ]] && break; sleep 0.1; done
-    [[ -s "$WORK/$1/nginx.pid" ]] || return 1
-    echo "$(cat "$WORK/$1/nginx.pid") $(pgrep -P "$(cat "$WORK/$1/nginx.pid")" | tr '\n' ' ')"
-}
 UPSTREAM_PIDS=$(start_nginx upstream "server { listen 127.0.0.1:$UPSTREAM; location / { return 200 \"ok\\n\"; } }")
 PROXY_PIDS=$(start_nginx proxy "upstream backend { server 127.0.0.1:$UPSTREAM; keepalive 256; }
     server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }")
@@ -60,14 +33,8 @@ declare -A TOKENS ISSUERS
 port=13000
 for alg in ES256 EdDSA RS256; do
     port=$((port + 1))
-    dir="$WORK/auth-$alg"
-    out=$("$BIN" admin --data-dir "$dir" client add bench --grant client_credentials --scope read --audience api)
-    secret=$(sed -n 's/^client_secret: //p' <<<"$out")
-    PORTCULLIS_KEYS_ACCESS_TOKEN_ALGORITHM=$alg PORTCULLIS_LOG_LEVEL=warn \
-        "$BIN" serve auth --data-dir "$dir" --listen "127.0.0.1:$port" > /dev/null 2>&1 &
-    PIDS+=($!)
-    wait_ready "http://127.0.0.1:$port/readyz"
-    TOKENS[$alg]=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    start_issuer "$BIN" "$WORK/auth-$alg" "$port" "$alg"
+    TOKENS[$alg]=$ISSUER_TOKEN
     ISSUERS[$alg]="http://127.0.0.1:$port"
 done
 

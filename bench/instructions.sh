@@ -8,11 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx || ! need valgrind; then
-    echo "installing wrk, nginx and valgrind from Debian's packages" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light valgrind >/dev/null
-fi
+install_bench_tools valgrind:valgrind
 if [[ $# -ge 1 ]]; then
     BIN=$1
 else
@@ -22,32 +18,12 @@ fi
 BIN=$(realpath "$BIN")
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [[ -f $WORK/upstream/nginx.pid ]] && kill "$(cat "$WORK/upstream/nginx.pid")" 2>/dev/null || true
-    sleep 0.2
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+trap bench_cleanup EXIT INT TERM
 
 UPSTREAM=18180; AUTH=13101; GATEWAY=18182; ADMIN=18183
-mkdir -p "$WORK/upstream"
-cat > "$WORK/upstream/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/upstream/nginx.pid;
-error_log $WORK/upstream/error.log;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:$UPSTREAM; location / { return 200 "ok\n"; } } }
-NGINX
-nginx -p "$WORK/upstream" -c "$WORK/upstream/nginx.conf"
-
-out=$("$BIN" admin --data-dir "$WORK/auth" client add bench --grant client_credentials --scope read --audience api)
-secret=$(sed -n 's/^client_secret: //p' <<<"$out")
-PORTCULLIS_KEYS_ACCESS_TOKEN_ALGORITHM=ES256 PORTCULLIS_LOG_LEVEL=warn \
-    "$BIN" serve auth --data-dir "$WORK/auth" --listen "127.0.0.1:$AUTH" > /dev/null 2>&1 &
-PIDS+=($!)
-wait_ready "http://127.0.0.1:$AUTH/readyz"
-TOKEN=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$AUTH/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+start_nginx upstream "server { listen 127.0.0.1:$UPSTREAM; location / { return 200 \"ok\\n\"; } }" > /dev/null
+start_issuer "$BIN" "$WORK/auth" "$AUTH" ES256
+TOKEN=$ISSUER_TOKEN
 
 bench_gateway_toml $GATEWAY $ADMIN 100000 $UPSTREAM "http://127.0.0.1:$AUTH" > "$WORK/gateway.toml"
 valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.%p" \

@@ -74,3 +74,58 @@ auth = "authenticated"
 scopes_all = ["read"]
 TOML
 }
+
+# Installs what the benchmarks run (wrk, nginx, and each further command:package given) from
+# Debian's packages, when missing.
+install_bench_tools() { # [command:package ...]
+    local pair missing=()
+    for pair in wrk:wrk nginx:nginx-light "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    echo "installing ${missing[*]} from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Stops what a benchmark started (the pids in PIDS, the nginx instances under WORK) and removes
+# WORK; set as the EXIT trap.
+bench_cleanup() {
+    local pid pidfile
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pidfile in "$WORK"/*/nginx.pid; do [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
+    sleep 0.2
+    rm -rf "$WORK"
+}
+
+# An nginx instance with one worker under WORK/NAME, serving the given `http` block body; prints
+# the pids of its master and worker.
+start_nginx() { # name config-body
+    mkdir -p "$WORK/$1"
+    cat > "$WORK/$1/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    $2
+}
+NGINX
+    nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" > /dev/null || return 1
+    for _ in $(seq 50); do [[ -s "$WORK/$1/nginx.pid" ]] && break; sleep 0.1; done
+    [[ -s "$WORK/$1/nginx.pid" ]] || return 1
+    echo "$(cat "$WORK/$1/nginx.pid") $(pgrep -P "$(cat "$WORK/$1/nginx.pid")" | tr '\n' ' ')"
+}
+
+# An auth server on loopback PORT issuing ALG access tokens, with a client-credentials client
+# `bench` (scope `read`, audience `api`); adds its pid to PIDS and sets ISSUER_TOKEN to a token.
+start_issuer() { # binary data-dir port alg
+    local out secret
+    out=$("$1" admin --data-dir "$2" client add bench --grant client_credentials --scope read --audience api)
+    secret=$(sed -n 's/^client_secret: //p' <<<"$out")
+    PORTCULLIS_KEYS_ACCESS_TOKEN_ALGORITHM=$4 PORTCULLIS_LOG_LEVEL=warn \
+        "$1" serve auth --data-dir "$2" --listen "127.0.0.1:$3" > /dev/null 2>&1 &
+    PIDS+=($!)
+    wait_ready "http://127.0.0.1:$3/readyz"
+    ISSUER_TOKEN=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$3/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+}

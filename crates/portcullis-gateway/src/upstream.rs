@@ -28,7 +28,7 @@ const MAX_IDLE_PER_UPSTREAM: usize = 512;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One upstream of a route: where to connect, and the path its requests go under.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Upstream {
     authority: Authority,
     base_path: String,
@@ -137,12 +137,13 @@ fn return_idle(slot: usize, sender: http1::SendRequest<Body>) {
         }
         let idle = pools.get_mut(slot)?;
         close_expired(idle);
-        (idle.len() < MAX_IDLE_PER_UPSTREAM).then(|| {
+        if idle.len() < MAX_IDLE_PER_UPSTREAM {
             idle.push_back(IdleConnection {
                 sender,
                 since: Instant::now(),
             });
-        })
+        }
+        Some(())
     });
 }
 

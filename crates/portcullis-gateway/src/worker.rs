@@ -1,7 +1,7 @@
-//! The gateway's worker threads: one per core, each with its own single-threaded runtime that
-//! accepts connections and serves them to the end, with its own upstream connection pools
-//! ([`crate::upstream`]). A request then never crosses threads (no work stealing, no cross-thread
-//! wake-ups), which cut the proxy's CPU per request (BENCHMARKS.md).
+//! The gateway's worker threads (by default one per core), each with its own single-threaded
+//! runtime that accepts connections and serves them to the end, with its own upstream connection
+//! pools ([`crate::upstream`]). A request then never crosses threads (no work stealing, no
+//! cross-thread wake-ups), which cut the proxy's CPU per request (BENCHMARKS.md).
 
 /// How many worker threads serve the public listener: `configured`, or with 0 the cores this
 /// process may use (`available_parallelism` follows CPU affinity and cgroup quotas).

@@ -2,7 +2,7 @@
 //! since closed costs the next request nothing, and one whose response was not read to its end is
 //! never reused.
 
-use crate::support::{route, stack};
+use crate::support::{Stack, route, stack};
 use axum::body::Body;
 use axum::http::{Request, Response};
 use hyper::body::Incoming;
@@ -39,6 +39,16 @@ fn port(_: &str, port: u16) -> Body {
     Body::from(port.to_string())
 }
 
+/// The test stack with a public route `/<name>` to `upstream`.
+async fn stack_with_public_route(name: &'static str, upstream: SocketAddr) -> Stack {
+    stack(TestOptions::default(), move |config, _| {
+        let mut public = route(name, &format!("/{name}"), upstream);
+        public.auth = "public".into();
+        config.routes.push(public);
+    })
+    .await
+}
+
 /// The upstream ports that served `count` requests sent one after another on one connection.
 async fn ports(client: &reqwest::Client, url: &str, count: usize) -> BTreeSet<String> {
     let mut ports = BTreeSet::new();
@@ -53,12 +63,7 @@ async fn ports(client: &reqwest::Client, url: &str, count: usize) -> BTreeSet<St
 #[tokio::test]
 async fn upstream_connections_are_reused_and_closed_ones_replaced() {
     let upstream = upstream(Duration::from_secs(1), port).await;
-    let stack = stack(TestOptions::default(), move |config, _| {
-        let mut pooled = route("pooled", "/pooled", upstream);
-        pooled.auth = "public".into();
-        config.routes.push(pooled);
-    })
-    .await;
+    let stack = stack_with_public_route("pooled", upstream).await;
     let client = reqwest::Client::new();
     let url = format!("{}/pooled/x", stack.base);
     let first = ports(&client, &url, 8).await;
@@ -87,12 +92,7 @@ async fn a_response_abandoned_mid_body_never_reaches_another_request() {
         }
     }
     let upstream = upstream(Duration::from_secs(30), sized).await;
-    let stack = stack(TestOptions::default(), move |config, _| {
-        let mut sized = route("sized", "/sized", upstream);
-        sized.auth = "public".into();
-        config.routes.push(sized);
-    })
-    .await;
+    let stack = stack_with_public_route("sized", upstream).await;
     let client = reqwest::Client::new();
     for _ in 0..4 {
         let big = client
