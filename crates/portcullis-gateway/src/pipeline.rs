@@ -170,36 +170,41 @@ fn rate_limit_headers(route: &Route, decision: RateDecision) -> Vec<(HeaderName,
         .collect()
 }
 
+/// The route a request matched (`None`: no route), its outcome, and headers for the response.
+type Outcome = (
+    Option<Arc<Route>>,
+    Result<Response, GatewayError>,
+    Vec<(HeaderName, HeaderValue)>,
+);
+
+/// The host a request names, without its port.
+fn request_host(request: &Request) -> Option<&str> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| request.uri().host())?;
+    Some(
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(name, _)| name),
+    )
+}
+
 async fn run(
     gateway: &Gateway,
     peer: &Peer,
     request_id: &HeaderValue,
     mut request: Request,
-) -> (
-    String,
-    Result<Response, GatewayError>,
-    Vec<(HeaderName, HeaderValue)>,
-) {
+) -> Outcome {
     strip_spoofable_headers(request.headers_mut(), &gateway.strip_headers);
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .or_else(|| request.uri().host())
-        .map(|host| {
-            host.rsplit_once(':')
-                .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-                .map_or(host, |(name, _)| name)
-                .to_owned()
-        });
-    let Some(route) = gateway.routes().find(host.as_deref(), request.uri().path()) else {
-        return (
-            "unmatched".to_owned(),
-            Err(GatewayError::NoRoute),
-            Vec::new(),
-        );
+    let Some(route) = gateway
+        .routes()
+        .find(request_host(&request), request.uri().path())
+    else {
+        return (None, Err(GatewayError::NoRoute), Vec::new());
     };
-    let name = route.name.clone();
+    let name = route.name.as_str();
     let identity: Option<Arc<AssertedIdentity>> = match &route.access {
         Access::Public => None,
         Access::Authenticated(requirements) => {
@@ -209,10 +214,12 @@ async fn run(
                 .await
             {
                 Ok(identity) => identity,
-                Err(failure) => return (name, Err(GatewayError::Auth(failure)), Vec::new()),
+                Err(failure) => {
+                    return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
+                }
             };
             if let Err(denial) = requirements.check(&identity.identity) {
-                return (name, Err(GatewayError::Denied(denial)), Vec::new());
+                return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
             }
             Some(identity)
         }
@@ -234,9 +241,9 @@ async fn run(
             .await;
         extra_headers = rate_limit_headers(&route, decision);
         if let RateDecision::Deny { retry_after } = decision {
-            gateway.metrics.rate_limited(&name);
+            gateway.metrics.rate_limited(name);
             return (
-                name,
+                Some(route),
                 Err(GatewayError::RateLimited { retry_after }),
                 extra_headers,
             );
@@ -255,19 +262,23 @@ async fn run(
         .map(|(response, elapsed)| {
             gateway
                 .metrics
-                .upstream_latency(&name, elapsed.as_secs_f64());
+                .upstream_latency(name, elapsed.as_secs_f64());
             response
         });
-    (name, result, extra_headers)
+    (Some(route), result, extra_headers)
 }
 
 /// The gateway's only handler: every request of the public listener, from `peer`.
 pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) -> Response {
-    let started = Instant::now();
     let request_id = request_id(request.headers());
     // The access line's fields are copied only when it is written.
-    let logged = tracing::enabled!(tracing::Level::INFO)
-        .then(|| (request.method().clone(), request.uri().path().to_owned()));
+    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
+        (
+            Instant::now(),
+            request.method().clone(),
+            request.uri().path().to_owned(),
+        )
+    });
     let (route, result, extra_headers) = run(&gateway, &peer, &request_id, request).await;
     let mut response = match result {
         Ok(response) => response,
@@ -292,9 +303,12 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
         .headers_mut()
         .insert(HeaderName::from_static("x-request-id"), request_id.clone());
     let status = response.status().as_u16();
-    gateway.metrics.request(&route, status);
+    let route = route
+        .as_deref()
+        .map_or("unmatched", |route| route.name.as_str());
+    gateway.metrics.request(route, status);
     // The access log: path only (never the query or headers, which may carry credentials).
-    if let Some((method, path)) = logged {
+    if let Some((started, method, path)) = logged {
         tracing::info!(
             request_id = request_id.to_str().unwrap_or_default(),
             %method,

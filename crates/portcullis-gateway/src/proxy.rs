@@ -8,6 +8,7 @@ use crate::routes::Route;
 use crate::upstream::{self, Upstream, UpstreamError};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri, header};
+use hyper::body::Body as _;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -263,8 +264,13 @@ pub async fn forward(
         }
     }
     parts.version = axum::http::Version::HTTP_11;
-    let limit = usize::try_from(route.max_body_bytes).unwrap_or(usize::MAX);
-    let body = Body::new(http_body_util::Limited::new(body, limit));
+    // A request without a body (most) needs no limit wrapper.
+    let body = if body.is_end_stream() {
+        Body::empty()
+    } else {
+        let limit = usize::try_from(route.max_body_bytes).unwrap_or(usize::MAX);
+        Body::new(http_body_util::Limited::new(body, limit))
+    };
     let started = Instant::now();
     let mut response = match tokio::time::timeout(
         route.timeout,

@@ -4,6 +4,7 @@
 use super::support::{rate_limit, route, stack};
 use portcullis_testkit::TestOptions;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn spoofed_identity_headers_never_reach_the_upstream() {
@@ -270,6 +271,26 @@ async fn large_bodies_stream_through_and_oversized_ones_are_refused() {
         .await
         .expect("upload");
     assert_eq!(refused.status(), 413);
+    // Without a declared length (chunked), the limit applies while the body streams.
+    let address = stack.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let chunk = format!("1000\r\n{}\r\n", "x".repeat(4096));
+    let request = format!(
+        "POST /small/x HTTP/1.1\r\nHost: {address}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}0\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send chunked");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("read answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "streamed oversized body refused: {answer}"
+    );
     stack.stop().await;
 }
 
