@@ -7,6 +7,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::sync::{PoisonError, RwLock};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -172,13 +173,18 @@ impl Metrics {
             .inc();
     }
 
-    /// Records an upstream response time.
-    pub fn upstream_latency(&self, route: &str, seconds: f64) {
-        self.upstream_latency
-            .get_or_create(&RouteLabel {
-                route: route.to_owned(),
-            })
-            .observe(seconds);
+    /// The metrics of the route named `route`, to record its requests without a lookup by label
+    /// each time.
+    pub fn route(&self, route: &str) -> RouteMetrics {
+        let label = RouteLabel {
+            route: route.to_owned(),
+        };
+        RouteMetrics {
+            latency: self.upstream_latency.get_or_create(&label).clone(),
+            route: label.route,
+            requests: self.requests.clone(),
+            by_status: RwLock::default(),
+        }
     }
 
     /// Counts a JWKS fetch.
@@ -217,5 +223,60 @@ impl Metrics {
             tracing::error!("metrics encoding failed");
         }
         text
+    }
+}
+
+/// One route's series, resolved once ([`Metrics::route`]): the same counters and histogram that
+/// `/metrics` renders, held directly, so a request costs no label allocation or hashing.
+pub struct RouteMetrics {
+    route: String,
+    latency: Histogram,
+    requests: Family<RequestLabels, Counter>,
+    /// The request counters of the statuses seen so far.
+    by_status: RwLock<Vec<(u16, Counter)>>,
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteMetrics")
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteMetrics {
+    /// Counts a finished request.
+    pub fn request(&self, status: u16) {
+        let counted = self
+            .by_status
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(seen, _)| *seen == status)
+            .map(|(_, counter)| counter.inc())
+            .is_some();
+        if counted {
+            return;
+        }
+        let counter = self
+            .requests
+            .get_or_create(&RequestLabels {
+                route: self.route.clone(),
+                status,
+            })
+            .clone();
+        counter.inc();
+        let mut by_status = self
+            .by_status
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if by_status.iter().all(|(seen, _)| *seen != status) {
+            by_status.push((status, counter));
+        }
+    }
+
+    /// Records an upstream response time.
+    pub fn upstream_latency(&self, seconds: f64) {
+        self.latency.observe(seconds);
     }
 }

@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::identity::{AssertedIdentity, strip_spoofable_headers};
 use crate::metrics::Metrics;
 use crate::policy::Access;
-use crate::proxy::{ForwardContext, Peer, forward};
+use crate::proxy::{ForwardContext, Peer, X_REQUEST_ID, forward};
 use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
 use crate::revocations::unix_now;
 use crate::routes::{Route, RouteTable};
@@ -105,7 +105,7 @@ impl Gateway {
 /// Accepts a plain incoming request id (so a trace can span services), else makes one.
 fn request_id(headers: &HeaderMap) -> HeaderValue {
     headers
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .filter(|value| {
             let bytes = value.as_bytes();
             (1..=128).contains(&bytes.len())
@@ -260,9 +260,9 @@ async fn run(
     let result = forward(context, request.map(Body::new))
         .await
         .map(|(response, elapsed)| {
-            gateway
-                .metrics
-                .upstream_latency(name, elapsed.as_secs_f64());
+            route
+                .metrics(&gateway.metrics)
+                .upstream_latency(elapsed.as_secs_f64());
             response
         });
     (Some(route), result, extra_headers)
@@ -301,12 +301,15 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
     }
     response
         .headers_mut()
-        .insert(HeaderName::from_static("x-request-id"), request_id.clone());
+        .insert(X_REQUEST_ID, request_id.clone());
     let status = response.status().as_u16();
+    match &route {
+        Some(route) => route.metrics(&gateway.metrics).request(status),
+        None => gateway.metrics.request("unmatched", status),
+    }
     let route = route
         .as_deref()
         .map_or("unmatched", |route| route.name.as_str());
-    gateway.metrics.request(route, status);
     // The access log: path only (never the query or headers, which may carry credentials).
     if let Some((started, method, path)) = logged {
         tracing::info!(

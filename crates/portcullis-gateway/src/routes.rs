@@ -2,11 +2,12 @@
 //! selection round-robin, and each route's policy and limits.
 
 use crate::config::{GatewayConfig, RouteConfig};
+use crate::metrics::{Metrics, RouteMetrics};
 use crate::policy::{Access, Requirements};
 use crate::rate_limit::{RateLimitKey, RateLimitRule};
 use crate::upstream::Upstream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -40,6 +41,7 @@ pub struct Route {
     pub access: Access,
     /// Rate limit.
     pub rate_limit: Option<RateLimitRule>,
+    metrics: OnceLock<RouteMetrics>,
 }
 
 impl Route {
@@ -132,7 +134,13 @@ impl Route {
             max_body_bytes: config.max_body_bytes,
             access,
             rate_limit,
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// The route's series in `metrics`, looked up on its first request.
+    pub fn metrics(&self, metrics: &Metrics) -> &RouteMetrics {
+        self.metrics.get_or_init(|| metrics.route(&self.name))
     }
 
     fn matches(&self, host: Option<&str>, path: &str) -> bool {

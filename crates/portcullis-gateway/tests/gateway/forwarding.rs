@@ -313,5 +313,21 @@ async fn routes_reload_without_a_restart_and_bad_reloads_are_refused() {
         200,
         "the previous routes keep serving"
     );
+    // A route's series outlive reloads: the same route, reloaded, counts on.
+    running.reload_routes(&next).expect("same routes again");
+    assert_eq!(stack.get("/new/x", None).await.status(), 200);
+    let metrics = stack.metrics().await;
+    assert!(
+        metrics.contains("portcullis_gateway_requests_total{route=\"new\",status=\"200\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_gateway_requests_total{route=\"unmatched\",status=\"404\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_gateway_upstream_duration_seconds_count{route=\"new\"} 3"),
+        "{metrics}"
+    );
     stack.stop().await;
 }
