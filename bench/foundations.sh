@@ -99,7 +99,6 @@ for _ in $(seq "$ROUNDS"); do
     run "${NAMES[2]}" "http://127.0.0.1:$PINGORA/" "$PINGORA_PID"
 done
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 {
     echo "Command: \`bench/foundations.sh $DURATION $CONNECTIONS $ROUNDS\` — wrk -t1 -c$CONNECTIONS -d${DURATION}s on loopback against each proxy in front of the same nginx upstream, $ROUNDS interleaved rounds, medians per column; $(machine), load generator on the same cores. CPU from /proc utime (user) and stime (kernel) of the proxy's process."
     echo

@@ -87,9 +87,9 @@ for _ in $(seq 2 "$ROUNDS"); do RECORDING=0 every_target; done
 
 ROWS=()
 for name in "${NAMES[@]}"; do
-    median=$(sort -n "$RESULTS/$name" | awk '{ lines[NR] = $0 } END { print lines[int((NR + 1) / 2)] }')
-    cpu=$(cut -f4 "$RESULTS/$name" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-    IFS=$'\t' read -r rps p50 p99 _ non2xx <<<"$median"
+    middle=$(median < "$RESULTS/$name")
+    cpu=$(cut -f4 "$RESULTS/$name" | median)
+    IFS=$'\t' read -r rps p50 p99 _ non2xx <<<"$middle"
     ROWS+=("| $name | $rps | $p50 | $p99 | $cpu | $non2xx |")
 done
 

@@ -10,6 +10,12 @@ cpu_ticks() {
     echo $total
 }
 
+# The middle line of the input, lines sorted numerically by their first field: the median of a
+# column, or the row of the median run.
+median() {
+    sort -n | awk '{ lines[NR] = $0 } END { print lines[int((NR + 1) / 2)] }'
+}
+
 # Waits until a URL answers 2xx (a server's /readyz), at most 10 s.
 wait_ready() {
     for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done

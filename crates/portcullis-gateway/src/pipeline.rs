@@ -303,20 +303,20 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
         .headers_mut()
         .insert(X_REQUEST_ID, request_id.clone());
     let status = response.status().as_u16();
-    match &route {
-        Some(route) => route.metrics(&gateway.metrics).request(status),
-        None => gateway.metrics.request("unmatched", status),
-    }
-    let route = route
+    let name = route
         .as_deref()
         .map_or("unmatched", |route| route.name.as_str());
+    match &route {
+        Some(route) => route.metrics(&gateway.metrics).request(status),
+        None => gateway.metrics.request(name, status),
+    }
     // The access log: path only (never the query or headers, which may carry credentials).
     if let Some((started, method, path)) = logged {
         tracing::info!(
             request_id = request_id.to_str().unwrap_or_default(),
             %method,
             %path,
-            route,
+            route = name,
             status,
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "request"

@@ -291,13 +291,12 @@ pub async fn forward(
     parts
         .headers
         .insert(X_REQUEST_ID, context.request_id.clone());
-    if !parts.headers.contains_key(header::HOST) {
-        // An HTTP/2 client names the host in the request target, not in a header (RFC 9113
-        // §8.3.1); HTTP/1.1 requires the header (RFC 9112 §3.2).
-        if let Ok(host) = HeaderValue::from_str(upstream.authority().as_str()) {
-            parts.headers.insert(header::HOST, host);
-        }
-    }
+    // An HTTP/2 client names the host in the request target, not in a header (RFC 9113
+    // §8.3.1); HTTP/1.1 requires the header (RFC 9112 §3.2).
+    parts
+        .headers
+        .entry(header::HOST)
+        .or_insert_with(|| upstream.host().clone());
     parts.version = axum::http::Version::HTTP_11;
     // A request without a body (most) needs no limit wrapper.
     let body = if body.is_end_stream() {

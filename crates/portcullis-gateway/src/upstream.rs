@@ -10,6 +10,7 @@
 use axum::body::Body;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
+use hyper::http::HeaderValue;
 use hyper::http::uri::Authority;
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
@@ -31,6 +32,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Upstream {
     authority: Authority,
+    /// The authority as a `Host` header value, for requests that arrive without one.
+    host: HeaderValue,
     base_path: String,
     /// The index of its idle connections in each thread's pool.
     slot: usize,
@@ -46,6 +49,7 @@ impl Upstream {
         let authority = uri.authority()?.clone();
         Some(Upstream {
             slot: pool_slot(authority.as_str()),
+            host: HeaderValue::from_str(authority.as_str()).ok()?,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             authority,
         })
@@ -54,6 +58,11 @@ impl Upstream {
     /// Host and port.
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// Host and port as a `Host` header value.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
     }
 
     /// The path requests go under, without a trailing `/`.

@@ -94,21 +94,14 @@ async fn a_response_abandoned_mid_body_never_reaches_another_request() {
     let upstream = upstream(Duration::from_secs(30), sized).await;
     let stack = stack_with_public_route("sized", upstream).await;
     let client = reqwest::Client::new();
+    let get = |size: &str| client.get(format!("{}/sized/{size}", stack.base)).send();
     for _ in 0..4 {
-        let big = client
-            .get(format!("{}/sized/big", stack.base))
-            .send()
-            .await
-            .expect("gateway request");
+        let big = get("big").await.expect("gateway request");
         assert_eq!(big.status(), 200);
         drop(big);
         // Whichever worker serves it, the next request gets its own answer, not the rest of the
         // abandoned body from a reused upstream connection.
-        let small = client
-            .get(format!("{}/sized/small", stack.base))
-            .send()
-            .await
-            .expect("gateway request");
+        let small = get("small").await.expect("gateway request");
         assert_eq!(small.status(), 200);
         assert_eq!(small.text().await.expect("body"), "small");
     }
