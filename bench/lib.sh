@@ -64,7 +64,7 @@ token_cache_entries = $cache
 max_connections = 5000
 TOML
     for issuer in "$@"; do
-        printf '[[gateway.issuers]]\nissuer = "%s"\n' "$issuer"
+        printf '[[gateway.issuers]]\nissuer = "%s"\naudience = "api"\n' "$issuer"
     done
     cat <<TOML
 [[gateway.routes]]

@@ -2,9 +2,10 @@
 Portcullis. Discovery, Authorization Code + PKCE through the real sign-in and consent pages, id token
 validation, access token verification by an independent JOSE library (Authlib's joserfc-based
 `authlib.jose`) against the served JWKS, userinfo, refresh rotation with reuse detection,
-introspection and revocation. Exits non-zero with a message at the first deviation.
+introspection by a resource server (RFC 7662 §4: only for tokens meant for it) and revocation.
+Exits non-zero with a message at the first deviation.
 
-Usage: python3 oidc_client.py ISSUER CLIENT_ID CLIENT_SECRET USERNAME PASSWORD
+Usage: python3 oidc_client.py ISSUER CLIENT_ID CLIENT_SECRET USERNAME PASSWORD RS_ID RS_SECRET
 """
 
 import html.parser
@@ -68,7 +69,7 @@ def sign_in(browser, issuer, url, username, password):
 
 
 def main():
-    issuer, client_id, client_secret, username, password = sys.argv[1:6]
+    issuer, client_id, client_secret, username, password, rs_id, rs_secret = sys.argv[1:8]
     metadata = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=5).json()
     check(metadata["issuer"] == issuer, "discovery issuer matches (OIDC Discovery §4.3)")
     check("S256" in metadata["code_challenge_methods_supported"], "PKCE S256 advertised")
@@ -118,15 +119,20 @@ def main():
     first_refresh = tokens["refresh_token"]
     rotated = client.refresh_token(metadata["token_endpoint"], refresh_token=first_refresh)
     check(rotated["refresh_token"] != first_refresh, "refresh token rotated")
-    introspected = client.introspect_token(
-        metadata["introspection_endpoint"], token=rotated["access_token"]
-    ).json()
+    resource_server = OAuth2Session(rs_id, rs_secret)
+    introspect = lambda token: resource_server.introspect_token(  # noqa: E731
+        metadata["introspection_endpoint"], token=token
+    )
+    introspected = introspect(rotated["access_token"]).json()
     check(introspected["active"] is True, "introspection: a live token is active (RFC 7662)")
+    nosy = client.introspect_token(metadata["introspection_endpoint"], token=tokens["access_token"])
+    check(
+        nosy.status_code == 400 and nosy.json()["error"] == "unauthorized_client",
+        "introspection: a client not granted it may not introspect (RFC 7662 §4)",
+    )
     revoked = client.revoke_token(metadata["revocation_endpoint"], token=rotated["access_token"])
     check(revoked.status_code == 200, "revocation accepted (RFC 7009)")
-    introspected = client.introspect_token(
-        metadata["introspection_endpoint"], token=rotated["access_token"]
-    ).json()
+    introspected = introspect(rotated["access_token"]).json()
     check(introspected == {"active": False}, "introspection: a revoked token is inactive")
     replay = requests.post(
         metadata["token_endpoint"],

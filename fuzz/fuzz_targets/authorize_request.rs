@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use portcullis_auth::form::OAuthParams;
 use portcullis_core::authorize::{redirect_uri_matches, validate_authorization};
-use portcullis_core::{Client, ClientKind, ClientRegistration};
+use portcullis_core::{Client, ClientKind, ClientRegistration, TokenPolicy};
 use portcullis_types::GrantType;
 use std::sync::LazyLock;
 
@@ -26,12 +26,19 @@ static CLIENT: LazyLock<Client> = LazyLock::new(|| {
     .expect("client")
 });
 
+static POLICY: LazyLock<TokenPolicy> = LazyLock::new(|| TokenPolicy {
+    issuer: "https://issuer.example".into(),
+    default_audience: "api://default".into(),
+    default_access_token_lifetime_secs: 3600,
+    max_access_token_lifetime_secs: 86_400,
+});
+
 fuzz_target!(|query: &str| {
     let Ok(params) = OAuthParams::from_query(query) else {
         return;
     };
     let raw = params.authorization_params();
-    if let Ok(request) = validate_authorization(Some(&CLIENT), &raw, "https://issuer.example") {
+    if let Ok(request) = validate_authorization(Some(&CLIENT), &raw, &POLICY) {
         assert!(
             CLIENT
                 .redirect_uris

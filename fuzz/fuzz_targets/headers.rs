@@ -20,7 +20,8 @@ fuzz_target!(|input: (&[u8], &[u8], &[u8], &[u8])| {
             headers.append(name, value);
         }
     }
-    let _ = read_cookie(&headers, "portcullis_session");
+    let _ = read_cookie(&headers, "portcullis_session", false);
+    let _ = read_cookie(&headers, "portcullis_session", true);
     let _ = bearer_token(&headers);
     let _ = Identity::from_gateway_headers(&headers);
 });

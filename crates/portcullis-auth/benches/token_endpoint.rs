@@ -45,6 +45,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
     let settings = AuthSettings {
         token_policy: TokenPolicy {
             issuer: "http://127.0.0.1:3000".into(),
+            default_audience: portcullis_core::token::DEFAULT_AUDIENCE.into(),
             default_access_token_lifetime_secs: 900,
             max_access_token_lifetime_secs: 3600,
         },
@@ -57,6 +58,8 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         jwks_max_age_secs: 300,
         key_refresh_interval: Duration::from_secs(10),
         sign_in: portcullis_auth::settings::SignInSettings::default(),
+        trusted_proxies: portcullis_core::TrustedProxies::default(),
+        verifier_leeway_secs: 60,
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");
     AppState::build(

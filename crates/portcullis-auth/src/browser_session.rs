@@ -14,7 +14,7 @@ use portcullis_store::StoreError;
 /// # Errors
 /// Store failures.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
-    let Some(secret) = read_cookie(headers, SESSION_COOKIE) else {
+    let Some(secret) = read_cookie(headers, SESSION_COOKIE, state.settings.secure_cookies()) else {
         return Ok(None);
     };
     let hash = sha256(secret.as_bytes());

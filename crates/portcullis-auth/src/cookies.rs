@@ -1,21 +1,34 @@
-//! The auth server's cookies. All are host-only (no `Domain`), `HttpOnly`, `Path=/`, and `Secure`
-//! whenever the issuer is https.
+//! The auth server's cookies. All are host-only (no `Domain`), `HttpOnly`, `Path=/`, and, when
+//! the issuer is https, `Secure` with the `__Host-` name prefix (RFC 6265bis §4.1.3.2): a browser
+//! then accepts the cookie only from this host over https, so neither a sibling subdomain nor a
+//! plain-http attacker can plant or overwrite one.
 //!
 //! * `portcullis_session`: the session secret, `SameSite=Lax` so the session survives the
 //!   top-level redirect back from a client to `/authorize`.
-//! * `portcullis_csrf`: the double-submit CSRF secret, `SameSite=Strict`; every form carries the
-//!   same value in a hidden field, and a cross-site page can neither read nor set it.
+//! * `portcullis_csrf`: the CSRF token (see [`crate::csrf`]), `SameSite=Strict`; every form
+//!   carries the same value in a hidden field.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, SameSite};
 
-/// Name of the session cookie.
+/// Base name of the session cookie.
 pub const SESSION_COOKIE: &str = "portcullis_session";
-/// Name of the CSRF cookie.
+/// Base name of the CSRF cookie.
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
 
-/// The value of cookie `name` in the request, if present exactly once.
-pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The name a cookie goes by: `__Host-<base>` when `secure`.
+pub fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// The value of cookie `base` (under its name for `secure`) in the request, if present exactly
+/// once.
+pub fn read_cookie(headers: &HeaderMap, base: &str, secure: bool) -> Option<String> {
+    let name = cookie_name(base, secure);
     let mut values = headers
         .get_all(header::COOKIE)
         .iter()
@@ -30,13 +43,13 @@ pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn build(
-    name: &str,
+    base: &str,
     value: String,
     same_site: SameSite,
     max_age_secs: i64,
     secure: bool,
 ) -> HeaderValue {
-    let cookie = Cookie::build((name, value))
+    let cookie = Cookie::build((cookie_name(base, secure), value))
         .http_only(true)
         .secure(secure)
         .same_site(same_site)
@@ -56,9 +69,9 @@ pub fn clear_session_cookie(secure: bool) -> HeaderValue {
     build(SESSION_COOKIE, String::new(), SameSite::Lax, 0, secure)
 }
 
-/// `Set-Cookie` for the CSRF secret (one day).
-pub fn csrf_cookie(secret: String, secure: bool) -> HeaderValue {
-    build(CSRF_COOKIE, secret, SameSite::Strict, 24 * 60 * 60, secure)
+/// `Set-Cookie` for the CSRF token (one day).
+pub fn csrf_cookie(token: String, secure: bool) -> HeaderValue {
+    build(CSRF_COOKIE, token, SameSite::Strict, 24 * 60 * 60, secure)
 }
 
 #[cfg(test)]
@@ -70,7 +83,7 @@ mod tests {
         let set = session_cookie("abc".into(), 60, true);
         let text = set.to_str().unwrap_or_default();
         for attribute in [
-            "portcullis_session=abc",
+            "__Host-portcullis_session=abc",
             "HttpOnly",
             "Secure",
             "SameSite=Lax",
@@ -80,27 +93,30 @@ mod tests {
             assert!(text.contains(attribute), "{text} lacks {attribute}");
         }
         assert!(!text.contains("Domain"), "host-only");
-        assert!(
-            csrf_cookie("x".into(), false)
-                .to_str()
-                .unwrap_or_default()
-                .contains("SameSite=Strict")
-        );
+        let plain = csrf_cookie("x".into(), false);
+        let plain = plain.to_str().unwrap_or_default();
+        assert!(plain.starts_with("portcullis_csrf=x") && plain.contains("SameSite=Strict"));
+        assert!(!plain.contains("Secure"), "no Secure over http");
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; portcullis_session=s3cret"),
+            HeaderValue::from_static("a=1; __Host-portcullis_session=s3cret; portcullis_session=p"),
         );
         assert_eq!(
-            read_cookie(&headers, SESSION_COOKIE).as_deref(),
-            Some("s3cret")
+            read_cookie(&headers, SESSION_COOKIE, true).as_deref(),
+            Some("s3cret"),
+            "over https only the prefixed cookie counts"
+        );
+        assert_eq!(
+            read_cookie(&headers, SESSION_COOKIE, false).as_deref(),
+            Some("p")
         );
         headers.append(
             header::COOKIE,
-            HeaderValue::from_static("portcullis_session=planted"),
+            HeaderValue::from_static("__Host-portcullis_session=planted"),
         );
         assert_eq!(
-            read_cookie(&headers, SESSION_COOKIE),
+            read_cookie(&headers, SESSION_COOKIE, true),
             None,
             "duplicates are refused"
         );

@@ -3,16 +3,18 @@
 //! * Unknown users and wrong passwords fail the same way, and an unknown user still costs one
 //!   Argon2 verification against a dummy hash, so neither the message nor the timing reveals who
 //!   has an account.
-//! * Failures are throttled per username and per client IP (increasing delay, then a lock).
+//! * Attempts are throttled per account and per network ([`portcullis_core::throttle`]): each is
+//!   reserved atomically before the password is checked, so concurrent guesses cannot slip past
+//!   the limit, and the counters are shared by the cluster when it has Redis.
 //! * Argon2 runs on the blocking pool behind a semaphore sized to the CPU count, so a flood of
 //!   sign-ins cannot starve the token endpoint of threads.
 
-use portcullis_core::throttle::{LoginThrottle, ThrottleDecision, ThrottlePolicy};
+use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::{PasswordError, PasswordHasher, PasswordPolicy, UnixSeconds, User};
-use portcullis_store::{Store, StoreError};
+use portcullis_store::{SignInThrottle, Store, StoreError};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
 /// Why a sign-in failed. The user only ever sees one generic message.
@@ -30,9 +32,21 @@ pub enum SignInFailure {
 pub struct CredentialVerifier {
     hasher: PasswordHasher,
     dummy_hash: String,
-    throttle: Mutex<LoginThrottle>,
     argon2_permits: Arc<Semaphore>,
     verifications: AtomicU64,
+}
+
+/// One sign-in attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The username as typed.
+    pub username: &'a str,
+    /// The password as typed.
+    pub password: &'a str,
+    /// The client's address (behind trusted proxies, the one they name).
+    pub client: IpAddr,
+    /// When.
+    pub now: UnixSeconds,
 }
 
 impl std::fmt::Debug for CredentialVerifier {
@@ -42,11 +56,11 @@ impl std::fmt::Debug for CredentialVerifier {
 }
 
 impl CredentialVerifier {
-    /// A verifier with the given Argon2 parameters (for the dummy hash) and throttling policy.
+    /// A verifier with the given Argon2 parameters (also those of the dummy hash).
     ///
     /// # Errors
     /// Invalid Argon2 parameters.
-    pub fn new(policy: PasswordPolicy, throttle: ThrottlePolicy) -> Result<Self, PasswordError> {
+    pub fn new(policy: PasswordPolicy) -> Result<Self, PasswordError> {
         let hasher = PasswordHasher::new(policy)?;
         let mut random = [0u8; 24];
         portcullis_jose::random_bytes(&mut random).map_err(|_| PasswordError::HashingFailed)?;
@@ -55,68 +69,53 @@ impl CredentialVerifier {
         Ok(CredentialVerifier {
             hasher,
             dummy_hash,
-            throttle: Mutex::new(LoginThrottle::new(throttle)),
             argon2_permits: Arc::new(Semaphore::new(cores)),
             verifications: AtomicU64::new(0),
         })
     }
 
-    fn throttle(&self) -> std::sync::MutexGuard<'_, LoginThrottle> {
-        self.throttle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Checks `username` and `password` for a request from `ip` at `now`.
+    /// Checks an attempt, counting it on `throttle`: reserved before the password is checked (a
+    /// locked account is refused without a check), given back on success.
     ///
     /// # Errors
     /// [`SignInFailure`].
     pub async fn verify(
         &self,
         store: &dyn Store,
-        username: &str,
-        password: &str,
-        ip: IpAddr,
-        now: UnixSeconds,
+        throttle: &dyn SignInThrottle,
+        attempt: Attempt<'_>,
     ) -> Result<User, SignInFailure> {
-        let user_key = format!("user:{}", username.to_ascii_lowercase());
-        let ip_key = format!("ip:{ip}");
-        let mut delay = std::time::Duration::ZERO;
-        for key in [&user_key, &ip_key] {
-            match self.throttle().check(key, now) {
-                ThrottleDecision::Locked(_) => return Err(SignInFailure::Locked),
-                ThrottleDecision::Allow(wait) => delay = delay.max(wait),
-            }
-        }
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        let keys = AttemptKeys::new(attempt.username, attempt.client);
+        match throttle
+            .reserve(&keys, attempt.now)
+            .await
+            .map_err(SignInFailure::Store)?
+        {
+            ThrottleDecision::Locked(_) => return Err(SignInFailure::Locked),
+            ThrottleDecision::Allow(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            ThrottleDecision::Allow(_) => {}
         }
         let user = store
-            .find_user_by_username(username)
+            .find_user_by_username(attempt.username)
             .await
             .map_err(SignInFailure::Store)?;
         let stored_hash = user
             .as_ref()
             .map_or(self.dummy_hash.clone(), |user| user.password_hash.clone());
-        let matches = self.check_password(password, stored_hash).await;
+        let matches = self.check_password(attempt.password, stored_hash).await;
         match user {
             Some(user) if matches && user.disabled_at.is_none() => {
-                let mut throttle = self.throttle();
-                throttle.record_success(&user_key);
-                throttle.record_success(&ip_key);
+                throttle
+                    .succeeded(&keys, attempt.now)
+                    .await
+                    .map_err(SignInFailure::Store)?;
                 Ok(user)
             }
-            found => {
-                let mut throttle = self.throttle();
-                throttle.record_failure(&user_key, now);
-                throttle.record_failure(&ip_key, now);
-                let reason = match found {
-                    None => "unknown user",
-                    Some(user) if user.disabled_at.is_some() => "user disabled",
-                    Some(_) => "wrong password",
-                };
-                Err(SignInFailure::InvalidCredentials(reason))
+            None => Err(SignInFailure::InvalidCredentials("unknown user")),
+            Some(user) if user.disabled_at.is_some() => {
+                Err(SignInFailure::InvalidCredentials("user disabled"))
             }
+            Some(_) => Err(SignInFailure::InvalidCredentials("wrong password")),
         }
     }
 

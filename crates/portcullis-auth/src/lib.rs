@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod browser_session;
 pub mod client_auth;
+pub mod client_ip;
 pub mod cookies;
 pub mod credentials;
 pub mod csrf;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod form;
 pub mod keys;
 pub mod metrics;
+pub mod origin;
 pub mod own_tokens;
 pub mod pages;
 pub mod request_id;
@@ -23,6 +25,7 @@ pub mod routes;
 pub mod server;
 pub mod settings;
 pub mod state;
+pub mod tls_listener;
 pub mod token_service;
 
 pub use keys::{KeyError, KeyManager};

@@ -3,18 +3,27 @@
 
 use crate::routes::router;
 use crate::state::AppState;
+use crate::tls_listener::TlsListener;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+/// How long a client has to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` resolves, then drains in-flight requests and stops the background
-/// tasks (key maintenance and housekeeping).
+/// tasks (key maintenance and housekeeping). With `tls`, the listener speaks TLS (HTTP/2 and
+/// HTTP/1.1 by ALPN); the issuer should then be `https://`, which makes cookies `Secure`.
 ///
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -23,9 +32,21 @@ pub async fn serve(
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped));
     let audit = state.audit.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => {
+            // `tap_io` gives the TLS listener's connections the peer address as `ConnectInfo`.
+            let listener =
+                TlsListener::new(listener, acceptor, TLS_HANDSHAKE_TIMEOUT)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     // The receiver may already be gone if the task ended; nothing to stop then.
     let _ = stop.send(true);
     audit.flush().await;

@@ -1,7 +1,7 @@
 //! The auth server's settings, already validated by the binary's configuration loader.
 
 use portcullis_core::throttle::ThrottlePolicy;
-use portcullis_core::{KeyLifecyclePolicy, SessionPolicy, TokenPolicy};
+use portcullis_core::{KeyLifecyclePolicy, SessionPolicy, TokenPolicy, TrustedProxies};
 use portcullis_jose::Algorithm;
 use std::time::Duration;
 
@@ -20,6 +20,11 @@ pub struct AuthSettings {
     pub key_refresh_interval: Duration,
     /// Browser sign-in.
     pub sign_in: SignInSettings,
+    /// Proxies whose `X-Forwarded-For` names the client (throttling, audit).
+    pub trusted_proxies: TrustedProxies,
+    /// How long past `exp` verifiers accept a token: revocation entries are kept this much
+    /// longer than the tokens they match.
+    pub verifier_leeway_secs: i64,
 }
 
 /// Settings of browser sign-in and the user-facing grants.
@@ -35,6 +40,8 @@ pub struct SignInSettings {
     pub refresh_token_absolute_secs: i64,
     /// The first-party client that `POST /login` issues tokens to; `None` disables the endpoint.
     pub direct_login_client: Option<String>,
+    /// Origins besides the issuer's whose pages may call `POST /login`.
+    pub direct_login_origins: Vec<String>,
     /// How often expired state is purged.
     pub housekeeping_interval: Duration,
     /// Audit events are kept this long.
@@ -54,6 +61,7 @@ impl Default for SignInSettings {
             refresh_token_sliding_secs: 14 * 24 * 60 * 60,
             refresh_token_absolute_secs: 30 * 24 * 60 * 60,
             direct_login_client: None,
+            direct_login_origins: Vec::new(),
             housekeeping_interval: Duration::from_secs(300),
             audit_retention_secs: 90 * 24 * 60 * 60,
             throttle: ThrottlePolicy::default(),

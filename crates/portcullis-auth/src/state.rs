@@ -6,7 +6,7 @@ use crate::metrics::Metrics;
 use crate::{AuthSettings, KeyManager};
 use portcullis_core::{Clock, ClusterAnnouncer, NoAnnouncer};
 use portcullis_core::{PasswordError, PasswordPolicy};
-use portcullis_store::{CodeStore, SessionStore, Store};
+use portcullis_store::{CodeStore, MemoryThrottle, SessionStore, SignInThrottle, Store};
 use std::sync::Arc;
 
 /// The auth server's state: cheap to clone, everything behind `Arc`.
@@ -22,8 +22,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
-    /// Password checking with brute-force protection.
+    /// Password checking.
     pub credentials: Arc<CredentialVerifier>,
+    /// The key of the forms' CSRF tokens, derived from the key-encryption key.
+    pub csrf_key: Arc<portcullis_jose::MacKey>,
+    /// Where sign-in failures are counted: this server's memory, or a cluster's Redis.
+    pub sign_in_throttle: Arc<dyn SignInThrottle>,
     /// Tells other servers and gateways about revocations and key changes.
     pub announcer: Arc<dyn ClusterAnnouncer>,
     /// The audit log.
@@ -43,6 +47,9 @@ pub enum StartupError {
     /// The password hashing parameters are invalid.
     #[error("password settings: {0}")]
     Passwords(#[from] PasswordError),
+    /// A key could not be derived from the key-encryption key.
+    #[error("key derivation: {0}")]
+    Derivation(#[from] portcullis_jose::JoseError),
 }
 
 impl AppState {
@@ -59,7 +66,9 @@ impl AppState {
         password_policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let credentials = CredentialVerifier::new(password_policy, settings.sign_in.throttle)?;
+        let credentials = CredentialVerifier::new(password_policy)?;
+        let csrf_key = Arc::new(kek.derive_mac_key("portcullis csrf tokens v1")?);
+        let sign_in_throttle = Arc::new(MemoryThrottle::new(settings.sign_in.throttle));
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {
@@ -72,6 +81,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             clock,
             credentials: Arc::new(credentials),
+            sign_in_throttle,
+            csrf_key,
             announcer: Arc::new(NoAnnouncer),
         })
     }
@@ -87,6 +98,27 @@ impl AppState {
     #[must_use]
     pub fn with_session_store(mut self, sessions: Arc<dyn SessionStore>) -> Self {
         self.sessions = sessions;
+        self
+    }
+
+    /// Revokes through this server's store, session store and announcer.
+    pub fn revoker(&self) -> crate::revocation::Revoker<'_> {
+        crate::revocation::Revoker {
+            store: self.store.as_ref(),
+            sessions: self.sessions.as_ref(),
+            announcer: self.announcer.as_ref(),
+            leeway_secs: self.settings.verifier_leeway_secs,
+            max_access_token_lifetime_secs: self
+                .settings
+                .token_policy
+                .max_access_token_lifetime_secs,
+        }
+    }
+
+    /// The same state, counting sign-in failures in `throttle` (a cluster's Redis).
+    #[must_use]
+    pub fn with_sign_in_throttle(mut self, throttle: Arc<dyn SignInThrottle>) -> Self {
+        self.sign_in_throttle = throttle;
         self
     }
 

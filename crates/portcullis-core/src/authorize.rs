@@ -4,7 +4,7 @@
 //! endpoint cannot be used as an open redirector.
 
 use crate::client::is_absolute_uri;
-use crate::{Client, ClientKind, ScopeSet, pkce};
+use crate::{Client, ClientKind, ScopeSet, TokenPolicy, pkce};
 use portcullis_types::GrantType;
 
 /// The raw parameters of an authorization request.
@@ -149,7 +149,7 @@ fn parse_prompt(prompt: &str) -> Result<Option<Prompt>, &'static str> {
 pub fn validate_authorization(
     client: Option<&Client>,
     params: &AuthorizationParams,
-    issuer: &str,
+    policy: &TokenPolicy,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let untrusted = |message: &str| AuthorizeError::Untrusted(message.to_owned());
     let client_id = params
@@ -265,7 +265,7 @@ pub fn validate_authorization(
         return Err(refuse("invalid_request", "nonce is too long"));
     }
     let login_hint = params.login_hint.clone().filter(|hint| hint.len() <= 256);
-    let audiences = resolve_audiences(client, &params.resources, &scope, issuer)
+    let audiences = resolve_audiences(client, &params.resources, &scope, policy)
         .map_err(|description| refuse("invalid_target", &description))?;
     Ok(AuthorizationRequest {
         client_id: client_id.to_owned(),
@@ -282,29 +282,31 @@ pub fn validate_authorization(
 }
 
 /// The audiences of tokens from this request: the requested resources (each allowed for the
-/// client) or all of the client's audiences; with `openid`, also the issuer itself, so the access
-/// token is accepted at the userinfo endpoint.
+/// client) or all of the client's audiences (the default audience for a client without any);
+/// with `openid`, also the issuer itself, so the access token is accepted at the userinfo
+/// endpoint.
 fn resolve_audiences(
     client: &Client,
     resources: &[String],
     scope: &ScopeSet,
-    issuer: &str,
+    policy: &TokenPolicy,
 ) -> Result<Vec<String>, String> {
+    let allowed = policy.allowed_audiences(client);
     let mut audiences = if resources.is_empty() {
-        client.audiences.clone()
+        allowed.to_vec()
     } else {
         for resource in resources {
             if !is_absolute_uri(resource) || resource.contains('#') {
                 return Err("resource must be an absolute URI without a fragment".to_owned());
             }
-            if !client.audiences.contains(resource) {
+            if !allowed.contains(resource) {
                 return Err(format!("resource not allowed for this client: {resource}"));
             }
         }
         resources.to_vec()
     };
     if scope.contains("openid") {
-        audiences.push(issuer.to_owned());
+        audiences.push(policy.issuer.clone());
     }
     audiences.sort();
     audiences.dedup();

@@ -40,8 +40,8 @@ pub enum CodeRedemption {
         record: AuthorizationCodeRecord,
         /// The refresh token family issued from it, if any.
         family_id: Option<String>,
-        /// The access token issued from it, with its expiry.
-        access_token: Option<(String, UnixSeconds)>,
+        /// The access token issued from it.
+        access_token: Option<IssuedAccessToken>,
     },
     /// No such code.
     Unknown,
@@ -70,8 +70,26 @@ pub struct RefreshTokenFamily {
     pub expires_at: UnixSeconds,
     /// When revoked, if it was.
     pub revoked_at: Option<UnixSeconds>,
-    /// The newest access token issued from the family (`jti`, expiry), to revoke with it.
-    pub last_access_token: Option<(String, UnixSeconds)>,
+}
+
+/// An access token issued from a grant, by `jti`, with its expiry: what revoking the grant puts
+/// on the revocation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedAccessToken {
+    /// `jti`.
+    pub jti: String,
+    /// `exp`.
+    pub expires_at: UnixSeconds,
+}
+
+/// A refresh token family as it was revoked, with every access token ever issued from it (each
+/// rotation's, not only the newest), so all of them can be revoked with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedFamily {
+    /// The family.
+    pub family: RefreshTokenFamily,
+    /// Its access tokens.
+    pub access_tokens: Vec<IssuedAccessToken>,
 }
 
 /// One refresh token of a family. Only its hash is stored.
@@ -104,8 +122,8 @@ pub enum RefreshOutcome {
     /// The token was current; it is now used and the new token stored.
     Rotated(RefreshTokenFamily),
     /// The token had been used already: the family is now revoked (RFC 9700 §4.14.2).
-    Reused(RefreshTokenFamily),
-    /// Unknown, expired, or of a revoked family.
+    Reused(RevokedFamily),
+    /// Unknown, expired, or of a revoked family (also one revoked while this rotation waited).
     Invalid,
 }
 
@@ -144,12 +162,21 @@ impl RevocationKind {
 /// An entry of the revocation list, kept until tokens it matches would have expired anyway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationEntry {
-    /// Position in the feed; assigned by the store.
-    pub cursor: i64,
     /// What is revoked.
     pub kind: RevocationKind,
     /// The jti, sid or sub.
     pub value: String,
-    /// When the entry can be forgotten.
+    /// When the entry can be forgotten: the expiry of the last token it matches, plus the
+    /// leeway verifiers allow past `exp`.
     pub expires_at: UnixSeconds,
+}
+
+/// A page of the revocation feed: entries in feed order, and the position to read after next; a
+/// reader that resumes there misses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationFeedPage {
+    /// The entries.
+    pub entries: Vec<RevocationEntry>,
+    /// The position of the last entry, or the one asked after when there is none.
+    pub next: i64,
 }

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod client;
+pub mod client_address;
 pub mod clock;
 pub mod cluster;
 pub mod grant;
@@ -25,12 +26,14 @@ pub mod user;
 
 pub use audit::{AuditEvent, AuditRecord};
 pub use client::{Client, ClientError, ClientKind, ClientRegistration};
+pub use client_address::{TrustedProxies, client_address};
 pub use clock::{Clock, SystemClock, UnixSeconds};
 pub use cluster::{ClusterAnnouncer, NoAnnouncer};
 pub use grant::GrantError;
 pub use grants_state::{
-    AuthorizationCodeRecord, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
-    RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationKind,
+    AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, RefreshOutcome, RefreshTokenFamily,
+    RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationFeedPage, RevocationKind,
+    RevokedFamily,
 };
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
 pub use scope::ScopeSet;

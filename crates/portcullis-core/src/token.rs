@@ -4,11 +4,18 @@ use crate::grant::AccessGrant;
 use crate::{Client, UnixSeconds};
 use serde::{Serialize, Serializer};
 
+/// The audience of tokens for a client registered without one (Okta's convention).
+pub const DEFAULT_AUDIENCE: &str = "api://default";
+
 /// Server-wide token settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPolicy {
     /// `iss` of every token.
     pub issuer: String,
+    /// The audience a client registered without audiences may ask for, and gets by default: so
+    /// a standard OAuth client gets a token that a resource server can accept (RFC 9068 §2.2
+    /// requires `aud`).
+    pub default_audience: String,
     /// Lifetime of an access token when the client sets none.
     pub default_access_token_lifetime_secs: i64,
     /// Ceiling for any access token lifetime; also how long a retired key stays published.
@@ -22,6 +29,15 @@ impl TokenPolicy {
             .access_token_lifetime_secs
             .unwrap_or(self.default_access_token_lifetime_secs)
             .min(self.max_access_token_lifetime_secs)
+    }
+
+    /// The audiences `client` may ask for: its registered ones, or else the default audience.
+    pub fn allowed_audiences<'a>(&'a self, client: &'a Client) -> &'a [String] {
+        if client.audiences.is_empty() {
+            std::slice::from_ref(&self.default_audience)
+        } else {
+            &client.audiences
+        }
     }
 }
 
@@ -46,6 +62,9 @@ pub struct AccessTokenClaims {
     /// Granted scope, space-delimited; absent when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// The user's name (OpenID Connect Core §5.1; RFC 9068 §2.2.3.1 allows identity claims).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
     /// The user's roles.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
@@ -69,6 +88,7 @@ impl AccessTokenClaims {
             jti,
             client_id: grant.client_id.clone(),
             scope: grant.scope.to_string(),
+            preferred_username: grant.user.as_ref().map(|user| user.username.clone()),
             roles: grant.user.as_ref().map(|user| user.roles.clone()),
             sid: grant.user.as_ref().map(|user| user.sid.clone()),
             auth_time: grant.user.as_ref().map(|user| user.auth_time),
@@ -94,6 +114,7 @@ mod tests {
     fn claims_follow_rfc_9068() {
         let policy = TokenPolicy {
             issuer: "https://auth.example".into(),
+            default_audience: DEFAULT_AUDIENCE.into(),
             default_access_token_lifetime_secs: 900,
             max_access_token_lifetime_secs: 3600,
         };

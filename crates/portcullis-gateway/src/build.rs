@@ -34,6 +34,9 @@ pub enum StartError {
     /// A header name is invalid.
     #[error("strip_headers: `{0}` is not a header name")]
     HeaderName(String),
+    /// A trusted proxy is not an address or range.
+    #[error("trusted_proxies: {0}")]
+    TrustedProxies(String),
     /// A listener could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
@@ -96,9 +99,20 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningGateway, StartError> {
     let routes = RouteTable::build(config)?;
+    let trusted_proxies = portcullis_core::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(StartError::TrustedProxies)?;
     let metrics = Arc::new(Metrics::default());
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+    // Issuer discovery, JWKS and revocation feeds trust what https upstreams trust.
+    let mut http = reqwest::Client::builder().timeout(Duration::from_secs(5));
+    if config.ca_file.is_some() {
+        let tls = portcullis_tls::client_config(&portcullis_tls::ClientTls {
+            ca_file: config.ca_file.clone(),
+            identity: None,
+        })
+        .map_err(|error| StartError::Tls(error.to_string()))?;
+        http = http.tls_backend_preconfigured(Arc::unwrap_or_clone(tls));
+    }
+    let http = http
         .build()
         .map_err(|error| StartError::Client(error.to_string()))?;
     let observer_metrics = metrics.clone();
@@ -106,6 +120,13 @@ pub async fn start(
         Arc::new(move |issuer: &str, success: bool| observer_metrics.jwks_fetch(issuer, success));
     let mut issuers = Vec::new();
     for issuer in &config.issuers {
+        // RFC 9068 §4: the resource server MUST validate that the token's audience names it.
+        if issuer.audience.as_deref().is_none_or(str::is_empty) {
+            return Err(StartError::Issuer(
+                issuer.issuer.clone(),
+                "audience is required: the resource identifier this gateway's tokens must carry (RFC 9068 §4)".into(),
+            ));
+        }
         let source = match (&issuer.jwks_url, &issuer.jwks_file) {
             (None, None) => KeySource::Discovery,
             (Some(url), None) => KeySource::JwksUrl(url.clone()),
@@ -134,11 +155,12 @@ pub async fn start(
         .strip_headers
         .iter()
         .map(|name| {
-            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+            // Compared with `_` read as `-` (see `identity::strip_spoofable_headers`).
+            HeaderName::from_bytes(name.to_ascii_lowercase().replace('_', "-").as_bytes())
                 .map_err(|_| StartError::HeaderName(name.clone()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let revocations = Arc::new(RevocationSet::default());
+    let revocations = Arc::new(RevocationSet::new(config.leeway_secs));
     let authenticator = Authenticator::new(
         issuers,
         revocations.clone(),
@@ -165,7 +187,8 @@ pub async fn start(
         metrics.clone(),
         PipelineSettings {
             strip_headers,
-            trusted_proxies: config.trusted_proxies.clone(),
+            underscores: config.headers_with_underscores,
+            trusted_proxies,
             forward_authorization: config.forward_authorization,
             follows_redis: config.redis.is_some(),
         },
@@ -221,13 +244,19 @@ pub async fn start(
     let limits = ConnectionLimits {
         max_connections: config.max_connections,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        http2_idle_timeout: Duration::from_millis(config.http2_idle_timeout_ms.max(1)),
+        http2_keepalive_interval: (config.http2_keepalive_interval_ms > 0)
+            .then(|| Duration::from_millis(config.http2_keepalive_interval_ms)),
         max_header_bytes: config.max_header_bytes,
         drain_timeout: Duration::from_secs(30),
         workers: config.workers,
     };
     let tls = match (&config.tls_cert_file, &config.tls_key_file) {
         (None, None) => None,
-        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key).map_err(StartError::Tls)?),
+        (Some(cert), Some(key)) => Some(
+            portcullis_tls::acceptor(cert, key)
+                .map_err(|error| StartError::Tls(error.to_string()))?,
+        ),
         _ => {
             return Err(StartError::Tls(
                 "set both tls_cert_file and tls_key_file".into(),

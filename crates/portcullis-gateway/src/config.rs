@@ -2,7 +2,7 @@
 //! issuers and routes. Validated once into the runtime types of [`crate::routes`].
 
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// `[gateway]`
@@ -15,16 +15,26 @@ pub struct GatewayConfig {
     pub admin_listen: SocketAddr,
     /// Keep the `Authorization` header on forwarded requests, so backends can verify the token.
     pub forward_authorization: bool,
-    /// Client headers removed before anything else, beside every `X-Portcullis-*`.
+    /// Client headers removed before anything else, beside every `X-Portcullis-*`. A name is
+    /// also removed when spelled with `_` for `-` (which CGI-style backends read as the same).
     pub strip_headers: Vec<String>,
-    /// Peers whose `X-Forwarded-*` headers are trusted.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// What to do with request headers whose names contain `_`: `drop` them (nginx's default),
+    /// `reject` the request with 400, or `allow` them.
+    pub headers_with_underscores: UnderscoreHeaders,
+    /// Peers whose `X-Forwarded-*` headers are trusted: addresses and CIDR ranges.
+    pub trusted_proxies: Vec<String>,
     /// Open client connections at most.
     pub max_connections: usize,
     /// Worker threads serving the public listener; 0 (the default): one per core.
     pub workers: usize,
-    /// Time allowed for a client to send its request headers (slowloris protection).
+    /// Time allowed for a client to send its request headers (slowloris protection); also how
+    /// long an HTTP/1.1 connection may wait idle for its next request.
     pub header_read_timeout_ms: u64,
+    /// An HTTP/2 connection with no open request for this long is closed.
+    pub http2_idle_timeout_ms: u64,
+    /// Interval of the HTTP/2 keep-alive pings; a peer that does not answer one within as long
+    /// again is disconnected.
+    pub http2_keepalive_interval_ms: u64,
     /// Largest request head accepted, in bytes.
     pub max_header_bytes: usize,
     /// Verified tokens remembered at most.
@@ -40,6 +50,9 @@ pub struct GatewayConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key of the certificate.
     pub tls_key_file: Option<PathBuf>,
+    /// PEM bundle of the CAs trusted for `https://` upstreams, issuer discovery, JWKS and
+    /// revocation feeds; when unset, the system's roots. A route may name its own.
+    pub ca_file: Option<PathBuf>,
     /// Accepted token issuers.
     pub issuers: Vec<IssuerConfig>,
     /// Routes, matched by host and longest path prefix.
@@ -57,10 +70,13 @@ impl Default for GatewayConfig {
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 4001)),
             forward_authorization: true,
             strip_headers: vec!["x-user-id".into(), "x-forwarded-user".into()],
+            headers_with_underscores: UnderscoreHeaders::Drop,
             trusted_proxies: Vec::new(),
             max_connections: 10_000,
             workers: 0,
             header_read_timeout_ms: 5_000,
+            http2_idle_timeout_ms: 60_000,
+            http2_keepalive_interval_ms: 30_000,
             max_header_bytes: 16 * 1024,
             token_cache_entries: 100_000,
             leeway_secs: 30,
@@ -68,11 +84,26 @@ impl Default for GatewayConfig {
             rate_limit_max_keys: 100_000,
             tls_cert_file: None,
             tls_key_file: None,
+            ca_file: None,
             issuers: Vec::new(),
             routes: Vec::new(),
             redis: None,
         }
     }
+}
+
+/// Request headers with `_` in their names: CGI, WSGI, Rack and PHP backends read `X_User_Id`
+/// and `X-User-Id` as the same variable (`HTTP_X_USER_ID`), so such a header can impersonate one
+/// the gateway strips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnderscoreHeaders {
+    /// Removed from the request (nginx's `underscores_in_headers off`).
+    Drop,
+    /// The request is refused with 400 (Envoy's `REJECT_REQUEST`).
+    Reject,
+    /// Forwarded; names that fold into a stripped one are still removed.
+    Allow,
 }
 
 /// `[[gateway.issuers]]`: a token issuer and where its keys come from. Exactly one of
@@ -89,7 +120,9 @@ pub struct IssuerConfig {
     /// A local JWKS file (offline deployments, benchmarks), instead of discovery.
     #[serde(default)]
     pub jwks_file: Option<PathBuf>,
-    /// An audience every token of this issuer must carry.
+    /// The audience every token of this issuer must carry: this gateway's resource identifier.
+    /// Required (RFC 9068 §4: a resource server must check that it is among the token's
+    /// audiences); an issuer without one is a configuration error.
     #[serde(default)]
     pub audience: Option<String>,
     /// Follow this issuer's revocation feed.
@@ -170,6 +203,26 @@ pub struct RouteConfig {
     /// Rate limit.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
+    /// Accept paths with an encoded `/` or `\` (`%2F`, `%5C`), a raw `\` or a double-encoded
+    /// one, forwarded as they are. Off: such paths get 400, since upstreams disagree on whether
+    /// they separate segments.
+    #[serde(default)]
+    pub allow_encoded_slashes: bool,
+    /// Protocols a request may upgrade to (RFC 9110 §7.8); any other `Upgrade` is removed and
+    /// the request forwarded as an ordinary one.
+    #[serde(default = "default_upgrades")]
+    pub upgrades: Vec<String>,
+    /// PEM bundle of the CAs trusted for this route's `https://` upstreams, instead of the
+    /// gateway's `ca_file` (or the system's roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate presented to this route's `https://` upstreams (mutual TLS), so a
+    /// service can tell the gateway from anyone else.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
 }
 
 impl RouteConfig {
@@ -191,6 +244,11 @@ impl RouteConfig {
             roles_all: Vec::new(),
             audience: None,
             rate_limit: None,
+            allow_encoded_slashes: false,
+            upgrades: default_upgrades(),
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 
@@ -214,6 +272,9 @@ fn default_max_body_bytes() -> u64 {
 }
 fn default_auth() -> String {
     "authenticated".to_owned()
+}
+fn default_upgrades() -> Vec<String> {
+    vec!["websocket".to_owned()]
 }
 
 /// `[gateway.routes.rate_limit]`: `requests` per `per_secs`, with bursts up to `burst`.

@@ -4,6 +4,7 @@
 
 use crate::authenticate::AuthFailure;
 use crate::policy::Denial;
+use crate::request_target::TargetRejection;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,10 @@ use std::time::Duration;
 pub enum GatewayError {
     /// No route matches.
     NoRoute,
+    /// The request target cannot be routed safely (path or host).
+    BadTarget(TargetRejection),
+    /// Another malformed request.
+    BadRequest(&'static str),
     /// Authentication failed.
     Auth(AuthFailure),
     /// The policy refused the identity.
@@ -37,6 +42,7 @@ impl GatewayError {
     pub fn reason(&self) -> &'static str {
         match self {
             GatewayError::NoRoute => "no_route",
+            GatewayError::BadTarget(_) | GatewayError::BadRequest(_) => "bad_request",
             GatewayError::Auth(AuthFailure::Missing) => "missing_token",
             GatewayError::Auth(AuthFailure::Malformed) => "malformed_request",
             GatewayError::Auth(AuthFailure::Invalid(_)) => "invalid_token",
@@ -101,6 +107,14 @@ impl IntoResponse for GatewayError {
         match self {
             GatewayError::NoRoute => {
                 plain(StatusCode::NOT_FOUND, "not_found", "no route for this path")
+            }
+            GatewayError::BadTarget(rejection) => plain(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &rejection.to_string(),
+            ),
+            GatewayError::BadRequest(description) => {
+                plain(StatusCode::BAD_REQUEST, "invalid_request", description)
             }
             // RFC 6750 §3.1: no error code when the request had no token.
             GatewayError::Auth(AuthFailure::Missing) => bearer(

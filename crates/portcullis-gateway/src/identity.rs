@@ -2,6 +2,7 @@
 //! token was validated. The identity itself is the SDK's [`Identity`], so gateway and services
 //! read tokens the same way.
 
+use crate::config::UnderscoreHeaders;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 pub use portcullis_sdk::{IDENTITY_HEADER_PREFIX, Identity};
 
@@ -19,6 +20,10 @@ impl AssertedIdentity {
     pub fn new(identity: Identity) -> Self {
         let headers = [
             ("x-portcullis-subject", identity.subject.clone()),
+            (
+                "x-portcullis-username",
+                identity.username.clone().unwrap_or_default(),
+            ),
             ("x-portcullis-client", identity.client_id.clone()),
             ("x-portcullis-scopes", identity.scopes.join(" ")),
             ("x-portcullis-roles", identity.roles.join(",")),
@@ -42,17 +47,49 @@ impl AssertedIdentity {
     }
 }
 
-/// Removes every `X-Portcullis-*` header and the configured extra names: a client must never be
-/// able to assert an identity (this runs before anything else looks at the request).
-pub fn strip_spoofable_headers(headers: &mut HeaderMap, extra: &[HeaderName]) {
-    let spoofable: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with(IDENTITY_HEADER_PREFIX) || extra.contains(name))
-        .cloned()
-        .collect();
+/// A request header name with `_`, refused under [`UnderscoreHeaders::Reject`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnderscoreHeader;
+
+/// Whether `name` (lower case, as header names are kept) is an identity header or one of `extra`
+/// once every `_` is read as `-`, as a CGI-style backend reads it (RFC 3875 §4.1.18).
+fn is_spoofable(name: &str, extra: &[HeaderName]) -> bool {
+    let folded: std::borrow::Cow<'_, str> = if name.contains('_') {
+        name.replace('_', "-").into()
+    } else {
+        name.into()
+    };
+    folded.starts_with(IDENTITY_HEADER_PREFIX) || extra.iter().any(|strip| strip == folded.as_ref())
+}
+
+/// Removes every `X-Portcullis-*` header and the configured extra names, in any spelling with `_`
+/// for `-`, and the other names with `_` as `underscores` says: a client must never be able to
+/// assert an identity (this runs before anything else looks at the request). `extra` is in lower
+/// case with `-`.
+///
+/// # Errors
+/// [`UnderscoreHeader`] when `underscores` is [`UnderscoreHeaders::Reject`] and a name has `_`.
+pub fn strip_spoofable_headers(
+    headers: &mut HeaderMap,
+    extra: &[HeaderName],
+    underscores: UnderscoreHeaders,
+) -> Result<(), UnderscoreHeader> {
+    let mut spoofable = Vec::new();
+    for name in headers.keys() {
+        let underscore = name.as_str().contains('_');
+        if underscore && underscores == UnderscoreHeaders::Reject {
+            return Err(UnderscoreHeader);
+        }
+        if (underscore && underscores == UnderscoreHeaders::Drop)
+            || is_spoofable(name.as_str(), extra)
+        {
+            spoofable.push(name.clone());
+        }
+    }
     for name in spoofable {
         headers.remove(&name);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -71,7 +108,8 @@ mod tests {
         headers.insert("X-Portcullis-Anything", HeaderValue::from_static("forged"));
         headers.insert("x-user-id", HeaderValue::from_static("forged"));
         headers.insert("accept", HeaderValue::from_static("*/*"));
-        strip_spoofable_headers(&mut headers, &[HeaderName::from_static("x-user-id")]);
+        let extra = [HeaderName::from_static("x-user-id")];
+        strip_spoofable_headers(&mut headers, &extra, UnderscoreHeaders::Drop).expect("drop");
         assert_eq!(headers.len(), 1);
         identity.write_headers(&mut headers);
         assert_eq!(headers["x-portcullis-subject"], "u1");
@@ -79,5 +117,42 @@ mod tests {
         assert_eq!(headers["x-portcullis-roles"], "admin,user");
         let hostile = json!({"iss":"i","sub":"u\r\nx-portcullis-roles: admin","exp":9});
         assert!(Identity::from_claims(hostile.as_object().expect("object")).is_none());
+    }
+
+    #[test]
+    fn underscore_spellings_of_stripped_headers_go_under_every_policy() {
+        let extra = [HeaderName::from_static("x-user-id")];
+        let spellings = [
+            "x_portcullis_subject",
+            "X_Portcullis_Roles",
+            "x-portcullis_scopes",
+            "X_User_Id",
+            "x-user_id",
+        ];
+        for policy in [UnderscoreHeaders::Drop, UnderscoreHeaders::Allow] {
+            let mut headers = HeaderMap::new();
+            for name in spellings {
+                headers.insert(
+                    HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                    HeaderValue::from_static("forged"),
+                );
+            }
+            headers.insert("x_trace_id", HeaderValue::from_static("t"));
+            headers.insert("accept", HeaderValue::from_static("*/*"));
+            strip_spoofable_headers(&mut headers, &extra, policy).expect("not refused");
+            let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+            left.sort_unstable();
+            let expected: &[&str] = match policy {
+                UnderscoreHeaders::Allow => &["accept", "x_trace_id"],
+                _ => &["accept"],
+            };
+            assert_eq!(left, expected, "{policy:?}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("x_trace_id", HeaderValue::from_static("t"));
+        assert_eq!(
+            strip_spoofable_headers(&mut headers, &extra, UnderscoreHeaders::Reject),
+            Err(UnderscoreHeader)
+        );
     }
 }

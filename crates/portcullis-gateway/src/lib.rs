@@ -1,7 +1,8 @@
 //! The Portcullis API gateway: the single entry point in front of backend services.
 //!
 //! Every request passes an ordered pipeline of small stages (pingora's phases), each in its own
-//! module and testable alone: [`identity`] strips spoofable headers, [`routes`] matches,
+//! module and testable alone: [`identity`] strips spoofable headers, [`request_target`]
+//! normalizes the path ([`path`]) and settles the host, [`routes`] matches,
 //! [`authenticate`] validates the bearer token against cached issuer keys
 //! (`portcullis_jose::remote_key_set`) and the revocation set ([`revocations`]), [`policy`]
 //! authorizes, [`rate_limit`] meters, [`proxy`] forwards with a trusted identity over
@@ -15,15 +16,16 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod metrics;
+pub mod path;
 pub mod pipeline;
 pub mod policy;
 pub mod proxy;
 pub mod rate_limit;
+pub mod request_target;
 pub mod revocations;
 pub mod routes;
 pub mod server;
 pub mod shared_rate_limit;
-pub mod tls;
 pub mod upstream;
 pub mod worker;
 

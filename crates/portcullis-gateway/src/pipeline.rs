@@ -3,18 +3,21 @@
 //! only strings them together and records the outcome.
 
 use crate::authenticate::Authenticator;
+use crate::config::UnderscoreHeaders;
 use crate::error::GatewayError;
 use crate::identity::{AssertedIdentity, strip_spoofable_headers};
 use crate::metrics::Metrics;
 use crate::policy::Access;
 use crate::proxy::{ForwardContext, Peer, X_REQUEST_ID, forward};
 use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
+use crate::request_target::{self, TargetRejection};
 use crate::revocations::unix_now;
 use crate::routes::{Route, RouteTable};
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use portcullis_core::TrustedProxies;
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -29,7 +32,8 @@ pub struct Gateway {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     strip_headers: Vec<HeaderName>,
-    trusted_proxies: Vec<IpAddr>,
+    underscores: UnderscoreHeaders,
+    trusted_proxies: TrustedProxies,
     forward_authorization: bool,
     /// Whether the gateway follows a cluster's Redis (for `/readyz`).
     pub follows_redis: bool,
@@ -38,10 +42,12 @@ pub struct Gateway {
 /// The settings of the pipeline that are not routes.
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
-    /// Extra headers to strip.
+    /// Extra headers to strip, lower case with `-`.
     pub strip_headers: Vec<HeaderName>,
+    /// What to do with header names that contain `_`.
+    pub underscores: UnderscoreHeaders,
     /// Trusted proxies.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: TrustedProxies,
     /// Keep `Authorization` for backends.
     pub forward_authorization: bool,
     /// Follows a cluster's Redis.
@@ -63,6 +69,7 @@ impl Gateway {
             rate_limiter,
             metrics,
             strip_headers: settings.strip_headers,
+            underscores: settings.underscores,
             trusted_proxies: settings.trusted_proxies,
             forward_authorization: settings.forward_authorization,
             follows_redis: settings.follows_redis,
@@ -85,20 +92,16 @@ impl Gateway {
     }
 
     /// The client address: the peer, or behind trusted proxies the nearest untrusted address in
-    /// `X-Forwarded-For`.
+    /// `X-Forwarded-For` (every line of it, as the forwarded chain is built).
     fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if !self.trusted_proxies.contains(&peer) {
-            return peer;
-        }
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
-            .rev()
-            .find(|ip| !self.trusted_proxies.contains(ip))
-            .unwrap_or(peer)
+        portcullis_core::client_address(
+            peer,
+            headers
+                .get_all(&crate::proxy::X_FORWARDED_FOR)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            &self.trusted_proxies,
+        )
     }
 }
 
@@ -177,33 +180,46 @@ type Outcome = (
     Vec<(HeaderName, HeaderValue)>,
 );
 
-/// The host a request names, without its port.
-fn request_host(request: &Request) -> Option<&str> {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .or_else(|| request.uri().host())?;
-    Some(
-        host.rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(host, |(name, _)| name),
-    )
-}
-
 async fn run(
     gateway: &Gateway,
     peer: &Peer,
     request_id: &HeaderValue,
     mut request: Request,
 ) -> Outcome {
-    strip_spoofable_headers(request.headers_mut(), &gateway.strip_headers);
-    let Some(route) = gateway
-        .routes()
-        .find(request_host(&request), request.uri().path())
-    else {
-        return (None, Err(GatewayError::NoRoute), Vec::new());
+    let refused = |error| (None, Err(error), Vec::new());
+    if strip_spoofable_headers(
+        request.headers_mut(),
+        &gateway.strip_headers,
+        gateway.underscores,
+    )
+    .is_err()
+    {
+        return refused(GatewayError::BadRequest(
+            "header names with underscores are not accepted",
+        ));
+    }
+    // Normalized once, here: the route is matched on the path that is forwarded.
+    let routes = gateway.routes();
+    let target = match request_target::settle(&mut request, routes.routes_by_host()) {
+        Ok(target) => target,
+        Err(rejection) => return refused(GatewayError::BadTarget(rejection)),
     };
+    let path = target
+        .matching_path
+        .as_deref()
+        .unwrap_or(request.uri().path());
+    let Some(route) = routes.find(target.host.as_deref(), path) else {
+        return refused(GatewayError::NoRoute);
+    };
+    if target.keeps_encoded_separators && !route.allow_encoded_slashes {
+        return (
+            Some(route),
+            Err(GatewayError::BadTarget(TargetRejection::Path(
+                crate::path::PathRejection::EncodedSeparator,
+            ))),
+            Vec::new(),
+        );
+    }
     let name = route.name.as_str();
     let identity: Option<Arc<AssertedIdentity>> = match &route.access {
         Access::Public => None,
@@ -253,7 +269,7 @@ async fn run(
         route: &route,
         identity: identity.as_deref(),
         peer,
-        peer_trusted: gateway.trusted_proxies.contains(&peer.ip),
+        peer_trusted: gateway.trusted_proxies.contains(peer.ip),
         forward_authorization: gateway.forward_authorization,
         request_id,
     };
@@ -285,14 +301,19 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
         Err(error) => {
             if !matches!(
                 error,
-                GatewayError::BadGateway | GatewayError::GatewayTimeout | GatewayError::NoRoute
+                GatewayError::BadGateway
+                    | GatewayError::GatewayTimeout
+                    | GatewayError::NoRoute
+                    | GatewayError::BadTarget(_)
+                    | GatewayError::BadRequest(_)
             ) {
                 gateway.metrics.auth_failure(error.reason());
             }
             let mut response = error.into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
             response
         }
     };

@@ -74,6 +74,7 @@ mod tests {
         Identity {
             issuer: "i".into(),
             subject: "s".into(),
+            username: None,
             client_id: "c".into(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             roles: roles.iter().map(|s| (*s).to_owned()).collect(),

@@ -67,17 +67,26 @@ fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
     named
 }
 
-/// Whether the request asks to switch protocols (RFC 9110 §7.8), e.g. to WebSocket.
-fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+/// The protocol the request asks to switch to (RFC 9110 §7.8), e.g. WebSocket, if the route
+/// allows it. Any other upgrade is dropped with the hop-by-hop headers and the request forwarded
+/// as an ordinary one (a server may ignore `Upgrade`), so `h2c` cannot tunnel past the gateway.
+fn upgrade_protocol(route: &Route, headers: &HeaderMap) -> Option<HeaderValue> {
     let connection_upgrade = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    connection_upgrade
-        .then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
+    let mut offers = headers.get_all(header::UPGRADE).iter();
+    let offer = offers.next()?;
+    let allowed = connection_upgrade
+        && offers.next().is_none()
+        && offer.to_str().is_ok_and(|protocols| {
+            protocols
+                .split(',')
+                .all(|protocol| route.allows_upgrade(protocol))
+        });
+    allowed.then(|| offer.clone())
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -151,12 +160,32 @@ pub struct ForwardContext<'a> {
 
 /// The request id's header, read from clients and sent both ways.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-For`, whose chain the client address is read from.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
     headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// Every line of a list header as one list (RFC 9110 §5.3), so a chain split over several lines
+/// is extended whole, as the client address is read from it.
+fn list<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<std::borrow::Cow<'h, str>> {
+    let mut lines = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let first = lines.next()?;
+    let Some(second) = lines.next() else {
+        return Some(first.into());
+    };
+    let mut joined = [first, second].join(", ");
+    for line in lines {
+        joined.push_str(", ");
+        joined.push_str(line);
+    }
+    Some(joined.into())
 }
 
 fn insert_text(headers: &mut HeaderMap, name: HeaderName, value: String) {
@@ -183,7 +212,7 @@ fn append_forwarding(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
     let http = HeaderValue::from_static("http");
     let peer = context.peer;
     if context.peer_trusted {
-        let chain = extended(text(headers, &X_FORWARDED_FOR), peer.text());
+        let chain = extended(list(headers, &X_FORWARDED_FOR).as_deref(), peer.text());
         insert_text(headers, X_FORWARDED_FOR, chain);
         if text(headers, &X_FORWARDED_PROTO).is_none() {
             headers.insert(X_FORWARDED_PROTO, http);
@@ -213,7 +242,7 @@ fn append_forwarding(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
         element.push_str(part);
     }
     element.push('"');
-    let forwarded = extended(text(headers, &header::FORWARDED), &element);
+    let forwarded = extended(list(headers, &header::FORWARDED).as_deref(), &element);
     insert_text(headers, header::FORWARDED, forwarded);
 }
 
@@ -266,7 +295,7 @@ pub async fn forward(
     }
     let (upstream, target) = upstream_target(route, &parts.uri)?;
     parts.uri = target;
-    let upgrade = upgrade_protocol(&parts.headers);
+    let upgrade = upgrade_protocol(route, &parts.headers);
     let client_upgrade = upgrade
         .as_ref()
         .and_then(|_| parts.extensions.remove::<hyper::upgrade::OnUpgrade>());

@@ -21,9 +21,19 @@ enum Kind {
 #[derive(Debug, Default)]
 pub struct RevocationSet {
     entries: RwLock<HashMap<(String, Kind, String), i64>>,
+    leeway_secs: i64,
 }
 
 impl RevocationSet {
+    /// An empty set for a gateway that accepts tokens `leeway_secs` past their `exp`: an entry is
+    /// kept that much longer than the tokens it names, or they would work again meanwhile.
+    pub fn new(leeway_secs: i64) -> Self {
+        RevocationSet {
+            entries: RwLock::default(),
+            leeway_secs: leeway_secs.max(0),
+        }
+    }
+
     /// Adds an entry named as on the feed (`jti`, `sid`, `sub`); `false` for an unknown kind.
     pub fn apply(&self, issuer: &str, kind: &str, value: String, expires_at: i64) -> bool {
         let kind = match kind {
@@ -66,12 +76,13 @@ impl RevocationSet {
             || named(Kind::Subject, &identity.subject)
     }
 
-    /// Forgets entries whose tokens have expired.
+    /// Forgets entries whose tokens have expired, leeway included.
     pub fn purge(&self, now: i64) {
+        let leeway = self.leeway_secs;
         self.entries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, expires_at| *expires_at > now);
+            .retain(|_, expires_at| expires_at.saturating_add(leeway) > now);
     }
 
     /// Entries held.
@@ -160,4 +171,24 @@ pub fn unix_now() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_outlive_their_tokens_by_the_leeway() {
+        let set = RevocationSet::new(30);
+        assert!(set.apply("iss", "jti", "j1".into(), 100));
+        assert!(!set.apply("iss", "nonsense", "x".into(), 100));
+        let claims = serde_json::json!({"iss": "iss", "sub": "u", "jti": "j1", "exp": 100});
+        let identity =
+            Identity::from_claims(claims.as_object().expect("object")).expect("identity");
+        // Accepted until exp + leeway (130), so refused until then.
+        set.purge(129);
+        assert!(set.is_revoked(&identity), "still within the leeway");
+        set.purge(130);
+        assert!(!set.is_revoked(&identity) && set.is_empty());
+    }
 }

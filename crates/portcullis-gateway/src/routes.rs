@@ -6,6 +6,8 @@ use crate::metrics::{Metrics, RouteMetrics};
 use crate::policy::{Access, Requirements};
 use crate::rate_limit::{RateLimitKey, RateLimitRule};
 use crate::upstream::Upstream;
+use portcullis_tls::{ClientIdentity, ClientTls, TlsError};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -41,15 +43,39 @@ pub struct Route {
     pub access: Access,
     /// Rate limit.
     pub rate_limit: Option<RateLimitRule>,
+    /// Accepts paths that keep an encoded `/` or `\` ([`crate::path`]).
+    pub allow_encoded_slashes: bool,
+    /// Protocols a request may upgrade to (RFC 9110 §7.8), lower case.
+    upgrades: Vec<String>,
     metrics: OnceLock<RouteMetrics>,
 }
 
 impl Route {
-    fn build(config: &RouteConfig) -> Result<Self, RouteError> {
+    fn build(config: &RouteConfig, tls: &mut ClientTlsCache) -> Result<Self, RouteError> {
         let fail = |problem: String| RouteError {
             route: config.name.clone(),
             problem,
         };
+        let client_tls = ClientTls {
+            ca_file: config
+                .ca_file
+                .clone()
+                .or_else(|| tls.default_ca_file.clone()),
+            identity: match (&config.client_cert_file, &config.client_key_file) {
+                (None, None) => None,
+                (Some(cert_file), Some(key_file)) => Some(ClientIdentity {
+                    cert_file: cert_file.clone(),
+                    key_file: key_file.clone(),
+                }),
+                _ => {
+                    return Err(fail(
+                        "set both client_cert_file and client_key_file, or neither".into(),
+                    ));
+                }
+            },
+        };
+        let tls_profile = format!("{client_tls:?}");
+        let mut tls_error = None;
         if !config.path_prefix.starts_with('/') {
             return Err(fail("path_prefix must start with /".into()));
         }
@@ -60,13 +86,29 @@ impl Route {
             .upstreams
             .iter()
             .map(|upstream| {
-                Upstream::parse(upstream).ok_or_else(|| {
-                    fail(format!(
-                        "upstream `{upstream}` must be http://host[:port][/path]"
-                    ))
-                })
+                let client_config = || match tls.config(&client_tls) {
+                    Ok(config) => Some(config),
+                    Err(error) => {
+                        tls_error = Some(error.to_string());
+                        None
+                    }
+                };
+                Upstream::parse(upstream, client_config, &tls_profile).ok_or_else(
+                    || match tls_error.take() {
+                        Some(error) => fail(format!("upstream `{upstream}`: {error}")),
+                        None => fail(format!(
+                            "upstream `{upstream}` must be http(s)://host[:port][/path]"
+                        )),
+                    },
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let tls_settings = config.ca_file.is_some() || client_tls.identity.is_some();
+        if tls_settings && upstreams.iter().any(|upstream| !upstream.is_tls()) {
+            return Err(fail(
+                "ca_file and client certificates apply to https:// upstreams only".into(),
+            ));
+        }
         let access = match config.auth.as_str() {
             "public" => {
                 let has_requirements = !(config.scopes_all.is_empty()
@@ -122,9 +164,13 @@ impl Route {
                 })
             })
             .transpose()?;
+        let host = config.host.as_ref().map(|host| {
+            let host = host.to_ascii_lowercase();
+            host.strip_suffix('.').map(str::to_owned).unwrap_or(host)
+        });
         Ok(Route {
             name: config.name.clone(),
-            host: config.host.as_ref().map(|host| host.to_ascii_lowercase()),
+            host,
             prefix: config.path_prefix.trim_end_matches('/').to_owned(),
             strip_prefix: config.strip_prefix,
             upstreams,
@@ -134,8 +180,23 @@ impl Route {
             max_body_bytes: config.max_body_bytes,
             access,
             rate_limit,
+            allow_encoded_slashes: config.allow_encoded_slashes,
+            upgrades: config
+                .upgrades
+                .iter()
+                .map(|protocol| protocol.to_ascii_lowercase())
+                .collect(),
             metrics: OnceLock::new(),
         })
+    }
+
+    /// Whether a request may switch to `protocol` (an `Upgrade` value such as `websocket` or
+    /// `websocket/13`: the name before any version is compared, in any case).
+    pub fn allows_upgrade(&self, protocol: &str) -> bool {
+        let name = protocol.split('/').next().unwrap_or_default().trim();
+        self.upgrades
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 
     /// The route's series in `metrics`, looked up on its first request.
@@ -143,9 +204,10 @@ impl Route {
         self.metrics.get_or_init(|| metrics.route(&self.name))
     }
 
+    /// Whether the route serves `path` (normalized) on `host` (lower case, without port).
     fn matches(&self, host: Option<&str>, path: &str) -> bool {
         if let Some(expected) = &self.host
-            && host.map(str::to_ascii_lowercase).as_deref() != Some(expected.as_str())
+            && host != Some(expected.as_str())
         {
             return false;
         }
@@ -160,15 +222,40 @@ impl Route {
         &self.upstreams[index]
     }
 
-    /// The path to send upstream.
+    /// The path to send upstream: with `strip_prefix`, without the prefix's segments (counted,
+    /// not measured: the path may carry `;` parameters that the prefix was matched without).
     pub fn upstream_path<'a>(&self, path: &'a str) -> &'a str {
         if !self.strip_prefix {
             return path;
         }
-        match path.get(self.prefix.len()..) {
-            Some("") | None => "/",
-            Some(rest) => rest,
+        let mut rest = path;
+        for _ in self.prefix.split('/').skip(1) {
+            match rest
+                .get(1..)
+                .and_then(|after| after.find('/').map(|end| end + 1))
+            {
+                Some(next) => rest = &rest[next..],
+                None => return "/",
+            }
         }
+        rest
+    }
+}
+
+/// The TLS client configurations of one route table, one per distinct setting.
+struct ClientTlsCache {
+    default_ca_file: Option<std::path::PathBuf>,
+    built: HashMap<ClientTls, Arc<rustls::ClientConfig>>,
+}
+
+impl ClientTlsCache {
+    fn config(&mut self, tls: &ClientTls) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        if let Some(config) = self.built.get(tls) {
+            return Ok(config.clone());
+        }
+        let config = portcullis_tls::client_config(tls)?;
+        self.built.insert(tls.clone(), config.clone());
+        Ok(config)
     }
 }
 
@@ -176,6 +263,7 @@ impl Route {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Arc<Route>>,
+    by_host: bool,
 }
 
 impl RouteTable {
@@ -184,10 +272,14 @@ impl RouteTable {
     /// # Errors
     /// The first invalid route, or two routes with the same host and prefix.
     pub fn build(config: &GatewayConfig) -> Result<Self, RouteError> {
+        let mut tls = ClientTlsCache {
+            default_ca_file: config.ca_file.clone(),
+            built: HashMap::new(),
+        };
         let mut routes = config
             .routes
             .iter()
-            .map(Route::build)
+            .map(|route| Route::build(route, &mut tls))
             .collect::<Result<Vec<_>, _>>()?;
         routes.sort_by(|a, b| {
             (b.host.is_some(), b.prefix.len()).cmp(&(a.host.is_some(), a.prefix.len()))
@@ -201,11 +293,18 @@ impl RouteTable {
             }
         }
         Ok(RouteTable {
+            by_host: routes.iter().any(|route| route.host.is_some()),
             routes: routes.into_iter().map(Arc::new).collect(),
         })
     }
 
-    /// The route for a request: host-specific routes first, then the longest prefix.
+    /// Whether any route names a host (else the request's host is not needed to route).
+    pub fn routes_by_host(&self) -> bool {
+        self.by_host
+    }
+
+    /// The route for a request (host in lower case without port, path normalized): host-specific
+    /// routes first, then the longest prefix.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<Arc<Route>> {
         self.routes
             .iter()
@@ -222,6 +321,13 @@ mod tests {
         RouteConfig {
             host: host.map(str::to_owned),
             ..RouteConfig::new(name, prefix, "http://127.0.0.1:9").public()
+        }
+    }
+
+    fn cache() -> ClientTlsCache {
+        ClientTlsCache {
+            default_ca_file: None,
+            built: HashMap::new(),
         }
     }
 
@@ -247,7 +353,7 @@ mod tests {
         assert_eq!(name(None, "/usersettings").as_deref(), Some("root"));
         assert_eq!(name(None, "/users/admin/x").as_deref(), Some("admin"));
         assert_eq!(
-            name(Some("API.example"), "/users/1").as_deref(),
+            name(Some("api.example"), "/users/1").as_deref(),
             Some("api-host")
         );
         assert_eq!(name(None, "/other").as_deref(), Some("root"));
@@ -264,9 +370,17 @@ mod tests {
         let mut config = route("users", "/users", None);
         config.strip_prefix = true;
         config.upstreams = vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()];
-        let route = Route::build(&config).expect("valid");
+        let route = Route::build(&config, &mut cache()).expect("valid");
         assert_eq!(route.upstream_path("/users/7"), "/7");
         assert_eq!(route.upstream_path("/users"), "/");
+        assert_eq!(route.upstream_path("/users/"), "/");
+        assert_eq!(route.upstream_path("/users;v=1/7/x"), "/7/x");
+        config.path_prefix = "/api/v1".into();
+        let nested = Route::build(&config, &mut cache()).expect("valid");
+        assert_eq!(nested.upstream_path("/api/v1/orders"), "/orders");
+        assert_eq!(nested.upstream_path("/api/v1"), "/");
+        assert!(nested.allows_upgrade("WebSocket/13"));
+        assert!(!nested.allows_upgrade("h2c"));
         let ports: Vec<u16> = (0..4)
             .filter_map(|_| route.next_upstream().authority().port_u16())
             .collect();
@@ -278,8 +392,24 @@ mod tests {
         let mut bad = route("bad", "users", None);
         assert!(table(vec![bad.clone()]).is_err_and(|error| error.route == "bad"));
         bad.path_prefix = "/x".into();
-        bad.upstreams = vec!["https://tls.example".into()];
+        bad.upstreams = vec!["ftp://files.example".into()];
         assert!(table(vec![bad.clone()]).is_err());
+        bad.upstreams = vec!["https://tls.example".into()];
+        assert!(
+            table(vec![bad.clone()]).is_ok(),
+            "https upstreams are reached over TLS"
+        );
+        bad.client_cert_file = Some("/nonexistent/cert.pem".into());
+        assert!(table(vec![bad.clone()]).is_err_and(|error| error.problem.contains("both")));
+        bad.client_key_file = Some("/nonexistent/key.pem".into());
+        assert!(
+            table(vec![bad.clone()]).is_err_and(|error| error.problem.contains("/nonexistent")),
+            "an unreadable certificate is named"
+        );
+        bad.upstreams = vec!["http://plain.example".into()];
+        assert!(table(vec![bad.clone()]).is_err_and(|error| error.problem.contains("https")));
+        bad.client_cert_file = None;
+        bad.client_key_file = None;
         bad.upstreams = vec![];
         assert!(table(vec![bad.clone()]).is_err());
         let mut public_with_scope = route("p", "/p", None);

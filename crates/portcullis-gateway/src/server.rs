@@ -17,6 +17,7 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -27,8 +28,12 @@ use tokio::task::JoinSet;
 pub struct ConnectionLimits {
     /// Open connections at most; more are closed at once.
     pub max_connections: usize,
-    /// Time allowed to send request headers.
+    /// Time allowed to send request headers (and, on HTTP/1.1, to start the next request).
     pub header_read_timeout: Duration,
+    /// An HTTP/2 connection without an open request for this long is closed.
+    pub http2_idle_timeout: Duration,
+    /// HTTP/2 keep-alive ping interval; `None`: no pings.
+    pub http2_keepalive_interval: Option<Duration>,
     /// Largest request head.
     pub max_header_bytes: usize,
     /// How long a graceful shutdown waits for in-flight requests.
@@ -59,6 +64,13 @@ impl Protocols {
         http2
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        // A peer that stops answering pings (a dead client, or one that only sent the preface
+        // after the handshake) is disconnected.
+        if let Some(interval) = limits.http2_keepalive_interval {
+            http2
+                .keep_alive_interval(interval)
+                .keep_alive_timeout(interval);
+        }
         Protocols { http1, http2 }
     }
 }
@@ -102,21 +114,45 @@ where
     let gateway = shared.gateway.clone();
     let mut drain_signal = shared.drain_signal.clone();
     let peer = Arc::new(Peer::new(peer.ip()));
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let response = handle(gateway.clone(), peer.clone(), request.map(Body::new));
-        Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
-    });
     let io = TokioIo::new(io);
     let result = if http2 {
+        let activity = Arc::new(Activity::new());
+        let tracked = activity.clone();
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let open = OpenRequest::begin(&tracked);
+            let response = handle(gateway.clone(), peer.clone(), request.map(Body::new));
+            Box::pin(async move {
+                let response = response.await;
+                Ok::<_, std::convert::Infallible>(response.map(|body| open.until_end_of(body)))
+            })
+        });
         let mut connection = Box::pin(shared.protocols.http2.serve_connection(io, service));
-        tokio::select! {
-            result = connection.as_mut() => result,
-            _ = drain_signal.changed() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
+        let idle_timeout = shared.limits.http2_idle_timeout;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => break result,
+                _ = drain_signal.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    break connection.await;
+                }
+                () = tokio::time::sleep_until(activity.idle_deadline(idle_timeout)) => {
+                    if activity.idle_for(idle_timeout) {
+                        // GOAWAY, then at most the header timeout for the peer to take it.
+                        connection.as_mut().graceful_shutdown();
+                        let bounded = tokio::time::timeout(
+                            shared.limits.header_read_timeout,
+                            connection.as_mut(),
+                        );
+                        break bounded.await.unwrap_or(Ok(()));
+                    }
+                }
             }
         }
     } else {
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let response = handle(gateway.clone(), peer.clone(), request.map(Body::new));
+            Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
+        });
         // With upgrades, so WebSocket connections can be passed through.
         let mut connection = Box::pin(
             shared
@@ -135,6 +171,96 @@ where
     };
     if let Err(error) = result {
         tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// The open requests of an HTTP/2 connection and when it last had one, so a connection that holds
+/// no request (or never completes its handshake) is closed after the idle timeout; HTTP/2 itself
+/// would keep it forever.
+struct Activity {
+    started: tokio::time::Instant,
+    open: AtomicUsize,
+    /// Milliseconds after `started` when the last request ended.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            started: tokio::time::Instant::now(),
+            open: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn idle_for(&self, timeout: Duration) -> bool {
+        self.open.load(Ordering::Acquire) == 0
+            && self
+                .elapsed_ms()
+                .saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
+                >= u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// When the connection will have been idle for `timeout`, if nothing happens before.
+    fn idle_deadline(&self, timeout: Duration) -> tokio::time::Instant {
+        if self.open.load(Ordering::Acquire) > 0 {
+            return tokio::time::Instant::now() + timeout;
+        }
+        self.started + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire)) + timeout
+    }
+}
+
+/// One request of an HTTP/2 connection, open until its response body ends or is dropped.
+struct OpenRequest(Arc<Activity>);
+
+impl OpenRequest {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity.open.fetch_add(1, Ordering::AcqRel);
+        OpenRequest(activity.clone())
+    }
+
+    /// The response body, holding the request open until it is done.
+    fn until_end_of(self, body: Body) -> Body {
+        Body::new(TrackedBody { body, _open: self })
+    }
+}
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0
+            .idle_since_ms
+            .store(self.0.elapsed_ms(), Ordering::Release);
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as open.
+struct TrackedBody {
+    body: Body,
+    _open: OpenRequest,
+}
+
+impl hyper::body::Body for TrackedBody {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -6,6 +6,10 @@
 //! A connection whose response was not read to the end, or that the upstream closed, is dropped.
 //! Idle connections older than [`IDLE_TIMEOUT`] are closed when the pool is next used (and an
 //! upstream closes its own idle connections, ending their tasks, whatever the pool does).
+//!
+//! An `https://` upstream is reached over TLS, its certificate verified against the route's
+//! trust anchors, presenting the route's client certificate if it has one; its connections are
+//! pooled apart from those of any other scheme or TLS setting.
 
 use axum::body::Body;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
@@ -14,10 +18,11 @@ use hyper::http::HeaderValue;
 use hyper::http::uri::Authority;
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -28,10 +33,26 @@ const MAX_IDLE_PER_UPSTREAM: usize = 512;
 /// How long a connection may stay idle in the pool.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How an `https://` upstream is reached.
+#[derive(Clone)]
+pub struct UpstreamTls {
+    config: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for UpstreamTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One upstream of a route: where to connect, and the path its requests go under.
 #[derive(Debug)]
 pub struct Upstream {
     authority: Authority,
+    tls: Option<UpstreamTls>,
     /// The authority as a `Host` header value, for requests that arrive without one.
     host: HeaderValue,
     base_path: String,
@@ -40,19 +61,50 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// An upstream from its `http://host[:port][/path]` URL; `None` for any other form.
-    pub fn parse(url: &str) -> Option<Self> {
+    /// An upstream from its `http://host[:port][/path]` or `https://host[:port][/path]` URL;
+    /// `None` for any other form. `tls` is how an `https://` one is reached, and `tls_profile`
+    /// names that setting, so connections are pooled by it too.
+    pub fn parse(
+        url: &str,
+        tls: impl FnOnce() -> Option<Arc<rustls::ClientConfig>>,
+        tls_profile: &str,
+    ) -> Option<Self> {
         let uri: Uri = url.parse().ok()?;
-        if uri.scheme_str() != Some("http") || uri.query().is_some() {
+        if uri.query().is_some() {
             return None;
         }
         let authority = uri.authority()?.clone();
+        let tls = match uri.scheme_str()? {
+            "http" => None,
+            "https" => {
+                let host = authority.host();
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|host| host.strip_suffix(']'))
+                    .unwrap_or(host);
+                Some(UpstreamTls {
+                    config: tls()?,
+                    server_name: ServerName::try_from(host.to_owned()).ok()?,
+                })
+            }
+            _ => return None,
+        };
+        let slot = match &tls {
+            None => pool_slot(&format!("http://{authority}")),
+            Some(_) => pool_slot(&format!("https://{authority} {tls_profile}")),
+        };
         Some(Upstream {
-            slot: pool_slot(authority.as_str()),
+            slot,
             host: HeaderValue::from_str(authority.as_str()).ok()?,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             authority,
+            tls,
         })
+    }
+
+    /// Whether it is reached over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Host and port.
@@ -71,8 +123,9 @@ impl Upstream {
     }
 }
 
-/// The pool slot of an authority: the same for every route and configuration reload that names
-/// it, so connections outlive reloads and a request finds its pool by index, not by hashing.
+/// The pool slot of an upstream (scheme, authority and TLS setting): the same for every route and
+/// configuration reload that names it, so connections outlive reloads and a request finds its
+/// pool by index, not by hashing.
 fn pool_slot(authority: &str) -> usize {
     static SLOTS: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
     let mut slots = SLOTS
@@ -95,6 +148,15 @@ pub enum UpstreamError {
         /// The upstream.
         authority: Authority,
         /// The socket error.
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed: an untrusted, expired or misnamed certificate, or a refused
+    /// client certificate.
+    #[error("TLS with {authority}: {source}")]
+    Tls {
+        /// The upstream.
+        authority: Authority,
+        /// The handshake error.
         source: std::io::Error,
     },
     /// The exchange failed (the upstream closed, sent a malformed response, or the request body
@@ -167,30 +229,55 @@ fn close_expired(idle: &mut VecDeque<IdleConnection>) {
 }
 
 async fn connect(
-    authority: &Authority,
+    upstream: &Upstream,
     connect_timeout: Duration,
 ) -> Result<http1::SendRequest<Body>, UpstreamError> {
+    let authority = &upstream.authority;
     let host = authority.host();
     // An IPv6 literal comes bracketed in the authority (RFC 3986 §3.2.2), not in a socket address.
     let host = host
         .strip_prefix('[')
         .and_then(|host| host.strip_suffix(']'))
         .unwrap_or(host);
-    let port = authority.port_u16().unwrap_or(80);
-    let stream = tokio::time::timeout(connect_timeout, TcpStream::connect((host, port)))
+    let default_port = if upstream.tls.is_some() { 443 } else { 80 };
+    let port = authority.port_u16().unwrap_or(default_port);
+    let connecting = async {
+        let stream =
+            TcpStream::connect((host, port))
+                .await
+                .map_err(|source| UpstreamError::Connect {
+                    authority: authority.clone(),
+                    source,
+                })?;
+        stream
+            .set_nodelay(true)
+            .map_err(|source| UpstreamError::Connect {
+                authority: authority.clone(),
+                source,
+            })?;
+        let Some(tls) = &upstream.tls else {
+            return handshake(stream).await;
+        };
+        let stream = tokio_rustls::TlsConnector::from(tls.config.clone())
+            .connect(tls.server_name.clone(), stream)
+            .await
+            .map_err(|source| UpstreamError::Tls {
+                authority: authority.clone(),
+                source,
+            })?;
+        handshake(stream).await
+    };
+    tokio::time::timeout(connect_timeout, connecting)
         .await
         .map_err(|_| UpstreamError::ConnectTimeout(authority.clone()))?
-        .map_err(|source| UpstreamError::Connect {
-            authority: authority.clone(),
-            source,
-        })?;
-    stream
-        .set_nodelay(true)
-        .map_err(|source| UpstreamError::Connect {
-            authority: authority.clone(),
-            source,
-        })?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+}
+
+/// HTTP/1.1 over an open connection, which a task of its own drives.
+async fn handshake<I>(io: I) -> Result<http1::SendRequest<Body>, UpstreamError>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(io)).await?;
     // With upgrades, so WebSocket connections can be passed through.
     tokio::spawn(async move {
         if let Err(error) = connection.with_upgrades().await {
@@ -218,7 +305,9 @@ pub async fn send(
     loop {
         let (mut sender, reused) = match take_idle(upstream.slot) {
             Some(sender) => (sender, true),
-            None => (connect(&upstream.authority, connect_timeout).await?, false),
+            // Boxed: opening a connection (a TLS handshake's state especially) is large, and would
+            // otherwise make every request's future as large, copied on each request.
+            None => (Box::pin(connect(upstream, connect_timeout)).await?, false),
         };
         if let Err(error) = sender.ready().await {
             if reused {

@@ -2,6 +2,7 @@
 
 use crate::{JoseError, base64url};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::{hkdf, hmac};
 use std::fmt;
 
 /// Format version of a sealed blob: `1 || nonce (12) || ciphertext || tag (16)`.
@@ -55,6 +56,21 @@ impl KeyEncryptionKey {
         base64url::encode(self.bytes)
     }
 
+    /// A key for HMAC-SHA256 tags, derived from this key for one `purpose` (HKDF-SHA256,
+    /// RFC 5869), so every server holding the key-encryption key computes the same tags and no
+    /// purpose's key reveals another's.
+    ///
+    /// # Errors
+    /// Fails only if the crypto library refuses.
+    pub fn derive_mac_key(&self, purpose: &str) -> Result<MacKey, JoseError> {
+        let info = [purpose.as_bytes()];
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"portcullis").extract(&self.bytes);
+        let okm = prk
+            .expand(&info, hmac::HMAC_SHA256)
+            .map_err(|_| JoseError::Crypto("key derivation failed"))?;
+        Ok(MacKey(hmac::Key::from(okm)))
+    }
+
     /// Encrypts `plaintext`, binding it to `context` (the key id) so a sealed key cannot be moved
     /// to another record unnoticed.
     ///
@@ -93,9 +109,60 @@ impl KeyEncryptionKey {
     }
 }
 
+/// An HMAC-SHA256 key ([`KeyEncryptionKey::derive_mac_key`]). Its `Debug` output never shows
+/// the key.
+pub struct MacKey(hmac::Key);
+
+impl fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacKey(<redacted>)")
+    }
+}
+
+impl MacKey {
+    /// The tag of `data`.
+    pub fn tag(&self, data: &[u8]) -> [u8; 32] {
+        let mut tag = [0u8; 32];
+        tag.copy_from_slice(hmac::sign(&self.0, data).as_ref());
+        tag
+    }
+
+    /// Whether `tag` is the tag of `data`, compared in constant time.
+    pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
+        hmac::verify(&self.0, data, tag).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_keys_are_per_purpose_and_shared_by_every_holder_of_the_key() {
+        let kek = KeyEncryptionKey::generate().expect("kek");
+        let same = KeyEncryptionKey::from_base64url(&kek.to_base64url()).expect("kek");
+        let csrf = kek.derive_mac_key("csrf").expect("derive");
+        let tag = csrf.tag(b"nonce");
+        assert!(
+            same.derive_mac_key("csrf")
+                .expect("derive")
+                .verify(b"nonce", &tag)
+        );
+        assert!(
+            !kek.derive_mac_key("other")
+                .expect("derive")
+                .verify(b"nonce", &tag)
+        );
+        assert!(!csrf.verify(b"nonce2", &tag));
+        let other = KeyEncryptionKey::generate().expect("kek");
+        assert!(
+            !other
+                .derive_mac_key("csrf")
+                .expect("derive")
+                .verify(b"nonce", &tag)
+        );
+        assert_eq!(format!("{csrf:?}"), "MacKey(<redacted>)");
+    }
 
     #[test]
     fn seal_and_open_round_trip_and_detect_misuse() {

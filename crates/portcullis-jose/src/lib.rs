@@ -21,7 +21,7 @@ pub use algorithm::Algorithm;
 pub use error::JoseError;
 pub use jws::{JwsHeader, MAX_TOKEN_LENGTH, UnverifiedJws, sign_compact};
 pub use jwt::{AccessTokenValidation, ValidatedToken, ValidationError};
-pub use key_encryption::KeyEncryptionKey;
+pub use key_encryption::{KeyEncryptionKey, MacKey};
 pub use key_set::KeySet;
 pub use signing_key::SigningKey;
 pub use verifying_key::VerifyingKey;

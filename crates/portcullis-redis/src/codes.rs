@@ -9,7 +9,7 @@
 use crate::RedisLink;
 use crate::fields::{Fields, hex};
 use async_trait::async_trait;
-use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, UnixSeconds};
+use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, UnixSeconds};
 use portcullis_store::{CodeStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -151,11 +151,15 @@ impl CodeStore for RedisCodeStore {
         if first_use == 1 {
             return Ok(CodeRedemption::Fresh(record));
         }
-        let access_token = fields.get("access_jti").cloned().zip(
-            fields
-                .get("access_expires_at")
-                .and_then(|at| at.parse().ok()),
-        );
+        let access_token = fields
+            .get("access_jti")
+            .cloned()
+            .zip(
+                fields
+                    .get("access_expires_at")
+                    .and_then(|at| at.parse().ok()),
+            )
+            .map(|(jti, expires_at)| IssuedAccessToken { jti, expires_at });
         Ok(CodeRedemption::Replayed {
             record,
             family_id: fields.get("family_id").cloned(),
@@ -167,13 +171,13 @@ impl CodeStore for RedisCodeStore {
         &self,
         code_hash: &[u8],
         family_id: Option<&str>,
-        access_token: (&str, UnixSeconds),
+        access_token: &IssuedAccessToken,
     ) -> Result<(), StoreError> {
         let mut connection = self.link.store_connection().await?;
         self.record
             .key(self.key(code_hash))
-            .arg(access_token.0)
-            .arg(access_token.1)
+            .arg(&access_token.jti)
+            .arg(access_token.expires_at)
             .arg(family_id.unwrap_or(""))
             .invoke_async::<i64>(&mut connection)
             .await

@@ -5,6 +5,8 @@
 //!   revocation feed stays the catch-up path after a disconnect.
 //! - [`codes`]: authorization codes (opt-in), redeemed atomically by a Lua script.
 //! - [`sessions`]: browser sessions (opt-in), expiring with the session.
+//! - [`throttle`]: sign-in throttling counted once for the whole cluster, one atomic script per
+//!   counter.
 //! - [`gcra`]: a cluster-wide rate limit, one atomic Lua script per decision, timed by the Redis
 //!   server's clock so gateways need not agree on theirs.
 //!
@@ -20,12 +22,14 @@ mod fields;
 pub mod gcra;
 pub mod link;
 pub mod sessions;
+pub mod throttle;
 
 pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
 pub use gcra::{GcraDecision, RedisGcra};
 pub use link::{RedisConnection, RedisLink};
 pub use sessions::RedisSessionStore;
+pub use throttle::RedisThrottle;
 
 use thiserror::Error;
 

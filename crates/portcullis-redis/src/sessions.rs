@@ -244,6 +244,12 @@ impl SessionStore for RedisSessionStore {
         Ok(sessions)
     }
 
+    async fn list_sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let mut sessions = self.list_sessions().await?;
+        sessions.retain(|session| session.user_id == user_id);
+        Ok(sessions)
+    }
+
     async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError> {
         let mut purged = 0;
         for session in self.all().await? {

@@ -6,7 +6,7 @@
 use portcullis_core::{ClusterAnnouncer, RevocationEntry, RevocationKind};
 use portcullis_redis::{
     ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGcra, RedisLink,
-    RedisSessionStore, RedisSettings, follow_events,
+    RedisSessionStore, RedisSettings, RedisThrottle, follow_events,
 };
 use portcullis_store::SessionStore;
 use portcullis_store::conformance::{code_cases, session_cases};
@@ -37,6 +37,13 @@ macro_rules! on_redis {
             async fn gcra_bursts_then_refuses_with_the_wait() {
                 if let Some(redis) = $create() {
                     super::gcra_bursts_then_refuses_with_the_wait(&redis).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sign_in_attempts_are_counted_once_for_the_cluster() {
+                if let Some(redis) = $create() {
+                    super::sign_in_attempts_are_counted_once_for_the_cluster(&redis).await;
                 }
             }
 
@@ -95,6 +102,67 @@ async fn gcra_bursts_then_refuses_with_the_wait(redis: &TestRedis) {
     );
 }
 
+/// Two auth servers share one Redis: concurrent wrong passwords for one account, spread over
+/// both, pass the throttle exactly `lock_after` times; the network is slowed, never locked; a
+/// success frees the account but not the network's count.
+async fn sign_in_attempts_are_counted_once_for_the_cluster(redis: &TestRedis) {
+    use portcullis_core::throttle::{AttemptKeys, ThrottleDecision, ThrottlePolicy};
+    use portcullis_store::SignInThrottle;
+    let policy = ThrottlePolicy {
+        free_attempts: 1,
+        lock_after: 3,
+        network_free_attempts: 2,
+        base_delay_ms: 10,
+        ..ThrottlePolicy::default()
+    };
+    let servers = [
+        RedisThrottle::new(link(redis), redis.prefix(), policy),
+        RedisThrottle::new(link(redis), redis.prefix(), policy),
+    ];
+    let attacker: std::net::IpAddr = "2001:db8:7:7::1".parse().expect("ip");
+    let victim = AttemptKeys::new("Victim", attacker);
+    let attempts = (0..40).map(|n| servers[n % 2].reserve(&victim, 1_000));
+    let decisions: Vec<ThrottleDecision> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|decision| decision.expect("redis"))
+        .collect();
+    let allowed = decisions
+        .iter()
+        .filter(|decision| matches!(decision, ThrottleDecision::Allow(_)))
+        .count();
+    assert_eq!(allowed, 3, "{decisions:?}");
+    assert!(decisions.contains(&ThrottleDecision::Locked(1_000 + policy.lock_secs)));
+    // Another account from the same /64 is slowed (the network failed often), not locked.
+    let neighbour = AttemptKeys::new("neighbour", "2001:db8:7:7::2".parse().expect("ip"));
+    assert!(matches!(
+        servers[0].reserve(&neighbour, 1_000).await.expect("redis"),
+        ThrottleDecision::Allow(delay) if delay > Duration::ZERO
+    ));
+    // A success frees its account on every server; the network's count stays.
+    let home: std::net::IpAddr = "192.0.2.10".parse().expect("ip");
+    let alice = AttemptKeys::new("alice", home);
+    for _ in 0..2 {
+        servers[0].reserve(&alice, 1_000).await.expect("redis");
+    }
+    servers[1].succeeded(&alice, 1_000).await.expect("redis");
+    for _ in 0..2 {
+        assert_eq!(
+            servers[0].reserve(&alice, 1_001).await.expect("redis"),
+            ThrottleDecision::Allow(Duration::ZERO),
+            "the account starts over"
+        );
+    }
+    let bob = AttemptKeys::new("bob", home);
+    assert!(
+        matches!(
+            servers[1].reserve(&bob, 1_001).await.expect("redis"),
+            ThrottleDecision::Allow(delay) if delay > Duration::ZERO
+        ),
+        "alice's success did not reset the network: its failures slow bob"
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_fails_fast() {
     for cluster in [false, true] {
@@ -150,7 +218,6 @@ async fn announcements_reach_followers(settings: RedisSettings) {
     }
     let publisher = EventPublisher::start(&settings, "http://issuer").expect("publisher");
     publisher.revoked(&RevocationEntry {
-        cursor: 1,
         kind: RevocationKind::Session,
         value: "sid-1".into(),
         expires_at: 99,

@@ -15,6 +15,8 @@ pub struct Identity {
     pub issuer: String,
     /// `sub`: a user id, or the client id for client credentials.
     pub subject: String,
+    /// `preferred_username`: the user's name, for tokens with a user.
+    pub username: Option<String>,
     /// `client_id`.
     pub client_id: String,
     /// Granted scopes.
@@ -56,6 +58,7 @@ impl Identity {
         let identity = Identity {
             issuer: text("iss")?,
             subject: text("sub")?,
+            username: text("preferred_username"),
             client_id: text("client_id").unwrap_or_default(),
             scopes: text("scope")
                 .map(|scope| {
@@ -74,6 +77,7 @@ impl Identity {
             claims: claims.clone(),
         };
         let well_formed = printable(&identity.subject)
+            && identity.username.as_deref().is_none_or(printable)
             && printable(&identity.client_id)
             && identity
                 .scopes
@@ -108,6 +112,7 @@ impl Identity {
         Some(Identity {
             issuer: String::new(),
             subject,
+            username: text("x-portcullis-username").filter(|name| !name.is_empty()),
             client_id: text("x-portcullis-client").unwrap_or_default(),
             scopes: list("x-portcullis-scopes", ' '),
             roles: list("x-portcullis-roles", ','),
@@ -186,10 +191,13 @@ mod tests {
 
     #[test]
     fn claims_headers_and_guards() {
-        let claims = json!({"iss":"i","sub":"u1","client_id":"app","scope":"a b","roles":["admin","user"],"aud":"api","exp":9,"sid":"s"});
+        let claims = json!({"iss":"i","sub":"u1","preferred_username":"ann","client_id":"app","scope":"a b","roles":["admin","user"],"aud":"api","exp":9,"sid":"s"});
         let identity =
             Identity::from_claims(claims.as_object().expect("object")).expect("identity");
         assert_eq!(identity.audiences, ["api"]);
+        assert_eq!(identity.username.as_deref(), Some("ann"));
+        let hostile_name = json!({"iss":"i","sub":"u1","preferred_username":"a\nb","exp":9});
+        assert!(Identity::from_claims(hostile_name.as_object().expect("object")).is_none());
         assert_eq!(identity.require_scope("a"), Ok(()));
         assert_eq!(
             identity.require_scope("c"),
@@ -209,7 +217,9 @@ mod tests {
         headers.insert("x-portcullis-subject", HeaderValue::from_static("u1"));
         headers.insert("x-portcullis-scopes", HeaderValue::from_static("a b"));
         headers.insert("x-portcullis-roles", HeaderValue::from_static("admin,user"));
+        headers.insert("x-portcullis-username", HeaderValue::from_static("ann"));
         let from_headers = Identity::from_gateway_headers(&headers).expect("identity");
+        assert_eq!(from_headers.username.as_deref(), Some("ann"));
         assert_eq!(
             (from_headers.scopes.len(), from_headers.roles.len()),
             (2, 2)

@@ -5,7 +5,7 @@
 /// Cases of [`crate::CodeStore`].
 pub mod code_cases {
     use crate::CodeStore;
-    use portcullis_core::{AuthorizationCodeRecord, CodeRedemption};
+    use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken};
 
     /// A code redeems once; the second redemption reports the replay with what the first issued.
     pub async fn codes_are_single_use(store: &dyn CodeStore) {
@@ -23,12 +23,16 @@ pub mod code_cases {
             expires_at: 60,
         };
         store.insert_code(&code).await.expect("insert");
+        let issued = IssuedAccessToken {
+            jti: "jti-1".into(),
+            expires_at: 900,
+        };
         assert_eq!(
             store.redeem_code(&[1; 32], 10).await.expect("redeem"),
             CodeRedemption::Fresh(code.clone())
         );
         store
-            .record_code_tokens(&[1; 32], Some("fam"), ("jti-1", 900))
+            .record_code_tokens(&[1; 32], Some("fam"), &issued)
             .await
             .expect("record");
         assert_eq!(
@@ -36,7 +40,7 @@ pub mod code_cases {
             CodeRedemption::Replayed {
                 record: code,
                 family_id: Some("fam".into()),
-                access_token: Some(("jti-1".into(), 900))
+                access_token: Some(issued)
             }
         );
         assert_eq!(
@@ -141,8 +145,19 @@ pub mod session_cases {
         store.delete_session("sid-older").await.expect("delete");
         assert_eq!(
             store.list_sessions().await.expect("list"),
-            [session],
+            std::slice::from_ref(&session),
             "a deleted session is no longer listed"
+        );
+        assert_eq!(
+            store.list_sessions_of_user(user_id).await.expect("list"),
+            [session]
+        );
+        assert!(
+            store
+                .list_sessions_of_user("someone-else")
+                .await
+                .expect("list")
+                .is_empty()
         );
     }
 }

@@ -9,15 +9,18 @@
 pub mod conformance;
 mod error;
 pub mod sql;
+mod throttle;
 
 pub use error::StoreError;
 pub use sql::{Dialect, PoolSettings, SqlStore, is_postgres_url};
+pub use throttle::{MemoryThrottle, SignInThrottle};
 
 use async_trait::async_trait;
 use portcullis_core::{
-    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, RefreshOutcome,
-    RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationKind,
-    SecretHash, Session, SigningKeyRecord, UnixSeconds, User,
+    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken,
+    RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevocationEntry,
+    RevocationFeedPage, RevocationKind, RevokedFamily, SecretHash, Session, SigningKeyRecord,
+    UnixSeconds, User,
 };
 
 /// Users, addressed by username (case-insensitively) or id.
@@ -83,6 +86,8 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, sid: &str) -> Result<Option<Session>, StoreError>;
     /// All sessions, newest first.
     async fn list_sessions(&self) -> Result<Vec<Session>, StoreError>;
+    /// The sessions of one user, newest first.
+    async fn list_sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
     /// Deletes sessions past their absolute expiry or idle for `idle_secs`; returns how many.
     async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError>;
 }
@@ -125,73 +130,78 @@ pub trait CodeStore: Send + Sync {
         &self,
         code_hash: &[u8],
         family_id: Option<&str>,
-        access_token: (&str, UnixSeconds),
+        access_token: &IssuedAccessToken,
     ) -> Result<(), StoreError>;
 }
 
-/// Refresh token families. Rotation is atomic.
+/// Refresh token families, with every access token issued from each. Rotation is atomic, and
+/// serialized with revocation of the family: a rotation racing a revocation either fails or has
+/// its access token among those the revocation returns.
 #[async_trait]
 pub trait GrantStore: Send + Sync {
-    /// Creates a family with its first token.
+    /// Creates a family with its first token and the access token issued with it.
     async fn create_family(
         &self,
         family: &RefreshTokenFamily,
         first: &RefreshTokenRecord,
+        access_token: &IssuedAccessToken,
     ) -> Result<(), StoreError>;
     /// Rotates `presented_hash` to a new token `next_hash` expiring at `next_expires_at` (clamped
-    /// to the family's end), atomically; reuse of a used token revokes the family.
+    /// to the family's end) and records `access_token` as issued from the family, atomically;
+    /// reuse of a used token revokes the family and returns its access tokens.
     async fn rotate_refresh_token(
         &self,
         presented_hash: &[u8],
         next_hash: &[u8],
         next_expires_at: UnixSeconds,
+        access_token: &IssuedAccessToken,
         now: UnixSeconds,
     ) -> Result<RefreshOutcome, StoreError>;
-    /// Remembers the newest access token of a family.
-    async fn record_family_access_token(
-        &self,
-        family_id: &str,
-        access_token: (&str, UnixSeconds),
-    ) -> Result<(), StoreError>;
     /// Looks a refresh token up by hash.
     async fn find_refresh_token(
         &self,
         token_hash: &[u8],
     ) -> Result<Option<RefreshTokenLookup>, StoreError>;
-    /// Revokes a family; returns it as it was if it existed.
+    /// Revokes a family; returns it with its access tokens if it existed.
     async fn revoke_family(
         &self,
         family_id: &str,
         now: UnixSeconds,
-    ) -> Result<Option<RefreshTokenFamily>, StoreError>;
-    /// Revokes every live family of a session; returns them.
+    ) -> Result<Option<RevokedFamily>, StoreError>;
+    /// Revokes every live family of a session; returns them with their access tokens.
     async fn revoke_families_of_session(
         &self,
         sid: &str,
         now: UnixSeconds,
-    ) -> Result<Vec<RefreshTokenFamily>, StoreError>;
+    ) -> Result<Vec<RevokedFamily>, StoreError>;
+    /// Revokes every live family of a user; returns them with their access tokens.
+    async fn revoke_families_of_user(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError>;
     /// Deletes expired codes and expired or long-revoked families; returns how many rows.
     async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
-/// The revocation list and its feed.
+/// The revocation list and its feed. The feed is gap-free: an entry is served only once every
+/// entry before it in feed order is committed, so a reader that resumes after the last position it
+/// saw can never skip one that committed late.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
-    /// Adds an entry; returns its cursor.
+    /// Adds an entry.
     async fn add_revocation(
         &self,
-        kind: RevocationKind,
-        value: &str,
-        expires_at: UnixSeconds,
+        entry: &RevocationEntry,
         now: UnixSeconds,
-    ) -> Result<i64, StoreError>;
-    /// Live entries after `cursor`, oldest first, at most `limit`.
+    ) -> Result<(), StoreError>;
+    /// Live entries after position `after`, in feed order, at most `limit`.
     async fn revocations_after(
         &self,
-        cursor: i64,
+        after: i64,
         limit: u32,
         now: UnixSeconds,
-    ) -> Result<Vec<RevocationEntry>, StoreError>;
+    ) -> Result<RevocationFeedPage, StoreError>;
     /// Whether a live entry of `kind` names `value`.
     async fn is_revoked(
         &self,

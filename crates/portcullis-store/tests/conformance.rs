@@ -4,9 +4,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{
-    AuditRecord, Client, ClientKind, ClientRegistration, KeyMetadata, NewUser, RefreshOutcome,
-    RefreshTokenFamily, RefreshTokenRecord, RevocationKind, SecretHash, SigningKeyRecord, User,
-    Username,
+    AuditRecord, Client, ClientKind, ClientRegistration, IssuedAccessToken, KeyMetadata, NewUser,
+    RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationEntry, RevocationKind,
+    SecretHash, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
 use portcullis_store::conformance::{code_cases, session_cases};
@@ -274,12 +274,13 @@ async fn concurrent_rotation_has_one_winner(store: &dyn Store) {
         expires_at: 500,
     };
     store
-        .create_family(&family("race", "race-sid"), &first)
+        .create_family(&family("race", "race-sid"), &first, &access("jti-0"))
         .await
         .expect("family");
+    let (a, b) = (access("jti-a"), access("jti-b"));
     let rotations = tokio::join!(
-        store.rotate_refresh_token(&[8; 32], &[9; 32], 600, 10),
-        store.rotate_refresh_token(&[8; 32], &[10; 32], 600, 10),
+        store.rotate_refresh_token(&[8; 32], &[9; 32], 600, &a, 10),
+        store.rotate_refresh_token(&[8; 32], &[10; 32], 600, &b, 10),
     );
     let rotated = [&rotations.0, &rotations.1]
         .iter()
@@ -300,7 +301,54 @@ fn family(id: &str, sid: &str) -> RefreshTokenFamily {
         created_at: 1,
         expires_at: 1_000,
         revoked_at: None,
-        last_access_token: None,
+    }
+}
+
+fn access(jti: &str) -> IssuedAccessToken {
+    IssuedAccessToken {
+        jti: jti.into(),
+        expires_at: 900,
+    }
+}
+
+fn jtis(tokens: &[IssuedAccessToken]) -> Vec<&str> {
+    let mut jtis: Vec<&str> = tokens.iter().map(|token| token.jti.as_str()).collect();
+    jtis.sort_unstable();
+    jtis
+}
+
+/// A rotation racing a revocation of its family (reuse detected elsewhere, logout) either fails,
+/// or its access token is among those the revocation returns: no token escapes revocation.
+async fn a_rotation_racing_a_revocation_is_revoked_with_it(store: &dyn Store) {
+    for round in 0u8..20 {
+        let id = format!("racing-{round}");
+        let first = RefreshTokenRecord {
+            token_hash: vec![100 + round; 32],
+            family_id: id.clone(),
+            created_at: 1,
+            expires_at: 500,
+        };
+        store
+            .create_family(&family(&id, "racing-sid"), &first, &access("jti-first"))
+            .await
+            .expect("family");
+        let (next, racing) = ([round; 32], access("jti-racing"));
+        let (rotation, revocation) = tokio::join!(
+            store.rotate_refresh_token(&first.token_hash, &next, 600, &racing, 10),
+            store.revoke_family(&id, 10),
+        );
+        let revoked = revocation.expect("revoke").expect("family exists");
+        match rotation.expect("rotate") {
+            RefreshOutcome::Rotated(_) => assert_eq!(
+                jtis(&revoked.access_tokens),
+                ["jti-first", "jti-racing"],
+                "round {round}: the racing rotation's token is revoked with its family"
+            ),
+            RefreshOutcome::Invalid => {
+                assert_eq!(jtis(&revoked.access_tokens), ["jti-first"], "round {round}")
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
     }
 }
 
@@ -312,7 +360,7 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
         expires_at: 5_000,
     };
     store
-        .create_family(&family("f1", "s1"), &first)
+        .create_family(&family("f1", "s1"), &first, &access("jti-1"))
         .await
         .expect("family");
     let found = store
@@ -324,42 +372,33 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
         found.record.expires_at, 1_000,
         "clamped to the family's end"
     );
-    assert_eq!(
-        store
-            .rotate_refresh_token(&[1; 32], &[2; 32], 500, 10)
-            .await
-            .expect("rotate"),
-        RefreshOutcome::Rotated(family("f1", "s1"))
-    );
-    store
-        .record_family_access_token("f1", ("jti-2", 900))
-        .await
-        .expect("record");
-    assert_eq!(
-        store
-            .rotate_refresh_token(&[2; 32], &[3; 32], 500, 20)
-            .await
-            .expect("rotate")
-            .clone(),
-        {
-            let mut expected = family("f1", "s1");
-            expected.last_access_token = Some(("jti-2".into(), 900));
-            RefreshOutcome::Rotated(expected)
-        }
-    );
+    for (presented, next, jti, now) in [(1u8, 2u8, "jti-2", 10), (2, 3, "jti-3", 20)] {
+        assert_eq!(
+            store
+                .rotate_refresh_token(&[presented; 32], &[next; 32], 500, &access(jti), now)
+                .await
+                .expect("rotate"),
+            RefreshOutcome::Rotated(family("f1", "s1"))
+        );
+    }
     match store
-        .rotate_refresh_token(&[1; 32], &[4; 32], 500, 30)
+        .rotate_refresh_token(&[1; 32], &[4; 32], 500, &access("jti-4"), 30)
         .await
         .expect("reuse")
     {
         RefreshOutcome::Reused(reused) => {
-            assert_eq!(reused.last_access_token, Some(("jti-2".into(), 900)))
+            assert_eq!(reused.family.revoked_at, Some(30));
+            assert_eq!(
+                jtis(&reused.access_tokens),
+                ["jti-1", "jti-2", "jti-3"],
+                "every access token of the family, not only the newest"
+            );
         }
         other => panic!("expected reuse detection, got {other:?}"),
     }
     assert_eq!(
         store
-            .rotate_refresh_token(&[3; 32], &[5; 32], 500, 40)
+            .rotate_refresh_token(&[3; 32], &[5; 32], 500, &access("jti-5"), 40)
             .await
             .expect("rotate"),
         RefreshOutcome::Invalid,
@@ -367,7 +406,7 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .rotate_refresh_token(&[9; 32], &[6; 32], 500, 40)
+            .rotate_refresh_token(&[9; 32], &[6; 32], 500, &access("jti-6"), 40)
             .await
             .expect("rotate"),
         RefreshOutcome::Invalid
@@ -379,12 +418,12 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
         expires_at: 50,
     };
     store
-        .create_family(&family("f2", "s2"), &expired)
+        .create_family(&family("f2", "s2"), &expired, &access("jti-f2"))
         .await
         .expect("family");
     assert_eq!(
         store
-            .rotate_refresh_token(&[7; 32], &[8; 32], 500, 60)
+            .rotate_refresh_token(&[7; 32], &[8; 32], 500, &access("jti-7"), 60)
             .await
             .expect("rotate"),
         RefreshOutcome::Invalid,
@@ -395,6 +434,7 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
         .await
         .expect("revoke");
     assert_eq!(revoked.len(), 1);
+    assert_eq!(jtis(&revoked[0].access_tokens), ["jti-f2"]);
     assert!(
         store
             .revoke_families_of_session("s2", 71)
@@ -407,38 +447,97 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
             .revoke_family("f2", 72)
             .await
             .expect("revoke")
-            .is_some_and(|f| f.revoked_at == Some(70))
+            .is_some_and(|revoked| revoked.family.revoked_at == Some(70))
+    );
+    // A user's live families, across sessions (a password change ends them all).
+    for (id, sid, hash) in [("u1", "s3", 20u8), ("u2", "s4", 21)] {
+        let token = RefreshTokenRecord {
+            token_hash: vec![hash; 32],
+            family_id: id.into(),
+            created_at: 1,
+            expires_at: 500,
+        };
+        let mut other_user = family(id, sid);
+        other_user.user_id = "someone".into();
+        store
+            .create_family(&other_user, &token, &access(&format!("jti-{id}")))
+            .await
+            .expect("family");
+    }
+    let of_user = store
+        .revoke_families_of_user("someone", 80)
+        .await
+        .expect("revoke");
+    let mut ids: Vec<&str> = of_user
+        .iter()
+        .map(|revoked| revoked.family.id.as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["u1", "u2"]);
+    assert!(
+        store
+            .revoke_families_of_user("someone", 81)
+            .await
+            .expect("revoke")
+            .is_empty(),
+        "already revoked"
     );
 }
 
+fn entry(kind: RevocationKind, value: &str, expires_at: i64) -> RevocationEntry {
+    RevocationEntry {
+        kind,
+        value: value.into(),
+        expires_at,
+    }
+}
+
 async fn revocation_feed(store: &dyn Store) {
-    let a = store
-        .add_revocation(RevocationKind::TokenId, "jti-a", 100, 1)
-        .await
-        .expect("add");
-    let b = store
-        .add_revocation(RevocationKind::Session, "sid-b", 50, 1)
-        .await
-        .expect("add");
-    let c = store
-        .add_revocation(RevocationKind::Subject, "sub-c", 100, 1)
-        .await
-        .expect("add");
-    assert!(a < b && b < c, "cursors only grow");
+    for added in [
+        entry(RevocationKind::TokenId, "jti-a", 100),
+        entry(RevocationKind::Session, "sid-b", 50),
+        entry(RevocationKind::Subject, "sub-c", 100),
+    ] {
+        store.add_revocation(&added, 1).await.expect("add");
+    }
     let all = store.revocations_after(0, 10, 10).await.expect("feed");
     assert_eq!(
-        all.iter().map(|e| e.value.as_str()).collect::<Vec<_>>(),
+        all.entries
+            .iter()
+            .map(|e| e.value.as_str())
+            .collect::<Vec<_>>(),
         ["jti-a", "sid-b", "sub-c"]
     );
+    assert!(all.next > 0);
+    let first = store.revocations_after(0, 1, 10).await.expect("feed");
     assert_eq!(
-        store.revocations_after(a, 1, 10).await.expect("feed")[0].cursor,
-        b
+        first.entries,
+        [entry(RevocationKind::TokenId, "jti-a", 100)]
     );
+    let rest = store
+        .revocations_after(first.next, 10, 10)
+        .await
+        .expect("feed");
+    assert_eq!(
+        rest.entries
+            .iter()
+            .map(|e| e.value.as_str())
+            .collect::<Vec<_>>(),
+        ["sid-b", "sub-c"],
+        "resuming after a page misses nothing"
+    );
+    assert_eq!(rest.next, all.next);
+    let caught_up = store
+        .revocations_after(all.next, 10, 10)
+        .await
+        .expect("feed");
+    assert_eq!((caught_up.entries.len(), caught_up.next), (0, all.next));
     assert_eq!(
         store
             .revocations_after(0, 10, 60)
             .await
             .expect("feed")
+            .entries
             .len(),
         2,
         "expired entries leave the feed"
@@ -505,6 +604,7 @@ macro_rules! cases {
             revocation_feed,
             concurrent_code_redemption_has_one_winner,
             concurrent_rotation_has_one_winner,
+            a_rotation_racing_a_revocation_is_revoked_with_it,
             audit_log,
         );
     };
@@ -592,6 +692,62 @@ mod on_postgres {
             results.push(task.await.expect("task"));
         }
         results
+    }
+
+    /// Two auth servers revoke at the same moment, and the one that took the earlier cursor
+    /// commits later. The feed must not serve the later entry while the earlier is in flight, or
+    /// a gateway resuming after it would never see the earlier one (a revoked token accepted at a
+    /// gateway without Redis). The slow server is a transaction of the test's own, paused between
+    /// its insert and its commit, doing what `add_revocation` does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_committed_late_is_never_skipped() {
+        use portcullis_core::{RevocationEntry, RevocationKind};
+        use portcullis_store::RevocationStore;
+        use sqlx::Connection;
+        let Some((database, store)) = open().await else {
+            return;
+        };
+        let mut slow = sqlx::PgConnection::connect(database.url())
+            .await
+            .expect("connect");
+        let mut slow_writer = slow.begin().await.expect("begin");
+        for statement in [
+            "UPDATE revocation_writer SET last_write = 1 WHERE id = 1",
+            "INSERT INTO revocations (kind, value, expires_at, revoked_at) VALUES ('jti', 'slow', 100, 1)",
+        ] {
+            sqlx::query(statement)
+                .execute(&mut *slow_writer)
+                .await
+                .expect("slow writer");
+        }
+        let fast_store = store.clone();
+        let fast = tokio::spawn(async move {
+            let entry = RevocationEntry {
+                kind: RevocationKind::TokenId,
+                value: "fast".into(),
+                expires_at: 100,
+            };
+            fast_store.add_revocation(&entry, 1).await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let while_in_flight = store.revocations_after(0, 10, 10).await.expect("feed");
+        assert!(
+            while_in_flight.entries.is_empty(),
+            "nothing is served past the entry still in flight: {while_in_flight:?}"
+        );
+        slow_writer.commit().await.expect("commit");
+        fast.await.expect("task").expect("fast writer");
+        let after_commit = store
+            .revocations_after(while_in_flight.next, 10, 10)
+            .await
+            .expect("feed");
+        let values: Vec<&str> = after_commit
+            .entries
+            .iter()
+            .map(|entry| entry.value.as_str())
+            .collect();
+        assert_eq!(values, ["slow", "fast"], "both, in commit order");
+        let _ = slow.close().await;
     }
 
     #[tokio::test]

@@ -7,6 +7,8 @@
 
 pub mod browser;
 pub mod hostile;
+pub mod nginx;
+pub mod pki;
 pub mod proxy;
 pub mod services;
 
@@ -71,6 +73,12 @@ pub struct TestOptions {
     pub redis_codes: bool,
     /// Keep browser sessions in that Redis.
     pub redis_sessions: bool,
+    /// Serve over TLS with this certificate (the base URL and issuer become `https://`).
+    pub tls: Option<pki::IssuedCertificate>,
+    /// Proxies whose `X-Forwarded-For` the server believes.
+    pub trusted_proxies: portcullis_core::TrustedProxies,
+    /// Origins besides the issuer's allowed to call `POST /login`.
+    pub direct_login_origins: Vec<String>,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -95,11 +103,12 @@ impl Clock for ManualClock {
     }
 }
 
-/// Brute-force protection that locks after 4 failures with millisecond delays, so lockout tests
-/// run quickly.
+/// Brute-force protection that locks an account after 4 failures and slows a network after 8,
+/// with millisecond delays, so lockout tests run quickly.
 pub const FAST_THROTTLE: ThrottlePolicy = ThrottlePolicy {
     free_attempts: 2,
     lock_after: 4,
+    network_free_attempts: 8,
     lock_secs: 900,
     window_secs: 900,
     max_keys: 1000,
@@ -124,6 +133,9 @@ impl Default for TestOptions {
             redis: None,
             redis_codes: false,
             redis_sessions: false,
+            tls: None,
+            trusted_proxies: portcullis_core::TrustedProxies::default(),
+            direct_login_origins: Vec::new(),
         }
     }
 }
@@ -194,12 +206,22 @@ impl TestAuthServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base_url = format!("{scheme}://{}", listener.local_addr().expect("address"));
+        let tls = options.tls.as_ref().map(|certificate| {
+            portcullis_tls::acceptor(&certificate.cert_file, &certificate.key_file)
+                .expect("TLS certificate")
+        });
         let issuer = options.issuer.clone().unwrap_or_else(|| base_url.clone());
         let max_lifetime = 3600;
         let settings = AuthSettings {
             token_policy: TokenPolicy {
                 issuer: issuer.clone(),
+                default_audience: portcullis_core::token::DEFAULT_AUDIENCE.into(),
                 default_access_token_lifetime_secs: options.access_token_lifetime_secs,
                 max_access_token_lifetime_secs: max_lifetime,
             },
@@ -213,10 +235,13 @@ impl TestAuthServer {
             key_refresh_interval: options.key_refresh_interval,
             sign_in: SignInSettings {
                 direct_login_client: options.direct_login_client.clone(),
+                direct_login_origins: options.direct_login_origins.clone(),
                 throttle: FAST_THROTTLE,
                 housekeeping_interval: options.housekeeping_interval,
                 ..SignInSettings::default()
             },
+            trusted_proxies: options.trusted_proxies.clone(),
+            verifier_leeway_secs: 60,
         };
         let state = AppState::build(
             store.clone(),
@@ -236,6 +261,11 @@ impl TestAuthServer {
         let mut state = state;
         if let Some(redis) = &options.redis {
             let link = Arc::new(portcullis_redis::RedisLink::new(redis).expect("Redis URL"));
+            state = state.with_sign_in_throttle(Arc::new(portcullis_redis::RedisThrottle::new(
+                link.clone(),
+                &redis.prefix,
+                FAST_THROTTLE,
+            )));
             if options.redis_codes {
                 state = state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
                     link.clone(),
@@ -251,6 +281,7 @@ impl TestAuthServer {
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
         let task = tokio::spawn(portcullis_auth::serve(
             listener,
+            tls,
             state.clone(),
             async move {
                 let _ = shutdown_signal.await;

@@ -1,11 +1,13 @@
 //! Joining a cluster's Redis: the announcer that tells gateways about revocations and key changes,
-//! and optionally the authorization code store.
+//! the sign-in throttle's counters, and optionally the authorization code and session stores.
 
 use crate::config::Config;
 use anyhow::Context;
 use portcullis_auth::AppState;
 use portcullis_core::{ClusterAnnouncer, NoAnnouncer};
-use portcullis_redis::{EventPublisher, RedisCodeStore, RedisLink, RedisSessionStore};
+use portcullis_redis::{
+    EventPublisher, RedisCodeStore, RedisLink, RedisSessionStore, RedisThrottle,
+};
 use portcullis_store::SessionStore;
 use std::sync::Arc;
 
@@ -33,7 +35,15 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
     };
     let announcer: Arc<dyn ClusterAnnouncer> =
         Arc::new(EventPublisher::start(&settings, &config.issuer()).context("redis_url")?);
-    let mut state = state.with_announcer(announcer);
+    // Sign-in failures are counted once for the whole cluster, not per server.
+    let throttle = RedisThrottle::new(
+        Arc::new(RedisLink::new(&settings).context("redis_url")?),
+        &settings.prefix,
+        state.settings.sign_in.throttle,
+    );
+    let mut state = state
+        .with_announcer(announcer)
+        .with_sign_in_throttle(Arc::new(throttle));
     if config.redis_codes {
         let link = RedisLink::new(&settings).context("redis_url")?;
         state = state.with_code_store(Arc::new(RedisCodeStore::new(
@@ -90,5 +100,48 @@ impl CommandAnnouncer {
         if let Some(publisher) = self.0 {
             publisher.flush().await;
         }
+    }
+}
+
+/// What a one-shot command revokes with: the store, the cluster's session store and announcer,
+/// and the configured leeway and lifetimes, so it revokes exactly as the server does.
+pub struct CommandRevocations {
+    announcer: CommandAnnouncer,
+    sessions: Arc<dyn SessionStore>,
+    store: Arc<portcullis_store::SqlStore>,
+    leeway_secs: i64,
+    max_access_token_lifetime_secs: i64,
+}
+
+impl CommandRevocations {
+    /// Over `store` and the cluster of `config`.
+    ///
+    /// # Errors
+    /// An invalid Redis URL.
+    pub fn new(config: &Config, store: &portcullis_store::SqlStore) -> anyhow::Result<Self> {
+        let store = Arc::new(store.clone());
+        Ok(CommandRevocations {
+            announcer: CommandAnnouncer::new(config)?,
+            sessions: session_store(config, store.clone())?,
+            store,
+            leeway_secs: config.tokens.leeway_secs,
+            max_access_token_lifetime_secs: config.tokens.max_access_token_lifetime_secs,
+        })
+    }
+
+    /// The revoker.
+    pub fn revoker(&self) -> portcullis_auth::revocation::Revoker<'_> {
+        portcullis_auth::revocation::Revoker {
+            store: self.store.as_ref(),
+            sessions: self.sessions.as_ref(),
+            announcer: self.announcer.announcer(),
+            leeway_secs: self.leeway_secs,
+            max_access_token_lifetime_secs: self.max_access_token_lifetime_secs,
+        }
+    }
+
+    /// Waits until every announcement is out.
+    pub async fn finish(self) {
+        self.announcer.finish().await;
     }
 }

@@ -1,7 +1,7 @@
 //! The products example service. `GET /products` needs the scope `products:read` **or** any
 //! signed-in user (a token with a `sid`, i.e. from a browser or CLI sign-in); `POST /products`
-//! needs the role `admin` and a valid JSON body; `GET /public/products` needs nothing (the gateway
-//! routes it as public).
+//! needs the role `admin` and a valid JSON body; `GET /public` and `GET /public/products` need
+//! nothing (the gateway routes them as public).
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -16,12 +16,19 @@ use std::sync::Arc;
 pub fn router(verifier: Arc<Verifier>) -> Router {
     Router::new()
         .route("/products", get(list).post(create))
+        .route("/public", get(welcome))
         .route("/public/products", get(catalogue))
         .with_state(verifier)
 }
 
 fn products() -> Value {
     json!([{"id": 1, "name": "Portcullis T-shirt", "price_cents": 2000}, {"id": 2, "name": "Drawbridge", "price_cents": 990000}])
+}
+
+async fn welcome() -> Json<Value> {
+    Json(
+        json!({ "message": "Welcome to the public part of the shop: no token needed.", "products": "/public/products" }),
+    )
 }
 
 async fn catalogue() -> Json<Value> {

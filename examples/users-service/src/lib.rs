@@ -1,4 +1,5 @@
-//! The users example service: `GET /users/me` greets the caller, `GET /users` is for admins.
+//! The users example service: `GET /users/me` greets the caller by name, `GET /users` is for
+//! admins.
 
 use axum::Json;
 use axum::Router;
@@ -17,18 +18,16 @@ pub fn router(verifier: Arc<Verifier>) -> Router {
 
 /// The caller's identity, as the token says.
 async fn me(identity: Identity) -> Json<Value> {
+    let name = identity.username.as_deref().unwrap_or(&identity.subject);
     let greeting = if identity.roles.is_empty() {
-        format!("Welcome, {}!", identity.subject)
+        format!("Welcome, {name}!")
     } else {
-        format!(
-            "Welcome, {}! You are {}.",
-            identity.subject,
-            identity.roles.join(", ")
-        )
+        format!("Welcome, {name}! You are {}.", identity.roles.join(", "))
     };
     Json(json!({
         "message": greeting,
         "subject": identity.subject,
+        "username": identity.username,
         "client_id": identity.client_id,
         "scopes": identity.scopes,
         "roles": identity.roles,

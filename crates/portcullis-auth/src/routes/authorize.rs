@@ -73,7 +73,8 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         },
         None => None,
     };
-    let request = match validate_authorization(client.as_ref(), &raw, state.settings.issuer()) {
+    let request = match validate_authorization(client.as_ref(), &raw, &state.settings.token_policy)
+    {
         Ok(request) => request,
         Err(AuthorizeError::Untrusted(message)) => {
             return error_page(state, StatusCode::BAD_REQUEST, &message);
@@ -100,7 +101,14 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         );
     };
     let decision = params.get("decision");
-    if decision.is_some() && !csrf::is_valid(headers, params.get("csrf_token")) {
+    if decision.is_some()
+        && !csrf::is_valid(
+            &state.csrf_key,
+            headers,
+            params.get("csrf_token"),
+            state.settings.secure_cookies(),
+        )
+    {
         return error_page(
             state,
             StatusCode::FORBIDDEN,
@@ -226,7 +234,8 @@ fn consent_page(
     request: &AuthorizationRequest,
     params: &OAuthParams,
 ) -> Response {
-    let (token, cookie) = csrf::token_for(headers, state.settings.secure_cookies());
+    let (token, cookie) =
+        csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
     let scopes: Vec<&str> = request.scope.iter().collect();
     Page {
         status: StatusCode::OK,

@@ -1,10 +1,16 @@
 //! `POST /login`: direct sign-in for a configured first-party app, with a JSON body
 //! `{"username", "password"}`. It skips the consent and redirect protections of the code flow, so
 //! it is off unless `auth.direct_login_client` names the client it issues tokens to.
+//!
+//! Login CSRF: a cross-site form can post `text/plain`, `application/x-www-form-urlencoded` or
+//! `multipart/form-data`, never `application/json` without a CORS preflight (which this server
+//! never grants), so only `application/json` is accepted; and a browser's `Origin` (or, without
+//! one, `Sec-Fetch-Site: cross-site`) must name the issuer or a configured origin.
 
 use super::sign_in::with_cookie;
 use crate::browser_session;
-use crate::credentials::SignInFailure;
+use crate::client_ip::client_ip;
+use crate::credentials::{Attempt, SignInFailure};
 use crate::error::OAuthError;
 use crate::state::AppState;
 use crate::token_service::issuance;
@@ -39,6 +45,42 @@ fn json_error(status: StatusCode, error: &str) -> Response {
         .into_response()
 }
 
+/// Why a request may be a cross-site forgery, answered before anything is checked.
+fn cross_site_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    if !media_type.is_some_and(|media_type| media_type.eq_ignore_ascii_case("application/json")) {
+        return Some(json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+        ));
+    }
+    let forged = match headers.get(header::ORIGIN) {
+        Some(origin) => !origin
+            .to_str()
+            .is_ok_and(|origin| allowed_origin(state, origin)),
+        None => headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site")),
+    };
+    forged.then(|| json_error(StatusCode::FORBIDDEN, "invalid_origin"))
+}
+
+/// Whether a page at `origin` may call `POST /login`: the issuer's own origin or a configured one.
+fn allowed_origin(state: &AppState, origin: &str) -> bool {
+    let issuer_origin = crate::origin::origin_of(state.settings.issuer());
+    issuer_origin.as_deref() == Some(origin)
+        || state
+            .settings
+            .sign_in
+            .direct_login_origins
+            .iter()
+            .any(|allowed| allowed == origin)
+}
+
 pub(super) async fn login(
     State(state): State<AppState>,
     ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
@@ -48,6 +90,9 @@ pub(super) async fn login(
     let Some(client_id) = state.settings.sign_in.direct_login_client.clone() else {
         return json_error(StatusCode::NOT_FOUND, "not_found");
     };
+    if let Some(refusal) = cross_site_refusal(&state, &headers) {
+        return refusal;
+    }
     let Ok(credentials) = serde_json::from_slice::<Credentials>(&body) else {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
@@ -60,14 +105,19 @@ pub(super) async fn login(
         Err(error) => return OAuthError::from_store(&error).into_response(),
     };
     let now = state.clock.now();
+    let client_address = client_ip(&state, &headers, remote_addr);
+    let attempt = Attempt {
+        username: &credentials.username,
+        password: &credentials.password,
+        client: client_address,
+        now,
+    };
     let user = match state
         .credentials
         .verify(
             state.store.as_ref(),
-            &credentials.username,
-            &credentials.password,
-            remote_addr.ip(),
-            now,
+            state.sign_in_throttle.as_ref(),
+            attempt,
         )
         .await
     {
@@ -84,7 +134,7 @@ pub(super) async fn login(
                 username: credentials.username,
                 success: false,
                 reason: Some(reason.to_owned()),
-                remote_addr: Some(remote_addr.ip().to_string()),
+                remote_addr: Some(client_address.to_string()),
             });
             let error = if status == StatusCode::UNAUTHORIZED {
                 "invalid_credentials"
@@ -102,9 +152,13 @@ pub(super) async fn login(
         username: user.username.to_string(),
         success: true,
         reason: None,
-        remote_addr: Some(remote_addr.ip().to_string()),
+        remote_addr: Some(client_address.to_string()),
     });
-    let mut audiences = client.audiences.clone();
+    let mut audiences = state
+        .settings
+        .token_policy
+        .allowed_audiences(&client)
+        .to_vec();
     audiences.push(state.settings.issuer().to_owned());
     audiences.sort();
     audiences.dedup();
@@ -116,6 +170,7 @@ pub(super) async fn login(
         audiences,
         lifetime_secs: state.settings.token_policy.access_token_lifetime(&client),
         user: Some(UserContext {
+            username: user.username.to_string(),
             roles: user.roles.clone(),
             sid: session.sid.clone(),
             auth_time: session.auth_time,

@@ -8,7 +8,7 @@ use crate::cookies::clear_session_cookie;
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
-use crate::{browser_session, csrf, own_tokens, revocation};
+use crate::{browser_session, csrf, own_tokens};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -84,7 +84,8 @@ pub(super) async fn confirm(
     if let Err(message) = post_logout_target(&state, &params).await {
         return error_page(&state, StatusCode::BAD_REQUEST, &message);
     }
-    let (token, cookie) = csrf::token_for(&headers, state.settings.secure_cookies());
+    let (token, cookie) =
+        csrf::token_for(&state.csrf_key, &headers, state.settings.secure_cookies());
     let body = pages::logout_form(
         &token,
         &params
@@ -114,7 +115,12 @@ pub(super) async fn logout(
             "The logout request is malformed.",
         );
     };
-    if !csrf::is_valid(&headers, params.get("csrf_token")) {
+    if !csrf::is_valid(
+        &state.csrf_key,
+        &headers,
+        params.get("csrf_token"),
+        state.settings.secure_cookies(),
+    ) {
         return error_page(
             &state,
             StatusCode::FORBIDDEN,
@@ -128,17 +134,7 @@ pub(super) async fn logout(
     match browser_session::current(&state, &headers).await {
         Ok(Some(session)) => {
             let now = state.clock.now();
-            let horizon = now + state.settings.token_policy.max_access_token_lifetime_secs;
-            if let Err(error) = revocation::revoke_session(
-                state.store.as_ref(),
-                state.sessions.as_ref(),
-                state.announcer.as_ref(),
-                &session.sid,
-                now,
-                horizon,
-            )
-            .await
-            {
+            if let Err(error) = state.revoker().revoke_session(&session.sid, now).await {
                 return unavailable_page(&state, &error);
             }
             state.audit.record(&AuditEvent::Logout {

@@ -3,9 +3,9 @@
 
 use crate::error::OAuthError;
 use crate::form::OAuthParams;
+use crate::own_tokens;
 use crate::state::AppState;
 use crate::token_service::authenticate_client;
-use crate::{own_tokens, revocation};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 
 /// The scope a client needs to read the revocation feed.
 pub const REVOCATION_FEED_SCOPE: &str = "portcullis:revocations";
+/// The scope a client (a resource server) needs to introspect tokens.
+pub const INTROSPECTION_SCOPE: &str = "portcullis:introspect";
 /// Entries per feed page at most.
 const FEED_PAGE_LIMIT: u32 = 1000;
 
@@ -73,14 +75,13 @@ async fn revoke_token(
         if lookup.family.client_id != client.id {
             return Err(not_yours());
         }
-        revocation::revoke_family(
-            state.store.as_ref(),
-            state.announcer.as_ref(),
-            &lookup.family,
-            state.clock.now(),
-        )
-        .await
-        .map_err(|error| OAuthError::from_store(&error))?;
+        // RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of the
+        // same grant.
+        state
+            .revoker()
+            .revoke_family(&lookup.family.id, state.clock.now())
+            .await
+            .map_err(|error| OAuthError::from_store(&error))?;
         state.audit.record(&AuditEvent::TokenRevoked {
             client_id: client.id,
             token_type: "refresh_token".into(),
@@ -103,15 +104,15 @@ async fn revoke_token(
         .get("exp")
         .and_then(Value::as_i64)
         .unwrap_or_default();
-    revocation::revoke_access_token(
-        state.store.as_ref(),
-        state.announcer.as_ref(),
-        jti,
-        exp,
-        state.clock.now(),
-    )
-    .await
-    .map_err(|error| OAuthError::from_store(&error))?;
+    let token = portcullis_core::IssuedAccessToken {
+        jti: jti.to_owned(),
+        expires_at: exp,
+    };
+    state
+        .revoker()
+        .revoke_access_tokens(std::slice::from_ref(&token), state.clock.now())
+        .await
+        .map_err(|error| OAuthError::from_store(&error))?;
     state.audit.record(&AuditEvent::TokenRevoked {
         client_id: client.id,
         token_type: "access_token".into(),
@@ -119,7 +120,8 @@ async fn revoke_token(
     Ok(())
 }
 
-/// RFC 7662 §2: confidential clients may ask whether a token is active.
+/// RFC 7662 §2: resource servers (confidential clients granted `portcullis:introspect`) may ask
+/// whether a token is active for them.
 pub(super) async fn introspect(
     State(state): State<AppState>,
     ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
@@ -144,6 +146,13 @@ async fn introspect_token(
     if client.kind != ClientKind::Confidential {
         return Err(OAuthError::invalid_client());
     }
+    // RFC 7662 §4: not every client may learn about every token.
+    if !client.scopes.contains(INTROSPECTION_SCOPE) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "client may not introspect tokens (it needs the scope portcullis:introspect)",
+        ));
+    }
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -157,7 +166,9 @@ async fn introspect_token(
         .map_err(store_error)?
     {
         let family = &lookup.family;
-        let active = lookup.used_at.is_none()
+        // A refresh token is only ever presented by the client it was issued to.
+        let active = family.client_id == client.id
+            && lookup.used_at.is_none()
             && family.revoked_at.is_none()
             && now < lookup.record.expires_at
             && now < family.expires_at;
@@ -178,6 +189,10 @@ async fn introspect_token(
     let Ok(validated) = own_tokens::validate_access_token(state, token, None) else {
         return Ok(inactive);
     };
+    // RFC 7662 §4: a token meant for other resources is not active for this one.
+    if !is_audience(&client, &validated.claims) {
+        return Ok(inactive);
+    }
     if own_tokens::is_revoked(state, &validated.claims)
         .await
         .map_err(store_error)?
@@ -188,6 +203,19 @@ async fn introspect_token(
     answer.insert("active".into(), true.into());
     answer.insert("token_type".into(), "Bearer".into());
     Ok(Value::Object(answer))
+}
+
+/// Whether the introspecting `client` is among the token's audiences: by its client id or one of
+/// the resource identifiers registered as its audiences.
+fn is_audience(client: &portcullis_core::Client, claims: &serde_json::Map<String, Value>) -> bool {
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    audiences.iter().any(|audience| {
+        *audience == client.id || client.audiences.iter().any(|own| own == audience)
+    })
 }
 
 #[derive(Deserialize)]
@@ -222,13 +250,13 @@ pub(super) async fn feed(
         .revocations_after(after, FEED_PAGE_LIMIT, now)
         .await
     {
-        Ok(entries) => {
-            let next = entries.last().map_or(after, |entry| entry.cursor);
-            let entries: Vec<Value> = entries
+        Ok(page) => {
+            let entries: Vec<Value> = page
+                .entries
                 .iter()
-                .map(|entry| json!({"cursor": entry.cursor, "kind": entry.kind.as_str(), "value": entry.value, "expires_at": entry.expires_at}))
+                .map(|entry| json!({"kind": entry.kind.as_str(), "value": entry.value, "expires_at": entry.expires_at}))
                 .collect();
-            no_store(json!({ "entries": entries, "next": next }))
+            no_store(json!({ "entries": entries, "next": page.next }))
         }
         Err(error) => OAuthError::from_store(&error).into_response(),
     }

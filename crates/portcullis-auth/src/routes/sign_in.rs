@@ -2,7 +2,8 @@
 //! fresh session and returns to the authorization request that sent the user here.
 
 use super::{paths, redirect_with, unavailable_page};
-use crate::credentials::SignInFailure;
+use crate::client_ip::client_ip;
+use crate::credentials::{Attempt, SignInFailure};
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
@@ -41,7 +42,8 @@ fn form_page(
     login_hint: &str,
     error: Option<&str>,
 ) -> Response {
-    let (token, cookie) = csrf::token_for(headers, state.settings.secure_cookies());
+    let (token, cookie) =
+        csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
     Page {
         status,
         title: "Sign in".to_owned(),
@@ -70,7 +72,12 @@ pub(super) async fn submit(
     let params = OAuthParams::from_form_body(&headers, &body).unwrap_or_default();
     let return_to = safe_return_to(params.get("return_to"));
     let username = params.get("username").unwrap_or_default().to_owned();
-    if !csrf::is_valid(&headers, params.get("csrf_token")) {
+    if !csrf::is_valid(
+        &state.csrf_key,
+        &headers,
+        params.get("csrf_token"),
+        state.settings.secure_cookies(),
+    ) {
         return form_page(
             &state,
             &headers,
@@ -81,22 +88,26 @@ pub(super) async fn submit(
         );
     }
     let password = params.get("password").unwrap_or_default();
-    let now = state.clock.now();
+    let client = client_ip(&state, &headers, remote_addr);
+    let attempt = Attempt {
+        username: &username,
+        password,
+        client,
+        now: state.clock.now(),
+    };
     let outcome = state
         .credentials
         .verify(
             state.store.as_ref(),
-            &username,
-            password,
-            remote_addr.ip(),
-            now,
+            state.sign_in_throttle.as_ref(),
+            attempt,
         )
         .await;
     let failure = |reason: &str| AuditEvent::SignIn {
         username: username.clone(),
         success: false,
         reason: Some(reason.to_owned()),
-        remote_addr: Some(remote_addr.ip().to_string()),
+        remote_addr: Some(client.to_string()),
     };
     let user = match outcome {
         Ok(user) => user,
@@ -132,7 +143,7 @@ pub(super) async fn submit(
         username: user.username.to_string(),
         success: true,
         reason: None,
-        remote_addr: Some(remote_addr.ip().to_string()),
+        remote_addr: Some(client.to_string()),
     });
     tracing::debug!(sid = %session.sid, "session started");
     let mut response = if return_to.is_empty() {

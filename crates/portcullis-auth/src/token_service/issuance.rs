@@ -6,8 +6,8 @@ use crate::state::AppState;
 use portcullis_core::grant::AccessGrant;
 use portcullis_core::id_token::{IdTokenClaims, profile_claims};
 use portcullis_core::{
-    AccessTokenClaims, AuditEvent, Client, RefreshTokenFamily, RefreshTokenRecord, ScopeSet, User,
-    generate_secret,
+    AccessTokenClaims, AuditEvent, Client, IssuedAccessToken, RefreshTokenFamily,
+    RefreshTokenRecord, ScopeSet, User, generate_secret,
 };
 use portcullis_jose::{Algorithm, sha256, sign_compact, token_hash_claim};
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
@@ -28,6 +28,21 @@ pub(crate) struct SignedAccessToken {
     pub claims: AccessTokenClaims,
 }
 
+impl SignedAccessToken {
+    /// The token as a grant records it, to revoke it with the grant.
+    pub fn issued(&self) -> IssuedAccessToken {
+        issued(&self.claims)
+    }
+}
+
+/// Access token `claims` as a grant records them.
+pub(crate) fn issued(claims: &AccessTokenClaims) -> IssuedAccessToken {
+    IssuedAccessToken {
+        jti: claims.jti.clone(),
+        expires_at: claims.exp,
+    }
+}
+
 /// Signs an access token for `grant`, audited and counted under its grant type.
 pub(crate) fn access_token(
     state: &AppState,
@@ -42,13 +57,34 @@ pub(crate) fn access_token_via(
     grant: &AccessGrant,
     via: &str,
 ) -> Result<SignedAccessToken, OAuthError> {
-    let now = state.clock.now();
+    sign_access_token(state, access_token_claims(state, grant)?, via)
+}
+
+/// The claims of a new access token for `grant`, with a fresh `jti`: what a grant records before
+/// the token is signed (a refresh rotation stores the `jti` in the same transaction).
+pub(crate) fn access_token_claims(
+    state: &AppState,
+    grant: &AccessGrant,
+) -> Result<AccessTokenClaims, OAuthError> {
+    let jti = generate_secret(JTI_BYTES).map_err(|_| internal("random generator"))?;
+    Ok(AccessTokenClaims::new(
+        grant,
+        &state.settings.token_policy,
+        state.clock.now(),
+        jti,
+    ))
+}
+
+/// Signs access token `claims`, audited and counted under `via`.
+pub(crate) fn sign_access_token(
+    state: &AppState,
+    claims: AccessTokenClaims,
+    via: &str,
+) -> Result<SignedAccessToken, OAuthError> {
     let signer = state
         .keys
-        .signer(state.settings.access_token_algorithm, now)
+        .signer(state.settings.access_token_algorithm, state.clock.now())
         .ok_or_else(|| internal("no active access token signing key"))?;
-    let jti = generate_secret(JTI_BYTES).map_err(|_| internal("random generator"))?;
-    let claims = AccessTokenClaims::new(grant, &state.settings.token_policy, now, jti);
     let payload = serde_json::to_vec(&claims).map_err(|_| internal("claims serialization"))?;
     // RFC 9068 §2.1: access tokens carry `typ: at+jwt`.
     let token = sign_compact(&payload, "at+jwt", &signer).map_err(|_| internal("signing"))?;
@@ -159,7 +195,6 @@ pub(crate) async fn start_refresh_family(
         created_at: now,
         expires_at: now + settings.refresh_token_absolute_secs,
         revoked_at: None,
-        last_access_token: Some((access.claims.jti.clone(), access.claims.exp)),
     };
     let first = RefreshTokenRecord {
         token_hash: hash,
@@ -169,12 +204,7 @@ pub(crate) async fn start_refresh_family(
     };
     state
         .store
-        .create_family(&family, &first)
-        .await
-        .map_err(|error| OAuthError::from_store(&error))?;
-    state
-        .store
-        .record_family_access_token(&family_id, (&access.claims.jti, access.claims.exp))
+        .create_family(&family, &first, &access.issued())
         .await
         .map_err(|error| OAuthError::from_store(&error))?;
     Ok((token, family_id))

@@ -6,7 +6,6 @@ pub(crate) mod issuance;
 use crate::client_auth::{self, AuthenticationFailure};
 use crate::error::OAuthError;
 use crate::form::OAuthParams;
-use crate::revocation;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use issuance::IdTokenContext;
@@ -36,7 +35,9 @@ pub async fn authenticate_client(
             state.audit.record(&AuditEvent::ClientAuthenticationFailed {
                 client_id,
                 reason: reason.to_owned(),
-                remote_addr: Some(remote_addr.ip().to_string()),
+                remote_addr: Some(
+                    crate::client_ip::client_ip(state, headers, remote_addr).to_string(),
+                ),
             });
             Err(OAuthError::invalid_client())
         }
@@ -147,34 +148,19 @@ async fn exchange_code(
             access_token,
         } => {
             // RFC 6749 §4.1.2: a code used twice must be refused, and the tokens previously
-            // issued from it should be revoked.
-            if let Some(family_id) = family_id
-                && let Some(family) = state
-                    .store
+            // issued from it should be revoked: the refresh family with every access token it
+            // produced, and the code's own access token.
+            let revoker = state.revoker();
+            if let Some(family_id) = family_id {
+                revoker
                     .revoke_family(&family_id, now)
                     .await
-                    .map_err(store_error)?
-            {
-                revocation::revoke_family(
-                    state.store.as_ref(),
-                    state.announcer.as_ref(),
-                    &family,
-                    now,
-                )
+                    .map_err(store_error)?;
+            }
+            revoker
+                .revoke_access_tokens(access_token.as_slice(), now)
                 .await
                 .map_err(store_error)?;
-            }
-            if let Some((jti, expires_at)) = access_token {
-                revocation::revoke_access_token(
-                    state.store.as_ref(),
-                    state.announcer.as_ref(),
-                    &jti,
-                    expires_at,
-                    now,
-                )
-                .await
-                .map_err(store_error)?;
-            }
             state.audit.record(&AuditEvent::ReplayDetected {
                 grant_type: GrantType::AuthorizationCode.as_str().to_owned(),
                 client_id: client.id.clone(),
@@ -227,17 +213,15 @@ async fn exchange_code(
     };
     state
         .codes
-        .record_code_tokens(
-            &code_hash,
-            family_id.as_deref(),
-            (&access.claims.jti, access.claims.exp),
-        )
+        .record_code_tokens(&code_hash, family_id.as_deref(), &access.issued())
         .await
         .map_err(store_error)?;
     Ok(issuance::response(access, refresh_token, id_token))
 }
 
-/// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+/// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). The new access token's
+/// `jti` is stored with the rotation, in one transaction, so a revocation of the family (reuse
+/// detected by another server at the same moment) revokes it too, or the rotation fails.
 async fn refresh(
     state: &AppState,
     client: &Client,
@@ -254,12 +238,31 @@ async fn refresh(
         .map_err(store_error)?
         .ok_or_else(|| invalid_grant("refresh token is invalid"))?;
     let scope: ScopeSet = refresh_token::check(client, &lookup.family, params.get("scope"))?;
+    let user = state
+        .store
+        .find_user_by_id(&lookup.family.user_id)
+        .await
+        .map_err(store_error)?;
+    let grant = refresh_token::grant(
+        client,
+        &lookup.family,
+        scope,
+        user.as_ref(),
+        &state.settings.token_policy,
+    )?;
     let now = state.clock.now();
     let (next_token, next_hash) = issuance::new_refresh_token()?;
     let next_expiry = now + state.settings.sign_in.refresh_token_sliding_secs;
+    let claims = issuance::access_token_claims(state, &grant)?;
     let family = match state
         .store
-        .rotate_refresh_token(&presented_hash, &next_hash, next_expiry, now)
+        .rotate_refresh_token(
+            &presented_hash,
+            &next_hash,
+            next_expiry,
+            &issuance::issued(&claims),
+            now,
+        )
         .await
         .map_err(store_error)?
     {
@@ -269,38 +272,23 @@ async fn refresh(
                 "refresh token is invalid, expired or revoked",
             ));
         }
-        RefreshOutcome::Reused(family) => {
-            revocation::revoke_family(state.store.as_ref(), state.announcer.as_ref(), &family, now)
+        RefreshOutcome::Reused(revoked) => {
+            state
+                .revoker()
+                .revoke_tokens_of(std::slice::from_ref(&revoked), now)
                 .await
                 .map_err(store_error)?;
             state.audit.record(&AuditEvent::ReplayDetected {
                 grant_type: GrantType::RefreshToken.as_str().to_owned(),
                 client_id: client.id.clone(),
-                user_id: family.user_id,
+                user_id: revoked.family.user_id,
             });
             return Err(invalid_grant(
                 "refresh token was already used; the grant is revoked",
             ));
         }
     };
-    let user = state
-        .store
-        .find_user_by_id(&family.user_id)
-        .await
-        .map_err(store_error)?;
-    let grant = refresh_token::grant(
-        client,
-        &family,
-        scope,
-        user.as_ref(),
-        &state.settings.token_policy,
-    )?;
-    let access = issuance::access_token(state, &grant)?;
-    state
-        .store
-        .record_family_access_token(&family.id, (&access.claims.jti, access.claims.exp))
-        .await
-        .map_err(store_error)?;
+    let access = issuance::sign_access_token(state, claims, grant.grant_type.as_str())?;
     let id_token = match &user {
         Some(user) => issuance::id_token_if_openid(
             state,

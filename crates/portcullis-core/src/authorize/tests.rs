@@ -2,6 +2,15 @@ use super::*;
 use crate::ClientRegistration;
 
 const ISSUER: &str = "https://auth.example";
+
+fn policy() -> TokenPolicy {
+    TokenPolicy {
+        issuer: ISSUER.into(),
+        default_audience: crate::token::DEFAULT_AUDIENCE.into(),
+        default_access_token_lifetime_secs: 900,
+        max_access_token_lifetime_secs: 3600,
+    }
+}
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn client(kind: ClientKind) -> Client {
@@ -54,7 +63,7 @@ fn code_of(result: Result<AuthorizationRequest, AuthorizeError>) -> &'static str
 
 #[test]
 fn a_valid_request_carries_everything_forward() {
-    let request = validate_authorization(Some(&client(ClientKind::Public)), &params(), ISSUER)
+    let request = validate_authorization(Some(&client(ClientKind::Public)), &params(), &policy())
         .expect("valid");
     assert_eq!(request.scope.to_string(), "openid profile");
     assert_eq!(request.nonce.as_deref(), Some("n-1"));
@@ -67,7 +76,7 @@ fn untrusted_client_or_redirect_uri_is_never_redirected() {
     let public = client(ClientKind::Public);
     let untrusted = |params: AuthorizationParams, client: Option<&Client>| {
         matches!(
-            validate_authorization(client, &params, ISSUER),
+            validate_authorization(client, &params, &policy()),
             Err(AuthorizeError::Untrusted(_))
         )
     };
@@ -146,11 +155,15 @@ fn pkce_rules() {
         ..params()
     };
     assert_eq!(
-        code_of(validate_authorization(Some(&public), &without_pkce, ISSUER)),
+        code_of(validate_authorization(
+            Some(&public),
+            &without_pkce,
+            &policy()
+        )),
         "invalid_request"
     );
     assert!(
-        validate_authorization(Some(&confidential), &without_pkce, ISSUER).is_ok(),
+        validate_authorization(Some(&confidential), &without_pkce, &policy()).is_ok(),
         "optional for confidential clients"
     );
     let plain = AuthorizationParams {
@@ -158,7 +171,11 @@ fn pkce_rules() {
         ..params()
     };
     assert_eq!(
-        code_of(validate_authorization(Some(&confidential), &plain, ISSUER)),
+        code_of(validate_authorization(
+            Some(&confidential),
+            &plain,
+            &policy()
+        )),
         "invalid_request"
     );
     let implicit_plain = AuthorizationParams {
@@ -169,7 +186,7 @@ fn pkce_rules() {
         code_of(validate_authorization(
             Some(&confidential),
             &implicit_plain,
-            ISSUER
+            &policy()
         )),
         "invalid_request"
     );
@@ -178,7 +195,7 @@ fn pkce_rules() {
         ..params()
     };
     assert_eq!(
-        code_of(validate_authorization(Some(&public), &short, ISSUER)),
+        code_of(validate_authorization(Some(&public), &short, &policy())),
         "invalid_request"
     );
 }
@@ -187,7 +204,7 @@ fn pkce_rules() {
 fn other_parameter_errors_are_redirected_with_their_codes() {
     let public = client(ClientKind::Public);
     let check = |params: AuthorizationParams| {
-        code_of(validate_authorization(Some(&public), &params, ISSUER))
+        code_of(validate_authorization(Some(&public), &params, &policy()))
     };
     assert_eq!(
         check(AuthorizationParams {
@@ -244,7 +261,7 @@ fn other_parameter_errors_are_redirected_with_their_codes() {
             prompt: Some("none".into()),
             ..params()
         },
-        ISSUER,
+        &policy(),
     );
     assert_eq!(prompt.map(|request| request.prompt), Ok(Some(Prompt::None)));
 }

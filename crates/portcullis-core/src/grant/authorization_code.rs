@@ -63,6 +63,7 @@ pub fn grant(
         audiences: code.audiences.clone(),
         lifetime_secs: policy.access_token_lifetime(client),
         user: Some(UserContext {
+            username: user.username.to_string(),
             roles: user.roles.clone(),
             sid: code.sid.clone(),
             auth_time: code.auth_time,
@@ -115,6 +116,7 @@ mod tests {
         };
         let policy = TokenPolicy {
             issuer: "https://auth.example".into(),
+            default_audience: crate::token::DEFAULT_AUDIENCE.into(),
             default_access_token_lifetime_secs: 900,
             max_access_token_lifetime_secs: 3600,
         };

@@ -37,7 +37,7 @@ pub fn grant(
         ));
     }
     let scope = resolve_scope(client, request.scope.as_deref())?;
-    let audiences = resolve_audiences(client, &request.resources, &request.audiences)?;
+    let audiences = resolve_audiences(client, &request.resources, &request.audiences, policy)?;
     Ok(AccessGrant {
         grant_type: GrantType::ClientCredentials,
         // RFC 9068 §2.2: with no resource owner, `sub` is the client's own identifier.
@@ -58,6 +58,7 @@ mod tests {
     fn policy() -> TokenPolicy {
         TokenPolicy {
             issuer: "https://auth.example".into(),
+            default_audience: crate::token::DEFAULT_AUDIENCE.into(),
             default_access_token_lifetime_secs: 900,
             max_access_token_lifetime_secs: 3600,
         }
@@ -99,6 +100,16 @@ mod tests {
         assert_eq!(granted.scope.to_string(), "read write");
         assert_eq!(granted.audiences, ["https://api.example", "orders"]);
         assert_eq!(granted.lifetime_secs, 900);
+    }
+
+    #[test]
+    fn a_client_without_audiences_gets_the_default_one() {
+        let mut plain = client();
+        plain.audiences.clear();
+        for asked in [&[][..], &["api://default"][..]] {
+            let granted = grant(&plain, &request(None, &[], asked), &policy()).expect("granted");
+            assert_eq!(granted.audiences, ["api://default"]);
+        }
     }
 
     #[test]
@@ -146,7 +157,13 @@ mod tests {
         );
         let mut no_audience = client();
         no_audience.audiences.clear();
-        assert!(grant(&no_audience, &request(None, &[], &[]), &policy()).is_err());
+        assert_eq!(
+            grant(&no_audience, &request(None, &[], &["orders"]), &policy())
+                .err()
+                .map(|e| e.code().as_str()),
+            Some("invalid_target"),
+            "a client without audiences gets the default one only"
+        );
         let mut no_grant = client();
         no_grant.grant_types = vec![GrantType::RefreshToken];
         assert_eq!(

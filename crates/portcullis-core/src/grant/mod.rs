@@ -6,7 +6,7 @@ pub mod client_credentials;
 pub mod refresh_token;
 
 use crate::client::is_absolute_uri;
-use crate::{Client, ScopeSet};
+use crate::{Client, ScopeSet, TokenPolicy};
 use portcullis_types::{GrantType, OAuthErrorCode};
 use thiserror::Error;
 
@@ -65,6 +65,8 @@ pub struct AccessGrant {
 /// What an access token says about the user behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserContext {
+    /// The username (`preferred_username`), so a service can greet the user by name.
+    pub username: String,
     /// Roles at the time of issue.
     pub roles: Vec<String>,
     /// The session.
@@ -95,9 +97,8 @@ pub fn resolve_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSe
 }
 
 /// RFC 8707: `resource` values (absolute URIs without fragment) and `audience` values select the
-/// token's audiences, each of which must be allowed for the client. With neither, every allowed
-/// audience of the client is used; a client with none cannot get an access token, since RFC 9068
-/// §2.2 requires `aud`.
+/// token's audiences, each of which must be allowed for the client (its registered audiences, or
+/// the server's default one when it has none). With neither, every allowed audience is used.
 ///
 /// # Errors
 /// [`GrantError::InvalidTarget`].
@@ -105,6 +106,7 @@ pub fn resolve_audiences(
     client: &Client,
     resources: &[String],
     audiences: &[String],
+    policy: &TokenPolicy,
 ) -> Result<Vec<String>, GrantError> {
     for resource in resources {
         // RFC 8707 §2: the resource MUST be an absolute URI and MUST NOT include a fragment.
@@ -114,20 +116,16 @@ pub fn resolve_audiences(
             ));
         }
     }
+    let allowed = policy.allowed_audiences(client);
     let mut requested: Vec<String> = resources.iter().chain(audiences).cloned().collect();
     if requested.is_empty() {
-        if client.audiences.is_empty() {
-            return Err(GrantError::InvalidTarget(
-                "client has no allowed audience; register one with --audience".into(),
-            ));
-        }
-        return Ok(client.audiences.clone());
+        return Ok(allowed.to_vec());
     }
     requested.sort();
     requested.dedup();
     if let Some(denied) = requested
         .iter()
-        .find(|audience| !client.audiences.contains(audience))
+        .find(|audience| !allowed.contains(audience))
     {
         return Err(GrantError::InvalidTarget(format!(
             "audience not allowed for this client: {denied}"

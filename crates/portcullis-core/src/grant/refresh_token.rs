@@ -61,6 +61,7 @@ pub fn grant(
         audiences: family.audiences.clone(),
         lifetime_secs: policy.access_token_lifetime(client),
         user: Some(UserContext {
+            username: user.username.to_string(),
             roles: user.roles.clone(),
             sid: family.sid.clone(),
             auth_time: family.auth_time,
@@ -102,7 +103,6 @@ mod tests {
             created_at: 1,
             expires_at: 100,
             revoked_at: None,
-            last_access_token: None,
         }
     }
 

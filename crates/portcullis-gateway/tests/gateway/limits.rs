@@ -99,20 +99,10 @@ async fn connections_beyond_the_cap_are_closed() {
     stack.stop().await;
 }
 
-#[tokio::test]
-async fn protocol_upgrades_are_passed_through() {
-    let stack = stack(TestOptions::default(), |config, upstream| {
-        let mut socket = super::support::route("socket", "/socket", upstream);
-        socket.auth = "public".into();
-        config.routes.push(socket);
-    })
-    .await;
-    let address = stack.gateway.as_ref().expect("gateway").address;
+/// Sends a raw HTTP/1.1 request and reads the response head.
+async fn raw_head(address: std::net::SocketAddr, request: &str) -> (TcpStream, String) {
     let mut stream = TcpStream::connect(address).await.expect("connect");
-    stream
-        .write_all(b"GET /socket HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: echo-protocol\r\n\r\n")
-        .await
-        .expect("write");
+    stream.write_all(request.as_bytes()).await.expect("write");
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -128,7 +118,28 @@ async fn protocol_upgrades_are_passed_through() {
         );
         head.push(byte[0]);
     }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    (stream, String::from_utf8_lossy(&head).to_ascii_lowercase())
+}
+
+#[tokio::test]
+async fn protocol_upgrades_pass_only_where_the_route_allows_them() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        let mut socket = super::support::route("socket", "/socket", upstream);
+        socket.auth = "public".into();
+        socket.upgrades = vec!["echo-protocol".into()];
+        config.routes.push(socket);
+        let mut plain = super::support::route("plain", "/plain", upstream);
+        plain.auth = "public".into();
+        config.routes.push(plain);
+    })
+    .await;
+    let address = stack.gateway.as_ref().expect("gateway").address;
+    let upgrade = |path: &str, protocol: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n\r\n"
+        )
+    };
+    let (mut stream, head) = raw_head(address, &upgrade("/socket", "echo-protocol")).await;
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: echo-protocol"), "{head}");
     stream
@@ -141,7 +152,168 @@ async fn protocol_upgrades_are_passed_through() {
         .expect("in time")
         .expect("read");
     assert_eq!(&echoed, b"ping through the gateway");
+    // WebSocket passes by default.
+    let (_, head) = raw_head(address, &upgrade("/plain", "websocket")).await;
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    // h2c (and any other protocol the route does not name) is not a tunnel: the request goes
+    // through as an ordinary one, without the upgrade headers.
+    for (path, protocol) in [
+        ("/plain", "h2c"),
+        ("/socket", "websocket"),
+        ("/plain", "websocket, h2c"),
+    ] {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: {protocol}\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"
+        );
+        let (_, head) = raw_head(address, &request).await;
+        assert!(
+            head.starts_with("http/1.1 200"),
+            "{protocol} on {path}: {head}"
+        );
+        assert!(!head.contains("upgrade:"), "{head}");
+    }
+    let echoed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/plain/x", stack.base))
+        .header("connection", "upgrade")
+        .header("upgrade", "h2c")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("the upstream answered as to a plain request");
+    let headers = echoed["headers"].as_object().expect("headers");
+    assert!(headers.get("upgrade").is_none() && headers.get("http2-settings").is_none());
     stack.stop().await;
+}
+
+#[tokio::test]
+async fn silent_and_idle_connections_are_closed_and_free_their_slots() {
+    let pki = portcullis_testkit::pki::TestPki::new("gateway");
+    let certificate = pki.server("gateway");
+    let cert_pem = certificate.ca_pem.clone();
+    for tls in [false, true] {
+        let (cert_file, key_file) = (certificate.cert_file.clone(), certificate.key_file.clone());
+        let stack = stack(TestOptions::default(), move |config, _| {
+            config.max_connections = 3;
+            config.http2_idle_timeout_ms = 400;
+            config.header_read_timeout_ms = 400;
+            if tls {
+                config.tls_cert_file = Some(cert_file);
+                config.tls_key_file = Some(key_file);
+            }
+        })
+        .await;
+        let address = stack.gateway.as_ref().expect("gateway").address;
+        const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        // An empty SETTINGS frame completes the client's side of the handshake.
+        const SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+        let mut silent: Vec<Box<dyn Idle>> = Vec::new();
+        if tls {
+            // TLS with ALPN h2, then nothing; then the preface alone; then a whole handshake.
+            for opening in [&b""[..], PREFACE, &[PREFACE, SETTINGS].concat()] {
+                let mut stream = tls_h2(address, &cert_pem).await;
+                stream.write_all(opening).await.expect("write");
+                silent.push(Box::new(stream));
+            }
+        } else {
+            for opening in [PREFACE.to_vec(), [PREFACE, SETTINGS].concat()] {
+                let mut stream = TcpStream::connect(address).await.expect("connect");
+                stream.write_all(&opening).await.expect("write");
+                silent.push(Box::new(stream));
+            }
+            // An HTTP/1.1 keep-alive connection after its first request.
+            let (stream, head) =
+                raw_head(address, "GET /api/x HTTP/1.1\r\nHost: gateway\r\n\r\n").await;
+            assert!(head.starts_with("http/1.1 401"), "{head}");
+            silent.push(Box::new(stream));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut refused = TcpStream::connect(address).await.expect("connect");
+        assert_eq!(
+            read_until_closed(&mut refused, Duration::from_secs(2))
+                .await
+                .as_deref(),
+            Some(&b""[..]),
+            "tls={tls}: every slot is taken"
+        );
+        for (index, connection) in silent.iter_mut().enumerate() {
+            assert!(
+                connection.closed_within(Duration::from_secs(3)).await,
+                "tls={tls}: silent connection {index} must be closed"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tls {
+            let mut fresh = tls_h2(address, &cert_pem).await;
+            fresh
+                .write_all(PREFACE)
+                .await
+                .expect("a slot is free again");
+        } else {
+            assert_eq!(
+                stack.get("/api/x", None).await.status(),
+                401,
+                "a new client is served"
+            );
+        }
+        stack.stop().await;
+    }
+}
+
+/// A connection the test holds silent.
+#[async_trait::async_trait]
+trait Idle: Send {
+    /// Whether the gateway closes it within `wait` (reading and discarding what it sends).
+    async fn closed_within(&mut self, wait: Duration) -> bool;
+}
+
+#[async_trait::async_trait]
+impl<S: tokio::io::AsyncRead + Unpin + Send> Idle for S {
+    async fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut buffer = [0u8; 1024];
+        loop {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            match tokio::time::timeout(left, self.read(&mut buffer)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// A TLS connection that negotiated `h2` by ALPN, trusting `cert_pem`.
+async fn tls_h2(
+    address: std::net::SocketAddr,
+    cert_pem: &str,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("pem"))
+        .expect("root");
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = TcpStream::connect(address).await.expect("connect");
+    let stream = connector
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").expect("name"),
+            tcp,
+        )
+        .await
+        .expect("TLS handshake");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    stream
 }
 
 #[tokio::test]
@@ -252,4 +424,43 @@ async fn half_a_tls_configuration_refuses_to_start() {
         error.to_string().contains("/nonexistent/cert.pem"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn an_issuer_without_an_audience_or_a_bad_proxy_range_refuses_to_start() {
+    let issuer = |audience: Option<&str>| portcullis_gateway::config::IssuerConfig {
+        issuer: "http://127.0.0.1:9".into(),
+        jwks_url: None,
+        jwks_file: None,
+        audience: audience.map(str::to_owned),
+        revocation_feed: None,
+    };
+    for audience in [None, Some("")] {
+        let config = portcullis_gateway::GatewayConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            admin_listen: "127.0.0.1:0".parse().expect("addr"),
+            issuers: vec![issuer(audience)],
+            ..portcullis_gateway::GatewayConfig::default()
+        };
+        let error = portcullis_gateway::start(&config, std::future::pending())
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("audience is required")
+                && error.to_string().contains("RFC 9068"),
+            "{error}"
+        );
+    }
+    let config = portcullis_gateway::GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        trusted_proxies: vec!["10.0.0.0/40".into()],
+        ..portcullis_gateway::GatewayConfig::default()
+    };
+    let error = portcullis_gateway::start(&config, std::future::pending())
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("10.0.0.0/40"), "{error}");
 }

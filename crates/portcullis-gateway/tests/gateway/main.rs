@@ -4,9 +4,11 @@
 
 mod forwarding;
 mod limits;
+mod normalization;
 mod support;
 mod tokens;
 mod upstream_pool;
+mod upstream_tls;
 
 /// The `kid` of a token, read without verification.
 fn gateway_kid(token: &str) -> String {

@@ -76,6 +76,79 @@ pub async fn echo_upstream() -> SocketAddr {
     address
 }
 
+/// Starts an HTTP/1.1 upstream over TLS with `certificate` that answers every request with its
+/// path and whether the gateway presented a client certificate, which it verifies against
+/// `client_ca` (required when `require_client_certificate`).
+pub async fn tls_upstream(
+    certificate: &portcullis_testkit::pki::IssuedCertificate,
+    client_ca: Option<&std::path::Path>,
+    require_client_certificate: bool,
+) -> SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&certificate.cert_file)
+        .expect("certificate")
+        .collect::<Result<_, _>>()
+        .expect("certificate");
+    let key = PrivateKeyDer::from_pem_file(&certificate.key_file).expect("key");
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions");
+    let config = match client_ca {
+        Some(client_ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in CertificateDer::pem_file_iter(client_ca).expect("CA") {
+                roots.add(ca.expect("CA")).expect("CA");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
+            let verifier = if require_client_certificate {
+                verifier.build()
+            } else {
+                verifier.allow_unauthenticated().build()
+            };
+            builder.with_client_cert_verifier(verifier.expect("verifier"))
+        }
+        None => builder.with_no_client_auth(),
+    }
+    .with_single_cert(chain, key)
+    .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let presented = stream.get_ref().1.peer_certificates().is_some();
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let body =
+                            json!({"path": request.uri().path(), "client_certificate": presented});
+                        async move {
+                            Ok::<_, std::convert::Infallible>(axum::http::Response::new(
+                                http_body_util::Full::new(Bytes::from(body.to_string())),
+                            ))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
+
 /// A route to `upstream` with defaults.
 pub fn route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
     RouteConfig {
@@ -110,6 +183,8 @@ pub struct Stack {
     pub secret: String,
     /// Stops the gateway when sent (or dropped).
     pub stop: Option<oneshot::Sender<()>>,
+    /// A client of the auth server (trusting its CA when it speaks TLS).
+    pub http: reqwest::Client,
 }
 
 /// A confidential client `svc` (scopes `read write`, audience `api`) plus the feed reader.
@@ -133,6 +208,12 @@ pub async fn stack(
     auth_options: TestOptions,
     adjust: impl FnOnce(&mut GatewayConfig, SocketAddr),
 ) -> Stack {
+    let mut http = reqwest::Client::builder();
+    if let Some(tls) = &auth_options.tls {
+        http = http
+            .tls_certs_only([reqwest::Certificate::from_pem(tls.ca_pem.as_bytes()).expect("CA")]);
+    }
+    let http = http.build().expect("client");
     let auth = TestAuthServer::start_with(auth_options).await;
     let (_, secret) = auth
         .add_client(service_client("svc", &["read", "write"]))
@@ -174,6 +255,7 @@ pub async fn stack(
         base,
         secret: secret.expect("secret"),
         stop: Some(stop),
+        http,
     }
 }
 
@@ -184,7 +266,8 @@ impl Stack {
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        let response: Value = reqwest::Client::new()
+        let response: Value = self
+            .http
             .post(self.auth.url("/token"))
             .basic_auth("svc", Some(&self.secret))
             .form(&form)

@@ -172,6 +172,7 @@ async fn rotated_keys_are_learned_and_cached_keys_survive_an_issuer_outage() {
         base,
         secret: _,
         stop,
+        http: _,
     } = stack;
     let _ = auth.stop().await;
     let response = reqwest::Client::new()

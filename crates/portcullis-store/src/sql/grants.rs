@@ -1,23 +1,23 @@
 //! [`CodeStore`] and [`GrantStore`] on SQL (SQLite and PostgreSQL): authorization codes and
-//! refresh token families. Redemption and rotation start with a conditional `UPDATE`, so the write
-//! lock is taken first and two concurrent presentations of the same code or token cannot both
-//! succeed.
+//! refresh token families with the access tokens issued from them. Redemption and rotation start
+//! with a conditional `UPDATE`, so the write lock is taken first and two concurrent presentations
+//! of the same code or token cannot both succeed; a rotation then updates its family's row, so it
+//! waits for a concurrent revocation of the family and fails after it, or is seen by it.
 
 use super::{SqlStore, join_list, split_list, unavailable};
 use crate::{CodeStore, GrantStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{
-    AuthorizationCodeRecord, CodeRedemption, RefreshOutcome, RefreshTokenFamily,
-    RefreshTokenLookup, RefreshTokenRecord, UnixSeconds,
+    AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, RefreshOutcome, RefreshTokenFamily,
+    RefreshTokenLookup, RefreshTokenRecord, RevokedFamily, UnixSeconds,
 };
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, code_challenge, nonce, scopes, \
                             audiences, user_id, sid, auth_time, expires_at";
 const FAMILY_COLUMNS: &str = "id, client_id, user_id, sid, scopes, audiences, auth_time, \
-                              created_at, expires_at, revoked_at, last_access_jti, \
-                              last_access_expires_at";
+                              created_at, expires_at, revoked_at";
 
 /// The family columns qualified by the alias `f`, for joins (`RETURNING` takes them bare).
 fn qualified_family_columns() -> String {
@@ -48,8 +48,6 @@ fn code_from_row(row: &AnyRow) -> Result<AuthorizationCodeRecord, StoreError> {
 }
 
 fn family_from_row(row: &AnyRow) -> Result<RefreshTokenFamily, StoreError> {
-    let jti: Option<String> = row.try_get("last_access_jti").map_err(unavailable)?;
-    let jti_expiry: Option<i64> = row.try_get("last_access_expires_at").map_err(unavailable)?;
     Ok(RefreshTokenFamily {
         id: row.try_get("id").map_err(unavailable)?,
         client_id: row.try_get("client_id").map_err(unavailable)?,
@@ -61,8 +59,82 @@ fn family_from_row(row: &AnyRow) -> Result<RefreshTokenFamily, StoreError> {
         created_at: row.try_get("created_at").map_err(unavailable)?,
         expires_at: row.try_get("expires_at").map_err(unavailable)?,
         revoked_at: row.try_get("revoked_at").map_err(unavailable)?,
-        last_access_token: jti.zip(jti_expiry),
     })
+}
+
+async fn insert_access_token(
+    transaction: &mut Transaction<'static, Any>,
+    family_id: &str,
+    access_token: &IssuedAccessToken,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO family_access_tokens (family_id, jti, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(family_id)
+    .bind(&access_token.jti)
+    .bind(access_token.expires_at)
+    .execute(&mut **transaction)
+    .await
+    .map_err(|error| StoreError::from_sqlx(error, || "access token".to_owned()))?;
+    Ok(())
+}
+
+/// The families just revoked (rows of `RETURNING`), each with its access tokens, read in the same
+/// transaction.
+async fn with_access_tokens(
+    transaction: &mut Transaction<'static, Any>,
+    rows: &[AnyRow],
+) -> Result<Vec<RevokedFamily>, StoreError> {
+    let mut revoked = Vec::with_capacity(rows.len());
+    for row in rows {
+        let family = family_from_row(row)?;
+        let tokens = sqlx::query(
+            "SELECT jti, expires_at FROM family_access_tokens WHERE family_id = $1 ORDER BY expires_at",
+        )
+        .bind(&family.id)
+        .fetch_all(&mut **transaction)
+        .await
+        .map_err(unavailable)?;
+        let access_tokens = tokens
+            .iter()
+            .map(|token| {
+                Ok(IssuedAccessToken {
+                    jti: token.try_get("jti").map_err(unavailable)?,
+                    expires_at: token.try_get("expires_at").map_err(unavailable)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        revoked.push(RevokedFamily {
+            family,
+            access_tokens,
+        });
+    }
+    Ok(revoked)
+}
+
+impl SqlStore {
+    /// Revokes the live families matching `column = value` (`revoke_family` also returns an
+    /// already revoked one) and returns them with their access tokens, in one transaction.
+    async fn revoke_families_where(
+        &self,
+        condition: &str,
+        value: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        let rows = sqlx::query(&format!(
+            "UPDATE refresh_token_families SET revoked_at = COALESCE(revoked_at, $1) \
+             WHERE {condition} RETURNING {FAMILY_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(value)
+        .fetch_all(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
+        let revoked = with_access_tokens(&mut transaction, &rows).await?;
+        transaction.commit().await.map_err(unavailable)?;
+        Ok(revoked)
+    }
 }
 
 fn lookup_from_row(row: &AnyRow) -> Result<RefreshTokenLookup, StoreError> {
@@ -148,7 +220,9 @@ impl CodeStore for SqlStore {
         Ok(CodeRedemption::Replayed {
             record,
             family_id: row.try_get("family_id").map_err(unavailable)?,
-            access_token: jti.zip(expiry),
+            access_token: jti
+                .zip(expiry)
+                .map(|(jti, expires_at)| IssuedAccessToken { jti, expires_at }),
         })
     }
 
@@ -156,15 +230,15 @@ impl CodeStore for SqlStore {
         &self,
         code_hash: &[u8],
         family_id: Option<&str>,
-        access_token: (&str, UnixSeconds),
+        access_token: &IssuedAccessToken,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE authorization_codes SET family_id = $1, access_jti = $2, access_expires_at = $3 \
              WHERE code_hash = $4",
         )
         .bind(family_id)
-        .bind(access_token.0)
-        .bind(access_token.1)
+        .bind(&access_token.jti)
+        .bind(access_token.expires_at)
         .bind(code_hash)
         .execute(&self.pool)
         .await
@@ -179,6 +253,7 @@ impl GrantStore for SqlStore {
         &self,
         family: &RefreshTokenFamily,
         first: &RefreshTokenRecord,
+        access_token: &IssuedAccessToken,
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
@@ -207,6 +282,7 @@ impl GrantStore for SqlStore {
         .execute(&mut *transaction)
         .await
         .map_err(unavailable)?;
+        insert_access_token(&mut transaction, &family.id, access_token).await?;
         transaction.commit().await.map_err(unavailable)
     }
 
@@ -215,6 +291,7 @@ impl GrantStore for SqlStore {
         presented_hash: &[u8],
         next_hash: &[u8],
         next_expires_at: UnixSeconds,
+        access_token: &IssuedAccessToken,
         now: UnixSeconds,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
@@ -240,8 +317,24 @@ impl GrantStore for SqlStore {
         };
         let lookup = lookup_from_row(&row)?;
         let family = lookup.family;
-        let family_live = family.revoked_at.is_none() && now < family.expires_at;
-        if current && family_live {
+        if current && now < family.expires_at {
+            // Waits for a concurrent revocation of the family (its row lock) and then sees it:
+            // a family revoked meanwhile issues nothing more.
+            let live = sqlx::query(
+                "UPDATE refresh_token_families SET rotated_at = $1 \
+                 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(&family.id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(unavailable)?
+            .rows_affected()
+                == 1;
+            if !live {
+                transaction.rollback().await.map_err(unavailable)?;
+                return Ok(RefreshOutcome::Invalid);
+            }
             sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
             )
@@ -252,40 +345,32 @@ impl GrantStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(unavailable)?;
+            insert_access_token(&mut transaction, &family.id, access_token).await?;
             transaction.commit().await.map_err(unavailable)?;
             return Ok(RefreshOutcome::Rotated(family));
         }
         if !current && lookup.used_at.is_some() && family.revoked_at.is_none() {
             // RFC 9700 §4.14.2: a used refresh token presented again means one of the two
-            // parties holding it is an attacker; revoke the whole family.
-            sqlx::query("UPDATE refresh_token_families SET revoked_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&family.id)
-                .execute(&mut *transaction)
-                .await
-                .map_err(unavailable)?;
+            // parties holding it is an attacker; revoke the whole family, with every access
+            // token issued from it.
+            let rows = sqlx::query(&format!(
+                "UPDATE refresh_token_families SET revoked_at = $1 \
+                 WHERE id = $2 AND revoked_at IS NULL RETURNING {FAMILY_COLUMNS}"
+            ))
+            .bind(now)
+            .bind(&family.id)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
+            let revoked = with_access_tokens(&mut transaction, &rows).await?;
             transaction.commit().await.map_err(unavailable)?;
-            return Ok(RefreshOutcome::Reused(family));
+            return Ok(revoked
+                .into_iter()
+                .next()
+                .map_or(RefreshOutcome::Invalid, RefreshOutcome::Reused));
         }
         transaction.rollback().await.map_err(unavailable)?;
         Ok(RefreshOutcome::Invalid)
-    }
-
-    async fn record_family_access_token(
-        &self,
-        family_id: &str,
-        access_token: (&str, UnixSeconds),
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE refresh_token_families SET last_access_jti = $1, last_access_expires_at = $2 WHERE id = $3",
-        )
-        .bind(access_token.0)
-        .bind(access_token.1)
-        .bind(family_id)
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        Ok(())
     }
 
     async fn find_refresh_token(
@@ -304,39 +389,41 @@ impl GrantStore for SqlStore {
         &self,
         family_id: &str,
         now: UnixSeconds,
-    ) -> Result<Option<RefreshTokenFamily>, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE refresh_token_families SET revoked_at = COALESCE(revoked_at, $1) \
-             WHERE id = $2 RETURNING {FAMILY_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(family_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        row.as_ref().map(family_from_row).transpose()
+    ) -> Result<Option<RevokedFamily>, StoreError> {
+        Ok(self
+            .revoke_families_where("id = $2", family_id, now)
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn revoke_families_of_session(
         &self,
         sid: &str,
         now: UnixSeconds,
-    ) -> Result<Vec<RefreshTokenFamily>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "UPDATE refresh_token_families SET revoked_at = $1 \
-             WHERE sid = $2 AND revoked_at IS NULL RETURNING {FAMILY_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(sid)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter().map(family_from_row).collect()
+    ) -> Result<Vec<RevokedFamily>, StoreError> {
+        self.revoke_families_where("sid = $2 AND revoked_at IS NULL", sid, now)
+            .await
+    }
+
+    async fn revoke_families_of_user(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError> {
+        self.revoke_families_where("user_id = $2 AND revoked_at IS NULL", user_id, now)
+            .await
     }
 
     async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         let horizon = now - RETENTION_AFTER_EXPIRY_SECS;
         let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
+            .bind(horizon)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        let access_tokens = sqlx::query("DELETE FROM family_access_tokens WHERE expires_at <= $1")
             .bind(horizon)
             .execute(&self.pool)
             .await
@@ -351,6 +438,6 @@ impl GrantStore for SqlStore {
         .await
         .map_err(unavailable)?
         .rows_affected();
-        Ok(codes + families)
+        Ok(codes + access_tokens + families)
     }
 }

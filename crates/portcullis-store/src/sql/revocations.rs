@@ -1,62 +1,78 @@
-//! [`RevocationStore`] on SQL (SQLite and PostgreSQL). The feed's cursor is the autoincrement row id, so it only grows.
+//! [`RevocationStore`] on SQL (SQLite and PostgreSQL). The feed's position is the cursor, and
+//! writers take one row's lock before they insert and keep it until they commit, so cursors commit
+//! in order: once an entry is visible, every entry with a lower cursor is too.
 
 use super::{SqlStore, unavailable};
 use crate::{RevocationStore, StoreError};
 use async_trait::async_trait;
-use portcullis_core::{RevocationEntry, RevocationKind, UnixSeconds};
+use portcullis_core::{RevocationEntry, RevocationFeedPage, RevocationKind, UnixSeconds};
 use sqlx::Row;
+use sqlx::any::AnyRow;
+
+fn entry_from_row(row: &AnyRow) -> Result<(i64, RevocationEntry), StoreError> {
+    let kind: String = row.try_get("kind").map_err(unavailable)?;
+    Ok((
+        row.try_get("cursor").map_err(unavailable)?,
+        RevocationEntry {
+            kind: RevocationKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("revocation kind `{kind}`")))?,
+            value: row.try_get("value").map_err(unavailable)?,
+            expires_at: row.try_get("expires_at").map_err(unavailable)?,
+        },
+    ))
+}
 
 #[async_trait]
 impl RevocationStore for SqlStore {
     async fn add_revocation(
         &self,
-        kind: RevocationKind,
-        value: &str,
-        expires_at: UnixSeconds,
+        entry: &RevocationEntry,
         now: UnixSeconds,
-    ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO revocations (kind, value, expires_at, revoked_at) VALUES ($1, $2, $3, $4) \
-             RETURNING cursor",
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        // Held until the commit: the next writer gets its cursor only after this one committed.
+        sqlx::query("UPDATE revocation_writer SET last_write = $1 WHERE id = 1")
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO revocations (kind, value, expires_at, revoked_at) VALUES ($1, $2, $3, $4)",
         )
-        .bind(kind.as_str())
-        .bind(value)
-        .bind(expires_at)
+        .bind(entry.kind.as_str())
+        .bind(&entry.value)
+        .bind(entry.expires_at)
         .bind(now)
-        .fetch_one(&self.pool)
+        .execute(&mut *transaction)
         .await
         .map_err(unavailable)?;
-        row.try_get("cursor").map_err(unavailable)
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn revocations_after(
         &self,
-        cursor: i64,
+        after: i64,
         limit: u32,
         now: UnixSeconds,
-    ) -> Result<Vec<RevocationEntry>, StoreError> {
+    ) -> Result<RevocationFeedPage, StoreError> {
         let rows = sqlx::query(
             "SELECT cursor, kind, value, expires_at FROM revocations \
              WHERE cursor > $1 AND expires_at > $2 ORDER BY cursor LIMIT $3",
         )
-        .bind(cursor)
+        .bind(after)
         .bind(now)
-        .bind(i64::from(limit))
+        .bind(i64::from(limit.max(1)))
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind").map_err(unavailable)?;
-                Ok(RevocationEntry {
-                    cursor: row.try_get("cursor").map_err(unavailable)?,
-                    kind: RevocationKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("revocation kind `{kind}`")))?,
-                    value: row.try_get("value").map_err(unavailable)?,
-                    expires_at: row.try_get("expires_at").map_err(unavailable)?,
-                })
-            })
-            .collect()
+        let entries = rows
+            .iter()
+            .map(entry_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RevocationFeedPage {
+            next: entries.last().map_or(after, |(cursor, _)| *cursor),
+            entries: entries.into_iter().map(|(_, entry)| entry).collect(),
+        })
     }
 
     async fn is_revoked(

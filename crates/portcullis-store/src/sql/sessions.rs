@@ -83,6 +83,17 @@ impl SessionStore for SqlStore {
         rows.iter().map(session_from_row).collect()
     }
 
+    async fn list_sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
     async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError> {
         let result =
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at + $2 <= $3")

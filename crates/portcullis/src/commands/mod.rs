@@ -47,6 +47,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
     Ok(portcullis_auth::AuthSettings {
         token_policy: portcullis_core::TokenPolicy {
             issuer: config.issuer(),
+            default_audience: config.tokens.default_audience.clone(),
             default_access_token_lifetime_secs: config.tokens.access_token_lifetime_secs,
             max_access_token_lifetime_secs: config.tokens.max_access_token_lifetime_secs,
         },
@@ -63,11 +64,28 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
             refresh_token_sliding_secs: config.tokens.refresh_token_sliding_secs,
             refresh_token_absolute_secs: config.tokens.refresh_token_absolute_secs,
             direct_login_client: config.auth.direct_login_client.clone(),
+            direct_login_origins: config.auth.direct_login_origins.clone(),
             housekeeping_interval: Duration::from_secs(config.auth.housekeeping_interval_secs),
             audit_retention_secs: config.auth.audit_retention_days * 24 * 60 * 60,
             throttle: portcullis_core::throttle::ThrottlePolicy::default(),
         },
+        trusted_proxies: portcullis_core::TrustedProxies::parse(&config.auth.trusted_proxies)
+            .map_err(anyhow::Error::msg)?,
+        verifier_leeway_secs: config.tokens.leeway_secs,
     })
+}
+
+/// The auth server's TLS acceptor, when `config` gives it a certificate.
+///
+/// # Errors
+/// An unreadable certificate or key.
+pub fn auth_tls(config: &Config) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
+    match (&config.auth.tls_cert_file, &config.auth.tls_key_file) {
+        (Some(cert_file), Some(key_file)) => portcullis_tls::acceptor(cert_file, key_file)
+            .map(Some)
+            .context("auth server TLS"),
+        _ => Ok(None),
+    }
 }
 
 /// The key lifecycle described by `config`: a retired key stays published for the longest token

@@ -91,11 +91,13 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
     .await
     .context("cannot start the auth server")?;
     let state = crate::cluster::join(state, &config)?;
+    let tls = super::auth_tls(&config)?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, issuer = %config.issuer(), "auth server listening");
+    tracing::info!(%address, issuer = %config.issuer(), tls = tls.is_some(), "auth server listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Scripts and tests wait for this line; it carries the real port when 0 was asked for.
-    println!("portcullis auth server listening on http://{address}");
-    portcullis_auth::serve(listener, state, shutdown_signal()).await?;
+    println!("portcullis auth server listening on {scheme}://{address}");
+    portcullis_auth::serve(listener, tls, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("auth server stopped");
     Ok(())

@@ -73,6 +73,16 @@ pub struct AuthConfig {
     pub housekeeping_interval_secs: u64,
     /// Audit events older than this many days are purged.
     pub audit_retention_days: i64,
+    /// PEM certificate chain; with `tls_key_file`, the auth server speaks TLS itself (HTTP/2 and
+    /// HTTP/1.1 by ALPN) and the issuer defaults to `https://<listen>`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Peers (addresses or CIDR ranges: a load balancer, the gateway) whose `X-Forwarded-For`
+    /// names the client, for throttling and audit; the same reading as the gateway's.
+    pub trusted_proxies: Vec<String>,
+    /// Origins besides the issuer's (`scheme://host[:port]`) whose pages may call `POST /login`.
+    pub direct_login_origins: Vec<String>,
 }
 
 /// `[tokens]`
@@ -89,6 +99,9 @@ pub struct TokensConfig {
     pub refresh_token_sliding_secs: i64,
     /// A refresh token family ends this long after sign-in, however often rotated.
     pub refresh_token_absolute_secs: i64,
+    /// The audience of tokens for clients registered without one, when the request names none
+    /// (Okta's `api://default`), so a plain OAuth client gets a token a gateway can accept.
+    pub default_audience: String,
 }
 
 /// `[sessions]`
@@ -183,6 +196,10 @@ impl Default for AuthConfig {
             direct_login_client: None,
             housekeeping_interval_secs: 300,
             audit_retention_days: 90,
+            tls_cert_file: None,
+            tls_key_file: None,
+            trusted_proxies: Vec::new(),
+            direct_login_origins: Vec::new(),
         }
     }
 }
@@ -195,6 +212,7 @@ impl Default for TokensConfig {
             leeway_secs: 60,
             refresh_token_sliding_secs: 14 * 24 * 60 * 60,
             refresh_token_absolute_secs: 30 * 24 * 60 * 60,
+            default_audience: portcullis_core::token::DEFAULT_AUDIENCE.to_owned(),
         }
     }
 }
@@ -413,15 +431,41 @@ impl Config {
         {
             bail!("auth.issuer must be an http(s) URL without query or fragment");
         }
+        match (&self.auth.tls_cert_file, &self.auth.tls_key_file) {
+            (None, None) => {}
+            (Some(_), Some(_)) if !issuer.starts_with("https://") => {
+                bail!("auth.issuer must be https:// when the auth server terminates TLS")
+            }
+            (Some(_), Some(_)) => {}
+            _ => bail!("auth.tls_cert_file and auth.tls_key_file go together"),
+        }
+        portcullis_core::TrustedProxies::parse(&self.auth.trusted_proxies)
+            .map_err(|error| anyhow::anyhow!("auth.trusted_proxies: {error}"))?;
+        for origin in &self.auth.direct_login_origins {
+            if portcullis_auth::origin::origin_of(origin).as_deref() != Some(origin.as_str()) {
+                bail!(
+                    "auth.direct_login_origins: `{origin}` is not an origin (scheme://host[:port])"
+                );
+            }
+        }
+        let audience = &tokens.default_audience;
+        if audience.is_empty() || audience.contains(char::is_whitespace) {
+            bail!("tokens.default_audience must be a non-empty word");
+        }
         Ok(())
     }
 
-    /// The issuer identifier: configured, or `http://<listen>`.
+    /// The issuer identifier: configured, or `http://<listen>` (`https://` with TLS).
     pub fn issuer(&self) -> String {
+        let scheme = if self.auth.tls_cert_file.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.auth
             .issuer
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.auth.listen))
+            .unwrap_or_else(|| format!("{scheme}://{}", self.auth.listen))
             .trim_end_matches('/')
             .to_owned()
     }

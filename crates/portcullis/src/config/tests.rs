@@ -14,6 +14,18 @@ fn error_of(result: anyhow::Result<Config>) -> String {
 fn defaults_are_valid_and_derive_the_issuer() {
     let config = load("", &[], &FlagOverrides::default()).expect("valid");
     assert_eq!(config.issuer(), "http://127.0.0.1:3000");
+    assert_eq!(config.tokens.default_audience, "api://default");
+    let tls = load(
+        "[auth]\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]",
+        &[],
+        &FlagOverrides::default(),
+    )
+    .expect("valid");
+    assert_eq!(
+        tls.issuer(),
+        "https://127.0.0.1:3000",
+        "TLS makes the default issuer https"
+    );
     assert_eq!(
         config.database_path(),
         PathBuf::from("./portcullis-data/portcullis.db")
@@ -174,6 +186,26 @@ fn bad_values_are_named() {
         ),
         ("[log]\nformat = \"xml\"", "log.format"),
         ("[auth]\nissuer = \"ftp://x\"", "issuer"),
+        (
+            "[auth]\ntls_cert_file = \"c.pem\"",
+            "auth.tls_cert_file and auth.tls_key_file",
+        ),
+        (
+            "[auth]\nissuer = \"http://x\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+            "must be https://",
+        ),
+        (
+            "[auth]\ntrusted_proxies = [\"10.0.0.0/99\"]",
+            "auth.trusted_proxies",
+        ),
+        (
+            "[auth]\ndirect_login_origins = [\"https://app.example/path\"]",
+            "direct_login_origins",
+        ),
+        (
+            "[tokens]\ndefault_audience = \"\"",
+            "tokens.default_audience",
+        ),
         ("[auth]\nlisten = \"nowhere\"", "listen"),
         ("[passwords]\nargon2_iterations = 0", "passwords"),
         (

@@ -142,3 +142,64 @@ async fn the_independent_verifier_rejects_a_tampered_token() {
         "wrong audience"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_an_audience_gets_the_default_one_that_a_gateway_accepts() {
+    let server = TestAuthServer::start().await;
+    let mut plain = service_client("plain");
+    plain.audiences.clear();
+    let (_, secret) = server.add_client(plain).await;
+    let secret = secret.expect("secret");
+    let token = access_token(&server, "plain", &secret).await;
+    let claims = verify_independently(
+        &token,
+        &jwks(&server.base_url).await,
+        &server.base_url,
+        "api://default",
+    )
+    .expect("independent verification");
+    assert_eq!(claims["aud"], "api://default");
+    let upstream = super::support::plain_upstream().await;
+    let config = portcullis_gateway::GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        issuers: vec![portcullis_gateway::config::IssuerConfig {
+            issuer: server.base_url.clone(),
+            jwks_url: None,
+            jwks_file: None,
+            audience: Some("api://default".into()),
+            revocation_feed: None,
+        }],
+        routes: vec![portcullis_gateway::config::RouteConfig::new(
+            "api", "/api", &upstream,
+        )],
+        ..portcullis_gateway::GatewayConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = portcullis_gateway::start(&config, async move {
+        let _ = stopped.await;
+    })
+    .await
+    .expect("gateway");
+    let response = http()
+        .get(format!("http://{}/api/x", gateway.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let other = token_with_basic(
+        &server,
+        "plain",
+        &secret,
+        &[("grant_type", "client_credentials"), ("audience", "orders")],
+    )
+    .await;
+    let (status, _, body) = parts(other, "cache-control").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    let _ = stop.send(());
+    gateway.finished().await.expect("stops");
+}

@@ -5,7 +5,7 @@ use super::browser::{
     APP, Browser, CALLBACK, app_client, authorize, authorize_url, exchange, pkce_pair, query_param,
     refresh,
 };
-use super::support::{http, jwks, service_client, verify_independently};
+use super::support::{http, introspect, jwks, resource_server, verify_independently};
 use portcullis_testkit::TestAuthServer;
 use serde_json::Value;
 
@@ -35,19 +35,6 @@ async fn userinfo(server: &TestAuthServer, access_token: &str) -> reqwest::Respo
         .send()
         .await
         .expect("userinfo")
-}
-
-async fn introspect(server: &TestAuthServer, secret: &str, token: &str) -> Value {
-    http()
-        .post(server.url("/introspect"))
-        .basic_auth("rs", Some(secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .expect("introspect")
-        .json()
-        .await
-        .expect("json")
 }
 
 struct Tokens {
@@ -172,7 +159,7 @@ async fn code_flow_signs_in_consents_exchanges_and_refreshes() {
 async fn code_replay_and_refresh_reuse_revoke_what_was_issued() {
     let server = TestAuthServer::start().await;
     server.add_client(app_client()).await;
-    let (_, rs_secret) = server.add_client(service_client("rs")).await;
+    let (_, rs_secret) = server.add_client(resource_server("rs")).await;
     let rs_secret = rs_secret.expect("secret");
     server
         .add_user("alice", &["user"], super::browser::PASSWORD)
@@ -228,14 +215,16 @@ async fn code_replay_and_refresh_reuse_revoke_what_was_issued() {
         400,
         "the whole family is revoked"
     );
-    assert_eq!(
-        introspect(&server, &rs_secret, &current_access).await["active"],
-        false
-    );
-    assert_eq!(
-        introspect(&server, &rs_secret, &current_refresh).await["active"],
-        false
-    );
+    for (access, which) in [
+        (&current_access, "the newest access token"),
+        (&tokens.access, "the first access token of the family too"),
+    ] {
+        assert_eq!(
+            introspect(&server, &rs_secret, access).await["active"],
+            false,
+            "{which}"
+        );
+    }
 }
 
 /// Signs in (if needed) and returns a fresh code for `challenge`.

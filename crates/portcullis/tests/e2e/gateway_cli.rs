@@ -3,14 +3,13 @@
 
 use super::support::{access_token, plain_upstream, service_client};
 use portcullis_testkit::TestAuthServer;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn write_config(path: &Path, issuer: &str, upstream: &str, extra_route: bool) {
     let mut text = format!(
-        "version = 1\n[gateway]\nadmin_listen = \"127.0.0.1:0\"\nworkers = 3\n\n[[gateway.issuers]]\nissuer = \"{issuer}\"\n\n\
+        "version = 1\n[gateway]\nadmin_listen = \"127.0.0.1:0\"\nworkers = 3\n\n[[gateway.issuers]]\nissuer = \"{issuer}\"\naudience = \"https://api.example\"\n\n\
          [[gateway.routes]]\nname = \"api\"\npath_prefix = \"/api\"\nupstreams = [\"{upstream}\"]\n"
     );
     if extra_route {
@@ -46,15 +45,7 @@ async fn serve_gateway_reloads_on_sighup_and_drains_on_sigterm() {
         .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
         .spawn()
         .expect("spawn gateway");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("line");
-    let base = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
+    let base = super::support::printed_url(&mut child, "http");
     let http = reqwest::Client::new();
     let api = http
         .get(format!("{base}/api/x"))

@@ -2,6 +2,7 @@
 //! SQLite, the real CLI, and tokens checked by an independent JOSE implementation.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod auth_tls;
 mod browser;
 mod cli;
 mod client_credentials;
@@ -14,7 +15,10 @@ mod key_rotation;
 mod login;
 mod operations;
 mod outages;
+mod password_change;
+mod revocation_leeway;
 mod sessions;
+mod sign_in_abuse;
 mod support;
 mod token_errors;
 mod up;

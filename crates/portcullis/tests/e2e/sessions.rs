@@ -4,10 +4,8 @@ use super::browser::{
     AFTER_LOGOUT, APP, Browser, CALLBACK, PASSWORD, app_client, authorize, authorize_redirect,
     authorize_url, hidden_fields, location, pkce_pair, query_param, refresh, sign_in_for_tokens,
 };
-use super::support::{http, service_client};
-use portcullis_core::{ClientKind, ClientRegistration};
+use super::support::{http, resource_server, service_client};
 use portcullis_testkit::{TestAuthServer, TestOptions};
-use portcullis_types::GrantType;
 use serde_json::Value;
 
 async fn sign_in(
@@ -243,8 +241,8 @@ async fn failures_are_generic_then_throttled_then_locked() {
             && wrong.contains("Invalid username or password."),
         "the same message whether or not the user exists"
     );
-    // The fast test policy locks after 4 failures per username and per address.
-    for _ in 0..2 {
+    // The fast test policy locks an account after 4 failures.
+    for _ in 0..3 {
         assert_eq!(
             sign_in(&browser, &server, "alice", "wrong password")
                 .await
@@ -394,7 +392,7 @@ async fn logout_ends_the_session_revokes_tokens_and_feeds_gateways() {
 async fn revocation_and_introspection_per_rfc_7009_and_7662() {
     let server = TestAuthServer::start().await;
     server.add_client(app_client()).await;
-    let (_, rs_secret) = server.add_client(service_client("rs")).await;
+    let (_, rs_secret) = server.add_client(resource_server("rs")).await;
     let rs_secret = rs_secret.expect("secret");
     server.add_user("alice", &["user"], PASSWORD).await;
     let browser = Browser::new();
@@ -424,7 +422,40 @@ async fn revocation_and_introspection_per_rfc_7009_and_7662() {
         .json()
         .await
         .expect("json");
-    assert_eq!(refresh_info["token_type"], "refresh_token");
+    assert_eq!(
+        refresh_info,
+        serde_json::json!({"active": false}),
+        "a refresh token is the app's business, not a resource server's"
+    );
+    // RFC 7662 §4: only clients granted introspection may ask, and a token for other resources
+    // is not active for them.
+    let (_, plain_secret) = server.add_client(service_client("plain")).await;
+    let refused = http()
+        .post(server.url("/introspect"))
+        .basic_auth("plain", plain_secret.as_deref())
+        .form(&[("token", access)])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.json::<Value>().await.expect("json")["error"],
+        "unauthorized_client"
+    );
+    let mut elsewhere = resource_server("elsewhere");
+    elsewhere.audiences = vec!["https://payments.example".into()];
+    let (_, elsewhere_secret) = server.add_client(elsewhere).await;
+    let other_audience: Value = http()
+        .post(server.url("/introspect"))
+        .basic_auth("elsewhere", elsewhere_secret.as_deref())
+        .form(&[("token", access)])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(other_audience, serde_json::json!({"active": false}));
     assert_eq!(
         introspect(access, "wrong")
             .await
@@ -513,20 +544,7 @@ async fn direct_login_is_off_by_default_and_issues_tokens_when_enabled() {
         ..TestOptions::default()
     })
     .await;
-    server
-        .add_client(ClientRegistration {
-            id: "web".into(),
-            kind: ClientKind::Public,
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            redirect_uris: vec![CALLBACK.into()],
-            scopes: vec!["openid".into()],
-            audiences: vec!["https://api.example".into()],
-            access_token_lifetime_secs: None,
-            first_party: true,
-            post_logout_redirect_uris: vec![],
-            id_token_algorithm: None,
-        })
-        .await;
+    server.add_client(super::support::web_client()).await;
     let alice = server.add_user("alice", &["admin"], PASSWORD).await;
     let wrong = http()
         .post(server.url("/login"))
@@ -541,6 +559,7 @@ async fn direct_login_is_off_by_default_and_issues_tokens_when_enabled() {
     );
     let malformed = http()
         .post(server.url("/login"))
+        .header("content-type", "application/json")
         .body("{")
         .send()
         .await
@@ -575,6 +594,10 @@ async fn direct_login_is_off_by_default_and_issues_tokens_when_enabled() {
     assert_eq!(
         (claims["sub"].as_str(), claims["roles"].clone()),
         (Some(alice.id.as_str()), serde_json::json!(["admin"]))
+    );
+    assert_eq!(
+        claims["preferred_username"], "alice",
+        "services can greet by name"
     );
 }
 

@@ -31,6 +31,15 @@ pub fn service_client(id: &str) -> ClientRegistration {
     }
 }
 
+/// A resource server `https://api.example` that may introspect tokens (RFC 7662).
+pub fn resource_server(id: &str) -> ClientRegistration {
+    ClientRegistration {
+        scopes: vec!["portcullis:introspect".into()],
+        audiences: vec!["https://api.example".into()],
+        ..service_client(id)
+    }
+}
+
 /// A public authorization-code client.
 pub fn public_client(id: &str) -> ClientRegistration {
     ClientRegistration {
@@ -296,4 +305,48 @@ pub fn redis_gateway_config(
         redis: Some(redis),
         ..portcullis_gateway::GatewayConfig::default()
     }
+}
+
+/// The first-party web client `web` that `POST /login` issues tokens to in the tests.
+pub fn web_client() -> ClientRegistration {
+    ClientRegistration {
+        id: "web".into(),
+        kind: ClientKind::Public,
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        redirect_uris: vec![super::browser::CALLBACK.into()],
+        scopes: vec!["openid".into()],
+        audiences: vec!["https://api.example".into()],
+        access_token_lifetime_secs: None,
+        first_party: true,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+    }
+}
+
+/// What the resource server `rs` (see [`resource_server`]) learns by introspecting `token`.
+pub async fn introspect(server: &TestAuthServer, secret: &str, token: &str) -> Value {
+    http()
+        .post(server.url("/introspect"))
+        .basic_auth("rs", Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspect")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The first `<scheme>://...` word a child process prints on its first line (the address it
+/// listens on).
+pub fn printed_url(child: &mut std::process::Child, scheme: &str) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    line.split_whitespace()
+        .find(|word| word.starts_with(&format!("{scheme}://")))
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned()
 }

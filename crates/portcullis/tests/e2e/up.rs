@@ -93,7 +93,7 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
             !line.trim().is_empty() && !line.starts_with('#') && !line.starts_with("Ctrl-C")
         })
         .collect();
-    assert!(commands.len() >= 6, "{printed}");
+    assert!(commands.len() >= 7, "{printed}");
     let script = format!(
         "{}\n{}\n",
         exports.join("\n"),
@@ -107,12 +107,17 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     let steps: Vec<&str> = stdout.split("---").collect();
     assert!(
-        steps[1].contains("HTTP/1.1 200") && steps[1].contains("Welcome"),
-        "step 2: {stdout}"
+        steps[1].contains("HTTP/1.1 200")
+            && steps[1].contains("Welcome, testuser! You are admin, user."),
+        "step 2 greets the user by name: {stdout}"
     );
     assert!(steps[2].contains("HTTP/1.1 401"), "step 3: {stdout}");
     assert!(steps[4].contains("HTTP/1.1 403"), "step 4: {stdout}");
     assert!(steps[5].contains("\"access_token\""), "step 5: {stdout}");
+    assert!(
+        steps[6].contains("HTTP/1.1 200"),
+        "step 6, the public endpoint: {stdout}"
+    );
 
     // products-service behind the same gateway: reading needs products:read or a signed-in user,
     // writing needs the admin role and a valid body; /public needs nothing.

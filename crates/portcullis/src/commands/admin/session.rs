@@ -47,18 +47,10 @@ impl SessionCommand {
                 }
             }
             SessionCommand::Revoke { sid } => {
-                let horizon = now + config.tokens.max_access_token_lifetime_secs;
-                let announcer = crate::cluster::CommandAnnouncer::new(config)?;
-                let existed = portcullis_auth::revocation::revoke_session(
-                    store,
-                    sessions.as_ref(),
-                    announcer.announcer(),
-                    &sid,
-                    now,
-                    horizon,
-                )
-                .await?;
-                announcer.finish().await;
+                let revocations = crate::cluster::CommandRevocations::new(config, store)?;
+                let existed = revocations.revoker().revoke_session(&sid, now).await;
+                revocations.finish().await;
+                let existed = existed?;
                 if !existed {
                     bail!("no session `{sid}`");
                 }

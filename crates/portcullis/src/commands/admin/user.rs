@@ -6,7 +6,7 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_core::user::{normalize_roles, validate_email};
-use portcullis_core::{Clock, NewUser, PasswordHasher, RevocationKind, SystemClock, Username};
+use portcullis_core::{Clock, NewUser, PasswordHasher, SystemClock, Username};
 use portcullis_store::{ConsentStore, SqlStore, StoreError, UserStore};
 
 /// User commands.
@@ -123,12 +123,13 @@ impl UserCommand {
                 println!("removed user {name}; their tokens are revoked");
             }
             UserCommand::SetPassword { name, .. } => {
-                if store.find_user_by_username(&name).await?.is_none() {
-                    bail!("no user `{name}`");
-                }
+                let user = existing(store, &name).await?;
                 let hash = hasher()?.hash(&read_password_from_stdin()?)?;
                 found(store.set_password_hash(&name, &hash).await?, &name)?;
-                println!("password of {name} changed");
+                let ended = end_everything_of_user(config, store, &user.id).await?;
+                println!(
+                    "password of {name} changed; {ended} session(s) ended and their tokens revoked"
+                );
             }
             UserCommand::SetRoles { name, roles } => {
                 let roles = normalize_roles(roles)?;
@@ -170,20 +171,29 @@ async fn existing(store: &SqlStore, name: &str) -> anyhow::Result<portcullis_cor
 /// Puts the user's id on the revocation feed for as long as any of their access tokens can live,
 /// so introspection, userinfo and gateways reject those tokens at once.
 async fn revoke_subject(config: &Config, store: &SqlStore, user_id: &str) -> anyhow::Result<()> {
-    let now = SystemClock.now();
-    let horizon = now + config.tokens.max_access_token_lifetime_secs;
-    let announcer = crate::cluster::CommandAnnouncer::new(config)?;
-    portcullis_auth::revocation::add_revocation(
-        store,
-        announcer.announcer(),
-        RevocationKind::Subject,
-        user_id,
-        horizon,
-        now,
-    )
-    .await?;
-    announcer.finish().await;
-    Ok(())
+    let revocations = crate::cluster::CommandRevocations::new(config, store)?;
+    let revoked = revocations
+        .revoker()
+        .revoke_subject(user_id, SystemClock.now())
+        .await;
+    revocations.finish().await;
+    Ok(revoked?)
+}
+
+/// Ends every session and refresh token family of the user and revokes their access tokens, so
+/// whoever knew the old password is signed out everywhere; returns how many sessions ended.
+async fn end_everything_of_user(
+    config: &Config,
+    store: &SqlStore,
+    user_id: &str,
+) -> anyhow::Result<usize> {
+    let revocations = crate::cluster::CommandRevocations::new(config, store)?;
+    let ended = revocations
+        .revoker()
+        .end_everything_of_user(user_id, SystemClock.now())
+        .await;
+    revocations.finish().await;
+    Ok(ended?)
 }
 
 fn found(changed: bool, name: &str) -> anyhow::Result<()> {

@@ -114,6 +114,12 @@ impl UpArgs {
         let products_listener = bind(self.products_port, "products-service").await?;
         let issuer = config.issuer();
         let gateway_url = format!("http://{}", loopback(self.gateway_port));
+        // Sign-ins reach the auth server through the gateway: its X-Forwarded-For names the
+        // client (per-address throttling), and pages it serves may call POST /login.
+        if config.auth.trusted_proxies.is_empty() {
+            config.auth.trusted_proxies = vec!["127.0.0.1".into()];
+        }
+        config.auth.direct_login_origins.push(gateway_url.clone());
         let store = Arc::new(super::open_store(&config).await?);
         let seeded = demo::seed(store.as_ref(), &config, &gateway_url).await?;
         let feed_secret = demo::rotate_gateway_secret(store.as_ref()).await?;
@@ -131,9 +137,14 @@ impl UpArgs {
         let state = crate::cluster::join(state, &config)?;
         let (stop, stopped) = watch::channel(false);
         let mut auth_stop = stopped.clone();
-        let auth = tokio::spawn(portcullis_auth::serve(auth_listener, state, async move {
-            let _ = auth_stop.changed().await;
-        }));
+        let auth = tokio::spawn(portcullis_auth::serve(
+            auth_listener,
+            None,
+            state,
+            async move {
+                let _ = auth_stop.changed().await;
+            },
+        ));
 
         let verifier = |audience: &str| {
             let issuer = issuer.clone();

@@ -78,6 +78,8 @@ pub fn render(stack: &Stack<'_>) -> String {
          curl -i {gateway}/users -H \"Authorization: Bearer $GUEST_TOKEN\"\n\
          # 5. a service's own token (client credentials)\n\
          curl -s -u \"{SERVICE_CLIENT}:$DEMO_SERVICE_SECRET\" -d grant_type=client_credentials {gateway}/token\n\
+         # 6. a public endpoint: no token needed, 200\n\
+         curl -i {gateway}/public\n\
          \nCtrl-C stops everything.",
         login_admin = login(gateway, "testuser", "TOKEN"),
         login_guest = login(gateway, "guest", "GUEST_TOKEN"),
