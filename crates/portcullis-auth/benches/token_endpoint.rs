@@ -12,7 +12,8 @@ use portcullis_core::{
     ClientKind, ClientRegistration, KeyLifecyclePolicy, SecretHash, SystemClock, TokenPolicy,
 };
 use portcullis_jose::{Algorithm, KeyEncryptionKey};
-use portcullis_store::{ClientStore, SqlStore};
+use portcullis_service::ClientStore;
+use portcullis_store::SqlStore;
 use portcullis_types::GrantType;
 use std::net::SocketAddr;
 use std::sync::Arc;

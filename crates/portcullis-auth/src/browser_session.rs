@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use portcullis_core::session::SESSION_SECRET_BYTES;
 use portcullis_core::{Session, User, generate_secret};
 use portcullis_jose::sha256;
-use portcullis_store::StoreError;
+use portcullis_service::StoreError;
 
 /// The live session of this request, if any; refreshes its last-seen time.
 ///

@@ -1,31 +1,13 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic` and
-//! `client_secret_post`, plus identification of public clients by `client_id` alone.
+//! Reading client credentials at the token endpoint (RFC 6749 §2.3): `client_secret_basic` and
+//! `client_secret_post`, or a public client's `client_id` alone. Checking them is the service
+//! layer's (`portcullis_service::tokens::authenticate_client`).
 
 use crate::error::OAuthError;
 use crate::form::OAuthParams;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use portcullis_core::Client;
-use portcullis_store::Store;
-
-/// The credentials a request presented.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresentedCredentials {
-    /// The client id.
-    pub client_id: String,
-    /// The secret, if any.
-    pub secret: Option<String>,
-}
-
-/// Why a client failed to authenticate, for the audit log (the response is always the same).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthenticationFailure {
-    /// The client id presented, if any.
-    pub client_id: Option<String>,
-    /// The cause, safe to log.
-    pub reason: &'static str,
-}
+use portcullis_service::tokens::PresentedCredentials;
 
 /// Reads the client's credentials from the `Authorization: Basic` header or the body.
 ///
@@ -79,40 +61,6 @@ fn parse_basic(value: &str) -> Option<PresentedCredentials> {
         client_id,
         secret: Some(unescape(secret)?),
     })
-}
-
-/// Looks the client up and checks the presented secret in constant time.
-///
-/// # Errors
-/// `Err(Ok(failure))` for an authentication failure, `Err(Err(error))` when the store failed.
-pub async fn authenticate(
-    store: &dyn Store,
-    presented: Option<PresentedCredentials>,
-) -> Result<Client, Result<AuthenticationFailure, OAuthError>> {
-    let Some(presented) = presented else {
-        return Err(Ok(AuthenticationFailure {
-            client_id: None,
-            reason: "no client credentials",
-        }));
-    };
-    let failure = |reason| {
-        Err(Ok(AuthenticationFailure {
-            client_id: Some(presented.client_id.clone()),
-            reason,
-        }))
-    };
-    let client = match store.find_client(&presented.client_id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return failure("unknown client"),
-        Err(error) => return Err(Err(OAuthError::from_store(&error))),
-    };
-    if client.secret_is_valid(presented.secret.as_deref()) {
-        Ok(client)
-    } else if presented.secret.is_none() {
-        failure("missing client secret")
-    } else {
-        failure("wrong client secret")
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::GrantError;
-use portcullis_store::StoreError;
+use portcullis_service::{StoreError, TokenError};
 use portcullis_types::{OAuthErrorBody, OAuthErrorCode};
 
 /// An error to return from an OAuth endpoint.
@@ -60,6 +60,19 @@ impl OAuthError {
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl From<TokenError> for OAuthError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Refused { code, description } => OAuthError::new(code, description),
+            TokenError::InvalidClient => OAuthError::invalid_client(),
+            TokenError::Store(error) => OAuthError::from_store(&error),
+            TokenError::Internal(_) => {
+                OAuthError::new(OAuthErrorCode::ServerError, "internal error")
+            }
         }
     }
 }

@@ -5,30 +5,25 @@
 //! [`router`] builds the application; [`serve`] runs it with graceful shutdown and the background
 //! key maintenance task.
 
-pub mod audit;
 pub mod browser_session;
 pub mod client_auth;
 pub mod client_ip;
 pub mod cookies;
-pub mod credentials;
 pub mod csrf;
 pub mod error;
 pub mod form;
-pub mod keys;
 pub mod metrics;
 pub mod origin;
 pub mod own_tokens;
 pub mod pages;
 pub mod request_id;
-pub mod revocation;
 pub mod routes;
 pub mod server;
 pub mod settings;
 pub mod state;
 pub mod tls_listener;
-pub mod token_service;
+pub mod token_request;
 
-pub use keys::{KeyError, KeyManager};
 pub use routes::router;
 pub use server::serve;
 pub use settings::AuthSettings;

@@ -4,6 +4,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use portcullis_service::tokens::TokenMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -97,16 +98,17 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
-    /// Counts an issued token.
-    pub fn token_issued(&self, grant_type: &str) {
+impl TokenMetrics for Metrics {
+    fn token_issued(&self, grant_type: &str) {
         self.tokens_issued
             .get_or_create(&GrantLabels {
                 grant_type: grant_type.to_owned(),
             })
             .inc();
     }
+}
 
+impl Metrics {
     /// Counts a token endpoint failure.
     pub fn token_failed(&self, error: &str) {
         self.token_failures

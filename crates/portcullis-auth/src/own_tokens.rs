@@ -4,7 +4,7 @@
 use crate::state::AppState;
 use portcullis_core::RevocationKind;
 use portcullis_jose::{AccessTokenValidation, UnverifiedJws, ValidatedToken, ValidationError};
-use portcullis_store::StoreError;
+use portcullis_service::StoreError;
 use serde_json::{Map, Value};
 
 /// Validates one of our access tokens (signature, `typ`, issuer, time, and `audience` if given).

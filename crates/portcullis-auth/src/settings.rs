@@ -69,10 +69,6 @@ impl Default for SignInSettings {
     }
 }
 
-/// Authorization codes live at most this long (RFC 6749 §4.1.2 recommends at most 10 minutes;
-/// Portcullis allows one).
-pub const AUTHORIZATION_CODE_LIFETIME_SECS: i64 = 60;
-
 impl AuthSettings {
     /// The issuer identifier.
     pub fn issuer(&self) -> &str {

@@ -1,12 +1,13 @@
 //! Shared state handed to every handler.
 
-use crate::audit::AuditLog;
-use crate::credentials::CredentialVerifier;
+use crate::AuthSettings;
 use crate::metrics::Metrics;
-use crate::{AuthSettings, KeyManager};
 use portcullis_core::{Clock, ClusterAnnouncer, NoAnnouncer};
 use portcullis_core::{PasswordError, PasswordPolicy};
-use portcullis_store::{CodeStore, MemoryThrottle, SessionStore, SignInThrottle, Store};
+use portcullis_service::AuditLog;
+use portcullis_service::CredentialVerifier;
+use portcullis_service::KeyManager;
+use portcullis_service::{CodeStore, MemoryThrottle, SessionStore, SignInThrottle, Store};
 use std::sync::Arc;
 
 /// The auth server's state: cheap to clone, everything behind `Arc`.
@@ -43,7 +44,7 @@ pub struct AppState {
 pub enum StartupError {
     /// Keys could not be loaded or created.
     #[error(transparent)]
-    Keys(#[from] crate::KeyError),
+    Keys(#[from] portcullis_service::KeyError),
     /// The password hashing parameters are invalid.
     #[error("password settings: {0}")]
     Passwords(#[from] PasswordError),
@@ -102,8 +103,8 @@ impl AppState {
     }
 
     /// Revokes through this server's store, session store and announcer.
-    pub fn revoker(&self) -> crate::revocation::Revoker<'_> {
-        crate::revocation::Revoker {
+    pub fn revoker(&self) -> portcullis_service::Revoker<'_> {
+        portcullis_service::Revoker {
             store: self.store.as_ref(),
             sessions: self.sessions.as_ref(),
             announcer: self.announcer.as_ref(),
@@ -112,6 +113,26 @@ impl AppState {
                 .settings
                 .token_policy
                 .max_access_token_lifetime_secs,
+        }
+    }
+
+    /// Issues tokens through this server's store, keys, audit log and metrics.
+    pub fn token_issuer(&self) -> portcullis_service::TokenIssuer<'_> {
+        let sign_in = &self.settings.sign_in;
+        portcullis_service::TokenIssuer {
+            store: self.store.as_ref(),
+            codes: self.codes.as_ref(),
+            keys: &self.keys,
+            clock: self.clock.as_ref(),
+            audit: &self.audit,
+            revoker: self.revoker(),
+            metrics: self.metrics.as_ref(),
+            policy: &self.settings.token_policy,
+            access_token_algorithm: self.settings.access_token_algorithm,
+            refresh: portcullis_service::tokens::RefreshPolicy {
+                sliding_secs: sign_in.refresh_token_sliding_secs,
+                absolute_secs: sign_in.refresh_token_absolute_secs,
+            },
         }
     }
 

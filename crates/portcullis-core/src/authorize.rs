@@ -7,6 +7,9 @@ use crate::client::is_absolute_uri;
 use crate::{Client, ClientKind, ScopeSet, TokenPolicy, pkce};
 use portcullis_types::GrantType;
 
+mod decision;
+pub use decision::{AuthorizationDecision, AuthorizationState, decide};
+
 /// The raw parameters of an authorization request.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizationParams {

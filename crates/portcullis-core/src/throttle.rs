@@ -12,7 +12,7 @@
 //!   account does not clear the network's failures, so an attacker cannot reset its own count
 //!   with an account of its own.
 //!
-//! The counters live in memory or in the cluster's Redis (`portcullis_store::SignInThrottle`);
+//! The counters live in memory or in the cluster's Redis (`portcullis_service::SignInThrottle`);
 //! this module holds the rules both follow.
 
 use crate::UnixSeconds;

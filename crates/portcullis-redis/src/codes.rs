@@ -10,7 +10,7 @@ use crate::RedisLink;
 use crate::fields::{Fields, hex};
 use async_trait::async_trait;
 use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, UnixSeconds};
-use portcullis_store::{CodeStore, StoreError};
+use portcullis_service::{CodeStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 

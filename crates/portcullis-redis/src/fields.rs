@@ -1,6 +1,6 @@
 //! Records stored as Redis hashes: reading fields back with the store's error for bad data.
 
-use portcullis_store::StoreError;
+use portcullis_service::StoreError;
 use std::collections::HashMap;
 
 /// The fields of one hash, as `HGETALL` returned them.

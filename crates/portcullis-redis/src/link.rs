@@ -2,7 +2,7 @@
 //! fast while Redis is down.
 
 use crate::{RedisError, RedisSettings};
-use portcullis_store::StoreError;
+use portcullis_service::StoreError;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;

@@ -14,7 +14,7 @@ use crate::RedisLink;
 use crate::fields::{Fields, hex, unhex};
 use async_trait::async_trait;
 use portcullis_core::{Session, UnixSeconds};
-use portcullis_store::{SessionStore, StoreError};
+use portcullis_service::{SessionStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use crate::RedisLink;
 use async_trait::async_trait;
 use portcullis_core::UnixSeconds;
 use portcullis_core::throttle::{AttemptKeys, Reservation, Rule, ThrottleDecision, ThrottlePolicy};
-use portcullis_store::{MemoryThrottle, SignInThrottle, StoreError};
+use portcullis_service::{MemoryThrottle, SignInThrottle, StoreError};
 use std::sync::Arc;
 
 /// Reserves an attempt on one counter (a hash: `c` failures, `l` the last one's time). ARGV:

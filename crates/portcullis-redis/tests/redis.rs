@@ -8,7 +8,7 @@ use portcullis_redis::{
     ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGcra, RedisLink,
     RedisSessionStore, RedisSettings, RedisThrottle, follow_events,
 };
-use portcullis_store::SessionStore;
+use portcullis_service::SessionStore;
 use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_testkit::services::TestRedis;
 use std::sync::{Arc, Mutex};
@@ -107,7 +107,7 @@ async fn gcra_bursts_then_refuses_with_the_wait(redis: &TestRedis) {
 /// success frees the account but not the network's count.
 async fn sign_in_attempts_are_counted_once_for_the_cluster(redis: &TestRedis) {
     use portcullis_core::throttle::{AttemptKeys, ThrottleDecision, ThrottlePolicy};
-    use portcullis_store::SignInThrottle;
+    use portcullis_service::SignInThrottle;
     let policy = ThrottlePolicy {
         free_attempts: 1,
         lock_after: 3,

@@ -2,10 +2,10 @@
 //! code store must behave exactly as the SQL one. The full suite is `tests/conformance.rs`.
 #![allow(clippy::expect_used, clippy::panic)]
 
-/// Cases of [`crate::CodeStore`].
+/// Cases of [`portcullis_service::CodeStore`].
 pub mod code_cases {
-    use crate::CodeStore;
     use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken};
+    use portcullis_service::CodeStore;
 
     /// A code redeems once; the second redemption reports the replay with what the first issued.
     pub async fn codes_are_single_use(store: &dyn CodeStore) {
@@ -78,10 +78,10 @@ pub mod code_cases {
     }
 }
 
-/// Cases of [`crate::SessionStore`].
+/// Cases of [`portcullis_service::SessionStore`].
 pub mod session_cases {
-    use crate::SessionStore;
     use portcullis_core::Session;
+    use portcullis_service::SessionStore;
 
     /// Create, find, touch, list, purge idle, delete by `sid`, for a session of `user_id` (an
     /// existing user: the database checks it).

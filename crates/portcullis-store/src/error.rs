@@ -1,29 +1,13 @@
-//! Storage errors, independent of the backend.
+//! Maps driver errors to the ports' [`StoreError`].
 
-use thiserror::Error;
+use portcullis_service::StoreError;
 
-/// What went wrong in the store.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    /// A unique key (username, client id, kid) is already taken.
-    #[error("{0} already exists")]
-    Conflict(String),
-    /// The backend cannot be reached or refused the operation; retrying later may succeed.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// A stored row cannot be read back into the domain (manual edits or a bug).
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    /// Maps a driver error; `what` names the record for conflict messages.
-    pub(crate) fn from_sqlx(error: sqlx::Error, what: impl FnOnce() -> String) -> Self {
-        match &error {
-            sqlx::Error::Database(database) if database.is_unique_violation() => {
-                StoreError::Conflict(what())
-            }
-            _ => StoreError::Unavailable(error.to_string()),
+/// Maps a driver error; `what` names the record for conflict messages.
+pub(crate) fn from_sqlx(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            StoreError::Conflict(what())
         }
+        _ => StoreError::Unavailable(error.to_string()),
     }
 }

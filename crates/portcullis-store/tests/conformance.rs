@@ -9,8 +9,9 @@ use portcullis_core::{
     SecretHash, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
+use portcullis_service::{Store, StoreError};
+use portcullis_store::SqlStore;
 use portcullis_store::conformance::{code_cases, session_cases};
-use portcullis_store::{SqlStore, Store, StoreError};
 use portcullis_types::GrantType;
 use tempfile::TempDir;
 
@@ -620,7 +621,7 @@ macro_rules! cases {
 }
 
 mod on_sqlite {
-    use portcullis_store::UserStore;
+    use portcullis_service::UserStore;
 
     async fn open() -> Option<(tempfile::TempDir, portcullis_store::SqlStore)> {
         Some(super::sqlite().await)
@@ -702,7 +703,7 @@ mod on_postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_revocation_committed_late_is_never_skipped() {
         use portcullis_core::{RevocationEntry, RevocationKind};
-        use portcullis_store::RevocationStore;
+        use portcullis_service::RevocationStore;
         use sqlx::Connection;
         let Some((database, store)) = open().await else {
             return;
@@ -760,7 +761,7 @@ mod on_postgres {
             .await
             .expect_err("nothing listens on port 1");
         assert!(
-            matches!(error, portcullis_store::StoreError::Unavailable(_)),
+            matches!(error, portcullis_service::StoreError::Unavailable(_)),
             "{error:?}"
         );
     }

@@ -20,7 +20,8 @@ use portcullis_core::{
     PasswordPolicy, SecretHash, SystemClock, TokenPolicy, User, Username, generate_secret,
 };
 use portcullis_jose::{Algorithm, KeyEncryptionKey};
-use portcullis_store::{ClientStore, PoolSettings, SqlStore, UserStore};
+use portcullis_service::{ClientStore, UserStore};
+use portcullis_store::{PoolSettings, SqlStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -8,7 +8,7 @@ use portcullis_core::{ClusterAnnouncer, NoAnnouncer};
 use portcullis_redis::{
     EventPublisher, RedisCodeStore, RedisLink, RedisSessionStore, RedisThrottle,
 };
-use portcullis_store::SessionStore;
+use portcullis_service::SessionStore;
 use std::sync::Arc;
 
 /// The publisher of this configuration's announcements, if Redis is configured.
@@ -130,8 +130,8 @@ impl CommandRevocations {
     }
 
     /// The revoker.
-    pub fn revoker(&self) -> portcullis_auth::revocation::Revoker<'_> {
-        portcullis_auth::revocation::Revoker {
+    pub fn revoker(&self) -> portcullis_service::Revoker<'_> {
+        portcullis_service::Revoker {
             store: self.store.as_ref(),
             sessions: self.sessions.as_ref(),
             announcer: self.announcer.announcer(),

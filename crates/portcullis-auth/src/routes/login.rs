@@ -10,10 +10,8 @@
 use super::sign_in::with_cookie;
 use crate::browser_session;
 use crate::client_ip::client_ip;
-use crate::credentials::{Attempt, SignInFailure};
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::token_service::issuance;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -21,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::AuditEvent;
 use portcullis_core::grant::{AccessGrant, UserContext};
+use portcullis_service::credentials::{Attempt, SignInFailure};
 use portcullis_types::GrantType;
 use serde::Deserialize;
 use serde_json::json;
@@ -176,21 +175,11 @@ pub(super) async fn login(
             auth_time: session.auth_time,
         }),
     };
-    let issued = async {
-        // Audited as what it is, not as the code flow whose grant shape it borrows.
-        let access = issuance::access_token_via(&state, &grant, DIRECT_LOGIN)?;
-        let refresh_token = if issuance::wants_refresh_token(&client, &grant.scope) {
-            Some(
-                issuance::start_refresh_family(&state, &grant, &user.id, &access)
-                    .await?
-                    .0,
-            )
-        } else {
-            None
-        };
-        Ok::<_, OAuthError>(issuance::response(access, refresh_token, None))
-    }
-    .await;
+    // Audited as what it is, not as the code flow whose grant shape it borrows.
+    let issued = state
+        .token_issuer()
+        .issue_direct(&client, &grant, &user.id, DIRECT_LOGIN)
+        .await;
     match issued {
         Ok(tokens) => {
             let body = json!({
@@ -209,6 +198,6 @@ pub(super) async fn login(
                 cookie,
             )
         }
-        Err(error) => error.into_response(),
+        Err(error) => OAuthError::from(error).into_response(),
     }
 }

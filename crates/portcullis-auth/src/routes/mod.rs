@@ -131,7 +131,10 @@ pub(crate) fn error_page(state: &AppState, status: StatusCode, message: &str) ->
 }
 
 /// The page for a store failure: logged in full, shown generically.
-pub(crate) fn unavailable_page(state: &AppState, error: &portcullis_store::StoreError) -> Response {
+pub(crate) fn unavailable_page(
+    state: &AppState,
+    error: &portcullis_service::StoreError,
+) -> Response {
     tracing::error!(%error, "store error");
     error_page(
         state,

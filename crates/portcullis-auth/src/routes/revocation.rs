@@ -5,7 +5,7 @@ use crate::error::OAuthError;
 use crate::form::OAuthParams;
 use crate::own_tokens;
 use crate::state::AppState;
-use crate::token_service::authenticate_client;
+use crate::token_request::authenticate_client;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};

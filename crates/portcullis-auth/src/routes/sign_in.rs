@@ -3,7 +3,6 @@
 
 use super::{paths, redirect_with, unavailable_page};
 use crate::client_ip::client_ip;
-use crate::credentials::{Attempt, SignInFailure};
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
@@ -13,6 +12,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use portcullis_core::AuditEvent;
+use portcullis_service::credentials::{Attempt, SignInFailure};
 use serde::Deserialize;
 use std::net::SocketAddr;
 

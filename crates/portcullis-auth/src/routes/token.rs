@@ -1,7 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2).
 
 use crate::state::AppState;
-use crate::token_service;
+use crate::token_request;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -16,7 +16,7 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match token_service::handle_token_request(&state, &headers, remote_addr, &body).await {
+    match token_request::handle_token_request(&state, &headers, remote_addr, &body).await {
         // RFC 6749 §5.1: responses carrying tokens must not be cached.
         Ok(response) => (
             [

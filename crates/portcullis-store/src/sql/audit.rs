@@ -1,9 +1,9 @@
 //! [`AuditStore`] on SQL (SQLite and PostgreSQL).
 
 use super::{SqlStore, unavailable};
-use crate::{AuditStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{AuditRecord, UnixSeconds};
+use portcullis_service::{AuditStore, StoreError};
 use sqlx::Row;
 
 #[async_trait]

@@ -1,9 +1,9 @@
 //! [`ClientStore`] on SQL (SQLite and PostgreSQL).
 
 use super::{SqlStore, join_list, split_list, unavailable};
-use crate::{ClientStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{Client, ClientKind, ScopeSet, SecretHash};
+use portcullis_service::{ClientStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -90,7 +90,7 @@ impl ClientStore for SqlStore {
         .bind(client.id_token_algorithm.map(|alg| alg.as_str()))
         .execute(&self.pool)
         .await
-        .map_err(|error| StoreError::from_sqlx(error, || format!("client `{}`", client.id)))?;
+        .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;
         Ok(())
     }
 

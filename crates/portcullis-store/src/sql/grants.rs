@@ -5,12 +5,12 @@
 //! waits for a concurrent revocation of the family and fails after it, or is seen by it.
 
 use super::{SqlStore, join_list, split_list, unavailable};
-use crate::{CodeStore, GrantStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{
     AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, RefreshOutcome, RefreshTokenFamily,
     RefreshTokenLookup, RefreshTokenRecord, RevokedFamily, UnixSeconds,
 };
+use portcullis_service::{CodeStore, GrantStore, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -75,7 +75,7 @@ async fn insert_access_token(
     .bind(access_token.expires_at)
     .execute(&mut **transaction)
     .await
-    .map_err(|error| StoreError::from_sqlx(error, || "access token".to_owned()))?;
+    .map_err(|error| crate::error::from_sqlx(error, || "access token".to_owned()))?;
     Ok(())
 }
 
@@ -179,7 +179,7 @@ impl CodeStore for SqlStore {
         .bind(code.expires_at)
         .execute(&self.pool)
         .await
-        .map_err(|error| StoreError::from_sqlx(error, || "authorization code".to_owned()))?;
+        .map_err(|error| crate::error::from_sqlx(error, || "authorization code".to_owned()))?;
         Ok(())
     }
 

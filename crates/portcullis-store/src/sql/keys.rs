@@ -1,9 +1,9 @@
 //! [`SigningKeyStore`] on SQL (SQLite and PostgreSQL).
 
 use super::{SqlStore, unavailable};
-use crate::{SigningKeyStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{KeyMetadata, SigningKeyRecord};
+use portcullis_service::{SigningKeyStore, StoreError};
 use sqlx::Row;
 
 #[async_trait]
@@ -22,7 +22,7 @@ impl SigningKeyStore for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(|error| {
-            StoreError::from_sqlx(error, || format!("signing key `{}`", metadata.kid))
+            crate::error::from_sqlx(error, || format!("signing key `{}`", metadata.kid))
         })?;
         Ok(())
     }

@@ -17,8 +17,8 @@ mod revocations;
 mod sessions;
 mod users;
 
-use crate::{Store, StoreError};
 use async_trait::async_trait;
+use portcullis_service::{Store, StoreError};
 use sqlx::AnyPool;
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;

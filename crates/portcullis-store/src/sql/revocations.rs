@@ -3,9 +3,9 @@
 //! in order: once an entry is visible, every entry with a lower cursor is too.
 
 use super::{SqlStore, unavailable};
-use crate::{RevocationStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{RevocationEntry, RevocationFeedPage, RevocationKind, UnixSeconds};
+use portcullis_service::{RevocationStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 

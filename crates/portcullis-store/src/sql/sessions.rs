@@ -1,9 +1,9 @@
 //! [`SessionStore`] and [`ConsentStore`] on SQL (SQLite and PostgreSQL).
 
 use super::{SqlStore, unavailable};
-use crate::{ConsentStore, SessionStore, StoreError};
 use async_trait::async_trait;
 use portcullis_core::{Session, UnixSeconds};
+use portcullis_service::{ConsentStore, SessionStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -37,7 +37,7 @@ impl SessionStore for SqlStore {
         .bind(session.expires_at)
         .execute(&self.pool)
         .await
-        .map_err(|error| StoreError::from_sqlx(error, || "session".to_owned()))?;
+        .map_err(|error| crate::error::from_sqlx(error, || "session".to_owned()))?;
         Ok(())
     }
 

@@ -1,9 +1,9 @@
 //! [`UserStore`] on SQL (SQLite and PostgreSQL).
 
 use super::{SqlStore, join_list, split_list, unavailable};
-use crate::{StoreError, UserStore};
 use async_trait::async_trait;
 use portcullis_core::{UnixSeconds, User, Username};
+use portcullis_service::{StoreError, UserStore};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -57,7 +57,7 @@ impl UserStore for SqlStore {
         .bind(user.disabled_at)
         .execute(&self.pool)
         .await
-        .map_err(|error| StoreError::from_sqlx(error, || format!("user `{}`", user.username)))?;
+        .map_err(|error| crate::error::from_sqlx(error, || format!("user `{}`", user.username)))?;
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 
 use crate::commands::format_time;
 use clap::Args;
-use portcullis_store::{AuditStore, SqlStore};
+use portcullis_service::AuditStore;
+use portcullis_store::SqlStore;
 
 /// Audit listing flags.
 #[derive(Debug, Args)]

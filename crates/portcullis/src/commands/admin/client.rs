@@ -8,7 +8,8 @@ use portcullis_core::secret::CLIENT_SECRET_BYTES;
 use portcullis_core::{
     Client, ClientKind, ClientRegistration, Clock, SecretHash, SystemClock, generate_secret,
 };
-use portcullis_store::{ClientStore, SqlStore, StoreError};
+use portcullis_service::{ClientStore, StoreError};
+use portcullis_store::SqlStore;
 use portcullis_types::GrantType;
 
 /// Client commands.

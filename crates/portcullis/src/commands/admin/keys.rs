@@ -5,10 +5,11 @@ use crate::config::Config;
 use crate::key_encryption;
 use anyhow::Context;
 use clap::Subcommand;
-use portcullis_auth::KeyManager;
 use portcullis_core::{Clock, KeyMetadata, KeyStatus, SystemClock};
 use portcullis_jose::Algorithm;
-use portcullis_store::{SigningKeyStore, SqlStore};
+use portcullis_service::KeyManager;
+use portcullis_service::SigningKeyStore;
+use portcullis_store::SqlStore;
 use std::sync::Arc;
 
 /// Key commands.

@@ -5,7 +5,8 @@ use crate::config::Config;
 use anyhow::bail;
 use clap::Subcommand;
 use portcullis_core::{Clock, SystemClock};
-use portcullis_store::{SqlStore, UserStore};
+use portcullis_service::UserStore;
+use portcullis_store::SqlStore;
 use std::sync::Arc;
 
 /// Session commands.

@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{Clock, NewUser, PasswordHasher, SystemClock, Username};
-use portcullis_store::{ConsentStore, SqlStore, StoreError, UserStore};
+use portcullis_service::{ConsentStore, StoreError, UserStore};
+use portcullis_store::SqlStore;
 
 /// User commands.
 #[derive(Debug, Subcommand)]

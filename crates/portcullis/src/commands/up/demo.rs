@@ -7,7 +7,8 @@ use portcullis_core::{
     ClientKind, ClientRegistration, Clock, NewUser, PasswordHasher, SecretHash, SystemClock,
     Username, generate_secret,
 };
-use portcullis_store::{ClientStore, SqlStore, UserStore};
+use portcullis_service::{ClientStore, UserStore};
+use portcullis_store::SqlStore;
 use portcullis_types::GrantType;
 
 /// The public client of the walkthrough's browser and CLI sign-ins (PKCE, loopback redirect).

@@ -9,9 +9,9 @@
 //! * Argon2 runs on the blocking pool behind a semaphore sized to the CPU count, so a flood of
 //!   sign-ins cannot starve the token endpoint of threads.
 
+use crate::{SignInThrottle, Store, StoreError};
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::{PasswordError, PasswordHasher, PasswordPolicy, UnixSeconds, User};
-use portcullis_store::{SignInThrottle, Store, StoreError};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

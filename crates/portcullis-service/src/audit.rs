@@ -2,8 +2,8 @@
 //! log pipeline can route it to a separate sink) and into the store's audit log, written by a
 //! background task in batches so a request never waits for it.
 
+use crate::Store;
 use portcullis_core::{AuditEvent, AuditRecord, Clock};
-use portcullis_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};

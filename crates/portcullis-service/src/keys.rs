@@ -2,9 +2,9 @@
 //! periodically so a rotation made by another process (`portcullis admin keys rotate`) or another
 //! server is picked up, and rotated automatically when the lifecycle policy says so.
 
+use crate::{Store, StoreError};
 use portcullis_core::{KeyLifecyclePolicy, KeyMetadata, KeyStatus, SigningKeyRecord, UnixSeconds};
 use portcullis_jose::{Algorithm, JoseError, KeyEncryptionKey, SigningKey, base64url};
-use portcullis_store::{Store, StoreError};
 use portcullis_types::JwkSet;
 use std::sync::{Arc, RwLock};
 use thiserror::Error;

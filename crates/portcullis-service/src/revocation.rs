@@ -7,11 +7,11 @@
 //! passed, since a verifier accepts a token that long past its `exp` (otherwise a revoked token
 //! would work again for its last seconds).
 
+use crate::{SessionStore, Store, StoreError};
 use portcullis_core::{
     ClusterAnnouncer, IssuedAccessToken, RevocationEntry, RevocationKind, RevokedFamily,
     UnixSeconds,
 };
-use portcullis_store::{SessionStore, Store, StoreError};
 
 /// Revokes tokens, sessions, grants and subjects.
 pub struct Revoker<'a> {

@@ -1,0 +1,91 @@
+//! The token endpoint's edge: reads the form into a [`TokenRequest`], authenticates the client
+//! and hands both to the service layer's [`TokenIssuer`](portcullis_service::TokenIssuer).
+
+use crate::client_auth;
+use crate::error::OAuthError;
+use crate::form::OAuthParams;
+use crate::state::AppState;
+use axum::http::HeaderMap;
+use portcullis_core::grant::client_credentials::ClientCredentialsRequest;
+use portcullis_core::{AuditEvent, Client};
+use portcullis_service::TokenRequest;
+use portcullis_service::tokens;
+use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
+use std::net::SocketAddr;
+
+/// Authenticates the client of a request to the token, revocation or introspection endpoint;
+/// failures are audited and answered with a uniform `invalid_client`.
+///
+/// # Errors
+/// `invalid_client`, `invalid_request` or a store failure.
+pub async fn authenticate_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &OAuthParams,
+    remote_addr: SocketAddr,
+) -> Result<Client, OAuthError> {
+    let presented = client_auth::presented_credentials(headers, params)?;
+    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
+    Ok(
+        tokens::authenticate_client(state.store.as_ref(), &state.audit, presented, client_ip)
+            .await?,
+    )
+}
+
+/// Handles one token request.
+///
+/// # Errors
+/// The OAuth error to return; failures are audited by the service layer.
+pub async fn handle_token_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    remote_addr: SocketAddr,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    let params = OAuthParams::from_form_body(headers, body)?;
+    let client = authenticate_client(state, headers, &params, remote_addr).await?;
+    let request = token_request(&params).inspect_err(|error| {
+        state.audit.record(&AuditEvent::TokenRequestRefused {
+            client_id: client.id.clone(),
+            error: error.code.as_str().to_owned(),
+        });
+    })?;
+    Ok(state.token_issuer().issue(&client, request).await?)
+}
+
+/// The typed request of a token endpoint form (RFC 6749 §4.1.3, §4.4.2, §6).
+fn token_request(params: &OAuthParams) -> Result<TokenRequest<'_>, OAuthError> {
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let required = |name: &'static str| {
+        params
+            .get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    };
+    match grant_type.parse::<GrantType>() {
+        Ok(GrantType::ClientCredentials) => {
+            Ok(TokenRequest::ClientCredentials(ClientCredentialsRequest {
+                scope: params.get("scope").map(str::to_owned),
+                resources: params.all("resource"),
+                audiences: params.all("audience"),
+            }))
+        }
+        Ok(GrantType::AuthorizationCode) => Ok(TokenRequest::AuthorizationCode {
+            code: required("code")?,
+            redirect_uri: params.get("redirect_uri"),
+            code_verifier: params.get("code_verifier"),
+        }),
+        Ok(GrantType::RefreshToken) => Ok(TokenRequest::RefreshToken {
+            refresh_token: required("refresh_token")?,
+            scope: params.get("scope"),
+        }),
+        Err(_) => Err(OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
+            format!(
+                "grant_type `{}` is not supported",
+                grant_type.chars().take(64).collect::<String>()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,239 @@
+//! The authorization endpoint's use case (RFC 6749 §4.1.1): load what the request names, let the
+//! domain decide ([`portcullis_core::authorize::decide`]), and carry the decision out
+//! (remember consent, issue a single-use code). The HTTP route only renders the outcome.
+
+use crate::{AuditLog, CodeStore, Store, StoreError};
+use portcullis_core::authorize::{
+    AuthorizationDecision, AuthorizationParams, AuthorizationRequest, AuthorizationState,
+    AuthorizeError, decide, validate_authorization,
+};
+use portcullis_core::{
+    AuditEvent, AuthorizationCodeRecord, Client, Clock, ScopeSet, Session, TokenPolicy,
+    UnixSeconds, generate_secret,
+};
+use portcullis_jose::sha256;
+
+/// Authorization codes live at most this long (RFC 6749 §4.1.2 recommends at most 10 minutes;
+/// Portcullis allows one).
+pub const AUTHORIZATION_CODE_LIFETIME_SECS: i64 = 60;
+/// Bytes of randomness in an authorization code.
+const CODE_BYTES: usize = 32;
+
+/// One arrival at the authorization endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthorizationAttempt<'a> {
+    /// The request's parameters.
+    pub params: &'a AuthorizationParams,
+    /// The consent form's answer, when this is its (CSRF-checked) submission.
+    pub answer: Option<&'a str>,
+    /// The browser's live session, if any.
+    pub session: Option<&'a Session>,
+}
+
+/// What the endpoint answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationOutcome {
+    /// The client or redirect URI cannot be trusted: show `message`, never redirect.
+    ErrorPage(String),
+    /// Send an error to the client's redirect URI (RFC 6749 §4.1.2.1).
+    RedirectError {
+        /// The validated redirect URI.
+        redirect_uri: String,
+        /// `state` to echo.
+        state: Option<String>,
+        /// `error`.
+        code: &'static str,
+        /// `error_description`.
+        description: String,
+    },
+    /// Sign in, then come back.
+    SignIn {
+        /// `login_hint` to prefill.
+        login_hint: Option<String>,
+    },
+    /// Ask the user to allow the request.
+    AskConsent(Box<ConsentPrompt>),
+    /// Redirect back with a fresh code.
+    Code {
+        /// The validated redirect URI.
+        redirect_uri: String,
+        /// `state` to echo.
+        state: Option<String>,
+        /// The single-use code.
+        code: String,
+    },
+}
+
+/// What the consent page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentPrompt {
+    /// The client asking.
+    pub client: Client,
+    /// The validated request.
+    pub request: AuthorizationRequest,
+}
+
+/// Why the endpoint could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizationError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No randomness for a code.
+    #[error("cannot generate an authorization code")]
+    Randomness,
+}
+
+/// Everything the endpoint needs, borrowed from the server's state for one request.
+pub struct Authorizer<'a> {
+    /// Clients, users and consents.
+    pub store: &'a dyn Store,
+    /// Where authorization codes live (the store, or a cluster's Redis).
+    pub codes: &'a dyn CodeStore,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// The audit log.
+    pub audit: &'a AuditLog,
+    /// Issuer and default audience.
+    pub policy: &'a TokenPolicy,
+}
+
+impl Authorizer<'_> {
+    /// Answers one authorization request.
+    ///
+    /// # Errors
+    /// Store failures, or no randomness for the code.
+    pub async fn authorize(
+        &self,
+        attempt: AuthorizationAttempt<'_>,
+    ) -> Result<AuthorizationOutcome, AuthorizationError> {
+        let client = match &attempt.params.client_id {
+            Some(id) => self.store.find_client(id).await?,
+            None => None,
+        };
+        let request = match validate_authorization(client.as_ref(), attempt.params, self.policy) {
+            Ok(request) => request,
+            Err(AuthorizeError::Untrusted(message)) => {
+                return Ok(AuthorizationOutcome::ErrorPage(message));
+            }
+            Err(AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                code,
+                description,
+            }) => {
+                return Ok(AuthorizationOutcome::RedirectError {
+                    redirect_uri,
+                    state,
+                    code,
+                    description,
+                });
+            }
+        };
+        let Some(client) = client else {
+            return Ok(AuthorizationOutcome::ErrorPage(
+                "The application is not registered here.".to_owned(),
+            ));
+        };
+        let user = match attempt.session {
+            Some(session) => self
+                .store
+                .find_user_by_id(&session.user_id)
+                .await?
+                .filter(|user| user.disabled_at.is_none()),
+            None => None,
+        };
+        let signed_in = attempt.session.zip(user.as_ref());
+        let remembered_consent = match signed_in {
+            Some((_, user)) if !client.first_party => self
+                .store
+                .find_consent(&user.id, &client.id)
+                .await?
+                .map(|scope| ScopeSet::parse(&scope).unwrap_or_default()),
+            _ => None,
+        };
+        let now = self.clock.now();
+        let decision = decide(&AuthorizationState {
+            request: &request,
+            client: &client,
+            signed_in,
+            answer: attempt.answer,
+            remembered_consent: remembered_consent.as_ref(),
+            now,
+        });
+        match (decision, signed_in) {
+            (AuthorizationDecision::SignIn, _) => Ok(AuthorizationOutcome::SignIn {
+                login_hint: request.login_hint,
+            }),
+            (AuthorizationDecision::AskConsent, _) => {
+                Ok(AuthorizationOutcome::AskConsent(Box::new(ConsentPrompt {
+                    client,
+                    request,
+                })))
+            }
+            (AuthorizationDecision::RedirectError { code, description }, _) => {
+                Ok(AuthorizationOutcome::RedirectError {
+                    redirect_uri: request.redirect_uri,
+                    state: request.state,
+                    code,
+                    description: description.to_owned(),
+                })
+            }
+            (AuthorizationDecision::IssueCode { remember_consent }, Some((session, user))) => {
+                if remember_consent {
+                    let scope = request.scope.to_string();
+                    self.store
+                        .save_consent(&user.id, &client.id, &scope, now)
+                        .await?;
+                    self.audit.record(&AuditEvent::ConsentGranted {
+                        user_id: user.id.clone(),
+                        client_id: client.id.clone(),
+                        scope,
+                    });
+                }
+                self.issue_code(&client, &user.id, session, request, now)
+                    .await
+            }
+            // `decide` issues only to a signed-in user.
+            (AuthorizationDecision::IssueCode { .. }, None) => Ok(AuthorizationOutcome::SignIn {
+                login_hint: request.login_hint,
+            }),
+        }
+    }
+
+    async fn issue_code(
+        &self,
+        client: &Client,
+        user_id: &str,
+        session: &Session,
+        request: AuthorizationRequest,
+        now: UnixSeconds,
+    ) -> Result<AuthorizationOutcome, AuthorizationError> {
+        let code = generate_secret(CODE_BYTES).map_err(|_| AuthorizationError::Randomness)?;
+        let record = AuthorizationCodeRecord {
+            code_hash: sha256(code.as_bytes()).to_vec(),
+            client_id: client.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge,
+            nonce: request.nonce,
+            scope: request.scope.to_string(),
+            audiences: request.audiences,
+            user_id: user_id.to_owned(),
+            sid: session.sid.clone(),
+            auth_time: session.auth_time,
+            // RFC 6749 §4.1.2: a short lifetime.
+            expires_at: now + AUTHORIZATION_CODE_LIFETIME_SECS,
+        };
+        self.codes.insert_code(&record).await?;
+        self.audit.record(&AuditEvent::CodeIssued {
+            client_id: client.id.clone(),
+            user_id: user_id.to_owned(),
+            sid: session.sid.clone(),
+        });
+        Ok(AuthorizationOutcome::Code {
+            redirect_uri: request.redirect_uri,
+            state: request.state,
+            code,
+        })
+    }
+}

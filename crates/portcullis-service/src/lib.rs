@@ -1,0 +1,25 @@
+//! The use cases of Portcullis, with no HTTP and no SQL: token issuance per grant, client
+//! authentication, revocation, sign-in credentials and throttling, key management and audit.
+//!
+//! The auth server's routes and the admin CLI call these; they reach storage only through the
+//! [`ports`] (traits implemented by `portcullis-store` and `portcullis-redis`), and the domain
+//! rules they apply live in `portcullis-core`.
+
+pub mod audit;
+pub mod authorization;
+pub mod credentials;
+pub mod keys;
+pub mod ports;
+pub mod revocation;
+pub mod tokens;
+
+pub use audit::AuditLog;
+pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
+pub use credentials::CredentialVerifier;
+pub use keys::{KeyError, KeyManager};
+pub use ports::{
+    AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, MemoryThrottle, RevocationStore,
+    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserStore,
+};
+pub use revocation::Revoker;
+pub use tokens::{TokenError, TokenIssuer, TokenRequest};

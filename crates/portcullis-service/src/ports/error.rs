@@ -1,0 +1,17 @@
+//! Storage errors, independent of the backend.
+
+use thiserror::Error;
+
+/// What went wrong in the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique key (username, client id, kid) is already taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The backend cannot be reached or refused the operation; retrying later may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A stored row cannot be read back into the domain (manual edits or a bug).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,230 @@
+//! The store's ports: one trait per aggregate ([`UserStore`], [`ClientStore`], [`SigningKeyStore`],
+//! ...) and a [`Store`] that combines them, so the use cases hold an `Arc<dyn Store>` and never know
+//! the backend. The SQL backends (`portcullis-store`) and Redis (`portcullis-redis`) implement them.
+
+use crate::StoreError;
+use async_trait::async_trait;
+use portcullis_core::{
+    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken,
+    RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevocationEntry,
+    RevocationFeedPage, RevocationKind, RevokedFamily, SecretHash, Session, SigningKeyRecord,
+    UnixSeconds, User,
+};
+
+/// Users, addressed by username (case-insensitively) or id.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user. [`StoreError::Conflict`] if the username is taken in any letter case.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// The user with this username, in any letter case.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// The user with this id.
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// All users, by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user; `false` if there was none.
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError>;
+    /// Replaces the password hash; `false` if there is no such user.
+    async fn set_password_hash(&self, username: &str, hash: &str) -> Result<bool, StoreError>;
+    /// Replaces the roles; `false` if there is no such user.
+    async fn set_roles(&self, username: &str, roles: &[String]) -> Result<bool, StoreError>;
+    /// Disables (`Some(time)`) or enables (`None`) a user; `false` if there is no such user.
+    async fn set_disabled_at(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixSeconds>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// OAuth clients, addressed by client id.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Registers a client. [`StoreError::Conflict`] if the id is taken.
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// The client with this id.
+    async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+    /// All clients, by id.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Deletes a client; `false` if there was none.
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+    /// Replaces a confidential client's secret hash; `false` if there is no such confidential client.
+    async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash)
+    -> Result<bool, StoreError>;
+}
+
+/// Signing keys, private halves sealed.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Stores a new key. [`StoreError::Conflict`] if the kid exists.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// All keys, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+}
+
+/// Browser sessions, addressed by the hash of their cookie secret or by `sid`.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session whose cookie secret hashes to `secret_hash`.
+    async fn find_session(&self, secret_hash: &[u8]) -> Result<Option<Session>, StoreError>;
+    /// Records activity.
+    async fn touch_session(&self, secret_hash: &[u8], now: UnixSeconds) -> Result<(), StoreError>;
+    /// Deletes a session by `sid`, returning it if it existed.
+    async fn delete_session(&self, sid: &str) -> Result<Option<Session>, StoreError>;
+    /// All sessions, newest first.
+    async fn list_sessions(&self) -> Result<Vec<Session>, StoreError>;
+    /// The sessions of one user, newest first.
+    async fn list_sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    /// Deletes sessions past their absolute expiry or idle for `idle_secs`; returns how many.
+    async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError>;
+}
+
+/// Remembered consent per user and client.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Records (or replaces) the scopes a user consented to for a client.
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// The consented scope, space-delimited.
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// Forgets a consent; `false` if there was none.
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Authorization codes. Redemption is atomic. Implemented by every [`Store`], and by a Redis
+/// store for clusters that keep codes there.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores an issued code.
+    async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError>;
+    /// Marks a code redeemed, atomically; a second redemption reports the replay.
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<CodeRedemption, StoreError>;
+    /// Records the tokens issued from a code, so a replay can revoke them.
+    async fn record_code_tokens(
+        &self,
+        code_hash: &[u8],
+        family_id: Option<&str>,
+        access_token: &IssuedAccessToken,
+    ) -> Result<(), StoreError>;
+}
+
+/// Refresh token families, with every access token issued from each. Rotation is atomic, and
+/// serialized with revocation of the family: a rotation racing a revocation either fails or has
+/// its access token among those the revocation returns.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Creates a family with its first token and the access token issued with it.
+    async fn create_family(
+        &self,
+        family: &RefreshTokenFamily,
+        first: &RefreshTokenRecord,
+        access_token: &IssuedAccessToken,
+    ) -> Result<(), StoreError>;
+    /// Rotates `presented_hash` to a new token `next_hash` expiring at `next_expires_at` (clamped
+    /// to the family's end) and records `access_token` as issued from the family, atomically;
+    /// reuse of a used token revokes the family and returns its access tokens.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next_hash: &[u8],
+        next_expires_at: UnixSeconds,
+        access_token: &IssuedAccessToken,
+        now: UnixSeconds,
+    ) -> Result<RefreshOutcome, StoreError>;
+    /// Looks a refresh token up by hash.
+    async fn find_refresh_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<RefreshTokenLookup>, StoreError>;
+    /// Revokes a family; returns it with its access tokens if it existed.
+    async fn revoke_family(
+        &self,
+        family_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<RevokedFamily>, StoreError>;
+    /// Revokes every live family of a session; returns them with their access tokens.
+    async fn revoke_families_of_session(
+        &self,
+        sid: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError>;
+    /// Revokes every live family of a user; returns them with their access tokens.
+    async fn revoke_families_of_user(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError>;
+    /// Deletes expired codes and expired or long-revoked families; returns how many rows.
+    async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// The revocation list and its feed. The feed is gap-free: an entry is served only once every
+/// entry before it in feed order is committed, so a reader that resumes after the last position it
+/// saw can never skip one that committed late.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Adds an entry.
+    async fn add_revocation(
+        &self,
+        entry: &RevocationEntry,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Live entries after position `after`, in feed order, at most `limit`.
+    async fn revocations_after(
+        &self,
+        after: i64,
+        limit: u32,
+        now: UnixSeconds,
+    ) -> Result<RevocationFeedPage, StoreError>;
+    /// Whether a live entry of `kind` names `value`.
+    async fn is_revoked(
+        &self,
+        kind: RevocationKind,
+        value: &str,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+    /// Deletes expired entries; returns how many.
+    async fn purge_revocations(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// The audit log: every sign-in, token issue, refresh, revocation and failure, append-only.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends records in order, atomically.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// The newest `limit` records, newest first.
+    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Deletes records from before `before`; returns how many.
+    async fn purge_audit(&self, before: UnixSeconds) -> Result<u64, StoreError>;
+}
+
+/// Every aggregate of one backend, plus a health check.
+#[async_trait]
+pub trait Store:
+    UserStore
+    + ClientStore
+    + SigningKeyStore
+    + SessionStore
+    + ConsentStore
+    + CodeStore
+    + GrantStore
+    + RevocationStore
+    + AuditStore
+{
+    /// Succeeds when the backend answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,169 @@
+//! The token endpoint's use cases (RFC 6749 §3.2, §4.1.3, §4.4, §6): authenticate the client,
+//! decide the grant, mint the tokens, audit. `POST /login` mints through the same code, so every
+//! issued token is audited and counted once.
+
+mod client_authentication;
+mod code_exchange;
+mod error;
+mod minting;
+mod refresh;
+
+pub use client_authentication::{PresentedCredentials, authenticate_client};
+pub use error::TokenError;
+pub use minting::SignedAccessToken;
+
+use crate::{AuditLog, CodeStore, KeyManager, Revoker, Store};
+use portcullis_core::grant::AccessGrant;
+use portcullis_core::grant::client_credentials::{self, ClientCredentialsRequest};
+use portcullis_core::{AuditEvent, Client, Clock, TokenPolicy};
+use portcullis_jose::Algorithm;
+use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
+
+/// Counts issued tokens (the auth server's metrics implement it).
+pub trait TokenMetrics: Send + Sync {
+    /// One token issued, obtained `via` a grant type or `POST /login`.
+    fn token_issued(&self, via: &str);
+}
+
+/// How long refresh tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshPolicy {
+    /// A refresh token expires this long after its last use.
+    pub sliding_secs: i64,
+    /// A family ends this long after sign-in, however used.
+    pub absolute_secs: i64,
+}
+
+/// A token request, already parsed from the protocol's form.
+#[derive(Debug, Clone)]
+pub enum TokenRequest<'a> {
+    /// RFC 6749 §4.4.
+    ClientCredentials(ClientCredentialsRequest),
+    /// RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5).
+    AuthorizationCode {
+        /// `code`.
+        code: &'a str,
+        /// `redirect_uri`, required when the authorization request had one.
+        redirect_uri: Option<&'a str>,
+        /// `code_verifier`.
+        code_verifier: Option<&'a str>,
+    },
+    /// RFC 6749 §6.
+    RefreshToken {
+        /// `refresh_token`.
+        refresh_token: &'a str,
+        /// `scope`, at most the original one.
+        scope: Option<&'a str>,
+    },
+}
+
+impl TokenRequest<'_> {
+    /// The grant type asked for.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::ClientCredentials(_) => GrantType::ClientCredentials,
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+        }
+    }
+}
+
+/// Everything issuing tokens needs, borrowed from the server's state for one request.
+pub struct TokenIssuer<'a> {
+    /// Clients, users and grants.
+    pub store: &'a dyn Store,
+    /// Where authorization codes live (the store, or a cluster's Redis).
+    pub codes: &'a dyn CodeStore,
+    /// Signing keys.
+    pub keys: &'a KeyManager,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// The audit log.
+    pub audit: &'a AuditLog,
+    /// Revokes what a detected replay compromised.
+    pub revoker: Revoker<'a>,
+    /// Counts issued tokens.
+    pub metrics: &'a dyn TokenMetrics,
+    /// Issuer, audiences and access token lifetimes.
+    pub policy: &'a TokenPolicy,
+    /// The algorithm access tokens are signed with.
+    pub access_token_algorithm: Algorithm,
+    /// Refresh token lifetimes.
+    pub refresh: RefreshPolicy,
+}
+
+impl TokenIssuer<'_> {
+    /// Answers an authenticated client's token request; refusals are audited.
+    ///
+    /// # Errors
+    /// The refusal or failure to return to the client.
+    pub async fn issue(
+        &self,
+        client: &Client,
+        request: TokenRequest<'_>,
+    ) -> Result<TokenResponse, TokenError> {
+        let result = self.issue_unaudited(client, request).await;
+        if let Err(error) = &result {
+            self.audit.record(&AuditEvent::TokenRequestRefused {
+                client_id: client.id.clone(),
+                error: error.code().as_str().to_owned(),
+            });
+        }
+        result
+    }
+
+    async fn issue_unaudited(
+        &self,
+        client: &Client,
+        request: TokenRequest<'_>,
+    ) -> Result<TokenResponse, TokenError> {
+        let grant_type = request.grant_type();
+        // Checked before a code or refresh token is touched, so a client that may not use the
+        // grant cannot burn another client's code.
+        if !client.allows_grant(grant_type) {
+            return Err(TokenError::refused(
+                OAuthErrorCode::UnauthorizedClient,
+                format!("client is not allowed to use {grant_type}"),
+            ));
+        }
+        match request {
+            TokenRequest::ClientCredentials(request) => {
+                let grant = client_credentials::grant(client, &request, self.policy)?;
+                Ok(minting::response(self.access_token(&grant)?, None, None))
+            }
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.exchange_code(client, code, redirect_uri, code_verifier)
+                    .await
+            }
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self.refresh(client, refresh_token, scope).await,
+        }
+    }
+
+    /// Signs in directly (`POST /login`, no redirect): an access token for `grant` and, when the
+    /// client gets one, a refresh token. Audited and counted as `via`.
+    ///
+    /// # Errors
+    /// Signing or store failures.
+    pub async fn issue_direct(
+        &self,
+        client: &Client,
+        grant: &AccessGrant,
+        user_id: &str,
+        via: &str,
+    ) -> Result<TokenResponse, TokenError> {
+        let access = self.sign_access_token(self.access_token_claims(grant)?, via)?;
+        let refresh_token = if minting::wants_refresh_token(client, &grant.scope) {
+            Some(self.start_refresh_family(grant, user_id, &access).await?.0)
+        } else {
+            None
+        };
+        Ok(minting::response(access, refresh_token, None))
+    }
+}
