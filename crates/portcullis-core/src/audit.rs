@@ -90,6 +90,15 @@ pub enum AuditEvent {
         /// The session.
         sid: String,
     },
+    /// An administrator changed something (a user, client, key or session).
+    AdminAction {
+        /// Who: `cli:<operating-system user>`, or the subject and client of an admin token.
+        actor: String,
+        /// What, such as `user.create` or `client.rotate_secret`.
+        action: String,
+        /// The object: a username, client id, `sid` or `kid`.
+        target: String,
+    },
 }
 
 /// An audit event as stored: when, which kind, and the event as its JSON object.

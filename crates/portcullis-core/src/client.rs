@@ -60,6 +60,22 @@ pub enum ClientError {
     InvalidLifetime(i64),
 }
 
+impl ClientError {
+    /// The registration field at fault, as the admin API names it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ClientError::InvalidId => "id",
+            ClientError::NoGrantTypes | ClientError::PublicClientCredentials => "grant_types",
+            ClientError::MissingRedirectUri | ClientError::InvalidRedirectUri(..) => {
+                "redirect_uris"
+            }
+            ClientError::InvalidScope(_) => "scopes",
+            ClientError::InvalidAudience(_) => "audiences",
+            ClientError::InvalidLifetime(_) => "access_token_lifetime_secs",
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {

@@ -18,6 +18,17 @@ pub enum UserError {
     InvalidEmail,
 }
 
+impl UserError {
+    /// The user field at fault, as the admin API names it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            UserError::InvalidUsername => "username",
+            UserError::InvalidRole(_) => "roles",
+            UserError::InvalidEmail => "email",
+        }
+    }
+}
+
 /// A username. Display form as given; uniqueness is case-insensitive through [`Username::key`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);

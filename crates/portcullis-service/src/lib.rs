@@ -5,6 +5,7 @@
 //! [`ports`] (traits implemented by `portcullis-store` and `portcullis-redis`), and the domain
 //! rules they apply live in `portcullis-core`.
 
+pub mod admin;
 pub mod audit;
 pub mod authorization;
 pub mod credentials;
@@ -13,6 +14,7 @@ pub mod ports;
 pub mod revocation;
 pub mod tokens;
 
+pub use admin::{Actor, AdminError, Administration};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use credentials::CredentialVerifier;

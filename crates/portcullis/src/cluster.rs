@@ -129,6 +129,11 @@ impl CommandRevocations {
         })
     }
 
+    /// The store it revokes in.
+    pub fn store(&self) -> &dyn portcullis_service::Store {
+        self.store.as_ref()
+    }
+
     /// The revoker.
     pub fn revoker(&self) -> portcullis_service::Revoker<'_> {
         portcullis_service::Revoker {

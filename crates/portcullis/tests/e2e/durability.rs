@@ -1,8 +1,8 @@
 //! Restarts and crashes: users, clients and keys survive a graceful restart and `kill -9`.
 
 use super::support::{
-    access_token, admin, jwks, kid_of, kids, printed_secret, service_client, token_with_basic,
-    verify_independently,
+    access_token, admin, jwks, kid_of, kids, printed_secret, service_client, stdout,
+    token_with_basic, verify_independently,
 };
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use std::io::{BufRead, BufReader};
@@ -243,7 +243,7 @@ async fn sign_ins_are_audited_without_passwords() {
         &data,
         &["user", "add", "carol", "--role", "user", "--password-stdin"],
         "the-real-password\n",
-        &env,
+        &[&env[..], &[("USER", "ops-on-call")]].concat(),
     )
     .await;
     assert!(user.status.success());
@@ -287,5 +287,13 @@ async fn sign_ins_are_audited_without_passwords() {
     assert!(
         !listed.contains("the-real-password"),
         "passwords never stored"
+    );
+    // The admin command's own change is audited with its actor, the operating-system user.
+    let actions = stdout(&admin(&data, &["audit", "--kind", "admin_action"], "", &[]).await);
+    assert!(
+        actions.contains(
+            r#""event":"admin_action","actor":"cli:ops-on-call","action":"user.create","target":"carol""#
+        ),
+        "{actions}"
     );
 }

@@ -1,15 +1,9 @@
 //! `portcullis admin client ...`
 
+use super::context::AdminContext;
 use crate::commands::format_time;
-use crate::config::Config;
-use anyhow::bail;
 use clap::Subcommand;
-use portcullis_core::secret::CLIENT_SECRET_BYTES;
-use portcullis_core::{
-    Client, ClientKind, ClientRegistration, Clock, SecretHash, SystemClock, generate_secret,
-};
-use portcullis_service::{ClientStore, StoreError};
-use portcullis_store::SqlStore;
+use portcullis_core::{Client, ClientKind, ClientRegistration};
 use portcullis_types::GrantType;
 
 /// Client commands.
@@ -67,7 +61,8 @@ pub enum ClientCommand {
 }
 
 impl ClientCommand {
-    pub(super) async fn run(self, config: &Config, store: &SqlStore) -> anyhow::Result<()> {
+    pub(super) async fn run(self, context: &AdminContext) -> anyhow::Result<()> {
+        let admin = context.administration();
         match self {
             ClientCommand::Add {
                 id,
@@ -95,33 +90,22 @@ impl ClientCommand {
                 } else {
                     ClientKind::Confidential
                 };
-                let secret = match kind {
-                    ClientKind::Confidential => Some(generate_secret(CLIENT_SECRET_BYTES)?),
-                    ClientKind::Public => None,
-                };
-                let client = ClientRegistration {
-                    id: id.clone(),
-                    kind,
-                    grant_types: grants,
-                    redirect_uris,
-                    scopes,
-                    audiences,
-                    access_token_lifetime_secs: access_token_lifetime,
-                    first_party,
-                    post_logout_redirect_uris,
-                    id_token_algorithm,
-                }
-                .into_client(
-                    secret.as_deref().map(SecretHash::of),
-                    config.tokens.max_access_token_lifetime_secs,
-                    SystemClock.now(),
-                )?;
-                match store.create_client(&client).await {
-                    Err(StoreError::Conflict(_)) => bail!("client `{id}` already exists"),
-                    other => other?,
-                }
+                let created = admin
+                    .create_client(ClientRegistration {
+                        id: id.clone(),
+                        kind,
+                        grant_types: grants,
+                        redirect_uris,
+                        scopes,
+                        audiences,
+                        access_token_lifetime_secs: access_token_lifetime,
+                        first_party,
+                        post_logout_redirect_uris,
+                        id_token_algorithm,
+                    })
+                    .await?;
                 println!("created {kind} client {id}");
-                if let Some(secret) = secret {
+                if let Some(secret) = created.secret {
                     println!("client_secret: {secret}");
                 }
             }
@@ -130,7 +114,7 @@ impl ClientCommand {
                     "{:<24} {:<13} {:<44} {:<24} AUDIENCES",
                     "ID", "TYPE", "GRANTS", "SCOPES"
                 );
-                for client in store.list_clients().await? {
+                for client in admin.store.list_clients().await? {
                     println!(
                         "{:<24} {:<13} {:<44} {:<24} {}",
                         client.id,
@@ -142,9 +126,7 @@ impl ClientCommand {
                 }
             }
             ClientCommand::Show { id } => {
-                let Some(client) = store.find_client(&id).await? else {
-                    bail!("no client `{id}`")
-                };
+                let client = admin.client(&id).await?;
                 println!("id:             {}", client.id);
                 println!("type:           {}", client.kind);
                 println!("grants:         {}", grant_names(&client));
@@ -171,28 +153,13 @@ impl ClientCommand {
                 println!("created:        {}", format_time(client.created_at));
             }
             ClientCommand::Remove { id } => {
-                if !store.delete_client(&id).await? {
-                    bail!("no client `{id}`");
-                }
+                admin.delete_client(&id).await?;
                 println!("removed client {id}");
             }
             ClientCommand::RotateSecret { id } => {
-                match store.find_client(&id).await? {
-                    None => bail!("no client `{id}`"),
-                    Some(client) if client.kind == ClientKind::Public => {
-                        bail!("client `{id}` is public and has no secret")
-                    }
-                    Some(_) => {}
-                }
-                let secret = generate_secret(CLIENT_SECRET_BYTES)?;
-                if !store
-                    .set_client_secret_hash(&id, &SecretHash::of(&secret))
-                    .await?
-                {
-                    bail!("no confidential client `{id}`");
-                }
+                let rotated = admin.rotate_client_secret(&id).await?;
                 println!("rotated the secret of {id}; the old secret no longer works");
-                println!("client_secret: {secret}");
+                println!("client_secret: {}", rotated.secret);
             }
         }
         Ok(())

@@ -4,6 +4,7 @@
 
 mod audit;
 mod client;
+mod context;
 mod keys;
 mod session;
 mod user;
@@ -57,13 +58,15 @@ impl AdminArgs {
         };
         let config = Config::load(config_file, &flags)?;
         let store = super::open_store(&config).await?;
+        let context = context::AdminContext::new(&config, &store)?;
         let result = match self.command {
-            AdminCommand::User(command) => command.run(&config, &store).await,
-            AdminCommand::Client(command) => command.run(&config, &store).await,
+            AdminCommand::User(command) => command.run(&context).await,
+            AdminCommand::Client(command) => command.run(&context).await,
             AdminCommand::Keys(command) => command.run(&config, store.clone()).await,
-            AdminCommand::Session(command) => command.run(&config, &store).await,
+            AdminCommand::Session(command) => command.run(&config, &store, &context).await,
             AdminCommand::Audit(args) => args.run(&store).await,
         };
+        context.finish().await;
         store.close().await;
         result
     }

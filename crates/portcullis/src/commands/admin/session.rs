@@ -1,10 +1,9 @@
 //! `portcullis admin session ...`
 
+use super::context::AdminContext;
 use crate::commands::format_time;
 use crate::config::Config;
-use anyhow::bail;
 use clap::Subcommand;
-use portcullis_core::{Clock, SystemClock};
 use portcullis_service::UserStore;
 use portcullis_store::SqlStore;
 use std::sync::Arc;
@@ -23,8 +22,12 @@ pub enum SessionCommand {
 }
 
 impl SessionCommand {
-    pub(super) async fn run(self, config: &Config, store: &SqlStore) -> anyhow::Result<()> {
-        let now = SystemClock.now();
+    pub(super) async fn run(
+        self,
+        config: &Config,
+        store: &SqlStore,
+        context: &AdminContext,
+    ) -> anyhow::Result<()> {
         let sessions = crate::cluster::session_store(config, Arc::new(store.clone()))?;
         match self {
             SessionCommand::List => {
@@ -48,13 +51,7 @@ impl SessionCommand {
                 }
             }
             SessionCommand::Revoke { sid } => {
-                let revocations = crate::cluster::CommandRevocations::new(config, store)?;
-                let existed = revocations.revoker().revoke_session(&sid, now).await;
-                revocations.finish().await;
-                let existed = existed?;
-                if !existed {
-                    bail!("no session `{sid}`");
-                }
+                context.administration().revoke_session(&sid).await?;
                 println!("revoked session {sid} and the tokens issued in it");
             }
         }

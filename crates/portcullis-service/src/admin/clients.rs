@@ -1,0 +1,103 @@
+//! Managing OAuth clients. A confidential client's secret is generated here, returned once and
+//! stored only as a hash.
+
+use super::{AdminError, Administration};
+use portcullis_core::secret::CLIENT_SECRET_BYTES;
+use portcullis_core::{Client, ClientKind, ClientRegistration, SecretHash, generate_secret};
+
+/// A registered client, with its secret when it has one (shown once, never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCreated {
+    /// The client.
+    pub client: Client,
+    /// The new secret of a confidential client.
+    pub secret: Option<String>,
+}
+
+/// A confidential client's new secret (the old one stops working at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRotated {
+    /// The new secret.
+    pub secret: String,
+}
+
+impl Administration<'_> {
+    /// Registers a client; a confidential one gets a new secret.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] naming the field, [`AdminError::Conflict`] when the id is taken,
+    /// or a store failure.
+    pub async fn create_client(
+        &self,
+        registration: ClientRegistration,
+    ) -> Result<ClientCreated, AdminError> {
+        let secret = match registration.kind {
+            ClientKind::Confidential => Some(new_secret()?),
+            ClientKind::Public => None,
+        };
+        let client = registration.into_client(
+            secret.as_deref().map(SecretHash::of),
+            self.max_access_token_lifetime_secs,
+            self.clock.now(),
+        )?;
+        self.store
+            .create_client(&client)
+            .await
+            .map_err(|error| match AdminError::from(error) {
+                AdminError::Conflict(_) => AdminError::Conflict(format!("client `{}`", client.id)),
+                other => other,
+            })?;
+        self.record("client.create", &client.id);
+        Ok(ClientCreated { client, secret })
+    }
+
+    /// The client with this id.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn client(&self, id: &str) -> Result<Client, AdminError> {
+        self.store
+            .find_client(id)
+            .await?
+            .ok_or_else(|| AdminError::not_found("client", id))
+    }
+
+    /// Deletes a client.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
+        if !self.store.delete_client(id).await? {
+            return Err(AdminError::not_found("client", id));
+        }
+        self.record("client.delete", id);
+        Ok(())
+    }
+
+    /// Gives a confidential client a new secret; the old one stops working at once.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`], [`AdminError::Invalid`] for a public client, or a store failure.
+    pub async fn rotate_client_secret(&self, id: &str) -> Result<SecretRotated, AdminError> {
+        if self.client(id).await?.kind == ClientKind::Public {
+            return Err(AdminError::Invalid {
+                field: "id",
+                message: format!("client `{id}` is public and has no secret"),
+            });
+        }
+        let secret = new_secret()?;
+        if !self
+            .store
+            .set_client_secret_hash(id, &SecretHash::of(&secret))
+            .await?
+        {
+            return Err(AdminError::not_found("client", id));
+        }
+        self.record("client.rotate_secret", id);
+        Ok(SecretRotated { secret })
+    }
+}
+
+fn new_secret() -> Result<String, AdminError> {
+    generate_secret(CLIENT_SECRET_BYTES).map_err(|_| AdminError::Internal("random generator"))
+}

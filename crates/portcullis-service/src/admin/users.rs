@@ -1,0 +1,176 @@
+//! Managing users. A change that takes access away (removal, disabling, a new password) also
+//! revokes what the user holds, at once.
+
+use super::{AdminError, Administration};
+use portcullis_core::user::{normalize_roles, validate_email};
+use portcullis_core::{NewUser, User, Username};
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDraft {
+    /// Username, case-insensitively unique.
+    pub username: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// The initial password, hashed with Argon2id before it is stored.
+    pub password: String,
+}
+
+impl Administration<'_> {
+    /// Creates a user.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] naming the field, [`AdminError::Conflict`] when the username is
+    /// taken in any letter case, or a store failure.
+    pub async fn create_user(&self, draft: UserDraft) -> Result<User, AdminError> {
+        let username = Username::parse(&draft.username)?;
+        let roles = normalize_roles(draft.roles)?;
+        if let Some(email) = &draft.email {
+            validate_email(email)?;
+        }
+        let password_hash = self.hash_password(draft.password).await?;
+        let user = NewUser {
+            username,
+            roles,
+            email: draft.email,
+            password_hash,
+        }
+        .into_user(self.clock.now());
+        self.store
+            .create_user(&user)
+            .await
+            .map_err(|error| match AdminError::from(error) {
+                AdminError::Conflict(_) => {
+                    AdminError::Conflict(format!("user `{}`", user.username))
+                }
+                other => other,
+            })?;
+        self.record("user.create", user.username.as_str());
+        Ok(user)
+    }
+
+    /// The user with this username, in any letter case.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn user(&self, username: &str) -> Result<User, AdminError> {
+        self.store
+            .find_user_by_username(username)
+            .await?
+            .ok_or_else(|| AdminError::not_found("user", username))
+    }
+
+    /// Deletes a user and revokes their tokens.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn delete_user(&self, username: &str) -> Result<User, AdminError> {
+        let user = self.user(username).await?;
+        if !self.store.delete_user(username).await? {
+            return Err(AdminError::not_found("user", username));
+        }
+        self.revoker
+            .revoke_subject(&user.id, self.clock.now())
+            .await?;
+        self.record("user.delete", user.username.as_str());
+        Ok(user)
+    }
+
+    /// Replaces a user's password and ends every session and token family of theirs, so whoever
+    /// knew the old password is signed out everywhere; returns how many sessions ended.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] for a password outside the policy, [`AdminError::NotFound`], or a
+    /// store failure.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<usize, AdminError> {
+        let user = self.user(username).await?;
+        let hash = self.hash_password(password).await?;
+        if !self.store.set_password_hash(username, &hash).await? {
+            return Err(AdminError::not_found("user", username));
+        }
+        let ended = self
+            .revoker
+            .end_everything_of_user(&user.id, self.clock.now())
+            .await?;
+        self.record("user.set_password", user.username.as_str());
+        Ok(ended)
+    }
+
+    /// Replaces a user's roles; returns them normalized.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] for a bad role, [`AdminError::NotFound`], or a store failure.
+    pub async fn set_roles(
+        &self,
+        username: &str,
+        roles: Vec<String>,
+    ) -> Result<Vec<String>, AdminError> {
+        let roles = normalize_roles(roles)?;
+        if !self.store.set_roles(username, &roles).await? {
+            return Err(AdminError::not_found("user", username));
+        }
+        self.record("user.set_roles", username);
+        Ok(roles)
+    }
+
+    /// Disables a user (they can no longer sign in) and revokes their tokens.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn disable_user(&self, username: &str) -> Result<(), AdminError> {
+        let user = self.user(username).await?;
+        let now = self.clock.now();
+        if !self.store.set_disabled_at(username, Some(now)).await? {
+            return Err(AdminError::not_found("user", username));
+        }
+        self.revoker.revoke_subject(&user.id, now).await?;
+        self.record("user.disable", user.username.as_str());
+        Ok(())
+    }
+
+    /// Enables a disabled user.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn enable_user(&self, username: &str) -> Result<(), AdminError> {
+        if !self.store.set_disabled_at(username, None).await? {
+            return Err(AdminError::not_found("user", username));
+        }
+        self.record("user.enable", username);
+        Ok(())
+    }
+
+    /// Forgets a user's consent to a client; the consent page is shown again next time.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for the user or the consent, or a store failure.
+    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<(), AdminError> {
+        let user = self.user(username).await?;
+        if !self.store.revoke_consent(&user.id, client_id).await? {
+            return Err(AdminError::not_found(
+                "consent",
+                &format!("{username} -> {client_id}"),
+            ));
+        }
+        self.record(
+            "user.revoke_consent",
+            &format!("{}:{client_id}", user.username),
+        );
+        Ok(())
+    }
+
+    /// Hashes off the async threads: Argon2id takes tens of milliseconds on purpose.
+    async fn hash_password(&self, password: String) -> Result<String, AdminError> {
+        let hasher = self.hasher.clone();
+        tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|_| AdminError::Internal("password hashing"))?
+            .map_err(AdminError::from)
+    }
+}

@@ -1,0 +1,52 @@
+//! What an admin command acts through: the service layer's [`Administration`] over the store,
+//! with the cluster's revocations and the audit log, as the command-line actor.
+
+use crate::cluster::CommandRevocations;
+use crate::config::Config;
+use anyhow::Context;
+use portcullis_core::{PasswordHasher, SystemClock};
+use portcullis_service::{Actor, Administration, AuditLog};
+use portcullis_store::SqlStore;
+use std::sync::Arc;
+
+/// One admin command's dependencies; [`AdminContext::finish`] waits until its audit events and
+/// announcements are out.
+pub(super) struct AdminContext {
+    revocations: CommandRevocations,
+    audit: AuditLog,
+    hasher: PasswordHasher,
+    actor: Actor,
+    max_access_token_lifetime_secs: i64,
+}
+
+impl AdminContext {
+    pub(super) fn new(config: &Config, store: &SqlStore) -> anyhow::Result<Self> {
+        let os_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        Ok(AdminContext {
+            revocations: CommandRevocations::new(config, store)?,
+            audit: AuditLog::start(Arc::new(store.clone()), Arc::new(SystemClock)),
+            hasher: PasswordHasher::new(config.password_policy()).context("password settings")?,
+            actor: Actor::command_line(&os_user),
+            max_access_token_lifetime_secs: config.tokens.max_access_token_lifetime_secs,
+        })
+    }
+
+    pub(super) fn administration(&self) -> Administration<'_> {
+        Administration {
+            store: self.revocations.store(),
+            revoker: self.revocations.revoker(),
+            audit: &self.audit,
+            clock: &SystemClock,
+            hasher: &self.hasher,
+            max_access_token_lifetime_secs: self.max_access_token_lifetime_secs,
+            actor: &self.actor,
+        }
+    }
+
+    pub(super) async fn finish(self) {
+        self.audit.flush().await;
+        self.revocations.finish().await;
+    }
+}
