@@ -44,7 +44,7 @@ measure() { # backend store-flags... -- serve-flags...
     "$BIN" admin "${store[@]}" client add app --public --first-party --grant authorization_code refresh_token \
         --redirect-uri http://127.0.0.1/callback --scope openid offline_access >/dev/null
     echo "bench password 1" | "$BIN" admin "${store[@]}" user add bench --password-stdin >/dev/null
-    "$BIN" serve auth "${store[@]}" "${serve[@]}" --listen "127.0.0.1:$port" >"$WORK/$backend.log" 2>&1 &
+    "$BIN" serve auth "${store[@]}" "${serve[@]}" --listen "127.0.0.1:$port" --admin-listen 127.0.0.1:0 >"$WORK/$backend.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     wait_ready "http://127.0.0.1:$port/readyz"

@@ -130,7 +130,7 @@ start_issuer() { # binary data-dir port alg
     out=$("$1" admin --data-dir "$2" client add bench --grant client_credentials --scope read --audience api)
     secret=$(sed -n 's/^client_secret: //p' <<<"$out")
     PORTCULLIS_KEYS_ACCESS_TOKEN_ALGORITHM=$4 PORTCULLIS_LOG_LEVEL=warn \
-        "$1" serve auth --data-dir "$2" --listen "127.0.0.1:$3" > /dev/null 2>&1 &
+        "$1" serve auth --data-dir "$2" --listen "127.0.0.1:$3" --admin-listen 127.0.0.1:0 > /dev/null 2>&1 &
     PIDS+=($!)
     wait_ready "http://127.0.0.1:$3/readyz"
     ISSUER_TOKEN=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$3/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')

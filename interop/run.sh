@@ -29,7 +29,7 @@ start_up
 PLAIN=$(free_port)
 out=$("$BIN" admin --data-dir "$WORK/plain" client add plain-svc --grant client_credentials)
 PLAIN_SECRET=$(sed -n 's/^client_secret: //p' <<<"$out")
-"$BIN" serve auth --data-dir "$WORK/plain" --listen "127.0.0.1:$PLAIN" > "$WORK/plain.log" 2>&1 &
+"$BIN" serve auth --data-dir "$WORK/plain" --listen "127.0.0.1:$PLAIN" --admin-listen 127.0.0.1:0 > "$WORK/plain.log" 2>&1 &
 PLAIN_PID=$!
 trap 'kill $PLAIN_PID 2>/dev/null; cleanup_up' EXIT INT TERM
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PLAIN/readyz" && break; sleep 0.1; done

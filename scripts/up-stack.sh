@@ -1,7 +1,7 @@
 # Sourced by interop/ and browser/: builds the binary and runs `portcullis up` on free loopback
 # ports in a temporary data directory, stopped and removed when the script exits.
 # Before `start_up`: optional setup with "$BIN" admin --data-dir "$WORK/data" ...
-# After it: AUTH and GATEWAY hold the ports, and both answer.
+# After it: AUTH, AUTH_ADMIN and GATEWAY hold the ports, and they answer.
 
 cargo build -q -p portcullis
 BIN=target/debug/portcullis
@@ -13,8 +13,9 @@ trap cleanup_up EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_up() {
-    AUTH=$(free_port); GATEWAY=$(free_port)
-    "$BIN" up --data-dir "$WORK/data" --auth-port "$AUTH" --gateway-port "$GATEWAY" \
+    AUTH=$(free_port); AUTH_ADMIN=$(free_port); GATEWAY=$(free_port)
+    "$BIN" up --data-dir "$WORK/data" --auth-port "$AUTH" --auth-admin-port "$AUTH_ADMIN" \
+        --gateway-port "$GATEWAY" \
         --users-port "$(free_port)" --products-port "$(free_port)" > "$WORK/up.log" 2>&1 &
     UP_PID=$!
     for port in "$AUTH" "$GATEWAY"; do

@@ -5,6 +5,7 @@
 //! [`router`] builds the application; [`serve`] runs it with graceful shutdown and the background
 //! key maintenance task.
 
+pub mod admin_api;
 pub mod browser_session;
 pub mod client_auth;
 pub mod client_ip;
@@ -25,6 +26,6 @@ pub mod tls_listener;
 pub mod token_request;
 
 pub use routes::router;
-pub use server::serve;
+pub use server::{Listeners, serve};
 pub use settings::AuthSettings;
 pub use state::{AppState, StartupError};

@@ -2,10 +2,18 @@
 //! revocation, and id tokens presented as `id_token_hint` at logout.
 
 use crate::state::AppState;
+use axum::http::{HeaderMap, header};
 use portcullis_core::RevocationKind;
 use portcullis_jose::{AccessTokenValidation, UnverifiedJws, ValidatedToken, ValidationError};
 use portcullis_service::StoreError;
 use serde_json::{Map, Value};
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
 
 /// Validates one of our access tokens (signature, `typ`, issuer, time, and `audience` if given).
 ///

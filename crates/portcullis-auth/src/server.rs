@@ -5,7 +5,7 @@ use crate::routes::router;
 use crate::state::AppState;
 use crate::tls_listener::TlsListener;
 use axum::serve::ListenerExt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -15,15 +15,24 @@ use tokio_rustls::TlsAcceptor;
 /// How long a client has to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves until `shutdown` resolves, then drains in-flight requests and stops the background
-/// tasks (key maintenance and housekeeping). With `tls`, the listener speaks TLS (HTTP/2 and
-/// HTTP/1.1 by ALPN); the issuer should then be `https://`, which makes cookies `Secure`.
+/// Where the auth server listens.
+pub struct Listeners {
+    /// The public listener: OAuth and OpenID Connect endpoints and the sign-in pages.
+    pub public: TcpListener,
+    /// With it, the public listener speaks TLS (HTTP/2 and HTTP/1.1 by ALPN); the issuer should
+    /// then be `https://`, which makes cookies `Secure`.
+    pub tls: Option<TlsAcceptor>,
+    /// The admin listener: the admin API, health and metrics; keep it off public networks.
+    pub admin: Option<TcpListener>,
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests on both listeners and stops
+/// the background tasks (key maintenance and housekeeping).
 ///
 /// # Errors
-/// I/O errors of the listener.
+/// I/O errors of the listeners.
 pub async fn serve(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    listeners: Listeners,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -31,21 +40,52 @@ pub async fn serve(
     let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped));
     let audit = state.audit.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = match tls {
-        None => {
+    let (shut, shutting) = watch::channel(false);
+    let shut = std::sync::Arc::new(shut);
+    let until_shutdown = move || {
+        let mut shutting = shutting.clone();
+        async move {
+            let _ = shutting.wait_for(|requested| *requested).await;
+        }
+    };
+    let requested = shut.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = requested.send(true);
+    });
+    let admin = listeners.admin.map(|listener| {
+        let app = crate::admin_api::router(state.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(until_shutdown())
+                .into_future(),
+        )
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = match listeners.tls {
+        None => {
+            axum::serve(listeners.public, app)
+                .with_graceful_shutdown(until_shutdown())
                 .await
         }
         Some(acceptor) => {
             // `tap_io` gives the TLS listener's connections the peer address as `ConnectInfo`.
             let listener =
-                TlsListener::new(listener, acceptor, TLS_HANDSHAKE_TIMEOUT)?.tap_io(|_| {});
+                TlsListener::new(listeners.public, acceptor, TLS_HANDSHAKE_TIMEOUT)?.tap_io(|_| {});
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
+                .with_graceful_shutdown(until_shutdown())
                 .await
         }
+    };
+    // The public listener is done (asked to stop, or failed): the admin listener stops too.
+    let _ = shut.send(true);
+    let admin_result = match admin {
+        Some(task) => task.await.unwrap_or_else(|error| {
+            tracing::error!(%error, "admin listener task failed");
+            Ok(())
+        }),
+        None => Ok(()),
     };
     // The receiver may already be gone if the task ended; nothing to stop then.
     let _ = stop.send(true);
@@ -58,7 +98,7 @@ pub async fn serve(
             tracing::error!(%error, task = name, "background task failed");
         }
     }
-    result
+    result.and(admin_result)
 }
 
 /// Periodically re-reads keys (to see rotations made elsewhere) and rotates keys that are due.

@@ -110,6 +110,10 @@ pub struct AuditRecord {
     pub at: crate::UnixSeconds,
     /// The `event` tag, such as `token_issued`.
     pub kind: String,
+    /// The user (or, for a client's own token, the client) the event is about, if any.
+    pub subject: Option<String>,
+    /// The client involved, if any.
+    pub client_id: Option<String>,
     /// The whole event as a JSON object.
     pub detail: String,
 }
@@ -131,8 +135,42 @@ impl AuditEvent {
             id: 0,
             at,
             kind,
+            subject: self.subject().map(str::to_owned),
+            client_id: self.client_id().map(str::to_owned),
             detail,
         })
+    }
+
+    /// The user (or token subject) the event is about, for searching the log.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            AuditEvent::TokenIssued { subject, .. } => Some(subject),
+            AuditEvent::SignIn { username, .. } => Some(username),
+            AuditEvent::ConsentGranted { user_id, .. }
+            | AuditEvent::CodeIssued { user_id, .. }
+            | AuditEvent::ReplayDetected { user_id, .. }
+            | AuditEvent::Logout { user_id, .. } => Some(user_id),
+            AuditEvent::AdminAction { target, .. } => Some(target),
+            AuditEvent::ClientAuthenticationFailed { .. }
+            | AuditEvent::TokenRequestRefused { .. }
+            | AuditEvent::TokenRevoked { .. } => None,
+        }
+    }
+
+    /// The client involved, for searching the log.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            AuditEvent::TokenIssued { client_id, .. }
+            | AuditEvent::TokenRequestRefused { client_id, .. }
+            | AuditEvent::ConsentGranted { client_id, .. }
+            | AuditEvent::CodeIssued { client_id, .. }
+            | AuditEvent::ReplayDetected { client_id, .. }
+            | AuditEvent::TokenRevoked { client_id, .. } => Some(client_id),
+            AuditEvent::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
+            AuditEvent::SignIn { .. }
+            | AuditEvent::Logout { .. }
+            | AuditEvent::AdminAction { .. } => None,
+        }
     }
 }
 

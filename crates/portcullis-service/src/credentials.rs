@@ -119,6 +119,11 @@ impl CredentialVerifier {
         }
     }
 
+    /// The hasher of new passwords, with the same parameters.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
     /// Argon2 verifications run so far, real or against the dummy hash: every sign-in attempt
     /// that passes the throttle costs exactly one, whoever the username names.
     pub fn password_verifications(&self) -> u64 {

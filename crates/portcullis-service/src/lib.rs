@@ -20,8 +20,9 @@ pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use credentials::CredentialVerifier;
 pub use keys::{KeyError, KeyManager};
 pub use ports::{
-    AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, MemoryThrottle, RevocationStore,
-    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserStore,
+    AuditQuery, AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, MemoryThrottle,
+    RevocationStore, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch,
+    UserStore,
 };
 pub use revocation::Revoker;
 pub use tokens::{TokenError, TokenIssuer, TokenRequest};

@@ -78,7 +78,14 @@ impl Fixture {
     /// The admin actions in the audit log, oldest first, as (actor, action, target).
     async fn admin_actions(&self) -> Vec<(String, String, String)> {
         self.audit.flush().await;
-        let mut records = self.store.recent_audit(100).await.expect("audit");
+        let mut records = self
+            .store
+            .search_audit(&portcullis_service::AuditQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
         records.reverse();
         records
             .into_iter()

@@ -131,6 +131,62 @@ async fn users_update_and_delete(store: &dyn Store) {
     );
 }
 
+async fn users_are_searched_and_paged_by_username(store: &dyn Store) {
+    use portcullis_service::UserSearch;
+    for name in ["bob", "Alice", "alan", "al_x", "carol", "ALBERT"] {
+        store.create_user(&user(name)).await.expect("create");
+    }
+    let names = |users: Vec<User>| -> Vec<String> {
+        users.iter().map(|user| user.username.to_string()).collect()
+    };
+    let search = |prefix: Option<&str>, after: Option<&str>, limit| UserSearch {
+        prefix: prefix.map(str::to_owned),
+        after: after.map(str::to_owned),
+        limit,
+    };
+    assert_eq!(
+        names(
+            store
+                .search_users(&search(Some("AL"), None, 10))
+                .await
+                .expect("search")
+        ),
+        ["al_x", "alan", "ALBERT", "Alice"],
+        "a prefix in any letter case, ordered by lowercase key"
+    );
+    let first = store
+        .search_users(&search(None, None, 2))
+        .await
+        .expect("page");
+    assert_eq!(names(first.clone()), ["al_x", "alan"]);
+    let after = first.last().map(|user| user.username.key());
+    let second = store
+        .search_users(&search(None, after.as_deref(), 3))
+        .await
+        .expect("page");
+    assert_eq!(names(second), ["ALBERT", "Alice", "bob"]);
+    assert!(
+        store
+            .search_users(&search(Some("z"), None, 10))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert!(
+        store
+            .set_email("alice", Some("new@example.com"))
+            .await
+            .expect("set")
+    );
+    let alice = store.find_user_by_username("ALICE").await.expect("find");
+    assert_eq!(
+        alice.expect("alice").email.as_deref(),
+        Some("new@example.com")
+    );
+    assert!(store.set_email("alice", None).await.expect("clear"));
+    assert!(!store.set_email("nobody", None).await.expect("missing"));
+}
+
 async fn clients_round_trip(store: &dyn Store) {
     let service = client("svc", ClientKind::Confidential);
     let app = client("app", ClientKind::Public);
@@ -565,27 +621,73 @@ async fn revocation_feed(store: &dyn Store) {
 }
 
 async fn audit_log(store: &dyn Store) {
-    let record = |at: i64, kind: &str| AuditRecord {
+    use portcullis_service::AuditQuery;
+    let record = |at: i64, kind: &str, subject: Option<&str>, client: Option<&str>| AuditRecord {
         id: 0,
         at,
         kind: kind.into(),
+        subject: subject.map(str::to_owned),
+        client_id: client.map(str::to_owned),
         detail: format!(r#"{{"event":"{kind}"}}"#),
     };
     store
-        .append_audit(&[record(10, "sign_in"), record(20, "token_issued")])
+        .append_audit(&[
+            record(10, "sign_in", Some("alice"), None),
+            record(20, "token_issued", Some("u1"), Some("app")),
+        ])
         .await
         .expect("append");
     store
-        .append_audit(&[record(30, "token_revoked")])
+        .append_audit(&[record(30, "token_revoked", None, Some("app"))])
         .await
         .expect("append");
-    let recent = store.recent_audit(2).await.expect("recent");
+    let search = |query: AuditQuery| async move {
+        let found = store
+            .search_audit(&AuditQuery { limit: 10, ..query })
+            .await
+            .expect("search");
+        found
+            .iter()
+            .map(|record| record.kind.clone())
+            .collect::<Vec<_>>()
+    };
+    let recent = store
+        .search_audit(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("recent");
     let kinds: Vec<&str> = recent.iter().map(|record| record.kind.as_str()).collect();
     assert_eq!(kinds, ["token_revoked", "token_issued"], "newest first");
     assert!(recent[0].id > recent[1].id);
     assert_eq!(recent[0].detail, r#"{"event":"token_revoked"}"#);
+    assert_eq!(recent[1].subject.as_deref(), Some("u1"));
+    assert_eq!(recent[1].client_id.as_deref(), Some("app"));
+    let page_after = AuditQuery {
+        before_id: Some(recent[1].id),
+        ..AuditQuery::default()
+    };
+    assert_eq!(search(page_after).await, ["sign_in"], "the next page");
+    let by_client = AuditQuery {
+        client_id: Some("app".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(search(by_client).await, ["token_revoked", "token_issued"]);
+    let by_subject_and_kind = AuditQuery {
+        subject: Some("alice".into()),
+        kind: Some("sign_in".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(search(by_subject_and_kind).await, ["sign_in"]);
+    let by_time = AuditQuery {
+        since: Some(20),
+        until: Some(30),
+        ..AuditQuery::default()
+    };
+    assert_eq!(search(by_time).await, ["token_issued"]);
     assert_eq!(store.purge_audit(20).await.expect("purge"), 1);
-    assert_eq!(store.recent_audit(10).await.expect("recent").len(), 2);
+    assert_eq!(search(AuditQuery::default()).await.len(), 2);
 }
 
 /// Every case, for one backend: `$open` is an async fn returning `Option<(guard, store)>`
@@ -596,6 +698,7 @@ macro_rules! cases {
             $open;
             users_round_trip_with_case_insensitive_names,
             users_update_and_delete,
+            users_are_searched_and_paged_by_username,
             clients_round_trip,
             client_secret_rotation_and_delete,
             signing_keys_round_trip,

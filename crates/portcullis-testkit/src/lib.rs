@@ -145,6 +145,8 @@ impl Default for TestOptions {
 pub struct TestAuthServer {
     /// `http://127.0.0.1:<port>`; also the issuer unless [`TestOptions::issuer`] names another.
     pub base_url: String,
+    /// `http://127.0.0.1:<port>` of the admin listener (admin API, health, metrics).
+    pub admin_url: String,
     /// The server's state, for direct store access.
     pub state: AppState,
     data_dir: DataDir,
@@ -280,9 +282,17 @@ impl TestAuthServer {
             }
         }
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
-        let task = tokio::spawn(portcullis_auth::serve(
-            listener,
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind admin");
+        let admin_url = format!("http://{}", admin.local_addr().expect("admin address"));
+        let listeners = portcullis_auth::Listeners {
+            public: listener,
             tls,
+            admin: Some(admin),
+        };
+        let task = tokio::spawn(portcullis_auth::serve(
+            listeners,
             state.clone(),
             async move {
                 let _ = shutdown_signal.await;
@@ -290,6 +300,7 @@ impl TestAuthServer {
         ));
         TestAuthServer {
             base_url,
+            admin_url,
             state,
             data_dir,
             store,

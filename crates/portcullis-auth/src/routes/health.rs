@@ -1,16 +1,16 @@
 //! `/healthz` (the process runs), `/readyz` (it can serve: store reachable, signing key present)
-//! and `/metrics`.
+//! and `/metrics`, served on the admin listener (health also on the public one).
 
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-pub(super) async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if let Err(error) = state.store.ping().await {
         tracing::warn!(%error, "not ready: store unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, "store unreachable");
@@ -26,7 +26,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'stat
     (StatusCode::OK, "ready")
 }
 
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,

@@ -2,7 +2,7 @@
 
 mod authorize;
 mod discovery;
-mod health;
+pub(crate) mod health;
 mod jwks;
 mod login;
 mod logout;
@@ -77,7 +77,6 @@ pub fn router(state: AppState) -> Router {
         .route(paths::LOGOUT, get(logout::confirm).post(logout::logout))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(

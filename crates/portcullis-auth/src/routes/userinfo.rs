@@ -29,14 +29,8 @@ fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> R
     response
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = bearer_token(&headers) else {
+    let Some(token) = own_tokens::bearer_token(&headers) else {
         // RFC 6750 §3.1: no error code when the request carried no token at all.
         return bearer_error(
             StatusCode::UNAUTHORIZED,

@@ -5,13 +5,14 @@
 mod actor;
 mod clients;
 mod error;
+mod keys;
 mod sessions;
 mod users;
 
 pub use actor::Actor;
 pub use clients::{ClientCreated, SecretRotated};
 pub use error::AdminError;
-pub use users::UserDraft;
+pub use users::{MAX_USER_PAGE, UserChanges, UserDraft, UserPage};
 
 use crate::{AuditLog, Revoker, Store};
 use portcullis_core::{AuditEvent, Clock, PasswordHasher};

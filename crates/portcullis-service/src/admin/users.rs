@@ -2,8 +2,32 @@
 //! revokes what the user holds, at once.
 
 use super::{AdminError, Administration};
+use crate::UserSearch;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{NewUser, User, Username};
+
+/// The largest page of users one call returns.
+pub const MAX_USER_PAGE: u32 = 200;
+
+/// One page of users and the cursor of the next, if there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    /// The users, by username key.
+    pub users: Vec<User>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    /// New roles.
+    pub roles: Option<Vec<String>>,
+    /// New email address, or `Some(None)` to remove it.
+    pub email: Option<Option<String>>,
+    /// Disable (`true`: their tokens are revoked) or enable.
+    pub disabled: Option<bool>,
+}
 
 /// A user to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +84,66 @@ impl Administration<'_> {
             .find_user_by_username(username)
             .await?
             .ok_or_else(|| AdminError::not_found("user", username))
+    }
+
+    /// One page of users whose username starts with `prefix` (any letter case), after the
+    /// cursor `after`; at most `limit` (clamped to 1..=[`MAX_USER_PAGE`]).
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn list_users(
+        &self,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<UserPage, AdminError> {
+        let limit = limit.clamp(1, MAX_USER_PAGE);
+        let mut users = self
+            .store
+            .search_users(&UserSearch {
+                prefix,
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        let next = more
+            .then(|| users.last().map(|user| user.username.key()))
+            .flatten();
+        Ok(UserPage { users, next })
+    }
+
+    /// Applies `changes` to a user, every field validated before any is stored; returns the
+    /// user as stored afterwards.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] naming the field, [`AdminError::NotFound`], or a store failure.
+    pub async fn update_user(
+        &self,
+        username: &str,
+        changes: UserChanges,
+    ) -> Result<User, AdminError> {
+        let roles = changes.roles.map(normalize_roles).transpose()?;
+        if let Some(Some(email)) = &changes.email {
+            validate_email(email)?;
+        }
+        self.user(username).await?;
+        if let Some(roles) = roles {
+            self.set_roles(username, roles).await?;
+        }
+        if let Some(email) = changes.email {
+            if !self.store.set_email(username, email.as_deref()).await? {
+                return Err(AdminError::not_found("user", username));
+            }
+            self.record("user.set_email", username);
+        }
+        match changes.disabled {
+            Some(true) => self.disable_user(username).await?,
+            Some(false) => self.enable_user(username).await?,
+            None => {}
+        }
+        self.user(username).await
     }
 
     /// Deletes a user and revokes their tokens.

@@ -6,7 +6,7 @@ mod throttle;
 
 pub use error::StoreError;
 pub use store::{
-    AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, RevocationStore, SessionStore,
-    SigningKeyStore, Store, UserStore,
+    AuditQuery, AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, RevocationStore,
+    SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -11,6 +11,17 @@ use portcullis_core::{
     UnixSeconds, User,
 };
 
+/// A page of the user list: a username-key prefix to search, and a cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSearch {
+    /// Only usernames starting with this, in any letter case.
+    pub prefix: Option<String>,
+    /// Only usernames after this key (the last of the previous page).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// Users, addressed by username (case-insensitively) or id.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -22,6 +33,11 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// One page of users by username key (lowercase), through the username index: those whose
+    /// key starts with `search.prefix` and comes after `search.after`, at most `search.limit`.
+    async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError>;
+    /// Replaces the email address; `false` if there is no such user.
+    async fn set_email(&self, username: &str, email: Option<&str>) -> Result<bool, StoreError>;
     /// Deletes a user; `false` if there was none.
     async fn delete_user(&self, username: &str) -> Result<bool, StoreError>;
     /// Replaces the password hash; `false` if there is no such user.
@@ -201,13 +217,32 @@ pub trait RevocationStore: Send + Sync {
     async fn purge_revocations(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// A search of the audit log; every filter that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this kind (`sign_in`, `token_issued`, ...).
+    pub kind: Option<String>,
+    /// Only events about this subject (user id, username for sign-ins, admin target).
+    pub subject: Option<String>,
+    /// Only events involving this client.
+    pub client_id: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<UnixSeconds>,
+    /// Only events before this time.
+    pub until: Option<UnixSeconds>,
+    /// Only events before this position (the last `id` of the previous page).
+    pub before_id: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// The audit log: every sign-in, token issue, refresh, revocation and failure, append-only.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends records in order, atomically.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
-    /// The newest `limit` records, newest first.
-    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest records matching `query`, newest first, at most `query.limit`.
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// Deletes records from before `before`; returns how many.
     async fn purge_audit(&self, before: UnixSeconds) -> Result<u64, StoreError>;
 }

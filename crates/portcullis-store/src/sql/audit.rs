@@ -3,7 +3,7 @@
 use super::{SqlStore, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{AuditRecord, UnixSeconds};
-use portcullis_service::{AuditStore, StoreError};
+use portcullis_service::{AuditQuery, AuditStore, StoreError};
 use sqlx::Row;
 
 #[async_trait]
@@ -11,30 +11,77 @@ impl AuditStore for SqlStore {
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         for record in records {
-            sqlx::query("INSERT INTO audit_events (at, kind, detail) VALUES ($1, $2, $3)")
-                .bind(record.at)
-                .bind(&record.kind)
-                .bind(&record.detail)
-                .execute(&mut *transaction)
-                .await
-                .map_err(unavailable)?;
+            sqlx::query(
+                "INSERT INTO audit_events (at, kind, subject, client_id, detail) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(record.at)
+            .bind(&record.kind)
+            .bind(&record.subject)
+            .bind(&record.client_id)
+            .bind(&record.detail)
+            .execute(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
         }
         transaction.commit().await.map_err(unavailable)
     }
 
-    async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, at, kind, detail FROM audit_events ORDER BY id DESC LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(unavailable)?;
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        // Only the filters that are set become conditions, each on an indexed column.
+        let mut conditions = Vec::new();
+        let mut texts = Vec::new();
+        let mut numbers = Vec::new();
+        for (column, value) in [
+            ("kind", &query.kind),
+            ("subject", &query.subject),
+            ("client_id", &query.client_id),
+        ] {
+            if let Some(value) = value {
+                texts.push(value.clone());
+                conditions.push(format!("{column} = ${}", texts.len()));
+            }
+        }
+        for (condition, value) in [
+            ("at >=", query.since),
+            ("at <", query.until),
+            ("id <", query.before_id),
+        ] {
+            if let Some(value) = value {
+                numbers.push(value);
+                conditions.push(format!("{condition} ${}", texts.len() + numbers.len()));
+            }
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT id, at, kind, subject, client_id, detail FROM audit_events {filter} \
+             ORDER BY id DESC LIMIT ${}",
+            texts.len() + numbers.len() + 1
+        );
+        let mut statement = sqlx::query(&sql);
+        for text in texts {
+            statement = statement.bind(text);
+        }
+        for number in numbers {
+            statement = statement.bind(number);
+        }
+        let rows = statement
+            .bind(i64::from(query.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
         rows.iter()
             .map(|row| {
                 Ok(AuditRecord {
                     id: row.try_get("id").map_err(unavailable)?,
                     at: row.try_get("at").map_err(unavailable)?,
                     kind: row.try_get("kind").map_err(unavailable)?,
+                    subject: row.try_get("subject").map_err(unavailable)?,
+                    client_id: row.try_get("client_id").map_err(unavailable)?,
                     detail: row.try_get("detail").map_err(unavailable)?,
                 })
             })

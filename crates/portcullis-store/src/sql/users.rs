@@ -1,9 +1,9 @@
 //! [`UserStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{SqlStore, join_list, split_list, unavailable};
+use super::{Dialect, SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{UnixSeconds, User, Username};
-use portcullis_service::{StoreError, UserStore};
+use portcullis_service::{StoreError, UserSearch, UserStore};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -89,6 +89,48 @@ impl UserStore for SqlStore {
         .await
         .map_err(unavailable)?;
         rows.iter().map(user_from_row).collect()
+    }
+
+    async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError> {
+        // Keys compare bytewise on both dialects (PostgreSQL through the `COLLATE "C"` index of
+        // migration 0005), so a prefix is the key range [prefix, prefix + U+10FFFF) and the
+        // whole query is one index range scan, never a full scan.
+        let key = match self.dialect() {
+            Dialect::Sqlite => "username_key",
+            Dialect::Postgres => r#"username_key COLLATE "C""#,
+        };
+        let prefix = search
+            .prefix
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let upper = format!("{prefix}{}", char::MAX);
+        let after = search
+            .after
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users \
+             WHERE {key} >= $1 AND {key} < $2 AND {key} > $3 ORDER BY {key} LIMIT $4"
+        ))
+        .bind(prefix)
+        .bind(upper)
+        .bind(after)
+        .bind(i64::from(search.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn set_email(&self, username: &str, email: Option<&str>) -> Result<bool, StoreError> {
+        self.update_user(
+            "UPDATE users SET email = $1 WHERE username_key = $2",
+            email.map(str::to_owned),
+            username,
+        )
+        .await
     }
 
     async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {

@@ -39,6 +39,9 @@ pub struct ServeAuthArgs {
     /// Listen address. Default 127.0.0.1:3000.
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
+    /// Listen address of the admin API, health and metrics. Default 127.0.0.1:3010.
+    #[arg(long, value_name = "ADDR:PORT")]
+    admin_listen: Option<SocketAddr>,
     /// Issuer identifier. Default http://<listen>.
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
@@ -67,6 +70,7 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
     let flags = FlagOverrides {
         data_dir: args.data_dir,
         listen: args.listen,
+        admin_listen: args.admin_listen,
         issuer: args.issuer,
         database_url: args.database_url,
         redis_url: args.redis_url,
@@ -95,9 +99,20 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
     let address = listener.local_addr()?;
     tracing::info!(%address, issuer = %config.issuer(), tls = tls.is_some(), "auth server listening");
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let admin = tokio::net::TcpListener::bind(config.auth.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.auth.admin_listen))?;
+    let admin_address = admin.local_addr()?;
+    tracing::info!(address = %admin_address, "auth admin API listening");
     // Scripts and tests wait for this line; it carries the real port when 0 was asked for.
     println!("portcullis auth server listening on {scheme}://{address}");
-    portcullis_auth::serve(listener, tls, state, shutdown_signal()).await?;
+    println!("portcullis auth admin API listening on http://{admin_address}");
+    let listeners = portcullis_auth::Listeners {
+        public: listener,
+        tls,
+        admin: Some(admin),
+    };
+    portcullis_auth::serve(listeners, state, shutdown_signal()).await?;
     store.close().await;
     tracing::info!("auth server stopped");
     Ok(())

@@ -26,6 +26,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["redis_codes"], Kind::Boolean),
     (&["redis_sessions"], Kind::Boolean),
     (&["auth", "listen"], Kind::Text),
+    (&["auth", "admin_listen"], Kind::Text),
     (&["auth", "issuer"], Kind::Text),
     (&["auth", "product_name"], Kind::Text),
     (&["auth", "direct_login_client"], Kind::Text),

@@ -63,6 +63,8 @@ pub struct Config {
 pub struct AuthConfig {
     /// Listen address.
     pub listen: SocketAddr,
+    /// Listen address of the admin API, `/healthz`, `/readyz` and `/metrics`.
+    pub admin_listen: SocketAddr,
     /// Issuer identifier; defaults to `http://<listen>`.
     pub issuer: Option<String>,
     /// Product name on the sign-in pages.
@@ -191,6 +193,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 3010)),
             issuer: None,
             product_name: "Portcullis".to_owned(),
             direct_login_client: None,
@@ -259,6 +262,8 @@ pub struct FlagOverrides {
     pub listen: Option<SocketAddr>,
     /// `--issuer`
     pub issuer: Option<String>,
+    /// `--admin-listen` of `serve auth`
+    pub admin_listen: Option<SocketAddr>,
     /// `--listen` of `serve gateway`
     pub gateway_listen: Option<SocketAddr>,
     /// `--database-url`
@@ -313,6 +318,9 @@ impl Config {
         }
         if let Some(issuer) = &flags.issuer {
             config.auth.issuer = Some(issuer.clone());
+        }
+        if let Some(listen) = flags.admin_listen {
+            config.auth.admin_listen = listen;
         }
         if let Some(listen) = flags.gateway_listen {
             config.gateway.listen = listen;

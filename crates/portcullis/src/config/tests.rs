@@ -46,6 +46,7 @@ fn flags_beat_environment_beats_file() {
     assert_eq!(config.issuer(), "https://env.example");
     let flags = FlagOverrides {
         listen: Some("127.0.0.1:3000".parse().expect("addr")),
+        admin_listen: Some("127.0.0.1:3999".parse().expect("addr")),
         issuer: Some("https://flag.example/".into()),
         data_dir: Some("/tmp/x".into()),
         gateway_listen: None,
@@ -54,6 +55,7 @@ fn flags_beat_environment_beats_file() {
     };
     let config = load(file, &env, &flags).expect("valid");
     assert_eq!(config.auth.listen.port(), 3000);
+    assert_eq!(config.auth.admin_listen.port(), 3999);
     assert_eq!(
         config.database_url.as_ref().map(|url| url.expose()),
         Some("postgres://flag@127.0.0.1/db")

@@ -38,7 +38,15 @@ async fn serve_auth_speaks_tls_with_an_https_issuer_and_host_only_secure_cookies
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("--config")
         .arg(&config)
-        .args(["serve", "auth", "--listen", &listen, "--data-dir"])
+        .args([
+            "serve",
+            "auth",
+            "--listen",
+            &listen,
+            "--admin-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(&data)
         .env("PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
         .stdout(Stdio::piped())

@@ -2,6 +2,7 @@
 //! SQLite, the real CLI, and tokens checked by an independent JOSE implementation.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod admin_api;
 mod auth_tls;
 mod browser;
 mod cli;

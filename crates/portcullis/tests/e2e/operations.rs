@@ -77,8 +77,15 @@ async fn metrics_count_requests_tokens_and_failures() {
         &[("grant_type", "client_credentials"), ("scope", "admin")],
     )
     .await;
-    let metrics = http()
+    // Metrics are on the admin listener only, never on the public one.
+    let public = http()
         .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("public");
+    assert_eq!(public.status(), 404);
+    let metrics = http()
+        .get(format!("{}/metrics", server.admin_url))
         .send()
         .await
         .expect("metrics")

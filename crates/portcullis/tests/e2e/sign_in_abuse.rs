@@ -39,7 +39,10 @@ async fn audited_addresses(server: &TestAuthServer) -> Vec<String> {
     let mut addresses: Vec<String> = server
         .state
         .store
-        .recent_audit(1000)
+        .search_audit(&portcullis_service::AuditQuery {
+            limit: 1000,
+            ..Default::default()
+        })
         .await
         .expect("audit")
         .iter()

@@ -25,6 +25,8 @@ fn start_up(data: &std::path::Path, ports: &[u16]) -> (Child, String) {
             &ports[0].to_string(),
             "--gateway-port",
             &ports[1].to_string(),
+            "--auth-admin-port",
+            &ports[4].to_string(),
         ])
         .args([
             "--users-port",
@@ -72,7 +74,7 @@ fn stop(mut child: Child) {
 fn up_prints_a_walkthrough_that_works_verbatim() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    let ports = free_ports(4);
+    let ports = free_ports(5);
     let (child, printed) = start_up(&data, &ports);
     let exports: Vec<&str> = printed
         .lines()
@@ -117,6 +119,10 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
     assert!(
         steps[6].contains("HTTP/1.1 200"),
         "step 6, the public endpoint: {stdout}"
+    );
+    assert!(
+        steps[7].contains(r#""username":"guest""#) && steps[7].contains(r#""username":"testuser""#),
+        "step 7, the admin API lists the users: {stdout}"
     );
 
     // products-service behind the same gateway: reading needs products:read or a signed-in user,

@@ -1,5 +1,6 @@
 //! `portcullis admin keys ...`
 
+use super::context::AdminContext;
 use crate::commands::{format_time, key_policy};
 use crate::config::Config;
 use crate::key_encryption;
@@ -27,7 +28,12 @@ pub enum KeysCommand {
 }
 
 impl KeysCommand {
-    pub(super) async fn run(self, config: &Config, store: SqlStore) -> anyhow::Result<()> {
+    pub(super) async fn run(
+        self,
+        config: &Config,
+        store: SqlStore,
+        context: &AdminContext,
+    ) -> anyhow::Result<()> {
         let policy = key_policy(config);
         let now = SystemClock.now();
         match self {
@@ -78,7 +84,11 @@ impl KeysCommand {
                 let manager = KeyManager::load(Arc::new(store), kek, policy)
                     .await
                     .context("cannot load the existing keys")?;
-                for key in manager.rotate(&algorithms, now).await? {
+                for key in context
+                    .administration()
+                    .rotate_keys(&manager, &algorithms)
+                    .await?
+                {
                     println!(
                         "created {} key {}: published now, signs from {}",
                         key.alg.as_str(),

@@ -62,7 +62,7 @@ impl AdminArgs {
         let result = match self.command {
             AdminCommand::User(command) => command.run(&context).await,
             AdminCommand::Client(command) => command.run(&context).await,
-            AdminCommand::Keys(command) => command.run(&config, store.clone()).await,
+            AdminCommand::Keys(command) => command.run(&config, store.clone(), &context).await,
             AdminCommand::Session(command) => command.run(&config, &store, &context).await,
             AdminCommand::Audit(args) => args.run(&store).await,
         };

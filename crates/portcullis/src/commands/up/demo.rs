@@ -116,7 +116,7 @@ pub async fn seed(
                 WEB_CLIENT,
                 ClientKind::Public,
                 user_grants(),
-                &["openid", "profile", "products:read"],
+                &["openid", "profile", "products:read", "portcullis:admin"],
                 api_audience,
             ),
             None,

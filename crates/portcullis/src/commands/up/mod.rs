@@ -29,6 +29,9 @@ pub struct UpArgs {
     /// Auth server port.
     #[arg(long, default_value_t = 3000)]
     auth_port: u16,
+    /// Auth server admin API port (loopback only).
+    #[arg(long, default_value_t = 3010)]
+    auth_admin_port: u16,
     /// Gateway port.
     #[arg(long, default_value_t = 4000)]
     gateway_port: u16,
@@ -110,6 +113,7 @@ impl UpArgs {
         telemetry::init(&config.log);
         // Bind everything first, so a busy port fails before anything is created.
         let auth_listener = bind(self.auth_port, "the auth server").await?;
+        let auth_admin_listener = bind(self.auth_admin_port, "the auth admin API").await?;
         let users_listener = bind(self.users_port, "users-service").await?;
         let products_listener = bind(self.products_port, "products-service").await?;
         let issuer = config.issuer();
@@ -137,14 +141,14 @@ impl UpArgs {
         let state = crate::cluster::join(state, &config)?;
         let (stop, stopped) = watch::channel(false);
         let mut auth_stop = stopped.clone();
-        let auth = tokio::spawn(portcullis_auth::serve(
-            auth_listener,
-            None,
-            state,
-            async move {
-                let _ = auth_stop.changed().await;
-            },
-        ));
+        let listeners = portcullis_auth::Listeners {
+            public: auth_listener,
+            tls: None,
+            admin: Some(auth_admin_listener),
+        };
+        let auth = tokio::spawn(portcullis_auth::serve(listeners, state, async move {
+            let _ = auth_stop.changed().await;
+        }));
 
         let verifier = |audience: &str| {
             let issuer = issuer.clone();
@@ -216,6 +220,7 @@ impl UpArgs {
                 issuer: &issuer,
                 gateway: &gateway_url,
                 gateway_admin: gateway.admin_address,
+                auth_admin: loopback(self.auth_admin_port),
                 users: loopback(self.users_port),
                 products: loopback(self.products_port),
                 data_dir: &config.data_dir,

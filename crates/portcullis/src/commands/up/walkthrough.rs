@@ -13,6 +13,8 @@ pub struct Stack<'a> {
     pub gateway: &'a str,
     /// The gateway's admin listener.
     pub gateway_admin: SocketAddr,
+    /// The auth server's admin listener (admin API).
+    pub auth_admin: SocketAddr,
     /// users-service.
     pub users: SocketAddr,
     /// products-service.
@@ -41,12 +43,14 @@ pub fn render(stack: &Stack<'_>) -> String {
         "\nPortcullis is up.\n\
          \n  gateway           {gateway}   (admin: http://{admin}/metrics)\
          \n  auth server       {issuer}   (issuer; sign-in pages at {issuer}/signin)\
+         \n  auth admin API    http://{auth_admin}/admin/v1   (OpenAPI: http://{auth_admin}/admin/openapi.json)\
          \n  users-service     http://{users}\
          \n  products-service  http://{products}\
          \n  data              {data}\
          \n\nDemo users: testuser (roles admin, user) and guest (role user). Clients: demo-cli (public, PKCE),\
          \ndemo-service (client credentials), demo-web (first-party, POST /login).\n",
         admin = stack.gateway_admin,
+        auth_admin = stack.auth_admin,
         issuer = stack.issuer,
         users = stack.users,
         products = stack.products,
@@ -80,8 +84,11 @@ pub fn render(stack: &Stack<'_>) -> String {
          curl -s -u \"{SERVICE_CLIENT}:$DEMO_SERVICE_SECRET\" -d grant_type=client_credentials {gateway}/token\n\
          # 6. a public endpoint: no token needed, 200\n\
          curl -i {gateway}/public\n\
+         # 7. the admin API with testuser's token (scope portcullis:admin, role admin): the users\n\
+         curl -s 'http://{auth_admin}/admin/v1/users?limit=10' -H \"Authorization: Bearer $TOKEN\"\n\
          \nCtrl-C stops everything.",
         login_admin = login(gateway, "testuser", "TOKEN"),
+        auth_admin = stack.auth_admin,
         login_guest = login(gateway, "guest", "GUEST_TOKEN"),
     ));
     text
