@@ -105,18 +105,18 @@ impl UserStore for SqlStore {
             .unwrap_or_default()
             .to_ascii_lowercase();
         let upper = format!("{prefix}{}", char::MAX);
-        let after = search
-            .after
-            .as_deref()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let after = search.after.as_deref().map(str::to_ascii_lowercase);
+        // One lower bound, so the range scan starts at the cursor, not at the prefix.
+        let (lower, operator) = match after {
+            Some(after) if after >= prefix => (after, ">"),
+            _ => (prefix, ">="),
+        };
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users \
-             WHERE {key} >= $1 AND {key} < $2 AND {key} > $3 ORDER BY {key} LIMIT $4"
+             WHERE {key} {operator} $1 AND {key} < $2 ORDER BY {key} LIMIT $3"
         ))
-        .bind(prefix)
+        .bind(lower)
         .bind(upper)
-        .bind(after)
         .bind(i64::from(search.limit))
         .fetch_all(&self.pool)
         .await
