@@ -4,6 +4,10 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use argon2::{Algorithm, Argon2, Params, Version};
 use thiserror::Error;
 
+/// The stored hash of a user without a password: no PHC string, so nothing ever verifies
+/// against it.
+pub const UNUSABLE_PASSWORD_HASH: &str = "!";
+
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {

@@ -7,7 +7,7 @@ use portcullis_core::{
     ClientKind, ClientRegistration, Clock, NoAnnouncer, PasswordHasher, PasswordPolicy,
     RevocationKind, Session, SystemClock,
 };
-use portcullis_service::admin::UserDraft;
+use portcullis_service::admin::{InitialPassword, UserDraft};
 use portcullis_service::{
     Actor, AdminError, Administration, AuditLog, AuditStore, ClientStore, RevocationStore, Revoker,
     SessionStore, UserStore,
@@ -105,7 +105,7 @@ fn draft(username: &str, email: &str, password: &str) -> UserDraft {
         username: username.into(),
         roles: vec!["user".into()],
         email: Some(email.into()),
-        password: password.into(),
+        password: InitialPassword::Plain(password.into()),
     }
 }
 

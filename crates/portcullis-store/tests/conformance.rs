@@ -244,6 +244,40 @@ async fn client_secret_rotation_and_delete(store: &dyn Store) {
     assert!(!store.delete_client("svc").await.expect("delete"));
 }
 
+async fn clients_are_updated_in_place(store: &dyn Store) {
+    let original = client("app", ClientKind::Public);
+    store.create_client(&original).await.expect("create");
+    let changed = Client {
+        scopes: portcullis_core::ScopeSet::parse("openid email").expect("scope"),
+        audiences: vec!["https://other.example".into()],
+        access_token_lifetime_secs: Some(120),
+        first_party: true,
+        post_logout_redirect_uris: vec!["https://app.example/bye".into()],
+        id_token_algorithm: Some(Algorithm::Es256),
+        created_at: original.created_at + 999,
+        ..original.clone()
+    };
+    assert!(store.update_client(&changed).await.expect("update"));
+    let stored = store
+        .find_client("app")
+        .await
+        .expect("find")
+        .expect("client");
+    assert_eq!(
+        stored,
+        Client {
+            created_at: original.created_at,
+            ..changed.clone()
+        },
+        "everything but the creation time replaced"
+    );
+    let missing = Client {
+        id: "nobody".into(),
+        ..changed
+    };
+    assert!(!store.update_client(&missing).await.expect("update"));
+}
+
 async fn signing_keys_round_trip(store: &dyn Store) {
     let key = |kid: &str, alg, created_at| SigningKeyRecord {
         metadata: KeyMetadata {
@@ -701,6 +735,7 @@ macro_rules! cases {
             users_are_searched_and_paged_by_username,
             clients_round_trip,
             client_secret_rotation_and_delete,
+            clients_are_updated_in_place,
             signing_keys_round_trip,
             sessions_and_consents,
             codes_are_single_use,

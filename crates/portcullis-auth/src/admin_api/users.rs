@@ -12,7 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use portcullis_core::User;
-use portcullis_service::admin::{MAX_USER_PAGE, UserChanges, UserDraft};
+use portcullis_service::admin::{InitialPassword, MAX_USER_PAGE, UserChanges, UserDraft};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -159,7 +159,7 @@ pub async fn create(
             username: body.username,
             roles: body.roles,
             email: body.email,
-            password: body.password,
+            password: InitialPassword::Plain(body.password),
         })
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))

@@ -35,6 +35,25 @@ impl Administration<'_> {
             ClientKind::Confidential => Some(new_secret()?),
             ClientKind::Public => None,
         };
+        self.register_client(registration, secret).await
+    }
+
+    /// Registers a client with `secret` (`Some` exactly for a confidential client).
+    ///
+    /// # Errors
+    /// As [`Administration::create_client`].
+    pub async fn register_client(
+        &self,
+        registration: ClientRegistration,
+        secret: Option<String>,
+    ) -> Result<ClientCreated, AdminError> {
+        if secret.is_some() != (registration.kind == ClientKind::Confidential) {
+            return Err(AdminError::Invalid {
+                field: "secret",
+                message: "a confidential client needs a secret, a public client has none"
+                    .to_owned(),
+            });
+        }
         let client = registration.into_client(
             secret.as_deref().map(SecretHash::of),
             self.max_access_token_lifetime_secs,
@@ -62,6 +81,37 @@ impl Administration<'_> {
             .ok_or_else(|| AdminError::not_found("client", id))
     }
 
+    /// Replaces a client's registration (not its id, type or secret).
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] naming the field (also for a change of type),
+    /// [`AdminError::NotFound`], or a store failure.
+    pub async fn update_client(
+        &self,
+        registration: ClientRegistration,
+    ) -> Result<Client, AdminError> {
+        let existing = self.client(&registration.id).await?;
+        if existing.kind != registration.kind {
+            return Err(AdminError::Invalid {
+                field: "kind",
+                message: format!(
+                    "client `{}` is {}; a client's type cannot change (remove it and register it again)",
+                    existing.id, existing.kind
+                ),
+            });
+        }
+        let client = registration.into_client(
+            existing.secret_hash.clone(),
+            self.max_access_token_lifetime_secs,
+            existing.created_at,
+        )?;
+        if !self.store.update_client(&client).await? {
+            return Err(AdminError::not_found("client", &client.id));
+        }
+        self.record("client.update", &client.id);
+        Ok(client)
+    }
+
     /// Deletes a client.
     ///
     /// # Errors
@@ -86,15 +136,24 @@ impl Administration<'_> {
             });
         }
         let secret = new_secret()?;
+        self.set_client_secret(id, &secret).await?;
+        Ok(SecretRotated { secret })
+    }
+
+    /// Replaces a confidential client's secret with `secret`.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] when there is no such confidential client, or a store failure.
+    pub async fn set_client_secret(&self, id: &str, secret: &str) -> Result<(), AdminError> {
         if !self
             .store
-            .set_client_secret_hash(id, &SecretHash::of(&secret))
+            .set_client_secret_hash(id, &SecretHash::of(secret))
             .await?
         {
-            return Err(AdminError::not_found("client", id));
+            return Err(AdminError::not_found("confidential client", id));
         }
         self.record("client.rotate_secret", id);
-        Ok(SecretRotated { secret })
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //! and followed by the same revocations whichever way it arrives.
 
 mod actor;
+mod apply;
 mod clients;
 mod error;
 mod keys;
@@ -10,9 +11,10 @@ mod sessions;
 mod users;
 
 pub use actor::Actor;
+pub use apply::{Applied, Change, DesiredClient, DesiredState, DesiredUser, Plan};
 pub use clients::{ClientCreated, SecretRotated};
 pub use error::AdminError;
-pub use users::{MAX_USER_PAGE, UserChanges, UserDraft, UserPage};
+pub use users::{InitialPassword, MAX_USER_PAGE, UserChanges, UserDraft, UserPage};
 
 use crate::{AuditLog, Revoker, Store};
 use portcullis_core::{AuditEvent, Clock, PasswordHasher};

@@ -3,6 +3,7 @@
 
 use super::{AdminError, Administration};
 use crate::UserSearch;
+use portcullis_core::password::UNUSABLE_PASSWORD_HASH;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{NewUser, User, Username};
 
@@ -38,8 +39,19 @@ pub struct UserDraft {
     pub roles: Vec<String>,
     /// Email address.
     pub email: Option<String>,
-    /// The initial password, hashed with Argon2id before it is stored.
-    pub password: String,
+    /// The initial password.
+    pub password: InitialPassword,
+}
+
+/// A new user's password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialPassword {
+    /// A password, checked against the policy and hashed with Argon2id.
+    Plain(String),
+    /// An Argon2 hash in PHC format, stored as it is (from another system or an export).
+    Hash(String),
+    /// None: the user cannot sign in with a password until one is set.
+    Unusable,
 }
 
 impl Administration<'_> {
@@ -54,7 +66,11 @@ impl Administration<'_> {
         if let Some(email) = &draft.email {
             validate_email(email)?;
         }
-        let password_hash = self.hash_password(draft.password).await?;
+        let password_hash = match draft.password {
+            InitialPassword::Plain(password) => self.hash_password(password).await?,
+            InitialPassword::Hash(hash) => self.checked_hash(hash)?,
+            InitialPassword::Unusable => UNUSABLE_PASSWORD_HASH.to_owned(),
+        };
         let user = NewUser {
             username,
             roles,
@@ -186,6 +202,30 @@ impl Administration<'_> {
         Ok(ended)
     }
 
+    /// Replaces a user's password hash with an Argon2 hash in PHC format (from another system)
+    /// and, as [`Administration::set_password`], ends every session and token family of theirs.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] for a hash this server cannot read, [`AdminError::NotFound`], or a
+    /// store failure.
+    pub async fn set_password_hash(
+        &self,
+        username: &str,
+        hash: String,
+    ) -> Result<usize, AdminError> {
+        let user = self.user(username).await?;
+        let hash = self.checked_hash(hash)?;
+        if !self.store.set_password_hash(username, &hash).await? {
+            return Err(AdminError::not_found("user", username));
+        }
+        let ended = self
+            .revoker
+            .end_everything_of_user(&user.id, self.clock.now())
+            .await?;
+        self.record("user.set_password", user.username.as_str());
+        Ok(ended)
+    }
+
     /// Replaces a user's roles; returns them normalized.
     ///
     /// # Errors
@@ -247,6 +287,17 @@ impl Administration<'_> {
             &format!("{}:{client_id}", user.username),
         );
         Ok(())
+    }
+
+    /// `hash` if it is an Argon2 PHC string this server can verify against.
+    fn checked_hash(&self, hash: String) -> Result<String, AdminError> {
+        match self.hasher.verify("", &hash) {
+            Ok(_) if hash.starts_with("$argon2") => Ok(hash),
+            _ => Err(AdminError::Invalid {
+                field: "password_hash",
+                message: "not an Argon2 hash in PHC format".to_owned(),
+            }),
+        }
     }
 
     /// Hashes off the async threads: Argon2id takes tens of milliseconds on purpose.

@@ -61,6 +61,9 @@ pub trait ClientStore: Send + Sync {
     async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
     /// All clients, by id.
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces a client's registration (everything but its id, type, secret and creation
+    /// time); `false` if there is no such client.
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
     /// Deletes a client; `false` if there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
     /// Replaces a confidential client's secret hash; `false` if there is no such confidential client.

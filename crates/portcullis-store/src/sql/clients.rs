@@ -61,6 +61,33 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
 
 #[async_trait]
 impl ClientStore for SqlStore {
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+        let grant_types: Vec<&str> = client
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str())
+            .collect();
+        let scopes: Vec<&str> = client.scopes.iter().collect();
+        let result = sqlx::query(
+            "UPDATE clients SET grant_types = $1, redirect_uris = $2, scopes = $3, audiences = $4, \
+             access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
+             id_token_algorithm = $8 WHERE id = $9",
+        )
+        .bind(join_list(&grant_types))
+        .bind(join_list(&client.redirect_uris))
+        .bind(join_list(&scopes))
+        .bind(join_list(&client.audiences))
+        .bind(client.access_token_lifetime_secs)
+        .bind(i64::from(client.first_party))
+        .bind(join_list(&client.post_logout_redirect_uris))
+        .bind(client.id_token_algorithm.map(|alg| alg.as_str()))
+        .bind(&client.id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(result.rows_affected() == 1)
+    }
+
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let grant_types: Vec<&str> = client
             .grant_types

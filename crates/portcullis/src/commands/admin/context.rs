@@ -9,9 +9,17 @@ use portcullis_service::{Actor, Administration, AuditLog};
 use portcullis_store::SqlStore;
 use std::sync::Arc;
 
+/// The operator at this terminal, as the audit log names them.
+pub(crate) fn operator() -> Actor {
+    let os_user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    Actor::command_line(&os_user)
+}
+
 /// One admin command's dependencies; [`AdminContext::finish`] waits until its audit events and
 /// announcements are out.
-pub(super) struct AdminContext {
+pub(crate) struct AdminContext {
     revocations: CommandRevocations,
     audit: AuditLog,
     hasher: PasswordHasher,
@@ -20,20 +28,18 @@ pub(super) struct AdminContext {
 }
 
 impl AdminContext {
-    pub(super) fn new(config: &Config, store: &SqlStore) -> anyhow::Result<Self> {
-        let os_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".to_owned());
+    /// Over `store` and the cluster of `config`, acting as `actor`.
+    pub(crate) fn new(config: &Config, store: &SqlStore, actor: Actor) -> anyhow::Result<Self> {
         Ok(AdminContext {
             revocations: CommandRevocations::new(config, store)?,
             audit: AuditLog::start(Arc::new(store.clone()), Arc::new(SystemClock)),
             hasher: PasswordHasher::new(config.password_policy()).context("password settings")?,
-            actor: Actor::command_line(&os_user),
+            actor,
             max_access_token_lifetime_secs: config.tokens.max_access_token_lifetime_secs,
         })
     }
 
-    pub(super) fn administration(&self) -> Administration<'_> {
+    pub(crate) fn administration(&self) -> Administration<'_> {
         Administration {
             store: self.revocations.store(),
             revoker: self.revocations.revoker(),
@@ -45,7 +51,7 @@ impl AdminContext {
         }
     }
 
-    pub(super) async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.audit.flush().await;
         self.revocations.finish().await;
     }

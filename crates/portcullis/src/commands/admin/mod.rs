@@ -2,9 +2,10 @@
 //! directory, or PostgreSQL with `--database-url`). Safe to run while servers use the same store
 //! (SQLite WAL or PostgreSQL transactions; servers re-read keys).
 
+mod apply;
 mod audit;
 mod client;
-mod context;
+pub(crate) mod context;
 mod keys;
 mod session;
 mod user;
@@ -41,6 +42,8 @@ enum AdminCommand {
     /// Browser sign-in sessions.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Make clients and users match a TOML file (plan, then apply; --dry-run, --prune).
+    Apply(apply::ApplyArgs),
     /// The newest audit events: sign-ins, tokens issued and refused, revocations, failures.
     Audit(audit::AuditArgs),
 }
@@ -58,13 +61,14 @@ impl AdminArgs {
         };
         let config = Config::load(config_file, &flags)?;
         let store = super::open_store(&config).await?;
-        let context = context::AdminContext::new(&config, &store)?;
+        let context = context::AdminContext::new(&config, &store, context::operator())?;
         let result = match self.command {
             AdminCommand::User(command) => command.run(&context).await,
             AdminCommand::Client(command) => command.run(&context).await,
             AdminCommand::Keys(command) => command.run(&config, store.clone(), &context).await,
             AdminCommand::Session(command) => command.run(&config, &store, &context).await,
             AdminCommand::Audit(args) => args.run(&store).await,
+            AdminCommand::Apply(args) => args.run(&context).await,
         };
         context.finish().await;
         store.close().await;

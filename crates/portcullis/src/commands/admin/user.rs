@@ -4,7 +4,7 @@ use super::context::AdminContext;
 use super::read_password_from_stdin;
 use crate::commands::format_time;
 use clap::Subcommand;
-use portcullis_service::admin::UserDraft;
+use portcullis_service::admin::{InitialPassword, UserDraft};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -77,7 +77,7 @@ impl UserCommand {
                         username: name,
                         roles,
                         email,
-                        password: read_password_from_stdin()?,
+                        password: InitialPassword::Plain(read_password_from_stdin()?),
                     })
                     .await?;
                 println!("created user {} ({})", user.username, user.id);

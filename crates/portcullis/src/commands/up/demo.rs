@@ -1,13 +1,13 @@
 //! The demo data of `portcullis up`, created on first start only.
 
+use crate::commands::admin::context::AdminContext;
 use crate::config::Config;
 use anyhow::Context;
 use portcullis_core::secret::CLIENT_SECRET_BYTES;
-use portcullis_core::{
-    ClientKind, ClientRegistration, Clock, NewUser, PasswordHasher, SecretHash, SystemClock,
-    Username, generate_secret,
-};
-use portcullis_service::{ClientStore, UserStore};
+use portcullis_core::{ClientKind, ClientRegistration, SecretHash, generate_secret};
+use portcullis_service::Actor;
+use portcullis_service::ClientStore;
+use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword};
 use portcullis_store::SqlStore;
 use portcullis_types::GrantType;
 
@@ -61,7 +61,8 @@ fn registration(
     }
 }
 
-/// Creates the demo users and clients unless they exist. Returns what to show once.
+/// Creates the demo users and clients unless they exist, through the same declarative apply as
+/// `portcullis admin apply`. Returns what to show once.
 ///
 /// # Errors
 /// Store or hashing failures.
@@ -73,7 +74,6 @@ pub async fn seed(
     if store.find_client(CLI_CLIENT).await?.is_some() {
         return Ok(None);
     }
-    let now = SystemClock.now();
     let (password, generated_password) = match std::env::var("PORTCULLIS_DEMO_PASSWORD") {
         Ok(password) if !password.is_empty() => (password, None),
         _ => {
@@ -81,72 +81,71 @@ pub async fn seed(
             (password.clone(), Some(password))
         }
     };
-    let hasher = PasswordHasher::new(config.password_policy()).context("password settings")?;
-    for (name, roles) in [("testuser", vec!["admin", "user"]), ("guest", vec!["user"])] {
-        let user = NewUser {
-            username: Username::parse(name)?,
+    let service_secret = generate_secret(CLIENT_SECRET_BYTES)?;
+    let users = [("testuser", vec!["admin", "user"]), ("guest", vec!["user"])]
+        .into_iter()
+        .map(|(name, roles)| DesiredUser {
+            username: name.to_owned(),
             roles: roles.into_iter().map(str::to_owned).collect(),
             email: Some(format!("{name}@example.com")),
-            password_hash: hasher.hash(&password).context("PORTCULLIS_DEMO_PASSWORD")?,
-        };
-        store.create_user(&user.into_user(now)).await?;
-    }
-    let service_secret = generate_secret(CLIENT_SECRET_BYTES)?;
-    let max = config.tokens.max_access_token_lifetime_secs;
+            password: InitialPassword::Plain(password.clone()),
+        })
+        .collect();
     let user_grants = || vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
-    let clients = [
-        (
-            registration(
-                CLI_CLIENT,
-                ClientKind::Public,
-                user_grants(),
-                &[
-                    "openid",
-                    "profile",
-                    "email",
-                    "offline_access",
-                    "products:read",
-                ],
-                api_audience,
-            ),
-            None,
-        ),
-        (
-            registration(
-                WEB_CLIENT,
-                ClientKind::Public,
-                user_grants(),
-                &["openid", "profile", "products:read", "portcullis:admin"],
-                api_audience,
-            ),
-            None,
-        ),
-        (
-            registration(
+    let public = |registration| DesiredClient {
+        registration,
+        secret: None,
+    };
+    let clients = vec![
+        public(registration(
+            CLI_CLIENT,
+            ClientKind::Public,
+            user_grants(),
+            &[
+                "openid",
+                "profile",
+                "email",
+                "offline_access",
+                "products:read",
+            ],
+            api_audience,
+        )),
+        public(registration(
+            WEB_CLIENT,
+            ClientKind::Public,
+            user_grants(),
+            &["openid", "profile", "products:read", "portcullis:admin"],
+            api_audience,
+        )),
+        DesiredClient {
+            registration: registration(
                 SERVICE_CLIENT,
                 ClientKind::Confidential,
                 vec![GrantType::ClientCredentials],
                 &["products:read"],
                 api_audience,
             ),
-            Some(SecretHash::of(&service_secret)),
-        ),
-        (
-            registration(
+            secret: Some(service_secret.clone()),
+        },
+        DesiredClient {
+            registration: registration(
                 GATEWAY_CLIENT,
                 ClientKind::Confidential,
                 vec![GrantType::ClientCredentials],
                 &["portcullis:revocations"],
                 "",
             ),
-            Some(SecretHash::of(&generate_secret(CLIENT_SECRET_BYTES)?)),
-        ),
+            secret: Some(generate_secret(CLIENT_SECRET_BYTES)?),
+        },
     ];
-    for (registration, secret) in clients {
-        store
-            .create_client(&registration.into_client(secret, max, now)?)
-            .await?;
-    }
+    let context = AdminContext::new(config, store, Actor::command_line("portcullis-up"))?;
+    let applied = context
+        .administration()
+        .apply(&DesiredState { clients, users }, false)
+        .await
+        .context("demo data (PORTCULLIS_DEMO_PASSWORD must satisfy the password policy)");
+    context.finish().await;
+    applied?;
     Ok(Some(Seeded {
         generated_password,
         service_secret,

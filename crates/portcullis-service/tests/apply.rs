@@ -1,0 +1,327 @@
+//! Declarative apply over a real (temporary SQLite) store: the plan names every difference,
+//! dry runs change nothing, a second apply changes nothing, pruning is opt-in, secrets are
+//! applied but never part of the plan's text.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use portcullis_core::{
+    ClientKind, ClientRegistration, NoAnnouncer, PasswordHasher, PasswordPolicy, SystemClock,
+};
+use portcullis_service::admin::{
+    Change, DesiredClient, DesiredState, DesiredUser, InitialPassword, UserDraft,
+};
+use portcullis_service::{
+    Actor, AdminError, Administration, AuditLog, ClientStore, Revoker, UserStore,
+};
+use portcullis_store::SqlStore;
+use portcullis_types::GrantType;
+use std::sync::Arc;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<SqlStore>,
+    audit: AuditLog,
+    hasher: PasswordHasher,
+    actor: Actor,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(
+            SqlStore::open_sqlite(&dir.path().join("portcullis.db"))
+                .await
+                .expect("store"),
+        );
+        Fixture {
+            audit: AuditLog::start(store.clone(), Arc::new(SystemClock)),
+            hasher: PasswordHasher::new(PasswordPolicy {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            })
+            .expect("hasher"),
+            actor: Actor::command_line("apply-test"),
+            _dir: dir,
+            store,
+        }
+    }
+
+    fn admin(&self) -> Administration<'_> {
+        Administration {
+            store: self.store.as_ref(),
+            revoker: Revoker {
+                store: self.store.as_ref(),
+                sessions: self.store.as_ref(),
+                announcer: &NoAnnouncer,
+                leeway_secs: 60,
+                max_access_token_lifetime_secs: 3600,
+            },
+            audit: &self.audit,
+            clock: &SystemClock,
+            hasher: &self.hasher,
+            max_access_token_lifetime_secs: 3600,
+            actor: &self.actor,
+        }
+    }
+}
+
+fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
+    DesiredClient {
+        registration: ClientRegistration {
+            id: id.into(),
+            kind: ClientKind::Confidential,
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            audiences: vec![],
+            access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: vec![],
+            id_token_algorithm: None,
+        },
+        secret: secret.map(str::to_owned),
+    }
+}
+
+fn user(name: &str, roles: &[&str], password: InitialPassword) -> DesiredUser {
+    DesiredUser {
+        username: name.into(),
+        roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        email: Some(format!("{name}@example.com")),
+        password,
+    }
+}
+
+fn lines(changes: &[Change]) -> Vec<String> {
+    changes.iter().map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn apply_creates_then_changes_nothing_the_second_time() {
+    let fixture = Fixture::new().await;
+    let admin = fixture.admin();
+    let desired = DesiredState {
+        clients: vec![
+            service(
+                "billing",
+                &["read"],
+                Some("billing-secret-from-the-environment"),
+            ),
+            service("reports", &["read"], None),
+        ],
+        users: vec![
+            user("alice", &["admin"], InitialPassword::Plain(PASSWORD.into())),
+            user("bob", &["user"], InitialPassword::Unusable),
+        ],
+    };
+    let plan = admin.plan(&desired, false).await.expect("plan");
+    assert_eq!(
+        lines(&plan.changes),
+        [
+            "+ client billing",
+            "+ client reports (new secret, shown once)",
+            "+ user alice",
+            "+ user bob"
+        ]
+    );
+    assert!(
+        fixture.store.list_clients().await.expect("list").is_empty(),
+        "a plan changes nothing"
+    );
+    let (_, applied) = admin.apply(&desired, false).await.expect("apply");
+    assert_eq!(applied.generated_secrets.len(), 1);
+    assert_eq!(applied.generated_secrets[0].0, "reports");
+    let billing = fixture
+        .store
+        .find_client("billing")
+        .await
+        .expect("find")
+        .expect("billing");
+    assert!(billing.secret_is_valid(Some("billing-secret-from-the-environment")));
+    let alice = fixture
+        .store
+        .find_user_by_username("alice")
+        .await
+        .expect("find")
+        .expect("alice");
+    assert!(
+        fixture
+            .hasher
+            .verify(PASSWORD, &alice.password_hash)
+            .expect("verify")
+    );
+    let bob = fixture
+        .store
+        .find_user_by_username("bob")
+        .await
+        .expect("find")
+        .expect("bob");
+    assert!(
+        !fixture
+            .hasher
+            .verify("", &bob.password_hash)
+            .unwrap_or(false)
+    );
+
+    let (again, applied) = admin.apply(&desired, false).await.expect("apply again");
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert!(applied.generated_secrets.is_empty());
+}
+
+#[tokio::test]
+async fn differences_are_updated_and_pruning_is_opt_in() {
+    let fixture = Fixture::new().await;
+    let admin = fixture.admin();
+    let first = DesiredState {
+        clients: vec![service(
+            "billing",
+            &["read"],
+            Some("first-secret-of-billing"),
+        )],
+        users: vec![user(
+            "alice",
+            &["admin"],
+            InitialPassword::Plain(PASSWORD.into()),
+        )],
+    };
+    admin.apply(&first, false).await.expect("apply");
+    admin
+        .create_user(UserDraft {
+            username: "mallory".into(),
+            roles: vec![],
+            email: None,
+            password: InitialPassword::Plain(PASSWORD.into()),
+        })
+        .await
+        .expect("someone created outside the file");
+    let second = DesiredState {
+        clients: vec![service(
+            "billing",
+            &["read", "write"],
+            Some("second-secret-of-billing"),
+        )],
+        users: vec![DesiredUser {
+            email: None,
+            ..user(
+                "ALICE",
+                &["admin", "user"],
+                InitialPassword::Plain("a new long passphrase".into()),
+            )
+        }],
+    };
+    let plan = admin.plan(&second, false).await.expect("plan");
+    assert_eq!(
+        lines(&plan.changes),
+        [
+            "~ client billing: scopes",
+            "~ client billing: secret",
+            "~ user ALICE: roles, email",
+            "~ user ALICE: password"
+        ]
+    );
+    assert!(
+        !lines(&plan.changes).concat().contains("second-secret"),
+        "secrets are never in the plan"
+    );
+    admin.apply(&second, false).await.expect("apply");
+    let billing = fixture
+        .store
+        .find_client("billing")
+        .await
+        .expect("find")
+        .expect("billing");
+    assert!(billing.scopes.contains("write"));
+    assert!(billing.secret_is_valid(Some("second-secret-of-billing")));
+    assert!(!billing.secret_is_valid(Some("first-secret-of-billing")));
+    assert!(
+        fixture
+            .store
+            .find_user_by_username("mallory")
+            .await
+            .expect("find")
+            .is_some(),
+        "not deleted without pruning"
+    );
+    let pruned = admin.plan(&second, true).await.expect("plan");
+    assert_eq!(lines(&pruned.changes), ["- user mallory"]);
+    admin.apply(&second, true).await.expect("prune");
+    assert!(
+        fixture
+            .store
+            .find_user_by_username("mallory")
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        admin
+            .plan(&second, true)
+            .await
+            .expect("plan")
+            .changes
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn invalid_desired_states_are_refused_before_any_change() {
+    let fixture = Fixture::new().await;
+    let admin = fixture.admin();
+    fn field<T: std::fmt::Debug>(result: Result<T, AdminError>) -> &'static str {
+        match result {
+            Err(AdminError::Invalid { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+    let twice = DesiredState {
+        clients: vec![service("a", &["read"], None), service("a", &["read"], None)],
+        users: vec![],
+    };
+    assert_eq!(field(admin.apply(&twice, false).await), "clients");
+    let users_twice = DesiredState {
+        clients: vec![],
+        users: vec![
+            user("alice", &[], InitialPassword::Unusable),
+            user("Alice", &[], InitialPassword::Unusable),
+        ],
+    };
+    assert_eq!(field(admin.apply(&users_twice, false).await), "users");
+    let bad_hash = DesiredState {
+        clients: vec![],
+        users: vec![user("carol", &[], InitialPassword::Hash("md5:abc".into()))],
+    };
+    assert_eq!(field(admin.apply(&bad_hash, false).await), "password_hash");
+    let mut public = service("app", &["read"], None);
+    public.registration.kind = ClientKind::Public;
+    public.registration.grant_types = vec![GrantType::AuthorizationCode];
+    public.registration.redirect_uris = vec!["https://app.example/cb".into()];
+    admin
+        .apply(
+            &DesiredState {
+                clients: vec![public.clone()],
+                users: vec![],
+            },
+            false,
+        )
+        .await
+        .expect("public client");
+    let retyped = DesiredState {
+        clients: vec![service("app", &["read"], None)],
+        users: vec![],
+    };
+    assert_eq!(field(admin.plan(&retyped, false).await), "kind");
+    let with_secret = DesiredState {
+        clients: vec![DesiredClient {
+            secret: Some("s".into()),
+            ..public
+        }],
+        users: vec![],
+    };
+    assert_eq!(field(admin.plan(&with_secret, false).await), "secret");
+    assert!(
+        fixture.store.list_users().await.expect("users").is_empty(),
+        "nothing of a refused apply is applied"
+    );
+}

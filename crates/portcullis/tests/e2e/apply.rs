@@ -1,0 +1,162 @@
+//! `portcullis admin apply FILE` through the real binary on a data directory: the plan is shown
+//! (secrets never), `--dry-run` changes nothing, a second apply changes nothing, `--prune` is the
+//! only way to delete, and secrets come from the environment or files, never the file itself.
+
+use super::support::{admin, stderr, stdout};
+
+const DESIRED: &str = r#"
+[[clients]]
+id = "billing"
+grant_types = ["client_credentials"]
+scopes = ["read"]
+secret = { env = "BILLING_SECRET" }
+
+[[clients]]
+id = "reports"
+grant_types = ["client_credentials"]
+scopes = ["read"]
+
+[[users]]
+username = "alice"
+roles = ["admin"]
+email = "alice@example.com"
+password = { file = "PASSWORD_FILE" }
+
+[[users]]
+username = "bob"
+roles = ["user"]
+"#;
+
+const SECRET: &str = "billing-secret-from-the-environment";
+
+#[tokio::test]
+async fn apply_plans_applies_once_and_prunes_only_when_asked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let password_file = dir.path().join("alice-password");
+    std::fs::write(&password_file, "correct horse battery staple\n").expect("password file");
+    let file = dir.path().join("desired.toml");
+    std::fs::write(
+        &file,
+        DESIRED.replace("PASSWORD_FILE", &password_file.display().to_string()),
+    )
+    .expect("desired file");
+    let file_arg = file.display().to_string();
+    let env = [("BILLING_SECRET", SECRET)];
+
+    let dry = admin(&data, &["apply", &file_arg, "--dry-run"], "", &env).await;
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let planned = stdout(&dry);
+    assert!(planned.contains("+ client billing\n"), "{planned}");
+    assert!(
+        planned.contains("+ client reports (new secret, shown once)"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("+ user alice") && planned.contains("+ user bob"),
+        "{planned}"
+    );
+    assert!(planned.contains("dry run: nothing changed"));
+    assert!(!planned.contains(SECRET), "secrets are never printed");
+    let users = stdout(&admin(&data, &["user", "list"], "", &[]).await);
+    assert!(
+        !users.contains("alice"),
+        "a dry run changes nothing: {users}"
+    );
+
+    let applied = admin(&data, &["apply", &file_arg], "", &env).await;
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let output = stdout(&applied);
+    assert!(output.contains("applied 4 change(s)"), "{output}");
+    assert!(
+        output.contains("client_secret of reports: "),
+        "the generated secret, once"
+    );
+    assert!(!output.contains(SECRET));
+
+    let again = admin(&data, &["apply", &file_arg], "", &env).await;
+    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
+
+    // Someone adds a user by hand; apply leaves it unless pruning.
+    let added = admin(
+        &data,
+        &["user", "add", "mallory", "--password-stdin"],
+        "another long passphrase\n",
+        &[],
+    )
+    .await;
+    assert!(added.status.success());
+    assert!(stdout(&admin(&data, &["apply", &file_arg], "", &env).await).contains("no changes"));
+    let pruned = admin(&data, &["apply", &file_arg, "--prune"], "", &env).await;
+    assert!(
+        stdout(&pruned).contains("- user mallory"),
+        "{}",
+        stdout(&pruned)
+    );
+    let users = stdout(&admin(&data, &["user", "list"], "", &[]).await);
+    assert!(
+        !users.contains("mallory") && users.contains("alice"),
+        "{users}"
+    );
+
+    // Every change is audited with the CLI actor.
+    let audit = stdout(&admin(&data, &["audit", "--kind", "admin_action"], "", &[]).await);
+    assert!(
+        audit.contains(r#""action":"client.create","target":"billing""#),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(r#""action":"user.delete","target":"mallory""#),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_must_come_from_the_environment_or_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("desired.toml");
+    let write = |text: &str| std::fs::write(&file, text).expect("write");
+    let file_arg = file.display().to_string();
+
+    write(
+        "[[clients]]\nid = \"billing\"\ngrant_types = [\"client_credentials\"]\nsecret = \"inline-secret\"\n",
+    );
+    let inline = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(!inline.status.success());
+    assert!(
+        stderr(&inline).contains("secrets never go in the file"),
+        "{}",
+        stderr(&inline)
+    );
+    assert!(!stderr(&inline).contains("inline-secret"));
+
+    write(
+        "[[clients]]\nid = \"billing\"\ngrant_types = [\"client_credentials\"]\nsecret = { env = \"UNSET_SECRET_VARIABLE\" }\n",
+    );
+    let unset = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(!unset.status.success());
+    assert!(
+        stderr(&unset).contains("UNSET_SECRET_VARIABLE is not set"),
+        "{}",
+        stderr(&unset)
+    );
+
+    write("[[users]]\nusername = \"alice\"\nnickname = \"al\"\n");
+    let unknown = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("nickname"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    write("[[users]]\nusername = \"not valid\"\n");
+    let invalid = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(!invalid.status.success());
+    assert!(
+        stderr(&invalid).contains("invalid username"),
+        "{}",
+        stderr(&invalid)
+    );
+}
