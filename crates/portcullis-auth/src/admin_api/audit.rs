@@ -36,7 +36,7 @@ pub struct AuditParams {
 }
 
 /// One audit event.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEventView {
     /// Position in the log.
     pub id: i64,
@@ -50,7 +50,7 @@ pub struct AuditEventView {
 }
 
 /// One page of events.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditPage {
     /// Newest first.
     pub events: Vec<AuditEventView>,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A client as the admin API shows it (never its secret or hash).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClientView {
     /// Client id.
     pub id: String,
@@ -63,7 +63,7 @@ impl From<Client> for ClientView {
 }
 
 /// A client to register.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClientBody {
     /// Client id: 1-128 letters, digits and `. _ - :`.
@@ -94,7 +94,7 @@ pub struct NewClientBody {
 }
 
 /// A registered client, with its secret shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClientCreatedView {
     /// The client.
     pub client: ClientView,
@@ -103,14 +103,18 @@ pub struct ClientCreatedView {
 }
 
 /// A rotated secret.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SecretView {
     /// The new secret; the old one no longer works.
     pub client_secret: String,
 }
 
 impl NewClientBody {
-    fn registration(self) -> Result<ClientRegistration, ApiError> {
+    /// The registration it describes.
+    ///
+    /// # Errors
+    /// An `invalid` error naming `kind`, `grant_types` or `id_token_algorithm`.
+    pub fn registration(self) -> Result<ClientRegistration, ApiError> {
         let kind = match self.kind.as_str() {
             "confidential" => ClientKind::Confidential,
             "public" => ClientKind::Public,

@@ -85,6 +85,17 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.body.field {
+            Some(field) => write!(formatter, "{} (field `{field}`)", self.body.message),
+            None => formatter.write_str(&self.body.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl From<AdminError> for ApiError {
     fn from(error: AdminError) -> Self {
         match &error {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A signing key (its public metadata).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyView {
     /// Key id.
     pub kid: String,
@@ -29,22 +29,25 @@ pub struct KeyView {
     pub unpublish_at: Option<i64>,
 }
 
-fn view(key: &KeyMetadata, status: KeyStatus) -> KeyView {
-    KeyView {
-        kid: key.kid.clone(),
-        alg: key.alg.as_str().to_owned(),
-        status: status.name().to_owned(),
-        created_at: key.created_at,
-        activates_at: key.activates_at,
-        unpublish_at: match status {
-            KeyStatus::Retired { unpublish_at } => Some(unpublish_at),
-            _ => None,
-        },
+impl KeyView {
+    /// A key with its status now.
+    pub fn new(key: &KeyMetadata, status: KeyStatus) -> Self {
+        KeyView {
+            kid: key.kid.clone(),
+            alg: key.alg.as_str().to_owned(),
+            status: status.name().to_owned(),
+            created_at: key.created_at,
+            activates_at: key.activates_at,
+            unpublish_at: match status {
+                KeyStatus::Retired { unpublish_at } => Some(unpublish_at),
+                _ => None,
+            },
+        }
     }
 }
 
 /// Which algorithms to rotate.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateBody {
     /// Algorithms; empty or absent rotates all.
@@ -62,7 +65,7 @@ pub async fn list(State(state): State<AppState>, _reader: Reader) -> Json<Vec<Ke
     Json(
         statuses
             .iter()
-            .map(|(key, status)| view(key, *status))
+            .map(|(key, status)| KeyView::new(key, *status))
             .collect(),
     )
 }
@@ -96,7 +99,7 @@ pub async fn rotate(
         statuses
             .iter()
             .filter(|(key, _)| created.iter().any(|new| new.kid == key.kid))
-            .map(|(key, status)| view(key, *status))
+            .map(|(key, status)| KeyView::new(key, *status))
             .collect(),
     ))
 }

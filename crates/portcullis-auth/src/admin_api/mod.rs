@@ -4,13 +4,14 @@
 //! generated from the same handlers that are routed, so the two cannot drift.
 
 pub mod access;
-mod audit;
+pub mod apply;
+pub mod audit;
 mod body;
-mod clients;
+pub mod clients;
 pub mod error;
-mod keys;
-mod sessions;
-mod users;
+pub mod keys;
+pub mod sessions;
+pub mod users;
 
 use crate::routes::health;
 use crate::state::AppState;
@@ -32,6 +33,7 @@ mod tags {
     pub const SESSIONS: &str = "sessions";
     pub const KEYS: &str = "keys";
     pub const AUDIT: &str = "audit";
+    pub const APPLY: &str = "apply";
 }
 
 #[derive(OpenApi)]
@@ -80,6 +82,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
         .routes(routes!(audit::search))
+        .routes(routes!(apply::apply))
         .split_for_parts()
 }
 

@@ -8,16 +8,18 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use portcullis_core::Session;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A session as the admin API shows it (never its cookie secret or hash).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionView {
     /// Public session id (`sid` of its tokens).
     pub sid: String,
     /// The user's id.
     pub user_id: String,
+    /// The user's name; absent once the user is gone.
+    pub username: Option<String>,
     /// When the user authenticated, Unix seconds.
     pub auth_time: i64,
     /// Last activity, Unix seconds.
@@ -26,11 +28,12 @@ pub struct SessionView {
     pub expires_at: i64,
 }
 
-impl From<Session> for SessionView {
-    fn from(session: Session) -> Self {
+impl From<(Session, Option<String>)> for SessionView {
+    fn from((session, username): (Session, Option<String>)) -> Self {
         SessionView {
             sid: session.sid,
             user_id: session.user_id,
+            username,
             auth_time: session.auth_time,
             last_seen_at: session.last_seen_at,
             expires_at: session.expires_at,
@@ -45,9 +48,9 @@ impl From<Session> for SessionView {
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _reader: Reader,
+    Reader(actor): Reader,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
-    let sessions = state.sessions.list_sessions().await?;
+    let sessions = administration(&state, &actor).sessions(None).await?;
     Ok(Json(sessions.into_iter().map(SessionView::from).collect()))
 }
 

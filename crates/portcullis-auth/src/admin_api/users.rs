@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// A user as the admin API shows it (never the password hash).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserView {
     /// Stable id: the `sub` of the user's tokens.
     pub id: String,
@@ -47,7 +47,7 @@ impl From<User> for UserView {
 }
 
 /// One page of users.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
     /// Users by lowercase username.
     pub users: Vec<UserView>,
@@ -68,7 +68,7 @@ pub struct UserQuery {
 }
 
 /// A user to create.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     /// Username: 1-64 letters, digits and `. _ - @`; unique in any letter case.
@@ -83,16 +83,22 @@ pub struct NewUserBody {
 }
 
 /// Changes to a user; absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// New roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
     /// New email address; `null` removes it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     /// `true` disables the user (their tokens are revoked at once), `false` enables.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
 }
 
@@ -102,7 +108,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 }
 
 /// A new password.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     /// The password.
@@ -110,7 +116,7 @@ pub struct PasswordBody {
 }
 
 /// The result of a password change.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PasswordChanged {
     /// Sessions ended (every session and token family of the user ends).
     pub sessions_ended: usize,
@@ -255,8 +261,9 @@ pub async fn sessions(
     Reader(actor): Reader,
     Path(username): Path<String>,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
-    let user = administration(&state, &actor).user(&username).await?;
-    let sessions = state.sessions.list_sessions_of_user(&user.id).await?;
+    let admin = administration(&state, &actor);
+    let user = admin.user(&username).await?;
+    let sessions = admin.sessions(Some(&user.id)).await?;
     Ok(Json(sessions.into_iter().map(SessionView::from).collect()))
 }
 

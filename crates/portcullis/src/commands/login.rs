@@ -236,10 +236,19 @@ impl LoginArgs {
 /// # Errors
 /// Not signed in, or the refresh was refused.
 pub async fn print_token() -> anyhow::Result<()> {
+    println!("{}", current_access_token().await?);
+    Ok(())
+}
+
+/// The signed-in access token, refreshed first if it has expired (`portcullis admin --server`
+/// acts with it).
+///
+/// # Errors
+/// Not signed in, or the refresh was refused.
+pub async fn current_access_token() -> anyhow::Result<String> {
     let tokens = load()?;
     if SystemClock.now() < tokens.expires_at - 10 {
-        println!("{}", tokens.access_token);
-        return Ok(());
+        return Ok(tokens.access_token);
     }
     let refresh_token = tokens.refresh_token.clone().context(
         "the access token expired and there is no refresh token; run `portcullis login`",
@@ -266,8 +275,7 @@ pub async fn print_token() -> anyhow::Result<()> {
         response,
     );
     save(&refreshed)?;
-    println!("{}", refreshed.access_token);
-    Ok(())
+    Ok(refreshed.access_token)
 }
 
 /// `portcullis logout`: revokes the refresh token (its whole family) and forgets the tokens.

@@ -104,9 +104,9 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
         .with_context(|| format!("cannot listen on {}", config.auth.admin_listen))?;
     let admin_address = admin.local_addr()?;
     tracing::info!(address = %admin_address, "auth admin API listening");
-    // Scripts and tests wait for this line; it carries the real port when 0 was asked for.
+    // Scripts and tests wait for this line, the only one on standard output (a reader may stop
+    // after it); it carries the real port when 0 was asked for. The admin address is logged.
     println!("portcullis auth server listening on {scheme}://{address}");
-    println!("portcullis auth admin API listening on http://{admin_address}");
     let listeners = portcullis_auth::Listeners {
         public: listener,
         tls,

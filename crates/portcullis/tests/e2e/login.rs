@@ -27,57 +27,14 @@ async fn login_token_refresh_and_logout() {
     let dir = tempfile::tempdir().expect("dir");
     let token_file = dir.path().join("portcullis").join("tokens.json");
 
-    let mut login = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args([
-            "login",
-            "--issuer",
-            &server.base_url,
-            "--client-id",
-            "app",
-            "--scope",
-            "openid offline_access",
-        ])
-        .env("PORTCULLIS_TOKEN_FILE", &token_file)
-        .env("PORTCULLIS_NO_BROWSER", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn login");
-    let stdout = login.stdout.take().expect("stdout");
-    let url = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("line");
-            if line.starts_with("http") {
-                return (line.trim().to_owned(), reader);
-            }
-            assert!(!line.is_empty(), "login printed no URL");
-        }
-    })
-    .await
-    .expect("url");
-    let (url, mut reader) = url;
-    assert!(
-        url.contains("code_challenge_method=S256")
-            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
-    );
-
-    let browser = Browser::new();
-    let redirect_uri = query_param(&url, "redirect_uri").expect("redirect_uri");
-    let callback = authorize_to(&browser, &server, &url, "alice", &redirect_uri).await;
-    let page = reqwest::get(&callback).await.expect("loopback callback");
-    assert!(page.text().await.expect("html").contains("Signed in"));
-    let status = tokio::task::spawn_blocking(move || {
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut reader, &mut rest).expect("rest");
-        (login.wait().expect("exit"), rest)
-    })
-    .await
-    .expect("login finished");
-    assert!(status.0.success(), "login failed: {}", status.1);
-    assert!(status.1.contains("Signed in to"));
+    sign_in_with_the_cli(
+        &server,
+        &token_file,
+        "app",
+        "openid offline_access",
+        "alice",
+    )
+    .await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -154,4 +111,66 @@ async fn login_token_refresh_and_logout() {
         !after.status.success()
             && String::from_utf8_lossy(&after.stderr).contains("portcullis login")
     );
+}
+
+/// Runs `portcullis login` as `client_id` for `scope` and completes its loopback redirect as
+/// `user` through the sign-in pages; the tokens land in `token_file`.
+pub async fn sign_in_with_the_cli(
+    server: &TestAuthServer,
+    token_file: &std::path::Path,
+    client_id: &str,
+    scope: &str,
+    user: &str,
+) {
+    let mut login = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args([
+            "login",
+            "--issuer",
+            &server.base_url,
+            "--client-id",
+            client_id,
+            "--scope",
+            scope,
+        ])
+        .env("PORTCULLIS_TOKEN_FILE", token_file)
+        .env("PORTCULLIS_NO_BROWSER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn login");
+    let stdout = login.stdout.take().expect("stdout");
+    let url = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("line");
+            if line.starts_with("http") {
+                return (line.trim().to_owned(), reader);
+            }
+            assert!(!line.is_empty(), "login printed no URL");
+        }
+    })
+    .await
+    .expect("url");
+    let (url, mut reader) = url;
+    assert!(
+        url.contains("code_challenge_method=S256")
+            && url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A")
+    );
+
+    let browser = Browser::new();
+    let redirect_uri = query_param(&url, "redirect_uri").expect("redirect_uri");
+    let callback = authorize_to(&browser, server, &url, user, &redirect_uri).await;
+    let page = reqwest::get(&callback).await.expect("loopback callback");
+    assert!(page.text().await.expect("html").contains("Signed in"));
+    let status = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut rest).expect("rest");
+        (login.wait().expect("exit"), rest)
+    })
+    .await
+    .expect("login finished");
+    assert!(status.0.success(), "login failed: {}", status.1);
+    assert!(status.1.contains("Signed in to"));
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod admin_api;
+mod admin_server;
 mod apply;
 mod auth_tls;
 mod browser;

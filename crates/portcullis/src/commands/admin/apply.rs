@@ -3,7 +3,7 @@
 //! deleted only with `--prune`. Secrets come from environment variables or files named in the
 //! file, never from the file itself.
 
-use super::context::AdminContext;
+use super::backend::Backend;
 use anyhow::{Context, bail};
 use clap::Args;
 use portcullis_core::{ClientKind, ClientRegistration};
@@ -118,10 +118,10 @@ impl SecretSource {
 }
 
 impl ApplyArgs {
-    pub(super) async fn run(self, context: &AdminContext) -> anyhow::Result<()> {
+    pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
         let desired = read_desired(&self.file)?;
-        let admin = context.administration();
-        let plan = admin.plan(&desired, self.prune).await?;
+        // The plan is shown before anything changes.
+        let plan = backend.apply(desired.clone(), self.prune, true).await?;
         if plan.changes.is_empty() {
             println!("no changes: the store matches {}", self.file.display());
             return Ok(());
@@ -133,10 +133,13 @@ impl ApplyArgs {
             println!("dry run: nothing changed");
             return Ok(());
         }
-        let (plan, applied) = admin.apply(&desired, self.prune).await?;
-        println!("applied {} change(s)", plan.changes.len());
-        for (client, secret) in applied.generated_secrets {
-            println!("client_secret of {client}: {secret}");
+        let applied = backend.apply(desired, self.prune, false).await?;
+        println!("applied {} change(s)", applied.changes.len());
+        for generated in applied.generated_secrets {
+            println!(
+                "client_secret of {}: {}",
+                generated.client_id, generated.client_secret
+            );
         }
         Ok(())
     }

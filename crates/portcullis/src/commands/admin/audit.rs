@@ -1,9 +1,8 @@
 //! `portcullis admin audit`: the newest audit events, oldest of them first.
 
+use super::backend::Backend;
 use crate::commands::format_time;
 use clap::Args;
-use portcullis_service::{AuditQuery, AuditStore};
-use portcullis_store::SqlStore;
 
 /// Audit listing flags.
 #[derive(Debug, Args)]
@@ -18,14 +17,8 @@ pub struct AuditArgs {
 }
 
 impl AuditArgs {
-    pub(super) async fn run(self, store: &SqlStore) -> anyhow::Result<()> {
-        let mut records = store
-            .search_audit(&AuditQuery {
-                kind: self.kind,
-                limit: self.limit,
-                ..AuditQuery::default()
-            })
-            .await?;
+    pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
+        let mut records = backend.audit(self.kind, self.limit).await?;
         records.reverse();
         for record in &records {
             println!(

@@ -1,9 +1,9 @@
 //! `portcullis admin client ...`
 
-use super::context::AdminContext;
+use super::backend::Backend;
 use crate::commands::format_time;
 use clap::Subcommand;
-use portcullis_core::{Client, ClientKind, ClientRegistration};
+use portcullis_auth::admin_api::clients::{ClientView, NewClientBody};
 use portcullis_types::GrantType;
 
 /// Client commands.
@@ -61,8 +61,7 @@ pub enum ClientCommand {
 }
 
 impl ClientCommand {
-    pub(super) async fn run(self, context: &AdminContext) -> anyhow::Result<()> {
-        let admin = context.administration();
+    pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
         match self {
             ClientCommand::Add {
                 id,
@@ -76,36 +75,26 @@ impl ClientCommand {
                 post_logout_redirect_uris,
                 id_token_alg,
             } => {
-                let id_token_algorithm = id_token_alg
-                    .map(|name| {
-                        name.parse::<portcullis_jose::Algorithm>().map_err(|_| {
-                            anyhow::anyhow!(
-                                "unknown algorithm `{name}` (use RS256, ES256 or EdDSA)"
-                            )
-                        })
-                    })
-                    .transpose()?;
-                let kind = if public {
-                    ClientKind::Public
-                } else {
-                    ClientKind::Confidential
-                };
-                let created = admin
-                    .create_client(ClientRegistration {
+                let kind = if public { "public" } else { "confidential" };
+                let created = backend
+                    .create_client(NewClientBody {
                         id: id.clone(),
-                        kind,
-                        grant_types: grants,
+                        kind: kind.to_owned(),
+                        grant_types: grants
+                            .iter()
+                            .map(|grant| grant.as_str().to_owned())
+                            .collect(),
                         redirect_uris,
                         scopes,
                         audiences,
                         access_token_lifetime_secs: access_token_lifetime,
                         first_party,
                         post_logout_redirect_uris,
-                        id_token_algorithm,
+                        id_token_algorithm: id_token_alg,
                     })
                     .await?;
                 println!("created {kind} client {id}");
-                if let Some(secret) = created.secret {
+                if let Some(secret) = created.client_secret {
                     println!("client_secret: {secret}");
                 }
             }
@@ -114,63 +103,55 @@ impl ClientCommand {
                     "{:<24} {:<13} {:<44} {:<24} AUDIENCES",
                     "ID", "TYPE", "GRANTS", "SCOPES"
                 );
-                for client in admin.store.list_clients().await? {
+                for client in backend.clients().await? {
                     println!(
                         "{:<24} {:<13} {:<44} {:<24} {}",
                         client.id,
                         client.kind,
-                        grant_names(&client),
-                        client.scopes.to_string(),
+                        client.grant_types.join(","),
+                        client.scopes.join(" "),
                         client.audiences.join(",")
                     );
                 }
             }
-            ClientCommand::Show { id } => {
-                let client = admin.client(&id).await?;
-                println!("id:             {}", client.id);
-                println!("type:           {}", client.kind);
-                println!("grants:         {}", grant_names(&client));
-                println!("redirect URIs:  {}", client.redirect_uris.join(" "));
-                println!("scopes:         {}", client.scopes);
-                println!(
-                    "first party:    {}",
-                    if client.first_party {
-                        "yes (no consent page)"
-                    } else {
-                        "no"
-                    }
-                );
-                println!(
-                    "logout URIs:    {}",
-                    client.post_logout_redirect_uris.join(" ")
-                );
-                println!("id token alg:   {}", client.id_token_algorithm());
-                println!("audiences:      {}", client.audiences.join(" "));
-                let lifetime = client
-                    .access_token_lifetime_secs
-                    .map_or_else(|| "server default".to_owned(), |secs| format!("{secs}s"));
-                println!("token lifetime: {lifetime}");
-                println!("created:        {}", format_time(client.created_at));
-            }
+            ClientCommand::Show { id } => print_client(&backend.client(&id).await?),
             ClientCommand::Remove { id } => {
-                admin.delete_client(&id).await?;
+                backend.delete_client(&id).await?;
                 println!("removed client {id}");
             }
             ClientCommand::RotateSecret { id } => {
-                let rotated = admin.rotate_client_secret(&id).await?;
+                let secret = backend.rotate_client_secret(&id).await?;
                 println!("rotated the secret of {id}; the old secret no longer works");
-                println!("client_secret: {}", rotated.secret);
+                println!("client_secret: {secret}");
             }
         }
         Ok(())
     }
 }
 
-fn grant_names(client: &Client) -> String {
-    client
-        .grant_types
-        .iter()
-        .map(|grant| grant.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+fn print_client(client: &ClientView) {
+    println!("id:             {}", client.id);
+    println!("type:           {}", client.kind);
+    println!("grants:         {}", client.grant_types.join(","));
+    println!("redirect URIs:  {}", client.redirect_uris.join(" "));
+    println!("scopes:         {}", client.scopes.join(" "));
+    println!(
+        "first party:    {}",
+        if client.first_party {
+            "yes (no consent page)"
+        } else {
+            "no"
+        }
+    );
+    println!(
+        "logout URIs:    {}",
+        client.post_logout_redirect_uris.join(" ")
+    );
+    println!("id token alg:   {}", client.id_token_algorithm);
+    println!("audiences:      {}", client.audiences.join(" "));
+    let lifetime = client
+        .access_token_lifetime_secs
+        .map_or_else(|| "server default".to_owned(), |secs| format!("{secs}s"));
+    println!("token lifetime: {lifetime}");
+    println!("created:        {}", format_time(client.created_at));
 }

@@ -4,9 +4,11 @@
 
 mod apply;
 mod audit;
+mod backend;
 mod client;
 pub(crate) mod context;
 mod keys;
+mod remote;
 mod session;
 mod user;
 
@@ -24,6 +26,18 @@ pub struct AdminArgs {
     /// PostgreSQL of a cluster, instead of the embedded SQLite.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Act through the admin API of a running auth server (its admin listener, such as
+    /// http://127.0.0.1:3010) instead of on the database, with the token of `portcullis login`
+    /// or, with --client-id, a client-credentials token.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+    /// With --server: the automation client whose token to use (scope portcullis:admin, the
+    /// issuer among its audiences); its secret is read from PORTCULLIS_ADMIN_CLIENT_SECRET.
+    #[arg(long, value_name = "ID", requires = "server")]
+    client_id: Option<String>,
+    /// With --client-id: the issuer whose token endpoint issues the token.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]
+    issuer: String,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -54,6 +68,20 @@ impl AdminArgs {
     /// # Errors
     /// One clear message per failure.
     pub async fn run(self, config_file: Option<&Path>) -> anyhow::Result<()> {
+        if let Some(server) = &self.server {
+            let auth = match &self.client_id {
+                Some(client_id) => remote::RemoteAuth::ClientCredentials {
+                    issuer: self.issuer.clone(),
+                    client_id: client_id.clone(),
+                    secret: std::env::var("PORTCULLIS_ADMIN_CLIENT_SECRET").map_err(|_| {
+                        anyhow::anyhow!("--client-id needs PORTCULLIS_ADMIN_CLIENT_SECRET")
+                    })?,
+                },
+                None => remote::RemoteAuth::Login,
+            };
+            let remote = remote::RemoteAdmin::connect(server, auth).await?;
+            return self.command.run(&backend::Backend::Remote(&remote)).await;
+        }
         let flags = FlagOverrides {
             data_dir: self.data_dir,
             database_url: self.database_url,
@@ -62,17 +90,28 @@ impl AdminArgs {
         let config = Config::load(config_file, &flags)?;
         let store = super::open_store(&config).await?;
         let context = context::AdminContext::new(&config, &store, context::operator())?;
-        let result = match self.command {
-            AdminCommand::User(command) => command.run(&context).await,
-            AdminCommand::Client(command) => command.run(&context).await,
-            AdminCommand::Keys(command) => command.run(&config, store.clone(), &context).await,
-            AdminCommand::Session(command) => command.run(&config, &store, &context).await,
-            AdminCommand::Audit(args) => args.run(&store).await,
-            AdminCommand::Apply(args) => args.run(&context).await,
+        let backend = backend::Backend::Direct {
+            context: &context,
+            config: &config,
+            store: &store,
         };
+        let result = self.command.run(&backend).await;
         context.finish().await;
         store.close().await;
         result
+    }
+}
+
+impl AdminCommand {
+    async fn run(self, backend: &backend::Backend<'_>) -> anyhow::Result<()> {
+        match self {
+            AdminCommand::User(command) => command.run(backend).await,
+            AdminCommand::Client(command) => command.run(backend).await,
+            AdminCommand::Keys(command) => command.run(backend).await,
+            AdminCommand::Session(command) => command.run(backend).await,
+            AdminCommand::Audit(args) => args.run(backend).await,
+            AdminCommand::Apply(args) => args.run(backend).await,
+        }
     }
 }
 

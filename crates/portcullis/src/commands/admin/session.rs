@@ -1,12 +1,8 @@
 //! `portcullis admin session ...`
 
-use super::context::AdminContext;
+use super::backend::Backend;
 use crate::commands::format_time;
-use crate::config::Config;
 use clap::Subcommand;
-use portcullis_service::UserStore;
-use portcullis_store::SqlStore;
-use std::sync::Arc;
 
 /// Session commands.
 #[derive(Debug, Subcommand)]
@@ -22,28 +18,18 @@ pub enum SessionCommand {
 }
 
 impl SessionCommand {
-    pub(super) async fn run(
-        self,
-        config: &Config,
-        store: &SqlStore,
-        context: &AdminContext,
-    ) -> anyhow::Result<()> {
-        let sessions = crate::cluster::session_store(config, Arc::new(store.clone()))?;
+    pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
         match self {
             SessionCommand::List => {
                 println!(
                     "{:<24} {:<24} {:<21} {:<21} EXPIRES",
                     "SID", "USER", "SIGNED IN", "LAST SEEN"
                 );
-                for session in sessions.list_sessions().await? {
-                    let username = store
-                        .find_user_by_id(&session.user_id)
-                        .await?
-                        .map_or_else(|| session.user_id.clone(), |user| user.username.to_string());
+                for session in backend.sessions().await? {
                     println!(
                         "{:<24} {:<24} {:<21} {:<21} {}",
                         session.sid,
-                        username,
+                        session.username.as_deref().unwrap_or(&session.user_id),
                         format_time(session.auth_time),
                         format_time(session.last_seen_at),
                         format_time(session.expires_at)
@@ -51,7 +37,7 @@ impl SessionCommand {
                 }
             }
             SessionCommand::Revoke { sid } => {
-                context.administration().revoke_session(&sid).await?;
+                backend.revoke_session(&sid).await?;
                 println!("revoked session {sid} and the tokens issued in it");
             }
         }

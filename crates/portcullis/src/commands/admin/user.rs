@@ -1,10 +1,10 @@
 //! `portcullis admin user ...`
 
-use super::context::AdminContext;
+use super::backend::Backend;
 use super::read_password_from_stdin;
 use crate::commands::format_time;
 use clap::Subcommand;
-use portcullis_service::admin::{InitialPassword, UserDraft};
+use portcullis_auth::admin_api::users::{NewUserBody, UserPatch};
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -66,24 +66,23 @@ pub enum UserCommand {
 }
 
 impl UserCommand {
-    pub(super) async fn run(self, context: &AdminContext) -> anyhow::Result<()> {
-        let admin = context.administration();
+    pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
         match self {
             UserCommand::Add {
                 name, roles, email, ..
             } => {
-                let user = admin
-                    .create_user(UserDraft {
+                let user = backend
+                    .create_user(NewUserBody {
                         username: name,
                         roles,
                         email,
-                        password: InitialPassword::Plain(read_password_from_stdin()?),
+                        password: read_password_from_stdin()?,
                     })
                     .await?;
                 println!("created user {} ({})", user.username, user.id);
             }
             UserCommand::List => {
-                let users = admin.store.list_users().await?;
+                let users = backend.users().await?;
                 println!(
                     "{:<24} {:<36} {:<24} {:<28} {:<8} CREATED",
                     "USERNAME", "ID", "ROLES", "EMAIL", "STATUS"
@@ -105,11 +104,11 @@ impl UserCommand {
                 }
             }
             UserCommand::Remove { name } => {
-                admin.delete_user(&name).await?;
+                backend.delete_user(&name).await?;
                 println!("removed user {name}; their tokens are revoked");
             }
             UserCommand::SetPassword { name, .. } => {
-                let ended = admin
+                let ended = backend
                     .set_password(&name, read_password_from_stdin()?)
                     .await?;
                 println!(
@@ -117,22 +116,33 @@ impl UserCommand {
                 );
             }
             UserCommand::SetRoles { name, roles } => {
-                let roles = admin.set_roles(&name, roles).await?;
-                println!("roles of {name}: {}", roles.join(","));
+                let patch = UserPatch {
+                    roles: Some(roles),
+                    ..UserPatch::default()
+                };
+                let user = backend.update_user(&name, patch).await?;
+                println!("roles of {name}: {}", user.roles.join(","));
             }
             UserCommand::Disable { name } => {
-                admin.disable_user(&name).await?;
+                backend.update_user(&name, disabled(true)).await?;
                 println!("disabled user {name}; their tokens are revoked");
             }
             UserCommand::Enable { name } => {
-                admin.enable_user(&name).await?;
+                backend.update_user(&name, disabled(false)).await?;
                 println!("enabled user {name}");
             }
             UserCommand::RevokeConsent { name, client } => {
-                admin.revoke_consent(&name, &client).await?;
+                backend.revoke_consent(&name, &client).await?;
                 println!("revoked {name}'s consent to {client}");
             }
         }
         Ok(())
+    }
+}
+
+fn disabled(disabled: bool) -> UserPatch {
+    UserPatch {
+        disabled: Some(disabled),
+        ..UserPatch::default()
     }
 }

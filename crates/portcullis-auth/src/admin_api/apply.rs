@@ -1,0 +1,156 @@
+//! `POST /admin/v1/apply`: the declarative apply of `portcullis admin apply --server`, planned
+//! and carried out by the service layer on the server; secrets travel in the body, never in a
+//! plan.
+
+use super::access::Writer;
+use super::body::ApiJson;
+use super::clients::NewClientBody;
+use super::error::{ApiError, ApiErrorBody};
+use super::{administration, tags};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The desired clients and users, and how to apply them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyBody {
+    /// Clients that should exist.
+    #[serde(default)]
+    pub clients: Vec<ApplyClient>,
+    /// Users that should exist.
+    #[serde(default)]
+    pub users: Vec<ApplyUser>,
+    /// Also delete what is not listed.
+    #[serde(default)]
+    pub prune: bool,
+    /// Only plan.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A client that should exist.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyClient {
+    /// Its registration.
+    pub registration: NewClientBody,
+    /// A confidential client's secret; absent: generated on creation and returned once.
+    pub secret: Option<String>,
+}
+
+/// A user that should exist.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyUser {
+    /// Username.
+    pub username: String,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// A password to set when it no longer verifies.
+    pub password: Option<String>,
+    /// Or an Argon2 PHC hash to store.
+    pub password_hash: Option<String>,
+}
+
+/// A secret generated for a new client, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GeneratedSecret {
+    /// The client.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+}
+
+/// The plan, and what applying it generated.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplyResult {
+    /// One line per change (`+ client x`, `~ user y: roles`, `- user z`); empty: nothing to do.
+    pub changes: Vec<String>,
+    /// Whether the changes were made (not a dry run).
+    pub applied: bool,
+    /// Secrets of clients created without one.
+    pub generated_secrets: Vec<GeneratedSecret>,
+}
+
+impl ApplyBody {
+    /// The desired state it describes.
+    ///
+    /// # Errors
+    /// An `invalid` error naming the field.
+    pub fn desired(self) -> Result<DesiredState, ApiError> {
+        let clients = self
+            .clients
+            .into_iter()
+            .map(|client| {
+                Ok(DesiredClient {
+                    registration: client.registration.registration()?,
+                    secret: client.secret,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        let users = self
+            .users
+            .into_iter()
+            .map(|user| {
+                let password = match (user.password, user.password_hash) {
+                    (Some(password), None) => InitialPassword::Plain(password),
+                    (None, Some(hash)) => InitialPassword::Hash(hash),
+                    (None, None) => InitialPassword::Unusable,
+                    (Some(_), Some(_)) => {
+                        return Err(ApiError::invalid(
+                            "password_hash",
+                            "give password or password_hash, not both",
+                        ));
+                    }
+                };
+                Ok(DesiredUser {
+                    username: user.username,
+                    roles: user.roles,
+                    email: user.email,
+                    password,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(DesiredState { clients, users })
+    }
+}
+
+/// Plans, and unless `dry_run` applies, a desired state of clients and users.
+#[utoipa::path(post, operation_id = "apply", path = "/admin/v1/apply", tag = tags::APPLY,
+    request_body = ApplyBody,
+    responses((status = 200, body = ApplyResult), (status = 400, body = ApiErrorBody),
+        (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody)),
+    security(("bearer" = [])))]
+pub async fn apply(
+    State(state): State<AppState>,
+    Writer(actor): Writer,
+    ApiJson(body): ApiJson<ApplyBody>,
+) -> Result<Json<ApplyResult>, ApiError> {
+    let (prune, dry_run) = (body.prune, body.dry_run);
+    let desired = body.desired()?;
+    let admin = administration(&state, &actor);
+    let (plan, generated) = if dry_run {
+        (admin.plan(&desired, prune).await?, Vec::new())
+    } else {
+        let (plan, applied) = admin.apply(&desired, prune).await?;
+        (plan, applied.generated_secrets)
+    };
+    Ok(Json(ApplyResult {
+        changes: plan.changes.iter().map(ToString::to_string).collect(),
+        applied: !dry_run,
+        generated_secrets: generated
+            .into_iter()
+            .map(|(client_id, client_secret)| GeneratedSecret {
+                client_id,
+                client_secret,
+            })
+            .collect(),
+    }))
+}

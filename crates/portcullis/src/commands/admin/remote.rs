@@ -1,0 +1,156 @@
+//! `portcullis admin --server URL`: the admin API of a running auth server, with the token of
+//! `portcullis login` or a client-credentials token of an automation client.
+
+use anyhow::{Context, bail};
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Where the admin token comes from.
+pub(crate) enum RemoteAuth {
+    /// The access token of `portcullis login` (refreshed when expired).
+    Login,
+    /// A client-credentials token for the issuer's own audience.
+    ClientCredentials {
+        /// The issuer (its discovery names the token endpoint).
+        issuer: String,
+        /// The client id.
+        client_id: String,
+        /// Its secret (from `PORTCULLIS_ADMIN_CLIENT_SECRET`).
+        secret: String,
+    },
+}
+
+/// A connection to the admin API.
+pub(crate) struct RemoteAdmin {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl RemoteAdmin {
+    /// Gets a token and addresses the admin listener at `server`.
+    pub(crate) async fn connect(server: &str, auth: RemoteAuth) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let token = match auth {
+            RemoteAuth::Login => crate::commands::login::current_access_token().await?,
+            RemoteAuth::ClientCredentials {
+                issuer,
+                client_id,
+                secret,
+            } => client_credentials(&http, &issuer, &client_id, &secret).await?,
+        };
+        Ok(RemoteAdmin {
+            base: server.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        })
+    }
+
+    /// Sends `method path` with an optional JSON body; `None` for `204 No Content`.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> anyhow::Result<Option<T>> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let text = response.text().await?;
+        if !status.is_success() {
+            let error: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let message = error["message"].as_str().unwrap_or("no details");
+            match error["field"].as_str() {
+                Some(field) => {
+                    bail!("the admin API refused ({status}): {message} (field `{field}`)")
+                }
+                None => bail!("the admin API refused ({status}): {message}"),
+            }
+        }
+        let value =
+            serde_json::from_str(&text).with_context(|| format!("unexpected answer from {url}"))?;
+        Ok(Some(value))
+    }
+
+    /// `GET path`.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(Method::GET, path, None::<&()>)
+            .await?
+            .context("the admin API answered without a body")
+    }
+
+    /// `method path` with `body`, expecting a JSON answer.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &(impl Serialize + Sync),
+    ) -> anyhow::Result<T> {
+        self.send(method, path, Some(body))
+            .await?
+            .context("the admin API answered without a body")
+    }
+
+    /// `DELETE path`.
+    pub(crate) async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send::<serde_json::Value>(Method::DELETE, path, None::<&()>)
+            .await
+            .map(drop)
+    }
+}
+
+/// A path segment, percent-encoded.
+pub(crate) fn segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+async fn client_credentials(
+    http: &reqwest::Client,
+    issuer: &str,
+    client_id: &str,
+    secret: &str,
+) -> anyhow::Result<String> {
+    let discovery: serde_json::Value = http
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the issuer {issuer}"))?
+        .json()
+        .await
+        .context("the issuer's discovery document is not JSON")?;
+    let endpoint = discovery["token_endpoint"]
+        .as_str()
+        .context("the issuer's discovery names no token endpoint")?;
+    let response = http
+        .post(endpoint)
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("audience", issuer)])
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {endpoint}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    match body["access_token"].as_str() {
+        Some(token) if status.is_success() => Ok(token.to_owned()),
+        _ => bail!(
+            "the token endpoint refused client `{client_id}`: {}",
+            body["error"].as_str().unwrap_or("unknown error")
+        ),
+    }
+}
