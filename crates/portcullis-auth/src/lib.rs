@@ -6,6 +6,7 @@
 //! key maintenance task.
 
 pub mod admin_api;
+pub mod bearer;
 pub mod browser_session;
 pub mod client_auth;
 pub mod client_ip;
@@ -15,7 +16,6 @@ pub mod error;
 pub mod form;
 pub mod metrics;
 pub mod origin;
-pub mod own_tokens;
 pub mod pages;
 pub mod request_id;
 pub mod routes;

@@ -136,6 +136,18 @@ impl AppState {
         }
     }
 
+    /// Checks and revokes tokens this server issued.
+    pub fn inspector(&self) -> portcullis_service::TokenInspector<'_> {
+        portcullis_service::TokenInspector {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            clock: self.clock.as_ref(),
+            issuer: self.settings.issuer(),
+            revoker: self.revoker(),
+            audit: &self.audit,
+        }
+    }
+
     /// The same state, counting sign-in failures in `throttle` (a cluster's Redis).
     #[must_use]
     pub fn with_sign_in_throttle(mut self, throttle: Arc<dyn SignInThrottle>) -> Self {

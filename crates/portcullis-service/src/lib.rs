@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod authorization;
 pub mod credentials;
+pub mod inspection;
 pub mod keys;
 pub mod ports;
 pub mod revocation;
@@ -18,6 +19,7 @@ pub use admin::{Actor, AdminError, Administration};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use credentials::CredentialVerifier;
+pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use ports::{
     AuditQuery, AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, MemoryThrottle,

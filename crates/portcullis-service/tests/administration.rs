@@ -4,100 +4,50 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{
-    ClientKind, ClientRegistration, Clock, NoAnnouncer, PasswordHasher, PasswordPolicy,
-    RevocationKind, Session, SystemClock,
+    ClientKind, ClientRegistration, Clock, RevocationKind, Session, SystemClock,
 };
 use portcullis_service::admin::{InitialPassword, UserDraft};
 use portcullis_service::{
-    Actor, AdminError, Administration, AuditLog, AuditStore, ClientStore, RevocationStore, Revoker,
-    SessionStore, UserStore,
+    AdminError, AuditStore, ClientStore, RevocationStore, SessionStore, UserStore,
 };
-use portcullis_store::SqlStore;
 use portcullis_types::GrantType;
-use std::sync::Arc;
-use tempfile::TempDir;
+
+mod support;
+
+use support::Fixture;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-struct Fixture {
-    _dir: TempDir,
-    store: Arc<SqlStore>,
-    audit: AuditLog,
-    hasher: PasswordHasher,
-    actor: Actor,
+async fn alice(fixture: &Fixture) -> portcullis_core::User {
+    fixture
+        .admin()
+        .create_user(draft("alice", "alice@example.com", PASSWORD))
+        .await
+        .expect("create alice")
 }
 
-impl Fixture {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = Arc::new(
-            SqlStore::open_sqlite(&dir.path().join("portcullis.db"))
-                .await
-                .expect("store"),
-        );
-        let hasher = PasswordHasher::new(PasswordPolicy {
-            memory_kib: 1024,
-            iterations: 1,
-            parallelism: 1,
+/// The admin actions in the audit log, oldest first, as (actor, action, target).
+async fn admin_actions(fixture: &Fixture) -> Vec<(String, String, String)> {
+    fixture.audit.flush().await;
+    let mut records = fixture
+        .store
+        .search_audit(&portcullis_service::AuditQuery {
+            limit: 100,
+            ..Default::default()
         })
-        .expect("hasher");
-        Fixture {
-            audit: AuditLog::start(store.clone(), Arc::new(SystemClock)),
-            _dir: dir,
-            store,
-            hasher,
-            actor: Actor::command_line("tester"),
-        }
-    }
-
-    fn admin(&self) -> Administration<'_> {
-        Administration {
-            store: self.store.as_ref(),
-            revoker: Revoker {
-                store: self.store.as_ref(),
-                sessions: self.store.as_ref(),
-                announcer: &NoAnnouncer,
-                leeway_secs: 60,
-                max_access_token_lifetime_secs: 3600,
-            },
-            audit: &self.audit,
-            clock: &SystemClock,
-            hasher: &self.hasher,
-            max_access_token_lifetime_secs: 3600,
-            actor: &self.actor,
-        }
-    }
-
-    async fn alice(&self) -> portcullis_core::User {
-        self.admin()
-            .create_user(draft("alice", "alice@example.com", PASSWORD))
-            .await
-            .expect("create alice")
-    }
-
-    /// The admin actions in the audit log, oldest first, as (actor, action, target).
-    async fn admin_actions(&self) -> Vec<(String, String, String)> {
-        self.audit.flush().await;
-        let mut records = self
-            .store
-            .search_audit(&portcullis_service::AuditQuery {
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-            .expect("audit");
-        records.reverse();
-        records
-            .into_iter()
-            .filter(|record| record.kind == "admin_action")
-            .map(|record| {
-                let detail: serde_json::Value =
-                    serde_json::from_str(&record.detail).expect("JSON detail");
-                let field = |name: &str| detail[name].as_str().expect("string").to_owned();
-                (field("actor"), field("action"), field("target"))
-            })
-            .collect()
-    }
+        .await
+        .expect("audit");
+    records.reverse();
+    records
+        .into_iter()
+        .filter(|record| record.kind == "admin_action")
+        .map(|record| {
+            let detail: serde_json::Value =
+                serde_json::from_str(&record.detail).expect("JSON detail");
+            let field = |name: &str| detail[name].as_str().expect("string").to_owned();
+            (field("actor"), field("action"), field("target"))
+        })
+        .collect()
 }
 
 fn draft(username: &str, email: &str, password: &str) -> UserDraft {
@@ -118,9 +68,9 @@ fn invalid_field(result: Result<impl std::fmt::Debug, AdminError>) -> &'static s
 
 #[tokio::test]
 async fn creating_a_user_validates_each_field_and_refuses_duplicates() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("tester").await;
     let admin = fixture.admin();
-    let alice = fixture.alice().await;
+    let alice = alice(&fixture).await;
     assert!(
         fixture
             .hasher
@@ -166,9 +116,9 @@ async fn creating_a_user_validates_each_field_and_refuses_duplicates() {
 
 #[tokio::test]
 async fn disabling_or_deleting_a_user_revokes_their_tokens_and_is_audited() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("tester").await;
     let admin = fixture.admin();
-    let alice = fixture.alice().await;
+    let alice = alice(&fixture).await;
     let now = SystemClock.now();
     assert!(
         !fixture
@@ -197,7 +147,7 @@ async fn disabling_or_deleting_a_user_revokes_their_tokens_and_is_audited() {
         admin.delete_user("alice").await,
         Err(AdminError::NotFound { kind: "user", .. })
     ));
-    let actions = fixture.admin_actions().await;
+    let actions = admin_actions(&fixture).await;
     let expected = [
         ("user.create", "alice"),
         ("user.disable", "alice"),
@@ -216,9 +166,9 @@ async fn disabling_or_deleting_a_user_revokes_their_tokens_and_is_audited() {
 
 #[tokio::test]
 async fn a_new_password_ends_every_session_of_the_user() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("tester").await;
     let admin = fixture.admin();
-    let alice = fixture.alice().await;
+    let alice = alice(&fixture).await;
     let now = SystemClock.now();
     for (index, sid) in ["s1", "s2"].into_iter().enumerate() {
         fixture
@@ -293,7 +243,7 @@ fn service(kind: ClientKind) -> ClientRegistration {
 
 #[tokio::test]
 async fn client_secrets_are_shown_once_and_rotation_replaces_them() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("tester").await;
     let admin = fixture.admin();
     let created = admin
         .create_client(service(ClientKind::Confidential))

@@ -3,69 +3,18 @@
 //! applied but never part of the plan's text.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use portcullis_core::{
-    ClientKind, ClientRegistration, NoAnnouncer, PasswordHasher, PasswordPolicy, SystemClock,
-};
+use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_service::admin::{
     Change, DesiredClient, DesiredState, DesiredUser, InitialPassword, UserDraft,
 };
-use portcullis_service::{
-    Actor, AdminError, Administration, AuditLog, ClientStore, Revoker, UserStore,
-};
-use portcullis_store::SqlStore;
+use portcullis_service::{AdminError, ClientStore, UserStore};
 use portcullis_types::GrantType;
-use std::sync::Arc;
+
+mod support;
+
+use support::Fixture;
 
 const PASSWORD: &str = "correct horse battery staple";
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Arc<SqlStore>,
-    audit: AuditLog,
-    hasher: PasswordHasher,
-    actor: Actor,
-}
-
-impl Fixture {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Arc::new(
-            SqlStore::open_sqlite(&dir.path().join("portcullis.db"))
-                .await
-                .expect("store"),
-        );
-        Fixture {
-            audit: AuditLog::start(store.clone(), Arc::new(SystemClock)),
-            hasher: PasswordHasher::new(PasswordPolicy {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-            })
-            .expect("hasher"),
-            actor: Actor::command_line("apply-test"),
-            _dir: dir,
-            store,
-        }
-    }
-
-    fn admin(&self) -> Administration<'_> {
-        Administration {
-            store: self.store.as_ref(),
-            revoker: Revoker {
-                store: self.store.as_ref(),
-                sessions: self.store.as_ref(),
-                announcer: &NoAnnouncer,
-                leeway_secs: 60,
-                max_access_token_lifetime_secs: 3600,
-            },
-            audit: &self.audit,
-            clock: &SystemClock,
-            hasher: &self.hasher,
-            max_access_token_lifetime_secs: 3600,
-            actor: &self.actor,
-        }
-    }
-}
 
 fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
     DesiredClient {
@@ -100,7 +49,7 @@ fn lines(changes: &[Change]) -> Vec<String> {
 
 #[tokio::test]
 async fn apply_creates_then_changes_nothing_the_second_time() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("apply-test").await;
     let admin = fixture.admin();
     let desired = DesiredState {
         clients: vec![
@@ -172,7 +121,7 @@ async fn apply_creates_then_changes_nothing_the_second_time() {
 
 #[tokio::test]
 async fn differences_are_updated_and_pruning_is_opt_in() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("apply-test").await;
     let admin = fixture.admin();
     let first = DesiredState {
         clients: vec![service(
@@ -267,7 +216,7 @@ async fn differences_are_updated_and_pruning_is_opt_in() {
 
 #[tokio::test]
 async fn invalid_desired_states_are_refused_before_any_change() {
-    let fixture = Fixture::new().await;
+    let fixture = Fixture::new("apply-test").await;
     let admin = fixture.admin();
     fn field<T: std::fmt::Debug>(result: Result<T, AdminError>) -> &'static str {
         match result {
@@ -324,4 +273,21 @@ async fn invalid_desired_states_are_refused_before_any_change() {
         fixture.store.list_users().await.expect("users").is_empty(),
         "nothing of a refused apply is applied"
     );
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let client = service("billing", &["read"], Some("the-client-secret"));
+    let user = user("alice", &[], InitialPassword::Plain("the-password".into()));
+    let hashed = InitialPassword::Hash("$argon2id$the-hash".into());
+    let printed = format!("{client:?} {user:?} {hashed:?}");
+    for secret in ["the-client-secret", "the-password", "the-hash"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(printed.contains("billing") && printed.contains("alice"));
+    let request = portcullis_service::TokenRequest::RefreshToken {
+        refresh_token: "the-refresh-token",
+        scope: None,
+    };
+    assert_eq!(format!("{request:?}"), "TokenRequest(refresh_token)");
 }

@@ -9,7 +9,7 @@
 //! | client credentials, scope `portcullis:audit` | yes | no |
 
 use super::error::ApiError;
-use crate::own_tokens;
+use crate::bearer::bearer_token;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -52,11 +52,13 @@ impl FromRequestParts<AppState> for Writer {
 }
 
 async fn authorize(parts: &Parts, state: &AppState, needed: Capability) -> Result<Actor, ApiError> {
-    let token = own_tokens::bearer_token(&parts.headers)
+    let token = bearer_token(&parts.headers)
         .ok_or_else(|| ApiError::unauthorized("an admin access token is required"))?;
-    let validated = own_tokens::validate_access_token(state, token, Some(state.settings.issuer()))
+    let inspector = state.inspector();
+    let validated = inspector
+        .validate_access_token(token, Some(state.settings.issuer()))
         .map_err(|error| ApiError::unauthorized(error.to_string()))?;
-    if own_tokens::is_revoked(state, &validated.claims).await? {
+    if inspector.is_revoked(&validated.claims).await? {
         return Err(ApiError::unauthorized("the token has been revoked"));
     }
     let claims = &validated.claims;

@@ -10,12 +10,12 @@ use super::{administration, tags};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword};
+use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword, Plan};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The desired clients and users, and how to apply them.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyBody {
     /// Clients that should exist.
@@ -33,7 +33,7 @@ pub struct ApplyBody {
 }
 
 /// A client that should exist.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyClient {
     /// Its registration.
@@ -43,7 +43,7 @@ pub struct ApplyClient {
 }
 
 /// A user that should exist.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyUser {
     /// Username.
@@ -60,7 +60,7 @@ pub struct ApplyUser {
 }
 
 /// A secret generated for a new client, shown this once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct GeneratedSecret {
     /// The client.
     pub client_id: String,
@@ -69,7 +69,7 @@ pub struct GeneratedSecret {
 }
 
 /// The plan, and what applying it generated.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ApplyResult {
     /// One line per change (`+ client x`, `~ user y: roles`, `- user z`); empty: nothing to do.
     pub changes: Vec<String>,
@@ -77,6 +77,23 @@ pub struct ApplyResult {
     pub applied: bool,
     /// Secrets of clients created without one.
     pub generated_secrets: Vec<GeneratedSecret>,
+}
+
+impl ApplyResult {
+    /// The answer for `plan`, with the secrets `generated` while applying it (if `applied`).
+    pub fn new(plan: &Plan, applied: bool, generated: Vec<(String, String)>) -> Self {
+        ApplyResult {
+            changes: plan.changes.iter().map(ToString::to_string).collect(),
+            applied,
+            generated_secrets: generated
+                .into_iter()
+                .map(|(client_id, client_secret)| GeneratedSecret {
+                    client_id,
+                    client_secret,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ApplyBody {
@@ -142,15 +159,5 @@ pub async fn apply(
         let (plan, applied) = admin.apply(&desired, prune).await?;
         (plan, applied.generated_secrets)
     };
-    Ok(Json(ApplyResult {
-        changes: plan.changes.iter().map(ToString::to_string).collect(),
-        applied: !dry_run,
-        generated_secrets: generated
-            .into_iter()
-            .map(|(client_id, client_secret)| GeneratedSecret {
-                client_id,
-                client_secret,
-            })
-            .collect(),
-    }))
+    Ok(Json(ApplyResult::new(&plan, !dry_run, generated)))
 }

@@ -8,8 +8,8 @@ use axum::extract::{FromRequest, Query, Request};
 use axum::http::header;
 use serde::de::DeserializeOwned;
 
-/// Bodies are small JSON documents.
-const BODY_LIMIT: usize = 64 * 1024;
+/// Bodies are JSON documents of at most this size (an apply of a few thousand objects fits).
+const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A JSON request body.
 pub struct ApiJson<T>(pub T);

@@ -94,7 +94,7 @@ pub struct NewClientBody {
 }
 
 /// A registered client, with its secret shown this once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ClientCreatedView {
     /// The client.
     pub client: ClientView,
@@ -103,7 +103,7 @@ pub struct ClientCreatedView {
 }
 
 /// A rotated secret.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct SecretView {
     /// The new secret; the old one no longer works.
     pub client_secret: String,
@@ -202,6 +202,30 @@ pub async fn show(
     Ok(Json(
         administration(&state, &actor).client(&id).await?.into(),
     ))
+}
+
+/// Replaces a client's registration (not its type or secret); the body's `id` must be the
+/// path's.
+#[utoipa::path(put, operation_id = "update_client", path = "/admin/v1/clients/{id}", tag = tags::CLIENTS,
+    params(("id" = String, Path, description = "Client id")),
+    request_body = NewClientBody,
+    responses((status = 200, body = ClientView), (status = 400, body = ApiErrorBody),
+        (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
+        (status = 404, body = ApiErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    Writer(actor): Writer,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewClientBody>,
+) -> Result<Json<ClientView>, ApiError> {
+    if body.id != id {
+        return Err(ApiError::invalid("id", "the body's id must be the path's"));
+    }
+    let client = administration(&state, &actor)
+        .update_client(body.registration()?)
+        .await?;
+    Ok(Json(client.into()))
 }
 
 /// Deletes a client.

@@ -10,6 +10,7 @@ mod body;
 pub mod clients;
 pub mod error;
 pub mod keys;
+pub mod revocations;
 pub mod sessions;
 pub mod users;
 
@@ -34,6 +35,7 @@ mod tags {
     pub const KEYS: &str = "keys";
     pub const AUDIT: &str = "audit";
     pub const APPLY: &str = "apply";
+    pub const REVOCATIONS: &str = "revocations";
 }
 
 #[derive(OpenApi)]
@@ -75,13 +77,14 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::sessions))
         .routes(routes!(users::revoke_consent))
         .routes(routes!(clients::list, clients::create))
-        .routes(routes!(clients::show, clients::delete))
+        .routes(routes!(clients::show, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
         .routes(routes!(keys::list))
         .routes(routes!(keys::rotate))
         .routes(routes!(audit::search))
+        .routes(routes!(revocations::list))
         .routes(routes!(apply::apply))
         .split_for_parts()
 }

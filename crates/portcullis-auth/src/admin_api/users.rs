@@ -68,7 +68,7 @@ pub struct UserQuery {
 }
 
 /// A user to create.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     /// Username: 1-64 letters, digits and `. _ - @`; unique in any letter case.
@@ -80,6 +80,18 @@ pub struct NewUserBody {
     pub email: Option<String>,
     /// Initial password (stored as an Argon2id hash).
     pub password: String,
+}
+
+impl NewUserBody {
+    /// The service layer's draft of the user.
+    pub fn draft(self) -> UserDraft {
+        UserDraft {
+            username: self.username,
+            roles: self.roles,
+            email: self.email,
+            password: InitialPassword::Plain(self.password),
+        }
+    }
 }
 
 /// Changes to a user; absent fields stay as they are.
@@ -108,7 +120,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 }
 
 /// A new password.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     /// The password.
@@ -161,12 +173,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let user = administration(&state, &actor)
-        .create_user(UserDraft {
-            username: body.username,
-            roles: body.roles,
-            email: body.email,
-            password: InitialPassword::Plain(body.password),
-        })
+        .create_user(body.draft())
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

@@ -8,7 +8,7 @@ use crate::cookies::clear_session_cookie;
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
-use crate::{browser_session, csrf, own_tokens};
+use crate::{browser_session, csrf};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,7 +34,7 @@ async fn post_logout_target(
     };
     let hinted_client = params
         .get("id_token_hint")
-        .and_then(|hint| own_tokens::id_token_hint_claims(state, hint))
+        .and_then(|hint| state.inspector().id_token_hint_claims(hint))
         .and_then(|claims| claims.get("aud").and_then(Value::as_str).map(str::to_owned));
     let client_id = match (hinted_client, params.get("client_id")) {
         (Some(hinted), Some(named)) if hinted != named => {

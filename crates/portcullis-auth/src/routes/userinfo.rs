@@ -3,7 +3,7 @@
 //! `insufficient_scope`.
 
 use super::unavailable_page;
-use crate::own_tokens;
+use crate::bearer::bearer_token;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -30,7 +30,7 @@ fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> R
 }
 
 pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = own_tokens::bearer_token(&headers) else {
+    let Some(token) = bearer_token(&headers) else {
         // RFC 6750 §3.1: no error code when the request carried no token at all.
         return bearer_error(
             StatusCode::UNAUTHORIZED,
@@ -38,18 +38,20 @@ pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) 
             "an access token is required",
         );
     };
-    let validated =
-        match own_tokens::validate_access_token(&state, token, Some(state.settings.issuer())) {
-            Ok(validated) => validated,
-            Err(error) => {
-                return bearer_error(
-                    StatusCode::UNAUTHORIZED,
-                    Some("invalid_token"),
-                    &error.to_string(),
-                );
-            }
-        };
-    match own_tokens::is_revoked(&state, &validated.claims).await {
+    let validated = match state
+        .inspector()
+        .validate_access_token(token, Some(state.settings.issuer()))
+    {
+        Ok(validated) => validated,
+        Err(error) => {
+            return bearer_error(
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                &error.to_string(),
+            );
+        }
+    };
+    match state.inspector().is_revoked(&validated.claims).await {
         Ok(false) => {}
         Ok(true) => {
             return bearer_error(

@@ -18,8 +18,8 @@ pub struct DesiredState {
     pub users: Vec<DesiredUser>,
 }
 
-/// A client that should exist.
-#[derive(Debug, Clone)]
+/// A client that should exist (its `Debug` never shows the secret).
+#[derive(Clone)]
 pub struct DesiredClient {
     /// Its registration.
     pub registration: ClientRegistration,
@@ -100,11 +100,35 @@ pub struct Plan {
     pub changes: Vec<Change>,
 }
 
-/// Secrets generated while applying, to show once.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Secrets generated while applying, to show once (its `Debug` shows only the client ids).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     /// `(client id, secret)` of each client created with a generated secret.
     pub generated_secrets: Vec<(String, String)>,
+}
+
+impl fmt::Debug for DesiredClient {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("DesiredClient")
+            .field("registration", &self.registration)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Applied {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let clients: Vec<&str> = self
+            .generated_secrets
+            .iter()
+            .map(|(client, _)| client.as_str())
+            .collect();
+        formatter
+            .debug_struct("Applied")
+            .field("generated_secrets_for", &clients)
+            .finish()
+    }
 }
 
 impl Administration<'_> {

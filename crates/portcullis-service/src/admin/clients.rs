@@ -5,8 +5,9 @@ use super::{AdminError, Administration};
 use portcullis_core::secret::CLIENT_SECRET_BYTES;
 use portcullis_core::{Client, ClientKind, ClientRegistration, SecretHash, generate_secret};
 
-/// A registered client, with its secret when it has one (shown once, never stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A registered client, with its secret when it has one (shown once, never stored; its
+/// `Debug` never shows it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClientCreated {
     /// The client.
     pub client: Client,
@@ -14,11 +15,28 @@ pub struct ClientCreated {
     pub secret: Option<String>,
 }
 
-/// A confidential client's new secret (the old one stops working at once).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A confidential client's new secret (the old one stops working at once; its `Debug` never
+/// shows it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct SecretRotated {
     /// The new secret.
     pub secret: String,
+}
+
+impl std::fmt::Debug for ClientCreated {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ClientCreated")
+            .field("client", &self.client.id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SecretRotated {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SecretRotated(<redacted>)")
+    }
 }
 
 impl Administration<'_> {

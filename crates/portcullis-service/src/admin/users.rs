@@ -43,8 +43,8 @@ pub struct UserDraft {
     pub password: InitialPassword,
 }
 
-/// A new user's password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A new user's password (its `Debug` never shows it).
+#[derive(Clone, PartialEq, Eq)]
 pub enum InitialPassword {
     /// A password, checked against the policy and hashed with Argon2id.
     Plain(String),
@@ -52,6 +52,16 @@ pub enum InitialPassword {
     Hash(String),
     /// None: the user cannot sign in with a password until one is set.
     Unusable,
+}
+
+impl std::fmt::Debug for InitialPassword {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            InitialPassword::Plain(_) => "Plain(<redacted>)",
+            InitialPassword::Hash(_) => "Hash(<redacted>)",
+            InitialPassword::Unusable => "Unusable",
+        })
+    }
 }
 
 impl Administration<'_> {
@@ -189,17 +199,8 @@ impl Administration<'_> {
         username: &str,
         password: String,
     ) -> Result<usize, AdminError> {
-        let user = self.user(username).await?;
         let hash = self.hash_password(password).await?;
-        if !self.store.set_password_hash(username, &hash).await? {
-            return Err(AdminError::not_found("user", username));
-        }
-        let ended = self
-            .revoker
-            .end_everything_of_user(&user.id, self.clock.now())
-            .await?;
-        self.record("user.set_password", user.username.as_str());
-        Ok(ended)
+        self.replace_password_hash(username, &hash).await
     }
 
     /// Replaces a user's password hash with an Argon2 hash in PHC format (from another system)
@@ -213,9 +214,15 @@ impl Administration<'_> {
         username: &str,
         hash: String,
     ) -> Result<usize, AdminError> {
-        let user = self.user(username).await?;
         let hash = self.checked_hash(hash)?;
-        if !self.store.set_password_hash(username, &hash).await? {
+        self.replace_password_hash(username, &hash).await
+    }
+
+    /// Stores `hash` and ends every session and token family of the user, so whoever knew the
+    /// old password is signed out everywhere; returns how many sessions ended.
+    async fn replace_password_hash(&self, username: &str, hash: &str) -> Result<usize, AdminError> {
+        let user = self.user(username).await?;
+        if !self.store.set_password_hash(username, hash).await? {
             return Err(AdminError::not_found("user", username));
         }
         let ended = self

@@ -6,13 +6,24 @@ use super::TokenError;
 use crate::{AuditLog, ClientStore};
 use portcullis_core::{AuditEvent, Client};
 
-/// The credentials a request presented (read from the protocol's form or header at the edge).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The credentials a request presented (read from the protocol's form or header at the edge;
+/// its `Debug` never shows the secret).
+#[derive(Clone, PartialEq, Eq)]
 pub struct PresentedCredentials {
     /// The client id.
     pub client_id: String,
     /// The secret, if any.
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for PresentedCredentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PresentedCredentials")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Looks the client up and checks the presented secret; `remote_addr` goes into the audit

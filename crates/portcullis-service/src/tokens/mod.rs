@@ -34,8 +34,9 @@ pub struct RefreshPolicy {
     pub absolute_secs: i64,
 }
 
-/// A token request, already parsed from the protocol's form.
-#[derive(Debug, Clone)]
+/// A token request, already parsed from the protocol's form (its `Debug` shows the grant type
+/// only: codes and refresh tokens are secrets).
+#[derive(Clone)]
 pub enum TokenRequest<'a> {
     /// RFC 6749 §4.4.
     ClientCredentials(ClientCredentialsRequest),
@@ -55,6 +56,12 @@ pub enum TokenRequest<'a> {
         /// `scope`, at most the original one.
         scope: Option<&'a str>,
     },
+}
+
+impl std::fmt::Debug for TokenRequest<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "TokenRequest({})", self.grant_type())
+    }
 }
 
 impl TokenRequest<'_> {

@@ -2,29 +2,12 @@
 //! 401, wrong scope or role 403, auditors read only), every resource, field-named validation
 //! errors, and the audit trail naming the actor.
 
-use super::support::{http, token_with_basic};
-use portcullis_core::{ClientKind, ClientRegistration};
+use super::support::{automation, http, token_with_basic};
+use portcullis_core::ClientRegistration;
 use portcullis_testkit::{TestAuthServer, TestOptions};
-use portcullis_types::GrantType;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-/// A client-credentials client whose tokens carry `scope`, for the issuer's own audience.
-fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
-    ClientRegistration {
-        id: id.into(),
-        kind: ClientKind::Confidential,
-        grant_types: vec![GrantType::ClientCredentials],
-        redirect_uris: vec![],
-        scopes: vec![scope.into()],
-        audiences: vec![issuer.into()],
-        access_token_lifetime_secs: None,
-        first_party: false,
-        post_logout_redirect_uris: vec![],
-        id_token_algorithm: None,
-    }
-}
 
 async fn token_of(server: &TestAuthServer, id: &str, scope: &str) -> String {
     let (_, secret) = server
@@ -252,8 +235,8 @@ async fn a_user_token_needs_the_scope_and_the_role() {
 #[tokio::test]
 async fn users_are_managed_with_errors_that_name_the_field() {
     let server = TestAuthServer::start().await;
-    let admin = token_of(&server, "ops", "portcullis:admin").await;
-    let admin = Some(admin.as_str());
+    let admin_token = token_of(&server, "ops", "portcullis:admin").await;
+    let admin = Some(admin_token.as_str());
     let (get, post, patch, put, delete) = (
         reqwest::Method::GET,
         reqwest::Method::POST,
@@ -299,6 +282,20 @@ async fn users_are_managed_with_errors_that_name_the_field() {
         assert_eq!(answer["error"], "invalid");
         assert_eq!(answer["field"], field, "{body}: {answer}");
     }
+    // A cross-site form cannot post JSON; anything else is refused before it is read.
+    let form = http()
+        .post(format!("{}/admin/v1/users", server.admin_url))
+        .bearer_auth(&admin_token)
+        .header("content-type", "text/plain")
+        .body(r#"{"username": "eve", "password": "correct horse battery staple"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(form.status(), 400);
+    assert_eq!(
+        form.json::<Value>().await.expect("json")["field"],
+        "content-type"
+    );
     let (status, answer) = call(
         &server,
         post.clone(),
@@ -363,8 +360,27 @@ async fn users_are_managed_with_errors_that_name_the_field() {
     )
     .await;
     assert_eq!((status, sessions), (200, json!([])));
+    let (_, bob) = call(&server, get.clone(), "/admin/v1/users/bob", admin, None).await;
     let (status, _) = call(&server, delete.clone(), "/admin/v1/users/bob", admin, None).await;
     assert_eq!(status, 204);
+    // Deleting revokes whatever the user held: their id is on the revocation list.
+    let (status, revocations) = call(
+        &server,
+        get.clone(),
+        "/admin/v1/revocations?limit=10",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        revocations["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|entry| entry["kind"] == "sub" && entry["value"] == bob["id"]),
+        "{revocations}"
+    );
     let (status, answer) = call(&server, get, "/admin/v1/users/bob", admin, None).await;
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
     let (status, _) = call(
@@ -458,6 +474,34 @@ async fn clients_keys_and_sessions_are_managed() {
         (200, Some("confidential"))
     );
     assert!(client.get("client_secret").is_none());
+    let update = |body: Value| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                reqwest::Method::PUT,
+                "/admin/v1/clients/billing",
+                admin,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, updated) = update(json!({"id": "billing", "kind": "confidential", "grant_types": ["client_credentials"], "scopes": ["read", "write"]})).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["scopes"], json!(["read", "write"]));
+    assert_eq!(
+        super::support::client_credentials_status(&server, "billing", second).await,
+        200,
+        "an update keeps the secret"
+    );
+    let (status, answer) = update(
+        json!({"id": "other", "kind": "confidential", "grant_types": ["client_credentials"]}),
+    )
+    .await;
+    assert_eq!((status, answer["field"].as_str()), (400, Some("id")));
+    let (status, answer) = update(json!({"id": "billing", "kind": "public", "grant_types": ["authorization_code"], "redirect_uris": ["https://app.example/cb"]})).await;
+    assert_eq!((status, answer["field"].as_str()), (400, Some("kind")));
     let (status, _) = call(
         &server,
         delete.clone(),

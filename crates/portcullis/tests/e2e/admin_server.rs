@@ -3,26 +3,9 @@
 //! the token as the actor, and refusals come back as clear messages.
 
 use super::browser::{PASSWORD, app_client};
-use super::support::{admin, stderr, stdout};
-use portcullis_core::{ClientKind, ClientRegistration};
+use super::support::{admin, automation, stderr, stdout};
 use portcullis_service::AuditQuery;
 use portcullis_testkit::TestAuthServer;
-use portcullis_types::GrantType;
-
-fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
-    ClientRegistration {
-        id: id.into(),
-        kind: ClientKind::Confidential,
-        grant_types: vec![GrantType::ClientCredentials],
-        redirect_uris: vec![],
-        scopes: vec![scope.into()],
-        audiences: vec![issuer.into()],
-        access_token_lifetime_secs: None,
-        first_party: false,
-        post_logout_redirect_uris: vec![],
-        id_token_algorithm: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_commands_work_against_a_running_server_with_client_credentials() {

@@ -31,6 +31,22 @@ pub fn service_client(id: &str) -> ClientRegistration {
     }
 }
 
+/// A client-credentials client whose tokens carry `scope`, for the issuer's own audience.
+pub fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
+    ClientRegistration {
+        id: id.into(),
+        kind: ClientKind::Confidential,
+        grant_types: vec![GrantType::ClientCredentials],
+        redirect_uris: vec![],
+        scopes: vec![scope.into()],
+        audiences: vec![issuer.into()],
+        access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+    }
+}
+
 /// A resource server `https://api.example` that may introspect tokens (RFC 7662).
 pub fn resource_server(id: &str) -> ClientRegistration {
     ClientRegistration {

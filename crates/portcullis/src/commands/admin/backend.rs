@@ -8,9 +8,7 @@ use crate::commands::key_policy;
 use crate::config::Config;
 use crate::key_encryption;
 use anyhow::Context;
-use portcullis_auth::admin_api::apply::{
-    ApplyBody, ApplyClient, ApplyResult, ApplyUser, GeneratedSecret,
-};
+use portcullis_auth::admin_api::apply::{ApplyBody, ApplyClient, ApplyResult, ApplyUser};
 use portcullis_auth::admin_api::clients::{
     ClientCreatedView, ClientView, NewClientBody, SecretView,
 };
@@ -21,7 +19,7 @@ use portcullis_auth::admin_api::users::{
 };
 use portcullis_core::{Clock, SystemClock};
 use portcullis_jose::Algorithm;
-use portcullis_service::admin::{DesiredState, InitialPassword, UserChanges, UserDraft};
+use portcullis_service::admin::{DesiredState, InitialPassword, UserChanges};
 use portcullis_service::{AuditQuery, AuditStore, KeyManager, SigningKeyStore};
 use portcullis_store::SqlStore;
 use reqwest::Method;
@@ -50,15 +48,7 @@ impl Backend<'_> {
     pub(crate) async fn create_user(&self, body: NewUserBody) -> anyhow::Result<UserView> {
         match self {
             Backend::Direct { context, .. } => {
-                let user = context
-                    .administration()
-                    .create_user(UserDraft {
-                        username: body.username,
-                        roles: body.roles,
-                        email: body.email,
-                        password: InitialPassword::Plain(body.password),
-                    })
-                    .await?;
+                let user = context.administration().create_user(body.draft()).await?;
                 Ok(user.into())
             }
             Backend::Remote(remote) => remote.call(Method::POST, "/admin/v1/users", &body).await,
@@ -398,17 +388,7 @@ impl Backend<'_> {
                     let (plan, applied) = admin.apply(&desired, prune).await?;
                     (plan, applied.generated_secrets)
                 };
-                Ok(ApplyResult {
-                    changes: plan.changes.iter().map(ToString::to_string).collect(),
-                    applied: !dry_run,
-                    generated_secrets: generated
-                        .into_iter()
-                        .map(|(client_id, client_secret)| GeneratedSecret {
-                            client_id,
-                            client_secret,
-                        })
-                        .collect(),
-                })
+                Ok(ApplyResult::new(&plan, !dry_run, generated))
             }
             Backend::Remote(remote) => {
                 let body = apply_body(desired, prune, dry_run);
