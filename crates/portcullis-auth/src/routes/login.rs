@@ -18,15 +18,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::AuditEvent;
-use portcullis_core::grant::{AccessGrant, UserContext};
 use portcullis_service::credentials::{Attempt, SignInFailure};
-use portcullis_types::GrantType;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
-
-/// The `grant_type` under which `POST /login` tokens are audited and counted.
-const DIRECT_LOGIN: &str = "direct_login";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,32 +148,9 @@ pub(super) async fn login(
         reason: None,
         remote_addr: Some(client_address.to_string()),
     });
-    let mut audiences = state
-        .settings
-        .token_policy
-        .allowed_audiences(&client)
-        .to_vec();
-    audiences.push(state.settings.issuer().to_owned());
-    audiences.sort();
-    audiences.dedup();
-    let grant = AccessGrant {
-        grant_type: GrantType::AuthorizationCode,
-        subject: user.id.clone(),
-        client_id: client.id.clone(),
-        scope: client.scopes.clone(),
-        audiences,
-        lifetime_secs: state.settings.token_policy.access_token_lifetime(&client),
-        user: Some(UserContext {
-            username: user.username.to_string(),
-            roles: user.roles.clone(),
-            sid: session.sid.clone(),
-            auth_time: session.auth_time,
-        }),
-    };
-    // Audited as what it is, not as the code flow whose grant shape it borrows.
     let issued = state
         .token_issuer()
-        .issue_direct(&client, &grant, &user.id, DIRECT_LOGIN)
+        .issue_direct(&client, &user, &session)
         .await;
     match issued {
         Ok(tokens) => {

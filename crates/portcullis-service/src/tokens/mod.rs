@@ -13,11 +13,14 @@ pub use error::TokenError;
 pub use minting::SignedAccessToken;
 
 use crate::{AuditLog, CodeStore, KeyManager, Revoker, Store};
-use portcullis_core::grant::AccessGrant;
 use portcullis_core::grant::client_credentials::{self, ClientCredentialsRequest};
-use portcullis_core::{AuditEvent, Client, Clock, TokenPolicy};
+use portcullis_core::grant::{AccessGrant, UserContext};
+use portcullis_core::{AuditEvent, Client, Clock, Session, TokenPolicy, User};
 use portcullis_jose::Algorithm;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
+
+/// How tokens of `POST /login` are audited and counted.
+pub const DIRECT_LOGIN: &str = "direct_login";
 
 /// Counts issued tokens (the auth server's metrics implement it).
 pub trait TokenMetrics: Send + Sync {
@@ -153,21 +156,45 @@ impl TokenIssuer<'_> {
         }
     }
 
-    /// Signs in directly (`POST /login`, no redirect): an access token for `grant` and, when the
-    /// client gets one, a refresh token. Audited and counted as `via`.
+    /// Tokens for a direct sign-in (`POST /login`, no redirect) of `user` in `session` to the
+    /// first-party `client`: every scope of the client, its audiences and the issuer's (so the
+    /// token also works at userinfo and the admin API), and a refresh token when the client gets
+    /// one. Audited and counted as `direct_login`, not as the code flow whose grant shape it
+    /// borrows.
     ///
     /// # Errors
     /// Signing or store failures.
     pub async fn issue_direct(
         &self,
         client: &Client,
-        grant: &AccessGrant,
-        user_id: &str,
-        via: &str,
+        user: &User,
+        session: &Session,
     ) -> Result<TokenResponse, TokenError> {
-        let access = self.sign_access_token(self.access_token_claims(grant)?, via)?;
+        let mut audiences = self.policy.allowed_audiences(client).to_vec();
+        audiences.push(self.policy.issuer.clone());
+        audiences.sort();
+        audiences.dedup();
+        let grant = AccessGrant {
+            grant_type: GrantType::AuthorizationCode,
+            subject: user.id.clone(),
+            client_id: client.id.clone(),
+            scope: client.scopes.clone(),
+            audiences,
+            lifetime_secs: self.policy.access_token_lifetime(client),
+            user: Some(UserContext {
+                username: user.username.to_string(),
+                roles: user.roles.clone(),
+                sid: session.sid.clone(),
+                auth_time: session.auth_time,
+            }),
+        };
+        let access = self.sign_access_token(self.access_token_claims(&grant)?, DIRECT_LOGIN)?;
         let refresh_token = if minting::wants_refresh_token(client, &grant.scope) {
-            Some(self.start_refresh_family(grant, user_id, &access).await?.0)
+            Some(
+                self.start_refresh_family(&grant, &user.id, &access)
+                    .await?
+                    .0,
+            )
         } else {
             None
         };
