@@ -59,23 +59,29 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     })
 }
 
+/// A client's grant types and scopes as stored: space-separated lists.
+fn stored_lists(client: &Client) -> (String, String) {
+    let grant_types: Vec<&str> = client
+        .grant_types
+        .iter()
+        .map(|grant| grant.as_str())
+        .collect();
+    let scopes: Vec<&str> = client.scopes.iter().collect();
+    (join_list(&grant_types), join_list(&scopes))
+}
+
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
-        let grant_types: Vec<&str> = client
-            .grant_types
-            .iter()
-            .map(|grant| grant.as_str())
-            .collect();
-        let scopes: Vec<&str> = client.scopes.iter().collect();
+        let (grant_types, scopes) = stored_lists(client);
         let result = sqlx::query(
             "UPDATE clients SET grant_types = $1, redirect_uris = $2, scopes = $3, audiences = $4, \
              access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
              id_token_algorithm = $8 WHERE id = $9",
         )
-        .bind(join_list(&grant_types))
+        .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
-        .bind(join_list(&scopes))
+        .bind(scopes)
         .bind(join_list(&client.audiences))
         .bind(client.access_token_lifetime_secs)
         .bind(i64::from(client.first_party))
@@ -89,12 +95,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
-        let grant_types: Vec<&str> = client
-            .grant_types
-            .iter()
-            .map(|grant| grant.as_str())
-            .collect();
-        let scopes: Vec<&str> = client.scopes.iter().collect();
+        let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
@@ -106,9 +107,9 @@ impl ClientStore for SqlStore {
                 .as_ref()
                 .map(|hash| hash.as_bytes().to_vec()),
         )
-        .bind(join_list(&grant_types))
+        .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
-        .bind(join_list(&scopes))
+        .bind(scopes)
         .bind(join_list(&client.audiences))
         .bind(client.access_token_lifetime_secs)
         .bind(client.created_at)
