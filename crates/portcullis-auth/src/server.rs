@@ -22,7 +22,8 @@ pub struct Listeners {
     /// With it, the public listener speaks TLS (HTTP/2 and HTTP/1.1 by ALPN); the issuer should
     /// then be `https://`, which makes cookies `Secure`.
     pub tls: Option<TlsAcceptor>,
-    /// The admin listener: the admin API, health and metrics; keep it off public networks.
+    /// The admin listener: the admin API, health and metrics; keep it off public networks. It
+    /// speaks TLS with the same certificate when `tls` is set.
     pub admin: Option<TcpListener>,
 }
 
@@ -53,15 +54,31 @@ pub async fn serve(
         shutdown.await;
         let _ = requested.send(true);
     });
-    let admin = listeners.admin.map(|listener| {
-        let app = crate::admin_api::router(state.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(until_shutdown())
-                .into_future(),
-        )
-    });
+    let admin = match listeners.admin {
+        Some(listener) => {
+            let app = crate::admin_api::router(state.clone())
+                .into_make_service_with_connect_info::<SocketAddr>();
+            // With TLS configured, the admin listener speaks it too, with the same certificate.
+            let task = match listeners.tls.clone() {
+                None => tokio::spawn(
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(until_shutdown())
+                        .into_future(),
+                ),
+                Some(acceptor) => {
+                    let listener =
+                        TlsListener::new(listener, acceptor, TLS_HANDSHAKE_TIMEOUT)?.tap_io(|_| {});
+                    tokio::spawn(
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(until_shutdown())
+                            .into_future(),
+                    )
+                }
+            };
+            Some(task)
+        }
+        None => None,
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = match listeners.tls {
         None => {

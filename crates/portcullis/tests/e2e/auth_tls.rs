@@ -35,6 +35,11 @@ async fn serve_auth_speaks_tls_with_an_https_issuer_and_host_only_secure_cookies
         .expect("free port")
         .port();
     let listen = format!("127.0.0.1:{port}");
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .expect("free port")
+        .port();
+    let admin_listen = format!("127.0.0.1:{admin_port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("--config")
         .arg(&config)
@@ -44,7 +49,7 @@ async fn serve_auth_speaks_tls_with_an_https_issuer_and_host_only_secure_cookies
             "--listen",
             &listen,
             "--admin-listen",
-            "127.0.0.1:0",
+            &admin_listen,
         ])
         .arg("--data-dir")
         .arg(&data)
@@ -113,6 +118,70 @@ async fn serve_auth_speaks_tls_with_an_https_issuer_and_host_only_secure_cookies
         plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()),
         "no plain HTTP"
     );
+    // The admin listener (admin API, metrics) speaks TLS with the same certificate.
+    let health = client
+        .get(format!("https://{admin_listen}/healthz"))
+        .send()
+        .await
+        .expect("admin listener over TLS");
+    assert_eq!(health.status(), 200);
+    let plain_admin = reqwest::get(format!("http://{admin_listen}/healthz")).await;
+    assert!(
+        plain_admin.is_err() || plain_admin.is_ok_and(|r| !r.status().is_success()),
+        "no plain HTTP on the admin listener either"
+    );
+    // `portcullis admin --server https://...` trusts the given CA for the server and the issuer.
+    let registered = admin(
+        &data,
+        &[
+            "client",
+            "add",
+            "ops",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "portcullis:admin",
+            "--audience",
+            &base,
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert!(
+        registered.status.success(),
+        "{}",
+        super::support::stderr(&registered)
+    );
+    let ops_secret = super::support::printed_secret(&registered);
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &certificate.ca_pem).expect("CA file");
+    let server_url = format!("https://{admin_listen}");
+    let ca_arg = ca_file.display().to_string();
+    let listed = admin(
+        &data,
+        &[
+            "--server",
+            &server_url,
+            "--ca-file",
+            &ca_arg,
+            "--client-id",
+            "ops",
+            "--issuer",
+            &base,
+            "user",
+            "list",
+        ],
+        "",
+        &[("PORTCULLIS_ADMIN_CLIENT_SECRET", &ops_secret)],
+    )
+    .await;
+    assert!(
+        listed.status.success(),
+        "{}",
+        super::support::stderr(&listed)
+    );
+    assert!(super::support::stdout(&listed).contains("alice"));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -35,6 +35,9 @@ pub struct AdminArgs {
     /// issuer among its audiences); its secret is read from PORTCULLIS_ADMIN_CLIENT_SECRET.
     #[arg(long, value_name = "ID", requires = "server")]
     client_id: Option<String>,
+    /// With --server: PEM certificates to trust for https instead of the system's roots.
+    #[arg(long, value_name = "PATH", requires = "server")]
+    ca_file: Option<PathBuf>,
     /// With --client-id: the issuer whose token endpoint issues the token.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]
     issuer: String,
@@ -79,7 +82,8 @@ impl AdminArgs {
                 },
                 None => remote::RemoteAuth::Login,
             };
-            let remote = remote::RemoteAdmin::connect(server, auth).await?;
+            let remote =
+                remote::RemoteAdmin::connect(server, auth, self.ca_file.as_deref()).await?;
             return self.command.run(&backend::Backend::Remote(&remote)).await;
         }
         let flags = FlagOverrides {

@@ -29,11 +29,22 @@ pub(crate) struct RemoteAdmin {
 }
 
 impl RemoteAdmin {
-    /// Gets a token and addresses the admin listener at `server`.
-    pub(crate) async fn connect(server: &str, auth: RemoteAuth) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    /// Gets a token and addresses the admin listener at `server`; `ca_file` is a PEM bundle to
+    /// trust for https (both the server and the issuer) instead of the system's roots.
+    pub(crate) async fn connect(
+        server: &str,
+        auth: RemoteAuth,
+        ca_file: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
+            builder = builder.tls_certs_only(certificates);
+        }
+        let http = builder.build()?;
         let token = match auth {
             RemoteAuth::Login => crate::commands::login::current_access_token().await?,
             RemoteAuth::ClientCredentials {
