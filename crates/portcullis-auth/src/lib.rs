@@ -10,6 +10,7 @@ pub mod bearer;
 pub mod browser_session;
 pub mod client_auth;
 pub mod client_ip;
+pub mod console;
 pub mod cookies;
 pub mod csrf;
 pub mod error;

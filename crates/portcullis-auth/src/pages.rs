@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use std::sync::OnceLock;
 
 const STYLESHEET: &str = "\
 :root{color-scheme:light dark;--fg:#1b1f24;--bg:#f4f5f7;--card:#fff;--accent:#1d4ed8;--muted:#4b5563;--error:#b91c1c}\
@@ -21,15 +20,43 @@ button{margin-top:1.5rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font:i
 button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);margin-left:.5rem}\
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}ul{padding-left:1.2rem}code{font-size:.9em}";
 
-fn content_security_policy() -> &'static str {
-    static POLICY: OnceLock<String> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let hash = STANDARD.encode(portcullis_jose::sha256(STYLESHEET.as_bytes()));
-        format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; \
-             frame-ancestors 'none'; base-uri 'none'"
-        )
-    })
+/// The strict CSP of a page whose only style is `stylesheet`, inline: allowed by its hash.
+fn content_security_policy(stylesheet: &str) -> String {
+    let hash = STANDARD.encode(portcullis_jose::sha256(stylesheet.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// The headers of every server-rendered page: the strict CSP for `stylesheet`, no framing, no
+/// referrer, no sniffing, no caching.
+pub fn secure_headers(headers: &mut axum::http::HeaderMap, stylesheet: &str) {
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(stylesheet)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// Formats a Unix time as RFC 3339 UTC (the number itself if it is out of range).
+pub fn format_time(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|moment| {
+            moment
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| seconds.to_string())
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
@@ -76,20 +103,7 @@ impl Page {
         );
         let mut response = (self.status, Html(html)).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(content_security_policy()),
-        );
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        secure_headers(headers, STYLESHEET);
         for cookie in self.cookies {
             headers.append(header::SET_COOKIE, cookie);
         }

@@ -56,6 +56,15 @@ pub async fn serve(
     });
     let admin = match listeners.admin {
         Some(listener) => {
+            let scheme = if listeners.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let base = format!("{scheme}://{}", listener.local_addr()?);
+            if let Err(error) = crate::console::register(&state, base).await {
+                tracing::error!(%error, "cannot register the admin console's client");
+            }
             let app = crate::admin_api::router(state.clone())
                 .into_make_service_with_connect_info::<SocketAddr>();
             // With TLS configured, the admin listener speaks it too, with the same certificate.

@@ -37,6 +37,8 @@ pub struct AppState {
     pub codes: Arc<dyn CodeStore>,
     /// Where browser sessions live: the store, or a cluster's Redis.
     pub sessions: Arc<dyn SessionStore>,
+    /// The admin console's sign-ins and sessions.
+    pub console: Arc<crate::console::Console>,
 }
 
 /// Why the server state could not be built.
@@ -85,6 +87,7 @@ impl AppState {
             sign_in_throttle,
             csrf_key,
             announcer: Arc::new(NoAnnouncer),
+            console: Arc::default(),
         })
     }
 

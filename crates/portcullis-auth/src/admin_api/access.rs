@@ -24,8 +24,10 @@ pub const AUDIT_SCOPE: &str = "portcullis:audit";
 
 /// What a request may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Capability {
+pub enum Capability {
+    /// Read only (auditors).
     Read,
+    /// Read and change (admins).
     Write,
 }
 
@@ -80,7 +82,7 @@ async fn authorize(parts: &Parts, state: &AppState, needed: Capability) -> Resul
 }
 
 /// What the token's scope and, for a user's token, roles allow together.
-fn capability(claims: &Map<String, Value>) -> Option<Capability> {
+pub fn capability(claims: &Map<String, Value>) -> Option<Capability> {
     let scope = claims
         .get("scope")
         .and_then(Value::as_str)

@@ -108,12 +108,13 @@ pub fn router(state: AppState) -> Router {
     .route("/healthz", get(health::healthz))
     .route("/readyz", get(health::readyz))
     .route("/metrics", get(health::metrics))
+    .merge(crate::console::routes())
     .fallback(|| async { error::ApiError::not_found("no such admin resource") })
     .with_state(state)
 }
 
 /// The service layer's administration for one request by `actor`.
-fn administration<'a>(state: &'a AppState, actor: &'a Actor) -> Administration<'a> {
+pub(crate) fn administration<'a>(state: &'a AppState, actor: &'a Actor) -> Administration<'a> {
     Administration {
         store: state.store.as_ref(),
         revoker: state.revoker(),

@@ -12,6 +12,11 @@ impl Actor {
         Actor(format!("cli:{os_user}"))
     }
 
+    /// Portcullis itself (such as registering the console's client at start).
+    pub fn system(part: &str) -> Self {
+        Actor(format!("system:{part}"))
+    }
+
     /// The bearer of an admin access token: its subject through its client.
     pub fn token(subject: &str, client_id: &str) -> Self {
         Actor(format!("token:{subject}@{client_id}"))

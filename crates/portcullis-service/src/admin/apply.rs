@@ -303,7 +303,7 @@ impl Administration<'_> {
             changes.extend(
                 existing
                     .iter()
-                    .filter(|client| !seen.contains(&client.id))
+                    .filter(|client| !seen.contains(&client.id) && !is_built_in(&client.id))
                     .map(|client| Change::DeleteClient {
                         id: client.id.clone(),
                     }),
@@ -384,6 +384,13 @@ impl Administration<'_> {
             InitialPassword::Unusable => false,
         }
     }
+}
+
+/// Clients Portcullis registers for itself (`portcullis-console`): never pruned.
+pub const BUILT_IN_CLIENT_PREFIX: &str = "portcullis-";
+
+fn is_built_in(id: &str) -> bool {
+    id.starts_with(BUILT_IN_CLIENT_PREFIX)
 }
 
 fn invalid(field: &'static str, message: String) -> AdminError {

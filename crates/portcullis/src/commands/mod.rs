@@ -99,14 +99,4 @@ pub fn key_policy(config: &Config) -> portcullis_core::KeyLifecyclePolicy {
     }
 }
 
-/// Formats a Unix time as RFC 3339 UTC.
-pub fn format_time(seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .ok()
-        .and_then(|moment| {
-            moment
-                .format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| seconds.to_string())
-}
+pub use portcullis_auth::pages::format_time;

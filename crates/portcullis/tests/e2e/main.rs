@@ -11,6 +11,7 @@ mod cli;
 mod client_credentials;
 mod cluster;
 mod code_flow;
+mod console;
 mod discovery;
 mod durability;
 mod gateway_cli;

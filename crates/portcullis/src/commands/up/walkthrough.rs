@@ -86,6 +86,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          curl -i {gateway}/public\n\
          # 7. the admin API with testuser's token (scope portcullis:admin, role admin): the users\n\
          curl -s 'http://{auth_admin}/admin/v1/users?limit=10' -H \"Authorization: Bearer $TOKEN\"\n\
+         # 8. the admin console, in a browser: http://{auth_admin}/console (sign in as testuser)\n\
          \nCtrl-C stops everything.",
         login_admin = login(gateway, "testuser", "TOKEN"),
         auth_admin = stack.auth_admin,

@@ -1,0 +1,213 @@
+//! Console pages for clients: the list, registration (a confidential client's secret shown
+//! once), detail, secret rotation and deletion (both confirmed).
+
+use super::form::{Signed, link, see_other};
+use super::layout::csrf_field;
+use crate::pages::escape;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use portcullis_core::{Client, ClientKind, ClientRegistration};
+use portcullis_types::GrantType;
+
+fn words(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn shown_once(signed: &Signed, title: &str, id: &str, secret: &str) -> Response {
+    signed.page(
+        title,
+        &format!(
+            "<div class=\"card\"><p>The secret of <strong>{id}</strong>, shown this once (only its \
+             hash is stored):</p><code class=\"secret\">{secret}</code>\
+             <p><a href=\"/console/clients\">Back to clients</a></p></div>",
+            id = escape(id),
+            secret = escape(secret),
+        ),
+    )
+}
+
+/// Every client; the registration form for admins.
+pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
+    let clients = match state.store.list_clients().await {
+        Ok(clients) => clients,
+        Err(error) => return signed.refused(&error.into()),
+    };
+    let rows: String = clients
+        .iter()
+        .map(|client| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                link("/console/clients", &client.id, &client.id),
+                client.kind,
+                escape(&grants(client)),
+                escape(&client.scopes.to_string()),
+            )
+        })
+        .collect();
+    let create = if signed.writes() {
+        format!(
+            "<div class=\"card\"><h2>Register a client</h2><form method=\"post\" action=\"/console/clients\">{csrf}\
+             <label for=\"id\">Client id</label><input type=\"text\" id=\"id\" name=\"id\" required autocomplete=\"off\">\
+             <label for=\"kind\">Type</label><select id=\"kind\" name=\"kind\">\
+             <option value=\"confidential\">confidential (a service, gets a secret)</option>\
+             <option value=\"public\">public (a browser or native app, PKCE)</option></select>\
+             <label for=\"grants\">Grant types</label><input type=\"text\" id=\"grants\" name=\"grants\" value=\"client_credentials\">\
+             <label for=\"redirect_uris\">Redirect URIs</label><input type=\"text\" id=\"redirect_uris\" name=\"redirect_uris\">\
+             <label for=\"scopes\">Scopes</label><input type=\"text\" id=\"scopes\" name=\"scopes\">\
+             <label for=\"audiences\">Audiences</label><input type=\"text\" id=\"audiences\" name=\"audiences\">\
+             <button type=\"submit\">Register</button></form></div>",
+            csrf = csrf_field(&signed.0)
+        )
+    } else {
+        String::new()
+    };
+    signed.page(
+        "Clients",
+        &format!(
+            "<div class=\"card\"><table><thead><tr><th>Id</th><th>Type</th><th>Grants</th><th>Scopes</th></tr></thead>\
+             <tbody>{rows}</tbody></table></div>{create}"
+        ),
+    )
+}
+
+fn grants(client: &Client) -> String {
+    client
+        .grant_types
+        .iter()
+        .map(|grant| grant.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Registers a client from the form.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match signed.form(&headers, &body) {
+        Ok(form) => form,
+        Err(refusal) => return *refusal,
+    };
+    let field = |name: &str| form.get(name).unwrap_or_default();
+    let kind = if field("kind") == "public" {
+        ClientKind::Public
+    } else {
+        ClientKind::Confidential
+    };
+    let Ok(grant_types) = words(field("grants"))
+        .iter()
+        .map(|name| name.parse::<GrantType>())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return signed.error(
+            StatusCode::BAD_REQUEST,
+            "grants: use client_credentials, authorization_code or refresh_token",
+        );
+    };
+    let registration = ClientRegistration {
+        id: field("id").trim().to_owned(),
+        kind,
+        grant_types,
+        redirect_uris: words(field("redirect_uris")),
+        scopes: words(field("scopes")),
+        audiences: words(field("audiences")),
+        access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+    };
+    match signed.admin(&state).create_client(registration).await {
+        Ok(created) => match created.secret {
+            Some(secret) => shown_once(&signed, "Client registered", &created.client.id, &secret),
+            None => see_other("/console/clients"),
+        },
+        Err(error) => signed.refused(&error),
+    }
+}
+
+/// One client and the actions on it.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let client = match signed.admin(&state).client(&id).await {
+        Ok(client) => client,
+        Err(error) => return signed.refused(&error),
+    };
+    let base = format!(
+        "/console/clients/{}",
+        percent_encoding::utf8_percent_encode(&client.id, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let rotate = if client.kind == ClientKind::Confidential {
+        signed.button(&format!("{base}/secret"), "Rotate secret", true)
+    } else {
+        String::new()
+    };
+    signed.page(
+        &format!("Client {}", client.id),
+        &format!(
+            "<div class=\"card\"><table><tr><th>Type</th><td>{kind}</td></tr>\
+             <tr><th>Grants</th><td>{grants}</td></tr><tr><th>Redirect URIs</th><td>{redirects}</td></tr>\
+             <tr><th>Scopes</th><td>{scopes}</td></tr><tr><th>Audiences</th><td>{audiences}</td></tr>\
+             <tr><th>First party</th><td>{first_party}</td></tr></table>{rotate}{delete}</div>",
+            kind = client.kind,
+            grants = escape(&grants(&client)),
+            redirects = escape(&client.redirect_uris.join(" ")),
+            scopes = escape(&client.scopes.to_string()),
+            audiences = escape(&client.audiences.join(" ")),
+            first_party = if client.first_party { "yes" } else { "no" },
+            delete = signed.button(&format!("{base}/delete"), "Delete client", true),
+        ),
+    )
+}
+
+/// Rotates the secret of, or deletes, a client (both confirmed first).
+pub(super) async fn act(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match signed.form(&headers, &body) {
+        Ok(form) => form,
+        Err(refusal) => return *refusal,
+    };
+    let back = format!(
+        "/console/clients/{}",
+        percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let confirmed = form.get("confirm") == Some("yes");
+    let admin = signed.admin(&state);
+    match action.as_str() {
+        "secret" if !confirmed => signed.confirm(
+            &format!("{back}/secret"),
+            &format!("Rotate the secret of {id}? The current secret stops working at once."),
+            &back,
+        ),
+        "secret" => match admin.rotate_client_secret(&id).await {
+            Ok(rotated) => shown_once(&signed, "Secret rotated", &id, &rotated.secret),
+            Err(error) => signed.refused(&error),
+        },
+        "delete" if !confirmed => signed.confirm(
+            &format!("{back}/delete"),
+            &format!("Delete the client {id}?"),
+            &back,
+        ),
+        "delete" => match admin.delete_client(&id).await {
+            Ok(()) => see_other("/console/clients"),
+            Err(error) => signed.refused(&error),
+        },
+        _ => signed.error(StatusCode::NOT_FOUND, "No such action."),
+    }
+}

@@ -1,0 +1,110 @@
+//! The admin console: server-rendered pages on the admin listener (`/console`), for users,
+//! clients, sessions, keys and the audit log. It signs in through Portcullis's own sign-in as the
+//! built-in first-party client `portcullis-console` (Authorization Code with PKCE, redeemed in
+//! process); only users with the role `admin` (read and write) or `auditor` (read only) get in.
+//! Every change goes through the service layer's `Administration`, audited with the user as the
+//! actor. Forms carry a per-session CSRF token; no scripts; the same strict headers as the
+//! sign-in pages.
+
+mod clients;
+mod form;
+mod layout;
+mod others;
+pub mod sessions;
+mod signin;
+mod users;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+use portcullis_core::{ClientKind, ClientRegistration};
+use portcullis_service::Actor;
+use portcullis_service::admin::{DesiredClient, DesiredState};
+use portcullis_types::GrantType;
+use std::sync::OnceLock;
+
+/// The console's client id: built in (never pruned by `apply`).
+pub const CLIENT_ID: &str = "portcullis-console";
+
+/// The console's state: its sessions and where the admin listener is reached.
+#[derive(Debug, Default)]
+pub struct Console {
+    /// Sign-ins in progress and signed-in users.
+    pub sessions: sessions::ConsoleSessions,
+    base: OnceLock<String>,
+}
+
+impl Console {
+    /// `scheme://host:port` of the admin listener; `None` before it listens.
+    pub fn base(&self) -> Option<&str> {
+        self.base.get().map(String::as_str)
+    }
+
+    fn redirect_uri(&self) -> Option<String> {
+        self.base().map(|base| format!("{base}/console/callback"))
+    }
+
+    fn secure(&self) -> bool {
+        self.base().is_some_and(|base| base.starts_with("https://"))
+    }
+}
+
+/// Registers (or updates) the console's client for the admin listener at `base`, so sign-in can
+/// redirect back to it.
+///
+/// # Errors
+/// Store failures.
+pub async fn register(
+    state: &AppState,
+    base: String,
+) -> Result<(), portcullis_service::AdminError> {
+    let _ = state.console.base.set(base);
+    let Some(redirect_uri) = state.console.redirect_uri() else {
+        return Ok(());
+    };
+    let desired = DesiredState {
+        clients: vec![DesiredClient {
+            registration: ClientRegistration {
+                id: CLIENT_ID.to_owned(),
+                kind: ClientKind::Public,
+                grant_types: vec![GrantType::AuthorizationCode],
+                redirect_uris: vec![redirect_uri],
+                scopes: vec!["openid".into(), "portcullis:admin".into()],
+                audiences: vec![state.settings.issuer().to_owned()],
+                access_token_lifetime_secs: None,
+                first_party: true,
+                post_logout_redirect_uris: vec![],
+                id_token_algorithm: None,
+            },
+            secret: None,
+        }],
+        users: vec![],
+    };
+    let actor = Actor::system("console");
+    crate::admin_api::administration(state, &actor)
+        .apply(&desired, false)
+        .await
+        .map(drop)
+}
+
+/// The console's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(signin::home))
+        .route("/console/login", get(signin::login))
+        .route("/console/callback", get(signin::callback))
+        .route("/console/logout", post(signin::logout))
+        .route("/console/users", get(users::list).post(users::create))
+        .route("/console/users/{username}", get(users::show))
+        .route("/console/users/{username}/{action}", post(users::act))
+        .route("/console/clients", get(clients::list).post(clients::create))
+        .route("/console/clients/{id}", get(clients::show))
+        .route("/console/clients/{id}/{action}", post(clients::act))
+        .route("/console/sessions", get(others::sessions))
+        .route(
+            "/console/sessions/{sid}/revoke",
+            post(others::revoke_session),
+        )
+        .route("/console/keys", get(others::keys).post(others::rotate_keys))
+        .route("/console/audit", get(others::audit))
+}

@@ -1,0 +1,178 @@
+//! Console pages for sessions (list, revoke after confirmation), signing keys (list, rotate after
+//! confirmation) and the audit log (filtered, newest first).
+
+use super::form::{Signed, see_other};
+use crate::pages::escape;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use portcullis_jose::Algorithm;
+use portcullis_service::AuditQuery;
+use serde::Deserialize;
+
+/// A Unix time as RFC 3339 UTC, escaped for HTML.
+pub(super) fn time(seconds: i64) -> String {
+    escape(&crate::pages::format_time(seconds))
+}
+
+/// Every live session.
+pub(super) async fn sessions(State(state): State<AppState>, signed: Signed) -> Response {
+    let sessions = match signed.admin(&state).sessions(None).await {
+        Ok(sessions) => sessions,
+        Err(error) => return signed.refused(&error),
+    };
+    let rows: String = sessions
+        .iter()
+        .map(|(session, username)| {
+            format!(
+                "<tr><td><code>{sid}</code></td><td>{user}</td><td>{signed_in}</td><td>{seen}</td><td>{revoke}</td></tr>",
+                sid = escape(&session.sid),
+                user = escape(username.as_deref().unwrap_or(&session.user_id)),
+                signed_in = time(session.auth_time),
+                seen = time(session.last_seen_at),
+                revoke = signed.button(&format!("/console/sessions/{}/revoke", escape(&session.sid)), "Revoke", true),
+            )
+        })
+        .collect();
+    signed.page(
+        "Sessions",
+        &format!(
+            "<div class=\"card\"><table><thead><tr><th>Session</th><th>User</th><th>Signed in</th>\
+             <th>Last seen</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"
+        ),
+    )
+}
+
+/// Ends a session and revokes its tokens, after confirmation.
+pub(super) async fn revoke_session(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match signed.form(&headers, &body) {
+        Ok(form) => form,
+        Err(refusal) => return *refusal,
+    };
+    if form.get("confirm") != Some("yes") {
+        return signed.confirm(
+            &format!("/console/sessions/{}/revoke", escape(&sid)),
+            "End this session? Every token issued in it is revoked.",
+            "/console/sessions",
+        );
+    }
+    match signed.admin(&state).revoke_session(&sid).await {
+        Ok(()) => see_other("/console/sessions"),
+        Err(error) => signed.refused(&error),
+    }
+}
+
+/// Signing keys with their status.
+pub(super) async fn keys(State(state): State<AppState>, signed: Signed) -> Response {
+    let rows: String = state
+        .keys
+        .statuses(state.clock.now())
+        .iter()
+        .map(|(key, status)| {
+            format!(
+                "<tr><td><code>{kid}</code></td><td>{alg}</td><td>{status}</td><td>{created}</td></tr>",
+                kid = escape(&key.kid),
+                alg = key.alg.as_str(),
+                status = status.name(),
+                created = time(key.created_at),
+            )
+        })
+        .collect();
+    signed.page(
+        "Signing keys",
+        &format!(
+            "<div class=\"card\"><table><thead><tr><th>Key id</th><th>Algorithm</th><th>Status</th>\
+             <th>Created</th></tr></thead><tbody>{rows}</tbody></table>{rotate}</div>",
+            rotate = signed.button("/console/keys", "Rotate every key", true),
+        ),
+    )
+}
+
+/// Rotates every algorithm's key, after confirmation.
+pub(super) async fn rotate_keys(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match signed.form(&headers, &body) {
+        Ok(form) => form,
+        Err(refusal) => return *refusal,
+    };
+    if form.get("confirm") != Some("yes") {
+        return signed.confirm(
+            "/console/keys",
+            "Create a new key for every algorithm? They are published now and sign after the pre-publication delay.",
+            "/console/keys",
+        );
+    }
+    match signed
+        .admin(&state)
+        .rotate_keys(&state.keys, &Algorithm::ALL)
+        .await
+    {
+        Ok(_) => {
+            state.announcer.keys_changed();
+            see_other("/console/keys")
+        }
+        Err(error) => signed.refused(&error),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AuditFilter {
+    kind: Option<String>,
+    subject: Option<String>,
+}
+
+/// The newest audit events, filtered by kind and subject.
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(filter): Query<AuditFilter>,
+) -> Response {
+    let kind = filter.kind.filter(|kind| !kind.is_empty());
+    let subject = filter.subject.filter(|subject| !subject.is_empty());
+    let query = AuditQuery {
+        kind: kind.clone(),
+        subject: subject.clone(),
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    let records = match state.store.search_audit(&query).await {
+        Ok(records) => records,
+        Err(error) => return signed.refused(&error.into()),
+    };
+    let rows: String = records
+        .iter()
+        .map(|record| {
+            format!(
+                "<tr><td>{at}</td><td>{kind}</td><td><code>{detail}</code></td></tr>",
+                at = time(record.at),
+                kind = escape(&record.kind),
+                detail = escape(&record.detail),
+            )
+        })
+        .collect();
+    signed.page(
+        "Audit log",
+        &format!(
+            "<div class=\"card\"><form method=\"get\" action=\"/console/audit\" role=\"search\">\
+             <label for=\"kind\">Kind</label><input type=\"text\" id=\"kind\" name=\"kind\" value=\"{kind}\">\
+             <label for=\"subject\">Subject</label><input type=\"text\" id=\"subject\" name=\"subject\" value=\"{subject}\">\
+             <button type=\"submit\">Filter</button></form></div>\
+             <div class=\"card\"><table><thead><tr><th>When</th><th>Kind</th><th>Event</th></tr></thead>\
+             <tbody>{rows}</tbody></table></div>",
+            kind = escape(kind.as_deref().unwrap_or_default()),
+            subject = escape(subject.as_deref().unwrap_or_default()),
+        ),
+    )
+}

@@ -1,0 +1,276 @@
+//! The admin console through a cookie-jar browser: sign-in through Portcullis's own sign-in as
+//! the built-in client, then users, clients, sessions, keys and the audit log; CSRF-checked
+//! forms, confirmed dangerous actions, read-only auditors, and everyone else refused.
+
+use super::browser::PASSWORD;
+use portcullis_testkit::TestAuthServer;
+use portcullis_testkit::browser::{Browser, hidden_fields, location};
+
+/// Signs `user` in to the console of `server`; returns the page the sign-in ends on.
+async fn sign_in(browser: &Browser, server: &TestAuthServer, user: &str) -> reqwest::Response {
+    let start = browser
+        .get(&format!("{}/console/users", server.admin_url))
+        .await;
+    assert_eq!(start.status(), 303, "not signed in: to the console's login");
+    let login = location(&start, &server.admin_url);
+    let to_authorize = browser.get(&login).await;
+    let authorize = location(&to_authorize, &server.admin_url);
+    assert!(
+        authorize.starts_with(&format!("{}/authorize?", server.base_url)),
+        "{authorize}"
+    );
+    let callback = browser
+        .authorize(
+            &server.base_url,
+            &authorize,
+            (user, PASSWORD),
+            &format!("{}/console/callback", server.admin_url),
+        )
+        .await;
+    browser.get(&callback).await
+}
+
+/// The form fields of the first form posting to `action` on `html`.
+fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("method=\"post\" action=\"{action}\""))
+        .unwrap_or_else(|| panic!("no form posting to {action}: {html}"));
+    let end = html[start..]
+        .find("</form>")
+        .map_or(html.len(), |end| start + end);
+    hidden_fields(&html[start..end])
+}
+
+async fn text(response: reqwest::Response) -> String {
+    response.text().await.expect("html")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
+    let server = TestAuthServer::start().await;
+    server.add_user("root", &["admin"], PASSWORD).await;
+    server.add_user("bob", &["user"], PASSWORD).await;
+    let browser = Browser::new();
+    let admin = &server.admin_url;
+    let signed_in = sign_in(&browser, &server, "root").await;
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    let users = browser.get(&format!("{admin}/console/users")).await;
+    assert_eq!(users.status(), 200);
+    let csp = users.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let html = text(users).await;
+    assert!(
+        html.contains(">bob</a>") && html.contains(">root</a>"),
+        "{html}"
+    );
+
+    // Create a user; a form without the session's CSRF token is refused.
+    let mut fields = form_fields(&html, "/console/users");
+    let forged = browser
+        .post(
+            &format!("{admin}/console/users"),
+            &[
+                ("username".into(), "mallory".into()),
+                ("password".into(), "x".repeat(20)),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    fields.extend([
+        ("username".to_owned(), "carol".to_owned()),
+        ("email".to_owned(), "carol@example.com".to_owned()),
+        ("roles".to_owned(), "user, auditor".to_owned()),
+        (
+            "password".to_owned(),
+            "correct horse battery staple".to_owned(),
+        ),
+    ]);
+    let created = browser
+        .post(&format!("{admin}/console/users"), &fields)
+        .await;
+    assert_eq!(
+        location(&created, admin),
+        format!("{admin}/console/users/carol")
+    );
+    let carol = text(browser.get(&format!("{admin}/console/users/carol")).await).await;
+    assert!(carol.contains("auditor, user"), "{carol}");
+    let searched = text(
+        browser
+            .get(&format!("{admin}/console/users?search=CA"))
+            .await,
+    )
+    .await;
+    assert!(
+        searched.contains(">carol</a>") && !searched.contains(">bob</a>"),
+        "{searched}"
+    );
+
+    // Register a confidential client: the secret is shown once; rotating asks first.
+    let clients = text(browser.get(&format!("{admin}/console/clients")).await).await;
+    let mut fields = form_fields(&clients, "/console/clients");
+    fields.extend([
+        ("id".to_owned(), "billing".to_owned()),
+        ("kind".to_owned(), "confidential".to_owned()),
+        ("grants".to_owned(), "client_credentials".to_owned()),
+        ("scopes".to_owned(), "read".to_owned()),
+    ]);
+    let registered = text(
+        browser
+            .post(&format!("{admin}/console/clients"), &fields)
+            .await,
+    )
+    .await;
+    assert!(registered.contains("shown this once"), "{registered}");
+    let detail = text(
+        browser
+            .get(&format!("{admin}/console/clients/billing"))
+            .await,
+    )
+    .await;
+    let rotate = form_fields(&detail, "/console/clients/billing/secret");
+    let question = text(
+        browser
+            .post(&format!("{admin}/console/clients/billing/secret"), &rotate)
+            .await,
+    )
+    .await;
+    assert!(question.contains("Are you sure?"), "{question}");
+    let confirmed = form_fields(&question, "/console/clients/billing/secret");
+    assert!(confirmed.contains(&("confirm".to_owned(), "yes".to_owned())));
+    let rotated = text(
+        browser
+            .post(
+                &format!("{admin}/console/clients/billing/secret"),
+                &confirmed,
+            )
+            .await,
+    )
+    .await;
+    assert!(
+        rotated.contains("Secret rotated") && rotated.contains("class=\"secret\""),
+        "{rotated}"
+    );
+
+    // Bob signs in to the auth server (a session), and the admin revokes it.
+    let bob_browser = Browser::new();
+    let bob_page = bob_browser
+        .get(&format!("{}/signin", server.base_url))
+        .await;
+    let mut bob_fields = hidden_fields(&text(bob_page).await);
+    bob_fields.extend([
+        ("username".to_owned(), "bob".to_owned()),
+        ("password".to_owned(), PASSWORD.to_owned()),
+    ]);
+    let bob_signed_in = bob_browser
+        .post(&format!("{}/signin", server.base_url), &bob_fields)
+        .await;
+    assert!(bob_signed_in.status().is_success() || bob_signed_in.status() == 303);
+    let sessions = text(browser.get(&format!("{admin}/console/sessions")).await).await;
+    assert!(sessions.contains("<td>bob</td>"), "{sessions}");
+    let bob_row = sessions
+        .split("<tr>")
+        .find(|row| row.contains("<td>bob</td>"))
+        .expect("bob's row");
+    let revoke_action = bob_row
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a revoke form")
+        .to_owned();
+    let ask = text(
+        browser
+            .post(
+                &format!("{admin}{revoke_action}"),
+                &form_fields(&sessions, &revoke_action),
+            )
+            .await,
+    )
+    .await;
+    let done = browser
+        .post(
+            &format!("{admin}{revoke_action}"),
+            &form_fields(&ask, &revoke_action),
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    let after = text(browser.get(&format!("{admin}/console/sessions")).await).await;
+    assert!(!after.contains("<td>bob</td>"), "{after}");
+
+    // The audit log names the console user as the actor of each change.
+    let audit = text(
+        browser
+            .get(&format!("{admin}/console/audit?kind=admin_action"))
+            .await,
+    )
+    .await;
+    for action in [
+        "user.create",
+        "client.create",
+        "client.rotate_secret",
+        "session.revoke",
+    ] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    assert!(audit.contains("@portcullis-console"), "{audit}");
+    let keys = browser.get(&format!("{admin}/console/keys")).await;
+    assert!(text(keys).await.contains("active"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_only_read_and_other_users_are_refused() {
+    let server = TestAuthServer::start().await;
+    server.add_user("audrey", &["auditor"], PASSWORD).await;
+    server.add_user("plain", &["user"], PASSWORD).await;
+    let auditor = Browser::new();
+    sign_in(&auditor, &server, "audrey").await;
+    let users = text(
+        auditor
+            .get(&format!("{}/console/users", server.admin_url))
+            .await,
+    )
+    .await;
+    assert!(
+        users.contains("(read only)") && !users.contains("Create user"),
+        "{users}"
+    );
+    let forged = auditor
+        .post(
+            &format!("{}/console/users/plain/disable", server.admin_url),
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    // A callback without a pending sign-in (a forged or replayed state) opens nothing.
+    let forged = Browser::new()
+        .get(&format!(
+            "{}/console/callback?code=anything&state=forged",
+            server.admin_url
+        ))
+        .await;
+    assert_eq!(forged.status(), 400);
+    assert!(forged.headers().get("set-cookie").is_none());
+    let refused = sign_in(&Browser::new(), &server, "plain").await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        text(refused)
+            .await
+            .contains("Only administrators and auditors")
+    );
+    server.stop().await;
+}
