@@ -1,13 +1,12 @@
 //! Console pages for clients: the list, registration (a confidential client's secret shown
 //! once), detail, secret rotation and deletion (both confirmed).
 
-use super::form::{Signed, link, see_other};
+use super::form::{Signed, SignedForm, link, path, see_other};
 use super::layout::csrf_field;
 use crate::pages::escape;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::{Client, ClientKind, ClientRegistration};
 use portcullis_types::GrantType;
@@ -89,14 +88,8 @@ fn grants(client: &Client) -> String {
 /// Registers a client from the form.
 pub(super) async fn create(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(signed, form): SignedForm,
 ) -> Response {
-    let form = match signed.form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return *refusal,
-    };
     let field = |name: &str| form.get(name).unwrap_or_default();
     let kind = if field("kind") == "public" {
         ClientKind::Public
@@ -144,10 +137,7 @@ pub(super) async fn show(
         Ok(client) => client,
         Err(error) => return signed.refused(&error),
     };
-    let base = format!(
-        "/console/clients/{}",
-        percent_encoding::utf8_percent_encode(&client.id, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let base = path("/console/clients", &client.id);
     let rotate = if client.kind == ClientKind::Confidential {
         signed.button(&format!("{base}/secret"), "Rotate secret", true)
     } else {
@@ -174,19 +164,10 @@ pub(super) async fn show(
 /// Rotates the secret of, or deletes, a client (both confirmed first).
 pub(super) async fn act(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(signed, form): SignedForm,
 ) -> Response {
-    let form = match signed.form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return *refusal,
-    };
-    let back = format!(
-        "/console/clients/{}",
-        percent_encoding::utf8_percent_encode(&id, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let back = path("/console/clients", &id);
     let confirmed = form.get("confirm") == Some("yes");
     let admin = signed.admin(&state);
     match action.as_str() {

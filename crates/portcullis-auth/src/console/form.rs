@@ -8,7 +8,8 @@ use crate::cookies::read_cookie;
 use crate::form::OAuthParams;
 use crate::pages::escape;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -139,11 +140,34 @@ impl Signed {
     }
 }
 
-/// `<a href>` to a path segment, escaped.
-pub fn link(prefix: &str, segment: &str, text: &str) -> String {
+/// `prefix/segment` with the segment percent-encoded.
+pub fn path(prefix: &str, segment: &str) -> String {
     let encoded =
         percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC);
-    format!("<a href=\"{prefix}/{encoded}\">{}</a>", escape(text))
+    format!("{prefix}/{encoded}")
+}
+
+/// `<a href>` to a path segment, escaped.
+pub fn link(prefix: &str, segment: &str, text: &str) -> String {
+    format!("<a href=\"{}\">{}</a>", path(prefix, segment), escape(text))
+}
+
+/// A signed-in admin's POST: the session and its CSRF-checked form.
+pub struct SignedForm(pub Signed, pub OAuthParams);
+
+impl FromRequest<AppState> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = signed.form(&headers, &body).map_err(|refusal| *refusal)?;
+        Ok(SignedForm(signed, form))
+    }
 }
 
 /// The `Location` of a redirect after a POST (303 See Other: the browser then GETs it).

@@ -1,12 +1,10 @@
 //! Console pages for sessions (list, revoke after confirmation), signing keys (list, rotate after
 //! confirmation) and the audit log (filtered, newest first).
 
-use super::form::{Signed, see_other};
+use super::form::{Signed, SignedForm, see_other};
 use crate::pages::escape;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use portcullis_jose::Algorithm;
 use portcullis_service::AuditQuery;
@@ -48,15 +46,9 @@ pub(super) async fn sessions(State(state): State<AppState>, signed: Signed) -> R
 /// Ends a session and revokes its tokens, after confirmation.
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
-    signed: Signed,
     Path(sid): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(signed, form): SignedForm,
 ) -> Response {
-    let form = match signed.form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return *refusal,
-    };
     if form.get("confirm") != Some("yes") {
         return signed.confirm(
             &format!("/console/sessions/{}/revoke", escape(&sid)),
@@ -99,14 +91,8 @@ pub(super) async fn keys(State(state): State<AppState>, signed: Signed) -> Respo
 /// Rotates every algorithm's key, after confirmation.
 pub(super) async fn rotate_keys(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(signed, form): SignedForm,
 ) -> Response {
-    let form = match signed.form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return *refusal,
-    };
     if form.get("confirm") != Some("yes") {
         return signed.confirm(
             "/console/keys",

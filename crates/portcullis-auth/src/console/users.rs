@@ -1,13 +1,11 @@
 //! Console pages for users: search and pages, creation, detail with sessions, disabling,
 //! enabling, deletion (confirmed) and revoking a session.
 
-use super::form::{Signed, link, see_other};
+use super::form::{Signed, SignedForm, link, path, see_other};
 use super::layout::csrf_field;
 use crate::pages::escape;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use portcullis_service::admin::{InitialPassword, UserChanges, UserDraft};
 use serde::Deserialize;
@@ -101,14 +99,8 @@ pub(super) async fn list(
 /// Creates a user from the form.
 pub(super) async fn create(
     State(state): State<AppState>,
-    signed: Signed,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(signed, form): SignedForm,
 ) -> Response {
-    let form = match signed.form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return *refusal,
-    };
     let text = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
     let roles = text("roles")
         .split(',')
@@ -124,13 +116,7 @@ pub(super) async fn create(
         password: InitialPassword::Plain(form.get("password").unwrap_or_default().to_owned()),
     };
     match signed.admin(&state).create_user(draft).await {
-        Ok(user) => see_other(&format!(
-            "/console/users/{}",
-            percent_encoding::utf8_percent_encode(
-                user.username.as_str(),
-                percent_encoding::NON_ALPHANUMERIC
-            )
-        )),
+        Ok(user) => see_other(&path("/console/users", user.username.as_str())),
         Err(error) => signed.refused(&error),
     }
 }
@@ -165,13 +151,7 @@ pub(super) async fn show(
             )
         })
         .collect();
-    let base = format!(
-        "/console/users/{}",
-        percent_encoding::utf8_percent_encode(
-            user.username.as_str(),
-            percent_encoding::NON_ALPHANUMERIC
-        )
-    );
+    let base = path("/console/users", user.username.as_str());
     let toggle = if user.disabled_at.is_some() {
         signed.button(&format!("{base}/enable"), "Enable", false)
     } else {
@@ -203,20 +183,11 @@ pub(super) async fn show(
 /// Disables, enables or (confirmed) deletes a user.
 pub(super) async fn act(
     State(state): State<AppState>,
-    signed: Signed,
     Path((username, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedForm(signed, form): SignedForm,
 ) -> Response {
-    let form = match signed.form(&headers, &body) {
-        Ok(form) => form,
-        Err(refusal) => return *refusal,
-    };
     let admin = signed.admin(&state);
-    let back = format!(
-        "/console/users/{}",
-        percent_encoding::utf8_percent_encode(&username, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let back = path("/console/users", &username);
     let disabled = |disabled| UserChanges {
         disabled: Some(disabled),
         ..UserChanges::default()
