@@ -96,11 +96,7 @@ pub(super) async fn create(
     } else {
         ClientKind::Confidential
     };
-    let Ok(grant_types) = words(field("grants"))
-        .iter()
-        .map(|name| name.parse::<GrantType>())
-        .collect::<Result<Vec<_>, _>>()
-    else {
+    let Some(grant_types) = grant_types(field("grants")) else {
         return signed.error(
             StatusCode::BAD_REQUEST,
             "grants: use client_credentials, authorization_code or refresh_token",
@@ -149,7 +145,7 @@ pub(super) async fn show(
             "<div class=\"card\"><table><tr><th>Type</th><td>{kind}</td></tr>\
              <tr><th>Grants</th><td>{grants}</td></tr><tr><th>Redirect URIs</th><td>{redirects}</td></tr>\
              <tr><th>Scopes</th><td>{scopes}</td></tr><tr><th>Audiences</th><td>{audiences}</td></tr>\
-             <tr><th>First party</th><td>{first_party}</td></tr></table>{rotate}{delete}</div>",
+             <tr><th>First party</th><td>{first_party}</td></tr></table>{rotate}{delete}</div>{edit}",
             kind = client.kind,
             grants = escape(&grants(&client)),
             redirects = escape(&client.redirect_uris.join(" ")),
@@ -157,11 +153,45 @@ pub(super) async fn show(
             audiences = escape(&client.audiences.join(" ")),
             first_party = if client.first_party { "yes" } else { "no" },
             delete = signed.button(&format!("{base}/delete"), "Delete client", true),
+            edit = edit_form(&signed, &base, &client),
         ),
     )
 }
 
-/// Rotates the secret of, or deletes, a client (both confirmed first).
+/// The form that changes a client's grants, redirect URIs, scopes and audiences (for admins).
+fn edit_form(signed: &Signed, base: &str, client: &Client) -> String {
+    if !signed.writes() {
+        return String::new();
+    }
+    let field = |id: &str, label: &str, value: &str| {
+        format!(
+            "<label for=\"{id}\">{label}</label>\
+             <input type=\"text\" id=\"{id}\" name=\"{id}\" value=\"{}\" autocomplete=\"off\">",
+            escape(value)
+        )
+    };
+    format!(
+        "<div class=\"card\"><h2>Edit</h2><form method=\"post\" action=\"{action}\">{csrf}{grants}{redirects}{scopes}{audiences}\
+         <button type=\"submit\">Save</button></form></div>",
+        action = escape(&format!("{base}/edit")),
+        csrf = csrf_field(&signed.0),
+        grants = field("grants", "Grant types", &grants(client).replace(", ", " ")),
+        redirects = field(
+            "redirect_uris",
+            "Redirect URIs",
+            &client.redirect_uris.join(" ")
+        ),
+        scopes = field("scopes", "Scopes", &client.scopes.to_string()),
+        audiences = field("audiences", "Audiences", &client.audiences.join(" ")),
+    )
+}
+
+/// The grant types of a form field.
+fn grant_types(text: &str) -> Option<Vec<GrantType>> {
+    words(text).iter().map(|name| name.parse().ok()).collect()
+}
+
+/// Edits a client, rotates its secret or deletes it (the last two confirmed first).
 pub(super) async fn act(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
@@ -171,6 +201,35 @@ pub(super) async fn act(
     let confirmed = form.get("confirm") == Some("yes");
     let admin = signed.admin(&state);
     match action.as_str() {
+        "edit" => {
+            let existing = match admin.client(&id).await {
+                Ok(client) => client,
+                Err(error) => return signed.refused(&error),
+            };
+            let field = |name: &str| form.get(name).unwrap_or_default();
+            let Some(grant_types) = grant_types(field("grants")) else {
+                return signed.error(
+                    StatusCode::BAD_REQUEST,
+                    "grants: use client_credentials, authorization_code or refresh_token",
+                );
+            };
+            let registration = ClientRegistration {
+                id: existing.id,
+                kind: existing.kind,
+                grant_types,
+                redirect_uris: words(field("redirect_uris")),
+                scopes: words(field("scopes")),
+                audiences: words(field("audiences")),
+                access_token_lifetime_secs: existing.access_token_lifetime_secs,
+                first_party: existing.first_party,
+                post_logout_redirect_uris: existing.post_logout_redirect_uris,
+                id_token_algorithm: existing.id_token_algorithm,
+            };
+            match admin.update_client(registration).await {
+                Ok(_) => see_other(&back),
+                Err(error) => signed.refused(&error),
+            }
+        }
         "secret" if !confirmed => signed.confirm(
             &format!("{back}/secret"),
             &format!("Rotate the secret of {id}? The current secret stops working at once."),

@@ -117,9 +117,36 @@ pub(super) async fn rotate_keys(
 pub(super) struct AuditFilter {
     kind: Option<String>,
     subject: Option<String>,
+    before: Option<i64>,
 }
 
-/// The newest audit events, filtered by kind and subject.
+/// Events per page of the audit log.
+const AUDIT_PAGE: u32 = 100;
+
+/// The link to the page of older events, when this page is full.
+fn older_link(
+    records: &[portcullis_core::AuditRecord],
+    kind: Option<&str>,
+    subject: Option<&str>,
+) -> String {
+    let Some(last) = records
+        .last()
+        .filter(|_| records.len() == AUDIT_PAGE as usize)
+    else {
+        return String::new();
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("kind", kind.unwrap_or_default())
+        .append_pair("subject", subject.unwrap_or_default())
+        .append_pair("before", &last.id.to_string())
+        .finish();
+    format!(
+        "<p><a href=\"/console/audit?{}\">Older events</a></p>",
+        escape(&query)
+    )
+}
+
+/// The newest audit events, filtered by kind and subject, a page at a time.
 pub(super) async fn audit(
     State(state): State<AppState>,
     signed: Signed,
@@ -130,7 +157,8 @@ pub(super) async fn audit(
     let query = AuditQuery {
         kind: kind.clone(),
         subject: subject.clone(),
-        limit: 100,
+        before_id: filter.before,
+        limit: AUDIT_PAGE,
         ..AuditQuery::default()
     };
     let records = match state.store.search_audit(&query).await {
@@ -156,7 +184,8 @@ pub(super) async fn audit(
              <label for=\"subject\">Subject</label><input type=\"text\" id=\"subject\" name=\"subject\" value=\"{subject}\">\
              <button type=\"submit\">Filter</button></form></div>\
              <div class=\"card\"><table><thead><tr><th>When</th><th>Kind</th><th>Event</th></tr></thead>\
-             <tbody>{rows}</tbody></table></div>",
+             <tbody>{rows}</tbody></table>{older}</div>",
+            older = older_link(&records, kind.as_deref(), subject.as_deref()),
             kind = escape(kind.as_deref().unwrap_or_default()),
             subject = escape(subject.as_deref().unwrap_or_default()),
         ),

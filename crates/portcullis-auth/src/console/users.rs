@@ -102,16 +102,10 @@ pub(super) async fn create(
     SignedForm(signed, form): SignedForm,
 ) -> Response {
     let text = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
-    let roles = text("roles")
-        .split(',')
-        .map(str::trim)
-        .filter(|role| !role.is_empty())
-        .map(str::to_owned)
-        .collect();
     let email = Some(text("email")).filter(|email| !email.is_empty());
     let draft = UserDraft {
         username: text("username"),
-        roles,
+        roles: roles(&text("roles")),
         email,
         password: InitialPassword::Plain(form.get("password").unwrap_or_default().to_owned()),
     };
@@ -167,7 +161,7 @@ pub(super) async fn show(
             "<div class=\"card\"><table>\
              <tr><th>Id</th><td><code>{id}</code></td></tr><tr><th>Roles</th><td>{roles}</td></tr>\
              <tr><th>Email</th><td>{email}</td></tr><tr><th>Status</th><td>{status}</td></tr>\
-             <tr><th>Created</th><td>{created}</td></tr></table>{toggle}{delete}</div>\
+             <tr><th>Created</th><td>{created}</td></tr></table>{toggle}{delete}</div>{edit}\
              <div class=\"card\"><h2>Sessions</h2><table><thead><tr><th>Session</th><th>Last seen</th><th></th></tr></thead>\
              <tbody>{session_rows}</tbody></table></div>",
             id = escape(&user.id),
@@ -176,11 +170,40 @@ pub(super) async fn show(
             status = if user.disabled_at.is_some() { "disabled" } else { "active" },
             created = crate::console::others::time(user.created_at),
             delete = signed.button(&format!("{base}/delete"), "Delete user", true),
+            edit = edit_form(&signed, &base, &user),
         ),
     )
 }
 
-/// Disables, enables or (confirmed) deletes a user.
+/// The form that changes a user's roles and email (for admins).
+fn edit_form(signed: &Signed, base: &str, user: &portcullis_core::User) -> String {
+    if !signed.writes() {
+        return String::new();
+    }
+    format!(
+        "<div class=\"card\"><h2>Edit</h2><form method=\"post\" action=\"{action}\">{csrf}\
+         <label for=\"roles\">Roles (comma-separated)</label>\
+         <input type=\"text\" id=\"roles\" name=\"roles\" value=\"{roles}\" autocomplete=\"off\">\
+         <label for=\"email\">Email</label>\
+         <input type=\"text\" id=\"email\" name=\"email\" value=\"{email}\" autocomplete=\"off\">\
+         <button type=\"submit\">Save</button></form></div>",
+        action = escape(&format!("{base}/edit")),
+        csrf = csrf_field(&signed.0),
+        roles = escape(&user.roles.join(", ")),
+        email = escape(user.email.as_deref().unwrap_or("")),
+    )
+}
+
+/// The comma-separated roles of a form field.
+fn roles(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|role| !role.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Edits, disables, enables or (confirmed) deletes a user.
 pub(super) async fn act(
     State(state): State<AppState>,
     Path((username, action)): Path<(String, String)>,
@@ -193,6 +216,15 @@ pub(super) async fn act(
         ..UserChanges::default()
     };
     let result = match action.as_str() {
+        "edit" => {
+            let email = form.get("email").unwrap_or_default().trim();
+            let changes = UserChanges {
+                roles: Some(roles(form.get("roles").unwrap_or_default())),
+                email: Some((!email.is_empty()).then(|| email.to_owned())),
+                disabled: None,
+            };
+            admin.update_user(&username, changes).await.map(drop)
+        }
         "disable" => admin.update_user(&username, disabled(true)).await.map(drop),
         "enable" => admin
             .update_user(&username, disabled(false))

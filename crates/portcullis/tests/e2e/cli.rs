@@ -475,3 +475,16 @@ fn configuration_errors_are_one_clear_line() {
     );
     assert!(!fresh.exists(), "nothing is created when the port is taken");
 }
+
+#[tokio::test]
+async fn a_session_id_may_start_with_a_dash() {
+    let dir = tempfile::tempdir().expect("dir");
+    // base64url session ids can start with `-`: taken as the id, not as a flag.
+    expect_admin_failure(
+        &dir.path().join("data"),
+        &["session", "revoke", "-zAbC"],
+        "",
+        "no session `-zAbC`",
+    )
+    .await;
+}

@@ -109,6 +109,20 @@ async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
     );
     let carol = text(browser.get(&format!("{admin}/console/users/carol")).await).await;
     assert!(carol.contains("auditor, user"), "{carol}");
+    let mut edit = form_fields(&carol, "/console/users/carol/edit");
+    edit.extend([
+        ("roles".to_owned(), "user".to_owned()),
+        ("email".to_owned(), String::new()),
+    ]);
+    let edited = browser
+        .post(&format!("{admin}/console/users/carol/edit"), &edit)
+        .await;
+    assert_eq!(edited.status(), 303);
+    let carol = text(browser.get(&format!("{admin}/console/users/carol")).await).await;
+    assert!(
+        carol.contains("<th>Roles</th><td>user</td>") && carol.contains("<th>Email</th><td></td>"),
+        "{carol}"
+    );
     let searched = text(
         browser
             .get(&format!("{admin}/console/users?search=CA"))
@@ -164,6 +178,34 @@ async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
     assert!(
         rotated.contains("Secret rotated") && rotated.contains("class=\"secret\""),
         "{rotated}"
+    );
+
+    let detail = text(
+        browser
+            .get(&format!("{admin}/console/clients/billing"))
+            .await,
+    )
+    .await;
+    let mut edit = form_fields(&detail, "/console/clients/billing/edit");
+    edit.extend([
+        ("grants".to_owned(), "client_credentials".to_owned()),
+        ("scopes".to_owned(), "read write".to_owned()),
+        ("redirect_uris".to_owned(), String::new()),
+        ("audiences".to_owned(), String::new()),
+    ]);
+    let saved = browser
+        .post(&format!("{admin}/console/clients/billing/edit"), &edit)
+        .await;
+    assert_eq!(saved.status(), 303);
+    let detail = text(
+        browser
+            .get(&format!("{admin}/console/clients/billing"))
+            .await,
+    )
+    .await;
+    assert!(
+        detail.contains("<th>Scopes</th><td>read write</td>"),
+        "{detail}"
     );
 
     // Bob signs in to the auth server (a session), and the admin revokes it.

@@ -12,7 +12,8 @@ pub enum SessionCommand {
     /// End a session and revoke every token issued in it (gateways following the revocation feed
     /// reject them too).
     Revoke {
-        /// The session id (`sid`), as listed.
+        /// The session id (`sid`), as listed. It may start with `-` (base64url).
+        #[arg(allow_hyphen_values = true)]
         sid: String,
     },
 }
