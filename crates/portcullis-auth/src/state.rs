@@ -71,6 +71,10 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         let credentials = CredentialVerifier::new(password_policy)?;
         let csrf_key = Arc::new(kek.derive_mac_key("portcullis csrf tokens v1")?);
+        let console_secret = portcullis_jose::base64url::encode(
+            kek.derive_mac_key("portcullis console client v1")?
+                .tag(b"client secret"),
+        );
         let sign_in_throttle = Arc::new(MemoryThrottle::new(settings.sign_in.throttle));
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
@@ -87,7 +91,7 @@ impl AppState {
             sign_in_throttle,
             csrf_key,
             announcer: Arc::new(NoAnnouncer),
-            console: Arc::default(),
+            console: Arc::new(crate::console::Console::new(console_secret)),
         })
     }
 

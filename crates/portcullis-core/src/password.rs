@@ -99,6 +99,23 @@ impl PasswordHasher {
             .map_err(|_| PasswordError::HashingFailed)
     }
 
+    /// Whether `stored` is an Argon2id PHC hash this server may store for a user (imported from
+    /// another system): readable, and at most four times this hasher's memory and time cost, so
+    /// verifying it later cannot exhaust memory or block a thread for long. Nothing is hashed.
+    pub fn accepts_hash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let own = self.argon2.params();
+        parsed.algorithm.as_str() == "argon2id"
+            && params.m_cost() <= own.m_cost().saturating_mul(4)
+            && params.t_cost() <= own.t_cost().saturating_mul(4)
+            && params.p_cost() <= own.p_cost().saturating_mul(4)
+    }
+
     /// Whether `password` matches the stored PHC string. The parameters stored in the hash are
     /// used, so hashes made under older parameters keep verifying.
     ///
@@ -160,5 +177,20 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn imported_hashes_are_accepted_only_within_the_cost_limits() {
+        let hasher = fast();
+        let own = hasher.hash("correct horse battery").expect("hash");
+        assert!(hasher.accepts_hash(&own));
+        let costly = own.replacen("m=64,", "m=1048576,", 1);
+        assert_ne!(costly, own);
+        assert!(
+            !hasher.accepts_hash(&costly),
+            "four times the memory at most"
+        );
+        assert!(!hasher.accepts_hash(&own.replacen("$argon2id$", "$argon2i$", 1)));
+        assert!(!hasher.accepts_hash("md5:abc"));
     }
 }

@@ -55,11 +55,20 @@ impl TokenInspector<'_> {
         token: &str,
         audience: Option<&str>,
     ) -> Result<ValidatedToken, ValidationError> {
+        self.validate_with_leeway(token, audience, 0)
+    }
+
+    fn validate_with_leeway(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        leeway_secs: i64,
+    ) -> Result<ValidatedToken, ValidationError> {
         let now = self.clock.now();
         AccessTokenValidation {
             issuer: self.issuer.to_owned(),
             audience: audience.map(str::to_owned),
-            leeway_secs: 0,
+            leeway_secs,
         }
         .validate(token, &self.keys.verification_keys(now), now)
     }
@@ -175,7 +184,9 @@ impl TokenInspector<'_> {
             self.audited_revocation(client, "refresh_token");
             return Ok(());
         }
-        let Ok(validated) = self.validate_access_token(token, None) else {
+        // A token just past `exp` is still accepted by verifiers within their leeway: it can
+        // still be revoked.
+        let Ok(validated) = self.validate_with_leeway(token, None, self.revoker.leeway_secs) else {
             return Ok(());
         };
         let claim = |name: &str| validated.claims.get(name);

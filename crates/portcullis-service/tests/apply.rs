@@ -291,3 +291,55 @@ fn secrets_never_show_in_debug_output() {
     };
     assert_eq!(format!("{request:?}"), "TokenRequest(refresh_token)");
 }
+
+#[tokio::test]
+async fn built_in_clients_are_out_of_reach_of_administrators() {
+    let fixture = Fixture::new("apply-test").await;
+    let admin = fixture.admin();
+    let mut console = service(
+        "portcullis-console",
+        &["read"],
+        Some("built-in-secret-value"),
+    );
+    admin
+        .ensure_built_in_client(console.registration.clone(), console.secret.clone())
+        .await
+        .expect("registered by Portcullis itself");
+    fn field<T: std::fmt::Debug>(result: Result<T, AdminError>) -> &'static str {
+        match result {
+            Err(AdminError::Invalid { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(field(admin.delete_client("portcullis-console").await), "id");
+    assert_eq!(
+        field(admin.rotate_client_secret("portcullis-console").await),
+        "id"
+    );
+    assert_eq!(
+        field(admin.update_client(console.registration.clone()).await),
+        "id"
+    );
+    console.secret = None;
+    let desired = DesiredState {
+        clients: vec![console],
+        users: vec![],
+    };
+    assert_eq!(field(admin.plan(&desired, false).await), "clients");
+    assert!(
+        admin
+            .plan(&DesiredState::default(), true)
+            .await
+            .expect("plan")
+            .changes
+            .is_empty(),
+        "never pruned"
+    );
+    let stored = fixture
+        .store
+        .find_client("portcullis-console")
+        .await
+        .expect("find")
+        .expect("still there");
+    assert!(stored.secret_is_valid(Some("built-in-secret-value")));
+}

@@ -13,6 +13,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use portcullis_core::RevocationKind;
 use portcullis_service::{AdminError, Administration};
 
 /// The console's cookie.
@@ -25,11 +26,66 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        read_cookie(&parts.headers, COOKIE, state.console.secure())
-            .and_then(|secret| state.console.sessions.find(&secret, state.clock.now()))
-            .map(Signed)
-            .ok_or_else(|| Redirect::to("/console/login").into_response())
+        let sign_in = || Redirect::to("/console/login").into_response();
+        let secret =
+            read_cookie(&parts.headers, COOKIE, state.console.secure()).ok_or_else(sign_in)?;
+        let mut session = state
+            .console
+            .sessions
+            .find(&secret, state.clock.now())
+            .ok_or_else(sign_in)?;
+        // Checked on every request, as the admin API checks every token: a user disabled,
+        // deleted, demoted or signed out everywhere loses the console at once.
+        match current_capability(state, &session).await {
+            Some(capability) => {
+                if capability != session.capability {
+                    state.console.sessions.restrict(&secret, capability);
+                    session.capability = capability;
+                }
+                Ok(Signed(session))
+            }
+            None => {
+                state.console.sessions.end(&secret);
+                Err(sign_in())
+            }
+        }
     }
+}
+
+/// What the session's user may do now: `None` once they are gone, disabled, no longer an admin
+/// or auditor, or their sign-in session or subject is revoked (or the store cannot tell).
+async fn current_capability(state: &AppState, session: &ConsoleSession) -> Option<Capability> {
+    let now = state.clock.now();
+    let store = state.store.as_ref();
+    if store
+        .is_revoked(RevocationKind::Session, &session.sid, now)
+        .await
+        .ok()?
+        || store
+            .is_revoked(RevocationKind::Subject, &session.user_id, now)
+            .await
+            .ok()?
+    {
+        return None;
+    }
+    let user = store.find_user_by_id(&session.user_id).await.ok()??;
+    if user.disabled_at.is_some() {
+        return None;
+    }
+    let has = |wanted: &str| user.roles.iter().any(|role| role == wanted);
+    let capability = if has("admin") {
+        Capability::Write
+    } else if has("auditor") {
+        Capability::Read
+    } else {
+        return None;
+    };
+    // Never more than the sign-in granted.
+    Some(if session.capability == Capability::Read {
+        Capability::Read
+    } else {
+        capability
+    })
 }
 
 impl Signed {

@@ -19,22 +19,38 @@ use axum::Router;
 use axum::routing::{get, post};
 use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_service::Actor;
-use portcullis_service::admin::{DesiredClient, DesiredState};
 use portcullis_types::GrantType;
 use std::sync::OnceLock;
 
-/// The console's client id: built in (never pruned by `apply`).
+/// The console's client id: built in (administrators and `apply` cannot change it).
 pub const CLIENT_ID: &str = "portcullis-console";
 
-/// The console's state: its sessions and where the admin listener is reached.
-#[derive(Debug, Default)]
+/// The console's state: its sessions, its client secret and where the admin listener is reached.
 pub struct Console {
     /// Sign-ins in progress and signed-in users.
     pub sessions: sessions::ConsoleSessions,
+    /// The secret of its (confidential) client, derived from the key-encryption key so every
+    /// server of a cluster has the same: a code sent to any other redirect URI is useless.
+    secret: String,
     base: OnceLock<String>,
 }
 
+impl std::fmt::Debug for Console {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Console")
+    }
+}
+
 impl Console {
+    /// The console with its client's secret.
+    pub fn new(secret: String) -> Self {
+        Console {
+            sessions: sessions::ConsoleSessions::default(),
+            secret,
+            base: OnceLock::new(),
+        }
+    }
+
     /// `scheme://host:port` of the admin listener; `None` before it listens.
     pub fn base(&self) -> Option<&str> {
         self.base.get().map(String::as_str)
@@ -49,8 +65,8 @@ impl Console {
     }
 }
 
-/// Registers (or updates) the console's client for the admin listener at `base`, so sign-in can
-/// redirect back to it.
+/// Registers (or updates) the console's confidential client for the admin listener at `base`, so
+/// sign-in can redirect back to it (other servers' redirect URIs are kept).
 ///
 /// # Errors
 /// Store failures.
@@ -62,29 +78,22 @@ pub async fn register(
     let Some(redirect_uri) = state.console.redirect_uri() else {
         return Ok(());
     };
-    let desired = DesiredState {
-        clients: vec![DesiredClient {
-            registration: ClientRegistration {
-                id: CLIENT_ID.to_owned(),
-                kind: ClientKind::Public,
-                grant_types: vec![GrantType::AuthorizationCode],
-                redirect_uris: vec![redirect_uri],
-                scopes: vec!["openid".into(), "portcullis:admin".into()],
-                audiences: vec![state.settings.issuer().to_owned()],
-                access_token_lifetime_secs: None,
-                first_party: true,
-                post_logout_redirect_uris: vec![],
-                id_token_algorithm: None,
-            },
-            secret: None,
-        }],
-        users: vec![],
+    let registration = ClientRegistration {
+        id: CLIENT_ID.to_owned(),
+        kind: ClientKind::Confidential,
+        grant_types: vec![GrantType::AuthorizationCode],
+        redirect_uris: vec![redirect_uri],
+        scopes: vec!["openid".into(), "portcullis:admin".into()],
+        audiences: vec![state.settings.issuer().to_owned()],
+        access_token_lifetime_secs: None,
+        first_party: true,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
     };
     let actor = Actor::system("console");
     crate::admin_api::administration(state, &actor)
-        .apply(&desired, false)
+        .ensure_built_in_client(registration, Some(state.console.secret.clone()))
         .await
-        .map(drop)
 }
 
 /// The console's routes.

@@ -30,7 +30,7 @@ pub(super) async fn sessions(State(state): State<AppState>, signed: Signed) -> R
                 user = escape(username.as_deref().unwrap_or(&session.user_id)),
                 signed_in = time(session.auth_time),
                 seen = time(session.last_seen_at),
-                revoke = signed.button(&format!("/console/sessions/{}/revoke", escape(&session.sid)), "Revoke", true),
+                revoke = signed.button(&format!("{}/revoke", super::form::path("/console/sessions", &session.sid)), "Revoke", true),
             )
         })
         .collect();
@@ -51,7 +51,7 @@ pub(super) async fn revoke_session(
 ) -> Response {
     if form.get("confirm") != Some("yes") {
         return signed.confirm(
-            &format!("/console/sessions/{}/revoke", escape(&sid)),
+            &format!("{}/revoke", super::form::path("/console/sessions", &sid)),
             "End this session? Every token issued in it is revoked.",
             "/console/sessions",
         );

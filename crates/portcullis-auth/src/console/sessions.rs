@@ -25,12 +25,30 @@ pub struct ConsoleSession {
     pub actor: Actor,
     /// The username shown in the page header.
     pub username: String,
+    /// The user's id, to check on every request that they may still get in.
+    pub user_id: String,
+    /// The auth server session the console sign-in happened in (revoking it ends this too).
+    pub sid: String,
     /// Read only (auditor) or read and write (admin).
     pub capability: Capability,
     /// The token every form of this session carries.
     pub csrf: String,
     created_at: UnixSeconds,
     last_seen_at: UnixSeconds,
+}
+
+/// Who a new console session is for.
+pub struct NewConsoleSession {
+    /// Who, for the audit log.
+    pub actor: Actor,
+    /// The username.
+    pub username: String,
+    /// The user's id.
+    pub user_id: String,
+    /// The auth server session of the sign-in.
+    pub sid: String,
+    /// What they may do.
+    pub capability: Capability,
 }
 
 struct Pending {
@@ -90,18 +108,14 @@ impl ConsoleSessions {
     }
 
     /// Starts a session; returns the cookie secret.
-    pub fn start(
-        &self,
-        actor: Actor,
-        username: String,
-        capability: Capability,
-        now: UnixSeconds,
-    ) -> Option<String> {
+    pub fn start(&self, session: NewConsoleSession, now: UnixSeconds) -> Option<String> {
         let secret = generate_secret(32).ok()?;
         let session = ConsoleSession {
-            actor,
-            username,
-            capability,
+            actor: session.actor,
+            username: session.username,
+            user_id: session.user_id,
+            sid: session.sid,
+            capability: session.capability,
             csrf: generate_secret(24).ok()?,
             created_at: now,
             last_seen_at: now,
@@ -124,6 +138,15 @@ impl ConsoleSessions {
         }
         session.last_seen_at = now;
         Some(session.clone())
+    }
+
+    /// Lowers (or keeps) what a session may do, after the user's roles changed.
+    pub fn restrict(&self, secret: &str, capability: Capability) {
+        if let Ok(mut sessions) = self.sessions.lock()
+            && let Some(session) = sessions.get_mut(&sha256(secret.as_bytes()))
+        {
+            session.capability = capability;
+        }
     }
 
     /// Ends a session.

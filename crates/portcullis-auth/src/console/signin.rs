@@ -6,6 +6,7 @@
 use super::CLIENT_ID;
 use super::form::{COOKIE, Signed, see_other};
 use super::layout::page;
+use super::sessions::NewConsoleSession;
 use crate::admin_api::access::capability;
 use crate::cookies::cookie_name;
 use crate::pages::escape;
@@ -124,7 +125,7 @@ pub(super) async fn callback(
         );
     };
     let claims = validated.claims;
-    // Only administrators and auditors (OpenID scope and role checked together, as the API does).
+    // Only administrators and auditors (scope and role checked together, as the API does).
     let Some(capability) = capability(&claims) else {
         return message(
             StatusCode::FORBIDDEN,
@@ -133,13 +134,14 @@ pub(super) async fn callback(
         );
     };
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
-    let actor = Actor::token(text("sub"), CLIENT_ID);
-    let username = text("preferred_username").to_owned();
-    let Some(secret) = state
-        .console
-        .sessions
-        .start(actor, username, capability, now)
-    else {
+    let session = NewConsoleSession {
+        actor: Actor::token(text("sub"), CLIENT_ID),
+        username: text("preferred_username").to_owned(),
+        user_id: text("sub").to_owned(),
+        sid: text("sid").to_owned(),
+        capability,
+    };
+    let Some(secret) = state.console.sessions.start(session, now) else {
         return message(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "Try again.");
     };
     let secure = state.console.secure();

@@ -138,7 +138,10 @@ pub(super) async fn show(
                 sid = escape(&session.sid),
                 seen = crate::console::others::time(session.last_seen_at),
                 revoke = signed.button(
-                    &format!("/console/sessions/{}/revoke", escape(&session.sid)),
+                    &format!(
+                        "{}/revoke",
+                        super::form::path("/console/sessions", &session.sid)
+                    ),
                     "Revoke",
                     true
                 ),

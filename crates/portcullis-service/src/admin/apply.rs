@@ -3,6 +3,7 @@
 //! it makes the store match. Applying the same desired state twice changes nothing the second
 //! time; objects missing from the desired state are deleted only when pruning.
 
+use super::clients::is_built_in;
 use super::{AdminError, Administration, InitialPassword, UserChanges, UserDraft};
 use portcullis_core::user::normalize_roles;
 use portcullis_core::{Client, ClientKind, ClientRegistration, User, Username};
@@ -259,6 +260,9 @@ impl Administration<'_> {
             if !seen.insert(id.clone()) {
                 return Err(invalid("clients", format!("client `{id}` is listed twice")));
             }
+            if is_built_in(id) {
+                return Err(invalid("clients", format!("client `{id}` is built in")));
+            }
             // Every field validated the way registration does, before anything is changed.
             let candidate = wanted.registration.clone().into_client(
                 None,
@@ -353,7 +357,7 @@ impl Administration<'_> {
                             fields,
                         });
                     }
-                    if self.password_differs(current, &wanted.password) {
+                    if self.password_differs(current, &wanted.password).await {
                         changes.push(Change::SetPassword {
                             username: wanted.username.clone(),
                         });
@@ -374,23 +378,15 @@ impl Administration<'_> {
         Ok(changes)
     }
 
-    fn password_differs(&self, user: &User, wanted: &InitialPassword) -> bool {
+    async fn password_differs(&self, user: &User, wanted: &InitialPassword) -> bool {
         match wanted {
-            InitialPassword::Plain(password) => !self
-                .hasher
-                .verify(password, &user.password_hash)
-                .unwrap_or(false),
+            InitialPassword::Plain(password) => {
+                !self.password_matches(password, &user.password_hash).await
+            }
             InitialPassword::Hash(hash) => *hash != user.password_hash,
             InitialPassword::Unusable => false,
         }
     }
-}
-
-/// Clients Portcullis registers for itself (`portcullis-console`): never pruned.
-pub const BUILT_IN_CLIENT_PREFIX: &str = "portcullis-";
-
-fn is_built_in(id: &str) -> bool {
-    id.starts_with(BUILT_IN_CLIENT_PREFIX)
 }
 
 fn invalid(field: &'static str, message: String) -> AdminError {

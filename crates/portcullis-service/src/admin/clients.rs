@@ -56,11 +56,50 @@ impl Administration<'_> {
         self.register_client(registration, secret).await
     }
 
+    /// Registers, or brings up to date, a client Portcullis needs for itself (`portcullis-*`,
+    /// which administrators cannot create, change or delete): its registration, with the redirect
+    /// URIs it already had kept (each server of a cluster adds its own), and its secret.
+    ///
+    /// # Errors
+    /// Validation or store failures.
+    pub async fn ensure_built_in_client(
+        &self,
+        mut registration: ClientRegistration,
+        secret: Option<String>,
+    ) -> Result<(), AdminError> {
+        let Some(existing) = self.store.find_client(&registration.id).await? else {
+            self.register(registration, secret).await?;
+            return Ok(());
+        };
+        for uri in existing.redirect_uris.iter().rev() {
+            if !registration.redirect_uris.contains(uri) {
+                registration.redirect_uris.insert(0, uri.clone());
+            }
+        }
+        let id = registration.id.clone();
+        self.replace_registration(registration).await?;
+        if let Some(secret) = secret
+            && !existing.secret_is_valid(Some(&secret))
+        {
+            self.replace_secret(&id, &secret).await?;
+        }
+        Ok(())
+    }
+
     /// Registers a client with `secret` (`Some` exactly for a confidential client).
     ///
     /// # Errors
     /// As [`Administration::create_client`].
     pub async fn register_client(
+        &self,
+        registration: ClientRegistration,
+        secret: Option<String>,
+    ) -> Result<ClientCreated, AdminError> {
+        refuse_built_in(&registration.id)?;
+        self.register(registration, secret).await
+    }
+
+    pub(super) async fn register(
         &self,
         registration: ClientRegistration,
         secret: Option<String>,
@@ -108,6 +147,14 @@ impl Administration<'_> {
         &self,
         registration: ClientRegistration,
     ) -> Result<Client, AdminError> {
+        refuse_built_in(&registration.id)?;
+        self.replace_registration(registration).await
+    }
+
+    pub(super) async fn replace_registration(
+        &self,
+        registration: ClientRegistration,
+    ) -> Result<Client, AdminError> {
         let existing = self.client(&registration.id).await?;
         if existing.kind != registration.kind {
             return Err(AdminError::Invalid {
@@ -135,6 +182,7 @@ impl Administration<'_> {
     /// # Errors
     /// [`AdminError::NotFound`] or a store failure.
     pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
+        refuse_built_in(id)?;
         if !self.store.delete_client(id).await? {
             return Err(AdminError::not_found("client", id));
         }
@@ -147,6 +195,7 @@ impl Administration<'_> {
     /// # Errors
     /// [`AdminError::NotFound`], [`AdminError::Invalid`] for a public client, or a store failure.
     pub async fn rotate_client_secret(&self, id: &str) -> Result<SecretRotated, AdminError> {
+        refuse_built_in(id)?;
         if self.client(id).await?.kind == ClientKind::Public {
             return Err(AdminError::Invalid {
                 field: "id",
@@ -154,7 +203,7 @@ impl Administration<'_> {
             });
         }
         let secret = new_secret()?;
-        self.set_client_secret(id, &secret).await?;
+        self.replace_secret(id, &secret).await?;
         Ok(SecretRotated { secret })
     }
 
@@ -163,6 +212,11 @@ impl Administration<'_> {
     /// # Errors
     /// [`AdminError::NotFound`] when there is no such confidential client, or a store failure.
     pub async fn set_client_secret(&self, id: &str, secret: &str) -> Result<(), AdminError> {
+        refuse_built_in(id)?;
+        self.replace_secret(id, secret).await
+    }
+
+    pub(super) async fn replace_secret(&self, id: &str, secret: &str) -> Result<(), AdminError> {
         if !self
             .store
             .set_client_secret_hash(id, &SecretHash::of(secret))
@@ -173,6 +227,27 @@ impl Administration<'_> {
         self.record("client.rotate_secret", id);
         Ok(())
     }
+}
+
+/// Clients Portcullis registers for itself (`portcullis-console`): administrators and `apply`
+/// neither create, change, delete nor prune them.
+pub const BUILT_IN_CLIENT_PREFIX: &str = "portcullis-";
+
+/// Whether `id` names a built-in client.
+pub(super) fn is_built_in(id: &str) -> bool {
+    id.starts_with(BUILT_IN_CLIENT_PREFIX)
+}
+
+fn refuse_built_in(id: &str) -> Result<(), AdminError> {
+    if is_built_in(id) {
+        return Err(AdminError::Invalid {
+            field: "id",
+            message: format!(
+                "`{id}`: clients named {BUILT_IN_CLIENT_PREFIX}* are built into Portcullis"
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn new_secret() -> Result<String, AdminError> {

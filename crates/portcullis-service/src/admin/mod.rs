@@ -12,7 +12,7 @@ mod users;
 
 pub use actor::Actor;
 pub use apply::{Applied, Change, DesiredClient, DesiredState, DesiredUser, Plan};
-pub use clients::{ClientCreated, SecretRotated};
+pub use clients::{BUILT_IN_CLIENT_PREFIX, ClientCreated, SecretRotated};
 pub use error::AdminError;
 pub use users::{InitialPassword, MAX_USER_PAGE, UserChanges, UserDraft, UserPage};
 

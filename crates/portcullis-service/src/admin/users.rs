@@ -296,15 +296,27 @@ impl Administration<'_> {
         Ok(())
     }
 
-    /// `hash` if it is an Argon2 PHC string this server can verify against.
+    /// `hash` if it is an Argon2id PHC string this server accepts (see
+    /// [`PasswordHasher::accepts_hash`](portcullis_core::PasswordHasher::accepts_hash)).
     fn checked_hash(&self, hash: String) -> Result<String, AdminError> {
-        match self.hasher.verify("", &hash) {
-            Ok(_) if hash.starts_with("$argon2") => Ok(hash),
-            _ => Err(AdminError::Invalid {
+        if self.hasher.accepts_hash(&hash) {
+            Ok(hash)
+        } else {
+            Err(AdminError::Invalid {
                 field: "password_hash",
-                message: "not an Argon2 hash in PHC format".to_owned(),
-            }),
+                message: "not an Argon2id hash in PHC format within this server's cost limits"
+                    .to_owned(),
+            })
         }
+    }
+
+    /// Whether `password` verifies against `stored`, off the async threads.
+    pub(super) async fn password_matches(&self, password: &str, stored: &str) -> bool {
+        let (hasher, password, stored) =
+            (self.hasher.clone(), password.to_owned(), stored.to_owned());
+        tokio::task::spawn_blocking(move || hasher.verify(&password, &stored).unwrap_or(false))
+            .await
+            .unwrap_or(false)
     }
 
     /// Hashes off the async threads: Argon2id takes tens of milliseconds on purpose.

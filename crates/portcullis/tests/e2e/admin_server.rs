@@ -186,3 +186,21 @@ async fn admin_commands_use_the_token_of_portcullis_login() {
     assert!(stdout(&listed).contains("bob"), "{}", stdout(&listed));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn admin_tokens_never_go_in_clear_text_off_the_machine() {
+    let dir = tempfile::tempdir().expect("dir");
+    let refused = admin(
+        dir.path(),
+        &["--server", "http://192.0.2.1:3010", "user", "list"],
+        "",
+        &[],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("use https"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -298,6 +298,19 @@ async fn auditors_only_read_and_other_users_are_refused() {
         )
         .await;
     assert_eq!(forged.status(), 403);
+    // Disabling the auditor ends their console session at the next request.
+    assert!(
+        server
+            .state
+            .store
+            .set_disabled_at("audrey", Some(server.now()))
+            .await
+            .expect("disable")
+    );
+    let after = auditor
+        .get(&format!("{}/console/users", server.admin_url))
+        .await;
+    assert_eq!(after.status(), 303, "back to sign-in");
     // A callback without a pending sign-in (a forged or replayed state) opens nothing.
     let forged = Browser::new()
         .get(&format!(

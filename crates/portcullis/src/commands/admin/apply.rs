@@ -120,20 +120,19 @@ impl SecretSource {
 impl ApplyArgs {
     pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
         let desired = read_desired(&self.file)?;
-        // The plan is shown before anything changes.
-        let plan = backend.apply(desired.clone(), self.prune, true).await?;
-        if plan.changes.is_empty() {
+        // One call: the plan printed is the plan carried out (or, with --dry-run, only planned).
+        let applied = backend.apply(desired, self.prune, self.dry_run).await?;
+        if applied.changes.is_empty() {
             println!("no changes: the store matches {}", self.file.display());
             return Ok(());
         }
-        for change in &plan.changes {
+        for change in &applied.changes {
             println!("{change}");
         }
         if self.dry_run {
             println!("dry run: nothing changed");
             return Ok(());
         }
-        let applied = backend.apply(desired, self.prune, false).await?;
         println!("applied {} change(s)", applied.changes.len());
         for generated in applied.generated_secrets {
             println!(

@@ -36,7 +36,10 @@ impl RemoteAdmin {
         auth: RemoteAuth,
         ca_file: Option<&std::path::Path>,
     ) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        refuse_plain_remote(server)?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30));
         if let Some(path) = ca_file {
             let pem = std::fs::read(path)
                 .with_context(|| format!("cannot read the CA file {}", path.display()))?;
@@ -123,6 +126,24 @@ impl RemoteAdmin {
     }
 }
 
+/// Admin tokens, passwords and secrets never travel in clear text off this machine: `url` must
+/// be https, or http to a loopback address.
+fn refuse_plain_remote(url: &str) -> anyhow::Result<()> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("invalid URL {url}"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback) {
+        Ok(())
+    } else {
+        bail!("{url}: use https (plain http only to a loopback address)")
+    }
+}
+
 /// A path segment, percent-encoded.
 pub(crate) fn segment(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -134,11 +155,10 @@ async fn client_credentials(
     client_id: &str,
     secret: &str,
 ) -> anyhow::Result<String> {
+    let issuer = issuer.trim_end_matches('/');
+    refuse_plain_remote(issuer)?;
     let discovery: serde_json::Value = http
-        .get(format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        ))
+        .get(format!("{issuer}/.well-known/openid-configuration"))
         .send()
         .await
         .with_context(|| format!("cannot reach the issuer {issuer}"))?
@@ -148,6 +168,11 @@ async fn client_credentials(
     let endpoint = discovery["token_endpoint"]
         .as_str()
         .context("the issuer's discovery names no token endpoint")?;
+    // The client secret goes only to the issuer itself.
+    let same_origin = |url: &str| reqwest::Url::parse(url).map(|url| url.origin());
+    if same_origin(endpoint).ok() != same_origin(issuer).ok() {
+        bail!("the issuer's discovery names a token endpoint elsewhere: {endpoint}");
+    }
     let response = http
         .post(endpoint)
         .basic_auth(client_id, Some(secret))
