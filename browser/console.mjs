@@ -36,6 +36,10 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 try {
+  const refused = await signIn(browser, "guest");
+  await refused.page.waitForSelector("text=Only administrators and auditors");
+  await shot(refused.page, "console-refused", "console: a non-admin is refused");
+
   const { page } = await signIn(browser, "testuser");
   await page.waitForSelector("h1:has-text('Users')");
   if (!(await page.isVisible("text=guest"))) fail("the users page does not list guest");
@@ -63,14 +67,18 @@ try {
   await page.waitForSelector("h1:has-text('Secret rotated')");
   await shot(page, "console-rotated", "console: the rotated secret");
 
+  // Revoke guest's session (left by guest's refused sign-in above): revoking testuser's own
+  // session would, rightly, sign the console out.
   await page.goto(`${admin}/console/sessions`);
   const before = await page.locator("tbody tr").count();
-  if (before < 1) fail("no session to revoke");
-  await submit(page, "tbody tr >> nth=0 >> text=Revoke");
+  const guestRow = "tbody tr:has-text('guest')";
+  if ((await page.locator(guestRow).count()) < 1) fail("guest's session is not listed");
+  await submit(page, `${guestRow} >> text=Revoke`);
   await submit(page, "text=Yes, do it");
   await page.waitForSelector("h1:has-text('Sessions')");
   const after = await page.locator("tbody tr").count();
   if (after !== before - 1) fail(`revoking left ${after} of ${before} sessions`);
+  if ((await page.locator(guestRow).count()) !== 0) fail("guest's session is still listed");
   await shot(page, "console-sessions", "console: a session revoked");
 
   await page.goto(`${admin}/console/audit?kind=admin_action`);
@@ -79,9 +87,6 @@ try {
   }
   await shot(page, "console-audit", "console: the audit log");
 
-  const refused = await signIn(browser, "guest");
-  await refused.page.waitForSelector("text=Only administrators and auditors");
-  await shot(refused.page, "console-refused", "console: a non-admin is refused");
 } finally {
   await browser.close();
 }
