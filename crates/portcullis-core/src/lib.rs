@@ -16,6 +16,7 @@ pub mod grants_state;
 pub mod id_token;
 pub mod password;
 pub mod pkce;
+pub mod role;
 pub mod scope;
 pub mod secret;
 pub mod session;
@@ -36,6 +37,7 @@ pub use grants_state::{
     RevokedFamily,
 };
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
+pub use role::{Role, RoleError};
 pub use scope::ScopeSet;
 pub use secret::{SecretHash, generate_secret};
 pub use session::{Session, SessionPolicy};

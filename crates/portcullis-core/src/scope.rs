@@ -54,6 +54,12 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
+    /// The tokens for which `keep` is true.
+    #[must_use]
+    pub fn filtered(&self, keep: impl Fn(&str) -> bool) -> ScopeSet {
+        ScopeSet(self.0.iter().filter(|token| keep(token)).cloned().collect())
+    }
+
     /// The tokens, sorted.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)

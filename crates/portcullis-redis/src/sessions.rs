@@ -14,7 +14,7 @@ use crate::RedisLink;
 use crate::fields::{Fields, hex, unhex};
 use async_trait::async_trait;
 use portcullis_core::{Session, UnixSeconds};
-use portcullis_service::{SessionStore, StoreError};
+use portcullis_service::{SessionSearch, SessionStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -247,6 +247,24 @@ impl SessionStore for RedisSessionStore {
     async fn list_sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
         let mut sessions = self.list_sessions().await?;
         sessions.retain(|session| session.user_id == user_id);
+        Ok(sessions)
+    }
+
+    /// Filtered and paged from the whole set, as [`SessionStore::list_sessions`] reads it: sessions
+    /// live at most their absolute lifetime, so the set stays as small as the live sessions.
+    async fn search_sessions(&self, search: &SessionSearch) -> Result<Vec<Session>, StoreError> {
+        let mut sessions = self.all().await?;
+        sessions.retain(|session| {
+            search
+                .user_id
+                .as_ref()
+                .is_none_or(|user_id| session.user_id == *user_id)
+                && search.before.as_ref().is_none_or(|(created_at, sid)| {
+                    (session.created_at, &session.sid) < (*created_at, sid)
+                })
+        });
+        sessions.sort_by(|a, b| (b.created_at, &b.sid).cmp(&(a.created_at, &a.sid)));
+        sessions.truncate(search.limit as usize);
         Ok(sessions)
     }
 

@@ -75,6 +75,7 @@ async fn codes_behave_as_the_sql_store(redis: &TestRedis) {
 
 async fn sessions_behave_as_the_sql_store(redis: &TestRedis) {
     let sessions = RedisSessionStore::new(link(redis), redis.prefix());
+    session_cases::sessions_are_paged_newest_first(&sessions, "user-1").await;
     session_cases::sessions_round_trip(&sessions, "user-1").await;
 }
 

@@ -2,6 +2,7 @@
 //! domain decide ([`portcullis_core::authorize::decide`]), and carry the decision out
 //! (remember consent, issue a single-use code). The HTTP route only renders the outcome.
 
+use crate::roles::scope_for_user;
 use crate::{AuditLog, CodeStore, Store, StoreError};
 use portcullis_core::authorize::{
     AuthorizationDecision, AuthorizationParams, AuthorizationRequest, AuthorizationState,
@@ -111,7 +112,8 @@ impl Authorizer<'_> {
             Some(id) => self.store.find_client(id).await?,
             None => None,
         };
-        let request = match validate_authorization(client.as_ref(), attempt.params, self.policy) {
+        let mut request = match validate_authorization(client.as_ref(), attempt.params, self.policy)
+        {
             Ok(request) => request,
             Err(AuthorizeError::Untrusted(message)) => {
                 return Ok(AuthorizationOutcome::ErrorPage(message));
@@ -144,6 +146,10 @@ impl Authorizer<'_> {
             None => None,
         };
         let signed_in = attempt.session.zip(user.as_ref());
+        if let Some((_, user)) = signed_in {
+            // Consent is asked for, and the code carries, only what the user's roles allow.
+            request.scope = scope_for_user(self.store, user, &request.scope).await?;
+        }
         let remembered_consent = match signed_in {
             Some((_, user)) if !client.first_party => self
                 .store

@@ -13,6 +13,7 @@ pub mod inspection;
 pub mod keys;
 pub mod ports;
 pub mod revocation;
+pub mod roles;
 pub mod tokens;
 
 pub use admin::{Actor, AdminError, Administration};
@@ -22,9 +23,9 @@ pub use credentials::CredentialVerifier;
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use ports::{
-    AuditQuery, AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, MemoryThrottle,
-    RevocationStore, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch,
-    UserStore,
+    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
+    MemoryThrottle, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
+    SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
 pub use revocation::Revoker;
 pub use tokens::{TokenError, TokenIssuer, TokenRequest};

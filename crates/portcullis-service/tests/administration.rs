@@ -288,3 +288,33 @@ async fn client_secrets_are_shown_once_and_rotation_replaces_them() {
         Err(AdminError::NotFound { kind: "client", .. })
     ));
 }
+
+#[tokio::test]
+async fn the_audit_log_pages_without_an_empty_last_page() {
+    let fixture = Fixture::new("pager").await;
+    let admin = fixture.admin();
+    for name in ["a", "b", "c", "d"] {
+        let role = portcullis_core::Role::new(name, vec![], None).expect("role");
+        admin.put_role(&role).await.expect("put role");
+    }
+    fixture.audit.flush().await;
+    let query = |before_id, limit| portcullis_service::AuditQuery {
+        kind: Some("admin_action".into()),
+        before_id,
+        limit,
+        ..portcullis_service::AuditQuery::default()
+    };
+    let whole = admin.audit_page(query(None, 4)).await.expect("page");
+    assert_eq!(whole.records.len(), 4);
+    assert_eq!(whole.next, None, "exactly a page: no link to an empty one");
+    let first = admin.audit_page(query(None, 3)).await.expect("page");
+    assert_eq!(first.records.len(), 3);
+    let next = first.next.expect("a fourth event follows");
+    assert_eq!(Some(next), first.records.last().map(|record| record.id));
+    let rest = admin.audit_page(query(Some(next), 3)).await.expect("page");
+    assert_eq!((rest.records.len(), rest.next), (1, None));
+    assert!(
+        rest.records[0].detail.contains(r#""target":"a""#),
+        "oldest last"
+    );
+}

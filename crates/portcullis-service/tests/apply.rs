@@ -3,11 +3,11 @@
 //! applied but never part of the plan's text.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use portcullis_core::{ClientKind, ClientRegistration};
+use portcullis_core::{ClientKind, ClientRegistration, Role};
 use portcullis_service::admin::{
     Change, DesiredClient, DesiredState, DesiredUser, InitialPassword, UserDraft,
 };
-use portcullis_service::{AdminError, ClientStore, UserStore};
+use portcullis_service::{AdminError, ClientStore, RoleStore, UserStore};
 use portcullis_types::GrantType;
 
 mod support;
@@ -52,6 +52,7 @@ async fn apply_creates_then_changes_nothing_the_second_time() {
     let fixture = Fixture::new("apply-test").await;
     let admin = fixture.admin();
     let desired = DesiredState {
+        roles: vec![],
         clients: vec![
             service(
                 "billing",
@@ -124,6 +125,7 @@ async fn differences_are_updated_and_pruning_is_opt_in() {
     let fixture = Fixture::new("apply-test").await;
     let admin = fixture.admin();
     let first = DesiredState {
+        roles: vec![],
         clients: vec![service(
             "billing",
             &["read"],
@@ -146,6 +148,7 @@ async fn differences_are_updated_and_pruning_is_opt_in() {
         .await
         .expect("someone created outside the file");
     let second = DesiredState {
+        roles: vec![],
         clients: vec![service(
             "billing",
             &["read", "write"],
@@ -225,11 +228,13 @@ async fn invalid_desired_states_are_refused_before_any_change() {
         }
     }
     let twice = DesiredState {
+        roles: vec![],
         clients: vec![service("a", &["read"], None), service("a", &["read"], None)],
         users: vec![],
     };
     assert_eq!(field(admin.apply(&twice, false).await), "clients");
     let users_twice = DesiredState {
+        roles: vec![],
         clients: vec![],
         users: vec![
             user("alice", &[], InitialPassword::Unusable),
@@ -238,6 +243,7 @@ async fn invalid_desired_states_are_refused_before_any_change() {
     };
     assert_eq!(field(admin.apply(&users_twice, false).await), "users");
     let bad_hash = DesiredState {
+        roles: vec![],
         clients: vec![],
         users: vec![user("carol", &[], InitialPassword::Hash("md5:abc".into()))],
     };
@@ -249,6 +255,7 @@ async fn invalid_desired_states_are_refused_before_any_change() {
     admin
         .apply(
             &DesiredState {
+                roles: vec![],
                 clients: vec![public.clone()],
                 users: vec![],
             },
@@ -257,11 +264,13 @@ async fn invalid_desired_states_are_refused_before_any_change() {
         .await
         .expect("public client");
     let retyped = DesiredState {
+        roles: vec![],
         clients: vec![service("app", &["read"], None)],
         users: vec![],
     };
     assert_eq!(field(admin.plan(&retyped, false).await), "kind");
     let with_secret = DesiredState {
+        roles: vec![],
         clients: vec![DesiredClient {
             secret: Some("s".into()),
             ..public
@@ -273,6 +282,72 @@ async fn invalid_desired_states_are_refused_before_any_change() {
         fixture.store.list_users().await.expect("users").is_empty(),
         "nothing of a refused apply is applied"
     );
+}
+
+fn role(name: &str, scopes: &[&str]) -> Role {
+    Role::new(
+        name,
+        scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        None,
+    )
+    .expect("role")
+}
+
+#[tokio::test]
+async fn roles_are_created_updated_and_pruned() {
+    let fixture = Fixture::new("apply-test").await;
+    let admin = fixture.admin();
+    let first = DesiredState {
+        roles: vec![
+            role("admin", &["portcullis:admin"]),
+            role("user", &["products:read"]),
+        ],
+        ..DesiredState::default()
+    };
+    let plan = admin.apply(&first, false).await.expect("apply").0;
+    assert_eq!(lines(&plan.changes), ["+ role admin", "+ role user"]);
+    assert_eq!(
+        fixture.store.list_roles().await.expect("roles"),
+        first.roles
+    );
+    let second = DesiredState {
+        roles: vec![Role {
+            description: Some("operators".into()),
+            ..role("admin", &["portcullis:admin", "products:write"])
+        }],
+        ..DesiredState::default()
+    };
+    assert_eq!(
+        lines(&admin.apply(&second, false).await.expect("apply").0.changes),
+        ["~ role admin: scopes, description"],
+        "a role missing from the file stays without --prune"
+    );
+    assert_eq!(fixture.store.list_roles().await.expect("roles").len(), 2);
+    assert_eq!(
+        lines(&admin.apply(&second, true).await.expect("prune").0.changes),
+        ["- role user"]
+    );
+    assert_eq!(
+        fixture.store.list_roles().await.expect("roles"),
+        second.roles
+    );
+    assert!(
+        admin
+            .plan(&second, true)
+            .await
+            .expect("plan")
+            .changes
+            .is_empty(),
+        "applying twice changes nothing"
+    );
+    let twice = DesiredState {
+        roles: vec![role("x", &[]), role("x", &["a"])],
+        ..DesiredState::default()
+    };
+    assert!(matches!(
+        admin.plan(&twice, false).await,
+        Err(AdminError::Invalid { field: "roles", .. })
+    ));
 }
 
 #[test]
@@ -322,6 +397,7 @@ async fn built_in_clients_are_out_of_reach_of_administrators() {
     );
     console.secret = None;
     let desired = DesiredState {
+        roles: vec![],
         clients: vec![console],
         users: vec![],
     };

@@ -81,7 +81,55 @@ pub mod code_cases {
 /// Cases of [`portcullis_service::SessionStore`].
 pub mod session_cases {
     use portcullis_core::Session;
-    use portcullis_service::SessionStore;
+    use portcullis_service::{SessionSearch, SessionStore};
+
+    /// Sessions of `user_id` page newest first, by user, with a cursor that never repeats or
+    /// skips one (two share a creation time, so the `sid` breaks the tie).
+    pub async fn sessions_are_paged_newest_first(store: &dyn SessionStore, user_id: &str) {
+        for (index, created_at) in [(1_u8, 100), (2, 200), (3, 200), (4, 300)] {
+            store
+                .create_session(&Session {
+                    secret_hash: vec![index; 32],
+                    sid: format!("page-{index}"),
+                    user_id: user_id.to_owned(),
+                    auth_time: created_at,
+                    created_at,
+                    last_seen_at: created_at,
+                    expires_at: 10_000,
+                })
+                .await
+                .expect("create");
+        }
+        let page = |user: Option<&str>, before: Option<(i64, String)>| {
+            let search = SessionSearch {
+                user_id: user.map(str::to_owned),
+                before,
+                limit: 2,
+            };
+            async move {
+                store
+                    .search_sessions(&search)
+                    .await
+                    .expect("search")
+                    .into_iter()
+                    .map(|session| (session.created_at, session.sid))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let first = page(None, None).await;
+        assert_eq!(first, [(300, "page-4".into()), (200, "page-3".into())]);
+        let second = page(None, first.last().cloned()).await;
+        assert_eq!(second, [(200, "page-2".into()), (100, "page-1".into())]);
+        assert!(page(None, second.last().cloned()).await.is_empty());
+        assert_eq!(page(Some(user_id), None).await, first);
+        assert!(page(Some("someone-else"), None).await.is_empty());
+        for index in 1..=4 {
+            store
+                .delete_session(&format!("page-{index}"))
+                .await
+                .expect("delete");
+        }
+    }
 
     /// Create, find, touch, list, purge idle, delete by `sid`, for a session of `user_id` (an
     /// existing user: the database checks it).

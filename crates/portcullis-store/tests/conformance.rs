@@ -5,11 +5,11 @@
 
 use portcullis_core::{
     AuditRecord, Client, ClientKind, ClientRegistration, IssuedAccessToken, KeyMetadata, NewUser,
-    RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationEntry, RevocationKind,
+    RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationEntry, RevocationKind, Role,
     SecretHash, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
-use portcullis_service::{Store, StoreError};
+use portcullis_service::{ClientSearch, Store, StoreError};
 use portcullis_store::SqlStore;
 use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_types::GrantType;
@@ -212,6 +212,45 @@ async fn clients_round_trip(store: &dyn Store) {
     assert_eq!(store.list_clients().await.expect("list"), [app, service]);
 }
 
+async fn clients_are_searched_and_paged_by_id(store: &dyn Store) {
+    for id in ["billing", "billing-eu", "Billing", "reports", "b-team"] {
+        store
+            .create_client(&client(id, ClientKind::Confidential))
+            .await
+            .expect("create");
+    }
+    let page = |prefix: Option<&str>, after: Option<&str>, limit| {
+        let search = ClientSearch {
+            prefix: prefix.map(str::to_owned),
+            after: after.map(str::to_owned),
+            limit,
+        };
+        async move {
+            store
+                .search_clients(&search)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|client| client.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        page(None, None, 10).await,
+        ["Billing", "b-team", "billing", "billing-eu", "reports"],
+        "byte order, whatever the database's collation"
+    );
+    assert_eq!(
+        page(Some("billing"), None, 10).await,
+        ["billing", "billing-eu"],
+        "ids are case-sensitive"
+    );
+    assert_eq!(page(Some("b"), None, 1).await, ["b-team"]);
+    assert_eq!(page(Some("b"), Some("b-team"), 1).await, ["billing"]);
+    assert_eq!(page(Some("b"), Some("billing"), 5).await, ["billing-eu"]);
+    assert!(page(Some("x"), None, 5).await.is_empty());
+}
+
 async fn client_secret_rotation_and_delete(store: &dyn Store) {
     store
         .create_client(&client("svc", ClientKind::Confidential))
@@ -312,6 +351,40 @@ async fn signing_keys_round_trip(store: &dyn Store) {
     store.ping().await.expect("ping");
 }
 
+async fn roles_are_upserted_and_deleted(store: &dyn Store) {
+    let role = |name: &str, scopes: &[&str], description: Option<&str>| {
+        Role::new(
+            name,
+            scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            description.map(str::to_owned),
+        )
+        .expect("role")
+    };
+    assert_eq!(store.list_roles().await.expect("list"), []);
+    let admin = role(
+        "admin",
+        &["portcullis:admin", "products:write"],
+        Some("operators"),
+    );
+    let user = role("user", &[], None);
+    store.put_role(&user, 10).await.expect("put");
+    store.put_role(&admin, 10).await.expect("put");
+    assert_eq!(
+        store.list_roles().await.expect("list"),
+        [admin, user.clone()]
+    );
+    let narrower = role("admin", &["products:write"], None);
+    store.put_role(&narrower, 20).await.expect("replace");
+    assert_eq!(
+        store.list_roles().await.expect("list"),
+        [narrower, user.clone()],
+        "a second put replaces scopes and description"
+    );
+    assert!(store.delete_role("admin").await.expect("delete"));
+    assert!(!store.delete_role("admin").await.expect("delete again"));
+    assert_eq!(store.list_roles().await.expect("list"), [user]);
+}
+
 async fn sessions_and_consents(store: &dyn Store) {
     let user = user("frank");
     store.create_user(&user).await.expect("user");
@@ -319,6 +392,7 @@ async fn sessions_and_consents(store: &dyn Store) {
         .create_client(&client("app", ClientKind::Public))
         .await
         .expect("client");
+    session_cases::sessions_are_paged_newest_first(store, &user.id).await;
     session_cases::sessions_round_trip(store, &user.id).await;
 
     assert_eq!(
@@ -734,9 +808,11 @@ macro_rules! cases {
             users_update_and_delete,
             users_are_searched_and_paged_by_username,
             clients_round_trip,
+            clients_are_searched_and_paged_by_id,
             client_secret_rotation_and_delete,
             clients_are_updated_in_place,
             signing_keys_round_trip,
+            roles_are_upserted_and_deleted,
             sessions_and_consents,
             codes_are_single_use,
             refresh_rotation_detects_reuse,

@@ -6,6 +6,7 @@ use super::access::Writer;
 use super::body::ApiJson;
 use super::clients::NewClientBody;
 use super::error::{ApiError, ApiErrorBody};
+use super::roles::RoleBody;
 use super::{administration, tags};
 use crate::state::AppState;
 use axum::Json;
@@ -14,10 +15,13 @@ use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, Initia
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The desired clients and users, and how to apply them.
+/// The desired roles, clients and users, and how to apply them.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyBody {
+    /// Roles that should exist.
+    #[serde(default)]
+    pub roles: Vec<RoleBody>,
     /// Clients that should exist.
     #[serde(default)]
     pub clients: Vec<ApplyClient>,
@@ -102,6 +106,11 @@ impl ApplyBody {
     /// # Errors
     /// An `invalid` error naming the field.
     pub fn desired(self) -> Result<DesiredState, ApiError> {
+        let roles = self
+            .roles
+            .into_iter()
+            .map(RoleBody::role)
+            .collect::<Result<_, ApiError>>()?;
         let clients = self
             .clients
             .into_iter()
@@ -135,11 +144,15 @@ impl ApplyBody {
                 })
             })
             .collect::<Result<_, ApiError>>()?;
-        Ok(DesiredState { clients, users })
+        Ok(DesiredState {
+            roles,
+            clients,
+            users,
+        })
     }
 }
 
-/// Plans, and unless `dry_run` applies, a desired state of clients and users.
+/// Plans, and unless `dry_run` applies, a desired state of roles, clients and users.
 #[utoipa::path(post, operation_id = "apply", path = "/admin/v1/apply", tag = tags::APPLY,
     request_body = ApplyBody,
     responses((status = 200, body = ApplyResult), (status = 400, body = ApiErrorBody),

@@ -3,7 +3,7 @@
 use super::access::Reader;
 use super::body::query;
 use super::error::{ApiError, ApiErrorBody};
-use super::tags;
+use super::{administration, tags};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -65,7 +65,7 @@ pub struct AuditPage {
     security(("bearer" = [])))]
 pub async fn search(
     State(state): State<AppState>,
-    _reader: Reader,
+    Reader(actor): Reader,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let params = query(params)?;
@@ -73,22 +73,20 @@ pub async fn search(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid("limit", format!("use 1 to {MAX_PAGE}")));
     }
-    let records = state
-        .store
-        .search_audit(&AuditQuery {
+    let page = administration(&state, &actor)
+        .audit_page(AuditQuery {
             kind: params.kind,
             subject: params.subject,
             client_id: params.client_id,
             since: params.since,
             until: params.until,
             before_id: params.before,
-            limit: limit + 1,
+            limit,
         })
         .await?;
-    let more = records.len() > limit as usize;
-    let events: Vec<AuditEventView> = records
+    let events: Vec<AuditEventView> = page
+        .records
         .into_iter()
-        .take(limit as usize)
         .map(|record| AuditEventView {
             id: record.id,
             at: record.at,
@@ -96,6 +94,8 @@ pub async fn search(
             detail: serde_json::from_str(&record.detail).unwrap_or(serde_json::Value::Null),
         })
         .collect();
-    let next = more.then(|| events.last().map(|event| event.id)).flatten();
-    Ok(Json(AuditPage { events, next }))
+    Ok(Json(AuditPage {
+        events,
+        next: page.next,
+    }))
 }

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod error;
 pub mod keys;
 pub mod revocations;
+pub mod roles;
 pub mod sessions;
 pub mod users;
 
@@ -30,6 +31,7 @@ pub const OPENAPI_PATH: &str = "/admin/openapi.json";
 /// Tags grouping the operations.
 mod tags {
     pub const USERS: &str = "users";
+    pub const ROLES: &str = "roles";
     pub const CLIENTS: &str = "clients";
     pub const SESSIONS: &str = "sessions";
     pub const KEYS: &str = "keys";
@@ -42,7 +44,7 @@ mod tags {
 #[openapi(
     info(
         title = "Portcullis admin API",
-        description = "Users, clients, sessions, signing keys and the audit log. Bearer access \
+        description = "Users, roles, clients, sessions, signing keys and the audit log. Bearer access \
             tokens of this issuer (audience: the issuer) with scope portcullis:admin (read and \
             write) or portcullis:audit (read); a user's token also needs the role admin (or \
             auditor, read-only). Errors are {error, message, field}."
@@ -76,6 +78,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::set_password))
         .routes(routes!(users::sessions))
         .routes(routes!(users::revoke_consent))
+        .routes(routes!(roles::list))
+        .routes(routes!(roles::put, roles::delete))
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::show, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))

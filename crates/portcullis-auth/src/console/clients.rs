@@ -1,11 +1,12 @@
-//! Console pages for clients: the list, registration (a confidential client's secret shown
+//! Console pages for clients: the list (searched, paged), registration (a confidential client's secret shown
 //! once), detail, secret rotation and deletion (both confirmed).
 
 use super::form::{Signed, SignedForm, link, path, see_other};
 use super::layout::csrf_field;
+use super::paging::{PAGE, Search, next_link, search_form};
 use crate::pages::escape;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use portcullis_core::{Client, ClientKind, ClientRegistration};
@@ -32,13 +33,27 @@ fn shown_once(signed: &Signed, title: &str, id: &str, secret: &str) -> Response 
     )
 }
 
-/// Every client; the registration form for admins.
-pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
-    let clients = match state.store.list_clients().await {
-        Ok(clients) => clients,
-        Err(error) => return signed.refused(&error.into()),
+/// Clients, searched by id prefix, a page at a time; the registration form for admins.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(search): Query<Search>,
+) -> Response {
+    let prefix = search.text();
+    let page = match signed
+        .admin(&state)
+        .client_page(prefix.clone(), search.after, PAGE)
+        .await
+    {
+        Ok(page) => page,
+        Err(error) => return signed.refused(&error),
     };
-    let rows: String = clients
+    let search = prefix.as_deref().unwrap_or_default();
+    let next = page.next.map_or_else(String::new, |next| {
+        next_link("/console/clients", &[("search", search), ("after", &next)])
+    });
+    let rows: String = page
+        .clients
         .iter()
         .map(|client| {
             format!(
@@ -70,8 +85,9 @@ pub(super) async fn list(State(state): State<AppState>, signed: Signed) -> Respo
     signed.page(
         "Clients",
         &format!(
-            "<div class=\"card\"><table><thead><tr><th>Id</th><th>Type</th><th>Grants</th><th>Scopes</th></tr></thead>\
-             <tbody>{rows}</tbody></table></div>{create}"
+            "{search}<div class=\"card\"><table><thead><tr><th>Id</th><th>Type</th><th>Grants</th><th>Scopes</th></tr></thead>\
+             <tbody>{rows}</tbody></table>{next}</div>{create}",
+            search = search_form("/console/clients", "Client id starts with", search),
         ),
     )
 }

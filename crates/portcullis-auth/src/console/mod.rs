@@ -10,6 +10,7 @@ mod clients;
 mod form;
 mod layout;
 mod others;
+mod paging;
 pub mod sessions;
 mod signin;
 mod users;
@@ -83,7 +84,11 @@ pub async fn register(
         kind: ClientKind::Confidential,
         grant_types: vec![GrantType::AuthorizationCode],
         redirect_uris: vec![redirect_uri],
-        scopes: vec!["openid".into(), "portcullis:admin".into()],
+        scopes: vec![
+            "openid".into(),
+            "portcullis:admin".into(),
+            "portcullis:audit".into(),
+        ],
         audiences: vec![state.settings.issuer().to_owned()],
         access_token_lifetime_secs: None,
         first_party: true,

@@ -2,6 +2,7 @@
 //! confirmation) and the audit log (filtered, newest first).
 
 use super::form::{Signed, SignedForm, see_other};
+use super::paging::{PAGE, Search, next_link, search_form};
 use crate::pages::escape;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -15,13 +16,35 @@ pub(super) fn time(seconds: i64) -> String {
     escape(&crate::pages::format_time(seconds))
 }
 
-/// Every live session.
-pub(super) async fn sessions(State(state): State<AppState>, signed: Signed) -> Response {
-    let sessions = match signed.admin(&state).sessions(None).await {
-        Ok(sessions) => sessions,
+/// Live sessions, newest first, all or one user's, a page at a time.
+pub(super) async fn sessions(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(search): Query<Search>,
+) -> Response {
+    let username = search.text();
+    let before = search.before.zip(search.before_sid);
+    let page = match signed
+        .admin(&state)
+        .session_page(username.as_deref(), before, PAGE)
+        .await
+    {
+        Ok(page) => page,
         Err(error) => return signed.refused(&error),
     };
-    let rows: String = sessions
+    let search = username.as_deref().unwrap_or_default();
+    let next = page.next.map_or_else(String::new, |(created_at, sid)| {
+        next_link(
+            "/console/sessions",
+            &[
+                ("search", search),
+                ("before", &created_at.to_string()),
+                ("before_sid", &sid),
+            ],
+        )
+    });
+    let rows: String = page
+        .sessions
         .iter()
         .map(|(session, username)| {
             format!(
@@ -37,8 +60,9 @@ pub(super) async fn sessions(State(state): State<AppState>, signed: Signed) -> R
     signed.page(
         "Sessions",
         &format!(
-            "<div class=\"card\"><table><thead><tr><th>Session</th><th>User</th><th>Signed in</th>\
-             <th>Last seen</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"
+            "{search}<div class=\"card\"><table><thead><tr><th>Session</th><th>User</th><th>Signed in</th>\
+             <th>Last seen</th><th></th></tr></thead><tbody>{rows}</tbody></table>{next}</div>",
+            search = search_form("/console/sessions", "Username", search),
         ),
     )
 }
@@ -123,29 +147,6 @@ pub(super) struct AuditFilter {
 /// Events per page of the audit log.
 const AUDIT_PAGE: u32 = 100;
 
-/// The link to the page of older events, when this page is full.
-fn older_link(
-    records: &[portcullis_core::AuditRecord],
-    kind: Option<&str>,
-    subject: Option<&str>,
-) -> String {
-    let Some(last) = records
-        .last()
-        .filter(|_| records.len() == AUDIT_PAGE as usize)
-    else {
-        return String::new();
-    };
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("kind", kind.unwrap_or_default())
-        .append_pair("subject", subject.unwrap_or_default())
-        .append_pair("before", &last.id.to_string())
-        .finish();
-    format!(
-        "<p><a href=\"/console/audit?{}\">Older events</a></p>",
-        escape(&query)
-    )
-}
-
 /// The newest audit events, filtered by kind and subject, a page at a time.
 pub(super) async fn audit(
     State(state): State<AppState>,
@@ -161,11 +162,22 @@ pub(super) async fn audit(
         limit: AUDIT_PAGE,
         ..AuditQuery::default()
     };
-    let records = match state.store.search_audit(&query).await {
-        Ok(records) => records,
-        Err(error) => return signed.refused(&error.into()),
+    let page = match signed.admin(&state).audit_page(query).await {
+        Ok(page) => page,
+        Err(error) => return signed.refused(&error),
     };
-    let rows: String = records
+    let older = page.next.map_or_else(String::new, |before| {
+        next_link(
+            "/console/audit",
+            &[
+                ("kind", kind.as_deref().unwrap_or_default()),
+                ("subject", subject.as_deref().unwrap_or_default()),
+                ("before", &before.to_string()),
+            ],
+        )
+    });
+    let rows: String = page
+        .records
         .iter()
         .map(|record| {
             format!(
@@ -185,7 +197,6 @@ pub(super) async fn audit(
              <button type=\"submit\">Filter</button></form></div>\
              <div class=\"card\"><table><thead><tr><th>When</th><th>Kind</th><th>Event</th></tr></thead>\
              <tbody>{rows}</tbody></table>{older}</div>",
-            older = older_link(&records, kind.as_deref(), subject.as_deref()),
             kind = escape(kind.as_deref().unwrap_or_default()),
             subject = escape(subject.as_deref().unwrap_or_default()),
         ),

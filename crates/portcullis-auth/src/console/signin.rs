@@ -55,7 +55,7 @@ pub(super) async fn login(State(state): State<AppState>) -> Response {
         .append_pair("response_type", "code")
         .append_pair("client_id", CLIENT_ID)
         .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid portcullis:admin")
+        .append_pair("scope", "openid portcullis:admin portcullis:audit")
         .append_pair("state", &client_state)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")

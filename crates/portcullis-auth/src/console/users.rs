@@ -3,28 +3,12 @@
 
 use super::form::{Signed, SignedForm, link, path, see_other};
 use super::layout::csrf_field;
+use super::paging::{PAGE, Search, next_link, search_form};
 use crate::pages::escape;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use portcullis_service::admin::{InitialPassword, UserChanges, UserDraft};
-use serde::Deserialize;
-
-const PAGE: u32 = 25;
-
-#[derive(Deserialize)]
-pub(super) struct Search {
-    search: Option<String>,
-    after: Option<String>,
-}
-
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs {
-        serializer.append_pair(name, value);
-    }
-    serializer.finish()
-}
 
 /// Users, searched by username prefix, a page at a time; the creation form for admins.
 pub(super) async fn list(
@@ -32,7 +16,7 @@ pub(super) async fn list(
     signed: Signed,
     Query(search): Query<Search>,
 ) -> Response {
-    let prefix = search.search.filter(|text| !text.is_empty());
+    let prefix = search.text();
     let page = match signed
         .admin(&state)
         .list_users(prefix.clone(), search.after, PAGE)
@@ -62,12 +46,9 @@ pub(super) async fn list(
             )
         })
         .collect();
+    let search = prefix.as_deref().unwrap_or_default();
     let next = page.next.map_or_else(String::new, |next| {
-        let search = prefix.as_deref().unwrap_or_default();
-        format!(
-            "<p><a href=\"/console/users?{}\">Next page</a></p>",
-            escape(&query(&[("search", search), ("after", &next)]))
-        )
+        next_link("/console/users", &[("search", search), ("after", &next)])
     });
     let create = if signed.writes() {
         format!(
@@ -85,13 +66,9 @@ pub(super) async fn list(
     signed.page(
         "Users",
         &format!(
-            "<div class=\"card\"><form method=\"get\" action=\"/console/users\" role=\"search\">\
-             <label for=\"search\">Username starts with</label>\
-             <input type=\"search\" id=\"search\" name=\"search\" value=\"{search}\">\
-             <button type=\"submit\">Search</button></form></div>\
-             <div class=\"card\"><table><thead><tr><th>Username</th><th>Roles</th><th>Email</th><th>Status</th></tr></thead>\
+            "{search}<div class=\"card\"><table><thead><tr><th>Username</th><th>Roles</th><th>Email</th><th>Status</th></tr></thead>\
              <tbody>{rows}</tbody></table>{next}</div>{create}",
-            search = escape(prefix.as_deref().unwrap_or_default()),
+            search = search_form("/console/users", "Username starts with", search),
         ),
     )
 }

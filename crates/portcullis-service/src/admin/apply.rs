@@ -1,4 +1,4 @@
-//! Declarative administration: a desired set of clients and users is compared with the store,
+//! Declarative administration: a desired set of roles, clients and users is compared with the store,
 //! the differences become a [`Plan`] (create, update, delete; secrets never shown), and applying
 //! it makes the store match. Applying the same desired state twice changes nothing the second
 //! time; objects missing from the desired state are deleted only when pruning.
@@ -6,13 +6,15 @@
 use super::clients::is_built_in;
 use super::{AdminError, Administration, InitialPassword, UserChanges, UserDraft};
 use portcullis_core::user::normalize_roles;
-use portcullis_core::{Client, ClientKind, ClientRegistration, User, Username};
+use portcullis_core::{Client, ClientKind, ClientRegistration, Role, User, Username};
 use std::collections::HashSet;
 use std::fmt;
 
-/// The clients and users that should exist, secrets already read from where they live.
+/// The roles, clients and users that should exist, secrets already read from where they live.
 #[derive(Debug, Clone, Default)]
 pub struct DesiredState {
+    /// Roles, by name (validated when they were built).
+    pub roles: Vec<Role>,
     /// Clients, by id.
     pub clients: Vec<DesiredClient>,
     /// Users, by username.
@@ -44,6 +46,15 @@ pub struct DesiredUser {
 /// One change of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// Define a role.
+    CreateRole { name: String },
+    /// Replace the named fields of a role.
+    UpdateRole {
+        name: String,
+        fields: Vec<&'static str>,
+    },
+    /// Delete a role (pruning).
+    DeleteRole { name: String },
     /// Register a client (`generated`: it gets a new secret, shown once).
     CreateClient { id: String, generated: bool },
     /// Replace the named fields of a client's registration.
@@ -71,6 +82,11 @@ pub enum Change {
 impl fmt::Display for Change {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Change::CreateRole { name } => write!(formatter, "+ role {name}"),
+            Change::UpdateRole { name, fields } => {
+                write!(formatter, "~ role {name}: {}", fields.join(", "))
+            }
+            Change::DeleteRole { name } => write!(formatter, "- role {name}"),
             Change::CreateClient { id, generated } => {
                 let secret = if *generated {
                     " (new secret, shown once)"
@@ -139,7 +155,8 @@ impl Administration<'_> {
     /// [`AdminError::Invalid`] naming the field of the first invalid or duplicated object, or a
     /// store failure.
     pub async fn plan(&self, desired: &DesiredState, prune: bool) -> Result<Plan, AdminError> {
-        let mut changes = self.plan_clients(desired, prune).await?;
+        let mut changes = self.plan_roles(desired, prune).await?;
+        changes.extend(self.plan_clients(desired, prune).await?);
         changes.extend(self.plan_users(desired, prune).await?);
         Ok(Plan { changes })
     }
@@ -183,6 +200,15 @@ impl Administration<'_> {
                 .ok_or(AdminError::Internal("plan and desired state disagree"))
         };
         match change {
+            Change::CreateRole { name } | Change::UpdateRole { name, .. } => {
+                let wanted = desired
+                    .roles
+                    .iter()
+                    .find(|role| &role.name == name)
+                    .ok_or(AdminError::Internal("plan and desired state disagree"))?;
+                self.put_role(wanted).await?;
+            }
+            Change::DeleteRole { name } => self.delete_role(name).await?,
             Change::CreateClient { id, .. } => {
                 let wanted = client(id)?;
                 let created = match &wanted.secret {
@@ -245,6 +271,51 @@ impl Administration<'_> {
             }
         }
         Ok(())
+    }
+
+    async fn plan_roles(
+        &self,
+        desired: &DesiredState,
+        prune: bool,
+    ) -> Result<Vec<Change>, AdminError> {
+        let existing = self.store.list_roles().await?;
+        let mut seen = HashSet::new();
+        let mut changes = Vec::new();
+        for wanted in &desired.roles {
+            let name = &wanted.name;
+            if !seen.insert(name.clone()) {
+                return Err(invalid("roles", format!("role `{name}` is listed twice")));
+            }
+            match existing.iter().find(|role| &role.name == name) {
+                None => changes.push(Change::CreateRole { name: name.clone() }),
+                Some(current) => {
+                    let fields: Vec<&'static str> = [
+                        ("scopes", current.scopes != wanted.scopes),
+                        ("description", current.description != wanted.description),
+                    ]
+                    .into_iter()
+                    .filter_map(|(field, differs)| differs.then_some(field))
+                    .collect();
+                    if !fields.is_empty() {
+                        changes.push(Change::UpdateRole {
+                            name: name.clone(),
+                            fields,
+                        });
+                    }
+                }
+            }
+        }
+        if prune {
+            changes.extend(
+                existing
+                    .iter()
+                    .filter(|role| !seen.contains(&role.name))
+                    .map(|role| Change::DeleteRole {
+                        name: role.name.clone(),
+                    }),
+            );
+        }
+        Ok(changes)
     }
 
     async fn plan_clients(

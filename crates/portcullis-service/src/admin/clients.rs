@@ -1,9 +1,22 @@
 //! Managing OAuth clients. A confidential client's secret is generated here, returned once and
 //! stored only as a hash.
 
-use super::{AdminError, Administration};
+use super::{AdminError, Administration, one_page};
+use crate::ClientSearch;
 use portcullis_core::secret::CLIENT_SECRET_BYTES;
 use portcullis_core::{Client, ClientKind, ClientRegistration, SecretHash, generate_secret};
+
+/// The most clients on one page.
+pub const MAX_CLIENT_PAGE: u32 = 200;
+
+/// One page of clients, by id, and the cursor of the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPage {
+    /// The clients, in byte order of their ids.
+    pub clients: Vec<Client>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
 
 /// A registered client, with its secret when it has one (shown once, never stored; its
 /// `Debug` never shows it).
@@ -125,6 +138,30 @@ impl Administration<'_> {
             })?;
         self.record("client.create", &client.id);
         Ok(ClientCreated { client, secret })
+    }
+
+    /// Clients whose id starts with `prefix` (case-sensitive), in byte order, after the cursor
+    /// `after`; at most `limit` (clamped to 1..=[`MAX_CLIENT_PAGE`]). One index range scan.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn client_page(
+        &self,
+        prefix: Option<String>,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<ClientPage, AdminError> {
+        let limit = limit.clamp(1, MAX_CLIENT_PAGE);
+        let found = self
+            .store
+            .search_clients(&ClientSearch {
+                prefix,
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        let (clients, next) = one_page(found, limit, |client| client.id.clone());
+        Ok(ClientPage { clients, next })
     }
 
     /// The client with this id.

@@ -1,7 +1,7 @@
 //! Why an administrative action was refused or failed.
 
 use crate::StoreError;
-use portcullis_core::{ClientError, PasswordError, UserError};
+use portcullis_core::{ClientError, PasswordError, RoleError, UserError};
 use thiserror::Error;
 
 /// A refused or failed administrative action; the CLI prints it, the admin API maps it to its
@@ -11,7 +11,7 @@ pub enum AdminError {
     /// No such object.
     #[error("no {kind} `{id}`")]
     NotFound {
-        /// `user`, `client`, `session` or `consent`.
+        /// `user`, `role`, `client`, `session` or `consent`.
         kind: &'static str,
         /// What was asked for.
         id: String,
@@ -55,6 +55,15 @@ impl From<StoreError> for AdminError {
 
 impl From<UserError> for AdminError {
     fn from(error: UserError) -> Self {
+        AdminError::Invalid {
+            field: error.field(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<RoleError> for AdminError {
+    fn from(error: RoleError) -> Self {
         AdminError::Invalid {
             field: error.field(),
             message: error.to_string(),

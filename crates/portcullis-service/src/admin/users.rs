@@ -1,7 +1,7 @@
 //! Managing users. A change that takes access away (removal, disabling, a new password) also
 //! revokes what the user holds, at once.
 
-use super::{AdminError, Administration};
+use super::{AdminError, Administration, one_page};
 use crate::UserSearch;
 use portcullis_core::password::UNUSABLE_PASSWORD_HASH;
 use portcullis_core::user::{normalize_roles, validate_email};
@@ -124,7 +124,7 @@ impl Administration<'_> {
         limit: u32,
     ) -> Result<UserPage, AdminError> {
         let limit = limit.clamp(1, MAX_USER_PAGE);
-        let mut users = self
+        let found = self
             .store
             .search_users(&UserSearch {
                 prefix,
@@ -132,11 +132,7 @@ impl Administration<'_> {
                 limit: limit + 1,
             })
             .await?;
-        let more = users.len() > limit as usize;
-        users.truncate(limit as usize);
-        let next = more
-            .then(|| users.last().map(|user| user.username.key()))
-            .flatten();
+        let (users, next) = one_page(found, limit, |user| user.username.key());
         Ok(UserPage { users, next })
     }
 

@@ -6,7 +6,8 @@ mod throttle;
 
 pub use error::StoreError;
 pub use store::{
-    AuditQuery, AuditStore, ClientStore, CodeStore, ConsentStore, GrantStore, RevocationStore,
-    SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
+    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
+    RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch,
+    UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken,
     RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevocationEntry,
-    RevocationFeedPage, RevocationKind, RevokedFamily, SecretHash, Session, SigningKeyRecord,
+    RevocationFeedPage, RevocationKind, RevokedFamily, Role, SecretHash, Session, SigningKeyRecord,
     UnixSeconds, User,
 };
 
@@ -18,6 +18,28 @@ pub struct UserSearch {
     pub prefix: Option<String>,
     /// Only usernames after this key (the last of the previous page).
     pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A page of the client list: an id prefix to search, and a cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientSearch {
+    /// Only ids starting with this (ids are case-sensitive).
+    pub prefix: Option<String>,
+    /// Only ids after this one (the last of the previous page).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A page of the session list, newest first: optionally one user's, and a cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionSearch {
+    /// Only this user's sessions.
+    pub user_id: Option<String>,
+    /// Only sessions older than this `(created_at, sid)` (the last of the previous page).
+    pub before: Option<(UnixSeconds, String)>,
     /// At most this many.
     pub limit: u32,
 }
@@ -61,6 +83,8 @@ pub trait ClientStore: Send + Sync {
     async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
     /// All clients, by id.
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// A page of clients by id, in byte order, by index.
+    async fn search_clients(&self, search: &ClientSearch) -> Result<Vec<Client>, StoreError>;
     /// Replaces a client's registration (everything but its id, type, secret and creation
     /// time); `false` if there is no such client.
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
@@ -95,6 +119,8 @@ pub trait SessionStore: Send + Sync {
     async fn list_sessions(&self) -> Result<Vec<Session>, StoreError>;
     /// The sessions of one user, newest first.
     async fn list_sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    /// A page of sessions, newest first (by `created_at`, then `sid`).
+    async fn search_sessions(&self, search: &SessionSearch) -> Result<Vec<Session>, StoreError>;
     /// Deletes sessions past their absolute expiry or idle for `idle_secs`; returns how many.
     async fn purge_sessions(&self, now: UnixSeconds, idle_secs: i64) -> Result<u64, StoreError>;
 }
@@ -250,6 +276,17 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit(&self, before: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// Roles and the scopes they grant.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Every role, by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Creates the role or replaces the one of that name.
+    async fn put_role(&self, role: &Role, now: UnixSeconds) -> Result<(), StoreError>;
+    /// Deletes a role; whether it existed. Users keep the name as a plain string.
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -262,6 +299,7 @@ pub trait Store:
     + GrantStore
     + RevocationStore
     + AuditStore
+    + RoleStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -2,6 +2,7 @@
 
 use super::minting::{self, IdTokenContext};
 use super::{TokenError, TokenIssuer};
+use crate::roles::scope_for_user;
 use portcullis_core::grant::authorization_code::{self, CodeExchange};
 use portcullis_core::{AuditEvent, Client, CodeRedemption};
 use portcullis_jose::sha256;
@@ -51,7 +52,10 @@ impl TokenIssuer<'_> {
             redirect_uri,
             code_verifier,
         };
-        let grant = authorization_code::grant(client, &record, exchange, &user, self.policy, now)?;
+        let mut grant =
+            authorization_code::grant(client, &record, exchange, &user, self.policy, now)?;
+        // The user's roles may have changed since the code was issued.
+        grant.scope = scope_for_user(self.store, &user, &grant.scope).await?;
         let access = self.access_token(&grant)?;
         let id_token = self.id_token_if_openid(
             &user,

@@ -178,7 +178,7 @@ impl TokenIssuer<'_> {
             grant_type: GrantType::AuthorizationCode,
             subject: user.id.clone(),
             client_id: client.id.clone(),
-            scope: client.scopes.clone(),
+            scope: crate::roles::scope_for_user(self.store, user, &client.scopes).await?,
             audiences,
             lifetime_secs: self.policy.access_token_lifetime(client),
             user: Some(UserContext {

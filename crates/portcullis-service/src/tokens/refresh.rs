@@ -2,6 +2,7 @@
 
 use super::minting::{self, IdTokenContext};
 use super::{TokenError, TokenIssuer};
+use crate::roles::scope_for_user;
 use portcullis_core::grant::refresh_token;
 use portcullis_core::{AuditEvent, Client, RefreshOutcome};
 use portcullis_jose::sha256;
@@ -25,8 +26,12 @@ impl TokenIssuer<'_> {
             .ok_or_else(|| TokenError::invalid_grant("refresh token is invalid"))?;
         let scope = refresh_token::check(client, &lookup.family, requested_scope)?;
         let user = self.store.find_user_by_id(&lookup.family.user_id).await?;
-        let grant =
+        let mut grant =
             refresh_token::grant(client, &lookup.family, scope, user.as_ref(), self.policy)?;
+        // A refresh gets what the user's roles allow now: a demoted user's next token is narrower.
+        if let Some(user) = &user {
+            grant.scope = scope_for_user(self.store, user, &grant.scope).await?;
+        }
         let now = self.clock.now();
         let (next_token, next_hash) = minting::new_refresh_token()?;
         let next_expiry = now + self.refresh.sliding_secs;

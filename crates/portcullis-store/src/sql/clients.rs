@@ -3,7 +3,7 @@
 use super::{SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{Client, ClientKind, ScopeSet, SecretHash};
-use portcullis_service::{ClientStore, StoreError};
+use portcullis_service::{ClientSearch, ClientStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -138,6 +138,18 @@ impl ClientStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn search_clients(&self, search: &ClientSearch) -> Result<Vec<Client>, StoreError> {
+        let rows = self
+            .prefix_page(
+                ("clients", CLIENT_COLUMNS, "id"),
+                search.prefix.clone().unwrap_or_default(),
+                search.after.clone(),
+                search.limit,
+            )
+            .await?;
         rows.iter().map(client_from_row).collect()
     }
 

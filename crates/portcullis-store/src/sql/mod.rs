@@ -14,6 +14,7 @@ mod clients;
 mod grants;
 mod keys;
 mod revocations;
+mod roles;
 mod sessions;
 mod users;
 
@@ -144,6 +145,40 @@ impl SqlStore {
     /// The database this store talks to.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The rows of `columns` from `table` whose text `column` starts with `prefix`, after the
+    /// cursor `after`, in byte order, at most `limit`. Keys compare bytewise on both dialects
+    /// (PostgreSQL through the `COLLATE "C"` indexes of migrations 0005 and 0006), so a prefix is
+    /// the key range [prefix, prefix + U+10FFFF) and the whole query is one index range scan,
+    /// never a full scan.
+    async fn prefix_page(
+        &self,
+        (table, columns, column): (&str, &str, &str),
+        prefix: String,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let key = match self.dialect {
+            Dialect::Sqlite => column.to_owned(),
+            Dialect::Postgres => format!(r#"{column} COLLATE "C""#),
+        };
+        let upper = format!("{prefix}{}", char::MAX);
+        // One lower bound, so the range scan starts at the cursor, not at the prefix.
+        let (lower, operator) = match after {
+            Some(after) if after >= prefix => (after, ">"),
+            _ => (prefix, ">="),
+        };
+        sqlx::query(&format!(
+            "SELECT {columns} FROM {table} \
+             WHERE {key} {operator} $1 AND {key} < $2 ORDER BY {key} LIMIT $3"
+        ))
+        .bind(lower)
+        .bind(upper)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)
     }
 
     /// Closes every connection, waiting for them to be returned.

@@ -3,7 +3,7 @@
 use super::{SqlStore, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{Session, UnixSeconds};
-use portcullis_service::{ConsentStore, SessionStore, StoreError};
+use portcullis_service::{ConsentStore, SessionSearch, SessionStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -91,6 +91,42 @@ impl SessionStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn search_sessions(&self, search: &SessionSearch) -> Result<Vec<Session>, StoreError> {
+        // One index range scan (migration 0006): (created_at, sid), or (user_id, created_at, sid).
+        let mut conditions = Vec::new();
+        let mut next = 1;
+        if search.user_id.is_some() {
+            conditions.push(format!("user_id = ${next}"));
+            next += 1;
+        }
+        if search.before.is_some() {
+            conditions.push(format!("(created_at, sid) < (${next}, ${})", next + 1));
+            next += 2;
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let text = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions {filter} \
+             ORDER BY created_at DESC, sid DESC LIMIT ${next}"
+        );
+        let mut query = sqlx::query(&text);
+        if let Some(user_id) = &search.user_id {
+            query = query.bind(user_id.clone());
+        }
+        if let Some((created_at, sid)) = &search.before {
+            query = query.bind(*created_at).bind(sid.clone());
+        }
+        let rows = query
+            .bind(i64::from(search.limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
         rows.iter().map(session_from_row).collect()
     }
 

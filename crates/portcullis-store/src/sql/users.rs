@@ -1,6 +1,6 @@
 //! [`UserStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{Dialect, SqlStore, join_list, split_list, unavailable};
+use super::{SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{UnixSeconds, User, Username};
 use portcullis_service::{StoreError, UserSearch, UserStore};
@@ -92,35 +92,20 @@ impl UserStore for SqlStore {
     }
 
     async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError> {
-        // Keys compare bytewise on both dialects (PostgreSQL through the `COLLATE "C"` index of
-        // migration 0005), so a prefix is the key range [prefix, prefix + U+10FFFF) and the
-        // whole query is one index range scan, never a full scan.
-        let key = match self.dialect() {
-            Dialect::Sqlite => "username_key",
-            Dialect::Postgres => r#"username_key COLLATE "C""#,
-        };
         let prefix = search
             .prefix
             .as_deref()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let upper = format!("{prefix}{}", char::MAX);
         let after = search.after.as_deref().map(str::to_ascii_lowercase);
-        // One lower bound, so the range scan starts at the cursor, not at the prefix.
-        let (lower, operator) = match after {
-            Some(after) if after >= prefix => (after, ">"),
-            _ => (prefix, ">="),
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users \
-             WHERE {key} {operator} $1 AND {key} < $2 ORDER BY {key} LIMIT $3"
-        ))
-        .bind(lower)
-        .bind(upper)
-        .bind(i64::from(search.limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let rows = self
+            .prefix_page(
+                ("users", USER_COLUMNS, "username_key"),
+                prefix,
+                after,
+                search.limit,
+            )
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 

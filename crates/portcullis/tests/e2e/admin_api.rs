@@ -545,3 +545,129 @@ async fn clients_keys_and_sessions_are_managed() {
     assert_eq!((status, answer["error"].as_str()), (404, Some("not_found")));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn roles_are_put_listed_and_deleted() {
+    let server = TestAuthServer::start().await;
+    let admin = token_of(&server, "ops", "portcullis:admin").await;
+    let auditor = token_of(&server, "auditor", "portcullis:audit").await;
+    let put = reqwest::Method::PUT;
+    let role = json!({"scopes": ["products:write", "products:read"], "description": "editors"});
+
+    let (status, body) = call(
+        &server,
+        put.clone(),
+        "/admin/v1/roles/editor",
+        Some(&admin),
+        Some(role.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"name": "editor", "scopes": ["products:read", "products:write"], "description": "editors"})
+    );
+    let (status, body) = call(
+        &server,
+        reqwest::Method::GET,
+        "/admin/v1/roles",
+        Some(&auditor),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body[0]["name"].as_str()),
+        (200, Some("editor")),
+        "auditors read"
+    );
+    let (status, _) = call(
+        &server,
+        put.clone(),
+        "/admin/v1/roles/editor",
+        Some(&auditor),
+        Some(role.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "auditors do not write");
+
+    let (status, body) = call(
+        &server,
+        put.clone(),
+        "/admin/v1/roles/Editor",
+        Some(&admin),
+        Some(role),
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("name")),
+        "{body}"
+    );
+    let bad_scope = json!({"scopes": ["a b"]});
+    let (status, body) = call(
+        &server,
+        put.clone(),
+        "/admin/v1/roles/x",
+        Some(&admin),
+        Some(bad_scope),
+    )
+    .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("scopes")),
+        "{body}"
+    );
+    let unknown = json!({"scopes": [], "grants": []});
+    let (status, _) = call(
+        &server,
+        put,
+        "/admin/v1/roles/x",
+        Some(&admin),
+        Some(unknown),
+    )
+    .await;
+    assert_eq!(status, 400, "unknown fields are refused");
+
+    let delete = reqwest::Method::DELETE;
+    let (status, _) = call(
+        &server,
+        delete.clone(),
+        "/admin/v1/roles/editor",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = call(
+        &server,
+        delete,
+        "/admin/v1/roles/editor",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    let (_, audit) = call(
+        &server,
+        reqwest::Method::GET,
+        "/admin/v1/audit?kind=admin_action",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|event| event["detail"]["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"role.put") && actions.contains(&"role.delete"),
+        "{audit}"
+    );
+    server.stop().await;
+}

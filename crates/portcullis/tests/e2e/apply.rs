@@ -5,6 +5,11 @@
 use super::support::{admin, stderr, stdout};
 
 const DESIRED: &str = r#"
+[[roles]]
+name = "admin"
+scopes = ["write"]
+description = "operators"
+
 [[clients]]
 id = "billing"
 grant_types = ["client_credentials"]
@@ -47,6 +52,7 @@ async fn apply_plans_applies_once_and_prunes_only_when_asked() {
     let dry = admin(&data, &["apply", &file_arg, "--dry-run"], "", &env).await;
     assert!(dry.status.success(), "{}", stderr(&dry));
     let planned = stdout(&dry);
+    assert!(planned.contains("+ role admin\n"), "{planned}");
     assert!(planned.contains("+ client billing\n"), "{planned}");
     assert!(
         planned.contains("+ client reports (new secret, shown once)"),
@@ -67,7 +73,12 @@ async fn apply_plans_applies_once_and_prunes_only_when_asked() {
     let applied = admin(&data, &["apply", &file_arg], "", &env).await;
     assert!(applied.status.success(), "{}", stderr(&applied));
     let output = stdout(&applied);
-    assert!(output.contains("applied 4 change(s)"), "{output}");
+    assert!(output.contains("applied 5 change(s)"), "{output}");
+    let roles = stdout(&admin(&data, &["role", "list"], "", &[]).await);
+    assert!(
+        roles.contains("admin") && roles.contains("write") && roles.contains("operators"),
+        "{roles}"
+    );
     assert!(
         output.contains("client_secret of reports: "),
         "the generated secret, once"
@@ -77,7 +88,15 @@ async fn apply_plans_applies_once_and_prunes_only_when_asked() {
     let again = admin(&data, &["apply", &file_arg], "", &env).await;
     assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
 
-    // Someone adds a user by hand; apply leaves it unless pruning.
+    // Someone adds a user and a role by hand; apply leaves them unless pruning.
+    let role = admin(&data, &["role", "set", "extra", "--scope", "a,b"], "", &[]).await;
+    assert_eq!(stdout(&role).trim(), "role extra: a b", "{}", stderr(&role));
+    let refused = admin(&data, &["role", "set", "Extra"], "", &[]).await;
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("invalid role"),
+        "{}",
+        stderr(&refused)
+    );
     let added = admin(
         &data,
         &["user", "add", "mallory", "--password-stdin"],
@@ -89,7 +108,7 @@ async fn apply_plans_applies_once_and_prunes_only_when_asked() {
     assert!(stdout(&admin(&data, &["apply", &file_arg], "", &env).await).contains("no changes"));
     let pruned = admin(&data, &["apply", &file_arg, "--prune"], "", &env).await;
     assert!(
-        stdout(&pruned).contains("- user mallory"),
+        stdout(&pruned).contains("- role extra") && stdout(&pruned).contains("- user mallory"),
         "{}",
         stdout(&pruned)
     );

@@ -329,3 +329,103 @@ async fn auditors_only_read_and_other_users_are_refused() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_and_session_lists_are_searched_and_paged() {
+    use portcullis_core::Session;
+
+    let server = TestAuthServer::start().await;
+    server.add_user("root", &["admin"], PASSWORD).await;
+    let bob = server.add_user("bob", &["user"], PASSWORD).await;
+    for index in 0..30 {
+        server
+            .add_client(super::support::automation(
+                &format!("svc-{index:02}"),
+                "read",
+                "https://api.example",
+            ))
+            .await;
+        server
+            .state
+            .store
+            .create_session(&Session {
+                secret_hash: vec![index; 32],
+                sid: format!("bob-session-{index:02}"),
+                user_id: bob.id.clone(),
+                auth_time: server.now(),
+                created_at: server.now() - i64::from(index),
+                last_seen_at: server.now(),
+                expires_at: server.now() + 3600,
+            })
+            .await
+            .expect("session");
+    }
+    let browser = Browser::new();
+    sign_in(&browser, &server, "root").await;
+    let admin = &server.admin_url;
+
+    let first = text(browser.get(&format!("{admin}/console/clients")).await).await;
+    assert!(
+        first.contains(">svc-00</a>") && first.contains("Next page"),
+        "{first}"
+    );
+    assert!(!first.contains(">svc-29</a>"), "25 to a page");
+    let next = first
+        .split("<a href=\"/console/clients?")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("next link")
+        .replace("&amp;", "&");
+    let second = text(
+        browser
+            .get(&format!("{admin}/console/clients?{next}"))
+            .await,
+    )
+    .await;
+    assert!(
+        second.contains(">svc-29</a>") && !second.contains(">svc-00</a>"),
+        "{second}"
+    );
+    let searched = text(
+        browser
+            .get(&format!("{admin}/console/clients?search=svc-1"))
+            .await,
+    )
+    .await;
+    let shown = searched.matches("\">svc-1").count();
+    assert_eq!(shown, 10, "svc-10 to svc-19: {searched}");
+    assert!(!searched.contains("Next page"));
+
+    let sessions = text(
+        browser
+            .get(&format!("{admin}/console/sessions?search=bob"))
+            .await,
+    )
+    .await;
+    assert!(
+        sessions.contains("bob-session-00") && !sessions.contains("bob-session-29"),
+        "newest first, 25 to a page: {sessions}"
+    );
+    assert!(!sessions.contains("<td>root</td>"), "only bob's sessions");
+    let next = sessions
+        .split("<a href=\"/console/sessions?")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("next link")
+        .replace("&amp;", "&");
+    let older = text(
+        browser
+            .get(&format!("{admin}/console/sessions?{next}"))
+            .await,
+    )
+    .await;
+    assert!(
+        older.contains("bob-session-29") && !older.contains("bob-session-24"),
+        "{older}"
+    );
+    let unknown = browser
+        .get(&format!("{admin}/console/sessions?search=nobody"))
+        .await;
+    assert_eq!(unknown.status(), 404, "an unknown user is a clear refusal");
+    server.stop().await;
+}

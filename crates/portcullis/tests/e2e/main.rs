@@ -21,6 +21,7 @@ mod operations;
 mod outages;
 mod password_change;
 mod revocation_leeway;
+mod roles;
 mod sessions;
 mod sign_in_abuse;
 mod support;

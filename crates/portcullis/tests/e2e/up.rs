@@ -124,6 +124,10 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         steps[7].contains(r#""username":"guest""#) && steps[7].contains(r#""username":"testuser""#),
         "step 7, the admin API lists the users: {stdout}"
     );
+    assert!(
+        steps[8].contains(r#""name":"admin","scopes":["portcullis:admin","portcullis:audit"]"#),
+        "step 8, the roles and their scopes: {stdout}"
+    );
 
     // products-service behind the same gateway: reading needs products:read or a signed-in user,
     // writing needs the admin role and a valid body; /public needs nothing.

@@ -1,4 +1,4 @@
-//! `portcullis admin apply FILE`: makes the clients and users match a TOML file. Shows the plan
+//! `portcullis admin apply FILE`: makes the roles, clients and users match a TOML file. Shows the plan
 //! first (secrets never printed); `--dry-run` stops there; objects missing from the file are
 //! deleted only with `--prune`. Secrets come from environment variables or files named in the
 //! file, never from the file itself.
@@ -6,7 +6,7 @@
 use super::backend::Backend;
 use anyhow::{Context, bail};
 use clap::Args;
-use portcullis_core::{ClientKind, ClientRegistration};
+use portcullis_core::{ClientKind, ClientRegistration, Role};
 use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword};
 use portcullis_types::GrantType;
 use serde::Deserialize;
@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 /// `admin apply` flags.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The desired state: `[[clients]]` and `[[users]]` tables (see docs/admin-api.md).
+    /// The desired state: `[[roles]]`, `[[clients]]` and `[[users]]` tables (see docs/admin-api.md).
     file: PathBuf,
     /// Show the plan and change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Also delete clients and users that are not in the file.
+    /// Also delete roles, clients and users that are not in the file.
     #[arg(long)]
     prune: bool,
 }
@@ -29,6 +29,8 @@ pub struct ApplyArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DesiredFile {
+    #[serde(default)]
+    roles: Vec<RoleEntry>,
     #[serde(default)]
     clients: Vec<ClientEntry>,
     #[serde(default)]
@@ -70,6 +72,15 @@ struct ClientEntry {
     id_token_algorithm: Option<String>,
     /// A confidential client's secret; absent: generated on creation, printed once.
     secret: Option<SecretSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleEntry {
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    description: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +164,14 @@ pub fn read_desired(path: &Path) -> anyhow::Result<DesiredState> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: DesiredFile =
         toml::from_str(&text).with_context(|| format!("invalid {}", path.display()))?;
+    let roles = file
+        .roles
+        .into_iter()
+        .map(|entry| {
+            Role::new(&entry.name, entry.scopes, entry.description)
+                .with_context(|| format!("role `{}`", entry.name))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let clients = file
         .clients
         .into_iter()
@@ -163,7 +182,11 @@ pub fn read_desired(path: &Path) -> anyhow::Result<DesiredState> {
         .into_iter()
         .map(desired_user)
         .collect::<anyhow::Result<_>>()?;
-    Ok(DesiredState { clients, users })
+    Ok(DesiredState {
+        roles,
+        clients,
+        users,
+    })
 }
 
 fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {

@@ -13,11 +13,12 @@ use portcullis_auth::admin_api::clients::{
     ClientCreatedView, ClientView, NewClientBody, SecretView,
 };
 use portcullis_auth::admin_api::keys::{KeyView, RotateBody};
+use portcullis_auth::admin_api::roles::{PutRoleBody, RoleBody};
 use portcullis_auth::admin_api::sessions::SessionView;
 use portcullis_auth::admin_api::users::{
     NewUserBody, PasswordBody, PasswordChanged, UserList, UserPatch, UserView,
 };
-use portcullis_core::{Clock, SystemClock};
+use portcullis_core::{Clock, Role, SystemClock};
 use portcullis_jose::Algorithm;
 use portcullis_service::admin::{DesiredState, InitialPassword, UserChanges};
 use portcullis_service::{AuditQuery, AuditStore, KeyManager, SigningKeyStore};
@@ -246,6 +247,50 @@ impl Backend<'_> {
         }
     }
 
+    pub(crate) async fn roles(&self) -> anyhow::Result<Vec<RoleBody>> {
+        match self {
+            Backend::Direct { context, .. } => Ok(context
+                .administration()
+                .roles()
+                .await?
+                .into_iter()
+                .map(RoleBody::from)
+                .collect()),
+            Backend::Remote(remote) => remote.get("/admin/v1/roles").await,
+        }
+    }
+
+    pub(crate) async fn put_role(&self, body: RoleBody) -> anyhow::Result<RoleBody> {
+        match self {
+            Backend::Direct { context, .. } => {
+                let role = Role::new(&body.name, body.scopes, body.description)?;
+                context.administration().put_role(&role).await?;
+                Ok(role.into())
+            }
+            Backend::Remote(remote) => {
+                let path = format!("/admin/v1/roles/{}", segment(&body.name));
+                let put = PutRoleBody {
+                    scopes: body.scopes,
+                    description: body.description,
+                };
+                remote.call(Method::PUT, &path, &put).await
+            }
+        }
+    }
+
+    pub(crate) async fn delete_role(&self, name: &str) -> anyhow::Result<()> {
+        match self {
+            Backend::Direct { context, .. } => {
+                Ok(context.administration().delete_role(name).await?)
+            }
+            Backend::Remote(remote) => {
+                remote
+                    .delete(&format!("/admin/v1/roles/{}", segment(name)))
+                    .await
+            }
+        }
+    }
+
     pub(crate) async fn revoke_session(&self, sid: &str) -> anyhow::Result<()> {
         match self {
             Backend::Direct { context, .. } => {
@@ -401,6 +446,7 @@ impl Backend<'_> {
 /// The admin API's form of a desired state.
 fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
     ApplyBody {
+        roles: desired.roles.into_iter().map(RoleBody::from).collect(),
         clients: desired
             .clients
             .into_iter()

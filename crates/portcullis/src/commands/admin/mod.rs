@@ -9,6 +9,7 @@ mod client;
 pub(crate) mod context;
 mod keys;
 mod remote;
+mod role;
 mod session;
 mod user;
 
@@ -50,6 +51,9 @@ enum AdminCommand {
     /// Users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Roles and the scopes they grant.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
     /// OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
@@ -59,7 +63,7 @@ enum AdminCommand {
     /// Browser sign-in sessions.
     #[command(subcommand)]
     Session(session::SessionCommand),
-    /// Make clients and users match a TOML file (plan, then apply; --dry-run, --prune).
+    /// Make roles, clients and users match a TOML file (plan, then apply; --dry-run, --prune).
     Apply(apply::ApplyArgs),
     /// The newest audit events: sign-ins, tokens issued and refused, revocations, failures.
     Audit(audit::AuditArgs),
@@ -111,6 +115,7 @@ impl AdminCommand {
         match self {
             AdminCommand::User(command) => command.run(backend).await,
             AdminCommand::Client(command) => command.run(backend).await,
+            AdminCommand::Role(command) => command.run(backend).await,
             AdminCommand::Keys(command) => command.run(backend).await,
             AdminCommand::Session(command) => command.run(backend).await,
             AdminCommand::Audit(args) => args.run(backend).await,

@@ -4,7 +4,7 @@ use crate::commands::admin::context::AdminContext;
 use crate::config::Config;
 use anyhow::Context;
 use portcullis_core::secret::CLIENT_SECRET_BYTES;
-use portcullis_core::{ClientKind, ClientRegistration, SecretHash, generate_secret};
+use portcullis_core::{ClientKind, ClientRegistration, Role, SecretHash, generate_secret};
 use portcullis_service::Actor;
 use portcullis_service::ClientStore;
 use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword};
@@ -29,6 +29,27 @@ pub struct Seeded {
     pub generated_password: Option<String>,
     /// The secret of `demo-service`.
     pub service_secret: String,
+}
+
+/// Only admins get `portcullis:admin` and only admins or auditors `portcullis:audit`, even from
+/// a client allowed to ask for them; every other scope stays open.
+fn demo_roles() -> anyhow::Result<Vec<Role>> {
+    let role = |name: &str, scopes: &[&str], description: &str| {
+        Role::new(
+            name,
+            scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+            Some(description.to_owned()),
+        )
+    };
+    Ok(vec![
+        role(
+            "admin",
+            &["portcullis:admin", "portcullis:audit"],
+            "administers Portcullis",
+        )?,
+        role("auditor", &["portcullis:audit"], "reads the admin API")?,
+        role("user", &[], "a signed-in person")?,
+    ])
 }
 
 fn registration(
@@ -141,7 +162,14 @@ pub async fn seed(
     let context = AdminContext::new(config, store, Actor::command_line("portcullis-up"))?;
     let applied = context
         .administration()
-        .apply(&DesiredState { clients, users }, false)
+        .apply(
+            &DesiredState {
+                roles: demo_roles()?,
+                clients,
+                users,
+            },
+            false,
+        )
         .await
         .context("demo data (PORTCULLIS_DEMO_PASSWORD must satisfy the password policy)");
     context.finish().await;

@@ -47,7 +47,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          \n  users-service     http://{users}\
          \n  products-service  http://{products}\
          \n  data              {data}\
-         \n\nDemo users: testuser (roles admin, user) and guest (role user). Clients: demo-cli (public, PKCE),\
+         \n\nDemo users: testuser (roles admin, user) and guest (role user); role admin grants portcullis:admin. Clients: demo-cli (public, PKCE),\
          \ndemo-service (client credentials), demo-web (first-party, POST /login).\n",
         admin = stack.gateway_admin,
         auth_admin = stack.auth_admin,
@@ -86,7 +86,9 @@ pub fn render(stack: &Stack<'_>) -> String {
          curl -i {gateway}/public\n\
          # 7. the admin API with testuser's token (scope portcullis:admin, role admin): the users\n\
          curl -s 'http://{auth_admin}/admin/v1/users?limit=10' -H \"Authorization: Bearer $TOKEN\"\n\
-         # 8. the admin console, in a browser: http://{auth_admin}/console (sign in as testuser)\n\
+         # 8. roles and the scopes they grant: only admin grants portcullis:admin, so guest's token lacks it\n\
+         curl -s 'http://{auth_admin}/admin/v1/roles' -H \"Authorization: Bearer $TOKEN\"\n\
+         # 9. the admin console, in a browser: http://{auth_admin}/console (sign in as testuser)\n\
          \nCtrl-C stops everything.",
         login_admin = login(gateway, "testuser", "TOKEN"),
         auth_admin = stack.auth_admin,

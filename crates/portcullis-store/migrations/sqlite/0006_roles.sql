@@ -1,0 +1,11 @@
+-- Roles and the scopes they grant (space-separated scope tokens); indexes for paging.
+CREATE TABLE roles (
+    name        TEXT    PRIMARY KEY,
+    scopes      TEXT    NOT NULL,
+    description TEXT,
+    updated_at  INTEGER NOT NULL
+);
+
+-- The console's session pages, newest first, all or one user's, by index.
+CREATE INDEX sessions_by_creation ON sessions (created_at, sid);
+CREATE INDEX sessions_by_user_creation ON sessions (user_id, created_at, sid);
