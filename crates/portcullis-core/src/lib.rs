@@ -15,6 +15,7 @@ pub mod grant;
 pub mod grants_state;
 pub mod id_token;
 pub mod password;
+pub mod password_strength;
 pub mod pkce;
 pub mod role;
 pub mod scope;

@@ -8,9 +8,11 @@ use thiserror::Error;
 /// against it.
 pub const UNUSABLE_PASSWORD_HASH: &str = "!";
 
-/// Argon2id cost parameters.
+/// How new passwords are checked and hashed: the shortest allowed, and the Argon2id cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
+    /// The fewest characters a chosen password may have (NIST SP 800-63B: at least 8; default 12).
+    pub min_length: usize,
     /// Memory in KiB (OWASP: 19456 = 19 MiB).
     pub memory_kib: u32,
     /// Passes over memory (OWASP: 2).
@@ -23,6 +25,7 @@ impl Default for PasswordPolicy {
     /// The OWASP Password Storage Cheat Sheet's Argon2id baseline: m=19 MiB, t=2, p=1.
     fn default() -> Self {
         PasswordPolicy {
+            min_length: DEFAULT_MIN_PASSWORD_LENGTH,
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
@@ -30,20 +33,33 @@ impl Default for PasswordPolicy {
     }
 }
 
-/// Password length bounds: long enough to matter, short enough to bound hashing work.
+/// Password length bounds: long enough to matter (NIST SP 800-63B's floor), short enough to
+/// bound hashing work.
 pub const MIN_PASSWORD_LENGTH: usize = 8;
 /// See [`MIN_PASSWORD_LENGTH`].
 pub const MAX_PASSWORD_LENGTH: usize = 1024;
+/// The default shortest password a person may choose.
+pub const DEFAULT_MIN_PASSWORD_LENGTH: usize = 12;
+/// The highest minimum that may be configured: NIST asks that passwords of at least 64
+/// characters be allowed, so a minimum above that would refuse what must be accepted.
+pub const MAX_MIN_PASSWORD_LENGTH: usize = 64;
 
 /// Why a password could not be set or checked.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum PasswordError {
-    /// Shorter than [`MIN_PASSWORD_LENGTH`] characters.
-    #[error("password must be at least {MIN_PASSWORD_LENGTH} characters")]
-    TooShort,
+    /// Shorter than the minimum.
+    #[error("password must be at least {min} characters")]
+    TooShort {
+        /// The minimum, in characters.
+        min: usize,
+    },
     /// Longer than [`MAX_PASSWORD_LENGTH`] bytes.
     #[error("password must be at most {MAX_PASSWORD_LENGTH} bytes")]
     TooLong,
+    /// Common, a dictionary word, a pattern, or built on the account's own name: the advice says
+    /// what to change.
+    #[error("password is too easy to guess: {0}")]
+    TooGuessable(String),
     /// The configured Argon2 parameters are out of range.
     #[error("invalid Argon2 parameters: {0}")]
     InvalidParameters(String),
@@ -59,14 +75,21 @@ pub enum PasswordError {
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
+    min_length: usize,
 }
 
 impl PasswordHasher {
     /// A hasher with the given parameters.
     ///
     /// # Errors
-    /// [`PasswordError::InvalidParameters`] when Argon2 refuses them.
+    /// [`PasswordError::InvalidParameters`] when Argon2 refuses them or the minimum length is
+    /// outside [`MIN_PASSWORD_LENGTH`]..=[`MAX_MIN_PASSWORD_LENGTH`].
     pub fn new(policy: PasswordPolicy) -> Result<Self, PasswordError> {
+        if !(MIN_PASSWORD_LENGTH..=MAX_MIN_PASSWORD_LENGTH).contains(&policy.min_length) {
+            return Err(PasswordError::InvalidParameters(format!(
+                "min_length must be {MIN_PASSWORD_LENGTH} to {MAX_MIN_PASSWORD_LENGTH}"
+            )));
+        }
         let params = Params::new(
             policy.memory_kib,
             policy.iterations,
@@ -76,16 +99,34 @@ impl PasswordHasher {
         .map_err(|error| PasswordError::InvalidParameters(error.to_string()))?;
         Ok(PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            min_length: policy.min_length,
         })
     }
 
-    /// Hashes a new password into a PHC string (`$argon2id$v=19$m=...`), after checking its length.
+    /// Checks a password a person chooses against the policy
+    /// ([`check_new_password`](crate::password_strength::check_new_password), with `context` the
+    /// account's username and email), then hashes it. Takes a few milliseconds of estimation on
+    /// top of the hashing: call it off the async threads.
+    ///
+    /// # Errors
+    /// [`PasswordError::TooShort`], [`PasswordError::TooLong`],
+    /// [`PasswordError::TooGuessable`], or a hashing failure.
+    pub fn hash_new(&self, password: &str, context: &[&str]) -> Result<String, PasswordError> {
+        crate::password_strength::check_new_password(password, self.min_length, context)?;
+        self.hash(password)
+    }
+
+    /// Hashes a password into a PHC string (`$argon2id$v=19$m=...`), after checking only the
+    /// absolute length bounds; a password a person chooses goes through
+    /// [`PasswordHasher::hash_new`].
     ///
     /// # Errors
     /// [`PasswordError::TooShort`] / [`PasswordError::TooLong`], or a hashing failure.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
         if password.chars().count() < MIN_PASSWORD_LENGTH {
-            return Err(PasswordError::TooShort);
+            return Err(PasswordError::TooShort {
+                min: MIN_PASSWORD_LENGTH,
+            });
         }
         if password.len() > MAX_PASSWORD_LENGTH {
             return Err(PasswordError::TooLong);
@@ -142,6 +183,7 @@ mod tests {
             memory_kib: 64,
             iterations: 1,
             parallelism: 1,
+            ..PasswordPolicy::default()
         })
         .expect("params")
     }
@@ -164,16 +206,41 @@ mod tests {
     fn default_policy_is_owasp_and_lengths_are_bounded() {
         let policy = PasswordPolicy::default();
         assert_eq!(
-            (policy.memory_kib, policy.iterations, policy.parallelism),
-            (19_456, 2, 1)
+            (
+                policy.min_length,
+                policy.memory_kib,
+                policy.iterations,
+                policy.parallelism
+            ),
+            (12, 19_456, 2, 1)
         );
-        assert_eq!(fast().hash("short"), Err(PasswordError::TooShort));
+        assert_eq!(
+            fast().hash("short"),
+            Err(PasswordError::TooShort { min: 8 })
+        );
+        assert_eq!(
+            fast().hash_new("hello world", &[]),
+            Err(PasswordError::TooShort { min: 12 }),
+            "a chosen password meets the configured minimum"
+        );
+        assert!(fast().hash_new("velvet otter juggles", &[]).is_ok());
+        for min_length in [7, 65] {
+            assert!(
+                PasswordHasher::new(PasswordPolicy {
+                    min_length,
+                    ..PasswordPolicy::default()
+                })
+                .is_err(),
+                "{min_length}"
+            );
+        }
         assert_eq!(fast().hash(&"x".repeat(1025)), Err(PasswordError::TooLong));
         assert!(
             PasswordHasher::new(PasswordPolicy {
                 memory_kib: 1,
                 iterations: 0,
-                parallelism: 1
+                parallelism: 1,
+                ..PasswordPolicy::default()
             })
             .is_err()
         );

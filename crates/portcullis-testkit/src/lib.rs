@@ -35,6 +35,7 @@ pub const KEK_FILE: &str = "key-encryption-key";
 
 /// Argon2 parameters for tests: real Argon2id, but cheap, so sign-in tests stay fast.
 pub const FAST_PASSWORDS: PasswordPolicy = PasswordPolicy {
+    min_length: portcullis_core::password::DEFAULT_MIN_PASSWORD_LENGTH,
     memory_kib: 1024,
     iterations: 1,
     parallelism: 1,

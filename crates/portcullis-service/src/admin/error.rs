@@ -83,7 +83,9 @@ impl From<ClientError> for AdminError {
 impl From<PasswordError> for AdminError {
     fn from(error: PasswordError) -> Self {
         match error {
-            PasswordError::TooShort | PasswordError::TooLong => AdminError::Invalid {
+            PasswordError::TooShort { .. }
+            | PasswordError::TooLong
+            | PasswordError::TooGuessable(_) => AdminError::Invalid {
                 field: "password",
                 message: error.to_string(),
             },

@@ -77,7 +77,10 @@ impl Administration<'_> {
             validate_email(email)?;
         }
         let password_hash = match draft.password {
-            InitialPassword::Plain(password) => self.hash_password(password).await?,
+            InitialPassword::Plain(password) => {
+                self.hash_password(password, context(username.as_str(), draft.email.as_deref()))
+                    .await?
+            }
             InitialPassword::Hash(hash) => self.checked_hash(hash)?,
             InitialPassword::Unusable => UNUSABLE_PASSWORD_HASH.to_owned(),
         };
@@ -195,7 +198,13 @@ impl Administration<'_> {
         username: &str,
         password: String,
     ) -> Result<usize, AdminError> {
-        let hash = self.hash_password(password).await?;
+        let user = self.user(username).await?;
+        let hash = self
+            .hash_password(
+                password,
+                context(user.username.as_str(), user.email.as_deref()),
+            )
+            .await?;
         self.replace_password_hash(username, &hash).await
     }
 
@@ -315,12 +324,28 @@ impl Administration<'_> {
             .unwrap_or(false)
     }
 
-    /// Hashes off the async threads: Argon2id takes tens of milliseconds on purpose.
-    async fn hash_password(&self, password: String) -> Result<String, AdminError> {
+    /// Checks a chosen password against the policy (with the account's own words as `context`)
+    /// and hashes it, off the async threads: Argon2id takes tens of milliseconds on purpose.
+    async fn hash_password(
+        &self,
+        password: String,
+        context: Vec<String>,
+    ) -> Result<String, AdminError> {
         let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || hasher.hash(&password))
-            .await
-            .map_err(|_| AdminError::Internal("password hashing"))?
-            .map_err(AdminError::from)
+        tokio::task::spawn_blocking(move || {
+            let context: Vec<&str> = context.iter().map(String::as_str).collect();
+            hasher.hash_new(&password, &context)
+        })
+        .await
+        .map_err(|_| AdminError::Internal("password hashing"))?
+        .map_err(AdminError::from)
     }
+}
+
+/// The account's own words, which no password of it may be built on.
+fn context(username: &str, email: Option<&str>) -> Vec<String> {
+    std::iter::once(username)
+        .chain(email)
+        .map(str::to_owned)
+        .collect()
 }

@@ -28,6 +28,7 @@ impl Fixture {
             memory_kib: 1024,
             iterations: 1,
             parallelism: 1,
+            ..PasswordPolicy::default()
         })
         .expect("hasher");
         Fixture {

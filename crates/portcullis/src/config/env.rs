@@ -48,6 +48,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["keys", "jwks_max_age_secs"], Kind::Integer),
     (&["keys", "refresh_interval_secs"], Kind::Integer),
     (&["keys", "key_encryption_key"], Kind::Text),
+    (&["passwords", "min_length"], Kind::Integer),
     (&["passwords", "argon2_memory_kib"], Kind::Integer),
     (&["passwords", "argon2_iterations"], Kind::Integer),
     (&["passwords", "argon2_parallelism"], Kind::Integer),

@@ -148,6 +148,8 @@ pub struct KeysConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordsConfig {
+    /// The fewest characters a chosen password may have (8 to 64).
+    pub min_length: usize,
     /// Argon2id memory in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id iterations.
@@ -237,6 +239,7 @@ impl Default for PasswordsConfig {
     fn default() -> Self {
         let owasp = PasswordPolicy::default();
         PasswordsConfig {
+            min_length: owasp.min_length,
             argon2_memory_kib: owasp.memory_kib,
             argon2_iterations: owasp.iterations,
             argon2_parallelism: owasp.parallelism,
@@ -488,9 +491,10 @@ impl Config {
         })
     }
 
-    /// Argon2id parameters.
+    /// The password policy: minimum length and Argon2id parameters.
     pub fn password_policy(&self) -> PasswordPolicy {
         PasswordPolicy {
+            min_length: self.passwords.min_length,
             memory_kib: self.passwords.argon2_memory_kib,
             iterations: self.passwords.argon2_iterations,
             parallelism: self.passwords.argon2_parallelism,

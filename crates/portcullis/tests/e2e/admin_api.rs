@@ -260,6 +260,14 @@ async fn users_are_managed_with_errors_that_name_the_field() {
         ),
         (json!({"username": "eve", "password": "short"}), "password"),
         (
+            json!({"username": "eve", "password": "qwerty123456"}),
+            "password",
+        ),
+        (
+            json!({"username": "eve", "password": "eve-eve-eve-eve"}),
+            "password",
+        ),
+        (
             json!({"username": "eve", "roles": "admin", "password": PASSWORD}),
             "roles",
         ),

@@ -54,16 +54,33 @@ async fn user_lifecycle() {
     .await;
     assert!(add.status.success(), "{}", stderr(&add));
     assert!(stdout(&add).starts_with("created user Alice ("));
-    let refusals: [Refusal; 6] = [
+    let refusals: [Refusal; 8] = [
         (
             &["user", "add", "alice", "--role", "user", "--password-stdin"],
-            "another password\n",
+            "another quite long passphrase\n",
             "user `alice` already exists",
         ),
         (
             &["user", "add", "bob", "--password-stdin"],
             "short\n",
-            "at least 8 characters",
+            "at least 12 characters",
+        ),
+        (
+            &["user", "add", "bob", "--password-stdin"],
+            "password1234\n",
+            "password is too easy to guess",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "bob",
+                "--email",
+                "bob.marley@example.com",
+                "--password-stdin",
+            ],
+            "bobmarley2024\n",
+            "password is too easy to guess",
         ),
         (
             &["user", "add", "bad name", "--password-stdin"],
@@ -118,7 +135,7 @@ async fn user_lifecycle() {
         admin(
             data,
             &["user", "set-password", "ALICE", "--password-stdin"],
-            "a new password\n",
+            "an entirely new passphrase\n",
             &[]
         )
         .await
