@@ -29,4 +29,4 @@ pub mod token_request;
 pub use routes::router;
 pub use server::{Listeners, serve};
 pub use settings::AuthSettings;
-pub use state::{AppState, StartupError};
+pub use state::{AppState, EmailDelivery, StartupError};

@@ -4,10 +4,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use portcullis_core::{OutboxStatus, UnixSeconds};
 use portcullis_service::tokens::TokenMetrics;
+use portcullis_service::{DeliveryMetrics, DeliveryReport};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -48,6 +51,17 @@ pub struct Metrics {
     http_latency: LatencyFamily,
     tokens_issued: Family<GrantLabels, Counter>,
     token_failures: Family<ErrorLabels, Counter>,
+    email: EmailMetrics,
+}
+
+/// The email outbox's figures.
+#[derive(Default)]
+struct EmailMetrics {
+    pending: Gauge,
+    oldest_age: Gauge,
+    sent: Counter,
+    postponed: Counter,
+    dropped: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -88,12 +102,39 @@ impl Default for Metrics {
             "Token endpoint failures by OAuth error code",
             token_failures.clone(),
         );
+        let email = EmailMetrics::default();
+        registry.register(
+            "email_outbox_pending",
+            "Outgoing emails not yet accepted by the SMTP server",
+            email.pending.clone(),
+        );
+        registry.register(
+            "email_outbox_oldest_age_seconds",
+            "How long the oldest pending email has waited (0 when none); alert when it grows",
+            email.oldest_age.clone(),
+        );
+        registry.register(
+            "emails_sent",
+            "Emails accepted by the SMTP server",
+            email.sent.clone(),
+        );
+        registry.register(
+            "email_attempts_postponed",
+            "Email attempts that failed for now and will be retried",
+            email.postponed.clone(),
+        );
+        registry.register(
+            "emails_dropped",
+            "Emails the SMTP server refused for good",
+            email.dropped.clone(),
+        );
         Metrics {
             registry,
             http_requests,
             http_latency,
             tokens_issued,
             token_failures,
+            email,
         }
     }
 }
@@ -105,6 +146,22 @@ impl TokenMetrics for Metrics {
                 grant_type: grant_type.to_owned(),
             })
             .inc();
+    }
+}
+
+impl DeliveryMetrics for Metrics {
+    fn delivery_round(&self, report: &DeliveryReport, status: &OutboxStatus, now: UnixSeconds) {
+        self.email.sent.inc_by(u64::from(report.sent));
+        self.email.postponed.inc_by(u64::from(report.postponed));
+        self.email.dropped.inc_by(u64::from(report.dropped));
+        self.email
+            .pending
+            .set(i64::try_from(status.pending).unwrap_or(i64::MAX));
+        self.email.oldest_age.set(
+            status
+                .oldest_created_at
+                .map_or(0, |created| (now - created).max(0)),
+        );
     }
 }
 

@@ -1,5 +1,5 @@
-//! Running the auth server: the HTTP listener with graceful shutdown, and the key maintenance task
-//! that the server owns and stops with it.
+//! Running the auth server: the HTTP listener with graceful shutdown, and the background tasks
+//! (key maintenance, housekeeping, email delivery) that the server owns and stops with it.
 
 use crate::routes::router;
 use crate::state::AppState;
@@ -39,7 +39,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped.clone()));
-    let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped));
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped.clone()));
+    let email = tokio::spawn(deliver_email(state.clone(), stopped));
     let audit = state.audit.clone();
     let (shut, shutting) = watch::channel(false);
     let shut = std::sync::Arc::new(shut);
@@ -119,12 +120,38 @@ pub async fn serve(
     for (name, task) in [
         ("key maintenance", maintenance),
         ("housekeeping", housekeeping),
+        ("email delivery", email),
     ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "background task failed");
         }
     }
     result.and(admin_result)
+}
+
+/// Sends the email outbox while the server runs (when `[email]` is configured): the messages
+/// due, every poll interval.
+async fn deliver_email(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let Some(email) = state.email.clone() else {
+        return;
+    };
+    let mut ticker = tokio::time::interval(email.poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let delivery = portcullis_service::OutboxDelivery {
+            outbox: state.store.as_ref(),
+            mailer: email.mailer.as_ref(),
+            clock: state.clock.as_ref(),
+            metrics: state.metrics.as_ref(),
+        };
+        if let Err(error) = delivery.deliver_due().await {
+            tracing::warn!(%error, "email outbox unavailable; retrying");
+        }
+    }
 }
 
 /// Periodically re-reads keys (to see rotations made elsewhere) and rotates keys that are due.

@@ -7,6 +7,7 @@ use portcullis_core::{PasswordError, PasswordPolicy};
 use portcullis_service::AuditLog;
 use portcullis_service::CredentialVerifier;
 use portcullis_service::KeyManager;
+use portcullis_service::Mailer;
 use portcullis_service::{CodeStore, MemoryThrottle, SessionStore, SignInThrottle, Store};
 use std::sync::Arc;
 
@@ -39,6 +40,19 @@ pub struct AppState {
     pub sessions: Arc<dyn SessionStore>,
     /// The admin console's sign-ins and sessions.
     pub console: Arc<crate::console::Console>,
+    /// Outgoing email, when `[email]` is configured: the outbox's sender.
+    pub email: Option<EmailDelivery>,
+}
+
+/// How the outbox is delivered.
+#[derive(Clone)]
+pub struct EmailDelivery {
+    /// The SMTP client.
+    pub mailer: Arc<dyn Mailer>,
+    /// `/readyz` reports the outbox stuck when its oldest message waited longer than this.
+    pub stuck_after_secs: i64,
+    /// How often due messages are looked for.
+    pub poll_interval: std::time::Duration,
 }
 
 /// Why the server state could not be built.
@@ -92,7 +106,15 @@ impl AppState {
             csrf_key,
             announcer: Arc::new(NoAnnouncer),
             console: Arc::new(crate::console::Console::new(console_secret)),
+            email: None,
         })
+    }
+
+    /// The same state, sending the email outbox through `email`.
+    #[must_use]
+    pub fn with_email(mut self, email: EmailDelivery) -> Self {
+        self.email = Some(email);
+        self
     }
 
     /// The same state, keeping authorization codes in `codes` instead of the store.

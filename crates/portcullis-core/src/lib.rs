@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod grant;
 pub mod grants_state;
 pub mod id_token;
+pub mod outbox;
 pub mod password;
 pub mod password_strength;
 pub mod pkce;
@@ -37,6 +38,7 @@ pub use grants_state::{
     RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationFeedPage, RevocationKind,
     RevokedFamily,
 };
+pub use outbox::{OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
 pub use role::{Role, RoleError};
 pub use scope::ScopeSet;

@@ -11,6 +11,7 @@ pub mod authorization;
 pub mod credentials;
 pub mod inspection;
 pub mod keys;
+pub mod mail;
 pub mod ports;
 pub mod revocation;
 pub mod roles;
@@ -22,10 +23,11 @@ pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use credentials::CredentialVerifier;
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
+pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};
 pub use ports::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    MemoryThrottle, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
-    SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    MemoryThrottle, OutboxStore, RevocationStore, RoleStore, SessionSearch, SessionStore,
+    SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
 pub use revocation::Revoker;
 pub use tokens::{TokenError, TokenIssuer, TokenRequest};

@@ -5,8 +5,8 @@
 
 use portcullis_core::{
     AuditRecord, Client, ClientKind, ClientRegistration, IssuedAccessToken, KeyMetadata, NewUser,
-    RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, RevocationEntry, RevocationKind, Role,
-    SecretHash, SigningKeyRecord, User, Username,
+    OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord,
+    RevocationEntry, RevocationKind, Role, SecretHash, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
 use portcullis_service::{ClientSearch, Store, StoreError};
@@ -383,6 +383,105 @@ async fn roles_are_upserted_and_deleted(store: &dyn Store) {
     assert!(store.delete_role("admin").await.expect("delete"));
     assert!(!store.delete_role("admin").await.expect("delete again"));
     assert_eq!(store.list_roles().await.expect("list"), [user]);
+}
+
+async fn the_outbox_keeps_messages_until_removed(store: &dyn Store) {
+    let email = |to: &str| OutgoingEmail {
+        to: to.into(),
+        subject: "Verify your email".into(),
+        text: "Open https://auth.example/verify?t=abc".into(),
+        html: "<p>Open <a href=\"https://auth.example/verify?t=abc\">this link</a></p>".into(),
+    };
+    assert_eq!(
+        store.outbox_status().await.expect("status"),
+        OutboxStatus::default()
+    );
+    let first = store
+        .enqueue_email(&email("a@example.com"), 100)
+        .await
+        .expect("enqueue");
+    let second = store
+        .enqueue_email(&email("b@example.com"), 101)
+        .await
+        .expect("enqueue");
+    assert!(second > first);
+    assert_eq!(
+        store.outbox_status().await.expect("status"),
+        OutboxStatus {
+            pending: 2,
+            oldest_created_at: Some(100)
+        }
+    );
+    let claimed = store.claim_due_emails(200, 60, 10).await.expect("claim");
+    assert_eq!(
+        claimed.iter().map(|entry| entry.id).collect::<Vec<_>>(),
+        [first, second]
+    );
+    assert_eq!(claimed[0].email, email("a@example.com"));
+    assert_eq!((claimed[0].attempts, claimed[0].created_at), (0, 100));
+    assert!(
+        store
+            .claim_due_emails(259, 60, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "held by the lease"
+    );
+    store.remove_email(first).await.expect("sent");
+    store
+        .postpone_email(second, 400, &"e".repeat(2_000))
+        .await
+        .expect("failed");
+    assert!(
+        store
+            .claim_due_emails(399, 60, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "not yet due"
+    );
+    let retried = store.claim_due_emails(400, 60, 10).await.expect("claim");
+    assert_eq!((retried.len(), retried[0].attempts), (1, 1));
+    assert_eq!(
+        store.outbox_status().await.expect("status"),
+        OutboxStatus {
+            pending: 1,
+            oldest_created_at: Some(101)
+        }
+    );
+    store.remove_email(second).await.expect("sent");
+    assert_eq!(store.outbox_status().await.expect("status").pending, 0);
+}
+
+async fn concurrent_claims_take_each_message_once(store: &dyn Store) {
+    for index in 0..20 {
+        let email = OutgoingEmail {
+            to: format!("user{index}@example.com"),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+        };
+        store.enqueue_email(&email, 10).await.expect("enqueue");
+    }
+    let claims = tokio::join!(
+        store.claim_due_emails(20, 60, 20),
+        store.claim_due_emails(20, 60, 20),
+        store.claim_due_emails(20, 60, 20),
+        store.claim_due_emails(20, 60, 20),
+    );
+    let mut ids: Vec<i64> = [claims.0, claims.1, claims.2, claims.3]
+        .into_iter()
+        .flat_map(|claim| claim.expect("claim"))
+        .map(|entry| entry.id)
+        .collect();
+    let claimed = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        (claimed, ids.len()),
+        (20, 20),
+        "every message claimed exactly once"
+    );
 }
 
 async fn sessions_and_consents(store: &dyn Store) {
@@ -813,6 +912,8 @@ macro_rules! cases {
             clients_are_updated_in_place,
             signing_keys_round_trip,
             roles_are_upserted_and_deleted,
+            the_outbox_keeps_messages_until_removed,
+            concurrent_claims_take_each_message_once,
             sessions_and_consents,
             codes_are_single_use,
             refresh_rotation_detects_reuse,

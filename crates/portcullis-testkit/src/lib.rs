@@ -11,6 +11,7 @@ pub mod nginx;
 pub mod pki;
 pub mod proxy;
 pub mod services;
+pub mod smtp;
 
 use portcullis_auth::settings::SignInSettings;
 use portcullis_auth::{AppState, AuthSettings};
@@ -81,6 +82,8 @@ pub struct TestOptions {
     pub trusted_proxies: portcullis_core::TrustedProxies,
     /// Origins besides the issuer's allowed to call `POST /login`.
     pub direct_login_origins: Vec<String>,
+    /// Send the email outbox through this mailer (polled every 200 ms).
+    pub mailer: Option<Arc<dyn portcullis_service::Mailer>>,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -138,6 +141,7 @@ impl Default for TestOptions {
             tls: None,
             trusted_proxies: portcullis_core::TrustedProxies::default(),
             direct_login_origins: Vec::new(),
+            mailer: None,
         }
     }
 }
@@ -281,6 +285,13 @@ impl TestAuthServer {
                     portcullis_redis::RedisSessionStore::new(link, &redis.prefix),
                 ));
             }
+        }
+        if let Some(mailer) = &options.mailer {
+            state = state.with_email(portcullis_auth::EmailDelivery {
+                mailer: mailer.clone(),
+                stuck_after_secs: 60,
+                poll_interval: Duration::from_millis(200),
+            });
         }
         let (shutdown, shutdown_signal) = oneshot::channel::<()>();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0")

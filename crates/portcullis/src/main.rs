@@ -3,6 +3,7 @@
 mod cluster;
 mod commands;
 mod config;
+mod email;
 mod key_encryption;
 mod telemetry;
 

@@ -10,10 +10,17 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// Ready when the store answers and a key signs. A stuck email outbox (its oldest message
+/// waiting longer than `email.stuck_after_secs`) is reported in the body but keeps the server
+/// ready: it still signs people in and issues tokens, and pulling it from a load balancer would
+/// not deliver the mail.
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     if let Err(error) = state.store.ping().await {
         tracing::warn!(%error, "not ready: store unreachable");
-        return (StatusCode::SERVICE_UNAVAILABLE, "store unreachable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store unreachable".to_owned(),
+        );
     }
     let now = state.clock.now();
     if state
@@ -21,9 +28,34 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, &'stat
         .signer(state.settings.access_token_algorithm, now)
         .is_none()
     {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no active signing key");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no active signing key".to_owned(),
+        );
     }
-    (StatusCode::OK, "ready")
+    let Some(email) = &state.email else {
+        return (StatusCode::OK, "ready".to_owned());
+    };
+    match state.store.outbox_status().await {
+        Ok(status) if status.is_stuck(now, email.stuck_after_secs) => {
+            let waited = status.oldest_created_at.map_or(0, |created| now - created);
+            (
+                StatusCode::OK,
+                format!(
+                    "ready; email outbox stuck: {} message(s) waiting, the oldest for {waited} s",
+                    status.pending
+                ),
+            )
+        }
+        Ok(_) => (StatusCode::OK, "ready".to_owned()),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: email outbox unreadable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store unreachable".to_owned(),
+            )
+        }
+    }
 }
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -7,7 +7,7 @@ mod throttle;
 pub use error::StoreError;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch,
-    UserStore,
+    OutboxStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store,
+    UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -5,10 +5,10 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::{
-    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken,
-    RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevocationEntry,
-    RevocationFeedPage, RevocationKind, RevokedFamily, Role, SecretHash, Session, SigningKeyRecord,
-    UnixSeconds, User,
+    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken, OutboxEntry,
+    OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup,
+    RefreshTokenRecord, RevocationEntry, RevocationFeedPage, RevocationKind, RevokedFamily, Role,
+    SecretHash, Session, SigningKeyRecord, UnixSeconds, User,
 };
 
 /// A page of the user list: a username-key prefix to search, and a cursor.
@@ -287,6 +287,36 @@ pub trait RoleStore: Send + Sync {
     async fn delete_role(&self, name: &str) -> Result<bool, StoreError>;
 }
 
+/// The durable outbox of outgoing email.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Queues a message, due at once; durable when this returns. Returns its id.
+    async fn enqueue_email(
+        &self,
+        email: &OutgoingEmail,
+        now: UnixSeconds,
+    ) -> Result<i64, StoreError>;
+    /// Takes up to `limit` messages due at `now`, oldest first, and holds them until
+    /// `now + lease_secs` so no other worker (on this or another server) takes them meanwhile.
+    async fn claim_due_emails(
+        &self,
+        now: UnixSeconds,
+        lease_secs: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// An SMTP server accepted the message: it leaves the outbox.
+    async fn remove_email(&self, id: i64) -> Result<(), StoreError>;
+    /// An attempt failed: count it, keep `error`, try again at `retry_at`.
+    async fn postpone_email(
+        &self,
+        id: i64,
+        retry_at: UnixSeconds,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// How many messages wait, and since when.
+    async fn outbox_status(&self) -> Result<OutboxStatus, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -300,6 +330,7 @@ pub trait Store:
     + RevocationStore
     + AuditStore
     + RoleStore
+    + OutboxStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

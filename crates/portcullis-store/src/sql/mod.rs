@@ -13,6 +13,7 @@ mod audit;
 mod clients;
 mod grants;
 mod keys;
+mod outbox;
 mod revocations;
 mod roles;
 mod sessions;

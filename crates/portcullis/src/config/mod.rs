@@ -51,6 +51,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// Password hashing.
     pub passwords: PasswordsConfig,
+    /// Outgoing email.
+    pub email: EmailConfig,
     /// Logging.
     pub log: LogConfig,
     /// The API gateway.
@@ -158,6 +160,43 @@ pub struct PasswordsConfig {
     pub argon2_parallelism: u32,
 }
 
+/// `[email]`: outgoing email through an SMTP server; off without `smtp_host`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// The SMTP server; unset: no email is sent and the features that need it are off.
+    pub smtp_host: Option<String>,
+    /// Its port; by default 587 (starttls), 465 (tls) or 25 (none).
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls`, or `none` (a relay on loopback only).
+    pub security: String,
+    /// SMTP user name, if the server wants one.
+    pub username: Option<String>,
+    /// SMTP password.
+    pub password: Option<Secret>,
+    /// The sender: `Name <address>` or an address.
+    pub from: Option<String>,
+    /// A private CA certificate (PEM) to trust for the SMTP server besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// `/readyz` reports the outbox stuck when its oldest message waited longer than this.
+    pub stuck_after_secs: i64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            smtp_host: None,
+            smtp_port: None,
+            security: "starttls".to_owned(),
+            username: None,
+            password: None,
+            from: None,
+            ca_file: None,
+            stuck_after_secs: 900,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -185,6 +224,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             keys: KeysConfig::default(),
             passwords: PasswordsConfig::default(),
+            email: EmailConfig::default(),
             log: LogConfig::default(),
             gateway: portcullis_gateway::GatewayConfig::default(),
         }
@@ -431,6 +471,7 @@ impl Config {
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             bail!("redis_prefix must be a non-empty word");
         }
+        self.validate_email()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be `text` or `json`");
         }
@@ -489,6 +530,69 @@ impl Config {
         self.keys.access_token_algorithm.parse().map_err(|_| {
             anyhow::anyhow!("keys.access_token_algorithm must be ES256, EdDSA or RS256")
         })
+    }
+
+    fn validate_email(&self) -> anyhow::Result<()> {
+        let email = &self.email;
+        if !["starttls", "tls", "none"].contains(&email.security.as_str()) {
+            bail!("email.security must be `starttls`, `tls` or `none`");
+        }
+        if email.stuck_after_secs < 1 {
+            bail!("email.stuck_after_secs must be at least 1");
+        }
+        if email.smtp_host.is_none() {
+            return Ok(());
+        }
+        if email.from.is_none() {
+            bail!("email.from is required with email.smtp_host");
+        }
+        if email.username.is_some() != email.password.is_some() {
+            bail!("email.username and email.password go together");
+        }
+        Ok(())
+    }
+
+    /// The SMTP client's settings, when `[email]` names a server.
+    ///
+    /// # Errors
+    /// An unreadable `email.ca_file`.
+    pub fn smtp_settings(&self) -> anyhow::Result<Option<portcullis_smtp::SmtpSettings>> {
+        let email = &self.email;
+        let (Some(host), Some(from)) = (&email.smtp_host, &email.from) else {
+            return Ok(None);
+        };
+        let security = match email.security.as_str() {
+            "tls" => portcullis_smtp::SmtpSecurity::Tls,
+            "none" => portcullis_smtp::SmtpSecurity::None,
+            _ => portcullis_smtp::SmtpSecurity::StartTls,
+        };
+        let default_port = match security {
+            portcullis_smtp::SmtpSecurity::StartTls => 587,
+            portcullis_smtp::SmtpSecurity::Tls => 465,
+            portcullis_smtp::SmtpSecurity::None => 25,
+        };
+        let ca_pem = email
+            .ca_file
+            .as_ref()
+            .map(|path| {
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read email.ca_file {}", path.display()))
+            })
+            .transpose()?;
+        Ok(Some(portcullis_smtp::SmtpSettings {
+            host: host.clone(),
+            port: email.smtp_port.unwrap_or(default_port),
+            security,
+            credentials: email.username.clone().zip(
+                email
+                    .password
+                    .as_ref()
+                    .map(|secret| secret.expose().to_owned()),
+            ),
+            from: from.clone(),
+            ca_pem,
+            timeout: std::time::Duration::from_secs(30),
+        }))
     }
 
     /// The password policy: minimum length and Argon2id parameters.

@@ -14,6 +14,7 @@ mod code_flow;
 mod console;
 mod discovery;
 mod durability;
+mod email;
 mod gateway_cli;
 mod key_rotation;
 mod login;
