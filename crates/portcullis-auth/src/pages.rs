@@ -59,21 +59,7 @@ pub fn format_time(seconds: i64) -> String {
         .unwrap_or_else(|| seconds.to_string())
 }
 
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
-}
+pub use portcullis_core::html::escape;
 
 /// A page to send.
 #[derive(Debug)]
@@ -125,11 +111,27 @@ pub fn hidden_fields(fields: &[(String, String)]) -> String {
         .collect()
 }
 
-/// The sign-in form.
-pub fn sign_in_form(csrf: &str, return_to: &str, login_hint: &str, error: Option<&str>) -> String {
-    let error = error.map_or(String::new(), |message| {
+/// An error message above a form.
+fn form_error(error: Option<&str>) -> String {
+    error.map_or(String::new(), |message| {
         format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message))
-    });
+    })
+}
+
+/// The sign-in form; with `forgot`, a link to ask for a password reset.
+pub fn sign_in_form(
+    csrf: &str,
+    return_to: &str,
+    login_hint: &str,
+    error: Option<&str>,
+    forgot: bool,
+) -> String {
+    let error = form_error(error);
+    let forgot = if forgot {
+        "<p><a href=\"/forgot\">Forgot your password?</a></p>"
+    } else {
+        ""
+    };
     format!(
         "{error}<form method=\"post\" action=\"/signin\">\
          <label for=\"username\">Username</label>\
@@ -137,11 +139,42 @@ pub fn sign_in_form(csrf: &str, return_to: &str, login_hint: &str, error: Option
          autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         {hidden}<button type=\"submit\">Sign in</button></form>",
+         {hidden}<button type=\"submit\">Sign in</button></form>{forgot}",
         hint = escape(login_hint),
         hidden = hidden_fields(&[
             ("csrf_token".to_owned(), csrf.to_owned()),
             ("return_to".to_owned(), return_to.to_owned()),
+        ]),
+    )
+}
+
+/// The form asking for a reset link.
+pub fn forgot_form(csrf: &str, error: Option<&str>) -> String {
+    format!(
+        "{error}<p>Enter the email address of your account; we send it a link to choose a new \
+         password.</p><form method=\"post\" action=\"/forgot\">\
+         <label for=\"email\">Email address</label>\
+         <input type=\"email\" id=\"email\" name=\"email\" autocomplete=\"email\" required autofocus>\
+         {hidden}<button type=\"submit\">Send the link</button></form>",
+        error = form_error(error),
+        hidden = hidden_fields(&[("csrf_token".to_owned(), csrf.to_owned())]),
+    )
+}
+
+/// The form choosing a new password through the link `token`.
+pub fn reset_form(csrf: &str, token: &str, min_length: usize, error: Option<&str>) -> String {
+    format!(
+        "{error}<form method=\"post\" action=\"/reset\">\
+         <label for=\"password\">New password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" \
+         minlength=\"{min_length}\" required autofocus aria-describedby=\"password-help\">\
+         <p id=\"password-help\" class=\"muted\">At least {min_length} characters; a few \
+         uncommon words make a strong one.</p>\
+         {hidden}<button type=\"submit\">Set the new password</button></form>",
+        error = form_error(error),
+        hidden = hidden_fields(&[
+            ("csrf_token".to_owned(), csrf.to_owned()),
+            ("token".to_owned(), token.to_owned()),
         ]),
     )
 }
@@ -211,7 +244,13 @@ mod tests {
             escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        let form = sign_in_form("t", "/authorize?a=1&b=\"2\"", "<script>", Some("<b>"));
+        let form = sign_in_form(
+            "t",
+            "/authorize?a=1&b=\"2\"",
+            "<script>",
+            Some("<b>"),
+            false,
+        );
         assert!(!form.contains("<script>") && !form.contains("<b>"));
         assert!(form.contains("value=\"/authorize?a=1&amp;b=&quot;2&quot;\""));
     }

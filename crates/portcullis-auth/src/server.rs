@@ -142,6 +142,13 @@ async fn deliver_email(state: AppState, mut stopped: watch::Receiver<bool>) {
             _ = ticker.tick() => {}
             _ = stopped.changed() => return,
         }
+        // Requests for reset links become links and emails first, so they leave in this round.
+        if let Err(error) = crate::routes::password_reset::password_reset(&state)
+            .settle_requests()
+            .await
+        {
+            tracing::warn!(%error, "password reset requests unavailable; retrying");
+        }
         let delivery = portcullis_service::OutboxDelivery {
             outbox: state.store.as_ref(),
             mailer: email.mailer.as_ref(),

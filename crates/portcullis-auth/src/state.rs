@@ -42,6 +42,8 @@ pub struct AppState {
     pub console: Arc<crate::console::Console>,
     /// Outgoing email, when `[email]` is configured: the outbox's sender.
     pub email: Option<EmailDelivery>,
+    /// The password reset page, `{issuer}/reset`, where reset links point.
+    pub reset_page: Arc<str>,
 }
 
 /// How the outbox is delivered.
@@ -98,7 +100,6 @@ impl AppState {
             sessions: store.clone(),
             store,
             keys: Arc::new(keys),
-            settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             clock,
             credentials: Arc::new(credentials),
@@ -107,6 +108,8 @@ impl AppState {
             announcer: Arc::new(NoAnnouncer),
             console: Arc::new(crate::console::Console::new(console_secret)),
             email: None,
+            reset_page: format!("{}/reset", settings.issuer()).into(),
+            settings: Arc::new(settings),
         })
     }
 

@@ -90,6 +90,18 @@ pub enum AuditEvent {
         /// The session.
         sid: String,
     },
+    /// Someone asked for a password reset link for an account (sent to its email address).
+    PasswordResetRequested {
+        /// The account.
+        user_id: String,
+    },
+    /// An account's password was reset through a link; its sessions and tokens ended.
+    PasswordReset {
+        /// The account.
+        user_id: String,
+        /// The peer address.
+        remote_addr: Option<String>,
+    },
     /// An administrator changed something (a user, client, key or session).
     AdminAction {
         /// Who: `cli:<operating-system user>`, or the subject and client of an admin token.
@@ -149,7 +161,9 @@ impl AuditEvent {
             AuditEvent::ConsentGranted { user_id, .. }
             | AuditEvent::CodeIssued { user_id, .. }
             | AuditEvent::ReplayDetected { user_id, .. }
-            | AuditEvent::Logout { user_id, .. } => Some(user_id),
+            | AuditEvent::Logout { user_id, .. }
+            | AuditEvent::PasswordResetRequested { user_id }
+            | AuditEvent::PasswordReset { user_id, .. } => Some(user_id),
             AuditEvent::AdminAction { target, .. } => Some(target),
             AuditEvent::ClientAuthenticationFailed { .. }
             | AuditEvent::TokenRequestRefused { .. }
@@ -169,6 +183,8 @@ impl AuditEvent {
             AuditEvent::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
             AuditEvent::SignIn { .. }
             | AuditEvent::Logout { .. }
+            | AuditEvent::PasswordResetRequested { .. }
+            | AuditEvent::PasswordReset { .. }
             | AuditEvent::AdminAction { .. } => None,
         }
     }

@@ -103,6 +103,11 @@ impl PasswordHasher {
         })
     }
 
+    /// The fewest characters a chosen password may have.
+    pub fn min_length(&self) -> usize {
+        self.min_length
+    }
+
     /// Checks a password a person chooses against the policy
     /// ([`check_new_password`](crate::password_strength::check_new_password), with `context` the
     /// account's username and email), then hashes it. Takes a few milliseconds of estimation on

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod inspection;
 pub mod keys;
 pub mod mail;
+pub mod password_reset;
 pub mod ports;
 pub mod revocation;
 pub mod roles;
@@ -24,10 +25,11 @@ pub use credentials::CredentialVerifier;
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};
+pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    MemoryThrottle, OutboxStore, RevocationStore, RoleStore, SessionSearch, SessionStore,
-    SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    MemoryThrottle, OutboxStore, PasswordResetStore, RevocationStore, RoleStore, SessionSearch,
+    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
 pub use revocation::Revoker;
 pub use tokens::{TokenError, TokenIssuer, TokenRequest};

@@ -5,7 +5,7 @@
 
 use portcullis_core::{
     AuditRecord, Client, ClientKind, ClientRegistration, IssuedAccessToken, KeyMetadata, NewUser,
-    OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord,
+    OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily, RefreshTokenRecord, ResetLink,
     RevocationEntry, RevocationKind, Role, SecretHash, SigningKeyRecord, User, Username,
 };
 use portcullis_jose::Algorithm;
@@ -484,6 +484,121 @@ async fn concurrent_claims_take_each_message_once(store: &dyn Store) {
     );
 }
 
+async fn reset_links_are_single_use_superseded_and_expire(store: &dyn Store) {
+    let mut alice = user("alice");
+    alice.email = Some("Alice@Example.com".into());
+    store.create_user(&alice).await.expect("user");
+    let found = store
+        .find_users_by_email("alice@example.com")
+        .await
+        .expect("by email");
+    assert_eq!(
+        found
+            .iter()
+            .map(|user| user.id.as_str())
+            .collect::<Vec<_>>(),
+        [alice.id.as_str()]
+    );
+    assert!(
+        store
+            .find_users_by_email("bob@example.com")
+            .await
+            .expect("by email")
+            .is_empty()
+    );
+
+    store
+        .queue_reset_request("alice@example.com", 100)
+        .await
+        .expect("queue");
+    store
+        .queue_reset_request("nobody@example.com", 101)
+        .await
+        .expect("queue");
+    let requests = store.reset_requests(10).await.expect("requests");
+    assert_eq!(
+        requests
+            .iter()
+            .map(|request| request.email_key.as_str())
+            .collect::<Vec<_>>(),
+        ["alice@example.com", "nobody@example.com"]
+    );
+    let link = |hash: u8| ResetLink {
+        token_hash: vec![hash; 32],
+        user_id: alice.id.clone(),
+        expires_at: 1_000,
+    };
+    let message = OutgoingEmail {
+        to: "Alice@Example.com".into(),
+        subject: "Reset".into(),
+        text: "t".into(),
+        html: "h".into(),
+    };
+    store
+        .settle_reset_request(requests[0].id, &[(link(1), message.clone())], 100)
+        .await
+        .expect("settle");
+    store
+        .settle_reset_request(requests[0].id, &[(link(9), message.clone())], 100)
+        .await
+        .expect("settled twice");
+    store
+        .settle_reset_request(requests[1].id, &[], 101)
+        .await
+        .expect("settle");
+    assert!(store.reset_requests(10).await.expect("requests").is_empty());
+    assert_eq!(
+        store.outbox_status().await.expect("outbox").pending,
+        1,
+        "one message, queued with the link; a second settling does nothing"
+    );
+    assert_eq!(
+        store.find_reset_link(&[9; 32], 100).await.expect("find"),
+        None
+    );
+    assert_eq!(
+        store.find_reset_link(&[1; 32], 999).await.expect("find"),
+        Some(alice.id.clone())
+    );
+    assert_eq!(
+        store.find_reset_link(&[1; 32], 1_000).await.expect("find"),
+        None,
+        "expired"
+    );
+
+    store
+        .queue_reset_request("alice@example.com", 200)
+        .await
+        .expect("queue");
+    let newer = store.reset_requests(10).await.expect("requests");
+    store
+        .settle_reset_request(newer[0].id, &[(link(2), message)], 200)
+        .await
+        .expect("settle");
+    assert_eq!(
+        store.find_reset_link(&[1; 32], 300).await.expect("find"),
+        None,
+        "superseded"
+    );
+    let uses = tokio::join!(
+        store.use_reset_link(&[2; 32], 300),
+        store.use_reset_link(&[2; 32], 300)
+    );
+    let winners = [uses.0.expect("use"), uses.1.expect("use")];
+    assert_eq!(
+        winners
+            .iter()
+            .filter(|winner| winner.as_deref() == Some(alice.id.as_str()))
+            .count(),
+        1,
+        "used once: {winners:?}"
+    );
+    assert_eq!(
+        store.use_reset_link(&[2; 32], 300).await.expect("use"),
+        None
+    );
+}
+
 async fn sessions_and_consents(store: &dyn Store) {
     let user = user("frank");
     store.create_user(&user).await.expect("user");
@@ -914,6 +1029,7 @@ macro_rules! cases {
             roles_are_upserted_and_deleted,
             the_outbox_keeps_messages_until_removed,
             concurrent_claims_take_each_message_once,
+            reset_links_are_single_use_superseded_and_expire,
             sessions_and_consents,
             codes_are_single_use,
             refresh_rotation_detects_reuse,

@@ -6,6 +6,7 @@ pub(crate) mod health;
 mod jwks;
 mod login;
 mod logout;
+pub(crate) mod password_reset;
 mod revocation;
 mod sign_in;
 mod token;
@@ -27,6 +28,10 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Sign-in page.
     pub const SIGN_IN: &str = "/signin";
+    /// Asking for a password reset link.
+    pub const FORGOT: &str = "/forgot";
+    /// Choosing a new password through the link.
+    pub const RESET: &str = "/reset";
     /// JSON sign-in for first-party apps.
     pub const LOGIN: &str = "/login";
     /// Token endpoint.
@@ -66,6 +71,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::SIGN_IN, get(sign_in::page).post(sign_in::submit))
         .route(paths::LOGIN, post(login::login))
+        .route(
+            paths::FORGOT,
+            get(password_reset::forgot_page).post(password_reset::forgot_submit),
+        )
+        .route(
+            paths::RESET,
+            get(password_reset::reset_page).post(password_reset::reset_submit),
+        )
         .route(paths::TOKEN, post(token::token))
         .route(
             paths::USERINFO,

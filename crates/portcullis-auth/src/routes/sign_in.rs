@@ -47,7 +47,7 @@ fn form_page(
     Page {
         status,
         title: "Sign in".to_owned(),
-        body: pages::sign_in_form(&token, return_to, login_hint, error),
+        body: pages::sign_in_form(&token, return_to, login_hint, error, state.email.is_some()),
         cookies: cookie.into_iter().collect(),
     }
     .render(&state.settings.sign_in.product_name)

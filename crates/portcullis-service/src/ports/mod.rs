@@ -7,7 +7,7 @@ mod throttle;
 pub use error::StoreError;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    OutboxStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store,
-    UserSearch, UserStore,
+    OutboxStore, PasswordResetStore, RevocationStore, RoleStore, SessionSearch, SessionStore,
+    SigningKeyStore, Store, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken, OutboxEntry,
     OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup,
-    RefreshTokenRecord, RevocationEntry, RevocationFeedPage, RevocationKind, RevokedFamily, Role,
-    SecretHash, Session, SigningKeyRecord, UnixSeconds, User,
+    RefreshTokenRecord, ResetLink, ResetRequest, RevocationEntry, RevocationFeedPage,
+    RevocationKind, RevokedFamily, Role, SecretHash, Session, SigningKeyRecord, UnixSeconds, User,
 };
 
 /// A page of the user list: a username-key prefix to search, and a cursor.
@@ -51,6 +51,8 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     /// The user with this username, in any letter case.
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// The users whose email address is `email_key` in lower case.
+    async fn find_users_by_email(&self, email_key: &str) -> Result<Vec<User>, StoreError>;
     /// The user with this id.
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
@@ -317,6 +319,40 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_status(&self) -> Result<OutboxStatus, StoreError>;
 }
 
+/// Forgotten-password requests and reset links.
+#[async_trait]
+pub trait PasswordResetStore: Send + Sync {
+    /// Queues a request for a reset link to `email_key`, whether or not an account uses it.
+    async fn queue_reset_request(
+        &self,
+        email_key: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` queued requests, oldest first.
+    async fn reset_requests(&self, limit: u32) -> Result<Vec<ResetRequest>, StoreError>;
+    /// Settles a request in one transaction: for each `(link, email)`, every older link of that
+    /// account is deleted, the link stored and the email queued in the outbox; the request is
+    /// removed.
+    async fn settle_reset_request(
+        &self,
+        request_id: i64,
+        links: &[(ResetLink, OutgoingEmail)],
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// The account of a live (unexpired, unused) link.
+    async fn find_reset_link(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<String>, StoreError>;
+    /// Uses a live link: deletes it and returns its account, once (`None` for any other caller).
+    async fn use_reset_link(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<String>, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -331,6 +367,7 @@ pub trait Store:
     + AuditStore
     + RoleStore
     + OutboxStore
+    + PasswordResetStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -14,6 +14,7 @@ mod clients;
 mod grants;
 mod keys;
 mod outbox;
+mod password_reset;
 mod revocations;
 mod roles;
 mod sessions;

@@ -6,6 +6,11 @@ use portcullis_core::{OutboxEntry, OutboxStatus, OutgoingEmail, UnixSeconds};
 use portcullis_service::{OutboxStore, StoreError};
 use sqlx::Row;
 
+/// Queues a message; binds recipient, subject, text, HTML, and the time twice.
+pub(super) const INSERT_EMAIL: &str = "INSERT INTO email_outbox \
+     (recipient, subject, text_body, html_body, created_at, next_attempt_at, attempts) \
+     VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING id";
+
 /// The longest error text kept per message.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -16,20 +21,16 @@ impl OutboxStore for SqlStore {
         email: &OutgoingEmail,
         now: UnixSeconds,
     ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO email_outbox \
-             (recipient, subject, text_body, html_body, created_at, next_attempt_at, attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING id",
-        )
-        .bind(&email.to)
-        .bind(&email.subject)
-        .bind(&email.text)
-        .bind(&email.html)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let row = sqlx::query(INSERT_EMAIL)
+            .bind(&email.to)
+            .bind(&email.subject)
+            .bind(&email.text)
+            .bind(&email.html)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
         row.try_get("id").map_err(unavailable)
     }
 

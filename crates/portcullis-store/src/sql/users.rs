@@ -72,6 +72,18 @@ impl UserStore for SqlStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn find_users_by_email(&self, email_key: &str) -> Result<Vec<User>, StoreError> {
+        // By the `lower(email)` index of migration 0008.
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1 ORDER BY created_at, id"
+        ))
+        .bind(email_key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)

@@ -11,7 +11,7 @@ use portcullis_testkit::{ManualClock, TestAuthServer, TestOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn mailer(smtp: &TestSmtp) -> Arc<dyn Mailer> {
+pub(crate) fn mailer(smtp: &TestSmtp) -> Arc<dyn Mailer> {
     Arc::new(
         SmtpMailer::new(&SmtpSettings {
             host: "127.0.0.1".into(),

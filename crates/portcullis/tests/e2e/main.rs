@@ -21,6 +21,7 @@ mod login;
 mod operations;
 mod outages;
 mod password_change;
+mod password_reset;
 mod revocation_leeway;
 mod roles;
 mod sessions;
