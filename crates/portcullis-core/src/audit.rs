@@ -102,6 +102,25 @@ pub enum AuditEvent {
         /// The peer address.
         remote_addr: Option<String>,
     },
+    /// A signed-in user changed their own password (current one checked); everything of theirs ended.
+    PasswordChanged {
+        /// The account.
+        user_id: String,
+    },
+    /// A user ended one of their own sessions from the account page.
+    SessionEndedByUser {
+        /// The account.
+        user_id: String,
+        /// The session ended.
+        sid: String,
+    },
+    /// A user withdrew an application's access from the account page.
+    ConsentRevoked {
+        /// The account.
+        user_id: String,
+        /// The application.
+        client_id: String,
+    },
     /// An administrator changed something (a user, client, key or session).
     AdminAction {
         /// Who: `cli:<operating-system user>`, or the subject and client of an admin token.
@@ -163,7 +182,10 @@ impl AuditEvent {
             | AuditEvent::ReplayDetected { user_id, .. }
             | AuditEvent::Logout { user_id, .. }
             | AuditEvent::PasswordResetRequested { user_id }
-            | AuditEvent::PasswordReset { user_id, .. } => Some(user_id),
+            | AuditEvent::PasswordReset { user_id, .. }
+            | AuditEvent::PasswordChanged { user_id }
+            | AuditEvent::SessionEndedByUser { user_id, .. }
+            | AuditEvent::ConsentRevoked { user_id, .. } => Some(user_id),
             AuditEvent::AdminAction { target, .. } => Some(target),
             AuditEvent::ClientAuthenticationFailed { .. }
             | AuditEvent::TokenRequestRefused { .. }
@@ -179,12 +201,15 @@ impl AuditEvent {
             | AuditEvent::ConsentGranted { client_id, .. }
             | AuditEvent::CodeIssued { client_id, .. }
             | AuditEvent::ReplayDetected { client_id, .. }
+            | AuditEvent::ConsentRevoked { client_id, .. }
             | AuditEvent::TokenRevoked { client_id, .. } => Some(client_id),
             AuditEvent::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
             AuditEvent::SignIn { .. }
             | AuditEvent::Logout { .. }
             | AuditEvent::PasswordResetRequested { .. }
             | AuditEvent::PasswordReset { .. }
+            | AuditEvent::PasswordChanged { .. }
+            | AuditEvent::SessionEndedByUser { .. }
             | AuditEvent::AdminAction { .. } => None,
         }
     }

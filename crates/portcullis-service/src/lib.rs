@@ -5,6 +5,7 @@
 //! [`ports`] (traits implemented by `portcullis-store` and `portcullis-redis`), and the domain
 //! rules they apply live in `portcullis-core`.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorization;
@@ -18,6 +19,7 @@ pub mod revocation;
 pub mod roles;
 pub mod tokens;
 
+pub use account::{Account, AccountOverview, PasswordChangeError};
 pub use admin::{Actor, AdminError, Administration};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};

@@ -1,5 +1,6 @@
 //! The auth server's HTTP routes.
 
+mod account;
 mod authorize;
 mod discovery;
 pub(crate) mod health;
@@ -28,6 +29,8 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Sign-in page.
     pub const SIGN_IN: &str = "/signin";
+    /// The signed-in user's account page.
+    pub const ACCOUNT: &str = "/account";
     /// Asking for a password reset link.
     pub const FORGOT: &str = "/forgot";
     /// Choosing a new password through the link.
@@ -71,6 +74,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::SIGN_IN, get(sign_in::page).post(sign_in::submit))
         .route(paths::LOGIN, post(login::login))
+        .route(paths::ACCOUNT, get(account::page))
+        .route("/account/sessions/end", post(account::end_session))
+        .route(
+            "/account/applications/revoke",
+            post(account::revoke_application),
+        )
+        .route("/account/password", post(account::change_password))
         .route(
             paths::FORGOT,
             get(password_reset::forgot_page).post(password_reset::forgot_submit),

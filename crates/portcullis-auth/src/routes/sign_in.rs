@@ -25,11 +25,13 @@ pub(super) struct SignInQuery {
     login_hint: Option<String>,
 }
 
-/// Only the authorization endpoint is a valid place to return to, so the parameter cannot be used
-/// as an open redirect.
+/// Only the authorization endpoint and the account page are valid places to return to, so the
+/// parameter cannot be used as an open redirect.
 fn safe_return_to(return_to: Option<&str>) -> String {
     return_to
-        .filter(|target| target.starts_with(&format!("{}?", paths::AUTHORIZE)))
+        .filter(|target| {
+            target.starts_with(&format!("{}?", paths::AUTHORIZE)) || *target == paths::ACCOUNT
+        })
         .unwrap_or_default()
         .to_owned()
 }

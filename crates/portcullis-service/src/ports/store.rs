@@ -146,6 +146,11 @@ pub trait ConsentStore: Send + Sync {
     ) -> Result<Option<String>, StoreError>;
     /// Forgets a consent; `false` if there was none.
     async fn revoke_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError>;
+    /// Every consent of a user: `(client_id, scope, granted_at)`, by client.
+    async fn consents_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(String, String, UnixSeconds)>, StoreError>;
 }
 
 /// Authorization codes. Redemption is atomic. Implemented by every [`Store`], and by a Redis
@@ -213,6 +218,13 @@ pub trait GrantStore: Send + Sync {
     async fn revoke_families_of_user(
         &self,
         user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError>;
+    /// Revokes every live family of a user at one client; returns them with their access tokens.
+    async fn revoke_families_of_user_client(
+        &self,
+        user_id: &str,
+        client_id: &str,
         now: UnixSeconds,
     ) -> Result<Vec<RevokedFamily>, StoreError>;
     /// Deletes expired codes and expired or long-revoked families; returns how many rows.

@@ -118,19 +118,22 @@ impl SqlStore {
     async fn revoke_families_where(
         &self,
         condition: &str,
-        value: &str,
+        values: &[&str],
         now: UnixSeconds,
     ) -> Result<Vec<RevokedFamily>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE refresh_token_families SET revoked_at = COALESCE(revoked_at, $1) \
              WHERE {condition} RETURNING {FAMILY_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(value)
-        .fetch_all(&mut *transaction)
-        .await
-        .map_err(unavailable)?;
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for value in values {
+            query = query.bind(*value);
+        }
+        let rows = query
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
         let revoked = with_access_tokens(&mut transaction, &rows).await?;
         transaction.commit().await.map_err(unavailable)?;
         Ok(revoked)
@@ -391,7 +394,7 @@ impl GrantStore for SqlStore {
         now: UnixSeconds,
     ) -> Result<Option<RevokedFamily>, StoreError> {
         Ok(self
-            .revoke_families_where("id = $2", family_id, now)
+            .revoke_families_where("id = $2", &[family_id], now)
             .await?
             .into_iter()
             .next())
@@ -402,7 +405,7 @@ impl GrantStore for SqlStore {
         sid: &str,
         now: UnixSeconds,
     ) -> Result<Vec<RevokedFamily>, StoreError> {
-        self.revoke_families_where("sid = $2 AND revoked_at IS NULL", sid, now)
+        self.revoke_families_where("sid = $2 AND revoked_at IS NULL", &[sid], now)
             .await
     }
 
@@ -411,8 +414,22 @@ impl GrantStore for SqlStore {
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<Vec<RevokedFamily>, StoreError> {
-        self.revoke_families_where("user_id = $2 AND revoked_at IS NULL", user_id, now)
+        self.revoke_families_where("user_id = $2 AND revoked_at IS NULL", &[user_id], now)
             .await
+    }
+
+    async fn revoke_families_of_user_client(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError> {
+        self.revoke_families_where(
+            "user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+            &[user_id, client_id],
+            now,
+        )
+        .await
     }
 
     async fn purge_grants(&self, now: UnixSeconds) -> Result<u64, StoreError> {

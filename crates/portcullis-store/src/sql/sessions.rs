@@ -191,4 +191,26 @@ impl ConsentStore for SqlStore {
             .map_err(unavailable)?;
         Ok(result.rows_affected() == 1)
     }
+
+    async fn consents_of_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(String, String, UnixSeconds)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, scopes, granted_at FROM consents WHERE user_id = $1 ORDER BY client_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("client_id").map_err(unavailable)?,
+                    row.try_get("scopes").map_err(unavailable)?,
+                    row.try_get("granted_at").map_err(unavailable)?,
+                ))
+            })
+            .collect()
+    }
 }

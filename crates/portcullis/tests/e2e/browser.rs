@@ -147,3 +147,17 @@ pub async fn authorize_redirect(
         .await;
     location(&response, &server.base_url)
 }
+
+/// Signs `username` in with `password` in a fresh browser through an authorization request;
+/// returns the redirect to the app (with a code when it worked).
+pub async fn fresh_sign_in(server: &TestAuthServer, username: &str, password: &str) -> String {
+    let (_, challenge) = pkce_pair();
+    Browser::new()
+        .authorize(
+            &server.base_url,
+            &authorize_url(server, "openid", &challenge, &[]),
+            (username, password),
+            CALLBACK,
+        )
+        .await
+}

@@ -2,6 +2,7 @@
 //! SQLite, the real CLI, and tokens checked by an independent JOSE implementation.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod account;
 mod admin_api;
 mod admin_server;
 mod apply;

@@ -3,9 +3,7 @@
 //! a new password under the policy (a weak one is refused and the link keeps working), signs the
 //! account out everywhere, and works once; a newer link supersedes an older one and links expire.
 
-use super::browser::{
-    Browser, CALLBACK, PASSWORD, app_client, authorize_url, pkce_pair, refresh, sign_in_for_tokens,
-};
+use super::browser::{Browser, PASSWORD, app_client, refresh, sign_in_for_tokens};
 use super::email::mailer;
 use portcullis_testkit::browser::hidden_fields;
 use portcullis_testkit::smtp::TestSmtp;
@@ -142,15 +140,7 @@ async fn a_forgotten_password_is_reset_by_a_single_use_link() {
         400,
         "every token family of the account ended"
     );
-    let (_, challenge) = pkce_pair();
-    let callback = Browser::new()
-        .authorize(
-            &server.base_url,
-            &authorize_url(&server, "openid", &challenge, &[]),
-            ("alice", NEW_PASSWORD),
-            CALLBACK,
-        )
-        .await;
+    let callback = super::browser::fresh_sign_in(&server, "alice", NEW_PASSWORD).await;
     assert!(
         callback.contains("code="),
         "signs in with the new password: {callback}"

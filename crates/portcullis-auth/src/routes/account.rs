@@ -1,0 +1,300 @@
+//! The signed-in user's account page, `/account`: profile, their sessions (end one), the
+//! applications they allowed (withdraw one: consent and tokens), and a password change (current
+//! password required; every session ends, so they sign in again). Forms carry the CSRF token;
+//! without a session the page sends the user to sign in and back.
+
+use super::{paths, redirect_with, unavailable_page};
+use crate::client_ip::client_ip;
+use crate::cookies::clear_session_cookie;
+use crate::form::OAuthParams;
+use crate::pages::{self, Page, escape, format_time, hidden_fields};
+use crate::state::AppState;
+use crate::{browser_session, csrf};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use portcullis_core::{Session, User};
+use portcullis_service::{Account, PasswordChangeError, StoreError};
+use std::net::SocketAddr;
+
+/// The signed-in user of this request and their session, if any (disabled users are signed out).
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let Some(session) = browser_session::current(state, headers).await? else {
+        return Ok(None);
+    };
+    let user = state
+        .store
+        .find_user_by_id(&session.user_id)
+        .await?
+        .filter(|user| user.disabled_at.is_none());
+    Ok(user.map(|user| (session, user)))
+}
+
+fn account<'a>(state: &'a AppState, user: &'a User) -> Account<'a> {
+    Account {
+        store: state.store.as_ref(),
+        revoker: state.revoker(),
+        credentials: &state.credentials,
+        throttle: state.sign_in_throttle.as_ref(),
+        clock: state.clock.as_ref(),
+        audit: &state.audit,
+        user,
+    }
+}
+
+fn to_sign_in() -> Response {
+    redirect_with(paths::SIGN_IN, &[("return_to", paths::ACCOUNT)])
+}
+
+fn form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> String {
+    let mut hidden: Vec<(String, String)> = vec![("csrf_token".into(), csrf.into())];
+    hidden.extend(
+        fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    format!(
+        "<form method=\"post\" action=\"{action}\">{}<button type=\"submit\">{}</button></form>",
+        hidden_fields(&hidden),
+        escape(label)
+    )
+}
+
+/// The page, with an optional message above it.
+async fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &Session,
+    user: &User,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Response {
+    let overview = match account(state, user).overview().await {
+        Ok(overview) => overview,
+        Err(error) => return unavailable_page(state, &error),
+    };
+    let (csrf, cookie) = csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
+    let sessions: String = overview
+        .sessions
+        .iter()
+        .map(|other| {
+            let this = if other.sid == session.sid {
+                " (this browser)"
+            } else {
+                ""
+            };
+            format!(
+                "<li>Signed in {}{this}, last seen {} {}</li>",
+                escape(&format_time(other.auth_time)),
+                escape(&format_time(other.last_seen_at)),
+                form(
+                    "/account/sessions/end",
+                    &csrf,
+                    &[("sid", &other.sid)],
+                    "Sign out"
+                ),
+            )
+        })
+        .collect();
+    let applications: String = if overview.consents.is_empty() {
+        "<p>You have not allowed any application.</p>".to_owned()
+    } else {
+        let items: String = overview
+            .consents
+            .iter()
+            .map(|(client_id, scope, granted_at)| {
+                format!(
+                    "<li><strong>{}</strong>: <code>{}</code>, since {} {}</li>",
+                    escape(client_id),
+                    escape(scope),
+                    escape(&format_time(*granted_at)),
+                    form(
+                        "/account/applications/revoke",
+                        &csrf,
+                        &[("client_id", client_id)],
+                        "Remove access"
+                    ),
+                )
+            })
+            .collect();
+        format!("<ul>{items}</ul>")
+    };
+    let notice = notice.map_or(String::new(), |text| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
+    });
+    let min = state.credentials.hasher().min_length();
+    let body = format!(
+        "{notice}<p>Signed in as <strong>{username}</strong>{email}. Roles: {roles}.</p>\
+         <h2>Your sessions</h2><ul>{sessions}</ul>\
+         <h2>Applications</h2>{applications}\
+         <h2>Change your password</h2><form method=\"post\" action=\"/account/password\">\
+         <label for=\"current_password\">Current password</label>\
+         <input type=\"password\" id=\"current_password\" name=\"current_password\" autocomplete=\"current-password\" required>\
+         <label for=\"new_password\">New password</label>\
+         <input type=\"password\" id=\"new_password\" name=\"new_password\" autocomplete=\"new-password\" minlength=\"{min}\" required>\
+         {hidden}<button type=\"submit\">Change password</button></form>",
+        username = escape(user.username.as_str()),
+        email = user
+            .email
+            .as_deref()
+            .map_or(String::new(), |email| format!(" ({})", escape(email))),
+        roles = escape(&if user.roles.is_empty() {
+            "none".to_owned()
+        } else {
+            user.roles.join(", ")
+        }),
+        hidden = hidden_fields(&[("csrf_token".into(), csrf.clone())]),
+    );
+    Page {
+        status,
+        title: "Your account".to_owned(),
+        body,
+        cookies: cookie.into_iter().collect(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match signed_in(&state, &headers).await {
+        Ok(Some((session, user))) => {
+            render(&state, &headers, &session, &user, StatusCode::OK, None).await
+        }
+        Ok(None) => to_sign_in(),
+        Err(error) => unavailable_page(&state, &error),
+    }
+}
+
+/// The signed-in user and the posted form, CSRF checked; or the response to send instead.
+async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Session, User, OAuthParams), Response> {
+    let (session, user) = match signed_in(state, headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(to_sign_in()),
+        Err(error) => return Err(unavailable_page(state, &error)),
+    };
+    let params = OAuthParams::from_form_body(headers, body).unwrap_or_default();
+    if !csrf::is_valid(
+        &state.csrf_key,
+        headers,
+        params.get("csrf_token"),
+        state.settings.secure_cookies(),
+    ) {
+        let page = render(
+            state,
+            headers,
+            &session,
+            &user,
+            StatusCode::FORBIDDEN,
+            Some("The form expired or came from another site. Please try again."),
+        )
+        .await;
+        return Err(page);
+    }
+    Ok((session, user, params))
+}
+
+/// What a posted account form asks for.
+enum Act {
+    EndSession,
+    RemoveApplication,
+}
+
+async fn act(state: &AppState, headers: &HeaderMap, body: &Bytes, act: Act) -> Response {
+    let (_, user, params) = match posted(state, headers, body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let account = account(state, &user);
+    let done = match act {
+        Act::EndSession => {
+            account
+                .end_session(params.get("sid").unwrap_or_default())
+                .await
+        }
+        Act::RemoveApplication => {
+            account
+                .revoke_application(params.get("client_id").unwrap_or_default())
+                .await
+        }
+    };
+    match done {
+        Ok(_) => redirect_with(paths::ACCOUNT, &[]),
+        Err(error) => unavailable_page(state, &error),
+    }
+}
+
+pub(super) async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    act(&state, &headers, &body, Act::EndSession).await
+}
+
+pub(super) async fn revoke_application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    act(&state, &headers, &body, Act::RemoveApplication).await
+}
+
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (session, user, params) = match posted(&state, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let current = params.get("current_password").unwrap_or_default();
+    let new = params.get("new_password").unwrap_or_default().to_owned();
+    let client = client_ip(&state, &headers, remote_addr);
+    match account(&state, &user)
+        .change_password(current, new, client)
+        .await
+    {
+        Ok(()) => {
+            let mut response = Page {
+                status: StatusCode::OK,
+                title: "Password changed".to_owned(),
+                body: format!(
+                    "{}<p><a href=\"{}\">Sign in</a></p>",
+                    pages::message(
+                        "Your password was changed, and every session of your account was signed out."
+                    ),
+                    paths::SIGN_IN
+                ),
+                cookies: Vec::new(),
+            }
+            .render(&state.settings.sign_in.product_name);
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                clear_session_cookie(state.settings.secure_cookies()),
+            );
+            response
+        }
+        Err(PasswordChangeError::Store(error)) => unavailable_page(&state, &error),
+        Err(error) => {
+            let message = error.to_string();
+            render(
+                &state,
+                &headers,
+                &session,
+                &user,
+                StatusCode::BAD_REQUEST,
+                Some(&message),
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The signed-in user's own account: what it holds (profile, sessions, connected applications)
+//! and the changes they may make themselves, each audited: ending one of their sessions,
+//! withdrawing an application's access (its consent and its tokens), and changing their password
+//! (the current one checked through the sign-in throttle, the new one under the policy; every
+//! session and token of the account ends).
+
+use crate::credentials::{Attempt, SignInFailure};
+use crate::{AuditLog, CredentialVerifier, Revoker, SignInThrottle, Store, StoreError};
+use portcullis_core::{AuditEvent, Clock, PasswordError, Session, UnixSeconds, User};
+use std::net::IpAddr;
+
+/// What the account page shows.
+#[derive(Debug, Clone)]
+pub struct AccountOverview {
+    /// The user.
+    pub user: User,
+    /// Their live sessions, newest first.
+    pub sessions: Vec<Session>,
+    /// Applications they allowed: `(client_id, scope, granted_at)`.
+    pub consents: Vec<(String, String, UnixSeconds)>,
+}
+
+/// Why a password change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The current password is wrong (or too many attempts: the same answer).
+    #[error("the current password is not right")]
+    WrongPassword,
+    /// Too many attempts; wait.
+    #[error("too many attempts; please wait a while")]
+    Locked,
+    /// The new password breaks the policy.
+    #[error(transparent)]
+    Policy(PasswordError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything the account page needs, borrowed for one request, for the signed-in `user`.
+pub struct Account<'a> {
+    /// The store.
+    pub store: &'a dyn Store,
+    /// Ends sessions and revokes tokens.
+    pub revoker: Revoker<'a>,
+    /// Checks the current password (throttled as sign-in) and hashes the new one.
+    pub credentials: &'a CredentialVerifier,
+    /// Sign-in failure counters.
+    pub throttle: &'a dyn SignInThrottle,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// The audit log.
+    pub audit: &'a AuditLog,
+    /// The signed-in user.
+    pub user: &'a User,
+}
+
+impl Account<'_> {
+    /// The user's profile, sessions and connected applications.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn overview(&self) -> Result<AccountOverview, StoreError> {
+        Ok(AccountOverview {
+            user: self.user.clone(),
+            sessions: self
+                .revoker
+                .sessions
+                .list_sessions_of_user(&self.user.id)
+                .await?,
+            consents: self.store.consents_of_user(&self.user.id).await?,
+        })
+    }
+
+    /// Ends one of the user's own sessions (and its tokens); `false` when `sid` is not theirs.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn end_session(&self, sid: &str) -> Result<bool, StoreError> {
+        let sessions = self
+            .revoker
+            .sessions
+            .list_sessions_of_user(&self.user.id)
+            .await?;
+        if !sessions.iter().any(|session| session.sid == sid) {
+            return Ok(false);
+        }
+        self.revoker.revoke_session(sid, self.clock.now()).await?;
+        self.audit.record(&AuditEvent::SessionEndedByUser {
+            user_id: self.user.id.clone(),
+            sid: sid.to_owned(),
+        });
+        Ok(true)
+    }
+
+    /// Withdraws an application's access: its consent, and every refresh token (with the access
+    /// tokens issued from them) it holds for the user; `false` when there was no consent.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn revoke_application(&self, client_id: &str) -> Result<bool, StoreError> {
+        if !self.store.revoke_consent(&self.user.id, client_id).await? {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let families = self
+            .store
+            .revoke_families_of_user_client(&self.user.id, client_id, now)
+            .await?;
+        self.revoker.revoke_tokens_of(&families, now).await?;
+        self.audit.record(&AuditEvent::ConsentRevoked {
+            user_id: self.user.id.clone(),
+            client_id: client_id.to_owned(),
+        });
+        Ok(true)
+    }
+
+    /// Changes the password: `current` is checked as a sign-in would (throttled, the same
+    /// failure whatever is wrong), `new` against the policy; then every session and token of
+    /// the account ends, this one too.
+    ///
+    /// # Errors
+    /// [`PasswordChangeError`].
+    pub async fn change_password(
+        &self,
+        current: &str,
+        new: String,
+        client: IpAddr,
+    ) -> Result<(), PasswordChangeError> {
+        let attempt = Attempt {
+            username: self.user.username.as_str(),
+            password: current,
+            client,
+            now: self.clock.now(),
+        };
+        match self
+            .credentials
+            .verify(self.store, self.throttle, attempt)
+            .await
+        {
+            Ok(user) if user.id == self.user.id => {}
+            Ok(_) | Err(SignInFailure::InvalidCredentials(_)) => {
+                return Err(PasswordChangeError::WrongPassword);
+            }
+            Err(SignInFailure::Locked) => return Err(PasswordChangeError::Locked),
+            Err(SignInFailure::Store(error)) => return Err(error.into()),
+        }
+        let context = [
+            self.user.username.to_string(),
+            self.user.email.clone().unwrap_or_default(),
+        ];
+        let hasher = self.credentials.hasher().clone();
+        let hash = tokio::task::spawn_blocking(move || {
+            let context: Vec<&str> = context.iter().map(String::as_str).collect();
+            hasher.hash_new(&new, &context)
+        })
+        .await
+        .map_err(|_| PasswordChangeError::Policy(PasswordError::HashingFailed))?
+        .map_err(PasswordChangeError::Policy)?;
+        self.store
+            .set_password_hash(self.user.username.as_str(), &hash)
+            .await?;
+        self.revoker
+            .end_everything_of_user(&self.user.id, self.clock.now())
+            .await?;
+        self.audit.record(&AuditEvent::PasswordChanged {
+            user_id: self.user.id.clone(),
+        });
+        Ok(())
+    }
+}
