@@ -419,3 +419,54 @@ async fn built_in_clients_are_out_of_reach_of_administrators() {
         .expect("still there");
     assert!(stored.secret_is_valid(Some("built-in-secret-value")));
 }
+
+#[tokio::test]
+async fn pruning_never_deletes_the_account_of_the_admin_applying() {
+    let fixture = Fixture::new("apply-test").await;
+    let alice = fixture
+        .admin()
+        .create_user(UserDraft {
+            username: "alice".into(),
+            roles: vec!["admin".into()],
+            email: None,
+            password: InitialPassword::Unusable,
+        })
+        .await
+        .expect("alice");
+    let as_alice = portcullis_service::Actor::token(&alice.id, "portcullis-console");
+    let admin = portcullis_service::Administration {
+        actor: &as_alice,
+        ..fixture.admin()
+    };
+    let without_alice = DesiredState::default();
+    match admin.plan(&without_alice, true).await {
+        Err(AdminError::Invalid {
+            field: "users",
+            message,
+        }) => {
+            assert!(message.contains("your own account `alice`"), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(
+        admin
+            .plan(&without_alice, false)
+            .await
+            .expect("plan")
+            .changes
+            .is_empty(),
+        "without --prune nothing is deleted anyway"
+    );
+    assert_eq!(
+        lines(
+            &fixture
+                .admin()
+                .plan(&without_alice, true)
+                .await
+                .expect("plan")
+                .changes
+        ),
+        ["- user alice"],
+        "another actor may prune it"
+    );
+}

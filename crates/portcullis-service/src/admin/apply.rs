@@ -437,14 +437,24 @@ impl Administration<'_> {
             }
         }
         if prune {
-            changes.extend(
-                existing
-                    .iter()
-                    .filter(|user| !seen.contains(&user.username.key()))
-                    .map(|user| Change::DeleteUser {
-                        username: user.username.to_string(),
-                    }),
-            );
+            let unlisted = existing
+                .iter()
+                .filter(|user| !seen.contains(&user.username.key()));
+            for user in unlisted {
+                // Pruning the account of the admin applying would lock them out mid-apply.
+                if self.actor.subject() == Some(user.id.as_str()) {
+                    return Err(invalid(
+                        "users",
+                        format!(
+                            "--prune would delete your own account `{}`; list it in the file",
+                            user.username
+                        ),
+                    ));
+                }
+                changes.push(Change::DeleteUser {
+                    username: user.username.to_string(),
+                });
+            }
         }
         Ok(changes)
     }

@@ -89,7 +89,9 @@ pub fn render(stack: &Stack<'_>) -> String {
          # 8. roles and the scopes they grant: only admin grants portcullis:admin, so guest's token lacks it\n\
          curl -s 'http://{auth_admin}/admin/v1/roles' -H \"Authorization: Bearer $TOKEN\"\n\
          # 9. the admin console, in a browser: http://{auth_admin}/console (sign in as testuser)\n\
+         # 10. your own account, in a browser: {issuer}/account (sessions, applications, password)\n\
          \nCtrl-C stops everything.",
+        issuer = stack.issuer,
         login_admin = login(gateway, "testuser", "TOKEN"),
         auth_admin = stack.auth_admin,
         login_guest = login(gateway, "guest", "GUEST_TOKEN"),
