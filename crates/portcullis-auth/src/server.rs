@@ -204,6 +204,7 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
             ("sessions", state.sessions.purge_sessions(now, idle).await),
             ("grants", state.store.purge_grants(now).await),
             ("revocations", state.store.purge_revocations(now).await),
+            ("reset links", state.store.purge_reset_links(now).await),
             (
                 "audit events",
                 state

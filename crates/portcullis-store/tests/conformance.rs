@@ -597,6 +597,36 @@ async fn reset_links_are_single_use_superseded_and_expire(store: &dyn Store) {
         store.use_reset_link(&[2; 32], 300).await.expect("use"),
         None
     );
+
+    store
+        .queue_reset_request("alice@example.com", 400)
+        .await
+        .expect("queue");
+    let last = store.reset_requests(10).await.expect("requests");
+    let message = OutgoingEmail {
+        to: "alice@example.com".into(),
+        subject: "Reset".into(),
+        text: "t".into(),
+        html: "h".into(),
+    };
+    store
+        .settle_reset_request(last[0].id, &[(link(3), message)], 400)
+        .await
+        .expect("settle");
+    assert_eq!(
+        store.purge_reset_links(999).await.expect("purge"),
+        0,
+        "still live"
+    );
+    assert_eq!(
+        store.purge_reset_links(1_000).await.expect("purge"),
+        1,
+        "expired"
+    );
+    assert_eq!(
+        store.find_reset_link(&[3; 32], 500).await.expect("find"),
+        None
+    );
 }
 
 async fn sessions_and_consents(store: &dyn Store) {

@@ -363,6 +363,8 @@ pub trait PasswordResetStore: Send + Sync {
         token_hash: &[u8],
         now: UnixSeconds,
     ) -> Result<Option<String>, StoreError>;
+    /// Deletes links expired at `now`; returns how many.
+    async fn purge_reset_links(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
 /// Every aggregate of one backend, plus a health check.

@@ -118,6 +118,15 @@ impl PasswordResetStore for SqlStore {
         )
         .await
     }
+
+    async fn purge_reset_links(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM password_reset_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected())
+    }
 }
 
 impl SqlStore {
