@@ -58,6 +58,22 @@ pub fn is_valid(key: &MacKey, headers: &HeaderMap, form_token: Option<&str>, sec
     }
 }
 
+/// A posted form's fields, and whether its CSRF token is valid.
+pub fn posted_form(
+    state: &crate::state::AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (crate::form::OAuthParams, bool) {
+    let params = crate::form::OAuthParams::from_form_body(headers, body).unwrap_or_default();
+    let valid = is_valid(
+        &state.csrf_key,
+        headers,
+        params.get("csrf_token"),
+        state.settings.secure_cookies(),
+    );
+    (params, valid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! (the current one checked through the sign-in throttle, the new one under the policy; every
 //! session and token of the account ends).
 
+use crate::chosen_password::hash_chosen_password;
 use crate::credentials::{Attempt, SignInFailure};
 use crate::{AuditLog, CredentialVerifier, Revoker, SignInThrottle, Store, StoreError};
 use portcullis_core::{AuditEvent, Clock, PasswordError, Session, UnixSeconds, User};
@@ -145,17 +146,13 @@ impl Account<'_> {
             Err(SignInFailure::Locked) => return Err(PasswordChangeError::Locked),
             Err(SignInFailure::Store(error)) => return Err(error.into()),
         }
-        let context = [
-            self.user.username.to_string(),
-            self.user.email.clone().unwrap_or_default(),
-        ];
-        let hasher = self.credentials.hasher().clone();
-        let hash = tokio::task::spawn_blocking(move || {
-            let context: Vec<&str> = context.iter().map(String::as_str).collect();
-            hasher.hash_new(&new, &context)
-        })
+        let hash = hash_chosen_password(
+            self.credentials.hasher(),
+            new,
+            self.user.username.as_str(),
+            self.user.email.as_deref(),
+        )
         .await
-        .map_err(|_| PasswordChangeError::Policy(PasswordError::HashingFailed))?
         .map_err(PasswordChangeError::Policy)?;
         self.store
             .set_password_hash(self.user.username.as_str(), &hash)

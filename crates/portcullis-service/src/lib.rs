@@ -9,6 +9,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorization;
+pub mod chosen_password;
 pub mod credentials;
 pub mod inspection;
 pub mod keys;

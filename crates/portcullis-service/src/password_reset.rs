@@ -3,6 +3,7 @@
 //! background task turns requests into links and emails; a link sets a new password once, under
 //! the password policy, and ends every session and token of the account (announced to gateways).
 
+use crate::chosen_password::hash_chosen_password;
 use crate::{AuditLog, Revoker, Store, StoreError};
 use portcullis_core::password_reset::{RESET_LINK_LIFETIME_SECS, email_key, reset_email};
 use portcullis_core::{
@@ -138,17 +139,13 @@ impl PasswordReset<'_> {
             .await?
             .filter(|user| user.disabled_at.is_none())
             .ok_or(ResetError::InvalidLink)?;
-        let context = [
-            user.username.to_string(),
-            user.email.clone().unwrap_or_default(),
-        ];
-        let hasher = self.hasher.clone();
-        let password_hash = tokio::task::spawn_blocking(move || {
-            let context: Vec<&str> = context.iter().map(String::as_str).collect();
-            hasher.hash_new(&password, &context)
-        })
+        let password_hash = hash_chosen_password(
+            self.hasher,
+            password,
+            user.username.as_str(),
+            user.email.as_deref(),
+        )
         .await
-        .map_err(|_| ResetError::Password(PasswordError::HashingFailed))?
         .map_err(ResetError::Password)?;
         if self.store.use_reset_link(&hash, self.clock.now()).await? != Some(user.id.clone()) {
             return Err(ResetError::InvalidLink);

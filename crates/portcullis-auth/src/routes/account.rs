@@ -179,13 +179,8 @@ async fn posted(
         Ok(None) => return Err(to_sign_in()),
         Err(error) => return Err(unavailable_page(state, &error)),
     };
-    let params = OAuthParams::from_form_body(headers, body).unwrap_or_default();
-    if !csrf::is_valid(
-        &state.csrf_key,
-        headers,
-        params.get("csrf_token"),
-        state.settings.secure_cookies(),
-    ) {
+    let (params, csrf_ok) = csrf::posted_form(state, headers, body);
+    if !csrf_ok {
         let page = render(
             state,
             headers,

@@ -58,6 +58,18 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, String
     }
 }
 
+/// The public listener's `/readyz`: the same status, without details such as the outbox's
+/// backlog, which are for operators on the admin listener.
+pub(crate) async fn public_readyz(state: State<AppState>) -> (StatusCode, &'static str) {
+    let (status, _) = readyz(state).await;
+    let text = if status.is_success() {
+        "ready"
+    } else {
+        "not ready"
+    };
+    (status, text)
+}
+
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -99,7 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::REVOCATIONS, get(revocation::feed))
         .route(paths::LOGOUT, get(logout::confirm).post(logout::logout))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::public_readyz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(

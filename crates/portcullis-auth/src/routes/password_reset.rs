@@ -5,7 +5,6 @@
 use super::{error_page, unavailable_page};
 use crate::client_ip::client_ip;
 use crate::csrf;
-use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -53,18 +52,6 @@ fn page(
     .render(&state.settings.sign_in.product_name)
 }
 
-/// A posted form's fields, and whether its CSRF token is valid.
-fn posted_form(state: &AppState, headers: &HeaderMap, body: &Bytes) -> (OAuthParams, bool) {
-    let params = OAuthParams::from_form_body(headers, body).unwrap_or_default();
-    let valid = csrf::is_valid(
-        &state.csrf_key,
-        headers,
-        params.get("csrf_token"),
-        state.settings.secure_cookies(),
-    );
-    (params, valid)
-}
-
 fn email_off(state: &AppState) -> Option<Response> {
     state.email.is_none().then(|| {
         error_page(
@@ -97,7 +84,7 @@ pub(super) async fn forgot_submit(
     if let Some(off) = email_off(&state) {
         return off;
     }
-    let (params, csrf_ok) = posted_form(&state, &headers, &body);
+    let (params, csrf_ok) = csrf::posted_form(&state, &headers, &body);
     if !csrf_ok {
         return page(
             &state,
@@ -193,7 +180,7 @@ pub(super) async fn reset_submit(
     if let Some(off) = email_off(&state) {
         return off;
     }
-    let (params, csrf_ok) = posted_form(&state, &headers, &body);
+    let (params, csrf_ok) = csrf::posted_form(&state, &headers, &body);
     let token = params.get("token").unwrap_or_default().to_owned();
     let min = state.credentials.hasher().min_length();
     if !csrf_ok {

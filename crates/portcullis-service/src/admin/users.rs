@@ -3,6 +3,7 @@
 
 use super::{AdminError, Administration, one_page};
 use crate::UserSearch;
+use crate::chosen_password::hash_chosen_password;
 use portcullis_core::password::UNUSABLE_PASSWORD_HASH;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{NewUser, User, Username};
@@ -78,7 +79,7 @@ impl Administration<'_> {
         }
         let password_hash = match draft.password {
             InitialPassword::Plain(password) => {
-                self.hash_password(password, context(username.as_str(), draft.email.as_deref()))
+                self.hash_password(password, username.as_str(), draft.email.as_deref())
                     .await?
             }
             InitialPassword::Hash(hash) => self.checked_hash(hash)?,
@@ -200,10 +201,7 @@ impl Administration<'_> {
     ) -> Result<usize, AdminError> {
         let user = self.user(username).await?;
         let hash = self
-            .hash_password(
-                password,
-                context(user.username.as_str(), user.email.as_deref()),
-            )
+            .hash_password(password, user.username.as_str(), user.email.as_deref())
             .await?;
         self.replace_password_hash(username, &hash).await
     }
@@ -324,28 +322,13 @@ impl Administration<'_> {
             .unwrap_or(false)
     }
 
-    /// Checks a chosen password against the policy (with the account's own words as `context`)
-    /// and hashes it, off the async threads: Argon2id takes tens of milliseconds on purpose.
+    /// Checks a chosen password against the policy and hashes it.
     async fn hash_password(
         &self,
         password: String,
-        context: Vec<String>,
+        username: &str,
+        email: Option<&str>,
     ) -> Result<String, AdminError> {
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || {
-            let context: Vec<&str> = context.iter().map(String::as_str).collect();
-            hasher.hash_new(&password, &context)
-        })
-        .await
-        .map_err(|_| AdminError::Internal("password hashing"))?
-        .map_err(AdminError::from)
+        Ok(hash_chosen_password(self.hasher, password, username, email).await?)
     }
-}
-
-/// The account's own words, which no password of it may be built on.
-fn context(username: &str, email: Option<&str>) -> Vec<String> {
-    std::iter::once(username)
-        .chain(email)
-        .map(str::to_owned)
-        .collect()
 }
