@@ -59,6 +59,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         jwks_max_age_secs: 300,
         key_refresh_interval: Duration::from_secs(10),
         sign_in: portcullis_auth::settings::SignInSettings::default(),
+        registration: portcullis_core::RegistrationPolicy::default(),
         trusted_proxies: portcullis_core::TrustedProxies::default(),
         verifier_leeway_secs: 60,
     };

@@ -15,7 +15,7 @@ const STYLESHEET: &str = "\
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);color:var(--fg)}\
 main{max-width:26rem;margin:8vh auto;padding:0 1rem}.card{background:var(--card);border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
 h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0}.product{font-weight:600;color:var(--muted);margin-bottom:1.5rem}\
-label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=text],input[type=password]{width:100%;padding:.6rem;border:1px solid var(--muted);border-radius:6px;font:inherit;background:transparent;color:inherit}\
+label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=text],input[type=email],input[type=password]{width:100%;padding:.6rem;border:1px solid var(--muted);border-radius:6px;font:inherit;background:transparent;color:inherit}\
 button{margin-top:1.5rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer;background:var(--accent);color:var(--card)}\
 button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);margin-left:.5rem}\
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}ul{padding-left:1.2rem}code{font-size:.9em}";
@@ -124,13 +124,32 @@ pub fn sign_in_form(
     return_to: &str,
     login_hint: &str,
     error: Option<&str>,
-    forgot: bool,
+    links: SignInLinks,
 ) -> String {
     let error = form_error(error);
-    let forgot = if forgot {
-        "<p><a href=\"/forgot\">Forgot your password?</a></p>"
+    let forgot = if links.forgot {
+        "<p><a href=\"/forgot\">Forgot your password?</a></p>".to_owned()
     } else {
-        ""
+        String::new()
+    };
+    let register = if links.register {
+        let mut target = "/register".to_owned();
+        if !return_to.is_empty() {
+            target.push_str("?return_to=");
+            target.push_str(
+                &percent_encoding::utf8_percent_encode(
+                    return_to,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string(),
+            );
+        }
+        format!(
+            "<p>New here? <a href=\"{}\">Create an account</a></p>",
+            escape(&target)
+        )
+    } else {
+        String::new()
     };
     format!(
         "{error}<form method=\"post\" action=\"/signin\">\
@@ -139,11 +158,67 @@ pub fn sign_in_form(
          autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         {hidden}<button type=\"submit\">Sign in</button></form>{forgot}",
+         {hidden}<button type=\"submit\">Sign in</button></form>{forgot}{register}",
         hint = escape(login_hint),
         hidden = hidden_fields(&[
             ("csrf_token".to_owned(), csrf.to_owned()),
             ("return_to".to_owned(), return_to.to_owned()),
+        ]),
+    )
+}
+
+/// Which links the sign-in page offers besides the form.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInLinks {
+    /// To `/forgot` (email is configured).
+    pub forgot: bool,
+    /// To `/register` (registration is open or by invitation, and email is configured).
+    pub register: bool,
+}
+
+/// What the registration form shows again after a refusal.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationFields<'a> {
+    /// Where to return after verifying.
+    pub return_to: &'a str,
+    /// The invitation's token, if any.
+    pub invitation: &'a str,
+    /// The username entered.
+    pub username: &'a str,
+    /// The address entered (or the invitation's).
+    pub email: &'a str,
+}
+
+/// The registration form.
+pub fn registration_form(
+    csrf: &str,
+    fields: &RegistrationFields<'_>,
+    min_length: usize,
+    error: Option<&str>,
+) -> String {
+    format!(
+        "{error}<form method=\"post\" action=\"/register\">\
+         <label for=\"username\">Username</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{username}\" autocomplete=\"username\" \
+         autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\" required autofocus \
+         aria-describedby=\"username-help\">\
+         <p id=\"username-help\" class=\"muted\">Letters, digits and . _ - @</p>\
+         <label for=\"email\">Email address</label>\
+         <input type=\"email\" id=\"email\" name=\"email\" value=\"{email}\" autocomplete=\"email\" required>\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" \
+         minlength=\"{min_length}\" required aria-describedby=\"password-help\">\
+         <p id=\"password-help\" class=\"muted\">At least {min_length} characters; a few \
+         uncommon words make a strong one.</p>\
+         {hidden}<button type=\"submit\">Create the account</button></form>\
+         <p>Have an account? <a href=\"/signin\">Sign in</a></p>",
+        error = form_error(error),
+        username = escape(fields.username),
+        email = escape(fields.email),
+        hidden = hidden_fields(&[
+            ("csrf_token".to_owned(), csrf.to_owned()),
+            ("return_to".to_owned(), fields.return_to.to_owned()),
+            ("invitation".to_owned(), fields.invitation.to_owned()),
         ]),
     )
 }
@@ -249,9 +324,16 @@ mod tests {
             "/authorize?a=1&b=\"2\"",
             "<script>",
             Some("<b>"),
-            false,
+            SignInLinks {
+                forgot: false,
+                register: true,
+            },
         );
         assert!(!form.contains("<script>") && !form.contains("<b>"));
+        assert!(
+            form.contains("href=\"/register?return_to=%2Fauthorize%3Fa%3D1%26b%3D%222%22\""),
+            "{form}"
+        );
         assert!(form.contains("value=\"/authorize?a=1&amp;b=&quot;2&quot;\""));
     }
 

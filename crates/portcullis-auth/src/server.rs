@@ -206,6 +206,10 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
             ("revocations", state.store.purge_revocations(now).await),
             ("reset links", state.store.purge_reset_links(now).await),
             (
+                "invitations and verification links",
+                state.store.purge_registration_links(now).await,
+            ),
+            (
                 "audit events",
                 state
                     .store

@@ -1,7 +1,9 @@
 //! The auth server's settings, already validated by the binary's configuration loader.
 
 use portcullis_core::throttle::ThrottlePolicy;
-use portcullis_core::{KeyLifecyclePolicy, SessionPolicy, TokenPolicy, TrustedProxies};
+use portcullis_core::{
+    KeyLifecyclePolicy, RegistrationPolicy, SessionPolicy, TokenPolicy, TrustedProxies,
+};
 use portcullis_jose::Algorithm;
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ pub struct AuthSettings {
     pub key_refresh_interval: Duration,
     /// Browser sign-in.
     pub sign_in: SignInSettings,
+    /// Self-service registration and the verified-address policy.
+    pub registration: RegistrationPolicy,
     /// Proxies whose `X-Forwarded-For` names the client (throttling, audit).
     pub trusted_proxies: TrustedProxies,
     /// How long past `exp` verifiers accept a token: revocation entries are kept this much

@@ -44,6 +44,14 @@ pub struct AppState {
     pub email: Option<EmailDelivery>,
     /// The password reset page, `{issuer}/reset`, where reset links point.
     pub reset_page: Arc<str>,
+    /// The page verification links point to, `{issuer}/verify-email`.
+    pub verify_page: Arc<str>,
+    /// The registration page, `{issuer}/register`, where invitations point.
+    pub register_page: Arc<str>,
+    /// The sign-in page, `{issuer}/signin`, named in messages.
+    pub sign_in_page: Arc<str>,
+    /// The forgotten-password page, `{issuer}/forgot`, named in messages.
+    pub forgot_page: Arc<str>,
 }
 
 /// How the outbox is delivered.
@@ -108,7 +116,11 @@ impl AppState {
             announcer: Arc::new(NoAnnouncer),
             console: Arc::new(crate::console::Console::new(console_secret)),
             email: None,
-            reset_page: format!("{}/reset", settings.issuer()).into(),
+            reset_page: settings.endpoint(crate::routes::paths::RESET).into(),
+            verify_page: settings.endpoint(crate::routes::paths::VERIFY_EMAIL).into(),
+            register_page: settings.endpoint(crate::routes::paths::REGISTER).into(),
+            sign_in_page: settings.endpoint(crate::routes::paths::SIGN_IN).into(),
+            forgot_page: settings.endpoint(crate::routes::paths::FORGOT).into(),
             settings: Arc::new(settings),
         })
     }

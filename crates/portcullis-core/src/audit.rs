@@ -121,6 +121,35 @@ pub enum AuditEvent {
         /// The application.
         client_id: String,
     },
+    /// Someone registered an account through `/register`.
+    UserRegistered {
+        /// The new account.
+        user_id: String,
+        /// Its username.
+        username: String,
+        /// Whether an invitation was used.
+        invited: bool,
+        /// The peer address.
+        remote_addr: Option<String>,
+    },
+    /// A link to verify an address was sent (registration, a changed address, a refused sign-in).
+    EmailVerificationSent {
+        /// The account.
+        user_id: String,
+        /// Whether the address is a new one the account asked to change to.
+        change: bool,
+    },
+    /// An account's address was verified through its link.
+    EmailVerified {
+        /// The account.
+        user_id: String,
+    },
+    /// An account's address changed (verified through a link sent to the new address; the old
+    /// address was told).
+    EmailChanged {
+        /// The account.
+        user_id: String,
+    },
     /// An administrator changed something (a user, client, key or session).
     AdminAction {
         /// Who: `cli:<operating-system user>`, or the subject and client of an admin token.
@@ -184,6 +213,10 @@ impl AuditEvent {
             | AuditEvent::PasswordResetRequested { user_id }
             | AuditEvent::PasswordReset { user_id, .. }
             | AuditEvent::PasswordChanged { user_id }
+            | AuditEvent::UserRegistered { user_id, .. }
+            | AuditEvent::EmailVerificationSent { user_id, .. }
+            | AuditEvent::EmailVerified { user_id }
+            | AuditEvent::EmailChanged { user_id }
             | AuditEvent::SessionEndedByUser { user_id, .. }
             | AuditEvent::ConsentRevoked { user_id, .. } => Some(user_id),
             AuditEvent::AdminAction { target, .. } => Some(target),
@@ -209,6 +242,10 @@ impl AuditEvent {
             | AuditEvent::PasswordResetRequested { .. }
             | AuditEvent::PasswordReset { .. }
             | AuditEvent::PasswordChanged { .. }
+            | AuditEvent::UserRegistered { .. }
+            | AuditEvent::EmailVerificationSent { .. }
+            | AuditEvent::EmailVerified { .. }
+            | AuditEvent::EmailChanged { .. }
             | AuditEvent::SessionEndedByUser { .. }
             | AuditEvent::AdminAction { .. } => None,
         }

@@ -33,7 +33,8 @@ pub struct IdTokenClaims {
 }
 
 /// The user claims the scope allows: `profile` gives `preferred_username` and `name`, `email`
-/// gives `email` and `email_verified` (Portcullis does not verify addresses, so it says `false`).
+/// gives `email` and `email_verified` (OpenID Connect Core §5.1: true only when the address was
+/// verified, by a link its owner followed or by an administrator).
 pub fn profile_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
     let mut claims = Map::new();
     if scope.contains("profile") {
@@ -44,7 +45,7 @@ pub fn profile_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
         && let Some(email) = &user.email
     {
         claims.insert("email".into(), email.as_str().into());
-        claims.insert("email_verified".into(), false.into());
+        claims.insert("email_verified".into(), user.email_verified().into());
     }
     claims
 }
@@ -72,5 +73,11 @@ mod tests {
         assert_eq!(all["preferred_username"], "Ann");
         assert_eq!(all["email"], "ann@example.com");
         assert_eq!(all["email_verified"], false);
+        let verified = User {
+            email_verified_at: Some(5),
+            ..user
+        };
+        let claims = profile_claims(&verified, &ScopeSet::parse("email").expect("scope"));
+        assert_eq!(claims["email_verified"], true);
     }
 }

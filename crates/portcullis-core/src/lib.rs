@@ -11,6 +11,7 @@ pub mod client;
 pub mod client_address;
 pub mod clock;
 pub mod cluster;
+pub mod email_verification;
 pub mod grant;
 pub mod grants_state;
 pub mod html;
@@ -20,6 +21,7 @@ pub mod password;
 pub mod password_reset;
 pub mod password_strength;
 pub mod pkce;
+pub mod registration;
 pub mod role;
 pub mod scope;
 pub mod secret;
@@ -34,15 +36,17 @@ pub use client::{Client, ClientError, ClientKind, ClientRegistration};
 pub use client_address::{TrustedProxies, client_address};
 pub use clock::{Clock, SystemClock, UnixSeconds};
 pub use cluster::{ClusterAnnouncer, NoAnnouncer};
+pub use email_verification::VerificationLink;
 pub use grant::GrantError;
 pub use grants_state::{
     AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, RefreshOutcome, RefreshTokenFamily,
     RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationFeedPage, RevocationKind,
     RevokedFamily,
 };
-pub use outbox::{OutboxEntry, OutboxStatus, OutgoingEmail};
+pub use outbox::{MessageText, OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
 pub use password_reset::{ResetLink, ResetRequest};
+pub use registration::{Invitation, RegistrationMode, RegistrationPolicy, RegistrationRefusal};
 pub use role::{Role, RoleError};
 pub use scope::ScopeSet;
 pub use secret::{SecretHash, generate_secret};

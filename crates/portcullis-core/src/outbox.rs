@@ -18,6 +18,53 @@ pub struct OutgoingEmail {
     pub html: String,
 }
 
+/// What a message says: paragraphs, an optional link to act on, and more paragraphs.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageText<'a> {
+    /// The product's name, signing the message.
+    pub product: &'a str,
+    /// Paragraphs before the link.
+    pub before: &'a [&'a str],
+    /// The link to follow, with the words of its HTML anchor.
+    pub action: Option<(&'a str, &'a str)>,
+    /// Paragraphs after the link.
+    pub after: &'a [&'a str],
+}
+
+impl OutgoingEmail {
+    /// A message to `to` in plain text and in HTML (every piece escaped there), signed with the
+    /// product's name: the one shape of every message Portcullis sends.
+    pub fn compose(to: &str, subject: String, text: &MessageText<'_>) -> OutgoingEmail {
+        use crate::html::escape;
+        let mut plain = String::new();
+        let mut html = String::new();
+        for paragraph in text.before {
+            plain.push_str(&format!("{paragraph}\n\n"));
+            html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+        }
+        if let Some((label, link)) = text.action {
+            plain.push_str(&format!("{link}\n\n"));
+            html.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                escape(link),
+                escape(label)
+            ));
+        }
+        for paragraph in text.after {
+            plain.push_str(&format!("{paragraph}\n\n"));
+            html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+        }
+        plain.push_str(&format!("-- {}\n", text.product));
+        html.push_str(&format!("<p>&mdash; {}</p>", escape(text.product)));
+        OutgoingEmail {
+            to: to.to_owned(),
+            subject,
+            text: plain,
+            html,
+        }
+    }
+}
+
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {

@@ -3,7 +3,7 @@
 //! task turns it into a single-use link for each active account of that address. Only the
 //! link's hash is stored; it lives 15 minutes, and a newer link or its use invalidates it.
 
-use crate::html::escape;
+use crate::outbox::MessageText;
 use crate::{OutgoingEmail, UnixSeconds};
 
 /// How long a reset link works.
@@ -42,26 +42,24 @@ pub fn email_key(email: &str) -> Option<String> {
 /// The message carrying a reset link.
 pub fn reset_email(product: &str, username: &str, to: &str, link: &str) -> OutgoingEmail {
     let minutes = RESET_LINK_LIFETIME_SECS / 60;
-    OutgoingEmail {
-        to: to.to_owned(),
-        subject: format!("Reset your {product} password"),
-        text: format!(
-            "Someone asked to reset the password of your {product} account {username}.\n\n\
-             To choose a new password, open this link within {minutes} minutes:\n\n{link}\n\n\
-             The link works once. If you did not ask for it, ignore this message: your password \
-             stays as it is.\n\n-- {product}\n"
-        ),
-        html: format!(
-            "<p>Someone asked to reset the password of your {product_html} account \
-             <strong>{username_html}</strong>.</p>\
-             <p><a href=\"{link_html}\">Choose a new password</a> within {minutes} minutes.</p>\
-             <p>The link works once. If you did not ask for it, ignore this message: your password \
-             stays as it is.</p><p>&mdash; {product_html}</p>",
-            product_html = escape(product),
-            username_html = escape(username),
-            link_html = escape(link),
-        ),
-    }
+    OutgoingEmail::compose(
+        to,
+        format!("Reset your {product} password"),
+        &MessageText {
+            product,
+            before: &[
+                &format!(
+                    "Someone asked to reset the password of your {product} account {username}."
+                ),
+                &format!("To choose a new password, open this link within {minutes} minutes:"),
+            ],
+            action: Some(("Choose a new password", link)),
+            after: &[
+                "The link works once. If you did not ask for it, ignore this message: your \
+                      password stays as it is.",
+            ],
+        },
+    )
 }
 
 #[cfg(test)]

@@ -122,12 +122,22 @@ pub struct User {
     pub roles: Vec<String>,
     /// Email address, if known.
     pub email: Option<String>,
+    /// When `email` was verified (its owner followed a link sent to it, or an administrator
+    /// vouched for it); `None` while unverified.
+    pub email_verified_at: Option<UnixSeconds>,
     /// Argon2id PHC string.
     pub password_hash: String,
     /// Creation time.
     pub created_at: UnixSeconds,
     /// When the user was disabled, if they are.
     pub disabled_at: Option<UnixSeconds>,
+}
+
+impl User {
+    /// Whether the account has an address and it is verified.
+    pub fn email_verified(&self) -> bool {
+        self.email.is_some() && self.email_verified_at.is_some()
+    }
 }
 
 /// A user to create: validated input plus the already computed password hash.
@@ -151,6 +161,7 @@ impl NewUser {
             username: self.username,
             roles: self.roles,
             email: self.email,
+            email_verified_at: None,
             password_hash: self.password_hash,
             created_at: now,
             disabled_at: None,

@@ -2,12 +2,19 @@
 //! and the changes they may make themselves, each audited: ending one of their sessions,
 //! withdrawing an application's access (its consent and its tokens), and changing their password
 //! (the current one checked through the sign-in throttle, the new one under the policy; every
-//! session and token of the account ends).
+//! session and token of the account ends), ending every session at once, and changing their
+//! address (verified through a link to the new address before it is used).
 
 use crate::chosen_password::hash_chosen_password;
 use crate::credentials::{Attempt, SignInFailure};
-use crate::{AuditLog, CredentialVerifier, Revoker, SignInThrottle, Store, StoreError};
-use portcullis_core::{AuditEvent, Clock, PasswordError, Session, UnixSeconds, User};
+use crate::{
+    AuditLog, CredentialVerifier, EmailVerification, Revoker, SignInThrottle, Store, StoreError,
+};
+use portcullis_core::password_reset::email_key;
+use portcullis_core::registration::address_in_use_email;
+use portcullis_core::{
+    AuditEvent, Clock, PasswordError, RegistrationPolicy, Session, UnixSeconds, User,
+};
 use std::net::IpAddr;
 
 /// What the account page shows.
@@ -21,9 +28,9 @@ pub struct AccountOverview {
     pub consents: Vec<(String, String, UnixSeconds)>,
 }
 
-/// Why a password change did not happen.
+/// Why a password or address change did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum PasswordChangeError {
+pub enum AccountChangeError {
     /// The current password is wrong (or too many attempts: the same answer).
     #[error("the current password is not right")]
     WrongPassword,
@@ -33,6 +40,12 @@ pub enum PasswordChangeError {
     /// The new password breaks the policy.
     #[error(transparent)]
     Policy(PasswordError),
+    /// The new address is not plausible.
+    #[error("enter a valid email address")]
+    InvalidEmail,
+    /// The new address's domain is not allowed here.
+    #[error("addresses of this domain cannot be used here")]
+    DomainNotAllowed,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -121,13 +134,93 @@ impl Account<'_> {
     /// the account ends, this one too.
     ///
     /// # Errors
-    /// [`PasswordChangeError`].
+    /// [`AccountChangeError`].
     pub async fn change_password(
         &self,
         current: &str,
         new: String,
         client: IpAddr,
-    ) -> Result<(), PasswordChangeError> {
+    ) -> Result<(), AccountChangeError> {
+        self.check_current_password(current, client).await?;
+        let hash = hash_chosen_password(
+            self.credentials.hasher(),
+            new,
+            self.user.username.as_str(),
+            self.user.email.as_deref(),
+        )
+        .await
+        .map_err(AccountChangeError::Policy)?;
+        self.store
+            .set_password_hash(self.user.username.as_str(), &hash)
+            .await?;
+        self.revoker
+            .end_everything_of_user(&self.user.id, self.clock.now())
+            .await?;
+        self.audit.record(&AuditEvent::PasswordChanged {
+            user_id: self.user.id.clone(),
+        });
+        Ok(())
+    }
+
+    /// Starts a change of address: `current` is checked as a sign-in would; the new address gets
+    /// a verification link and becomes the account's only once it is followed (the old one is
+    /// then told). When another account uses the address, that address gets a message instead
+    /// and the answer is the same, so the page never tells. Returns the address as entered.
+    ///
+    /// # Errors
+    /// [`AccountChangeError`].
+    pub async fn request_email_change(
+        &self,
+        current: &str,
+        new: &str,
+        client: IpAddr,
+        change: &EmailChange<'_>,
+    ) -> Result<String, AccountChangeError> {
+        let address = new.trim().to_owned();
+        let key = email_key(&address).ok_or(AccountChangeError::InvalidEmail)?;
+        if !change.policy.domain_allowed(&key) {
+            return Err(AccountChangeError::DomainNotAllowed);
+        }
+        self.check_current_password(current, client).await?;
+        let others = self.store.find_users_by_email(&key).await?;
+        if others.iter().any(|other| other.id != self.user.id) {
+            let notice = address_in_use_email(
+                change.verification.product_name,
+                &address,
+                change.sign_in_page,
+                change.forgot_page,
+            );
+            self.store.enqueue_email(&notice, self.clock.now()).await?;
+        } else {
+            change
+                .verification
+                .send_link(self.user, &address, None, true)
+                .await?;
+        }
+        Ok(address)
+    }
+
+    /// Ends every session of the user, this one too, and every token of theirs.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn end_all_sessions(&self) -> Result<(), StoreError> {
+        self.revoker
+            .end_everything_of_user(&self.user.id, self.clock.now())
+            .await?;
+        self.audit.record(&AuditEvent::SessionEndedByUser {
+            user_id: self.user.id.clone(),
+            sid: "all".to_owned(),
+        });
+        Ok(())
+    }
+
+    /// Checks the user's current password as a sign-in would (throttled, one failure answer).
+    async fn check_current_password(
+        &self,
+        current: &str,
+        client: IpAddr,
+    ) -> Result<(), AccountChangeError> {
         let attempt = Attempt {
             username: self.user.username.as_str(),
             password: current,
@@ -141,28 +234,23 @@ impl Account<'_> {
         {
             Ok(user) if user.id == self.user.id => {}
             Ok(_) | Err(SignInFailure::InvalidCredentials(_)) => {
-                return Err(PasswordChangeError::WrongPassword);
+                return Err(AccountChangeError::WrongPassword);
             }
-            Err(SignInFailure::Locked) => return Err(PasswordChangeError::Locked),
+            Err(SignInFailure::Locked) => return Err(AccountChangeError::Locked),
             Err(SignInFailure::Store(error)) => return Err(error.into()),
         }
-        let hash = hash_chosen_password(
-            self.credentials.hasher(),
-            new,
-            self.user.username.as_str(),
-            self.user.email.as_deref(),
-        )
-        .await
-        .map_err(PasswordChangeError::Policy)?;
-        self.store
-            .set_password_hash(self.user.username.as_str(), &hash)
-            .await?;
-        self.revoker
-            .end_everything_of_user(&self.user.id, self.clock.now())
-            .await?;
-        self.audit.record(&AuditEvent::PasswordChanged {
-            user_id: self.user.id.clone(),
-        });
         Ok(())
     }
+}
+
+/// What a change of address needs besides the account.
+pub struct EmailChange<'a> {
+    /// Sends the link to the new address.
+    pub verification: EmailVerification<'a>,
+    /// The allowed domains.
+    pub policy: &'a RegistrationPolicy,
+    /// The sign-in page, named in the message to an address that has an account.
+    pub sign_in_page: &'a str,
+    /// The forgotten-password page, likewise.
+    pub forgot_page: &'a str,
 }

@@ -11,28 +11,34 @@ pub mod audit;
 pub mod authorization;
 pub mod chosen_password;
 pub mod credentials;
+pub mod email_verification;
 pub mod inspection;
 pub mod keys;
+pub mod link_token;
 pub mod mail;
 pub mod password_reset;
 pub mod ports;
+pub mod registration;
 pub mod revocation;
 pub mod roles;
 pub mod tokens;
 
-pub use account::{Account, AccountOverview, PasswordChangeError};
+pub use account::{Account, AccountChangeError, AccountOverview, EmailChange};
 pub use admin::{Actor, AdminError, Administration};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use credentials::CredentialVerifier;
+pub use email_verification::{EmailVerification, VerificationError, VerifiedAddress};
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    MemoryThrottle, OutboxStore, PasswordResetStore, RevocationStore, RoleStore, SessionSearch,
-    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    MemoryThrottle, NewRegistration, OutboxStore, PasswordResetStore, RegistrationOutcome,
+    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
+    SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
+pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use revocation::Revoker;
 pub use tokens::{TokenError, TokenIssuer, TokenRequest};

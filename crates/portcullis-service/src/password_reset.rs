@@ -4,15 +4,11 @@
 //! the password policy, and ends every session and token of the account (announced to gateways).
 
 use crate::chosen_password::hash_chosen_password;
+use crate::link_token::{new_link_token, token_hash};
 use crate::{AuditLog, Revoker, Store, StoreError};
 use portcullis_core::password_reset::{RESET_LINK_LIFETIME_SECS, email_key, reset_email};
-use portcullis_core::{
-    AuditEvent, Clock, PasswordError, PasswordHasher, ResetLink, generate_secret,
-};
-use portcullis_jose::sha256;
+use portcullis_core::{AuditEvent, Clock, PasswordError, PasswordHasher, ResetLink};
 
-/// Bytes of randomness in a reset link's token.
-const TOKEN_BYTES: usize = 32;
 /// Requests settled per round.
 const BATCH: u32 = 50;
 
@@ -77,12 +73,11 @@ impl PasswordReset<'_> {
                 let Some(address) = &account.email else {
                     continue;
                 };
-                let token = generate_secret(TOKEN_BYTES)
-                    .map_err(|_| StoreError::Unavailable("no randomness for a token".into()))?;
+                let (token, token_hash) = new_link_token()?;
                 let link = format!("{}?token={token}", self.reset_page);
                 links.push((
                     ResetLink {
-                        token_hash: sha256(token.as_bytes()).to_vec(),
+                        token_hash,
                         user_id: account.id.clone(),
                         expires_at: now + RESET_LINK_LIFETIME_SECS,
                     },
@@ -106,7 +101,7 @@ impl PasswordReset<'_> {
     /// # Errors
     /// Store failures.
     pub async fn link_is_live(&self, token: &str) -> Result<bool, StoreError> {
-        let hash = sha256(token.as_bytes());
+        let hash = token_hash(token);
         Ok(self
             .store
             .find_reset_link(&hash, self.clock.now())
@@ -126,7 +121,7 @@ impl PasswordReset<'_> {
         password: String,
         remote_addr: Option<String>,
     ) -> Result<(), ResetError> {
-        let hash = sha256(token.as_bytes());
+        let hash = token_hash(token);
         let now = self.clock.now();
         let user_id = self
             .store

@@ -15,6 +15,13 @@ use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_types::GrantType;
 use tempfile::TempDir;
 
+#[path = "conformance/registration.rs"]
+mod registration;
+use registration::{
+    invitations_are_single_use_and_expire, registration_is_one_transaction_per_outcome,
+    verification_links_verify_once_and_change_the_address,
+};
+
 async fn sqlite() -> (TempDir, SqlStore) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqlStore::open_sqlite(&dir.path().join("portcullis.db"))
@@ -174,7 +181,7 @@ async fn users_are_searched_and_paged_by_username(store: &dyn Store) {
     );
     assert!(
         store
-            .set_email("alice", Some("new@example.com"))
+            .set_email("alice", Some("new@example.com"), None)
             .await
             .expect("set")
     );
@@ -183,8 +190,13 @@ async fn users_are_searched_and_paged_by_username(store: &dyn Store) {
         alice.expect("alice").email.as_deref(),
         Some("new@example.com")
     );
-    assert!(store.set_email("alice", None).await.expect("clear"));
-    assert!(!store.set_email("nobody", None).await.expect("missing"));
+    assert!(store.set_email("alice", None, None).await.expect("clear"));
+    assert!(
+        !store
+            .set_email("nobody", None, None)
+            .await
+            .expect("missing")
+    );
 }
 
 async fn clients_round_trip(store: &dyn Store) {
@@ -1060,6 +1072,9 @@ macro_rules! cases {
             the_outbox_keeps_messages_until_removed,
             concurrent_claims_take_each_message_once,
             reset_links_are_single_use_superseded_and_expire,
+            registration_is_one_transaction_per_outcome,
+            invitations_are_single_use_and_expire,
+            verification_links_verify_once_and_change_the_address,
             sessions_and_consents,
             codes_are_single_use,
             refresh_rotation_detects_reuse,

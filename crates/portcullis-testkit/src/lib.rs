@@ -84,6 +84,8 @@ pub struct TestOptions {
     pub direct_login_origins: Vec<String>,
     /// Send the email outbox through this mailer (polled every 200 ms).
     pub mailer: Option<Arc<dyn portcullis_service::Mailer>>,
+    /// Who may register, and whether sign-in needs a verified address.
+    pub registration: portcullis_core::RegistrationPolicy,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -142,6 +144,7 @@ impl Default for TestOptions {
             trusted_proxies: portcullis_core::TrustedProxies::default(),
             direct_login_origins: Vec::new(),
             mailer: None,
+            registration: portcullis_core::RegistrationPolicy::default(),
         }
     }
 }
@@ -248,6 +251,7 @@ impl TestAuthServer {
                 housekeeping_interval: options.housekeeping_interval,
                 ..SignInSettings::default()
             },
+            registration: options.registration.clone(),
             trusted_proxies: options.trusted_proxies.clone(),
             verifier_leeway_secs: 60,
         };

@@ -9,6 +9,7 @@ pub mod audit;
 mod body;
 pub mod clients;
 pub mod error;
+pub mod invitations;
 pub mod keys;
 pub mod revocations;
 pub mod roles;
@@ -38,13 +39,14 @@ mod tags {
     pub const AUDIT: &str = "audit";
     pub const APPLY: &str = "apply";
     pub const REVOCATIONS: &str = "revocations";
+    pub const INVITATIONS: &str = "invitations";
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Portcullis admin API",
-        description = "Users, roles, clients, sessions, signing keys and the audit log. Bearer access \
+        description = "Users, invitations, roles, clients, sessions, signing keys and the audit log. Bearer access \
             tokens of this issuer (audience: the issuer) with scope portcullis:admin (read and \
             write) or portcullis:audit (read); a user's token also needs the role admin (or \
             auditor, read-only). Errors are {error, message, field}."
@@ -78,6 +80,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::set_password))
         .routes(routes!(users::sessions))
         .routes(routes!(users::revoke_consent))
+        .routes(routes!(invitations::create))
         .routes(routes!(roles::list))
         .routes(routes!(roles::put, roles::delete))
         .routes(routes!(clients::list, clients::create))

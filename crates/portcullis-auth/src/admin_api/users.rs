@@ -27,6 +27,9 @@ pub struct UserView {
     pub roles: Vec<String>,
     /// Email address.
     pub email: Option<String>,
+    /// Whether the address is verified (its owner followed a link, or an administrator vouched).
+    #[serde(default)]
+    pub email_verified: bool,
     /// Creation time, Unix seconds.
     pub created_at: i64,
     /// When the user was disabled, Unix seconds; absent when active.
@@ -36,6 +39,7 @@ pub struct UserView {
 impl From<User> for UserView {
     fn from(user: User) -> Self {
         UserView {
+            email_verified: user.email_verified(),
             id: user.id,
             username: user.username.to_string(),
             roles: user.roles,
@@ -109,9 +113,25 @@ pub struct UserPatch {
     )]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
+    /// `true` vouches for the address (verified now), `false` withdraws that; a new address
+    /// without it is unverified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// `true` disables the user (their tokens are revoked at once), `false` enables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+}
+
+impl UserPatch {
+    /// The service layer's changes.
+    pub fn changes(self) -> UserChanges {
+        UserChanges {
+            roles: self.roles,
+            email: self.email,
+            email_verified: self.email_verified,
+            disabled: self.disabled,
+        }
+    }
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -208,14 +228,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = administration(&state, &actor)
-        .update_user(
-            &username,
-            UserChanges {
-                roles: patch.roles,
-                email: patch.email,
-                disabled: patch.disabled,
-            },
-        )
+        .update_user(&username, patch.changes())
         .await?;
     Ok(Json(user.into()))
 }

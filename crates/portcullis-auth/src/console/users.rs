@@ -201,6 +201,7 @@ pub(super) async fn act(
             let changes = UserChanges {
                 roles: Some(roles(form.get("roles").unwrap_or_default())),
                 email: Some((!email.is_empty()).then(|| email.to_owned())),
+                email_verified: None,
                 disabled: None,
             };
             admin.update_user(&username, changes).await.map(drop)

@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use portcullis_core::{Session, User};
-use portcullis_service::{Account, PasswordChangeError, StoreError};
+use portcullis_service::{Account, AccountChangeError, EmailChange, StoreError};
 use std::net::SocketAddr;
 
 /// The signed-in user of this request and their session, if any (disabled users are signed out).
@@ -129,19 +129,44 @@ async fn render(
     let min = state.credentials.hasher().min_length();
     let body = format!(
         "{notice}<p>Signed in as <strong>{username}</strong>{email}. Roles: {roles}.</p>\
-         <h2>Your sessions</h2><ul>{sessions}</ul>\
+         <h2>Your sessions</h2><ul>{sessions}</ul>{end_all}\
          <h2>Applications</h2>{applications}\
          <h2>Change your password</h2><form method=\"post\" action=\"/account/password\">\
          <label for=\"current_password\">Current password</label>\
          <input type=\"password\" id=\"current_password\" name=\"current_password\" autocomplete=\"current-password\" required>\
          <label for=\"new_password\">New password</label>\
          <input type=\"password\" id=\"new_password\" name=\"new_password\" autocomplete=\"new-password\" minlength=\"{min}\" required>\
-         {hidden}<button type=\"submit\">Change password</button></form>",
+         {hidden}<button type=\"submit\">Change password</button></form>{email_form}",
         username = escape(user.username.as_str()),
-        email = user
-            .email
-            .as_deref()
-            .map_or(String::new(), |email| format!(" ({})", escape(email))),
+        email = user.email.as_deref().map_or(String::new(), |email| {
+            let state = if user.email_verified() {
+                "verified"
+            } else {
+                "not verified"
+            };
+            format!(" ({}, {state})", escape(email))
+        }),
+        end_all = form(
+            "/account/sessions/end-all",
+            &csrf,
+            &[],
+            "Sign out everywhere"
+        ),
+        email_form = if state.email.is_some() {
+            format!(
+                "<h2>Change your email address</h2><form method=\"post\" action=\"/account/email\">\
+                 <label for=\"email\">New email address</label>\
+                 <input type=\"email\" id=\"email\" name=\"email\" autocomplete=\"email\" required>\
+                 <label for=\"email_current_password\">Current password</label>\
+                 <input type=\"password\" id=\"email_current_password\" name=\"current_password\" \
+                 autocomplete=\"current-password\" required>\
+                 {}<button type=\"submit\">Send a verification link</button></form>\
+                 <p class=\"muted\">The new address is used once you follow the link we send to it.</p>",
+                hidden_fields(&[("csrf_token".into(), csrf.clone())])
+            )
+        } else {
+            String::new()
+        },
         roles = escape(&if user.roles.is_empty() {
             "none".to_owned()
         } else {
@@ -193,6 +218,27 @@ async fn posted(
         return Err(page);
     }
     Ok((session, user, params))
+}
+
+/// The page after everything of the account ended: the message, a way back in, and the
+/// session cookie cleared.
+fn signed_out(state: &AppState, message: &str) -> Response {
+    let mut response = Page {
+        status: StatusCode::OK,
+        title: "Signed out".to_owned(),
+        body: format!(
+            "{}<p><a href=\"{}\">Sign in</a></p>",
+            pages::message(message),
+            paths::SIGN_IN
+        ),
+        cookies: Vec::new(),
+    }
+    .render(&state.settings.sign_in.product_name);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        clear_session_cookie(state.settings.secure_cookies()),
+    );
+    response
 }
 
 /// What a posted account form asks for.
@@ -258,27 +304,11 @@ pub(super) async fn change_password(
         .change_password(current, new, client)
         .await
     {
-        Ok(()) => {
-            let mut response = Page {
-                status: StatusCode::OK,
-                title: "Password changed".to_owned(),
-                body: format!(
-                    "{}<p><a href=\"{}\">Sign in</a></p>",
-                    pages::message(
-                        "Your password was changed, and every session of your account was signed out."
-                    ),
-                    paths::SIGN_IN
-                ),
-                cookies: Vec::new(),
-            }
-            .render(&state.settings.sign_in.product_name);
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                clear_session_cookie(state.settings.secure_cookies()),
-            );
-            response
-        }
-        Err(PasswordChangeError::Store(error)) => unavailable_page(&state, &error),
+        Ok(()) => signed_out(
+            &state,
+            "Your password was changed, and every session of your account was signed out.",
+        ),
+        Err(AccountChangeError::Store(error)) => unavailable_page(&state, &error),
         Err(error) => {
             let message = error.to_string();
             render(
@@ -292,4 +322,68 @@ pub(super) async fn change_password(
             .await
         }
     }
+}
+
+pub(super) async fn end_all_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (_, user, _) = match posted(&state, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    match account(&state, &user).end_all_sessions().await {
+        Ok(()) => signed_out(
+            &state,
+            "Every session of your account was signed out, this one too.",
+        ),
+        Err(error) => unavailable_page(&state, &error),
+    }
+}
+
+pub(super) async fn change_email(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (session, user, params) = match posted(&state, &headers, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    if state.email.is_none() {
+        return super::error_page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Changing the email address needs email, which is not configured here.",
+        );
+    }
+    let change = EmailChange {
+        verification: super::email_verification::verification(&state),
+        policy: &state.settings.registration,
+        sign_in_page: &state.sign_in_page,
+        forgot_page: &state.forgot_page,
+    };
+    let client = client_ip(&state, &headers, remote_addr);
+    let outcome = account(&state, &user)
+        .request_email_change(
+            params.get("current_password").unwrap_or_default(),
+            params.get("email").unwrap_or_default(),
+            client,
+            &change,
+        )
+        .await;
+    let (status, notice) = match outcome {
+        Ok(address) => (
+            StatusCode::OK,
+            format!(
+                "We sent a link to {address}. Your address changes when you follow it; until \
+                 then the current one stays."
+            ),
+        ),
+        Err(AccountChangeError::Store(error)) => return unavailable_page(&state, &error),
+        Err(error) => (StatusCode::BAD_REQUEST, error.to_string()),
+    };
+    render(&state, &headers, &session, &user, status, Some(&notice)).await
 }

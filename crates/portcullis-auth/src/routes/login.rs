@@ -18,6 +18,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::AuditEvent;
+use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_service::credentials::{Attempt, SignInFailure};
 use serde::Deserialize;
 use serde_json::json;
@@ -138,6 +139,15 @@ pub(super) async fn login(
             return json_error(status, error);
         }
     };
+    if sign_in_needs_verification(state.settings.registration.require_verified_email, &user) {
+        state.audit.record(&AuditEvent::SignIn {
+            username: credentials.username,
+            success: false,
+            reason: Some("email not verified".to_owned()),
+            remote_addr: Some(client_address.to_string()),
+        });
+        return json_error(StatusCode::FORBIDDEN, "email_not_verified");
+    }
     let (session, cookie) = match browser_session::start(&state, &headers, &user).await {
         Ok(started) => started,
         Err(error) => return OAuthError::from_store(&error).into_response(),

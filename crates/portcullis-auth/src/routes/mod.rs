@@ -3,11 +3,13 @@
 mod account;
 mod authorize;
 mod discovery;
+mod email_verification;
 pub(crate) mod health;
 mod jwks;
 mod login;
 mod logout;
 pub(crate) mod password_reset;
+mod registration;
 mod revocation;
 mod sign_in;
 mod token;
@@ -35,6 +37,10 @@ pub mod paths {
     pub const FORGOT: &str = "/forgot";
     /// Choosing a new password through the link.
     pub const RESET: &str = "/reset";
+    /// Self-service registration.
+    pub const REGISTER: &str = "/register";
+    /// Following an email verification link.
+    pub const VERIFY_EMAIL: &str = "/verify-email";
     /// JSON sign-in for first-party apps.
     pub const LOGIN: &str = "/login";
     /// Token endpoint.
@@ -81,6 +87,13 @@ pub fn router(state: AppState) -> Router {
             post(account::revoke_application),
         )
         .route("/account/password", post(account::change_password))
+        .route("/account/email", post(account::change_email))
+        .route("/account/sessions/end-all", post(account::end_all_sessions))
+        .route(
+            paths::REGISTER,
+            get(registration::register_page).post(registration::register_submit),
+        )
+        .route(paths::VERIFY_EMAIL, get(email_verification::verify))
         .route(
             paths::FORGOT,
             get(password_reset::forgot_page).post(password_reset::forgot_submit),

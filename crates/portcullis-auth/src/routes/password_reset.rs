@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 
 const EXPIRED: &str =
     "This link has expired, was already used, or a newer one was sent. Ask for a new link.";
-const FORM_EXPIRED: &str = "The form expired or came from another site. Please try again.";
+pub(super) const FORM_EXPIRED: &str =
+    "The form expired or came from another site. Please try again.";
 
 /// The flow's use case for one request.
 pub(crate) fn password_reset(state: &AppState) -> PasswordReset<'_> {
@@ -34,7 +35,8 @@ pub(crate) fn password_reset(state: &AppState) -> PasswordReset<'_> {
     }
 }
 
-fn page(
+/// A page whose body holds a form: `body` gets the CSRF token (and the cookie is set).
+pub(super) fn page(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,

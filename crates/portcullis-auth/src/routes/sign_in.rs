@@ -11,7 +11,8 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use portcullis_core::AuditEvent;
+use portcullis_core::email_verification::sign_in_needs_verification;
+use portcullis_core::{AuditEvent, User};
 use portcullis_service::credentials::{Attempt, SignInFailure};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ pub(super) struct SignInQuery {
 
 /// Only the authorization endpoint and the account page are valid places to return to, so the
 /// parameter cannot be used as an open redirect.
-fn safe_return_to(return_to: Option<&str>) -> String {
+pub(super) fn safe_return_to(return_to: Option<&str>) -> String {
     return_to
         .filter(|target| {
             target.starts_with(&format!("{}?", paths::AUTHORIZE)) || *target == paths::ACCOUNT
@@ -49,7 +50,16 @@ fn form_page(
     Page {
         status,
         title: "Sign in".to_owned(),
-        body: pages::sign_in_form(&token, return_to, login_hint, error, state.email.is_some()),
+        body: pages::sign_in_form(
+            &token,
+            return_to,
+            login_hint,
+            error,
+            pages::SignInLinks {
+                forgot: state.email.is_some(),
+                register: state.email.is_some() && state.settings.registration.is_enabled(),
+            },
+        ),
         cookies: cookie.into_iter().collect(),
     }
     .render(&state.settings.sign_in.product_name)
@@ -137,6 +147,10 @@ pub(super) async fn submit(
         }
         Err(SignInFailure::Store(error)) => return unavailable_page(&state, &error),
     };
+    if sign_in_needs_verification(state.settings.registration.require_verified_email, &user) {
+        state.audit.record(&failure("email not verified"));
+        return verification_pending(&state, &user, &return_to).await;
+    }
     let (session, cookie) = match browser_session::start(&state, &headers, &user).await {
         Ok(started) => started,
         Err(error) => return unavailable_page(&state, &error),
@@ -163,6 +177,41 @@ pub(super) async fn submit(
         .headers_mut()
         .append(axum::http::header::SET_COOKIE, cookie);
     response
+}
+
+/// The answer to a right password of an account whose address is not verified while the policy
+/// requires it: a new link goes to the address (the password proved the account's owner asks),
+/// and sign-in waits for it.
+async fn verification_pending(state: &AppState, user: &User, return_to: &str) -> Response {
+    let message = match (&user.email, state.email.is_some()) {
+        (Some(address), true) => {
+            let sent = super::email_verification::verification(state)
+                .send_link(
+                    user,
+                    address,
+                    Some(return_to).filter(|to| !to.is_empty()),
+                    false,
+                )
+                .await;
+            if let Err(error) = sent {
+                return unavailable_page(state, &error);
+            }
+            format!(
+                "Verify your email address first: we sent a link to {address}. Follow it, then \
+                 sign in again."
+            )
+        }
+        _ => "This account needs a verified email address before it can sign in. Please ask an \
+              administrator."
+            .to_owned(),
+    };
+    Page {
+        status: StatusCode::FORBIDDEN,
+        title: "Verify your email address".to_owned(),
+        body: pages::message(&message),
+        cookies: Vec::new(),
+    }
+    .render(&state.settings.sign_in.product_name)
 }
 
 /// Appends `cookie` to a response (kept for handlers that build the response first).

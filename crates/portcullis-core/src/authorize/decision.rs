@@ -155,6 +155,7 @@ mod tests {
             username: Username::parse("alice").expect("username"),
             roles: vec![],
             email: None,
+            email_verified_at: None,
             password_hash: String::new(),
             created_at: 0,
             disabled_at: None,

@@ -252,6 +252,7 @@ impl Administration<'_> {
                     UserChanges {
                         roles: Some(wanted.roles.clone()),
                         email: Some(wanted.email.clone()),
+                        email_verified: None,
                         disabled: None,
                     },
                 )

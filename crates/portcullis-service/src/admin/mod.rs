@@ -7,6 +7,7 @@ mod apply;
 mod audit;
 mod clients;
 mod error;
+mod invitations;
 mod keys;
 mod roles;
 mod sessions;
@@ -19,6 +20,7 @@ pub use clients::{
     BUILT_IN_CLIENT_PREFIX, ClientCreated, ClientPage, MAX_CLIENT_PAGE, SecretRotated,
 };
 pub use error::AdminError;
+pub use invitations::InvitationCreated;
 pub use sessions::{MAX_SESSION_PAGE, SessionPage};
 pub use users::{InitialPassword, MAX_USER_PAGE, UserChanges, UserDraft, UserPage};
 

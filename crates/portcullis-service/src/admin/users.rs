@@ -2,8 +2,8 @@
 //! revokes what the user holds, at once.
 
 use super::{AdminError, Administration, one_page};
-use crate::UserSearch;
 use crate::chosen_password::hash_chosen_password;
+use crate::{StoreError, UserSearch};
 use portcullis_core::password::UNUSABLE_PASSWORD_HASH;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{NewUser, User, Username};
@@ -25,8 +25,11 @@ pub struct UserPage {
 pub struct UserChanges {
     /// New roles.
     pub roles: Option<Vec<String>>,
-    /// New email address, or `Some(None)` to remove it.
+    /// New email address, or `Some(None)` to remove it. A new address is unverified unless
+    /// `email_verified` says otherwise.
     pub email: Option<Option<String>>,
+    /// Vouch for the address (`true`: verified now) or withdraw that (`false`).
+    pub email_verified: Option<bool>,
     /// Disable (`true`: their tokens are revoked) or enable.
     pub disabled: Option<bool>,
 }
@@ -96,6 +99,10 @@ impl Administration<'_> {
             .create_user(&user)
             .await
             .map_err(|error| match AdminError::from(error) {
+                AdminError::Conflict(what) if what.contains("email") => AdminError::Invalid {
+                    field: "email",
+                    message: "another account uses this email address".to_owned(),
+                },
                 AdminError::Conflict(_) => {
                     AdminError::Conflict(format!("user `{}`", user.username))
                 }
@@ -154,15 +161,13 @@ impl Administration<'_> {
         if let Some(Some(email)) = &changes.email {
             validate_email(email)?;
         }
-        self.user(username).await?;
+        let current = self.user(username).await?;
         if let Some(roles) = roles {
             self.set_roles(username, roles).await?;
         }
-        if let Some(email) = changes.email {
-            if !self.store.set_email(username, email.as_deref()).await? {
-                return Err(AdminError::not_found("user", username));
-            }
-            self.record("user.set_email", username);
+        if changes.email.is_some() || changes.email_verified.is_some() {
+            self.set_email(&current, changes.email, changes.email_verified)
+                .await?;
         }
         match changes.disabled {
             Some(true) => self.disable_user(username).await?,
@@ -170,6 +175,47 @@ impl Administration<'_> {
             None => {}
         }
         self.user(username).await
+    }
+
+    /// Sets `user`'s address (`None`: keep it) and whether it is verified (`None`: a new address
+    /// is not, an unchanged one stays as it was).
+    async fn set_email(
+        &self,
+        user: &User,
+        email: Option<Option<String>>,
+        verified: Option<bool>,
+    ) -> Result<(), AdminError> {
+        let unchanged = email.as_ref().is_none_or(|new| {
+            new.as_deref().map(str::to_lowercase) == user.email.as_deref().map(str::to_lowercase)
+        });
+        let email = email.unwrap_or_else(|| user.email.clone());
+        let verified_at = match verified {
+            Some(true) if email.is_some() => user
+                .email_verified_at
+                .filter(|_| unchanged)
+                .or(Some(self.clock.now())),
+            Some(_) => None,
+            None if unchanged => user.email_verified_at,
+            None => None,
+        };
+        let username = user.username.as_str();
+        match self
+            .store
+            .set_email(username, email.as_deref(), verified_at)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(AdminError::not_found("user", username)),
+            Err(StoreError::Conflict(_)) => {
+                return Err(AdminError::Invalid {
+                    field: "email",
+                    message: "another account uses this email address".to_owned(),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
+        self.record("user.set_email", username);
+        Ok(())
     }
 
     /// Deletes a user and revokes their tokens.

@@ -7,7 +7,8 @@ mod throttle;
 pub use error::StoreError;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    OutboxStore, PasswordResetStore, RevocationStore, RoleStore, SessionSearch, SessionStore,
-    SigningKeyStore, Store, UserSearch, UserStore,
+    NewRegistration, OutboxStore, PasswordResetStore, RegistrationOutcome, RegistrationStore,
+    RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch,
+    UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

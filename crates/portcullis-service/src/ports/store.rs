@@ -5,10 +5,11 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::{
-    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, IssuedAccessToken, OutboxEntry,
-    OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily, RefreshTokenLookup,
-    RefreshTokenRecord, ResetLink, ResetRequest, RevocationEntry, RevocationFeedPage,
-    RevocationKind, RevokedFamily, Role, SecretHash, Session, SigningKeyRecord, UnixSeconds, User,
+    AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
+    OutboxEntry, OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily,
+    RefreshTokenLookup, RefreshTokenRecord, ResetLink, ResetRequest, RevocationEntry,
+    RevocationFeedPage, RevocationKind, RevokedFamily, Role, SecretHash, Session, SigningKeyRecord,
+    UnixSeconds, User, VerificationLink,
 };
 
 /// A page of the user list: a username-key prefix to search, and a cursor.
@@ -60,8 +61,14 @@ pub trait UserStore: Send + Sync {
     /// One page of users by username key (lowercase), through the username index: those whose
     /// key starts with `search.prefix` and comes after `search.after`, at most `search.limit`.
     async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError>;
-    /// Replaces the email address; `false` if there is no such user.
-    async fn set_email(&self, username: &str, email: Option<&str>) -> Result<bool, StoreError>;
+    /// Replaces the email address and when it was verified (`None`: unverified); `false` if
+    /// there is no such user. [`StoreError::Conflict`] if another account uses the address.
+    async fn set_email(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        verified_at: Option<UnixSeconds>,
+    ) -> Result<bool, StoreError>;
     /// Deletes a user; `false` if there was none.
     async fn delete_user(&self, username: &str) -> Result<bool, StoreError>;
     /// Replaces the password hash; `false` if there is no such user.
@@ -367,6 +374,80 @@ pub trait PasswordResetStore: Send + Sync {
     async fn purge_reset_links(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// A registration to store in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRegistration<'a> {
+    /// The account (its address lower-cased is checked against every account's).
+    pub user: &'a User,
+    /// The invitation to use up, in invitation mode.
+    pub invitation_hash: Option<&'a [u8]>,
+    /// The link verifying the address.
+    pub link: &'a VerificationLink,
+    /// The message carrying it.
+    pub verification_email: &'a OutgoingEmail,
+    /// The message to queue instead when the address already has an account.
+    pub address_in_use_email: &'a OutgoingEmail,
+}
+
+/// What a registration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationOutcome {
+    /// The account, its link and the message were stored.
+    Created,
+    /// Another account uses the address: only the message to it was queued.
+    AddressInUse,
+    /// The invitation was used up meanwhile (or expired): nothing was stored.
+    InvitationGone,
+}
+
+/// Self-service registration: invitations and email verification links.
+#[async_trait]
+pub trait RegistrationStore: Send + Sync {
+    /// In one transaction: uses up the invitation (if any); refuses a taken username with
+    /// [`StoreError::Conflict`] (storing nothing); when another account uses the address,
+    /// queues only `address_in_use_email`; otherwise creates the account, stores its link and
+    /// queues `verification_email`.
+    async fn register(
+        &self,
+        registration: &NewRegistration<'_>,
+        now: UnixSeconds,
+    ) -> Result<RegistrationOutcome, StoreError>;
+    /// Stores an invitation.
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<(), StoreError>;
+    /// A live (unexpired, unused) invitation.
+    async fn find_invitation(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<Invitation>, StoreError>;
+    /// Stores a link, deleting the account's older ones, and queues its email, in one
+    /// transaction.
+    async fn send_verification_link(
+        &self,
+        link: &VerificationLink,
+        email: &OutgoingEmail,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// A live link.
+    async fn find_verification_link(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<VerificationLink>, StoreError>;
+    /// Uses a live link once, in one transaction: deletes it, makes its address the account's,
+    /// verified at `now`, and queues `notice` (to the old address). `None` for a link that is
+    /// not live (or was used by a concurrent caller); [`StoreError::Conflict`] (nothing changed)
+    /// when another account took the address meanwhile.
+    async fn use_verification_link(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+        notice: Option<&OutgoingEmail>,
+    ) -> Result<Option<VerificationLink>, StoreError>;
+    /// Deletes expired invitations and verification links; returns how many.
+    async fn purge_registration_links(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -382,6 +463,7 @@ pub trait Store:
     + RoleStore
     + OutboxStore
     + PasswordResetStore
+    + RegistrationStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -15,6 +15,7 @@ mod grants;
 mod keys;
 mod outbox;
 mod password_reset;
+mod registration;
 mod revocations;
 mod roles;
 mod sessions;

@@ -7,9 +7,29 @@ use portcullis_service::{OutboxStore, StoreError};
 use sqlx::Row;
 
 /// Queues a message; binds recipient, subject, text, HTML, and the time twice.
-pub(super) const INSERT_EMAIL: &str = "INSERT INTO email_outbox \
+const INSERT_EMAIL: &str = "INSERT INTO email_outbox \
      (recipient, subject, text_body, html_body, created_at, next_attempt_at, attempts) \
      VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING id";
+
+/// Queues `email` through `executor` (a transaction, so the message leaves only if what it
+/// announces was committed with it).
+pub(super) async fn enqueue_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email: &OutgoingEmail,
+    now: UnixSeconds,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(INSERT_EMAIL)
+        .bind(&email.to)
+        .bind(&email.subject)
+        .bind(&email.text)
+        .bind(&email.html)
+        .bind(now)
+        .bind(now)
+        .fetch_one(executor)
+        .await
+        .map_err(unavailable)?;
+    row.try_get("id").map_err(unavailable)
+}
 
 /// The longest error text kept per message.
 const MAX_ERROR_CHARS: usize = 500;
@@ -21,17 +41,7 @@ impl OutboxStore for SqlStore {
         email: &OutgoingEmail,
         now: UnixSeconds,
     ) -> Result<i64, StoreError> {
-        let row = sqlx::query(INSERT_EMAIL)
-            .bind(&email.to)
-            .bind(&email.subject)
-            .bind(&email.text)
-            .bind(&email.html)
-            .bind(now)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        row.try_get("id").map_err(unavailable)
+        enqueue_in(&self.pool, email, now).await
     }
 
     async fn claim_due_emails(

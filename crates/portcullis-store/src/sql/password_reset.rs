@@ -1,6 +1,6 @@
 //! [`PasswordResetStore`] on SQL (SQLite and PostgreSQL).
 
-use super::outbox::INSERT_EMAIL;
+use super::outbox::enqueue_in;
 use super::{SqlStore, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{OutgoingEmail, ResetLink, ResetRequest, UnixSeconds};
@@ -77,16 +77,7 @@ impl PasswordResetStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(unavailable)?;
-            sqlx::query(INSERT_EMAIL)
-                .bind(&email.to)
-                .bind(&email.subject)
-                .bind(&email.text)
-                .bind(&email.html)
-                .bind(now)
-                .bind(now)
-                .fetch_one(&mut *transaction)
-                .await
-                .map_err(unavailable)?;
+            enqueue_in(&mut *transaction, email, now).await?;
         }
         transaction.commit().await.map_err(unavailable)
     }

@@ -7,9 +7,10 @@ use portcullis_service::{StoreError, UserSearch, UserStore};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const USER_COLUMNS: &str = "id, username, roles, email, password_hash, created_at, disabled_at";
+pub(super) const USER_COLUMNS: &str =
+    "id, username, roles, email, email_verified_at, password_hash, created_at, disabled_at";
 
-fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+pub(super) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     let username: String = row.try_get("username").map_err(unavailable)?;
     Ok(User {
         id: row.try_get("id").map_err(unavailable)?,
@@ -17,10 +18,45 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
             .map_err(|_| StoreError::Corrupt(format!("username `{username}`")))?,
         roles: split_list(row.try_get("roles").map_err(unavailable)?),
         email: row.try_get("email").map_err(unavailable)?,
+        email_verified_at: row.try_get("email_verified_at").map_err(unavailable)?,
         password_hash: row.try_get("password_hash").map_err(unavailable)?,
         created_at: row.try_get("created_at").map_err(unavailable)?,
         disabled_at: row.try_get("disabled_at").map_err(unavailable)?,
     })
+}
+
+/// Inserts `user` through `executor` (the pool, or a transaction). [`StoreError::Conflict`] names
+/// what is taken: the username, or the address (one account per address in any letter case).
+pub(super) async fn insert_user<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user: &User,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO users (id, username, username_key, roles, email, email_verified_at, \
+         password_hash, created_at, disabled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&user.id)
+    .bind(user.username.as_str())
+    .bind(user.username.key())
+    .bind(join_list(&user.roles))
+    .bind(&user.email)
+    .bind(user.email_verified_at)
+    .bind(&user.password_hash)
+    .bind(user.created_at)
+    .bind(user.disabled_at)
+    .execute(executor)
+    .await
+    .map_err(|error| {
+        let on_email = error.to_string().contains("email");
+        crate::error::from_sqlx(error, || {
+            if on_email {
+                "an account with this email address".to_owned()
+            } else {
+                format!("user `{}`", user.username)
+            }
+        })
+    })?;
+    Ok(())
 }
 
 impl SqlStore {
@@ -43,22 +79,7 @@ impl SqlStore {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO users (id, username, username_key, roles, email, password_hash, created_at, disabled_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&user.id)
-        .bind(user.username.as_str())
-        .bind(user.username.key())
-        .bind(join_list(&user.roles))
-        .bind(&user.email)
-        .bind(&user.password_hash)
-        .bind(user.created_at)
-        .bind(user.disabled_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|error| crate::error::from_sqlx(error, || format!("user `{}`", user.username)))?;
-        Ok(())
+        insert_user(&self.pool, user).await
     }
 
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -121,13 +142,24 @@ impl UserStore for SqlStore {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn set_email(&self, username: &str, email: Option<&str>) -> Result<bool, StoreError> {
-        self.update_user(
-            "UPDATE users SET email = $1 WHERE username_key = $2",
-            email.map(str::to_owned),
-            username,
+    async fn set_email(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        verified_at: Option<UnixSeconds>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET email = $1, email_verified_at = $2 WHERE username_key = $3",
         )
+        .bind(email.map(str::to_owned))
+        .bind(verified_at)
+        .bind(username.to_ascii_lowercase())
+        .execute(&self.pool)
         .await
+        .map_err(|error| {
+            crate::error::from_sqlx(error, || "an account with this email address".into())
+        })?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {

@@ -69,6 +69,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
             audit_retention_secs: config.auth.audit_retention_days * 24 * 60 * 60,
             throttle: portcullis_core::throttle::ThrottlePolicy::default(),
         },
+        registration: config.registration_policy()?,
         trusted_proxies: portcullis_core::TrustedProxies::parse(&config.auth.trusted_proxies)
             .map_err(anyhow::Error::msg)?,
         verifier_leeway_secs: config.tokens.leeway_secs,

@@ -60,6 +60,8 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["email", "from"], Kind::Text),
     (&["email", "ca_file"], Kind::Text),
     (&["email", "stuck_after_secs"], Kind::Integer),
+    (&["registration", "mode"], Kind::Text),
+    (&["registration", "require_verified_email"], Kind::Boolean),
     (&["log", "format"], Kind::Text),
     (&["log", "level"], Kind::Text),
     (&["gateway", "listen"], Kind::Text),

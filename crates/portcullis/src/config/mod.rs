@@ -53,6 +53,8 @@ pub struct Config {
     pub passwords: PasswordsConfig,
     /// Outgoing email.
     pub email: EmailConfig,
+    /// Self-service registration and email verification.
+    pub registration: RegistrationConfig,
     /// Logging.
     pub log: LogConfig,
     /// The API gateway.
@@ -197,6 +199,29 @@ impl Default for EmailConfig {
     }
 }
 
+/// `[registration]`: self-service accounts at `/register`; off (`closed`) by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// `closed`, `open`, or `invite` (single-use invitations from an administrator).
+    pub mode: String,
+    /// Only addresses of these domains may register (or become an account's by a change);
+    /// empty: any.
+    pub allowed_email_domains: Vec<String>,
+    /// Sign-in completes only for accounts with a verified email address.
+    pub require_verified_email: bool,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig {
+            mode: "closed".to_owned(),
+            allowed_email_domains: Vec::new(),
+            require_verified_email: false,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -225,6 +250,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             passwords: PasswordsConfig::default(),
             email: EmailConfig::default(),
+            registration: RegistrationConfig::default(),
             log: LogConfig::default(),
             gateway: portcullis_gateway::GatewayConfig::default(),
         }
@@ -472,6 +498,7 @@ impl Config {
             bail!("redis_prefix must be a non-empty word");
         }
         self.validate_email()?;
+        self.registration_policy()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be `text` or `json`");
         }
@@ -550,6 +577,35 @@ impl Config {
             bail!("email.username and email.password go together");
         }
         Ok(())
+    }
+
+    /// The registration policy of `[registration]`.
+    ///
+    /// # Errors
+    /// An unknown mode, a malformed domain, or registration or a verified-address requirement
+    /// without `[email]` (nothing could verify an address).
+    pub fn registration_policy(&self) -> anyhow::Result<portcullis_core::RegistrationPolicy> {
+        let registration = &self.registration;
+        let mode = portcullis_core::RegistrationMode::parse(&registration.mode)
+            .context("registration.mode must be `closed`, `open` or `invite`")?;
+        let mut domains = Vec::new();
+        for domain in &registration.allowed_email_domains {
+            let domain = domain.trim().to_lowercase();
+            if domain.is_empty() || domain.contains(['@', '/', ' ']) || !domain.contains('.') {
+                bail!("registration.allowed_email_domains: `{domain}` is not a domain name");
+            }
+            domains.push(domain);
+        }
+        let policy = portcullis_core::RegistrationPolicy {
+            mode,
+            allowed_email_domains: domains,
+            require_verified_email: registration.require_verified_email,
+        };
+        if (policy.is_enabled() || policy.require_verified_email) && self.email.smtp_host.is_none()
+        {
+            bail!("registration needs [email] (email.smtp_host): addresses are verified by email");
+        }
+        Ok(policy)
     }
 
     /// The SMTP client's settings, when `[email]` names a server.

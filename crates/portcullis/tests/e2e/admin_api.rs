@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn token_of(server: &TestAuthServer, id: &str, scope: &str) -> String {
+pub(super) async fn token_of(server: &TestAuthServer, id: &str, scope: &str) -> String {
     let (_, secret) = server
         .add_client(automation(id, scope, &server.base_url))
         .await;
@@ -29,7 +29,7 @@ async fn token_of(server: &TestAuthServer, id: &str, scope: &str) -> String {
 }
 
 /// Sends `method path` with an optional token and JSON body; returns the status and JSON body.
-async fn call(
+pub(super) async fn call(
     server: &TestAuthServer,
     method: reqwest::Method,
     path: &str,

@@ -10,7 +10,7 @@ use portcullis_testkit::TestAuthServer;
 use serde_json::Value;
 
 /// Verifies an id token with the independent `jsonwebtoken` crate: RS256, issuer, audience.
-fn verify_id_token(token: &str, jwks: &Value, issuer: &str) -> Value {
+pub(super) fn verify_id_token(token: &str, jwks: &Value, issuer: &str) -> Value {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).expect("jwks");
     let header = jsonwebtoken::decode_header(token).expect("header");
     assert_eq!(

@@ -26,6 +26,37 @@ pub(crate) fn mailer(smtp: &TestSmtp) -> Arc<dyn Mailer> {
     )
 }
 
+/// The body of a quoted-printable message part, decoded (soft breaks and `=XX`).
+pub(crate) fn decode_quoted_printable(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let mut bytes = Vec::new();
+    let mut rest = joined.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'='
+            && let Some(hex) = tail.get(..2).and_then(|hex| std::str::from_utf8(hex).ok())
+            && let Ok(value) = u8::from_str_radix(hex, 16)
+        {
+            bytes.push(value);
+            rest = &tail[2..];
+            continue;
+        }
+        bytes.push(byte);
+        rest = tail;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The first link of a delivered message (its plain-text part comes first).
+pub(crate) fn link_in(message: &str) -> String {
+    let text = decode_quoted_printable(message);
+    let start = text.find("http://").expect("a link");
+    text[start..]
+        .split(|character: char| character.is_whitespace() || character == '"')
+        .next()
+        .expect("link")
+        .to_owned()
+}
+
 fn message(to: &str) -> OutgoingEmail {
     OutgoingEmail {
         to: to.into(),

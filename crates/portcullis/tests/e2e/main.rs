@@ -23,6 +23,7 @@ mod operations;
 mod outages;
 mod password_change;
 mod password_reset;
+mod registration;
 mod revocation_leeway;
 mod roles;
 mod sessions;

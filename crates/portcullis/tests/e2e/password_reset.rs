@@ -4,44 +4,13 @@
 //! account out everywhere, and works once; a newer link supersedes an older one and links expire.
 
 use super::browser::{Browser, PASSWORD, app_client, refresh, sign_in_for_tokens};
-use super::email::mailer;
+use super::email::{link_in, mailer};
 use portcullis_testkit::browser::hidden_fields;
 use portcullis_testkit::smtp::TestSmtp;
 use portcullis_testkit::{ManualClock, TestAuthServer, TestOptions};
 use std::time::Duration;
 
 const NEW_PASSWORD: &str = "velvet otter juggles quinces";
-
-/// The body of a quoted-printable message part, decoded (soft breaks and `=XX`).
-fn decode_quoted_printable(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let mut bytes = Vec::new();
-    let mut rest = joined.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        if byte == b'='
-            && let Some(hex) = tail.get(..2).and_then(|hex| std::str::from_utf8(hex).ok())
-            && let Ok(value) = u8::from_str_radix(hex, 16)
-        {
-            bytes.push(value);
-            rest = &tail[2..];
-            continue;
-        }
-        bytes.push(byte);
-        rest = tail;
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// The reset link of a delivered message.
-fn reset_link(message: &str) -> String {
-    let text = decode_quoted_printable(message);
-    let start = text.find("http://").expect("a link");
-    text[start..]
-        .split(|character: char| character.is_whitespace() || character == '"')
-        .next()
-        .expect("link")
-        .to_owned()
-}
 
 async fn ask_for_link(browser: &Browser, server: &TestAuthServer, email: &str) -> (u16, String) {
     let form = browser.get(&server.url("/forgot")).await;
@@ -115,7 +84,7 @@ async fn a_forgotten_password_is_reset_by_a_single_use_link() {
     );
     assert!(delivered[0].contains("To: alice@example.com"));
     assert!(delivered[0].contains("Subject: Reset your Portcullis password"));
-    let link = reset_link(&delivered[0]);
+    let link = link_in(&delivered[0]);
     assert!(
         link.starts_with(&format!("{}/reset?token=", server.base_url)),
         "{link}"
@@ -163,9 +132,9 @@ async fn a_newer_link_supersedes_the_older_and_links_expire() {
     server.add_user("bob", &["user"], PASSWORD).await;
     let browser = Browser::new();
     ask_for_link(&browser, &server, "bob@example.com").await;
-    let first = reset_link(&smtp.wait_for(1, Duration::from_secs(20)).await[0]);
+    let first = link_in(&smtp.wait_for(1, Duration::from_secs(20)).await[0]);
     ask_for_link(&browser, &server, "bob@example.com").await;
-    let second = reset_link(&smtp.wait_for(2, Duration::from_secs(20)).await[1]);
+    let second = link_in(&smtp.wait_for(2, Duration::from_secs(20)).await[1]);
     assert_ne!(first, second);
     let (status, _) = choose(&browser, &first, NEW_PASSWORD).await;
     assert_eq!(status, 400, "superseded by the newer link");

@@ -12,6 +12,7 @@ use portcullis_auth::admin_api::apply::{ApplyBody, ApplyClient, ApplyResult, App
 use portcullis_auth::admin_api::clients::{
     ClientCreatedView, ClientView, NewClientBody, SecretView,
 };
+use portcullis_auth::admin_api::invitations::{InvitationView, NewInvitationBody};
 use portcullis_auth::admin_api::keys::{KeyView, RotateBody};
 use portcullis_auth::admin_api::roles::{PutRoleBody, RoleBody};
 use portcullis_auth::admin_api::sessions::SessionView;
@@ -20,7 +21,7 @@ use portcullis_auth::admin_api::users::{
 };
 use portcullis_core::{Clock, Role, SystemClock};
 use portcullis_jose::Algorithm;
-use portcullis_service::admin::{DesiredState, InitialPassword, UserChanges};
+use portcullis_service::admin::{DesiredState, InitialPassword};
 use portcullis_service::{AuditQuery, AuditStore, KeyManager, SigningKeyStore};
 use portcullis_store::SqlStore;
 use reqwest::Method;
@@ -53,6 +54,29 @@ impl Backend<'_> {
                 Ok(user.into())
             }
             Backend::Remote(remote) => remote.call(Method::POST, "/admin/v1/users", &body).await,
+        }
+    }
+
+    pub(crate) async fn create_invitation(
+        &self,
+        body: NewInvitationBody,
+    ) -> anyhow::Result<InvitationView> {
+        match self {
+            Backend::Direct {
+                context, config, ..
+            } => {
+                let register_page = format!("{}/register", config.issuer().trim_end_matches('/'));
+                let created = context
+                    .administration()
+                    .create_invitation(body.email.as_deref(), body.expires_in_secs, &register_page)
+                    .await?;
+                Ok(created.into())
+            }
+            Backend::Remote(remote) => {
+                remote
+                    .call(Method::POST, "/admin/v1/invitations", &body)
+                    .await
+            }
         }
     }
 
@@ -92,18 +116,11 @@ impl Backend<'_> {
         patch: UserPatch,
     ) -> anyhow::Result<UserView> {
         match self {
-            Backend::Direct { context, .. } => {
-                let changes = UserChanges {
-                    roles: patch.roles,
-                    email: patch.email,
-                    disabled: patch.disabled,
-                };
-                Ok(context
-                    .administration()
-                    .update_user(name, changes)
-                    .await?
-                    .into())
-            }
+            Backend::Direct { context, .. } => Ok(context
+                .administration()
+                .update_user(name, patch.changes())
+                .await?
+                .into()),
             Backend::Remote(remote) => {
                 let path = format!("/admin/v1/users/{}", segment(name));
                 remote.call(Method::PATCH, &path, &patch).await

@@ -7,6 +7,7 @@ mod audit;
 mod backend;
 mod client;
 pub(crate) mod context;
+mod invite;
 mod keys;
 mod remote;
 mod role;
@@ -63,6 +64,8 @@ enum AdminCommand {
     /// Browser sign-in sessions.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Create a single-use invitation to register (registration mode `invite`).
+    Invite(invite::InviteArgs),
     /// Make roles, clients and users match a TOML file (plan, then apply; --dry-run, --prune).
     Apply(apply::ApplyArgs),
     /// The newest audit events: sign-ins, tokens issued and refused, revocations, failures.
@@ -120,6 +123,7 @@ impl AdminCommand {
             AdminCommand::Session(command) => command.run(backend).await,
             AdminCommand::Audit(args) => args.run(backend).await,
             AdminCommand::Apply(args) => args.run(backend).await,
+            AdminCommand::Invite(args) => args.run(backend).await,
         }
     }
 }

@@ -1,0 +1,626 @@
+//! Self-service registration end to end, with a real SMTP server on loopback (aiosmtpd) whose
+//! delivered messages the tests read: register from the sign-in page of an authorization
+//! request, verify the address by the emailed link, sign in and land back at the app with
+//! `email_verified` true; sign-in waits for verification under the policy; the answer is the same
+//! for an address that has an account (its owner gets a message instead); invitation-only and
+//! domain allow-list; a changed address is verified before use and the old one told.
+
+use super::admin_api::{call, token_of};
+use super::browser::{APP, Browser, CALLBACK, app_client, authorize_url, exchange, query_param};
+use super::code_flow::verify_id_token;
+use super::email::{decode_quoted_printable, link_in, mailer};
+use super::support::{admin, http, jwks, stdout};
+use portcullis_core::{RegistrationMode, RegistrationPolicy};
+use portcullis_service::AuditQuery;
+use portcullis_testkit::browser::{hidden_fields, location, pkce_pair};
+use portcullis_testkit::smtp::TestSmtp;
+use portcullis_testkit::{TestAuthServer, TestOptions};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const STRONG: &str = "velvet otter juggles quinces";
+
+async fn start(smtp: &TestSmtp, registration: RegistrationPolicy) -> TestAuthServer {
+    let server = TestAuthServer::start_with(TestOptions {
+        mailer: Some(mailer(smtp)),
+        registration,
+        direct_login_client: Some(APP.into()),
+        ..TestOptions::default()
+    })
+    .await;
+    server.add_client(app_client()).await;
+    server
+}
+
+fn open() -> RegistrationPolicy {
+    RegistrationPolicy {
+        mode: RegistrationMode::Open,
+        ..RegistrationPolicy::default()
+    }
+}
+
+/// Fills and posts the registration form found at `form_url`; returns the status and page.
+async fn register(
+    browser: &Browser,
+    server: &TestAuthServer,
+    form_url: &str,
+    (username, email, password): (&str, &str, &str),
+) -> (u16, String) {
+    let form = browser.get(form_url).await;
+    assert_eq!(form.status(), 200, "the form at {form_url}");
+    let mut fields: Vec<(String, String)> = hidden_fields(&form.text().await.expect("html"))
+        .into_iter()
+        .filter(|(name, _)| !["username", "email"].contains(&name.as_str()))
+        .collect();
+    fields.push(("username".into(), username.into()));
+    fields.push(("email".into(), email.into()));
+    fields.push(("password".into(), password.into()));
+    let answer = browser.post(&server.url("/register"), &fields).await;
+    let status = answer.status().as_u16();
+    (status, answer.text().await.expect("html"))
+}
+
+/// The delivered message to `to` whose subject contains `subject`, as delivered.
+async fn message_to(smtp: &TestSmtp, count: usize, to: &str, subject: &str) -> String {
+    smtp.wait_for(count, Duration::from_secs(20))
+        .await
+        .into_iter()
+        .find(|raw| raw.contains(&format!("To: {to}")) && raw.contains(subject))
+        .unwrap_or_else(|| panic!("no message to {to} about {subject}"))
+}
+
+async fn audit_kinds(server: &TestAuthServer) -> Vec<String> {
+    let query = AuditQuery {
+        limit: 200,
+        ..AuditQuery::default()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server
+        .state
+        .store
+        .search_audit(&query)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|record| {
+            assert!(
+                !record.detail.contains(STRONG),
+                "no password in the audit log"
+            );
+            record.kind
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_registers_verifies_and_returns_to_the_app() {
+    let Some(smtp) = TestSmtp::start().await else {
+        return;
+    };
+    let server = start(
+        &smtp,
+        RegistrationPolicy {
+            require_verified_email: true,
+            ..open()
+        },
+    )
+    .await;
+    let browser = Browser::new();
+    let (verifier, challenge) = pkce_pair();
+    let to_sign_in = browser
+        .get(&authorize_url(&server, "openid email", &challenge, &[]))
+        .await;
+    let sign_in_url = location(&to_sign_in, &server.base_url);
+    let sign_in = browser.get(&sign_in_url).await.text().await.expect("html");
+    let register_href = sign_in
+        .split("href=\"")
+        .find(|rest| rest.starts_with("/register"))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-in page links to /register")
+        .replace("&amp;", "&");
+    assert!(
+        register_href.contains("return_to=%2Fauthorize%3F"),
+        "{register_href}"
+    );
+
+    let (status, answer) = register(
+        &browser,
+        &server,
+        &server.url(&register_href),
+        ("nora", "Nora@Example.com", STRONG),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.contains("We sent a message to Nora@Example.com"),
+        "{answer}"
+    );
+    let first = message_to(&smtp, 1, "Nora@Example.com", "Verify your email address").await;
+    assert!(
+        decode_quoted_printable(&first).contains("<a href=\""),
+        "an HTML part too"
+    );
+
+    // Before the link is followed, the policy holds sign-in, and a new link (for the same
+    // authorization request) is sent.
+    let held = fresh_sign_in(&server, &sign_in_url, "nora", STRONG).await;
+    assert_eq!(held.0, 403);
+    assert!(
+        held.1.contains("Verify your email address first"),
+        "{}",
+        held.1
+    );
+    let login = http()
+        .post(server.url("/login"))
+        .json(&json!({"username": "nora", "password": STRONG}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 403);
+    assert_eq!(
+        login.json::<Value>().await.expect("json")["error"],
+        "email_not_verified"
+    );
+    let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
+    let newest = messages
+        .iter()
+        .map(|raw| link_in(raw))
+        .find(|link| *link != link_in(&first))
+        .expect("a second link");
+    let superseded = browser.get(&link_in(&first)).await;
+    assert_eq!(
+        superseded.status(),
+        400,
+        "a newer link supersedes the first"
+    );
+
+    let verified = browser.get(&newest).await;
+    assert_eq!(verified.status(), 200);
+    let page = verified.text().await.expect("html");
+    assert!(page.contains("Nora@Example.com is verified"), "{page}");
+    let continue_href = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a way on")
+        .replace("&amp;", "&");
+    assert!(
+        continue_href.starts_with("/signin?return_to=%2Fauthorize%3F"),
+        "{continue_href}"
+    );
+    assert_eq!(browser.get(&newest).await.status(), 400, "single use");
+
+    // Signing in from the link lands back at the app with a code.
+    let callback = browser
+        .authorize(
+            &server.base_url,
+            &server.url(&continue_href),
+            ("nora", STRONG),
+            CALLBACK,
+        )
+        .await;
+    let code = query_param(&callback, "code").expect("code");
+    assert_eq!(query_param(&callback, "state").as_deref(), Some("st-1"));
+    let tokens: Value = exchange(&server, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let id = verify_id_token(
+        tokens["id_token"].as_str().expect("id token"),
+        &jwks(&server.base_url).await,
+        &server.base_url,
+    );
+    assert_eq!(id["email"], "Nora@Example.com");
+    assert_eq!(id["email_verified"], true, "OpenID Connect Core §5.1");
+    let userinfo: Value = http()
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().expect("access token"))
+        .send()
+        .await
+        .expect("userinfo")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(userinfo["email_verified"], true);
+
+    let kinds = audit_kinds(&server).await;
+    for kind in [
+        "user_registered",
+        "email_verification_sent",
+        "email_verified",
+    ] {
+        assert!(
+            kinds.iter().any(|found| found == kind),
+            "{kind} in {kinds:?}"
+        );
+    }
+}
+
+/// Signs `username` in on a fresh browser's sign-in page at `url`; the status and page.
+async fn fresh_sign_in(
+    server: &TestAuthServer,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> (u16, String) {
+    let browser = Browser::new();
+    let form = browser.get(url).await.text().await.expect("html");
+    let mut fields = hidden_fields(&form);
+    fields.push(("username".into(), username.into()));
+    fields.push(("password".into(), password.into()));
+    let answer = browser.post(&server.url("/signin"), &fields).await;
+    let status = answer.status().as_u16();
+    (status, answer.text().await.expect("html"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_with_an_account_gets_the_same_answer_and_its_owner_a_message() {
+    let Some(smtp) = TestSmtp::start().await else {
+        return;
+    };
+    let server = start(&smtp, open()).await;
+    server.add_user("alice", &["user"], STRONG).await;
+    let browser = Browser::new();
+    let form = server.url("/register");
+
+    let (taken_status, taken) = register(
+        &browser,
+        &server,
+        &form,
+        ("alice2", "ALICE@example.com", STRONG),
+    )
+    .await;
+    let (fresh_status, fresh) = register(
+        &browser,
+        &server,
+        &form,
+        ("carol", "carol@example.com", STRONG),
+    )
+    .await;
+    assert_eq!((taken_status, fresh_status), (200, 200));
+    assert_eq!(
+        taken.replace("ALICE@example.com", "X"),
+        fresh.replace("carol@example.com", "X"),
+        "the page never tells whether an address has an account"
+    );
+    let notice = message_to(
+        &smtp,
+        2,
+        "ALICE@example.com",
+        "Someone tried to use your address",
+    )
+    .await;
+    assert!(
+        decode_quoted_printable(&notice).contains("/forgot"),
+        "the owner learns how to get in"
+    );
+    message_to(&smtp, 2, "carol@example.com", "Verify your email address").await;
+    let store = &server.state.store;
+    assert!(
+        store
+            .find_user_by_username("alice2")
+            .await
+            .expect("find")
+            .is_none()
+    );
+    assert!(
+        store
+            .find_user_by_username("carol")
+            .await
+            .expect("find")
+            .is_some()
+    );
+
+    for (fields, status, says) in [
+        (
+            ("ALICE", "new@example.com", STRONG),
+            400,
+            "username is taken",
+        ),
+        (
+            ("dave", "dave@example.com", "password1234"),
+            400,
+            "too easy to guess",
+        ),
+        (
+            ("dave", "not-an-address", STRONG),
+            400,
+            "invalid email address",
+        ),
+        (
+            ("dave dave", "dave@example.com", STRONG),
+            400,
+            "invalid username",
+        ),
+    ] {
+        let (got, page) = register(&browser, &server, &form, fields).await;
+        assert_eq!(got, status, "{fields:?}: {page}");
+        assert!(page.contains(says), "{fields:?}: {page}");
+    }
+    assert!(
+        store
+            .find_user_by_username("dave")
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    // A form without its CSRF token is refused.
+    let forged = browser
+        .post(
+            &server.url("/register"),
+            &[
+                ("username".to_owned(), "eve".to_owned()),
+                ("email".to_owned(), "eve@example.com".to_owned()),
+                ("password".to_owned(), STRONG.to_owned()),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        smtp.messages().len(),
+        2,
+        "refused registrations send nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_and_the_domain_allow_list_decide_who_registers() {
+    let Some(smtp) = TestSmtp::start().await else {
+        return;
+    };
+    let server = start(
+        &smtp,
+        RegistrationPolicy {
+            mode: RegistrationMode::Invite,
+            allowed_email_domains: vec!["example.com".into()],
+            ..RegistrationPolicy::default()
+        },
+    )
+    .await;
+    let browser = Browser::new();
+    let uninvited = browser.get(&server.url("/register")).await;
+    assert_eq!(uninvited.status(), 403);
+    assert!(
+        uninvited
+            .text()
+            .await
+            .expect("html")
+            .contains("by invitation only")
+    );
+    let sign_in = browser
+        .get(&server.url("/signin"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        sign_in.contains("href=\"/register\""),
+        "invite mode still links to /register"
+    );
+
+    let token = token_of(&server, "ops", "portcullis:admin").await;
+    let (status, created) = call(
+        &server,
+        reqwest::Method::POST,
+        "/admin/v1/invitations",
+        Some(&token),
+        Some(json!({"email": "Gina@Example.com"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["email"], "gina@example.com");
+    let link = created["link"].as_str().expect("link").to_owned();
+    assert!(
+        link.starts_with(&server.url("/register?invitation=")),
+        "{link}"
+    );
+    let (status, refused) = call(
+        &server,
+        reqwest::Method::POST,
+        "/admin/v1/invitations",
+        Some(&token),
+        Some(json!({"email": "nope", "expires_in_secs": 3600})),
+    )
+    .await;
+    assert_eq!((status, refused["field"].as_str()), (400, Some("email")));
+
+    let form = browser.get(&link).await.text().await.expect("html");
+    assert!(
+        form.contains("value=\"gina@example.com\""),
+        "the invited address is filled in"
+    );
+    let (status, page) = register(
+        &browser,
+        &server,
+        &link,
+        ("gina", "other@example.com", STRONG),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("use the address this invitation was sent to"),
+        "{page}"
+    );
+    let (status, page) = register(
+        &browser,
+        &server,
+        &link,
+        ("gina", "gina@example.com", STRONG),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let reused = browser.get(&link).await;
+    assert_eq!(reused.status(), 403, "an invitation works once");
+
+    // An unbound invitation, made by the CLI on the data directory, for an outside domain.
+    let output = admin(
+        server.data_dir(),
+        &["invite", "--expires-in-secs", "600"],
+        "",
+        &[],
+    )
+    .await;
+    let printed = stdout(&output);
+    let open_link = printed
+        .split_whitespace()
+        .find(|word| word.contains("/register?invitation="))
+        .unwrap_or_else(|| panic!("a link in {printed}"));
+    let invitation = open_link.split("invitation=").nth(1).expect("token");
+    let local = server.url(&format!("/register?invitation={invitation}"));
+    let (status, page) = register(
+        &browser,
+        &server,
+        &local,
+        ("hank", "hank@evil.test", STRONG),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("addresses of this domain cannot register here"),
+        "{page}"
+    );
+    let (status, _) = register(
+        &browser,
+        &server,
+        &local,
+        ("hank", "hank@EXAMPLE.com", STRONG),
+    )
+    .await;
+    assert_eq!(status, 200, "the refusal left the invitation usable");
+    smtp.wait_for(2, Duration::from_secs(20)).await;
+    let kinds = audit_kinds(&server).await;
+    assert!(
+        kinds
+            .iter()
+            .filter(|kind| *kind == "user_registered")
+            .count()
+            == 2,
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_off_by_default_and_without_email() {
+    let server = TestAuthServer::start_with(TestOptions {
+        registration: open(),
+        ..TestOptions::default()
+    })
+    .await;
+    let browser = Browser::new();
+    assert_eq!(
+        browser.get(&server.url("/register")).await.status(),
+        404,
+        "no email, no registration"
+    );
+    let sign_in = browser
+        .get(&server.url("/signin"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(!sign_in.contains("/register"));
+    let closed = TestAuthServer::start().await;
+    assert_eq!(browser.get(&closed.url("/register")).await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_address_is_verified_before_use_and_the_old_one_is_told() {
+    let Some(smtp) = TestSmtp::start().await else {
+        return;
+    };
+    let server = start(&smtp, RegistrationPolicy::default()).await;
+    server.add_user("bob", &["user"], STRONG).await;
+    server.add_user("alice", &["user"], STRONG).await;
+    let browser = Browser::new();
+    let (_, challenge) = pkce_pair();
+    browser
+        .authorize(
+            &server.base_url,
+            &authorize_url(&server, "openid", &challenge, &[]),
+            ("bob", STRONG),
+            CALLBACK,
+        )
+        .await;
+    let change = |email: &'static str, password: &'static str| {
+        let browser = &browser;
+        let server = &server;
+        async move {
+            let page = browser
+                .get(&server.url("/account"))
+                .await
+                .text()
+                .await
+                .expect("html");
+            let start = page
+                .find("action=\"/account/email\"")
+                .expect("the address form");
+            let mut fields = hidden_fields(&page[start..]);
+            fields.push(("email".into(), email.into()));
+            fields.push(("current_password".into(), password.into()));
+            let answer = browser.post(&server.url("/account/email"), &fields).await;
+            let status = answer.status().as_u16();
+            (status, answer.text().await.expect("html"))
+        }
+    };
+    let (status, wrong) = change("bob@new.example", "not the password at all").await;
+    assert_eq!(status, 400, "{wrong}");
+    assert!(wrong.contains("current password is not right"), "{wrong}");
+    let (status, asked) = change("bob@new.example", STRONG).await;
+    assert_eq!(status, 200);
+    assert!(
+        asked.contains("We sent a link to bob@new.example"),
+        "{asked}"
+    );
+    assert!(
+        asked.contains("bob@example.com, not verified"),
+        "the old address stays until then"
+    );
+    let (status, in_use) = change("ALICE@example.com", STRONG).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        in_use.replace("ALICE@example.com", "X"),
+        asked.replace("bob@new.example", "X"),
+        "the page never tells that another account uses the address"
+    );
+    message_to(
+        &smtp,
+        2,
+        "ALICE@example.com",
+        "Someone tried to use your address",
+    )
+    .await;
+    let link = link_in(&message_to(&smtp, 2, "bob@new.example", "Verify your email address").await);
+    assert_eq!(browser.get(&link).await.status(), 200);
+    let notice = message_to(&smtp, 3, "bob@example.com", "email address was changed").await;
+    assert!(decode_quoted_printable(&notice).contains("bob@new.example"));
+    let account = browser
+        .get(&server.url("/account"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(account.contains("bob@new.example, verified"), "{account}");
+    let kinds = audit_kinds(&server).await;
+    assert!(
+        kinds.iter().any(|kind| kind == "email_changed"),
+        "{kinds:?}"
+    );
+
+    // Signing out everywhere ends this session too.
+    let start = account
+        .find("action=\"/account/sessions/end-all\"")
+        .expect("the form");
+    let form = account[start..].split("</form>").next().expect("its end");
+    let ended = browser
+        .post(
+            &server.url("/account/sessions/end-all"),
+            &hidden_fields(form),
+        )
+        .await;
+    assert_eq!(ended.status(), 200);
+    let after = browser.get(&server.url("/account")).await;
+    assert_eq!(after.status(), 303, "signed out: back to sign-in");
+}
