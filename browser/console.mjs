@@ -4,21 +4,10 @@
 // Screenshots of each page go to OUT_DIR.
 //
 // Usage: node console.mjs ADMIN_URL PASSWORD OUT_DIR
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { fail, launch, screenshots, submit } from "./support.mjs";
 
 const [admin, password, outDir] = process.argv.slice(2);
-mkdirSync(outDir, { recursive: true });
-const fail = (message) => {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-};
-const shot = async (page, name, what) => {
-  await page.screenshot({ path: `${outDir}/${name}.png`, fullPage: true });
-  console.log(`ok: ${what} (${outDir}/${name}.png)`);
-};
-const submit = (page, selector) =>
-  Promise.all([page.waitForLoadState("load"), page.click(selector)]);
+const shot = screenshots(outDir);
 
 async function signIn(browser, username) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
@@ -31,10 +20,7 @@ async function signIn(browser, username) {
   return { context, page };
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const browser = await launch();
 try {
   const refused = await signIn(browser, "guest");
   await refused.page.waitForSelector("text=Only administrators and auditors");

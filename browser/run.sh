@@ -2,7 +2,9 @@
 # A real browser in CI: Debian's Chromium (installed here if missing) driven by playwright-core
 # (installed here from npm into target/browser) signs in to `portcullis up`, consents and reaches
 # a protected route through the gateway, then uses the admin console as testuser (and is refused
-# as guest). Screenshots: target/browser/screenshots/*.png.
+# as guest), then registers a new account, verifying it by the link that a real SMTP server
+# (aiosmtpd from PyPI, installed here, on loopback) received. Screenshots:
+# target/browser/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -x /usr/bin/chromium ]]; then
@@ -14,11 +16,25 @@ cp browser/package.json target/browser/
 (cd target/browser && npm install --silent --no-audit --no-fund)
 source scripts/up-stack.sh
 export PORTCULLIS_DEMO_PASSWORD="browser $(head -c 9 /dev/urandom | base64)"
+# The same aiosmtpd the Rust tests use, receiving the stack's mail into a Maildir.
+PYTHON_TOOLS=target/test-tools/python
+[[ -d $PYTHON_TOOLS/aiosmtpd ]] ||
+    python3 -m pip install --quiet --disable-pip-version-check --target "$PYTHON_TOOLS" aiosmtpd==1.4.6
+SMTP=$(free_port)
+PYTHONPATH=$PYTHON_TOOLS python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP" \
+    -c aiosmtpd.handlers.Mailbox "$WORK/maildir" >/dev/null 2>&1 &
+SMTP_PID=$!
+trap 'kill $SMTP_PID 2>/dev/null; cleanup_up' EXIT INT TERM
+export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
+    PORTCULLIS_EMAIL_SECURITY=none PORTCULLIS_EMAIL_FROM="Portcullis <no-reply@portcullis.test>" \
+    PORTCULLIS_REGISTRATION_MODE=open
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
-cp browser/signin.mjs browser/console.mjs target/browser/
+cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs target/browser/
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
 node target/browser/console.mjs \
     "http://127.0.0.1:$AUTH_ADMIN" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
+node target/browser/register.mjs \
+    "http://127.0.0.1:$AUTH" "$WORK/maildir" target/browser/screenshots

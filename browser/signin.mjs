@@ -4,10 +4,10 @@
 // gateway. Screenshots of the sign-in, consent and final pages go to OUT_DIR for a person to see.
 //
 // Usage: node signin.mjs ISSUER GATEWAY PASSWORD OUT_DIR
-import { chromium } from "playwright-core";
 import crypto from "node:crypto";
 import http from "node:http";
 import { mkdirSync } from "node:fs";
+import { fail, launch } from "./support.mjs";
 
 const [issuer, gateway, password, outDir] = process.argv.slice(2);
 mkdirSync(outDir, { recursive: true });
@@ -15,11 +15,6 @@ const base64url = (bytes) => Buffer.from(bytes).toString("base64url");
 const verifier = base64url(crypto.randomBytes(32));
 const challenge = base64url(crypto.createHash("sha256").update(verifier).digest());
 const escape = (text) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-const fail = (message) => {
-  console.error(`FAIL: ${message}`);
-  process.exit(1);
-};
-
 // The client application: receives the code, redeems it, calls the API through the gateway.
 const app = http.createServer(async (request, response) => {
   const url = new URL(request.url, "http://127.0.0.1");
@@ -52,10 +47,7 @@ const app = http.createServer(async (request, response) => {
 await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
 const redirectUri = `http://127.0.0.1:${app.address().port}/callback`;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 720 } });
   const authorize = new URL(`${issuer}/authorize`);

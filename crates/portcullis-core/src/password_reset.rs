@@ -32,11 +32,14 @@ pub struct ResetLink {
 }
 
 /// The address as compared with accounts' addresses: trimmed and in lower case; `None` when it is
-/// not a plausible address (nothing is queued then, and the answer is the same).
+/// not a plausible address (nothing is queued then, and the answer is the same). Only ASCII
+/// addresses have a key: SQLite's `lower()` folds ASCII only and PostgreSQL's folds more, so a
+/// non-ASCII address could compare differently in the two, and look-alike letters could pass for
+/// another's address.
 pub fn email_key(email: &str) -> Option<String> {
     let email = email.trim();
     crate::user::validate_email(email).ok()?;
-    Some(email.to_lowercase())
+    email.is_ascii().then(|| email.to_ascii_lowercase())
 }
 
 /// The message carrying a reset link.
@@ -73,6 +76,7 @@ mod tests {
             Some("alice@example.com".into())
         );
         assert_eq!(email_key("not an address"), None);
+        assert_eq!(email_key("\u{c9}ve@example.com"), None, "ASCII only");
         assert_eq!(email_key(""), None);
     }
 

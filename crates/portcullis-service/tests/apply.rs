@@ -39,6 +39,7 @@ fn user(name: &str, roles: &[&str], password: InitialPassword) -> DesiredUser {
         username: name.into(),
         roles: roles.iter().map(|role| (*role).to_owned()).collect(),
         email: Some(format!("{name}@example.com")),
+        email_verified: None,
         password,
     }
 }
@@ -62,7 +63,10 @@ async fn apply_creates_then_changes_nothing_the_second_time() {
             service("reports", &["read"], None),
         ],
         users: vec![
-            user("alice", &["admin"], InitialPassword::Plain(PASSWORD.into())),
+            DesiredUser {
+                email_verified: Some(true),
+                ..user("alice", &["admin"], InitialPassword::Plain(PASSWORD.into()))
+            },
             user("bob", &["user"], InitialPassword::Unusable),
         ],
     };
@@ -102,6 +106,10 @@ async fn apply_creates_then_changes_nothing_the_second_time() {
             .verify(PASSWORD, &alice.password_hash)
             .expect("verify")
     );
+    assert!(
+        alice.email_verified(),
+        "the file vouches for alice's address"
+    );
     let bob = fixture
         .store
         .find_user_by_username("bob")
@@ -115,9 +123,22 @@ async fn apply_creates_then_changes_nothing_the_second_time() {
             .unwrap_or(false)
     );
 
+    assert!(!bob.email_verified(), "nothing vouches for bob's");
+
     let (again, applied) = admin.apply(&desired, false).await.expect("apply again");
     assert!(again.changes.is_empty(), "{:?}", again.changes);
     assert!(applied.generated_secrets.is_empty());
+
+    let mut withdrawn = desired.clone();
+    withdrawn.users[0].email_verified = Some(false);
+    let (plan, _) = admin.apply(&withdrawn, false).await.expect("withdraw");
+    assert_eq!(lines(&plan.changes), ["~ user alice: email_verified"]);
+    let alice = fixture
+        .store
+        .find_user_by_username("alice")
+        .await
+        .expect("find");
+    assert!(!alice.expect("alice").email_verified());
 }
 
 #[tokio::test]

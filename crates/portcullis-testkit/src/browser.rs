@@ -31,6 +31,13 @@ impl Browser {
         self.http.get(url).send().await.expect("GET")
     }
 
+    /// `GET url`: the status and the page's text.
+    pub async fn page(&self, url: &str) -> (u16, String) {
+        let response = self.get(url).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("page text"))
+    }
+
     /// `POST url` with a form.
     pub async fn post(&self, url: &str, fields: &[(String, String)]) -> reqwest::Response {
         self.http.post(url).form(fields).send().await.expect("POST")

@@ -57,6 +57,9 @@ pub struct ApplyUser {
     pub roles: Vec<String>,
     /// Email address.
     pub email: Option<String>,
+    /// Vouch for the address (or withdraw that); absent: leave it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// A password to set when it no longer verifies.
     pub password: Option<String>,
     /// Or an Argon2 PHC hash to store.
@@ -140,6 +143,7 @@ impl ApplyBody {
                     username: user.username,
                     roles: user.roles,
                     email: user.email,
+                    email_verified: user.email_verified,
                     password,
                 })
             })

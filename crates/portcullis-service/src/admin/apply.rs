@@ -39,6 +39,9 @@ pub struct DesiredUser {
     pub roles: Vec<String>,
     /// Email address.
     pub email: Option<String>,
+    /// Vouch for the address (`Some(true)`) or withdraw that (`Some(false)`); `None` leaves it
+    /// as it is (an address the user verified stays verified).
+    pub email_verified: Option<bool>,
     /// The password: set when it differs; [`InitialPassword::Unusable`] leaves an existing one.
     pub password: InitialPassword,
 }
@@ -244,6 +247,13 @@ impl Administration<'_> {
                     password: wanted.password.clone(),
                 })
                 .await?;
+                if wanted.email_verified == Some(true) {
+                    let vouch = UserChanges {
+                        email_verified: Some(true),
+                        ..UserChanges::default()
+                    };
+                    self.update_user(username, vouch).await?;
+                }
             }
             Change::UpdateUser { username, .. } => {
                 let wanted = user(username)?;
@@ -252,7 +262,7 @@ impl Administration<'_> {
                     UserChanges {
                         roles: Some(wanted.roles.clone()),
                         email: Some(wanted.email.clone()),
-                        email_verified: None,
+                        email_verified: wanted.email_verified,
                         disabled: None,
                     },
                 )
@@ -422,6 +432,12 @@ impl Administration<'_> {
                     }
                     if current.email != wanted.email {
                         fields.push("email");
+                    }
+                    if wanted
+                        .email_verified
+                        .is_some_and(|verified| verified != current.email_verified())
+                    {
+                        fields.push("email_verified");
                     }
                     if !fields.is_empty() {
                         changes.push(Change::UpdateUser {

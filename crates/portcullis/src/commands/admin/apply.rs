@@ -90,6 +90,8 @@ struct UserEntry {
     #[serde(default)]
     roles: Vec<String>,
     email: Option<String>,
+    /// Vouch for the address (or withdraw that); absent: leave it.
+    email_verified: Option<bool>,
     /// A password to set (checked against the policy, hashed with Argon2id).
     password: Option<SecretSource>,
     /// An Argon2 PHC hash to store as it is.
@@ -241,6 +243,7 @@ fn desired_user(entry: UserEntry) -> anyhow::Result<DesiredUser> {
         username: entry.username,
         roles: entry.roles,
         email: entry.email,
+        email_verified: entry.email_verified,
         password,
     })
 }

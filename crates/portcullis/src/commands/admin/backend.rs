@@ -505,6 +505,7 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                     username: user.username,
                     roles: user.roles,
                     email: user.email,
+                    email_verified: user.email_verified,
                     password,
                     password_hash,
                 }

@@ -109,6 +109,7 @@ pub async fn seed(
             username: name.to_owned(),
             roles: roles.into_iter().map(str::to_owned).collect(),
             email: Some(format!("{name}@example.com")),
+            email_verified: Some(true),
             password: InitialPassword::Plain(password.clone()),
         })
         .collect();

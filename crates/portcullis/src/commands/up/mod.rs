@@ -226,6 +226,7 @@ impl UpArgs {
                 products: loopback(self.products_port),
                 data_dir: &config.data_dir,
                 seeded: seeded.as_ref(),
+                registration_open: config.registration_policy()?.is_enabled(),
             })
         );
         super::serve::shutdown_signal().await;

@@ -23,6 +23,8 @@ pub struct Stack<'a> {
     pub data_dir: &'a Path,
     /// What the first start created, if this is it.
     pub seeded: Option<&'a Seeded>,
+    /// Whether people may register themselves (`[registration]` with `[email]`).
+    pub registration_open: bool,
 }
 
 /// The marker after which every line that does not start with `#` is a command.
@@ -89,8 +91,19 @@ pub fn render(stack: &Stack<'_>) -> String {
          # 8. roles and the scopes they grant: only admin grants portcullis:admin, so guest's token lacks it\n\
          curl -s 'http://{auth_admin}/admin/v1/roles' -H \"Authorization: Bearer $TOKEN\"\n\
          # 9. the admin console, in a browser: http://{auth_admin}/console (sign in as testuser)\n\
-         # 10. your own account, in a browser: {issuer}/account (sessions, applications, password)\n\
+         # 10. your own account, in a browser: {issuer}/account (sessions, applications, password, email)\n\
+         {register}\
          \nCtrl-C stops everything.",
+        register = if stack.registration_open {
+            format!(
+                "# 11. create an account, in a browser: {}/register (the verification link goes to the address)\n",
+                stack.issuer
+            )
+        } else {
+            "# 11. self-service accounts: start with [email] and registration.mode = \"open\" (docs/accounts.md),\n\
+             #     e.g. PORTCULLIS_EMAIL_SMTP_HOST=... PORTCULLIS_EMAIL_FROM=... PORTCULLIS_REGISTRATION_MODE=open\n"
+                .to_owned()
+        },
         issuer = stack.issuer,
         login_admin = login(gateway, "testuser", "TOKEN"),
         auth_admin = stack.auth_admin,
