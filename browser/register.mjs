@@ -1,8 +1,9 @@
 // Self-service registration in a real browser (headless Chromium, driven by playwright-core):
 // a visitor asks for their account page, is sent to sign in, follows "Create an account",
-// registers, opens the verification link from the message the SMTP server (aiosmtpd, on
-// loopback) stored in its Maildir, continues to sign in, and lands on the account page with the
-// address verified. Screenshots of each page go to OUT_DIR.
+// registers, opens the confirmation link from the message the SMTP server (aiosmtpd, on
+// loopback) stored in its Maildir, confirms with the password chosen (which creates the account
+// and signs in), and lands on the account page with the address verified. Screenshots of each
+// page go to OUT_DIR.
 //
 // Usage: node register.mjs ISSUER MAILDIR OUT_DIR
 import { readdirSync, readFileSync } from "node:fs";
@@ -12,7 +13,7 @@ const [issuer, maildir, outDir] = process.argv.slice(2);
 const shot = screenshots(outDir);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// The verification link of the newest message to `to`, from the Maildir (quoted-printable).
+// The confirmation link of the newest message to `to`, from the Maildir (quoted-printable).
 async function verificationLink(to) {
   for (let attempt = 0; attempt < 100; attempt++) {
     let files = [];
@@ -51,12 +52,10 @@ try {
   await shot(page, "register-sent", "registration: check your email");
 
   await page.goto(await verificationLink("nora@example.com"));
-  await page.waitForSelector("text=nora@example.com is verified");
-  await shot(page, "register-verified", "registration: the emailed link verified the address");
-  await submit(page, "text=Continue to sign in");
-  await page.fill('input[name="username"]', "nora");
+  await page.waitForSelector("text=to confirm that");
   await page.fill('input[name="password"]', "velvet otter juggles quinces");
-  await submit(page, 'button[type="submit"]');
+  await shot(page, "register-confirm", "registration: the emailed link asks for the password");
+  await submit(page, 'button:has-text("Confirm")');
   await page.waitForSelector("h1:has-text('Your account')");
   if (!(await page.isVisible("text=nora@example.com, verified")))
     fail("the account page does not show the verified address");

@@ -236,6 +236,33 @@ pub fn forgot_form(csrf: &str, error: Option<&str>) -> String {
     )
 }
 
+/// The form confirming `email` for the account (or registration) `username` with its password.
+pub fn confirm_address_form(
+    csrf: &str,
+    token: &str,
+    username: &str,
+    email: &str,
+    error: Option<&str>,
+) -> String {
+    format!(
+        "{error}<p>Enter the password of <strong>{username}</strong> to confirm that \
+         <strong>{email}</strong> is your address.</p>\
+         <form method=\"post\" action=\"/verify-email\">\
+         <input type=\"hidden\" name=\"username\" value=\"{username}\" autocomplete=\"username\">\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" \
+         required autofocus>\
+         {hidden}<button type=\"submit\">Confirm</button></form>",
+        error = form_error(error),
+        username = escape(username),
+        email = escape(email),
+        hidden = hidden_fields(&[
+            ("csrf_token".to_owned(), csrf.to_owned()),
+            ("token".to_owned(), token.to_owned()),
+        ]),
+    )
+}
+
 /// The form choosing a new password through the link `token`.
 pub fn reset_form(csrf: &str, token: &str, min_length: usize, error: Option<&str>) -> String {
     format!(

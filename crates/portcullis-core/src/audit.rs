@@ -121,14 +121,24 @@ pub enum AuditEvent {
         /// The application.
         client_id: String,
     },
-    /// Someone registered an account through `/register`.
+    /// Someone asked to register through `/register`; the account exists once the address is
+    /// confirmed (`user_registered`).
+    RegistrationRequested {
+        /// The username asked for.
+        username: String,
+        /// Whether an invitation was used.
+        invited: bool,
+        /// Whether an account already uses the address (its owner was told instead).
+        address_in_use: bool,
+        /// The peer address.
+        remote_addr: Option<String>,
+    },
+    /// A registration's address was confirmed with its password: the account now exists.
     UserRegistered {
         /// The new account.
         user_id: String,
         /// Its username.
         username: String,
-        /// Whether an invitation was used.
-        invited: bool,
         /// The peer address.
         remote_addr: Option<String>,
     },
@@ -205,7 +215,8 @@ impl AuditEvent {
     pub fn subject(&self) -> Option<&str> {
         match self {
             AuditEvent::TokenIssued { subject, .. } => Some(subject),
-            AuditEvent::SignIn { username, .. } => Some(username),
+            AuditEvent::SignIn { username, .. }
+            | AuditEvent::RegistrationRequested { username, .. } => Some(username),
             AuditEvent::ConsentGranted { user_id, .. }
             | AuditEvent::CodeIssued { user_id, .. }
             | AuditEvent::ReplayDetected { user_id, .. }
@@ -242,6 +253,7 @@ impl AuditEvent {
             | AuditEvent::PasswordResetRequested { .. }
             | AuditEvent::PasswordReset { .. }
             | AuditEvent::PasswordChanged { .. }
+            | AuditEvent::RegistrationRequested { .. }
             | AuditEvent::UserRegistered { .. }
             | AuditEvent::EmailVerificationSent { .. }
             | AuditEvent::EmailVerified { .. }

@@ -30,8 +30,8 @@ pub fn sign_in_needs_verification(require_verified_email: bool, user: &User) -> 
     require_verified_email && !user.email_verified()
 }
 
-/// The message carrying a verification link; `change` when the address is a new one for an
-/// existing account.
+/// The message carrying a verification link for an existing account: `change` when the address
+/// is a new one it asked to use, otherwise its own address to confirm.
 pub fn verification_email(
     product: &str,
     username: &str,
@@ -43,7 +43,7 @@ pub fn verification_email(
     let why = if change {
         format!("The {product} account {username} asked to use this address from now on.")
     } else {
-        format!("Welcome to {product}: the account {username} was created with this address.")
+        format!("The {product} account {username} needs this address confirmed before it signs in.")
     };
     OutgoingEmail::compose(
         to,
@@ -53,7 +53,8 @@ pub fn verification_email(
             before: &[
                 &why,
                 &format!(
-                    "To confirm that the address is yours, open this link within {minutes} minutes:"
+                    "To confirm that the address is yours, open this link within {minutes} minutes \
+                     and enter the account's password:"
                 ),
             ],
             action: Some(("Verify your address", link)),

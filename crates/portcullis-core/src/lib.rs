@@ -46,7 +46,9 @@ pub use grants_state::{
 pub use outbox::{MessageText, OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
 pub use password_reset::{ResetLink, ResetRequest};
-pub use registration::{Invitation, RegistrationMode, RegistrationPolicy, RegistrationRefusal};
+pub use registration::{
+    Invitation, PendingRegistration, RegistrationMode, RegistrationPolicy, RegistrationRefusal,
+};
 pub use role::{Role, RoleError};
 pub use scope::ScopeSet;
 pub use secret::{SecretHash, generate_secret};

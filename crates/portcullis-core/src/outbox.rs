@@ -5,8 +5,9 @@
 
 use crate::UnixSeconds;
 
-/// A message to send, in plain text and HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message to send, in plain text and HTML. Its `Debug` leaves the bodies out: they may carry
+/// a single-use link.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
     /// The recipient's address.
     pub to: String,
@@ -16,6 +17,16 @@ pub struct OutgoingEmail {
     pub text: String,
     /// The HTML body.
     pub html: String,
+}
+
+impl std::fmt::Debug for OutgoingEmail {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("OutgoingEmail")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a message says: paragraphs, an optional link to act on, and more paragraphs.

@@ -14,7 +14,7 @@ pub const RESET_LINK_LIFETIME_SECS: i64 = 15 * 60;
 pub struct ResetRequest {
     /// Its position in the queue.
     pub id: i64,
-    /// The address, as [`email_key`] normalized it.
+    /// The address, as [`crate::user::email_key`] normalized it.
     pub email_key: String,
     /// When it was asked for.
     pub requested_at: UnixSeconds,
@@ -29,17 +29,6 @@ pub struct ResetLink {
     pub user_id: String,
     /// When it stops working.
     pub expires_at: UnixSeconds,
-}
-
-/// The address as compared with accounts' addresses: trimmed and in lower case; `None` when it is
-/// not a plausible address (nothing is queued then, and the answer is the same). Only ASCII
-/// addresses have a key: SQLite's `lower()` folds ASCII only and PostgreSQL's folds more, so a
-/// non-ASCII address could compare differently in the two, and look-alike letters could pass for
-/// another's address.
-pub fn email_key(email: &str) -> Option<String> {
-    let email = email.trim();
-    crate::user::validate_email(email).ok()?;
-    email.is_ascii().then(|| email.to_ascii_lowercase())
 }
 
 /// The message carrying a reset link.
@@ -68,17 +57,6 @@ pub fn reset_email(product: &str, username: &str, to: &str, link: &str) -> Outgo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_are_compared_trimmed_and_in_lower_case() {
-        assert_eq!(
-            email_key("  Alice@Example.COM "),
-            Some("alice@example.com".into())
-        );
-        assert_eq!(email_key("not an address"), None);
-        assert_eq!(email_key("\u{c9}ve@example.com"), None, "ASCII only");
-        assert_eq!(email_key(""), None);
-    }
 
     #[test]
     fn the_message_carries_the_link_in_both_parts_and_escapes_the_html() {

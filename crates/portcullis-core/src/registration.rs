@@ -3,8 +3,9 @@
 //! when someone tries to use it for another account (so a page never tells whether an address
 //! has an account: the owner of the address is told instead).
 
+use crate::email_verification::VERIFICATION_LINK_LIFETIME_SECS;
 use crate::outbox::MessageText;
-use crate::{OutgoingEmail, UnixSeconds};
+use crate::{OutgoingEmail, UnixSeconds, Username};
 
 /// How long an invitation works unless its creator says otherwise.
 pub const INVITATION_LIFETIME_SECS: i64 = 7 * 24 * 60 * 60;
@@ -123,6 +124,62 @@ pub struct Invitation {
     pub created_at: UnixSeconds,
     /// When it stops working.
     pub expires_at: UnixSeconds,
+}
+
+/// A registration waiting for its address to be confirmed: the account is created only when the
+/// link is followed with the password chosen here, so an address never belongs to an account
+/// its owner did not confirm, and a registration reserves nothing but its username for the
+/// link's lifetime (whether or not the address has an account, so that tells nothing).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingRegistration {
+    /// SHA-256 of the token in the link.
+    pub token_hash: Vec<u8>,
+    /// The chosen username.
+    pub username: Username,
+    /// The address, as entered.
+    pub email: String,
+    /// Argon2id hash of the chosen password.
+    pub password_hash: String,
+    /// Where to continue after confirming (an authorization request), if anywhere.
+    pub return_to: Option<String>,
+    /// When the link stops working.
+    pub expires_at: UnixSeconds,
+}
+
+impl std::fmt::Debug for PendingRegistration {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PendingRegistration")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The message carrying the link that confirms a registration's address.
+pub fn registration_email(product: &str, username: &str, to: &str, link: &str) -> OutgoingEmail {
+    let minutes = VERIFICATION_LINK_LIFETIME_SECS / 60;
+    OutgoingEmail::compose(
+        to,
+        format!("Confirm your {product} account"),
+        &MessageText {
+            product,
+            before: &[
+                &format!(
+                    "Someone asked to create the {product} account {username} with this address."
+                ),
+                &format!(
+                    "To confirm that the address is yours and create the account, open this link \
+                     within {minutes} minutes and enter the password you chose:"
+                ),
+            ],
+            action: Some(("Confirm and create the account", link)),
+            after: &[
+                "The link works once. If you did not ask for it, ignore this message: no account is created.",
+            ],
+        },
+    )
 }
 
 /// The message to an address someone tried to use for another account (registering with it, or

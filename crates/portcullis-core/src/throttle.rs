@@ -115,6 +115,17 @@ impl AttemptKeys {
             network,
         }
     }
+
+    /// The keys of an attempt at something else than sign-in (`purpose`: `reset`, `register`,
+    /// `verify-mail`) on `subject` (an address key) from `client`: counters of their own, with
+    /// the same design.
+    pub fn for_purpose(purpose: &str, subject: &str, client: IpAddr) -> Self {
+        let network = AttemptKeys::new("", client).network;
+        AttemptKeys {
+            account: format!("{purpose}:{subject}"),
+            network: format!("{purpose}:{network}"),
+        }
+    }
 }
 
 impl ThrottlePolicy {

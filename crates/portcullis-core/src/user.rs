@@ -94,13 +94,20 @@ pub fn normalize_roles(mut roles: Vec<String>) -> Result<Vec<String>, UserError>
     Ok(roles)
 }
 
-/// A plausibility check, not RFC 5322: one `@`, something on each side, no spaces, at most 254.
+/// A plausibility check, not RFC 5322: ASCII, one `@`, something on each side, no spaces or
+/// control characters, at most 254 bytes. ASCII only, because addresses are compared in lower
+/// case by the databases too, and SQLite's `lower()` folds ASCII only while PostgreSQL's folds
+/// more: a non-ASCII address could compare differently in the two, and look-alike letters could
+/// pass for another's address.
 ///
 /// # Errors
 /// [`UserError::InvalidEmail`].
 pub fn validate_email(email: &str) -> Result<(), UserError> {
     let plausible = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && email.is_ascii()
+        && !email
+            .chars()
+            .any(|character| character.is_whitespace() || character.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         });
@@ -109,6 +116,14 @@ pub fn validate_email(email: &str) -> Result<(), UserError> {
     } else {
         Err(UserError::InvalidEmail)
     }
+}
+
+/// The address as compared with accounts' addresses, the one normalization used everywhere:
+/// trimmed and in ASCII lower case; `None` when it is not a plausible address.
+pub fn email_key(email: &str) -> Option<String> {
+    let email = email.trim();
+    validate_email(email).ok()?;
+    Some(email.to_ascii_lowercase())
 }
 
 /// A stored user.
@@ -193,8 +208,21 @@ mod tests {
         assert!(normalize_roles(vec!["Admin".into()]).is_err());
         assert!(validate_role("products:write").is_ok());
         assert!(validate_email("a@b.example").is_ok());
-        for bad in ["ab", "@b", "a@", "a b@c", "a@b@c"] {
+        for bad in [
+            "ab",
+            "@b",
+            "a@",
+            "a b@c",
+            "a@b@c",
+            "\u{c9}ve@b.example",
+            "a\u{7f}@b",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            email_key("  Alice@Example.COM "),
+            Some("alice@example.com".into())
+        );
+        assert_eq!(email_key("not an address"), None);
     }
 }

@@ -10,8 +10,9 @@ use crate::credentials::{Attempt, SignInFailure};
 use crate::{
     AuditLog, CredentialVerifier, EmailVerification, Revoker, SignInThrottle, Store, StoreError,
 };
-use portcullis_core::password_reset::email_key;
 use portcullis_core::registration::address_in_use_email;
+use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
+use portcullis_core::user::email_key;
 use portcullis_core::{
     AuditEvent, Clock, PasswordError, RegistrationPolicy, Session, UnixSeconds, User,
 };
@@ -182,6 +183,13 @@ impl Account<'_> {
             return Err(AccountChangeError::DomainNotAllowed);
         }
         self.check_current_password(current, client).await?;
+        // A right password must not make this a way to mail any address at will: counted per
+        // address and per network like sign-in (the success above gave the sign-in count back).
+        let keys = AttemptKeys::for_purpose("verify-mail", &key, client);
+        match self.throttle.reserve(&keys, self.clock.now()).await? {
+            ThrottleDecision::Locked(_) => return Err(AccountChangeError::Locked),
+            ThrottleDecision::Allow(delay) => tokio::time::sleep(delay).await,
+        }
         let others = self.store.find_users_by_email(&key).await?;
         if others.iter().any(|other| other.id != self.user.id) {
             let notice = address_in_use_email(

@@ -8,6 +8,7 @@ use portcullis_core::authorize::{
     AuthorizationDecision, AuthorizationParams, AuthorizationRequest, AuthorizationState,
     AuthorizeError, decide, validate_authorization,
 };
+use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::{
     AuditEvent, AuthorizationCodeRecord, Client, Clock, ScopeSet, Session, TokenPolicy,
     UnixSeconds, generate_secret,
@@ -97,6 +98,9 @@ pub struct Authorizer<'a> {
     pub audit: &'a AuditLog,
     /// Issuer and default audience.
     pub policy: &'a TokenPolicy,
+    /// A session counts only for an account with a verified address (the registration policy
+    /// `require_verified_email`, which may have been turned on after the session began).
+    pub require_verified_email: bool,
 }
 
 impl Authorizer<'_> {
@@ -142,7 +146,8 @@ impl Authorizer<'_> {
                 .store
                 .find_user_by_id(&session.user_id)
                 .await?
-                .filter(|user| user.disabled_at.is_none()),
+                .filter(|user| user.disabled_at.is_none())
+                .filter(|user| !sign_in_needs_verification(self.require_verified_email, user)),
             None => None,
         };
         let signed_in = attempt.session.zip(user.as_ref());

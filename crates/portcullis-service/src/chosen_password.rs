@@ -3,6 +3,17 @@
 //! (Argon2id takes tens of milliseconds on purpose).
 
 use portcullis_core::{PasswordError, PasswordHasher};
+use std::sync::OnceLock;
+use tokio::sync::Semaphore;
+
+/// At most one Argon2id hash of a chosen password per core at a time, whoever asks (registration
+/// is open to anyone): each takes memory (19 MiB by default), and queued requests wait here
+/// holding none.
+fn hashing_permits() -> &'static Semaphore {
+    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
+    PERMITS
+        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
+}
 
 /// The Argon2id hash of `password` for the account `username` (with `email`), if the policy
 /// accepts it.
@@ -15,6 +26,10 @@ pub async fn hash_chosen_password(
     username: &str,
     email: Option<&str>,
 ) -> Result<String, PasswordError> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| PasswordError::HashingFailed)?;
     let hasher = hasher.clone();
     let context: Vec<String> = std::iter::once(username)
         .chain(email)

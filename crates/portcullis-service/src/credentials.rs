@@ -86,15 +86,7 @@ impl CredentialVerifier {
         attempt: Attempt<'_>,
     ) -> Result<User, SignInFailure> {
         let keys = AttemptKeys::new(attempt.username, attempt.client);
-        match throttle
-            .reserve(&keys, attempt.now)
-            .await
-            .map_err(SignInFailure::Store)?
-        {
-            ThrottleDecision::Locked(_) => return Err(SignInFailure::Locked),
-            ThrottleDecision::Allow(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-            ThrottleDecision::Allow(_) => {}
-        }
+        reserve(throttle, &keys, attempt.now).await?;
         let user = store
             .find_user_by_username(attempt.username)
             .await
@@ -117,6 +109,29 @@ impl CredentialVerifier {
             }
             Some(_) => Err(SignInFailure::InvalidCredentials("wrong password")),
         }
+    }
+
+    /// Checks an attempt against `stored_hash` (the password chosen for a registration waiting
+    /// for its address) as a sign-in of `attempt.username` would be: reserved first on the same
+    /// counters, given back on success.
+    ///
+    /// # Errors
+    /// [`SignInFailure`].
+    pub async fn verify_against(
+        &self,
+        throttle: &dyn SignInThrottle,
+        attempt: Attempt<'_>,
+        stored_hash: String,
+    ) -> Result<(), SignInFailure> {
+        let keys = AttemptKeys::new(attempt.username, attempt.client);
+        reserve(throttle, &keys, attempt.now).await?;
+        if !self.check_password(attempt.password, stored_hash).await {
+            return Err(SignInFailure::InvalidCredentials("wrong password"));
+        }
+        throttle
+            .succeeded(&keys, attempt.now)
+            .await
+            .map_err(SignInFailure::Store)
     }
 
     /// The hasher of new passwords, with the same parameters.
@@ -142,5 +157,26 @@ impl CredentialVerifier {
             .ok()
             .and_then(Result::ok)
             .unwrap_or(false)
+    }
+}
+
+/// Reserves an attempt on `keys`: refused while locked, after the delay otherwise.
+async fn reserve(
+    throttle: &dyn SignInThrottle,
+    keys: &AttemptKeys,
+    now: UnixSeconds,
+) -> Result<(), SignInFailure> {
+    match throttle
+        .reserve(keys, now)
+        .await
+        .map_err(SignInFailure::Store)?
+    {
+        ThrottleDecision::Locked(_) => Err(SignInFailure::Locked),
+        ThrottleDecision::Allow(delay) => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Ok(())
+        }
     }
 }

@@ -1,43 +1,79 @@
-//! Verifying addresses (see [`portcullis_core::email_verification`]): sending a link to an
-//! address (a registration's, a changed one, or again when sign-in waits for it), and following
-//! one, which makes its address the account's, verified, and tells the old address of a change.
+//! Confirming addresses (see [`portcullis_core::email_verification`]): sending a link to an
+//! address (a changed one, or the account's own when sign-in waits for it), and following one.
+//! Following a link changes nothing by itself: the account's password must be entered with it
+//! (throttled as sign-in), so neither a mail scanner that opens links nor the owner of an address
+//! someone else typed can confirm it for another's account. Once confirmed, the address is the
+//! account's, verified, and the old address (if another) is told.
 
+use crate::credentials::{Attempt, SignInFailure};
 use crate::link_token::{new_link_token, token_hash};
-use crate::{AuditLog, Store, StoreError};
+use crate::{ADDRESS_IN_USE, AuditLog, CredentialVerifier, SignInThrottle, Store, StoreError};
 use portcullis_core::email_verification::{
     VERIFICATION_LINK_LIFETIME_SECS, address_changed_email, verification_email,
 };
 use portcullis_core::{AuditEvent, Clock, User, VerificationLink};
+use std::net::IpAddr;
 
-/// Why following a link did nothing.
+/// Why confirming an address (of an account, or of a registration) did nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum VerificationError {
     /// The link is unknown, expired, used or superseded.
     #[error("the link has expired or was already used")]
     InvalidLink,
-    /// Another account uses the address now.
+    /// The password is not the account's (the link keeps working).
+    #[error("the password is not right")]
+    WrongPassword,
+    /// Too many attempts; wait.
+    #[error("too many attempts; please wait a while and try again")]
+    Locked,
+    /// Another account uses this address now.
     #[error("another account uses this address now")]
     AddressTaken,
+    /// Another account took the username meanwhile.
+    #[error("another account took this username meanwhile; register again with another")]
+    UsernameTaken,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// A followed link.
+impl VerificationError {
+    /// The error of a failed password check.
+    pub(crate) fn from_sign_in(failure: SignInFailure) -> Self {
+        match failure {
+            SignInFailure::InvalidCredentials(_) => VerificationError::WrongPassword,
+            SignInFailure::Locked => VerificationError::Locked,
+            SignInFailure::Store(error) => error.into(),
+        }
+    }
+
+    /// The error of a store conflict while an account takes its address or username.
+    pub(crate) fn from_conflict(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(what) if what == ADDRESS_IN_USE => VerificationError::AddressTaken,
+            StoreError::Conflict(_) => VerificationError::UsernameTaken,
+            other => other.into(),
+        }
+    }
+}
+
+/// What a live link confirms, for its page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedAddress {
-    /// The account.
-    pub user_id: String,
-    /// Its address now.
+pub struct LinkPurpose {
+    /// The account's (or registration's) username.
+    pub username: String,
+    /// The address it confirms.
     pub email: String,
-    /// Where the user was going when the link was sent (an authorization request).
-    pub return_to: Option<String>,
 }
 
 /// Everything verification needs, borrowed for one request.
 pub struct EmailVerification<'a> {
     /// Accounts, links and the outbox.
     pub store: &'a dyn Store,
+    /// Checks the account's password.
+    pub credentials: &'a CredentialVerifier,
+    /// Sign-in failure counters.
+    pub throttle: &'a dyn SignInThrottle,
     /// The clock.
     pub clock: &'a dyn Clock,
     /// The audit log.
@@ -49,28 +85,16 @@ pub struct EmailVerification<'a> {
 }
 
 impl EmailVerification<'_> {
-    /// A new link (the hash stored, the URL to send) for `user` to verify `address`.
+    /// A new link: its token's hash to store, and the URL to send.
     ///
     /// # Errors
     /// No randomness.
-    pub fn new_link(
-        &self,
-        user: &User,
-        address: &str,
-        return_to: Option<&str>,
-    ) -> Result<(VerificationLink, String), StoreError> {
+    pub fn new_link_token(&self) -> Result<(Vec<u8>, String), StoreError> {
         let (token, token_hash) = new_link_token()?;
-        let link = VerificationLink {
-            token_hash,
-            user_id: user.id.clone(),
-            email: address.to_owned(),
-            return_to: return_to.map(str::to_owned),
-            expires_at: self.clock.now() + VERIFICATION_LINK_LIFETIME_SECS,
-        };
-        Ok((link, format!("{}?token={token}", self.verify_page)))
+        Ok((token_hash, format!("{}?token={token}", self.verify_page)))
     }
 
-    /// Sends `user` a link verifying `address` (their own, or with `change` a new one), which
+    /// Sends `user` a link confirming `address` (their own, or with `change` a new one), which
     /// supersedes any older link.
     ///
     /// # Errors
@@ -82,7 +106,14 @@ impl EmailVerification<'_> {
         return_to: Option<&str>,
         change: bool,
     ) -> Result<(), StoreError> {
-        let (link, url) = self.new_link(user, address, return_to)?;
+        let (token_hash, url) = self.new_link_token()?;
+        let link = VerificationLink {
+            token_hash,
+            user_id: user.id.clone(),
+            email: address.to_owned(),
+            return_to: return_to.map(str::to_owned),
+            expires_at: self.clock.now() + VERIFICATION_LINK_LIFETIME_SECS,
+        };
         let email = verification_email(
             self.product_name,
             user.username.as_str(),
@@ -100,24 +131,55 @@ impl EmailVerification<'_> {
         Ok(())
     }
 
-    /// Follows a link: once, its address becomes the account's, verified; the old address (if
-    /// another) is told.
+    /// The live link of `token` and its account, if any.
     ///
     /// # Errors
-    /// [`VerificationError`].
-    pub async fn verify(&self, token: &str) -> Result<VerifiedAddress, VerificationError> {
-        let hash = token_hash(token);
-        let link = self
+    /// Store failures.
+    pub async fn link(&self, token: &str) -> Result<Option<(VerificationLink, User)>, StoreError> {
+        let Some(link) = self
             .store
-            .find_verification_link(&hash, self.clock.now())
+            .find_verification_link(&token_hash(token), self.clock.now())
             .await?
-            .ok_or(VerificationError::InvalidLink)?;
+        else {
+            return Ok(None);
+        };
         let user = self
             .store
             .find_user_by_id(&link.user_id)
             .await?
-            .filter(|user| user.disabled_at.is_none())
+            .filter(|user| user.disabled_at.is_none());
+        Ok(user.map(|user| (link, user)))
+    }
+
+    /// Follows a link with the account's `password`: once, its address becomes the account's,
+    /// verified; the old address (if another) is told. Returns the account and the link.
+    ///
+    /// # Errors
+    /// [`VerificationError`].
+    pub async fn verify(
+        &self,
+        token: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<(User, VerificationLink), VerificationError> {
+        let (link, user) = self
+            .link(token)
+            .await?
             .ok_or(VerificationError::InvalidLink)?;
+        let attempt = Attempt {
+            username: user.username.as_str(),
+            password,
+            client,
+            now: self.clock.now(),
+        };
+        let signed_in = self
+            .credentials
+            .verify(self.store, self.throttle, attempt)
+            .await
+            .map_err(VerificationError::from_sign_in)?;
+        if signed_in.id != user.id {
+            return Err(VerificationError::WrongPassword);
+        }
         let old = user
             .email
             .as_deref()
@@ -125,27 +187,25 @@ impl EmailVerification<'_> {
         let notice = old.map(|old| {
             address_changed_email(self.product_name, user.username.as_str(), old, &link.email)
         });
-        let used = match self
+        let used = self
             .store
-            .use_verification_link(&hash, self.clock.now(), notice.as_ref())
+            .use_verification_link(&link.token_hash, self.clock.now(), notice.as_ref())
             .await
-        {
-            Ok(used) => used.ok_or(VerificationError::InvalidLink)?,
-            Err(StoreError::Conflict(_)) => return Err(VerificationError::AddressTaken),
-            Err(error) => return Err(error.into()),
-        };
+            .map_err(VerificationError::from_conflict)?
+            .ok_or(VerificationError::InvalidLink)?;
         self.audit.record(&AuditEvent::EmailVerified {
             user_id: user.id.clone(),
         });
-        if notice.is_some() {
+        if user.email.as_deref() != Some(used.email.as_str()) {
             self.audit.record(&AuditEvent::EmailChanged {
                 user_id: user.id.clone(),
             });
         }
-        Ok(VerifiedAddress {
-            user_id: used.user_id,
-            email: used.email,
-            return_to: used.return_to,
-        })
+        let user = User {
+            email: Some(used.email.clone()),
+            email_verified_at: Some(self.clock.now()),
+            ..user
+        };
+        Ok((user, used))
     }
 }

@@ -28,16 +28,16 @@ pub use admin::{Actor, AdminError, Administration};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use credentials::CredentialVerifier;
-pub use email_verification::{EmailVerification, VerificationError, VerifiedAddress};
+pub use email_verification::{EmailVerification, LinkPurpose, VerificationError};
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
-    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    MemoryThrottle, NewRegistration, OutboxStore, PasswordResetStore, RegistrationOutcome,
-    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
-    SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
+    GrantStore, MemoryThrottle, NewRegistration, OutboxStore, PasswordResetStore,
+    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
+    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
 pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use revocation::Revoker;

@@ -1,6 +1,7 @@
-//! The secret tokens of emailed links (password reset, email verification, invitations): 256
-//! random bits in base64url, stored only as their SHA-256, so a copy of the database opens
-//! nothing.
+//! The secret tokens of emailed links (password reset, address confirmation, invitations): 256
+//! random bits in base64url, stored only as their SHA-256. The link itself is in the body of its
+//! message while that waits in the outbox (until the SMTP server accepts it, usually seconds),
+//! and is then gone from the store.
 
 use crate::StoreError;
 use portcullis_core::generate_secret;

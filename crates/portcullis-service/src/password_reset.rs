@@ -6,7 +6,8 @@
 use crate::chosen_password::hash_chosen_password;
 use crate::link_token::{new_link_token, token_hash};
 use crate::{AuditLog, Revoker, Store, StoreError};
-use portcullis_core::password_reset::{RESET_LINK_LIFETIME_SECS, email_key, reset_email};
+use portcullis_core::password_reset::{RESET_LINK_LIFETIME_SECS, reset_email};
+use portcullis_core::user::email_key;
 use portcullis_core::{AuditEvent, Clock, PasswordError, PasswordHasher, ResetLink};
 
 /// Requests settled per round.

@@ -115,8 +115,8 @@ impl Revoker<'_> {
     }
 
     /// Ends every session and refresh family of a user, revoking their tokens (after a password
-    /// change: whoever knew the old password is signed out everywhere). Returns how many
-    /// sessions ended.
+    /// change: whoever knew the old password is signed out everywhere), and its pending address
+    /// verification links. Returns how many sessions ended.
     ///
     /// # Errors
     /// Store failures.
@@ -132,6 +132,8 @@ impl Revoker<'_> {
         // Families whose session already ended (idle) are still live: end them too.
         let families = self.store.revoke_families_of_user(user_id, now).await?;
         self.revoke_tokens_of(&families, now).await?;
+        // An address change asked for before (perhaps by whoever is being signed out) stops too.
+        self.store.delete_verification_links(user_id).await?;
         Ok(sessions.len())
     }
 

@@ -11,3 +11,23 @@ pub(crate) fn from_sqlx(error: sqlx::Error, what: impl FnOnce() -> String) -> St
         _ => StoreError::Unavailable(error.to_string()),
     }
 }
+
+/// As [`from_sqlx`], naming the conflict by the first of `indexes` (`(index name, what)`) that
+/// the database names in its error (PostgreSQL as the constraint, SQLite in the message), and
+/// by `otherwise` when none is named.
+pub(crate) fn from_sqlx_naming(
+    error: sqlx::Error,
+    indexes: &[(&str, &str)],
+    otherwise: impl FnOnce() -> String,
+) -> StoreError {
+    let named = match &error {
+        sqlx::Error::Database(database) => indexes.iter().find(|(index, _)| {
+            database.constraint() == Some(*index) || database.message().contains(index)
+        }),
+        _ => None,
+    };
+    match named {
+        Some((_, what)) => from_sqlx(error, || (*what).to_owned()),
+        None => from_sqlx(error, otherwise),
+    }
+}

@@ -18,7 +18,8 @@ use tempfile::TempDir;
 #[path = "conformance/registration.rs"]
 mod registration;
 use registration::{
-    invitations_are_single_use_and_expire, registration_is_one_transaction_per_outcome,
+    invitations_are_single_use_and_expire,
+    registrations_wait_for_their_address_and_reserve_only_the_name,
     verification_links_verify_once_and_change_the_address,
 };
 
@@ -1072,7 +1073,7 @@ macro_rules! cases {
             the_outbox_keeps_messages_until_removed,
             concurrent_claims_take_each_message_once,
             reset_links_are_single_use_superseded_and_expire,
-            registration_is_one_transaction_per_outcome,
+            registrations_wait_for_their_address_and_reserve_only_the_name,
             invitations_are_single_use_and_expire,
             verification_links_verify_once_and_change_the_address,
             sessions_and_consents,

@@ -124,7 +124,11 @@ async fn render(
         format!("<ul>{items}</ul>")
     };
     let notice = notice.map_or(String::new(), |text| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
+        if status.is_success() {
+            format!("<p role=\"status\"><strong>{}</strong></p>", escape(text))
+        } else {
+            format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
+        }
     });
     let min = state.credentials.hasher().min_length();
     let body = format!(

@@ -86,6 +86,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         clock: state.clock.as_ref(),
         audit: &state.audit,
         policy: &state.settings.token_policy,
+        require_verified_email: state.settings.registration.require_verified_email,
     };
     let attempt = AuthorizationAttempt {
         params: &raw,

@@ -1,21 +1,39 @@
-//! `GET /verify-email?token=...`: the link sent to an address. Following it verifies the
-//! address (a registration's, or the new one of a change, which becomes the account's then);
-//! the page continues to sign-in, back to the authorization request the user came from.
+//! `/verify-email?token=...`: the link sent to an address, for a registration or for an account
+//! (a changed address, or its own when sign-in waits for it). `GET` changes nothing: it shows
+//! what the link confirms and asks for the account's password, so neither a mail scanner that
+//! opens links nor the owner of an address someone else typed can confirm it. `POST` (CSRF
+//! checked, the password throttled as sign-in) confirms the address (creating a registration's
+//! account), signs the user in, and continues to the authorization request they came from, or
+//! to their account page.
 
+use super::password_reset::{FORM_EXPIRED, page};
 use super::sign_in::safe_return_to;
-use super::{error_page, paths, unavailable_page};
-use crate::pages::{self, Page, escape};
+use super::{error_page, paths, redirect_with, unavailable_page};
+use crate::client_ip::client_ip;
+use crate::pages;
 use crate::state::AppState;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use crate::{browser_session, csrf};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use portcullis_service::{EmailVerification, VerificationError};
+use portcullis_core::{AuditEvent, User};
+use portcullis_service::{
+    EmailVerification, LinkPurpose, Registration, StoreError, VerificationError,
+};
 use serde::Deserialize;
+use std::net::SocketAddr;
+
+const TITLE: &str = "Confirm your email address";
+const EXPIRED: &str = "This link has expired, was already used, or a newer one was sent. If you \
+                       confirmed your address already, sign in.";
 
 /// The use case for one request.
 pub(crate) fn verification(state: &AppState) -> EmailVerification<'_> {
     EmailVerification {
         store: state.store.as_ref(),
+        credentials: &state.credentials,
+        throttle: state.sign_in_throttle.as_ref(),
         clock: state.clock.as_ref(),
         audit: &state.audit,
         verify_page: &state.verify_page,
@@ -23,53 +41,135 @@ pub(crate) fn verification(state: &AppState) -> EmailVerification<'_> {
     }
 }
 
+/// The registration use case for one request.
+pub(crate) fn registration(state: &AppState) -> Registration<'_> {
+    Registration {
+        policy: &state.settings.registration,
+        verification: verification(state),
+        sign_in_page: &state.sign_in_page,
+        forgot_page: &state.forgot_page,
+    }
+}
+
+/// What the link of `token` confirms: a registration's address, or an account's.
+async fn purpose(state: &AppState, token: &str) -> Result<Option<LinkPurpose>, StoreError> {
+    if let Some(pending) = registration(state).pending(token).await? {
+        return Ok(Some(pending));
+    }
+    let link = verification(state).link(token).await?;
+    Ok(link.map(|(link, user)| LinkPurpose {
+        username: user.username.to_string(),
+        email: link.email,
+    }))
+}
+
+fn form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    token: &str,
+    purpose: &LinkPurpose,
+    error: Option<&str>,
+) -> Response {
+    page(state, headers, status, TITLE, |csrf| {
+        pages::confirm_address_form(csrf, token, &purpose.username, &purpose.email, error)
+    })
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct VerifyQuery {
     token: Option<String>,
 }
 
-pub(super) async fn verify(
+pub(super) async fn confirm_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<VerifyQuery>,
 ) -> Response {
     let token = query.token.unwrap_or_default();
-    match verification(&state).verify(&token).await {
-        Ok(verified) => {
-            let return_to = safe_return_to(verified.return_to.as_deref());
-            let mut next = format!("{}?return_to=", paths::SIGN_IN);
-            next.push_str(
-                &percent_encoding::utf8_percent_encode(
-                    &return_to,
-                    percent_encoding::NON_ALPHANUMERIC,
-                )
-                .to_string(),
-            );
-            Page {
-                status: StatusCode::OK,
-                title: "Email address verified".to_owned(),
-                body: format!(
-                    "{}<p><a href=\"{}\">Continue to sign in</a></p>",
-                    pages::message(&format!(
-                        "Thank you: {} is verified for your account.",
-                        verified.email
-                    )),
-                    escape(&next)
-                ),
-                cookies: Vec::new(),
-            }
-            .render(&state.settings.sign_in.product_name)
-        }
-        Err(VerificationError::InvalidLink) => error_page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "This link has expired, was already used, or a newer one was sent. If you verified \
-             your address already, sign in.",
-        ),
-        Err(VerificationError::AddressTaken) => error_page(
-            &state,
-            StatusCode::CONFLICT,
-            "Another account uses this address now, so it cannot be yours here.",
-        ),
-        Err(VerificationError::Store(error)) => unavailable_page(&state, &error),
+    match purpose(&state, &token).await {
+        Ok(Some(purpose)) => form(&state, &headers, StatusCode::OK, &token, &purpose, None),
+        Ok(None) => error_page(&state, StatusCode::BAD_REQUEST, EXPIRED),
+        Err(error) => unavailable_page(&state, &error),
     }
+}
+
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (params, csrf_ok) = csrf::posted_form(&state, &headers, &body);
+    let token = params.get("token").unwrap_or_default().to_owned();
+    let purpose = match purpose(&state, &token).await {
+        Ok(Some(purpose)) => purpose,
+        Ok(None) => return error_page(&state, StatusCode::BAD_REQUEST, EXPIRED),
+        Err(error) => return unavailable_page(&state, &error),
+    };
+    if !csrf_ok {
+        let status = StatusCode::FORBIDDEN;
+        return form(
+            &state,
+            &headers,
+            status,
+            &token,
+            &purpose,
+            Some(FORM_EXPIRED),
+        );
+    }
+    let password = params.get("password").unwrap_or_default();
+    let client = client_ip(&state, &headers, remote_addr);
+    let confirmed = match registration(&state).confirm(&token, password, client).await {
+        Err(VerificationError::InvalidLink) => verification(&state)
+            .verify(&token, password, client)
+            .await
+            .map(|(user, link)| (user, link.return_to)),
+        other => other,
+    };
+    let (user, return_to) = match confirmed {
+        Ok(confirmed) => confirmed,
+        Err(VerificationError::InvalidLink) => {
+            return error_page(&state, StatusCode::BAD_REQUEST, EXPIRED);
+        }
+        Err(VerificationError::Store(error)) => return unavailable_page(&state, &error),
+        Err(error @ (VerificationError::WrongPassword | VerificationError::Locked)) => {
+            let status = match error {
+                VerificationError::Locked => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let message = error.to_string();
+            return form(&state, &headers, status, &token, &purpose, Some(&message));
+        }
+        Err(error) => return error_page(&state, StatusCode::CONFLICT, &error.to_string()),
+    };
+    signed_in(&state, &headers, &user, return_to.as_deref(), client).await
+}
+
+/// Starts a session for `user`, who just proved the password, and continues to `return_to` (an
+/// authorization request) or the account page.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    return_to: Option<&str>,
+    client: std::net::IpAddr,
+) -> Response {
+    let (_, cookie) = match browser_session::start(state, headers, user).await {
+        Ok(started) => started,
+        Err(error) => return unavailable_page(state, &error),
+    };
+    state.audit.record(&AuditEvent::SignIn {
+        username: user.username.to_string(),
+        success: true,
+        reason: None,
+        remote_addr: Some(client.to_string()),
+    });
+    let target = match safe_return_to(return_to) {
+        target if target.is_empty() => paths::ACCOUNT.to_owned(),
+        target => target,
+    };
+    let mut response = redirect_with(&target, &[]);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
 }

@@ -93,7 +93,10 @@ pub fn router(state: AppState) -> Router {
             paths::REGISTER,
             get(registration::register_page).post(registration::register_submit),
         )
-        .route(paths::VERIFY_EMAIL, get(email_verification::verify))
+        .route(
+            paths::VERIFY_EMAIL,
+            get(email_verification::confirm_page).post(email_verification::confirm),
+        )
         .route(
             paths::FORGOT,
             get(password_reset::forgot_page).post(password_reset::forgot_submit),

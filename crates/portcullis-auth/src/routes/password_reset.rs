@@ -11,8 +11,9 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use portcullis_core::password_reset::{RESET_LINK_LIFETIME_SECS, email_key};
+use portcullis_core::password_reset::RESET_LINK_LIFETIME_SECS;
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
+use portcullis_core::user::email_key;
 use portcullis_service::{PasswordReset, ResetError};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -99,11 +100,7 @@ pub(super) async fn forgot_submit(
     let email = params.get("email").unwrap_or_default().to_owned();
     let client = client_ip(&state, &headers, remote_addr);
     // The sign-in throttle's design, on counters of their own: per address and per network.
-    let network = AttemptKeys::new("", client).network;
-    let keys = AttemptKeys {
-        account: format!("reset:{}", email_key(&email).unwrap_or_default()),
-        network: format!("reset:{network}"),
-    };
+    let keys = AttemptKeys::for_purpose("reset", &email_key(&email).unwrap_or_default(), client);
     let now = state.clock.now();
     match state.sign_in_throttle.reserve(&keys, now).await {
         Ok(ThrottleDecision::Allow(delay)) => {

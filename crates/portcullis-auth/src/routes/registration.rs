@@ -1,13 +1,15 @@
 //! Self-service registration: `GET /register` shows the form (in invitation mode only with a
-//! live invitation), `POST /register` creates the account and sends the link verifying its
-//! address. The answer after a valid form is the same whether or not the address already has an
-//! account (its owner gets a message instead). Attempts are throttled per address and per
+//! live invitation), `POST /register` stores the registration and sends the link confirming its
+//! address (the account is created when the link is followed with the password). The answer
+//! after a valid form is the same whether or not the address already has an account (its owner
+//! gets a message instead). Attempts are throttled per address and per
 //! network with the sign-in throttle's design. Off, with a page saying so, unless registration
 //! is enabled and `[email]` is configured.
 
+use super::email_verification::registration;
 use super::password_reset::{FORM_EXPIRED, page};
 use super::sign_in::safe_return_to;
-use super::{email_verification, error_page, paths, unavailable_page};
+use super::{error_page, unavailable_page};
 use crate::client_ip::client_ip;
 use crate::csrf;
 use crate::pages::{self, Page, RegistrationFields};
@@ -16,29 +18,16 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use portcullis_core::password_reset::email_key;
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
+use portcullis_core::user::email_key;
 use portcullis_core::{RegistrationMode, RegistrationRefusal};
-use portcullis_service::{Registration, RegistrationError, RegistrationForm};
+use portcullis_service::{RegistrationError, RegistrationForm};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
 const TITLE: &str = "Create an account";
 const INVITATION_ONLY: &str = "Registration here is by invitation only, and this invitation has expired or was already \
      used. Ask for a new one.";
-
-fn registration(state: &AppState) -> Registration<'_> {
-    Registration {
-        store: state.store.as_ref(),
-        hasher: state.credentials.hasher(),
-        clock: state.clock.as_ref(),
-        audit: &state.audit,
-        policy: &state.settings.registration,
-        verification: email_verification::verification(state),
-        sign_in_page: &state.sign_in_page,
-        forgot_page: &state.forgot_page,
-    }
-}
 
 /// The page when registration is off (closed, or no email to verify addresses with).
 fn closed(state: &AppState) -> Option<Response> {
@@ -128,10 +117,7 @@ pub(super) async fn register_submit(
     }
     // The sign-in throttle's design, on counters of their own: per address and per network.
     let client = client_ip(&state, &headers, remote_addr);
-    let keys = AttemptKeys {
-        account: format!("register:{}", email_key(&email).unwrap_or_default()),
-        network: format!("register:{}", AttemptKeys::new("", client).network),
-    };
+    let keys = AttemptKeys::for_purpose("register", &email_key(&email).unwrap_or_default(), client);
     match state
         .sign_in_throttle
         .reserve(&keys, state.clock.now())
@@ -163,21 +149,17 @@ pub(super) async fn register_submit(
         Ok(()) => Page {
             status: StatusCode::OK,
             title: "Check your email".to_owned(),
-            body: format!(
-                "{}<p><a href=\"{}\">Sign in</a></p>",
-                pages::message(&format!(
-                    "We sent a message to {}. Follow the link in it to verify your address, then \
-                     sign in.",
-                    email.trim()
-                )),
-                paths::SIGN_IN
-            ),
+            body: pages::message(&format!(
+                "We sent a message to {}. Follow the link in it within an hour and enter your \
+                 password to confirm the address; your account is created then.",
+                email.trim()
+            )),
             cookies: Vec::new(),
         }
         .render(&state.settings.sign_in.product_name),
-        Err(RegistrationError::Refused(
-            RegistrationRefusal::Closed | RegistrationRefusal::InvitationInvalid,
-        )) => error_page(&state, StatusCode::FORBIDDEN, INVITATION_ONLY),
+        Err(RegistrationError::Refused(RegistrationRefusal::InvitationInvalid)) => {
+            error_page(&state, StatusCode::FORBIDDEN, INVITATION_ONLY)
+        }
         Err(RegistrationError::Store(error)) => unavailable_page(&state, &error),
         Err(error) => {
             let message = error.to_string();

@@ -12,9 +12,11 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use portcullis_core::email_verification::sign_in_needs_verification;
+use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::{AuditEvent, User};
 use portcullis_service::credentials::{Attempt, SignInFailure};
 use serde::Deserialize;
+use std::net::IpAddr;
 use std::net::SocketAddr;
 
 /// The one message for any credential failure, so it reveals nothing.
@@ -149,7 +151,7 @@ pub(super) async fn submit(
     };
     if sign_in_needs_verification(state.settings.registration.require_verified_email, &user) {
         state.audit.record(&failure("email not verified"));
-        return verification_pending(&state, &user, &return_to).await;
+        return verification_pending(&state, &user, &return_to, client).await;
     }
     let (session, cookie) = match browser_session::start(&state, &headers, &user).await {
         Ok(started) => started,
@@ -182,24 +184,50 @@ pub(super) async fn submit(
 /// The answer to a right password of an account whose address is not verified while the policy
 /// requires it: a new link goes to the address (the password proved the account's owner asks),
 /// and sign-in waits for it.
-async fn verification_pending(state: &AppState, user: &User, return_to: &str) -> Response {
+async fn verification_pending(
+    state: &AppState,
+    user: &User,
+    return_to: &str,
+    client: IpAddr,
+) -> Response {
     let message = match (&user.email, state.email.is_some()) {
         (Some(address), true) => {
-            let sent = super::email_verification::verification(state)
-                .send_link(
-                    user,
-                    address,
-                    Some(return_to).filter(|to| !to.is_empty()),
-                    false,
-                )
-                .await;
-            if let Err(error) = sent {
-                return unavailable_page(state, &error);
+            // Counted per address and network, so a known password cannot flood the address.
+            let key = address.to_ascii_lowercase();
+            let keys = AttemptKeys::for_purpose("verify-mail", &key, client);
+            let send = match state
+                .sign_in_throttle
+                .reserve(&keys, state.clock.now())
+                .await
+            {
+                Ok(ThrottleDecision::Allow(_)) => true,
+                Ok(ThrottleDecision::Locked(_)) => false,
+                Err(error) => return unavailable_page(state, &error),
+            };
+            if send {
+                let sent = super::email_verification::verification(state)
+                    .send_link(
+                        user,
+                        address,
+                        Some(return_to).filter(|to| !to.is_empty()),
+                        false,
+                    )
+                    .await;
+                if let Err(error) = sent {
+                    return unavailable_page(state, &error);
+                }
             }
-            format!(
-                "Verify your email address first: we sent a link to {address}. Follow it, then \
-                 sign in again."
-            )
+            if send {
+                format!(
+                    "Confirm your email address first: we sent a link to {address}. Follow it \
+                     and enter your password."
+                )
+            } else {
+                format!(
+                    "Confirm your email address first with the newest link we sent to {address}; \
+                     no more are sent for a while."
+                )
+            }
         }
         _ => "This account needs a verified email address before it can sign in. Please ask an \
               administrator."
@@ -207,7 +235,7 @@ async fn verification_pending(state: &AppState, user: &User, return_to: &str) ->
     };
     Page {
         status: StatusCode::FORBIDDEN,
-        title: "Verify your email address".to_owned(),
+        title: "Confirm your email address".to_owned(),
         body: pages::message(&message),
         cookies: Vec::new(),
     }

@@ -4,9 +4,9 @@
 use super::{AdminError, Administration};
 use crate::link_token::new_link_token;
 use portcullis_core::Invitation;
-use portcullis_core::password_reset::email_key;
 use portcullis_core::registration::INVITATION_LIFETIME_SECS;
 use portcullis_core::user::UserError;
+use portcullis_core::user::email_key;
 
 /// The shortest and longest life of an invitation.
 const LIFETIME_RANGE_SECS: std::ops::RangeInclusive<i64> = 60..=90 * 24 * 60 * 60;

@@ -3,7 +3,7 @@
 
 use super::{AdminError, Administration, one_page};
 use crate::chosen_password::hash_chosen_password;
-use crate::{StoreError, UserSearch};
+use crate::{ADDRESS_IN_USE, StoreError, UserSearch};
 use portcullis_core::password::UNUSABLE_PASSWORD_HASH;
 use portcullis_core::user::{normalize_roles, validate_email};
 use portcullis_core::{NewUser, User, Username};
@@ -99,7 +99,7 @@ impl Administration<'_> {
             .create_user(&user)
             .await
             .map_err(|error| match AdminError::from(error) {
-                AdminError::Conflict(what) if what.contains("email") => AdminError::Invalid {
+                AdminError::Conflict(what) if what == ADDRESS_IN_USE => AdminError::Invalid {
                     field: "email",
                     message: "another account uses this email address".to_owned(),
                 },
@@ -214,6 +214,8 @@ impl Administration<'_> {
             }
             Err(error) => return Err(error.into()),
         }
+        // A link asked for before would put back the address it names.
+        self.store.delete_verification_links(&user.id).await?;
         self.record("user.set_email", username);
         Ok(())
     }
@@ -310,6 +312,7 @@ impl Administration<'_> {
             return Err(AdminError::not_found("user", username));
         }
         self.revoker.revoke_subject(&user.id, now).await?;
+        self.store.delete_verification_links(&user.id).await?;
         self.record("user.disable", user.username.as_str());
         Ok(())
     }

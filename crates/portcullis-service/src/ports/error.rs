@@ -2,6 +2,10 @@
 
 use thiserror::Error;
 
+/// What a [`StoreError::Conflict`] names when another account has the address (one account per
+/// address, in any letter case).
+pub const ADDRESS_IN_USE: &str = "an account with this email address";
+
 /// What went wrong in the store.
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -4,7 +4,7 @@ mod error;
 mod store;
 mod throttle;
 
-pub use error::StoreError;
+pub use error::{ADDRESS_IN_USE, StoreError};
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
     NewRegistration, OutboxStore, PasswordResetStore, RegistrationOutcome, RegistrationStore,

@@ -6,10 +6,10 @@ use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
-    OutboxEntry, OutboxStatus, OutgoingEmail, RefreshOutcome, RefreshTokenFamily,
-    RefreshTokenLookup, RefreshTokenRecord, ResetLink, ResetRequest, RevocationEntry,
-    RevocationFeedPage, RevocationKind, RevokedFamily, Role, SecretHash, Session, SigningKeyRecord,
-    UnixSeconds, User, VerificationLink,
+    OutboxEntry, OutboxStatus, OutgoingEmail, PendingRegistration, RefreshOutcome,
+    RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, ResetLink, ResetRequest,
+    RevocationEntry, RevocationFeedPage, RevocationKind, RevokedFamily, Role, SecretHash, Session,
+    SigningKeyRecord, UnixSeconds, User, VerificationLink,
 };
 
 /// A page of the user list: a username-key prefix to search, and a cursor.
@@ -377,41 +377,56 @@ pub trait PasswordResetStore: Send + Sync {
 /// A registration to store in one transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct NewRegistration<'a> {
-    /// The account (its address lower-cased is checked against every account's).
-    pub user: &'a User,
+    /// The registration waiting for its address to be confirmed.
+    pub pending: &'a PendingRegistration,
     /// The invitation to use up, in invitation mode.
     pub invitation_hash: Option<&'a [u8]>,
-    /// The link verifying the address.
-    pub link: &'a VerificationLink,
-    /// The message carrying it.
-    pub verification_email: &'a OutgoingEmail,
-    /// The message to queue instead when the address already has an account.
+    /// The message carrying the link, queued when no account uses the address.
+    pub confirmation_email: &'a OutgoingEmail,
+    /// The message queued instead when an account uses the address (lower-cased).
     pub address_in_use_email: &'a OutgoingEmail,
 }
 
-/// What a registration did.
+/// What a registration did (the page answers the same either way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistrationOutcome {
-    /// The account, its link and the message were stored.
-    Created,
-    /// Another account uses the address: only the message to it was queued.
+    /// The registration and the message with its link were stored.
+    Pending,
+    /// An account uses the address: the registration was stored (holding its username for the
+    /// link's lifetime, as any other) and only the message to that address queued.
     AddressInUse,
     /// The invitation was used up meanwhile (or expired): nothing was stored.
     InvitationGone,
 }
 
-/// Self-service registration: invitations and email verification links.
+/// Self-service registration: invitations, registrations waiting for their address, and email
+/// verification links of existing accounts.
 #[async_trait]
 pub trait RegistrationStore: Send + Sync {
-    /// In one transaction: uses up the invitation (if any); refuses a taken username with
-    /// [`StoreError::Conflict`] (storing nothing); when another account uses the address,
-    /// queues only `address_in_use_email`; otherwise creates the account, stores its link and
-    /// queues `verification_email`.
+    /// In one transaction that writes first: uses up the invitation (if any); refuses a
+    /// username that an account or a live registration has (in any letter case) with
+    /// [`StoreError::Conflict`], storing nothing; stores the registration; and queues
+    /// `confirmation_email`, or `address_in_use_email` when an account uses the address.
     async fn register(
         &self,
         registration: &NewRegistration<'_>,
         now: UnixSeconds,
     ) -> Result<RegistrationOutcome, StoreError>;
+    /// A live registration.
+    async fn find_pending_registration(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<PendingRegistration>, StoreError>;
+    /// Turns a live registration into `user`, once, in one transaction: `false` when it is not
+    /// live (or a concurrent caller took it); [`StoreError::Conflict`] (nothing changed) when
+    /// the username or the address was taken meanwhile.
+    async fn complete_registration(
+        &self,
+        token_hash: &[u8],
+        user: &User,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
     /// Stores an invitation.
     async fn create_invitation(&self, invitation: &Invitation) -> Result<(), StoreError>;
     /// A live (unexpired, unused) invitation.
@@ -444,7 +459,10 @@ pub trait RegistrationStore: Send + Sync {
         now: UnixSeconds,
         notice: Option<&OutgoingEmail>,
     ) -> Result<Option<VerificationLink>, StoreError>;
-    /// Deletes expired invitations and verification links; returns how many.
+    /// Deletes every verification link of an account (its password changed, it was signed out
+    /// everywhere, an administrator changed its address): a link asked for before stops working.
+    async fn delete_verification_links(&self, user_id: &str) -> Result<(), StoreError>;
+    /// Deletes expired invitations, registrations and verification links; returns how many.
     async fn purge_registration_links(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 

@@ -1,6 +1,7 @@
 -- Self-service registration: verified addresses, one account per address (in any letter case),
--- single-use invitations and email verification links, both stored only as the SHA-256 of their
--- token. A database holding two accounts of one address must have one of them changed first.
+-- single-use invitations, registrations waiting for their address to be confirmed, and email
+-- verification links, each stored only as the SHA-256 of its token. A database holding two
+-- accounts of one address must have one of them changed first.
 ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
 DROP INDEX users_by_email_key;
 CREATE UNIQUE INDEX users_by_email_key ON users (lower(email));
@@ -10,6 +11,16 @@ CREATE TABLE invitations (
     created_by TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
+);
+CREATE TABLE pending_registrations (
+    token_hash    BLOB    PRIMARY KEY,
+    username      TEXT    NOT NULL,
+    username_key  TEXT    NOT NULL UNIQUE,
+    email         TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL,
+    return_to     TEXT,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
 );
 CREATE TABLE email_verification_links (
     token_hash BLOB    PRIMARY KEY,

@@ -4,12 +4,44 @@ use super::outbox::enqueue_in;
 use super::users::insert_user;
 use super::{SqlStore, unavailable};
 use async_trait::async_trait;
-use portcullis_core::{Invitation, OutgoingEmail, UnixSeconds, VerificationLink};
-use portcullis_service::{NewRegistration, RegistrationOutcome, RegistrationStore, StoreError};
+use portcullis_core::{
+    Invitation, OutgoingEmail, PendingRegistration, UnixSeconds, User, Username, VerificationLink,
+};
+use portcullis_service::{
+    ADDRESS_IN_USE, NewRegistration, RegistrationOutcome, RegistrationStore, StoreError,
+};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const LINK_COLUMNS: &str = "token_hash, user_id, email, return_to, expires_at";
+const PENDING_COLUMNS: &str = "token_hash, username, email, password_hash, return_to, expires_at";
+
+fn pending_from_row(row: &AnyRow) -> Result<PendingRegistration, StoreError> {
+    let username: String = row.try_get("username").map_err(unavailable)?;
+    Ok(PendingRegistration {
+        token_hash: row.try_get("token_hash").map_err(unavailable)?,
+        username: Username::parse(&username)
+            .map_err(|_| StoreError::Corrupt(format!("username `{username}`")))?,
+        email: row.try_get("email").map_err(unavailable)?,
+        password_hash: row.try_get("password_hash").map_err(unavailable)?,
+        return_to: row.try_get("return_to").map_err(unavailable)?,
+        expires_at: row.try_get("expires_at").map_err(unavailable)?,
+    })
+}
+
+/// Whether `sql` (binding `key`) finds a row, inside `transaction`.
+async fn exists(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sql: &str,
+    key: &str,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(&mut **transaction)
+        .await
+        .map_err(unavailable)?;
+    Ok(row.is_some())
+}
 
 fn link_from_row(row: &AnyRow) -> Result<VerificationLink, StoreError> {
     Ok(VerificationLink {
@@ -51,10 +83,21 @@ impl RegistrationStore for SqlStore {
         registration: &NewRegistration<'_>,
         now: UnixSeconds,
     ) -> Result<RegistrationOutcome, StoreError> {
-        let user = registration.user;
+        let pending = registration.pending;
+        let username_key = pending.username.key();
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        // A write first, so SQLite takes its write lock now rather than failing to upgrade a
+        // read snapshot later: an expired registration of the same name gives it up.
+        sqlx::query(
+            "DELETE FROM pending_registrations WHERE username_key = $1 AND expires_at <= $2",
+        )
+        .bind(&username_key)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
         if let Some(hash) = registration.invitation_hash {
-            // Used up first, atomically: of two registrations with one invitation, one gets it.
+            // Used up atomically: of two registrations with one invitation, one gets it.
             let used =
                 sqlx::query("DELETE FROM invitations WHERE token_hash = $1 AND expires_at > $2")
                     .bind(hash.to_vec())
@@ -67,40 +110,98 @@ impl RegistrationStore for SqlStore {
                 return Ok(RegistrationOutcome::InvitationGone);
             }
         }
-        let taken = |sql: &'static str, key: String| sqlx::query(sql).bind(key);
-        let username_taken = taken(
+        let account_has_name = exists(
+            &mut transaction,
             "SELECT 1 AS one FROM users WHERE username_key = $1",
-            user.username.key(),
+            &username_key,
         )
-        .fetch_optional(&mut *transaction)
-        .await
-        .map_err(unavailable)?
-        .is_some();
-        if username_taken {
+        .await?;
+        if account_has_name {
             transaction.rollback().await.map_err(unavailable)?;
-            return Err(StoreError::Conflict(format!("user `{}`", user.username)));
+            return Err(StoreError::Conflict(format!("user `{}`", pending.username)));
         }
-        let email_key = user.email.as_deref().unwrap_or_default().to_lowercase();
-        // By the unique `lower(email)` index of migration 0009.
-        let address_in_use = taken(
-            "SELECT 1 AS one FROM users WHERE lower(email) = $1",
-            email_key,
+        // A live registration of the same name conflicts on the unique username_key.
+        sqlx::query(
+            "INSERT INTO pending_registrations (token_hash, username, username_key, email, \
+             password_hash, return_to, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .fetch_optional(&mut *transaction)
+        .bind(pending.token_hash.clone())
+        .bind(pending.username.as_str())
+        .bind(&username_key)
+        .bind(&pending.email)
+        .bind(&pending.password_hash)
+        .bind(&pending.return_to)
+        .bind(now)
+        .bind(pending.expires_at)
+        .execute(&mut *transaction)
         .await
-        .map_err(unavailable)?
-        .is_some();
-        let outcome = if address_in_use {
-            enqueue_in(&mut *transaction, registration.address_in_use_email, now).await?;
-            RegistrationOutcome::AddressInUse
+        .map_err(|error| {
+            crate::error::from_sqlx(error, || format!("user `{}`", pending.username))
+        })?;
+        // By the unique `lower(email)` index of migration 0009.
+        let address_in_use = exists(
+            &mut transaction,
+            "SELECT 1 AS one FROM users WHERE lower(email) = $1",
+            &pending.email.to_ascii_lowercase(),
+        )
+        .await?;
+        let (email, outcome) = if address_in_use {
+            (
+                registration.address_in_use_email,
+                RegistrationOutcome::AddressInUse,
+            )
         } else {
-            insert_user(&mut *transaction, user).await?;
-            insert_link(&mut *transaction, registration.link, now).await?;
-            enqueue_in(&mut *transaction, registration.verification_email, now).await?;
-            RegistrationOutcome::Created
+            (
+                registration.confirmation_email,
+                RegistrationOutcome::Pending,
+            )
         };
+        enqueue_in(&mut *transaction, email, now).await?;
         transaction.commit().await.map_err(unavailable)?;
         Ok(outcome)
+    }
+
+    async fn find_pending_registration(
+        &self,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<PendingRegistration>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PENDING_COLUMNS} FROM pending_registrations \
+             WHERE token_hash = $1 AND expires_at > $2"
+        ))
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.as_ref().map(pending_from_row).transpose()
+    }
+
+    async fn complete_registration(
+        &self,
+        token_hash: &[u8],
+        user: &User,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        // One statement, and a write first: of two concurrent completions, one gets the row.
+        let taken = sqlx::query(
+            "DELETE FROM pending_registrations WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(unavailable)?;
+        if taken.rows_affected() == 0 {
+            transaction.rollback().await.map_err(unavailable)?;
+            return Ok(false);
+        }
+        insert_user(&mut *transaction, user).await?;
+        transaction.commit().await.map_err(unavailable)?;
+        Ok(true)
     }
 
     async fn create_invitation(&self, invitation: &Invitation) -> Result<(), StoreError> {
@@ -207,9 +308,7 @@ impl RegistrationStore for SqlStore {
             .bind(&link.user_id)
             .execute(&mut *transaction)
             .await
-            .map_err(|error| {
-                crate::error::from_sqlx(error, || "an account with this email address".into())
-            })?;
+            .map_err(|error| crate::error::from_sqlx(error, || ADDRESS_IN_USE.into()))?;
         if let Some(notice) = notice {
             enqueue_in(&mut *transaction, notice, now).await?;
         }
@@ -217,9 +316,22 @@ impl RegistrationStore for SqlStore {
         Ok(Some(link))
     }
 
+    async fn delete_verification_links(&self, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM email_verification_links WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn purge_registration_links(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         let mut purged = 0;
-        for table in ["invitations", "email_verification_links"] {
+        for table in [
+            "invitations",
+            "pending_registrations",
+            "email_verification_links",
+        ] {
             purged += sqlx::query(&format!("DELETE FROM {table} WHERE expires_at <= $1"))
                 .bind(now)
                 .execute(&self.pool)

@@ -3,9 +3,12 @@
 use super::{SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{UnixSeconds, User, Username};
-use portcullis_service::{StoreError, UserSearch, UserStore};
+use portcullis_service::{ADDRESS_IN_USE, StoreError, UserSearch, UserStore};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+
+/// The unique index of addresses in lower case (migration 0009), named in its conflicts.
+pub(super) const EMAIL_INDEX: &str = "users_by_email_key";
 
 pub(super) const USER_COLUMNS: &str =
     "id, username, roles, email, email_verified_at, password_hash, created_at, disabled_at";
@@ -47,13 +50,8 @@ pub(super) async fn insert_user<'e>(
     .execute(executor)
     .await
     .map_err(|error| {
-        let on_email = error.to_string().contains("email");
-        crate::error::from_sqlx(error, || {
-            if on_email {
-                "an account with this email address".to_owned()
-            } else {
-                format!("user `{}`", user.username)
-            }
+        crate::error::from_sqlx_naming(error, &[(EMAIL_INDEX, ADDRESS_IN_USE)], || {
+            format!("user `{}`", user.username)
         })
     })?;
     Ok(())
@@ -94,7 +92,7 @@ impl UserStore for SqlStore {
     }
 
     async fn find_users_by_email(&self, email_key: &str) -> Result<Vec<User>, StoreError> {
-        // By the `lower(email)` index of migration 0008.
+        // By the `lower(email)` index of migration 0008 (unique since 0009).
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE lower(email) = $1 ORDER BY created_at, id"
         ))
@@ -156,9 +154,7 @@ impl UserStore for SqlStore {
         .bind(username.to_ascii_lowercase())
         .execute(&self.pool)
         .await
-        .map_err(|error| {
-            crate::error::from_sqlx(error, || "an account with this email address".into())
-        })?;
+        .map_err(|error| crate::error::from_sqlx(error, || ADDRESS_IN_USE.into()))?;
         Ok(result.rows_affected() == 1)
     }
 

@@ -1,8 +1,10 @@
 //! Conformance cases of registration, invitations and email verification links.
 
 use super::user;
-use portcullis_core::{Invitation, OutgoingEmail, VerificationLink};
-use portcullis_service::{NewRegistration, RegistrationOutcome, Store, StoreError};
+use portcullis_core::{
+    Invitation, OutgoingEmail, PendingRegistration, User, Username, VerificationLink,
+};
+use portcullis_service::{ADDRESS_IN_USE, NewRegistration, RegistrationOutcome, Store, StoreError};
 
 fn message(to: &str, subject: &str) -> OutgoingEmail {
     OutgoingEmail {
@@ -27,81 +29,149 @@ async fn pending(store: &dyn Store) -> u64 {
     store.outbox_status().await.expect("status").pending
 }
 
-/// Registers `name` with `email`, optionally with an invitation.
+fn registration_of(name: &str, email: &str, hash: u8, expires_at: i64) -> PendingRegistration {
+    PendingRegistration {
+        token_hash: vec![hash; 32],
+        username: Username::parse(name).expect("username"),
+        email: email.into(),
+        password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        return_to: Some("/authorize?client_id=app".into()),
+        expires_at,
+    }
+}
+
+/// Registers `name` with `email` (link hash `hash`, live until 500), optionally invited.
 async fn register(
     store: &dyn Store,
-    name: &str,
-    email: &str,
+    (name, email, hash): (&str, &str, u8),
     invitation: Option<&[u8]>,
+    now: i64,
 ) -> Result<RegistrationOutcome, StoreError> {
-    let mut account = user(name);
-    account.email = Some(email.into());
-    let verification = link(name.len() as u8, &account.id, email, 500);
     store
         .register(
             &NewRegistration {
-                user: &account,
+                pending: &registration_of(name, email, hash, 500),
                 invitation_hash: invitation,
-                link: &verification,
-                verification_email: &message(email, "verify"),
+                confirmation_email: &message(email, "confirm"),
                 address_in_use_email: &message(email, "in use"),
             },
-            100,
+            now,
         )
         .await
 }
 
-pub(super) async fn registration_is_one_transaction_per_outcome(store: &dyn Store) {
-    assert_eq!(
-        register(store, "erin", "Erin@Example.com", None)
-            .await
-            .expect("register"),
-        RegistrationOutcome::Created
-    );
-    let erin = store
-        .find_user_by_username("erin")
-        .await
-        .expect("find")
-        .expect("created");
-    assert_eq!(erin.email_verified_at, None, "unverified until the link");
-    assert_eq!(pending(store).await, 1, "the verification message");
-    let stored = store
-        .find_verification_link(&[4; 32], 100)
-        .await
-        .expect("link")
-        .expect("stored with the account");
-    assert_eq!(stored.user_id, erin.id);
-    assert_eq!(
-        stored.return_to.as_deref(),
-        Some("/authorize?client_id=app")
-    );
+/// The account a confirmed registration becomes.
+fn account_of(name: &str, email: &str) -> User {
+    let mut account = user(name);
+    account.email = Some(email.into());
+    account.email_verified_at = Some(120);
+    account
+}
 
+pub(super) async fn registrations_wait_for_their_address_and_reserve_only_the_name(
+    store: &dyn Store,
+) {
+    store.create_user(&user("alice")).await.expect("alice");
     assert_eq!(
-        register(store, "other", "ERIN@example.COM", None)
+        register(store, ("erin", "Erin@Example.com", 1), None, 100)
             .await
             .expect("register"),
-        RegistrationOutcome::AddressInUse,
-        "one account per address, in any letter case"
+        RegistrationOutcome::Pending
     );
     assert!(
         store
-            .find_user_by_username("other")
+            .find_user_by_username("erin")
             .await
             .expect("find")
-            .is_none()
+            .is_none(),
+        "no account before the address is confirmed"
     );
-    assert_eq!(pending(store).await, 2, "the owner of the address is told");
+    assert_eq!(pending(store).await, 1, "the confirmation message");
+    let found = store
+        .find_pending_registration(&[1; 32], 100)
+        .await
+        .expect("find")
+        .expect("live");
+    assert_eq!(found.username.as_str(), "erin");
+    assert_eq!(found.return_to.as_deref(), Some("/authorize?client_id=app"));
 
-    assert!(matches!(
-        register(store, "ERIN", "new@example.com", None).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert_eq!(
+        register(store, ("mallory", "ALICE@example.COM", 2), None, 100)
+            .await
+            .expect("register"),
+        RegistrationOutcome::AddressInUse,
+        "an address with an account, in any letter case"
+    );
+    assert_eq!(pending(store).await, 2, "its owner is told");
+    for taken in ["ERIN", "Mallory", "alice"] {
+        assert!(
+            matches!(
+                register(store, (taken, "x@example.com", 3), None, 100).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{taken}: a live registration holds its name whether or not its address is in use"
+        );
+    }
     assert_eq!(pending(store).await, 2, "a taken username stores nothing");
+    assert_eq!(
+        register(store, ("mallory", "m@example.com", 4), None, 500)
+            .await
+            .expect("register"),
+        RegistrationOutcome::Pending,
+        "an expired registration gives its name up"
+    );
+
+    let erin = account_of("erin", "Erin@Example.com");
+    assert!(
+        store
+            .complete_registration(&[1; 32], &erin, 120)
+            .await
+            .expect("complete")
+    );
+    assert!(
+        !store
+            .complete_registration(&[1; 32], &erin, 121)
+            .await
+            .expect("again"),
+        "once"
+    );
+    let stored = store
+        .find_user_by_username("erin")
+        .await
+        .expect("find")
+        .expect("erin");
+    assert_eq!(stored.email_verified_at, Some(120));
+
+    // A registration whose address an account took meanwhile creates nothing and stays.
+    store
+        .register(
+            &NewRegistration {
+                pending: &registration_of("zed", "erin@example.com", 5, 900),
+                invitation_hash: None,
+                confirmation_email: &message("erin@example.com", "confirm"),
+                address_in_use_email: &message("erin@example.com", "in use"),
+            },
+            130,
+        )
+        .await
+        .expect("register");
+    let zed = account_of("zed", "erin@example.com");
+    assert!(matches!(
+        store.complete_registration(&[5; 32], &zed, 140).await,
+        Err(StoreError::Conflict(what)) if what == ADDRESS_IN_USE
+    ));
+    assert!(
+        store
+            .find_pending_registration(&[5; 32], 140)
+            .await
+            .expect("find")
+            .is_some()
+    );
 
     let mut twin = user("twin");
     twin.email = Some("erin@EXAMPLE.com".into());
     assert!(
-        matches!(store.create_user(&twin).await, Err(StoreError::Conflict(what)) if what.contains("email")),
+        matches!(store.create_user(&twin).await, Err(StoreError::Conflict(what)) if what == ADDRESS_IN_USE),
         "administrators cannot reuse an address either"
     );
 }
@@ -125,20 +195,20 @@ pub(super) async fn invitations_are_single_use_and_expire(store: &dyn Store) {
         "expired"
     );
     assert_eq!(
-        register(store, "fay", "fay@example.com", Some(&[9; 32]))
+        register(store, ("fay", "fay@example.com", 1), Some(&[9; 32]), 100)
             .await
             .expect("register"),
-        RegistrationOutcome::Created
+        RegistrationOutcome::Pending
     );
     assert_eq!(
-        register(store, "gus", "gus@example.com", Some(&[9; 32]))
+        register(store, ("gus", "gus@example.com", 2), Some(&[9; 32]), 100)
             .await
             .expect("register"),
         RegistrationOutcome::InvitationGone
     );
     assert!(
         store
-            .find_user_by_username("gus")
+            .find_pending_registration(&[2; 32], 100)
             .await
             .expect("find")
             .is_none()
@@ -151,7 +221,7 @@ pub(super) async fn invitations_are_single_use_and_expire(store: &dyn Store) {
     };
     store.create_invitation(&second).await.expect("create");
     assert!(
-        register(store, "FAY", "x@example.com", Some(&[8; 32]))
+        register(store, ("FAY", "x@example.com", 3), Some(&[8; 32]), 100)
             .await
             .is_err()
     );
@@ -165,7 +235,7 @@ pub(super) async fn invitations_are_single_use_and_expire(store: &dyn Store) {
     assert_eq!(
         store.purge_registration_links(1_000).await.expect("purge"),
         2,
-        "the invitation and fay's link"
+        "the invitation and fay's registration"
     );
 }
 

@@ -105,19 +105,37 @@ async fn audit_kinds(server: &TestAuthServer) -> Vec<String> {
         .collect()
 }
 
+/// Opens a confirmation link (a form: the GET changes nothing) and posts `password` with it;
+/// the status and, for a redirect, where it goes, else the page.
+async fn confirm(
+    browser: &Browser,
+    server: &TestAuthServer,
+    link: &str,
+    password: &str,
+) -> (u16, String) {
+    let (status, form) = browser.page(link).await;
+    if status != 200 {
+        return (status, form);
+    }
+    let mut fields = hidden_fields(&form)
+        .into_iter()
+        .filter(|(name, _)| name != "username")
+        .collect::<Vec<_>>();
+    fields.push(("password".into(), password.into()));
+    let answer = browser.post(&server.url("/verify-email"), &fields).await;
+    let status = answer.status().as_u16();
+    if status == 303 {
+        return (status, location(&answer, &server.base_url));
+    }
+    (status, answer.text().await.expect("html"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_user_registers_verifies_and_returns_to_the_app() {
+async fn a_new_user_registers_confirms_the_address_and_returns_to_the_app() {
     let Some(smtp) = TestSmtp::start().await else {
         return;
     };
-    let server = start(
-        &smtp,
-        RegistrationPolicy {
-            require_verified_email: true,
-            ..open()
-        },
-    )
-    .await;
+    let server = start(&smtp, open()).await;
     let browser = Browser::new();
     let (verifier, challenge) = pkce_pair();
     let to_sign_in = browser
@@ -148,69 +166,55 @@ async fn a_new_user_registers_verifies_and_returns_to_the_app() {
         answer.contains("We sent a message to Nora@Example.com"),
         "{answer}"
     );
-    let first = message_to(&smtp, 1, "Nora@Example.com", "Verify your email address").await;
+    let message = message_to(
+        &smtp,
+        1,
+        "Nora@Example.com",
+        "Confirm your Portcullis account",
+    )
+    .await;
     assert!(
-        decode_quoted_printable(&first).contains("<a href=\""),
+        decode_quoted_printable(&message).contains("<a href=\""),
         "an HTML part too"
     );
+    let link = link_in(&message);
+    let store = &server.state.store;
+    let no_account = fresh_sign_in(&server, &sign_in_url, "nora", STRONG).await;
+    assert_eq!(
+        no_account.0, 401,
+        "no account before the address is confirmed"
+    );
 
-    // Before the link is followed, the policy holds sign-in, and a new link (for the same
-    // authorization request) is sent.
-    let held = fresh_sign_in(&server, &sign_in_url, "nora", STRONG).await;
-    assert_eq!(held.0, 403);
+    // Opening the link (as a mail scanner would) changes nothing; a wrong password neither.
+    let (status, form) = browser.page(&link).await;
+    assert_eq!(status, 200);
     assert!(
-        held.1.contains("Verify your email address first"),
-        "{}",
-        held.1
+        form.contains("nora") && form.contains("Nora@Example.com"),
+        "{form}"
     );
-    let login = http()
-        .post(server.url("/login"))
-        .json(&json!({"username": "nora", "password": STRONG}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(login.status(), 403);
-    assert_eq!(
-        login.json::<Value>().await.expect("json")["error"],
-        "email_not_verified"
+    let (status, wrong) = confirm(&browser, &server, &link, "not the chosen password").await;
+    assert_eq!(status, 401, "{wrong}");
+    assert!(
+        store
+            .find_user_by_username("nora")
+            .await
+            .expect("find")
+            .is_none()
     );
-    let messages = smtp.wait_for(2, Duration::from_secs(20)).await;
-    let newest = messages
-        .iter()
-        .map(|raw| link_in(raw))
-        .find(|link| *link != link_in(&first))
-        .expect("a second link");
-    let superseded = browser.get(&link_in(&first)).await;
+
+    let (status, next) = confirm(&browser, &server, &link, STRONG).await;
+    assert_eq!(status, 303, "{next}");
+    assert!(
+        next.starts_with(&server.url("/authorize?")),
+        "back to the app's request: {next}"
+    );
     assert_eq!(
-        superseded.status(),
+        confirm(&browser, &server, &link, STRONG).await.0,
         400,
-        "a newer link supersedes the first"
+        "single use"
     );
-
-    let verified = browser.get(&newest).await;
-    assert_eq!(verified.status(), 200);
-    let page = verified.text().await.expect("html");
-    assert!(page.contains("Nora@Example.com is verified"), "{page}");
-    let continue_href = page
-        .split("href=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a way on")
-        .replace("&amp;", "&");
-    assert!(
-        continue_href.starts_with("/signin?return_to=%2Fauthorize%3F"),
-        "{continue_href}"
-    );
-    assert_eq!(browser.get(&newest).await.status(), 400, "single use");
-
-    // Signing in from the link lands back at the app with a code.
     let callback = browser
-        .authorize(
-            &server.base_url,
-            &server.url(&continue_href),
-            ("nora", STRONG),
-            CALLBACK,
-        )
+        .authorize(&server.base_url, &next, ("nora", STRONG), CALLBACK)
         .await;
     let code = query_param(&callback, "code").expect("code");
     assert_eq!(query_param(&callback, "state").as_deref(), Some("st-1"));
@@ -239,8 +243,8 @@ async fn a_new_user_registers_verifies_and_returns_to_the_app() {
 
     let kinds = audit_kinds(&server).await;
     for kind in [
+        "registration_requested",
         "user_registered",
-        "email_verification_sent",
         "email_verified",
     ] {
         assert!(
@@ -265,6 +269,92 @@ async fn fresh_sign_in(
     let answer = browser.post(&server.url("/signin"), &fields).await;
     let status = answer.status().as_u16();
     (status, answer.text().await.expect("html"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_waits_for_a_verified_address_under_the_policy() {
+    let Some(smtp) = TestSmtp::start().await else {
+        return;
+    };
+    let server = start(
+        &smtp,
+        RegistrationPolicy {
+            require_verified_email: true,
+            ..RegistrationPolicy::default()
+        },
+    )
+    .await;
+    server.add_user("olga", &["user"], STRONG).await;
+    let browser = Browser::new();
+    let (verifier, challenge) = pkce_pair();
+    let to_sign_in = browser
+        .get(&authorize_url(&server, "openid email", &challenge, &[]))
+        .await;
+    let sign_in_url = location(&to_sign_in, &server.base_url);
+    let wrong = fresh_sign_in(&server, &sign_in_url, "olga", "a wrong password").await;
+    assert_eq!(
+        wrong.0, 401,
+        "a wrong password learns nothing of the policy"
+    );
+    let held = fresh_sign_in(&server, &sign_in_url, "olga", STRONG).await;
+    assert_eq!(held.0, 403);
+    assert!(
+        held.1.contains("Confirm your email address first"),
+        "{}",
+        held.1
+    );
+    let login = http()
+        .post(server.url("/login"))
+        .json(&json!({"username": "olga", "password": STRONG}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 403);
+    assert_eq!(
+        login.json::<Value>().await.expect("json")["error"],
+        "email_not_verified"
+    );
+
+    let link =
+        link_in(&message_to(&smtp, 1, "olga@example.com", "Verify your email address").await);
+    let (status, next) = confirm(&browser, &server, &link, STRONG).await;
+    assert_eq!(status, 303, "{next}");
+    assert!(next.starts_with(&server.url("/authorize?")), "{next}");
+    let callback = browser
+        .authorize(&server.base_url, &next, ("olga", STRONG), CALLBACK)
+        .await;
+    let code = query_param(&callback, "code").expect("code");
+    let tokens: Value = exchange(&server, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let id = verify_id_token(
+        tokens["id_token"].as_str().expect("id token"),
+        &jwks(&server.base_url).await,
+        &server.base_url,
+    );
+    assert_eq!(id["email_verified"], true);
+    let again = fresh_sign_in(&server, &server.url("/signin"), "olga", STRONG).await;
+    assert_eq!(again.0, 200, "verified: sign-in completes");
+
+    // An address that stops being verified (an administrator withdrew it) stops the session
+    // from counting: the next authorization request asks to sign in again.
+    let store = &server.state.store;
+    assert!(
+        store
+            .set_email("olga", Some("olga@example.com"), None)
+            .await
+            .expect("withdraw")
+    );
+    let (_, challenge) = pkce_pair();
+    let with_session = browser
+        .get(&authorize_url(&server, "openid", &challenge, &[]))
+        .await;
+    assert!(
+        location(&with_session, &server.base_url).starts_with(&server.url("/signin?")),
+        "the session no longer counts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,22 +398,24 @@ async fn an_address_with_an_account_gets_the_same_answer_and_its_owner_a_message
         decode_quoted_printable(&notice).contains("/forgot"),
         "the owner learns how to get in"
     );
-    message_to(&smtp, 2, "carol@example.com", "Verify your email address").await;
+    message_to(
+        &smtp,
+        2,
+        "carol@example.com",
+        "Confirm your Portcullis account",
+    )
+    .await;
     let store = &server.state.store;
-    assert!(
-        store
-            .find_user_by_username("alice2")
-            .await
-            .expect("find")
-            .is_none()
-    );
-    assert!(
-        store
-            .find_user_by_username("carol")
-            .await
-            .expect("find")
-            .is_some()
-    );
+    for name in ["alice2", "carol"] {
+        assert!(
+            store
+                .find_user_by_username(name)
+                .await
+                .expect("find")
+                .is_none(),
+            "{name}: no account before the address is confirmed"
+        );
+    }
 
     for (fields, says) in [
         (("ALICE", "new@example.com", STRONG), "username is taken"),
@@ -350,6 +442,21 @@ async fn an_address_with_an_account_gets_the_same_answer_and_its_owner_a_message
             .expect("find")
             .is_none()
     );
+
+    // A second attempt at the same username answers the same whether or not the first one's
+    // address had an account, and neither name signs in before its address is confirmed.
+    for name in ["alice2", "carol"] {
+        refused(
+            &browser,
+            &server,
+            &form,
+            (name, "zoe@example.com", STRONG),
+            "username is taken",
+        )
+        .await;
+        let sign_in = fresh_sign_in(&server, &server.url("/signin"), name, STRONG).await;
+        assert_eq!(sign_in.0, 401, "{name}");
+    }
 
     // A form without its CSRF token is refused.
     let forged = browser
@@ -481,7 +588,7 @@ async fn invitations_and_the_domain_allow_list_decide_who_registers() {
     assert!(
         kinds
             .iter()
-            .filter(|kind| *kind == "user_registered")
+            .filter(|kind| *kind == "registration_requested")
             .count()
             == 2,
         "{kinds:?}"
@@ -569,7 +676,31 @@ async fn a_changed_address_is_verified_before_use_and_the_old_one_is_told() {
     )
     .await;
     let link = link_in(&message_to(&smtp, 2, "bob@new.example", "Verify your email address").await);
-    assert_eq!(browser.get(&link).await.status(), 200);
+    // Whoever reads bob@new.example cannot confirm it for bob without bob's password.
+    let stranger = Browser::new();
+    assert_eq!(
+        confirm(&stranger, &server, &link, "guessing wildly here")
+            .await
+            .0,
+        401
+    );
+    let bob = server
+        .state
+        .store
+        .find_user_by_username("bob")
+        .await
+        .expect("find")
+        .expect("bob");
+    assert_eq!(
+        bob.email.as_deref(),
+        Some("bob@example.com"),
+        "nothing changed yet"
+    );
+    let (status, next) = confirm(&browser, &server, &link, STRONG).await;
+    assert_eq!(
+        (status, next.as_str()),
+        (303, server.url("/account").as_str())
+    );
     let notice = message_to(&smtp, 3, "bob@example.com", "email address was changed").await;
     assert!(decode_quoted_printable(&notice).contains("bob@new.example"));
     let account = browser.page(&server.url("/account")).await.1;
@@ -594,4 +725,57 @@ async fn a_changed_address_is_verified_before_use_and_the_old_one_is_told() {
     assert_eq!(ended.status(), 200);
     let after = browser.get(&server.url("/account")).await;
     assert_eq!(after.status(), 303, "signed out: back to sign-in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_withdraws_an_address_change_asked_for_before() {
+    let Some(smtp) = TestSmtp::start().await else {
+        return;
+    };
+    let server = start(&smtp, RegistrationPolicy::default()).await;
+    server.add_user("bob", &["user"], STRONG).await;
+    let browser = Browser::new();
+    let (_, challenge) = pkce_pair();
+    browser
+        .authorize(
+            &server.base_url,
+            &authorize_url(&server, "openid", &challenge, &[]),
+            ("bob", STRONG),
+            CALLBACK,
+        )
+        .await;
+    let page = browser.page(&server.url("/account")).await.1;
+    let start = page
+        .find("action=\"/account/email\"")
+        .expect("the address form");
+    let mut fields = hidden_fields(&page[start..]);
+    fields.push(("email".into(), "thief@evil.example".into()));
+    fields.push(("current_password".into(), STRONG.into()));
+    assert_eq!(
+        browser
+            .post(&server.url("/account/email"), &fields)
+            .await
+            .status(),
+        200
+    );
+    let link =
+        link_in(&message_to(&smtp, 1, "thief@evil.example", "Verify your email address").await);
+
+    let page = browser.page(&server.url("/account")).await.1;
+    let start = page
+        .find("action=\"/account/sessions/end-all\"")
+        .expect("the form");
+    let form = page[start..].split("</form>").next().expect("its end");
+    let ended = browser
+        .post(
+            &server.url("/account/sessions/end-all"),
+            &hidden_fields(form),
+        )
+        .await;
+    assert_eq!(ended.status(), 200);
+    assert_eq!(
+        Browser::new().page(&link).await.0,
+        400,
+        "the change asked for before is withdrawn with everything else"
+    );
 }
