@@ -76,6 +76,26 @@ async fn insert_link<'e>(
     Ok(())
 }
 
+impl SqlStore {
+    /// The `columns` of the row of `table` whose token hashes to `token_hash`, if it is live.
+    async fn live_row(
+        &self,
+        table: &str,
+        columns: &str,
+        token_hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<Option<AnyRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {columns} FROM {table} WHERE token_hash = $1 AND expires_at > $2"
+        ))
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)
+    }
+}
+
 #[async_trait]
 impl RegistrationStore for SqlStore {
     async fn register(
@@ -167,15 +187,9 @@ impl RegistrationStore for SqlStore {
         token_hash: &[u8],
         now: UnixSeconds,
     ) -> Result<Option<PendingRegistration>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {PENDING_COLUMNS} FROM pending_registrations \
-             WHERE token_hash = $1 AND expires_at > $2"
-        ))
-        .bind(token_hash.to_vec())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let row = self
+            .live_row("pending_registrations", PENDING_COLUMNS, token_hash, now)
+            .await?;
         row.as_ref().map(pending_from_row).transpose()
     }
 
@@ -269,15 +283,9 @@ impl RegistrationStore for SqlStore {
         token_hash: &[u8],
         now: UnixSeconds,
     ) -> Result<Option<VerificationLink>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {LINK_COLUMNS} FROM email_verification_links \
-             WHERE token_hash = $1 AND expires_at > $2"
-        ))
-        .bind(token_hash.to_vec())
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let row = self
+            .live_row("email_verification_links", LINK_COLUMNS, token_hash, now)
+            .await?;
         row.as_ref().map(link_from_row).transpose()
     }
 

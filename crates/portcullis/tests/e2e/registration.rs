@@ -614,6 +614,56 @@ async fn registration_is_off_by_default_and_without_email() {
     assert_eq!(browser.get(&closed.url("/register")).await.status(), 404);
 }
 
+/// A browser signed in as `username` (through an authorization request of the app).
+async fn signed_in_as(server: &TestAuthServer, username: &str) -> Browser {
+    let browser = Browser::new();
+    let (_, challenge) = pkce_pair();
+    browser
+        .authorize(
+            &server.base_url,
+            &authorize_url(server, "openid", &challenge, &[]),
+            (username, STRONG),
+            CALLBACK,
+        )
+        .await;
+    browser
+}
+
+/// Asks on the account page to change the address to `email`; the status and page.
+async fn change_address(
+    browser: &Browser,
+    server: &TestAuthServer,
+    email: &str,
+    password: &str,
+) -> (u16, String) {
+    let page = browser.page(&server.url("/account")).await.1;
+    let start = page
+        .find("action=\"/account/email\"")
+        .expect("the address form");
+    let mut fields = hidden_fields(&page[start..]);
+    fields.push(("email".into(), email.into()));
+    fields.push(("current_password".into(), password.into()));
+    let answer = browser.post(&server.url("/account/email"), &fields).await;
+    let status = answer.status().as_u16();
+    (status, answer.text().await.expect("html"))
+}
+
+/// Signs out everywhere from the account page; the status.
+async fn sign_out_everywhere(browser: &Browser, server: &TestAuthServer) -> u16 {
+    let page = browser.page(&server.url("/account")).await.1;
+    let start = page
+        .find("action=\"/account/sessions/end-all\"")
+        .expect("the form");
+    let form = page[start..].split("</form>").next().expect("its end");
+    let ended = browser
+        .post(
+            &server.url("/account/sessions/end-all"),
+            &hidden_fields(form),
+        )
+        .await;
+    ended.status().as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_address_is_verified_before_use_and_the_old_one_is_told() {
     let Some(smtp) = TestSmtp::start().await else {
@@ -622,32 +672,8 @@ async fn a_changed_address_is_verified_before_use_and_the_old_one_is_told() {
     let server = start(&smtp, RegistrationPolicy::default()).await;
     server.add_user("bob", &["user"], STRONG).await;
     server.add_user("alice", &["user"], STRONG).await;
-    let browser = Browser::new();
-    let (_, challenge) = pkce_pair();
-    browser
-        .authorize(
-            &server.base_url,
-            &authorize_url(&server, "openid", &challenge, &[]),
-            ("bob", STRONG),
-            CALLBACK,
-        )
-        .await;
-    let change = |email: &'static str, password: &'static str| {
-        let browser = &browser;
-        let server = &server;
-        async move {
-            let page = browser.page(&server.url("/account")).await.1;
-            let start = page
-                .find("action=\"/account/email\"")
-                .expect("the address form");
-            let mut fields = hidden_fields(&page[start..]);
-            fields.push(("email".into(), email.into()));
-            fields.push(("current_password".into(), password.into()));
-            let answer = browser.post(&server.url("/account/email"), &fields).await;
-            let status = answer.status().as_u16();
-            (status, answer.text().await.expect("html"))
-        }
-    };
+    let browser = signed_in_as(&server, "bob").await;
+    let change = |email, password| change_address(&browser, &server, email, password);
     let (status, wrong) = change("bob@new.example", "not the password at all").await;
     assert_eq!(status, 400, "{wrong}");
     assert!(wrong.contains("current password is not right"), "{wrong}");
@@ -712,17 +738,7 @@ async fn a_changed_address_is_verified_before_use_and_the_old_one_is_told() {
     );
 
     // Signing out everywhere ends this session too.
-    let start = account
-        .find("action=\"/account/sessions/end-all\"")
-        .expect("the form");
-    let form = account[start..].split("</form>").next().expect("its end");
-    let ended = browser
-        .post(
-            &server.url("/account/sessions/end-all"),
-            &hidden_fields(form),
-        )
-        .await;
-    assert_eq!(ended.status(), 200);
+    assert_eq!(sign_out_everywhere(&browser, &server).await, 200);
     let after = browser.get(&server.url("/account")).await;
     assert_eq!(after.status(), 303, "signed out: back to sign-in");
 }
@@ -734,45 +750,12 @@ async fn signing_out_everywhere_withdraws_an_address_change_asked_for_before() {
     };
     let server = start(&smtp, RegistrationPolicy::default()).await;
     server.add_user("bob", &["user"], STRONG).await;
-    let browser = Browser::new();
-    let (_, challenge) = pkce_pair();
-    browser
-        .authorize(
-            &server.base_url,
-            &authorize_url(&server, "openid", &challenge, &[]),
-            ("bob", STRONG),
-            CALLBACK,
-        )
-        .await;
-    let page = browser.page(&server.url("/account")).await.1;
-    let start = page
-        .find("action=\"/account/email\"")
-        .expect("the address form");
-    let mut fields = hidden_fields(&page[start..]);
-    fields.push(("email".into(), "thief@evil.example".into()));
-    fields.push(("current_password".into(), STRONG.into()));
-    assert_eq!(
-        browser
-            .post(&server.url("/account/email"), &fields)
-            .await
-            .status(),
-        200
-    );
+    let browser = signed_in_as(&server, "bob").await;
+    let (status, _) = change_address(&browser, &server, "thief@evil.example", STRONG).await;
+    assert_eq!(status, 200);
     let link =
         link_in(&message_to(&smtp, 1, "thief@evil.example", "Verify your email address").await);
-
-    let page = browser.page(&server.url("/account")).await.1;
-    let start = page
-        .find("action=\"/account/sessions/end-all\"")
-        .expect("the form");
-    let form = page[start..].split("</form>").next().expect("its end");
-    let ended = browser
-        .post(
-            &server.url("/account/sessions/end-all"),
-            &hidden_fields(form),
-        )
-        .await;
-    assert_eq!(ended.status(), 200);
+    assert_eq!(sign_out_everywhere(&browser, &server).await, 200);
     assert_eq!(
         Browser::new().page(&link).await.0,
         400,
