@@ -1,4 +1,5 @@
-//! Authenticating a request: the bearer token (RFC 6750 §2.1), its issuer, signature and claims,
+//! Authenticating a request: the access token (RFC 6750 §2.1, RFC 9449 §7.1), its issuer,
+//! signature and claims,
 //! a bounded cache of already verified tokens keyed by the token's SHA-256, and the revocation set
 //! (consulted on every request, cache hit or not).
 
@@ -25,6 +26,13 @@ pub enum AuthFailure {
     Revoked,
     /// The issuer's keys were never obtained: 503, not the client's fault.
     KeysUnavailable,
+    /// The token was presented the wrong way for its binding (RFC 9449 §7.1, §7.2): a bound
+    /// token as a bearer token, an unbound one as DPoP, or a bearer token where the route wants
+    /// DPoP. 401 `invalid_token` with a DPoP challenge.
+    DpopRequired(String),
+    /// The DPoP proof is missing, invalid, for another key or request, or replayed: 401
+    /// `invalid_dpop_proof` (RFC 9449 §7.1).
+    InvalidDpopProof(String),
 }
 
 /// Validates bearer tokens.
@@ -68,7 +76,7 @@ impl Authenticator {
         headers: &HeaderMap,
         now: i64,
     ) -> Result<Arc<AssertedIdentity>, AuthFailure> {
-        let token = bearer_token(headers)?;
+        let token = presented_token(headers)?;
         let digest = sha256(token.as_bytes());
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
@@ -117,12 +125,15 @@ struct UnverifiedIssuer<'a> {
     iss: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// RFC 6750 §2.1: exactly one `Authorization: Bearer <token>`.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
-    portcullis_sdk::bearer_token(headers).map_err(|error| match error {
-        BearerError::Missing => AuthFailure::Missing,
-        BearerError::Malformed => AuthFailure::Malformed,
-    })
+/// RFC 6750 §2.1, RFC 9449 §7.1: exactly one `Authorization: Bearer <token>` or
+/// `Authorization: DPoP <token>` (how it is presented is checked by [`crate::dpop`]).
+fn presented_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    portcullis_sdk::access_token(headers)
+        .map(|(_, token)| token)
+        .map_err(|error| match error {
+            BearerError::Missing => AuthFailure::Missing,
+            BearerError::Malformed => AuthFailure::Malformed,
+        })
 }
 
 /// Verified tokens by SHA-256, each until its expiry. Bounded: when full, expired entries go, and

@@ -191,6 +191,8 @@ pub async fn start(
             trusted_proxies,
             forward_authorization: config.forward_authorization,
             follows_redis: config.redis.is_some(),
+            https: config.tls_cert_file.is_some(),
+            leeway_secs: config.leeway_secs,
         },
     ));
     let (stop_feeds, feeds_stopped) = watch::channel(false);

@@ -200,6 +200,9 @@ pub struct RouteConfig {
     /// The token's `aud` must contain this.
     #[serde(default)]
     pub audience: Option<String>,
+    /// Accept only DPoP-bound tokens presented with their proof (RFC 9449).
+    #[serde(default)]
+    pub require_dpop: bool,
     /// Rate limit.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
@@ -243,6 +246,7 @@ impl RouteConfig {
             roles_any: Vec::new(),
             roles_all: Vec::new(),
             audience: None,
+            require_dpop: false,
             rate_limit: None,
             allow_encoded_slashes: false,
             upgrades: default_upgrades(),

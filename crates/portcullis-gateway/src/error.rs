@@ -48,6 +48,8 @@ impl GatewayError {
             GatewayError::Auth(AuthFailure::Invalid(_)) => "invalid_token",
             GatewayError::Auth(AuthFailure::Revoked) => "revoked_token",
             GatewayError::Auth(AuthFailure::KeysUnavailable) => "keys_unavailable",
+            GatewayError::Auth(AuthFailure::DpopRequired(_)) => "dpop_required",
+            GatewayError::Auth(AuthFailure::InvalidDpopProof(_)) => "invalid_dpop_proof",
             GatewayError::Denied(Denial::Scope(_)) => "insufficient_scope",
             GatewayError::Denied(Denial::Role) => "missing_role",
             GatewayError::Denied(Denial::Audience) => "wrong_audience",
@@ -86,6 +88,22 @@ fn bearer(
     let body =
         json!({ "error": error.unwrap_or("unauthorized"), "error_description": description });
     let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// RFC 9449 §7.1: a 401 with a `DPoP` challenge naming the error and the algorithms accepted.
+fn dpop(error: &str, description: &str) -> Response {
+    let challenge = format!(
+        "DPoP error=\"{error}\", error_description=\"{}\", algs=\"ES256 EdDSA RS256\"",
+        quoted(description)
+    );
+    let body = json!({ "error": error, "error_description": description });
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()
@@ -141,6 +159,12 @@ impl IntoResponse for GatewayError {
                 "token has been revoked",
                 None,
             ),
+            GatewayError::Auth(AuthFailure::DpopRequired(description)) => {
+                dpop("invalid_token", &description)
+            }
+            GatewayError::Auth(AuthFailure::InvalidDpopProof(description)) => {
+                dpop("invalid_dpop_proof", &description)
+            }
             GatewayError::Auth(AuthFailure::KeysUnavailable) => plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",

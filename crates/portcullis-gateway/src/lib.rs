@@ -13,6 +13,7 @@ pub mod authenticate;
 pub mod build;
 pub mod cluster;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod identity;
 pub mod metrics;

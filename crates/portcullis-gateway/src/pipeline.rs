@@ -4,6 +4,7 @@
 
 use crate::authenticate::Authenticator;
 use crate::config::UnderscoreHeaders;
+use crate::dpop::{DpopGate, DpopRequest};
 use crate::error::GatewayError;
 use crate::identity::{AssertedIdentity, strip_spoofable_headers};
 use crate::metrics::Metrics;
@@ -28,6 +29,8 @@ pub struct Gateway {
     routes: RwLock<Arc<RouteTable>>,
     /// Token validation.
     pub authenticator: Authenticator,
+    /// DPoP proofs of bound tokens.
+    dpop: DpopGate,
     rate_limiter: Box<dyn RateLimiter>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
@@ -52,6 +55,10 @@ pub struct PipelineSettings {
     pub forward_authorization: bool,
     /// Follows a cluster's Redis.
     pub follows_redis: bool,
+    /// The public listener speaks TLS (the scheme of the URLs DPoP proofs name).
+    pub https: bool,
+    /// Clock skew tolerated in tokens and DPoP proofs.
+    pub leeway_secs: i64,
 }
 
 impl Gateway {
@@ -66,6 +73,7 @@ impl Gateway {
         Gateway {
             routes: RwLock::new(Arc::new(routes)),
             authenticator,
+            dpop: DpopGate::new(settings.https, settings.leeway_secs),
             rate_limiter,
             metrics,
             strip_headers: settings.strip_headers,
@@ -234,6 +242,19 @@ async fn run(
                     return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
                 }
             };
+            let presented = DpopRequest {
+                headers: request.headers(),
+                method: request.method(),
+                uri: request.uri(),
+                peer_trusted: gateway.trusted_proxies.contains(peer.ip),
+                required: requirements.dpop,
+            };
+            if let Err(failure) = gateway
+                .dpop
+                .check(&identity.identity, &presented, unix_now())
+            {
+                return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
+            }
             if let Err(denial) = requirements.check(&identity.identity) {
                 return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
             }

@@ -24,6 +24,8 @@ pub struct Requirements {
     pub roles_all: Vec<String>,
     /// This audience.
     pub audience: Option<String>,
+    /// Only DPoP-bound tokens, with their proof (RFC 9449).
+    pub dpop: bool,
 }
 
 /// Why an authenticated identity was refused.

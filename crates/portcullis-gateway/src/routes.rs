@@ -115,10 +115,11 @@ impl Route {
                     && config.scopes_any.is_empty()
                     && config.roles_any.is_empty()
                     && config.roles_all.is_empty()
-                    && config.audience.is_none());
+                    && config.audience.is_none()
+                    && !config.require_dpop);
                 if has_requirements {
                     return Err(fail(
-                        "a public route cannot require scopes, roles or an audience".into(),
+                        "a public route cannot require scopes, roles, an audience or DPoP".into(),
                     ));
                 }
                 Access::Public
@@ -129,6 +130,7 @@ impl Route {
                 roles_any: config.roles_any.clone(),
                 roles_all: config.roles_all.clone(),
                 audience: config.audience.clone(),
+                dpop: config.require_dpop,
             }),
             other => {
                 return Err(fail(format!(

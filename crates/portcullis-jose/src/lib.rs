@@ -7,6 +7,7 @@
 
 mod algorithm;
 pub mod base64url;
+pub mod dpop;
 mod error;
 mod jws;
 mod jwt;

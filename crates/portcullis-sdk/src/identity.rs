@@ -51,6 +51,15 @@ fn printable(value: &str) -> bool {
 }
 
 impl Identity {
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6.1), if it is: such
+    /// a token is good only with a DPoP proof made with that key.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.claims
+            .get("cnf")
+            .and_then(|confirmation| confirmation.get("jkt"))
+            .and_then(Value::as_str)
+    }
+
     /// Reads the claims of a validated token. `None` if `iss`, `sub` or `exp` is missing, or a
     /// value could not travel in a header (control characters; commas inside scopes or roles).
     pub fn from_claims(claims: &Map<String, Value>) -> Option<Self> {

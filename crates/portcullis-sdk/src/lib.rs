@@ -39,7 +39,7 @@ mod identity;
 mod layer;
 mod verifier;
 
-pub use bearer::{BearerError, bearer_token};
+pub use bearer::{BearerError, TokenScheme, access_token, bearer_token};
 pub use error::AuthError;
 pub use identity::{IDENTITY_HEADER_PREFIX, Identity};
 #[cfg(feature = "axum")]

@@ -120,8 +120,17 @@ impl Verifier {
                             AuthError::InvalidToken(error.to_string())
                         }
                     })?;
-                Identity::from_claims(&validated.claims)
-                    .ok_or_else(|| AuthError::InvalidToken("token claims are unusable".into()))
+                let identity = Identity::from_claims(&validated.claims)
+                    .ok_or_else(|| AuthError::InvalidToken("token claims are unusable".into()))?;
+                // A token bound to a key (RFC 9449) is good only with a proof of that key, which
+                // the gateway checks; presented here as a plain bearer token, it is refused.
+                if identity.dpop_jkt().is_some() {
+                    return Err(AuthError::InvalidToken(
+                        "this token is bound to a key (DPoP); present it through the gateway"
+                            .into(),
+                    ));
+                }
+                Ok(identity)
             }
         }
     }

@@ -278,4 +278,24 @@ async fn every_hostile_token_is_refused_by_the_extractor() {
             "{defect}: the handler ran"
         );
     }
+    // A token bound to a key (RFC 9449) is no bearer token, and the SDK checks no proofs yet.
+    let bound = portcullis_testkit::hostile::TokenForge::new(
+        server
+            .state
+            .keys
+            .signer(portcullis_jose::Algorithm::Es256, now)
+            .expect("key"),
+        serde_json::json!({
+            "iss": server.base_url, "sub": "svc", "aud": "api", "exp": now + 300, "iat": now,
+            "jti": "j-2", "client_id": "svc", "scope": "read", "cnf": {"jkt": "some-key"}
+        }),
+        server.state.keys.jwks(now),
+        now,
+    )
+    .valid();
+    assert_eq!(
+        call(&bound).await.status(),
+        401,
+        "a DPoP-bound token as a bearer token"
+    );
 }

@@ -2,6 +2,7 @@
 //! received, and the gateway between them, all on loopback ports.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod dpop;
 mod forwarding;
 mod limits;
 mod normalization;

@@ -1,0 +1,247 @@
+//! DPoP-bound tokens at the gateway (RFC 9449 §7), with proofs made by an independent JOSE
+//! implementation (the `jsonwebtoken` crate, keys from `rcgen`): a bound token passes only with a
+//! fresh proof of its key for this exact request, even once it is in the verified-token cache;
+//! every defect of RFC 9449 §4.3 is a 401 `invalid_dpop_proof` with a DPoP challenge; an unbound
+//! token sent as DPoP and a bound one sent as a bearer token are refused; a route can require
+//! DPoP; behind a trusted proxy the forwarded URL is the one proved.
+
+use super::support::{Stack, challenge, route, stack};
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{EncodingKey, Header};
+use portcullis_jose::Algorithm;
+use portcullis_testkit::TestOptions;
+use portcullis_testkit::hostile::TokenForge;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A client's DPoP key, made and used by the independent implementation.
+struct ClientKey {
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+impl ClientKey {
+    fn new() -> Self {
+        let pair = rcgen::KeyPair::generate().expect("P-256 key");
+        let encoding = EncodingKey::from_ec_der(&pair.serialize_der());
+        let jwk = Jwk::from_encoding_key(&encoding, jsonwebtoken::Algorithm::ES256).expect("jwk");
+        ClientKey { encoding, jwk }
+    }
+
+    fn jkt(&self) -> String {
+        self.jwk.thumbprint(ThumbprintHash::SHA256)
+    }
+
+    /// A proof with these claims (`header` overrides members of the usual header).
+    fn proof_with(&self, claims: &Value) -> String {
+        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(self.jwk.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("proof")
+    }
+}
+
+static JTI: AtomicU64 = AtomicU64::new(0);
+
+/// The claims of a proof for `method url` with `token`, made now.
+fn claims(stack: &Stack, method: &str, url: &str, token: &str) -> Value {
+    let ath = portcullis_jose::base64url::encode(portcullis_jose::sha256(token.as_bytes()));
+    json!({
+        "jti": format!("proof-{}", JTI.fetch_add(1, Ordering::Relaxed)),
+        "htm": method,
+        "htu": url,
+        "iat": stack.auth.state.clock.now(),
+        "ath": ath,
+    })
+}
+
+/// An access token of the auth server's key, bound to `jkt` if given.
+fn token(stack: &Stack, jkt: Option<&str>) -> String {
+    let now = stack.auth.state.clock.now();
+    let key = stack
+        .auth
+        .state
+        .keys
+        .signer(Algorithm::Es256, now)
+        .expect("active key");
+    let mut claims = json!({"iss": stack.auth.base_url, "sub": "svc", "aud": "api", "exp": now + 300,
+        "iat": now, "jti": format!("t-{}", JTI.fetch_add(1, Ordering::Relaxed)), "client_id": "svc", "scope": "read"});
+    if let Some(jkt) = jkt {
+        claims["cnf"] = json!({ "jkt": jkt });
+    }
+    TokenForge::new(key, claims, stack.auth.state.keys.jwks(now), now).valid()
+}
+
+/// `GET <gateway><path>` with `Authorization: <scheme> <token>` and these DPoP proofs.
+async fn call(
+    stack: &Stack,
+    path: &str,
+    (scheme, token): (&str, &str),
+    proofs: &[&str],
+    extra: &[(&str, &str)],
+) -> (u16, String, Value) {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", stack.base))
+        .header("authorization", format!("{scheme} {token}"));
+    for proof in proofs {
+        request = request.header("dpop", *proof);
+    }
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("gateway request");
+    let status = response.status().as_u16();
+    let challenge = challenge(&response);
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, challenge, body)
+}
+
+fn refused_as(result: &(u16, String, Value), error: &str, what: &str) {
+    let (status, challenge, body) = result;
+    assert_eq!(*status, 401, "{what}: {body}");
+    assert_eq!(body["error"], error, "{what}: {body}");
+    assert!(
+        challenge.starts_with(&format!("DPoP error=\"{error}\"")) && challenge.contains("algs="),
+        "{what}: {challenge}"
+    );
+}
+
+#[tokio::test]
+async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_request() {
+    let stack = stack(TestOptions::default(), |config, upstream| {
+        let mut strict = route("strict", "/strict", upstream);
+        strict.require_dpop = true;
+        config.routes.push(strict);
+    })
+    .await;
+    let key = ClientKey::new();
+    let bound = token(&stack, Some(&key.jkt()));
+    let url = format!("{}/api/x", stack.base);
+    let proof = key.proof_with(&claims(&stack, "GET", &url, &bound));
+    let dpop = ("DPoP", bound.as_str());
+    assert_eq!(
+        call(&stack, "/api/x", dpop, &[&proof], &[]).await.0,
+        200,
+        "a valid proof"
+    );
+    refused_as(
+        &call(&stack, "/api/x", dpop, &[&proof], &[]).await,
+        "invalid_dpop_proof",
+        "replay",
+    );
+    refused_as(
+        &call(&stack, "/api/x", ("Bearer", &bound), &[], &[]).await,
+        "invalid_token",
+        "a bound token as a bearer token, though verified and cached",
+    );
+    refused_as(
+        &call(&stack, "/api/x", dpop, &[], &[]).await,
+        "invalid_dpop_proof",
+        "no proof",
+    );
+
+    let fresh =
+        |method: &str, url: &str, token: &str| key.proof_with(&claims(&stack, method, url, token));
+    let mut stale = claims(&stack, "GET", &url, &bound);
+    stale["iat"] = json!(stack.auth.state.clock.now() - 600);
+    let mut without_ath = claims(&stack, "GET", &url, &bound);
+    without_ath.as_object_mut().expect("object").remove("ath");
+    let other_key = ClientKey::new();
+    let defects = [
+        (fresh("POST", &url, &bound), "another method"),
+        (
+            fresh("GET", &format!("{}/api/y", stack.base), &bound),
+            "another URL",
+        ),
+        (
+            fresh("GET", "http://elsewhere.example/api/x", &bound),
+            "another host",
+        ),
+        (fresh("GET", &url, "another-token"), "another token's ath"),
+        (key.proof_with(&stale), "a stale iat"),
+        (key.proof_with(&without_ath), "no ath"),
+        (
+            other_key.proof_with(&claims(&stack, "GET", &url, &bound)),
+            "another key",
+        ),
+        ("not.a.proof".to_owned(), "garbage"),
+    ];
+    for (proof, what) in &defects {
+        refused_as(
+            &call(&stack, "/api/x", dpop, &[proof], &[]).await,
+            "invalid_dpop_proof",
+            what,
+        );
+    }
+    let (one, two) = (fresh("GET", &url, &bound), fresh("GET", &url, &bound));
+    refused_as(
+        &call(&stack, "/api/x", dpop, &[&one, &two], &[]).await,
+        "invalid_dpop_proof",
+        "two proofs",
+    );
+
+    let unbound = token(&stack, None);
+    refused_as(
+        &call(
+            &stack,
+            "/api/x",
+            ("DPoP", &unbound),
+            &[&fresh("GET", &url, &unbound)],
+            &[],
+        )
+        .await,
+        "invalid_token",
+        "an unbound token as DPoP",
+    );
+    assert_eq!(
+        call(&stack, "/api/x", ("Bearer", &unbound), &[], &[])
+            .await
+            .0,
+        200,
+        "bearer as before"
+    );
+    refused_as(
+        &call(&stack, "/strict/x", ("Bearer", &unbound), &[], &[]).await,
+        "invalid_token",
+        "a route that requires DPoP",
+    );
+    let strict_url = format!("{}/strict/x", stack.base);
+    let (status, _, _) = call(
+        &stack,
+        "/strict/x",
+        dpop,
+        &[&fresh("GET", &strict_url, &bound)],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "a bound token with its proof on the strict route"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_url_is_the_one_proved() {
+    let stack = stack(TestOptions::default(), |config, _| {
+        config.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let key = ClientKey::new();
+    let bound = token(&stack, Some(&key.jkt()));
+    let public = "https://api.example.com/api/x";
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "API.example.com"),
+    ];
+    let proof = key.proof_with(&claims(&stack, "GET", public, &bound));
+    let (status, _, body) = call(&stack, "/api/x", ("DPoP", &bound), &[&proof], &forwarded).await;
+    assert_eq!(status, 200, "{body}");
+    let direct = key.proof_with(&claims(&stack, "GET", public, &bound));
+    refused_as(
+        &call(&stack, "/api/x", ("DPoP", &bound), &[&direct], &[]).await,
+        "invalid_dpop_proof",
+        "without the proxy's headers the request's own URL is another",
+    );
+    stack.stop().await;
+}
