@@ -52,7 +52,12 @@ pub struct AppState {
     pub sign_in_page: Arc<str>,
     /// The forgotten-password page, `{issuer}/forgot`, named in messages.
     pub forgot_page: Arc<str>,
+    /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1).
+    pub dpop_proofs: Arc<portcullis_core::replay::ReplayWindow>,
 }
+
+/// DPoP proofs remembered at most at once by one server.
+const DPOP_PROOFS_REMEMBERED: usize = 200_000;
 
 /// How the outbox is delivered.
 #[derive(Clone)]
@@ -121,6 +126,9 @@ impl AppState {
             register_page: settings.endpoint(crate::routes::paths::REGISTER).into(),
             sign_in_page: settings.endpoint(crate::routes::paths::SIGN_IN).into(),
             forgot_page: settings.endpoint(crate::routes::paths::FORGOT).into(),
+            dpop_proofs: Arc::new(portcullis_core::replay::ReplayWindow::new(
+                DPOP_PROOFS_REMEMBERED,
+            )),
             settings: Arc::new(settings),
         })
     }
@@ -173,6 +181,7 @@ impl AppState {
             metrics: self.metrics.as_ref(),
             policy: &self.settings.token_policy,
             access_token_algorithm: self.settings.access_token_algorithm,
+            dpop_jkt: None,
             refresh: portcullis_service::tokens::RefreshPolicy {
                 sliding_secs: sign_in.refresh_token_sliding_secs,
                 absolute_secs: sign_in.refresh_token_absolute_secs,

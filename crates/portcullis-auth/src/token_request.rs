@@ -7,7 +7,9 @@ use crate::form::OAuthParams;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use portcullis_core::grant::client_credentials::ClientCredentialsRequest;
+use portcullis_core::replay::FirstUse;
 use portcullis_core::{AuditEvent, Client};
+use portcullis_jose::dpop::{DpopExpectations, normalize_htu, verify_proof};
 use portcullis_service::TokenRequest;
 use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
@@ -44,13 +46,59 @@ pub async fn handle_token_request(
 ) -> Result<TokenResponse, OAuthError> {
     let params = OAuthParams::from_form_body(headers, body)?;
     let client = authenticate_client(state, headers, &params, remote_addr).await?;
-    let request = token_request(&params).inspect_err(|error| {
+    let refused = |error: &OAuthError| {
         state.audit.record(&AuditEvent::TokenRequestRefused {
             client_id: client.id.clone(),
             error: error.code.as_str().to_owned(),
         });
-    })?;
-    Ok(state.token_issuer().issue(&client, request).await?)
+    };
+    let request = token_request(&params).inspect_err(refused)?;
+    let dpop_jkt = dpop_key(state, headers).inspect_err(refused)?;
+    let mut issuer = state.token_issuer();
+    issuer.dpop_jkt = dpop_jkt;
+    Ok(issuer.issue(&client, request).await?)
+}
+
+/// How old a DPoP proof may be at the token endpoint.
+const DPOP_MAX_AGE_SECS: i64 = 60;
+
+/// The key a request's DPoP proof proves (its JWK thumbprint), if it sends one (RFC 9449 §5): one
+/// proof, valid for `POST` to this token endpoint, recent, and never seen before.
+fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+    let invalid = |description: &str| {
+        OAuthError::new(OAuthErrorCode::InvalidDpopProof, description.to_owned())
+    };
+    let mut proofs = headers.get_all("dpop").iter();
+    let proof = match (proofs.next(), proofs.next()) {
+        (None, _) => return Ok(None),
+        (Some(proof), None) => proof
+            .to_str()
+            .map_err(|_| invalid("the proof is not text"))?,
+        (Some(_), Some(_)) => return Err(invalid("send exactly one DPoP proof")),
+    };
+    let url = normalize_htu(&state.settings.endpoint(crate::routes::paths::TOKEN))
+        .ok_or_else(|| invalid("the token endpoint's URL is not an http(s) URL"))?;
+    let now = state.clock.now();
+    let expected = DpopExpectations {
+        method: "POST",
+        url: &url,
+        now,
+        max_age_secs: DPOP_MAX_AGE_SECS,
+        leeway_secs: state.settings.verifier_leeway_secs,
+        access_token: None,
+    };
+    let verified = verify_proof(proof, &expected).map_err(|error| invalid(&error.to_string()))?;
+    let until = verified.iat + DPOP_MAX_AGE_SECS + state.settings.verifier_leeway_secs;
+    match state
+        .dpop_proofs
+        .first_use(format!("{}:{}", verified.jkt, verified.jti), until, now)
+    {
+        FirstUse::Yes => Ok(Some(verified.jkt)),
+        FirstUse::Replayed => Err(invalid("this DPoP proof was used before")),
+        FirstUse::Full => Err(invalid(
+            "too many DPoP proofs at once; retry with a new one",
+        )),
+    }
 }
 
 /// The typed request of a token endpoint form (RFC 6749 §4.1.3, §4.4.2, §6).

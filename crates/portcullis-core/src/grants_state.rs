@@ -70,6 +70,9 @@ pub struct RefreshTokenFamily {
     pub expires_at: UnixSeconds,
     /// When revoked, if it was.
     pub revoked_at: Option<UnixSeconds>,
+    /// The DPoP key (its JWK thumbprint) every refresh must prove: set for a public client that
+    /// proved one when the family began (RFC 9449 §5.0, §5.8).
+    pub dpop_jkt: Option<String>,
 }
 
 /// An access token issued from a grant, by `jti`, with its expiry: what revoking the grant puts

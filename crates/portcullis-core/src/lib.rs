@@ -55,5 +55,5 @@ pub use scope::ScopeSet;
 pub use secret::{SecretHash, generate_secret};
 pub use session::{Session, SessionPolicy};
 pub use signing_keys::{KeyLifecyclePolicy, KeyMetadata, KeyStatus, SigningKeyRecord};
-pub use token::{AccessTokenClaims, TokenPolicy};
+pub use token::{AccessTokenClaims, Confirmation, TokenPolicy};
 pub use user::{NewUser, User, UserError, Username};

@@ -74,6 +74,16 @@ pub struct AccessTokenClaims {
     /// When the user authenticated (RFC 9068 §2.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixSeconds>,
+    /// The key the token is bound to (RFC 9449 §6.1): good only with a DPoP proof of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The confirmation claim of a sender-constrained token (RFC 7800 §3.1, RFC 9449 §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Confirmation {
+    /// The JWK SHA-256 thumbprint of the DPoP key.
+    pub jkt: String,
 }
 
 impl AccessTokenClaims {
@@ -92,6 +102,7 @@ impl AccessTokenClaims {
             roles: grant.user.as_ref().map(|user| user.roles.clone()),
             sid: grant.user.as_ref().map(|user| user.sid.clone()),
             auth_time: grant.user.as_ref().map(|user| user.auth_time),
+            cnf: None,
         }
     }
 }

@@ -723,6 +723,7 @@ fn family(id: &str, sid: &str) -> RefreshTokenFamily {
         created_at: 1,
         expires_at: 1_000,
         revoked_at: None,
+        dpop_jkt: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
 pub mod browser;
+pub mod dpop;
 pub mod hostile;
 pub mod nginx;
 pub mod pki;

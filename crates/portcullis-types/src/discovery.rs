@@ -49,6 +49,9 @@ pub struct ProviderMetadata {
     /// PKCE methods (RFC 7636).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,
+    /// Algorithms of DPoP proofs the token endpoint accepts (RFC 9449 §5.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     /// OpenID Connect subject identifier types.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subject_types_supported: Vec<String>,

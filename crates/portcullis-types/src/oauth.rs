@@ -49,6 +49,8 @@ pub enum OAuthErrorCode {
     ServerError,
     /// RFC 6749 §4.1.2.1: the server is temporarily unable to handle the request.
     TemporarilyUnavailable,
+    /// RFC 9449 §5: the DPoP proof is invalid.
+    InvalidDpopProof,
 }
 
 impl OAuthErrorCode {
@@ -66,6 +68,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::InsufficientScope => "insufficient_scope",
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 }

@@ -39,6 +39,10 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
         revocation_endpoint_auth_methods_supported: client_auth.clone(),
         introspection_endpoint_auth_methods_supported: client_auth,
         code_challenge_methods_supported: strings(&["S256"]),
+        dpop_signing_alg_values_supported: Algorithm::ALL
+            .iter()
+            .map(|alg| alg.as_str().to_owned())
+            .collect(),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: Algorithm::ALL
             .iter()

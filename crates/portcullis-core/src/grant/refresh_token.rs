@@ -103,6 +103,7 @@ mod tests {
             created_at: 1,
             expires_at: 100,
             revoked_at: None,
+            dpop_jkt: None,
         }
     }
 

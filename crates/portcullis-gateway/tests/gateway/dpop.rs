@@ -1,58 +1,25 @@
 //! DPoP-bound tokens at the gateway (RFC 9449 §7), with proofs made by an independent JOSE
-//! implementation (the `jsonwebtoken` crate, keys from `rcgen`): a bound token passes only with a
+//! implementation (`portcullis_testkit::dpop`: the `jsonwebtoken` crate, keys from `rcgen`): a
+//! token the auth server bound at its token endpoint works through the gateway with proofs of its
+//! key and not without; a bound token passes only with a
 //! fresh proof of its key for this exact request, even once it is in the verified-token cache;
 //! every defect of RFC 9449 §4.3 is a 401 `invalid_dpop_proof` with a DPoP challenge; an unbound
 //! token sent as DPoP and a bound one sent as a bearer token are refused; a route can require
 //! DPoP; behind a trusted proxy the forwarded URL is the one proved.
 
 use super::support::{Stack, challenge, route, stack};
-use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
-use jsonwebtoken::{EncodingKey, Header};
 use portcullis_jose::Algorithm;
 use portcullis_testkit::TestOptions;
+use portcullis_testkit::dpop::DpopKey;
 use portcullis_testkit::hostile::TokenForge;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// A client's DPoP key, made and used by the independent implementation.
-struct ClientKey {
-    encoding: EncodingKey,
-    jwk: Jwk,
-}
-
-impl ClientKey {
-    fn new() -> Self {
-        let pair = rcgen::KeyPair::generate().expect("P-256 key");
-        let encoding = EncodingKey::from_ec_der(&pair.serialize_der());
-        let jwk = Jwk::from_encoding_key(&encoding, jsonwebtoken::Algorithm::ES256).expect("jwk");
-        ClientKey { encoding, jwk }
-    }
-
-    fn jkt(&self) -> String {
-        self.jwk.thumbprint(ThumbprintHash::SHA256)
-    }
-
-    /// A proof with these claims (`header` overrides members of the usual header).
-    fn proof_with(&self, claims: &Value) -> String {
-        let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
-        header.typ = Some("dpop+jwt".into());
-        header.jwk = Some(self.jwk.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).expect("proof")
-    }
-}
 
 static JTI: AtomicU64 = AtomicU64::new(0);
 
 /// The claims of a proof for `method url` with `token`, made now.
 fn claims(stack: &Stack, method: &str, url: &str, token: &str) -> Value {
-    let ath = portcullis_jose::base64url::encode(portcullis_jose::sha256(token.as_bytes()));
-    json!({
-        "jti": format!("proof-{}", JTI.fetch_add(1, Ordering::Relaxed)),
-        "htm": method,
-        "htu": url,
-        "iat": stack.auth.state.clock.now(),
-        "ath": ath,
-    })
+    DpopKey::claims(method, url, stack.auth.state.clock.now(), Some(token))
 }
 
 /// An access token of the auth server's key, bound to `jkt` if given.
@@ -114,10 +81,10 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
         config.routes.push(strict);
     })
     .await;
-    let key = ClientKey::new();
+    let key = DpopKey::new();
     let bound = token(&stack, Some(&key.jkt()));
     let url = format!("{}/api/x", stack.base);
-    let proof = key.proof_with(&claims(&stack, "GET", &url, &bound));
+    let proof = key.sign(&claims(&stack, "GET", &url, &bound));
     let dpop = ("DPoP", bound.as_str());
     assert_eq!(
         call(&stack, "/api/x", dpop, &[&proof], &[]).await.0,
@@ -141,12 +108,12 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
     );
 
     let fresh =
-        |method: &str, url: &str, token: &str| key.proof_with(&claims(&stack, method, url, token));
+        |method: &str, url: &str, token: &str| key.sign(&claims(&stack, method, url, token));
     let mut stale = claims(&stack, "GET", &url, &bound);
     stale["iat"] = json!(stack.auth.state.clock.now() - 600);
     let mut without_ath = claims(&stack, "GET", &url, &bound);
     without_ath.as_object_mut().expect("object").remove("ath");
-    let other_key = ClientKey::new();
+    let other_key = DpopKey::new();
     let defects = [
         (fresh("POST", &url, &bound), "another method"),
         (
@@ -158,10 +125,10 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
             "another host",
         ),
         (fresh("GET", &url, "another-token"), "another token's ath"),
-        (key.proof_with(&stale), "a stale iat"),
-        (key.proof_with(&without_ath), "no ath"),
+        (key.sign(&stale), "a stale iat"),
+        (key.sign(&without_ath), "no ath"),
         (
-            other_key.proof_with(&claims(&stack, "GET", &url, &bound)),
+            other_key.sign(&claims(&stack, "GET", &url, &bound)),
             "another key",
         ),
         ("not.a.proof".to_owned(), "garbage"),
@@ -227,21 +194,70 @@ async fn behind_a_trusted_proxy_the_forwarded_url_is_the_one_proved() {
         config.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
-    let key = ClientKey::new();
+    let key = DpopKey::new();
     let bound = token(&stack, Some(&key.jkt()));
     let public = "https://api.example.com/api/x";
     let forwarded = [
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "API.example.com"),
     ];
-    let proof = key.proof_with(&claims(&stack, "GET", public, &bound));
+    let proof = key.sign(&claims(&stack, "GET", public, &bound));
     let (status, _, body) = call(&stack, "/api/x", ("DPoP", &bound), &[&proof], &forwarded).await;
     assert_eq!(status, 200, "{body}");
-    let direct = key.proof_with(&claims(&stack, "GET", public, &bound));
+    let direct = key.sign(&claims(&stack, "GET", public, &bound));
     refused_as(
         &call(&stack, "/api/x", ("DPoP", &bound), &[&direct], &[]).await,
         "invalid_dpop_proof",
         "without the proxy's headers the request's own URL is another",
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_bound_at_the_token_endpoint_works_at_the_gateway_only_with_its_proofs() {
+    let stack = stack(TestOptions::default(), |_, _| {}).await;
+    let key = DpopKey::new();
+    let now = stack.auth.state.clock.now();
+    let proof = key.proof("POST", &stack.auth.url("/token"), now, None);
+    let response: Value = stack
+        .http
+        .post(stack.auth.url("/token"))
+        .basic_auth("svc", Some(&stack.secret))
+        .header("dpop", proof)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(response["token_type"], "DPoP", "{response}");
+    let bound = response["access_token"].as_str().expect("token").to_owned();
+    let url = format!("{}/api/x", stack.base);
+    let with_proof = key.proof("GET", &url, now, Some(&bound));
+    assert_eq!(
+        call(&stack, "/api/x", ("DPoP", &bound), &[&with_proof], &[])
+            .await
+            .0,
+        200
+    );
+    refused_as(
+        &call(&stack, "/api/x", ("Bearer", &bound), &[], &[]).await,
+        "invalid_token",
+        "the stolen token alone",
+    );
+    let thief = DpopKey::new();
+    refused_as(
+        &call(
+            &stack,
+            "/api/x",
+            ("DPoP", &bound),
+            &[&thief.proof("GET", &url, now, Some(&bound))],
+            &[],
+        )
+        .await,
+        "invalid_dpop_proof",
+        "the stolen token with the thief's own key",
     );
     stack.stop().await;
 }

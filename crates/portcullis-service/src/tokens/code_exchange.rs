@@ -4,7 +4,7 @@ use super::minting::{self, IdTokenContext};
 use super::{TokenError, TokenIssuer};
 use crate::roles::scope_for_user;
 use portcullis_core::grant::authorization_code::{self, CodeExchange};
-use portcullis_core::{AuditEvent, Client, CodeRedemption};
+use portcullis_core::{AuditEvent, Client, ClientKind, CodeRedemption};
 use portcullis_jose::sha256;
 use portcullis_types::{GrantType, TokenResponse};
 
@@ -69,7 +69,9 @@ impl TokenIssuer<'_> {
             },
         )?;
         let (refresh_token, family_id) = if minting::wants_refresh_token(client, &grant.scope) {
-            let (token, family_id) = self.start_refresh_family(&grant, &user.id, &access).await?;
+            let (token, family_id) = self
+                .start_refresh_family(&grant, &user.id, &access, client.kind == ClientKind::Public)
+                .await?;
             (Some(token), Some(family_id))
         } else {
             (None, None)

@@ -4,7 +4,7 @@ use super::{TokenError, TokenIssuer};
 use portcullis_core::grant::AccessGrant;
 use portcullis_core::id_token::{IdTokenClaims, profile_claims};
 use portcullis_core::{
-    AccessTokenClaims, AuditEvent, Client, IssuedAccessToken, RefreshTokenFamily,
+    AccessTokenClaims, AuditEvent, Client, Confirmation, IssuedAccessToken, RefreshTokenFamily,
     RefreshTokenRecord, ScopeSet, User, generate_secret,
 };
 use portcullis_jose::{Algorithm, sha256, sign_compact, token_hash_claim};
@@ -71,12 +71,10 @@ impl TokenIssuer<'_> {
         grant: &AccessGrant,
     ) -> Result<AccessTokenClaims, TokenError> {
         let jti = generate_secret(JTI_BYTES).map_err(|_| internal("random generator"))?;
-        Ok(AccessTokenClaims::new(
-            grant,
-            self.policy,
-            self.clock.now(),
-            jti,
-        ))
+        let mut claims = AccessTokenClaims::new(grant, self.policy, self.clock.now(), jti);
+        // RFC 9449 §6.1: a token issued on a DPoP proof is bound to the proof's key.
+        claims.cnf = self.dpop_jkt.clone().map(|jkt| Confirmation { jkt });
+        Ok(claims)
     }
 
     /// Signs access token `claims`, audited and counted under `via`.
@@ -149,6 +147,7 @@ impl TokenIssuer<'_> {
         grant: &AccessGrant,
         user_id: &str,
         access: &SignedAccessToken,
+        public_client: bool,
     ) -> Result<(String, String), TokenError> {
         let now = self.clock.now();
         let context = grant
@@ -169,6 +168,8 @@ impl TokenIssuer<'_> {
             created_at: now,
             expires_at: now + self.refresh.absolute_secs,
             revoked_at: None,
+            // RFC 9449 §5.8: a public client's refresh tokens are bound to its DPoP key.
+            dpop_jkt: self.dpop_jkt.clone().filter(|_| public_client),
         };
         let first = RefreshTokenRecord {
             token_hash: hash,
@@ -204,9 +205,15 @@ pub(super) fn response(
     id_token: Option<String>,
 ) -> TokenResponse {
     let lifetime = access.claims.exp - access.claims.iat;
+    // RFC 9449 §5.1: a bound token's type is DPoP.
+    let token_type = if access.claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     TokenResponse {
         access_token: access.token,
-        token_type: "Bearer".to_owned(),
+        token_type: token_type.to_owned(),
         expires_in: u64::try_from(lifetime).unwrap_or(0),
         scope: (!access.claims.scope.is_empty()).then_some(access.claims.scope),
         refresh_token,

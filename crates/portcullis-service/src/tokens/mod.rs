@@ -15,7 +15,7 @@ pub use minting::SignedAccessToken;
 use crate::{AuditLog, CodeStore, KeyManager, Revoker, Store};
 use portcullis_core::grant::client_credentials::{self, ClientCredentialsRequest};
 use portcullis_core::grant::{AccessGrant, UserContext};
-use portcullis_core::{AuditEvent, Client, Clock, Session, TokenPolicy, User};
+use portcullis_core::{AuditEvent, Client, ClientKind, Clock, Session, TokenPolicy, User};
 use portcullis_jose::Algorithm;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 
@@ -100,6 +100,9 @@ pub struct TokenIssuer<'a> {
     pub access_token_algorithm: Algorithm,
     /// Refresh token lifetimes.
     pub refresh: RefreshPolicy,
+    /// The DPoP key the request proved (its JWK thumbprint), if it sent a valid proof: access
+    /// tokens are bound to it, and so is a public client's refresh token family (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 impl TokenIssuer<'_> {
@@ -191,9 +194,14 @@ impl TokenIssuer<'_> {
         let access = self.sign_access_token(self.access_token_claims(&grant)?, DIRECT_LOGIN)?;
         let refresh_token = if minting::wants_refresh_token(client, &grant.scope) {
             Some(
-                self.start_refresh_family(&grant, &user.id, &access)
-                    .await?
-                    .0,
+                self.start_refresh_family(
+                    &grant,
+                    &user.id,
+                    &access,
+                    client.kind == ClientKind::Public,
+                )
+                .await?
+                .0,
             )
         } else {
             None

@@ -6,7 +6,7 @@ use crate::roles::scope_for_user;
 use portcullis_core::grant::refresh_token;
 use portcullis_core::{AuditEvent, Client, RefreshOutcome};
 use portcullis_jose::sha256;
-use portcullis_types::{GrantType, TokenResponse};
+use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 
 impl TokenIssuer<'_> {
     /// The new access token's `jti` is stored with the rotation, in one transaction, so a
@@ -25,6 +25,15 @@ impl TokenIssuer<'_> {
             .await?
             .ok_or_else(|| TokenError::invalid_grant("refresh token is invalid"))?;
         let scope = refresh_token::check(client, &lookup.family, requested_scope)?;
+        // RFC 9449 §5.8: a bound family is refreshed only with a proof of its key.
+        if let Some(bound) = &lookup.family.dpop_jkt
+            && self.dpop_jkt.as_deref() != Some(bound.as_str())
+        {
+            return Err(TokenError::refused(
+                OAuthErrorCode::InvalidDpopProof,
+                "this refresh token is bound to a DPoP key: send a proof made with it",
+            ));
+        }
         let user = self.store.find_user_by_id(&lookup.family.user_id).await?;
         let mut grant =
             refresh_token::grant(client, &lookup.family, scope, user.as_ref(), self.policy)?;

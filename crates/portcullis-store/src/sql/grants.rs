@@ -17,7 +17,7 @@ use sqlx::{Any, Row, Transaction};
 const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, code_challenge, nonce, scopes, \
                             audiences, user_id, sid, auth_time, expires_at";
 const FAMILY_COLUMNS: &str = "id, client_id, user_id, sid, scopes, audiences, auth_time, \
-                              created_at, expires_at, revoked_at";
+                              created_at, expires_at, revoked_at, dpop_jkt";
 
 /// The family columns qualified by the alias `f`, for joins (`RETURNING` takes them bare).
 fn qualified_family_columns() -> String {
@@ -59,6 +59,7 @@ fn family_from_row(row: &AnyRow) -> Result<RefreshTokenFamily, StoreError> {
         created_at: row.try_get("created_at").map_err(unavailable)?,
         expires_at: row.try_get("expires_at").map_err(unavailable)?,
         revoked_at: row.try_get("revoked_at").map_err(unavailable)?,
+        dpop_jkt: row.try_get("dpop_jkt").map_err(unavailable)?,
     })
 }
 
@@ -261,7 +262,8 @@ impl GrantStore for SqlStore {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO refresh_token_families (id, client_id, user_id, sid, scopes, audiences, \
-             auth_time, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             auth_time, created_at, expires_at, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&family.id)
         .bind(&family.client_id)
@@ -272,6 +274,7 @@ impl GrantStore for SqlStore {
         .bind(family.auth_time)
         .bind(family.created_at)
         .bind(family.expires_at)
+        .bind(&family.dpop_jkt)
         .execute(&mut *transaction)
         .await
         .map_err(unavailable)?;

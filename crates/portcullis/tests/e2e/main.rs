@@ -14,6 +14,7 @@ mod cluster;
 mod code_flow;
 mod console;
 mod discovery;
+mod dpop;
 mod durability;
 mod email;
 mod gateway_cli;

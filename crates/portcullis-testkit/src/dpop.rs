@@ -1,0 +1,66 @@
+//! A DPoP client for tests (RFC 9449), made of independent parts: a P-256 key from `rcgen`, and
+//! proofs signed and thumbprints computed by the `jsonwebtoken` crate, so Portcullis's own DPoP
+//! code is checked against another implementation.
+
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static JTI: AtomicU64 = AtomicU64::new(0);
+
+/// A client's DPoP key.
+pub struct DpopKey {
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+impl Default for DpopKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DpopKey {
+    /// A new P-256 key.
+    pub fn new() -> Self {
+        let pair = rcgen::KeyPair::generate().expect("P-256 key");
+        let encoding = EncodingKey::from_ec_der(&pair.serialize_der());
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).expect("jwk");
+        DpopKey { encoding, jwk }
+    }
+
+    /// Its JWK SHA-256 thumbprint (RFC 7638), as `cnf.jkt` names it.
+    pub fn jkt(&self) -> String {
+        self.jwk.thumbprint(ThumbprintHash::SHA256)
+    }
+
+    /// The claims of a fresh proof for `method url` at `now`, with `ath` for `access_token`.
+    pub fn claims(method: &str, url: &str, now: i64, access_token: Option<&str>) -> Value {
+        let mut claims = json!({
+            "jti": format!("proof-{}", JTI.fetch_add(1, Ordering::Relaxed)),
+            "htm": method,
+            "htu": url,
+            "iat": now,
+        });
+        if let Some(token) = access_token {
+            claims["ath"] =
+                portcullis_jose::base64url::encode(portcullis_jose::sha256(token.as_bytes()))
+                    .into();
+        }
+        claims
+    }
+
+    /// A proof with these claims.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(self.jwk.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("proof")
+    }
+
+    /// A fresh proof for `method url` at `now`, with `ath` for `access_token`.
+    pub fn proof(&self, method: &str, url: &str, now: i64, access_token: Option<&str>) -> String {
+        self.sign(&Self::claims(method, url, now, access_token))
+    }
+}
