@@ -230,14 +230,49 @@ pub fn normalize_htu(url: &str) -> Option<String> {
         Some(slash) => rest.split_at(slash),
         None => (rest, "/"),
     };
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    let authority = authority.to_ascii_lowercase();
-    let authority = authority
-        .strip_suffix(&format!(":{default_port}"))
-        .unwrap_or(&authority);
+    let (host, port) = split_authority(authority)?;
+    let host = host.to_ascii_lowercase();
+    let authority = match port {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host,
+    };
     Some(format!("{scheme}://{authority}{path}"))
+}
+
+/// An authority's host (a name, an IPv4 address or a bracketed IPv6 address) and port (digits),
+/// or `None` for anything else (user information, several ports, stray characters).
+fn split_authority(authority: &str) -> Option<(&str, Option<&str>)> {
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']')?;
+        let (host, rest) = authority.split_at(end + 1);
+        let port = match rest {
+            "" => None,
+            rest => Some(rest.strip_prefix(':')?),
+        };
+        let inside = &host[1..host.len() - 1];
+        if inside.is_empty()
+            || !inside
+                .bytes()
+                .all(|byte| byte.is_ascii_hexdigit() || b":.".contains(&byte))
+        {
+            return None;
+        }
+        (host, port)
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let name = |byte: u8| byte.is_ascii_alphanumeric() || b".-_".contains(&byte);
+        if host.is_empty() || !host.bytes().all(name) {
+            return None;
+        }
+        (host, port)
+    };
+    let port_ok = port.is_none_or(|port| {
+        (1..=5).contains(&port.len()) && port.bytes().all(|byte| byte.is_ascii_digit())
+    });
+    port_ok.then_some((host, port))
 }
 
 #[cfg(test)]
@@ -441,6 +476,10 @@ mod tests {
                 Some("http://127.0.0.1:4000/users/me"),
             ),
             ("https://user@server.example.com/token", None),
+            ("https://api.example:443:443/x", None),
+            ("https://api.example:/x", None),
+            ("http://[::1]:8080/x", Some("http://[::1]:8080/x")),
+            ("https://[::1]:443", Some("https://[::1]/")),
             ("ftp://server.example.com/token", None),
             ("/token", None),
         ] {
