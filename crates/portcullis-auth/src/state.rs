@@ -52,8 +52,9 @@ pub struct AppState {
     pub sign_in_page: Arc<str>,
     /// The forgotten-password page, `{issuer}/forgot`, named in messages.
     pub forgot_page: Arc<str>,
-    /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1).
-    pub dpop_proofs: Arc<portcullis_core::replay::ReplayWindow>,
+    /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1): in this
+    /// server's memory, or a cluster's Redis.
+    pub dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
 }
 
 /// DPoP proofs remembered at most at once by one server.
@@ -205,6 +206,13 @@ impl AppState {
     #[must_use]
     pub fn with_sign_in_throttle(mut self, throttle: Arc<dyn SignInThrottle>) -> Self {
         self.sign_in_throttle = throttle;
+        self
+    }
+
+    /// The same state, remembering DPoP proofs in `replay` (a cluster's Redis).
+    #[must_use]
+    pub fn with_proof_replay(mut self, replay: Arc<dyn portcullis_service::ProofReplay>) -> Self {
+        self.dpop_proofs = replay;
         self
     }
 

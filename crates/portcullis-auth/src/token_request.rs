@@ -53,7 +53,7 @@ pub async fn handle_token_request(
         });
     };
     let request = token_request(&params).inspect_err(refused)?;
-    let dpop_jkt = dpop_key(state, headers).inspect_err(refused)?;
+    let dpop_jkt = dpop_key(state, headers).await.inspect_err(refused)?;
     let mut issuer = state.token_issuer();
     issuer.dpop_jkt = dpop_jkt;
     Ok(issuer.issue(&client, request).await?)
@@ -64,7 +64,7 @@ const DPOP_MAX_AGE_SECS: i64 = 60;
 
 /// The key a request's DPoP proof proves (its JWK thumbprint), if it sends one (RFC 9449 §5): one
 /// proof, valid for `POST` to this token endpoint, recent, and never seen before.
-fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     let invalid = |description: &str| {
         OAuthError::new(OAuthErrorCode::InvalidDpopProof, description.to_owned())
     };
@@ -89,10 +89,8 @@ fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAu
     };
     let verified = verify_proof(proof, &expected).map_err(|error| invalid(&error.to_string()))?;
     let until = verified.iat + DPOP_MAX_AGE_SECS + state.settings.verifier_leeway_secs;
-    match state
-        .dpop_proofs
-        .first_use(format!("{}:{}", verified.jkt, verified.jti), until, now)
-    {
+    let key = format!("{}:{}", verified.jkt, verified.jti);
+    match state.dpop_proofs.first_use(&key, until, now).await {
         FirstUse::Yes => Ok(Some(verified.jkt)),
         FirstUse::Replayed => Err(invalid("this DPoP proof was used before")),
         FirstUse::Full => Err(invalid(

@@ -11,8 +11,11 @@ use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
 use crate::shared_rate_limit::SharedRateLimiter;
 use axum::http::HeaderName;
+use portcullis_core::replay::ReplayWindow;
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
+use portcullis_redis::RedisReplay;
 use portcullis_redis::{RedisGcra, RedisLink, follow_events};
+use portcullis_service::ProofReplay;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +24,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+
+/// DPoP proofs one gateway remembers at most at once, without Redis.
+const PROOFS_REMEMBERED: usize = 200_000;
 
 /// Why a gateway could not start.
 #[derive(Debug, Error)]
@@ -168,18 +174,26 @@ pub async fn start(
         config.token_cache_entries,
     );
     let local_limiter = LocalRateLimiter::new(config.rate_limit_max_keys);
-    let rate_limiter: Box<dyn RateLimiter> = match &config.redis {
-        Some(redis) => {
-            let link =
-                RedisLink::new(redis).map_err(|error| StartError::Redis(error.to_string()))?;
-            Box::new(SharedRateLimiter::new(
-                RedisGcra::new(Arc::new(link), &redis.prefix),
-                local_limiter,
-                metrics.clone(),
-            ))
-        }
-        None => Box::new(local_limiter),
-    };
+    let (rate_limiter, proof_replay): (Box<dyn RateLimiter>, Arc<dyn ProofReplay>) =
+        match &config.redis {
+            Some(redis) => {
+                let link = Arc::new(
+                    RedisLink::new(redis).map_err(|error| StartError::Redis(error.to_string()))?,
+                );
+                (
+                    Box::new(SharedRateLimiter::new(
+                        RedisGcra::new(link.clone(), &redis.prefix),
+                        local_limiter,
+                        metrics.clone(),
+                    )),
+                    Arc::new(RedisReplay::new(link, &redis.prefix)),
+                )
+            }
+            None => (
+                Box::new(local_limiter),
+                Arc::new(ReplayWindow::new(PROOFS_REMEMBERED)),
+            ),
+        };
     let gateway = Arc::new(Gateway::new(
         routes,
         authenticator,
@@ -193,6 +207,7 @@ pub async fn start(
             follows_redis: config.redis.is_some(),
             https: config.tls_cert_file.is_some(),
             leeway_secs: config.leeway_secs,
+            proof_replay,
         },
     ));
     let (stop_feeds, feeds_stopped) = watch::channel(false);

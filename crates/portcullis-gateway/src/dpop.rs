@@ -7,9 +7,11 @@
 
 use crate::authenticate::AuthFailure;
 use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
-use portcullis_core::replay::{FirstUse, ReplayWindow};
+use portcullis_core::replay::FirstUse;
 use portcullis_jose::dpop::{DpopExpectations, normalize_htu, verify_proof};
 use portcullis_sdk::{Identity, TokenScheme, access_token};
+use portcullis_service::ProofReplay;
+use std::sync::Arc;
 
 /// The `DPoP` request header.
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -18,8 +20,6 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 
 /// How old a proof may be.
 const MAX_PROOF_AGE_SECS: i64 = 60;
-/// Proofs remembered at most at once (about 150 bytes each).
-const REPLAY_CAPACITY: usize = 200_000;
 
 /// What the check needs of the request.
 #[derive(Debug, Clone, Copy)]
@@ -36,21 +36,22 @@ pub struct DpopRequest<'a> {
     pub required: bool,
 }
 
-/// Checks DPoP proofs, remembering their `jti`s for replay detection.
-#[derive(Debug)]
+/// Checks DPoP proofs, remembering their `jti`s for replay detection (in memory, or in the
+/// cluster's Redis).
 pub struct DpopGate {
     https: bool,
     leeway_secs: i64,
-    seen: ReplayWindow,
+    seen: Arc<dyn ProofReplay>,
 }
 
 impl DpopGate {
-    /// A gate for a public listener that is https (or not), with this clock skew.
-    pub fn new(https: bool, leeway_secs: i64) -> Self {
+    /// A gate for a public listener that is https (or not), with this clock skew, remembering
+    /// proofs in `seen`.
+    pub fn new(https: bool, leeway_secs: i64, seen: Arc<dyn ProofReplay>) -> Self {
         DpopGate {
             https,
             leeway_secs,
-            seen: ReplayWindow::new(REPLAY_CAPACITY),
+            seen,
         }
     }
 
@@ -61,7 +62,7 @@ impl DpopGate {
     /// sent as DPoP, or a bearer token on a route that requires DPoP;
     /// [`AuthFailure::InvalidDpopProof`] for a missing, repeated, invalid, foreign or replayed
     /// proof.
-    pub fn check(
+    pub async fn check(
         &self,
         identity: &Identity,
         request: &DpopRequest<'_>,
@@ -114,10 +115,8 @@ impl DpopGate {
         }
         // RFC 9449 §11.1: a proof is used once.
         let until = verified.iat + MAX_PROOF_AGE_SECS + self.leeway_secs;
-        match self
-            .seen
-            .first_use(format!("{jkt}:{}", verified.jti), until, now)
-        {
+        let key = format!("{jkt}:{}", verified.jti);
+        match self.seen.first_use(&key, until, now).await {
             FirstUse::Yes => Ok(()),
             FirstUse::Replayed => invalid("this proof was used before"),
             FirstUse::Full => invalid("too many proofs at once; retry with a new one"),

@@ -19,6 +19,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::TrustedProxies;
+use portcullis_service::ProofReplay;
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -59,6 +60,8 @@ pub struct PipelineSettings {
     pub https: bool,
     /// Clock skew tolerated in tokens and DPoP proofs.
     pub leeway_secs: i64,
+    /// Where DPoP proofs are remembered against replay.
+    pub proof_replay: Arc<dyn ProofReplay>,
 }
 
 impl Gateway {
@@ -73,7 +76,7 @@ impl Gateway {
         Gateway {
             routes: RwLock::new(Arc::new(routes)),
             authenticator,
-            dpop: DpopGate::new(settings.https, settings.leeway_secs),
+            dpop: DpopGate::new(settings.https, settings.leeway_secs, settings.proof_replay),
             rate_limiter,
             metrics,
             strip_headers: settings.strip_headers,
@@ -252,6 +255,7 @@ async fn run(
             if let Err(failure) = gateway
                 .dpop
                 .check(&identity.identity, &presented, unix_now())
+                .await
             {
                 return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
             }

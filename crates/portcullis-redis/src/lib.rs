@@ -21,6 +21,7 @@ pub mod events;
 mod fields;
 pub mod gcra;
 pub mod link;
+pub mod replay;
 pub mod sessions;
 pub mod throttle;
 
@@ -28,6 +29,7 @@ pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
 pub use gcra::{GcraDecision, RedisGcra};
 pub use link::{RedisConnection, RedisLink};
+pub use replay::RedisReplay;
 pub use sessions::RedisSessionStore;
 pub use throttle::RedisThrottle;
 

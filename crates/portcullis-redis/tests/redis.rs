@@ -6,7 +6,7 @@
 use portcullis_core::{ClusterAnnouncer, RevocationEntry, RevocationKind};
 use portcullis_redis::{
     ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGcra, RedisLink,
-    RedisSessionStore, RedisSettings, RedisThrottle, follow_events,
+    RedisReplay, RedisSessionStore, RedisSettings, RedisThrottle, follow_events,
 };
 use portcullis_service::SessionStore;
 use portcullis_store::conformance::{code_cases, session_cases};
@@ -44,6 +44,13 @@ macro_rules! on_redis {
             async fn sign_in_attempts_are_counted_once_for_the_cluster() {
                 if let Some(redis) = $create() {
                     super::sign_in_attempts_are_counted_once_for_the_cluster(&redis).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_proof_used_at_one_server_is_refused_at_another() {
+                if let Some(redis) = $create() {
+                    super::a_proof_used_at_one_server_is_refused_at_another(&redis).await;
                 }
             }
 
@@ -106,6 +113,36 @@ async fn gcra_bursts_then_refuses_with_the_wait(redis: &TestRedis) {
 /// Two auth servers share one Redis: concurrent wrong passwords for one account, spread over
 /// both, pass the throttle exactly `lock_after` times; the network is slowed, never locked; a
 /// success frees the account but not the network's count.
+/// Two servers (or gateways) of one cluster share what DPoP proofs were used: one `SET NX`.
+async fn a_proof_used_at_one_server_is_refused_at_another(redis: &TestRedis) {
+    use portcullis_core::replay::FirstUse;
+    use portcullis_service::ProofReplay;
+    let server = |_| {
+        RedisReplay::new(
+            Arc::new(RedisLink::new(&redis.settings()).expect("link")),
+            redis.prefix(),
+        )
+    };
+    let (first, second) = (server(1), server(2));
+    let now = 1_800_000_000;
+    assert_eq!(
+        first.first_use("jkt:j1", now + 60, now).await,
+        FirstUse::Yes
+    );
+    assert_eq!(
+        second.first_use("jkt:j1", now + 60, now).await,
+        FirstUse::Replayed
+    );
+    assert_eq!(
+        first.first_use("jkt:j1", now + 60, now).await,
+        FirstUse::Replayed
+    );
+    assert_eq!(
+        second.first_use("jkt:j2", now + 60, now).await,
+        FirstUse::Yes
+    );
+}
+
 async fn sign_in_attempts_are_counted_once_for_the_cluster(redis: &TestRedis) {
     use portcullis_core::throttle::{AttemptKeys, ThrottleDecision, ThrottlePolicy};
     use portcullis_service::SignInThrottle;

@@ -35,7 +35,7 @@ pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDeliver
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
-    GrantStore, MemoryThrottle, NewRegistration, OutboxStore, PasswordResetStore,
+    GrantStore, MemoryThrottle, NewRegistration, OutboxStore, PasswordResetStore, ProofReplay,
     RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
     SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };

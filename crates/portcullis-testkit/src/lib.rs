@@ -274,11 +274,16 @@ impl TestAuthServer {
         let mut state = state;
         if let Some(redis) = &options.redis {
             let link = Arc::new(portcullis_redis::RedisLink::new(redis).expect("Redis URL"));
-            state = state.with_sign_in_throttle(Arc::new(portcullis_redis::RedisThrottle::new(
-                link.clone(),
-                &redis.prefix,
-                FAST_THROTTLE,
-            )));
+            state = state
+                .with_sign_in_throttle(Arc::new(portcullis_redis::RedisThrottle::new(
+                    link.clone(),
+                    &redis.prefix,
+                    FAST_THROTTLE,
+                )))
+                .with_proof_replay(Arc::new(portcullis_redis::RedisReplay::new(
+                    link.clone(),
+                    &redis.prefix,
+                )));
             if options.redis_codes {
                 state = state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
                     link.clone(),

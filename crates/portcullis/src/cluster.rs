@@ -6,7 +6,7 @@ use anyhow::Context;
 use portcullis_auth::AppState;
 use portcullis_core::{ClusterAnnouncer, NoAnnouncer};
 use portcullis_redis::{
-    EventPublisher, RedisCodeStore, RedisLink, RedisSessionStore, RedisThrottle,
+    EventPublisher, RedisCodeStore, RedisLink, RedisReplay, RedisSessionStore, RedisThrottle,
 };
 use portcullis_service::SessionStore;
 use std::sync::Arc;
@@ -36,14 +36,18 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
     let announcer: Arc<dyn ClusterAnnouncer> =
         Arc::new(EventPublisher::start(&settings, &config.issuer()).context("redis_url")?);
     // Sign-in failures are counted once for the whole cluster, not per server.
+    let link = Arc::new(RedisLink::new(&settings).context("redis_url")?);
     let throttle = RedisThrottle::new(
-        Arc::new(RedisLink::new(&settings).context("redis_url")?),
+        link.clone(),
         &settings.prefix,
         state.settings.sign_in.throttle,
     );
+    // A DPoP proof used at one server is refused at every other.
+    let replay = RedisReplay::new(link, &settings.prefix);
     let mut state = state
         .with_announcer(announcer)
-        .with_sign_in_throttle(Arc::new(throttle));
+        .with_sign_in_throttle(Arc::new(throttle))
+        .with_proof_replay(Arc::new(replay));
     if config.redis_codes {
         let link = RedisLink::new(&settings).context("redis_url")?;
         state = state.with_code_store(Arc::new(RedisCodeStore::new(

@@ -1,10 +1,12 @@
 //! What the use cases need from the outside world, as traits the backends implement.
 
 mod error;
+mod replay;
 mod store;
 mod throttle;
 
 pub use error::{ADDRESS_IN_USE, StoreError};
+pub use replay::ProofReplay;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
     NewRegistration, OutboxStore, PasswordResetStore, RegistrationOutcome, RegistrationStore,
