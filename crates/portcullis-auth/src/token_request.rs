@@ -88,7 +88,8 @@ async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String
         access_token: None,
     };
     let verified = verify_proof(proof, &expected).map_err(|error| invalid(&error.to_string()))?;
-    let until = verified.iat + DPOP_MAX_AGE_SECS + state.settings.verifier_leeway_secs;
+    // Remembered one second past the last moment it is accepted.
+    let until = verified.iat + DPOP_MAX_AGE_SECS + state.settings.verifier_leeway_secs.max(0) + 1;
     let key = format!("{}:{}", verified.jkt, verified.jti);
     match state.dpop_proofs.first_use(&key, until, now).await {
         FirstUse::Yes => Ok(Some(verified.jkt)),

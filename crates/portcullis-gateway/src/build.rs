@@ -55,6 +55,9 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(String),
+    /// `public_url` is not an origin.
+    #[error("public_url must be an origin such as https://api.example.com, not `{0}`")]
+    PublicUrl(String),
 }
 
 /// A gateway that is serving.
@@ -105,6 +108,17 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningGateway, StartError> {
     let routes = RouteTable::build(config)?;
+    let public_origin = config
+        .public_url
+        .as_deref()
+        .map(|url| {
+            // An origin only: scheme and authority, at most a `/` after them.
+            portcullis_jose::dpop::normalize_htu(url)
+                .filter(|normal| normal.matches('/').count() == 3 && !url.contains(['?', '#']))
+                .and_then(|normal| normal.strip_suffix('/').map(str::to_owned))
+                .ok_or_else(|| StartError::PublicUrl(url.to_owned()))
+        })
+        .transpose()?;
     let trusted_proxies = portcullis_core::TrustedProxies::parse(&config.trusted_proxies)
         .map_err(StartError::TrustedProxies)?;
     let metrics = Arc::new(Metrics::default());
@@ -206,6 +220,7 @@ pub async fn start(
             forward_authorization: config.forward_authorization,
             follows_redis: config.redis.is_some(),
             https: config.tls_cert_file.is_some(),
+            public_origin,
             leeway_secs: config.leeway_secs,
             proof_replay,
         },

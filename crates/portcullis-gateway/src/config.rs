@@ -23,6 +23,9 @@ pub struct GatewayConfig {
     pub headers_with_underscores: UnderscoreHeaders,
     /// Peers whose `X-Forwarded-*` headers are trusted: addresses and CIDR ranges.
     pub trusted_proxies: Vec<String>,
+    /// The origin clients reach the gateway at (`https://api.example.com`): the URL DPoP proofs
+    /// must name. Unset: the request's own host (or a trusted proxy's forwarded one).
+    pub public_url: Option<String>,
     /// Open client connections at most.
     pub max_connections: usize,
     /// Worker threads serving the public listener; 0 (the default): one per core.
@@ -72,6 +75,7 @@ impl Default for GatewayConfig {
             strip_headers: vec!["x-user-id".into(), "x-forwarded-user".into()],
             headers_with_underscores: UnderscoreHeaders::Drop,
             trusted_proxies: Vec::new(),
+            public_url: None,
             max_connections: 10_000,
             workers: 0,
             header_read_timeout_ms: 5_000,

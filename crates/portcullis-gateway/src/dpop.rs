@@ -36,20 +36,29 @@ pub struct DpopRequest<'a> {
     pub required: bool,
 }
 
+/// Where clients reach the gateway: the origin DPoP proofs name.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOrigin {
+    /// The public listener speaks TLS.
+    pub https: bool,
+    /// The configured origin (`https://api.example.com`, normalized, no trailing `/`); when
+    /// set, it alone counts, whatever the request's `Host` or forwarded headers say.
+    pub public: Option<String>,
+}
+
 /// Checks DPoP proofs, remembering their `jti`s for replay detection (in memory, or in the
 /// cluster's Redis).
 pub struct DpopGate {
-    https: bool,
+    origin: RequestOrigin,
     leeway_secs: i64,
     seen: Arc<dyn ProofReplay>,
 }
 
 impl DpopGate {
-    /// A gate for a public listener that is https (or not), with this clock skew, remembering
-    /// proofs in `seen`.
-    pub fn new(https: bool, leeway_secs: i64, seen: Arc<dyn ProofReplay>) -> Self {
+    /// A gate for clients reaching `origin`, with this clock skew, remembering proofs in `seen`.
+    pub fn new(origin: RequestOrigin, leeway_secs: i64, seen: Arc<dyn ProofReplay>) -> Self {
         DpopGate {
-            https,
+            origin,
             leeway_secs,
             seen,
         }
@@ -73,8 +82,11 @@ impl DpopGate {
         let Ok((scheme, token)) = access_token(request.headers) else {
             return Err(AuthFailure::Malformed);
         };
-        let bound_to = identity.dpop_jkt();
-        let jkt = match (scheme, bound_to) {
+        // A binding other than a DPoP key (a certificate, a malformed `cnf`) cannot be proved here.
+        if identity.is_sender_constrained() && identity.dpop_jkt().is_none() {
+            return required("this token is bound in a way the gateway cannot check");
+        }
+        let jkt = match (scheme, identity.dpop_jkt()) {
             (TokenScheme::Bearer, None) if !request.required => return Ok(()),
             (TokenScheme::Bearer, None) => {
                 return required("this route accepts only DPoP-bound tokens");
@@ -114,7 +126,8 @@ impl DpopGate {
             return invalid("the proof is made with another key than the token's");
         }
         // RFC 9449 §11.1: a proof is used once.
-        let until = verified.iat + MAX_PROOF_AGE_SECS + self.leeway_secs;
+        // Remembered one second past the last moment it is accepted.
+        let until = verified.iat + MAX_PROOF_AGE_SECS + self.leeway_secs.max(0) + 1;
         let key = format!("{jkt}:{}", verified.jti);
         match self.seen.first_use(&key, until, now).await {
             FirstUse::Yes => Ok(()),
@@ -123,20 +136,26 @@ impl DpopGate {
         }
     }
 
-    /// The URL the client sent the request to: behind a trusted proxy, the scheme and host it
-    /// forwards; otherwise this listener's scheme and the request's host.
+    /// The URL the client sent the request to: the configured public origin; otherwise, behind
+    /// a trusted proxy, the scheme and host the nearest one forwards (the last value of each
+    /// list); otherwise this listener's scheme and the request's host. A host that is not a
+    /// plain authority (a path, a query, user information) gives none.
     fn request_url(&self, request: &DpopRequest<'_>) -> Option<String> {
+        let path = request.uri.path();
+        if let Some(origin) = &self.origin.public {
+            return Some(format!("{origin}{path}"));
+        }
         let forwarded = |name: &HeaderName| {
             request
                 .peer_trusted
                 .then(|| request.headers.get(name)?.to_str().ok())
                 .flatten()
-                .and_then(|value| value.split(',').next())
+                .and_then(|value| value.rsplit(',').next())
                 .map(str::trim)
                 .filter(|value| !value.is_empty())
         };
-        let scheme =
-            forwarded(&X_FORWARDED_PROTO).unwrap_or(if self.https { "https" } else { "http" });
+        let listener = if self.origin.https { "https" } else { "http" };
+        let scheme = forwarded(&X_FORWARDED_PROTO).unwrap_or(listener);
         let host = match forwarded(&X_FORWARDED_HOST) {
             Some(host) => host,
             None => match request.headers.get(header::HOST) {
@@ -144,6 +163,10 @@ impl DpopGate {
                 None => request.uri.authority()?.as_str(),
             },
         };
-        normalize_htu(&format!("{scheme}://{host}{}", request.uri.path()))
+        // Only an authority: a Host such as `other.example/any/path?` would move the path.
+        if host.contains(['/', '?', '#', '@', '\\']) || !matches!(scheme, "http" | "https") {
+            return None;
+        }
+        normalize_htu(&format!("{scheme}://{host}{path}"))
     }
 }

@@ -65,7 +65,7 @@ impl GatewayError {
 fn quoted(value: &str) -> String {
     value
         .chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .filter(|c| c.is_ascii() && *c != '"' && *c != '\\' && !c.is_control())
         .collect()
 }
 
@@ -98,9 +98,14 @@ fn bearer(
 
 /// RFC 9449 §7.1: a 401 with a `DPoP` challenge naming the error and the algorithms accepted.
 fn dpop(error: &str, description: &str) -> Response {
+    let algs: Vec<&str> = portcullis_jose::Algorithm::ALL
+        .iter()
+        .map(|alg| alg.as_str())
+        .collect();
     let challenge = format!(
-        "DPoP error=\"{error}\", error_description=\"{}\", algs=\"ES256 EdDSA RS256\"",
-        quoted(description)
+        "DPoP error=\"{error}\", error_description=\"{}\", algs=\"{}\"",
+        quoted(description),
+        algs.join(" ")
     );
     let body = json!({ "error": error, "error_description": description });
     let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();

@@ -4,7 +4,7 @@
 
 use crate::authenticate::Authenticator;
 use crate::config::UnderscoreHeaders;
-use crate::dpop::{DpopGate, DpopRequest};
+use crate::dpop::{DpopGate, DpopRequest, RequestOrigin};
 use crate::error::GatewayError;
 use crate::identity::{AssertedIdentity, strip_spoofable_headers};
 use crate::metrics::Metrics;
@@ -58,6 +58,8 @@ pub struct PipelineSettings {
     pub follows_redis: bool,
     /// The public listener speaks TLS (the scheme of the URLs DPoP proofs name).
     pub https: bool,
+    /// The configured origin clients reach the gateway at, without a trailing `/`.
+    pub public_origin: Option<String>,
     /// Clock skew tolerated in tokens and DPoP proofs.
     pub leeway_secs: i64,
     /// Where DPoP proofs are remembered against replay.
@@ -76,7 +78,14 @@ impl Gateway {
         Gateway {
             routes: RwLock::new(Arc::new(routes)),
             authenticator,
-            dpop: DpopGate::new(settings.https, settings.leeway_secs, settings.proof_replay),
+            dpop: DpopGate::new(
+                RequestOrigin {
+                    https: settings.https,
+                    public: settings.public_origin,
+                },
+                settings.leeway_secs,
+                settings.proof_replay,
+            ),
             rate_limiter,
             metrics,
             strip_headers: settings.strip_headers,

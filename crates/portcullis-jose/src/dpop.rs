@@ -119,7 +119,12 @@ pub fn verify_proof(proof: &str, expected: &DpopExpectations<'_>) -> Result<Dpop
     let header: Header = serde_json::from_slice(&header_json)
         .map_err(|_| DpopError::Malformed("header needs typ, alg and jwk, once each"))?;
     // RFC 9449 §4.3 (4): typ is dpop+jwt.
-    if header.typ.as_deref() != Some(DPOP_TYP) {
+    // Media types compare case-insensitively (RFC 7515 §4.1.9).
+    if !header
+        .typ
+        .as_deref()
+        .is_some_and(|typ| typ.eq_ignore_ascii_case(DPOP_TYP))
+    {
         return Err(DpopError::Malformed("typ must be dpop+jwt"));
     }
     // §4.3 (5): an asymmetric algorithm; `none` and HMAC cannot even be named here.
@@ -172,7 +177,8 @@ pub fn verify_proof(proof: &str, expected: &DpopExpectations<'_>) -> Result<Dpop
         }
     }
     Ok(DpopProof {
-        jkt: jwk_thumbprint(&jwk).map_err(DpopError::Key)?,
+        // From the key as parsed, so one key has one thumbprint whatever its JWK's encoding.
+        jkt: jwk_thumbprint(&key.to_jwk()).map_err(DpopError::Key)?,
         jti: claims.jti,
         iat: claims.iat,
         nonce: claims.nonce,

@@ -30,6 +30,10 @@ pub enum ValidationError {
     /// `nbf` is in the future.
     #[error("token is not yet valid")]
     NotYetValid,
+    /// The token is bound to a key (`cnf`, RFC 9449 §6): it is not a bearer token, and this
+    /// endpoint checks no proofs (RFC 9449 §7.2).
+    #[error("token is bound to a key (DPoP); it is not accepted as a bearer token here")]
+    SenderConstrained,
 }
 
 /// What an access token must satisfy.

@@ -60,6 +60,11 @@ impl Identity {
             .and_then(Value::as_str)
     }
 
+    /// Whether the token is bound to a key in any way (`cnf`: DPoP, a certificate, anything).
+    pub fn is_sender_constrained(&self) -> bool {
+        self.claims.contains_key("cnf")
+    }
+
     /// Reads the claims of a validated token. `None` if `iss`, `sub` or `exp` is missing, or a
     /// value could not travel in a header (control characters; commas inside scopes or roles).
     pub fn from_claims(claims: &Map<String, Value>) -> Option<Self> {

@@ -124,7 +124,7 @@ impl Verifier {
                     .ok_or_else(|| AuthError::InvalidToken("token claims are unusable".into()))?;
                 // A token bound to a key (RFC 9449) is good only with a proof of that key, which
                 // the gateway checks; presented here as a plain bearer token, it is refused.
-                if identity.dpop_jkt().is_some() {
+                if identity.is_sender_constrained() {
                     return Err(AuthError::InvalidToken(
                         "this token is bound to a key (DPoP); present it through the gateway"
                             .into(),

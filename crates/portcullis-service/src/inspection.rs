@@ -58,6 +58,24 @@ impl TokenInspector<'_> {
         self.validate_with_leeway(token, audience, 0)
     }
 
+    /// As [`TokenInspector::validate_access_token`], for endpoints that take bearer tokens only
+    /// (userinfo, the admin API): a token bound to a key is refused, since they check no proofs.
+    ///
+    /// # Errors
+    /// Why it is not valid, or [`ValidationError::SenderConstrained`].
+    pub fn validate_bearer_token(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+    ) -> Result<ValidatedToken, ValidationError> {
+        let validated = self.validate_access_token(token, audience)?;
+        // RFC 9449 §7.2: a bound token is never accepted as a bearer token.
+        if validated.claims.contains_key("cnf") {
+            return Err(ValidationError::SenderConstrained);
+        }
+        Ok(validated)
+    }
+
     fn validate_with_leeway(
         &self,
         token: &str,
@@ -158,7 +176,13 @@ impl TokenInspector<'_> {
             return Ok(Introspection::Inactive);
         }
         let mut answer = validated.claims;
-        answer.insert("token_type".into(), "Bearer".into());
+        // RFC 9449 §6.2: a bound token's type is DPoP; its `cnf` is passed on.
+        let token_type = if answer.contains_key("cnf") {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        answer.insert("token_type".into(), token_type.into());
         Ok(Introspection::Active(answer))
     }
 

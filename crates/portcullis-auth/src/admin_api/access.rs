@@ -58,7 +58,7 @@ async fn authorize(parts: &Parts, state: &AppState, needed: Capability) -> Resul
         .ok_or_else(|| ApiError::unauthorized("an admin access token is required"))?;
     let inspector = state.inspector();
     let validated = inspector
-        .validate_access_token(token, Some(state.settings.issuer()))
+        .validate_bearer_token(token, Some(state.settings.issuer()))
         .map_err(|error| ApiError::unauthorized(error.to_string()))?;
     if inspector.is_revoked(&validated.claims).await? {
         return Err(ApiError::unauthorized("the token has been revoked"));

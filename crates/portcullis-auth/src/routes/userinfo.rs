@@ -40,7 +40,7 @@ pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) 
     };
     let validated = match state
         .inspector()
-        .validate_access_token(token, Some(state.settings.issuer()))
+        .validate_bearer_token(token, Some(state.settings.issuer()))
     {
         Ok(validated) => validated,
         Err(error) => {

@@ -147,6 +147,63 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
         "two proofs",
     );
 
+    // The request's own URL is proved, not one a client makes up: a Host that carries a path,
+    // forwarded headers from a peer that is no trusted proxy.
+    let elsewhere = key.sign(&claims(
+        &stack,
+        "GET",
+        "http://elsewhere.example/any",
+        &bound,
+    ));
+    refused_as(
+        &call(
+            &stack,
+            "/api/x",
+            dpop,
+            &[&elsewhere],
+            &[("host", "elsewhere.example/any?")],
+        )
+        .await,
+        "invalid_dpop_proof",
+        "a Host with a path",
+    );
+    let public = key.sign(&claims(
+        &stack,
+        "GET",
+        "https://api.example.com/api/x",
+        &bound,
+    ));
+    let forwarded = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "api.example.com"),
+    ];
+    refused_as(
+        &call(&stack, "/api/x", dpop, &[&public], &forwarded).await,
+        "invalid_dpop_proof",
+        "forwarded headers of an untrusted peer",
+    );
+    // A binding the gateway cannot check (a certificate's) is never a bearer token.
+    let now = stack.auth.state.clock.now();
+    let signer = stack
+        .auth
+        .state
+        .keys
+        .signer(Algorithm::Es256, now)
+        .expect("key");
+    let certificate_bound = TokenForge::new(
+        signer,
+        json!({"iss": stack.auth.base_url, "sub": "svc", "aud": "api", "exp": now + 300, "iat": now,
+            "jti": "t-cert", "client_id": "svc", "scope": "read", "cnf": {"x5t#S256": "abc"}}),
+        stack.auth.state.keys.jwks(now),
+        now,
+    )
+    .valid();
+    refused_as(
+        &call(&stack, "/api/x", ("Bearer", &certificate_bound), &[], &[]).await,
+        "invalid_token",
+        "a certificate-bound token",
+    );
+
     let unbound = token(&stack, None);
     refused_as(
         &call(
@@ -184,6 +241,33 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
     assert_eq!(
         status, 200,
         "a bound token with its proof on the strict route"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn with_a_public_url_that_origin_alone_is_proved() {
+    let stack = stack(TestOptions::default(), |config, _| {
+        config.public_url = Some("HTTPS://api.example.com:443".into());
+        config.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let key = DpopKey::new();
+    let bound = token(&stack, Some(&key.jkt()));
+    let proof = key.sign(&claims(
+        &stack,
+        "GET",
+        "https://api.example.com/api/x",
+        &bound,
+    ));
+    let (status, _, body) = call(&stack, "/api/x", ("DPoP", &bound), &[&proof], &[]).await;
+    assert_eq!(status, 200, "whatever the Host: {body}");
+    let forwarded = [("x-forwarded-host", "evil.example")];
+    let for_evil = key.sign(&claims(&stack, "GET", "http://evil.example/api/x", &bound));
+    refused_as(
+        &call(&stack, "/api/x", ("DPoP", &bound), &[&for_evil], &forwarded).await,
+        "invalid_dpop_proof",
+        "even a trusted proxy's forwarded host does not replace the public origin",
     );
     stack.stop().await;
 }

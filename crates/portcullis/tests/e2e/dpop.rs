@@ -5,7 +5,7 @@
 //! which algorithms proofs may use.
 
 use super::browser::{APP, Browser, CALLBACK, app_client, authorize, authorize_url, query_param};
-use super::support::{http, service_client};
+use super::support::{automation, http, service_client};
 use portcullis_testkit::TestAuthServer;
 use portcullis_testkit::dpop::DpopKey;
 use serde_json::Value;
@@ -103,6 +103,44 @@ async fn a_proof_binds_the_token_and_every_defect_is_invalid_dpop_proof() {
         (400, Some("invalid_dpop_proof")),
         "two proofs"
     );
+}
+
+#[tokio::test]
+async fn the_auth_servers_own_endpoints_refuse_a_bound_token_as_a_bearer_token() {
+    let server = TestAuthServer::start().await;
+    let (_, secret) = server
+        .add_client(automation("ops", "portcullis:admin", &server.base_url))
+        .await;
+    let secret = secret.expect("secret");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("audience", server.base_url.as_str()),
+    ];
+    let key = DpopKey::new();
+    let proof = key.proof("POST", &server.url("/token"), server.now(), None);
+    let (status, bound) = token_request(&server, Some(("ops", &secret)), &form, &[&proof]).await;
+    assert_eq!(
+        (status, bound["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{bound}"
+    );
+    let token = bound["access_token"].as_str().expect("token");
+    let admin = http()
+        .get(format!("{}/admin/v1/users", server.admin_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("admin API");
+    assert_eq!(admin.status(), 401, "RFC 9449 §7.2: not a bearer token");
+    let (status, plain) = token_request(&server, Some(("ops", &secret)), &form, &[]).await;
+    assert_eq!(status, 200);
+    let admin = http()
+        .get(format!("{}/admin/v1/users", server.admin_url))
+        .bearer_auth(plain["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("admin API");
+    assert_eq!(admin.status(), 200, "the same client's bearer token works");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
