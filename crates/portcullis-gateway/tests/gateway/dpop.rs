@@ -24,6 +24,11 @@ fn claims(stack: &Stack, method: &str, url: &str, token: &str) -> Value {
 
 /// An access token of the auth server's key, bound to `jkt` if given.
 fn token(stack: &Stack, jkt: Option<&str>) -> String {
+    confirmed_token(stack, jkt.map(|jkt| json!({ "jkt": jkt })))
+}
+
+/// An access token of the auth server's key with this `cnf` claim, if any.
+fn confirmed_token(stack: &Stack, cnf: Option<Value>) -> String {
     let now = stack.auth.state.clock.now();
     let key = stack
         .auth
@@ -33,8 +38,8 @@ fn token(stack: &Stack, jkt: Option<&str>) -> String {
         .expect("active key");
     let mut claims = json!({"iss": stack.auth.base_url, "sub": "svc", "aud": "api", "exp": now + 300,
         "iat": now, "jti": format!("t-{}", JTI.fetch_add(1, Ordering::Relaxed)), "client_id": "svc", "scope": "read"});
-    if let Some(jkt) = jkt {
-        claims["cnf"] = json!({ "jkt": jkt });
+    if let Some(cnf) = cnf {
+        claims["cnf"] = cnf;
     }
     TokenForge::new(key, claims, stack.auth.state.keys.jwks(now), now).valid()
 }
@@ -183,21 +188,7 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
         "forwarded headers of an untrusted peer",
     );
     // A binding the gateway cannot check (a certificate's) is never a bearer token.
-    let now = stack.auth.state.clock.now();
-    let signer = stack
-        .auth
-        .state
-        .keys
-        .signer(Algorithm::Es256, now)
-        .expect("key");
-    let certificate_bound = TokenForge::new(
-        signer,
-        json!({"iss": stack.auth.base_url, "sub": "svc", "aud": "api", "exp": now + 300, "iat": now,
-            "jti": "t-cert", "client_id": "svc", "scope": "read", "cnf": {"x5t#S256": "abc"}}),
-        stack.auth.state.keys.jwks(now),
-        now,
-    )
-    .valid();
+    let certificate_bound = confirmed_token(&stack, Some(json!({ "x5t#S256": "abc" })));
     refused_as(
         &call(&stack, "/api/x", ("Bearer", &certificate_bound), &[], &[]).await,
         "invalid_token",
