@@ -782,8 +782,13 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
         created_at: 1,
         expires_at: 5_000,
     };
+    // Bound to a DPoP key (RFC 9449 §5.8): the binding is kept through lookups and rotations.
+    let bound = RefreshTokenFamily {
+        dpop_jkt: Some("jkt-of-the-client".into()),
+        ..family("f1", "s1")
+    };
     store
-        .create_family(&family("f1", "s1"), &first, &access("jti-1"))
+        .create_family(&bound, &first, &access("jti-1"))
         .await
         .expect("family");
     let found = store
@@ -795,13 +800,14 @@ async fn refresh_rotation_detects_reuse(store: &dyn Store) {
         found.record.expires_at, 1_000,
         "clamped to the family's end"
     );
+    assert_eq!(found.family, bound);
     for (presented, next, jti, now) in [(1u8, 2u8, "jti-2", 10), (2, 3, "jti-3", 20)] {
         assert_eq!(
             store
                 .rotate_refresh_token(&[presented; 32], &[next; 32], 500, &access(jti), now)
                 .await
                 .expect("rotate"),
-            RefreshOutcome::Rotated(family("f1", "s1"))
+            RefreshOutcome::Rotated(bound.clone())
         );
     }
     match store
