@@ -57,9 +57,6 @@ pub struct AppState {
     pub dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
 }
 
-/// DPoP proofs remembered at most at once by one server.
-const DPOP_PROOFS_REMEMBERED: usize = 200_000;
-
 /// How the outbox is delivered.
 #[derive(Clone)]
 pub struct EmailDelivery {
@@ -128,7 +125,7 @@ impl AppState {
             sign_in_page: settings.endpoint(crate::routes::paths::SIGN_IN).into(),
             forgot_page: settings.endpoint(crate::routes::paths::FORGOT).into(),
             dpop_proofs: Arc::new(portcullis_core::replay::ReplayWindow::new(
-                DPOP_PROOFS_REMEMBERED,
+                portcullis_core::replay::PROOFS_REMEMBERED,
             )),
             settings: Arc::new(settings),
         })

@@ -7,10 +7,10 @@ use crate::form::OAuthParams;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use portcullis_core::grant::client_credentials::ClientCredentialsRequest;
-use portcullis_core::replay::FirstUse;
 use portcullis_core::{AuditEvent, Client};
-use portcullis_jose::dpop::{DpopExpectations, normalize_htu, verify_proof};
+use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
 use portcullis_service::TokenRequest;
+use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, use_proof};
 use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use std::net::SocketAddr;
@@ -59,9 +59,6 @@ pub async fn handle_token_request(
     Ok(issuer.issue(&client, request).await?)
 }
 
-/// How old a DPoP proof may be at the token endpoint.
-const DPOP_MAX_AGE_SECS: i64 = 60;
-
 /// The key a request's DPoP proof proves (its JWK thumbprint), if it sends one (RFC 9449 §5): one
 /// proof, valid for `POST` to this token endpoint, recent, and never seen before.
 async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
@@ -78,26 +75,18 @@ async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String
     };
     let url = normalize_htu(&state.settings.endpoint(crate::routes::paths::TOKEN))
         .ok_or_else(|| invalid("the token endpoint's URL is not an http(s) URL"))?;
-    let now = state.clock.now();
     let expected = DpopExpectations {
         method: "POST",
         url: &url,
-        now,
-        max_age_secs: DPOP_MAX_AGE_SECS,
+        now: state.clock.now(),
+        max_age_secs: PROOF_MAX_AGE_SECS,
         leeway_secs: state.settings.verifier_leeway_secs,
         access_token: None,
     };
-    let verified = verify_proof(proof, &expected).map_err(|error| invalid(&error.to_string()))?;
-    // Remembered one second past the last moment it is accepted.
-    let until = verified.iat + DPOP_MAX_AGE_SECS + state.settings.verifier_leeway_secs.max(0) + 1;
-    let key = format!("{}:{}", verified.jkt, verified.jti);
-    match state.dpop_proofs.first_use(&key, until, now).await {
-        FirstUse::Yes => Ok(Some(verified.jkt)),
-        FirstUse::Replayed => Err(invalid("this DPoP proof was used before")),
-        FirstUse::Full => Err(invalid(
-            "too many DPoP proofs at once; retry with a new one",
-        )),
-    }
+    let proof = use_proof(state.dpop_proofs.as_ref(), proof, &expected)
+        .await
+        .map_err(|refusal| invalid(&refusal.to_string()))?;
+    Ok(Some(proof.jkt))
 }
 
 /// The typed request of a token endpoint form (RFC 6749 §4.1.3, §4.4.2, §6).

@@ -7,6 +7,10 @@ use crate::UnixSeconds;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Proofs one process remembers at most at once (about 150 bytes each), without Redis or while
+/// it is away.
+pub const PROOFS_REMEMBERED: usize = 200_000;
+
 /// What a use of a key is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirstUse {

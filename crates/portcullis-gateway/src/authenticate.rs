@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use portcullis_jose::remote_key_set::RemoteKeySet;
 use portcullis_jose::remote_key_set::RemoteValidationError;
 use portcullis_jose::{UnverifiedJws, sha256};
-use portcullis_sdk::BearerError;
+use portcullis_sdk::{BearerError, TokenScheme};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -67,7 +67,8 @@ impl Authenticator {
         self.issuers.values()
     }
 
-    /// Authenticates the request's bearer token at `now`.
+    /// Authenticates the request's access token at `now`; returns its identity and how it was
+    /// presented (the binding is checked by [`crate::dpop`]).
     ///
     /// # Errors
     /// [`AuthFailure`].
@@ -75,8 +76,8 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         now: i64,
-    ) -> Result<Arc<AssertedIdentity>, AuthFailure> {
-        let token = presented_token(headers)?;
+    ) -> Result<(Arc<AssertedIdentity>, TokenScheme), AuthFailure> {
+        let (scheme, token) = presented_token(headers)?;
         let digest = sha256(token.as_bytes());
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
@@ -89,7 +90,7 @@ impl Authenticator {
         if self.revocations.is_revoked(&identity.identity) {
             return Err(AuthFailure::Revoked);
         }
-        Ok(identity)
+        Ok((identity, scheme))
     }
 
     async fn verify(&self, token: &str, now: i64) -> Result<Identity, AuthFailure> {
@@ -127,13 +128,11 @@ struct UnverifiedIssuer<'a> {
 
 /// RFC 6750 §2.1, RFC 9449 §7.1: exactly one `Authorization: Bearer <token>` or
 /// `Authorization: DPoP <token>` (how it is presented is checked by [`crate::dpop`]).
-fn presented_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
-    portcullis_sdk::access_token(headers)
-        .map(|(_, token)| token)
-        .map_err(|error| match error {
-            BearerError::Missing => AuthFailure::Missing,
-            BearerError::Malformed => AuthFailure::Malformed,
-        })
+fn presented_token(headers: &HeaderMap) -> Result<(TokenScheme, &str), AuthFailure> {
+    portcullis_sdk::access_token(headers).map_err(|error| match error {
+        BearerError::Missing => AuthFailure::Missing,
+        BearerError::Malformed => AuthFailure::Malformed,
+    })
 }
 
 /// Verified tokens by SHA-256, each until its expiry. Bounded: when full, expired entries go, and

@@ -11,7 +11,7 @@ use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
 use crate::shared_rate_limit::SharedRateLimiter;
 use axum::http::HeaderName;
-use portcullis_core::replay::ReplayWindow;
+use portcullis_core::replay::{PROOFS_REMEMBERED, ReplayWindow};
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
 use portcullis_redis::RedisReplay;
 use portcullis_redis::{RedisGcra, RedisLink, follow_events};
@@ -24,9 +24,6 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-
-/// DPoP proofs one gateway remembers at most at once, without Redis.
-const PROOFS_REMEMBERED: usize = 200_000;
 
 /// Why a gateway could not start.
 #[derive(Debug, Error)]

@@ -6,20 +6,18 @@
 //! without its proof. A route may require DPoP; an unbound token sent as DPoP is refused.
 
 use crate::authenticate::AuthFailure;
+use crate::identity::{AssertedIdentity, TokenBinding};
 use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
-use portcullis_core::replay::FirstUse;
-use portcullis_jose::dpop::{DpopExpectations, normalize_htu, verify_proof};
-use portcullis_sdk::{Identity, TokenScheme, access_token};
+use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
+use portcullis_sdk::{TokenScheme, access_token};
 use portcullis_service::ProofReplay;
+use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, use_proof};
 use std::sync::Arc;
 
 /// The `DPoP` request header.
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-/// How old a proof may be.
-const MAX_PROOF_AGE_SECS: i64 = 60;
 
 /// What the check needs of the request.
 #[derive(Debug, Clone, Copy)]
@@ -64,39 +62,43 @@ impl DpopGate {
         }
     }
 
-    /// Checks how `identity`'s token was presented in `request` at `now`.
+    /// Checks that a token bound as `asserted` says was presented with `scheme` as its binding
+    /// requires, in `request` at `now`. An unbound bearer token on a route that does not require
+    /// DPoP costs nothing more.
     ///
     /// # Errors
     /// [`AuthFailure::DpopRequired`] for a bound token sent as a bearer token, an unbound one
-    /// sent as DPoP, or a bearer token on a route that requires DPoP;
-    /// [`AuthFailure::InvalidDpopProof`] for a missing, repeated, invalid, foreign or replayed
-    /// proof.
+    /// sent as DPoP, a binding the gateway cannot check, or a bearer token on a route that
+    /// requires DPoP; [`AuthFailure::InvalidDpopProof`] for a missing, repeated, invalid, foreign
+    /// or replayed proof.
     pub async fn check(
         &self,
-        identity: &Identity,
+        asserted: &AssertedIdentity,
+        scheme: TokenScheme,
         request: &DpopRequest<'_>,
         now: i64,
     ) -> Result<(), AuthFailure> {
         let required = |why: &str| Err(AuthFailure::DpopRequired(why.to_owned()));
         let invalid = |why: &str| Err(AuthFailure::InvalidDpopProof(why.to_owned()));
-        let Ok((scheme, token)) = access_token(request.headers) else {
-            return Err(AuthFailure::Malformed);
-        };
-        // A binding other than a DPoP key (a certificate, a malformed `cnf`) cannot be proved here.
-        if identity.is_sender_constrained() && identity.dpop_jkt().is_none() {
-            return required("this token is bound in a way the gateway cannot check");
-        }
-        let jkt = match (scheme, identity.dpop_jkt()) {
-            (TokenScheme::Bearer, None) if !request.required => return Ok(()),
-            (TokenScheme::Bearer, None) => {
+        let jkt = match (scheme, &asserted.binding) {
+            (TokenScheme::Bearer, TokenBinding::Bearer) if !request.required => return Ok(()),
+            (_, TokenBinding::Unsupported) => {
+                return required("this token is bound in a way the gateway cannot check");
+            }
+            (TokenScheme::Bearer, TokenBinding::Bearer) => {
                 return required("this route accepts only DPoP-bound tokens");
             }
             // RFC 9449 §7.2: a bound token is not a bearer token.
-            (TokenScheme::Bearer, Some(_)) => {
+            (TokenScheme::Bearer, TokenBinding::Dpop(_)) => {
                 return required("this token is bound to a key: send it as DPoP with a proof");
             }
-            (TokenScheme::Dpop, None) => return required("this token is not bound to a key"),
-            (TokenScheme::Dpop, Some(jkt)) => jkt,
+            (TokenScheme::Dpop, TokenBinding::Bearer) => {
+                return required("this token is not bound to a key");
+            }
+            (TokenScheme::Dpop, TokenBinding::Dpop(jkt)) => jkt,
+        };
+        let Ok((_, token)) = access_token(request.headers) else {
+            return Err(AuthFailure::Malformed);
         };
         // RFC 9449 §4.3 (1): exactly one DPoP header.
         let mut proofs = request.headers.get_all(&DPOP).iter();
@@ -113,27 +115,20 @@ impl DpopGate {
             method: request.method.as_str(),
             url: &url,
             now,
-            max_age_secs: MAX_PROOF_AGE_SECS,
+            max_age_secs: PROOF_MAX_AGE_SECS,
             leeway_secs: self.leeway_secs,
             access_token: Some(token),
         };
-        let verified = match verify_proof(proof, &expected) {
+        // RFC 9449 §11.1: a proof is used once.
+        let verified = match use_proof(self.seen.as_ref(), proof, &expected).await {
             Ok(verified) => verified,
-            Err(error) => return invalid(&error.to_string()),
+            Err(refusal) => return invalid(&refusal.to_string()),
         };
         // RFC 9449 §7.1: the proof's key is the one the token is bound to.
-        if verified.jkt != jkt {
+        if verified.jkt != *jkt {
             return invalid("the proof is made with another key than the token's");
         }
-        // RFC 9449 §11.1: a proof is used once.
-        // Remembered one second past the last moment it is accepted.
-        let until = verified.iat + MAX_PROOF_AGE_SECS + self.leeway_secs.max(0) + 1;
-        let key = format!("{jkt}:{}", verified.jti);
-        match self.seen.first_use(&key, until, now).await {
-            FirstUse::Yes => Ok(()),
-            FirstUse::Replayed => invalid("this proof was used before"),
-            FirstUse::Full => invalid("too many proofs at once; retry with a new one"),
-        }
+        Ok(())
     }
 
     /// The URL the client sent the request to: the configured public origin; otherwise, behind

@@ -12,7 +12,20 @@ pub use portcullis_sdk::{IDENTITY_HEADER_PREFIX, Identity};
 pub struct AssertedIdentity {
     /// The identity.
     pub identity: Identity,
+    /// How the token is bound to its client (RFC 9449 §6.1), read once.
+    pub binding: TokenBinding,
     headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// How a token is bound to its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenBinding {
+    /// Not at all: a bearer token.
+    Bearer,
+    /// To the DPoP key of this JWK thumbprint (`cnf.jkt`).
+    Dpop(String),
+    /// In a way the gateway cannot check (a certificate's, a malformed `cnf`).
+    Unsupported,
 }
 
 impl AssertedIdentity {
@@ -36,7 +49,16 @@ impl AssertedIdentity {
             ))
         })
         .collect();
-        AssertedIdentity { identity, headers }
+        let binding = match (identity.is_sender_constrained(), identity.dpop_jkt()) {
+            (false, _) => TokenBinding::Bearer,
+            (true, Some(jkt)) => TokenBinding::Dpop(jkt.to_owned()),
+            (true, None) => TokenBinding::Unsupported,
+        };
+        AssertedIdentity {
+            identity,
+            binding,
+            headers,
+        }
     }
 
     /// Adds the identity headers a backend may trust.

@@ -244,12 +244,13 @@ async fn run(
     let identity: Option<Arc<AssertedIdentity>> = match &route.access {
         Access::Public => None,
         Access::Authenticated(requirements) => {
-            let identity = match gateway
+            let now = unix_now();
+            let (identity, scheme) = match gateway
                 .authenticator
-                .authenticate(request.headers(), unix_now())
+                .authenticate(request.headers(), now)
                 .await
             {
-                Ok(identity) => identity,
+                Ok(authenticated) => authenticated,
                 Err(failure) => {
                     return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
                 }
@@ -261,11 +262,7 @@ async fn run(
                 peer_trusted: gateway.trusted_proxies.contains(peer.ip),
                 required: requirements.dpop,
             };
-            if let Err(failure) = gateway
-                .dpop
-                .check(&identity.identity, &presented, unix_now())
-                .await
-            {
+            if let Err(failure) = gateway.dpop.check(&identity, scheme, &presented, now).await {
                 return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
             }
             if let Err(denial) = requirements.check(&identity.identity) {

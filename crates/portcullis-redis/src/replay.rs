@@ -6,12 +6,9 @@
 use crate::RedisLink;
 use async_trait::async_trait;
 use portcullis_core::UnixSeconds;
-use portcullis_core::replay::{FirstUse, ReplayWindow};
+use portcullis_core::replay::{FirstUse, PROOFS_REMEMBERED, ReplayWindow};
 use portcullis_service::ProofReplay;
 use std::sync::Arc;
-
-/// Keys remembered in memory while Redis is away.
-const LOCAL_CAPACITY: usize = 200_000;
 
 /// The cluster's memory of used proofs, with this process's as the fallback.
 pub struct RedisReplay {
@@ -34,7 +31,7 @@ impl RedisReplay {
         RedisReplay {
             link,
             prefix: format!("{prefix}:replay:"),
-            local: ReplayWindow::new(LOCAL_CAPACITY),
+            local: ReplayWindow::new(PROOFS_REMEMBERED),
         }
     }
 

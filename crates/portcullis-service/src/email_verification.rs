@@ -57,9 +57,20 @@ impl VerificationError {
     }
 }
 
+/// Whose address a link confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    /// A registration's: confirming it creates the account.
+    Registration,
+    /// An existing account's (a changed address, or its own).
+    Account,
+}
+
 /// What a live link confirms, for its page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkPurpose {
+    /// Whose address.
+    pub kind: LinkKind,
     /// The account's (or registration's) username.
     pub username: String,
     /// The address it confirms.
@@ -149,6 +160,18 @@ impl EmailVerification<'_> {
             .await?
             .filter(|user| user.disabled_at.is_none());
         Ok(user.map(|user| (link, user)))
+    }
+
+    /// What the live link of `token` confirms, if there is one.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn purpose(&self, token: &str) -> Result<Option<LinkPurpose>, StoreError> {
+        Ok(self.link(token).await?.map(|(link, user)| LinkPurpose {
+            kind: LinkKind::Account,
+            username: user.username.to_string(),
+            email: link.email,
+        }))
     }
 
     /// Follows a link with the account's `password`: once, its address becomes the account's,

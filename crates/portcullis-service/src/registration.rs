@@ -9,7 +9,7 @@
 
 use crate::chosen_password::hash_chosen_password;
 use crate::credentials::Attempt;
-use crate::email_verification::{LinkPurpose, VerificationError};
+use crate::email_verification::{LinkKind, LinkPurpose, VerificationError};
 use crate::link_token::token_hash;
 use crate::{
     AuditLog, CredentialVerifier, EmailVerification, NewRegistration, RegistrationOutcome,
@@ -198,6 +198,7 @@ impl Registration<'_> {
             .find_pending_registration(&token_hash(token), now)
             .await?;
         Ok(found.map(|pending| LinkPurpose {
+            kind: LinkKind::Registration,
             username: pending.username.to_string(),
             email: pending.email,
         }))

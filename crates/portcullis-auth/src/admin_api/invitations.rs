@@ -23,7 +23,7 @@ pub struct NewInvitationBody {
 }
 
 /// A created invitation: the link is shown only here, only its hash is stored.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct InvitationView {
     /// The registration link to hand over; it works once.
     pub link: String,
@@ -31,6 +31,17 @@ pub struct InvitationView {
     pub email: Option<String>,
     /// When it stops working, Unix seconds.
     pub expires_at: i64,
+}
+
+// The link is a credential: Debug leaves it out.
+impl std::fmt::Debug for InvitationView {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("InvitationView")
+            .field("email", &self.email)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<InvitationCreated> for InvitationView {

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use portcullis_core::{AuditEvent, User};
 use portcullis_service::{
-    EmailVerification, LinkPurpose, Registration, StoreError, VerificationError,
+    EmailVerification, LinkKind, LinkPurpose, Registration, StoreError, VerificationError,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -53,14 +53,10 @@ pub(crate) fn registration(state: &AppState) -> Registration<'_> {
 
 /// What the link of `token` confirms: a registration's address, or an account's.
 async fn purpose(state: &AppState, token: &str) -> Result<Option<LinkPurpose>, StoreError> {
-    if let Some(pending) = registration(state).pending(token).await? {
-        return Ok(Some(pending));
+    match registration(state).pending(token).await? {
+        Some(pending) => Ok(Some(pending)),
+        None => verification(state).purpose(token).await,
     }
-    let link = verification(state).link(token).await?;
-    Ok(link.map(|(link, user)| LinkPurpose {
-        username: user.username.to_string(),
-        email: link.email,
-    }))
 }
 
 fn form(
@@ -120,12 +116,12 @@ pub(super) async fn confirm(
     }
     let password = params.get("password").unwrap_or_default();
     let client = client_ip(&state, &headers, remote_addr);
-    let confirmed = match registration(&state).confirm(&token, password, client).await {
-        Err(VerificationError::InvalidLink) => verification(&state)
+    let confirmed = match purpose.kind {
+        LinkKind::Registration => registration(&state).confirm(&token, password, client).await,
+        LinkKind::Account => verification(&state)
             .verify(&token, password, client)
             .await
             .map(|(user, link)| (user, link.return_to)),
-        other => other,
     };
     let (user, return_to) = match confirmed {
         Ok(confirmed) => confirmed,

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
+use portcullis_core::user::email_key;
 use portcullis_core::{AuditEvent, User};
 use portcullis_service::credentials::{Attempt, SignInFailure};
 use serde::Deserialize;
@@ -193,7 +194,7 @@ async fn verification_pending(
     let message = match (&user.email, state.email.is_some()) {
         (Some(address), true) => {
             // Counted per address and network, so a known password cannot flood the address.
-            let key = address.to_ascii_lowercase();
+            let key = email_key(address).unwrap_or_default();
             let keys = AttemptKeys::for_purpose("verify-mail", &key, client);
             let send = match state
                 .sign_in_throttle

@@ -11,8 +11,9 @@ use portcullis_core::user::email_key;
 /// The shortest and longest life of an invitation.
 const LIFETIME_RANGE_SECS: std::ops::RangeInclusive<i64> = 60..=90 * 24 * 60 * 60;
 
-/// A new invitation: the link to hand over (shown once) and when it stops working.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A new invitation: the link to hand over (shown once) and when it stops working. Its `Debug`
+/// leaves the link out: it is a credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct InvitationCreated {
     /// `{register_page}?invitation=<token>`.
     pub link: String,
@@ -20,6 +21,16 @@ pub struct InvitationCreated {
     pub email: Option<String>,
     /// When it stops working.
     pub expires_at: i64,
+}
+
+impl std::fmt::Debug for InvitationCreated {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("InvitationCreated")
+            .field("email", &self.email)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Administration<'_> {

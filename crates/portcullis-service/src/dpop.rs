@@ -1,0 +1,44 @@
+//! Using a DPoP proof (RFC 9449): verified against what the request must match, then remembered
+//! so that it is used once (§11.1), in this process or the cluster's Redis. The token endpoint and
+//! the gateway both go through here, so the window and its bookkeeping are the same everywhere.
+
+use crate::ProofReplay;
+use portcullis_core::replay::FirstUse;
+use portcullis_jose::dpop::{DpopError, DpopExpectations, DpopProof, verify_proof};
+
+/// How old a proof may be, in seconds, at any endpoint.
+pub const PROOF_MAX_AGE_SECS: i64 = 60;
+
+/// Why a proof was not used; every variant is an `invalid_dpop_proof` (RFC 9449 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofRefusal {
+    /// It does not verify or does not match the request.
+    #[error(transparent)]
+    Invalid(#[from] DpopError),
+    /// It was used before.
+    #[error("this DPoP proof was used before")]
+    Replayed,
+    /// Too many live proofs are remembered to take another now.
+    #[error("too many DPoP proofs at once; retry with a new one")]
+    Full,
+}
+
+/// Verifies `proof` against `expected` and uses it: refused if it was used before. It is
+/// remembered one second past the last moment it would be accepted.
+///
+/// # Errors
+/// [`ProofRefusal`].
+pub async fn use_proof(
+    seen: &dyn ProofReplay,
+    proof: &str,
+    expected: &DpopExpectations<'_>,
+) -> Result<DpopProof, ProofRefusal> {
+    let verified = verify_proof(proof, expected)?;
+    let until = verified.iat + expected.max_age_secs + expected.leeway_secs.max(0) + 1;
+    let key = format!("{}:{}", verified.jkt, verified.jti);
+    match seen.first_use(&key, until, expected.now).await {
+        FirstUse::Yes => Ok(verified),
+        FirstUse::Replayed => Err(ProofRefusal::Replayed),
+        FirstUse::Full => Err(ProofRefusal::Full),
+    }
+}
