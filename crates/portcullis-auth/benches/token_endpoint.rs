@@ -39,6 +39,9 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
     .into_client(Some(SecretHash::of(SECRET)), 3600, 0)
     .expect("benchmark setup");
@@ -62,6 +65,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         registration: portcullis_core::RegistrationPolicy::default(),
         trusted_proxies: portcullis_core::TrustedProxies::default(),
         verifier_leeway_secs: 60,
+        outbound_private_networks: true,
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");
     AppState::build(

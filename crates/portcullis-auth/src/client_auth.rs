@@ -1,5 +1,6 @@
-//! Reading client credentials at the token endpoint (RFC 6749 §2.3): `client_secret_basic` and
-//! `client_secret_post`, or a public client's `client_id` alone. Checking them is the service
+//! Reading client credentials at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
+//! `client_secret_post`, `private_key_jwt` (RFC 7523 §2.2), or a public client's `client_id`
+//! alone. Checking them is the service
 //! layer's (`portcullis_service::tokens::authenticate_client`).
 
 use crate::error::OAuthError;
@@ -7,7 +8,7 @@ use crate::form::OAuthParams;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use portcullis_service::tokens::PresentedCredentials;
+use portcullis_service::tokens::{self, PresentedCredentials};
 
 /// Reads the client's credentials from the `Authorization: Basic` header or the body.
 ///
@@ -20,10 +21,14 @@ pub fn presented_credentials(
 ) -> Result<Option<PresentedCredentials>, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
+    if let Some(assertion) = presented_assertion(headers, params)? {
+        return Ok(Some(assertion));
+    }
     let Some(authorization) = headers.get(header::AUTHORIZATION) else {
         return Ok(body_id.map(|client_id| PresentedCredentials {
             client_id: client_id.to_owned(),
             secret: body_secret.map(str::to_owned),
+            assertion: None,
         }));
     };
     let basic = parse_basic(authorization.to_str().unwrap_or_default())
@@ -39,6 +44,50 @@ pub fn presented_credentials(
         ));
     }
     Ok(Some(basic))
+}
+
+/// A `private_key_jwt` assertion (RFC 7523 §2.2): `client_assertion_type` names the JWT bearer
+/// type and `client_assertion` is the JWT, alone (no Basic header, no secret); the client is the
+/// assertion's `sub`, which a `client_id` in the form must match (RFC 7521 §4.2).
+fn presented_assertion(
+    headers: &HeaderMap,
+    params: &OAuthParams,
+) -> Result<Option<PresentedCredentials>, OAuthError> {
+    let (assertion_type, assertion) = match (
+        params.get("client_assertion_type"),
+        params.get("client_assertion"),
+    ) {
+        (None, None) => return Ok(None),
+        (Some(kind), Some(assertion)) => (kind, assertion),
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type go together",
+            ));
+        }
+    };
+    if assertion_type != tokens::JWT_BEARER_ASSERTION {
+        return Err(OAuthError::invalid_request(
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+    }
+    if headers.contains_key(header::AUTHORIZATION) || params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method, not an assertion and a secret",
+        ));
+    }
+    let Some(client_id) = tokens::claimed_client_id(assertion) else {
+        return Err(OAuthError::invalid_client());
+    };
+    if params.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(OAuthError::invalid_request(
+            "client_id does not match the assertion's subject",
+        ));
+    }
+    Ok(Some(PresentedCredentials {
+        client_id,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
+    }))
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(client_id) ":" urlencode(client_secret))`.
@@ -60,6 +109,7 @@ fn parse_basic(value: &str) -> Option<PresentedCredentials> {
     (!client_id.is_empty()).then_some(PresentedCredentials {
         client_id,
         secret: Some(unescape(secret)?),
+        assertion: None,
     })
 }
 
@@ -94,7 +144,8 @@ mod tests {
             presented.expect("valid"),
             Some(PresentedCredentials {
                 client_id: "my:client".into(),
-                secret: Some("p@ss word".into())
+                secret: Some("p@ss word".into()),
+                assertion: None,
             })
         );
     }

@@ -29,6 +29,8 @@ pub struct AuthSettings {
     /// How long past `exp` verifiers accept a token: revocation entries are kept this much
     /// longer than the tokens they match.
     pub verifier_leeway_secs: i64,
+    /// Outgoing requests to client-registered URLs may reach loopback and private addresses.
+    pub outbound_private_networks: bool,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

@@ -55,6 +55,10 @@ pub struct AppState {
     /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1): in this
     /// server's memory, or a cluster's Redis.
     pub dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
+    /// Requests to URLs clients registered, SSRF-guarded.
+    pub outbound: crate::outbound::OutboundHttp,
+    /// The keys of `private_key_jwt` clients.
+    pub client_keys: Arc<dyn portcullis_service::tokens::ClientKeyResolver>,
 }
 
 /// How the outbox is delivered.
@@ -126,6 +130,10 @@ impl AppState {
             forgot_page: settings.endpoint(crate::routes::paths::FORGOT).into(),
             dpop_proofs: Arc::new(portcullis_core::replay::ReplayWindow::new(
                 portcullis_core::replay::PROOFS_REMEMBERED,
+            )),
+            outbound: crate::outbound::OutboundHttp::new(settings.outbound_private_networks),
+            client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(
+                crate::outbound::OutboundHttp::new(settings.outbound_private_networks),
             )),
             settings: Arc::new(settings),
         })

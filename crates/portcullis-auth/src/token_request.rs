@@ -15,8 +15,9 @@ use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use std::net::SocketAddr;
 
-/// Authenticates the client of a request to the token, revocation or introspection endpoint;
-/// failures are audited and answered with a uniform `invalid_client`.
+/// Authenticates the client of a request to `endpoint` (the path of the token, revocation,
+/// introspection or revocation feed endpoint); failures are audited and answered with a uniform
+/// `invalid_client`.
 ///
 /// # Errors
 /// `invalid_client`, `invalid_request` or a store failure.
@@ -25,13 +26,28 @@ pub async fn authenticate_client(
     headers: &HeaderMap,
     params: &OAuthParams,
     remote_addr: SocketAddr,
+    endpoint: &str,
 ) -> Result<Client, OAuthError> {
     let presented = client_auth::presented_credentials(headers, params)?;
     let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
-    Ok(
-        tokens::authenticate_client(state.store.as_ref(), &state.audit, presented, client_ip)
-            .await?,
-    )
+    let issuer = state.settings.issuer();
+    let token_endpoint = state.settings.endpoint(crate::routes::paths::TOKEN);
+    let called = state.settings.endpoint(endpoint);
+    // RFC 7523 §3: the audience identifies this server: its issuer identifier or the token
+    // endpoint (OpenID Connect Core §9), or the endpoint called.
+    let audiences = [issuer, token_endpoint.as_str(), called.as_str()];
+    let authentication = tokens::ClientAuthentication {
+        clients: state.store.as_ref(),
+        audit: &state.audit,
+        keys: state.client_keys.as_ref(),
+        seen: state.dpop_proofs.as_ref(),
+        assertion: tokens::AssertionContext {
+            audiences: &audiences,
+            now: state.clock.now(),
+            leeway_secs: state.settings.verifier_leeway_secs,
+        },
+    };
+    Ok(tokens::authenticate_client(&authentication, presented, client_ip).await?)
 }
 
 /// Handles one token request.
@@ -45,7 +61,14 @@ pub async fn handle_token_request(
     body: &[u8],
 ) -> Result<TokenResponse, OAuthError> {
     let params = OAuthParams::from_form_body(headers, body)?;
-    let client = authenticate_client(state, headers, &params, remote_addr).await?;
+    let client = authenticate_client(
+        state,
+        headers,
+        &params,
+        remote_addr,
+        crate::routes::paths::TOKEN,
+    )
+    .await?;
     let refused = |error: &OAuthError| {
         state.audit.record(&AuditEvent::TokenRequestRefused {
             client_id: client.id.clone(),
@@ -54,6 +77,16 @@ pub async fn handle_token_request(
     };
     let request = token_request(&params).inspect_err(refused)?;
     let dpop_jkt = dpop_key(state, headers).await.inspect_err(refused)?;
+    // RFC 9449 §5.2: token requests of a client registered with `dpop_bound_access_tokens`
+    // MUST be rejected without a DPoP proof.
+    if client.dpop_bound_access_tokens && dpop_jkt.is_none() {
+        let error = OAuthError::new(
+            OAuthErrorCode::InvalidDpopProof,
+            "this client must prove a DPoP key with every token request".to_owned(),
+        );
+        refused(&error);
+        return Err(error);
+    }
     let mut issuer = state.token_issuer();
     issuer.dpop_jkt = dpop_jkt;
     Ok(issuer.issue(&client, request).await?)

@@ -29,6 +29,9 @@ fn registration(id: &str, kind: ClientKind, grants: Vec<GrantType>) -> ClientReg
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! OAuth clients: registration rules and client authentication (RFC 6749 §2).
 
+use crate::client_keys::{ClientKeys, ClientKeysError};
 use crate::{ScopeSet, SecretHash, UnixSeconds};
 use portcullis_jose::Algorithm;
 use portcullis_types::GrantType;
@@ -31,6 +32,28 @@ impl fmt::Display for ClientKind {
     }
 }
 
+/// How a client authenticates at the token endpoint (RFC 7591 §2 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthenticationMethod {
+    /// Its secret, in a Basic header or the form (`client_secret_basic`, `client_secret_post`).
+    ClientSecret,
+    /// A JWT signed with one of its registered keys (RFC 7523 §2.2).
+    PrivateKeyJwt,
+    /// A public client: none.
+    None,
+}
+
+impl AuthenticationMethod {
+    /// The RFC 7591 name (`client_secret_basic` stands for both secret methods).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticationMethod::ClientSecret => "client_secret_basic",
+            AuthenticationMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthenticationMethod::None => "none",
+        }
+    }
+}
+
 /// Why a client registration was refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ClientError {
@@ -55,6 +78,15 @@ pub enum ClientError {
     /// An audience is empty or contains spaces or control characters.
     #[error("invalid audience `{0}`")]
     InvalidAudience(String),
+    /// A confidential client needs a secret or registered keys to authenticate with.
+    #[error("a confidential client needs a secret or keys (jwks or jwks_uri)")]
+    NoCredentials,
+    /// The registered keys are refused.
+    #[error(transparent)]
+    InvalidKeys(#[from] ClientKeysError),
+    /// The back-channel logout URI is not acceptable.
+    #[error("invalid backchannel_logout_uri `{0}`: {1}")]
+    InvalidBackchannelLogoutUri(String, &'static str),
     /// The token lifetime is outside 1 second .. the server's maximum.
     #[error("access token lifetime must be between 1 and {0} seconds")]
     InvalidLifetime(i64),
@@ -72,6 +104,11 @@ impl ClientError {
             ClientError::InvalidScope(_) => "scopes",
             ClientError::InvalidAudience(_) => "audiences",
             ClientError::InvalidLifetime(_) => "access_token_lifetime_secs",
+            ClientError::NoCredentials | ClientError::InvalidKeys(ClientKeysError::InvalidUri) => {
+                "jwks_uri"
+            }
+            ClientError::InvalidKeys(_) => "jwks",
+            ClientError::InvalidBackchannelLogoutUri(..) => "backchannel_logout_uri",
         }
     }
 }
@@ -101,6 +138,13 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// Id token algorithm; `None` is RS256 (OpenID Connect Core §15.1 makes RS256 mandatory).
     pub id_token_algorithm: Option<Algorithm>,
+    /// Its public keys. A confidential client with keys and no secret authenticates with
+    /// `private_key_jwt`.
+    pub keys: Option<ClientKeys>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are delivered.
+    pub backchannel_logout_uri: Option<String>,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -119,6 +163,16 @@ impl Client {
     /// The algorithm of this client's id tokens.
     pub fn id_token_algorithm(&self) -> Algorithm {
         self.id_token_algorithm.unwrap_or(Algorithm::Rs256)
+    }
+
+    /// How the client authenticates at the token endpoint: with its secret when it has one, else
+    /// a confidential client with keys uses `private_key_jwt`, else (public) none.
+    pub fn authentication_method(&self) -> AuthenticationMethod {
+        match (&self.secret_hash, &self.keys, self.kind) {
+            (Some(_), _, _) => AuthenticationMethod::ClientSecret,
+            (None, Some(_), ClientKind::Confidential) => AuthenticationMethod::PrivateKeyJwt,
+            _ => AuthenticationMethod::None,
+        }
     }
 
     /// Whether the client may use `grant`.
@@ -150,6 +204,12 @@ pub struct ClientRegistration {
     pub post_logout_redirect_uris: Vec<String>,
     /// Id token algorithm.
     pub id_token_algorithm: Option<Algorithm>,
+    /// Public keys (`jwks` or `jwks_uri`).
+    pub keys: Option<ClientKeys>,
+    /// Every token request must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
+    /// Back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl ClientRegistration {
@@ -194,6 +254,13 @@ impl ClientRegistration {
                 return Err(ClientError::InvalidAudience(audience.clone()));
             }
         }
+        if self.kind == ClientKind::Confidential && secret_hash.is_none() && self.keys.is_none() {
+            return Err(ClientError::NoCredentials);
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            validate_backchannel_logout_uri(uri)
+                .map_err(|reason| ClientError::InvalidBackchannelLogoutUri(uri.clone(), reason))?;
+        }
         if let Some(lifetime) = self.access_token_lifetime_secs
             && !(1..=max_lifetime_secs).contains(&lifetime)
         {
@@ -216,6 +283,9 @@ impl ClientRegistration {
             first_party: self.first_party,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             id_token_algorithm: self.id_token_algorithm,
+            keys: self.keys,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            backchannel_logout_uri: self.backchannel_logout_uri,
             created_at: now,
         })
     }
@@ -231,6 +301,21 @@ fn validate_client_id(id: &str) -> Result<(), ClientError> {
     } else {
         Err(ClientError::InvalidId)
     }
+}
+
+/// OpenID Connect Back-Channel Logout 1.0 §2.2: an absolute URL, which MAY have a query but MUST
+/// NOT have a fragment; https, or plain http on loopback for development.
+fn validate_backchannel_logout_uri(uri: &str) -> Result<(), &'static str> {
+    if !is_absolute_uri(uri) {
+        return Err("must be an absolute URL");
+    }
+    if uri.contains('#') {
+        return Err("must not contain a fragment");
+    }
+    if !(uri.starts_with("https://") || is_loopback_http(uri)) {
+        return Err("must be https (plain http only for loopback addresses)");
+    }
+    Ok(())
 }
 
 /// Whether `uri` is an absolute URI (RFC 3986 §4.3): a scheme, a colon, and more.
@@ -256,17 +341,23 @@ fn validate_redirect_uri(uri: &str) -> Result<(), &'static str> {
     if uri.contains('#') {
         return Err("must not contain a fragment");
     }
-    if let Some(rest) = uri.strip_prefix("http://") {
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        let host = authority
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(authority, |(host, _)| host);
-        if !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
-            return Err("plain http is only allowed for loopback addresses");
-        }
+    if uri.starts_with("http://") && !is_loopback_http(uri) {
+        return Err("plain http is only allowed for loopback addresses");
     }
     Ok(())
+}
+
+/// Whether `uri` is a plain `http` URL whose host is a loopback address (RFC 8252 §7.3).
+pub(crate) fn is_loopback_http(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(authority, |(host, _)| host);
+    matches!(host, "127.0.0.1" | "[::1]" | "localhost")
 }
 
 #[cfg(test)]
@@ -285,6 +376,9 @@ mod tests {
             first_party: false,
             post_logout_redirect_uris: vec![],
             id_token_algorithm: None,
+            keys: None,
+            dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
         }
     }
 
@@ -311,8 +405,32 @@ mod tests {
 
     #[test]
     fn registration_rules() {
-        let refuse =
-            |registration: ClientRegistration| registration.into_client(None, 3600, 0).err();
+        let refuse = |registration: ClientRegistration| {
+            let secret =
+                (registration.kind == ClientKind::Confidential).then(|| SecretHash::of("s"));
+            registration.into_client(secret, 3600, 0).err()
+        };
+        assert_eq!(
+            registration().into_client(None, 3600, 0).err(),
+            Some(ClientError::NoCredentials),
+            "a confidential client without a secret needs keys"
+        );
+        for (uri, reason) in [
+            ("https://rp.example/logout#x", "must not contain a fragment"),
+            (
+                "http://rp.example/logout",
+                "must be https (plain http only for loopback addresses)",
+            ),
+            ("logout", "must be an absolute URL"),
+        ] {
+            assert_eq!(
+                refuse(ClientRegistration {
+                    backchannel_logout_uri: Some(uri.into()),
+                    ..registration()
+                }),
+                Some(ClientError::InvalidBackchannelLogoutUri(uri.into(), reason))
+            );
+        }
         assert_eq!(
             refuse(ClientRegistration {
                 id: "a b".into(),

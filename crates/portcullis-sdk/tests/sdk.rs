@@ -77,6 +77,9 @@ async fn verifying_mode_checks_tokens_and_ignores_forged_headers() {
             first_party: false,
             post_logout_redirect_uris: vec![],
             id_token_algorithm: None,
+            keys: None,
+            dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
         })
         .await;
     let secret = secret.expect("secret");

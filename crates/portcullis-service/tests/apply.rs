@@ -29,6 +29,9 @@ fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
             first_party: false,
             post_logout_redirect_uris: vec![],
             id_token_algorithm: None,
+            keys: None,
+            dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
         },
         secret: secret.map(str::to_owned),
     }

@@ -68,6 +68,9 @@ fn client(id: &str, kind: ClientKind) -> Client {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
     .into_client(secret, 3600, 2_000)
     .expect("client")
@@ -296,6 +299,32 @@ async fn client_secret_rotation_and_delete(store: &dyn Store) {
     assert!(!store.delete_client("svc").await.expect("delete"));
 }
 
+async fn keyed_confidential_clients_have_no_secret(store: &dyn Store) {
+    let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256",
+        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+    let keys = portcullis_core::ClientKeys::inline_from_json(jwks).expect("public keys");
+    let mut keyed = client("signer", ClientKind::Confidential);
+    keyed.secret_hash = None;
+    keyed.keys = Some(keys);
+    store
+        .create_client(&keyed)
+        .await
+        .expect("a keyed client needs no secret");
+    let stored = store.find_client("signer").await.expect("find");
+    assert_eq!(stored.as_ref(), Some(&keyed));
+    assert_eq!(
+        stored.map(|client| client.authentication_method()),
+        Some(portcullis_core::AuthenticationMethod::PrivateKeyJwt)
+    );
+    let mut bare = client("bare", ClientKind::Confidential);
+    bare.secret_hash = None;
+    assert!(
+        store.create_client(&bare).await.is_err(),
+        "a confidential client without secret or keys is refused by the schema too"
+    );
+}
+
 async fn clients_are_updated_in_place(store: &dyn Store) {
     let original = client("app", ClientKind::Public);
     store.create_client(&original).await.expect("create");
@@ -306,6 +335,11 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
         first_party: true,
         post_logout_redirect_uris: vec!["https://app.example/bye".into()],
         id_token_algorithm: Some(Algorithm::Es256),
+        keys: Some(portcullis_core::ClientKeys::Remote(
+            "https://app.example/jwks".into(),
+        )),
+        dpop_bound_access_tokens: true,
+        backchannel_logout_uri: Some("https://app.example/backchannel".into()),
         created_at: original.created_at + 999,
         ..original.clone()
     };
@@ -1075,6 +1109,7 @@ macro_rules! cases {
             clients_are_searched_and_paged_by_id,
             client_secret_rotation_and_delete,
             clients_are_updated_in_place,
+            keyed_confidential_clients_have_no_secret,
             signing_keys_round_trip,
             roles_are_upserted_and_deleted,
             the_outbox_keeps_messages_until_removed,

@@ -6,6 +6,7 @@
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
 pub mod browser;
+pub mod client_key;
 pub mod dpop;
 pub mod hostile;
 pub mod nginx;
@@ -87,6 +88,9 @@ pub struct TestOptions {
     pub mailer: Option<Arc<dyn portcullis_service::Mailer>>,
     /// Who may register, and whether sign-in needs a verified address.
     pub registration: portcullis_core::RegistrationPolicy,
+    /// Requests to client-registered URLs may reach loopback (the default here: test servers
+    /// listen there); `false` shows the SSRF guard.
+    pub outbound_private_networks: bool,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -146,6 +150,7 @@ impl Default for TestOptions {
             direct_login_origins: Vec::new(),
             mailer: None,
             registration: portcullis_core::RegistrationPolicy::default(),
+            outbound_private_networks: true,
         }
     }
 }
@@ -255,6 +260,7 @@ impl TestAuthServer {
             registration: options.registration.clone(),
             trusted_proxies: options.trusted_proxies.clone(),
             verifier_leeway_secs: 60,
+            outbound_private_networks: options.outbound_private_networks,
         };
         let state = AppState::build(
             store.clone(),
@@ -341,9 +347,10 @@ impl TestAuthServer {
         format!("{}{path}", self.base_url)
     }
 
-    /// Registers a client directly in the store; returns the secret of a confidential client.
+    /// Registers a client directly in the store; returns the secret of a confidential client
+    /// (one registered with keys has none: it uses `private_key_jwt`).
     pub async fn add_client(&self, registration: ClientRegistration) -> (Client, Option<String>) {
-        let secret = (registration.kind == ClientKind::Confidential)
+        let secret = (registration.kind == ClientKind::Confidential && registration.keys.is_none())
             .then(|| generate_secret(32).expect("secret"));
         let client = registration
             .into_client(

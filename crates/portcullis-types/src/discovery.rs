@@ -46,6 +46,16 @@ pub struct ProviderMetadata {
     /// Client authentication methods of the introspection endpoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// Algorithms of `private_key_jwt` assertions the token endpoint accepts (OpenID Connect
+    /// Discovery 1.0 §3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens are sent to clients.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_supported: bool,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_logout_session_supported: bool,
     /// PKCE methods (RFC 7636).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,

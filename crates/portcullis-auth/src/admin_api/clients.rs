@@ -8,8 +8,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use portcullis_core::{Client, ClientKind, ClientRegistration};
-use portcullis_types::GrantType;
+use portcullis_core::{Client, ClientKeys, ClientKeysError, ClientKind, ClientRegistration};
+use portcullis_types::{GrantType, JwkSet};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -36,6 +36,18 @@ pub struct ClientView {
     pub post_logout_redirect_uris: Vec<String>,
     /// Id token signing algorithm.
     pub id_token_algorithm: String,
+    /// How it authenticates at the token endpoint: `client_secret_basic` (or `_post`),
+    /// `private_key_jwt` or `none`.
+    pub token_endpoint_auth_method: String,
+    /// Its public keys, when registered by value.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<JwkSet>,
+    /// Where its public keys are, when registered by reference.
+    pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
+    /// Where logout tokens are delivered (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -51,6 +63,18 @@ impl From<Client> for ClientView {
                 .collect(),
             scopes: client.scopes.iter().map(str::to_owned).collect(),
             id_token_algorithm: client.id_token_algorithm().as_str().to_owned(),
+            token_endpoint_auth_method: client.authentication_method().as_str().to_owned(),
+            jwks: match &client.keys {
+                Some(ClientKeys::Inline(set)) => Some(set.clone()),
+                _ => None,
+            },
+            jwks_uri: client
+                .keys
+                .as_ref()
+                .and_then(ClientKeys::uri)
+                .map(str::to_owned),
+            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+            backchannel_logout_uri: client.backchannel_logout_uri,
             id: client.id,
             redirect_uris: client.redirect_uris,
             audiences: client.audiences,
@@ -91,6 +115,17 @@ pub struct NewClientBody {
     pub post_logout_redirect_uris: Vec<String>,
     /// `RS256` (default), `ES256` or `EdDSA`.
     pub id_token_algorithm: Option<String>,
+    /// Public keys (a JWK Set) for `private_key_jwt`: a confidential client registered with keys
+    /// gets no secret. Not with `jwks_uri`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// An https URL serving its public keys, instead of `jwks`.
+    pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// Where logout tokens are delivered (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A registered client, with its secret shown this once.
@@ -136,6 +171,18 @@ impl NewClientBody {
             .map(|name| name.parse())
             .transpose()
             .map_err(|_| ApiError::invalid("id_token_algorithm", "use RS256, ES256 or EdDSA"))?;
+        let keys = ClientKeys::from_metadata(
+            self.jwks.map(|jwks| jwks.to_string()).as_deref(),
+            self.jwks_uri.as_deref(),
+        )
+        .map_err(|error| {
+            let field = if error == ClientKeysError::InvalidUri {
+                "jwks_uri"
+            } else {
+                "jwks"
+            };
+            ApiError::invalid(field, error.to_string())
+        })?;
         Ok(ClientRegistration {
             id: self.id,
             kind,
@@ -147,6 +194,9 @@ impl NewClientBody {
             first_party: self.first_party,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             id_token_algorithm,
+            keys,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            backchannel_logout_uri: self.backchannel_logout_uri,
         })
     }
 }

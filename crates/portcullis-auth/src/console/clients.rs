@@ -129,6 +129,9 @@ pub(super) async fn create(
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     };
     match signed.admin(&state).create_client(registration).await {
         Ok(created) => match created.secret {
@@ -240,6 +243,9 @@ pub(super) async fn act(
                 first_party: existing.first_party,
                 post_logout_redirect_uris: existing.post_logout_redirect_uris,
                 id_token_algorithm: existing.id_token_algorithm,
+                keys: existing.keys,
+                dpop_bound_access_tokens: existing.dpop_bound_access_tokens,
+                backchannel_logout_uri: existing.backchannel_logout_uri,
             };
             match admin.update_client(registration).await {
                 Ok(_) => see_other(&back),

@@ -94,6 +94,9 @@ pub async fn register(
         first_party: true,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     };
     let actor = Actor::system("console");
     crate::admin_api::administration(state, &actor)

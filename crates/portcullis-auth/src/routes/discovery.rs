@@ -17,7 +17,15 @@ fn strings(values: &[&str]) -> Vec<String> {
 /// The metadata document.
 pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse {
     let settings = &state.settings;
-    let client_auth = strings(&["client_secret_basic", "client_secret_post"]);
+    let client_auth = strings(&[
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]);
+    let algorithms: Vec<String> = Algorithm::ALL
+        .iter()
+        .map(|alg| alg.as_str().to_owned())
+        .collect();
     let metadata = ProviderMetadata {
         // RFC 8414 §3.3: the issuer in the metadata must be identical to the issuer identifier.
         issuer: settings.issuer().to_owned(),
@@ -38,16 +46,13 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
         token_endpoint_auth_methods_supported: client_auth.clone(),
         revocation_endpoint_auth_methods_supported: client_auth.clone(),
         introspection_endpoint_auth_methods_supported: client_auth,
+        token_endpoint_auth_signing_alg_values_supported: algorithms.clone(),
+        backchannel_logout_supported: false,
+        backchannel_logout_session_supported: false,
         code_challenge_methods_supported: strings(&["S256"]),
-        dpop_signing_alg_values_supported: Algorithm::ALL
-            .iter()
-            .map(|alg| alg.as_str().to_owned())
-            .collect(),
+        dpop_signing_alg_values_supported: algorithms.clone(),
         subject_types_supported: strings(&["public"]),
-        id_token_signing_alg_values_supported: Algorithm::ALL
-            .iter()
-            .map(|alg| alg.as_str().to_owned())
-            .collect(),
+        id_token_signing_alg_values_supported: algorithms,
         access_token_signing_alg_values_supported: vec![
             settings.access_token_algorithm.as_str().to_owned(),
         ],

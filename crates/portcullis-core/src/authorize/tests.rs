@@ -28,6 +28,9 @@ fn client(kind: ClientKind) -> Client {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
     .into_client(
         (kind == ClientKind::Confidential).then(|| crate::SecretHash::of("s")),

@@ -200,6 +200,9 @@ fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 

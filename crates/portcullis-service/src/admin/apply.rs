@@ -6,7 +6,7 @@
 use super::clients::is_built_in;
 use super::{AdminError, Administration, InitialPassword, UserChanges, UserDraft};
 use portcullis_core::user::normalize_roles;
-use portcullis_core::{Client, ClientKind, ClientRegistration, Role, User, Username};
+use portcullis_core::{Client, ClientKind, ClientRegistration, Role, SecretHash, User, Username};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -346,8 +346,13 @@ impl Administration<'_> {
                 return Err(invalid("clients", format!("client `{id}` is built in")));
             }
             // Every field validated the way registration does, before anything is changed.
+            // (A placeholder secret for a confidential client without keys: the real one is
+            // given or generated when applied.)
+            let placeholder = (wanted.registration.kind == ClientKind::Confidential
+                && wanted.registration.keys.is_none())
+            .then(|| SecretHash::of(""));
             let candidate = wanted.registration.clone().into_client(
-                None,
+                placeholder,
                 self.max_access_token_lifetime_secs,
                 0,
             )?;
@@ -361,6 +366,7 @@ impl Administration<'_> {
                 None => changes.push(Change::CreateClient {
                     id: id.clone(),
                     generated: wanted.registration.kind == ClientKind::Confidential
+                        && wanted.registration.keys.is_none()
                         && wanted.secret.is_none(),
                 }),
                 Some(current) => {
@@ -513,6 +519,15 @@ fn client_differences(current: &Client, wanted: &Client) -> Vec<&'static str> {
         (
             "id_token_algorithm",
             current.id_token_algorithm() != wanted.id_token_algorithm(),
+        ),
+        ("keys", current.keys != wanted.keys),
+        (
+            "dpop_bound_access_tokens",
+            current.dpop_bound_access_tokens != wanted.dpop_bound_access_tokens,
+        ),
+        (
+            "backchannel_logout_uri",
+            current.backchannel_logout_uri != wanted.backchannel_logout_uri,
         ),
     ]
     .into_iter()

@@ -4,7 +4,9 @@
 use super::{AdminError, Administration, one_page};
 use crate::ClientSearch;
 use portcullis_core::secret::CLIENT_SECRET_BYTES;
-use portcullis_core::{Client, ClientKind, ClientRegistration, SecretHash, generate_secret};
+use portcullis_core::{
+    AuthenticationMethod, Client, ClientKind, ClientRegistration, SecretHash, generate_secret,
+};
 
 /// The most clients on one page.
 pub const MAX_CLIENT_PAGE: u32 = 200;
@@ -62,9 +64,10 @@ impl Administration<'_> {
         &self,
         registration: ClientRegistration,
     ) -> Result<ClientCreated, AdminError> {
-        let secret = match registration.kind {
-            ClientKind::Confidential => Some(new_secret()?),
-            ClientKind::Public => None,
+        // A confidential client registered with keys authenticates with private_key_jwt.
+        let secret = match (registration.kind, &registration.keys) {
+            (ClientKind::Confidential, None) => Some(new_secret()?),
+            _ => None,
         };
         self.register_client(registration, secret).await
     }
@@ -99,7 +102,8 @@ impl Administration<'_> {
         Ok(())
     }
 
-    /// Registers a client with `secret` (`Some` exactly for a confidential client).
+    /// Registers a client with `secret` (never for a public client; a confidential client
+    /// without one needs keys).
     ///
     /// # Errors
     /// As [`Administration::create_client`].
@@ -117,11 +121,10 @@ impl Administration<'_> {
         registration: ClientRegistration,
         secret: Option<String>,
     ) -> Result<ClientCreated, AdminError> {
-        if secret.is_some() != (registration.kind == ClientKind::Confidential) {
+        if secret.is_some() && registration.kind == ClientKind::Public {
             return Err(AdminError::Invalid {
                 field: "secret",
-                message: "a confidential client needs a secret, a public client has none"
-                    .to_owned(),
+                message: "a public client has no secret".to_owned(),
             });
         }
         let client = registration.into_client(
@@ -233,11 +236,22 @@ impl Administration<'_> {
     /// [`AdminError::NotFound`], [`AdminError::Invalid`] for a public client, or a store failure.
     pub async fn rotate_client_secret(&self, id: &str) -> Result<SecretRotated, AdminError> {
         refuse_built_in(id)?;
-        if self.client(id).await?.kind == ClientKind::Public {
-            return Err(AdminError::Invalid {
-                field: "id",
-                message: format!("client `{id}` is public and has no secret"),
-            });
+        match self.client(id).await?.authentication_method() {
+            AuthenticationMethod::ClientSecret => {}
+            AuthenticationMethod::PrivateKeyJwt => {
+                return Err(AdminError::Invalid {
+                    field: "id",
+                    message: format!(
+                        "client `{id}` authenticates with private_key_jwt; it has no secret"
+                    ),
+                });
+            }
+            AuthenticationMethod::None => {
+                return Err(AdminError::Invalid {
+                    field: "id",
+                    message: format!("client `{id}` is public and has no secret"),
+                });
+            }
         }
         let secret = new_secret()?;
         self.replace_secret(id, &secret).await?;

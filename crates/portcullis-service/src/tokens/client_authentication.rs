@@ -1,10 +1,12 @@
 //! Client authentication (RFC 6749 §2.3): a confidential client's secret checked in constant
-//! time, a public client identified by its id alone. Every failure is audited with its cause and
+//! time, or its `private_key_jwt` assertion (RFC 7523), a public client identified by its id
+//! alone; each client by the one method it is registered for. Every failure is audited with its cause and
 //! answered with the same `invalid_client`, so the answer reveals nothing.
 
 use super::TokenError;
-use crate::{AuditLog, ClientStore};
-use portcullis_core::{AuditEvent, Client};
+use super::client_assertion::{AssertionContext, ClientKeyResolver, verify_client_assertion};
+use crate::{AuditLog, ClientStore, ProofReplay};
+use portcullis_core::{AuditEvent, AuthenticationMethod, Client};
 
 /// The credentials a request presented (read from the protocol's form or header at the edge;
 /// its `Debug` never shows the secret).
@@ -14,6 +16,8 @@ pub struct PresentedCredentials {
     pub client_id: String,
     /// The secret, if any.
     pub secret: Option<String>,
+    /// A `private_key_jwt` assertion (RFC 7523 §2.2), if any.
+    pub assertion: Option<String>,
 }
 
 impl std::fmt::Debug for PresentedCredentials {
@@ -22,38 +26,98 @@ impl std::fmt::Debug for PresentedCredentials {
             .debug_struct("PresentedCredentials")
             .field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("assertion", &self.assertion.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
 
-/// Looks the client up and checks the presented secret; `remote_addr` goes into the audit
-/// record of a failure.
+/// What client authentication needs besides the request: the clients, the audit log, how
+/// registered keys are read, where used assertions are remembered, and what an assertion must
+/// name.
+#[derive(Clone, Copy)]
+pub struct ClientAuthentication<'a> {
+    /// Registered clients.
+    pub clients: &'a dyn ClientStore,
+    /// Failures are recorded here.
+    pub audit: &'a AuditLog,
+    /// Keys of `private_key_jwt` clients.
+    pub keys: &'a dyn ClientKeyResolver,
+    /// Used assertion `jti`s.
+    pub seen: &'a dyn ProofReplay,
+    /// What an assertion must name.
+    pub assertion: AssertionContext<'a>,
+}
+
+/// Looks the client up and checks what it presented by the one method it is registered for
+/// (a secret, a `private_key_jwt` assertion, or nothing for a public client); `remote_addr` goes
+/// into the audit record of a failure.
 ///
 /// # Errors
 /// [`TokenError::InvalidClient`] (audited) or a store failure.
 pub async fn authenticate_client(
-    clients: &dyn ClientStore,
-    audit: &AuditLog,
+    authentication: &ClientAuthentication<'_>,
     presented: Option<PresentedCredentials>,
     remote_addr: String,
 ) -> Result<Client, TokenError> {
-    let (client_id, reason) = match presented {
-        None => (None, "no client credentials"),
-        Some(presented) => match clients.find_client(&presented.client_id).await? {
-            Some(client) if client.secret_is_valid(presented.secret.as_deref()) => {
-                return Ok(client);
-            }
-            Some(_) if presented.secret.is_none() => {
-                (Some(presented.client_id), "missing client secret")
-            }
-            Some(_) => (Some(presented.client_id), "wrong client secret"),
-            None => (Some(presented.client_id), "unknown client"),
-        },
+    let refuse = |client_id: Option<String>, reason: String| {
+        authentication
+            .audit
+            .record(&AuditEvent::ClientAuthenticationFailed {
+                client_id,
+                reason,
+                remote_addr: Some(remote_addr.clone()),
+            });
+        TokenError::InvalidClient
     };
-    audit.record(&AuditEvent::ClientAuthenticationFailed {
-        client_id,
-        reason: reason.to_owned(),
-        remote_addr: Some(remote_addr),
-    });
-    Err(TokenError::InvalidClient)
+    let Some(presented) = presented else {
+        return Err(refuse(None, "no client credentials".to_owned()));
+    };
+    let Some(client) = authentication
+        .clients
+        .find_client(&presented.client_id)
+        .await?
+    else {
+        return Err(refuse(
+            Some(presented.client_id),
+            "unknown client".to_owned(),
+        ));
+    };
+    let method = client.authentication_method();
+    let outcome = match (
+        method,
+        &presented.secret,
+        &presented.assertion,
+        &client.keys,
+    ) {
+        (AuthenticationMethod::ClientSecret, Some(secret), None, _) => {
+            if client.secret_is_valid(Some(secret)) {
+                Ok(())
+            } else {
+                Err("wrong client secret".to_owned())
+            }
+        }
+        (AuthenticationMethod::ClientSecret, None, None, _) => {
+            Err("missing client secret".to_owned())
+        }
+        (AuthenticationMethod::PrivateKeyJwt, None, Some(assertion), Some(keys)) => {
+            verify_client_assertion(
+                authentication.keys,
+                authentication.seen,
+                &client.id,
+                keys,
+                assertion,
+                &authentication.assertion,
+            )
+            .await
+        }
+        (AuthenticationMethod::None, None, None, _) => Ok(()),
+        _ => Err(format!(
+            "the client is registered for {}, not the method presented",
+            method.as_str()
+        )),
+    };
+    match outcome {
+        Ok(()) => Ok(client),
+        Err(reason) => Err(refuse(Some(presented.client_id), reason)),
+    }
 }

@@ -2,13 +2,17 @@
 //! decide the grant, mint the tokens, audit. `POST /login` mints through the same code, so every
 //! issued token is audited and counted once.
 
+mod client_assertion;
 mod client_authentication;
 mod code_exchange;
 mod error;
 mod minting;
 mod refresh;
 
-pub use client_authentication::{PresentedCredentials, authenticate_client};
+pub use client_assertion::{
+    AssertionContext, ClientKeyResolver, JWT_BEARER_ASSERTION, claimed_client_id,
+};
+pub use client_authentication::{ClientAuthentication, PresentedCredentials, authenticate_client};
 pub use error::TokenError;
 pub use minting::SignedAccessToken;
 

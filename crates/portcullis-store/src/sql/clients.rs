@@ -2,14 +2,15 @@
 
 use super::{SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
-use portcullis_core::{Client, ClientKind, ScopeSet, SecretHash};
+use portcullis_core::{Client, ClientKeys, ClientKind, ScopeSet, SecretHash};
 use portcullis_service::{ClientSearch, ClientStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris, scopes, audiences, \
                               access_token_lifetime_secs, created_at, first_party, \
-                              post_logout_redirect_uris, id_token_algorithm";
+                              post_logout_redirect_uris, id_token_algorithm, jwks, jwks_uri, \
+                              dpop_bound_access_tokens, backchannel_logout_uri";
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -55,8 +56,28 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
             .map_err(unavailable)?
             .map(|name| name.parse().map_err(|_| corrupt("id token algorithm")))
             .transpose()?,
+        keys: stored_keys(row).map_err(corrupt)?,
+        dpop_bound_access_tokens: row
+            .try_get::<i64, _>("dpop_bound_access_tokens")
+            .map_err(unavailable)?
+            != 0,
+        backchannel_logout_uri: row.try_get("backchannel_logout_uri").map_err(unavailable)?,
         id,
     })
+}
+
+/// The keys of a stored client: its `jwks` (JSON) or its `jwks_uri`.
+fn stored_keys(row: &AnyRow) -> Result<Option<ClientKeys>, &'static str> {
+    let jwks: Option<String> = row.try_get("jwks").map_err(|_| "jwks")?;
+    let jwks_uri: Option<String> = row.try_get("jwks_uri").map_err(|_| "jwks_uri")?;
+    match (jwks, jwks_uri) {
+        (Some(json), None) => ClientKeys::from_stored_json(&json)
+            .map(Some)
+            .map_err(|_| "jwks"),
+        (None, Some(uri)) => Ok(Some(ClientKeys::Remote(uri))),
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err("both jwks and jwks_uri"),
+    }
 }
 
 /// A client's grant types and scopes as stored: space-separated lists.
@@ -77,7 +98,8 @@ impl ClientStore for SqlStore {
         let result = sqlx::query(
             "UPDATE clients SET grant_types = $1, redirect_uris = $2, scopes = $3, audiences = $4, \
              access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
-             id_token_algorithm = $8 WHERE id = $9",
+             id_token_algorithm = $8, jwks = $9, jwks_uri = $10, dpop_bound_access_tokens = $11, \
+             backchannel_logout_uri = $12 WHERE id = $13",
         )
         .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
@@ -87,6 +109,16 @@ impl ClientStore for SqlStore {
         .bind(i64::from(client.first_party))
         .bind(join_list(&client.post_logout_redirect_uris))
         .bind(client.id_token_algorithm.map(|alg| alg.as_str()))
+        .bind(client.keys.as_ref().and_then(ClientKeys::inline_json))
+        .bind(
+            client
+                .keys
+                .as_ref()
+                .and_then(ClientKeys::uri)
+                .map(str::to_owned),
+        )
+        .bind(i64::from(client.dpop_bound_access_tokens))
+        .bind(client.backchannel_logout_uri.clone())
         .bind(&client.id)
         .execute(&self.pool)
         .await
@@ -97,7 +129,8 @@ impl ClientStore for SqlStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
-            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -116,6 +149,10 @@ impl ClientStore for SqlStore {
         .bind(i64::from(client.first_party))
         .bind(join_list(&client.post_logout_redirect_uris))
         .bind(client.id_token_algorithm.map(|alg| alg.as_str()))
+        .bind(client.keys.as_ref().and_then(ClientKeys::inline_json))
+        .bind(client.keys.as_ref().and_then(ClientKeys::uri).map(str::to_owned))
+        .bind(i64::from(client.dpop_bound_access_tokens))
+        .bind(client.backchannel_logout_uri.clone())
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;

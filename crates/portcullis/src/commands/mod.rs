@@ -73,6 +73,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
         trusted_proxies: portcullis_core::TrustedProxies::parse(&config.auth.trusted_proxies)
             .map_err(anyhow::Error::msg)?,
         verifier_leeway_secs: config.tokens.leeway_secs,
+        outbound_private_networks: config.auth.outbound_private_networks,
     })
 }
 

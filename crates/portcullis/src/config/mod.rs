@@ -89,6 +89,9 @@ pub struct AuthConfig {
     pub trusted_proxies: Vec<String>,
     /// Origins besides the issuer's (`scheme://host[:port]`) whose pages may call `POST /login`.
     pub direct_login_origins: Vec<String>,
+    /// Lets the auth server's requests to URLs that clients register (`jwks_uri`,
+    /// `backchannel_logout_uri`) reach loopback and private addresses: for a stack on one machine.
+    pub outbound_private_networks: bool,
 }
 
 /// `[tokens]`
@@ -271,6 +274,7 @@ impl Default for AuthConfig {
             tls_key_file: None,
             trusted_proxies: Vec::new(),
             direct_login_origins: Vec::new(),
+            outbound_private_networks: false,
         }
     }
 }

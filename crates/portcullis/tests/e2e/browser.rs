@@ -29,6 +29,9 @@ pub fn app_client() -> ClientRegistration {
         first_party: false,
         post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 

@@ -208,3 +208,29 @@ async fn a_public_clients_refresh_tokens_are_bound_to_its_key() {
     let claims = claims_of(refreshed["access_token"].as_str().expect("token"));
     assert_eq!(claims["cnf"]["jkt"], key.jkt());
 }
+
+#[tokio::test]
+async fn a_client_registered_for_dpop_cannot_get_a_bearer_token() {
+    let server = TestAuthServer::start().await;
+    let registration = portcullis_core::ClientRegistration {
+        dpop_bound_access_tokens: true,
+        ..service_client("bound-svc")
+    };
+    let (_, secret) = server.add_client(registration).await;
+    let secret = secret.expect("secret");
+    let basic = Some(("bound-svc", secret.as_str()));
+    let grant = [("grant_type", "client_credentials")];
+    let (status, body) = token_request(&server, basic, &grant, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "without a proof: {body}"
+    );
+    let proof = DpopKey::new().proof("POST", &server.url("/token"), server.now(), None);
+    let (status, body) = token_request(&server, basic, &grant, &[&proof]).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (200, Some("DPoP")),
+        "{body}"
+    );
+}

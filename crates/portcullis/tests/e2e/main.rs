@@ -24,6 +24,7 @@ mod operations;
 mod outages;
 mod password_change;
 mod password_reset;
+mod private_key_jwt;
 mod registration;
 mod revocation_leeway;
 mod roles;

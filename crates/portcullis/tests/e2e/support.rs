@@ -28,6 +28,9 @@ pub fn service_client(id: &str) -> ClientRegistration {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 
@@ -44,6 +47,9 @@ pub fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 
@@ -69,6 +75,9 @@ pub fn public_client(id: &str) -> ClientRegistration {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 
@@ -336,6 +345,9 @@ pub fn web_client() -> ClientRegistration {
         first_party: true,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 

@@ -6,7 +6,7 @@
 use super::backend::Backend;
 use anyhow::{Context, bail};
 use clap::Args;
-use portcullis_core::{ClientKind, ClientRegistration, Role};
+use portcullis_core::{ClientKeys, ClientKind, ClientRegistration, Role};
 use portcullis_service::admin::{DesiredClient, DesiredState, DesiredUser, InitialPassword};
 use portcullis_types::GrantType;
 use serde::Deserialize;
@@ -70,7 +70,15 @@ struct ClientEntry {
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
     id_token_algorithm: Option<String>,
-    /// A confidential client's secret; absent: generated on creation, printed once.
+    /// Public keys (a JWK Set) for private_key_jwt.
+    jwks: Option<serde_json::Value>,
+    /// Where its public keys are, instead of `jwks`.
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
+    backchannel_logout_uri: Option<String>,
+    /// A confidential client's secret; absent: generated on creation (unless it has keys),
+    /// printed once.
     secret: Option<SecretSource>,
 }
 
@@ -211,6 +219,11 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
         .secret
         .map(|source| source.read(&format!("secret of client `{}`", entry.id)))
         .transpose()?;
+    let keys = ClientKeys::from_metadata(
+        entry.jwks.map(|jwks| jwks.to_string()).as_deref(),
+        entry.jwks_uri.as_deref(),
+    )
+    .map_err(|error| anyhow::anyhow!("client `{}`: {error}", entry.id))?;
     Ok(DesiredClient {
         registration: ClientRegistration {
             id: entry.id,
@@ -223,6 +236,9 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
             first_party: entry.first_party,
             post_logout_redirect_uris: entry.post_logout_redirect_uris,
             id_token_algorithm,
+            keys,
+            dpop_bound_access_tokens: entry.dpop_bound_access_tokens,
+            backchannel_logout_uri: entry.backchannel_logout_uri,
         },
         secret,
     })

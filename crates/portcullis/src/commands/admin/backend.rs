@@ -19,7 +19,7 @@ use portcullis_auth::admin_api::sessions::SessionView;
 use portcullis_auth::admin_api::users::{
     NewUserBody, PasswordBody, PasswordChanged, UserList, UserPatch, UserView,
 };
-use portcullis_core::{Clock, Role, SystemClock};
+use portcullis_core::{ClientKeys, Clock, Role, SystemClock};
 use portcullis_jose::Algorithm;
 use portcullis_service::admin::{DesiredState, InitialPassword};
 use portcullis_service::{AuditQuery, AuditStore, KeyManager, SigningKeyStore};
@@ -487,6 +487,18 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                         id_token_algorithm: registration
                             .id_token_algorithm
                             .map(|alg| alg.as_str().to_owned()),
+                        jwks: registration
+                            .keys
+                            .as_ref()
+                            .and_then(ClientKeys::inline_json)
+                            .and_then(|json| serde_json::from_str(&json).ok()),
+                        jwks_uri: registration
+                            .keys
+                            .as_ref()
+                            .and_then(ClientKeys::uri)
+                            .map(str::to_owned),
+                        dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
+                        backchannel_logout_uri: registration.backchannel_logout_uri,
                     },
                     secret: client.secret,
                 }

@@ -2,7 +2,8 @@
 
 use super::backend::Backend;
 use crate::commands::format_time;
-use clap::Subcommand;
+use anyhow::Context;
+use clap::{Args, Subcommand};
 use portcullis_auth::admin_api::clients::{ClientView, NewClientBody};
 use portcullis_types::GrantType;
 
@@ -10,37 +11,7 @@ use portcullis_types::GrantType;
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client. A confidential client's secret is printed once, as `client_secret: ...`.
-    Add {
-        /// Client id.
-        id: String,
-        /// A public client (native or browser app): no secret; PKCE required.
-        #[arg(long)]
-        public: bool,
-        /// Allowed grant types: client_credentials, authorization_code, refresh_token.
-        #[arg(long = "grant", value_name = "GRANT", required = true, num_args = 1.., value_delimiter = ',')]
-        grants: Vec<GrantType>,
-        /// Registered redirect URIs (exact match).
-        #[arg(long = "redirect-uri", value_name = "URI", num_args = 1.., value_delimiter = ',')]
-        redirect_uris: Vec<String>,
-        /// Scopes the client may request.
-        #[arg(long = "scope", value_name = "SCOPE", num_args = 1.., value_delimiter = ',')]
-        scopes: Vec<String>,
-        /// Audiences the client may request tokens for.
-        #[arg(long = "audience", value_name = "AUDIENCE", num_args = 1.., value_delimiter = ',')]
-        audiences: Vec<String>,
-        /// Access token lifetime in seconds (default: the server's).
-        #[arg(long, value_name = "SECONDS")]
-        access_token_lifetime: Option<i64>,
-        /// A first-party app: users are not asked for consent.
-        #[arg(long)]
-        first_party: bool,
-        /// Registered post-logout redirect URIs (exact match).
-        #[arg(long = "post-logout-redirect-uri", value_name = "URI", num_args = 1.., value_delimiter = ',')]
-        post_logout_redirect_uris: Vec<String>,
-        /// Id token algorithm: RS256 (default), ES256 or EdDSA.
-        #[arg(long, value_name = "ALG")]
-        id_token_alg: Option<String>,
-    },
+    Add(Box<NewClientArgs>),
     /// List clients.
     List,
     /// Show one client.
@@ -60,21 +31,81 @@ pub enum ClientCommand {
     },
 }
 
+/// What `admin client add` registers.
+#[derive(Debug, Args)]
+pub struct NewClientArgs {
+    /// Client id.
+    id: String,
+    /// A public client (native or browser app): no secret; PKCE required.
+    #[arg(long)]
+    public: bool,
+    /// Allowed grant types: client_credentials, authorization_code, refresh_token.
+    #[arg(long = "grant", value_name = "GRANT", required = true, num_args = 1.., value_delimiter = ',')]
+    grants: Vec<GrantType>,
+    /// Registered redirect URIs (exact match).
+    #[arg(long = "redirect-uri", value_name = "URI", num_args = 1.., value_delimiter = ',')]
+    redirect_uris: Vec<String>,
+    /// Scopes the client may request.
+    #[arg(long = "scope", value_name = "SCOPE", num_args = 1.., value_delimiter = ',')]
+    scopes: Vec<String>,
+    /// Audiences the client may request tokens for.
+    #[arg(long = "audience", value_name = "AUDIENCE", num_args = 1.., value_delimiter = ',')]
+    audiences: Vec<String>,
+    /// Access token lifetime in seconds (default: the server's).
+    #[arg(long, value_name = "SECONDS")]
+    access_token_lifetime: Option<i64>,
+    /// A first-party app: users are not asked for consent.
+    #[arg(long)]
+    first_party: bool,
+    /// Registered post-logout redirect URIs (exact match).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI", num_args = 1.., value_delimiter = ',')]
+    post_logout_redirect_uris: Vec<String>,
+    /// Id token algorithm: RS256 (default), ES256 or EdDSA.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
+    /// A file holding the client's public keys (a JWK Set): it authenticates with
+    /// private_key_jwt and gets no secret.
+    #[arg(long, value_name = "PATH", conflicts_with = "jwks_uri")]
+    jwks_file: Option<std::path::PathBuf>,
+    /// An https URL serving the client's public keys (private_key_jwt, no secret).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449).
+    #[arg(long)]
+    dpop_bound: bool,
+    /// Where logout tokens are delivered (OpenID Connect Back-Channel Logout).
+    #[arg(long, value_name = "URL")]
+    backchannel_logout_uri: Option<String>,
+}
+
 impl ClientCommand {
     pub(super) async fn run(self, backend: &Backend<'_>) -> anyhow::Result<()> {
         match self {
-            ClientCommand::Add {
-                id,
-                public,
-                grants,
-                redirect_uris,
-                scopes,
-                audiences,
-                access_token_lifetime,
-                first_party,
-                post_logout_redirect_uris,
-                id_token_alg,
-            } => {
+            ClientCommand::Add(arguments) => {
+                let NewClientArgs {
+                    id,
+                    public,
+                    grants,
+                    redirect_uris,
+                    scopes,
+                    audiences,
+                    access_token_lifetime,
+                    first_party,
+                    post_logout_redirect_uris,
+                    id_token_alg,
+                    jwks_file,
+                    jwks_uri,
+                    dpop_bound,
+                    backchannel_logout_uri,
+                } = *arguments;
+                let jwks = jwks_file
+                    .map(|path| -> anyhow::Result<serde_json::Value> {
+                        let text = std::fs::read_to_string(&path)
+                            .with_context(|| format!("reading {}", path.display()))?;
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{} is not JSON", path.display()))
+                    })
+                    .transpose()?;
                 let kind = if public { "public" } else { "confidential" };
                 let created = backend
                     .create_client(NewClientBody {
@@ -91,6 +122,10 @@ impl ClientCommand {
                         first_party,
                         post_logout_redirect_uris,
                         id_token_algorithm: id_token_alg,
+                        jwks,
+                        jwks_uri,
+                        dpop_bound_access_tokens: dpop_bound,
+                        backchannel_logout_uri,
                     })
                     .await?;
                 println!("created {kind} client {id}");
@@ -153,5 +188,23 @@ fn print_client(client: &ClientView) {
         .access_token_lifetime_secs
         .map_or_else(|| "server default".to_owned(), |secs| format!("{secs}s"));
     println!("token lifetime: {lifetime}");
+    println!("authenticates:  {}", client.token_endpoint_auth_method);
+    if let Some(uri) = &client.jwks_uri {
+        println!("jwks_uri:       {uri}");
+    }
+    if let Some(jwks) = &client.jwks {
+        let kids: Vec<&str> = jwks
+            .keys
+            .iter()
+            .filter_map(|key| key.kid.as_deref())
+            .collect();
+        println!("keys:           {}", kids.join(" "));
+    }
+    if client.dpop_bound_access_tokens {
+        println!("DPoP:           required");
+    }
+    if let Some(uri) = &client.backchannel_logout_uri {
+        println!("back-channel:   {uri}");
+    }
     println!("created:        {}", format_time(client.created_at));
 }

@@ -79,6 +79,9 @@ fn registration(
         first_party: id == WEB_CLIENT,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
 }
 

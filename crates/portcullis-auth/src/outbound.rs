@@ -1,0 +1,206 @@
+//! Requests the auth server makes to URLs that clients registered (`jwks_uri`,
+//! `backchannel_logout_uri`), guarded against server-side request forgery: https only, every
+//! address the name resolves to must be public (checked at connection time, so a DNS answer that
+//! changes between check and use cannot slip through), no redirects, short timeouts, and bounded
+//! answers. `outbound_private_networks` lifts the address and scheme rules for a stack on one
+//! machine.
+
+use portcullis_core::network_address::is_public;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one outgoing request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why an outgoing request was not made or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    /// The URL is refused (scheme, or an address that is not public).
+    #[error("refused URL: {0}")]
+    Refused(&'static str),
+    /// The request failed (connection, timeout, status) or the answer was too large.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An HTTP client for client-registered URLs.
+#[derive(Debug, Clone)]
+pub struct OutboundHttp {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+/// Resolves names, keeping only public addresses.
+#[derive(Debug)]
+struct PublicOnlyResolver;
+
+impl Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|address| is_public(address.ip()))
+                .collect();
+            if found.is_empty() {
+                return Err(format!("`{host}` has no public address").into());
+            }
+            let addresses: Addrs = Box::new(found.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+impl OutboundHttp {
+    /// A client; `allow_private` lets requests reach loopback and private addresses over plain
+    /// http too.
+    ///
+    /// # Panics
+    /// When the TLS backend cannot be initialised, which happens only on a broken build.
+    pub fn new(allow_private: bool) -> Self {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")));
+        if !allow_private {
+            builder = builder
+                .https_only(true)
+                .dns_resolver(Arc::new(PublicOnlyResolver));
+        }
+        OutboundHttp {
+            #[allow(clippy::expect_used)]
+            client: builder.build().expect("the HTTP client builds"),
+            allow_private,
+        }
+    }
+
+    /// Refuses a URL the request must not go to. Names are checked when resolved; an address
+    /// written in the URL is checked here, since it is never resolved.
+    fn check(&self, url: &reqwest::Url) -> Result<(), OutboundError> {
+        if self.allow_private {
+            return match url.scheme() {
+                "https" | "http" => Ok(()),
+                _ => Err(OutboundError::Refused("only http(s) URLs")),
+            };
+        }
+        if url.scheme() != "https" {
+            return Err(OutboundError::Refused("only https URLs"));
+        }
+        let host = url.host_str().ok_or(OutboundError::Refused("no host"))?;
+        let literal = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .ok();
+        if literal.is_some_and(|address| !is_public(address)) {
+            return Err(OutboundError::Refused("not a public address"));
+        }
+        Ok(())
+    }
+
+    /// `GET url`, expecting 200 and at most `max_bytes` of body.
+    ///
+    /// # Errors
+    /// [`OutboundError`].
+    pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, OutboundError> {
+        let url = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
+        self.check(&url)?;
+        let mut response = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(failed)?;
+        if response.status() != reqwest::StatusCode::OK {
+            return Err(OutboundError::Failed(format!(
+                "answered {}",
+                response.status()
+            )));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(OutboundError::Failed(format!(
+                    "answer larger than {max_bytes} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// `POST url` with a form body; the answer's status.
+    ///
+    /// # Errors
+    /// [`OutboundError`].
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::StatusCode, OutboundError> {
+        let url = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
+        self.check(&url)?;
+        let response = self
+            .client
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(response.status())
+    }
+}
+
+/// The error with its causes (the URL left out: it may carry a query the client registered).
+fn failed(error: reqwest::Error) -> OutboundError {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        message.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    OutboundError::Failed(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn private_and_plain_http_urls_are_refused_unless_allowed() {
+        let guarded = OutboundHttp::new(false);
+        for url in [
+            "http://example.com/jwks",
+            "https://127.0.0.1/jwks",
+            "https://[::1]/jwks",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.1/jwks",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                matches!(guarded.get(url, 1024).await, Err(OutboundError::Refused(_))),
+                "{url}"
+            );
+        }
+        let error = guarded
+            .get("https://localhost:1/jwks", 1024)
+            .await
+            .expect_err("localhost resolves to loopback only");
+        assert!(
+            matches!(&error, OutboundError::Failed(message) if message.contains("no public address")),
+            "{error:?}"
+        );
+        let open = OutboundHttp::new(true);
+        assert!(matches!(
+            open.get("file:///etc/passwd", 1024).await,
+            Err(OutboundError::Refused(_))
+        ));
+    }
+}
