@@ -157,6 +157,23 @@ impl OutboundHttp {
     }
 }
 
+#[async_trait::async_trait]
+impl portcullis_service::LogoutSender for OutboundHttp {
+    /// Back-Channel Logout 1.0 §2.5: `POST` with the form member `logout_token`; 200 (or any
+    /// 2xx, as 204 is common) means the client took it.
+    async fn send(&self, uri: &str, logout_token: &str) -> Result<(), String> {
+        let status = self
+            .post_form(uri, &[("logout_token", logout_token)])
+            .await
+            .map_err(|error| error.to_string())?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {status}"))
+        }
+    }
+}
+
 /// The error with its causes (the URL left out: it may carry a query the client registered).
 fn failed(error: reqwest::Error) -> OutboundError {
     let error = error.without_url();

@@ -40,7 +40,8 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(false);
     let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped.clone()));
-    let email = tokio::spawn(deliver_email(state.clone(), stopped));
+    let email = tokio::spawn(deliver_email(state.clone(), stopped.clone()));
+    let logout = tokio::spawn(deliver_logout_notices(state.clone(), stopped));
     let audit = state.audit.clone();
     let (shut, shutting) = watch::channel(false);
     let shut = std::sync::Arc::new(shut);
@@ -121,6 +122,7 @@ pub async fn serve(
         ("key maintenance", maintenance),
         ("housekeeping", housekeeping),
         ("email delivery", email),
+        ("back-channel logout", logout),
     ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "background task failed");
@@ -157,6 +159,32 @@ async fn deliver_email(state: AppState, mut stopped: watch::Receiver<bool>) {
         };
         if let Err(error) = delivery.deliver_due().await {
             tracing::warn!(%error, "email outbox unavailable; retrying");
+        }
+    }
+}
+
+/// How often due back-channel logout notices are looked for.
+const LOGOUT_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Delivers back-channel logout notices while the server runs.
+async fn deliver_logout_notices(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(LOGOUT_POLL_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let delivery = portcullis_service::LogoutDelivery {
+            store: state.store.as_ref(),
+            keys: state.keys.as_ref(),
+            sender: &state.outbound,
+            clock: state.clock.as_ref(),
+            audit: &state.audit,
+            issuer: state.settings.issuer(),
+        };
+        if let Err(error) = delivery.deliver_due().await {
+            tracing::warn!(%error, "back-channel logout queue unavailable; retrying");
         }
     }
 }
@@ -205,6 +233,15 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
             ("grants", state.store.purge_grants(now).await),
             ("revocations", state.store.purge_revocations(now).await),
             ("reset links", state.store.purge_reset_links(now).await),
+            (
+                "clients of ended sessions",
+                state
+                    .store
+                    .purge_session_clients(
+                        now - state.settings.sign_in.session.absolute_timeout_secs,
+                    )
+                    .await,
+            ),
             (
                 "invitations and verification links",
                 state.store.purge_registration_links(now).await,

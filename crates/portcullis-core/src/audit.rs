@@ -83,6 +83,26 @@ pub enum AuditEvent {
         /// `access_token` or `refresh_token`.
         token_type: String,
     },
+    /// A client was told of a session's end (OpenID Connect Back-Channel Logout 1.0).
+    BackchannelLogoutDelivered {
+        /// The client told.
+        client_id: String,
+        /// The user.
+        user_id: String,
+        /// The session that ended.
+        sid: String,
+    },
+    /// Telling a client of a session's end failed for good (refused, or every retry failed).
+    BackchannelLogoutFailed {
+        /// The client.
+        client_id: String,
+        /// The user.
+        user_id: String,
+        /// The session that ended.
+        sid: String,
+        /// The last failure.
+        reason: String,
+    },
     /// A session ended by logout.
     Logout {
         /// The user.
@@ -221,6 +241,8 @@ impl AuditEvent {
             | AuditEvent::CodeIssued { user_id, .. }
             | AuditEvent::ReplayDetected { user_id, .. }
             | AuditEvent::Logout { user_id, .. }
+            | AuditEvent::BackchannelLogoutDelivered { user_id, .. }
+            | AuditEvent::BackchannelLogoutFailed { user_id, .. }
             | AuditEvent::PasswordResetRequested { user_id }
             | AuditEvent::PasswordReset { user_id, .. }
             | AuditEvent::PasswordChanged { user_id }
@@ -246,7 +268,9 @@ impl AuditEvent {
             | AuditEvent::CodeIssued { client_id, .. }
             | AuditEvent::ReplayDetected { client_id, .. }
             | AuditEvent::ConsentRevoked { client_id, .. }
-            | AuditEvent::TokenRevoked { client_id, .. } => Some(client_id),
+            | AuditEvent::TokenRevoked { client_id, .. }
+            | AuditEvent::BackchannelLogoutDelivered { client_id, .. }
+            | AuditEvent::BackchannelLogoutFailed { client_id, .. } => Some(client_id),
             AuditEvent::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
             AuditEvent::SignIn { .. }
             | AuditEvent::Logout { .. }

@@ -17,6 +17,7 @@ pub mod grant;
 pub mod grants_state;
 pub mod html;
 pub mod id_token;
+pub mod logout_notice;
 pub mod network_address;
 pub mod outbox;
 pub mod password;
@@ -47,6 +48,7 @@ pub use grants_state::{
     RefreshTokenLookup, RefreshTokenRecord, RevocationEntry, RevocationFeedPage, RevocationKind,
     RevokedFamily,
 };
+pub use logout_notice::LogoutNotice;
 pub use outbox::{MessageText, OutboxEntry, OutboxStatus, OutgoingEmail};
 pub use password::{PasswordError, PasswordHasher, PasswordPolicy};
 pub use password_reset::{ResetLink, ResetRequest};

@@ -9,6 +9,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorization;
+pub mod backchannel_logout;
 pub mod chosen_password;
 pub mod credentials;
 pub mod dpop;
@@ -28,6 +29,7 @@ pub use account::{Account, AccountChangeError, AccountOverview, EmailChange};
 pub use admin::{Actor, AdminError, Administration};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
+pub use backchannel_logout::{LogoutDelivery, LogoutReport, LogoutSender};
 pub use credentials::CredentialVerifier;
 pub use email_verification::{EmailVerification, LinkKind, LinkPurpose, VerificationError};
 pub use inspection::{Introspection, TokenInspector};
@@ -36,9 +38,10 @@ pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDeliver
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
-    GrantStore, MemoryThrottle, NewRegistration, OutboxStore, PasswordResetStore, ProofReplay,
-    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
-    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore,
+    PasswordResetStore, ProofReplay, RegistrationOutcome, RegistrationStore, RevocationStore,
+    RoleStore, SessionSearch, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError,
+    UserSearch, UserStore,
 };
 pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use revocation::Revoker;

@@ -96,11 +96,14 @@ impl Revoker<'_> {
 
     /// Ends a session and revokes every token of it: the session record, its refresh families
     /// with their access tokens, and the `sid` itself until every access token of the session has
-    /// expired. Returns whether the session existed.
+    /// expired. Its clients with a `backchannel_logout_uri` are queued to be told, first, so that
+    /// a crash half-way leaves them told of an end rather than an ended session untold. Returns
+    /// whether the session existed.
     ///
     /// # Errors
     /// Store failures.
     pub async fn revoke_session(&self, sid: &str, now: UnixSeconds) -> Result<bool, StoreError> {
+        self.store.queue_logout_notices(sid, now).await?;
         let existed = self.sessions.delete_session(sid).await?.is_some();
         let families = self.store.revoke_families_of_session(sid, now).await?;
         self.revoke_tokens_of(&families, now).await?;

@@ -432,6 +432,81 @@ async fn roles_are_upserted_and_deleted(store: &dyn Store) {
     assert_eq!(store.list_roles().await.expect("list"), [user]);
 }
 
+async fn logout_notices_are_queued_for_clients_with_a_uri(store: &dyn Store) {
+    let mut told = client("told", ClientKind::Public);
+    told.backchannel_logout_uri = Some("https://told.example/bc".into());
+    let untold = client("untold", ClientKind::Public);
+    store.create_client(&told).await.expect("create");
+    store.create_client(&untold).await.expect("create");
+    for (sid, client_id) in [
+        ("s1", "told"),
+        ("s1", "told"),
+        ("s1", "untold"),
+        ("s2", "told"),
+    ] {
+        store
+            .record_session_client(sid, client_id, "u1", 100)
+            .await
+            .expect("record");
+    }
+    assert_eq!(
+        store.queue_logout_notices("s1", 200).await.expect("queue"),
+        1
+    );
+    assert_eq!(
+        store.queue_logout_notices("s1", 201).await.expect("queue"),
+        0,
+        "a session's clients are told once"
+    );
+    let claimed = store
+        .claim_due_logout_notices(200, 60, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (
+            claimed[0].client_id.as_str(),
+            claimed[0].subject.as_str(),
+            claimed[0].sid.as_str()
+        ),
+        ("told", "u1", "s1")
+    );
+    assert!(
+        store
+            .claim_due_logout_notices(259, 60, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "held by the lease"
+    );
+    store
+        .postpone_logout_notice(claimed[0].id, 300, "answered 503")
+        .await
+        .expect("postpone");
+    let again = store
+        .claim_due_logout_notices(300, 60, 10)
+        .await
+        .expect("claim");
+    assert_eq!(again[0].attempts, 1);
+    store
+        .remove_logout_notice(again[0].id)
+        .await
+        .expect("remove");
+    assert_eq!(
+        store.logout_notice_status().await.expect("status").pending,
+        0
+    );
+    assert_eq!(
+        store.purge_session_clients(101).await.expect("purge"),
+        1,
+        "s2's client is forgotten once s2 must have ended"
+    );
+    assert_eq!(
+        store.queue_logout_notices("s2", 400).await.expect("queue"),
+        0
+    );
+}
+
 async fn the_outbox_keeps_messages_until_removed(store: &dyn Store) {
     let email = |to: &str| OutgoingEmail {
         to: to.into(),
@@ -1113,6 +1188,7 @@ macro_rules! cases {
             signing_keys_round_trip,
             roles_are_upserted_and_deleted,
             the_outbox_keeps_messages_until_removed,
+            logout_notices_are_queued_for_clients_with_a_uri,
             concurrent_claims_take_each_message_once,
             reset_links_are_single_use_superseded_and_expire,
             registrations_wait_for_their_address_and_reserve_only_the_name,

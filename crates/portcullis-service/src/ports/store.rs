@@ -6,7 +6,7 @@ use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
-    OutboxEntry, OutboxStatus, OutgoingEmail, PendingRegistration, RefreshOutcome,
+    LogoutNotice, OutboxEntry, OutboxStatus, OutgoingEmail, PendingRegistration, RefreshOutcome,
     RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, ResetLink, ResetRequest,
     RevocationEntry, RevocationFeedPage, RevocationKind, RevokedFamily, Role, SecretHash, Session,
     SigningKeyRecord, UnixSeconds, User, VerificationLink,
@@ -338,6 +338,45 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_status(&self) -> Result<OutboxStatus, StoreError>;
 }
 
+/// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): which clients each session
+/// signed in to, and the durable queue of notices for them once it ends.
+#[async_trait]
+pub trait LogoutNoticeStore: Send + Sync {
+    /// Remembers that `client_id` got tokens in session `sid` of `user_id` (once per pair).
+    async fn record_session_client(
+        &self,
+        sid: &str,
+        client_id: &str,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Session `sid` ended: queues a notice, due at once, for each of its clients with a
+    /// `backchannel_logout_uri`, and forgets its clients, in one transaction. Returns how many
+    /// notices were queued; durable when this returns.
+    async fn queue_logout_notices(&self, sid: &str, now: UnixSeconds) -> Result<u64, StoreError>;
+    /// Takes up to `limit` notices due at `now`, oldest first, holding them until
+    /// `now + lease_secs` so no other server takes them meanwhile.
+    async fn claim_due_logout_notices(
+        &self,
+        now: UnixSeconds,
+        lease_secs: i64,
+        limit: u32,
+    ) -> Result<Vec<LogoutNotice>, StoreError>;
+    /// The notice was delivered, or given up: it leaves the queue.
+    async fn remove_logout_notice(&self, id: i64) -> Result<(), StoreError>;
+    /// An attempt failed: count it, keep `error`, try again at `retry_at`.
+    async fn postpone_logout_notice(
+        &self,
+        id: i64,
+        retry_at: UnixSeconds,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    /// How many notices wait, and since when.
+    async fn logout_notice_status(&self) -> Result<OutboxStatus, StoreError>;
+    /// Forgets the clients of sessions that began before `before` (they have ended by now).
+    async fn purge_session_clients(&self, before: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Forgotten-password requests and reset links.
 #[async_trait]
 pub trait PasswordResetStore: Send + Sync {
@@ -482,6 +521,7 @@ pub trait Store:
     + OutboxStore
     + PasswordResetStore
     + RegistrationStore
+    + LogoutNoticeStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -79,6 +79,10 @@ impl TokenIssuer<'_> {
         self.codes
             .record_code_tokens(&code_hash, family_id.as_deref(), &access.issued())
             .await?;
+        // Back-Channel Logout 1.0 §2.7: the client is told when this session ends.
+        self.store
+            .record_session_client(&record.sid, &client.id, &user.id, now)
+            .await?;
         Ok(minting::response(access, refresh_token, id_token))
     }
 }

@@ -7,6 +7,7 @@ mod admin_api;
 mod admin_server;
 mod apply;
 mod auth_tls;
+mod backchannel_logout;
 mod browser;
 mod cli;
 mod client_credentials;

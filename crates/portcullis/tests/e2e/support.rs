@@ -174,10 +174,21 @@ pub fn kid_of(token: &str) -> String {
         .expect("kid")
 }
 
-/// Verifies `token` with the independent `jsonwebtoken` crate (RustCrypto backend) against the
-/// served JWKS, checking issuer and audience, and returns the claims.
+/// Verifies access token `token` with the independent `jsonwebtoken` crate (RustCrypto backend)
+/// against the served JWKS, checking issuer and audience, and returns the claims.
 pub fn verify_independently(
     token: &str,
+    jwks: &Value,
+    issuer: &str,
+    audience: &str,
+) -> Result<Value, String> {
+    verify_typed(token, "at+jwt", jwks, issuer, audience)
+}
+
+/// As [`verify_independently`], for a JWT whose header `typ` must be `typ`.
+pub fn verify_typed(
+    token: &str,
+    typ: &str,
     jwks: &Value,
     issuer: &str,
     audience: &str,
@@ -185,7 +196,7 @@ pub fn verify_independently(
     let set: jsonwebtoken::jwk::JwkSet =
         serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
     let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
-    if header.typ.as_deref() != Some("at+jwt") {
+    if header.typ.as_deref() != Some(typ) {
         return Err(format!("typ is {:?}", header.typ));
     }
     let kid = header.kid.ok_or("no kid")?;
