@@ -7,6 +7,9 @@ use crate::form::OAuthParams;
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use portcullis_core::grant::client_credentials::ClientCredentialsRequest;
+use portcullis_core::grant::token_exchange::{
+    ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TokenExchangeRequest,
+};
 use portcullis_core::{AuditEvent, Client};
 use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
 use portcullis_service::TokenRequest;
@@ -122,6 +125,53 @@ async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String
     Ok(Some(proof.jkt))
 }
 
+/// RFC 8693 §2.1: `subject_token` and its type, an optional `actor_token` with its type, the
+/// target and scope. Only access tokens are taken and issued (`invalid_request` otherwise,
+/// §2.2.2).
+fn token_exchange_request(params: &OAuthParams) -> Result<TokenRequest<'_>, OAuthError> {
+    let access_token_type = |name: &str| -> Result<(), OAuthError> {
+        match params.get(name) {
+            Some(ACCESS_TOKEN_TYPE | JWT_TOKEN_TYPE) => Ok(()),
+            Some(_) => Err(OAuthError::invalid_request(format!(
+                "{name}: only access tokens ({ACCESS_TOKEN_TYPE}) are accepted"
+            ))),
+            None => Err(OAuthError::invalid_request(format!("{name} is required"))),
+        }
+    };
+    let subject_token = params
+        .get("subject_token")
+        .ok_or_else(|| OAuthError::invalid_request("subject_token is required"))?;
+    access_token_type("subject_token_type")?;
+    let actor_token = params.get("actor_token");
+    match (actor_token, params.get("actor_token_type")) {
+        (Some(_), _) => access_token_type("actor_token_type")?,
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "actor_token_type without actor_token",
+            ));
+        }
+        (None, None) => {}
+    }
+    if params
+        .get("requested_token_type")
+        .is_some_and(|requested| requested != ACCESS_TOKEN_TYPE)
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "requested_token_type: only {ACCESS_TOKEN_TYPE} is issued"
+        )));
+    }
+    Ok(TokenRequest::TokenExchange {
+        subject_token,
+        actor_token,
+        request: TokenExchangeRequest {
+            scope: params.get("scope").map(str::to_owned),
+            resources: params.all("resource"),
+            audiences: params.all("audience"),
+            actor_subject: None,
+        },
+    })
+}
+
 /// The typed request of a token endpoint form (RFC 6749 §4.1.3, §4.4.2, §6).
 fn token_request(params: &OAuthParams) -> Result<TokenRequest<'_>, OAuthError> {
     let grant_type = params
@@ -149,6 +199,7 @@ fn token_request(params: &OAuthParams) -> Result<TokenRequest<'_>, OAuthError> {
             refresh_token: required("refresh_token")?,
             scope: params.get("scope"),
         }),
+        Ok(GrantType::TokenExchange) => token_exchange_request(params),
         Err(_) => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!(

@@ -77,6 +77,9 @@ pub struct AccessTokenClaims {
     /// The key the token is bound to (RFC 9449 §6.1): good only with a DPoP proof of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject, in a token from a token exchange (RFC 8693 §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<crate::grant::token_exchange::Actor>,
 }
 
 /// The confirmation claim of a sender-constrained token (RFC 7800 §3.1, RFC 9449 §6.1).
@@ -103,6 +106,7 @@ impl AccessTokenClaims {
             sid: grant.user.as_ref().map(|user| user.sid.clone()),
             auth_time: grant.user.as_ref().map(|user| user.auth_time),
             cnf: None,
+            act: None,
         }
     }
 }

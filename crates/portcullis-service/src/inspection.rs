@@ -44,6 +44,29 @@ pub struct TokenInspector<'a> {
     pub audit: &'a AuditLog,
 }
 
+/// Whether the revocation list names the `jti`, `sid` or `sub` of a token's `claims` at `now`.
+///
+/// # Errors
+/// Store failures.
+pub async fn is_revoked(
+    store: &dyn Store,
+    claims: &Map<String, Value>,
+    now: portcullis_core::UnixSeconds,
+) -> Result<bool, StoreError> {
+    for (kind, claim) in [
+        (RevocationKind::TokenId, "jti"),
+        (RevocationKind::Session, "sid"),
+        (RevocationKind::Subject, "sub"),
+    ] {
+        if let Some(value) = claims.get(claim).and_then(Value::as_str)
+            && store.is_revoked(kind, value, now).await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl TokenInspector<'_> {
     /// Validates one of our access tokens (signature, `typ`, issuer, time, and `audience` if
     /// given).
@@ -96,19 +119,7 @@ impl TokenInspector<'_> {
     /// # Errors
     /// Store failures.
     pub async fn is_revoked(&self, claims: &Map<String, Value>) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        for (kind, claim) in [
-            (RevocationKind::TokenId, "jti"),
-            (RevocationKind::Session, "sid"),
-            (RevocationKind::Subject, "sub"),
-        ] {
-            if let Some(value) = claims.get(claim).and_then(Value::as_str)
-                && self.store.is_revoked(kind, value, now).await?
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        is_revoked(self.store, claims, self.clock.now()).await
     }
 
     /// The claims of an id token this server signed, if its signature and issuer check out.

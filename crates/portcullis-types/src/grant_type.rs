@@ -14,14 +14,17 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 6749 §6: Refresh Token.
     RefreshToken,
+    /// RFC 8693: Token Exchange.
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant type Portcullis knows, in a stable order.
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::RefreshToken,
+        GrantType::TokenExchange,
     ];
 
     /// The registered name, as sent in `grant_type`.
@@ -30,6 +33,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 }

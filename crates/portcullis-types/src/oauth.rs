@@ -21,6 +21,9 @@ pub struct TokenResponse {
     /// An OpenID Connect id token, when `openid` was granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1: the type of the token issued by a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<String>,
 }
 
 /// The error codes of the OAuth 2.0 family that Portcullis returns.

@@ -94,7 +94,8 @@ pub struct NewClientBody {
     pub id: String,
     /// `confidential` (gets a secret) or `public` (PKCE, no secret).
     pub kind: String,
-    /// `client_credentials`, `authorization_code`, `refresh_token`.
+    /// `client_credentials`, `authorization_code`, `refresh_token`,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange`.
     pub grant_types: Vec<String>,
     /// Redirect URIs, compared exactly.
     #[serde(default)]
@@ -163,7 +164,7 @@ impl NewClientBody {
             .map_err(|_| {
                 ApiError::invalid(
                     "grant_types",
-                    "use client_credentials, authorization_code or refresh_token",
+                    "use client_credentials, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange",
                 )
             })?;
         let id_token_algorithm = self

@@ -4,6 +4,7 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use crate::client::is_absolute_uri;
 use crate::{Client, ScopeSet, TokenPolicy};

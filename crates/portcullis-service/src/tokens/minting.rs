@@ -218,5 +218,6 @@ pub(super) fn response(
         scope: (!access.claims.scope.is_empty()).then_some(access.claims.scope),
         refresh_token,
         id_token,
+        issued_token_type: None,
     }
 }

@@ -8,6 +8,7 @@ mod code_exchange;
 mod error;
 mod minting;
 mod refresh;
+mod token_exchange;
 
 pub use client_assertion::{
     AssertionContext, ClientKeyResolver, JWT_BEARER_ASSERTION, claimed_client_id,
@@ -18,6 +19,7 @@ pub use minting::SignedAccessToken;
 
 use crate::{AuditLog, CodeStore, KeyManager, Revoker, Store};
 use portcullis_core::grant::client_credentials::{self, ClientCredentialsRequest};
+use portcullis_core::grant::token_exchange::TokenExchangeRequest;
 use portcullis_core::grant::{AccessGrant, UserContext};
 use portcullis_core::{AuditEvent, Client, ClientKind, Clock, Session, TokenPolicy, User};
 use portcullis_jose::Algorithm;
@@ -63,6 +65,15 @@ pub enum TokenRequest<'a> {
         /// `scope`, at most the original one.
         scope: Option<&'a str>,
     },
+    /// RFC 8693 §2.1.
+    TokenExchange {
+        /// `subject_token`, an access token.
+        subject_token: &'a str,
+        /// `actor_token`, an access token, if sent.
+        actor_token: Option<&'a str>,
+        /// `scope`, `resource`, `audience`.
+        request: TokenExchangeRequest,
+    },
 }
 
 impl std::fmt::Debug for TokenRequest<'_> {
@@ -78,6 +89,7 @@ impl TokenRequest<'_> {
             TokenRequest::ClientCredentials(_) => GrantType::ClientCredentials,
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::TokenExchange { .. } => GrantType::TokenExchange,
         }
     }
 }
@@ -160,6 +172,14 @@ impl TokenIssuer<'_> {
                 refresh_token,
                 scope,
             } => self.refresh(client, refresh_token, scope).await,
+            TokenRequest::TokenExchange {
+                subject_token,
+                actor_token,
+                request,
+            } => {
+                self.exchange_token(client, subject_token, actor_token, request)
+                    .await
+            }
         }
     }
 

@@ -33,6 +33,7 @@ mod sessions;
 mod sign_in_abuse;
 mod support;
 mod token_errors;
+mod token_exchange;
 mod up;
 
 /// The line of `portcullis up`'s output after which the walkthrough's commands follow.
