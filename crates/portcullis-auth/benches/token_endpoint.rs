@@ -66,6 +66,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         trusted_proxies: portcullis_core::TrustedProxies::default(),
         verifier_leeway_secs: 60,
         outbound_private_networks: true,
+        dpop_nonce: false,
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");
     AppState::build(

@@ -31,6 +31,8 @@ pub struct AuthSettings {
     pub verifier_leeway_secs: i64,
     /// Outgoing requests to client-registered URLs may reach loopback and private addresses.
     pub outbound_private_networks: bool,
+    /// DPoP proofs at the token endpoint must carry a server-issued nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

@@ -55,6 +55,8 @@ pub struct AppState {
     /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1): in this
     /// server's memory, or a cluster's Redis.
     pub dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
+    /// Server-issued DPoP nonces, when proofs must carry one (RFC 9449 §8).
+    pub dpop_nonces: Option<Arc<portcullis_core::dpop_nonce::DpopNonces>>,
     /// Requests to URLs clients registered, SSRF-guarded.
     pub outbound: crate::outbound::OutboundHttp,
     /// The keys of `private_key_jwt` clients.
@@ -107,6 +109,14 @@ impl AppState {
                 .tag(b"client secret"),
         );
         let sign_in_throttle = Arc::new(MemoryThrottle::new(settings.sign_in.throttle));
+        // Derived from the key-encryption key: every server of a cluster accepts the others'.
+        let dpop_nonces = if settings.dpop_nonce {
+            Some(Arc::new(portcullis_core::dpop_nonce::DpopNonces::new(
+                kek.derive_mac_key("portcullis dpop nonces v1")?,
+            )))
+        } else {
+            None
+        };
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {
@@ -131,6 +141,7 @@ impl AppState {
             dpop_proofs: Arc::new(portcullis_core::replay::ReplayWindow::new(
                 portcullis_core::replay::PROOFS_REMEMBERED,
             )),
+            dpop_nonces,
             outbound: crate::outbound::OutboundHttp::new(settings.outbound_private_networks),
             client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(
                 crate::outbound::OutboundHttp::new(settings.outbound_private_networks),

@@ -13,7 +13,7 @@ use portcullis_core::grant::token_exchange::{
 use portcullis_core::{AuditEvent, Client};
 use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
 use portcullis_service::TokenRequest;
-use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, use_proof};
+use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, ProofRefusal, use_proof};
 use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use std::net::SocketAddr;
@@ -119,9 +119,19 @@ async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String
         leeway_secs: state.settings.verifier_leeway_secs,
         access_token: None,
     };
-    let proof = use_proof(state.dpop_proofs.as_ref(), proof, &expected)
-        .await
-        .map_err(|refusal| invalid(&refusal.to_string()))?;
+    let proof = use_proof(
+        state.dpop_proofs.as_ref(),
+        proof,
+        &expected,
+        state.dpop_nonces.as_deref(),
+    )
+    .await
+    .map_err(|refusal| match refusal {
+        ProofRefusal::UseNonce => {
+            OAuthError::new(OAuthErrorCode::UseDpopNonce, refusal.to_string())
+        }
+        other => invalid(&other.to_string()),
+    })?;
     Ok(Some(proof.jkt))
 }
 

@@ -12,6 +12,7 @@ pub mod client_address;
 pub mod client_keys;
 pub mod clock;
 pub mod cluster;
+pub mod dpop_nonce;
 pub mod email_verification;
 pub mod grant;
 pub mod grants_state;

@@ -33,6 +33,8 @@ pub enum AuthFailure {
     /// The DPoP proof is missing, invalid, for another key or request, or replayed: 401
     /// `invalid_dpop_proof` (RFC 9449 §7.1).
     InvalidDpopProof(String),
+    /// RFC 9449 §9: the proof must carry the gateway's nonce; this one.
+    UseDpopNonce(String),
 }
 
 /// Validates bearer tokens.

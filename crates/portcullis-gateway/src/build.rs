@@ -11,7 +11,9 @@ use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
 use crate::shared_rate_limit::SharedRateLimiter;
 use axum::http::HeaderName;
+use portcullis_core::dpop_nonce::DpopNonces;
 use portcullis_core::replay::{PROOFS_REMEMBERED, ReplayWindow};
+use portcullis_jose::MacKey;
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
 use portcullis_redis::RedisReplay;
 use portcullis_redis::{RedisGcra, RedisLink, follow_events};
@@ -46,6 +48,9 @@ pub enum StartError {
     /// The TLS certificate or key is unusable.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The DPoP nonce key could not be made.
+    #[error("dpop_nonce: {0}")]
+    DpopNonce(String),
     /// The Redis URL is invalid.
     #[error("redis: {0}")]
     Redis(String),
@@ -220,6 +225,7 @@ pub async fn start(
             public_origin,
             leeway_secs: config.leeway_secs,
             proof_replay,
+            dpop_nonces: dpop_nonces(config)?,
         },
     ));
     let (stop_feeds, feeds_stopped) = watch::channel(false);
@@ -308,4 +314,17 @@ pub async fn start(
         stop_feeds,
         feeds,
     })
+}
+
+/// The gateway's DPoP nonces, when `dpop_nonce` is on: tagged with `dpop_nonce_secret`, shared
+/// by every gateway behind one address, or with a key of this process's own.
+fn dpop_nonces(config: &GatewayConfig) -> Result<Option<Arc<DpopNonces>>, StartError> {
+    if !config.dpop_nonce {
+        return Ok(None);
+    }
+    let key = match &config.dpop_nonce_secret {
+        Some(secret) => MacKey::from_secret(secret.0.as_bytes()),
+        None => MacKey::random().map_err(|error| StartError::DpopNonce(error.to_string()))?,
+    };
+    Ok(Some(Arc::new(DpopNonces::new(key))))
 }

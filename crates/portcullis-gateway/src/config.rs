@@ -26,6 +26,11 @@ pub struct GatewayConfig {
     /// The origin clients reach the gateway at (`https://api.example.com`): the URL DPoP proofs
     /// must name. Unset: the request's own host (or a trusted proxy's forwarded one).
     pub public_url: Option<String>,
+    /// DPoP proofs must carry a nonce the gateway handed out (RFC 9449 §9).
+    pub dpop_nonce: bool,
+    /// The key of those nonces, the same on every gateway behind one address; unset: a key of
+    /// this process's own.
+    pub dpop_nonce_secret: Option<NonceSecret>,
     /// Open client connections at most.
     pub max_connections: usize,
     /// Worker threads serving the public listener; 0 (the default): one per core.
@@ -76,6 +81,8 @@ impl Default for GatewayConfig {
             headers_with_underscores: UnderscoreHeaders::Drop,
             trusted_proxies: Vec::new(),
             public_url: None,
+            dpop_nonce: false,
+            dpop_nonce_secret: None,
             max_connections: 10_000,
             workers: 0,
             header_read_timeout_ms: 5_000,
@@ -93,6 +100,17 @@ impl Default for GatewayConfig {
             routes: Vec::new(),
             redis: None,
         }
+    }
+}
+
+/// The secret DPoP nonces are tagged with; its `Debug` never shows it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct NonceSecret(pub String);
+
+impl std::fmt::Debug for NonceSecret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("NonceSecret(<redacted>)")
     }
 }
 

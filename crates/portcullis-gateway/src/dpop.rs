@@ -8,10 +8,11 @@
 use crate::authenticate::AuthFailure;
 use crate::identity::{AssertedIdentity, TokenBinding};
 use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
+use portcullis_core::dpop_nonce::DpopNonces;
 use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
 use portcullis_sdk::{TokenScheme, access_token};
 use portcullis_service::ProofReplay;
-use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, use_proof};
+use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, ProofRefusal, use_proof};
 use std::sync::Arc;
 
 /// The `DPoP` request header.
@@ -50,15 +51,23 @@ pub struct DpopGate {
     origin: RequestOrigin,
     leeway_secs: i64,
     seen: Arc<dyn ProofReplay>,
+    nonces: Option<Arc<DpopNonces>>,
 }
 
 impl DpopGate {
-    /// A gate for clients reaching `origin`, with this clock skew, remembering proofs in `seen`.
-    pub fn new(origin: RequestOrigin, leeway_secs: i64, seen: Arc<dyn ProofReplay>) -> Self {
+    /// A gate for clients reaching `origin`, with this clock skew, remembering proofs in `seen`,
+    /// requiring `nonces` when given.
+    pub fn new(
+        origin: RequestOrigin,
+        leeway_secs: i64,
+        seen: Arc<dyn ProofReplay>,
+        nonces: Option<Arc<DpopNonces>>,
+    ) -> Self {
         DpopGate {
             origin,
             leeway_secs,
             seen,
+            nonces,
         }
     }
 
@@ -120,10 +129,20 @@ impl DpopGate {
             access_token: Some(token),
         };
         // RFC 9449 §11.1: a proof is used once.
-        let verified = match use_proof(self.seen.as_ref(), proof, &expected).await {
-            Ok(verified) => verified,
-            Err(refusal) => return invalid(&refusal.to_string()),
-        };
+        let verified =
+            match use_proof(self.seen.as_ref(), proof, &expected, self.nonces.as_deref()).await {
+                Ok(verified) => verified,
+                // RFC 9449 §9: the challenge carries the nonce to retry with.
+                Err(ProofRefusal::UseNonce) => {
+                    let nonce = self
+                        .nonces
+                        .as_ref()
+                        .map(|nonces| nonces.current(now))
+                        .unwrap_or_default();
+                    return Err(AuthFailure::UseDpopNonce(nonce));
+                }
+                Err(refusal) => return invalid(&refusal.to_string()),
+            };
         // RFC 9449 §7.1: the proof's key is the one the token is bound to.
         if verified.jkt != *jkt {
             return invalid("the proof is made with another key than the token's");

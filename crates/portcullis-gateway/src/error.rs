@@ -50,6 +50,7 @@ impl GatewayError {
             GatewayError::Auth(AuthFailure::KeysUnavailable) => "keys_unavailable",
             GatewayError::Auth(AuthFailure::DpopRequired(_)) => "dpop_required",
             GatewayError::Auth(AuthFailure::InvalidDpopProof(_)) => "invalid_dpop_proof",
+            GatewayError::Auth(AuthFailure::UseDpopNonce(_)) => "use_dpop_nonce",
             GatewayError::Denied(Denial::Scope(_)) => "insufficient_scope",
             GatewayError::Denied(Denial::Role) => "missing_role",
             GatewayError::Denied(Denial::Audience) => "wrong_audience",
@@ -169,6 +170,17 @@ impl IntoResponse for GatewayError {
             }
             GatewayError::Auth(AuthFailure::InvalidDpopProof(description)) => {
                 dpop("invalid_dpop_proof", &description)
+            }
+            // RFC 9449 §9: 401 with a `use_dpop_nonce` challenge and the nonce in `DPoP-Nonce`.
+            GatewayError::Auth(AuthFailure::UseDpopNonce(nonce)) => {
+                let mut response = dpop(
+                    "use_dpop_nonce",
+                    "the DPoP proof must carry the nonce in DPoP-Nonce",
+                );
+                if let Ok(value) = HeaderValue::from_str(&nonce) {
+                    response.headers_mut().insert("dpop-nonce", value);
+                }
+                response
             }
             GatewayError::Auth(AuthFailure::KeysUnavailable) => plain(
                 StatusCode::SERVICE_UNAVAILABLE,

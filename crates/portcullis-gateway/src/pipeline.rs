@@ -64,6 +64,8 @@ pub struct PipelineSettings {
     pub leeway_secs: i64,
     /// Where DPoP proofs are remembered against replay.
     pub proof_replay: Arc<dyn ProofReplay>,
+    /// The nonces DPoP proofs must carry, when required.
+    pub dpop_nonces: Option<Arc<portcullis_core::dpop_nonce::DpopNonces>>,
 }
 
 impl Gateway {
@@ -85,6 +87,7 @@ impl Gateway {
                 },
                 settings.leeway_secs,
                 settings.proof_replay,
+                settings.dpop_nonces,
             ),
             rate_limiter,
             metrics,

@@ -120,6 +120,21 @@ impl fmt::Debug for MacKey {
 }
 
 impl MacKey {
+    /// A key from secret bytes (a configured secret shared by several servers).
+    pub fn from_secret(secret: &[u8]) -> MacKey {
+        MacKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+    }
+
+    /// A new random key, known only to this process.
+    ///
+    /// # Errors
+    /// Fails only if the random generator does.
+    pub fn random() -> Result<MacKey, JoseError> {
+        let mut secret = [0u8; 32];
+        crate::random_bytes(&mut secret)?;
+        Ok(MacKey::from_secret(&secret))
+    }
+
     /// The tag of `data`.
     pub fn tag(&self, data: &[u8]) -> [u8; 32] {
         let mut tag = [0u8; 32];

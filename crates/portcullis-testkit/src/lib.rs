@@ -91,6 +91,8 @@ pub struct TestOptions {
     /// Requests to client-registered URLs may reach loopback (the default here: test servers
     /// listen there); `false` shows the SSRF guard.
     pub outbound_private_networks: bool,
+    /// DPoP proofs at the token endpoint must carry a server nonce.
+    pub dpop_nonce: bool,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -151,6 +153,7 @@ impl Default for TestOptions {
             mailer: None,
             registration: portcullis_core::RegistrationPolicy::default(),
             outbound_private_networks: true,
+            dpop_nonce: false,
         }
     }
 }
@@ -261,6 +264,7 @@ impl TestAuthServer {
             trusted_proxies: options.trusted_proxies.clone(),
             verifier_leeway_secs: 60,
             outbound_private_networks: options.outbound_private_networks,
+            dpop_nonce: options.dpop_nonce,
         };
         let state = AppState::build(
             store.clone(),

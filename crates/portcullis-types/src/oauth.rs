@@ -54,6 +54,8 @@ pub enum OAuthErrorCode {
     TemporarilyUnavailable,
     /// RFC 9449 §5: the DPoP proof is invalid.
     InvalidDpopProof,
+    /// RFC 9449 §8: the DPoP proof must carry the server's nonce (given in `DPoP-Nonce`).
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -72,6 +74,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::ServerError => "server_error",
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            OAuthErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

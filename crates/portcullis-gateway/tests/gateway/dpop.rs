@@ -336,3 +336,61 @@ async fn a_token_bound_at_the_token_endpoint_works_at_the_gateway_only_with_its_
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn with_nonces_required_a_proof_needs_the_gateways_current_nonce() {
+    let stack = stack(TestOptions::default(), |config, _| {
+        config.dpop_nonce = true;
+        config.dpop_nonce_secret = Some(portcullis_gateway::config::NonceSecret(
+            "shared by the fleet".into(),
+        ));
+    })
+    .await;
+    let key = DpopKey::new();
+    let bound = token(&stack, Some(&key.jkt()));
+    let url = format!("{}/api/x", stack.base);
+    let without = key.sign(&claims(&stack, "GET", &url, &bound));
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", format!("DPoP {bound}"))
+        .header("dpop", without)
+        .send()
+        .await
+        .expect("gateway request");
+    assert_eq!(response.status(), 401);
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .and_then(|value| value.to_str().ok())
+        .expect("RFC 9449 §9: the nonce to use comes with the challenge")
+        .to_owned();
+    let challenge = challenge(&response);
+    assert!(
+        challenge.starts_with("DPoP error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+
+    let mut with_nonce = claims(&stack, "GET", &url, &bound);
+    with_nonce["nonce"] = nonce.clone().into();
+    let result = call(
+        &stack,
+        "/api/x",
+        ("DPoP", &bound),
+        &[&key.sign(&with_nonce)],
+        &[],
+    )
+    .await;
+    assert_eq!(result.0, 200, "{:?}", result.2);
+
+    let mut forged = claims(&stack, "GET", &url, &bound);
+    forged["nonce"] = format!("{nonce}x").into();
+    let result = call(
+        &stack,
+        "/api/x",
+        ("DPoP", &bound),
+        &[&key.sign(&forged)],
+        &[],
+    )
+    .await;
+    refused_as(&result, "use_dpop_nonce", "a forged nonce");
+}

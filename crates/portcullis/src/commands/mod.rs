@@ -74,6 +74,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
             .map_err(anyhow::Error::msg)?,
         verifier_leeway_secs: config.tokens.leeway_secs,
         outbound_private_networks: config.auth.outbound_private_networks,
+        dpop_nonce: config.auth.dpop_nonce,
     })
 }
 

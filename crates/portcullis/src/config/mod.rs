@@ -92,6 +92,8 @@ pub struct AuthConfig {
     /// Lets the auth server's requests to URLs that clients register (`jwks_uri`,
     /// `backchannel_logout_uri`) reach loopback and private addresses: for a stack on one machine.
     pub outbound_private_networks: bool,
+    /// DPoP proofs at the token endpoint must carry a nonce the server handed out (RFC 9449 §8).
+    pub dpop_nonce: bool,
 }
 
 /// `[tokens]`
@@ -275,6 +277,7 @@ impl Default for AuthConfig {
             trusted_proxies: Vec::new(),
             direct_login_origins: Vec::new(),
             outbound_private_networks: false,
+            dpop_nonce: false,
         }
     }
 }

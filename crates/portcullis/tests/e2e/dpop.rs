@@ -234,3 +234,56 @@ async fn a_client_registered_for_dpop_cannot_get_a_bearer_token() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn with_nonces_required_the_token_endpoint_hands_one_out_and_wants_it_back() {
+    let server = TestAuthServer::start_with(portcullis_testkit::TestOptions {
+        dpop_nonce: true,
+        ..portcullis_testkit::TestOptions::default()
+    })
+    .await;
+    let (_, secret) = server.add_client(service_client("svc")).await;
+    let secret = secret.expect("secret");
+    let key = DpopKey::new();
+    let token_url = server.url("/token");
+    let send = |proof: String| {
+        http()
+            .post(server.url("/token"))
+            .basic_auth("svc", Some(secret.clone()))
+            .form(&[("grant_type", "client_credentials")])
+            .header("dpop", proof)
+            .send()
+    };
+    let response = send(key.proof("POST", &token_url, server.now(), None))
+        .await
+        .expect("token request");
+    assert_eq!(response.status(), 400);
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .and_then(|value| value.to_str().ok())
+        .expect("RFC 9449 §8: the nonce comes with the error")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "use_dpop_nonce");
+
+    let mut claims = DpopKey::claims("POST", &token_url, server.now(), None);
+    claims["nonce"] = nonce.clone().into();
+    let response = send(key.sign(&claims)).await.expect("token request");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers().contains_key("dpop-nonce"),
+        "the next nonce is handed out too"
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["token_type"], "DPoP");
+
+    let mut stale = DpopKey::claims("POST", &token_url, server.now(), None);
+    stale["nonce"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into();
+    let response = send(key.sign(&stale)).await.expect("token request");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["error"], "use_dpop_nonce",
+        "a nonce the server never issued"
+    );
+}
