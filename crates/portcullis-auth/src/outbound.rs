@@ -62,7 +62,9 @@ impl OutboundHttp {
     /// # Panics
     /// When the TLS backend cannot be initialised, which happens only on a broken build.
     pub fn new(allow_private: bool) -> Self {
+        // No proxy from the environment: a proxy would resolve names itself, past the guard.
         let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)

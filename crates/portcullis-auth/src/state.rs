@@ -55,6 +55,9 @@ pub struct AppState {
     /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1): in this
     /// server's memory, or a cluster's Redis.
     pub dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
+    /// `private_key_jwt` assertions seen, refused when sent again: apart from the DPoP proofs,
+    /// so a flood of proofs (anyone can make them) cannot crowd assertions out.
+    pub client_assertions: Arc<dyn portcullis_service::ProofReplay>,
     /// Server-issued DPoP nonces, when proofs must carry one (RFC 9449 §8).
     pub dpop_nonces: Option<Arc<portcullis_core::dpop_nonce::DpopNonces>>,
     /// Requests to URLs clients registered, SSRF-guarded.
@@ -141,6 +144,9 @@ impl AppState {
             dpop_proofs: Arc::new(portcullis_core::replay::ReplayWindow::new(
                 portcullis_core::replay::PROOFS_REMEMBERED,
             )),
+            client_assertions: Arc::new(portcullis_core::replay::ReplayWindow::new(
+                portcullis_core::replay::PROOFS_REMEMBERED,
+            )),
             dpop_nonces,
             outbound: crate::outbound::OutboundHttp::new(settings.outbound_private_networks),
             client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(
@@ -225,10 +231,16 @@ impl AppState {
         self
     }
 
-    /// The same state, remembering DPoP proofs in `replay` (a cluster's Redis).
+    /// The same state, remembering DPoP proofs in `dpop_proofs` and client assertions in
+    /// `client_assertions` (a cluster's Redis).
     #[must_use]
-    pub fn with_proof_replay(mut self, replay: Arc<dyn portcullis_service::ProofReplay>) -> Self {
-        self.dpop_proofs = replay;
+    pub fn with_proof_replay(
+        mut self,
+        dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
+        client_assertions: Arc<dyn portcullis_service::ProofReplay>,
+    ) -> Self {
+        self.dpop_proofs = dpop_proofs;
+        self.client_assertions = client_assertions;
         self
     }
 

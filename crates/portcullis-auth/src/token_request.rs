@@ -18,9 +18,8 @@ use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use std::net::SocketAddr;
 
-/// Authenticates the client of a request to `endpoint` (the path of the token, revocation,
-/// introspection or revocation feed endpoint); failures are audited and answered with a uniform
-/// `invalid_client`.
+/// Authenticates the client of a request to the token, revocation, introspection or revocation
+/// feed endpoint; failures are audited and answered with a uniform `invalid_client`.
 ///
 /// # Errors
 /// `invalid_client`, `invalid_request` or a store failure.
@@ -29,23 +28,16 @@ pub async fn authenticate_client(
     headers: &HeaderMap,
     params: &OAuthParams,
     remote_addr: SocketAddr,
-    endpoint: &str,
 ) -> Result<Client, OAuthError> {
     let presented = client_auth::presented_credentials(headers, params)?;
     let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
-    let issuer = state.settings.issuer();
-    let token_endpoint = state.settings.endpoint(crate::routes::paths::TOKEN);
-    let called = state.settings.endpoint(endpoint);
-    // RFC 7523 §3: the audience identifies this server: its issuer identifier or the token
-    // endpoint (OpenID Connect Core §9), or the endpoint called.
-    let audiences = [issuer, token_endpoint.as_str(), called.as_str()];
     let authentication = tokens::ClientAuthentication {
         clients: state.store.as_ref(),
         audit: &state.audit,
         keys: state.client_keys.as_ref(),
-        seen: state.dpop_proofs.as_ref(),
+        seen: state.client_assertions.as_ref(),
         assertion: tokens::AssertionContext {
-            audiences: &audiences,
+            issuer: state.settings.issuer(),
             now: state.clock.now(),
             leeway_secs: state.settings.verifier_leeway_secs,
         },
@@ -64,14 +56,7 @@ pub async fn handle_token_request(
     body: &[u8],
 ) -> Result<TokenResponse, OAuthError> {
     let params = OAuthParams::from_form_body(headers, body)?;
-    let client = authenticate_client(
-        state,
-        headers,
-        &params,
-        remote_addr,
-        crate::routes::paths::TOKEN,
-    )
-    .await?;
+    let client = authenticate_client(state, headers, &params, remote_addr).await?;
     let refused = |error: &OAuthError| {
         state.audit.record(&AuditEvent::TokenRequestRefused {
             client_id: client.id.clone(),

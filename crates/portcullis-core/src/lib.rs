@@ -26,7 +26,7 @@ pub mod password_reset;
 pub mod password_strength;
 pub mod pkce;
 pub mod registration;
-pub mod replay;
+pub use portcullis_jose::replay;
 pub mod role;
 pub mod scope;
 pub mod secret;

@@ -8,7 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Whether `address` is a public unicast address: not loopback, private (RFC 1918, RFC 4193),
 /// shared (RFC 6598), link-local (cloud metadata services live there), multicast, broadcast,
 /// unspecified, documentation or benchmarking space; IPv4-mapped and -compatible IPv6 addresses
-/// are judged as the IPv4 address they carry.
+/// are judged as the IPv4 address they carry, and the tunnelling prefixes that carry one
+/// elsewhere (6to4 `2002::/16`, Teredo `2001::/32`, NAT64 `64:ff9b::/96`) are not public.
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -52,6 +53,8 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
         || (first & 0xffc0) == 0xfe80
         || (first & 0xffc0) == 0xfec0
         || first == 0x2001 && v6.segments()[1] == 0x0db8
+        || first == 0x2001 && v6.segments()[1] == 0x0000
+        || first == 0x2002
         || first == 0x0064 && v6.segments()[1] == 0xff9b)
 }
 
@@ -88,6 +91,8 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::7f00:1",
             "2001:db8::1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
         ] {
             assert!(!is_public(private.parse().expect("ip")), "{private}");
         }

@@ -57,7 +57,7 @@ pub struct DpopExpectations<'a> {
     pub access_token: Option<&'a str>,
 }
 
-/// A verified proof.
+/// A verified proof; [`DpopProof::use_once`] refuses a second use of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DpopProof {
     /// The JWK SHA-256 thumbprint of the proof's key (RFC 7638), base64url.
@@ -68,6 +68,18 @@ pub struct DpopProof {
     pub iat: i64,
     /// The server nonce it carries, if any.
     pub nonce: Option<String>,
+}
+
+impl DpopProof {
+    /// What identifies this proof against replay (RFC 9449 §11.1: its `jti`, with its key).
+    pub fn replay_key(&self) -> String {
+        format!("{}:{}", self.jkt, self.jti)
+    }
+
+    /// Until when it must be remembered: one second past the last moment `expected` accepts it.
+    pub fn remembered_until(&self, expected: &DpopExpectations<'_>) -> i64 {
+        self.iat + expected.max_age_secs + expected.leeway_secs.max(0) + 1
+    }
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,7 @@ mod key_encryption;
 mod key_set;
 #[cfg(feature = "remote")]
 pub mod remote_key_set;
+pub mod replay;
 mod signing_key;
 mod verifying_key;
 

@@ -12,7 +12,8 @@ use portcullis_core::outbox::retry_delay_secs;
 use portcullis_core::{AuditEvent, Clock, LogoutNotice, generate_secret};
 use portcullis_jose::sign_compact;
 
-/// How long a claimed notice is held for its sender (longer than any request timeout).
+/// How long a claimed notice is held for its sender: a batch is sent concurrently, so this is
+/// far more than one request's timeout.
 pub const LOGOUT_LEASE_SECS: i64 = 60;
 /// Notices claimed per round.
 const BATCH: u32 = 20;
@@ -36,6 +37,13 @@ pub struct LogoutReport {
     pub postponed: u32,
     /// Given up, or for a client gone; removed.
     pub dropped: u32,
+}
+
+/// What became of one notice.
+enum Outcome {
+    Delivered,
+    Postponed,
+    Dropped,
 }
 
 /// Everything delivery needs, borrowed for one round.
@@ -67,8 +75,15 @@ impl LogoutDelivery<'_> {
                 .claim_due_logout_notices(self.clock.now(), LOGOUT_LEASE_SECS, BATCH)
                 .await?;
             let claimed = due.len();
-            for notice in due {
-                self.deliver(&notice, &mut report).await?;
+            // Concurrently: a client that never answers holds up one delivery, not the batch.
+            let outcomes =
+                futures_util::future::join_all(due.iter().map(|notice| self.deliver(notice))).await;
+            for outcome in outcomes {
+                match outcome? {
+                    Outcome::Delivered => report.delivered += 1,
+                    Outcome::Postponed => report.postponed += 1,
+                    Outcome::Dropped => report.dropped += 1,
+                }
             }
             if claimed < BATCH as usize {
                 return Ok(report);
@@ -76,19 +91,14 @@ impl LogoutDelivery<'_> {
         }
     }
 
-    async fn deliver(
-        &self,
-        notice: &LogoutNotice,
-        report: &mut LogoutReport,
-    ) -> Result<(), StoreError> {
+    async fn deliver(&self, notice: &LogoutNotice) -> Result<Outcome, StoreError> {
         let client = self.store.find_client(&notice.client_id).await?;
         let Some((client, uri)) = client.and_then(|client| {
             let uri = client.backchannel_logout_uri.clone()?;
             Some((client, uri))
         }) else {
             self.store.remove_logout_notice(notice.id).await?;
-            report.dropped += 1;
-            return Ok(());
+            return Ok(Outcome::Dropped);
         };
         let outcome = match self.logout_token(notice, client.id_token_algorithm()) {
             Ok(token) => self.sender.send(&uri, &token).await,
@@ -102,7 +112,7 @@ impl LogoutDelivery<'_> {
                     user_id: notice.subject.clone(),
                     sid: notice.sid.clone(),
                 });
-                report.delivered += 1;
+                Ok(Outcome::Delivered)
             }
             Err(reason) if notice.attempts.saturating_add(1) >= MAX_LOGOUT_ATTEMPTS => {
                 tracing::warn!(client = %notice.client_id, %reason, "back-channel logout given up");
@@ -113,7 +123,7 @@ impl LogoutDelivery<'_> {
                     sid: notice.sid.clone(),
                     reason,
                 });
-                report.dropped += 1;
+                Ok(Outcome::Dropped)
             }
             Err(reason) => {
                 let attempts = notice.attempts.saturating_add(1);
@@ -122,10 +132,9 @@ impl LogoutDelivery<'_> {
                 self.store
                     .postpone_logout_notice(notice.id, retry_at, &reason)
                     .await?;
-                report.postponed += 1;
+                Ok(Outcome::Postponed)
             }
         }
-        Ok(())
     }
 
     /// A logout token for `notice`, signed with the client's id token algorithm (§2.4: signed as

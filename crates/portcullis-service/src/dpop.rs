@@ -49,9 +49,11 @@ pub async fn use_proof(
     {
         return Err(ProofRefusal::UseNonce);
     }
-    let until = verified.iat + expected.max_age_secs + expected.leeway_secs.max(0) + 1;
-    let key = format!("{}:{}", verified.jkt, verified.jti);
-    match seen.first_use(&key, until, expected.now).await {
+    let until = verified.remembered_until(expected);
+    match seen
+        .first_use(&verified.replay_key(), until, expected.now)
+        .await
+    {
         FirstUse::Yes => Ok(verified),
         FirstUse::Replayed => Err(ProofRefusal::Replayed),
         FirstUse::Full => Err(ProofRefusal::Full),

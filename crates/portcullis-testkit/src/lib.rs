@@ -290,10 +290,16 @@ impl TestAuthServer {
                     &redis.prefix,
                     FAST_THROTTLE,
                 )))
-                .with_proof_replay(Arc::new(portcullis_redis::RedisReplay::new(
-                    link.clone(),
-                    &redis.prefix,
-                )));
+                .with_proof_replay(
+                    Arc::new(portcullis_redis::RedisReplay::new(
+                        link.clone(),
+                        &redis.prefix,
+                    )),
+                    Arc::new(portcullis_redis::RedisReplay::new(
+                        link.clone(),
+                        &format!("{}:assertions", redis.prefix),
+                    )),
+                );
             if options.redis_codes {
                 state = state.with_code_store(Arc::new(portcullis_redis::RedisCodeStore::new(
                     link.clone(),

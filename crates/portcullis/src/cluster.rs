@@ -42,12 +42,13 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
         &settings.prefix,
         state.settings.sign_in.throttle,
     );
-    // A DPoP proof used at one server is refused at every other.
-    let replay = RedisReplay::new(link, &settings.prefix);
+    // A DPoP proof or client assertion used at one server is refused at every other.
+    let proofs = RedisReplay::new(link.clone(), &settings.prefix);
+    let assertions = RedisReplay::new(link, &format!("{}:assertions", settings.prefix));
     let mut state = state
         .with_announcer(announcer)
         .with_sign_in_throttle(Arc::new(throttle))
-        .with_proof_replay(Arc::new(replay));
+        .with_proof_replay(Arc::new(proofs), Arc::new(assertions));
     if config.redis_codes {
         let link = RedisLink::new(&settings).context("redis_url")?;
         state = state.with_code_store(Arc::new(RedisCodeStore::new(

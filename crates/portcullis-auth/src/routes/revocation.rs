@@ -2,7 +2,6 @@
 //! that gateways follow to reject revoked tokens before they expire. The decisions are the
 //! service layer's ([`portcullis_service::TokenInspector`]); these read the request and render.
 
-use super::paths;
 use crate::error::OAuthError;
 use crate::form::OAuthParams;
 use crate::state::AppState;
@@ -32,10 +31,9 @@ async fn client_and_token(
     headers: &HeaderMap,
     remote_addr: SocketAddr,
     body: &[u8],
-    endpoint: &str,
 ) -> Result<(portcullis_core::Client, String), OAuthError> {
     let params = OAuthParams::from_form_body(headers, body)?;
-    let client = authenticate_client(state, headers, &params, remote_addr, endpoint).await?;
+    let client = authenticate_client(state, headers, &params, remote_addr).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -51,8 +49,7 @@ pub(super) async fn revoke(
     body: Bytes,
 ) -> Response {
     let revoked = async {
-        let (client, token) =
-            client_and_token(&state, &headers, remote_addr, &body, paths::REVOKE).await?;
+        let (client, token) = client_and_token(&state, &headers, remote_addr, &body).await?;
         Ok::<_, OAuthError>(state.inspector().revoke(&client, &token).await?)
     };
     match revoked.await {
@@ -70,8 +67,7 @@ pub(super) async fn introspect(
     body: Bytes,
 ) -> Response {
     let introspected = async {
-        let (client, token) =
-            client_and_token(&state, &headers, remote_addr, &body, paths::INTROSPECT).await?;
+        let (client, token) = client_and_token(&state, &headers, remote_addr, &body).await?;
         Ok::<_, OAuthError>(state.inspector().introspect(&client, &token).await?)
     };
     match introspected.await {
@@ -98,14 +94,8 @@ pub(super) async fn feed(
     Query(query): Query<FeedQuery>,
 ) -> Response {
     let page = async {
-        let client = authenticate_client(
-            &state,
-            &headers,
-            &OAuthParams::default(),
-            remote_addr,
-            paths::REVOCATIONS,
-        )
-        .await?;
+        let client =
+            authenticate_client(&state, &headers, &OAuthParams::default(), remote_addr).await?;
         let after = query.after.unwrap_or(0);
         Ok::<_, OAuthError>(state.inspector().revocation_feed(&client, after).await?)
     };

@@ -226,12 +226,14 @@ impl Administration<'_> {
     /// [`AdminError::NotFound`] or a store failure.
     pub async fn delete_user(&self, username: &str) -> Result<User, AdminError> {
         let user = self.user(username).await?;
+        let now = self.clock.now();
+        // Sessions end first (their clients are told, Back-Channel Logout 1.0), while the user
+        // still exists.
+        self.revoker.end_everything_of_user(&user.id, now).await?;
         if !self.store.delete_user(username).await? {
             return Err(AdminError::not_found("user", username));
         }
-        self.revoker
-            .revoke_subject(&user.id, self.clock.now())
-            .await?;
+        self.revoker.revoke_subject(&user.id, now).await?;
         self.record("user.delete", user.username.as_str());
         Ok(user)
     }
@@ -311,8 +313,9 @@ impl Administration<'_> {
         if !self.store.set_disabled_at(username, Some(now)).await? {
             return Err(AdminError::not_found("user", username));
         }
+        // Every session ends (its clients are told) and the subject's tokens are refused.
+        self.revoker.end_everything_of_user(&user.id, now).await?;
         self.revoker.revoke_subject(&user.id, now).await?;
-        self.store.delete_verification_links(&user.id).await?;
         self.record("user.disable", user.username.as_str());
         Ok(())
     }

@@ -31,8 +31,8 @@ pub trait ClientKeyResolver: Send + Sync {
 /// What an assertion must name, and when it is checked.
 #[derive(Debug, Clone, Copy)]
 pub struct AssertionContext<'a> {
-    /// Acceptable `aud` values: this server's issuer identifier and the URL of the endpoint.
-    pub audiences: &'a [&'a str],
+    /// This server's issuer identifier, the one `aud` value accepted.
+    pub issuer: &'a str,
     /// Now.
     pub now: UnixSeconds,
     /// Clock skew allowed, in seconds.
@@ -97,12 +97,15 @@ pub async fn verify_client_assertion(
     let (Some(jti), Some(exp)) = (claims.jti, claims.exp) else {
         return Err("the assertion has no jti or exp".to_owned());
     };
-    let until = exp + context.leeway_secs.max(0) + 1;
+    let until = exp
+        .saturating_add(context.leeway_secs.max(0))
+        .saturating_add(1);
     // OpenID Connect Core §9: the jti "MAY be used only once"; RFC 7523 §3 item 7 lets the
     // server refuse a replay. It is remembered until the assertion expires.
     match seen
         .first_use(
-            &format!("client_assertion:{client_id}:{jti}"),
+            // Length-prefixed: a `:` in the client id cannot make two pairs one key.
+            &format!("{}:{client_id}:{jti}", client_id.len()),
             until,
             context.now,
         )
@@ -127,18 +130,22 @@ fn check_claims(
     if claims.iss.as_deref() != Some(client_id) || claims.sub.as_deref() != Some(client_id) {
         return Err("iss and sub must both be the client id".to_owned());
     }
+    // draft-ietf-oauth-rfc7523bis §4 (updating RFC 7523 §3): `aud` is this server's issuer
+    // identifier as its sole value. An endpoint URL is refused: a client that was tricked into
+    // addressing an assertion to a look-alike server's "token endpoint" (ours) must not thereby
+    // authenticate here (the audience injection attack).
     let names_us = match &claims.aud {
-        Some(Audience::One(audience)) => context.audiences.contains(&audience.as_str()),
-        Some(Audience::Many(audiences)) => audiences
-            .iter()
-            .any(|audience| context.audiences.contains(&audience.as_str())),
+        Some(Audience::One(audience)) => audience == context.issuer,
+        Some(Audience::Many(audiences)) => {
+            matches!(audiences.as_slice(), [only] if only == context.issuer)
+        }
         None => false,
     };
     if !names_us {
-        return Err("aud does not name this server".to_owned());
+        return Err("aud must be this server's issuer identifier, alone".to_owned());
     }
     let exp = claims.exp.ok_or("the assertion has no exp")?;
-    if exp + leeway <= now {
+    if exp.saturating_add(leeway) <= now {
         return Err("the assertion has expired".to_owned());
     }
     if exp > now + MAX_ASSERTION_LIFETIME_SECS + leeway {
@@ -159,11 +166,9 @@ fn check_claims(
 mod tests {
     use super::*;
 
-    const AUDIENCES: [&str; 2] = ["https://id.example", "https://id.example/token"];
-
     fn context(now: UnixSeconds) -> AssertionContext<'static> {
         AssertionContext {
-            audiences: &AUDIENCES,
+            issuer: "https://id.example",
             now,
             leeway_secs: 5,
         }
@@ -175,19 +180,26 @@ mod tests {
 
     #[test]
     fn claims_must_name_the_client_this_server_and_a_live_window() {
-        let good = serde_json::json!({"iss": "c", "sub": "c", "aud": "https://id.example/token",
+        let good = serde_json::json!({"iss": "c", "sub": "c", "aud": "https://id.example",
             "exp": 1_100, "iat": 1_000, "jti": "j"});
         assert_eq!(
             check_claims(&claims(good.clone()), "c", &context(1_000)),
             Ok(())
         );
         let mut array = good.clone();
-        array["aud"] = serde_json::json!(["other", "https://id.example"]);
+        array["aud"] = serde_json::json!(["https://id.example"]);
         assert_eq!(check_claims(&claims(array), "c", &context(1_000)), Ok(()));
         let refused = [
             ("sub", serde_json::json!("d"), 1_000),
             ("iss", serde_json::json!(null), 1_000),
             ("aud", serde_json::json!("https://other.example"), 1_000),
+            ("aud", serde_json::json!("https://id.example/token"), 1_000),
+            (
+                "aud",
+                serde_json::json!(["https://id.example", "other"]),
+                1_000,
+            ),
+            ("exp", serde_json::json!(i64::MAX), 1_000),
             ("exp", serde_json::json!(994), 1_000),
             ("exp", serde_json::json!(null), 1_000),
             ("exp", serde_json::json!(1_000 + 3_606), 1_000),

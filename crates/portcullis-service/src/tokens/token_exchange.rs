@@ -27,17 +27,21 @@ impl TokenIssuer<'_> {
         let subject_claims = self.valid_token(subject_token, "subject_token").await?;
         if let Some(actor_token) = actor_token {
             let actor_claims = self.valid_token(actor_token, "actor_token").await?;
-            // The actor token must be the client's own: a service names itself, not another.
-            if actor_claims.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
+            // The actor token must be the client's own client-credentials token (its `sub` and
+            // `client_id` are the client, with no session and no actor of its own): a token of a
+            // user, even one issued to this client, would let it name that user as the actor.
+            let text = |name: &str| actor_claims.get(name).and_then(Value::as_str);
+            let own = text("client_id") == Some(client.id.as_str())
+                && text("sub") == Some(client.id.as_str())
+                && !actor_claims.contains_key("sid")
+                && !actor_claims.contains_key("act");
+            if !own {
                 return Err(TokenError::refused(
                     OAuthErrorCode::InvalidGrant,
-                    "the actor token was not issued to this client",
+                    "the actor token must be this client's own client-credentials token",
                 ));
             }
-            request.actor_subject = actor_claims
-                .get("sub")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            request.actor_subject = Some(client.id.clone());
         }
         let now = self.clock.now();
         let subject = subject_of(&subject_claims)?;

@@ -1,7 +1,7 @@
 //! [`LogoutNoticeStore`] on SQL (SQLite and PostgreSQL).
 
 use super::queue::{DurableQueue, attempts_of};
-use super::{SqlStore, unavailable};
+use super::{Dialect, SqlStore, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{LogoutNotice, OutboxStatus, UnixSeconds};
 use portcullis_service::{LogoutNoticeStore, StoreError};
@@ -37,6 +37,27 @@ impl LogoutNoticeStore for SqlStore {
     }
 
     async fn queue_logout_notices(&self, sid: &str, now: UnixSeconds) -> Result<u64, StoreError> {
+        if self.dialect == Dialect::Postgres {
+            // One statement: the clients deleted are exactly the clients queued, even when
+            // another one is recorded for the session meanwhile (read committed would let a
+            // second DELETE remove a row the INSERT never saw).
+            let queued = sqlx::query(
+                "WITH ended AS (DELETE FROM session_clients WHERE sid = $1 \
+                 RETURNING client_id, user_id, sid) \
+                 INSERT INTO logout_notices (client_id, subject, sid, created_at, \
+                 next_attempt_at, attempts) \
+                 SELECT ended.client_id, ended.user_id, ended.sid, $2, $2, 0 FROM ended \
+                 JOIN clients ON clients.id = ended.client_id \
+                 WHERE clients.backchannel_logout_uri IS NOT NULL",
+            )
+            .bind(sid)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            return Ok(queued.rows_affected());
+        }
+        // SQLite: one writer at a time, so the transaction sees no other write in between.
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         let queued = sqlx::query(
             "INSERT INTO logout_notices (client_id, subject, sid, created_at, next_attempt_at, \

@@ -215,3 +215,36 @@ async fn a_notice_for_a_client_that_is_down_survives_a_restart() {
     );
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn a_code_of_an_ended_session_cannot_be_redeemed() {
+    use super::browser::{authorize, authorize_url, exchange, pkce_pair, query_param};
+    let server = TestAuthServer::start().await;
+    server.add_client(app_client()).await;
+    let alice = server.add_user("alice", &["user"], PASSWORD).await;
+    let (verifier, challenge) = pkce_pair();
+    let callback = authorize(
+        &Browser::new(),
+        &server,
+        &authorize_url(&server, "openid", &challenge, &[]),
+        "alice",
+    )
+    .await;
+    let code = query_param(&callback, "code").expect("code");
+    let sessions = server
+        .state
+        .sessions
+        .list_sessions_of_user(&alice.id)
+        .await
+        .expect("sessions");
+    server
+        .state
+        .revoker()
+        .revoke_session(&sessions[0].sid, server.now())
+        .await
+        .expect("end the session");
+    let response = exchange(&server, &code, &verifier).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+}

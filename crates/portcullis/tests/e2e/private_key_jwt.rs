@@ -86,9 +86,9 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
     assert_eq!(secret, None, "a client with keys gets no secret");
     assert_eq!(client.authentication_method().as_str(), "private_key_jwt");
     let now = server.now();
-    let token_endpoint = server.url("/token");
+    let issuer = server.base_url.clone();
 
-    let good = key.sign(&ClientKey::claims("signer", &token_endpoint, now, 60));
+    let good = key.sign(&ClientKey::claims("signer", &issuer, now, 60));
     let (status, body) = token_with(&server, &good).await;
     assert_eq!(status, 200, "{body}");
     let issuer_audience = key.sign(&ClientKey::claims("signer", &server.base_url, now, 60));
@@ -98,12 +98,12 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
         "the issuer as aud"
     );
 
-    let mut other_subject = ClientKey::claims("signer", &token_endpoint, now, 60);
+    let mut other_subject = ClientKey::claims("signer", &issuer, now, 60);
     other_subject["iss"] = "someone-else".into();
     let defects = [
         (good.clone(), "a replayed assertion", "used before"),
         (
-            key.sign(&ClientKey::claims("signer", &token_endpoint, now - 600, 60)),
+            key.sign(&ClientKey::claims("signer", &issuer, now - 600, 60)),
             "an expired assertion",
             "expired",
         ),
@@ -118,7 +118,7 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
             "aud",
         ),
         (
-            key.sign(&ClientKey::claims("signer", &token_endpoint, now, 7200)),
+            key.sign(&ClientKey::claims("signer", &issuer, now, 7200)),
             "an assertion living two hours",
             "an hour",
         ),
@@ -128,7 +128,7 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
             "iss and sub",
         ),
         (
-            ClientKey::new("k1").sign(&ClientKey::claims("signer", &token_endpoint, now, 60)),
+            ClientKey::new("k1").sign(&ClientKey::claims("signer", &issuer, now, 60)),
             "another key under the same kid",
             "signature",
         ),
@@ -169,7 +169,7 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
             ("client_assertion_type", ASSERTION_TYPE),
             (
                 "client_assertion",
-                &key.sign(&ClientKey::claims("signer", &token_endpoint, now, 60)),
+                &key.sign(&ClientKey::claims("signer", &issuer, now, 60)),
             ),
         ])
         .send()
@@ -183,7 +183,7 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
 
     let (_, secret) = server.add_client(service_client("plain")).await;
     assert!(secret.is_some());
-    let claimed = key.sign(&ClientKey::claims("plain", &token_endpoint, now, 60));
+    let claimed = key.sign(&ClientKey::claims("plain", &issuer, now, 60));
     assert_eq!(
         token_with(&server, &claimed).await.0,
         401,
@@ -220,11 +220,10 @@ async fn keys_at_a_jwks_uri_are_fetched_once_and_loopback_is_refused_by_default(
     server
         .add_client(keyed_client("remote", keys.clone()))
         .await;
-    let token_endpoint = server.url("/token");
     for _ in 0..3 {
         let assertion = key.sign(&ClientKey::claims(
             "remote",
-            &token_endpoint,
+            &server.base_url,
             server.now(),
             60,
         ));
@@ -245,7 +244,7 @@ async fn keys_at_a_jwks_uri_are_fetched_once_and_loopback_is_refused_by_default(
     guarded.add_client(keyed_client("remote", keys)).await;
     let assertion = key.sign(&ClientKey::claims(
         "remote",
-        &guarded.url("/token"),
+        &guarded.base_url,
         guarded.now(),
         60,
     ));

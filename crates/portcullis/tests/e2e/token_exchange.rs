@@ -270,6 +270,53 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
         (400, Some("invalid_grant")),
         "another client's actor token: {body}"
     );
+    // A user's token issued to orders (here, the exchanged one) must not name that user as
+    // the actor on someone else's token: only orders' own client-credentials token may act.
+    let (status, body) = exchange(
+        &server,
+        ("orders", &orders),
+        user_token,
+        &[
+            ("audience", "billing"),
+            ("actor_token", billing_token),
+            ("actor_token_type", ACCESS_TOKEN),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a user's token as the actor: {body}"
+    );
+    let own: Value = http()
+        .post(server.url("/token"))
+        .basic_auth("orders", Some(orders.as_str()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("audience", "billing"),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let (status, body) = exchange(
+        &server,
+        ("orders", &orders),
+        user_token,
+        &[
+            ("audience", "billing"),
+            ("actor_token", own["access_token"].as_str().expect("token")),
+            ("actor_token_type", ACCESS_TOKEN),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "its own token as the actor: {body}");
+    assert_eq!(
+        claims_of(body["access_token"].as_str().expect("token"))["act"],
+        serde_json::json!({"sub": "orders"})
+    );
 
     let introspect = |token: String| {
         let billing = billing.clone();

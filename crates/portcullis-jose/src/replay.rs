@@ -3,7 +3,8 @@
 //! first, and if none had expired the new key is refused rather than an old one forgotten (a
 //! forgotten key could be replayed).
 
-use crate::UnixSeconds;
+/// Unix seconds.
+type UnixSeconds = i64;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
