@@ -18,7 +18,9 @@ where
             return Ok(identity.clone());
         }
         let verifier = Arc::<Verifier>::from_ref(state);
-        verifier.identify(&parts.headers, unix_now()).await
+        verifier
+            .identify_request(&parts.method, &parts.uri, &parts.headers, unix_now())
+            .await
     }
 }
 

@@ -20,6 +20,10 @@ pub enum AuthError {
     /// A role is missing: 403.
     #[error("a required role is missing")]
     MissingRole,
+    /// The DPoP proof of a bound token is missing, invalid, for another key or request, or
+    /// replayed: 401 `invalid_dpop_proof` with a DPoP challenge (RFC 9449 §7.1).
+    #[error("{0}")]
+    InvalidDpopProof(String),
     /// The issuer's keys could not be obtained: 503, not the caller's fault.
     #[error("token keys are not available yet")]
     Unavailable,
@@ -29,7 +33,9 @@ impl AuthError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::MissingToken | AuthError::InvalidToken(_) => 401,
+            AuthError::MissingToken
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidDpopProof(_) => 401,
             AuthError::MalformedRequest => 400,
             AuthError::InsufficientScope(_) | AuthError::MissingRole => 403,
             AuthError::Unavailable => 503,
@@ -60,6 +66,13 @@ impl AuthError {
             AuthError::MissingRole => {
                 Some("Bearer realm=\"portcullis\", error=\"insufficient_scope\"".to_owned())
             }
+            AuthError::InvalidDpopProof(description) => Some(format!(
+                "DPoP error=\"invalid_dpop_proof\", error_description=\"{}\", algs=\"{}\"",
+                clean(description),
+                portcullis_jose::Algorithm::ALL
+                    .map(|alg| alg.as_str())
+                    .join(" ")
+            )),
             AuthError::Unavailable => None,
         }
     }
@@ -70,6 +83,7 @@ impl AuthError {
             AuthError::MissingToken => "unauthorized",
             AuthError::MalformedRequest => "invalid_request",
             AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::InsufficientScope(_) | AuthError::MissingRole => "insufficient_scope",
             AuthError::Unavailable => "temporarily_unavailable",
         }

@@ -62,7 +62,15 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         Box::pin(async move {
-            match verifier.identify(request.headers(), unix_now()).await {
+            let identified = verifier
+                .identify_request(
+                    request.method(),
+                    request.uri(),
+                    request.headers(),
+                    unix_now(),
+                )
+                .await;
+            match identified {
                 Ok(identity) => {
                     request.extensions_mut().insert::<Identity>(identity);
                     inner.call(request).await

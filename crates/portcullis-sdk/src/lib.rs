@@ -33,6 +33,7 @@
 #[cfg(feature = "axum")]
 mod axum_extractor;
 mod bearer;
+mod dpop_check;
 mod error;
 mod identity;
 #[cfg(feature = "axum")]

@@ -1,8 +1,9 @@
 //! Identifying the caller of a request: by verifying its bearer token (default) or, for services
 //! that only the gateway can reach, by trusting the gateway's identity headers.
 
-use crate::{AuthError, BearerError, Identity, bearer_token};
-use http::HeaderMap;
+use crate::dpop_check::{DpopCheck, ProvedRequest};
+use crate::{AuthError, BearerError, Identity, TokenScheme, access_token};
+use http::{HeaderMap, Method, Uri};
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet, RemoteValidationError};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,7 @@ enum Mode {
     VerifyTokens {
         keys: Box<RemoteKeySet>,
         leeway_secs: i64,
+        dpop: DpopCheck,
     },
     TrustGatewayHeaders,
 }
@@ -84,6 +86,7 @@ impl Verifier {
             mode: Mode::VerifyTokens {
                 keys: Box::new(keys),
                 leeway_secs: 30,
+                dpop: DpopCheck::new(None),
             },
         })
     }
@@ -97,17 +100,58 @@ impl Verifier {
         }
     }
 
-    /// Identifies the caller of a request with these headers, at Unix time `now`.
+    /// The same verifier for a service that clients reach at `origin` (`https://api.example.com`;
+    /// behind the gateway, the gateway's public URL): the URL DPoP proofs must name. Without it,
+    /// the request's `Host` over plain http.
+    #[must_use]
+    pub fn with_public_url(mut self, origin: &str) -> Self {
+        if let Mode::VerifyTokens { dpop, .. } = &mut self.mode {
+            *dpop = DpopCheck::new(Some(origin.to_owned()));
+        }
+        self
+    }
+
+    /// Identifies the caller of a request with these headers, at Unix time `now`. Without the
+    /// request's method and URI, a DPoP-bound token cannot be checked and is refused: use
+    /// [`Verifier::identify_request`] (as the layer and the extractor do) to accept them.
     ///
     /// # Errors
     /// [`AuthError`]: missing, malformed or invalid token; keys unavailable.
     pub async fn identify(&self, headers: &HeaderMap, now: i64) -> Result<Identity, AuthError> {
+        self.identify_inner(headers, None, now).await
+    }
+
+    /// Identifies the caller of a request (`method`, `uri`, `headers`) at Unix time `now`: a
+    /// bearer token, or a DPoP-bound token with a valid proof for this request (RFC 9449 §7).
+    ///
+    /// # Errors
+    /// [`AuthError`]: missing, malformed or invalid token or proof; keys unavailable.
+    pub async fn identify_request(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Identity, AuthError> {
+        self.identify_inner(headers, Some((method, uri)), now).await
+    }
+
+    async fn identify_inner(
+        &self,
+        headers: &HeaderMap,
+        request: Option<(&Method, &Uri)>,
+        now: i64,
+    ) -> Result<Identity, AuthError> {
         match &self.mode {
             Mode::TrustGatewayHeaders => {
                 Identity::from_gateway_headers(headers).ok_or(AuthError::MissingToken)
             }
-            Mode::VerifyTokens { keys, leeway_secs } => {
-                let token = bearer_token(headers).map_err(|error| match error {
+            Mode::VerifyTokens {
+                keys,
+                leeway_secs,
+                dpop,
+            } => {
+                let (scheme, token) = access_token(headers).map_err(|error| match error {
                     BearerError::Missing => AuthError::MissingToken,
                     BearerError::Malformed => AuthError::MalformedRequest,
                 })?;
@@ -122,14 +166,22 @@ impl Verifier {
                     })?;
                 let identity = Identity::from_claims(&validated.claims)
                     .ok_or_else(|| AuthError::InvalidToken("token claims are unusable".into()))?;
-                // A token bound to a key (RFC 9449) is good only with a proof of that key, which
-                // the gateway checks; presented here as a plain bearer token, it is refused.
-                if identity.is_sender_constrained() {
-                    return Err(AuthError::InvalidToken(
-                        "this token is bound to a key (DPoP); present it through the gateway"
-                            .into(),
-                    ));
-                }
+                let Some((method, uri)) = request else {
+                    // No request to prove: only a plain bearer token will do.
+                    if scheme == TokenScheme::Dpop || identity.is_sender_constrained() {
+                        return Err(AuthError::InvalidToken(
+                            "this token is bound to a key (DPoP); its proof cannot be checked here"
+                                .into(),
+                        ));
+                    }
+                    return Ok(identity);
+                };
+                let proved = ProvedRequest {
+                    method,
+                    uri,
+                    headers,
+                };
+                dpop.check(&identity, scheme, token, &proved, (now, *leeway_secs))?;
                 Ok(identity)
             }
         }

@@ -281,7 +281,7 @@ async fn every_hostile_token_is_refused_by_the_extractor() {
             "{defect}: the handler ran"
         );
     }
-    // A token bound to a key (RFC 9449) is no bearer token, and the SDK checks no proofs yet.
+    // A token bound to a key (RFC 9449) is no bearer token: without its proof it is refused.
     let bound = portcullis_testkit::hostile::TokenForge::new(
         server
             .state
@@ -301,4 +301,139 @@ async fn every_hostile_token_is_refused_by_the_extractor() {
         401,
         "a DPoP-bound token as a bearer token"
     );
+}
+
+/// A DPoP-bound token reaches an SDK-verified service only with a fresh proof of its key for
+/// that exact request; a thief holding the token alone, or replaying a proof, is refused
+/// (RFC 9449 §7), and the challenge says DPoP.
+#[tokio::test]
+async fn a_bound_token_needs_a_fresh_proof_of_its_key_for_this_request() {
+    use portcullis_testkit::dpop::DpopKey;
+    let server = TestAuthServer::start().await;
+    let (_, secret) = server
+        .add_client(ClientRegistration {
+            id: "svc".into(),
+            kind: ClientKind::Confidential,
+            grant_types: vec![GrantType::ClientCredentials],
+            redirect_uris: vec![],
+            scopes: vec!["products:read".into()],
+            audiences: vec!["api".into()],
+            access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: vec![],
+            id_token_algorithm: None,
+            keys: None,
+            dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
+        })
+        .await;
+    let secret = secret.expect("secret");
+    let key = DpopKey::new();
+    let body: Value = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth("svc", Some(&secret))
+        .header(
+            "dpop",
+            key.proof("POST", &server.url("/token"), server.now(), None),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let bound = body["access_token"].as_str().expect("token").to_owned();
+    let public = "https://api.example";
+    let base = serve(
+        Verifier::for_issuer(&server.base_url, Some("api"))
+            .await
+            .expect("verifier")
+            .with_public_url(public),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let call = |scheme: &'static str, proof: Option<String>| {
+        let mut request = http
+            .get(format!("{base}/products"))
+            .header("authorization", format!("{scheme} {bound}"));
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send()
+    };
+    let url = format!("{public}/products");
+    let proof = key.proof("GET", &url, server.now(), Some(&bound));
+    let ok = call("DPoP", Some(proof.clone())).await.expect("call");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.expect("body"), "products");
+
+    let thief = DpopKey::new();
+    let refusals = [
+        (
+            "Bearer",
+            None,
+            "the stolen token alone, as a bearer token",
+            "invalid_token",
+        ),
+        ("DPoP", None, "no proof", "invalid_dpop_proof"),
+        (
+            "DPoP",
+            Some(proof),
+            "a replayed proof",
+            "invalid_dpop_proof",
+        ),
+        (
+            "DPoP",
+            Some(thief.proof("GET", &url, server.now(), Some(&bound))),
+            "a proof of another key",
+            "invalid_dpop_proof",
+        ),
+        (
+            "DPoP",
+            Some(key.proof("POST", &url, server.now(), Some(&bound))),
+            "a proof for another method",
+            "invalid_dpop_proof",
+        ),
+        (
+            "DPoP",
+            Some(key.proof(
+                "GET",
+                &format!("{public}/admin"),
+                server.now(),
+                Some(&bound),
+            )),
+            "a proof for another URL",
+            "invalid_dpop_proof",
+        ),
+        (
+            "DPoP",
+            Some(key.proof("GET", &url, server.now(), None)),
+            "a proof without ath",
+            "invalid_dpop_proof",
+        ),
+    ];
+    for (scheme, proof, what, error) in refusals {
+        let response = call(scheme, proof).await.expect("call");
+        assert_eq!(response.status(), 401, "{what}");
+        let challenge = header(&response);
+        assert!(
+            challenge.contains(&format!("error=\"{error}\"")),
+            "{what}: {challenge}"
+        );
+        if error == "invalid_dpop_proof" {
+            assert!(challenge.starts_with("DPoP "), "{what}: {challenge}");
+        }
+    }
+
+    let unbound = token(&server, &secret, "products:read").await;
+    let as_dpop = http
+        .get(format!("{base}/products"))
+        .header("authorization", format!("DPoP {unbound}"))
+        .header("dpop", key.proof("GET", &url, server.now(), Some(&unbound)))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(as_dpop.status(), 401, "an unbound token sent as DPoP");
 }
