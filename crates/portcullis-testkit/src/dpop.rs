@@ -59,6 +59,32 @@ impl DpopKey {
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("proof")
     }
 
+    /// A proof with the header `header` (this key's, changed by the caller), signed with
+    /// `alg` and `key`: for the defects a well-behaved library would not produce.
+    pub fn sign_with_header(
+        header: &Value,
+        claims: &Value,
+        alg: Algorithm,
+        key: &EncodingKey,
+    ) -> String {
+        let encode = |value: &Value| {
+            portcullis_jose::base64url::encode(serde_json::to_vec(value).expect("json"))
+        };
+        let input = format!("{}.{}", encode(header), encode(claims));
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).expect("signature");
+        format!("{input}.{signature}")
+    }
+
+    /// This key's proof header: `typ`, `alg` and the public `jwk`.
+    pub fn header(&self) -> Value {
+        json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk })
+    }
+
+    /// The private key, to sign a proof with a changed header.
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
     /// A fresh proof for `method url` at `now`, with `ath` for `access_token`.
     pub fn proof(&self, method: &str, url: &str, now: i64, access_token: Option<&str>) -> String {
         self.sign(&Self::claims(method, url, now, access_token))

@@ -137,6 +137,48 @@ async fn a_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_this_reques
             "another key",
         ),
         ("not.a.proof".to_owned(), "garbage"),
+        (
+            {
+                // §4.3 (5): a symmetric algorithm, its key in the header.
+                let secret = b"a shared secret of thirty-two bytes";
+                let header = json!({"typ": "dpop+jwt", "alg": "HS256",
+                    "jwk": {"kty": "oct", "k": portcullis_jose::base64url::encode(secret)}});
+                DpopKey::sign_with_header(
+                    &header,
+                    &claims(&stack, "GET", &url, &bound),
+                    jsonwebtoken::Algorithm::HS256,
+                    &jsonwebtoken::EncodingKey::from_secret(secret),
+                )
+            },
+            "a symmetric alg",
+        ),
+        (
+            {
+                // §4.3 (6): the header's key carries its private part.
+                let mut header = key.header();
+                header["jwk"]["d"] = json!("jpsQnnGQmL-YBIffH1136cLYkq8qeO8V4lLlVSg0LB0");
+                DpopKey::sign_with_header(
+                    &header,
+                    &claims(&stack, "GET", &url, &bound),
+                    jsonwebtoken::Algorithm::ES256,
+                    key.encoding_key(),
+                )
+            },
+            "a private key in the header",
+        ),
+        (
+            {
+                let mut header = key.header();
+                header["typ"] = json!("JWT");
+                DpopKey::sign_with_header(
+                    &header,
+                    &claims(&stack, "GET", &url, &bound),
+                    jsonwebtoken::Algorithm::ES256,
+                    key.encoding_key(),
+                )
+            },
+            "typ not dpop+jwt",
+        ),
     ];
     for (proof, what) in &defects {
         refused_as(
