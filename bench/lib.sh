@@ -124,11 +124,13 @@ NGINX
 }
 
 # An auth server on loopback PORT issuing ALG access tokens, with a client-credentials client
-# `bench` (scope `read`, audience `api`); adds its pid to PIDS and sets ISSUER_TOKEN to a token.
+# `bench` (scope `read`, audience `api`); adds its pid to PIDS, sets ISSUER_TOKEN to a token and
+# ISSUER_SECRET to the client's secret.
 start_issuer() { # binary data-dir port alg
     local out secret
     out=$("$1" admin --data-dir "$2" client add bench --grant client_credentials --scope read --audience api)
     secret=$(sed -n 's/^client_secret: //p' <<<"$out")
+    ISSUER_SECRET=$secret
     PORTCULLIS_KEYS_ACCESS_TOKEN_ALGORITHM=$4 PORTCULLIS_LOG_LEVEL=warn \
         "$1" serve auth --data-dir "$2" --listen "127.0.0.1:$3" --admin-listen 127.0.0.1:0 > /dev/null 2>&1 &
     PIDS+=($!)

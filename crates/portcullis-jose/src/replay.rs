@@ -1,16 +1,18 @@
 //! Single use within a window: remembers keys (a DPoP proof's `jti` with its key) until they
-//! expire, so a second use of one is recognized. In memory, bounded: when full, expired keys go
-//! first, and if none had expired the new key is refused rather than an old one forgotten (a
-//! forgotten key could be replayed).
+//! expire, so a second use of one is recognized. In memory and bounded: each key is kept as 16
+//! bytes of its SHA-256, expired keys leave in the order they came (amortized constant time per
+//! use, never a scan of the whole set), and when the set is full of live keys a new one is
+//! refused rather than an old one forgotten (a forgotten key could be replayed).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 
 /// Unix seconds.
 type UnixSeconds = i64;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
-/// Proofs one process remembers at most at once (about 150 bytes each), without Redis or while
-/// it is away.
-pub const PROOFS_REMEMBERED: usize = 200_000;
+/// Live keys one process remembers at most (about 60 bytes each): DPoP proofs live about a
+/// minute and a half, so this holds some 20,000 proofs a second.
+pub const PROOFS_REMEMBERED: usize = 2_000_000;
 
 /// What a use of a key is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +25,38 @@ pub enum FirstUse {
     Full,
 }
 
+/// A key as remembered: the first 16 bytes of its SHA-256.
+type Digest = [u8; 16];
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// Each key's expiry.
+    expiries: HashMap<Digest, UnixSeconds>,
+    /// Keys in the order they came, with the expiry they came with.
+    arrivals: VecDeque<(Digest, UnixSeconds)>,
+}
+
+impl Seen {
+    /// Forgets keys from the oldest arrival on while they have expired.
+    fn forget_expired(&mut self, now: UnixSeconds) {
+        while let Some(&(digest, until)) = self.arrivals.front() {
+            if until > now {
+                break;
+            }
+            self.arrivals.pop_front();
+            // Only if it was not used again (with a later expiry) since.
+            if self.expiries.get(&digest) == Some(&until) {
+                self.expiries.remove(&digest);
+            }
+        }
+    }
+}
+
 /// Keys seen, each until its expiry.
 #[derive(Debug)]
 pub struct ReplayWindow {
     capacity: usize,
-    seen: Mutex<HashMap<String, UnixSeconds>>,
+    seen: Mutex<Seen>,
 }
 
 impl ReplayWindow {
@@ -35,26 +64,31 @@ impl ReplayWindow {
     pub fn new(capacity: usize) -> Self {
         ReplayWindow {
             capacity,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
         }
     }
 
     /// Records a use of `key`, live until `until`.
     pub fn first_use(&self, key: String, until: UnixSeconds, now: UnixSeconds) -> FirstUse {
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&crate::sha256(key.as_bytes())[..16]);
         let mut seen = self
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.get(&key).is_some_and(|expiry| *expiry > now) {
+        seen.forget_expired(now);
+        if seen
+            .expiries
+            .get(&digest)
+            .is_some_and(|expiry| *expiry > now)
+        {
             return FirstUse::Replayed;
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, expiry| *expiry > now);
-            if seen.len() >= self.capacity {
-                return FirstUse::Full;
-            }
+        if seen.expiries.len() >= self.capacity {
+            return FirstUse::Full;
         }
-        seen.insert(key, until);
+        seen.expiries.insert(digest, until);
+        seen.arrivals.push_back((digest, until));
         FirstUse::Yes
     }
 }

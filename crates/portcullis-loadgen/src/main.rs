@@ -21,6 +21,11 @@ enum Scenario {
     /// A whole Authorization Code + PKCE flow in a fresh browser: sign-in with the real password
     /// hash, remembered consent, code exchange.
     CodeFlow,
+    /// `GET --gateway` with a bearer token (client credentials) through the gateway.
+    GatewayBearer,
+    /// `GET --gateway` with a DPoP-bound token and a fresh proof per request (signed before the
+    /// clock starts, so the driver's signing does not compete with the gateway for the cores).
+    GatewayDpop,
 }
 
 /// Command line.
@@ -48,6 +53,12 @@ struct Args {
     /// Password (refresh and code flow).
     #[arg(long, default_value = "bench password 1")]
     password: String,
+    /// The gateway URL of the gateway scenarios (an authenticated route).
+    #[arg(long)]
+    gateway: Option<String>,
+    /// DPoP proofs made in advance (gateway-dpop): at least the requests of the run.
+    #[arg(long, default_value_t = 150_000)]
+    proofs: usize,
     /// Concurrent workers.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,

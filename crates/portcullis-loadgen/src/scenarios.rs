@@ -11,6 +11,15 @@ pub struct Target {
     scenario: Scenario,
     http: reqwest::Client,
     settings: Arc<Settings>,
+    gateway: Option<Arc<GatewayCalls>>,
+}
+
+/// A gateway scenario's token and, for DPoP, the proofs made in advance.
+struct GatewayCalls {
+    url: String,
+    authorization: String,
+    proofs: Vec<String>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
 struct Settings {
@@ -36,15 +45,28 @@ impl Target {
     /// # Errors
     /// A missing client secret for client credentials.
     pub async fn new(args: &Args) -> anyhow::Result<Self> {
-        if args.scenario == Scenario::ClientCredentials && args.secret.is_none() {
-            anyhow::bail!("client-credentials needs --secret");
+        let gateway_scenario = matches!(
+            args.scenario,
+            Scenario::GatewayBearer | Scenario::GatewayDpop
+        );
+        if (args.scenario == Scenario::ClientCredentials || gateway_scenario)
+            && args.secret.is_none()
+        {
+            anyhow::bail!("{:?} needs --secret", args.scenario);
         }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(args.concurrency)
+            .build()?;
+        let gateway = if gateway_scenario {
+            Some(Arc::new(gateway_calls(&http, args).await?))
+        } else {
+            None
+        };
         Ok(Target {
             scenario: args.scenario,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_max_idle_per_host(args.concurrency)
-                .build()?,
+            gateway,
+            http,
             settings: Arc::new(Settings {
                 url: args.url.trim_end_matches('/').to_owned(),
                 client: args.client.clone(),
@@ -109,6 +131,31 @@ impl Target {
                 }
             }
             (Scenario::CodeFlow, _) => self.code_flow("openid").await["access_token"].is_string(),
+            (Scenario::GatewayBearer | Scenario::GatewayDpop, _) => {
+                let Some(gateway) = &self.gateway else {
+                    return false;
+                };
+                let mut request = self
+                    .http
+                    .get(&gateway.url)
+                    .header("authorization", &gateway.authorization);
+                if !gateway.proofs.is_empty() {
+                    let index = gateway
+                        .next
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(proof) = gateway.proofs.get(index) else {
+                        if index == gateway.proofs.len() {
+                            eprintln!("out of DPoP proofs: raise --proofs");
+                        }
+                        return false;
+                    };
+                    request = request.header("dpop", proof);
+                }
+                request
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status() == 200)
+            }
             (Scenario::Refresh, WorkerState::Stateless) => false,
         }
     }
@@ -162,4 +209,69 @@ fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
         serializer.append_pair(name, value);
     }
     serializer.finish()
+}
+
+/// Gets a client-credentials token (bound to a new key for DPoP) and makes the proofs.
+async fn gateway_calls(http: &reqwest::Client, args: &Args) -> anyhow::Result<GatewayCalls> {
+    use portcullis_testkit::dpop::DpopKey;
+    let url = args
+        .gateway
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the gateway scenarios need --gateway"))?;
+    let token_url = format!("{}/token", args.url.trim_end_matches('/'));
+    let dpop = args.scenario == Scenario::GatewayDpop;
+    let key = DpopKey::new();
+    let mut request = http
+        .post(&token_url)
+        .basic_auth(&args.client, args.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")]);
+    if dpop {
+        request = request.header("dpop", key.proof("POST", &token_url, unix_now(), None));
+    }
+    let body: Value = request.send().await?.json().await?;
+    let token = body["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no token: {body}"))?
+        .to_owned();
+    let (authorization, proofs) = if dpop {
+        // Signed on every core (the gateway is idle meanwhile), all with this `iat`: a proof is
+        // good for a minute, so the run must start and end within it.
+        let now = unix_now();
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let per_thread = args.proofs.div_ceil(threads);
+        let proofs = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..per_thread)
+                            .map(|_| key.proof("GET", &url, now, Some(&token)))
+                            .collect::<Vec<String>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("signing thread"))
+                .collect()
+        });
+        (format!("DPoP {token}"), proofs)
+    } else {
+        (format!("Bearer {token}"), Vec::new())
+    };
+    Ok(GatewayCalls {
+        url,
+        authorization,
+        proofs,
+        next: std::sync::atomic::AtomicUsize::new(0),
+    })
+}
+
+/// The wall clock in Unix seconds (proofs carry it as `iat`).
+#[allow(clippy::disallowed_methods)] // the driver's one reading of the wall clock
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
