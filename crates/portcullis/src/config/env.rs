@@ -34,6 +34,8 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["auth", "audit_retention_days"], Kind::Integer),
     (&["auth", "tls_cert_file"], Kind::Text),
     (&["auth", "tls_key_file"], Kind::Text),
+    (&["auth", "outbound_private_networks"], Kind::Boolean),
+    (&["auth", "dpop_nonce"], Kind::Boolean),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),
@@ -66,6 +68,8 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["log", "level"], Kind::Text),
     (&["gateway", "listen"], Kind::Text),
     (&["gateway", "admin_listen"], Kind::Text),
+    (&["gateway", "dpop_nonce"], Kind::Boolean),
+    (&["gateway", "dpop_nonce_secret"], Kind::Text),
 ];
 
 /// The environment variable of an option path.

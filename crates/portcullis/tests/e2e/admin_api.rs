@@ -469,6 +469,75 @@ async fn clients_keys_and_sessions_are_managed() {
         (status, answer["field"].as_str()),
         (400, Some("grant_types"))
     );
+    // A client registered with its public keys authenticates with private_key_jwt: no secret.
+    let key = portcullis_testkit::client_key::ClientKey::new("k1");
+    let (status, keyed) = call(
+        &server,
+        post.clone(),
+        "/admin/v1/clients",
+        admin,
+        Some(
+            json!({"id": "signer", "kind": "confidential", "grant_types": ["client_credentials"],
+            "jwks": key.jwks(), "dpop_bound_access_tokens": true,
+            "backchannel_logout_uri": "https://signer.example/logout"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{keyed}");
+    assert!(keyed["client_secret"].is_null(), "{keyed}");
+    assert_eq!(
+        keyed["client"]["token_endpoint_auth_method"],
+        "private_key_jwt"
+    );
+    assert_eq!(keyed["client"]["dpop_bound_access_tokens"], true);
+    assert_eq!(keyed["client"]["jwks"]["keys"][0]["kid"], "k1");
+    let (status, answer) = call(
+        &server,
+        post.clone(),
+        "/admin/v1/clients/signer/secret",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("id")),
+        "no secret to rotate"
+    );
+    let mut private = key.jwks();
+    private["keys"][0]["d"] = json!("jpsQnnGQmL-YBIffH1136cLYkq8qeO8V4lLlVSg0LB0");
+    for (body, field) in [
+        (
+            json!({"id": "x", "kind": "confidential", "grant_types": ["client_credentials"], "jwks": private}),
+            "jwks",
+        ),
+        (
+            json!({"id": "x", "kind": "confidential", "grant_types": ["client_credentials"], "jwks": key.jwks(), "jwks_uri": "https://x.example/jwks"}),
+            "jwks",
+        ),
+        (
+            json!({"id": "x", "kind": "confidential", "grant_types": ["client_credentials"], "jwks_uri": "http://x.example/jwks"}),
+            "jwks_uri",
+        ),
+        (
+            json!({"id": "x", "kind": "confidential", "grant_types": ["client_credentials"], "backchannel_logout_uri": "https://x.example/bc#f"}),
+            "backchannel_logout_uri",
+        ),
+    ] {
+        let (status, answer) = call(
+            &server,
+            post.clone(),
+            "/admin/v1/clients",
+            admin,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {answer}"
+        );
+    }
     let (status, client) = call(
         &server,
         get.clone(),

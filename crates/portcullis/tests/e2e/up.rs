@@ -128,6 +128,11 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         steps[8].contains(r#""name":"admin","scopes":["portcullis:admin","portcullis:audit"]"#),
         "step 8, the roles and their scopes: {stdout}"
     );
+    assert!(
+        steps[9].contains(r#""issued_token_type":"urn:ietf:params:oauth:token-type:access_token""#)
+            && steps[9].contains(r#""scope":"products:read""#),
+        "step 12, token exchange: {stdout}"
+    );
 
     // products-service behind the same gateway: reading needs products:read or a signed-in user,
     // writing needs the admin role and a valid body; /public needs nothing.

@@ -135,18 +135,22 @@ pub async fn seed(
             ],
             api_audience,
         )),
-        public(registration(
-            WEB_CLIENT,
-            ClientKind::Public,
-            user_grants(),
-            &["openid", "profile", "products:read", "portcullis:admin"],
-            api_audience,
-        )),
+        public(ClientRegistration {
+            // demo-service may exchange these tokens (RFC 8693): they are meant for it too.
+            audiences: vec![api_audience.to_owned(), SERVICE_CLIENT.to_owned()],
+            ..registration(
+                WEB_CLIENT,
+                ClientKind::Public,
+                user_grants(),
+                &["openid", "profile", "products:read", "portcullis:admin"],
+                api_audience,
+            )
+        }),
         DesiredClient {
             registration: registration(
                 SERVICE_CLIENT,
                 ClientKind::Confidential,
-                vec![GrantType::ClientCredentials],
+                vec![GrantType::ClientCredentials, GrantType::TokenExchange],
                 &["products:read"],
                 api_audience,
             ),

@@ -50,7 +50,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          \n  products-service  http://{products}\
          \n  data              {data}\
          \n\nDemo users: testuser (roles admin, user) and guest (role user); role admin grants portcullis:admin. Clients: demo-cli (public, PKCE),\
-         \ndemo-service (client credentials), demo-web (first-party, POST /login).\n",
+         \ndemo-service (client credentials, token exchange), demo-web (first-party, POST /login).\n",
         admin = stack.gateway_admin,
         auth_admin = stack.auth_admin,
         issuer = stack.issuer,
@@ -93,6 +93,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          # 9. the admin console, in a browser: http://{auth_admin}/console (sign in as testuser)\n\
          # 10. your own account, in a browser: {issuer}/account (sessions, applications, password, email)\n\
          {register}\
+         # 12. delegation (RFC 8693 token exchange): demo-service trades testuser's token for one to call the API\n\
+         #     on her behalf, narrowed to demo-service's scope, its act claim naming demo-service\n\
+         curl -s -u \"{SERVICE_CLIENT}:$DEMO_SERVICE_SECRET\" {gateway}/token -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+         -d subject_token_type=urn:ietf:params:oauth:token-type:access_token -d subject_token=\"$TOKEN\" -d audience={gateway}\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(
