@@ -23,12 +23,23 @@ async fn both_metadata_documents_list_exactly_what_is_implemented() {
         assert_eq!(metadata["jwks_uri"], server.url("/.well-known/jwks.json"));
         assert_eq!(
             metadata["grant_types_supported"],
-            serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
+            serde_json::json!([
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
+            ])
         );
         assert_eq!(
             metadata["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
         );
+        assert_eq!(metadata["backchannel_logout_supported"], true);
+        assert_eq!(metadata["backchannel_logout_session_supported"], true);
         for (field, path) in [
             ("authorization_endpoint", "/authorize"),
             ("userinfo_endpoint", "/userinfo"),
