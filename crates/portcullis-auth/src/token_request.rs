@@ -11,9 +11,9 @@ use portcullis_core::grant::token_exchange::{
     ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TokenExchangeRequest,
 };
 use portcullis_core::{AuditEvent, Client};
-use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
+use portcullis_jose::dpop::{DpopExpectations, normalize_htu, single_proof};
 use portcullis_service::TokenRequest;
-use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, ProofRefusal, use_proof};
+use portcullis_service::dpop::{ProofRefusal, use_proof};
 use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use std::net::SocketAddr;
@@ -86,24 +86,20 @@ async fn dpop_key(state: &AppState, headers: &HeaderMap) -> Result<Option<String
     let invalid = |description: &str| {
         OAuthError::new(OAuthErrorCode::InvalidDpopProof, description.to_owned())
     };
-    let mut proofs = headers.get_all("dpop").iter();
-    let proof = match (proofs.next(), proofs.next()) {
-        (None, _) => return Ok(None),
-        (Some(proof), None) => proof
-            .to_str()
-            .map_err(|_| invalid("the proof is not text"))?,
-        (Some(_), Some(_)) => return Err(invalid("send exactly one DPoP proof")),
-    };
+    if !headers.contains_key("dpop") {
+        return Ok(None);
+    }
+    let proof =
+        single_proof(headers.get_all("dpop").iter().map(|v| v.as_bytes())).map_err(invalid)?;
     let url = normalize_htu(&state.settings.endpoint(crate::routes::paths::TOKEN))
         .ok_or_else(|| invalid("the token endpoint's URL is not an http(s) URL"))?;
-    let expected = DpopExpectations {
-        method: "POST",
-        url: &url,
-        now: state.clock.now(),
-        max_age_secs: PROOF_MAX_AGE_SECS,
-        leeway_secs: state.settings.verifier_leeway_secs,
-        access_token: None,
-    };
+    let expected = DpopExpectations::new(
+        "POST",
+        &url,
+        None,
+        state.clock.now(),
+        state.settings.verifier_leeway_secs,
+    );
     let proof = use_proof(
         state.dpop_proofs.as_ref(),
         proof,

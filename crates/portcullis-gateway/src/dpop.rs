@@ -9,10 +9,10 @@ use crate::authenticate::AuthFailure;
 use crate::identity::{AssertedIdentity, TokenBinding};
 use axum::http::{HeaderMap, HeaderName, Method, Uri, header};
 use portcullis_core::dpop_nonce::DpopNonces;
-use portcullis_jose::dpop::{DpopExpectations, normalize_htu};
+use portcullis_jose::dpop::{DpopExpectations, normalize_htu, single_proof};
 use portcullis_sdk::{TokenScheme, access_token};
 use portcullis_service::ProofReplay;
-use portcullis_service::dpop::{PROOF_MAX_AGE_SECS, ProofRefusal, use_proof};
+use portcullis_service::dpop::{ProofRefusal, use_proof};
 use std::sync::Arc;
 
 /// The `DPoP` request header.
@@ -109,25 +109,21 @@ impl DpopGate {
         let Ok((_, token)) = access_token(request.headers) else {
             return Err(AuthFailure::Malformed);
         };
-        // RFC 9449 §4.3 (1): exactly one DPoP header.
-        let mut proofs = request.headers.get_all(&DPOP).iter();
-        let (Some(proof), None) = (proofs.next(), proofs.next()) else {
-            return invalid("send exactly one DPoP proof");
-        };
-        let Ok(proof) = proof.to_str() else {
-            return invalid("the proof is not text");
+        let proof = match single_proof(request.headers.get_all(&DPOP).iter().map(|v| v.as_bytes()))
+        {
+            Ok(proof) => proof,
+            Err(why) => return invalid(why),
         };
         let Some(url) = self.request_url(request) else {
             return invalid("the request URL cannot be determined");
         };
-        let expected = DpopExpectations {
-            method: request.method.as_str(),
-            url: &url,
+        let expected = DpopExpectations::new(
+            request.method.as_str(),
+            &url,
+            Some(token),
             now,
-            max_age_secs: PROOF_MAX_AGE_SECS,
-            leeway_secs: self.leeway_secs,
-            access_token: Some(token),
-        };
+            self.leeway_secs,
+        );
         // RFC 9449 §11.1: a proof is used once.
         let verified =
             match use_proof(self.seen.as_ref(), proof, &expected, self.nonces.as_deref()).await {

@@ -40,6 +40,22 @@ pub enum DpopError {
     NonceRequired,
 }
 
+/// How old a proof may be, in seconds, at any endpoint (the auth server, the gateway, the SDK).
+pub const PROOF_MAX_AGE_SECS: i64 = 60;
+
+/// The one proof among a request's `DPoP` header values: RFC 9449 §4.3 (1) allows exactly one.
+///
+/// # Errors
+/// Why there is none to check, in words for `error_description`.
+pub fn single_proof<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Result<&'a str, &'static str> {
+    match (values.next(), values.next()) {
+        (Some(proof), None) => std::str::from_utf8(proof).map_err(|_| "the proof is not text"),
+        _ => Err("send exactly one DPoP proof"),
+    }
+}
+
 /// What a proof must match.
 #[derive(Debug, Clone, Copy)]
 pub struct DpopExpectations<'a> {
@@ -57,7 +73,29 @@ pub struct DpopExpectations<'a> {
     pub access_token: Option<&'a str>,
 }
 
-/// A verified proof; [`DpopProof::use_once`] refuses a second use of it.
+impl<'a> DpopExpectations<'a> {
+    /// What a proof must match at `url` (normalized) for `method` at `now`: at most
+    /// [`PROOF_MAX_AGE_SECS`] old plus `leeway_secs`, naming `access_token` when one is presented
+    /// (at a resource; not at the token endpoint).
+    pub fn new(
+        method: &'a str,
+        url: &'a str,
+        access_token: Option<&'a str>,
+        now: i64,
+        leeway_secs: i64,
+    ) -> Self {
+        DpopExpectations {
+            method,
+            url,
+            now,
+            max_age_secs: PROOF_MAX_AGE_SECS,
+            leeway_secs,
+            access_token,
+        }
+    }
+}
+
+/// A verified proof; its [`DpopProof::replay_key`] is remembered so it is used once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DpopProof {
     /// The JWK SHA-256 thumbprint of the proof's key (RFC 7638), base64url.

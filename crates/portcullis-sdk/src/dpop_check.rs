@@ -6,11 +6,8 @@
 
 use crate::{AuthError, Identity, TokenScheme};
 use http::{HeaderMap, Method, Uri, header};
-use portcullis_jose::dpop::{DpopExpectations, normalize_htu, verify_proof};
+use portcullis_jose::dpop::{DpopExpectations, normalize_htu, single_proof, verify_proof};
 use portcullis_jose::replay::{FirstUse, PROOFS_REMEMBERED, ReplayWindow};
-
-/// How old a proof may be, in seconds (as at the auth server and the gateway).
-const PROOF_MAX_AGE_SECS: i64 = 60;
 
 /// What a request must prove for a bound token.
 #[derive(Debug)]
@@ -69,25 +66,16 @@ impl DpopCheck {
                 ));
             }
         };
-        // RFC 9449 §4.3 (1): exactly one DPoP header.
-        let mut proofs = request.headers.get_all("dpop").iter();
-        let (Some(proof), None) = (proofs.next(), proofs.next()) else {
-            return invalid("send exactly one DPoP proof");
-        };
-        let Ok(proof) = proof.to_str() else {
-            return invalid("the proof is not text");
+        let proof = match single_proof(request.headers.get_all("dpop").iter().map(|v| v.as_bytes()))
+        {
+            Ok(proof) => proof,
+            Err(why) => return invalid(why),
         };
         let Some(url) = self.request_url(request) else {
             return invalid("the request URL cannot be determined");
         };
-        let expected = DpopExpectations {
-            method: request.method.as_str(),
-            url: &url,
-            now,
-            max_age_secs: PROOF_MAX_AGE_SECS,
-            leeway_secs,
-            access_token: Some(token),
-        };
+        let expected =
+            DpopExpectations::new(request.method.as_str(), &url, Some(token), now, leeway_secs);
         let verified = match verify_proof(proof, &expected) {
             Ok(verified) => verified,
             Err(error) => return invalid(&error.to_string()),

@@ -54,6 +54,25 @@ async fn token(server: &TestAuthServer, secret: &str, scope: &str) -> String {
     body["access_token"].as_str().expect("token").to_owned()
 }
 
+/// The confidential client `svc` with these scopes, for audience `api`.
+fn service(scopes: &[&str]) -> ClientRegistration {
+    ClientRegistration {
+        id: "svc".into(),
+        kind: ClientKind::Confidential,
+        grant_types: vec![GrantType::ClientCredentials],
+        redirect_uris: vec![],
+        scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        audiences: vec!["api".into()],
+        access_token_lifetime_secs: None,
+        first_party: false,
+        post_logout_redirect_uris: vec![],
+        id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
+    }
+}
+
 fn header(response: &reqwest::Response) -> String {
     response
         .headers()
@@ -66,21 +85,7 @@ fn header(response: &reqwest::Response) -> String {
 async fn verifying_mode_checks_tokens_and_ignores_forged_headers() {
     let server = TestAuthServer::start().await;
     let (_, secret) = server
-        .add_client(ClientRegistration {
-            id: "svc".into(),
-            kind: ClientKind::Confidential,
-            grant_types: vec![GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes: vec!["products:read".into(), "other".into()],
-            audiences: vec!["api".into()],
-            access_token_lifetime_secs: None,
-            first_party: false,
-            post_logout_redirect_uris: vec![],
-            id_token_algorithm: None,
-            keys: None,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-        })
+        .add_client(service(&["products:read", "other"]))
         .await;
     let secret = secret.expect("secret");
     let base = serve(
@@ -310,23 +315,7 @@ async fn every_hostile_token_is_refused_by_the_extractor() {
 async fn a_bound_token_needs_a_fresh_proof_of_its_key_for_this_request() {
     use portcullis_testkit::dpop::DpopKey;
     let server = TestAuthServer::start().await;
-    let (_, secret) = server
-        .add_client(ClientRegistration {
-            id: "svc".into(),
-            kind: ClientKind::Confidential,
-            grant_types: vec![GrantType::ClientCredentials],
-            redirect_uris: vec![],
-            scopes: vec!["products:read".into()],
-            audiences: vec!["api".into()],
-            access_token_lifetime_secs: None,
-            first_party: false,
-            post_logout_redirect_uris: vec![],
-            id_token_algorithm: None,
-            keys: None,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-        })
-        .await;
+    let (_, secret) = server.add_client(service(&["products:read"])).await;
     let secret = secret.expect("secret");
     let key = DpopKey::new();
     let body: Value = reqwest::Client::new()

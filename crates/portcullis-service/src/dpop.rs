@@ -7,9 +7,6 @@ use portcullis_core::dpop_nonce::DpopNonces;
 use portcullis_core::replay::FirstUse;
 use portcullis_jose::dpop::{DpopError, DpopExpectations, DpopProof, verify_proof};
 
-/// How old a proof may be, in seconds, at any endpoint.
-pub const PROOF_MAX_AGE_SECS: i64 = 60;
-
 /// Why a proof was not used; every variant is an `invalid_dpop_proof` (RFC 9449 §7.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofRefusal {

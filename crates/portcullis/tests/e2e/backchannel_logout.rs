@@ -5,10 +5,9 @@
 //! or answers an error is tried again, and a notice survives a restart of the server.
 
 use super::browser::{APP, PASSWORD, app_client, sign_in_for_tokens};
-use super::support::{http, verify_typed};
+use super::support::{audit_details, claims_of, discovery, jwks, verify_typed};
 use portcullis_core::ClientRegistration;
 use portcullis_core::logout_notice::BACKCHANNEL_LOGOUT_EVENT;
-use portcullis_service::AuditQuery;
 use portcullis_testkit::browser::Browser;
 use portcullis_testkit::{ManualClock, TestAuthServer, TestOptions};
 use serde_json::Value;
@@ -71,13 +70,6 @@ fn backchannel_app(uri: &str) -> ClientRegistration {
     }
 }
 
-/// The unverified claims of a JWT.
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("payload");
-    serde_json::from_slice(&portcullis_jose::base64url::decode(payload).expect("base64url"))
-        .expect("json")
-}
-
 /// Signs alice in through the app and ends her session through RP-initiated logout; the claims
 /// of the id token she had.
 async fn sign_in_and_out(server: &TestAuthServer) -> Value {
@@ -121,14 +113,7 @@ async fn the_client_gets_a_signed_logout_token_and_a_refusal_is_retried() {
     let received = party.wait_for(2).await;
     assert_ne!(first[0], received[1], "each attempt is a new token");
 
-    let jwks: Value = http()
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = jwks(&server.base_url).await;
     let claims = verify_typed(&received[1], "logout+jwt", &jwks, &server.base_url, APP)
         .expect("a logout token verified independently");
     assert_eq!(claims["sid"], id_token["sid"], "names the session");
@@ -146,28 +131,12 @@ async fn the_client_gets_a_signed_logout_token_and_a_refusal_is_retried() {
         2,
         "delivered once, then no more"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let delivered = server
-        .state
-        .store
-        .search_audit(&AuditQuery {
-            limit: 100,
-            ..AuditQuery::default()
-        })
+    let delivered = !audit_details(&server, "backchannel_logout_delivered")
         .await
-        .expect("audit")
-        .into_iter()
-        .any(|record| record.kind == "backchannel_logout_delivered");
+        .is_empty();
     assert!(delivered, "the delivery is audited");
 
-    let discovery: Value = http()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let discovery = discovery(&server).await;
     assert_eq!(discovery["backchannel_logout_supported"], true);
     assert_eq!(discovery["backchannel_logout_session_supported"], true);
 }

@@ -5,7 +5,7 @@
 //! which algorithms proofs may use.
 
 use super::browser::{APP, Browser, CALLBACK, app_client, authorize, authorize_url, query_param};
-use super::support::{automation, http, service_client};
+use super::support::{automation, claims_of, discovery, http, service_client};
 use portcullis_testkit::TestAuthServer;
 use portcullis_testkit::dpop::DpopKey;
 use serde_json::Value;
@@ -29,13 +29,6 @@ async fn token_request(
     (status, response.json().await.expect("json"))
 }
 
-/// The claims of a compact JWT, unverified (the test only reads what the server wrote).
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("payload");
-    serde_json::from_slice(&portcullis_jose::base64url::decode(payload).expect("base64url"))
-        .expect("json")
-}
-
 #[tokio::test]
 async fn a_proof_binds_the_token_and_every_defect_is_invalid_dpop_proof() {
     let server = TestAuthServer::start().await;
@@ -47,14 +40,7 @@ async fn a_proof_binds_the_token_and_every_defect_is_invalid_dpop_proof() {
     let now = server.now();
     let token_url = server.url("/token");
 
-    let discovery: Value = http()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let discovery = discovery(&server).await;
     assert_eq!(
         discovery["dpop_signing_alg_values_supported"],
         serde_json::json!(["ES256", "EdDSA", "RS256"])

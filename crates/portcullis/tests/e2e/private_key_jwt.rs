@@ -5,13 +5,11 @@
 //! is `invalid_client` with the cause in the audit log. With the SSRF guard on, a `jwks_uri` on
 //! loopback is never fetched.
 
-use super::support::{http, service_client};
+use super::support::{audit_details, discovery, http, service_client};
 use portcullis_core::{ClientKeys, ClientRegistration};
-use portcullis_service::AuditQuery;
 use portcullis_testkit::client_key::ClientKey;
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use serde_json::Value;
-use std::time::Duration;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -36,24 +34,6 @@ fn keyed_client(id: &str, keys: ClientKeys) -> ClientRegistration {
         keys: Some(keys),
         ..service_client(id)
     }
-}
-
-/// The reasons of the client authentication failures audited so far.
-async fn failure_reasons(server: &TestAuthServer) -> Vec<String> {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    server
-        .state
-        .store
-        .search_audit(&AuditQuery {
-            limit: 200,
-            ..AuditQuery::default()
-        })
-        .await
-        .expect("audit")
-        .into_iter()
-        .filter(|record| record.kind == "client_authentication_failed")
-        .map(|record| record.detail)
-        .collect()
 }
 
 /// Serves `jwks` at `http://127.0.0.1:<port>/jwks`, counting the fetches.
@@ -141,7 +121,7 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
             "{what}: {body}"
         );
     }
-    let reasons = failure_reasons(&server).await;
+    let reasons = audit_details(&server, "client_authentication_failed").await;
     for (_, what, reason) in &defects {
         assert!(
             reasons.iter().any(|detail| detail.contains(reason)),
@@ -190,14 +170,7 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
         "a secret client cannot switch to assertions"
     );
 
-    let discovery: Value = http()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let discovery = discovery(&server).await;
     assert!(
         discovery["token_endpoint_auth_methods_supported"]
             .as_array()
@@ -258,7 +231,7 @@ async fn keys_at_a_jwks_uri_are_fetched_once_and_loopback_is_refused_by_default(
         1,
         "the guarded server never reached the loopback URL"
     );
-    let reasons = failure_reasons(&guarded).await;
+    let reasons = audit_details(&guarded, "client_authentication_failed").await;
     assert!(
         reasons.iter().any(|detail| detail.contains("refused URL")),
         "{reasons:?}"

@@ -389,3 +389,40 @@ pub fn printed_url(child: &mut std::process::Child, scheme: &str) -> String {
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_owned()
 }
+
+/// The claims of a compact JWT, unverified (a test reads what the server wrote).
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&portcullis_jose::base64url::decode(payload).expect("base64url"))
+        .expect("json")
+}
+
+/// The server's OpenID Connect discovery document.
+pub async fn discovery(server: &TestAuthServer) -> Value {
+    http()
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The audit records of `kind` so far (after the audit log's writer caught up), as JSON text.
+pub async fn audit_details(server: &TestAuthServer, kind: &str) -> Vec<String> {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server
+        .state
+        .store
+        .search_audit(&portcullis_service::AuditQuery {
+            limit: 200,
+            ..portcullis_service::AuditQuery::default()
+        })
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|record| record.kind == kind)
+        .map(|record| record.detail)
+        .collect()
+}

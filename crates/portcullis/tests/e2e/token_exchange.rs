@@ -4,7 +4,7 @@
 //! token has no `act`; and the exchanged tokens end with alice's session.
 
 use super::browser::{APP, PASSWORD, app_client, sign_in_for_tokens};
-use super::support::{http, service_client, verify_independently};
+use super::support::{claims_of, http, jwks, service_client, verify_independently};
 use portcullis_core::ClientRegistration;
 use portcullis_testkit::TestAuthServer;
 use portcullis_testkit::browser::Browser;
@@ -46,12 +46,6 @@ async fn exchange(
         .expect("token request");
     let status = response.status().as_u16();
     (status, response.json().await.expect("json"))
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("payload");
-    serde_json::from_slice(&portcullis_jose::base64url::decode(payload).expect("base64url"))
-        .expect("json")
 }
 
 #[tokio::test]
@@ -111,14 +105,7 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
     assert_eq!(exchanged["token_type"], "Bearer");
     assert!(exchanged.get("refresh_token").is_none());
     let billing_token = exchanged["access_token"].as_str().expect("token");
-    let jwks: Value = http()
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = jwks(&server.base_url).await;
     let claims = verify_independently(billing_token, &jwks, &server.base_url, "billing")
         .expect("verified independently");
     assert_eq!(claims["sub"], alice.id.as_str(), "still alice");
