@@ -89,6 +89,8 @@ impl OAuthParams {
             max_age: get("max_age"),
             login_hint: get("login_hint"),
             resources: self.all("resource"),
+            request: get("request"),
+            request_uri: get("request_uri"),
         }
     }
 

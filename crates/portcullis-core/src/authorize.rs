@@ -37,6 +37,10 @@ pub struct AuthorizationParams {
     pub login_hint: Option<String>,
     /// `resource` (RFC 8707), repeatable.
     pub resources: Vec<String>,
+    /// `request`: a request object by value (OpenID Connect Core §6.1, RFC 9101).
+    pub request: Option<String>,
+    /// `request_uri`: a request object by reference (§6.2, RFC 9101, RFC 9126).
+    pub request_uri: Option<String>,
 }
 
 /// The `prompt` values Portcullis understands (OpenID Connect Core §3.1.2.1).
@@ -196,6 +200,20 @@ pub fn validate_authorization(
                 "only response_type=code is supported",
             ));
         }
+    }
+    // OpenID Connect Core §3.1.2.6 and §6: request objects are not supported (yet): a request
+    // carrying one is refused, never served as if its parameters were not there.
+    if params.request.is_some() {
+        return Err(refuse(
+            "request_not_supported",
+            "request objects (the request parameter) are not supported",
+        ));
+    }
+    if params.request_uri.is_some() {
+        return Err(refuse(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
         return Err(refuse(

@@ -56,6 +56,14 @@ pub struct ProviderMetadata {
     /// OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backchannel_logout_session_supported: bool,
+    /// OpenID Connect Discovery 1.0 §3: whether `request` is supported (stated, since a missing
+    /// member means false but clients differ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_parameter_supported: Option<bool>,
+    /// OpenID Connect Discovery 1.0 §3: whether `request_uri` is supported (stated: a missing
+    /// member means true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_uri_parameter_supported: Option<bool>,
     /// PKCE methods (RFC 7636).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,

@@ -49,6 +49,8 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
         token_endpoint_auth_signing_alg_values_supported: algorithms.clone(),
         backchannel_logout_supported: true,
         backchannel_logout_session_supported: true,
+        request_parameter_supported: Some(false),
+        request_uri_parameter_supported: Some(false),
         code_challenge_methods_supported: strings(&["S256"]),
         dpop_signing_alg_values_supported: algorithms.clone(),
         subject_types_supported: strings(&["public"]),

@@ -268,3 +268,31 @@ fn other_parameter_errors_are_redirected_with_their_codes() {
     );
     assert_eq!(prompt.map(|request| request.prompt), Ok(Some(Prompt::None)));
 }
+
+#[test]
+fn request_objects_are_refused_never_ignored() {
+    let request = AuthorizationParams {
+        request: Some("eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0.".into()),
+        ..params()
+    };
+    assert_eq!(
+        code_of(validate_authorization(
+            Some(&client(ClientKind::Public)),
+            &request,
+            &policy()
+        )),
+        "request_not_supported"
+    );
+    let by_reference = AuthorizationParams {
+        request_uri: Some("urn:ietf:params:oauth:request_uri:abc".into()),
+        ..params()
+    };
+    assert_eq!(
+        code_of(validate_authorization(
+            Some(&client(ClientKind::Public)),
+            &by_reference,
+            &policy()
+        )),
+        "request_uri_not_supported"
+    );
+}

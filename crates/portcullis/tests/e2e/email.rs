@@ -117,7 +117,15 @@ async fn queued_mail_arrives_as_text_and_html_with_a_stable_message_id() {
     ] {
         assert!(raw.contains(expected), "{expected} in {raw}");
     }
-    let metrics = admin_text(&server, "/metrics").await;
+    // The round is counted once it ends, just after the SMTP server took the message.
+    let mut metrics = admin_text(&server, "/metrics").await;
+    for _ in 0..50 {
+        if metrics.contains("portcullis_emails_sent_total 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = admin_text(&server, "/metrics").await;
+    }
     assert!(
         metrics.contains("portcullis_emails_sent_total 1"),
         "{metrics}"
