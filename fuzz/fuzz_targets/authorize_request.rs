@@ -21,6 +21,9 @@ static CLIENT: LazyLock<Client> = LazyLock::new(|| {
         first_party: false,
         post_logout_redirect_uris: vec![],
         id_token_algorithm: None,
+        keys: None,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
     }
     .into_client(None, 3600, 0)
     .expect("client")
