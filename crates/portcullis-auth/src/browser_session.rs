@@ -33,7 +33,10 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
 }
 
 /// Starts a new session for `user`, ending the request's previous session if it had one, and
-/// returns it with the `Set-Cookie` header.
+/// returns it with the `Set-Cookie` header. When the previous session was another user's, that
+/// user is signed out there: the session's tokens are revoked and its clients told
+/// (Back-Channel Logout); the same user signing in again (a fresh sign-in asked for by
+/// `prompt=login` or `max_age`) only gets a new session id.
 ///
 /// # Errors
 /// Store failures.
@@ -43,7 +46,14 @@ pub async fn start(
     user: &User,
 ) -> Result<(Session, HeaderValue), StoreError> {
     if let Some(previous) = current(state, headers).await? {
-        state.sessions.delete_session(&previous.sid).await?;
+        if previous.user_id == user.id {
+            state.sessions.delete_session(&previous.sid).await?;
+        } else {
+            state
+                .revoker()
+                .revoke_session(&previous.sid, state.clock.now())
+                .await?;
+        }
     }
     let unavailable = |_| StoreError::Unavailable("random generator".into());
     let secret = generate_secret(SESSION_SECRET_BYTES).map_err(unavailable)?;

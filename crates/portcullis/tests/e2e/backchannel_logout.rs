@@ -217,3 +217,38 @@ async fn a_code_of_an_ended_session_cannot_be_redeemed() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"], "invalid_grant", "{body}");
 }
+
+#[tokio::test]
+async fn another_user_signing_in_on_the_same_browser_signs_the_first_out_everywhere() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let uri = format!(
+        "http://{}/backchannel",
+        listener.local_addr().expect("addr")
+    );
+    let party = TestRelyingParty::serve(listener, 200);
+    let server = TestAuthServer::start().await;
+    server.add_client(backchannel_app(&uri)).await;
+    server.add_user("alice", &["user"], PASSWORD).await;
+    server.add_user("bob", &["user"], PASSWORD).await;
+    let browser = Browser::new();
+    let alice_tokens = sign_in_for_tokens(&browser, &server, "openid", "alice").await;
+    let alice_sid = claims_of(alice_tokens["id_token"].as_str().expect("id token"))["sid"].clone();
+    // bob signs in on the same browser, through a fresh sign-in.
+    let (_, challenge) = super::browser::pkce_pair();
+    let callback = super::browser::authorize(
+        &browser,
+        &server,
+        &super::browser::authorize_url(&server, "openid", &challenge, &[("prompt", "login")]),
+        "bob",
+    )
+    .await;
+    assert!(callback.contains("code="), "{callback}");
+    let received = party.wait_for(1).await;
+    assert_eq!(
+        claims_of(&received[0])["sid"],
+        alice_sid,
+        "alice's session ended"
+    );
+}
