@@ -179,3 +179,83 @@ async fn secrets_must_come_from_the_environment_or_files() {
         stderr(&invalid)
     );
 }
+
+/// A client registered with its public keys, by `apply` (a TOML table) and by `client add
+/// --jwks-file`, authenticates with private_key_jwt and gets no secret; applying the same file
+/// again changes nothing.
+#[tokio::test]
+async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let key = portcullis_testkit::client_key::ClientKey::new("k1");
+    let jwk = &key.jwks()["keys"][0];
+    let desired = format!(
+        "[[clients]]\nid = \"signer\"\ngrant_types = [\"client_credentials\"]\nscopes = [\"read\"]\n\
+         dpop_bound_access_tokens = true\n\
+         backchannel_logout_uri = \"https://signer.example/logout\"\n\
+         [[clients.jwks.keys]]\nkty = \"EC\"\ncrv = \"P-256\"\nkid = \"k1\"\nx = {}\ny = {}\n",
+        jwk["x"], jwk["y"]
+    );
+    let file = dir.path().join("desired.toml");
+    std::fs::write(&file, desired).expect("desired file");
+    let file_arg = file.display().to_string();
+    let applied = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert!(
+        stdout(&applied).contains("+ client signer\n"),
+        "no secret is generated: {}",
+        stdout(&applied)
+    );
+    let again = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
+    let shown = admin(&data, &["client", "show", "signer"], "", &[]).await;
+    let shown = stdout(&shown);
+    assert!(shown.contains("authenticates:  private_key_jwt"), "{shown}");
+    assert!(shown.contains("keys:           k1"), "{shown}");
+    assert!(shown.contains("DPoP:           required"), "{shown}");
+
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, key.jwks().to_string()).expect("jwks file");
+    let added = admin(
+        &data,
+        &[
+            "client",
+            "add",
+            "cli-signer",
+            "--grant",
+            "client_credentials",
+            "--jwks-file",
+            &jwks_file.display().to_string(),
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(
+        !stdout(&added).contains("client_secret"),
+        "{}",
+        stdout(&added)
+    );
+    let refused = admin(
+        &data,
+        &[
+            "client",
+            "add",
+            "bad",
+            "--grant",
+            "client_credentials",
+            "--jwks-uri",
+            "http://x.example/jwks",
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("jwks_uri"),
+        "{}",
+        stderr(&refused)
+    );
+}
