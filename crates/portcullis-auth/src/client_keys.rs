@@ -132,7 +132,7 @@ impl ClientKeyCache {
 impl ClientKeyResolver for ClientKeyCache {
     async fn keys(&self, keys: &ClientKeys, refetch: bool) -> Result<Arc<KeySet>, String> {
         let uri = match keys {
-            ClientKeys::Inline(set) => return Ok(Arc::new(ClientKeys::key_set(set))),
+            ClientKeys::Inline(set) => return Ok(Arc::new(KeySet::from_jwks(set))),
             ClientKeys::Remote(uri) => uri,
         };
         if let (Some(keys), false) = self.cached(uri, refetch) {

@@ -59,9 +59,9 @@ impl OutboundHttp {
     /// A client; `allow_private` lets requests reach loopback and private addresses over plain
     /// http too.
     ///
-    /// # Panics
-    /// When the TLS backend cannot be initialised, which happens only on a broken build.
-    pub fn new(allow_private: bool) -> Self {
+    /// # Errors
+    /// When the HTTP client cannot be built (its TLS backend cannot be initialised).
+    pub fn new(allow_private: bool) -> Result<Self, OutboundError> {
         // No proxy from the environment: a proxy would resolve names itself, past the guard.
         let mut builder = reqwest::Client::builder()
             .no_proxy()
@@ -74,11 +74,12 @@ impl OutboundHttp {
                 .https_only(true)
                 .dns_resolver(Arc::new(PublicOnlyResolver));
         }
-        OutboundHttp {
-            #[allow(clippy::expect_used)]
-            client: builder.build().expect("the HTTP client builds"),
+        Ok(OutboundHttp {
+            client: builder
+                .build()
+                .map_err(|error| OutboundError::Failed(error.to_string()))?,
             allow_private,
-        }
+        })
     }
 
     /// Refuses a URL the request must not go to. Names are checked when resolved; an address
@@ -194,7 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn private_and_plain_http_urls_are_refused_unless_allowed() {
-        let guarded = OutboundHttp::new(false);
+        let guarded = OutboundHttp::new(false).expect("client");
         for url in [
             "http://example.com/jwks",
             "https://127.0.0.1/jwks",
@@ -216,7 +217,7 @@ mod tests {
             matches!(&error, OutboundError::Failed(message) if message.contains("no public address")),
             "{error:?}"
         );
-        let open = OutboundHttp::new(true);
+        let open = OutboundHttp::new(true).expect("client");
         assert!(matches!(
             open.get("file:///etc/passwd", 1024).await,
             Err(OutboundError::Refused(_))

@@ -89,6 +89,9 @@ pub enum StartupError {
     /// A key could not be derived from the key-encryption key.
     #[error("key derivation: {0}")]
     Derivation(#[from] portcullis_jose::JoseError),
+    /// The HTTP client for client-registered URLs could not be built.
+    #[error("outbound HTTP client: {0}")]
+    Outbound(#[from] crate::outbound::OutboundError),
 }
 
 impl AppState {
@@ -112,6 +115,8 @@ impl AppState {
                 .tag(b"client secret"),
         );
         let sign_in_throttle = Arc::new(MemoryThrottle::new(settings.sign_in.throttle));
+        // One client (one connection pool) for every request to a client-registered URL.
+        let outbound = crate::outbound::OutboundHttp::new(settings.outbound_private_networks)?;
         // Derived from the key-encryption key: every server of a cluster accepts the others'.
         let dpop_nonces = if settings.dpop_nonce {
             Some(Arc::new(portcullis_core::dpop_nonce::DpopNonces::new(
@@ -148,10 +153,8 @@ impl AppState {
                 portcullis_core::replay::PROOFS_REMEMBERED,
             )),
             dpop_nonces,
-            outbound: crate::outbound::OutboundHttp::new(settings.outbound_private_networks),
-            client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(
-                crate::outbound::OutboundHttp::new(settings.outbound_private_networks),
-            )),
+            client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(outbound.clone())),
+            outbound,
             settings: Arc::new(settings),
         })
     }

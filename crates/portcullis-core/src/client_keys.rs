@@ -2,7 +2,7 @@
 //! §2 names them. They verify the assertions of `private_key_jwt` client authentication (RFC 7523
 //! §2.2, OpenID Connect Core §9).
 
-use portcullis_jose::{KeySet, VerifyingKey};
+use portcullis_jose::VerifyingKey;
 use portcullis_types::JwkSet;
 
 /// The most keys a registered JWK Set may hold.
@@ -144,17 +144,18 @@ impl ClientKeys {
         Ok(())
     }
 
-    /// The verification keys of a set, by kid.
-    pub fn key_set(set: &JwkSet) -> KeySet {
-        KeySet::from_jwks(set)
-    }
-
-    /// The registered `jwks` as JSON (for storage and display), when given by value.
-    pub fn inline_json(&self) -> Option<String> {
+    /// The registered `jwks`, when given by value.
+    pub fn inline_set(&self) -> Option<&JwkSet> {
         match self {
-            ClientKeys::Inline(set) => serde_json::to_string(set).ok(),
+            ClientKeys::Inline(set) => Some(set),
             ClientKeys::Remote(_) => None,
         }
+    }
+
+    /// The registered `jwks` as JSON (for storage), when given by value.
+    pub fn inline_json(&self) -> Option<String> {
+        self.inline_set()
+            .and_then(|set| serde_json::to_string(set).ok())
     }
 
     /// The registered `jwks_uri`, when given by reference.
@@ -169,6 +170,7 @@ impl ClientKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_jose::KeySet;
 
     const EC_KEY: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
         "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
@@ -181,7 +183,7 @@ mod tests {
         let ClientKeys::Inline(set) = &keys else {
             panic!("inline keys expected");
         };
-        assert!(ClientKeys::key_set(set).get("k1").is_some());
+        assert!(KeySet::from_jwks(set).get("k1").is_some());
         assert!(
             keys.inline_json()
                 .is_some_and(|json| json.contains("\"k1\""))

@@ -64,10 +64,11 @@ impl From<Client> for ClientView {
             scopes: client.scopes.iter().map(str::to_owned).collect(),
             id_token_algorithm: client.id_token_algorithm().as_str().to_owned(),
             token_endpoint_auth_method: client.authentication_method().as_str().to_owned(),
-            jwks: match &client.keys {
-                Some(ClientKeys::Inline(set)) => Some(set.clone()),
-                _ => None,
-            },
+            jwks: client
+                .keys
+                .as_ref()
+                .and_then(ClientKeys::inline_set)
+                .cloned(),
             jwks_uri: client
                 .keys
                 .as_ref()

@@ -490,8 +490,8 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                         jwks: registration
                             .keys
                             .as_ref()
-                            .and_then(ClientKeys::inline_json)
-                            .and_then(|json| serde_json::from_str(&json).ok()),
+                            .and_then(ClientKeys::inline_set)
+                            .and_then(|set| serde_json::to_value(set).ok()),
                         jwks_uri: registration
                             .keys
                             .as_ref()
