@@ -24,6 +24,7 @@ static CLIENT: LazyLock<Client> = LazyLock::new(|| {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
     .into_client(None, 3600, 0)
     .expect("client")

@@ -5,7 +5,7 @@ use crate::cookies::{SESSION_COOKIE, read_cookie, session_cookie};
 use crate::state::AppState;
 use axum::http::{HeaderMap, HeaderValue};
 use portcullis_core::session::SESSION_SECRET_BYTES;
-use portcullis_core::{Session, User, generate_secret};
+use portcullis_core::{AuthMethods, Session, User, generate_secret};
 use portcullis_jose::sha256;
 use portcullis_service::StoreError;
 
@@ -32,11 +32,12 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     Ok(Some(session))
 }
 
-/// Starts a new session for `user`, ending the request's previous session if it had one, and
-/// returns it with the `Set-Cookie` header. When the previous session was another user's, that
-/// user is signed out there: the session's tokens are revoked and its clients told
-/// (Back-Channel Logout); the same user signing in again (a fresh sign-in asked for by
-/// `prompt=login` or `max_age`) only gets a new session id.
+/// Starts a new session for `user`, who authenticated by `amr`, ending the request's previous
+/// session if it had one, and returns it with the `Set-Cookie` header. When the previous session
+/// was another user's, that user is signed out there: the session's tokens are revoked and its
+/// clients told (Back-Channel Logout). The same user signing in again (a fresh or stronger
+/// sign-in asked for by `prompt=login`, `max_age` or `acr_values`) keeps the session id, so the
+/// tokens already issued stay tied to the session and end with it, under a new cookie secret.
 ///
 /// # Errors
 /// Store failures.
@@ -44,10 +45,14 @@ pub async fn start(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,
+    amr: AuthMethods,
 ) -> Result<(Session, HeaderValue), StoreError> {
+    let unavailable = |_| StoreError::Unavailable("random generator".into());
+    let mut sid = None;
     if let Some(previous) = current(state, headers).await? {
         if previous.user_id == user.id {
             state.sessions.delete_session(&previous.sid).await?;
+            sid = Some(previous.sid);
         } else {
             state
                 .revoker()
@@ -55,15 +60,18 @@ pub async fn start(
                 .await?;
         }
     }
-    let unavailable = |_| StoreError::Unavailable("random generator".into());
     let secret = generate_secret(SESSION_SECRET_BYTES).map_err(unavailable)?;
     let now = state.clock.now();
     let policy = &state.settings.sign_in.session;
     let session = Session {
         secret_hash: sha256(secret.as_bytes()).to_vec(),
-        sid: generate_secret(16).map_err(unavailable)?,
+        sid: match sid {
+            Some(sid) => sid,
+            None => generate_secret(16).map_err(unavailable)?,
+        },
         user_id: user.id.clone(),
         auth_time: now,
+        amr,
         created_at: now,
         last_seen_at: now,
         expires_at: now + policy.absolute_timeout_secs,

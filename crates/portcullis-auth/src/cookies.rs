@@ -7,6 +7,8 @@
 //!   top-level redirect back from a client to `/authorize`.
 //! * `portcullis_csrf`: the CSRF token (see [`crate::csrf`]), `SameSite=Strict`; every form
 //!   carries the same value in a hidden field.
+//! * `portcullis_pending`: a sign-in whose password was right and whose second factor is due
+//!   (see [`crate::pending_sign_in`]), `SameSite=Strict`, five minutes.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, SameSite};
@@ -15,6 +17,8 @@ use cookie::{Cookie, SameSite};
 pub const SESSION_COOKIE: &str = "portcullis_session";
 /// Base name of the CSRF cookie.
 pub const CSRF_COOKIE: &str = "portcullis_csrf";
+/// Base name of the cookie of a sign-in waiting for its second factor.
+pub const PENDING_COOKIE: &str = "portcullis_pending";
 
 /// The name a cookie goes by: `__Host-<base>` when `secure`.
 pub fn cookie_name(base: &str, secure: bool) -> String {
@@ -67,6 +71,23 @@ pub fn session_cookie(secret: String, max_age_secs: i64, secure: bool) -> Header
 /// `Set-Cookie` that deletes the session cookie.
 pub fn clear_session_cookie(secure: bool) -> HeaderValue {
     build(SESSION_COOKIE, String::new(), SameSite::Lax, 0, secure)
+}
+
+/// `Set-Cookie` for a sign-in waiting for its second factor (`SameSite=Strict`: only this
+/// server's own pages continue it).
+pub fn pending_cookie(value: String, max_age_secs: i64, secure: bool) -> HeaderValue {
+    build(
+        PENDING_COOKIE,
+        value,
+        SameSite::Strict,
+        max_age_secs,
+        secure,
+    )
+}
+
+/// `Set-Cookie` that deletes the pending sign-in cookie.
+pub fn clear_pending_cookie(secure: bool) -> HeaderValue {
+    build(PENDING_COOKIE, String::new(), SameSite::Strict, 0, secure)
 }
 
 /// `Set-Cookie` for the CSRF token (one day).

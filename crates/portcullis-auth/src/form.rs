@@ -88,6 +88,7 @@ impl OAuthParams {
             prompt: get("prompt"),
             max_age: get("max_age"),
             login_hint: get("login_hint"),
+            acr_values: get("acr_values"),
             resources: self.all("resource"),
             request: get("request"),
             request_uri: get("request_uri"),

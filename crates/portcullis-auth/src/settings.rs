@@ -2,7 +2,7 @@
 
 use portcullis_core::throttle::ThrottlePolicy;
 use portcullis_core::{
-    KeyLifecyclePolicy, RegistrationPolicy, SessionPolicy, TokenPolicy, TrustedProxies,
+    KeyLifecyclePolicy, MfaPolicy, RegistrationPolicy, SessionPolicy, TokenPolicy, TrustedProxies,
 };
 use portcullis_jose::Algorithm;
 use std::time::Duration;
@@ -56,6 +56,8 @@ pub struct SignInSettings {
     pub audit_retention_secs: i64,
     /// Brute-force protection of sign-in.
     pub throttle: ThrottlePolicy,
+    /// Who must use a second factor.
+    pub mfa: MfaPolicy,
 }
 
 impl Default for SignInSettings {
@@ -73,6 +75,7 @@ impl Default for SignInSettings {
             housekeeping_interval: Duration::from_secs(300),
             audit_retention_secs: 90 * 24 * 60 * 60,
             throttle: ThrottlePolicy::default(),
+            mfa: MfaPolicy::default(),
         }
     }
 }

@@ -64,6 +64,10 @@ pub struct AppState {
     pub outbound: crate::outbound::OutboundHttp,
     /// The keys of `private_key_jwt` clients.
     pub client_keys: Arc<dyn portcullis_service::tokens::ClientKeyResolver>,
+    /// Seals one-time-code secrets at rest (the key-encryption key).
+    pub factor_sealer: Arc<portcullis_jose::KeyEncryptionKey>,
+    /// Tags the cookie of a sign-in waiting for its second factor.
+    pub pending_key: Arc<portcullis_jose::MacKey>,
 }
 
 /// How the outbox is delivered.
@@ -125,6 +129,8 @@ impl AppState {
         } else {
             None
         };
+        let pending_key = Arc::new(kek.derive_mac_key("portcullis pending sign-in v1")?);
+        let factor_sealer = Arc::new(kek.duplicate()?);
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
         Ok(AppState {
@@ -155,6 +161,8 @@ impl AppState {
             dpop_nonces,
             client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(outbound.clone())),
             outbound,
+            factor_sealer,
+            pending_key,
             settings: Arc::new(settings),
         })
     }
@@ -212,6 +220,18 @@ impl AppState {
                 sliding_secs: sign_in.refresh_token_sliding_secs,
                 absolute_secs: sign_in.refresh_token_absolute_secs,
             },
+        }
+    }
+
+    /// The second factors of users, through this server's store, sealer and throttle.
+    pub fn second_factors(&self) -> portcullis_service::SecondFactors<'_> {
+        portcullis_service::SecondFactors {
+            store: self.store.as_ref(),
+            sealer: &self.factor_sealer,
+            clock: self.clock.as_ref(),
+            audit: &self.audit,
+            throttle: self.sign_in_throttle.as_ref(),
+            issuer_label: &self.settings.sign_in.product_name,
         }
     }
 

@@ -32,6 +32,7 @@ fn registration(id: &str, kind: ClientKind, grants: Vec<GrantType>) -> ClientReg
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 

@@ -127,6 +127,20 @@ pub enum AuditEvent {
         /// The account.
         user_id: String,
     },
+    /// A user's second factors changed: an app set up or removed, recovery codes made anew.
+    SecondFactorChanged {
+        /// The account.
+        user_id: String,
+        /// `totp_enrolled`, `totp_removed` or `recovery_codes_regenerated`.
+        change: String,
+    },
+    /// A recovery code was used to sign in (the user is told by email when there is one).
+    RecoveryCodeUsed {
+        /// The account.
+        user_id: String,
+        /// Codes left unused.
+        remaining: u64,
+    },
     /// A user ended one of their own sessions from the account page.
     SessionEndedByUser {
         /// The account.
@@ -251,6 +265,8 @@ impl AuditEvent {
             | AuditEvent::EmailVerified { user_id }
             | AuditEvent::EmailChanged { user_id }
             | AuditEvent::SessionEndedByUser { user_id, .. }
+            | AuditEvent::SecondFactorChanged { user_id, .. }
+            | AuditEvent::RecoveryCodeUsed { user_id, .. }
             | AuditEvent::ConsentRevoked { user_id, .. } => Some(user_id),
             AuditEvent::AdminAction { target, .. } => Some(target),
             AuditEvent::ClientAuthenticationFailed { .. }
@@ -283,6 +299,8 @@ impl AuditEvent {
             | AuditEvent::EmailVerified { .. }
             | AuditEvent::EmailChanged { .. }
             | AuditEvent::SessionEndedByUser { .. }
+            | AuditEvent::SecondFactorChanged { .. }
+            | AuditEvent::RecoveryCodeUsed { .. }
             | AuditEvent::AdminAction { .. } => None,
         }
     }

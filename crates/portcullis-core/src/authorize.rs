@@ -35,6 +35,8 @@ pub struct AuthorizationParams {
     pub max_age: Option<String>,
     /// `login_hint`
     pub login_hint: Option<String>,
+    /// `acr_values` (OpenID Connect Core §3.1.2.1), space-separated.
+    pub acr_values: Option<String>,
     /// `resource` (RFC 8707), repeatable.
     pub resources: Vec<String>,
     /// `request`: a request object by value (OpenID Connect Core §6.1, RFC 9101).
@@ -75,6 +77,8 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     /// `login_hint`, pre-filled on the sign-in page.
     pub login_hint: Option<String>,
+    /// The weakest authentication class `acr_values` accepts, when it names one Portcullis knows.
+    pub acr: Option<crate::Acr>,
     /// Audiences of the access token to be issued.
     pub audiences: Vec<String>,
 }
@@ -298,6 +302,10 @@ pub fn validate_authorization(
         prompt,
         max_age,
         login_hint,
+        acr: params
+            .acr_values
+            .as_deref()
+            .and_then(crate::Acr::weakest_requested),
         audiences,
     })
 }

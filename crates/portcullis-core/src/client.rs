@@ -145,6 +145,8 @@ pub struct Client {
     pub dpop_bound_access_tokens: bool,
     /// OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are delivered.
     pub backchannel_logout_uri: Option<String>,
+    /// Users must sign in with a second factor to authorize this client.
+    pub require_mfa: bool,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -210,6 +212,8 @@ pub struct ClientRegistration {
     pub dpop_bound_access_tokens: bool,
     /// Back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// Users must sign in with a second factor to authorize this client.
+    pub require_mfa: bool,
 }
 
 impl ClientRegistration {
@@ -286,6 +290,7 @@ impl ClientRegistration {
             keys: self.keys,
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             backchannel_logout_uri: self.backchannel_logout_uri,
+            require_mfa: self.require_mfa,
             created_at: now,
         })
     }
@@ -379,6 +384,7 @@ mod tests {
             keys: None,
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
+            require_mfa: false,
         }
     }
 

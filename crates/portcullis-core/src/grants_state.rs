@@ -1,6 +1,6 @@
 //! The stored state of the Authorization Code and Refresh Token grants, and the revocation list.
 
-use crate::UnixSeconds;
+use crate::{AuthMethods, UnixSeconds};
 
 /// An issued authorization code. Only the hash of the code is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct AuthorizationCodeRecord {
     pub sid: String,
     /// When the user authenticated.
     pub auth_time: UnixSeconds,
+    /// How the user authenticated.
+    pub amr: AuthMethods,
     /// Expiry (at most 60 s after issue).
     pub expires_at: UnixSeconds,
 }
@@ -64,6 +66,8 @@ pub struct RefreshTokenFamily {
     pub audiences: Vec<String>,
     /// When the user authenticated.
     pub auth_time: UnixSeconds,
+    /// How the user authenticated.
+    pub amr: AuthMethods,
     /// Creation.
     pub created_at: UnixSeconds,
     /// Absolute end of the family.

@@ -19,6 +19,10 @@ pub struct IdTokenClaims {
     pub iat: UnixSeconds,
     /// When the user authenticated.
     pub auth_time: UnixSeconds,
+    /// The authentication context class reached (Core §2).
+    pub acr: &'static str,
+    /// How the user authenticated (Core §2, RFC 8176).
+    pub amr: Vec<&'static str>,
     /// The authorization request's nonce, unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

@@ -6,6 +6,7 @@
 //! clock, and keeps HTTP and SQL at the edges (`portcullis-auth`, `portcullis-store`).
 
 pub mod audit;
+pub mod authentication;
 pub mod authorize;
 pub mod client;
 pub mod client_address;
@@ -25,6 +26,7 @@ pub mod password;
 pub mod password_reset;
 pub mod password_strength;
 pub mod pkce;
+pub mod recovery_code;
 pub mod registration;
 pub use portcullis_jose::replay;
 pub mod role;
@@ -34,9 +36,11 @@ pub mod session;
 pub mod signing_keys;
 pub mod throttle;
 pub mod token;
+pub mod totp;
 pub mod user;
 
 pub use audit::{AuditEvent, AuditRecord};
+pub use authentication::{Acr, AuthMethod, AuthMethods, MfaPolicy};
 pub use client::{AuthenticationMethod, Client, ClientError, ClientKind, ClientRegistration};
 pub use client_address::{TrustedProxies, client_address};
 pub use client_keys::{ClientKeys, ClientKeysError};

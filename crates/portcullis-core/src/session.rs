@@ -2,7 +2,7 @@
 //! a copy of the database cannot be replayed as cookies. `sid` is a separate public identifier that
 //! appears in tokens and on the revocation feed.
 
-use crate::UnixSeconds;
+use crate::{AuthMethods, UnixSeconds};
 
 /// Random bytes in a session cookie secret.
 pub const SESSION_SECRET_BYTES: usize = 32;
@@ -18,6 +18,8 @@ pub struct Session {
     pub user_id: String,
     /// When the user authenticated (`auth_time`).
     pub auth_time: UnixSeconds,
+    /// How the user authenticated (`amr`).
+    pub amr: AuthMethods,
     /// Creation time.
     pub created_at: UnixSeconds,
     /// Last request seen with this session.
@@ -63,6 +65,7 @@ mod tests {
             sid: "s".into(),
             user_id: "u".into(),
             auth_time: 0,
+            amr: AuthMethods::password(),
             created_at: 0,
             last_seen_at: 500,
             expires_at: 1000,

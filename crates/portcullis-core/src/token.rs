@@ -74,6 +74,12 @@ pub struct AccessTokenClaims {
     /// When the user authenticated (RFC 9068 §2.2.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixSeconds>,
+    /// The authentication context class the user reached (RFC 9068 §2.2.1, RFC 9470 §3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<&'static str>,
+    /// How the user authenticated (RFC 9068 §2.2.1 allows `amr`; RFC 9470 §3 checks it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<&'static str>>,
     /// The key the token is bound to (RFC 9449 §6.1): good only with a DPoP proof of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
@@ -105,6 +111,8 @@ impl AccessTokenClaims {
             roles: grant.user.as_ref().map(|user| user.roles.clone()),
             sid: grant.user.as_ref().map(|user| user.sid.clone()),
             auth_time: grant.user.as_ref().map(|user| user.auth_time),
+            acr: grant.user.as_ref().map(|user| user.amr.acr().as_str()),
+            amr: grant.user.as_ref().map(|user| user.amr.values()),
             cnf: None,
             act: None,
         }

@@ -22,6 +22,14 @@ impl fmt::Debug for KeyEncryptionKey {
 }
 
 impl KeyEncryptionKey {
+    /// A second handle on the same key, for a component that keeps its own.
+    ///
+    /// # Errors
+    /// Fails only if the crypto library refuses the key.
+    pub fn duplicate(&self) -> Result<Self, JoseError> {
+        Self::from_bytes(self.bytes)
+    }
+
     /// A fresh random key.
     ///
     /// # Errors

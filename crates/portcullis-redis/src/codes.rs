@@ -9,7 +9,9 @@
 use crate::RedisLink;
 use crate::fields::{Fields, hex};
 use async_trait::async_trait;
-use portcullis_core::{AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, UnixSeconds};
+use portcullis_core::{
+    AuthMethods, AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, UnixSeconds,
+};
 use portcullis_service::{CodeStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,6 +81,7 @@ fn code_fields(code: &AuthorizationCodeRecord) -> Vec<(&'static str, String)> {
         ("sid", code.sid.clone()),
         ("auth_time", code.auth_time.to_string()),
         ("expires_at", code.expires_at.to_string()),
+        ("amr", code.amr.to_string()),
     ];
     if let Some(challenge) = &code.code_challenge {
         fields.push(("code_challenge", challenge.clone()));
@@ -109,6 +112,7 @@ fn code_from_fields(
         user_id: fields.text("user_id")?,
         sid: fields.text("sid")?,
         auth_time: fields.number("auth_time")?,
+        amr: AuthMethods::parse(&fields.optional("amr").unwrap_or_default()),
         expires_at: fields.number("expires_at")?,
     })
 }

@@ -13,7 +13,7 @@
 use crate::RedisLink;
 use crate::fields::{Fields, hex, unhex};
 use async_trait::async_trait;
-use portcullis_core::{Session, UnixSeconds};
+use portcullis_core::{AuthMethods, Session, UnixSeconds};
 use portcullis_service::{SessionSearch, SessionStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -167,6 +167,7 @@ fn session_from_fields(
         created_at: fields.number("created_at")?,
         last_seen_at: fields.number("last_seen_at")?,
         expires_at: fields.number("expires_at")?,
+        amr: AuthMethods::parse(&fields.optional("amr").unwrap_or_default()),
     })
 }
 
@@ -190,6 +191,7 @@ impl SessionStore for RedisSessionStore {
             ("created_at", session.created_at.to_string()),
             ("last_seen_at", session.last_seen_at.to_string()),
             ("expires_at", session.expires_at.to_string()),
+            ("amr", session.amr.to_string()),
         ] {
             invocation.arg(name).arg(value);
         }

@@ -70,6 +70,7 @@ fn service(scopes: &[&str]) -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 

@@ -10,7 +10,7 @@ use portcullis_core::authorize::{
 };
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::{
-    AuditEvent, AuthorizationCodeRecord, Client, Clock, ScopeSet, Session, TokenPolicy,
+    AuditEvent, AuthorizationCodeRecord, Client, Clock, MfaPolicy, ScopeSet, Session, TokenPolicy,
     UnixSeconds, generate_secret,
 };
 use portcullis_jose::sha256;
@@ -98,6 +98,8 @@ pub struct Authorizer<'a> {
     pub audit: &'a AuditLog,
     /// Issuer and default audience.
     pub policy: &'a TokenPolicy,
+    /// Who must use a second factor.
+    pub mfa: &'a MfaPolicy,
     /// A session counts only for an account with a verified address (the registration policy
     /// `require_verified_email`, which may have been turned on after the session began).
     pub require_verified_email: bool,
@@ -164,12 +166,17 @@ impl Authorizer<'_> {
             _ => None,
         };
         let now = self.clock.now();
+        let roles = user.as_ref().map_or(&[][..], |user| &user.roles[..]);
+        let required_acr = self
+            .mfa
+            .required_acr(roles, client.require_mfa, request.acr);
         let decision = decide(&AuthorizationState {
             request: &request,
             client: &client,
             signed_in,
             answer: attempt.answer,
             remembered_consent: remembered_consent.as_ref(),
+            required_acr,
             now,
         });
         match (decision, signed_in) {
@@ -232,6 +239,7 @@ impl Authorizer<'_> {
             user_id: user_id.to_owned(),
             sid: session.sid.clone(),
             auth_time: session.auth_time,
+            amr: session.amr.clone(),
             // RFC 6749 §4.1.2: a short lifetime.
             expires_at: now + AUTHORIZATION_CODE_LIFETIME_SECS,
         };

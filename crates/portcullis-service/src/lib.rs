@@ -14,6 +14,7 @@ pub mod chosen_password;
 pub mod credentials;
 pub mod dpop;
 pub mod email_verification;
+pub mod factors;
 pub mod inspection;
 pub mod keys;
 pub mod link_token;
@@ -32,13 +33,14 @@ pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use backchannel_logout::{LogoutDelivery, LogoutReport, LogoutSender};
 pub use credentials::CredentialVerifier;
 pub use email_verification::{EmailVerification, LinkKind, LinkPurpose, VerificationError};
+pub use factors::{FactorError, FactorStatus, RecoveryNotice, SecondFactors, TotpEnrollment};
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
-    GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore,
+    FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore,
     PasswordResetStore, ProofReplay, RegistrationOutcome, RegistrationStore, RevocationStore,
     RoleStore, SessionSearch, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError,
     UserSearch, UserStore,

@@ -178,6 +178,7 @@ async fn a_new_password_ends_every_session_of_the_user() {
                 sid: sid.into(),
                 user_id: alice.id.clone(),
                 auth_time: now,
+                amr: portcullis_core::AuthMethods::password(),
                 created_at: now,
                 last_seen_at: now,
                 expires_at: now + 3600,
@@ -241,6 +242,7 @@ fn service(kind: ClientKind) -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 

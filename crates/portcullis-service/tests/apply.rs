@@ -32,6 +32,7 @@ fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
             keys: None,
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
+            require_mfa: false,
         },
         secret: secret.map(str::to_owned),
     }

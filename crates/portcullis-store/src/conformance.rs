@@ -20,6 +20,9 @@ pub mod code_cases {
             user_id: "u".into(),
             sid: "s".into(),
             auth_time: 5,
+            // Both factors, so a backend that drops them fails the round trip.
+            amr: portcullis_core::AuthMethods::password()
+                .with(&[portcullis_core::AuthMethod::OneTimeCode]),
             expires_at: 60,
         };
         store.insert_code(&code).await.expect("insert");
@@ -63,6 +66,7 @@ pub mod code_cases {
             user_id: "u".into(),
             sid: "s".into(),
             auth_time: 5,
+            amr: portcullis_core::AuthMethods::password(),
             expires_at: 60,
         };
         store.insert_code(&code).await.expect("insert");
@@ -93,6 +97,7 @@ pub mod session_cases {
                     sid: format!("page-{index}"),
                     user_id: user_id.to_owned(),
                     auth_time: created_at,
+                    amr: portcullis_core::AuthMethods::password(),
                     created_at,
                     last_seen_at: created_at,
                     expires_at: 10_000,
@@ -139,6 +144,8 @@ pub mod session_cases {
             sid: "sid-1".into(),
             user_id: user_id.to_owned(),
             auth_time: 100,
+            amr: portcullis_core::AuthMethods::password()
+                .with(&[portcullis_core::AuthMethod::OneTimeCode]),
             created_at: 100,
             last_seen_at: 100,
             expires_at: 10_000,

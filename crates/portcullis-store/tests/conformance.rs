@@ -15,6 +15,12 @@ use portcullis_store::conformance::{code_cases, session_cases};
 use portcullis_types::GrantType;
 use tempfile::TempDir;
 
+#[path = "conformance/factors.rs"]
+mod factors;
+use factors::{
+    an_app_is_confirmed_once_and_each_step_is_used_once,
+    recovery_codes_are_single_use_and_reset_with_the_app,
+};
 #[path = "conformance/registration.rs"]
 mod registration;
 use registration::{
@@ -71,6 +77,7 @@ fn client(id: &str, kind: ClientKind) -> Client {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
     .into_client(secret, 3600, 2_000)
     .expect("client")
@@ -829,6 +836,7 @@ fn family(id: &str, sid: &str) -> RefreshTokenFamily {
         scope: "openid offline_access".into(),
         audiences: vec!["api".into()],
         auth_time: 1,
+        amr: portcullis_core::AuthMethods::password(),
         created_at: 1,
         expires_at: 1_000,
         revoked_at: None,
@@ -1202,6 +1210,8 @@ macro_rules! cases {
             concurrent_rotation_has_one_winner,
             a_rotation_racing_a_revocation_is_revoked_with_it,
             audit_log,
+            an_app_is_confirmed_once_and_each_step_is_used_once,
+            recovery_codes_are_single_use_and_reset_with_the_app,
         );
     };
     ($open:path; $($case:ident),* $(,)?) => {$(

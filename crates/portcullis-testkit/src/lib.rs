@@ -93,6 +93,8 @@ pub struct TestOptions {
     pub outbound_private_networks: bool,
     /// DPoP proofs at the token endpoint must carry a server nonce.
     pub dpop_nonce: bool,
+    /// Who must sign in with a second factor.
+    pub mfa: portcullis_core::MfaPolicy,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -154,6 +156,7 @@ impl Default for TestOptions {
             registration: portcullis_core::RegistrationPolicy::default(),
             outbound_private_networks: true,
             dpop_nonce: false,
+            mfa: portcullis_core::MfaPolicy::default(),
         }
     }
 }
@@ -258,6 +261,7 @@ impl TestAuthServer {
                 direct_login_origins: options.direct_login_origins.clone(),
                 throttle: FAST_THROTTLE,
                 housekeeping_interval: options.housekeeping_interval,
+                mfa: options.mfa.clone(),
                 ..SignInSettings::default()
             },
             registration: options.registration.clone(),

@@ -85,6 +85,9 @@ pub struct ProviderMetadata {
     /// `prompt` values understood.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompt_values_supported: Vec<String>,
+    /// Authentication context classes `acr_values` may ask for (OpenID Connect Discovery §3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,

@@ -48,6 +48,8 @@ pub struct ClientView {
     pub dpop_bound_access_tokens: bool,
     /// Where logout tokens are delivered (OpenID Connect Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// Users must sign in with a second factor to authorize it.
+    pub require_mfa: bool,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -76,6 +78,7 @@ impl From<Client> for ClientView {
                 .map(str::to_owned),
             dpop_bound_access_tokens: client.dpop_bound_access_tokens,
             backchannel_logout_uri: client.backchannel_logout_uri,
+            require_mfa: client.require_mfa,
             id: client.id,
             redirect_uris: client.redirect_uris,
             audiences: client.audiences,
@@ -128,6 +131,9 @@ pub struct NewClientBody {
     pub dpop_bound_access_tokens: bool,
     /// Where logout tokens are delivered (OpenID Connect Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// Users must sign in with a second factor to authorize it.
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 /// A registered client, with its secret shown this once.
@@ -199,6 +205,7 @@ impl NewClientBody {
             keys,
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             backchannel_logout_uri: self.backchannel_logout_uri,
+            require_mfa: self.require_mfa,
         })
     }
 }

@@ -80,6 +80,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::set_password))
         .routes(routes!(users::sessions))
         .routes(routes!(users::revoke_consent))
+        .routes(routes!(users::reset_factors))
         .routes(routes!(invitations::create))
         .routes(routes!(roles::list))
         .routes(routes!(roles::put, roles::delete))

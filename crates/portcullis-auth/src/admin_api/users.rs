@@ -305,3 +305,22 @@ pub async fn revoke_consent(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Removes every second factor of the user (authenticator app and recovery codes), for a user
+/// who lost them; audited. 204 also when the user had none.
+#[utoipa::path(delete, operation_id = "reset_user_factors", path = "/admin/v1/users/{username}/factors",
+    tag = tags::USERS,
+    params(("username" = String, Path, description = "Username, any letter case")),
+    responses((status = 204), (status = 401, body = ApiErrorBody),
+        (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reset_factors(
+    State(state): State<AppState>,
+    Writer(actor): Writer,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    administration(&state, &actor)
+        .reset_factors(&username)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -132,6 +132,7 @@ pub(super) async fn create(
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     };
     match signed.admin(&state).create_client(registration).await {
         Ok(created) => match created.secret {
@@ -246,6 +247,7 @@ pub(super) async fn act(
                 keys: existing.keys,
                 dpop_bound_access_tokens: existing.dpop_bound_access_tokens,
                 backchannel_logout_uri: existing.backchannel_logout_uri,
+                require_mfa: existing.require_mfa,
             };
             match admin.update_client(registration).await {
                 Ok(_) => see_other(&back),

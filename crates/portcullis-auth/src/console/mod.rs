@@ -97,6 +97,7 @@ pub async fn register(
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     };
     let actor = Actor::system("console");
     crate::admin_api::administration(state, &actor)

@@ -19,7 +19,7 @@ use portcullis_service::{Account, AccountChangeError, EmailChange, StoreError};
 use std::net::SocketAddr;
 
 /// The signed-in user of this request and their session, if any (disabled users are signed out).
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User)>, StoreError> {
@@ -46,7 +46,7 @@ fn account<'a>(state: &'a AppState, user: &'a User) -> Account<'a> {
     }
 }
 
-fn to_sign_in() -> Response {
+pub(super) fn to_sign_in() -> Response {
     redirect_with(paths::SIGN_IN, &[("return_to", paths::ACCOUNT)])
 }
 
@@ -65,7 +65,7 @@ fn form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> Strin
 }
 
 /// The page, with an optional message above it.
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     headers: &HeaderMap,
     session: &Session,
@@ -130,6 +130,10 @@ async fn render(
             format!("<p class=\"error\" role=\"alert\">{}</p>", escape(text))
         }
     });
+    let two_step = match super::account_factors::section(state, user, &csrf).await {
+        Ok(section) => section,
+        Err(error) => return unavailable_page(state, &error),
+    };
     let min = state.credentials.hasher().min_length();
     let body = format!(
         "{notice}<p>Signed in as <strong>{username}</strong>{email}. Roles: {roles}.</p>\
@@ -140,7 +144,7 @@ async fn render(
          <input type=\"password\" id=\"current_password\" name=\"current_password\" autocomplete=\"current-password\" required>\
          <label for=\"new_password\">New password</label>\
          <input type=\"password\" id=\"new_password\" name=\"new_password\" autocomplete=\"new-password\" minlength=\"{min}\" required>\
-         {hidden}<button type=\"submit\">Change password</button></form>{email_form}",
+         {hidden}<button type=\"submit\">Change password</button></form>{two_step}{email_form}",
         username = escape(user.username.as_str()),
         email = user.email.as_deref().map_or(String::new(), |email| {
             let state = if user.email_verified() {
@@ -198,7 +202,7 @@ pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap) -> R
 }
 
 /// The signed-in user and the posted form, CSRF checked; or the response to send instead.
-async fn posted(
+pub(super) async fn posted(
     state: &AppState,
     headers: &HeaderMap,
     body: &Bytes,

@@ -87,6 +87,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         audit: &state.audit,
         policy: &state.settings.token_policy,
         require_verified_email: state.settings.registration.require_verified_email,
+        mfa: &state.settings.sign_in.mfa,
     };
     let attempt = AuthorizationAttempt {
         params: &raw,

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use portcullis_core::Acr;
 use portcullis_jose::Algorithm;
 use portcullis_types::{GrantType, ProviderMetadata};
 
@@ -65,6 +66,8 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
             "exp",
             "iat",
             "auth_time",
+            "acr",
+            "amr",
             "nonce",
             "at_hash",
             "sid",
@@ -74,6 +77,7 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
             "email_verified",
         ]),
         prompt_values_supported: strings(&["none", "login", "consent"]),
+        acr_values_supported: Acr::ALL.iter().map(|acr| acr.as_str().to_owned()).collect(),
         authorization_response_iss_parameter_supported: true,
     };
     (

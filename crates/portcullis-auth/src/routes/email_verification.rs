@@ -17,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use portcullis_core::{AuditEvent, User};
+use portcullis_core::{AuditEvent, AuthMethods, User};
 use portcullis_service::{
     EmailVerification, LinkKind, LinkPurpose, Registration, StoreError, VerificationError,
 };
@@ -151,7 +151,14 @@ async fn signed_in(
     return_to: Option<&str>,
     client: std::net::IpAddr,
 ) -> Response {
-    let (_, cookie) = match browser_session::start(state, headers, user).await {
+    let return_to = safe_return_to(return_to);
+    match super::second_factor::after_password(state, user, &return_to).await {
+        Ok(Some(second_step)) => return second_step,
+        Ok(None) => {}
+        Err(error) => return unavailable_page(state, &error),
+    }
+    let started = browser_session::start(state, headers, user, AuthMethods::password()).await;
+    let (_, cookie) = match started {
         Ok(started) => started,
         Err(error) => return unavailable_page(state, &error),
     };
@@ -161,7 +168,7 @@ async fn signed_in(
         reason: None,
         remote_addr: Some(client.to_string()),
     });
-    let target = match safe_return_to(return_to) {
+    let target = match return_to {
         target if target.is_empty() => paths::ACCOUNT.to_owned(),
         target => target,
     };

@@ -17,18 +17,22 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::AuditEvent;
 use portcullis_core::email_verification::sign_in_needs_verification;
+use portcullis_core::{Acr, AuditEvent, AuthMethods, Client, User};
 use portcullis_service::credentials::{Attempt, SignInFailure};
+use portcullis_service::{FactorError, RecoveryNotice, StoreError};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     username: String,
     password: String,
+    /// The code of the user's authenticator app (or a recovery code), when they have one.
+    #[serde(default)]
+    otp: Option<String>,
 }
 
 fn json_error(status: StatusCode, error: &str) -> Response {
@@ -148,7 +152,19 @@ pub(super) async fn login(
         });
         return json_error(StatusCode::FORBIDDEN, "email_not_verified");
     }
-    let (session, cookie) = match browser_session::start(&state, &headers, &user).await {
+    let amr = match second_factor(
+        &state,
+        &user,
+        &client,
+        credentials.otp.as_deref(),
+        client_address,
+    )
+    .await
+    {
+        Ok(amr) => amr,
+        Err(refusal) => return refusal,
+    };
+    let (session, cookie) = match browser_session::start(&state, &headers, &user, amr).await {
         Ok(started) => started,
         Err(error) => return OAuthError::from_store(&error).into_response(),
     };
@@ -181,5 +197,71 @@ pub(super) async fn login(
             )
         }
         Err(error) => OAuthError::from(error).into_response(),
+    }
+}
+
+/// The methods of a direct sign-in whose password was right: with the app's code when the user
+/// has an app (required then), refused when a second factor is required and the user has none
+/// (it is set up through the sign-in page).
+async fn second_factor(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    otp: Option<&str>,
+    address: IpAddr,
+) -> Result<AuthMethods, Response> {
+    let factors = state.second_factors();
+    let unavailable = |error: &StoreError| OAuthError::from_store(error).into_response();
+    if !factors
+        .has_second_factor(user)
+        .await
+        .map_err(|error| unavailable(&error))?
+    {
+        let required =
+            state
+                .settings
+                .sign_in
+                .mfa
+                .required_acr(&user.roles, client.require_mfa, None);
+        return if required >= Acr::MultiFactor {
+            Err(json_error(StatusCode::FORBIDDEN, "mfa_enrollment_required"))
+        } else {
+            Ok(AuthMethods::password())
+        };
+    }
+    let Some(code) = otp else {
+        return Err(json_error(
+            StatusCode::UNAUTHORIZED,
+            "second_factor_required",
+        ));
+    };
+    let account_page = state.settings.endpoint(super::paths::ACCOUNT);
+    let notice = RecoveryNotice {
+        product_name: &state.settings.sign_in.product_name,
+        account_page: &account_page,
+        email_enabled: state.email.is_some(),
+    };
+    match factors.verify(user, code, address, notice).await {
+        Ok(method) => Ok(AuthMethods::password().with(&[method])),
+        Err(FactorError::Store(error)) => Err(unavailable(&error)),
+        Err(error) => {
+            let (status, code, reason) = match error {
+                FactorError::Locked => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "locked")
+                }
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_second_factor",
+                    "wrong second factor",
+                ),
+            };
+            state.audit.record(&AuditEvent::SignIn {
+                username: user.username.to_string(),
+                success: false,
+                reason: Some(reason.to_owned()),
+                remote_addr: Some(address.to_string()),
+            });
+            Err(json_error(status, code))
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The auth server's HTTP routes.
 
 mod account;
+mod account_factors;
 mod authorize;
 mod discovery;
 mod email_verification;
@@ -11,6 +12,7 @@ mod logout;
 pub(crate) mod password_reset;
 mod registration;
 mod revocation;
+mod second_factor;
 mod sign_in;
 mod token;
 mod userinfo;
@@ -79,6 +81,14 @@ pub fn router(state: AppState) -> Router {
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
         .route(paths::SIGN_IN, get(sign_in::page).post(sign_in::submit))
+        .route(
+            second_factor::CODE,
+            get(second_factor::code_form).post(second_factor::code_submit),
+        )
+        .route(
+            second_factor::ENROLL,
+            get(second_factor::enroll_form).post(second_factor::enroll_submit),
+        )
         .route(paths::LOGIN, post(login::login))
         .route(paths::ACCOUNT, get(account::page))
         .route("/account/sessions/end", post(account::end_session))
@@ -87,6 +97,15 @@ pub fn router(state: AppState) -> Router {
             post(account::revoke_application),
         )
         .route("/account/password", post(account::change_password))
+        .route(
+            account_factors::SETUP,
+            get(account_factors::setup_form).post(account_factors::setup_submit),
+        )
+        .route(account_factors::REMOVE, post(account_factors::remove))
+        .route(
+            account_factors::RECOVERY_CODES,
+            post(account_factors::new_recovery_codes),
+        )
         .route("/account/email", post(account::change_email))
         .route("/account/sessions/end-all", post(account::end_all_sessions))
         .route(

@@ -14,7 +14,7 @@ use axum::response::Response;
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::user::email_key;
-use portcullis_core::{AuditEvent, User};
+use portcullis_core::{AuditEvent, AuthMethods, User};
 use portcullis_service::credentials::{Attempt, SignInFailure};
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -154,7 +154,13 @@ pub(super) async fn submit(
         state.audit.record(&failure("email not verified"));
         return verification_pending(&state, &user, &return_to, client).await;
     }
-    let (session, cookie) = match browser_session::start(&state, &headers, &user).await {
+    match super::second_factor::after_password(&state, &user, &return_to).await {
+        Ok(Some(second_step)) => return second_step,
+        Ok(None) => {}
+        Err(error) => return unavailable_page(&state, &error),
+    }
+    let started = browser_session::start(&state, &headers, &user, AuthMethods::password()).await;
+    let (session, cookie) = match started {
         Ok(started) => started,
         Err(error) => return unavailable_page(&state, &error),
     };

@@ -3,7 +3,7 @@
 //! A pure function of what the server knows, so every path is unit-tested without HTTP.
 
 use super::{AuthorizationRequest, Prompt};
-use crate::{Client, ScopeSet, Session, UnixSeconds, User};
+use crate::{Acr, Client, ScopeSet, Session, UnixSeconds, User};
 
 /// What the endpoint knows about one request.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,9 @@ pub struct AuthorizationState<'a> {
     pub answer: Option<&'a str>,
     /// The scopes the user consented to for this client before, if any.
     pub remembered_consent: Option<&'a ScopeSet>,
+    /// The class the session must have reached: from the MFA policy for the user, the client's
+    /// `require_mfa` and the request's `acr_values`.
+    pub required_acr: Acr,
     /// The current time.
     pub now: UnixSeconds,
 }
@@ -54,8 +57,13 @@ pub fn decide(state: &AuthorizationState<'_>) -> AuthorizationDecision {
             .max_age
             .is_none_or(|max_age| state.now - session.auth_time <= max_age)
     };
+    // RFC 9470 §4 and OpenID Connect Core §3.1.2.1 (`acr_values`): a session that did not reach
+    // the required class signs in again, this time with the factors it lacks (step-up).
+    let strong_enough = |session: &Session| session.amr.acr() >= state.required_acr;
     let signed_in = state.signed_in.filter(|(session, _)| {
-        fresh_enough(session) && (request.prompt != Some(Prompt::Login) || state.answer.is_some())
+        fresh_enough(session)
+            && strong_enough(session)
+            && (request.prompt != Some(Prompt::Login) || state.answer.is_some())
     });
     if signed_in.is_none() {
         // OpenID Connect Core §3.1.2.1: with `prompt=none` the server MUST NOT show a page.
@@ -120,6 +128,7 @@ mod tests {
             keys: None,
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
+            require_mfa: false,
         }
         .into_client(None, 3600, 0)
         .expect("client")
@@ -136,6 +145,7 @@ mod tests {
             prompt,
             max_age,
             login_hint: None,
+            acr: None,
             audiences: vec![],
         }
     }
@@ -146,6 +156,7 @@ mod tests {
             sid: "sid".into(),
             user_id: "u1".into(),
             auth_time,
+            amr: crate::AuthMethods::password(),
             created_at: auth_time,
             last_seen_at: auth_time,
             expires_at: NOW + 3600,
@@ -183,8 +194,48 @@ mod tests {
             signed_in: session.as_ref().map(|session| (session, &user)),
             answer,
             remembered_consent: consent.as_ref(),
+            required_acr: Acr::OneFactor,
             now: NOW,
         })
+    }
+
+    #[test]
+    fn a_session_below_the_required_class_steps_up() {
+        let first_party = client(true);
+        let plain = request(None, None);
+        let password_only = session(NOW);
+        let two_factors = Session {
+            amr: crate::AuthMethods::password().with(&[crate::AuthMethod::OneTimeCode]),
+            ..session(NOW)
+        };
+        let user = user();
+        let decide_for = |session: &Session, prompt: Option<Prompt>| {
+            let request = AuthorizationRequest {
+                prompt,
+                ..plain.clone()
+            };
+            decide(&AuthorizationState {
+                request: &request,
+                client: &first_party,
+                signed_in: Some((session, &user)),
+                answer: None,
+                remembered_consent: None,
+                required_acr: Acr::MultiFactor,
+                now: NOW,
+            })
+        };
+        assert_eq!(
+            decide_for(&password_only, None),
+            AuthorizationDecision::SignIn
+        );
+        assert_eq!(
+            decide_for(&password_only, Some(Prompt::None)),
+            AuthorizationDecision::RedirectError {
+                code: "login_required",
+                description: "the user is not signed in",
+            }
+        );
+        assert_eq!(decide_for(&two_factors, None), ISSUE);
     }
 
     const ISSUE: AuthorizationDecision = AuthorizationDecision::IssueCode {

@@ -31,6 +31,7 @@ fn client(kind: ClientKind) -> Client {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
     .into_client(
         (kind == ClientKind::Confidential).then(|| crate::SecretHash::of("s")),

@@ -67,6 +67,7 @@ pub fn grant(
             roles: user.roles.clone(),
             sid: code.sid.clone(),
             auth_time: code.auth_time,
+            amr: code.amr.clone(),
         }),
     })
 }
@@ -94,6 +95,7 @@ mod tests {
             keys: None,
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
+            require_mfa: false,
         }
         .into_client(None, 3600, 0)
         .expect("client");
@@ -115,6 +117,7 @@ mod tests {
             user_id: user.id.clone(),
             sid: "sid".into(),
             auth_time: 5,
+            amr: crate::AuthMethods::password(),
             expires_at: 60,
         };
         let policy = TokenPolicy {

@@ -74,6 +74,8 @@ pub struct UserContext {
     pub sid: String,
     /// When the user authenticated.
     pub auth_time: i64,
+    /// How the user authenticated.
+    pub amr: crate::AuthMethods,
 }
 
 /// RFC 6749 §3.3: the requested scope must lie within what the client may ask for; with no

@@ -65,6 +65,7 @@ pub fn grant(
             roles: user.roles.clone(),
             sid: family.sid.clone(),
             auth_time: family.auth_time,
+            amr: family.amr.clone(),
         }),
     })
 }
@@ -89,6 +90,7 @@ mod tests {
             keys: None,
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
+            require_mfa: false,
         }
         .into_client(None, 3600, 0)
         .expect("client")
@@ -103,6 +105,7 @@ mod tests {
             scope: "openid offline_access api:read".into(),
             audiences: vec!["api".into()],
             auth_time: 1,
+            amr: crate::AuthMethods::password(),
             created_at: 1,
             expires_at: 100,
             revoked_at: None,

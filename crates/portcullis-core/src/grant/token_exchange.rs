@@ -182,6 +182,7 @@ mod tests {
             keys: None,
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
+            require_mfa: false,
         }
         .into_client(Some(SecretHash::of("s")), 3600, 0)
         .expect("client")

@@ -203,6 +203,7 @@ fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 

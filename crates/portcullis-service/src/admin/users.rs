@@ -320,6 +320,19 @@ impl Administration<'_> {
         Ok(())
     }
 
+    /// Removes every second factor of a user (a lost authenticator app and recovery codes): the
+    /// next sign-in asks for the password only, or leads through a new setup where a second
+    /// factor is required. `false` when the user had none.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] or a store failure.
+    pub async fn reset_factors(&self, username: &str) -> Result<bool, AdminError> {
+        let user = self.user(username).await?;
+        let removed = self.store.delete_factors(&user.id).await?;
+        self.record("user.reset_factors", user.username.as_str());
+        Ok(removed)
+    }
+
     /// Enables a disabled user.
     ///
     /// # Errors

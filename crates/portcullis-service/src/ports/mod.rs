@@ -8,9 +8,9 @@ mod throttle;
 pub use error::{ADDRESS_IN_USE, StoreError};
 pub use replay::ProofReplay;
 pub use store::{
-    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, GrantStore,
-    LogoutNoticeStore, NewRegistration, OutboxStore, PasswordResetStore, RegistrationOutcome,
-    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore,
-    Store, UserSearch, UserStore,
+    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, FactorStore,
+    GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasswordResetStore,
+    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
+    SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

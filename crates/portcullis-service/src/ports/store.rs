@@ -4,6 +4,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
+use portcullis_core::totp::TotpFactorRecord;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
     LogoutNotice, OutboxEntry, OutboxStatus, OutgoingEmail, PendingRegistration, RefreshOutcome,
@@ -505,6 +506,43 @@ pub trait RegistrationStore: Send + Sync {
     async fn purge_registration_links(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// Second factors: a user's one-time-code app and recovery codes.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Saves a new, unconfirmed one-time-code app for a user, replacing an unconfirmed one;
+    /// `false` (and nothing changed) when the user already has a confirmed one.
+    async fn save_pending_totp(&self, factor: &TotpFactorRecord) -> Result<bool, StoreError>;
+    /// The user's one-time-code app, confirmed or not.
+    async fn find_totp(&self, user_id: &str) -> Result<Option<TotpFactorRecord>, StoreError>;
+    /// Records that a code of time `step` was accepted, confirming the app if it was not yet:
+    /// `false` when a code of this step or a later one was accepted before (a replay, or a race
+    /// lost), so each code is good once.
+    async fn use_totp_step(
+        &self,
+        user_id: &str,
+        step: i64,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+    /// Replaces the user's recovery codes by these hashes.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        hashes: &[Vec<u8>],
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Marks the recovery code `hash` used: `false` if it is not the user's or was used before.
+    async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        hash: &[u8],
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+    /// How many of the user's recovery codes are unused.
+    async fn unused_recovery_codes(&self, user_id: &str) -> Result<u64, StoreError>;
+    /// Removes every second factor of the user; `true` if there was any.
+    async fn delete_factors(&self, user_id: &str) -> Result<bool, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -522,6 +560,7 @@ pub trait Store:
     + PasswordResetStore
     + RegistrationStore
     + LogoutNoticeStore
+    + FactorStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

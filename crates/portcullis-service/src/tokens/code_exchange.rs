@@ -75,6 +75,7 @@ impl TokenIssuer<'_> {
                 scope: &grant.scope,
                 sid: &record.sid,
                 auth_time: record.auth_time,
+                amr: &record.amr,
                 nonce: record.nonce.clone(),
                 access_token: &access.token,
             },

@@ -4,8 +4,8 @@ use super::{TokenError, TokenIssuer};
 use portcullis_core::grant::AccessGrant;
 use portcullis_core::id_token::{IdTokenClaims, profile_claims};
 use portcullis_core::{
-    AccessTokenClaims, AuditEvent, Client, Confirmation, IssuedAccessToken, RefreshTokenFamily,
-    RefreshTokenRecord, ScopeSet, User, generate_secret,
+    AccessTokenClaims, AuditEvent, AuthMethods, Client, Confirmation, IssuedAccessToken,
+    RefreshTokenFamily, RefreshTokenRecord, ScopeSet, User, generate_secret,
 };
 use portcullis_jose::{Algorithm, sha256, sign_compact, token_hash_claim};
 use portcullis_types::{GrantType, TokenResponse};
@@ -51,6 +51,7 @@ pub(super) struct IdTokenContext<'a> {
     pub scope: &'a ScopeSet,
     pub sid: &'a str,
     pub auth_time: i64,
+    pub amr: &'a AuthMethods,
     pub nonce: Option<String>,
     pub access_token: &'a str,
 }
@@ -131,6 +132,8 @@ impl TokenIssuer<'_> {
             exp: now + self.policy.access_token_lifetime(context.client),
             iat: now,
             auth_time: context.auth_time,
+            acr: context.amr.acr().as_str(),
+            amr: context.amr.values(),
             nonce: context.nonce,
             at_hash: Some(token_hash_claim(alg, context.access_token)),
             sid: context.sid.to_owned(),
@@ -165,6 +168,7 @@ impl TokenIssuer<'_> {
             scope: grant.scope.to_string(),
             audiences: grant.audiences.clone(),
             auth_time: context.auth_time,
+            amr: context.amr.clone(),
             created_at: now,
             expires_at: now + self.refresh.absolute_secs,
             revoked_at: None,

@@ -213,6 +213,7 @@ impl TokenIssuer<'_> {
                 roles: user.roles.clone(),
                 sid: session.sid.clone(),
                 auth_time: session.auth_time,
+                amr: session.amr.clone(),
             }),
         };
         let access = self.sign_access_token(self.access_token_claims(&grant)?, DIRECT_LOGIN)?;

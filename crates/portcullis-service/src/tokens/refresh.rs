@@ -85,6 +85,7 @@ impl TokenIssuer<'_> {
                     scope: &grant.scope,
                     sid: &family.sid,
                     auth_time: family.auth_time,
+                    amr: &family.amr,
                     nonce: None,
                     access_token: &access.token,
                 },

@@ -9,7 +9,7 @@ use portcullis_core::grant::UserContext;
 use portcullis_core::grant::token_exchange::{
     self, ACCESS_TOKEN_TYPE, Actor, SubjectToken, TokenExchangeRequest,
 };
-use portcullis_core::{Client, ScopeSet};
+use portcullis_core::{AuthMethod, AuthMethods, Client, ScopeSet};
 use portcullis_jose::AccessTokenValidation;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use serde_json::{Map, Value};
@@ -112,6 +112,20 @@ fn subject_of(claims: &Map<String, Value>) -> Result<SubjectToken, TokenError> {
                 .get("auth_time")
                 .and_then(Value::as_i64)
                 .unwrap_or_default(),
+            // The subject token is ours and verified: how its user authenticated carries over.
+            amr: AuthMethods::of(
+                &claims
+                    .get("amr")
+                    .and_then(Value::as_array)
+                    .map(|methods| {
+                        methods
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .filter_map(AuthMethod::parse)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_else(|| vec![AuthMethod::Password]),
+            ),
         }),
         _ => None,
     };

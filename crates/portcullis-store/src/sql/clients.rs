@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris, scopes, audiences, \
                               access_token_lifetime_secs, created_at, first_party, \
                               post_logout_redirect_uris, id_token_algorithm, jwks, jwks_uri, \
-                              dpop_bound_access_tokens, backchannel_logout_uri";
+                              dpop_bound_access_tokens, backchannel_logout_uri, require_mfa";
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -62,6 +62,7 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
             .map_err(unavailable)?
             != 0,
         backchannel_logout_uri: row.try_get("backchannel_logout_uri").map_err(unavailable)?,
+        require_mfa: row.try_get::<i64, _>("require_mfa").map_err(unavailable)? != 0,
         id,
     })
 }
@@ -99,7 +100,7 @@ impl ClientStore for SqlStore {
             "UPDATE clients SET grant_types = $1, redirect_uris = $2, scopes = $3, audiences = $4, \
              access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
              id_token_algorithm = $8, jwks = $9, jwks_uri = $10, dpop_bound_access_tokens = $11, \
-             backchannel_logout_uri = $12 WHERE id = $13",
+             backchannel_logout_uri = $12, require_mfa = $13 WHERE id = $14",
         )
         .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
@@ -119,6 +120,7 @@ impl ClientStore for SqlStore {
         )
         .bind(i64::from(client.dpop_bound_access_tokens))
         .bind(client.backchannel_logout_uri.clone())
+        .bind(i64::from(client.require_mfa))
         .bind(&client.id)
         .execute(&self.pool)
         .await
@@ -130,7 +132,7 @@ impl ClientStore for SqlStore {
         let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16)"
+             $13, $14, $15, $16, $17)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -153,6 +155,7 @@ impl ClientStore for SqlStore {
         .bind(client.keys.as_ref().and_then(ClientKeys::uri).map(str::to_owned))
         .bind(i64::from(client.dpop_bound_access_tokens))
         .bind(client.backchannel_logout_uri.clone())
+        .bind(i64::from(client.require_mfa))
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;

@@ -7,17 +7,17 @@
 use super::{SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{
-    AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, RefreshOutcome, RefreshTokenFamily,
-    RefreshTokenLookup, RefreshTokenRecord, RevokedFamily, UnixSeconds,
+    AuthMethods, AuthorizationCodeRecord, CodeRedemption, IssuedAccessToken, RefreshOutcome,
+    RefreshTokenFamily, RefreshTokenLookup, RefreshTokenRecord, RevokedFamily, UnixSeconds,
 };
 use portcullis_service::{CodeStore, GrantStore, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 const CODE_COLUMNS: &str = "code_hash, client_id, redirect_uri, code_challenge, nonce, scopes, \
-                            audiences, user_id, sid, auth_time, expires_at";
+                            audiences, user_id, sid, auth_time, expires_at, amr";
 const FAMILY_COLUMNS: &str = "id, client_id, user_id, sid, scopes, audiences, auth_time, \
-                              created_at, expires_at, revoked_at, dpop_jkt";
+                              created_at, expires_at, revoked_at, dpop_jkt, amr";
 
 /// The family columns qualified by the alias `f`, for joins (`RETURNING` takes them bare).
 fn qualified_family_columns() -> String {
@@ -43,6 +43,7 @@ fn code_from_row(row: &AnyRow) -> Result<AuthorizationCodeRecord, StoreError> {
         user_id: row.try_get("user_id").map_err(unavailable)?,
         sid: row.try_get("sid").map_err(unavailable)?,
         auth_time: row.try_get("auth_time").map_err(unavailable)?,
+        amr: stored_amr(row)?,
         expires_at: row.try_get("expires_at").map_err(unavailable)?,
     })
 }
@@ -56,11 +57,19 @@ fn family_from_row(row: &AnyRow) -> Result<RefreshTokenFamily, StoreError> {
         scope: row.try_get("scopes").map_err(unavailable)?,
         audiences: split_list(row.try_get("audiences").map_err(unavailable)?),
         auth_time: row.try_get("auth_time").map_err(unavailable)?,
+        amr: stored_amr(row)?,
         created_at: row.try_get("created_at").map_err(unavailable)?,
         expires_at: row.try_get("expires_at").map_err(unavailable)?,
         revoked_at: row.try_get("revoked_at").map_err(unavailable)?,
         dpop_jkt: row.try_get("dpop_jkt").map_err(unavailable)?,
     })
+}
+
+/// The `amr` column: how the user authenticated.
+fn stored_amr(row: &AnyRow) -> Result<AuthMethods, StoreError> {
+    Ok(AuthMethods::parse(
+        &row.try_get::<String, _>("amr").map_err(unavailable)?,
+    ))
 }
 
 async fn insert_access_token(
@@ -168,7 +177,7 @@ fn lookup_sql() -> String {
 impl CodeStore for SqlStore {
     async fn insert_code(&self, code: &AuthorizationCodeRecord) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -181,6 +190,7 @@ impl CodeStore for SqlStore {
         .bind(&code.sid)
         .bind(code.auth_time)
         .bind(code.expires_at)
+        .bind(code.amr.to_string())
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || "authorization code".to_owned()))?;
@@ -262,8 +272,8 @@ impl GrantStore for SqlStore {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO refresh_token_families (id, client_id, user_id, sid, scopes, audiences, \
-             auth_time, created_at, expires_at, dpop_jkt) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             auth_time, created_at, expires_at, dpop_jkt, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&family.id)
         .bind(&family.client_id)
@@ -275,6 +285,7 @@ impl GrantStore for SqlStore {
         .bind(family.created_at)
         .bind(family.expires_at)
         .bind(&family.dpop_jkt)
+        .bind(family.amr.to_string())
         .execute(&mut *transaction)
         .await
         .map_err(unavailable)?;

@@ -11,6 +11,7 @@
 
 mod audit;
 mod clients;
+mod factors;
 mod grants;
 mod keys;
 mod logout_notices;

@@ -2,13 +2,13 @@
 
 use super::{SqlStore, unavailable};
 use async_trait::async_trait;
-use portcullis_core::{Session, UnixSeconds};
+use portcullis_core::{AuthMethods, Session, UnixSeconds};
 use portcullis_service::{ConsentStore, SessionSearch, SessionStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 const SESSION_COLUMNS: &str =
-    "secret_hash, sid, user_id, auth_time, created_at, last_seen_at, expires_at";
+    "secret_hash, sid, user_id, auth_time, created_at, last_seen_at, expires_at, amr";
 
 fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -19,6 +19,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
         created_at: row.try_get("created_at").map_err(unavailable)?,
         last_seen_at: row.try_get("last_seen_at").map_err(unavailable)?,
         expires_at: row.try_get("expires_at").map_err(unavailable)?,
+        amr: AuthMethods::parse(&row.try_get::<String, _>("amr").map_err(unavailable)?),
     })
 }
 
@@ -26,7 +27,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
 impl SessionStore for SqlStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&session.secret_hash)
         .bind(&session.sid)
@@ -35,6 +36,7 @@ impl SessionStore for SqlStore {
         .bind(session.created_at)
         .bind(session.last_seen_at)
         .bind(session.expires_at)
+        .bind(session.amr.to_string())
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || "session".to_owned()))?;

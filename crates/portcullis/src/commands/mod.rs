@@ -68,6 +68,10 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
             housekeeping_interval: Duration::from_secs(config.auth.housekeeping_interval_secs),
             audit_retention_secs: config.auth.audit_retention_days * 24 * 60 * 60,
             throttle: portcullis_core::throttle::ThrottlePolicy::default(),
+            mfa: portcullis_core::MfaPolicy {
+                everyone: config.auth.mfa_required,
+                roles: config.auth.mfa_required_roles.clone(),
+            },
         },
         registration: config.registration_policy()?,
         trusted_proxies: portcullis_core::TrustedProxies::parse(&config.auth.trusted_proxies)

@@ -36,6 +36,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["auth", "tls_key_file"], Kind::Text),
     (&["auth", "outbound_private_networks"], Kind::Boolean),
     (&["auth", "dpop_nonce"], Kind::Boolean),
+    (&["auth", "mfa_required"], Kind::Boolean),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),

@@ -94,6 +94,10 @@ pub struct AuthConfig {
     pub outbound_private_networks: bool,
     /// DPoP proofs at the token endpoint must carry a nonce the server handed out (RFC 9449 §8).
     pub dpop_nonce: bool,
+    /// Every user must sign in with a second factor.
+    pub mfa_required: bool,
+    /// Users with any of these roles must sign in with a second factor.
+    pub mfa_required_roles: Vec<String>,
 }
 
 /// `[tokens]`
@@ -278,6 +282,8 @@ impl Default for AuthConfig {
             direct_login_origins: Vec::new(),
             outbound_private_networks: false,
             dpop_nonce: false,
+            mfa_required: false,
+            mfa_required_roles: Vec::new(),
         }
     }
 }

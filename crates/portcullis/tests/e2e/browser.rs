@@ -32,6 +32,7 @@ pub fn app_client() -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 

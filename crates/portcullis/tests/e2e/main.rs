@@ -31,6 +31,7 @@ mod revocation_leeway;
 mod roles;
 mod sessions;
 mod sign_in_abuse;
+mod strong_auth;
 mod support;
 mod token_errors;
 mod token_exchange;

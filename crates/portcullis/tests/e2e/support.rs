@@ -31,6 +31,7 @@ pub fn service_client(id: &str) -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 
@@ -50,6 +51,7 @@ pub fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 
@@ -78,6 +80,7 @@ pub fn public_client(id: &str) -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 
@@ -359,6 +362,7 @@ pub fn web_client() -> ClientRegistration {
         keys: None,
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
+        require_mfa: false,
     }
 }
 

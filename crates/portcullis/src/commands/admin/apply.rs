@@ -77,6 +77,9 @@ struct ClientEntry {
     #[serde(default)]
     dpop_bound_access_tokens: bool,
     backchannel_logout_uri: Option<String>,
+    /// Users must sign in with a second factor to authorize it.
+    #[serde(default)]
+    require_mfa: bool,
     /// A confidential client's secret; absent: generated on creation (unless it has keys),
     /// printed once.
     secret: Option<SecretSource>,
@@ -239,6 +242,7 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
             keys,
             dpop_bound_access_tokens: entry.dpop_bound_access_tokens,
             backchannel_logout_uri: entry.backchannel_logout_uri,
+            require_mfa: entry.require_mfa,
         },
         secret,
     })

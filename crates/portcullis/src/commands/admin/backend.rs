@@ -176,6 +176,20 @@ impl Backend<'_> {
         }
     }
 
+    pub(crate) async fn reset_factors(&self, name: &str) -> anyhow::Result<()> {
+        match self {
+            Backend::Direct { context, .. } => {
+                context.administration().reset_factors(name).await?;
+                Ok(())
+            }
+            Backend::Remote(remote) => {
+                remote
+                    .delete(&format!("/admin/v1/users/{}/factors", segment(name)))
+                    .await
+            }
+        }
+    }
+
     pub(crate) async fn create_client(
         &self,
         body: NewClientBody,
@@ -499,6 +513,7 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                             .map(str::to_owned),
                         dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
                         backchannel_logout_uri: registration.backchannel_logout_uri,
+                        require_mfa: registration.require_mfa,
                     },
                     secret: client.secret,
                 }

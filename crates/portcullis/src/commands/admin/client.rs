@@ -76,6 +76,9 @@ pub struct NewClientArgs {
     /// Where logout tokens are delivered (OpenID Connect Back-Channel Logout).
     #[arg(long, value_name = "URL")]
     backchannel_logout_uri: Option<String>,
+    /// Users must sign in with a second factor to authorize this client.
+    #[arg(long)]
+    require_mfa: bool,
 }
 
 impl ClientCommand {
@@ -97,6 +100,7 @@ impl ClientCommand {
                     jwks_uri,
                     dpop_bound,
                     backchannel_logout_uri,
+                    require_mfa,
                 } = *arguments;
                 let jwks = jwks_file
                     .map(|path| -> anyhow::Result<serde_json::Value> {
@@ -126,6 +130,7 @@ impl ClientCommand {
                         jwks_uri,
                         dpop_bound_access_tokens: dpop_bound,
                         backchannel_logout_uri,
+                        require_mfa,
                     })
                     .await?;
                 println!("created {kind} client {id}");
@@ -205,6 +210,9 @@ fn print_client(client: &ClientView) {
     }
     if let Some(uri) = &client.backchannel_logout_uri {
         println!("back-channel:   {uri}");
+    }
+    if client.require_mfa {
+        println!("second factor:  required");
     }
     println!("created:        {}", format_time(client.created_at));
 }

@@ -56,6 +56,13 @@ pub enum UserCommand {
         /// Username.
         name: String,
     },
+    /// Remove a user's second factors (authenticator app and recovery codes), for a user who
+    /// lost them: the next sign-in asks for the password only, or for a new setup where a
+    /// second factor is required.
+    ResetFactors {
+        /// Username.
+        name: String,
+    },
     /// Forget a user's consent to a client; the consent page is shown again next time.
     RevokeConsent {
         /// Username.
@@ -130,6 +137,10 @@ impl UserCommand {
             UserCommand::Enable { name } => {
                 backend.update_user(&name, disabled(false)).await?;
                 println!("enabled user {name}");
+            }
+            UserCommand::ResetFactors { name } => {
+                backend.reset_factors(&name).await?;
+                println!("second factors of {name} removed");
             }
             UserCommand::RevokeConsent { name, client } => {
                 backend.revoke_consent(&name, &client).await?;

@@ -1,0 +1,247 @@
+//! Two-step verification on the account page: set up an authenticator app (QR code, then a
+//! first code, then recovery codes shown once), make new recovery codes, or turn it off. Both of
+//! the latter need a current code, so a borrowed session alone cannot weaken the account.
+
+use super::account::{posted, render, signed_in, to_sign_in};
+use super::{error_page, paths, unavailable_page};
+use crate::client_ip::client_ip;
+use crate::csrf;
+use crate::factor_pages;
+use crate::pages::{Page, escape};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use portcullis_core::{Session, User};
+use portcullis_service::{FactorError, RecoveryNotice, StoreError, TotpEnrollment};
+use std::net::SocketAddr;
+
+/// Setting up an app from the account page.
+pub const SETUP: &str = "/account/two-step/setup";
+/// Turning two-step verification off.
+pub const REMOVE: &str = "/account/two-step/remove";
+/// Making a new set of recovery codes.
+pub const RECOVERY_CODES: &str = "/account/two-step/recovery-codes";
+
+/// The account page's section.
+///
+/// # Errors
+/// Store failures.
+pub(super) async fn section(
+    state: &AppState,
+    user: &User,
+    csrf: &str,
+) -> Result<String, StoreError> {
+    let status = state.second_factors().status(user).await?;
+    Ok(if status.totp {
+        format!(
+            "<h2>Two-step verification</h2><p>On: sign-in asks for a code from your \
+             authenticator app. {left} unused recovery codes left.</p>{regenerate}{remove}",
+            left = status.recovery_codes_left,
+            regenerate =
+                factor_pages::code_form(RECOVERY_CODES, csrf, &[], "Make new recovery codes", None),
+            remove =
+                factor_pages::code_form(REMOVE, csrf, &[], "Turn off two-step verification", None),
+        )
+    } else {
+        format!(
+            "<h2>Two-step verification</h2><p>Off. Add a code from an authenticator app to \
+             every sign-in.</p><p><a href=\"{}\">Set up an authenticator app</a></p>",
+            escape(SETUP)
+        )
+    })
+}
+
+fn setup_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    enrollment: &TotpEnrollment,
+    error: Option<&str>,
+) -> Response {
+    let (token, cookie) =
+        csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
+    Page {
+        status,
+        title: "Set up two-step verification".to_owned(),
+        body: factor_pages::totp_setup(
+            &enrollment.uri,
+            &enrollment.secret,
+            SETUP,
+            &token,
+            &[],
+            error,
+        ),
+        cookies: cookie.into_iter().collect(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+fn codes_page(state: &AppState, codes: &[String]) -> Response {
+    Page {
+        status: StatusCode::OK,
+        title: "Save your recovery codes".to_owned(),
+        body: factor_pages::recovery_codes(codes, paths::ACCOUNT),
+        cookies: Vec::new(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+/// A refusal as a page: the store's failure, or the account page with the reason.
+async fn refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &Session,
+    user: &User,
+    error: FactorError,
+) -> Response {
+    match error {
+        FactorError::Store(error) => unavailable_page(state, &error),
+        FactorError::Sealing | FactorError::Randomness => {
+            tracing::error!(%error, "second factor");
+            error_page(state, StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
+        }
+        error => {
+            let status = match error {
+                FactorError::Locked => StatusCode::TOO_MANY_REQUESTS,
+                FactorError::WrongCode => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::CONFLICT,
+            };
+            render(
+                state,
+                headers,
+                session,
+                user,
+                status,
+                Some(&error.to_string()),
+            )
+            .await
+        }
+    }
+}
+
+pub(super) async fn setup_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (session, user) = match signed_in(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return to_sign_in(),
+        Err(error) => return unavailable_page(&state, &error),
+    };
+    match state.second_factors().begin_totp(&user).await {
+        Ok(enrollment) => setup_page(&state, &headers, StatusCode::OK, &enrollment, None),
+        Err(error) => refused(&state, &headers, &session, &user, error).await,
+    }
+}
+
+pub(super) async fn setup_submit(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (session, user, params) = match posted(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let client = client_ip(&state, &headers, remote_addr);
+    let factors = state.second_factors();
+    let code = params.get("code").unwrap_or_default();
+    match factors.confirm_totp(&user, code, client).await {
+        Ok(codes) => codes_page(&state, &codes),
+        Err(error @ (FactorError::WrongCode | FactorError::Locked)) => {
+            let status = if matches!(error, FactorError::Locked) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            match factors.pending_totp(&user).await {
+                Ok(enrollment) => setup_page(
+                    &state,
+                    &headers,
+                    status,
+                    &enrollment,
+                    Some(&error.to_string()),
+                ),
+                Err(error) => refused(&state, &headers, &session, &user, error).await,
+            }
+        }
+        Err(error) => refused(&state, &headers, &session, &user, error).await,
+    }
+}
+
+/// What a code-confirmed form on the account page does.
+#[derive(Clone, Copy)]
+enum Change {
+    Remove,
+    NewRecoveryCodes,
+}
+
+async fn with_code(
+    state: &AppState,
+    remote_addr: SocketAddr,
+    headers: &HeaderMap,
+    body: &Bytes,
+    change: Change,
+) -> Response {
+    let (session, user, params) = match posted(state, headers, body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let client = client_ip(state, headers, remote_addr);
+    let factors = state.second_factors();
+    let account_page = state.settings.endpoint(paths::ACCOUNT);
+    let notice = RecoveryNotice {
+        product_name: &state.settings.sign_in.product_name,
+        account_page: &account_page,
+        email_enabled: state.email.is_some(),
+    };
+    let code = params.get("code").unwrap_or_default();
+    if let Err(error) = factors.verify(&user, code, client, notice).await {
+        return refused(state, headers, &session, &user, error).await;
+    }
+    match change {
+        Change::Remove => match factors.remove_all(&user).await {
+            Ok(_) => {
+                render(
+                    state,
+                    headers,
+                    &session,
+                    &user,
+                    StatusCode::OK,
+                    Some("Two-step verification is off."),
+                )
+                .await
+            }
+            Err(error) => unavailable_page(state, &error),
+        },
+        Change::NewRecoveryCodes => match factors.regenerate_recovery_codes(&user).await {
+            Ok(codes) => codes_page(state, &codes),
+            Err(error) => refused(state, headers, &session, &user, error).await,
+        },
+    }
+}
+
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_code(&state, remote_addr, &headers, &body, Change::Remove).await
+}
+
+pub(super) async fn new_recovery_codes(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_code(
+        &state,
+        remote_addr,
+        &headers,
+        &body,
+        Change::NewRecoveryCodes,
+    )
+    .await
+}

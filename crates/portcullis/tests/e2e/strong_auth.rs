@@ -1,0 +1,568 @@
+//! Second factors end to end over real sockets: an authenticator app set up on the account page
+//! (QR code and typed secret), sign-in asking for its code, a replayed code refused, recovery
+//! codes used once, setup forced by a client's `require_mfa` or the MFA policy, step-up through
+//! `acr_values`, the direct login's `otp`, throttling, and an administrator's reset.
+
+use super::admin_api::{call, token_of};
+use super::browser::{
+    APP, Browser, CALLBACK, PASSWORD, app_client, authorize_url, exchange, hidden_fields, location,
+    pkce_pair, query_param,
+};
+use super::support::{audit_details, claims_of, discovery, http};
+use portcullis_core::MfaPolicy;
+use portcullis_core::totp::{TotpSecret, step_of};
+use portcullis_testkit::{ManualClock, TestAuthServer, TestOptions};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const AAL1: &str = "urn:portcullis:acr:aal1";
+const AAL2: &str = "urn:portcullis:acr:aal2";
+
+async fn server_with_clock(mfa: MfaPolicy) -> (TestAuthServer, Arc<ManualClock>) {
+    let clock = ManualClock::new();
+    let server = TestAuthServer::start_with(TestOptions {
+        clock: clock.clone(),
+        mfa,
+        direct_login_client: Some(APP.into()),
+        ..TestOptions::default()
+    })
+    .await;
+    (server, clock)
+}
+
+/// The secret typed in by hand from a setup page.
+fn shown_secret(html: &str) -> TotpSecret {
+    let start = html.find("id=\"totp-secret\">").expect("secret shown") + 17;
+    let end = start + html[start..].find('<').expect("end");
+    let typed: String = html[start..end].split_whitespace().collect();
+    let bytes = data_encoding::BASE32_NOPAD
+        .decode(typed.as_bytes())
+        .expect("base32");
+    TotpSecret::from_bytes(bytes)
+}
+
+fn code_now(secret: &TotpSecret, server: &TestAuthServer) -> String {
+    secret.code_at(step_of(server.now()))
+}
+
+/// The recovery codes of a page that shows them.
+fn shown_recovery_codes(html: &str) -> Vec<String> {
+    let list = &html[html.find("id=\"recovery-codes\"").expect("codes shown")..];
+    let list = &list[..list.find("</ul>").expect("end")];
+    list.split("<code>")
+        .skip(1)
+        .map(|item| item[..item.find('<').expect("code end")].to_owned())
+        .collect()
+}
+
+/// Posts the form of `html` (its hidden fields plus `extra`) to `action`.
+async fn submit(
+    browser: &Browser,
+    server: &TestAuthServer,
+    html: &str,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut fields = hidden_fields(html);
+    fields.extend(
+        extra
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    browser.post(&server.url(action), &fields).await
+}
+
+/// Follows `response` through redirects and the consent page to the client's callback, or
+/// returns the first other page (status and HTML).
+async fn follow(
+    browser: &Browser,
+    server: &TestAuthServer,
+    mut response: reqwest::Response,
+) -> Result<String, (u16, String)> {
+    for _ in 0..10 {
+        if response.status() == 303 {
+            let next = location(&response, &server.base_url);
+            if next.starts_with(CALLBACK) {
+                return Ok(next);
+            }
+            response = browser.get(&next).await;
+            continue;
+        }
+        let status = response.status().as_u16();
+        let html = response.text().await.expect("html");
+        if html.contains("name=\"decision\"") {
+            response = submit(
+                browser,
+                server,
+                &html,
+                "/authorize",
+                &[("decision", "allow")],
+            )
+            .await;
+            continue;
+        }
+        return Err((status, html));
+    }
+    panic!("too many redirects");
+}
+
+/// Starts an authorization request with `extra` parameters and signs in with the password:
+/// the page that follows (or the callback).
+async fn password_step(
+    browser: &Browser,
+    server: &TestAuthServer,
+    username: &str,
+    extra: &[(&str, &str)],
+) -> (Result<String, (u16, String)>, String) {
+    let (verifier, challenge) = pkce_pair();
+    let url = authorize_url(server, "openid profile offline_access", &challenge, extra);
+    let html = match follow(browser, server, browser.get(&url).await).await {
+        Err((200, html)) if html.contains("action=\"/signin\"") => html,
+        // A request the session already satisfies goes straight on.
+        outcome => return (outcome, verifier),
+    };
+    let response = submit(
+        browser,
+        server,
+        &html,
+        "/signin",
+        &[("username", username), ("password", PASSWORD)],
+    )
+    .await;
+    (follow(browser, server, response).await, verifier)
+}
+
+/// Exchanges the callback's code: the token response.
+async fn tokens(server: &TestAuthServer, callback: &str, verifier: &str) -> Value {
+    let code = query_param(callback, "code").expect("code");
+    let response = exchange(server, &code, verifier).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+/// Signs in at `/signin` for the account page with the password only.
+async fn account_session(browser: &Browser, server: &TestAuthServer, username: &str) {
+    let (_, html) = browser
+        .page(&server.url("/signin?return_to=/account"))
+        .await;
+    let response = submit(
+        browser,
+        server,
+        &html,
+        "/signin",
+        &[("username", username), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(
+        location(&response, &server.base_url),
+        server.url("/account")
+    );
+}
+
+/// Sets up an app on the account page: its secret and the recovery codes.
+async fn set_up_app(browser: &Browser, server: &TestAuthServer) -> (TotpSecret, Vec<String>) {
+    let (status, html) = browser.page(&server.url("/account")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Two-step verification</h2><p>Off."), "{html}");
+    let (status, setup) = browser.page(&server.url("/account/two-step/setup")).await;
+    assert_eq!(status, 200);
+    assert!(setup.contains("<svg"), "a QR code drawn inline: {setup}");
+    let secret = shown_secret(&setup);
+    let wrong = submit(
+        browser,
+        server,
+        &setup,
+        "/account/two-step/setup",
+        &[("code", "000000")],
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    let again = wrong.text().await.expect("html");
+    assert_eq!(
+        shown_secret(&again),
+        secret,
+        "the same setup is shown again"
+    );
+    let code = code_now(&secret, server);
+    let done = submit(
+        browser,
+        server,
+        &again,
+        "/account/two-step/setup",
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    let codes = shown_recovery_codes(&done.text().await.expect("html"));
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_set_up_on_the_account_page_makes_sign_in_ask_for_its_code() {
+    let (server, clock) = server_with_clock(MfaPolicy::default()).await;
+    server.add_client(app_client()).await;
+    let alice = server.add_user("alice", &["user"], PASSWORD).await;
+    let setup_browser = Browser::new();
+    account_session(&setup_browser, &server, "alice").await;
+    let (secret, recovery_codes) = set_up_app(&setup_browser, &server).await;
+    let used_at_setup = code_now(&secret, &server);
+    let (_, account) = setup_browser.page(&server.url("/account")).await;
+    assert!(account.contains("On: sign-in asks for a code"), "{account}");
+    assert!(account.contains("10 unused recovery codes left"));
+
+    // A new browser: the password alone no longer signs in.
+    let browser = Browser::new();
+    let (step, verifier) = password_step(&browser, &server, "alice", &[]).await;
+    let (status, code_page) = step.expect_err("the code is asked for");
+    assert_eq!(status, 200);
+    assert!(code_page.contains("action=\"/signin/code\""), "{code_page}");
+    assert!(
+        browser.page(&server.url("/account")).await.0 == 303,
+        "no session before the second factor"
+    );
+    // The code already used at setup is refused (RFC 6238 §5.2), and so is a wrong one.
+    for refused in [used_at_setup.as_str(), "123456"] {
+        let response = submit(
+            &browser,
+            &server,
+            &code_page,
+            "/signin/code",
+            &[("code", refused)],
+        )
+        .await;
+        assert_eq!(response.status(), 401, "{refused}");
+    }
+    clock.advance(30);
+    let code = code_now(&secret, &server);
+    let response = submit(
+        &browser,
+        &server,
+        &code_page,
+        "/signin/code",
+        &[("code", &code)],
+    )
+    .await;
+    let callback = follow(&browser, &server, response)
+        .await
+        .expect("signed in");
+    let issued = tokens(&server, &callback, &verifier).await;
+    let id = claims_of(issued["id_token"].as_str().expect("id token"));
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], AAL2);
+    let access = claims_of(issued["access_token"].as_str().expect("access token"));
+    assert_eq!(access["acr"], AAL2);
+    assert_eq!(access["amr"], json!(["pwd", "otp", "mfa"]));
+    assert!(access["auth_time"].is_i64());
+    // A refreshed token keeps how the user signed in.
+    let refreshed: Value =
+        super::browser::refresh(&server, issued["refresh_token"].as_str().expect("refresh"))
+            .await
+            .json()
+            .await
+            .expect("json");
+    assert_eq!(
+        claims_of(refreshed["access_token"].as_str().expect("access"))["acr"],
+        AAL2
+    );
+
+    // The same code in another browser within its step: refused (used once).
+    let other = Browser::new();
+    let (step, _) = password_step(&other, &server, "alice", &[]).await;
+    let (_, other_page) = step.expect_err("code asked");
+    let replay = submit(
+        &other,
+        &server,
+        &other_page,
+        "/signin/code",
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(replay.status(), 401);
+    // A recovery code works once, typed in capitals with a space, and is reported.
+    let recovery = recovery_codes[0].to_uppercase().replace('-', " ");
+    let response = submit(
+        &other,
+        &server,
+        &other_page,
+        "/signin/code",
+        &[("code", &recovery)],
+    )
+    .await;
+    let callback = follow(&other, &server, response)
+        .await
+        .expect("signed in by recovery code");
+    assert!(callback.contains("code="));
+    let third = Browser::new();
+    let (step, _) = password_step(&third, &server, "alice", &[]).await;
+    let (_, third_page) = step.expect_err("code asked");
+    let reused = submit(
+        &third,
+        &server,
+        &third_page,
+        "/signin/code",
+        &[("code", &recovery_codes[0])],
+    )
+    .await;
+    assert_eq!(reused.status(), 401, "a recovery code is good once");
+    let used = audit_details(&server, "recovery_code_used").await;
+    assert!(
+        used.iter()
+            .any(|detail| detail.contains(&alice.id) && detail.contains("\"remaining\":9")),
+        "{used:?}"
+    );
+    let (_, account) = setup_browser.page(&server.url("/account")).await;
+    assert!(
+        account.contains("9 unused recovery codes left"),
+        "{account}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_lock_the_second_step_and_are_audited() {
+    let (server, _clock) = server_with_clock(MfaPolicy::default()).await;
+    server.add_client(app_client()).await;
+    server.add_user("bob", &[], PASSWORD).await;
+    let setup_browser = Browser::new();
+    account_session(&setup_browser, &server, "bob").await;
+    let (secret, _) = set_up_app(&setup_browser, &server).await;
+    let browser = Browser::new();
+    let (step, _) = password_step(&browser, &server, "bob", &[]).await;
+    let (_, page) = step.expect_err("code asked");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = submit(
+            &browser,
+            &server,
+            &page,
+            "/signin/code",
+            &[("code", "000000")],
+        )
+        .await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // Locked: even the right code waits.
+    let right = code_now(&secret, &server);
+    let response = submit(
+        &browser,
+        &server,
+        &page,
+        "/signin/code",
+        &[("code", &right)],
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    let failures = audit_details(&server, "sign_in").await;
+    assert!(
+        failures
+            .iter()
+            .any(|detail| detail.contains("wrong second factor")),
+        "{failures:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_requiring_mfa_leads_a_user_without_one_through_setup() {
+    let (server, _clock) = server_with_clock(MfaPolicy::default()).await;
+    server
+        .add_client(portcullis_core::ClientRegistration {
+            require_mfa: true,
+            ..app_client()
+        })
+        .await;
+    server.add_user("carol", &[], PASSWORD).await;
+    let browser = Browser::new();
+    let (step, verifier) = password_step(&browser, &server, "carol", &[]).await;
+    let (status, setup) = step.expect_err("setup required");
+    assert_eq!(status, 200);
+    assert!(setup.contains("action=\"/signin/enroll\""), "{setup}");
+    assert!(setup.contains("<svg"));
+    let secret = shown_secret(&setup);
+    let code = code_now(&secret, &server);
+    let done = submit(
+        &browser,
+        &server,
+        &setup,
+        "/signin/enroll",
+        &[("code", &code)],
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    let html = done.text().await.expect("html");
+    assert_eq!(shown_recovery_codes(&html).len(), 10);
+    let continue_to = html
+        .split("<a href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("continue link")
+        .replace("&amp;", "&");
+    assert!(continue_to.starts_with("/authorize?"), "{continue_to}");
+    let callback = follow(
+        &browser,
+        &server,
+        browser.get(&server.url(&continue_to)).await,
+    )
+    .await
+    .expect("back at the client");
+    let issued = tokens(&server, &callback, &verifier).await;
+    assert_eq!(
+        claims_of(issued["id_token"].as_str().expect("id"))["acr"],
+        AAL2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_requires_a_second_factor_of_given_roles_only() {
+    let (server, _clock) = server_with_clock(MfaPolicy {
+        everyone: false,
+        roles: vec!["admin".into()],
+    })
+    .await;
+    server.add_client(app_client()).await;
+    server.add_user("dave", &["admin"], PASSWORD).await;
+    server.add_user("erin", &["user"], PASSWORD).await;
+    let (step, _) = password_step(&Browser::new(), &server, "dave", &[]).await;
+    let (_, page) = step.expect_err("an admin sets up a factor");
+    assert!(page.contains("action=\"/signin/enroll\""));
+    let (step, verifier) = password_step(&Browser::new(), &server, "erin", &[]).await;
+    let callback = step.expect("a user signs in with the password");
+    let issued = tokens(&server, &callback, &verifier).await;
+    let id = claims_of(issued["id_token"].as_str().expect("id"));
+    assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["acr"], AAL1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acr_values_step_a_password_session_up_and_keep_its_sid() {
+    let (server, clock) = server_with_clock(MfaPolicy::default()).await;
+    server.add_client(app_client()).await;
+    server.add_user("frank", &[], PASSWORD).await;
+    let browser = Browser::new();
+    let (step, verifier) = password_step(&browser, &server, "frank", &[]).await;
+    let first = tokens(&server, &step.expect("password only"), &verifier).await;
+    let first_id = claims_of(first["id_token"].as_str().expect("id"));
+    assert_eq!(first_id["acr"], AAL1);
+    // The same browser sets up an app; its session is still a password one.
+    let (secret, _) = set_up_app(&browser, &server).await;
+    clock.advance(30);
+    // prompt=none cannot step up.
+    let (_, challenge) = pkce_pair();
+    let silent = browser
+        .get(&authorize_url(
+            &server,
+            "openid",
+            &challenge,
+            &[("acr_values", AAL2), ("prompt", "none")],
+        ))
+        .await;
+    let callback = location(&silent, &server.base_url);
+    assert_eq!(
+        query_param(&callback, "error").as_deref(),
+        Some("login_required")
+    );
+    // Asking for aal2 signs in again, this time with the code.
+    let (step, verifier) = password_step(&browser, &server, "frank", &[("acr_values", AAL2)]).await;
+    let (_, code_page) = step.expect_err("step-up asks for the code");
+    let code = code_now(&secret, &server);
+    let response = submit(
+        &browser,
+        &server,
+        &code_page,
+        "/signin/code",
+        &[("code", &code)],
+    )
+    .await;
+    let callback = follow(&browser, &server, response)
+        .await
+        .expect("stepped up");
+    let stepped = tokens(&server, &callback, &verifier).await;
+    let id = claims_of(stepped["id_token"].as_str().expect("id"));
+    assert_eq!(id["acr"], AAL2);
+    assert_eq!(id["sid"], first_id["sid"], "the same session, now stronger");
+    // Asking for aal1 now is satisfied by the stronger session without a sign-in.
+    let (step, _) = password_step(&browser, &server, "frank", &[("acr_values", AAL1)]).await;
+    assert!(step.expect("no sign-in").contains("code="));
+
+    let metadata = discovery(&server).await;
+    assert_eq!(metadata["acr_values_supported"], json!([AAL1, AAL2]));
+    let claims = metadata["claims_supported"].as_array().expect("claims");
+    assert!(claims.contains(&json!("amr")) && claims.contains(&json!("acr")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_direct_login_needs_the_code_and_an_admin_reset_removes_the_factors() {
+    let (server, clock) = server_with_clock(MfaPolicy::default()).await;
+    server
+        .add_client(portcullis_core::ClientRegistration {
+            first_party: true,
+            ..app_client()
+        })
+        .await;
+    server.add_user("grace", &[], PASSWORD).await;
+    let browser = Browser::new();
+    account_session(&browser, &server, "grace").await;
+    let (secret, _) = set_up_app(&browser, &server).await;
+    clock.advance(30);
+    let login = |body: Value| {
+        let server = &server;
+        async move {
+            http()
+                .post(server.url("/login"))
+                .json(&body)
+                .send()
+                .await
+                .expect("login")
+        }
+    };
+    let without = login(json!({"username": "grace", "password": PASSWORD})).await;
+    assert_eq!(without.status(), 401);
+    assert_eq!(
+        without.json::<Value>().await.expect("json")["error"],
+        "second_factor_required"
+    );
+    let wrong = login(json!({"username": "grace", "password": PASSWORD, "otp": "000000"})).await;
+    assert_eq!(
+        wrong.json::<Value>().await.expect("json")["error"],
+        "invalid_second_factor"
+    );
+    let code = code_now(&secret, &server);
+    let right = login(json!({"username": "grace", "password": PASSWORD, "otp": code})).await;
+    assert_eq!(right.status(), 200);
+    let token = right.json::<Value>().await.expect("json")["token"].clone();
+    assert_eq!(
+        claims_of(token.as_str().expect("token"))["amr"],
+        json!(["pwd", "otp", "mfa"])
+    );
+
+    // An administrator resets the factors: the password alone signs in again.
+    let admin_token = token_of(&server, "ops", "portcullis:admin").await;
+    let delete = reqwest::Method::DELETE;
+    let (status, _) = call(
+        &server,
+        delete.clone(),
+        "/admin/v1/users/grace/factors",
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &server,
+        delete,
+        "/admin/v1/users/nobody/factors",
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let plain = login(json!({"username": "grace", "password": PASSWORD})).await;
+    assert_eq!(plain.status(), 200);
+    let actions = audit_details(&server, "admin_action").await;
+    assert!(
+        actions
+            .iter()
+            .any(|detail| detail.contains("user.reset_factors")),
+        "{actions:?}"
+    );
+}
