@@ -225,6 +225,16 @@ pub struct RouteConfig {
     /// Accept only DPoP-bound tokens presented with their proof (RFC 9449).
     #[serde(default)]
     pub require_dpop: bool,
+    /// The token's `acr` must be one of these (RFC 9470 step-up); also what a refused client is
+    /// told to ask for (`acr_values`).
+    #[serde(default)]
+    pub require_acr: Vec<String>,
+    /// The token's `amr` must hold every one of these (e.g. `mfa`).
+    #[serde(default)]
+    pub require_amr: Vec<String>,
+    /// The user must have signed in at most this many seconds ago (the token's `auth_time`).
+    #[serde(default)]
+    pub max_auth_age_secs: Option<i64>,
     /// Rate limit.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
@@ -269,6 +279,9 @@ impl RouteConfig {
             roles_all: Vec::new(),
             audience: None,
             require_dpop: false,
+            require_acr: Vec::new(),
+            require_amr: Vec::new(),
+            max_auth_age_secs: None,
             rate_limit: None,
             allow_encoded_slashes: false,
             upgrades: default_upgrades(),

@@ -54,6 +54,9 @@ impl GatewayError {
             GatewayError::Denied(Denial::Scope(_)) => "insufficient_scope",
             GatewayError::Denied(Denial::Role) => "missing_role",
             GatewayError::Denied(Denial::Audience) => "wrong_audience",
+            GatewayError::Denied(Denial::Authentication { .. }) => {
+                "insufficient_user_authentication"
+            }
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::BodyTooLarge => "body_too_large",
             GatewayError::BadGateway => "bad_gateway",
@@ -74,7 +77,7 @@ fn bearer(
     status: StatusCode,
     error: Option<&str>,
     description: &str,
-    scope: Option<&str>,
+    params: &[(&str, &str)],
 ) -> Response {
     let mut challenge = String::from("Bearer realm=\"portcullis\"");
     if let Some(error) = error {
@@ -83,8 +86,8 @@ fn bearer(
             quoted(description)
         ));
     }
-    if let Some(scope) = scope {
-        challenge.push_str(&format!(", scope=\"{}\"", quoted(scope)));
+    for (name, value) in params {
+        challenge.push_str(&format!(", {name}=\"{}\"", quoted(value)));
     }
     let body =
         json!({ "error": error.unwrap_or("unauthorized"), "error_description": description });
@@ -145,25 +148,25 @@ impl IntoResponse for GatewayError {
                 StatusCode::UNAUTHORIZED,
                 None,
                 "an access token is required",
-                None,
+                &[],
             ),
             GatewayError::Auth(AuthFailure::Malformed) => bearer(
                 StatusCode::BAD_REQUEST,
                 Some("invalid_request"),
                 "malformed Authorization header",
-                None,
+                &[],
             ),
             GatewayError::Auth(AuthFailure::Invalid(description)) => bearer(
                 StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
                 &description,
-                None,
+                &[],
             ),
             GatewayError::Auth(AuthFailure::Revoked) => bearer(
                 StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
                 "token has been revoked",
-                None,
+                &[],
             ),
             GatewayError::Auth(AuthFailure::DpopRequired(description)) => {
                 dpop("invalid_token", &description)
@@ -191,19 +194,39 @@ impl IntoResponse for GatewayError {
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
                 "the token lacks a required scope",
-                Some(&scope),
+                &[("scope", &scope)],
             ),
             GatewayError::Denied(Denial::Role) => bearer(
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
                 "a required role is missing",
-                None,
+                &[],
             ),
+            // RFC 9470 §3: what the client asks the authorization server for to step up.
+            GatewayError::Denied(Denial::Authentication {
+                acr_values,
+                max_age,
+            }) => {
+                let max_age = max_age.map(|age| age.to_string());
+                let params: Vec<(&str, &str)> = [
+                    acr_values.as_deref().map(|values| ("acr_values", values)),
+                    max_age.as_deref().map(|age| ("max_age", age)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                bearer(
+                    StatusCode::UNAUTHORIZED,
+                    Some("insufficient_user_authentication"),
+                    "a stronger or more recent sign-in is required",
+                    &params,
+                )
+            }
             GatewayError::Denied(Denial::Audience) => bearer(
                 StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
                 "token audience is not accepted",
-                None,
+                &[],
             ),
             GatewayError::RateLimited { retry_after } => {
                 let mut response = plain(

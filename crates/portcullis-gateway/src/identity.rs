@@ -40,8 +40,22 @@ impl AssertedIdentity {
             ("x-portcullis-client", identity.client_id.clone()),
             ("x-portcullis-scopes", identity.scopes.join(" ")),
             ("x-portcullis-roles", identity.roles.join(",")),
+            (
+                "x-portcullis-acr",
+                identity.acr().unwrap_or_default().to_owned(),
+            ),
+            ("x-portcullis-amr", identity.amr().join(" ")),
+            (
+                "x-portcullis-auth-time",
+                identity
+                    .auth_time()
+                    .map(|time| time.to_string())
+                    .unwrap_or_default(),
+            ),
         ]
         .into_iter()
+        // An empty value asserts nothing: it is not sent.
+        .filter(|(_, value)| !value.is_empty())
         .filter_map(|(name, value)| {
             Some((
                 HeaderName::from_static(name),

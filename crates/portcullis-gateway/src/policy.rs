@@ -1,6 +1,7 @@
 //! Route policies: who may pass, decided from the identity alone.
 
 use crate::identity::Identity;
+use portcullis_sdk::AuthenticationRequirement;
 
 /// A route's access rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct Requirements {
     pub audience: Option<String>,
     /// Only DPoP-bound tokens, with their proof (RFC 9449).
     pub dpop: bool,
+    /// How the user must have authenticated (RFC 9470 step-up).
+    pub authentication: AuthenticationRequirement,
 }
 
 /// Why an authenticated identity was refused.
@@ -37,14 +40,22 @@ pub enum Denial {
     Role,
     /// The token is for another audience (RFC 6750 `invalid_token`).
     Audience,
+    /// The user did not authenticate strongly or recently enough (RFC 9470
+    /// `insufficient_user_authentication`): what to ask the authorization server for.
+    Authentication {
+        /// `acr_values` to ask for.
+        acr_values: Option<String>,
+        /// `max_age` to ask for.
+        max_age: Option<i64>,
+    },
 }
 
 impl Requirements {
-    /// Checks `identity` against the requirements.
+    /// Checks `identity` against the requirements at `now` (Unix seconds).
     ///
     /// # Errors
     /// The first unmet requirement.
-    pub fn check(&self, identity: &Identity) -> Result<(), Denial> {
+    pub fn check(&self, identity: &Identity, now: i64) -> Result<(), Denial> {
         if let Some(audience) = &self.audience
             && !identity.audiences.contains(audience)
         {
@@ -64,7 +75,16 @@ impl Requirements {
         if !self.roles_any.is_empty() && !self.roles_any.iter().any(has_role) {
             return Err(Denial::Role);
         }
-        Ok(())
+        match self.authentication.check(identity, now) {
+            Err(portcullis_sdk::AuthError::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+            }) => Err(Denial::Authentication {
+                acr_values,
+                max_age,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -95,13 +115,13 @@ mod tests {
     #[test]
     fn each_requirement() {
         let who = identity(&["read", "write"], &["user"]);
-        assert_eq!(Requirements::default().check(&who), Ok(()));
+        assert_eq!(Requirements::default().check(&who, 0), Ok(()));
         assert_eq!(
             Requirements {
                 scopes_all: owned(&["read", "write"]),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Ok(())
         );
         assert_eq!(
@@ -109,7 +129,7 @@ mod tests {
                 scopes_all: owned(&["read", "admin"]),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Err(Denial::Scope("read admin".into()))
         );
         assert_eq!(
@@ -117,7 +137,7 @@ mod tests {
                 scopes_any: owned(&["admin", "write"]),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Ok(())
         );
         assert_eq!(
@@ -125,7 +145,7 @@ mod tests {
                 scopes_any: owned(&["admin"]),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Err(Denial::Scope("admin".into()))
         );
         assert_eq!(
@@ -133,7 +153,7 @@ mod tests {
                 roles_any: owned(&["admin", "user"]),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Ok(())
         );
         assert_eq!(
@@ -141,7 +161,7 @@ mod tests {
                 roles_all: owned(&["admin", "user"]),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Err(Denial::Role)
         );
         assert_eq!(
@@ -149,8 +169,22 @@ mod tests {
                 audience: Some("other".into()),
                 ..Default::default()
             }
-            .check(&who),
+            .check(&who, 0),
             Err(Denial::Audience)
+        );
+        let step_up = Requirements {
+            authentication: AuthenticationRequirement {
+                amr: owned(&["mfa"]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            step_up.check(&who, 0),
+            Err(Denial::Authentication {
+                acr_values: None,
+                max_age: None
+            })
         );
     }
 }

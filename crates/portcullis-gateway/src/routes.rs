@@ -109,6 +109,14 @@ impl Route {
                 "ca_file and client certificates apply to https:// upstreams only".into(),
             ));
         }
+        if config.max_auth_age_secs.is_some_and(|age| age < 0) {
+            return Err(fail("max_auth_age_secs cannot be negative".into()));
+        }
+        let authentication = portcullis_sdk::AuthenticationRequirement {
+            acr_values: config.require_acr.clone(),
+            amr: config.require_amr.clone(),
+            max_age_secs: config.max_auth_age_secs,
+        };
         let access = match config.auth.as_str() {
             "public" => {
                 let has_requirements = !(config.scopes_all.is_empty()
@@ -116,10 +124,13 @@ impl Route {
                     && config.roles_any.is_empty()
                     && config.roles_all.is_empty()
                     && config.audience.is_none()
-                    && !config.require_dpop);
+                    && !config.require_dpop
+                    && authentication.is_empty());
                 if has_requirements {
                     return Err(fail(
-                        "a public route cannot require scopes, roles, an audience or DPoP".into(),
+                        "a public route cannot require scopes, roles, an audience, DPoP or how \
+                         the user authenticated"
+                            .into(),
                     ));
                 }
                 Access::Public
@@ -131,6 +142,7 @@ impl Route {
                 roles_all: config.roles_all.clone(),
                 audience: config.audience.clone(),
                 dpop: config.require_dpop,
+                authentication,
             }),
             other => {
                 return Err(fail(format!(

@@ -24,6 +24,15 @@ pub enum AuthError {
     /// replayed: 401 `invalid_dpop_proof` with a DPoP challenge (RFC 9449 §7.1).
     #[error("{0}")]
     InvalidDpopProof(String),
+    /// The user did not authenticate strongly or recently enough: 401
+    /// `insufficient_user_authentication` with what to ask for (RFC 9470 §3).
+    #[error("a stronger or more recent sign-in is required")]
+    InsufficientUserAuthentication {
+        /// `acr_values` for the new authorization request.
+        acr_values: Option<String>,
+        /// `max_age` for the new authorization request.
+        max_age: Option<i64>,
+    },
     /// The issuer's keys could not be obtained: 503, not the caller's fault.
     #[error("token keys are not available yet")]
     Unavailable,
@@ -35,7 +44,8 @@ impl AuthError {
         match self {
             AuthError::MissingToken
             | AuthError::InvalidToken(_)
-            | AuthError::InvalidDpopProof(_) => 401,
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::InsufficientUserAuthentication { .. } => 401,
             AuthError::MalformedRequest => 400,
             AuthError::InsufficientScope(_) | AuthError::MissingRole => 403,
             AuthError::Unavailable => 503,
@@ -73,6 +83,23 @@ impl AuthError {
                     .map(|alg| alg.as_str())
                     .join(" ")
             )),
+            // RFC 9470 §3.
+            AuthError::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+            } => {
+                let mut challenge = format!(
+                    "Bearer realm=\"portcullis\", error=\"insufficient_user_authentication\", \
+                     error_description=\"{self}\""
+                );
+                if let Some(acr_values) = acr_values {
+                    challenge.push_str(&format!(", acr_values=\"{}\"", clean(acr_values)));
+                }
+                if let Some(max_age) = max_age {
+                    challenge.push_str(&format!(", max_age=\"{max_age}\""));
+                }
+                Some(challenge)
+            }
             AuthError::Unavailable => None,
         }
     }
@@ -85,6 +112,7 @@ impl AuthError {
             AuthError::InvalidToken(_) => "invalid_token",
             AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::InsufficientScope(_) | AuthError::MissingRole => "insufficient_scope",
+            AuthError::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             AuthError::Unavailable => "temporarily_unavailable",
         }
     }

@@ -46,6 +46,27 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The `acr`, `amr` and `auth_time` the gateway asserted in `x-portcullis-acr`,
+/// `x-portcullis-amr` (space-separated) and `x-portcullis-auth-time`, as claims.
+fn authentication_claims(text: &dyn Fn(&str) -> Option<String>) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if let Some(acr) = text("x-portcullis-acr").filter(|acr| !acr.is_empty()) {
+        claims.insert("acr".into(), acr.into());
+    }
+    if let Some(amr) = text("x-portcullis-amr") {
+        let methods: Vec<Value> = amr.split_whitespace().map(Value::from).collect();
+        if !methods.is_empty() {
+            claims.insert("amr".into(), methods.into());
+        }
+    }
+    if let Some(auth_time) =
+        text("x-portcullis-auth-time").and_then(|time| time.parse::<i64>().ok())
+    {
+        claims.insert("auth_time".into(), auth_time.into());
+    }
+    claims
+}
+
 fn printable(value: &str) -> bool {
     value.bytes().all(|byte| (0x20..0x7f).contains(&byte))
 }
@@ -134,8 +155,39 @@ impl Identity {
             token_id: None,
             session_id: None,
             expires_at: 0,
-            claims: Map::new(),
+            claims: authentication_claims(&text),
         })
+    }
+
+    /// `acr`: the authentication context class the user reached.
+    pub fn acr(&self) -> Option<&str> {
+        self.claims.get("acr").and_then(Value::as_str)
+    }
+
+    /// `amr`: how the user authenticated (RFC 8176 values).
+    pub fn amr(&self) -> Vec<String> {
+        strings(self.claims.get("amr"))
+    }
+
+    /// `auth_time`: when the user authenticated.
+    pub fn auth_time(&self) -> Option<i64> {
+        self.claims.get("auth_time").and_then(Value::as_i64)
+    }
+
+    /// Requires the user's authentication to meet `requirement` now (RFC 9470).
+    ///
+    /// # Errors
+    /// [`AuthError::InsufficientUserAuthentication`] (401) with what to ask for.
+    pub fn require_authentication(
+        &self,
+        requirement: &crate::AuthenticationRequirement,
+    ) -> Result<(), AuthError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            });
+        requirement.check(self, now)
     }
 
     /// Whether the identity has `scope`.
@@ -238,5 +290,16 @@ mod tests {
             (from_headers.scopes.len(), from_headers.roles.len()),
             (2, 2)
         );
+        assert_eq!((from_headers.acr(), from_headers.auth_time()), (None, None));
+        headers.insert("x-portcullis-acr", HeaderValue::from_static("aal2"));
+        headers.insert("x-portcullis-amr", HeaderValue::from_static("pwd otp mfa"));
+        headers.insert(
+            "x-portcullis-auth-time",
+            HeaderValue::from_static("1700000000"),
+        );
+        let strong = Identity::from_gateway_headers(&headers).expect("identity");
+        assert_eq!(strong.acr(), Some("aal2"));
+        assert_eq!(strong.amr(), ["pwd", "otp", "mfa"]);
+        assert_eq!(strong.auth_time(), Some(1_700_000_000));
     }
 }

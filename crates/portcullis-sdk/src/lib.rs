@@ -38,6 +38,7 @@ mod error;
 mod identity;
 #[cfg(feature = "axum")]
 mod layer;
+mod step_up;
 mod verifier;
 
 pub use bearer::{BearerError, TokenScheme, access_token, bearer_token};
@@ -45,4 +46,5 @@ pub use error::AuthError;
 pub use identity::{IDENTITY_HEADER_PREFIX, Identity};
 #[cfg(feature = "axum")]
 pub use layer::{RequireIdentity, RequireIdentityLayer};
+pub use step_up::AuthenticationRequirement;
 pub use verifier::{Verifier, VerifierError};

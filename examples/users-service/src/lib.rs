@@ -1,10 +1,11 @@
 //! The users example service: `GET /users/me` greets the caller by name, `GET /users` is for
-//! admins.
+//! admins, and `GET /users/admin/report` for admins who signed in with two factors (step-up,
+//! RFC 9470).
 
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
-use portcullis_sdk::{AuthError, Identity, Verifier};
+use portcullis_sdk::{AuthError, AuthenticationRequirement, Identity, Verifier};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ pub fn router(verifier: Arc<Verifier>) -> Router {
     Router::new()
         .route("/users/me", get(me))
         .route("/users", get(list))
+        .route("/users/admin/report", get(report))
         .with_state(verifier)
 }
 
@@ -41,4 +43,23 @@ async fn list(identity: Identity) -> Result<Json<Value>, AuthError> {
     Ok(Json(
         json!({ "users": ["(the auth server owns the user list; this is an example)"], "asked_by": identity.subject }),
     ))
+}
+
+/// The class of a sign-in with two factors at the Portcullis auth server.
+pub const TWO_FACTORS: &str = "urn:portcullis:acr:aal2";
+
+/// Admins who signed in with two factors: the gateway's route requires it too, and the service
+/// checks it again (defence in depth; a token without it gets the RFC 9470 challenge).
+async fn report(identity: Identity) -> Result<Json<Value>, AuthError> {
+    identity.require_authentication(&AuthenticationRequirement {
+        acr_values: vec![TWO_FACTORS.to_owned()],
+        amr: vec!["mfa".to_owned()],
+        max_age_secs: None,
+    })?;
+    identity.require_role("admin")?;
+    Ok(Json(json!({
+        "report": "(an example of data worth a second factor)",
+        "asked_by": identity.subject,
+        "amr": identity.amr(),
+    })))
 }

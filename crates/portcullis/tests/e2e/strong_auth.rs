@@ -566,3 +566,90 @@ async fn the_direct_login_needs_the_code_and_an_admin_reset_removes_the_factors(
         "{actions:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_route_needing_mfa_sends_the_client_back_for_a_stronger_token() {
+    let (server, clock) = server_with_clock(MfaPolicy::default()).await;
+    server.add_client(app_client()).await;
+    server.add_user("heidi", &["admin"], PASSWORD).await;
+    let upstream = super::support::plain_upstream().await;
+    let mut admin = portcullis_gateway::config::RouteConfig::new("admin", "/admin", &upstream);
+    admin.require_acr = vec![AAL2.into()];
+    admin.require_amr = vec!["mfa".into()];
+    let config = portcullis_gateway::GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        issuers: vec![portcullis_gateway::config::IssuerConfig {
+            issuer: server.base_url.clone(),
+            jwks_url: None,
+            jwks_file: None,
+            audience: Some("https://api.example".into()),
+            revocation_feed: None,
+        }],
+        routes: vec![admin],
+        ..portcullis_gateway::GatewayConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = portcullis_gateway::start(&config, async move {
+        let _ = stopped.await;
+    })
+    .await
+    .expect("gateway");
+    let call = |token: String| {
+        let url = format!("http://{}/admin/report", gateway.address);
+        async move {
+            http()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("gateway")
+        }
+    };
+
+    let browser = Browser::new();
+    let (step, verifier) = password_step(&browser, &server, "heidi", &[]).await;
+    let weak = tokens(&server, &step.expect("password only"), &verifier).await;
+    let refused = call(weak["access_token"].as_str().expect("token").to_owned()).await;
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_user_authentication\""),
+        "{challenge}"
+    );
+    let asked = challenge
+        .split("acr_values=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("acr_values in the challenge")
+        .to_owned();
+    assert_eq!(asked, AAL2);
+
+    // The user sets up an app; the client asks again with the acr_values it was given.
+    let (secret, _) = set_up_app(&browser, &server).await;
+    clock.advance(30);
+    let (step, verifier) =
+        password_step(&browser, &server, "heidi", &[("acr_values", &asked)]).await;
+    let (_, code_page) = step.expect_err("the code is asked for");
+    let code = code_now(&secret, &server);
+    let response = submit(
+        &browser,
+        &server,
+        &code_page,
+        "/signin/code",
+        &[("code", &code)],
+    )
+    .await;
+    let callback = follow(&browser, &server, response)
+        .await
+        .expect("stepped up");
+    let strong = tokens(&server, &callback, &verifier).await;
+    let passed = call(strong["access_token"].as_str().expect("token").to_owned()).await;
+    assert_eq!(passed.status(), 200);
+    assert_eq!(passed.text().await.expect("body"), "upstream says hi");
+    let _ = stop.send(());
+    gateway.finished().await.expect("clean stop");
+}

@@ -133,6 +133,12 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
             && steps[9].contains(r#""scope":"products:read""#),
         "step 12, token exchange: {stdout}"
     );
+    assert!(
+        steps[10].contains("HTTP/1.1 401")
+            && steps[10].contains("error=\"insufficient_user_authentication\"")
+            && steps[10].contains("acr_values=\"urn:portcullis:acr:aal2\""),
+        "step 13, step-up at the gateway: {stdout}"
+    );
 
     // products-service behind the same gateway: reading needs products:read or a signed-in user,
     // writing needs the admin role and a valid body; /public needs nothing.

@@ -82,6 +82,15 @@ fn public_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
     authenticated_route(name, prefix, upstream).public()
 }
 
+/// A route for users who signed in with two factors (RFC 9470 step-up at the edge).
+fn two_factor_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
+    RouteConfig {
+        require_acr: vec![users_service::TWO_FACTORS.to_owned()],
+        require_amr: vec!["mfa".to_owned()],
+        ..authenticated_route(name, prefix, upstream)
+    }
+}
+
 fn authenticated_route(name: &str, prefix: &str, upstream: SocketAddr) -> RouteConfig {
     RouteConfig {
         max_body_bytes: 1024 * 1024,
@@ -173,6 +182,7 @@ impl UpArgs {
 
         let auth_address = loopback(self.auth_port);
         let mut routes = vec![
+            two_factor_route("users-admin", "/users/admin", loopback(self.users_port)),
             authenticated_route("users", "/users", loopback(self.users_port)),
             authenticated_route("products", "/products", loopback(self.products_port)),
             public_route("public", "/public", loopback(self.products_port)),

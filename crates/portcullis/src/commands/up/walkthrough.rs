@@ -97,6 +97,11 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     on her behalf, narrowed to demo-service's scope, its act claim naming demo-service\n\
          curl -s -u \"{SERVICE_CLIENT}:$DEMO_SERVICE_SECRET\" {gateway}/token -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
          -d subject_token_type=urn:ietf:params:oauth:token-type:access_token -d subject_token=\"$TOKEN\" -d audience={gateway}\n\
+         # 13. step-up (RFC 9470): the admin report needs two factors, so the password-only token gets 401\n\
+         #     insufficient_user_authentication, naming the acr_values to sign in with\n\
+         curl -i {gateway}/users/admin/report -H \"Authorization: Bearer $TOKEN\"\n\
+         # 14. set up an authenticator app at {issuer}/account (two-step verification), then sign in with its\n\
+         #     code, adding \"otp\":\"123456\" to step 1's JSON, and repeat step 13: 200, amr [pwd, otp, mfa]\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(
