@@ -3,6 +3,7 @@
 //! the recovery codes shown once.
 
 use crate::pages::{escape, hidden_fields};
+use portcullis_service::TotpEnrollment;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
@@ -52,16 +53,19 @@ pub fn code_form(
     )
 }
 
-/// The setup of an app: the QR code of `uri`, the `secret` to type in, and the form for the
-/// first code.
+/// The setup of an app: the QR code of its URI, the secret to type in, and the form for the
+/// first code, carrying the sealed setup (and, with `ask_password`, asking for the password).
 pub fn totp_setup(
-    uri: &str,
-    secret: &str,
+    enrollment: &TotpEnrollment,
     action: &str,
     csrf: &str,
     fields: &[(&str, &str)],
+    ask_password: bool,
     error: Option<&str>,
 ) -> String {
+    let mut fields = fields.to_vec();
+    fields.push(("setup", &enrollment.setup));
+    let secret = &enrollment.secret;
     // The secret is grouped by four for reading; apps ignore the spaces.
     let grouped: Vec<String> = secret
         .as_bytes()
@@ -73,14 +77,21 @@ pub fn totp_setup(
          one-time codes), then enter the code it shows.</p>\
          <figure aria-label=\"QR code of the authenticator setup\">{qr}</figure>\
          <p>Or type this key in: <code id=\"totp-secret\">{grouped}</code></p>\
-         <form method=\"post\" action=\"{action}\">{input}{hidden}\
+         <form method=\"post\" action=\"{action}\">{input}{password}{hidden}\
          <button type=\"submit\">Confirm</button></form>",
         error = error_line(error),
-        qr = qr_svg(uri),
+        qr = qr_svg(&enrollment.uri),
+        password = if ask_password {
+            "<label for=\"current_password\">Your password</label>\
+             <input type=\"password\" id=\"current_password\" name=\"current_password\" \
+             autocomplete=\"current-password\" required>"
+        } else {
+            ""
+        },
         grouped = escape(&grouped.join(" ")),
         action = escape(action),
         input = code_input("Code from the app"),
-        hidden = csrf_fields(csrf, fields),
+        hidden = csrf_fields(csrf, &fields),
     )
 }
 
@@ -120,14 +131,21 @@ mod tests {
 
     #[test]
     fn the_setup_shows_a_qr_code_and_the_grouped_secret_escaped() {
+        let enrollment = TotpEnrollment {
+            secret: "ABCDEFGH".into(),
+            uri: "otpauth://totp/A:b?secret=ABCDEFGH".into(),
+            setup: "sealed".into(),
+        };
         let page = totp_setup(
-            "otpauth://totp/A:b?secret=ABCDEFGH",
-            "ABCDEFGH",
+            &enrollment,
             "/signin/enroll",
             "tok",
             &[("return_to", "/authorize?a=\"b\"")],
+            true,
             Some("<wrong>"),
         );
+        assert!(page.contains("name=\"setup\" value=\"sealed\""));
+        assert!(page.contains("name=\"current_password\""));
         assert!(page.contains("<svg"), "{page}");
         assert!(!page.contains("<?xml"));
         assert!(page.contains("ABCD EFGH"));

@@ -52,6 +52,8 @@ pub struct AppState {
     pub sign_in_page: Arc<str>,
     /// The forgotten-password page, `{issuer}/forgot`, named in messages.
     pub forgot_page: Arc<str>,
+    /// The account page, `{issuer}/account`, linked from notices.
+    pub account_page: Arc<str>,
     /// DPoP proofs seen at the token endpoint, refused when sent again (RFC 9449 §11.1): in this
     /// server's memory, or a cluster's Redis.
     pub dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
@@ -152,6 +154,7 @@ impl AppState {
             register_page: settings.endpoint(crate::routes::paths::REGISTER).into(),
             sign_in_page: settings.endpoint(crate::routes::paths::SIGN_IN).into(),
             forgot_page: settings.endpoint(crate::routes::paths::FORGOT).into(),
+            account_page: settings.endpoint(crate::routes::paths::ACCOUNT).into(),
             dpop_proofs: Arc::new(portcullis_core::replay::ReplayWindow::new(
                 portcullis_core::replay::PROOFS_REMEMBERED,
             )),
@@ -216,6 +219,7 @@ impl AppState {
             policy: &self.settings.token_policy,
             access_token_algorithm: self.settings.access_token_algorithm,
             dpop_jkt: None,
+            mfa: &self.settings.sign_in.mfa,
             refresh: portcullis_service::tokens::RefreshPolicy {
                 sliding_secs: sign_in.refresh_token_sliding_secs,
                 absolute_secs: sign_in.refresh_token_absolute_secs,
@@ -232,6 +236,15 @@ impl AppState {
             audit: &self.audit,
             throttle: self.sign_in_throttle.as_ref(),
             issuer_label: &self.settings.sign_in.product_name,
+        }
+    }
+
+    /// What the notices of second-factor changes say, and whether email can carry them.
+    pub fn factor_notice(&self) -> portcullis_service::FactorNotice<'_> {
+        portcullis_service::FactorNotice {
+            product_name: &self.settings.sign_in.product_name,
+            account_page: &self.account_page,
+            email_enabled: self.email.is_some(),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod cluster;
 pub mod dpop_nonce;
 pub mod email_verification;
+pub mod factor_notice;
 pub mod grant;
 pub mod grants_state;
 pub mod html;

@@ -2,9 +2,8 @@
 //! authenticator is lost. Each has 50 random bits; only a hash is stored (bound to the user, so a
 //! hash cannot be moved to another account), and every guess goes through the sign-in throttle.
 
-use crate::{MessageText, OutgoingEmail};
 use data_encoding::BASE32_NOPAD;
-use portcullis_jose::{JoseError, random_bytes, sha256};
+use portcullis_jose::{JoseError, MacKey, random_bytes};
 
 /// Codes in a set.
 pub const RECOVERY_CODES: usize = 10;
@@ -44,36 +43,12 @@ pub fn normalize_recovery_code(typed: &str) -> Option<String> {
     valid.then_some(code)
 }
 
-/// The stored hash of `user_id`'s code `normalized` (a 50-bit random value needs no slow hash:
-/// it cannot be brute-forced from a stolen hash faster than its 2^50 space allows, and online
-/// guesses are throttled).
-pub fn recovery_code_hash(user_id: &str, normalized: &str) -> Vec<u8> {
-    sha256(format!("portcullis recovery code v1\0{user_id}\0{normalized}").as_bytes()).to_vec()
-}
-
-/// The notice to the account's address that a recovery code was used, so an owner who did not
-/// use it knows at once.
-pub fn recovery_code_used_email(
-    product: &str,
-    to: &str,
-    remaining: u64,
-    account_page: &str,
-) -> OutgoingEmail {
-    OutgoingEmail::compose(
-        to,
-        format!("A recovery code was used to sign in to {product}"),
-        &MessageText {
-            product,
-            before: &[
-                "A recovery code was just used to sign in to your account, in place of your                  authenticator app.",
-                &format!("{remaining} unused recovery codes are left."),
-            ],
-            action: Some((account_page, "Review your account")),
-            after: &[
-                "If it was not you, change your password and make new recovery codes at once,                  or ask an administrator to lock the account.",
-            ],
-        },
-    )
+/// The stored hash of `user_id`'s code `normalized`: an HMAC under `key` (derived from the
+/// key-encryption key), so a copy of the database alone cannot be searched for the codes (50 bits
+/// would fall to an offline search of a plain hash); online guesses are throttled.
+pub fn recovery_code_hash(key: &MacKey, user_id: &str, normalized: &str) -> Vec<u8> {
+    key.tag(format!("portcullis recovery code v1\0{user_id}\0{normalized}").as_bytes())
+        .to_vec()
 }
 
 #[cfg(test)]
@@ -111,9 +86,15 @@ mod tests {
         ] {
             assert_eq!(normalize_recovery_code(bad), None, "{bad}");
         }
+        let key = MacKey::random().expect("key");
         assert_ne!(
-            recovery_code_hash("u1", "abcdefghij"),
-            recovery_code_hash("u2", "abcdefghij")
+            recovery_code_hash(&key, "u1", "abcdefghij"),
+            recovery_code_hash(&key, "u2", "abcdefghij")
+        );
+        assert_ne!(
+            recovery_code_hash(&key, "u1", "abcdefghij"),
+            recovery_code_hash(&MacKey::random().expect("key"), "u1", "abcdefghij"),
+            "keyed: another server key gives another hash"
         );
     }
 }

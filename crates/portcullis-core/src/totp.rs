@@ -118,19 +118,24 @@ impl TotpSecret {
     }
 }
 
-/// A user's stored one-time-code app.
+/// Wrong second-factor codes in a row after which the user's factors stop working until an
+/// administrator resets them (NIST SP 800-63B §5.2.2 allows at most 100): the throttle's lockouts
+/// end, this does not, so a password-holder cannot guess for ever.
+pub const FAILURE_LIMIT: i64 = 100;
+
+/// A user's one-time-code app, stored once its first code confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TotpFactorRecord {
     /// The user.
     pub user_id: String,
     /// The secret, sealed with the key-encryption key.
     pub sealed_secret: Vec<u8>,
-    /// When it was set up.
-    pub created_at: UnixSeconds,
-    /// When a first code confirmed it; until then it does not count as a factor.
-    pub confirmed_at: Option<UnixSeconds>,
-    /// The last time step a code was accepted for (0: none yet).
+    /// When the first code confirmed it.
+    pub confirmed_at: UnixSeconds,
+    /// The last time step a code was accepted for.
     pub last_step: i64,
+    /// Wrong codes (of the app or recovery codes) in a row.
+    pub failures: i64,
 }
 
 /// The time step of `now` (RFC 6238 §4.2, `T0` = 0).

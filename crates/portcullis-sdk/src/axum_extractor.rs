@@ -1,6 +1,6 @@
 //! `Identity` as an axum extractor: any state from which an `Arc<Verifier>` can be taken.
 
-use crate::{AuthError, Identity, Verifier};
+use crate::{AuthError, Identity, Verifier, unix_now};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use std::sync::Arc;
@@ -22,14 +22,4 @@ where
             .identify_request(&parts.method, &parts.uri, &parts.headers, unix_now())
             .await
     }
-}
-
-/// The wall clock in Unix seconds.
-#[allow(clippy::disallowed_methods)] // the SDK's one reading of the wall clock
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }

@@ -182,12 +182,7 @@ impl Identity {
         &self,
         requirement: &crate::AuthenticationRequirement,
     ) -> Result<(), AuthError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| {
-                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-            });
-        requirement.check(self, now)
+        requirement.check(self, crate::unix_now())
     }
 
     /// Whether the identity has `scope`.

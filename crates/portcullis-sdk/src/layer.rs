@@ -2,7 +2,7 @@
 //! requests are answered with the RFC 6750 error, identified ones carry their [`Identity`] in the
 //! request extensions (and the `Identity` extractor takes it from there without verifying again).
 
-use crate::axum_extractor::unix_now;
+use crate::unix_now;
 use crate::{Identity, Verifier};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};

@@ -33,6 +33,7 @@
 #[cfg(feature = "axum")]
 mod axum_extractor;
 mod bearer;
+mod clock;
 mod dpop_check;
 mod error;
 mod identity;
@@ -42,6 +43,7 @@ mod step_up;
 mod verifier;
 
 pub use bearer::{BearerError, TokenScheme, access_token, bearer_token};
+pub use clock::unix_now;
 pub use error::AuthError;
 pub use identity::{IDENTITY_HEADER_PREFIX, Identity};
 #[cfg(feature = "axum")]

@@ -223,8 +223,12 @@ impl Account<'_> {
         Ok(())
     }
 
-    /// Checks the user's current password as a sign-in would (throttled, one failure answer).
-    async fn check_current_password(
+    /// Checks the user's current password as a sign-in would (throttled, one failure answer):
+    /// what a change that weakens or takes over the account asks for first.
+    ///
+    /// # Errors
+    /// [`AccountChangeError::WrongPassword`], [`AccountChangeError::Locked`] or a store failure.
+    pub async fn check_current_password(
         &self,
         current: &str,
         client: IpAddr,

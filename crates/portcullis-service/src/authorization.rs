@@ -170,6 +170,25 @@ impl Authorizer<'_> {
         let required_acr = self
             .mfa
             .required_acr(roles, client.require_mfa, request.acr);
+        // A request asking for more than the policy forces, from a user with no second factor:
+        // signing in again cannot give it (a factor is set up on the account page, never on the
+        // request's say-so), so it is refused (OpenID Connect Unmet Authentication Requirements
+        // 1.0 §3).
+        let forced_acr = self.mfa.required_acr(roles, client.require_mfa, None);
+        if let Some((session, user)) = signed_in
+            && session.amr.acr() < required_acr
+            && forced_acr < required_acr
+            && self.store.find_totp(&user.id).await?.is_none()
+        {
+            return Ok(AuthorizationOutcome::RedirectError {
+                redirect_uri: request.redirect_uri,
+                state: request.state,
+                code: "unmet_authentication_requirements",
+                description: "the user has no second factor; they can set one up on their \
+                              account page"
+                    .to_owned(),
+            });
+        }
         let decision = decide(&AuthorizationState {
             request: &request,
             client: &client,

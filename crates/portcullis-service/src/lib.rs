@@ -33,7 +33,7 @@ pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use backchannel_logout::{LogoutDelivery, LogoutReport, LogoutSender};
 pub use credentials::CredentialVerifier;
 pub use email_verification::{EmailVerification, LinkKind, LinkPurpose, VerificationError};
-pub use factors::{FactorError, FactorStatus, RecoveryNotice, SecondFactors, TotpEnrollment};
+pub use factors::{FactorError, FactorNotice, FactorStatus, SecondFactors, TotpEnrollment};
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};

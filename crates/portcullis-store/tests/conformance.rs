@@ -18,7 +18,7 @@ use tempfile::TempDir;
 #[path = "conformance/factors.rs"]
 mod factors;
 use factors::{
-    an_app_is_confirmed_once_and_each_step_is_used_once,
+    an_app_is_added_once_and_each_step_is_used_once,
     recovery_codes_are_single_use_and_reset_with_the_app,
 };
 #[path = "conformance/registration.rs"]
@@ -1210,7 +1210,7 @@ macro_rules! cases {
             concurrent_rotation_has_one_winner,
             a_rotation_racing_a_revocation_is_revoked_with_it,
             audit_log,
-            an_app_is_confirmed_once_and_each_step_is_used_once,
+            an_app_is_added_once_and_each_step_is_used_once,
             recovery_codes_are_single_use_and_reset_with_the_app,
         );
     };

@@ -34,7 +34,7 @@ pub(super) async fn signed_in(
     Ok(user.map(|user| (session, user)))
 }
 
-fn account<'a>(state: &'a AppState, user: &'a User) -> Account<'a> {
+pub(super) fn account<'a>(state: &'a AppState, user: &'a User) -> Account<'a> {
     Account {
         store: state.store.as_ref(),
         revoker: state.revoker(),

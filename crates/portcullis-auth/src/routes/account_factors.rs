@@ -1,6 +1,7 @@
-//! Two-step verification on the account page: set up an authenticator app (QR code, then a
-//! first code, then recovery codes shown once), make new recovery codes, or turn it off. Both of
-//! the latter need a current code, so a borrowed session alone cannot weaken the account.
+//! Two-step verification on the account page: set up an authenticator app (QR code, then the
+//! password and a first code, then recovery codes shown once), make new recovery codes, or turn
+//! it off. Setting up needs the password and the others a current code, so a borrowed session
+//! alone can neither take the account over with its own app nor weaken it.
 
 use super::account::{posted, render, signed_in, to_sign_in};
 use super::{error_page, paths, unavailable_page};
@@ -14,7 +15,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::{Session, User};
-use portcullis_service::{FactorError, RecoveryNotice, StoreError, TotpEnrollment};
+use portcullis_service::{AccountChangeError, FactorError, StoreError, TotpEnrollment};
 use std::net::SocketAddr;
 
 /// Setting up an app from the account page.
@@ -65,14 +66,7 @@ fn setup_page(
     Page {
         status,
         title: "Set up two-step verification".to_owned(),
-        body: factor_pages::totp_setup(
-            &enrollment.uri,
-            &enrollment.secret,
-            SETUP,
-            &token,
-            &[],
-            error,
-        ),
+        body: factor_pages::totp_setup(enrollment, SETUP, &token, &[], true, error),
         cookies: cookie.into_iter().collect(),
     }
     .render(&state.settings.sign_in.product_name)
@@ -104,8 +98,9 @@ async fn refused(
         }
         error => {
             let status = match error {
-                FactorError::Locked => StatusCode::TOO_MANY_REQUESTS,
-                FactorError::WrongCode => StatusCode::UNAUTHORIZED,
+                FactorError::WrongCode | FactorError::Locked | FactorError::Blocked => {
+                    super::second_factor::code_status(&error)
+                }
                 _ => StatusCode::CONFLICT,
             };
             render(
@@ -145,28 +140,38 @@ pub(super) async fn setup_submit(
     };
     let client = client_ip(&state, &headers, remote_addr);
     let factors = state.second_factors();
-    let code = params.get("code").unwrap_or_default();
-    match factors.confirm_totp(&user, code, client).await {
-        Ok(codes) => codes_page(&state, &codes),
-        Err(error @ (FactorError::WrongCode | FactorError::Locked)) => {
-            let status = if matches!(error, FactorError::Locked) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            match factors.pending_totp(&user).await {
-                Ok(enrollment) => setup_page(
-                    &state,
-                    &headers,
-                    status,
-                    &enrollment,
-                    Some(&error.to_string()),
-                ),
-                Err(error) => refused(&state, &headers, &session, &user, error).await,
+    let setup = params.get("setup").unwrap_or_default();
+    let Ok(enrollment) = factors.reopen_totp(&user, setup) else {
+        let error = FactorError::SetupExpired;
+        return refused(&state, &headers, &session, &user, error).await;
+    };
+    let password = params.get("current_password").unwrap_or_default();
+    let checked = super::account::account(&state, &user)
+        .check_current_password(password, client)
+        .await;
+    let refusal = match checked {
+        Ok(()) => {
+            let code = params.get("code").unwrap_or_default();
+            match factors
+                .confirm_totp(&user, setup, code, client, state.factor_notice())
+                .await
+            {
+                Ok(codes) => return codes_page(&state, &codes),
+                Err(error @ (FactorError::WrongCode | FactorError::Locked)) => {
+                    (super::second_factor::code_status(&error), error.to_string())
+                }
+                Err(error) => return refused(&state, &headers, &session, &user, error).await,
             }
         }
-        Err(error) => refused(&state, &headers, &session, &user, error).await,
-    }
+        Err(AccountChangeError::Store(error)) => return unavailable_page(&state, &error),
+        Err(AccountChangeError::Locked) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            AccountChangeError::Locked.to_string(),
+        ),
+        Err(error) => (StatusCode::UNAUTHORIZED, error.to_string()),
+    };
+    let (status, message) = refusal;
+    setup_page(&state, &headers, status, &enrollment, Some(&message))
 }
 
 /// What a code-confirmed form on the account page does.
@@ -189,18 +194,15 @@ async fn with_code(
     };
     let client = client_ip(state, headers, remote_addr);
     let factors = state.second_factors();
-    let account_page = state.settings.endpoint(paths::ACCOUNT);
-    let notice = RecoveryNotice {
-        product_name: &state.settings.sign_in.product_name,
-        account_page: &account_page,
-        email_enabled: state.email.is_some(),
-    };
     let code = params.get("code").unwrap_or_default();
-    if let Err(error) = factors.verify(&user, code, client, notice).await {
+    if let Err(error) = factors
+        .verify(&user, code, client, state.factor_notice())
+        .await
+    {
         return refused(state, headers, &session, &user, error).await;
     }
     match change {
-        Change::Remove => match factors.remove_all(&user).await {
+        Change::Remove => match factors.remove_all(&user, state.factor_notice()).await {
             Ok(_) => {
                 render(
                     state,

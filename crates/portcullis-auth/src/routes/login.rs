@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::{Acr, AuditEvent, AuthMethods, Client, User};
 use portcullis_service::credentials::{Attempt, SignInFailure};
-use portcullis_service::{FactorError, RecoveryNotice, StoreError};
+use portcullis_service::{FactorError, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -235,13 +235,10 @@ async fn second_factor(
             "second_factor_required",
         ));
     };
-    let account_page = state.settings.endpoint(super::paths::ACCOUNT);
-    let notice = RecoveryNotice {
-        product_name: &state.settings.sign_in.product_name,
-        account_page: &account_page,
-        email_enabled: state.email.is_some(),
-    };
-    match factors.verify(user, code, address, notice).await {
+    match factors
+        .verify(user, code, address, state.factor_notice())
+        .await
+    {
         Ok(method) => Ok(AuthMethods::password().with(&[method])),
         Err(FactorError::Store(error)) => Err(unavailable(&error)),
         Err(error) => {
@@ -249,6 +246,11 @@ async fn second_factor(
                 FactorError::Locked => {
                     (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "locked")
                 }
+                FactorError::Blocked => (
+                    StatusCode::FORBIDDEN,
+                    "second_factor_blocked",
+                    "second factor blocked",
+                ),
                 _ => (
                     StatusCode::UNAUTHORIZED,
                     "invalid_second_factor",

@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use portcullis_core::{Acr, AuditEvent, AuthMethod, AuthMethods, User};
-use portcullis_service::{FactorError, RecoveryNotice, StoreError};
+use portcullis_service::{FactorError, StoreError};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 
@@ -42,9 +42,12 @@ pub(super) async fn after_password(
     user: &User,
     return_to: &str,
 ) -> Result<Option<Response>, StoreError> {
+    // A user without a factor sets one up here only when the policy or the client demands it;
+    // a request's `acr_values` alone does not let whoever knows the password add their own app
+    // (`/authorize` answers it with `unmet_authentication_requirements` instead).
     let step = if state.second_factors().has_second_factor(user).await? {
         CODE
-    } else if required_acr(state, user, return_to).await? >= Acr::MultiFactor {
+    } else if forced_acr(state, user, return_to).await? >= Acr::MultiFactor {
         ENROLL
     } else {
         return Ok(None);
@@ -66,31 +69,23 @@ pub(super) async fn after_password(
     Ok(Some(response))
 }
 
-/// The level this sign-in must reach: the MFA policy for the user, and, when it continues an
-/// authorization request, its client's `require_mfa` and its `acr_values`.
-async fn required_acr(state: &AppState, user: &User, return_to: &str) -> Result<Acr, StoreError> {
+/// The level the MFA policy sets for this sign-in: for the user, and, when it continues an
+/// authorization request, for its client (`require_mfa`).
+async fn forced_acr(state: &AppState, user: &User, return_to: &str) -> Result<Acr, StoreError> {
     let request = return_to
         .strip_prefix(paths::AUTHORIZE)
         .and_then(|rest| rest.strip_prefix('?'))
         .and_then(|query| OAuthParams::from_query(query).ok());
-    let (client_requires, requested) = match &request {
-        Some(params) => {
-            let client = match params.get("client_id") {
-                Some(id) => state.store.find_client(id).await?,
-                None => None,
-            };
-            (
-                client.is_some_and(|client| client.require_mfa),
-                params.get("acr_values").and_then(Acr::weakest_requested),
-            )
-        }
-        None => (false, None),
+    let client = match request.as_ref().and_then(|params| params.get("client_id")) {
+        Some(id) => state.store.find_client(id).await?,
+        None => None,
     };
+    let client_requires = client.is_some_and(|client| client.require_mfa);
     Ok(state
         .settings
         .sign_in
         .mfa
-        .required_acr(&user.roles, client_requires, requested))
+        .required_acr(&user.roles, client_requires, None))
 }
 
 /// The pending sign-in of this request and its user (still enabled), if any.
@@ -223,16 +218,10 @@ pub(super) async fn code_submit(
         Ok(None) => return restart(&form.return_to),
         Err(error) => return unavailable_page(&state, &error),
     };
-    let account_page = state.settings.endpoint(paths::ACCOUNT);
-    let notice = RecoveryNotice {
-        product_name: &state.settings.sign_in.product_name,
-        account_page: &account_page,
-        email_enabled: state.email.is_some(),
-    };
     let code = form.params.get("code").unwrap_or_default();
     match state
         .second_factors()
-        .verify(&user, code, form.client, notice)
+        .verify(&user, code, form.client, state.factor_notice())
         .await
     {
         Ok(method) => {
@@ -257,10 +246,11 @@ pub(super) async fn code_submit(
     }
 }
 
-/// The status of a refused code: 429 while locked, 401 otherwise.
-fn code_status(error: &FactorError) -> StatusCode {
+/// The status of a refused code: 429 while locked, 403 once blocked, 401 otherwise.
+pub(super) fn code_status(error: &FactorError) -> StatusCode {
     match error {
         FactorError::Locked => StatusCode::TOO_MANY_REQUESTS,
+        FactorError::Blocked => StatusCode::FORBIDDEN,
         _ => StatusCode::UNAUTHORIZED,
     }
 }
@@ -269,6 +259,7 @@ fn code_status(error: &FactorError) -> StatusCode {
 fn refused_code(state: &AppState, user: &User, client: IpAddr, error: &FactorError) {
     let reason = match error {
         FactorError::Locked => "locked",
+        FactorError::Blocked => "second factor blocked",
         FactorError::WrongCode => "wrong second factor",
         _ => return,
     };
@@ -327,11 +318,11 @@ fn enroll_page(
     let (token, cookie) =
         csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
     let body = factor_pages::totp_setup(
-        &enrollment.uri,
-        &enrollment.secret,
+        enrollment,
         ENROLL,
         &token,
         &[("return_to", return_to)],
+        false,
         error,
     );
     page(
@@ -379,60 +370,51 @@ pub(super) async fn enroll_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = submission(&state, &headers, remote_addr, &body);
-    let return_to = match &form {
-        Ok(form) => form.return_to.clone(),
-        Err(return_to) => return_to.clone(),
+    // A forged or expired form shows no setup: the user starts again.
+    let form = match submission(&state, &headers, remote_addr, &body) {
+        Ok(form) => form,
+        Err(return_to) => return redirect_with(ENROLL, &[("return_to", &return_to)]),
     };
     let (pending, user) = match pending_user(&state, &headers).await {
         Ok(Some(found)) => found,
-        Ok(None) => return restart(&return_to),
+        Ok(None) => return restart(&form.return_to),
         Err(error) => return unavailable_page(&state, &error),
     };
     let factors = state.second_factors();
-    let refusal = match form {
-        Ok(form) => {
-            let code = form.params.get("code").unwrap_or_default();
-            match factors.confirm_totp(&user, code, form.client).await {
-                Ok(codes) => {
-                    let amr = pending.amr.with(&[AuthMethod::OneTimeCode]);
-                    let shown = page(
-                        &state,
-                        StatusCode::OK,
-                        "Save your recovery codes",
-                        factor_pages::recovery_codes(&codes, &continue_to(&return_to)),
-                        Vec::new(),
-                    );
-                    return signed_in(&state, &headers, &user, amr, form.client, shown).await;
-                }
-                Err(FactorError::Store(error)) => return unavailable_page(&state, &error),
-                Err(FactorError::AlreadyEnrolled) => {
-                    return redirect_with(CODE, &[("return_to", &return_to)]);
-                }
-                Err(error) => {
-                    refused_code(&state, &user, form.client, &error);
-                    (code_status(&error), error)
-                }
+    let setup = form.params.get("setup").unwrap_or_default();
+    let code = form.params.get("code").unwrap_or_default();
+    let return_to = form.return_to.as_str();
+    match factors
+        .confirm_totp(&user, setup, code, form.client, state.factor_notice())
+        .await
+    {
+        Ok(codes) => {
+            let amr = pending.amr.with(&[AuthMethod::OneTimeCode]);
+            let shown = page(
+                &state,
+                StatusCode::OK,
+                "Save your recovery codes",
+                factor_pages::recovery_codes(&codes, &continue_to(return_to)),
+                Vec::new(),
+            );
+            signed_in(&state, &headers, &user, amr, form.client, shown).await
+        }
+        Err(FactorError::Store(error)) => unavailable_page(&state, &error),
+        Err(FactorError::AlreadyEnrolled) => redirect_with(CODE, &[("return_to", return_to)]),
+        Err(error @ (FactorError::WrongCode | FactorError::Locked)) => {
+            refused_code(&state, &user, form.client, &error);
+            match factors.reopen_totp(&user, setup) {
+                Ok(enrollment) => enroll_page(
+                    &state,
+                    &headers,
+                    code_status(&error),
+                    &enrollment,
+                    return_to,
+                    Some(&error.to_string()),
+                ),
+                Err(_) => redirect_with(ENROLL, &[("return_to", return_to)]),
             }
         }
-        Err(_) => (StatusCode::FORBIDDEN, FactorError::WrongCode),
-    };
-    let (status, error) = refusal;
-    let message = if status == StatusCode::FORBIDDEN {
-        FORM_EXPIRED.to_owned()
-    } else {
-        error.to_string()
-    };
-    match factors.pending_totp(&user).await {
-        Ok(enrollment) => enroll_page(
-            &state,
-            &headers,
-            status,
-            &enrollment,
-            &return_to,
-            Some(&message),
-        ),
-        Err(FactorError::Store(error)) => unavailable_page(&state, &error),
-        Err(_) => redirect_with(ENROLL, &[("return_to", &return_to)]),
+        Err(_) => redirect_with(ENROLL, &[("return_to", return_to)]),
     }
 }

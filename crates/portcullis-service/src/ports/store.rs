@@ -509,20 +509,20 @@ pub trait RegistrationStore: Send + Sync {
 /// Second factors: a user's one-time-code app and recovery codes.
 #[async_trait]
 pub trait FactorStore: Send + Sync {
-    /// Saves a new, unconfirmed one-time-code app for a user, replacing an unconfirmed one;
-    /// `false` (and nothing changed) when the user already has a confirmed one.
-    async fn save_pending_totp(&self, factor: &TotpFactorRecord) -> Result<bool, StoreError>;
-    /// The user's one-time-code app, confirmed or not.
+    /// Adds a user's confirmed one-time-code app; `false` (and nothing changed) when the user
+    /// already has one.
+    async fn add_totp(&self, factor: &TotpFactorRecord) -> Result<bool, StoreError>;
+    /// The user's one-time-code app.
     async fn find_totp(&self, user_id: &str) -> Result<Option<TotpFactorRecord>, StoreError>;
-    /// Records that a code of time `step` was accepted, confirming the app if it was not yet:
-    /// `false` when a code of this step or a later one was accepted before (a replay, or a race
-    /// lost), so each code is good once.
-    async fn use_totp_step(
-        &self,
-        user_id: &str,
-        step: i64,
-        now: UnixSeconds,
-    ) -> Result<bool, StoreError>;
+    /// Records that a code of time `step` was accepted (and clears the failures): `false` when a
+    /// code of this step or a later one was accepted before (a replay, or a race lost), so each
+    /// code is good once.
+    async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError>;
+    /// Counts a wrong second-factor code of a user with an app: the wrong codes in a row now
+    /// (0 when the user has no app).
+    async fn count_factor_failure(&self, user_id: &str) -> Result<i64, StoreError>;
+    /// A second factor was proven: the wrong codes in a row start again from zero.
+    async fn clear_factor_failures(&self, user_id: &str) -> Result<(), StoreError>;
     /// Replaces the user's recovery codes by these hashes.
     async fn replace_recovery_codes(
         &self,

@@ -119,6 +119,8 @@ pub struct TokenIssuer<'a> {
     /// The DPoP key the request proved (its JWK thumbprint), if it sent a valid proof: access
     /// tokens are bound to it, and so is a public client's refresh token family (RFC 9449 §5).
     pub dpop_jkt: Option<String>,
+    /// Who must have signed in with a second factor.
+    pub mfa: &'a portcullis_core::MfaPolicy,
 }
 
 impl TokenIssuer<'_> {

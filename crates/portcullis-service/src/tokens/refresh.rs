@@ -35,6 +35,16 @@ impl TokenIssuer<'_> {
             ));
         }
         let user = self.store.find_user_by_id(&lookup.family.user_id).await?;
+        // The MFA policy (or the client's requirement, or the user's roles) may have changed since
+        // the sign-in: a family below what is required now mints nothing more.
+        if let Some(user) = &user
+            && self.mfa.required_acr(&user.roles, client.require_mfa, None)
+                > lookup.family.amr.acr()
+        {
+            return Err(TokenError::invalid_grant(
+                "a second factor is now required: sign in again",
+            ));
+        }
         let mut grant =
             refresh_token::grant(client, &lookup.family, scope, user.as_ref(), self.policy)?;
         // A refresh gets what the user's roles allow now: a demoted user's next token is narrower.

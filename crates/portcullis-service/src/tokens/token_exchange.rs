@@ -45,6 +45,15 @@ impl TokenIssuer<'_> {
         }
         let now = self.clock.now();
         let subject = subject_of(&subject_claims)?;
+        // A client that requires a second factor gets no token of a user who signed in without.
+        if let Some(user) = &subject.user
+            && self.mfa.required_acr(&user.roles, client.require_mfa, None) > user.amr.acr()
+        {
+            return Err(TokenError::refused(
+                OAuthErrorCode::InvalidGrant,
+                "subject_token comes from a sign-in without the second factor this client requires",
+            ));
+        }
         let exchanged = token_exchange::exchange(client, &subject, &request, self.policy, now)?;
         let mut claims = self.access_token_claims(&exchanged.grant)?;
         claims.act = exchanged.actor;

@@ -5,11 +5,11 @@ ALTER TABLE refresh_token_families ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
 ALTER TABLE clients ADD COLUMN require_mfa INTEGER NOT NULL DEFAULT 0;
 
 CREATE TABLE totp_factors (
-    user_id       TEXT   PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    sealed_secret BYTEA  NOT NULL,
-    created_at    BIGINT NOT NULL,
-    confirmed_at  BIGINT,
-    last_step     BIGINT NOT NULL DEFAULT 0
+    user_id       TEXT    PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    sealed_secret BYTEA   NOT NULL,
+    confirmed_at  BIGINT  NOT NULL,
+    last_step     BIGINT  NOT NULL,
+    failures      BIGINT  NOT NULL DEFAULT 0
 );
 
 CREATE TABLE recovery_codes (

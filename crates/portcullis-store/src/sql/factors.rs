@@ -10,16 +10,15 @@ use sqlx::Row;
 
 #[async_trait]
 impl FactorStore for SqlStore {
-    async fn save_pending_totp(&self, factor: &TotpFactorRecord) -> Result<bool, StoreError> {
+    async fn add_totp(&self, factor: &TotpFactorRecord) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO totp_factors (user_id, sealed_secret, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, \
-             created_at = excluded.created_at, last_step = 0 \
-             WHERE totp_factors.confirmed_at IS NULL",
+            "INSERT INTO totp_factors (user_id, sealed_secret, confirmed_at, last_step, failures) \
+             VALUES ($1, $2, $3, $4, 0) ON CONFLICT (user_id) DO NOTHING",
         )
         .bind(&factor.user_id)
         .bind(&factor.sealed_secret)
-        .bind(factor.created_at)
+        .bind(factor.confirmed_at)
+        .bind(factor.last_step)
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || "one-time-code app".to_owned()))?;
@@ -28,7 +27,7 @@ impl FactorStore for SqlStore {
 
     async fn find_totp(&self, user_id: &str) -> Result<Option<TotpFactorRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT user_id, sealed_secret, created_at, confirmed_at, last_step \
+            "SELECT user_id, sealed_secret, confirmed_at, last_step, failures \
              FROM totp_factors WHERE user_id = $1",
         )
         .bind(user_id)
@@ -39,31 +38,48 @@ impl FactorStore for SqlStore {
             Ok(TotpFactorRecord {
                 user_id: row.try_get("user_id").map_err(unavailable)?,
                 sealed_secret: row.try_get("sealed_secret").map_err(unavailable)?,
-                created_at: row.try_get("created_at").map_err(unavailable)?,
                 confirmed_at: row.try_get("confirmed_at").map_err(unavailable)?,
                 last_step: row.try_get("last_step").map_err(unavailable)?,
+                failures: row.try_get("failures").map_err(unavailable)?,
             })
         })
         .transpose()
     }
 
-    async fn use_totp_step(
-        &self,
-        user_id: &str,
-        step: i64,
-        now: UnixSeconds,
-    ) -> Result<bool, StoreError> {
+    async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE totp_factors SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2) \
-             WHERE user_id = $3 AND last_step < $1",
+            "UPDATE totp_factors SET last_step = $1, failures = 0 \
+             WHERE user_id = $2 AND last_step < $1",
         )
         .bind(step)
-        .bind(now)
         .bind(user_id)
         .execute(&self.pool)
         .await
         .map_err(unavailable)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn count_factor_failure(&self, user_id: &str) -> Result<i64, StoreError> {
+        // Every row is read, so the statement runs to its end and its write commits at once.
+        let rows = sqlx::query(
+            "UPDATE totp_factors SET failures = failures + 1 WHERE user_id = $1 \
+             RETURNING failures",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.first()
+            .map_or(Ok(0), |row| row.try_get("failures").map_err(unavailable))
+    }
+
+    async fn clear_factor_failures(&self, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE totp_factors SET failures = 0 WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn replace_recovery_codes(

@@ -1,85 +1,88 @@
-//! Conformance cases of second factors: a pending app replaced until confirmed, each time step
-//! and recovery code good once (also under concurrency), and a reset removing everything.
+//! Conformance cases of second factors: one app per user, each time step and recovery code good
+//! once (also under concurrency), wrong codes counted until one is right, and a reset removing
+//! everything.
 
 use super::user;
 use portcullis_core::totp::TotpFactorRecord;
 use portcullis_service::Store;
 
-fn app(user_id: &str, sealed: &[u8], created_at: i64) -> TotpFactorRecord {
+fn app(user_id: &str, sealed: &[u8], confirmed_at: i64, last_step: i64) -> TotpFactorRecord {
     TotpFactorRecord {
         user_id: user_id.to_owned(),
         sealed_secret: sealed.to_vec(),
-        created_at,
-        confirmed_at: None,
-        last_step: 0,
+        confirmed_at,
+        last_step,
+        failures: 0,
     }
 }
 
-pub async fn an_app_is_confirmed_once_and_each_step_is_used_once(store: &dyn Store) {
+pub async fn an_app_is_added_once_and_each_step_is_used_once(store: &dyn Store) {
     let owner = user("factor-owner");
     store.create_user(&owner).await.expect("user");
-    assert!(
-        store
-            .save_pending_totp(&app(&owner.id, b"first", 10))
-            .await
-            .expect("save")
-    );
-    assert!(
-        store
-            .save_pending_totp(&app(&owner.id, b"second", 20))
-            .await
-            .expect("save"),
-        "an unfinished setup is replaced"
-    );
-    let pending = store
-        .find_totp(&owner.id)
-        .await
-        .expect("find")
-        .expect("app");
-    assert_eq!(pending.sealed_secret, b"second");
-    assert_eq!(pending.confirmed_at, None);
-    assert!(store.use_totp_step(&owner.id, 100, 30).await.expect("use"));
-    let confirmed = store
-        .find_totp(&owner.id)
-        .await
-        .expect("find")
-        .expect("app");
     assert_eq!(
-        (confirmed.confirmed_at, confirmed.last_step),
-        (Some(30), 100)
+        store.count_factor_failure(&owner.id).await.expect("count"),
+        0
+    );
+    assert!(
+        store
+            .add_totp(&app(&owner.id, b"first", 10, 100))
+            .await
+            .expect("add")
     );
     assert!(
         !store
-            .save_pending_totp(&app(&owner.id, b"third", 40))
+            .add_totp(&app(&owner.id, b"second", 20, 200))
             .await
-            .expect("save"),
-        "a confirmed app is never replaced"
+            .expect("add"),
+        "an app is never replaced, only removed"
     );
+    let stored = store
+        .find_totp(&owner.id)
+        .await
+        .expect("find")
+        .expect("app");
+    assert_eq!(stored, app(&owner.id, b"first", 10, 100));
     assert!(
         !store
-            .use_totp_step(&owner.id, 100, 50)
+            .use_totp_step(&owner.id, 100)
             .await
-            .expect("replay")
+            .expect("the setup's code")
     );
-    assert!(!store.use_totp_step(&owner.id, 99, 50).await.expect("older"));
+    assert!(!store.use_totp_step(&owner.id, 99).await.expect("older"));
+    // Wrong codes count up; a right one clears them.
+    assert_eq!(
+        store.count_factor_failure(&owner.id).await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store.count_factor_failure(&owner.id).await.expect("count"),
+        2
+    );
     // Two requests with the next step at once: one wins.
     let (first, second) = tokio::join!(
-        store.use_totp_step(&owner.id, 101, 60),
-        store.use_totp_step(&owner.id, 101, 60)
+        store.use_totp_step(&owner.id, 101),
+        store.use_totp_step(&owner.id, 101)
     );
     assert_eq!(
         u8::from(first.expect("use")) + u8::from(second.expect("use")),
         1
     );
+    let used = store
+        .find_totp(&owner.id)
+        .await
+        .expect("find")
+        .expect("app");
+    assert_eq!((used.last_step, used.failures), (101, 0));
+    store.count_factor_failure(&owner.id).await.expect("count");
+    store.clear_factor_failures(&owner.id).await.expect("clear");
     assert_eq!(
         store
             .find_totp(&owner.id)
             .await
             .expect("find")
             .expect("app")
-            .confirmed_at,
-        Some(30),
-        "confirmation time kept"
+            .failures,
+        0
     );
     store
         .delete_user(owner.username.as_str())
@@ -140,9 +143,9 @@ pub async fn recovery_codes_are_single_use_and_reset_with_the_app(store: &dyn St
     );
     assert!(
         store
-            .save_pending_totp(&app(&owner.id, b"s", 9))
+            .add_totp(&app(&owner.id, b"s", 9, 1))
             .await
-            .expect("save")
+            .expect("add")
     );
     assert!(store.delete_factors(&owner.id).await.expect("reset"));
     assert!(!store.delete_factors(&owner.id).await.expect("nothing left"));

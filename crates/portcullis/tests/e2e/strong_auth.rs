@@ -168,28 +168,40 @@ async fn set_up_app(browser: &Browser, server: &TestAuthServer) -> (TotpSecret, 
     assert_eq!(status, 200);
     assert!(setup.contains("<svg"), "a QR code drawn inline: {setup}");
     let secret = shown_secret(&setup);
-    let wrong = submit(
+    let code = code_now(&secret, server);
+    // The password is asked for: a borrowed session alone cannot add an app.
+    let no_password = submit(
         browser,
         server,
         &setup,
         "/account/two-step/setup",
-        &[("code", "000000")],
+        &[("code", &code), ("current_password", "not the password")],
     )
     .await;
-    assert_eq!(wrong.status(), 401);
-    let again = wrong.text().await.expect("html");
+    assert_eq!(no_password.status(), 401);
+    let again = no_password.text().await.expect("html");
     assert_eq!(
         shown_secret(&again),
         secret,
         "the same setup is shown again"
     );
-    let code = code_now(&secret, server);
+    let wrong = submit(
+        browser,
+        server,
+        &again,
+        "/account/two-step/setup",
+        &[("code", "000000"), ("current_password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    let again = wrong.text().await.expect("html");
+    assert_eq!(shown_secret(&again), secret);
     let done = submit(
         browser,
         server,
         &again,
         "/account/two-step/setup",
-        &[("code", &code)],
+        &[("code", &code), ("current_password", PASSWORD)],
     )
     .await;
     assert_eq!(done.status(), 200);
@@ -484,6 +496,15 @@ async fn acr_values_step_a_password_session_up_and_keep_its_sid() {
     let (step, _) = password_step(&browser, &server, "frank", &[("acr_values", AAL1)]).await;
     assert!(step.expect("no sign-in").contains("code="));
 
+    // A user without a second factor cannot get one through acr_values: the request is refused.
+    server.add_user("ivan", &[], PASSWORD).await;
+    let (step, _) = password_step(&Browser::new(), &server, "ivan", &[("acr_values", AAL2)]).await;
+    let callback = step.expect("back at the client with an error");
+    assert_eq!(
+        query_param(&callback, "error").as_deref(),
+        Some("unmet_authentication_requirements")
+    );
+
     let metadata = discovery(&server).await;
     assert_eq!(metadata["acr_values_supported"], json!([AAL1, AAL2]));
     let claims = metadata["claims_supported"].as_array().expect("claims");
@@ -652,4 +673,183 @@ async fn a_gateway_route_needing_mfa_sends_the_client_back_for_a_stronger_token(
     assert_eq!(passed.text().await.expect("body"), "upstream says hi");
     let _ = stop.send(());
     gateway.finished().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_form_is_good_only_for_its_user_and_a_while() {
+    let (server, clock) = server_with_clock(MfaPolicy::default()).await;
+    server.add_client(app_client()).await;
+    server.add_user("judy", &[], PASSWORD).await;
+    server.add_user("mallory", &[], PASSWORD).await;
+    let judy = Browser::new();
+    account_session(&judy, &server, "judy").await;
+    let (_, judy_setup) = judy.page(&server.url("/account/two-step/setup")).await;
+    let secret = shown_secret(&judy_setup);
+    // Mallory, signed in as herself, posts Judy's setup form: refused, nothing shown.
+    let mallory = Browser::new();
+    account_session(&mallory, &server, "mallory").await;
+    let (_, mallory_setup) = mallory.page(&server.url("/account/two-step/setup")).await;
+    let mut fields: Vec<(String, String)> = hidden_fields(&mallory_setup)
+        .into_iter()
+        .filter(|(name, _)| name != "setup")
+        .collect();
+    fields.extend(
+        hidden_fields(&judy_setup)
+            .into_iter()
+            .filter(|(name, _)| name == "setup"),
+    );
+    fields.push(("code".into(), code_now(&secret, &server)));
+    fields.push(("current_password".into(), PASSWORD.into()));
+    let response = mallory
+        .post(&server.url("/account/two-step/setup"), &fields)
+        .await;
+    assert_eq!(response.status(), 409);
+    let html = response.text().await.expect("html");
+    assert!(
+        !html.contains(&secret.to_base32()[..8]),
+        "Judy's secret is not shown"
+    );
+    assert!(html.contains("The setup expired"), "{html}");
+    // Judy's own form, fifteen minutes later: expired, nothing stored.
+    clock.advance(15 * 60);
+    let late = submit(
+        &judy,
+        &server,
+        &judy_setup,
+        "/account/two-step/setup",
+        &[
+            ("code", &code_now(&secret, &server)),
+            ("current_password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(late.status(), 409);
+    let user = server
+        .state
+        .store
+        .find_user_by_username("judy")
+        .await
+        .expect("find")
+        .expect("judy");
+    assert_eq!(
+        server.state.store.find_totp(&user.id).await.expect("find"),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_wrong_codes_in_a_row_block_the_factors_until_a_reset() {
+    let (server, clock) = server_with_clock(MfaPolicy::default()).await;
+    server
+        .add_client(portcullis_core::ClientRegistration {
+            first_party: true,
+            ..app_client()
+        })
+        .await;
+    server.add_user("kim", &[], PASSWORD).await;
+    let browser = Browser::new();
+    account_session(&browser, &server, "kim").await;
+    let (secret, _) = set_up_app(&browser, &server).await;
+    let login = |otp: Option<String>| {
+        let server = &server;
+        async move {
+            let mut body = json!({"username": "kim", "password": PASSWORD});
+            if let Some(otp) = otp {
+                body["otp"] = otp.into();
+            }
+            let response = http()
+                .post(server.url("/login"))
+                .json(&body)
+                .send()
+                .await
+                .expect("login");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("json");
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let mut blocked = false;
+    for _ in 0..400 {
+        let (status, error) = login(Some("000000".into())).await;
+        if status == 429 {
+            // The throttle's lockout ends; the count of wrong codes in a row does not.
+            clock.advance(901);
+            continue;
+        }
+        if error == "second_factor_blocked" {
+            blocked = true;
+            break;
+        }
+        assert_eq!(error, "invalid_second_factor", "{status}");
+    }
+    assert!(blocked, "blocked after a hundred wrong codes in a row");
+    clock.advance(901);
+    let (status, error) = login(Some(code_now(&secret, &server))).await;
+    assert_eq!(
+        (status, error.as_str()),
+        (403, "second_factor_blocked"),
+        "even the right code"
+    );
+    let user = server
+        .state
+        .store
+        .find_user_by_username("kim")
+        .await
+        .expect("find")
+        .expect("kim");
+    server
+        .state
+        .store
+        .delete_factors(&user.id)
+        .await
+        .expect("reset");
+    let (status, _) = login(None).await;
+    assert_eq!(status, 200, "after a reset the password signs in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_from_a_password_sign_in_stops_when_the_client_requires_mfa() {
+    let (server, _clock) = server_with_clock(MfaPolicy::default()).await;
+    server.add_client(app_client()).await;
+    server.add_user("leo", &[], PASSWORD).await;
+    let browser = Browser::new();
+    let (step, verifier) = password_step(&browser, &server, "leo", &[]).await;
+    let issued = tokens(&server, &step.expect("password"), &verifier).await;
+    let first: Value =
+        super::browser::refresh(&server, issued["refresh_token"].as_str().expect("refresh"))
+            .await
+            .json()
+            .await
+            .expect("json");
+    let rotated = first["refresh_token"]
+        .as_str()
+        .expect("refreshes while nothing more is required")
+        .to_owned();
+    let mut client = server
+        .state
+        .store
+        .find_client(APP)
+        .await
+        .expect("find")
+        .expect("app");
+    client.require_mfa = true;
+    server
+        .state
+        .store
+        .update_client(&client)
+        .await
+        .expect("update");
+    let response = super::browser::refresh(&server, &rotated).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|text| text.contains("second factor")),
+        "{body}"
+    );
 }

@@ -86,6 +86,13 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
     let stranger = stranger.expect("secret");
     let (_, plain) = server.add_client(service_client("plain")).await;
     let plain = plain.expect("secret");
+    let (_, vault) = server
+        .add_client(ClientRegistration {
+            require_mfa: true,
+            ..exchanging_service("vault", &["api:read"], &["billing"])
+        })
+        .await;
+    let vault = vault.expect("secret");
     let alice = server.add_user("alice", &["user"], PASSWORD).await;
     let tokens = sign_in_for_tokens(
         &Browser::new(),
@@ -117,6 +124,17 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
     assert_eq!(claims["act"], serde_json::json!({"sub": "orders"}));
     assert_eq!(claims["sid"], user_claims["sid"]);
     assert!(claims["exp"].as_i64() <= user_claims["exp"].as_i64());
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["pwd"]),
+        "how alice signed in carries over"
+    );
+    // A client that requires a second factor gets nothing from a password-only sign-in.
+    let (status, refused) = exchange(&server, ("vault", &vault), user_token, &to_billing).await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (400, &serde_json::json!("invalid_grant"))
+    );
 
     let (status, chained) = exchange(
         &server,
