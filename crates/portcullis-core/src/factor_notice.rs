@@ -20,7 +20,7 @@ pub fn recovery_code_used_email(
                 "A recovery code was just used to sign in to your account, in place of your                  authenticator app.",
                 &format!("{remaining} unused recovery codes are left."),
             ],
-            action: Some((account_page, "Review your account")),
+            action: Some(("Review your account", account_page)),
             after: &[
                 "If it was not you, change your password and make new recovery codes at once,                  or ask an administrator to lock the account.",
             ],
@@ -53,7 +53,7 @@ pub fn two_step_changed_email(
         &MessageText {
             product,
             before: &[what],
-            action: Some((account_page, "Review your account")),
+            action: Some(("Review your account", account_page)),
             after: &[
                 "If it was not you, change your password at once and ask an administrator to \
                  reset your two-step verification.",

@@ -31,6 +31,21 @@ pub enum TokenBinding {
 impl AssertedIdentity {
     /// The identity and its headers.
     pub fn new(identity: Identity) -> Self {
+        // How the user signed in is asserted only when the token says it (a service's own token
+        // has none); the identity headers always.
+        let authentication = [
+            ("x-portcullis-acr", identity.acr().map(str::to_owned)),
+            (
+                "x-portcullis-amr",
+                Some(identity.amr().join(" ")).filter(|amr| !amr.is_empty()),
+            ),
+            (
+                "x-portcullis-auth-time",
+                identity.auth_time().map(|time| time.to_string()),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)));
         let headers = [
             ("x-portcullis-subject", identity.subject.clone()),
             (
@@ -40,22 +55,9 @@ impl AssertedIdentity {
             ("x-portcullis-client", identity.client_id.clone()),
             ("x-portcullis-scopes", identity.scopes.join(" ")),
             ("x-portcullis-roles", identity.roles.join(",")),
-            (
-                "x-portcullis-acr",
-                identity.acr().unwrap_or_default().to_owned(),
-            ),
-            ("x-portcullis-amr", identity.amr().join(" ")),
-            (
-                "x-portcullis-auth-time",
-                identity
-                    .auth_time()
-                    .map(|time| time.to_string())
-                    .unwrap_or_default(),
-            ),
         ]
         .into_iter()
-        // An empty value asserts nothing: it is not sent.
-        .filter(|(_, value)| !value.is_empty())
+        .chain(authentication)
         .filter_map(|(name, value)| {
             Some((
                 HeaderName::from_static(name),
