@@ -3,7 +3,8 @@
 # (installed here from npm into target/browser) signs in to `portcullis up`, consents and reaches
 # a protected route through the gateway, then uses the admin console as testuser (and is refused
 # as guest), then registers a new account, verifying it by the link that a real SMTP server
-# (aiosmtpd from PyPI, installed here, on loopback) received. Screenshots:
+# (aiosmtpd from PyPI, installed here, on loopback) received, and last sets up two-step
+# verification for guest and signs in with its code. Screenshots:
 # target/browser/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,8 @@ export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
     PORTCULLIS_REGISTRATION_MODE=open
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
-cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs target/browser/
+cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs browser/two_step.mjs \
+    target/browser/
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
@@ -38,3 +40,5 @@ node target/browser/console.mjs \
     "http://127.0.0.1:$AUTH_ADMIN" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
 node target/browser/register.mjs \
     "http://127.0.0.1:$AUTH" "$WORK/maildir" target/browser/screenshots
+node target/browser/two_step.mjs \
+    "http://127.0.0.1:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots

@@ -165,13 +165,19 @@ pub(super) async fn show(
             "<div class=\"card\"><table><tr><th>Type</th><td>{kind}</td></tr>\
              <tr><th>Grants</th><td>{grants}</td></tr><tr><th>Redirect URIs</th><td>{redirects}</td></tr>\
              <tr><th>Scopes</th><td>{scopes}</td></tr><tr><th>Audiences</th><td>{audiences}</td></tr>\
-             <tr><th>First party</th><td>{first_party}</td></tr></table>{rotate}{delete}</div>{edit}",
+             <tr><th>First party</th><td>{first_party}</td></tr>\
+             <tr><th>Second factor</th><td>{mfa}</td></tr></table>{rotate}{delete}</div>{edit}",
             kind = client.kind,
             grants = escape(&grants(&client)),
             redirects = escape(&client.redirect_uris.join(" ")),
             scopes = escape(&client.scopes.to_string()),
             audiences = escape(&client.audiences.join(" ")),
             first_party = if client.first_party { "yes" } else { "no" },
+            mfa = if client.require_mfa {
+                "required of every user"
+            } else {
+                "as the MFA policy says"
+            },
             delete = signed.button(&format!("{base}/delete"), "Delete client", true),
             edit = edit_form(&signed, &base, &client),
         ),
@@ -192,7 +198,10 @@ fn edit_form(signed: &Signed, base: &str, client: &Client) -> String {
     };
     format!(
         "<div class=\"card\"><h2>Edit</h2><form method=\"post\" action=\"{action}\">{csrf}{grants}{redirects}{scopes}{audiences}\
+         <label><input type=\"checkbox\" name=\"require_mfa\" value=\"yes\"{checked}> \
+         Users must sign in with a second factor</label>\
          <button type=\"submit\">Save</button></form></div>",
+        checked = if client.require_mfa { " checked" } else { "" },
         action = escape(&format!("{base}/edit")),
         csrf = csrf_field(&signed.0),
         grants = field("grants", "Grant types", &grants(client).replace(", ", " ")),
@@ -247,7 +256,7 @@ pub(super) async fn act(
                 keys: existing.keys,
                 dpop_bound_access_tokens: existing.dpop_bound_access_tokens,
                 backchannel_logout_uri: existing.backchannel_logout_uri,
-                require_mfa: existing.require_mfa,
+                require_mfa: form.get("require_mfa") == Some("yes"),
             };
             match admin.update_client(registration).await {
                 Ok(_) => see_other(&back),

@@ -529,6 +529,7 @@ fn client_differences(current: &Client, wanted: &Client) -> Vec<&'static str> {
             "backchannel_logout_uri",
             current.backchannel_logout_uri != wanted.backchannel_logout_uri,
         ),
+        ("require_mfa", current.require_mfa != wanted.require_mfa),
     ]
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))

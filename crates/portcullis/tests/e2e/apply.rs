@@ -192,6 +192,7 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
     let desired = format!(
         "[[clients]]\nid = \"signer\"\ngrant_types = [\"client_credentials\"]\nscopes = [\"read\"]\n\
          dpop_bound_access_tokens = true\n\
+         require_mfa = true\n\
          backchannel_logout_uri = \"https://signer.example/logout\"\n\
          [[clients.jwks.keys]]\nkty = \"EC\"\ncrv = \"P-256\"\nkid = \"k1\"\nx = {}\ny = {}\n",
         jwk["x"], jwk["y"]
@@ -213,6 +214,20 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
     assert!(shown.contains("authenticates:  private_key_jwt"), "{shown}");
     assert!(shown.contains("keys:           k1"), "{shown}");
     assert!(shown.contains("DPoP:           required"), "{shown}");
+    assert!(shown.contains("second factor:  required"), "{shown}");
+    // Dropping the requirement from the file is a change apply makes.
+    let relaxed = std::fs::read_to_string(&file)
+        .expect("desired file")
+        .replace("require_mfa = true\n", "");
+    std::fs::write(&file, relaxed).expect("desired file");
+    let changed = admin(&data, &["apply", &file_arg], "", &[]).await;
+    assert!(
+        stdout(&changed).contains("require_mfa"),
+        "{}",
+        stdout(&changed)
+    );
+    let shown = stdout(&admin(&data, &["client", "show", "signer"], "", &[]).await);
+    assert!(!shown.contains("second factor"), "{shown}");
 
     let jwks_file = dir.path().join("jwks.json");
     std::fs::write(&jwks_file, key.jwks().to_string()).expect("jwks file");
@@ -226,12 +241,18 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
             "client_credentials",
             "--jwks-file",
             &jwks_file.display().to_string(),
+            "--require-mfa",
         ],
         "",
         &[],
     )
     .await;
     assert!(added.status.success(), "{}", stderr(&added));
+    let cli_shown = stdout(&admin(&data, &["client", "show", "cli-signer"], "", &[]).await);
+    assert!(
+        cli_shown.contains("second factor:  required"),
+        "{cli_shown}"
+    );
     assert!(
         !stdout(&added).contains("client_secret"),
         "{}",

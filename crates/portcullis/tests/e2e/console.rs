@@ -192,6 +192,7 @@ async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
         ("scopes".to_owned(), "read write".to_owned()),
         ("redirect_uris".to_owned(), String::new()),
         ("audiences".to_owned(), String::new()),
+        ("require_mfa".to_owned(), "yes".to_owned()),
     ]);
     let saved = browser
         .post(&format!("{admin}/console/clients/billing/edit"), &edit)
@@ -205,6 +206,11 @@ async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
     .await;
     assert!(
         detail.contains("<th>Scopes</th><td>read write</td>"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("<th>Second factor</th><td>required of every user</td>")
+            && detail.contains("name=\"require_mfa\" value=\"yes\" checked"),
         "{detail}"
     );
 

@@ -853,3 +853,95 @@ async fn a_refresh_token_from_a_password_sign_in_stops_when_the_client_requires_
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_is_told_by_email_of_every_change_and_every_recovery_code_used() {
+    let Some(smtp) = portcullis_testkit::smtp::TestSmtp::start().await else {
+        return;
+    };
+    let clock = ManualClock::new();
+    let server = TestAuthServer::start_with(TestOptions {
+        clock: clock.clone(),
+        mailer: Some(super::email::mailer(&smtp)),
+        ..TestOptions::default()
+    })
+    .await;
+    server.add_client(app_client()).await;
+    server.add_user("mia", &[], PASSWORD).await;
+    let browser = Browser::new();
+    account_session(&browser, &server, "mia").await;
+    let (secret, recovery_codes) = set_up_app(&browser, &server).await;
+    let decoded = |messages: Vec<String>| -> Vec<String> {
+        messages
+            .iter()
+            .map(|message| super::email::decode_quoted_printable(message))
+            .collect()
+    };
+    let on = decoded(smtp.wait_for(1, std::time::Duration::from_secs(10)).await);
+    assert!(on[0].contains("To: mia@example.com"), "{}", on[0]);
+    assert!(on[0].contains("Two-step verification is on"), "{}", on[0]);
+    assert!(on[0].contains(&server.url("/account")), "{}", on[0]);
+
+    // A sign-in with a recovery code is reported.
+    let other = Browser::new();
+    let (step, _) = password_step(&other, &server, "mia", &[]).await;
+    let (_, page) = step.expect_err("code asked");
+    let response = submit(
+        &other,
+        &server,
+        &page,
+        "/signin/code",
+        &[("code", &recovery_codes[3])],
+    )
+    .await;
+    follow(&other, &server, response).await.expect("signed in");
+    let used = decoded(smtp.wait_for(2, std::time::Duration::from_secs(10)).await);
+    assert!(
+        used.iter()
+            .any(|message| message.contains("A recovery code was used")
+                && message.contains("9 unused recovery codes are left")),
+        "{used:?}"
+    );
+
+    // Turning it off needs a current code, and is reported too.
+    clock.advance(30);
+    let (_, account) = browser.page(&server.url("/account")).await;
+    let csrf = hidden_fields(&account)
+        .into_iter()
+        .find(|(name, _)| name == "csrf_token")
+        .expect("csrf token");
+    let remove = |code: String| {
+        let fields = vec![csrf.clone(), ("code".to_owned(), code)];
+        let browser = &browser;
+        let url = server.url("/account/two-step/remove");
+        async move { browser.post(&url, &fields).await }
+    };
+    let refused = remove("000000".to_owned()).await;
+    assert_eq!(refused.status(), 401);
+    let removed = remove(code_now(&secret, &server)).await;
+    assert_eq!(removed.status(), 200);
+    assert!(
+        removed
+            .text()
+            .await
+            .expect("html")
+            .contains("Two-step verification is off.")
+    );
+    let off = decoded(smtp.wait_for(3, std::time::Duration::from_secs(10)).await);
+    assert!(
+        off.iter()
+            .any(|message| message.contains("Two-step verification is off")),
+        "{off:?}"
+    );
+    let changes = audit_details(&server, "second_factor_changed").await;
+    assert!(
+        changes
+            .iter()
+            .any(|detail| detail.contains("totp_enrolled")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.iter().any(|detail| detail.contains("totp_removed")),
+        "{changes:?}"
+    );
+}
