@@ -4,7 +4,8 @@
 # a protected route through the gateway, then uses the admin console as testuser (and is refused
 # as guest), then registers a new account, verifying it by the link that a real SMTP server
 # (aiosmtpd from PyPI, installed here, on loopback) received, and last sets up two-step
-# verification for guest and signs in with its code. Screenshots:
+# verification for guest and signs in with its code, and, on a second stack on localhost, adds a
+# passkey with a virtual authenticator and signs in with it. Screenshots:
 # target/browser/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
 cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs browser/two_step.mjs \
-    target/browser/
+    browser/passkeys.mjs target/browser/
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
@@ -42,3 +43,9 @@ node target/browser/register.mjs \
     "http://127.0.0.1:$AUTH" "$WORK/maildir" target/browser/screenshots
 node target/browser/two_step.mjs \
     "http://127.0.0.1:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
+# Passkeys need an issuer on a domain name (WebAuthn refuses IP addresses): a second stack whose
+# issuer is http://localhost:<port>, a secure context even over http.
+stop_up
+UP_ISSUER_HOST=localhost start_up
+node target/browser/passkeys.mjs \
+    "http://localhost:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots

@@ -8,13 +8,21 @@ BIN=target/debug/portcullis
 WORK=$(mktemp -d)
 UP_PID=
 cleanup_up() { [[ -n $UP_PID ]] && kill "$UP_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# Stops the stack and forgets its data, so `start_up` can start a fresh one.
+stop_up() {
+    [[ -n $UP_PID ]] && kill "$UP_PID" 2>/dev/null
+    wait "$UP_PID" 2>/dev/null || true
+    UP_PID=
+    rm -rf "$WORK/data"
+}
 trap cleanup_up EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_up() {
     AUTH=$(free_port); AUTH_ADMIN=$(free_port); GATEWAY=$(free_port)
-    "$BIN" up --data-dir "$WORK/data" --auth-port "$AUTH" --auth-admin-port "$AUTH_ADMIN" \
+    # UP_ISSUER_HOST=localhost: the issuer on a domain name (passkeys need one).
+    "$BIN" up ${UP_ISSUER_HOST:+--issuer-host "$UP_ISSUER_HOST"} --data-dir "$WORK/data" --auth-port "$AUTH" --auth-admin-port "$AUTH_ADMIN" \
         --gateway-port "$GATEWAY" \
         --users-port "$(free_port)" --products-port "$(free_port)" > "$WORK/up.log" 2>&1 &
     UP_PID=$!

@@ -109,6 +109,46 @@ pub fn recovery_codes(codes: &[String], continue_to: &str) -> String {
     )
 }
 
+/// What a page does with passkeys (the script reads it from `#passkeys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyMode {
+    /// The account page adds one.
+    Register,
+    /// The sign-in page signs in with one (a button, and the username's autofill).
+    SignIn,
+    /// The code page uses one as the second factor.
+    SecondFactor,
+}
+
+/// The passkey controls of a page and its script; hidden until the script finds WebAuthn.
+pub fn passkey_block(mode: PasskeyMode, return_to: &str) -> String {
+    let (name, controls) = match mode {
+        PasskeyMode::Register => (
+            "register",
+            "<label for=\"passkey-name\">Name of the new passkey</label>\
+             <input type=\"text\" id=\"passkey-name\" maxlength=\"64\" value=\"Passkey\">\
+             <button type=\"button\" id=\"passkey-add\">Add a passkey</button>",
+        ),
+        PasskeyMode::SignIn => (
+            "sign-in",
+            "<button type=\"button\" id=\"passkey-sign-in\" class=\"secondary\">\
+             Sign in with a passkey</button>",
+        ),
+        PasskeyMode::SecondFactor => (
+            "second-factor",
+            "<button type=\"button\" id=\"passkey-verify\" class=\"secondary\">\
+             Use a passkey or security key</button>",
+        ),
+    };
+    format!(
+        "<div id=\"passkeys\" data-mode=\"{name}\" data-return-to=\"{return_to}\" hidden>\
+         {controls}<p id=\"passkey-status\" role=\"status\"></p></div>\
+         <script src=\"{script}\" defer></script>",
+        return_to = escape(return_to),
+        script = crate::routes::PASSKEY_SCRIPT,
+    )
+}
+
 /// `data` as an inline SVG QR code (no `<?xml?>` prologue, so it can sit in the page).
 fn qr_svg(data: &str) -> String {
     let Ok(code) = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M) else {

@@ -22,6 +22,7 @@ pub mod origin;
 pub mod outbound;
 pub mod pages;
 pub mod pending_sign_in;
+pub mod relying_party;
 pub mod request_id;
 pub mod routes;
 pub mod server;

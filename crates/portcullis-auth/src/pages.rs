@@ -24,8 +24,8 @@ button.secondary{background:transparent;color:var(--accent);border:1px solid var
 fn content_security_policy(stylesheet: &str) -> String {
     let hash = STANDARD.encode(portcullis_jose::sha256(stylesheet.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; script-src 'self'; \
+         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -154,12 +154,24 @@ pub fn sign_in_form(
     format!(
         "{error}<form method=\"post\" action=\"/signin\">\
          <label for=\"username\">Username</label>\
-         <input type=\"text\" id=\"username\" name=\"username\" value=\"{hint}\" autocomplete=\"username\" \
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{hint}\" autocomplete=\"{autocomplete}\" \
          autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
          <label for=\"password\">Password</label>\
          <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         {hidden}<button type=\"submit\">Sign in</button></form>{forgot}{register}",
+         {hidden}<button type=\"submit\">Sign in</button></form>{passkeys}{forgot}{register}",
         hint = escape(login_hint),
+        // WebAuthn §5.1.4.2: `webauthn` in the autocomplete token list lets the browser offer
+        // passkeys in the username's autofill.
+        autocomplete = if links.passkeys {
+            "username webauthn"
+        } else {
+            "username"
+        },
+        passkeys = if links.passkeys {
+            crate::factor_pages::passkey_block(crate::factor_pages::PasskeyMode::SignIn, return_to)
+        } else {
+            String::new()
+        },
         hidden = hidden_fields(&[
             ("csrf_token".to_owned(), csrf.to_owned()),
             ("return_to".to_owned(), return_to.to_owned()),
@@ -174,6 +186,8 @@ pub struct SignInLinks {
     pub forgot: bool,
     /// To `/register` (registration is open or by invitation, and email is configured).
     pub register: bool,
+    /// Passkeys: a button, and the username's autofill offers them (conditional mediation).
+    pub passkeys: bool,
 }
 
 /// What the registration form shows again after a refusal.
@@ -354,6 +368,7 @@ mod tests {
             SignInLinks {
                 forgot: false,
                 register: true,
+                passkeys: false,
             },
         );
         assert!(!form.contains("<script>") && !form.contains("<b>"));

@@ -70,6 +70,9 @@ pub struct AppState {
     pub factor_sealer: Arc<portcullis_jose::KeyEncryptionKey>,
     /// Tags the cookie of a sign-in waiting for its second factor.
     pub pending_key: Arc<portcullis_jose::MacKey>,
+    /// The WebAuthn relying party, when the issuer's host is a domain name (WebAuthn refuses
+    /// IP addresses); `None` turns passkeys off.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// How the outbox is delivered.
@@ -132,6 +135,7 @@ impl AppState {
             None
         };
         let pending_key = Arc::new(kek.derive_mac_key("portcullis pending sign-in v1")?);
+        let webauthn = crate::relying_party::relying_party(&settings).map(Arc::new);
         let factor_sealer = Arc::new(kek.duplicate()?);
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
@@ -166,6 +170,7 @@ impl AppState {
             outbound,
             factor_sealer,
             pending_key,
+            webauthn,
             settings: Arc::new(settings),
         })
     }
@@ -237,6 +242,19 @@ impl AppState {
             throttle: self.sign_in_throttle.as_ref(),
             issuer_label: &self.settings.sign_in.product_name,
         }
+    }
+
+    /// Passkeys through this server's relying party, store and replay memory; `None` when
+    /// passkeys are off.
+    pub fn passkeys(&self) -> Option<portcullis_service::Passkeys<'_>> {
+        Some(portcullis_service::Passkeys {
+            store: self.store.as_ref(),
+            webauthn: self.webauthn.as_deref()?,
+            sealer: &self.factor_sealer,
+            ceremonies: self.client_assertions.as_ref(),
+            clock: self.clock.as_ref(),
+            audit: &self.audit,
+        })
     }
 
     /// What the notices of second-factor changes say, and whether email can carry them.

@@ -23,6 +23,7 @@ pub mod id_token;
 pub mod logout_notice;
 pub mod network_address;
 pub mod outbox;
+pub mod passkey;
 pub mod password;
 pub mod password_reset;
 pub mod password_strength;

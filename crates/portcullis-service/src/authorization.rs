@@ -179,6 +179,7 @@ impl Authorizer<'_> {
             && session.amr.acr() < required_acr
             && forced_acr < required_acr
             && self.store.find_totp(&user.id).await?.is_none()
+            && self.store.passkeys_of_user(&user.id).await?.is_empty()
         {
             return Ok(AuthorizationOutcome::RedirectError {
                 redirect_uri: request.redirect_uri,

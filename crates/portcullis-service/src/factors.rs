@@ -84,6 +84,8 @@ impl fmt::Debug for TotpEnrollment {
 pub struct FactorStatus {
     /// A confirmed one-time-code app.
     pub totp: bool,
+    /// Registered passkeys and security keys.
+    pub passkeys: usize,
     /// Unused recovery codes.
     pub recovery_codes_left: u64,
 }
@@ -124,16 +126,18 @@ impl SecondFactors<'_> {
     pub async fn status(&self, user: &User) -> Result<FactorStatus, StoreError> {
         Ok(FactorStatus {
             totp: self.store.find_totp(&user.id).await?.is_some(),
+            passkeys: self.store.passkeys_of_user(&user.id).await?.len(),
             recovery_codes_left: self.store.unused_recovery_codes(&user.id).await?,
         })
     }
 
-    /// Whether the user has a second factor, so sign-in asks for it.
+    /// Whether the user has a second factor (an app or a passkey), so sign-in asks for it.
     ///
     /// # Errors
     /// Store failures.
     pub async fn has_second_factor(&self, user: &User) -> Result<bool, StoreError> {
-        Ok(self.store.find_totp(&user.id).await?.is_some())
+        let status = self.status(user).await?;
+        Ok(status.totp || status.passkeys > 0)
     }
 
     /// Starts setting up an app: a new secret for the page, stored nowhere yet.
@@ -141,7 +145,7 @@ impl SecondFactors<'_> {
     /// # Errors
     /// [`FactorError::AlreadyEnrolled`], or store, sealing or randomness failures.
     pub async fn begin_totp(&self, user: &User) -> Result<TotpEnrollment, FactorError> {
-        if self.has_second_factor(user).await? {
+        if self.store.find_totp(&user.id).await?.is_some() {
             return Err(FactorError::AlreadyEnrolled);
         }
         let secret = TotpSecret::generate().map_err(|_| FactorError::Randomness)?;
@@ -178,7 +182,7 @@ impl SecondFactors<'_> {
         notice: FactorNotice<'_>,
     ) -> Result<Vec<String>, FactorError> {
         let secret = self.open_setup(user, setup)?;
-        if self.has_second_factor(user).await? {
+        if self.store.find_totp(&user.id).await?.is_some() {
             return Err(FactorError::AlreadyEnrolled);
         }
         let keys = self.reserve(user, client).await?;

@@ -19,6 +19,7 @@ pub mod inspection;
 pub mod keys;
 pub mod link_token;
 pub mod mail;
+pub mod passkeys;
 pub mod password_reset;
 pub mod ports;
 pub mod registration;
@@ -37,13 +38,14 @@ pub use factors::{FactorError, FactorNotice, FactorStatus, SecondFactors, TotpEn
 pub use inspection::{Introspection, TokenInspector};
 pub use keys::{KeyError, KeyManager};
 pub use mail::{DeliveryMetrics, DeliveryReport, MailError, Mailer, OutboxDelivery};
+pub use passkeys::{PasskeyCeremony, PasskeyError, Passkeys};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
     FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore,
-    PasswordResetStore, ProofReplay, RegistrationOutcome, RegistrationStore, RevocationStore,
-    RoleStore, SessionSearch, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError,
-    UserSearch, UserStore,
+    PasskeyStore, PasswordResetStore, ProofReplay, RegistrationOutcome, RegistrationStore,
+    RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle, SigningKeyStore,
+    Store, StoreError, UserSearch, UserStore,
 };
 pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use revocation::Revoker;

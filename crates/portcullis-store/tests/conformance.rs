@@ -19,6 +19,7 @@ use tempfile::TempDir;
 mod factors;
 use factors::{
     an_app_is_added_once_and_each_step_is_used_once,
+    passkeys_belong_to_one_user_and_record_their_use,
     recovery_codes_are_single_use_and_reset_with_the_app,
 };
 #[path = "conformance/registration.rs"]
@@ -1212,6 +1213,7 @@ macro_rules! cases {
             audit_log,
             an_app_is_added_once_and_each_step_is_used_once,
             recovery_codes_are_single_use_and_reset_with_the_app,
+            passkeys_belong_to_one_user_and_record_their_use,
         );
     };
     ($open:path; $($case:ident),* $(,)?) => {$(

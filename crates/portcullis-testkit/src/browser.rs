@@ -26,6 +26,11 @@ impl Browser {
         }
     }
 
+    /// The browser's HTTP client (its cookie jar), for requests the helpers do not cover.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// `GET url`.
     pub async fn get(&self, url: &str) -> reqwest::Response {
         self.http.get(url).send().await.expect("GET")

@@ -50,7 +50,7 @@ pub(super) fn to_sign_in() -> Response {
     redirect_with(paths::SIGN_IN, &[("return_to", paths::ACCOUNT)])
 }
 
-fn form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> String {
+pub(super) fn form(action: &str, csrf: &str, fields: &[(&str, &str)], label: &str) -> String {
     let mut hidden: Vec<(String, String)> = vec![("csrf_token".into(), csrf.into())];
     hidden.extend(
         fields
@@ -88,8 +88,9 @@ pub(super) async fn render(
                 ""
             };
             format!(
-                "<li>Signed in {}{this}, last seen {} {}</li>",
+                "<li>Signed in {} with <code>{}</code>{this}, last seen {} {}</li>",
                 escape(&format_time(other.auth_time)),
+                escape(&other.amr.to_string()),
                 escape(&format_time(other.last_seen_at)),
                 form(
                     "/account/sessions/end",
@@ -137,7 +138,7 @@ pub(super) async fn render(
     let min = state.credentials.hasher().min_length();
     let body = format!(
         "{notice}<p>Signed in as <strong>{username}</strong>{email}. Roles: {roles}.</p>\
-         <h2>Your sessions</h2><ul>{sessions}</ul>{end_all}\
+         <h2>Your sessions</h2><ul id=\"sessions\">{sessions}</ul>{end_all}\
          <h2>Applications</h2>{applications}\
          <h2>Change your password</h2><form method=\"post\" action=\"/account/password\">\
          <label for=\"current_password\">Current password</label>\

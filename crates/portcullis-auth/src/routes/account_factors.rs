@@ -8,7 +8,7 @@ use super::{error_page, paths, unavailable_page};
 use crate::client_ip::client_ip;
 use crate::csrf;
 use crate::factor_pages;
-use crate::pages::{Page, escape};
+use crate::pages::{Page, escape, format_time};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -24,6 +24,8 @@ pub const SETUP: &str = "/account/two-step/setup";
 pub const REMOVE: &str = "/account/two-step/remove";
 /// Making a new set of recovery codes.
 pub const RECOVERY_CODES: &str = "/account/two-step/recovery-codes";
+/// Removing a passkey.
+pub const REMOVE_PASSKEY: &str = "/account/passkeys/remove";
 
 /// The account page's section.
 ///
@@ -35,7 +37,8 @@ pub(super) async fn section(
     csrf: &str,
 ) -> Result<String, StoreError> {
     let status = state.second_factors().status(user).await?;
-    Ok(if status.totp {
+    let passkeys = passkeys_section(state, user, csrf).await?;
+    let app = if status.totp {
         format!(
             "<h2>Two-step verification</h2><p>On: sign-in asks for a code from your \
              authenticator app. {left} unused recovery codes left.</p>{regenerate}{remove}",
@@ -51,7 +54,93 @@ pub(super) async fn section(
              every sign-in.</p><p><a href=\"{}\">Set up an authenticator app</a></p>",
             escape(SETUP)
         )
-    })
+    };
+    Ok(format!("{app}{passkeys}"))
+}
+
+/// The account page's passkeys: each with a button to remove it, and a way to add one (when
+/// the issuer is on a domain name).
+async fn passkeys_section(state: &AppState, user: &User, csrf: &str) -> Result<String, StoreError> {
+    let Some(passkeys) = state.passkeys() else {
+        return Ok(String::new());
+    };
+    let items: String = passkeys
+        .list(user)
+        .await?
+        .iter()
+        .map(|passkey| {
+            let used = passkey.last_used_at.map_or("never used".to_owned(), |at| {
+                format!("last used {}", format_time(at))
+            });
+            let id = portcullis_jose::base64url::encode(&passkey.credential_id);
+            format!(
+                "<li><strong>{name}</strong>{synced}, added {added}, {used} {remove}</li>",
+                name = escape(&passkey.name),
+                synced = if passkey.backup_eligible {
+                    " (synced)"
+                } else {
+                    ""
+                },
+                added = escape(&format_time(passkey.created_at)),
+                used = escape(&used),
+                remove =
+                    super::account::form(REMOVE_PASSKEY, csrf, &[("credential_id", &id)], "Remove"),
+            )
+        })
+        .collect();
+    let list = if items.is_empty() {
+        "<p>No passkeys yet. A passkey signs you in without a password, or after it.</p>".to_owned()
+    } else {
+        format!("<ul id=\"passkey-list\">{items}</ul>")
+    };
+    Ok(format!(
+        "<h2>Passkeys and security keys</h2>{list}{add}",
+        add = factor_pages::passkey_block(factor_pages::PasskeyMode::Register, "")
+    ))
+}
+
+/// `POST /account/passkeys/remove`: removes one of the user's passkeys.
+pub(super) async fn remove_passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (session, user, params) = match posted(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let Some(passkeys) = state.passkeys() else {
+        return error_page(&state, StatusCode::NOT_FOUND, "Passkeys are off.");
+    };
+    let id = params
+        .get("credential_id")
+        .and_then(portcullis_jose::base64url::decode)
+        .unwrap_or_default();
+    match passkeys.remove(&user, &id).await {
+        Ok(true) => {
+            render(
+                &state,
+                &headers,
+                &session,
+                &user,
+                StatusCode::OK,
+                Some("The passkey was removed."),
+            )
+            .await
+        }
+        Ok(false) => {
+            render(
+                &state,
+                &headers,
+                &session,
+                &user,
+                StatusCode::NOT_FOUND,
+                Some("No such passkey."),
+            )
+            .await
+        }
+        Err(error) => unavailable_page(&state, &error),
+    }
 }
 
 fn setup_page(

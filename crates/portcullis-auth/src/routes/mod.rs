@@ -9,6 +9,7 @@ pub(crate) mod health;
 mod jwks;
 mod login;
 mod logout;
+mod passkeys;
 pub(crate) mod password_reset;
 mod registration;
 mod revocation;
@@ -61,6 +62,9 @@ pub mod paths {
     pub const JWKS: &str = "/.well-known/jwks.json";
 }
 
+/// The pages' passkey script.
+pub(crate) const PASSKEY_SCRIPT: &str = "/assets/passkeys.js";
+
 /// Form and token requests are small; anything larger is refused before parsing.
 const FORM_BODY_LIMIT: usize = 64 * 1024;
 
@@ -89,6 +93,23 @@ pub fn router(state: AppState) -> Router {
             second_factor::ENROLL,
             get(second_factor::enroll_form).post(second_factor::enroll_submit),
         )
+        .route("/signin/passkey/options", post(passkeys::sign_in_options))
+        .route("/signin/passkey", post(passkeys::sign_in))
+        .route(
+            "/signin/code/passkey/options",
+            post(passkeys::second_factor_options),
+        )
+        .route("/signin/code/passkey", post(passkeys::second_factor))
+        .route(
+            "/account/passkeys/options",
+            post(passkeys::registration_options),
+        )
+        .route("/account/passkeys", post(passkeys::register))
+        .route(
+            account_factors::REMOVE_PASSKEY,
+            post(account_factors::remove_passkey),
+        )
+        .route(PASSKEY_SCRIPT, get(passkeys::script))
         .route(paths::LOGIN, post(login::login))
         .route(paths::ACCOUNT, get(account::page))
         .route("/account/sessions/end", post(account::end_session))

@@ -89,7 +89,7 @@ async fn forced_acr(state: &AppState, user: &User, return_to: &str) -> Result<Ac
 }
 
 /// The pending sign-in of this request and its user (still enabled), if any.
-async fn pending_user(
+pub(super) async fn pending_user(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(PendingSignIn, User)>, StoreError> {
@@ -130,16 +130,38 @@ fn page(
     .render(&state.settings.sign_in.product_name)
 }
 
-fn code_page(
+/// The second step's page: the code form when the user has an app, the passkey button when
+/// the user has passkeys.
+async fn code_page(
     state: &AppState,
     headers: &HeaderMap,
+    user: &User,
     status: StatusCode,
     return_to: &str,
     error: Option<&str>,
 ) -> Response {
     let (token, cookie) =
         csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
-    let body = factor_pages::code_form(CODE, &token, &[("return_to", return_to)], "Verify", error);
+    let factors = match state.second_factors().status(user).await {
+        Ok(factors) => factors,
+        Err(error) => return unavailable_page(state, &error),
+    };
+    let mut body = if factors.totp {
+        factor_pages::code_form(CODE, &token, &[("return_to", return_to)], "Verify", error)
+    } else {
+        error.map_or(String::new(), |message| {
+            format!(
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                crate::pages::escape(message)
+            )
+        })
+    };
+    if factors.passkeys > 0 && state.webauthn.is_some() {
+        body.push_str(&factor_pages::passkey_block(
+            factor_pages::PasskeyMode::SecondFactor,
+            return_to,
+        ));
+    }
     page(
         state,
         status,
@@ -156,7 +178,9 @@ pub(super) async fn code_form(
 ) -> Response {
     let return_to = safe_return_to(query.return_to.as_deref());
     match pending_user(&state, &headers).await {
-        Ok(Some(_)) => code_page(&state, &headers, StatusCode::OK, &return_to, None),
+        Ok(Some((_, user))) => {
+            code_page(&state, &headers, &user, StatusCode::OK, &return_to, None).await
+        }
         Ok(None) => restart(&return_to),
         Err(error) => unavailable_page(&state, &error),
     }
@@ -201,22 +225,25 @@ pub(super) async fn code_submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let (pending, user) = match pending_user(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return restart(""),
+        Err(error) => return unavailable_page(&state, &error),
+    };
     let form = match submission(&state, &headers, remote_addr, &body) {
         Ok(form) => form,
         Err(return_to) => {
+            let status = StatusCode::FORBIDDEN;
             return code_page(
                 &state,
                 &headers,
-                StatusCode::FORBIDDEN,
+                &user,
+                status,
                 &return_to,
                 Some(FORM_EXPIRED),
-            );
+            )
+            .await;
         }
-    };
-    let (pending, user) = match pending_user(&state, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return restart(&form.return_to),
-        Err(error) => return unavailable_page(&state, &error),
     };
     let code = form.params.get("code").unwrap_or_default();
     match state
@@ -234,13 +261,18 @@ pub(super) async fn code_submit(
             let status = code_status(&error);
             match error {
                 FactorError::Store(error) => unavailable_page(&state, &error),
-                error => code_page(
-                    &state,
-                    &headers,
-                    status,
-                    &form.return_to,
-                    Some(&error.to_string()),
-                ),
+                error => {
+                    let message = error.to_string();
+                    code_page(
+                        &state,
+                        &headers,
+                        &user,
+                        status,
+                        &form.return_to,
+                        Some(&message),
+                    )
+                    .await
+                }
             }
         }
     }
@@ -272,7 +304,7 @@ fn refused_code(state: &AppState, user: &User, client: IpAddr, error: &FactorErr
 }
 
 /// Where a completed sign-in goes: the authorization request, or the account page.
-fn continue_to(return_to: &str) -> String {
+pub(super) fn continue_to(return_to: &str) -> String {
     if return_to.is_empty() {
         paths::ACCOUNT.to_owned()
     } else {
@@ -282,7 +314,7 @@ fn continue_to(return_to: &str) -> String {
 
 /// Starts the session (both factors proven), audits the sign-in, ends the pending sign-in, and
 /// sends `response` with both cookies.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,

@@ -9,7 +9,7 @@ pub use error::{ADDRESS_IN_USE, StoreError};
 pub use replay::ProofReplay;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, FactorStore,
-    GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasswordResetStore,
+    GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasskeyStore, PasswordResetStore,
     RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
     SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
 };

@@ -4,6 +4,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
+use portcullis_core::passkey::PasskeyRecord;
 use portcullis_core::totp::TotpFactorRecord;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
@@ -539,8 +540,33 @@ pub trait FactorStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// How many of the user's recovery codes are unused.
     async fn unused_recovery_codes(&self, user_id: &str) -> Result<u64, StoreError>;
-    /// Removes every second factor of the user; `true` if there was any.
+    /// Removes every second factor of the user (app, recovery codes and passkeys); `true` if
+    /// there was any.
     async fn delete_factors(&self, user_id: &str) -> Result<bool, StoreError>;
+}
+
+/// Passkeys and security keys (WebAuthn credentials) of users.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    /// Registers a credential. [`StoreError::Conflict`] when its id is registered already (to
+    /// anyone: a credential id belongs to one user only).
+    async fn add_passkey(&self, passkey: &PasskeyRecord) -> Result<(), StoreError>;
+    /// The user's credentials, oldest first.
+    async fn passkeys_of_user(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError>;
+    /// The credential with this id.
+    async fn find_passkey(&self, credential_id: &[u8])
+    -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Records a use: the updated credential (counter, backup flags) and when.
+    async fn record_passkey_use(
+        &self,
+        credential_id: &[u8],
+        credential: &str,
+        backed_up: bool,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Removes one of the user's credentials; `false` if the user has no such credential.
+    async fn delete_passkey(&self, user_id: &str, credential_id: &[u8])
+    -> Result<bool, StoreError>;
 }
 
 /// Every aggregate of one backend, plus a health check.
@@ -561,6 +587,7 @@ pub trait Store:
     + RegistrationStore
     + LogoutNoticeStore
     + FactorStore
+    + PasskeyStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

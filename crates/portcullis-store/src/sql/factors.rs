@@ -151,7 +151,12 @@ impl FactorStore for SqlStore {
             .execute(&mut *transaction)
             .await
             .map_err(unavailable)?;
+        let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
         transaction.commit().await.map_err(unavailable)?;
-        Ok(app.rows_affected() + codes.rows_affected() > 0)
+        Ok(app.rows_affected() + codes.rows_affected() + passkeys.rows_affected() > 0)
     }
 }

@@ -16,6 +16,7 @@ mod grants;
 mod keys;
 mod logout_notices;
 mod outbox;
+mod passkeys;
 mod password_reset;
 mod queue;
 mod registration;

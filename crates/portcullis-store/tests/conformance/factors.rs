@@ -155,3 +155,78 @@ pub async fn recovery_codes_are_single_use_and_reset_with_the_app(store: &dyn St
     );
     assert_eq!(store.find_totp(&owner.id).await.expect("find"), None);
 }
+
+pub async fn passkeys_belong_to_one_user_and_record_their_use(store: &dyn Store) {
+    use portcullis_core::passkey::PasskeyRecord;
+    let owner = user("passkey-owner");
+    let other = user("passkey-other");
+    store.create_user(&owner).await.expect("user");
+    store.create_user(&other).await.expect("user");
+    let passkey = PasskeyRecord {
+        credential_id: vec![7; 16],
+        user_id: owner.id.clone(),
+        name: "Laptop".into(),
+        credential: "{\"cred\":1}".into(),
+        backup_eligible: true,
+        backed_up: false,
+        created_at: 10,
+        last_used_at: None,
+    };
+    store.add_passkey(&passkey).await.expect("add");
+    let stolen = PasskeyRecord {
+        user_id: other.id.clone(),
+        ..passkey.clone()
+    };
+    assert!(
+        matches!(
+            store.add_passkey(&stolen).await,
+            Err(portcullis_service::StoreError::Conflict(_))
+        ),
+        "a credential id belongs to one user"
+    );
+    assert_eq!(
+        store.find_passkey(&[7; 16]).await.expect("find"),
+        Some(passkey.clone())
+    );
+    store
+        .record_passkey_use(&[7; 16], "{\"cred\":2}", true, 20)
+        .await
+        .expect("use");
+    let used = store.passkeys_of_user(&owner.id).await.expect("list");
+    assert_eq!(used.len(), 1);
+    assert_eq!(
+        (
+            used[0].credential.as_str(),
+            used[0].backed_up,
+            used[0].last_used_at
+        ),
+        ("{\"cred\":2}", true, Some(20))
+    );
+    assert!(
+        store
+            .passkeys_of_user(&other.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        !store
+            .delete_passkey(&other.id, &[7; 16])
+            .await
+            .expect("delete"),
+        "only its owner removes it"
+    );
+    assert!(
+        store
+            .delete_passkey(&owner.id, &[7; 16])
+            .await
+            .expect("delete")
+    );
+    store.add_passkey(&passkey).await.expect("add again");
+    assert!(store.delete_factors(&owner.id).await.expect("reset"));
+    assert_eq!(
+        store.find_passkey(&[7; 16]).await.expect("find"),
+        None,
+        "a reset removes passkeys"
+    );
+}

@@ -47,6 +47,24 @@ pub struct UpArgs {
     /// Redis for pushed revocations and shared rate limits.
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
+    /// The auth server's host name in the issuer (`http://<HOST>:<auth port>`); the default is
+    /// its address, 127.0.0.1. `localhost` turns passkeys on: WebAuthn refuses IP addresses.
+    #[arg(long, value_name = "HOST", value_parser = issuer_host)]
+    issuer_host: Option<String>,
+}
+
+/// A host name for the issuer: letters, digits, dots and dashes only.
+fn issuer_host(host: &str) -> Result<String, String> {
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'-');
+    if valid {
+        Ok(host.to_ascii_lowercase())
+    } else {
+        Err("a host name (letters, digits, dots and dashes)".to_owned())
+    }
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -117,7 +135,10 @@ impl UpArgs {
         {
             config.log.level = "warn".into();
         }
-        config.auth.issuer = None;
+        config.auth.issuer = self
+            .issuer_host
+            .as_ref()
+            .map(|host| format!("http://{host}:{}", self.auth_port));
         config.auth.direct_login_client = Some(demo::WEB_CLIENT.into());
         telemetry::init(&config.log);
         // Bind everything first, so a busy port fails before anything is created.

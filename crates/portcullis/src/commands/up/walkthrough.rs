@@ -102,6 +102,8 @@ pub fn render(stack: &Stack<'_>) -> String {
          curl -i {gateway}/users/admin/report -H \"Authorization: Bearer $TOKEN\"\n\
          # 14. set up an authenticator app at {issuer}/account (two-step verification), then sign in with its\n\
          #     code, adding \"otp\":\"123456\" to step 1's JSON, and repeat step 13: 200, amr [pwd, otp, mfa]\n\
+         # 15. passkeys need the issuer on a domain name: start with `portcullis up --issuer-host localhost`,\n\
+         #     add one at http://localhost:<auth port>/account, then sign in with it alone (docs/strong-authentication.md)\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(

@@ -1,0 +1,84 @@
+//! Passkeys and security keys (WebAuthn): what is stored of a user's credential, and the
+//! authentication methods a use of it proves.
+
+use crate::{AuthMethod, UnixSeconds};
+
+/// Longest name a user may give a passkey.
+pub const MAX_PASSKEY_NAME: usize = 64;
+
+/// A user's registered WebAuthn credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id the authenticator chose (unique across users).
+    pub credential_id: Vec<u8>,
+    /// The user.
+    pub user_id: String,
+    /// The name the user gave it.
+    pub name: String,
+    /// The credential as the WebAuthn library keeps it (public key, algorithm, signature
+    /// counter, backup flags), JSON.
+    pub credential: String,
+    /// Whether the credential may be synced to other devices (the BE flag).
+    pub backup_eligible: bool,
+    /// Whether it is backed up now (the BS flag).
+    pub backed_up: bool,
+    /// When it was registered.
+    pub created_at: UnixSeconds,
+    /// When it was last used to sign in.
+    pub last_used_at: Option<UnixSeconds>,
+}
+
+/// The methods a use of a credential proves (RFC 8176 §2): possession of a key, hardware-bound
+/// (`hwk`) unless it may be synced (`swk`), the user's presence (`user`), and, when the
+/// authenticator verified the user by PIN or biometric, that too (`pin`), which with the key makes
+/// two factors.
+pub fn passkey_methods(backup_eligible: bool, user_verified: bool) -> Vec<AuthMethod> {
+    let key = if backup_eligible {
+        AuthMethod::SoftwareKey
+    } else {
+        AuthMethod::HardwareKey
+    };
+    let mut methods = vec![key, AuthMethod::UserPresence];
+    if user_verified {
+        methods.push(AuthMethod::UserVerification);
+    }
+    methods
+}
+
+/// A name a user gave a passkey, trimmed; `None` when empty, too long or with control
+/// characters.
+pub fn passkey_name(typed: &str) -> Option<String> {
+    let name = typed.trim();
+    let valid = !name.is_empty()
+        && name.chars().count() <= MAX_PASSKEY_NAME
+        && !name.chars().any(char::is_control);
+    valid.then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Acr, AuthMethods};
+
+    #[test]
+    fn a_verified_key_is_two_factors_and_a_synced_one_a_software_key() {
+        let device = AuthMethods::of(&passkey_methods(false, true));
+        assert_eq!(device.values(), ["hwk", "user", "pin", "mfa"]);
+        assert_eq!(device.acr(), Acr::MultiFactor);
+        let synced = AuthMethods::of(&passkey_methods(true, true));
+        assert_eq!(synced.values(), ["swk", "user", "pin", "mfa"]);
+        let presence_only = AuthMethods::of(&passkey_methods(false, false));
+        assert_eq!(presence_only.acr(), Acr::OneFactor);
+        // After a password, even a key without verification makes two factors.
+        let second = AuthMethods::password().with(&passkey_methods(false, false));
+        assert_eq!(second.values(), ["pwd", "hwk", "user", "mfa"]);
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(passkey_name("  Laptop  ").as_deref(), Some("Laptop"));
+        assert_eq!(passkey_name(""), None);
+        assert_eq!(passkey_name("a\nb"), None);
+        assert_eq!(passkey_name(&"x".repeat(65)), None);
+    }
+}

@@ -1,0 +1,420 @@
+//! Passkeys and security keys (WebAuthn Level 3, through `webauthn-rs`): registering them from
+//! the account page, signing in with one alone (a discoverable credential, also offered by the
+//! browser's autofill), and using one as the second factor after a password.
+//!
+//! Each ceremony's state (its challenge) travels sealed with the key-encryption key, bound to its
+//! purpose and user and dated, and is accepted once: its id goes through the replay store
+//! (in a cluster, Redis), so a captured response cannot be played again (W3C WebAuthn §13.4.3).
+
+use crate::{AuditLog, ProofReplay, Store, StoreError};
+use portcullis_core::passkey::{PasskeyRecord, passkey_methods, passkey_name};
+use portcullis_core::replay::FirstUse;
+use portcullis_core::{AuditEvent, AuthMethod, Clock, User, generate_secret};
+use portcullis_jose::{KeyEncryptionKey, base64url, sha256};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use webauthn_rs::prelude::{
+    Credential, CredentialID, DiscoverableAuthentication, DiscoverableKey, Passkey,
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    Uuid, Webauthn,
+};
+
+/// How long a ceremony may take, from the options to the response.
+const CEREMONY_LIFETIME_SECS: i64 = 5 * 60;
+
+/// Why a passkey operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    /// The response does not verify, or names a credential that is not (the user's) registered.
+    #[error("The passkey could not be verified.")]
+    Refused,
+    /// The ceremony is too old, another user's, or was used already.
+    #[error("That took too long or was already used. Try again.")]
+    Expired,
+    /// The user has no passkey to ask for.
+    #[error("No passkey is registered.")]
+    NoPasskeys,
+    /// The name is empty, too long, or has control characters.
+    #[error("Give the passkey a name of at most 64 characters.")]
+    InvalidName,
+    /// That credential is registered already.
+    #[error("This passkey is registered already.")]
+    AlreadyRegistered,
+    /// The WebAuthn library or the sealing failed on our side.
+    #[error("passkey ceremony: {0}")]
+    Internal(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The options for the browser (`navigator.credentials.create` or `.get`, as JSON) and the sealed
+/// state the response must come back with.
+#[derive(Debug, Clone, Serialize)]
+pub struct PasskeyCeremony {
+    /// `CredentialCreationOptions` or `CredentialRequestOptions`, JSON-encoded.
+    pub options: Value,
+    /// The sealed ceremony state.
+    pub state: String,
+}
+
+/// A ceremony's state as sealed: its purpose, its user, when it began and a single-use id.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed<T> {
+    id: String,
+    user_id: Option<String>,
+    issued_at: i64,
+    state: T,
+}
+
+/// The passkeys of users, borrowed from the server's state for one request.
+pub struct Passkeys<'a> {
+    /// Users and passkeys.
+    pub store: &'a dyn Store,
+    /// The relying party (its id and origin come from the issuer).
+    pub webauthn: &'a Webauthn,
+    /// Seals ceremony states.
+    pub sealer: &'a KeyEncryptionKey,
+    /// Where ceremony ids are remembered, so each is used once.
+    pub ceremonies: &'a dyn ProofReplay,
+    /// The clock.
+    pub clock: &'a dyn Clock,
+    /// The audit log.
+    pub audit: &'a AuditLog,
+}
+
+/// The WebAuthn user handle of `user`: its id when that is a UUID (as Portcullis makes them),
+/// else one derived from it.
+fn user_handle(user_id: &str) -> Uuid {
+    Uuid::parse_str(user_id).unwrap_or_else(|_| {
+        let digest = sha256(user_id.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Uuid::from_bytes(bytes)
+    })
+}
+
+impl Passkeys<'_> {
+    /// The user's passkeys, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn list(&self, user: &User) -> Result<Vec<PasskeyRecord>, StoreError> {
+        self.store.passkeys_of_user(&user.id).await
+    }
+
+    /// Starts registering a passkey for `user`: discoverable (it can sign in without a
+    /// username), verifying the user, none of the user's registered ones again.
+    ///
+    /// # Errors
+    /// Store or library failures.
+    pub async fn begin_registration(&self, user: &User) -> Result<PasskeyCeremony, PasskeyError> {
+        let exclude: Vec<CredentialID> = self
+            .list(user)
+            .await?
+            .into_iter()
+            .map(|passkey| CredentialID::from(passkey.credential_id))
+            .collect();
+        let (options, state) = self
+            .webauthn
+            .start_passkey_registration(
+                user_handle(&user.id),
+                user.username.as_str(),
+                user.username.as_str(),
+                Some(exclude),
+            )
+            .map_err(|_| PasskeyError::Internal("registration options"))?;
+        let mut options = serde_json::to_value(&options)
+            .map_err(|_| PasskeyError::Internal("options encoding"))?;
+        // A passkey signs in on its own only if the authenticator keeps it (a discoverable
+        // credential, WebAuthn §5.4.4, §6.2.2): ask for one.
+        if let Some(selection) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(Value::as_object_mut)
+        {
+            selection.insert("residentKey".into(), "required".into());
+            selection.insert("requireResidentKey".into(), true.into());
+        }
+        self.ceremony(&options, "registration", Some(&user.id), &state)
+    }
+
+    /// Finishes a registration: the response is verified against the sealed state and the
+    /// passkey stored under `name`.
+    ///
+    /// # Errors
+    /// [`PasskeyError::InvalidName`], [`PasskeyError::Expired`], [`PasskeyError::Refused`],
+    /// [`PasskeyError::AlreadyRegistered`], or store failures.
+    pub async fn finish_registration(
+        &self,
+        user: &User,
+        state: &str,
+        response: &Value,
+        name: &str,
+    ) -> Result<PasskeyRecord, PasskeyError> {
+        let name = passkey_name(name).ok_or(PasskeyError::InvalidName)?;
+        let registration: PasskeyRegistration =
+            self.open(state, "registration", Some(&user.id)).await?;
+        let response: RegisterPublicKeyCredential =
+            serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
+        let passkey = self
+            .webauthn
+            .finish_passkey_registration(&response, &registration)
+            .map_err(|_| PasskeyError::Refused)?;
+        let credential = Credential::from(passkey.clone());
+        let record = PasskeyRecord {
+            credential_id: passkey.cred_id().to_vec(),
+            user_id: user.id.clone(),
+            name,
+            credential: serde_json::to_string(&passkey)
+                .map_err(|_| PasskeyError::Internal("passkey serialization"))?,
+            backup_eligible: credential.backup_eligible,
+            backed_up: credential.backup_state,
+            created_at: self.clock.now(),
+            last_used_at: None,
+        };
+        match self.store.add_passkey(&record).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Err(PasskeyError::AlreadyRegistered),
+            Err(error) => return Err(error.into()),
+        }
+        self.audit.record(&AuditEvent::SecondFactorChanged {
+            user_id: user.id.clone(),
+            change: "passkey_added".to_owned(),
+        });
+        Ok(record)
+    }
+
+    /// Starts a sign-in with a passkey alone: any of the site's discoverable credentials the
+    /// browser offers (also through autofill, conditional mediation).
+    ///
+    /// # Errors
+    /// Library or sealing failures.
+    pub fn begin_sign_in(&self) -> Result<PasskeyCeremony, PasskeyError> {
+        let (options, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|_| PasskeyError::Internal("sign-in options"))?;
+        self.ceremony(&options, "sign-in", None, &state)
+    }
+
+    /// Finishes a sign-in with a passkey alone: the user it belongs to (enabled) and the methods
+    /// it proved.
+    ///
+    /// # Errors
+    /// [`PasskeyError::Expired`], [`PasskeyError::Refused`], or store failures.
+    pub async fn finish_sign_in(
+        &self,
+        state: &str,
+        response: &Value,
+    ) -> Result<(User, Vec<AuthMethod>), PasskeyError> {
+        let authentication: DiscoverableAuthentication = self.open(state, "sign-in", None).await?;
+        let response: PublicKeyCredential =
+            serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
+        let (handle, credential_id) = self
+            .webauthn
+            .identify_discoverable_authentication(&response)
+            .map_err(|_| PasskeyError::Refused)?;
+        let record = self
+            .store
+            .find_passkey(credential_id)
+            .await?
+            .ok_or(PasskeyError::Refused)?;
+        let user = self
+            .store
+            .find_user_by_id(&record.user_id)
+            .await?
+            .filter(|user| user.disabled_at.is_none())
+            // The authenticator's user handle must be the credential owner's.
+            .filter(|user| user_handle(&user.id) == handle)
+            .ok_or(PasskeyError::Refused)?;
+        let mut passkey = stored(&record)?;
+        let result = self
+            .webauthn
+            .finish_discoverable_authentication(
+                &response,
+                authentication,
+                &[DiscoverableKey::from(&passkey)],
+            )
+            .map_err(|_| PasskeyError::Refused)?;
+        self.record_use(&record, &mut passkey, &result).await?;
+        Ok((
+            user,
+            passkey_methods(result.backup_eligible(), result.user_verified()),
+        ))
+    }
+
+    /// Starts using one of `user`'s passkeys as the second factor.
+    ///
+    /// # Errors
+    /// [`PasskeyError::NoPasskeys`], or store or library failures.
+    pub async fn begin_second_factor(&self, user: &User) -> Result<PasskeyCeremony, PasskeyError> {
+        let passkeys = self
+            .list(user)
+            .await?
+            .iter()
+            .map(stored)
+            .collect::<Result<Vec<_>, _>>()?;
+        if passkeys.is_empty() {
+            return Err(PasskeyError::NoPasskeys);
+        }
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(|_| PasskeyError::Internal("authentication options"))?;
+        self.ceremony(&options, "second-factor", Some(&user.id), &state)
+    }
+
+    /// Finishes using one of `user`'s passkeys as the second factor: the methods it proved.
+    ///
+    /// # Errors
+    /// [`PasskeyError::Expired`], [`PasskeyError::Refused`], or store failures.
+    pub async fn finish_second_factor(
+        &self,
+        user: &User,
+        state: &str,
+        response: &Value,
+    ) -> Result<Vec<AuthMethod>, PasskeyError> {
+        let authentication: PasskeyAuthentication =
+            self.open(state, "second-factor", Some(&user.id)).await?;
+        let response: PublicKeyCredential =
+            serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
+        let record = self
+            .store
+            .find_passkey(response.get_credential_id())
+            .await?
+            .filter(|record| record.user_id == user.id)
+            .ok_or(PasskeyError::Refused)?;
+        let mut passkey = stored(&record)?;
+        let result = self
+            .webauthn
+            .finish_passkey_authentication(&response, &authentication)
+            .map_err(|_| PasskeyError::Refused)?;
+        self.record_use(&record, &mut passkey, &result).await?;
+        Ok(passkey_methods(
+            result.backup_eligible(),
+            result.user_verified(),
+        ))
+    }
+
+    /// Removes one of the user's passkeys; `true` if it was theirs.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn remove(&self, user: &User, credential_id: &[u8]) -> Result<bool, StoreError> {
+        let removed = self.store.delete_passkey(&user.id, credential_id).await?;
+        if removed {
+            self.audit.record(&AuditEvent::SecondFactorChanged {
+                user_id: user.id.clone(),
+                change: "passkey_removed".to_owned(),
+            });
+        }
+        Ok(removed)
+    }
+
+    /// Stores what a use changed: the signature counter and the backup state. A counter that did
+    /// not grow on an authenticator that keeps one means a cloned credential (WebAuthn §7.2 step
+    /// 22): refused.
+    async fn record_use(
+        &self,
+        record: &PasskeyRecord,
+        passkey: &mut Passkey,
+        result: &webauthn_rs::prelude::AuthenticationResult,
+    ) -> Result<(), PasskeyError> {
+        let before = Credential::from(passkey.clone()).counter;
+        if result.counter() != 0 && result.counter() <= before {
+            return Err(PasskeyError::Refused);
+        }
+        passkey.update_credential(result);
+        let credential = serde_json::to_string(&*passkey)
+            .map_err(|_| PasskeyError::Internal("passkey serialization"))?;
+        self.store
+            .record_passkey_use(
+                &record.credential_id,
+                &credential,
+                result.backup_state(),
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The options as JSON and the sealed state of a new ceremony.
+    fn ceremony<O: Serialize, S: Serialize>(
+        &self,
+        options: &O,
+        purpose: &str,
+        user_id: Option<&str>,
+        state: &S,
+    ) -> Result<PasskeyCeremony, PasskeyError> {
+        let sealed = Sealed {
+            id: generate_secret(16).map_err(|_| PasskeyError::Internal("random generator"))?,
+            user_id: user_id.map(str::to_owned),
+            issued_at: self.clock.now(),
+            state,
+        };
+        let plain =
+            serde_json::to_vec(&sealed).map_err(|_| PasskeyError::Internal("state encoding"))?;
+        let state = self
+            .sealer
+            .seal(&plain, &context(purpose))
+            .map_err(|_| PasskeyError::Internal("sealing"))?;
+        Ok(PasskeyCeremony {
+            options: serde_json::to_value(options)
+                .map_err(|_| PasskeyError::Internal("options encoding"))?,
+            state: base64url::encode(state),
+        })
+    }
+
+    /// The state of a ceremony for `purpose` and `user_id`, if it is recent and unused (it is
+    /// used now).
+    async fn open<S: DeserializeOwned>(
+        &self,
+        state: &str,
+        purpose: &str,
+        user_id: Option<&str>,
+    ) -> Result<S, PasskeyError> {
+        let plain = base64url::decode(state)
+            .and_then(|sealed| self.sealer.open(&sealed, &context(purpose)).ok())
+            .ok_or(PasskeyError::Expired)?;
+        let sealed: Sealed<S> =
+            serde_json::from_slice(&plain).map_err(|_| PasskeyError::Expired)?;
+        let now = self.clock.now();
+        let age = now - sealed.issued_at;
+        if sealed.user_id.as_deref() != user_id || !(0..CEREMONY_LIFETIME_SECS).contains(&age) {
+            return Err(PasskeyError::Expired);
+        }
+        let key = format!("passkey-ceremony:{}", sealed.id);
+        match self
+            .ceremonies
+            .first_use(&key, sealed.issued_at + CEREMONY_LIFETIME_SECS, now)
+            .await
+        {
+            FirstUse::Yes => Ok(sealed.state),
+            FirstUse::Replayed | FirstUse::Full => Err(PasskeyError::Expired),
+        }
+    }
+}
+
+/// What a ceremony's sealed state is bound to.
+fn context(purpose: &str) -> String {
+    format!("portcullis passkey {purpose} v1")
+}
+
+/// The library's passkey of a stored record.
+fn stored(record: &PasskeyRecord) -> Result<Passkey, PasskeyError> {
+    serde_json::from_str(&record.credential).map_err(|_| PasskeyError::Internal("stored passkey"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_handles_are_the_uuid_or_derived_from_the_id() {
+        let id = "0b7f7b5e-4f3a-4c59-9a59-4f3f2a6b9c11";
+        assert_eq!(user_handle(id).to_string(), id);
+        assert_eq!(user_handle("legacy-id"), user_handle("legacy-id"));
+        assert_ne!(user_handle("legacy-id"), user_handle("other-id"));
+    }
+}
