@@ -41,6 +41,7 @@ try {
   await submit(page, 'button:has-text("Sign in")');
   await page.waitForSelector("#passkeys:not([hidden])");
   await page.fill("#passkey-name", "Laptop");
+  await page.fill("#passkey-password", password);
   await shot(page, "passkey-account", "passkeys: the account page offers to add one");
   await Promise.all([page.waitForURL(`${issuer}/account`), page.click("#passkey-add")]);
   await page.waitForSelector("#passkey-list >> text=Laptop");
@@ -54,9 +55,9 @@ try {
   if (!page.url().startsWith(`${issuer}/account`)) await page.waitForURL(`${issuer}/account`);
   await page.waitForSelector("h1:has-text('Your account')");
   const passwordless = await sessionMethods();
-  if (passwordless !== "hwk user pin mfa")
-    fail(`the passwordless session should show hwk user pin mfa: ${passwordless}`);
-  await shot(page, "passkey-passwordless", "passkeys: signed in with no password (amr hwk user pin mfa)");
+  if (passwordless !== "swk user pin mfa")
+    fail(`the passwordless session should show swk user pin mfa: ${passwordless}`);
+  await shot(page, "passkey-passwordless", "passkeys: signed in with no password (amr swk user pin mfa)");
 
   // 3. Signed out, then the password and the passkey as the second factor. The authenticator
   // stops answering by itself meanwhile, so the autofill waits instead of signing in.
@@ -75,8 +76,8 @@ try {
   await Promise.all([page.waitForURL(`${issuer}/account`), page.click("#passkey-verify")]);
   await page.waitForSelector("h1:has-text('Your account')");
   const both = await sessionMethods();
-  if (both !== "pwd hwk user pin mfa")
-    fail(`the second-factor session should show pwd hwk user pin mfa: ${both}`);
+  if (both !== "pwd swk user pin mfa")
+    fail(`the second-factor session should show pwd swk user pin mfa: ${both}`);
   await shot(page, "passkey-two-factors", "passkeys: signed in with the password and a passkey");
 } finally {
   await browser.close();

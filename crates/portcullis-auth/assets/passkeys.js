@@ -50,7 +50,8 @@
 
   async function register() {
     const name = document.getElementById("passkey-name").value;
-    const ceremony = await post("/account/passkeys/options", {});
+    const password = document.getElementById("passkey-password").value;
+    const ceremony = await post("/account/passkeys/options", { current_password: password });
     const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(cleaned(ceremony.options.publicKey));
     const credential = await navigator.credentials.create({ publicKey });
     await post("/account/passkeys", { state: ceremony.state, name, credential: credential.toJSON() });

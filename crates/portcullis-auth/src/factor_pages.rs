@@ -127,6 +127,8 @@ pub fn passkey_block(mode: PasskeyMode, return_to: &str) -> String {
             "register",
             "<label for=\"passkey-name\">Name of the new passkey</label>\
              <input type=\"text\" id=\"passkey-name\" maxlength=\"64\" value=\"Passkey\">\
+             <label for=\"passkey-password\">Your password</label>\
+             <input type=\"password\" id=\"passkey-password\" autocomplete=\"current-password\">\
              <button type=\"button\" id=\"passkey-add\">Add a passkey</button>",
         ),
         PasskeyMode::SignIn => (

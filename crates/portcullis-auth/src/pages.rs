@@ -20,19 +20,25 @@ button{margin-top:1.5rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font:i
 button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);margin-left:.5rem}\
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}ul{padding-left:1.2rem}code{font-size:.9em}";
 
-/// The strict CSP of a page whose only style is `stylesheet`, inline: allowed by its hash.
-fn content_security_policy(stylesheet: &str) -> String {
+/// The strict CSP of a page whose only style is `stylesheet`, inline: allowed by its hash. A page
+/// that loads the passkey script (`scripts`) may also run this server's own scripts and call it.
+fn content_security_policy(stylesheet: &str, scripts: bool) -> String {
     let hash = STANDARD.encode(portcullis_jose::sha256(stylesheet.as_bytes()));
+    let scripts = if scripts {
+        "script-src 'self'; connect-src 'self'; "
+    } else {
+        ""
+    };
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; script-src 'self'; \
-         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'sha256-{hash}'; img-src 'self'; {scripts}\
+         frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
-/// The headers of every server-rendered page: the strict CSP for `stylesheet`, no framing, no
-/// referrer, no sniffing, no caching.
-pub fn secure_headers(headers: &mut axum::http::HeaderMap, stylesheet: &str) {
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(stylesheet)) {
+/// The headers of every server-rendered page: the strict CSP for `stylesheet` (with `scripts`,
+/// this server's scripts allowed), no framing, no referrer, no sniffing, no caching.
+pub fn secure_headers(headers: &mut axum::http::HeaderMap, stylesheet: &str, scripts: bool) {
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(stylesheet, scripts)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -77,6 +83,11 @@ pub struct Page {
 impl Page {
     /// Renders the page with the product name and the security headers.
     pub fn render(self, product_name: &str) -> Response {
+        // Only the page's own markup can hold a script tag: every user-given text is escaped.
+        let scripts = self.body.contains(&format!(
+            "<script src=\"{}\"",
+            crate::routes::PASSKEY_SCRIPT
+        ));
         let html = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -89,7 +100,7 @@ impl Page {
         );
         let mut response = (self.status, Html(html)).into_response();
         let headers = response.headers_mut();
-        secure_headers(headers, STYLESHEET);
+        secure_headers(headers, STYLESHEET, scripts);
         for cookie in self.cookies {
             headers.append(header::SET_COOKIE, cookie);
         }

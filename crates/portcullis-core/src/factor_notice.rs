@@ -62,6 +62,40 @@ pub fn two_step_changed_email(
     )
 }
 
+/// The notice that a passkey named `name` was added (`added`) or removed.
+pub fn passkey_changed_email(
+    product: &str,
+    to: &str,
+    name: &str,
+    added: bool,
+    account_page: &str,
+) -> OutgoingEmail {
+    let (subject, what) = if added {
+        (
+            format!("A passkey was added to your {product} account"),
+            format!("The passkey \"{name}\" was added to your account: it can sign you in."),
+        )
+    } else {
+        (
+            format!("A passkey was removed from your {product} account"),
+            format!("The passkey \"{name}\" was removed from your account."),
+        )
+    };
+    OutgoingEmail::compose(
+        to,
+        subject,
+        &MessageText {
+            product,
+            before: &[&what],
+            action: Some(("Review your account", account_page)),
+            after: &[
+                "If it was not you, change your password at once and ask an administrator to \
+                 reset your two-step verification.",
+            ],
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,17 +28,13 @@ pub struct PasskeyRecord {
     pub last_used_at: Option<UnixSeconds>,
 }
 
-/// The methods a use of a credential proves (RFC 8176 §2): possession of a key, hardware-bound
-/// (`hwk`) unless it may be synced (`swk`), the user's presence (`user`), and, when the
-/// authenticator verified the user by PIN or biometric, that too (`pin`), which with the key makes
-/// two factors.
-pub fn passkey_methods(backup_eligible: bool, user_verified: bool) -> Vec<AuthMethod> {
-    let key = if backup_eligible {
-        AuthMethod::SoftwareKey
-    } else {
-        AuthMethod::HardwareKey
-    };
-    let mut methods = vec![key, AuthMethod::UserPresence];
+/// The methods a use of a credential proves (RFC 8176 §2): possession of a key (`swk`: without
+/// attestation nothing shows the key is held in hardware, and the backup flags are the
+/// authenticator's own word, so `hwk` is never claimed), the user's presence (`user`), and, when
+/// the authenticator verified the user (by PIN or biometric: RFC 8176 has no value for "either",
+/// so `pin`), that too, which with the key makes two factors.
+pub fn passkey_methods(user_verified: bool) -> Vec<AuthMethod> {
+    let mut methods = vec![AuthMethod::SoftwareKey, AuthMethod::UserPresence];
     if user_verified {
         methods.push(AuthMethod::UserVerification);
     }
@@ -61,17 +57,15 @@ mod tests {
     use crate::{Acr, AuthMethods};
 
     #[test]
-    fn a_verified_key_is_two_factors_and_a_synced_one_a_software_key() {
-        let device = AuthMethods::of(&passkey_methods(false, true));
-        assert_eq!(device.values(), ["hwk", "user", "pin", "mfa"]);
-        assert_eq!(device.acr(), Acr::MultiFactor);
-        let synced = AuthMethods::of(&passkey_methods(true, true));
-        assert_eq!(synced.values(), ["swk", "user", "pin", "mfa"]);
-        let presence_only = AuthMethods::of(&passkey_methods(false, false));
+    fn a_verified_key_is_two_factors_and_never_claimed_as_hardware() {
+        let verified = AuthMethods::of(&passkey_methods(true));
+        assert_eq!(verified.values(), ["swk", "user", "pin", "mfa"]);
+        assert_eq!(verified.acr(), Acr::MultiFactor);
+        let presence_only = AuthMethods::of(&passkey_methods(false));
         assert_eq!(presence_only.acr(), Acr::OneFactor);
         // After a password, even a key without verification makes two factors.
-        let second = AuthMethods::password().with(&passkey_methods(false, false));
-        assert_eq!(second.values(), ["pwd", "hwk", "user", "mfa"]);
+        let second = AuthMethods::password().with(&passkey_methods(false));
+        assert_eq!(second.values(), ["pwd", "swk", "user", "mfa"]);
     }
 
     #[test]

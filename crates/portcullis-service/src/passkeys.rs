@@ -6,7 +6,8 @@
 //! purpose and user and dated, and is accepted once: its id goes through the replay store
 //! (in a cluster, Redis), so a captured response cannot be played again (W3C WebAuthn §13.4.3).
 
-use crate::{AuditLog, ProofReplay, Store, StoreError};
+use crate::{AuditLog, FactorNotice, ProofReplay, Store, StoreError};
+use portcullis_core::factor_notice::passkey_changed_email;
 use portcullis_core::passkey::{PasskeyRecord, passkey_methods, passkey_name};
 use portcullis_core::replay::FirstUse;
 use portcullis_core::{AuditEvent, AuthMethod, Clock, User, generate_secret};
@@ -22,6 +23,10 @@ use webauthn_rs::prelude::{
 
 /// How long a ceremony may take, from the options to the response.
 const CEREMONY_LIFETIME_SECS: i64 = 5 * 60;
+/// Passkeys one user may register (the second factor's options list them all).
+pub const MAX_PASSKEYS: usize = 20;
+/// Longest credential id accepted (W3C WebAuthn §7.1 step 25: at most 1023 bytes).
+const MAX_CREDENTIAL_ID: usize = 1023;
 
 /// Why a passkey operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,9 @@ pub enum PasskeyError {
     /// That credential is registered already.
     #[error("This passkey is registered already.")]
     AlreadyRegistered,
+    /// The user has as many passkeys as allowed.
+    #[error("You have 20 passkeys already: remove one first.")]
+    TooMany,
     /// The WebAuthn library or the sealing failed on our side.
     #[error("passkey ceremony: {0}")]
     Internal(&'static str),
@@ -110,9 +118,11 @@ impl Passkeys<'_> {
     /// # Errors
     /// Store or library failures.
     pub async fn begin_registration(&self, user: &User) -> Result<PasskeyCeremony, PasskeyError> {
-        let exclude: Vec<CredentialID> = self
-            .list(user)
-            .await?
+        let registered = self.list(user).await?;
+        if registered.len() >= MAX_PASSKEYS {
+            return Err(PasskeyError::TooMany);
+        }
+        let exclude: Vec<CredentialID> = registered
             .into_iter()
             .map(|passkey| CredentialID::from(passkey.credential_id))
             .collect();
@@ -151,16 +161,21 @@ impl Passkeys<'_> {
         state: &str,
         response: &Value,
         name: &str,
+        notice: FactorNotice<'_>,
     ) -> Result<PasskeyRecord, PasskeyError> {
         let name = passkey_name(name).ok_or(PasskeyError::InvalidName)?;
-        let registration: PasskeyRegistration =
-            self.open(state, "registration", Some(&user.id)).await?;
+        let (registration, ceremony): (PasskeyRegistration, _) =
+            self.open(state, "registration", Some(&user.id))?;
         let response: RegisterPublicKeyCredential =
             serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
         let passkey = self
             .webauthn
             .finish_passkey_registration(&response, &registration)
             .map_err(|_| PasskeyError::Refused)?;
+        if passkey.cred_id().len() > MAX_CREDENTIAL_ID {
+            return Err(PasskeyError::Refused);
+        }
+        self.spend(&ceremony).await?;
         let credential = Credential::from(passkey.clone());
         let record = PasskeyRecord {
             credential_id: passkey.cred_id().to_vec(),
@@ -182,6 +197,7 @@ impl Passkeys<'_> {
             user_id: user.id.clone(),
             change: "passkey_added".to_owned(),
         });
+        self.tell(user, notice, &record.name, true).await?;
         Ok(record)
     }
 
@@ -208,7 +224,8 @@ impl Passkeys<'_> {
         state: &str,
         response: &Value,
     ) -> Result<(User, Vec<AuthMethod>), PasskeyError> {
-        let authentication: DiscoverableAuthentication = self.open(state, "sign-in", None).await?;
+        let (authentication, ceremony): (DiscoverableAuthentication, _) =
+            self.open(state, "sign-in", None)?;
         let response: PublicKeyCredential =
             serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
         let (handle, credential_id) = self
@@ -237,11 +254,9 @@ impl Passkeys<'_> {
                 &[DiscoverableKey::from(&passkey)],
             )
             .map_err(|_| PasskeyError::Refused)?;
+        self.spend(&ceremony).await?;
         self.record_use(&record, &mut passkey, &result).await?;
-        Ok((
-            user,
-            passkey_methods(result.backup_eligible(), result.user_verified()),
-        ))
+        Ok((user, passkey_methods(result.user_verified())))
     }
 
     /// Starts using one of `user`'s passkeys as the second factor.
@@ -275,8 +290,8 @@ impl Passkeys<'_> {
         state: &str,
         response: &Value,
     ) -> Result<Vec<AuthMethod>, PasskeyError> {
-        let authentication: PasskeyAuthentication =
-            self.open(state, "second-factor", Some(&user.id)).await?;
+        let (authentication, ceremony): (PasskeyAuthentication, _) =
+            self.open(state, "second-factor", Some(&user.id))?;
         let response: PublicKeyCredential =
             serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
         let record = self
@@ -290,26 +305,59 @@ impl Passkeys<'_> {
             .webauthn
             .finish_passkey_authentication(&response, &authentication)
             .map_err(|_| PasskeyError::Refused)?;
+        self.spend(&ceremony).await?;
         self.record_use(&record, &mut passkey, &result).await?;
-        Ok(passkey_methods(
-            result.backup_eligible(),
-            result.user_verified(),
-        ))
+        Ok(passkey_methods(result.user_verified()))
     }
 
     /// Removes one of the user's passkeys; `true` if it was theirs.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn remove(&self, user: &User, credential_id: &[u8]) -> Result<bool, StoreError> {
+    pub async fn remove(
+        &self,
+        user: &User,
+        credential_id: &[u8],
+        notice: FactorNotice<'_>,
+    ) -> Result<bool, StoreError> {
+        let name = self
+            .store
+            .find_passkey(credential_id)
+            .await?
+            .filter(|passkey| passkey.user_id == user.id)
+            .map(|passkey| passkey.name);
         let removed = self.store.delete_passkey(&user.id, credential_id).await?;
         if removed {
             self.audit.record(&AuditEvent::SecondFactorChanged {
                 user_id: user.id.clone(),
                 change: "passkey_removed".to_owned(),
             });
+            self.tell(user, notice, name.as_deref().unwrap_or("a passkey"), false)
+                .await?;
         }
         Ok(removed)
+    }
+
+    /// Tells the user by email that a passkey was added or removed, so an owner who did not do
+    /// it knows at once.
+    async fn tell(
+        &self,
+        user: &User,
+        notice: FactorNotice<'_>,
+        name: &str,
+        added: bool,
+    ) -> Result<(), StoreError> {
+        if let (Some(address), true) = (&user.email, notice.email_enabled) {
+            let email = passkey_changed_email(
+                notice.product_name,
+                address,
+                name,
+                added,
+                notice.account_page,
+            );
+            self.store.enqueue_email(&email, self.clock.now()).await?;
+        }
+        Ok(())
     }
 
     /// Stores what a use changed: the signature counter and the backup state. A counter that did
@@ -366,34 +414,57 @@ impl Passkeys<'_> {
         })
     }
 
-    /// The state of a ceremony for `purpose` and `user_id`, if it is recent and unused (it is
-    /// used now).
-    async fn open<S: DeserializeOwned>(
+    /// The state of a ceremony for `purpose` and `user_id`, if it is genuine and recent, with
+    /// what [`Passkeys::spend`] needs once the response verified.
+    fn open<S: DeserializeOwned>(
         &self,
         state: &str,
         purpose: &str,
         user_id: Option<&str>,
-    ) -> Result<S, PasskeyError> {
+    ) -> Result<(S, Spent), PasskeyError> {
         let plain = base64url::decode(state)
             .and_then(|sealed| self.sealer.open(&sealed, &context(purpose)).ok())
             .ok_or(PasskeyError::Expired)?;
         let sealed: Sealed<S> =
             serde_json::from_slice(&plain).map_err(|_| PasskeyError::Expired)?;
-        let now = self.clock.now();
-        let age = now - sealed.issued_at;
+        let age = self.clock.now() - sealed.issued_at;
         if sealed.user_id.as_deref() != user_id || !(0..CEREMONY_LIFETIME_SECS).contains(&age) {
             return Err(PasskeyError::Expired);
         }
-        let key = format!("passkey-ceremony:{}", sealed.id);
-        match self
-            .ceremonies
-            .first_use(&key, sealed.issued_at + CEREMONY_LIFETIME_SECS, now)
-            .await
-        {
-            FirstUse::Yes => Ok(sealed.state),
-            FirstUse::Replayed | FirstUse::Full => Err(PasskeyError::Expired),
-        }
+        let spent = Spent {
+            key: format!("passkey-ceremony:{}", sealed.id),
+            until: sealed.issued_at + CEREMONY_LIFETIME_SECS,
+        };
+        Ok((sealed.state, spent))
     }
+
+    /// Uses up a ceremony whose response verified: a second use (a replayed response) is
+    /// refused. Only verified ceremonies are remembered, so junk responses cannot fill the
+    /// memory that `private_key_jwt` assertions share.
+    async fn spend(&self, ceremony: &Spent) -> Result<(), PasskeyError> {
+        spend_once(self.ceremonies, ceremony, self.clock.now()).await
+    }
+}
+
+/// Remembers `ceremony` in `ceremonies` at `now`; [`PasskeyError::Expired`] if it was before.
+async fn spend_once(
+    ceremonies: &dyn ProofReplay,
+    ceremony: &Spent,
+    now: i64,
+) -> Result<(), PasskeyError> {
+    match ceremonies
+        .first_use(&ceremony.key, ceremony.until, now)
+        .await
+    {
+        FirstUse::Yes => Ok(()),
+        FirstUse::Replayed | FirstUse::Full => Err(PasskeyError::Expired),
+    }
+}
+
+/// A verified ceremony's id in the replay memory, and until when it is kept.
+struct Spent {
+    key: String,
+    until: i64,
 }
 
 /// What a ceremony's sealed state is bound to.
@@ -409,6 +480,25 @@ fn stored(record: &PasskeyRecord) -> Result<Passkey, PasskeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_verified_ceremony_is_good_once() {
+        let memory = portcullis_core::replay::ReplayWindow::new(10);
+        let ceremony = Spent {
+            key: "passkey-ceremony:c1".into(),
+            until: 400,
+        };
+        assert!(spend_once(&memory, &ceremony, 100).await.is_ok());
+        assert!(matches!(
+            spend_once(&memory, &ceremony, 101).await,
+            Err(PasskeyError::Expired)
+        ));
+        let other = Spent {
+            key: "passkey-ceremony:c2".into(),
+            until: 400,
+        };
+        assert!(spend_once(&memory, &other, 101).await.is_ok());
+    }
 
     #[test]
     fn user_handles_are_the_uuid_or_derived_from_the_id() {

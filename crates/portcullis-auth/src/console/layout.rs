@@ -57,7 +57,7 @@ pub fn page(
         title = escape(title),
     );
     let mut response = (status, Html(html)).into_response();
-    secure_headers(response.headers_mut(), STYLESHEET);
+    secure_headers(response.headers_mut(), STYLESHEET, false);
     for cookie in cookies {
         response
             .headers_mut()

@@ -83,8 +83,7 @@ async fn passkeys_section(state: &AppState, user: &User, csrf: &str) -> Result<S
                 },
                 added = escape(&format_time(passkey.created_at)),
                 used = escape(&used),
-                remove =
-                    super::account::form(REMOVE_PASSKEY, csrf, &[("credential_id", &id)], "Remove"),
+                remove = remove_form(csrf, &id, &passkey.name),
             )
         })
         .collect();
@@ -99,9 +98,27 @@ async fn passkeys_section(state: &AppState, user: &User, csrf: &str) -> Result<S
     ))
 }
 
-/// `POST /account/passkeys/remove`: removes one of the user's passkeys.
+/// The form removing one passkey: it asks for the password, so a borrowed session cannot strip
+/// the account's passkeys.
+fn remove_form(csrf: &str, credential_id: &str, name: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{REMOVE_PASSKEY}\">{hidden}\
+         <label>Your password, to remove {name}\
+         <input type=\"password\" name=\"current_password\" autocomplete=\"current-password\" \
+         required></label><button type=\"submit\">Remove</button></form>",
+        hidden = crate::pages::hidden_fields(&[
+            ("csrf_token".to_owned(), csrf.to_owned()),
+            ("credential_id".to_owned(), credential_id.to_owned()),
+        ]),
+        name = escape(name),
+    )
+}
+
+/// `POST /account/passkeys/remove`: removes one of the user's passkeys (the password checked
+/// first).
 pub(super) async fn remove_passkey(
     State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -112,11 +129,29 @@ pub(super) async fn remove_passkey(
     let Some(passkeys) = state.passkeys() else {
         return error_page(&state, StatusCode::NOT_FOUND, "Passkeys are off.");
     };
+    let client = client_ip(&state, &headers, remote_addr);
+    let password = params.get("current_password").unwrap_or_default();
+    let checked = super::account::account(&state, &user)
+        .check_current_password(password, client)
+        .await;
+    match checked {
+        Ok(()) => {}
+        Err(AccountChangeError::Store(error)) => return unavailable_page(&state, &error),
+        Err(error) => {
+            let status = if matches!(error, AccountChangeError::Locked) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let message = error.to_string();
+            return render(&state, &headers, &session, &user, status, Some(&message)).await;
+        }
+    }
     let id = params
         .get("credential_id")
         .and_then(portcullis_jose::base64url::decode)
         .unwrap_or_default();
-    match passkeys.remove(&user, &id).await {
+    match passkeys.remove(&user, &id, state.factor_notice()).await {
         Ok(true) => {
             render(
                 &state,

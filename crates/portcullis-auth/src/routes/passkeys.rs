@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::{AuditEvent, AuthMethods, User};
-use portcullis_service::{PasskeyError, Passkeys, StoreError};
+use portcullis_service::{AccountChangeError, PasskeyError, Passkeys, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -70,6 +70,11 @@ fn refused(error: PasskeyError) -> Response {
                 "Internal error.",
             )
         }
+        PasskeyError::TooMany => json_error(
+            StatusCode::CONFLICT,
+            "too_many_passkeys",
+            &error.to_string(),
+        ),
         PasskeyError::AlreadyRegistered => json_error(
             StatusCode::CONFLICT,
             "already_registered",
@@ -149,9 +154,19 @@ async fn account_user(state: &AppState, headers: &HeaderMap) -> Result<User, Res
     }
 }
 
+/// The body of a registration's first call: the password, so a borrowed session cannot add a
+/// passkey of its own (which would sign in without a password from then on).
+#[derive(Deserialize)]
+struct Proof {
+    #[serde(default)]
+    current_password: String,
+}
+
 pub(super) async fn registration_options(
     State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let passkeys = match checked(&state, &headers) {
         Ok(passkeys) => passkeys,
@@ -161,6 +176,35 @@ pub(super) async fn registration_options(
         Ok(user) => user,
         Err(response) => return response,
     };
+    let Ok(proof) = serde_json::from_slice::<Proof>(&body) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Malformed body.",
+        );
+    };
+    let client = client_ip(&state, &headers, remote_addr);
+    match account::account(&state, &user)
+        .check_current_password(&proof.current_password, client)
+        .await
+    {
+        Ok(()) => {}
+        Err(AccountChangeError::Store(error)) => return unavailable(&error),
+        Err(AccountChangeError::Locked) => {
+            return json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many attempts; please wait a while.",
+            );
+        }
+        Err(_) => {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                "wrong_password",
+                "The password is not right.",
+            );
+        }
+    }
     match passkeys.begin_registration(&user).await {
         Ok(ceremony) => ok(json!(ceremony)),
         Err(error) => refused(error),
@@ -185,7 +229,13 @@ pub(super) async fn register(
         Err(response) => return *response,
     };
     match passkeys
-        .finish_registration(&user, &finish.state, &finish.credential, &finish.name)
+        .finish_registration(
+            &user,
+            &finish.state,
+            &finish.credential,
+            &finish.name,
+            state.factor_notice(),
+        )
         .await
     {
         Ok(record) => ok(json!({ "name": record.name })),

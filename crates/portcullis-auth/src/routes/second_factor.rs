@@ -377,6 +377,13 @@ pub(super) async fn enroll_form(
         Ok(None) => return restart(&return_to),
         Err(error) => return unavailable_page(&state, &error),
     };
+    // Setting up happens here only for a user with no second factor at all: one who has a
+    // passkey proves it instead, never replaces it with an app of whoever knows the password.
+    match state.second_factors().has_second_factor(&user).await {
+        Ok(true) => return redirect_with(CODE, &[("return_to", &return_to)]),
+        Ok(false) => {}
+        Err(error) => return unavailable_page(&state, &error),
+    }
     match state.second_factors().begin_totp(&user).await {
         Ok(enrollment) => enroll_page(
             &state,
@@ -413,6 +420,11 @@ pub(super) async fn enroll_submit(
         Err(error) => return unavailable_page(&state, &error),
     };
     let factors = state.second_factors();
+    match factors.has_second_factor(&user).await {
+        Ok(true) => return redirect_with(CODE, &[("return_to", &form.return_to)]),
+        Ok(false) => {}
+        Err(error) => return unavailable_page(&state, &error),
+    }
     let setup = form.params.get("setup").unwrap_or_default();
     let code = form.params.get("code").unwrap_or_default();
     let return_to = form.return_to.as_str();

@@ -73,12 +73,22 @@ async fn passkey_ceremonies_are_same_origin_single_use_and_verified() {
         "text/javascript; charset=utf-8"
     );
 
+    // The password is asked for first: a borrowed session cannot add a passkey of its own.
+    let (status, body) = call(
+        &server,
+        Some(&browser),
+        "/account/passkeys/options",
+        Some(ISSUER),
+        json!({"current_password": "not it"}),
+    )
+    .await;
+    assert_eq!((status, &body["error"]), (401, &json!("wrong_password")));
     let (status, ceremony) = call(
         &server,
         Some(&browser),
         "/account/passkeys/options",
         Some(ISSUER),
-        json!({}),
+        json!({"current_password": PASSWORD}),
     )
     .await;
     assert_eq!(status, 200, "{ceremony}");
@@ -124,38 +134,39 @@ async fn passkey_ceremonies_are_same_origin_single_use_and_verified() {
     .await;
     assert_eq!(status, 401, "no session");
 
-    // A forged response is refused; the state is then spent.
+    // A forged response is refused (and, unverified, spends nothing: junk cannot fill the
+    // replay memory); the state is another user's to this one.
     let forged = json!({
         "id": "AAAA", "rawId": "AAAA", "type": "public-key",
         "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}
     });
     let finish = json!({"state": state, "name": "Laptop", "credential": forged});
+    for _ in 0..2 {
+        let (status, body) = call(
+            &server,
+            Some(&browser),
+            "/account/passkeys",
+            Some(ISSUER),
+            finish.clone(),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["error"]),
+            (401, &json!("invalid_passkey")),
+            "{body}"
+        );
+    }
+    server.add_user("piet", &[], PASSWORD).await;
+    let piet = signed_in(&server, "piet").await;
     let (status, body) = call(
         &server,
-        Some(&browser),
-        "/account/passkeys",
-        Some(ISSUER),
-        finish.clone(),
-    )
-    .await;
-    assert_eq!(
-        (status, &body["error"]),
-        (401, &json!("invalid_passkey")),
-        "{body}"
-    );
-    let (status, body) = call(
-        &server,
-        Some(&browser),
+        Some(&piet),
         "/account/passkeys",
         Some(ISSUER),
         finish,
     )
     .await;
-    assert_eq!(
-        (status, &body["error"]),
-        (400, &json!("expired")),
-        "single use: {body}"
-    );
+    assert_eq!((status, &body["error"]), (400, &json!("expired")), "{body}");
     let (status, body) = call(
         &server,
         Some(&browser),
@@ -226,4 +237,116 @@ async fn an_issuer_on_an_ip_address_has_no_passkeys() {
     )
     .await;
     assert_eq!((status, &body["error"]), (404, &json!("not_found")));
+}
+
+/// A registered passkey as the store keeps it (the ceremony that makes one runs in Chromium).
+async fn stored_passkey(server: &TestAuthServer, username: &str, id: u8) -> Vec<u8> {
+    let user = server
+        .state
+        .store
+        .find_user_by_username(username)
+        .await
+        .expect("find")
+        .expect("user");
+    let credential_id = vec![id; 16];
+    server
+        .state
+        .store
+        .add_passkey(&portcullis_core::passkey::PasskeyRecord {
+            credential_id: credential_id.clone(),
+            user_id: user.id,
+            name: "Laptop".into(),
+            credential: "{}".into(),
+            backup_eligible: false,
+            backed_up: false,
+            created_at: 1,
+            last_used_at: None,
+        })
+        .await
+        .expect("passkey");
+    credential_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_with_a_passkey_is_asked_for_it_and_cannot_swap_in_an_app() {
+    let server = TestAuthServer::start_with(TestOptions {
+        issuer: Some(ISSUER.into()),
+        ..TestOptions::default()
+    })
+    .await;
+    server.add_user("quinn", &[], PASSWORD).await;
+    stored_passkey(&server, "quinn", 1).await;
+    let browser = Browser::new();
+    let (_, page) = browser
+        .page(&server.url("/signin?return_to=/account"))
+        .await;
+    let mut fields = hidden_fields(&page);
+    fields.push(("username".into(), "quinn".into()));
+    fields.push(("password".into(), PASSWORD.into()));
+    let response = browser.post(&server.url("/signin"), &fields).await;
+    assert!(location(&response, &server.base_url).starts_with(&server.url("/signin/code")));
+    let (status, code_page) = browser.page(&server.url("/signin/code")).await;
+    assert_eq!(status, 200);
+    assert!(code_page.contains("id=\"passkey-verify\""), "{code_page}");
+    assert!(
+        !code_page.contains("one-time-code"),
+        "no app, so no code field"
+    );
+    // Whoever knows the password cannot set up an app instead of proving the passkey.
+    let enroll = browser.get(&server.url("/signin/enroll")).await;
+    assert!(location(&enroll, &server.base_url).starts_with(&server.url("/signin/code")));
+    let mut posted: Vec<(String, String)> = hidden_fields(&page)
+        .into_iter()
+        .filter(|(name, _)| name == "csrf_token")
+        .collect();
+    posted.push(("code".into(), "123456".into()));
+    let enroll = browser.post(&server.url("/signin/enroll"), &posted).await;
+    assert!(location(&enroll, &server.base_url).starts_with(&server.url("/signin/code")));
+    assert_eq!(
+        browser.page(&server.url("/account")).await.0,
+        303,
+        "no session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_passkey_needs_the_password() {
+    let server = TestAuthServer::start_with(TestOptions {
+        issuer: Some(ISSUER.into()),
+        ..TestOptions::default()
+    })
+    .await;
+    server.add_user("rae", &[], PASSWORD).await;
+    let browser = signed_in(&server, "rae").await;
+    let id = portcullis_jose::base64url::encode(stored_passkey(&server, "rae", 2).await);
+    let (_, account) = browser.page(&server.url("/account")).await;
+    assert!(account.contains("<strong>Laptop</strong>"), "{account}");
+    let csrf = hidden_fields(&account)
+        .into_iter()
+        .find(|(name, _)| name == "csrf_token")
+        .expect("csrf");
+    let remove = |password: &str| {
+        vec![
+            csrf.clone(),
+            ("credential_id".to_owned(), id.clone()),
+            ("current_password".to_owned(), password.to_owned()),
+        ]
+    };
+    let refused = browser
+        .post(&server.url("/account/passkeys/remove"), &remove("not it"))
+        .await;
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("html")
+            .contains("<strong>Laptop</strong>")
+    );
+    let removed = browser
+        .post(&server.url("/account/passkeys/remove"), &remove(PASSWORD))
+        .await;
+    assert_eq!(removed.status(), 200);
+    let html = removed.text().await.expect("html");
+    assert!(html.contains("The passkey was removed.") && !html.contains("<strong>Laptop</strong>"));
 }
