@@ -32,6 +32,16 @@ struct Finish {
     return_to: String,
 }
 
+/// Audits a refused sign-in, as the password path does.
+fn failed_sign_in(state: &AppState, username: &str, reason: &str, client: std::net::IpAddr) {
+    state.audit.record(&AuditEvent::SignIn {
+        username: username.to_owned(),
+        success: false,
+        reason: Some(reason.to_owned()),
+        remote_addr: Some(client.to_string()),
+    });
+}
+
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
@@ -277,17 +287,13 @@ pub(super) async fn sign_in(
         Ok(found) => found,
         Err(error) => {
             if matches!(error, PasskeyError::Refused) {
-                state.audit.record(&AuditEvent::SignIn {
-                    username: String::new(),
-                    success: false,
-                    reason: Some("passkey refused".to_owned()),
-                    remote_addr: Some(client.to_string()),
-                });
+                failed_sign_in(&state, "", "passkey refused", client);
             }
             return refused(error);
         }
     };
     if sign_in_needs_verification(state.settings.registration.require_verified_email, &user) {
+        failed_sign_in(&state, user.username.as_str(), "email not verified", client);
         return json_error(
             StatusCode::FORBIDDEN,
             "email_not_verified",
@@ -359,12 +365,7 @@ pub(super) async fn second_factor(
         Ok(methods) => methods,
         Err(error) => {
             if matches!(error, PasskeyError::Refused) {
-                state.audit.record(&AuditEvent::SignIn {
-                    username: user.username.to_string(),
-                    success: false,
-                    reason: Some("passkey refused".to_owned()),
-                    remote_addr: Some(client.to_string()),
-                });
+                failed_sign_in(&state, user.username.as_str(), "passkey refused", client);
             }
             return refused(error);
         }

@@ -221,6 +221,13 @@ async fn passkey_ceremonies_are_same_origin_single_use_and_verified() {
         (401, &json!("invalid_passkey")),
         "{body}"
     );
+    let failures = super::support::audit_details(&server, "sign_in").await;
+    assert!(
+        failures
+            .iter()
+            .any(|detail| detail.contains("passkey refused")),
+        "a refused passkey is audited: {failures:?}"
+    );
 }
 
 #[tokio::test]
