@@ -4,7 +4,8 @@
 // signs out, is signed in with the passkey alone by the sign-in page's autofill (conditional
 // mediation: no username, no password, no click), signs out again, and signs in with the
 // password, then the passkey as the second factor. The account page's session
-// list shows how each session signed in (RFC 8176 amr). Screenshots of each page go to OUT_DIR.
+// list shows how each session signed in (RFC 8176 amr). Last, a security key that cannot verify
+// the user cannot be added (the default policy requires it). Screenshots go to OUT_DIR.
 //
 // Usage: node passkeys.mjs ISSUER PASSWORD OUT_DIR   (ISSUER on a domain name, e.g. localhost)
 import { fail, launch, screenshots, submit } from "./support.mjs";
@@ -79,6 +80,26 @@ try {
   if (both !== "pwd swk user pin mfa")
     fail(`the second-factor session should show pwd swk user pin mfa: ${both}`);
   await shot(page, "passkey-two-factors", "passkeys: signed in with the password and a passkey");
+
+  // 4. User verification is required by default: a security key that cannot verify the user
+  // (no PIN, no biometric) cannot be added.
+  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId });
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "usb",
+      hasResidentKey: true,
+      hasUserVerification: false,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await page.fill("#passkey-name", "Key without PIN");
+  await page.fill("#passkey-password", password);
+  await page.click("#passkey-add");
+  await page.waitForSelector("#passkey-status:has-text('did not work')");
+  if (await page.isVisible("#passkey-list >> text=Key without PIN"))
+    fail("a key without user verification was added under the required policy");
+  await shot(page, "passkey-no-pin-refused", "passkeys: a key without a PIN is refused (user verification required)");
 } finally {
   await browser.close();
 }

@@ -5,7 +5,8 @@
 # as guest), then registers a new account, verifying it by the link that a real SMTP server
 # (aiosmtpd from PyPI, installed here, on loopback) received, and last sets up two-step
 # verification for guest and signs in with its code, and, on a second stack on localhost, adds a
-# passkey with a virtual authenticator and signs in with it. Screenshots:
+# passkey with a virtual authenticator and signs in with it, and, on a third stack that only
+# prefers user verification, uses a security key without a PIN as the second factor. Screenshots:
 # target/browser/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
 cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs browser/two_step.mjs \
-    browser/passkeys.mjs target/browser/
+    browser/passkeys.mjs browser/security_key.mjs target/browser/
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
@@ -48,4 +49,10 @@ node target/browser/two_step.mjs \
 stop_up
 UP_ISSUER_HOST=localhost start_up
 node target/browser/passkeys.mjs \
+    "http://localhost:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
+# A third, fresh stack whose passkeys only prefer user verification: a security key without a PIN.
+stop_up
+rm -rf "$WORK/data"
+PORTCULLIS_AUTH_PASSKEY_USER_VERIFICATION=preferred UP_ISSUER_HOST=localhost start_up
+node target/browser/security_key.mjs \
     "http://localhost:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots

@@ -4,20 +4,21 @@
 //! domain, and a secure context even over http.
 
 use crate::settings::AuthSettings;
-use webauthn_rs::prelude::Url;
-use webauthn_rs::{Webauthn, WebauthnBuilder};
+use portcullis_service::RelyingParty;
+use url::Url;
 
 /// The relying party for `settings`' issuer, if its host is a domain name.
-pub fn relying_party(settings: &AuthSettings) -> Option<Webauthn> {
+pub fn relying_party(settings: &AuthSettings) -> Option<RelyingParty> {
     let issuer = Url::parse(settings.issuer()).ok()?;
     let host = match issuer.host()? {
         url::Host::Domain(domain) => domain.to_owned(),
         url::Host::Ipv4(_) | url::Host::Ipv6(_) => return None,
     };
     let origin = Url::parse(&issuer.origin().ascii_serialization()).ok()?;
-    WebauthnBuilder::new(&host, &origin)
-        .ok()?
-        .rp_name(&settings.sign_in.product_name)
-        .build()
-        .ok()
+    RelyingParty::new(
+        &host,
+        &origin,
+        &settings.sign_in.product_name,
+        settings.sign_in.passkey_user_verification,
+    )
 }

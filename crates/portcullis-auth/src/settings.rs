@@ -1,5 +1,6 @@
 //! The auth server's settings, already validated by the binary's configuration loader.
 
+use portcullis_core::passkey::UserVerification;
 use portcullis_core::throttle::ThrottlePolicy;
 use portcullis_core::{
     KeyLifecyclePolicy, MfaPolicy, RegistrationPolicy, SessionPolicy, TokenPolicy, TrustedProxies,
@@ -58,6 +59,8 @@ pub struct SignInSettings {
     pub throttle: ThrottlePolicy,
     /// Who must use a second factor.
     pub mfa: MfaPolicy,
+    /// Whether passkey ceremonies need the authenticator to verify the user.
+    pub passkey_user_verification: UserVerification,
 }
 
 impl Default for SignInSettings {
@@ -76,6 +79,7 @@ impl Default for SignInSettings {
             audit_retention_secs: 90 * 24 * 60 * 60,
             throttle: ThrottlePolicy::default(),
             mfa: MfaPolicy::default(),
+            passkey_user_verification: UserVerification::default(),
         }
     }
 }

@@ -72,7 +72,7 @@ pub struct AppState {
     pub pending_key: Arc<portcullis_jose::MacKey>,
     /// The WebAuthn relying party, when the issuer's host is a domain name (WebAuthn refuses
     /// IP addresses); `None` turns passkeys off.
-    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    pub relying_party: Option<Arc<portcullis_service::RelyingParty>>,
 }
 
 /// How the outbox is delivered.
@@ -135,7 +135,7 @@ impl AppState {
             None
         };
         let pending_key = Arc::new(kek.derive_mac_key("portcullis pending sign-in v1")?);
-        let webauthn = crate::relying_party::relying_party(&settings).map(Arc::new);
+        let relying_party = crate::relying_party::relying_party(&settings).map(Arc::new);
         let factor_sealer = Arc::new(kek.duplicate()?);
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
@@ -170,7 +170,7 @@ impl AppState {
             outbound,
             factor_sealer,
             pending_key,
-            webauthn,
+            relying_party,
             settings: Arc::new(settings),
         })
     }
@@ -249,7 +249,7 @@ impl AppState {
     pub fn passkeys(&self) -> Option<portcullis_service::Passkeys<'_>> {
         Some(portcullis_service::Passkeys {
             store: self.store.as_ref(),
-            webauthn: self.webauthn.as_deref()?,
+            relying_party: self.relying_party.as_deref()?,
             sealer: &self.factor_sealer,
             ceremonies: self.client_assertions.as_ref(),
             clock: self.clock.as_ref(),

@@ -41,6 +41,24 @@ pub fn passkey_methods(user_verified: bool) -> Vec<AuthMethod> {
     methods
 }
 
+/// Whether passkey ceremonies need the authenticator to verify the user (by PIN or biometric;
+/// W3C WebAuthn §5.8.6), as the server is configured.
+///
+/// A sign-in with a passkey alone always needs it: without it a passkey would be a single
+/// factor that anyone holding the device could use without even a username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserVerification {
+    /// Every registration and every use verifies the user (the default).
+    #[default]
+    Required,
+    /// Verification is asked for but not needed, so security keys without a PIN can be
+    /// registered and used as the second factor after a password; such a use proves
+    /// possession only (no `pin` in `amr`). A key that verified the user when it was registered
+    /// must do so every time.
+    Preferred,
+}
+
 /// A name a user gave a passkey, trimmed; `None` when empty, too long or with control
 /// characters.
 pub fn passkey_name(typed: &str) -> Option<String> {

@@ -23,6 +23,7 @@ pub mod passkeys;
 pub mod password_reset;
 pub mod ports;
 pub mod registration;
+pub mod relying_party;
 pub mod revocation;
 pub mod roles;
 pub mod tokens;
@@ -48,5 +49,6 @@ pub use ports::{
     Store, StoreError, UserSearch, UserStore,
 };
 pub use registration::{Registration, RegistrationError, RegistrationForm};
+pub use relying_party::RelyingParty;
 pub use revocation::Revoker;
 pub use tokens::{TokenError, TokenIssuer, TokenRequest};

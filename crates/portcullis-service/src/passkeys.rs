@@ -1,4 +1,4 @@
-//! Passkeys and security keys (WebAuthn Level 3, through `webauthn-rs`): registering them from
+//! Passkeys and security keys (WebAuthn Level 3, through `webauthn-rs-core`): registering them from
 //! the account page, signing in with one alone (a discoverable credential, also offered by the
 //! browser's autofill), and using one as the second factor after a password.
 //!
@@ -6,6 +6,7 @@
 //! purpose and user and dated, and is accepted once: its id goes through the replay store
 //! (in a cluster, Redis), so a captured response cannot be played again (W3C WebAuthn §13.4.3).
 
+use crate::relying_party::RelyingParty;
 use crate::{AuditLog, FactorNotice, ProofReplay, Store, StoreError};
 use portcullis_core::factor_notice::passkey_changed_email;
 use portcullis_core::passkey::{PasskeyRecord, passkey_methods, passkey_name};
@@ -15,10 +16,9 @@ use portcullis_jose::{KeyEncryptionKey, base64url, sha256};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use webauthn_rs::prelude::{
-    Credential, CredentialID, DiscoverableAuthentication, DiscoverableKey, Passkey,
-    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    Uuid, Webauthn,
+use webauthn_rs_core::proto::{
+    AuthenticationResult, AuthenticationState, Credential, CredentialID, PublicKeyCredential,
+    RegisterPublicKeyCredential, RegistrationState,
 };
 
 /// How long a ceremony may take, from the options to the response.
@@ -67,6 +67,13 @@ pub struct PasskeyCeremony {
     pub state: String,
 }
 
+/// A credential as stored: the library's, in the envelope `webauthn-rs`'s `Passkey` gives it
+/// (passkeys registered before Portcullis called `webauthn-rs-core` directly are stored so).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCredential {
+    cred: Credential,
+}
+
 /// A ceremony's state as sealed: its purpose, its user, when it began and a single-use id.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Sealed<T> {
@@ -81,7 +88,7 @@ pub struct Passkeys<'a> {
     /// Users and passkeys.
     pub store: &'a dyn Store,
     /// The relying party (its id and origin come from the issuer).
-    pub webauthn: &'a Webauthn,
+    pub relying_party: &'a RelyingParty,
     /// Seals ceremony states.
     pub sealer: &'a KeyEncryptionKey,
     /// Where ceremony ids are remembered, so each is used once.
@@ -92,15 +99,18 @@ pub struct Passkeys<'a> {
     pub audit: &'a AuditLog,
 }
 
-/// The WebAuthn user handle of `user`: its id when that is a UUID (as Portcullis makes them),
-/// else one derived from it.
-fn user_handle(user_id: &str) -> Uuid {
-    Uuid::parse_str(user_id).unwrap_or_else(|_| {
-        let digest = sha256(user_id.as_bytes());
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Uuid::from_bytes(bytes)
-    })
+/// The WebAuthn user handle of `user`: the bytes of its id when that is a UUID (as Portcullis
+/// makes them), else 16 bytes derived from it.
+fn user_handle(user_id: &str) -> [u8; 16] {
+    uuid::Uuid::parse_str(user_id).map_or_else(
+        |_| {
+            let digest = sha256(user_id.as_bytes());
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&digest[..16]);
+            bytes
+        },
+        |id| id.into_bytes(),
+    )
 }
 
 impl Passkeys<'_> {
@@ -113,7 +123,7 @@ impl Passkeys<'_> {
     }
 
     /// Starts registering a passkey for `user`: discoverable (it can sign in without a
-    /// username), verifying the user, none of the user's registered ones again.
+    /// username), verifying the user as configured, none of the user's registered ones again.
     ///
     /// # Errors
     /// Store or library failures.
@@ -127,25 +137,9 @@ impl Passkeys<'_> {
             .map(|passkey| CredentialID::from(passkey.credential_id))
             .collect();
         let (options, state) = self
-            .webauthn
-            .start_passkey_registration(
-                user_handle(&user.id),
-                user.username.as_str(),
-                user.username.as_str(),
-                Some(exclude),
-            )
+            .relying_party
+            .start_registration(&user_handle(&user.id), user.username.as_str(), exclude)
             .map_err(|_| PasskeyError::Internal("registration options"))?;
-        let mut options = serde_json::to_value(&options)
-            .map_err(|_| PasskeyError::Internal("options encoding"))?;
-        // A passkey signs in on its own only if the authenticator keeps it (a discoverable
-        // credential, WebAuthn §5.4.4, §6.2.2): ask for one.
-        if let Some(selection) = options
-            .pointer_mut("/publicKey/authenticatorSelection")
-            .and_then(Value::as_object_mut)
-        {
-            selection.insert("residentKey".into(), "required".into());
-            selection.insert("requireResidentKey".into(), true.into());
-        }
         self.ceremony(&options, "registration", Some(&user.id), &state)
     }
 
@@ -164,27 +158,25 @@ impl Passkeys<'_> {
         notice: FactorNotice<'_>,
     ) -> Result<PasskeyRecord, PasskeyError> {
         let name = passkey_name(name).ok_or(PasskeyError::InvalidName)?;
-        let (registration, ceremony): (PasskeyRegistration, _) =
+        let (registration, ceremony): (RegistrationState, _) =
             self.open(state, "registration", Some(&user.id))?;
         let response: RegisterPublicKeyCredential =
             serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
-        let passkey = self
-            .webauthn
-            .finish_passkey_registration(&response, &registration)
+        let credential = self
+            .relying_party
+            .finish_registration(&response, &registration)
             .map_err(|_| PasskeyError::Refused)?;
-        if passkey.cred_id().len() > MAX_CREDENTIAL_ID {
+        if credential.cred_id.len() > MAX_CREDENTIAL_ID {
             return Err(PasskeyError::Refused);
         }
         self.spend(&ceremony).await?;
-        let credential = Credential::from(passkey.clone());
         let record = PasskeyRecord {
-            credential_id: passkey.cred_id().to_vec(),
+            credential_id: credential.cred_id.to_vec(),
             user_id: user.id.clone(),
             name,
-            credential: serde_json::to_string(&passkey)
-                .map_err(|_| PasskeyError::Internal("passkey serialization"))?,
             backup_eligible: credential.backup_eligible,
             backed_up: credential.backup_state,
+            credential: encoded(credential)?,
             created_at: self.clock.now(),
             last_used_at: None,
         };
@@ -208,8 +200,8 @@ impl Passkeys<'_> {
     /// Library or sealing failures.
     pub fn begin_sign_in(&self) -> Result<PasskeyCeremony, PasskeyError> {
         let (options, state) = self
-            .webauthn
-            .start_discoverable_authentication()
+            .relying_party
+            .start_sign_in()
             .map_err(|_| PasskeyError::Internal("sign-in options"))?;
         self.ceremony(&options, "sign-in", None, &state)
     }
@@ -224,17 +216,14 @@ impl Passkeys<'_> {
         state: &str,
         response: &Value,
     ) -> Result<(User, Vec<AuthMethod>), PasskeyError> {
-        let (authentication, ceremony): (DiscoverableAuthentication, _) =
+        let (mut authentication, ceremony): (AuthenticationState, _) =
             self.open(state, "sign-in", None)?;
         let response: PublicKeyCredential =
             serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
-        let (handle, credential_id) = self
-            .webauthn
-            .identify_discoverable_authentication(&response)
-            .map_err(|_| PasskeyError::Refused)?;
+        let handle = response.get_user_unique_id().ok_or(PasskeyError::Refused)?;
         let record = self
             .store
-            .find_passkey(credential_id)
+            .find_passkey(response.get_credential_id())
             .await?
             .ok_or(PasskeyError::Refused)?;
         let user = self
@@ -242,20 +231,17 @@ impl Passkeys<'_> {
             .find_user_by_id(&record.user_id)
             .await?
             .filter(|user| user.disabled_at.is_none())
-            // The authenticator's user handle must be the credential owner's.
-            .filter(|user| user_handle(&user.id) == handle)
+            // W3C WebAuthn §7.2 step 6: the authenticator's user handle must be the owner's.
+            .filter(|user| user_handle(&user.id).as_slice() == handle)
             .ok_or(PasskeyError::Refused)?;
-        let mut passkey = stored(&record)?;
+        let credential = stored(&record)?;
+        authentication.set_allowed_credentials(vec![credential.clone()]);
         let result = self
-            .webauthn
-            .finish_discoverable_authentication(
-                &response,
-                authentication,
-                &[DiscoverableKey::from(&passkey)],
-            )
+            .relying_party
+            .finish_authentication(&response, &authentication)
             .map_err(|_| PasskeyError::Refused)?;
         self.spend(&ceremony).await?;
-        self.record_use(&record, &mut passkey, &result).await?;
+        self.record_use(&record, credential, &result).await?;
         Ok((user, passkey_methods(result.user_verified())))
     }
 
@@ -274,8 +260,8 @@ impl Passkeys<'_> {
             return Err(PasskeyError::NoPasskeys);
         }
         let (options, state) = self
-            .webauthn
-            .start_passkey_authentication(&passkeys)
+            .relying_party
+            .start_second_factor(passkeys)
             .map_err(|_| PasskeyError::Internal("authentication options"))?;
         self.ceremony(&options, "second-factor", Some(&user.id), &state)
     }
@@ -290,7 +276,7 @@ impl Passkeys<'_> {
         state: &str,
         response: &Value,
     ) -> Result<Vec<AuthMethod>, PasskeyError> {
-        let (authentication, ceremony): (PasskeyAuthentication, _) =
+        let (authentication, ceremony): (AuthenticationState, _) =
             self.open(state, "second-factor", Some(&user.id))?;
         let response: PublicKeyCredential =
             serde_json::from_value(response.clone()).map_err(|_| PasskeyError::Refused)?;
@@ -300,13 +286,13 @@ impl Passkeys<'_> {
             .await?
             .filter(|record| record.user_id == user.id)
             .ok_or(PasskeyError::Refused)?;
-        let mut passkey = stored(&record)?;
+        let credential = stored(&record)?;
         let result = self
-            .webauthn
-            .finish_passkey_authentication(&response, &authentication)
+            .relying_party
+            .finish_authentication(&response, &authentication)
             .map_err(|_| PasskeyError::Refused)?;
         self.spend(&ceremony).await?;
-        self.record_use(&record, &mut passkey, &result).await?;
+        self.record_use(&record, credential, &result).await?;
         Ok(passkey_methods(result.user_verified()))
     }
 
@@ -366,20 +352,20 @@ impl Passkeys<'_> {
     async fn record_use(
         &self,
         record: &PasskeyRecord,
-        passkey: &mut Passkey,
-        result: &webauthn_rs::prelude::AuthenticationResult,
+        mut credential: Credential,
+        result: &AuthenticationResult,
     ) -> Result<(), PasskeyError> {
-        let before = Credential::from(passkey.clone()).counter;
-        if result.counter() != 0 && result.counter() <= before {
+        if result.counter() != 0 && result.counter() <= credential.counter {
             return Err(PasskeyError::Refused);
         }
-        passkey.update_credential(result);
-        let credential = serde_json::to_string(&*passkey)
-            .map_err(|_| PasskeyError::Internal("passkey serialization"))?;
+        credential.counter = credential.counter.max(result.counter());
+        credential.backup_state = result.backup_state();
+        // A credential may become eligible for backup (an upgraded platform), never lose it.
+        credential.backup_eligible |= result.backup_eligible();
         self.store
             .record_passkey_use(
                 &record.credential_id,
-                &credential,
+                &encoded(credential)?,
                 result.backup_state(),
                 self.clock.now(),
             )
@@ -469,12 +455,21 @@ struct Spent {
 
 /// What a ceremony's sealed state is bound to.
 fn context(purpose: &str) -> String {
-    format!("portcullis passkey {purpose} v1")
+    // v2: the library's own ceremony states (v1 sealed `webauthn-rs`'s wrappers of them).
+    format!("portcullis passkey {purpose} v2")
 }
 
-/// The library's passkey of a stored record.
-fn stored(record: &PasskeyRecord) -> Result<Passkey, PasskeyError> {
-    serde_json::from_str(&record.credential).map_err(|_| PasskeyError::Internal("stored passkey"))
+/// The library's credential of a stored record.
+fn stored(record: &PasskeyRecord) -> Result<Credential, PasskeyError> {
+    serde_json::from_str::<StoredCredential>(&record.credential)
+        .map(|stored| stored.cred)
+        .map_err(|_| PasskeyError::Internal("stored passkey"))
+}
+
+/// A credential as stored.
+fn encoded(cred: Credential) -> Result<String, PasskeyError> {
+    serde_json::to_string(&StoredCredential { cred })
+        .map_err(|_| PasskeyError::Internal("passkey serialization"))
 }
 
 #[cfg(test)]
@@ -503,7 +498,10 @@ mod tests {
     #[test]
     fn user_handles_are_the_uuid_or_derived_from_the_id() {
         let id = "0b7f7b5e-4f3a-4c59-9a59-4f3f2a6b9c11";
-        assert_eq!(user_handle(id).to_string(), id);
+        assert_eq!(
+            user_handle(id),
+            *uuid::Uuid::parse_str(id).expect("uuid").as_bytes()
+        );
         assert_eq!(user_handle("legacy-id"), user_handle("legacy-id"));
         assert_ne!(user_handle("legacy-id"), user_handle("other-id"));
     }

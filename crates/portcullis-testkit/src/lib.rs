@@ -95,6 +95,8 @@ pub struct TestOptions {
     pub dpop_nonce: bool,
     /// Who must sign in with a second factor.
     pub mfa: portcullis_core::MfaPolicy,
+    /// Whether passkey ceremonies need the authenticator to verify the user.
+    pub passkey_user_verification: portcullis_core::passkey::UserVerification,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -157,6 +159,7 @@ impl Default for TestOptions {
             outbound_private_networks: true,
             dpop_nonce: false,
             mfa: portcullis_core::MfaPolicy::default(),
+            passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
         }
     }
 }
@@ -262,6 +265,7 @@ impl TestAuthServer {
                 throttle: FAST_THROTTLE,
                 housekeeping_interval: options.housekeeping_interval,
                 mfa: options.mfa.clone(),
+                passkey_user_verification: options.passkey_user_verification,
                 ..SignInSettings::default()
             },
             registration: options.registration.clone(),

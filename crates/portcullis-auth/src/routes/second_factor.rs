@@ -156,7 +156,7 @@ async fn code_page(
             )
         })
     };
-    if factors.passkeys > 0 && state.webauthn.is_some() {
+    if factors.passkeys > 0 && state.relying_party.is_some() {
         body.push_str(&factor_pages::passkey_block(
             factor_pages::PasskeyMode::SecondFactor,
             return_to,

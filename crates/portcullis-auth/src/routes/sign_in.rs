@@ -61,7 +61,7 @@ fn form_page(
             pages::SignInLinks {
                 forgot: state.email.is_some(),
                 register: state.email.is_some() && state.settings.registration.is_enabled(),
-                passkeys: state.webauthn.is_some(),
+                passkeys: state.relying_party.is_some(),
             },
         ),
         cookies: cookie.into_iter().collect(),

@@ -72,6 +72,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
                 everyone: config.auth.mfa_required,
                 roles: config.auth.mfa_required_roles.clone(),
             },
+            passkey_user_verification: config.auth.passkey_user_verification,
         },
         registration: config.registration_policy()?,
         trusted_proxies: portcullis_core::TrustedProxies::parse(&config.auth.trusted_proxies)

@@ -37,6 +37,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["auth", "outbound_private_networks"], Kind::Boolean),
     (&["auth", "dpop_nonce"], Kind::Boolean),
     (&["auth", "mfa_required"], Kind::Boolean),
+    (&["auth", "passkey_user_verification"], Kind::Text),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),

@@ -98,6 +98,9 @@ pub struct AuthConfig {
     pub mfa_required: bool,
     /// Users with any of these roles must sign in with a second factor.
     pub mfa_required_roles: Vec<String>,
+    /// `required` or `preferred`: whether passkey registrations and second-factor uses need the
+    /// authenticator to verify the user (a sign-in with a passkey alone always does).
+    pub passkey_user_verification: portcullis_core::passkey::UserVerification,
 }
 
 /// `[tokens]`
@@ -284,6 +287,7 @@ impl Default for AuthConfig {
             dpop_nonce: false,
             mfa_required: false,
             mfa_required_roles: Vec::new(),
+            passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
         }
     }
 }

@@ -227,11 +227,44 @@ fn bad_values_are_named() {
             "[auth]\nhousekeeping_interval_secs = 0",
             "housekeeping_interval_secs",
         ),
+        (
+            "[auth]\npasskey_user_verification = \"discouraged\"",
+            "passkey_user_verification",
+        ),
     ];
     for (toml, named) in cases {
         let message = error_of(load(toml, &[], &FlagOverrides::default()));
         assert!(message.contains(named), "{toml}: {message}");
     }
+}
+
+#[test]
+fn the_passkey_user_verification_policy_is_read_from_file_and_environment() {
+    use portcullis_core::passkey::UserVerification;
+    let flags = FlagOverrides::default();
+    let default = load("", &[], &flags).expect("default");
+    assert_eq!(
+        default.auth.passkey_user_verification,
+        UserVerification::Required
+    );
+    let file = load(
+        "[auth]\npasskey_user_verification = \"preferred\"",
+        &[],
+        &flags,
+    );
+    assert_eq!(
+        file.expect("file").auth.passkey_user_verification,
+        UserVerification::Preferred
+    );
+    let env = load(
+        "",
+        &[("PORTCULLIS_AUTH_PASSKEY_USER_VERIFICATION", "preferred")],
+        &flags,
+    );
+    assert_eq!(
+        env.expect("env").auth.passkey_user_verification,
+        UserVerification::Preferred
+    );
 }
 
 #[test]

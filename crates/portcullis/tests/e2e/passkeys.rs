@@ -230,6 +230,56 @@ async fn passkey_ceremonies_are_same_origin_single_use_and_verified() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preferred_user_verification_is_asked_for_but_never_for_a_passkey_alone() {
+    let server = TestAuthServer::start_with(TestOptions {
+        issuer: Some(ISSUER.into()),
+        passkey_user_verification: portcullis_core::passkey::UserVerification::Preferred,
+        ..TestOptions::default()
+    })
+    .await;
+    server.add_user("pia", &[], PASSWORD).await;
+    let browser = signed_in(&server, "pia").await;
+    let (status, ceremony) = call(
+        &server,
+        Some(&browser),
+        "/account/passkeys/options",
+        Some(ISSUER),
+        json!({"current_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{ceremony}");
+    let public_key = &ceremony["options"]["publicKey"];
+    assert_eq!(
+        public_key["authenticatorSelection"]["userVerification"],
+        "preferred"
+    );
+    // Browsers make a discoverable credential on a security key only behind a PIN: preferred.
+    assert_eq!(
+        public_key["authenticatorSelection"]["residentKey"],
+        "preferred"
+    );
+    // A security key without a PIN answers only when the credential is named (the second
+    // factor), never to a sign-in that names no user.
+    assert_eq!(
+        public_key["extensions"]["credentialProtectionPolicy"],
+        "userVerificationOptionalWithCredentialIDList"
+    );
+    let (status, sign_in) = call(
+        &server,
+        None,
+        "/signin/passkey/options",
+        Some(ISSUER),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sign_in}");
+    assert_eq!(
+        sign_in["options"]["publicKey"]["userVerification"],
+        "required"
+    );
+}
+
 #[tokio::test]
 async fn an_issuer_on_an_ip_address_has_no_passkeys() {
     let server = TestAuthServer::start().await;

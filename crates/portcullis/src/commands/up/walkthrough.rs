@@ -104,6 +104,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     code, adding \"otp\":\"123456\" to step 1's JSON, and repeat step 13: 200, amr [pwd, otp, mfa]\n\
          # 15. passkeys need the issuer on a domain name: start with `portcullis up --issuer-host localhost`,\n\
          #     add one at http://localhost:<auth port>/account, then sign in with it alone (docs/strong-authentication.md)\n\
+         #     (a security key without a PIN, as a second factor: also PORTCULLIS_AUTH_PASSKEY_USER_VERIFICATION=preferred)\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(
