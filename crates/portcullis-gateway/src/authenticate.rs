@@ -40,23 +40,32 @@ pub enum AuthFailure {
 /// Validates bearer tokens.
 pub struct Authenticator {
     issuers: HashMap<String, Arc<RemoteKeySet>>,
+    /// Each issuer's configured audience (this gateway's resource identifier).
+    audiences: HashMap<String, String>,
     revocations: Arc<RevocationSet>,
     leeway_secs: i64,
     cache: TokenCache,
 }
 
 impl Authenticator {
-    /// An authenticator for these issuers.
+    /// An authenticator for these issuers, each with the audience its tokens must carry unless
+    /// a route names another. The keys check no audience: the routes do
+    /// ([`crate::policy::Requirements::check`]), so a token for one route's resource
+    /// identifier (RFC 8707) passes that route only.
     pub fn new(
-        issuers: Vec<Arc<RemoteKeySet>>,
+        issuers: Vec<(Arc<RemoteKeySet>, String)>,
         revocations: Arc<RevocationSet>,
         leeway_secs: i64,
         cache_entries: usize,
     ) -> Self {
         Authenticator {
+            audiences: issuers
+                .iter()
+                .map(|(keys, audience)| (keys.issuer.clone(), audience.clone()))
+                .collect(),
             issuers: issuers
                 .into_iter()
-                .map(|keys| (keys.issuer.clone(), keys))
+                .map(|(keys, _)| (keys.issuer.clone(), keys))
                 .collect(),
             revocations,
             leeway_secs,
@@ -84,7 +93,14 @@ impl Authenticator {
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
             None => {
-                let identity = Arc::new(AssertedIdentity::new(self.verify(token, now).await?));
+                let identity = self.verify(token, now).await?;
+                let carries_issuer_audience = self
+                    .audiences
+                    .get(&identity.issuer)
+                    .is_some_and(|audience| identity.audiences.contains(audience));
+                let mut asserted = AssertedIdentity::new(identity);
+                asserted.carries_issuer_audience = carries_issuer_audience;
+                let identity = Arc::new(asserted);
                 self.cache.insert(digest, identity.clone(), now);
                 identity
             }

@@ -162,7 +162,8 @@ pub async fn start(
         };
         let keys = Arc::new(RemoteKeySet::new(
             issuer.issuer.clone(),
-            issuer.audience.clone(),
+            // Checked per route (`Authenticator::new`).
+            None,
             source,
             Duration::from_secs(config.jwks_refetch_min_interval_secs),
             http.clone(),
@@ -171,7 +172,7 @@ pub async fn start(
         if let Err(error) = keys.refresh().await {
             tracing::warn!(issuer = %issuer.issuer, %error, "issuer keys not loaded yet; tokens get 503 until they are");
         }
-        issuers.push(keys);
+        issuers.push((keys, issuer.audience.clone().unwrap_or_default()));
     }
     let strip_headers = config
         .strip_headers

@@ -219,9 +219,15 @@ pub struct RouteConfig {
     /// Every one of these roles is required.
     #[serde(default)]
     pub roles_all: Vec<String>,
-    /// The token's `aud` must contain this.
+    /// The token's `aud` must contain this. Unset: the route's `resource`, or else the
+    /// issuer's `audience`.
     #[serde(default)]
     pub audience: Option<String>,
+    /// The route's resource identifier (RFC 8707, RFC 9728): an `http(s)` URL such as
+    /// `https://api.example.com/mcp`. Tokens must carry it in `aud`; its metadata is served at
+    /// `/.well-known/oauth-protected-resource/mcp` and named in the route's 401s.
+    #[serde(default)]
+    pub resource: Option<String>,
     /// Accept only DPoP-bound tokens presented with their proof (RFC 9449).
     #[serde(default)]
     pub require_dpop: bool,
@@ -278,6 +284,7 @@ impl RouteConfig {
             roles_any: Vec::new(),
             roles_all: Vec::new(),
             audience: None,
+            resource: None,
             require_dpop: false,
             require_acr: Vec::new(),
             require_amr: Vec::new(),

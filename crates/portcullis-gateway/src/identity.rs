@@ -14,6 +14,9 @@ pub struct AssertedIdentity {
     pub identity: Identity,
     /// How the token is bound to its client (RFC 9449 §6.1), read once.
     pub binding: TokenBinding,
+    /// Whether `aud` holds the audience configured for the token's issuer (what a route
+    /// without its own `audience` or `resource` requires), decided once per token.
+    pub carries_issuer_audience: bool,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -29,7 +32,8 @@ pub enum TokenBinding {
 }
 
 impl AssertedIdentity {
-    /// The identity and its headers.
+    /// The identity and its headers; it does not count as carrying its issuer's audience
+    /// until [`crate::authenticate`] says so.
     pub fn new(identity: Identity) -> Self {
         // How the user signed in is asserted only when the token says it (a service's own token
         // has none); the identity headers always.
@@ -73,6 +77,7 @@ impl AssertedIdentity {
         AssertedIdentity {
             identity,
             binding,
+            carries_issuer_audience: false,
             headers,
         }
     }

@@ -6,7 +6,7 @@
 //! [`authenticate`] validates the bearer token against cached issuer keys
 //! (`portcullis_jose::remote_key_set`) and the revocation set ([`revocations`]), [`policy`]
 //! authorizes, [`rate_limit`] meters, [`proxy`] forwards with a trusted identity over
-//! [`upstream`]'s pooled connections. [`pipeline`] strings them together; [`server`] runs the
+//! [`upstream`]'s pooled connections; [`protected_resource`] serves routes' RFC 9728 metadata. [`pipeline`] strings them together; [`server`] runs the
 //! listeners on [`worker`] threads; [`build`] assembles a gateway from its configuration.
 
 pub mod authenticate;
@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod path;
 pub mod pipeline;
 pub mod policy;
+pub mod protected_resource;
 pub mod proxy;
 pub mod rate_limit;
 pub mod request_target;

@@ -9,6 +9,7 @@ use crate::error::GatewayError;
 use crate::identity::{AssertedIdentity, strip_spoofable_headers};
 use crate::metrics::Metrics;
 use crate::policy::Access;
+use crate::protected_resource;
 use crate::proxy::{ForwardContext, Peer, X_REQUEST_ID, forward};
 use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
 use crate::request_target::{self, TargetRejection};
@@ -231,6 +232,10 @@ async fn run(
         .matching_path
         .as_deref()
         .unwrap_or(request.uri().path());
+    if let Some(document) = routes.resource_metadata(path) {
+        let response = protected_resource::metadata_response(request.method(), document);
+        return (None, Ok(response), Vec::new());
+    }
     let Some(route) = routes.find(target.host.as_deref(), path) else {
         return refused(GatewayError::NoRoute);
     };
@@ -268,7 +273,7 @@ async fn run(
             if let Err(failure) = gateway.dpop.check(&identity, scheme, &presented, now).await {
                 return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
             }
-            if let Err(denial) = requirements.check(&identity.identity, now) {
+            if let Err(denial) = requirements.check(&identity, now) {
                 return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
             }
             Some(identity)
@@ -348,6 +353,12 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
                 axum::http::header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),
             );
+            if let Some(url) = route
+                .as_deref()
+                .and_then(|route| route.resource_metadata.as_ref())
+            {
+                protected_resource::point_to_metadata(&mut response, url);
+            }
             response
         }
     };

@@ -1,6 +1,6 @@
 //! Route policies: who may pass, decided from the identity alone.
 
-use crate::identity::Identity;
+use crate::identity::AssertedIdentity;
 use portcullis_sdk::AuthenticationRequirement;
 
 /// A route's access rule.
@@ -23,7 +23,8 @@ pub struct Requirements {
     pub roles_any: Vec<String>,
     /// All of these roles.
     pub roles_all: Vec<String>,
-    /// This audience.
+    /// This audience (the route's `audience` or resource identifier); `None`: the audience
+    /// configured for the token's issuer.
     pub audience: Option<String>,
     /// Only DPoP-bound tokens, with their proof (RFC 9449).
     pub dpop: bool,
@@ -51,14 +52,18 @@ pub enum Denial {
 }
 
 impl Requirements {
-    /// Checks `identity` against the requirements at `now` (Unix seconds).
+    /// Checks `asserted` against the requirements at `now` (Unix seconds).
     ///
     /// # Errors
     /// The first unmet requirement.
-    pub fn check(&self, identity: &Identity, now: i64) -> Result<(), Denial> {
-        if let Some(audience) = &self.audience
-            && !identity.audiences.contains(audience)
-        {
+    pub fn check(&self, asserted: &AssertedIdentity, now: i64) -> Result<(), Denial> {
+        let identity = &asserted.identity;
+        // RFC 9068 §4: the token must be meant for this resource.
+        let for_this_resource = match &self.audience {
+            Some(audience) => identity.audiences.contains(audience),
+            None => asserted.carries_issuer_audience,
+        };
+        if !for_this_resource {
             return Err(Denial::Audience);
         }
         let has_scope = |scope: &String| identity.scopes.contains(scope);
@@ -91,9 +96,10 @@ impl Requirements {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
 
-    fn identity(scopes: &[&str], roles: &[&str]) -> Identity {
-        Identity {
+    fn identity(scopes: &[&str], roles: &[&str]) -> AssertedIdentity {
+        let mut asserted = AssertedIdentity::new(Identity {
             issuer: "i".into(),
             subject: "s".into(),
             username: None,
@@ -105,7 +111,9 @@ mod tests {
             session_id: None,
             expires_at: 0,
             claims: serde_json::Map::new(),
-        }
+        });
+        asserted.carries_issuer_audience = true;
+        asserted
     }
 
     fn owned(values: &[&str]) -> Vec<String> {
@@ -170,6 +178,21 @@ mod tests {
                 ..Default::default()
             }
             .check(&who, 0),
+            Err(Denial::Audience)
+        );
+        assert_eq!(
+            Requirements {
+                audience: Some("api".into()),
+                ..Default::default()
+            }
+            .check(&who, 0),
+            Ok(())
+        );
+        // Without the issuer's audience only a route naming another one of the token's passes.
+        let mut elsewhere = identity(&["read"], &[]);
+        elsewhere.carries_issuer_audience = false;
+        assert_eq!(
+            Requirements::default().check(&elsewhere, 0),
             Err(Denial::Audience)
         );
         let step_up = Requirements {

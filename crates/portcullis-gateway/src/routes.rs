@@ -4,6 +4,7 @@
 use crate::config::{GatewayConfig, RouteConfig};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::policy::{Access, Requirements};
+use crate::protected_resource::{ProtectedResources, ResourceIdentifier};
 use crate::rate_limit::{RateLimitKey, RateLimitRule};
 use crate::upstream::Upstream;
 use portcullis_tls::{ClientIdentity, ClientTls, TlsError};
@@ -47,6 +48,8 @@ pub struct Route {
     pub allow_encoded_slashes: bool,
     /// Protocols a request may upgrade to (RFC 9110 §7.8), lower case.
     upgrades: Vec<String>,
+    /// Where the route's protected resource metadata is (RFC 9728 §5.1), for its challenges.
+    pub resource_metadata: Option<axum::http::HeaderValue>,
     metrics: OnceLock<RouteMetrics>,
 }
 
@@ -112,6 +115,19 @@ impl Route {
         if config.max_auth_age_secs.is_some_and(|age| age < 0) {
             return Err(fail("max_auth_age_secs cannot be negative".into()));
         }
+        let resource = config
+            .resource
+            .as_deref()
+            .map(ResourceIdentifier::parse)
+            .transpose()
+            .map_err(fail)?;
+        if let (Some(resource), Some(audience)) = (&resource, &config.audience)
+            && resource.resource != *audience
+        {
+            return Err(fail(
+                "audience and resource differ: tokens for the resource carry it in aud".into(),
+            ));
+        }
         let authentication = portcullis_sdk::AuthenticationRequirement {
             acr_values: config.require_acr.clone(),
             amr: config.require_amr.clone(),
@@ -124,12 +140,13 @@ impl Route {
                     && config.roles_any.is_empty()
                     && config.roles_all.is_empty()
                     && config.audience.is_none()
+                    && config.resource.is_none()
                     && !config.require_dpop
                     && authentication.is_empty());
                 if has_requirements {
                     return Err(fail(
-                        "a public route cannot require scopes, roles, an audience, DPoP or how \
-                         the user authenticated"
+                        "a public route cannot require scopes, roles, an audience or resource, \
+                         DPoP or how the user authenticated"
                             .into(),
                     ));
                 }
@@ -140,7 +157,7 @@ impl Route {
                 scopes_any: config.scopes_any.clone(),
                 roles_any: config.roles_any.clone(),
                 roles_all: config.roles_all.clone(),
-                audience: config.audience.clone(),
+                audience: config.audience.clone().or_else(|| config.resource.clone()),
                 dpop: config.require_dpop,
                 authentication,
             }),
@@ -200,6 +217,7 @@ impl Route {
                 .iter()
                 .map(|protocol| protocol.to_ascii_lowercase())
                 .collect(),
+            resource_metadata: resource.map(|resource| resource.metadata_url),
             metrics: OnceLock::new(),
         })
     }
@@ -273,11 +291,12 @@ impl ClientTlsCache {
     }
 }
 
-/// All routes, most specific first.
+/// All routes, most specific first, and the metadata of those naming a resource.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Arc<Route>>,
     by_host: bool,
+    resources: ProtectedResources,
 }
 
 impl RouteTable {
@@ -309,7 +328,13 @@ impl RouteTable {
         Ok(RouteTable {
             by_host: routes.iter().any(|route| route.host.is_some()),
             routes: routes.into_iter().map(Arc::new).collect(),
+            resources: ProtectedResources::build(config)?,
         })
+    }
+
+    /// The protected resource metadata document served at `path` (RFC 9728 §3), if any.
+    pub fn resource_metadata(&self, path: &str) -> Option<&[u8]> {
+        self.resources.document(path)
     }
 
     /// Whether any route names a host (else the request's host is not needed to route).

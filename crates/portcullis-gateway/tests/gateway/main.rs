@@ -6,6 +6,7 @@ mod dpop;
 mod forwarding;
 mod limits;
 mod normalization;
+mod protected_resource;
 mod step_up;
 mod support;
 mod tokens;

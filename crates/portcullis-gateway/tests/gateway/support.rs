@@ -188,7 +188,7 @@ pub struct Stack {
 }
 
 /// A confidential client `svc` (scopes `read write`, audience `api`) plus the feed reader.
-fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
+pub fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
     ClientRegistration {
         id: id.into(),
         kind: ClientKind::Confidential,

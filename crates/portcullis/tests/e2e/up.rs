@@ -139,10 +139,23 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
             && steps[10].contains("acr_values=\"urn:portcullis:acr:aal2\""),
         "step 13, step-up at the gateway: {stdout}"
     );
+    let gateway = format!("http://127.0.0.1:{}", ports[1]);
+    assert!(
+        steps[11].contains(&format!(
+            "resource_metadata=\"{gateway}/.well-known/oauth-protected-resource/products\""
+        )),
+        "step 16, the 401 names the metadata: {stdout}"
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_str(steps[12].trim()).expect("step 16: the metadata is JSON");
+    assert_eq!(metadata["resource"], format!("{gateway}/products"));
+    assert_eq!(
+        metadata["authorization_servers"],
+        serde_json::json!([format!("http://127.0.0.1:{}", ports[0])])
+    );
 
     // products-service behind the same gateway: reading needs products:read or a signed-in user,
     // writing needs the admin role and a valid body; /public needs nothing.
-    let gateway = format!("http://127.0.0.1:{}", ports[1]);
     let products = format!(
         "{exports}\n{login}\n{guest}\n         curl -s -o /dev/null -w '%{{http_code}}\\n' {gateway}/public/products\n         curl -s -o /dev/null -w '%{{http_code}}\\n' {gateway}/products -H \"Authorization: Bearer $TOKEN\"\n         curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST {gateway}/products -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"name\":\"Moat\",\"price_cents\":500}}'\n         curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST {gateway}/products -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"name\":\"\"}}'\n         curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST {gateway}/products -H \"Authorization: Bearer $GUEST_TOKEN\" -H 'Content-Type: application/json' -d '{{\"name\":\"Moat\",\"price_cents\":500}}'\n         curl -s -o /dev/null -w '%{{http_code}}\\n' http://127.0.0.1:{users}/users/me -H 'X-Portcullis-Subject: admin' -H 'X-Portcullis-Roles: admin'\n",
         exports = exports.join("\n"),

@@ -57,7 +57,7 @@ fn registration(
     kind: ClientKind,
     grants: Vec<GrantType>,
     scopes: &[&str],
-    audience: &str,
+    audiences: &[&str],
 ) -> ClientRegistration {
     let browser = grants.contains(&GrantType::AuthorizationCode);
     ClientRegistration {
@@ -70,11 +70,10 @@ fn registration(
             vec![]
         },
         scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
-        audiences: if audience.is_empty() {
-            vec![]
-        } else {
-            vec![audience.to_owned()]
-        },
+        audiences: audiences
+            .iter()
+            .map(|audience| (*audience).to_owned())
+            .collect(),
         access_token_lifetime_secs: None,
         first_party: id == WEB_CLIENT,
         post_logout_redirect_uris: vec![],
@@ -84,6 +83,11 @@ fn registration(
         backchannel_logout_uri: None,
         require_mfa: false,
     }
+}
+
+/// The resource identifier of the demo gateway's `/products` route, at `gateway`.
+pub fn products_resource(gateway: &str) -> String {
+    format!("{gateway}/products")
 }
 
 /// Creates the demo users and clients unless they exist, through the same declarative apply as
@@ -118,6 +122,9 @@ pub async fn seed(
         })
         .collect();
     let user_grants = || vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    // The gateway's audience, and the resource identifier of its `/products` route (RFC 9728).
+    let products = products_resource(api_audience);
+    let api = [api_audience, products.as_str()];
     let public = |registration| DesiredClient {
         registration,
         secret: None,
@@ -134,17 +141,21 @@ pub async fn seed(
                 "offline_access",
                 "products:read",
             ],
-            api_audience,
+            &api,
         )),
         public(ClientRegistration {
             // demo-service may exchange these tokens (RFC 8693): they are meant for it too.
-            audiences: vec![api_audience.to_owned(), SERVICE_CLIENT.to_owned()],
+            audiences: vec![
+                api_audience.to_owned(),
+                products.clone(),
+                SERVICE_CLIENT.to_owned(),
+            ],
             ..registration(
                 WEB_CLIENT,
                 ClientKind::Public,
                 user_grants(),
                 &["openid", "profile", "products:read", "portcullis:admin"],
-                api_audience,
+                &api,
             )
         }),
         DesiredClient {
@@ -153,7 +164,7 @@ pub async fn seed(
                 ClientKind::Confidential,
                 vec![GrantType::ClientCredentials, GrantType::TokenExchange],
                 &["products:read"],
-                api_audience,
+                &api,
             ),
             secret: Some(service_secret.clone()),
         },
@@ -163,7 +174,7 @@ pub async fn seed(
                 ClientKind::Confidential,
                 vec![GrantType::ClientCredentials],
                 &["portcullis:revocations"],
-                "",
+                &[],
             ),
             secret: Some(generate_secret(CLIENT_SECRET_BYTES)?),
         },

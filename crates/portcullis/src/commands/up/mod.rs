@@ -205,7 +205,11 @@ impl UpArgs {
         let mut routes = vec![
             two_factor_route("users-admin", "/users/admin", loopback(self.users_port)),
             authenticated_route("users", "/users", loopback(self.users_port)),
-            authenticated_route("products", "/products", loopback(self.products_port)),
+            RouteConfig {
+                // RFC 9728: its metadata names the auth server; its tokens carry this in `aud`.
+                resource: Some(demo::products_resource(&gateway_url)),
+                ..authenticated_route("products", "/products", loopback(self.products_port))
+            },
             public_route("public", "/public", loopback(self.products_port)),
         ];
         for (name, prefix) in [

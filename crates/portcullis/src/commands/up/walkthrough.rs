@@ -105,6 +105,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          # 15. passkeys need the issuer on a domain name: start with `portcullis up --issuer-host localhost`,\n\
          #     add one at http://localhost:<auth port>/account, then sign in with it alone (docs/strong-authentication.md)\n\
          #     (a security key without a PIN, as a second factor: also PORTCULLIS_AUTH_PASSKEY_USER_VERIFICATION=preferred)\n\
+         # 16. protected resource metadata (RFC 9728): without a token /products answers 401 naming its metadata,\n\
+         #     which names the auth server and the resource identifier its tokens must carry in aud (how MCP clients find us)\n\
+         curl -si {gateway}/products | grep -i '^www-authenticate'\n\
+         curl -s {gateway}/.well-known/oauth-protected-resource/products\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(

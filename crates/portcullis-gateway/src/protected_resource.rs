@@ -1,0 +1,227 @@
+//! OAuth 2.0 Protected Resource Metadata (RFC 9728): a route that names its resource identifier
+//! serves a metadata document saying which authorization servers issue its tokens, with which
+//! scopes and how they are presented, and its 401s point to that document, so a client (an MCP
+//! client, for one) can find where to get a token with no configuration of its own.
+
+use crate::config::{GatewayConfig, RouteConfig};
+use crate::routes::RouteError;
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Response, StatusCode, Uri, header};
+use std::collections::HashMap;
+
+/// The well-known path segment (RFC 9728 §3).
+pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// A route's resource identifier and where its metadata is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceIdentifier {
+    /// The identifier as configured: what tokens must carry in `aud` (RFC 8707).
+    pub resource: String,
+    /// The path its metadata is served at on this gateway.
+    pub metadata_path: String,
+    /// The metadata document's URL, for `WWW-Authenticate: Bearer resource_metadata="..."`.
+    pub metadata_url: HeaderValue,
+}
+
+impl ResourceIdentifier {
+    /// Parses `resource`: an absolute `http(s)` URL with no user information, query or fragment
+    /// (RFC 8707 §2: no fragment, and a query is discouraged; RFC 9728 §3.1 inserts the
+    /// well-known segment between the host and the path).
+    ///
+    /// # Errors
+    /// Why it cannot be a resource identifier.
+    pub fn parse(resource: &str) -> Result<Self, String> {
+        let invalid = || {
+            format!("resource `{resource}` must be an http(s) URL with no user, query or fragment")
+        };
+        if resource.contains(['#', '?', '@']) {
+            return Err(invalid());
+        }
+        let uri: Uri = resource.parse().map_err(|_| invalid())?;
+        let scheme = uri.scheme_str().filter(|s| matches!(*s, "http" | "https"));
+        let (Some(scheme), Some(authority)) = (scheme, uri.authority()) else {
+            return Err(invalid());
+        };
+        // §3.1: a terminating slash right after the host is removed before inserting.
+        let path = match uri.path() {
+            "/" => "",
+            path => path,
+        };
+        let metadata_path = format!("{WELL_KNOWN}{path}");
+        let metadata_url = HeaderValue::from_str(&format!("{scheme}://{authority}{metadata_path}"))
+            .map_err(|_| invalid())?;
+        Ok(ResourceIdentifier {
+            resource: resource.to_owned(),
+            metadata_path,
+            metadata_url,
+        })
+    }
+}
+
+/// The metadata documents of every route with a resource identifier, by path.
+#[derive(Debug, Default)]
+pub struct ProtectedResources {
+    documents: HashMap<String, Vec<u8>>,
+}
+
+impl ProtectedResources {
+    /// The documents of `config`'s routes that name a resource.
+    ///
+    /// # Errors
+    /// A malformed resource, or two routes whose documents would be served at one path.
+    pub fn build(config: &GatewayConfig) -> Result<Self, RouteError> {
+        let mut documents = HashMap::new();
+        for route in &config.routes {
+            let Some(resource) = &route.resource else {
+                continue;
+            };
+            let fail = |problem: String| RouteError {
+                route: route.name.clone(),
+                problem,
+            };
+            let identifier = ResourceIdentifier::parse(resource).map_err(fail)?;
+            let document = serde_json::to_vec(&document(config, route, &identifier.resource))
+                .map_err(|error| fail(error.to_string()))?;
+            if documents
+                .insert(identifier.metadata_path.clone(), document)
+                .is_some()
+            {
+                return Err(fail(format!(
+                    "another route's resource has its metadata at {} too",
+                    identifier.metadata_path
+                )));
+            }
+        }
+        Ok(ProtectedResources { documents })
+    }
+
+    /// The JSON document served at `path`, if a route's metadata lives there.
+    pub fn document(&self, path: &str) -> Option<&[u8]> {
+        if self.documents.is_empty() || !path.starts_with(WELL_KNOWN) {
+            return None;
+        }
+        self.documents.get(path).map(Vec::as_slice)
+    }
+}
+
+/// The answer to a request for a metadata `document`: the JSON to `GET` (and `HEAD`), public and
+/// cacheable for five minutes, readable by any origin's scripts (it holds nothing secret); 405
+/// to other methods.
+pub fn metadata_response(method: &Method, document: &[u8]) -> Response<Body> {
+    let mut response = if method == Method::GET || method == Method::HEAD {
+        let mut response = Response::new(Body::from(document.to_vec()));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        response
+    } else {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        response
+    };
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// RFC 9728 §5.1: adds `resource_metadata="<url>"` to the challenge of a refused request, so
+/// the client learns where to find the authorization server.
+pub fn point_to_metadata(response: &mut Response<Body>, url: &HeaderValue) {
+    let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE) else {
+        return;
+    };
+    let mut value = challenge.as_bytes().to_vec();
+    value.extend_from_slice(b", resource_metadata=\"");
+    value.extend_from_slice(url.as_bytes());
+    value.push(b'"');
+    if let Ok(value) = HeaderValue::from_bytes(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+}
+
+/// RFC 9728 §2: the metadata of `route`, whose identifier is `resource`.
+fn document(config: &GatewayConfig, route: &RouteConfig, resource: &str) -> serde_json::Value {
+    let mut scopes: Vec<&String> = route.scopes_all.iter().chain(&route.scopes_any).collect();
+    scopes.dedup();
+    let mut metadata = serde_json::json!({
+        // §3.3: identical to the identifier the metadata URL was made from.
+        "resource": resource,
+        "authorization_servers": config
+            .issuers
+            .iter()
+            .map(|issuer| issuer.issuer.as_str())
+            .collect::<Vec<_>>(),
+        "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": portcullis_jose::Algorithm::ALL
+            .iter()
+            .map(|alg| alg.as_str())
+            .collect::<Vec<_>>(),
+    });
+    if !scopes.is_empty() {
+        metadata["scopes_supported"] = serde_json::json!(scopes);
+    }
+    if route.require_dpop {
+        metadata["dpop_bound_access_tokens_required"] = true.into();
+    }
+    metadata
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_well_known_segment_goes_between_the_host_and_the_path() {
+        let mcp = ResourceIdentifier::parse("https://api.example.com/mcp").expect("valid");
+        assert_eq!(
+            mcp.metadata_path,
+            "/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            mcp.metadata_url,
+            "https://api.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        for root in ["https://api.example.com", "https://api.example.com/"] {
+            let parsed = ResourceIdentifier::parse(root).expect("valid");
+            assert_eq!(parsed.metadata_path, WELL_KNOWN);
+            assert_eq!(parsed.resource, root, "kept as configured");
+        }
+        let local = ResourceIdentifier::parse("http://127.0.0.1:4000/products").expect("valid");
+        assert_eq!(
+            local.metadata_url,
+            "http://127.0.0.1:4000/.well-known/oauth-protected-resource/products"
+        );
+    }
+
+    #[test]
+    fn identifiers_that_are_not_plain_urls_are_refused() {
+        for bad in [
+            "api",
+            "/mcp",
+            "ftp://api.example.com/mcp",
+            "https://api.example.com/mcp#part",
+            "https://api.example.com/mcp?tenant=1",
+            "https://user@api.example.com/mcp",
+            "urn:example:api",
+        ] {
+            assert!(ResourceIdentifier::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
