@@ -263,6 +263,10 @@ async fn run(
                     return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
                 }
             };
+            // The audience first: a token for another resource spends no DPoP proof.
+            if let Err(denial) = requirements.check_audience(&identity) {
+                return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
+            }
             let presented = DpopRequest {
                 headers: request.headers(),
                 method: request.method(),

@@ -9,7 +9,7 @@ pub enum Access {
     /// Anyone; no token needed (a token that is sent is not checked).
     Public,
     /// A valid token meeting these requirements.
-    Authenticated(Requirements),
+    Authenticated(Box<Requirements>),
 }
 
 /// What an authenticated route requires beyond a valid token.
@@ -23,9 +23,11 @@ pub struct Requirements {
     pub roles_any: Vec<String>,
     /// All of these roles.
     pub roles_all: Vec<String>,
-    /// This audience (the route's `audience` or resource identifier); `None`: the audience
-    /// configured for the token's issuer.
+    /// This audience too, beside the issuer's.
     pub audience: Option<String>,
+    /// The route's resource identifier (RFC 8707): the audience it requires instead of the
+    /// issuer's.
+    pub resource: Option<String>,
     /// Only DPoP-bound tokens, with their proof (RFC 9449).
     pub dpop: bool,
     /// How the user must have authenticated (RFC 9470 step-up).
@@ -52,20 +54,37 @@ pub enum Denial {
 }
 
 impl Requirements {
+    /// RFC 9068 §4: whether the token is meant for this route: its resource identifier, or
+    /// else the issuer's audience (and the route's `audience`, when it names one).
+    ///
+    /// # Errors
+    /// [`Denial::Audience`].
+    pub fn check_audience(&self, asserted: &AssertedIdentity) -> Result<(), Denial> {
+        let audiences = &asserted.identity.audiences;
+        let meant_for_route = match &self.resource {
+            Some(resource) => audiences.contains(resource),
+            None => {
+                asserted.carries_issuer_audience
+                    && self
+                        .audience
+                        .as_ref()
+                        .is_none_or(|audience| audiences.contains(audience))
+            }
+        };
+        if meant_for_route {
+            Ok(())
+        } else {
+            Err(Denial::Audience)
+        }
+    }
+
     /// Checks `asserted` against the requirements at `now` (Unix seconds).
     ///
     /// # Errors
     /// The first unmet requirement.
     pub fn check(&self, asserted: &AssertedIdentity, now: i64) -> Result<(), Denial> {
+        self.check_audience(asserted)?;
         let identity = &asserted.identity;
-        // RFC 9068 §4: the token must be meant for this resource.
-        let for_this_resource = match &self.audience {
-            Some(audience) => identity.audiences.contains(audience),
-            None => asserted.carries_issuer_audience,
-        };
-        if !for_this_resource {
-            return Err(Denial::Audience);
-        }
         let has_scope = |scope: &String| identity.scopes.contains(scope);
         if !self.scopes_all.iter().all(has_scope) {
             return Err(Denial::Scope(self.scopes_all.join(" ")));
@@ -180,21 +199,24 @@ mod tests {
             .check(&who, 0),
             Err(Denial::Audience)
         );
-        assert_eq!(
-            Requirements {
-                audience: Some("api".into()),
-                ..Default::default()
-            }
-            .check(&who, 0),
-            Ok(())
-        );
-        // Without the issuer's audience only a route naming another one of the token's passes.
+        let also_api = Requirements {
+            audience: Some("api".into()),
+            ..Default::default()
+        };
+        assert_eq!(also_api.check(&who, 0), Ok(()));
+        // Without the issuer's audience only a route naming the token's resource passes.
         let mut elsewhere = identity(&["read"], &[]);
         elsewhere.carries_issuer_audience = false;
         assert_eq!(
             Requirements::default().check(&elsewhere, 0),
             Err(Denial::Audience)
         );
+        assert_eq!(also_api.check(&elsewhere, 0), Err(Denial::Audience));
+        let resource = Requirements {
+            resource: Some("api".into()),
+            ..Default::default()
+        };
+        assert_eq!(resource.check(&elsewhere, 0), Ok(()));
         let step_up = Requirements {
             authentication: AuthenticationRequirement {
                 amr: owned(&["mfa"]),

@@ -5,7 +5,7 @@
 
 use crate::config::{GatewayConfig, RouteConfig};
 use crate::routes::RouteError;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, Method, Response, StatusCode, Uri, header};
 use std::collections::HashMap;
 
@@ -17,6 +17,10 @@ pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 pub struct ResourceIdentifier {
     /// The identifier as configured: what tokens must carry in `aud` (RFC 8707).
     pub resource: String,
+    /// Its host, lower case.
+    host: String,
+    /// Its path, without a lone `/`.
+    path: String,
     /// The path its metadata is served at on this gateway.
     pub metadata_path: String,
     /// The metadata document's URL, for `WWW-Authenticate: Bearer resource_metadata="..."`.
@@ -26,15 +30,25 @@ pub struct ResourceIdentifier {
 impl ResourceIdentifier {
     /// Parses `resource`: an absolute `http(s)` URL with no user information, query or fragment
     /// (RFC 8707 §2: no fragment, and a query is discouraged; RFC 9728 §3.1 inserts the
-    /// well-known segment between the host and the path).
+    /// well-known segment between the host and the path), whose path is already in the form a
+    /// request's is matched in (no `%`, empty, `.` or `..` segments), so its metadata can be
+    /// reached.
     ///
     /// # Errors
     /// Why it cannot be a resource identifier.
     pub fn parse(resource: &str) -> Result<Self, String> {
         let invalid = || {
-            format!("resource `{resource}` must be an http(s) URL with no user, query or fragment")
+            format!(
+                "resource `{resource}` must be an http(s) URL with no user, query, fragment, \
+                 percent-encoding or dot segments"
+            )
         };
-        if resource.contains(['#', '?', '@']) {
+        // RFC 3986 unreserved and sub-delimiters, `:` and `/` only: nothing that could close
+        // the quoted `resource_metadata` parameter or need decoding.
+        let plain = resource
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:/".contains(c));
+        if !plain {
             return Err(invalid());
         }
         let uri: Uri = resource.parse().map_err(|_| invalid())?;
@@ -47,21 +61,44 @@ impl ResourceIdentifier {
             "/" => "",
             path => path,
         };
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let last = segments.len().saturating_sub(1);
+        let segments_plain = segments.iter().enumerate().all(|(index, segment)| {
+            !matches!(*segment, "." | "..") && (index == last || !segment.is_empty())
+        });
+        if !segments_plain {
+            return Err(invalid());
+        }
         let metadata_path = format!("{WELL_KNOWN}{path}");
         let metadata_url = HeaderValue::from_str(&format!("{scheme}://{authority}{metadata_path}"))
             .map_err(|_| invalid())?;
         Ok(ResourceIdentifier {
             resource: resource.to_owned(),
+            host: authority.host().to_ascii_lowercase(),
+            path: path.to_owned(),
             metadata_path,
             metadata_url,
         })
     }
+
+    /// Whether the identifier names what a route serves: its host (when the route names one)
+    /// and a path at or under its prefix, so a client that called the route sees metadata
+    /// about the URL it called (RFC 9728 §3.3; MCP clients check the same).
+    pub fn names(&self, route_host: Option<&str>, route_prefix: &str) -> bool {
+        let prefix = route_prefix.trim_end_matches('/');
+        let under_prefix = self
+            .path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        under_prefix && route_host.is_none_or(|host| host.eq_ignore_ascii_case(&self.host))
+    }
 }
 
-/// The metadata documents of every route with a resource identifier, by path.
+/// The metadata documents of every route with a resource identifier, by path. Served on any
+/// host: two resources with one path (on different hosts) refuse to start.
 #[derive(Debug, Default)]
 pub struct ProtectedResources {
-    documents: HashMap<String, Vec<u8>>,
+    documents: HashMap<String, Bytes>,
 }
 
 impl ProtectedResources {
@@ -83,7 +120,7 @@ impl ProtectedResources {
             let document = serde_json::to_vec(&document(config, route, &identifier.resource))
                 .map_err(|error| fail(error.to_string()))?;
             if documents
-                .insert(identifier.metadata_path.clone(), document)
+                .insert(identifier.metadata_path.clone(), Bytes::from(document))
                 .is_some()
             {
                 return Err(fail(format!(
@@ -96,20 +133,20 @@ impl ProtectedResources {
     }
 
     /// The JSON document served at `path`, if a route's metadata lives there.
-    pub fn document(&self, path: &str) -> Option<&[u8]> {
+    pub fn document(&self, path: &str) -> Option<&Bytes> {
         if self.documents.is_empty() || !path.starts_with(WELL_KNOWN) {
             return None;
         }
-        self.documents.get(path).map(Vec::as_slice)
+        self.documents.get(path)
     }
 }
 
 /// The answer to a request for a metadata `document`: the JSON to `GET` (and `HEAD`), public and
-/// cacheable for five minutes, readable by any origin's scripts (it holds nothing secret); 405
-/// to other methods.
-pub fn metadata_response(method: &Method, document: &[u8]) -> Response<Body> {
+/// cacheable for five minutes, readable by any origin's scripts (it holds nothing secret, and
+/// browser-based clients read it: `OPTIONS` answers their preflight); 405 to other methods.
+pub fn metadata_response(method: &Method, document: &Bytes) -> Response<Body> {
     let mut response = if method == Method::GET || method == Method::HEAD {
-        let mut response = Response::new(Body::from(document.to_vec()));
+        let mut response = Response::new(Body::from(document.clone()));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -124,12 +161,34 @@ pub fn metadata_response(method: &Method, document: &[u8]) -> Response<Body> {
             HeaderValue::from_static("*"),
         );
         response
+    } else if method == Method::OPTIONS {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("300"),
+        );
+        response
     } else {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        response.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+        );
         response
     };
     response.headers_mut().insert(
@@ -158,8 +217,12 @@ pub fn point_to_metadata(response: &mut Response<Body>, url: &HeaderValue) {
 
 /// RFC 9728 §2: the metadata of `route`, whose identifier is `resource`.
 fn document(config: &GatewayConfig, route: &RouteConfig, resource: &str) -> serde_json::Value {
-    let mut scopes: Vec<&String> = route.scopes_all.iter().chain(&route.scopes_any).collect();
-    scopes.dedup();
+    let mut scopes: Vec<&String> = Vec::new();
+    for scope in route.scopes_all.iter().chain(&route.scopes_any) {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
     let mut metadata = serde_json::json!({
         // §3.3: identical to the identifier the metadata URL was made from.
         "resource": resource,
@@ -214,6 +277,12 @@ mod tests {
     fn identifiers_that_are_not_plain_urls_are_refused() {
         for bad in [
             "api",
+            "https://api.example.com/m%63p",
+            "https://api.example.com//mcp",
+            "https://api.example.com/a/../mcp",
+            "https://api.example.com/./mcp",
+            "https://api.example.com/mcp\",scope=\"admin",
+            "https://api.example.com/m cp",
             "/mcp",
             "ftp://api.example.com/mcp",
             "https://api.example.com/mcp#part",

@@ -121,12 +121,19 @@ impl Route {
             .map(ResourceIdentifier::parse)
             .transpose()
             .map_err(fail)?;
-        if let (Some(resource), Some(audience)) = (&resource, &config.audience)
-            && resource.resource != *audience
-        {
-            return Err(fail(
-                "audience and resource differ: tokens for the resource carry it in aud".into(),
-            ));
+        if let Some(resource) = &resource {
+            if config.audience.is_some() {
+                return Err(fail(
+                    "set audience or resource, not both: tokens for the resource carry it in aud"
+                        .into(),
+                ));
+            }
+            if !resource.names(config.host.as_deref(), &config.path_prefix) {
+                return Err(fail(format!(
+                    "resource `{}` must be on the route's host and at or under its path_prefix",
+                    resource.resource
+                )));
+            }
         }
         let authentication = portcullis_sdk::AuthenticationRequirement {
             acr_values: config.require_acr.clone(),
@@ -152,15 +159,16 @@ impl Route {
                 }
                 Access::Public
             }
-            "authenticated" => Access::Authenticated(Requirements {
+            "authenticated" => Access::Authenticated(Box::new(Requirements {
                 scopes_all: config.scopes_all.clone(),
                 scopes_any: config.scopes_any.clone(),
                 roles_any: config.roles_any.clone(),
                 roles_all: config.roles_all.clone(),
-                audience: config.audience.clone().or_else(|| config.resource.clone()),
+                audience: config.audience.clone(),
+                resource: config.resource.clone(),
                 dpop: config.require_dpop,
                 authentication,
-            }),
+            })),
             other => {
                 return Err(fail(format!(
                     "auth must be `public` or `authenticated`, not `{other}`"
@@ -333,7 +341,7 @@ impl RouteTable {
     }
 
     /// The protected resource metadata document served at `path` (RFC 9728 §3), if any.
-    pub fn resource_metadata(&self, path: &str) -> Option<&[u8]> {
+    pub fn resource_metadata(&self, path: &str) -> Option<&axum::body::Bytes> {
         self.resources.document(path)
     }
 

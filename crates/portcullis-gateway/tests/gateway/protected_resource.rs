@@ -43,7 +43,20 @@ async fn a_resource_route_serves_its_metadata_and_takes_only_tokens_for_it() {
         .await
         .expect("post");
     assert_eq!(post.status(), 405);
-    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    assert_eq!(post.headers()["allow"], "GET, HEAD, OPTIONS");
+    // A browser-based client's preflight is answered (the document is public).
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}{METADATA}", stack.base),
+        )
+        .header("origin", "https://client.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
     // No document for a path no resource names.
     assert_eq!(
         stack
@@ -114,9 +127,12 @@ async fn bad_resource_routes_refuse_to_start() {
     };
     let mut other_audience = with(RESOURCE);
     other_audience.audience = Some("api".into());
+    let mut on_another_host = with(RESOURCE);
+    on_another_host.host = Some("other.example.com".into());
+    // Two hosts' routes whose resources share a path: their metadata would share one.
     let mut twin = with("https://other.example.com/mcp");
     twin.name = "twin".into();
-    twin.path_prefix = "/twin".into();
+    twin.host = Some("other.example.com".into());
     let cases = [
         (vec![with("urn:example:mcp")], "must be an http(s) URL"),
         (
@@ -124,7 +140,12 @@ async fn bad_resource_routes_refuse_to_start() {
             "must be an http(s) URL",
         ),
         (vec![with(RESOURCE).public()], "a public route cannot"),
-        (vec![other_audience], "audience and resource differ"),
+        (vec![other_audience], "audience or resource, not both"),
+        (
+            vec![with("https://api.example.com/other")],
+            "at or under its path_prefix",
+        ),
+        (vec![on_another_host], "on the route's host"),
         (vec![with(RESOURCE), twin], "metadata at"),
     ];
     for (routes, expected) in cases {
