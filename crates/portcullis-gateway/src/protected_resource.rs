@@ -82,15 +82,16 @@ impl ResourceIdentifier {
     }
 
     /// Whether the identifier names what a route serves: its host (when the route names one)
-    /// and a path at or under its prefix, so a client that called the route sees metadata
-    /// about the URL it called (RFC 9728 §3.3; MCP clients check the same).
+    /// and a path that is the route's prefix or a parent of it (one identifier for a group of
+    /// routes), so every URL the route serves lies under the identifier: what a client that
+    /// called the route checks the metadata against (RFC 9728 §3.3; MCP clients compare the
+    /// origin and the path prefix).
     pub fn names(&self, route_host: Option<&str>, route_prefix: &str) -> bool {
-        let prefix = route_prefix.trim_end_matches('/');
-        let under_prefix = self
-            .path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-        under_prefix && route_host.is_none_or(|host| host.eq_ignore_ascii_case(&self.host))
+        let own = self.path.trim_end_matches('/');
+        let covers_prefix = route_prefix
+            .strip_prefix(own)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || own.is_empty());
+        covers_prefix && route_host.is_none_or(|host| host.eq_ignore_ascii_case(&self.host))
     }
 }
 
@@ -104,30 +105,45 @@ pub struct ProtectedResources {
 impl ProtectedResources {
     /// The documents of `config`'s routes that name a resource.
     ///
+    /// Routes naming the same identifier share one document (a route group).
+    ///
     /// # Errors
-    /// A malformed resource, or two routes whose documents would be served at one path.
+    /// A malformed resource, or two different resources whose documents would be served at
+    /// one path.
     pub fn build(config: &GatewayConfig) -> Result<Self, RouteError> {
-        let mut documents = HashMap::new();
+        let mut groups: HashMap<String, (String, Vec<&RouteConfig>)> = HashMap::new();
         for route in &config.routes {
             let Some(resource) = &route.resource else {
                 continue;
             };
-            let fail = |problem: String| RouteError {
+            let identifier = ResourceIdentifier::parse(resource).map_err(|problem| RouteError {
                 route: route.name.clone(),
                 problem,
-            };
-            let identifier = ResourceIdentifier::parse(resource).map_err(fail)?;
-            let document = serde_json::to_vec(&document(config, route, &identifier.resource))
-                .map_err(|error| fail(error.to_string()))?;
-            if documents
-                .insert(identifier.metadata_path.clone(), Bytes::from(document))
-                .is_some()
-            {
-                return Err(fail(format!(
-                    "another route's resource has its metadata at {} too",
-                    identifier.metadata_path
-                )));
+            })?;
+            let (resource, routes) = groups
+                .entry(identifier.metadata_path)
+                .or_insert_with(|| (identifier.resource.clone(), Vec::new()));
+            if *resource != identifier.resource {
+                return Err(RouteError {
+                    route: route.name.clone(),
+                    problem: format!(
+                        "resource `{}` has its metadata where `{resource}` has it",
+                        identifier.resource
+                    ),
+                });
             }
+            routes.push(route);
+        }
+        let mut documents = HashMap::new();
+        for (path, (resource, routes)) in groups {
+            let document =
+                serde_json::to_vec(&document(config, &routes, &resource)).map_err(|error| {
+                    RouteError {
+                        route: resource.clone(),
+                        problem: error.to_string(),
+                    }
+                })?;
+            documents.insert(path, Bytes::from(document));
         }
         Ok(ProtectedResources { documents })
     }
@@ -215,10 +231,14 @@ pub fn point_to_metadata(response: &mut Response<Body>, url: &HeaderValue) {
     }
 }
 
-/// RFC 9728 §2: the metadata of `route`, whose identifier is `resource`.
-fn document(config: &GatewayConfig, route: &RouteConfig, resource: &str) -> serde_json::Value {
+/// RFC 9728 §2: the metadata of `routes`, whose identifier is `resource`: the scopes any of them
+/// asks for; DPoP-bound tokens required when all of them require them.
+fn document(config: &GatewayConfig, routes: &[&RouteConfig], resource: &str) -> serde_json::Value {
     let mut scopes: Vec<&String> = Vec::new();
-    for scope in route.scopes_all.iter().chain(&route.scopes_any) {
+    for scope in routes
+        .iter()
+        .flat_map(|route| route.scopes_all.iter().chain(&route.scopes_any))
+    {
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
@@ -240,7 +260,7 @@ fn document(config: &GatewayConfig, route: &RouteConfig, resource: &str) -> serd
     if !scopes.is_empty() {
         metadata["scopes_supported"] = serde_json::json!(scopes);
     }
-    if route.require_dpop {
+    if routes.iter().all(|route| route.require_dpop) {
         metadata["dpop_bound_access_tokens_required"] = true.into();
     }
     metadata
@@ -271,6 +291,25 @@ mod tests {
             local.metadata_url,
             "http://127.0.0.1:4000/.well-known/oauth-protected-resource/products"
         );
+    }
+
+    #[test]
+    fn an_identifier_covers_its_routes_prefix_or_names_a_parent_of_it() {
+        let api = ResourceIdentifier::parse("https://api.example.com/api").expect("valid");
+        assert!(api.names(None, "/api"));
+        assert!(
+            api.names(None, "/api/orders"),
+            "a group of routes under /api"
+        );
+        assert!(api.names(Some("API.example.com"), "/api"));
+        assert!(!api.names(None, "/apis"), "segment boundaries");
+        assert!(
+            !api.names(None, "/"),
+            "a route serving more than the resource"
+        );
+        assert!(!api.names(Some("other.example.com"), "/api"));
+        let root = ResourceIdentifier::parse("https://api.example.com/").expect("valid");
+        assert!(root.names(None, "/anything"));
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl Route {
             }
             if !resource.names(config.host.as_deref(), &config.path_prefix) {
                 return Err(fail(format!(
-                    "resource `{}` must be on the route's host and at or under its path_prefix",
+                    "resource `{}` must be on the route's host, its path the route's path_prefix or a parent of it",
                     resource.resource
                 )));
             }

@@ -16,7 +16,11 @@ async fn a_resource_route_serves_its_metadata_and_takes_only_tokens_for_it() {
         let mut mcp = route("mcp", "/mcp", upstream);
         mcp.resource = Some(RESOURCE.into());
         mcp.scopes_any = vec!["read".into()];
-        config.routes.push(mcp);
+        // A group: another route under the same identifier shares its document.
+        let mut tools = route("mcp-admin", "/mcp/admin", upstream);
+        tools.resource = Some(RESOURCE.into());
+        tools.scopes_all = vec!["read".into(), "write".into()];
+        config.routes.extend([mcp, tools]);
     })
     .await;
 
@@ -31,7 +35,10 @@ async fn a_resource_route_serves_its_metadata_and_takes_only_tokens_for_it() {
         metadata["authorization_servers"],
         serde_json::json!([stack.auth.base_url])
     );
-    assert_eq!(metadata["scopes_supported"], serde_json::json!(["read"]));
+    assert_eq!(
+        metadata["scopes_supported"],
+        serde_json::json!(["read", "write"])
+    );
     assert_eq!(
         metadata["bearer_methods_supported"],
         serde_json::json!(["header"])
@@ -69,12 +76,14 @@ async fn a_resource_route_serves_its_metadata_and_takes_only_tokens_for_it() {
     // §5.1: the 401 names the document.
     let pointer =
         "resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/mcp\"";
-    let anonymous = stack.get("/mcp/tools", None).await;
-    assert_eq!(anonymous.status(), 401);
-    assert_eq!(
-        challenge(&anonymous),
-        format!("Bearer realm=\"portcullis\", {pointer}")
-    );
+    for path in ["/mcp/tools", "/mcp/admin/x"] {
+        let anonymous = stack.get(path, None).await;
+        assert_eq!(anonymous.status(), 401);
+        assert_eq!(
+            challenge(&anonymous),
+            format!("Bearer realm=\"portcullis\", {pointer}")
+        );
+    }
     // A token for the gateway's own audience is not one for the resource.
     let for_api = stack.token(Some("read")).await;
     let refused = stack.get("/mcp/tools", Some(&for_api)).await;
@@ -143,10 +152,14 @@ async fn bad_resource_routes_refuse_to_start() {
         (vec![other_audience], "audience or resource, not both"),
         (
             vec![with("https://api.example.com/other")],
-            "at or under its path_prefix",
+            "a parent of it",
+        ),
+        (
+            vec![with("https://api.example.com/mcp/v1")],
+            "a parent of it",
         ),
         (vec![on_another_host], "on the route's host"),
-        (vec![with(RESOURCE), twin], "metadata at"),
+        (vec![with(RESOURCE), twin], "has its metadata where"),
     ];
     for (routes, expected) in cases {
         let config = GatewayConfig {
