@@ -68,6 +68,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         verifier_leeway_secs: 60,
         outbound_private_networks: true,
         dpop_nonce: false,
+        require_pushed_authorization_requests: false,
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");
     AppState::build(

@@ -92,7 +92,13 @@ impl OAuthParams {
             resources: self.all("resource"),
             request: get("request"),
             request_uri: get("request_uri"),
+            pushed: false,
         }
+    }
+
+    /// Parameters already parsed and checked (a pushed authorization request's, as stored).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        OAuthParams { pairs }
     }
 
     /// The value of a single-valued parameter.

@@ -234,6 +234,10 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
             ("revocations", state.store.purge_revocations(now).await),
             ("reset links", state.store.purge_reset_links(now).await),
             (
+                "pushed authorization requests",
+                state.store.purge_pushed_requests(now).await,
+            ),
+            (
                 "clients of ended sessions",
                 state
                     .store

@@ -34,6 +34,8 @@ pub struct AuthSettings {
     pub outbound_private_networks: bool,
     /// DPoP proofs at the token endpoint must carry a server-issued nonce (RFC 9449 §8).
     pub dpop_nonce: bool,
+    /// `/authorize` takes only pushed authorization requests (RFC 9126 §5).
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

@@ -257,6 +257,15 @@ impl AppState {
         })
     }
 
+    /// Pushed authorization requests (RFC 9126).
+    pub fn pushed_requests(&self) -> portcullis_service::PushedRequests<'_> {
+        portcullis_service::PushedRequests {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            policy: &self.settings.token_policy,
+        }
+    }
+
     /// What the notices of second-factor changes say, and whether email can carry them.
     pub fn factor_notice(&self) -> portcullis_service::FactorNotice<'_> {
         portcullis_service::FactorNotice {

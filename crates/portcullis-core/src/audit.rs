@@ -38,6 +38,13 @@ pub enum AuditEvent {
         /// The OAuth error code returned.
         error: String,
     },
+    /// A pushed authorization request (RFC 9126) was refused after the client authenticated.
+    PushedRequestRefused {
+        /// The authenticated client.
+        client_id: String,
+        /// The OAuth error code returned.
+        error: String,
+    },
     /// A sign-in attempt through the page or `POST /login`.
     SignIn {
         /// The username presented.
@@ -271,6 +278,7 @@ impl AuditEvent {
             AuditEvent::AdminAction { target, .. } => Some(target),
             AuditEvent::ClientAuthenticationFailed { .. }
             | AuditEvent::TokenRequestRefused { .. }
+            | AuditEvent::PushedRequestRefused { .. }
             | AuditEvent::TokenRevoked { .. } => None,
         }
     }
@@ -280,6 +288,7 @@ impl AuditEvent {
         match self {
             AuditEvent::TokenIssued { client_id, .. }
             | AuditEvent::TokenRequestRefused { client_id, .. }
+            | AuditEvent::PushedRequestRefused { client_id, .. }
             | AuditEvent::ConsentGranted { client_id, .. }
             | AuditEvent::CodeIssued { client_id, .. }
             | AuditEvent::ReplayDetected { client_id, .. }

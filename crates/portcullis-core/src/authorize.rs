@@ -43,6 +43,8 @@ pub struct AuthorizationParams {
     pub request: Option<String>,
     /// `request_uri`: a request object by reference (§6.2, RFC 9101, RFC 9126).
     pub request_uri: Option<String>,
+    /// The parameters came from a pushed authorization request (RFC 9126), not the browser.
+    pub pushed: bool,
 }
 
 /// The `prompt` values Portcullis understands (OpenID Connect Core §3.1.2.1).

@@ -28,6 +28,7 @@ pub mod password;
 pub mod password_reset;
 pub mod password_strength;
 pub mod pkce;
+pub mod pushed_request;
 pub mod recovery_code;
 pub mod registration;
 pub use portcullis_jose::replay;

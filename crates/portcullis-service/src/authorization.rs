@@ -103,6 +103,8 @@ pub struct Authorizer<'a> {
     /// A session counts only for an account with a verified address (the registration policy
     /// `require_verified_email`, which may have been turned on after the session began).
     pub require_verified_email: bool,
+    /// Only pushed authorization requests are taken (RFC 9126 §5).
+    pub require_pushed: bool,
 }
 
 impl Authorizer<'_> {
@@ -143,6 +145,16 @@ impl Authorizer<'_> {
                 "The application is not registered here.".to_owned(),
             ));
         };
+        // RFC 9126 §5: a server requiring pushed requests refuses any other.
+        if self.require_pushed && !attempt.params.pushed {
+            return Ok(AuthorizationOutcome::RedirectError {
+                redirect_uri: request.redirect_uri,
+                state: request.state,
+                code: "invalid_request",
+                description: "this server takes only pushed authorization requests (RFC 9126)"
+                    .to_owned(),
+            });
+        }
         let user = match attempt.session {
             Some(session) => self
                 .store

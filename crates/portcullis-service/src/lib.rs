@@ -22,6 +22,7 @@ pub mod mail;
 pub mod passkeys;
 pub mod password_reset;
 pub mod ports;
+pub mod pushed_requests;
 pub mod registration;
 pub mod relying_party;
 pub mod revocation;
@@ -44,10 +45,11 @@ pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
     FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore,
-    PasskeyStore, PasswordResetStore, ProofReplay, RegistrationOutcome, RegistrationStore,
-    RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle, SigningKeyStore,
-    Store, StoreError, UserSearch, UserStore,
+    PasskeyStore, PasswordResetStore, ProofReplay, PushedRequestStore, RegistrationOutcome,
+    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
+    SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
+pub use pushed_requests::{PushError, PushedRequest, PushedRequests};
 pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use relying_party::RelyingParty;
 pub use revocation::Revoker;

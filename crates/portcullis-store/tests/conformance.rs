@@ -22,6 +22,9 @@ use factors::{
     passkeys_belong_to_one_user_and_record_their_use,
     recovery_codes_are_single_use_and_reset_with_the_app,
 };
+#[path = "conformance/pushed_requests.rs"]
+mod pushed_requests;
+use pushed_requests::pushed_requests_serve_their_client_until_answered_or_expired;
 #[path = "conformance/registration.rs"]
 mod registration;
 use registration::{
@@ -1214,6 +1217,7 @@ macro_rules! cases {
             an_app_is_added_once_and_each_step_is_used_once,
             recovery_codes_are_single_use_and_reset_with_the_app,
             passkeys_belong_to_one_user_and_record_their_use,
+            pushed_requests_serve_their_client_until_answered_or_expired,
         );
     };
     ($open:path; $($case:ident),* $(,)?) => {$(

@@ -97,6 +97,8 @@ pub struct TestOptions {
     pub mfa: portcullis_core::MfaPolicy,
     /// Whether passkey ceremonies need the authenticator to verify the user.
     pub passkey_user_verification: portcullis_core::passkey::UserVerification,
+    /// `/authorize` takes only pushed authorization requests.
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -160,6 +162,7 @@ impl Default for TestOptions {
             dpop_nonce: false,
             mfa: portcullis_core::MfaPolicy::default(),
             passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
+            require_pushed_authorization_requests: false,
         }
     }
 }
@@ -273,6 +276,7 @@ impl TestAuthServer {
             verifier_leeway_secs: 60,
             outbound_private_networks: options.outbound_private_networks,
             dpop_nonce: options.dpop_nonce,
+            require_pushed_authorization_requests: options.require_pushed_authorization_requests,
         };
         let state = AppState::build(
             store.clone(),

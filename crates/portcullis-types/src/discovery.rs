@@ -67,6 +67,12 @@ pub struct ProviderMetadata {
     /// PKCE methods (RFC 7636).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,
+    /// URL of the pushed authorization request endpoint (RFC 9126 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// Whether only pushed authorization requests are taken (RFC 9126 §5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
     /// Algorithms of DPoP proofs the token endpoint accepts (RFC 9449 §5.1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dpop_signing_alg_values_supported: Vec<String>,

@@ -13,11 +13,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::Client;
 use portcullis_core::authorize::AuthorizationRequest;
+use portcullis_core::pushed_request::REQUEST_URI_PREFIX;
 use portcullis_service::authorization::AuthorizationError;
 use portcullis_service::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 
 /// Parameters that belong to the consent form, not to the authorization request.
 const FORM_ONLY: [&str; 2] = ["decision", "csrf_token"];
+/// Added to the return address of a pushed request with `prompt=login` once the user was sent
+/// to sign in: that sign-in satisfies it (a plain request's return address drops the prompt).
+const PROMPT_SATISFIED: &str = "prompt_satisfied";
 
 pub(super) async fn authorize_get(
     State(state): State<AppState>,
@@ -79,7 +83,38 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         Ok(session) => session,
         Err(error) => return unavailable_page(state, &error),
     };
-    let raw = params.authorization_params();
+    // RFC 9126 §4: with a `request_uri` of this server's, the request is the one its client
+    // pushed; the browser's other parameters are not read. (Any other `request_uri`, a request
+    // object by reference, is refused by the validation: `request_uri_not_supported`.)
+    let pushed = match params.get("request_uri") {
+        Some(request_uri) if request_uri.starts_with(REQUEST_URI_PREFIX) => {
+            let client_id = params.get("client_id").unwrap_or_default();
+            match state.pushed_requests().open(client_id, request_uri).await {
+                Ok(Some(pairs)) => Some((request_uri.to_owned(), pairs)),
+                Ok(None) => {
+                    return error_page(
+                        state,
+                        StatusCode::BAD_REQUEST,
+                        "This sign-in request expired or was used already. Go back to the \
+                         application and start again.",
+                    );
+                }
+                Err(error) => return unavailable_page(state, &error),
+            }
+        }
+        _ => None,
+    };
+    let raw = match &pushed {
+        Some((_, pairs)) => {
+            let mut raw = OAuthParams::from_pairs(pairs.clone()).authorization_params();
+            raw.pushed = true;
+            if raw.prompt.as_deref() == Some("login") && params.get(PROMPT_SATISFIED).is_some() {
+                raw.prompt = None;
+            }
+            raw
+        }
+        None => params.authorization_params(),
+    };
     let authorizer = Authorizer {
         store: state.store.as_ref(),
         codes: state.codes.as_ref(),
@@ -88,13 +123,24 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         policy: &state.settings.token_policy,
         require_verified_email: state.settings.registration.require_verified_email,
         mfa: &state.settings.sign_in.mfa,
+        require_pushed: state.settings.require_pushed_authorization_requests,
     };
     let attempt = AuthorizationAttempt {
         params: &raw,
         answer,
         session: session.as_ref(),
     };
-    match authorizer.authorize(attempt).await {
+    let outcome = authorizer.authorize(attempt).await;
+    // RFC 9126 §4: a pushed request is answered once.
+    if let (
+        Some((request_uri, _)),
+        Ok(AuthorizationOutcome::Code { .. } | AuthorizationOutcome::RedirectError { .. }),
+    ) = (&pushed, &outcome)
+        && let Err(error) = state.pushed_requests().finish(request_uri).await
+    {
+        return unavailable_page(state, &error);
+    }
+    match outcome {
         Ok(AuthorizationOutcome::ErrorPage(message)) => {
             error_page(state, StatusCode::BAD_REQUEST, &message)
         }
@@ -110,7 +156,8 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
             vec![("error", code), ("error_description", &description)],
         ),
         Ok(AuthorizationOutcome::SignIn { login_hint }) => {
-            sign_in_redirect(&params, login_hint.as_deref())
+            let pushed_login = pushed.is_some() && raw.prompt.as_deref() == Some("login");
+            sign_in_redirect(&params, login_hint.as_deref(), pushed_login)
         }
         Ok(AuthorizationOutcome::AskConsent(prompt)) => {
             consent_page(state, headers, &prompt.client, &prompt.request, &params)
@@ -133,13 +180,20 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
 }
 
 /// To the sign-in page, coming back here afterwards without `prompt=login`, which that sign-in
-/// satisfies.
-fn sign_in_redirect(params: &OAuthParams, login_hint: Option<&str>) -> Response {
+/// satisfies (for a pushed request, whose parameters are not in the address, saying so).
+fn sign_in_redirect(
+    params: &OAuthParams,
+    login_hint: Option<&str>,
+    pushed_login: bool,
+) -> Response {
     let mut return_params = form_urlencoded::Serializer::new(String::new());
     for (name, value) in params.pairs_except(&FORM_ONLY) {
-        if !(name == "prompt" && value == "login") {
+        if !(name == "prompt" && value == "login") && name != PROMPT_SATISFIED {
             return_params.append_pair(&name, &value);
         }
+    }
+    if pushed_login {
+        return_params.append_pair(PROMPT_SATISFIED, "login");
     }
     let return_to = format!("{}?{}", paths::AUTHORIZE, return_params.finish());
     redirect_with(

@@ -9,6 +9,7 @@ pub(crate) mod health;
 mod jwks;
 mod login;
 mod logout;
+mod par;
 mod passkeys;
 pub(crate) mod password_reset;
 mod registration;
@@ -48,6 +49,8 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// Token endpoint.
     pub const TOKEN: &str = "/token";
+    /// Pushed authorization requests (RFC 9126).
+    pub const PAR: &str = "/par";
     /// Userinfo endpoint.
     pub const USERINFO: &str = "/userinfo";
     /// Revocation endpoint (RFC 7009).
@@ -146,6 +149,7 @@ pub fn router(state: AppState) -> Router {
             get(password_reset::reset_page).post(password_reset::reset_submit),
         )
         .route(paths::TOKEN, post(token::token))
+        .route(paths::PAR, post(par::push))
         .route(
             paths::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),

@@ -10,7 +10,7 @@ pub use replay::ProofReplay;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, FactorStore,
     GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasskeyStore, PasswordResetStore,
-    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
-    SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
+    PushedRequestStore, RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore,
+    SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -5,6 +5,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::passkey::PasskeyRecord;
+use portcullis_core::pushed_request::PushedRequestRecord;
 use portcullis_core::totp::TotpFactorRecord;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
@@ -569,6 +570,33 @@ pub trait PasskeyStore: Send + Sync {
     -> Result<bool, StoreError>;
 }
 
+/// Pushed authorization requests (RFC 9126), each usable by its client until it expires or its
+/// authorization request is answered.
+#[async_trait]
+pub trait PushedRequestStore: Send + Sync {
+    /// Stores `request` unless its client has `max_pending` unexpired ones at `now`: `false`
+    /// then (the count is read before the insert, so a burst may pass it by a little).
+    async fn push_request(
+        &self,
+        request: &PushedRequestRecord,
+        now: UnixSeconds,
+        max_pending: u64,
+    ) -> Result<bool, StoreError>;
+    /// The parameters of `client_id`'s unexpired request `reference_hash`; the first time it is
+    /// opened, it expires at `opened_until` instead.
+    async fn open_pushed_request(
+        &self,
+        reference_hash: &str,
+        client_id: &str,
+        now: UnixSeconds,
+        opened_until: UnixSeconds,
+    ) -> Result<Option<String>, StoreError>;
+    /// Removes a request whose authorization request was answered.
+    async fn finish_pushed_request(&self, reference_hash: &str) -> Result<(), StoreError>;
+    /// Removes requests expired at `now`.
+    async fn purge_pushed_requests(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -588,6 +616,7 @@ pub trait Store:
     + LogoutNoticeStore
     + FactorStore
     + PasskeyStore
+    + PushedRequestStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -18,6 +18,7 @@ mod logout_notices;
 mod outbox;
 mod passkeys;
 mod password_reset;
+mod pushed_requests;
 mod queue;
 mod registration;
 mod revocations;

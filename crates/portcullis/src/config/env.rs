@@ -38,6 +38,10 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["auth", "dpop_nonce"], Kind::Boolean),
     (&["auth", "mfa_required"], Kind::Boolean),
     (&["auth", "passkey_user_verification"], Kind::Text),
+    (
+        &["auth", "require_pushed_authorization_requests"],
+        Kind::Boolean,
+    ),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),

@@ -98,6 +98,8 @@ pub struct AuthConfig {
     pub mfa_required: bool,
     /// Users with any of these roles must sign in with a second factor.
     pub mfa_required_roles: Vec<String>,
+    /// `/authorize` takes only pushed authorization requests (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
     /// `required` or `preferred`: whether passkey registrations and second-factor uses need the
     /// authenticator to verify the user (a sign-in with a passkey alone always does).
     pub passkey_user_verification: portcullis_core::passkey::UserVerification,
@@ -288,6 +290,7 @@ impl Default for AuthConfig {
             mfa_required: false,
             mfa_required_roles: Vec::new(),
             passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
+            require_pushed_authorization_requests: false,
         }
     }
 }

@@ -23,6 +23,7 @@ mod key_rotation;
 mod login;
 mod operations;
 mod outages;
+mod par;
 mod passkeys;
 mod password_change;
 mod password_reset;

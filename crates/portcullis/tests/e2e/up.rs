@@ -149,6 +149,11 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
     let metadata: serde_json::Value =
         serde_json::from_str(steps[12].trim()).expect("step 16: the metadata is JSON");
     assert_eq!(metadata["resource"], format!("{gateway}/products"));
+    assert!(
+        steps[13].contains(r#""request_uri":"urn:ietf:params:oauth:request_uri:"#)
+            && steps[13].contains(r#""expires_in":90"#),
+        "step 17, a pushed authorization request: {stdout}"
+    );
     assert_eq!(
         metadata["authorization_servers"],
         serde_json::json!([format!("http://127.0.0.1:{}", ports[0])])

@@ -109,6 +109,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     which names the auth server and the resource identifier its tokens must carry in aud (how MCP clients find us)\n\
          curl -si {gateway}/products | grep -i '^www-authenticate'\n\
          curl -s {gateway}/.well-known/oauth-protected-resource/products\n\
+         # 17. pushed authorization requests (RFC 9126): demo-cli posts its whole request first and gets a\n\
+         #     single-use request_uri, so the browser goes to {issuer}/authorize?client_id=demo-cli&request_uri=...\n\
+         curl -s {issuer}/par -d client_id=demo-cli -d response_type=code -d redirect_uri=http://127.0.0.1/callback \
+         -d scope=openid -d code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM -d code_challenge_method=S256\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(

@@ -1,0 +1,87 @@
+//! [`PushedRequestStore`] on SQL (SQLite and PostgreSQL).
+
+use super::{SqlStore, unavailable};
+use async_trait::async_trait;
+use portcullis_core::UnixSeconds;
+use portcullis_core::pushed_request::PushedRequestRecord;
+use portcullis_service::{PushedRequestStore, StoreError};
+use sqlx::Row;
+
+#[async_trait]
+impl PushedRequestStore for SqlStore {
+    async fn push_request(
+        &self,
+        request: &PushedRequestRecord,
+        now: UnixSeconds,
+        max_pending: u64,
+    ) -> Result<bool, StoreError> {
+        let pending: i64 = sqlx::query(
+            "SELECT COUNT(*) AS pending FROM pushed_requests \
+             WHERE client_id = $1 AND expires_at > $2",
+        )
+        .bind(&request.client_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .try_get("pending")
+        .map_err(unavailable)?;
+        if u64::try_from(pending).unwrap_or(u64::MAX) >= max_pending {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO pushed_requests (reference_hash, client_id, parameters, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&request.reference_hash)
+        .bind(&request.client_id)
+        .bind(&request.parameters)
+        .bind(request.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn open_pushed_request(
+        &self,
+        reference_hash: &str,
+        client_id: &str,
+        now: UnixSeconds,
+        opened_until: UnixSeconds,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE pushed_requests \
+             SET expires_at = CASE WHEN opened = 0 THEN $1 ELSE expires_at END, opened = 1 \
+             WHERE reference_hash = $2 AND client_id = $3 AND expires_at > $4 \
+             RETURNING parameters",
+        )
+        .bind(opened_until)
+        .bind(reference_hash)
+        .bind(client_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|row| row.try_get("parameters").map_err(unavailable))
+            .transpose()
+    }
+
+    async fn finish_pushed_request(&self, reference_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pushed_requests WHERE reference_hash = $1")
+            .bind(reference_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn purge_pushed_requests(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        let purged = sqlx::query("DELETE FROM pushed_requests WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(purged.rows_affected())
+    }
+}
