@@ -14,9 +14,12 @@ pub const PUSHED_REQUEST_LIFETIME_SECS: i64 = 90;
 pub const OPENED_REQUEST_LIFETIME_SECS: i64 = 10 * 60;
 /// Largest pushed request kept, in bytes of its parameters.
 pub const MAX_PUSHED_BYTES: usize = 8 * 1024;
-/// Unexpired pushed requests one client may have at once (a public client needs no secret to
-/// push, so this bounds what anyone can make the server store).
+/// Unexpired pushed requests one confidential client may have at once.
 pub const MAX_PENDING_PER_CLIENT: u64 = 1000;
+/// Unexpired pushed requests of one public client from one address: a public client needs no
+/// secret to push, so its requests are counted per address, where nobody can fill them for
+/// everyone.
+pub const MAX_PENDING_PER_ADDRESS: u64 = 20;
 /// Parameters of a push that authenticate the client and are not kept with the request.
 pub const CLIENT_AUTHENTICATION_PARAMETERS: [&str; 3] =
     ["client_secret", "client_assertion", "client_assertion_type"];
@@ -28,10 +31,22 @@ pub struct PushedRequestRecord {
     pub reference_hash: String,
     /// The client that pushed it (RFC 9126 §4: only it may use it).
     pub client_id: String,
+    /// For a public client, the address it was pushed from (empty for a confidential one): the
+    /// pending requests counted together.
+    pub pushed_by: String,
     /// The parameters, as a JSON array of `[name, value]` pairs.
     pub parameters: String,
     /// When it expires.
     pub expires_at: UnixSeconds,
+}
+
+/// A pushed request being used at `/authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedPushedRequest {
+    /// The parameters, as stored.
+    pub parameters: String,
+    /// When it was first opened: a sign-in since then satisfies its `prompt=login`.
+    pub opened_at: UnixSeconds,
 }
 
 /// The reference of a `request_uri` this server made, if it is one.

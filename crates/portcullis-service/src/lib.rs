@@ -49,7 +49,7 @@ pub use ports::{
     RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
     SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
-pub use pushed_requests::{PushError, PushedRequest, PushedRequests};
+pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests};
 pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use relying_party::RelyingParty;
 pub use revocation::Revoker;

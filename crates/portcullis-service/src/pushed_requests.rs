@@ -5,10 +5,11 @@
 use crate::{Store, StoreError};
 use portcullis_core::authorize::{AuthorizationParams, AuthorizeError, validate_authorization};
 use portcullis_core::pushed_request::{
-    MAX_PENDING_PER_CLIENT, MAX_PUSHED_BYTES, OPENED_REQUEST_LIFETIME_SECS,
-    PUSHED_REQUEST_LIFETIME_SECS, PushedRequestRecord, REQUEST_URI_PREFIX, reference,
+    MAX_PENDING_PER_ADDRESS, MAX_PENDING_PER_CLIENT, MAX_PUSHED_BYTES,
+    OPENED_REQUEST_LIFETIME_SECS, PUSHED_REQUEST_LIFETIME_SECS, PushedRequestRecord,
+    REQUEST_URI_PREFIX, reference,
 };
-use portcullis_core::{Client, Clock, TokenPolicy, generate_secret};
+use portcullis_core::{Client, ClientKind, Clock, TokenPolicy, UnixSeconds, generate_secret};
 use portcullis_jose::{base64url, sha256};
 
 /// Bytes of randomness in a reference (256 bits).
@@ -21,6 +22,15 @@ pub struct PushedRequest {
     pub request_uri: String,
     /// Seconds it may wait for the browser.
     pub expires_in: i64,
+}
+
+/// A pushed request being used at `/authorize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedRequest {
+    /// Its parameters.
+    pub pairs: Vec<(String, String)>,
+    /// When it was first opened: a sign-in since then satisfies its `prompt=login`.
+    pub opened_at: UnixSeconds,
 }
 
 /// Why a push was refused.
@@ -58,7 +68,8 @@ pub struct PushedRequests<'a> {
 
 impl PushedRequests<'_> {
     /// Keeps `client`'s authorization request `params` (whose `pairs` are stored as they came,
-    /// without client authentication) if the authorization endpoint would take it.
+    /// without client authentication), pushed from `client_ip`, if the authorization endpoint
+    /// would take it.
     ///
     /// # Errors
     /// [`PushError`].
@@ -67,6 +78,7 @@ impl PushedRequests<'_> {
         client: &Client,
         params: &AuthorizationParams,
         pairs: &[(String, String)],
+        client_ip: &str,
     ) -> Result<PushedRequest, PushError> {
         let refused = |description: &str| PushError::Refused {
             code: "invalid_request",
@@ -95,17 +107,19 @@ impl PushedRequests<'_> {
         }
         let reference = generate_secret(REFERENCE_BYTES).map_err(|_| PushError::Randomness)?;
         let now = self.clock.now();
+        // Anyone can push for a public client: its requests are counted per address.
+        let (pushed_by, max_pending) = match client.kind {
+            ClientKind::Public => (client_ip.to_owned(), MAX_PENDING_PER_ADDRESS),
+            ClientKind::Confidential => (String::new(), MAX_PENDING_PER_CLIENT),
+        };
         let record = PushedRequestRecord {
             reference_hash: digest(&reference),
             client_id: client.id.clone(),
+            pushed_by,
             parameters,
             expires_at: now + PUSHED_REQUEST_LIFETIME_SECS,
         };
-        if !self
-            .store
-            .push_request(&record, now, MAX_PENDING_PER_CLIENT)
-            .await?
-        {
+        if !self.store.push_request(&record, now, max_pending).await? {
             return Err(PushError::TooMany);
         }
         Ok(PushedRequest {
@@ -123,7 +137,7 @@ impl PushedRequests<'_> {
         &self,
         client_id: &str,
         request_uri: &str,
-    ) -> Result<Option<Vec<(String, String)>>, StoreError> {
+    ) -> Result<Option<OpenedRequest>, StoreError> {
         let Some(reference) = reference(request_uri) else {
             return Ok(None);
         };
@@ -137,17 +151,23 @@ impl PushedRequests<'_> {
                 now + OPENED_REQUEST_LIFETIME_SECS,
             )
             .await?;
-        Ok(parameters.and_then(|parameters| serde_json::from_str(&parameters).ok()))
+        Ok(parameters.and_then(|opened| {
+            Some(OpenedRequest {
+                pairs: serde_json::from_str(&opened.parameters).ok()?,
+                opened_at: opened.opened_at,
+            })
+        }))
     }
 
-    /// Ends `request_uri` once its authorization request was answered (RFC 9126 §4: one use).
+    /// Ends `request_uri` once its authorization request was answered (RFC 9126 §4: one use):
+    /// `false` if another answer ended it first, whose answer alone may be sent.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn finish(&self, request_uri: &str) -> Result<(), StoreError> {
+    pub async fn finish(&self, request_uri: &str) -> Result<bool, StoreError> {
         match reference(request_uri) {
             Some(reference) => self.store.finish_pushed_request(&digest(reference)).await,
-            None => Ok(()),
+            None => Ok(false),
         }
     }
 }

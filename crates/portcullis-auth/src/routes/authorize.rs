@@ -19,9 +19,6 @@ use portcullis_service::{AuthorizationAttempt, AuthorizationOutcome, Authorizer}
 
 /// Parameters that belong to the consent form, not to the authorization request.
 const FORM_ONLY: [&str; 2] = ["decision", "csrf_token"];
-/// Added to the return address of a pushed request with `prompt=login` once the user was sent
-/// to sign in: that sign-in satisfies it (a plain request's return address drops the prompt).
-const PROMPT_SATISFIED: &str = "prompt_satisfied";
 
 pub(super) async fn authorize_get(
     State(state): State<AppState>,
@@ -90,26 +87,29 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         Some(request_uri) if request_uri.starts_with(REQUEST_URI_PREFIX) => {
             let client_id = params.get("client_id").unwrap_or_default();
             match state.pushed_requests().open(client_id, request_uri).await {
-                Ok(Some(pairs)) => Some((request_uri.to_owned(), pairs)),
-                Ok(None) => {
-                    return error_page(
-                        state,
-                        StatusCode::BAD_REQUEST,
-                        "This sign-in request expired or was used already. Go back to the \
-                         application and start again.",
-                    );
-                }
+                Ok(Some(opened)) => Some((request_uri.to_owned(), opened)),
+                Ok(None) => return spent_request_page(state),
                 Err(error) => return unavailable_page(state, &error),
             }
         }
         _ => None,
     };
+    let mut answer = answer;
     let raw = match &pushed {
-        Some((_, pairs)) => {
-            let mut raw = OAuthParams::from_pairs(pairs.clone()).authorization_params();
+        Some((_, opened)) => {
+            let mut raw = OAuthParams::from_pairs(opened.pairs.clone()).authorization_params();
             raw.pushed = true;
-            if raw.prompt.as_deref() == Some("login") && params.get(PROMPT_SATISFIED).is_some() {
-                raw.prompt = None;
+            if raw.prompt.as_deref() == Some("login") {
+                // The pushed `prompt=login` is satisfied only by a sign-in since the request
+                // was first opened (to the second): nothing the browser sends can waive it.
+                if session
+                    .as_ref()
+                    .is_some_and(|session| session.auth_time >= opened.opened_at)
+                {
+                    raw.prompt = None;
+                } else {
+                    answer = None;
+                }
             }
             raw
         }
@@ -131,14 +131,18 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         session: session.as_ref(),
     };
     let outcome = authorizer.authorize(attempt).await;
-    // RFC 9126 §4: a pushed request is answered once.
+    // RFC 9126 §4: a pushed request is answered once: of two answers racing, only the one
+    // that ends it is sent.
     if let (
         Some((request_uri, _)),
         Ok(AuthorizationOutcome::Code { .. } | AuthorizationOutcome::RedirectError { .. }),
     ) = (&pushed, &outcome)
-        && let Err(error) = state.pushed_requests().finish(request_uri).await
     {
-        return unavailable_page(state, &error);
+        match state.pushed_requests().finish(request_uri).await {
+            Ok(true) => {}
+            Ok(false) => return spent_request_page(state),
+            Err(error) => return unavailable_page(state, &error),
+        }
     }
     match outcome {
         Ok(AuthorizationOutcome::ErrorPage(message)) => {
@@ -156,8 +160,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
             vec![("error", code), ("error_description", &description)],
         ),
         Ok(AuthorizationOutcome::SignIn { login_hint }) => {
-            let pushed_login = pushed.is_some() && raw.prompt.as_deref() == Some("login");
-            sign_in_redirect(&params, login_hint.as_deref(), pushed_login)
+            sign_in_redirect(&params, login_hint.as_deref())
         }
         Ok(AuthorizationOutcome::AskConsent(prompt)) => {
             consent_page(state, headers, &prompt.client, &prompt.request, &params)
@@ -179,21 +182,25 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
     }
 }
 
+/// A pushed request that is unknown, another client's, expired or answered already.
+fn spent_request_page(state: &AppState) -> Response {
+    error_page(
+        state,
+        StatusCode::BAD_REQUEST,
+        "This sign-in request expired or was used already. Go back to the application and \
+         start again.",
+    )
+}
+
 /// To the sign-in page, coming back here afterwards without `prompt=login`, which that sign-in
-/// satisfies (for a pushed request, whose parameters are not in the address, saying so).
-fn sign_in_redirect(
-    params: &OAuthParams,
-    login_hint: Option<&str>,
-    pushed_login: bool,
-) -> Response {
+/// satisfies (a pushed request's `prompt=login` is not in the address: the sign-in's time
+/// satisfies it).
+fn sign_in_redirect(params: &OAuthParams, login_hint: Option<&str>) -> Response {
     let mut return_params = form_urlencoded::Serializer::new(String::new());
     for (name, value) in params.pairs_except(&FORM_ONLY) {
-        if !(name == "prompt" && value == "login") && name != PROMPT_SATISFIED {
+        if !(name == "prompt" && value == "login") {
             return_params.append_pair(&name, &value);
         }
-    }
-    if pushed_login {
-        return_params.append_pair(PROMPT_SATISFIED, "login");
     }
     let return_to = format!("{}?{}", paths::AUTHORIZE, return_params.finish());
     redirect_with(

@@ -44,9 +44,10 @@ async fn pushed(
         pairs.push(("client_id".to_owned(), client.id.clone()));
     }
     let request = OAuthParams::from_pairs(pairs.clone()).authorization_params();
+    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
     match state
         .pushed_requests()
-        .push(&client, &request, &pairs)
+        .push(&client, &request, &pairs, &client_ip)
         .await
     {
         Ok(pushed) => Ok((
@@ -66,10 +67,18 @@ async fn pushed(
                     },
                     description,
                 ),
-                PushError::TooMany => OAuthError::new(
-                    OAuthErrorCode::TemporarilyUnavailable,
-                    PushError::TooMany.to_string(),
-                ),
+                // §2.3: 429 for too many requests.
+                PushError::TooMany => {
+                    state.audit.record(&AuditEvent::PushedRequestRefused {
+                        client_id: client.id.clone(),
+                        error: "too_many_requests".to_owned(),
+                    });
+                    let body = serde_json::json!({
+                        "error": "temporarily_unavailable",
+                        "error_description": PushError::TooMany.to_string(),
+                    });
+                    return Ok((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+                }
                 PushError::Randomness => {
                     OAuthError::new(OAuthErrorCode::ServerError, "internal error")
                 }

@@ -5,7 +5,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::passkey::PasskeyRecord;
-use portcullis_core::pushed_request::PushedRequestRecord;
+use portcullis_core::pushed_request::{OpenedPushedRequest, PushedRequestRecord};
 use portcullis_core::totp::TotpFactorRecord;
 use portcullis_core::{
     AuditRecord, AuthorizationCodeRecord, Client, CodeRedemption, Invitation, IssuedAccessToken,
@@ -574,25 +574,27 @@ pub trait PasskeyStore: Send + Sync {
 /// authorization request is answered.
 #[async_trait]
 pub trait PushedRequestStore: Send + Sync {
-    /// Stores `request` unless its client has `max_pending` unexpired ones at `now`: `false`
-    /// then (the count is read before the insert, so a burst may pass it by a little).
+    /// Stores `request` unless its client has `max_pending` unexpired ones pushed by the same
+    /// `pushed_by` at `now`: `false` then (the count is read before the insert, so a burst may
+    /// pass it by a little).
     async fn push_request(
         &self,
         request: &PushedRequestRecord,
         now: UnixSeconds,
         max_pending: u64,
     ) -> Result<bool, StoreError>;
-    /// The parameters of `client_id`'s unexpired request `reference_hash`; the first time it is
-    /// opened, it expires at `opened_until` instead.
+    /// `client_id`'s unexpired request `reference_hash`; the first time it is opened, it is
+    /// marked opened at `now` and expires at `opened_until` instead.
     async fn open_pushed_request(
         &self,
         reference_hash: &str,
         client_id: &str,
         now: UnixSeconds,
         opened_until: UnixSeconds,
-    ) -> Result<Option<String>, StoreError>;
-    /// Removes a request whose authorization request was answered.
-    async fn finish_pushed_request(&self, reference_hash: &str) -> Result<(), StoreError>;
+    ) -> Result<Option<OpenedPushedRequest>, StoreError>;
+    /// Removes a request whose authorization request was answered, atomically: `false` if it
+    /// was gone already (another answer won).
+    async fn finish_pushed_request(&self, reference_hash: &str) -> Result<bool, StoreError>;
     /// Removes requests expired at `now`.
     async fn purge_pushed_requests(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }

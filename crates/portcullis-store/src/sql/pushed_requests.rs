@@ -3,7 +3,7 @@
 use super::{SqlStore, unavailable};
 use async_trait::async_trait;
 use portcullis_core::UnixSeconds;
-use portcullis_core::pushed_request::PushedRequestRecord;
+use portcullis_core::pushed_request::{OpenedPushedRequest, PushedRequestRecord};
 use portcullis_service::{PushedRequestStore, StoreError};
 use sqlx::Row;
 
@@ -17,9 +17,10 @@ impl PushedRequestStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let pending: i64 = sqlx::query(
             "SELECT COUNT(*) AS pending FROM pushed_requests \
-             WHERE client_id = $1 AND expires_at > $2",
+             WHERE client_id = $1 AND pushed_by = $2 AND expires_at > $3",
         )
         .bind(&request.client_id)
+        .bind(&request.pushed_by)
         .bind(now)
         .fetch_one(&self.pool)
         .await
@@ -30,11 +31,13 @@ impl PushedRequestStore for SqlStore {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO pushed_requests (reference_hash, client_id, parameters, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO pushed_requests \
+             (reference_hash, client_id, pushed_by, parameters, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&request.reference_hash)
         .bind(&request.client_id)
+        .bind(&request.pushed_by)
         .bind(&request.parameters)
         .bind(request.expires_at)
         .execute(&self.pool)
@@ -49,12 +52,13 @@ impl PushedRequestStore for SqlStore {
         client_id: &str,
         now: UnixSeconds,
         opened_until: UnixSeconds,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<OpenedPushedRequest>, StoreError> {
         let row = sqlx::query(
             "UPDATE pushed_requests \
-             SET expires_at = CASE WHEN opened = 0 THEN $1 ELSE expires_at END, opened = 1 \
+             SET expires_at = CASE WHEN opened_at IS NULL THEN $1 ELSE expires_at END, \
+                 opened_at = COALESCE(opened_at, $4) \
              WHERE reference_hash = $2 AND client_id = $3 AND expires_at > $4 \
-             RETURNING parameters",
+             RETURNING parameters, opened_at",
         )
         .bind(opened_until)
         .bind(reference_hash)
@@ -63,17 +67,22 @@ impl PushedRequestStore for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;
-        row.map(|row| row.try_get("parameters").map_err(unavailable))
-            .transpose()
+        row.map(|row| {
+            Ok(OpenedPushedRequest {
+                parameters: row.try_get("parameters").map_err(unavailable)?,
+                opened_at: row.try_get("opened_at").map_err(unavailable)?,
+            })
+        })
+        .transpose()
     }
 
-    async fn finish_pushed_request(&self, reference_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM pushed_requests WHERE reference_hash = $1")
+    async fn finish_pushed_request(&self, reference_hash: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM pushed_requests WHERE reference_hash = $1")
             .bind(reference_hash)
             .execute(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok(())
+        Ok(removed.rows_affected() == 1)
     }
 
     async fn purge_pushed_requests(&self, now: UnixSeconds) -> Result<u64, StoreError> {

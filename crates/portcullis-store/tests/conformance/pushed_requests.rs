@@ -9,6 +9,7 @@ fn pushed(reference_hash: &str, client_id: &str, expires_at: i64) -> PushedReque
     PushedRequestRecord {
         reference_hash: reference_hash.to_owned(),
         client_id: client_id.to_owned(),
+        pushed_by: String::new(),
         parameters: format!("[[\"client_id\",\"{client_id}\"]]"),
         expires_at,
     }
@@ -29,23 +30,20 @@ pub async fn pushed_requests_serve_their_client_until_answered_or_expired(store:
             .expect("open"),
         None
     );
-    // Its client can; the first opening extends its life to 720.
-    assert_eq!(
-        store
-            .open_pushed_request("r1", "app", 120, 720)
-            .await
-            .expect("open")
-            .as_deref(),
-        Some("[[\"client_id\",\"app\"]]")
-    );
-    assert!(
-        store
-            .open_pushed_request("r1", "app", 500, 1_100)
-            .await
-            .expect("reopen")
-            .is_some(),
-        "past its first expiry, within the opened lifetime"
-    );
+    // Its client can; the first opening is remembered and extends its life to 720.
+    let opened = store
+        .open_pushed_request("r1", "app", 120, 720)
+        .await
+        .expect("open")
+        .expect("opened");
+    assert_eq!(opened.parameters, "[[\"client_id\",\"app\"]]");
+    assert_eq!(opened.opened_at, 120);
+    let reopened = store
+        .open_pushed_request("r1", "app", 500, 1_100)
+        .await
+        .expect("reopen")
+        .expect("past its first expiry, within the opened lifetime");
+    assert_eq!(reopened.opened_at, 120, "first opening kept");
     // Later openings do not extend it again.
     assert_eq!(
         store
@@ -71,7 +69,11 @@ pub async fn pushed_requests_serve_their_client_until_answered_or_expired(store:
         .push_request(&pushed("r3", "app", 290), 200, 10)
         .await
         .expect("push");
-    store.finish_pushed_request("r3").await.expect("finish");
+    assert!(store.finish_pushed_request("r3").await.expect("finish"));
+    assert!(
+        !store.finish_pushed_request("r3").await.expect("again"),
+        "a second answer loses"
+    );
     assert_eq!(
         store
             .open_pushed_request("r3", "app", 201, 801)
@@ -94,14 +96,20 @@ pub async fn pushed_requests_serve_their_client_until_answered_or_expired(store:
             .await
             .expect("full")
     );
+    // Counted per pusher: another address still has room.
+    let elsewhere = PushedRequestRecord {
+        pushed_by: "203.0.113.9".into(),
+        ..pushed("e1", "busy", 390)
+    };
+    assert!(store.push_request(&elsewhere, 300, 2).await.expect("push"));
     assert!(
         store
             .push_request(&pushed("b3", "busy", 490), 400, 2)
             .await
             .expect("the others expired"),
     );
-    // Expired ones are purged (r2, b1, b2); r1 (opened, until 720) and b3 stay.
-    assert_eq!(store.purge_pushed_requests(400).await.expect("purge"), 3);
+    // Expired ones are purged (r2, b1, b2, e1); r1 (opened, until 720) and b3 stay.
+    assert_eq!(store.purge_pushed_requests(400).await.expect("purge"), 4);
     assert!(
         store
             .open_pushed_request("b3", "busy", 401, 1_001)

@@ -50,7 +50,12 @@ fn authorize_url(server: &TestAuthServer, client_id: &str, request_uri: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_request_signs_in_with_only_its_reference_in_the_browser() {
-    let server = TestAuthServer::start().await;
+    let clock = ManualClock::new();
+    let server = TestAuthServer::start_with(TestOptions {
+        clock: clock.clone(),
+        ..TestOptions::default()
+    })
+    .await;
     server.add_client(app_client()).await;
     server
         .add_user("alice", &["user"], super::browser::PASSWORD)
@@ -98,6 +103,27 @@ async fn a_pushed_request_signs_in_with_only_its_reference_in_the_browser() {
     let (status, page) = browser.page(&url).await;
     assert_eq!(status, 400);
     assert!(page.contains("expired or was used already"), "{page}");
+
+    // Signed in already, a pushed `prompt=login` still asks for a sign-in, and nothing the
+    // browser adds waives it (the parameters are the pushed ones).
+    clock.advance(5);
+    let (verifier, challenge) = pkce_pair();
+    let (_, pushed) = push(&server, &request(&challenge, &[("prompt", "login")])).await;
+    let request_uri = pushed["request_uri"].as_str().expect("request_uri");
+    let url = authorize_url(&server, APP, request_uri);
+    for sneaky in [
+        url.clone(),
+        format!("{url}&prompt=none&prompt_satisfied=login"),
+    ] {
+        let response = browser.get(&sneaky).await;
+        assert!(
+            location(&response, &server.base_url).starts_with(&server.url("/signin")),
+            "{sneaky}: {response:?}"
+        );
+    }
+    let callback = authorize(&browser, &server, &url, "alice").await;
+    let code = query_param(&callback, "code").expect("code after signing in again");
+    assert_eq!(exchange(&server, &code, &verifier).await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,6 +172,16 @@ async fn pushes_are_validated_bound_to_their_client_and_short_lived() {
             "{change:?}: {body}"
         );
     }
+    // Anyone can push for a public client, so its pending requests count per address: 20.
+    for _ in 0..20 {
+        assert_eq!(push(&server, &request(&challenge, &[])).await.0, 201);
+    }
+    let (status, body) = push(&server, &request(&challenge, &[])).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("temporarily_unavailable"))
+    );
+    clock.advance(91);
     // A public client must use PKCE.
     let mut without_pkce = request(&challenge, &[]);
     without_pkce.retain(|(name, _)| !name.starts_with("code_challenge"));
