@@ -277,7 +277,7 @@ async fn run(
             if let Err(failure) = gateway.dpop.check(&identity, scheme, &presented, now).await {
                 return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
             }
-            if let Err(denial) = requirements.check(&identity, now) {
+            if let Err(denial) = requirements.check_grants(&identity.identity, now) {
                 return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
             }
             Some(identity)

@@ -1,6 +1,6 @@
 //! Route policies: who may pass, decided from the identity alone.
 
-use crate::identity::AssertedIdentity;
+use crate::identity::{AssertedIdentity, Identity};
 use portcullis_sdk::AuthenticationRequirement;
 
 /// A route's access rule.
@@ -84,7 +84,15 @@ impl Requirements {
     /// The first unmet requirement.
     pub fn check(&self, asserted: &AssertedIdentity, now: i64) -> Result<(), Denial> {
         self.check_audience(asserted)?;
-        let identity = &asserted.identity;
+        self.check_grants(&asserted.identity, now)
+    }
+
+    /// Checks everything but the audience (the pipeline checks that first, before DPoP):
+    /// scopes, roles and how the user authenticated.
+    ///
+    /// # Errors
+    /// The first unmet requirement.
+    pub fn check_grants(&self, identity: &Identity, now: i64) -> Result<(), Denial> {
         let has_scope = |scope: &String| identity.scopes.contains(scope);
         if !self.scopes_all.iter().all(has_scope) {
             return Err(Denial::Scope(self.scopes_all.join(" ")));
@@ -115,7 +123,6 @@ impl Requirements {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Identity;
 
     fn identity(scopes: &[&str], roles: &[&str]) -> AssertedIdentity {
         let mut asserted = AssertedIdentity::new(Identity {

@@ -161,56 +161,45 @@ impl ProtectedResources {
 /// cacheable for five minutes, readable by any origin's scripts (it holds nothing secret, and
 /// browser-based clients read it: `OPTIONS` answers their preflight); 405 to other methods.
 pub fn metadata_response(method: &Method, document: &Bytes) -> Response<Body> {
-    let mut response = if method == Method::GET || method == Method::HEAD {
-        let mut response = Response::new(Body::from(document.clone()));
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        response
+    let readable_by_any_origin = (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    let (status, body, headers) = if method == Method::GET || method == Method::HEAD {
+        (
+            StatusCode::OK,
+            Body::from(document.clone()),
+            vec![
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+                readable_by_any_origin,
+            ],
+        )
     } else if method == Method::OPTIONS {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        let headers = response.headers_mut();
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("300"),
-        );
-        response
+        (
+            StatusCode::NO_CONTENT,
+            Body::empty(),
+            vec![
+                readable_by_any_origin,
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD"),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, "*"),
+                (header::ACCESS_CONTROL_MAX_AGE, "300"),
+            ],
+        )
     } else {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        response.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("GET, HEAD, OPTIONS"),
-        );
-        response
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Body::empty(),
+            vec![(header::ALLOW, "GET, HEAD, OPTIONS")],
+        )
     };
-    response.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    for (name, value) in headers
+        .into_iter()
+        .chain([(header::X_CONTENT_TYPE_OPTIONS, "nosniff")])
+    {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
     response
 }
 

@@ -6,7 +6,7 @@
 use super::browser::{
     APP, Browser, CALLBACK, app_client, authorize, exchange, location, pkce_pair, query_param,
 };
-use super::support::http;
+use super::support::{discovery, http};
 use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_testkit::{ManualClock, TestAuthServer, TestOptions};
 use serde_json::Value;
@@ -48,8 +48,8 @@ fn authorize_url(server: &TestAuthServer, client_id: &str, request_uri: &str) ->
     server.url(&format!("/authorize?{query}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pushed_request_signs_in_with_only_its_reference_in_the_browser() {
+/// A server on a clock the test moves, with the public app registered.
+async fn with_manual_clock() -> (std::sync::Arc<ManualClock>, TestAuthServer) {
     let clock = ManualClock::new();
     let server = TestAuthServer::start_with(TestOptions {
         clock: clock.clone(),
@@ -57,17 +57,16 @@ async fn a_pushed_request_signs_in_with_only_its_reference_in_the_browser() {
     })
     .await;
     server.add_client(app_client()).await;
+    (clock, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_request_signs_in_with_only_its_reference_in_the_browser() {
+    let (clock, server) = with_manual_clock().await;
     server
         .add_user("alice", &["user"], super::browser::PASSWORD)
         .await;
-    let metadata: Value = http()
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
+    let metadata = discovery(&server).await;
     assert_eq!(
         metadata["pushed_authorization_request_endpoint"],
         server.url("/par")
@@ -128,13 +127,7 @@ async fn a_pushed_request_signs_in_with_only_its_reference_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_are_validated_bound_to_their_client_and_short_lived() {
-    let clock = ManualClock::new();
-    let server = TestAuthServer::start_with(TestOptions {
-        clock: clock.clone(),
-        ..TestOptions::default()
-    })
-    .await;
-    server.add_client(app_client()).await;
+    let (clock, server) = with_manual_clock().await;
     let (_, secret) = server
         .add_client(ClientRegistration {
             id: "web".into(),
@@ -272,15 +265,10 @@ async fn a_server_requiring_pushed_requests_refuses_plain_ones() {
     server
         .add_user("bob", &["user"], super::browser::PASSWORD)
         .await;
-    let metadata: Value = http()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .expect("discovery")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(metadata["require_pushed_authorization_requests"], true);
+    assert_eq!(
+        discovery(&server).await["require_pushed_authorization_requests"],
+        true
+    );
 
     let (verifier, challenge) = pkce_pair();
     let plain = super::browser::authorize_url(&server, "openid api:read", &challenge, &[]);

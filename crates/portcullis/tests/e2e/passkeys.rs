@@ -11,6 +11,15 @@ use serde_json::{Value, json};
 
 const ISSUER: &str = "http://localhost:1";
 
+/// A server whose issuer is on `localhost` (passkeys need a domain name).
+async fn on_localhost(options: TestOptions) -> TestAuthServer {
+    TestAuthServer::start_with(TestOptions {
+        issuer: Some(ISSUER.into()),
+        ..options
+    })
+    .await
+}
+
 async fn call(
     server: &TestAuthServer,
     browser: Option<&Browser>,
@@ -49,11 +58,7 @@ async fn signed_in(server: &TestAuthServer, username: &str) -> Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passkey_ceremonies_are_same_origin_single_use_and_verified() {
-    let server = TestAuthServer::start_with(TestOptions {
-        issuer: Some(ISSUER.into()),
-        ..TestOptions::default()
-    })
-    .await;
+    let server = on_localhost(TestOptions::default()).await;
     server.add_user("olga", &[], PASSWORD).await;
     let browser = signed_in(&server, "olga").await;
     // The sign-in page offers passkeys (the script and the username's autofill).
@@ -232,8 +237,7 @@ async fn passkey_ceremonies_are_same_origin_single_use_and_verified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preferred_user_verification_is_asked_for_but_never_for_a_passkey_alone() {
-    let server = TestAuthServer::start_with(TestOptions {
-        issuer: Some(ISSUER.into()),
+    let server = on_localhost(TestOptions {
         passkey_user_verification: portcullis_core::passkey::UserVerification::Preferred,
         ..TestOptions::default()
     })
@@ -326,11 +330,7 @@ async fn stored_passkey(server: &TestAuthServer, username: &str, id: u8) -> Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_with_a_passkey_is_asked_for_it_and_cannot_swap_in_an_app() {
-    let server = TestAuthServer::start_with(TestOptions {
-        issuer: Some(ISSUER.into()),
-        ..TestOptions::default()
-    })
-    .await;
+    let server = on_localhost(TestOptions::default()).await;
     server.add_user("quinn", &[], PASSWORD).await;
     stored_passkey(&server, "quinn", 1).await;
     let browser = Browser::new();
@@ -368,11 +368,7 @@ async fn a_user_with_a_passkey_is_asked_for_it_and_cannot_swap_in_an_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_passkey_needs_the_password() {
-    let server = TestAuthServer::start_with(TestOptions {
-        issuer: Some(ISSUER.into()),
-        ..TestOptions::default()
-    })
-    .await;
+    let server = on_localhost(TestOptions::default()).await;
     server.add_user("rae", &[], PASSWORD).await;
     let browser = signed_in(&server, "rae").await;
     let id = portcullis_jose::base64url::encode(stored_passkey(&server, "rae", 2).await);
