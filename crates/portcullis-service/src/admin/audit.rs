@@ -15,11 +15,14 @@ pub struct AuditPage {
 }
 
 impl Administration<'_> {
-    /// The events matching `query`, at most `query.limit` (at least 1), newest first.
+    /// The events matching `query`, at most `query.limit` (at least 1), newest first. Events
+    /// this server recorded before the query are stored first (the log is written in the
+    /// background), so an administrator reads what was just done.
     ///
     /// # Errors
     /// A store failure.
     pub async fn audit_page(&self, query: AuditQuery) -> Result<AuditPage, AdminError> {
+        self.audit.flush().await;
         let limit = query.limit.max(1);
         let found = self
             .store
