@@ -43,6 +43,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
     .into_client(Some(SecretHash::of(SECRET)), 3600, 0)
     .expect("benchmark setup");

@@ -147,6 +147,9 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Users must sign in with a second factor to authorize this client.
     pub require_mfa: bool,
+    /// RFC 9126 §6 `require_pushed_authorization_requests`: this client's authorization requests
+    /// are taken only when pushed first.
+    pub require_pushed_authorization_requests: bool,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -214,6 +217,8 @@ pub struct ClientRegistration {
     pub backchannel_logout_uri: Option<String>,
     /// Users must sign in with a second factor to authorize this client.
     pub require_mfa: bool,
+    /// Authorization requests only when pushed (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ClientRegistration {
@@ -291,6 +296,7 @@ impl ClientRegistration {
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             backchannel_logout_uri: self.backchannel_logout_uri,
             require_mfa: self.require_mfa,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             created_at: now,
         })
     }
@@ -385,6 +391,7 @@ mod tests {
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
             require_mfa: false,
+            require_pushed_authorization_requests: false,
         }
     }
 

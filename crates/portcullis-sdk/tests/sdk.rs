@@ -71,6 +71,7 @@ fn service(scopes: &[&str]) -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 

@@ -145,8 +145,10 @@ impl Authorizer<'_> {
                 "The application is not registered here.".to_owned(),
             ));
         };
-        // RFC 9126 §5: a server requiring pushed requests refuses any other.
-        if self.require_pushed && !attempt.params.pushed {
+        // RFC 9126 §5 and §6: a server, or a client, requiring pushed requests refuses any other.
+        if (self.require_pushed || client.require_pushed_authorization_requests)
+            && !attempt.params.pushed
+        {
             return Ok(AuthorizationOutcome::RedirectError {
                 redirect_uri: request.redirect_uri,
                 state: request.state,

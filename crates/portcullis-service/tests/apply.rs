@@ -33,6 +33,7 @@ fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
             require_mfa: false,
+            require_pushed_authorization_requests: false,
         },
         secret: secret.map(str::to_owned),
     }

@@ -82,6 +82,7 @@ fn client(id: &str, kind: ClientKind) -> Client {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
     .into_client(secret, 3600, 2_000)
     .expect("client")
@@ -351,6 +352,8 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
         )),
         dpop_bound_access_tokens: true,
         backchannel_logout_uri: Some("https://app.example/backchannel".into()),
+        require_mfa: true,
+        require_pushed_authorization_requests: true,
         created_at: original.created_at + 999,
         ..original.clone()
     };

@@ -50,6 +50,8 @@ pub struct ClientView {
     pub backchannel_logout_uri: Option<String>,
     /// Users must sign in with a second factor to authorize it.
     pub require_mfa: bool,
+    /// Its authorization requests are taken only when pushed (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -79,6 +81,7 @@ impl From<Client> for ClientView {
             dpop_bound_access_tokens: client.dpop_bound_access_tokens,
             backchannel_logout_uri: client.backchannel_logout_uri,
             require_mfa: client.require_mfa,
+            require_pushed_authorization_requests: client.require_pushed_authorization_requests,
             id: client.id,
             redirect_uris: client.redirect_uris,
             audiences: client.audiences,
@@ -134,6 +137,9 @@ pub struct NewClientBody {
     /// Users must sign in with a second factor to authorize it.
     #[serde(default)]
     pub require_mfa: bool,
+    /// Its authorization requests are taken only when pushed (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// A registered client, with its secret shown this once.
@@ -206,6 +212,7 @@ impl NewClientBody {
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             backchannel_logout_uri: self.backchannel_logout_uri,
             require_mfa: self.require_mfa,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
         })
     }
 }

@@ -133,6 +133,7 @@ pub(super) async fn create(
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     };
     match signed.admin(&state).create_client(registration).await {
         Ok(created) => match created.secret {
@@ -166,7 +167,8 @@ pub(super) async fn show(
              <tr><th>Grants</th><td>{grants}</td></tr><tr><th>Redirect URIs</th><td>{redirects}</td></tr>\
              <tr><th>Scopes</th><td>{scopes}</td></tr><tr><th>Audiences</th><td>{audiences}</td></tr>\
              <tr><th>First party</th><td>{first_party}</td></tr>\
-             <tr><th>Second factor</th><td>{mfa}</td></tr></table>{rotate}{delete}</div>{edit}",
+             <tr><th>Second factor</th><td>{mfa}</td></tr>\
+             <tr><th>Pushed requests</th><td>{par}</td></tr></table>{rotate}{delete}</div>{edit}",
             kind = client.kind,
             grants = escape(&grants(&client)),
             redirects = escape(&client.redirect_uris.join(" ")),
@@ -177,6 +179,11 @@ pub(super) async fn show(
                 "required of every user"
             } else {
                 "as the MFA policy says"
+            },
+            par = if client.require_pushed_authorization_requests {
+                "required"
+            } else {
+                "as the server says"
             },
             delete = signed.button(&format!("{base}/delete"), "Delete client", true),
             edit = edit_form(&signed, &base, &client),
@@ -200,8 +207,15 @@ fn edit_form(signed: &Signed, base: &str, client: &Client) -> String {
         "<div class=\"card\"><h2>Edit</h2><form method=\"post\" action=\"{action}\">{csrf}{grants}{redirects}{scopes}{audiences}\
          <label><input type=\"checkbox\" name=\"require_mfa\" value=\"yes\"{checked}> \
          Users must sign in with a second factor</label>\
+         <label><input type=\"checkbox\" name=\"require_pushed_authorization_requests\" value=\"yes\"{par_checked}> \
+         Authorization requests must be pushed first (RFC 9126)</label>\
          <button type=\"submit\">Save</button></form></div>",
         checked = if client.require_mfa { " checked" } else { "" },
+        par_checked = if client.require_pushed_authorization_requests {
+            " checked"
+        } else {
+            ""
+        },
         action = escape(&format!("{base}/edit")),
         csrf = csrf_field(&signed.0),
         grants = field("grants", "Grant types", &grants(client).replace(", ", " ")),
@@ -257,6 +271,9 @@ pub(super) async fn act(
                 dpop_bound_access_tokens: existing.dpop_bound_access_tokens,
                 backchannel_logout_uri: existing.backchannel_logout_uri,
                 require_mfa: form.get("require_mfa") == Some("yes"),
+                require_pushed_authorization_requests: form
+                    .get("require_pushed_authorization_requests")
+                    == Some("yes"),
             };
             match admin.update_client(registration).await {
                 Ok(_) => see_other(&back),

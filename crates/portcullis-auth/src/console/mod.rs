@@ -98,6 +98,7 @@ pub async fn register(
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     };
     let actor = Actor::system("console");
     crate::admin_api::administration(state, &actor)

@@ -32,6 +32,7 @@ fn client(kind: ClientKind) -> Client {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
     .into_client(
         (kind == ClientKind::Confidential).then(|| crate::SecretHash::of("s")),

@@ -80,6 +80,7 @@ mod tests {
             dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
             require_mfa: false,
+            require_pushed_authorization_requests: false,
         }
         .into_client(Some(SecretHash::of("s")), 3600, 0)
         .expect("valid client")

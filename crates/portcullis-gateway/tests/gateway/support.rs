@@ -204,6 +204,7 @@ pub fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 

@@ -530,6 +530,11 @@ fn client_differences(current: &Client, wanted: &Client) -> Vec<&'static str> {
             current.backchannel_logout_uri != wanted.backchannel_logout_uri,
         ),
         ("require_mfa", current.require_mfa != wanted.require_mfa),
+        (
+            "require_pushed_authorization_requests",
+            current.require_pushed_authorization_requests
+                != wanted.require_pushed_authorization_requests,
+        ),
     ]
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))

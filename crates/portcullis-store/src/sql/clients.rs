@@ -10,7 +10,8 @@ use sqlx::any::AnyRow;
 const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris, scopes, audiences, \
                               access_token_lifetime_secs, created_at, first_party, \
                               post_logout_redirect_uris, id_token_algorithm, jwks, jwks_uri, \
-                              dpop_bound_access_tokens, backchannel_logout_uri, require_mfa";
+                              dpop_bound_access_tokens, backchannel_logout_uri, require_mfa, \
+                              require_pushed_authorization_requests";
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -63,6 +64,10 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
             != 0,
         backchannel_logout_uri: row.try_get("backchannel_logout_uri").map_err(unavailable)?,
         require_mfa: row.try_get::<i64, _>("require_mfa").map_err(unavailable)? != 0,
+        require_pushed_authorization_requests: row
+            .try_get::<i64, _>("require_pushed_authorization_requests")
+            .map_err(unavailable)?
+            != 0,
         id,
     })
 }
@@ -100,7 +105,8 @@ impl ClientStore for SqlStore {
             "UPDATE clients SET grant_types = $1, redirect_uris = $2, scopes = $3, audiences = $4, \
              access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
              id_token_algorithm = $8, jwks = $9, jwks_uri = $10, dpop_bound_access_tokens = $11, \
-             backchannel_logout_uri = $12, require_mfa = $13 WHERE id = $14",
+             backchannel_logout_uri = $12, require_mfa = $13, \
+             require_pushed_authorization_requests = $14 WHERE id = $15",
         )
         .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
@@ -121,6 +127,7 @@ impl ClientStore for SqlStore {
         .bind(i64::from(client.dpop_bound_access_tokens))
         .bind(client.backchannel_logout_uri.clone())
         .bind(i64::from(client.require_mfa))
+        .bind(i64::from(client.require_pushed_authorization_requests))
         .bind(&client.id)
         .execute(&self.pool)
         .await
@@ -132,7 +139,7 @@ impl ClientStore for SqlStore {
         let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17)"
+             $13, $14, $15, $16, $17, $18)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -156,6 +163,7 @@ impl ClientStore for SqlStore {
         .bind(i64::from(client.dpop_bound_access_tokens))
         .bind(client.backchannel_logout_uri.clone())
         .bind(i64::from(client.require_mfa))
+        .bind(i64::from(client.require_pushed_authorization_requests))
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;

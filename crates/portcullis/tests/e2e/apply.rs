@@ -193,6 +193,7 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
         "[[clients]]\nid = \"signer\"\ngrant_types = [\"client_credentials\"]\nscopes = [\"read\"]\n\
          dpop_bound_access_tokens = true\n\
          require_mfa = true\n\
+         require_pushed_authorization_requests = true\n\
          backchannel_logout_uri = \"https://signer.example/logout\"\n\
          [[clients.jwks.keys]]\nkty = \"EC\"\ncrv = \"P-256\"\nkid = \"k1\"\nx = {}\ny = {}\n",
         jwk["x"], jwk["y"]
@@ -215,6 +216,7 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
     assert!(shown.contains("keys:           k1"), "{shown}");
     assert!(shown.contains("DPoP:           required"), "{shown}");
     assert!(shown.contains("second factor:  required"), "{shown}");
+    assert!(shown.contains("PAR:            required"), "{shown}");
     // Dropping the requirement from the file is a change apply makes.
     let relaxed = std::fs::read_to_string(&file)
         .expect("desired file")
@@ -242,6 +244,7 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
             "--jwks-file",
             &jwks_file.display().to_string(),
             "--require-mfa",
+            "--require-par",
         ],
         "",
         &[],
@@ -250,7 +253,8 @@ async fn keyed_clients_from_a_file_or_the_command_line_have_no_secret() {
     assert!(added.status.success(), "{}", stderr(&added));
     let cli_shown = stdout(&admin(&data, &["client", "show", "cli-signer"], "", &[]).await);
     assert!(
-        cli_shown.contains("second factor:  required"),
+        cli_shown.contains("second factor:  required")
+            && cli_shown.contains("PAR:            required"),
         "{cli_shown}"
     );
     assert!(

@@ -33,6 +33,7 @@ pub fn app_client() -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 

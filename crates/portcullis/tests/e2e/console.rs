@@ -193,6 +193,10 @@ async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
         ("redirect_uris".to_owned(), String::new()),
         ("audiences".to_owned(), String::new()),
         ("require_mfa".to_owned(), "yes".to_owned()),
+        (
+            "require_pushed_authorization_requests".to_owned(),
+            "yes".to_owned(),
+        ),
     ]);
     let saved = browser
         .post(&format!("{admin}/console/clients/billing/edit"), &edit)
@@ -211,6 +215,10 @@ async fn an_admin_manages_users_clients_sessions_and_reads_the_audit_log() {
     assert!(
         detail.contains("<th>Second factor</th><td>required of every user</td>")
             && detail.contains("name=\"require_mfa\" value=\"yes\" checked"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("<th>Pushed requests</th><td>required</td>"),
         "{detail}"
     );
 

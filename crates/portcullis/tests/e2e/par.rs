@@ -262,16 +262,40 @@ async fn a_server_requiring_pushed_requests_refuses_plain_ones() {
     })
     .await;
     server.add_client(app_client()).await;
-    server
-        .add_user("bob", &["user"], super::browser::PASSWORD)
-        .await;
     assert_eq!(
         discovery(&server).await["require_pushed_authorization_requests"],
         true
     );
+    refuses_plain_and_takes_pushed(&server, "bob").await;
+}
 
+/// RFC 9126 §6: a client registered with `require_pushed_authorization_requests` gets the same
+/// refusal on a server that takes plain requests from other clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_requiring_pushed_requests_refuses_its_plain_ones() {
+    let server = TestAuthServer::start().await;
+    server
+        .add_client(ClientRegistration {
+            require_pushed_authorization_requests: true,
+            ..app_client()
+        })
+        .await;
+    assert!(
+        discovery(&server)
+            .await
+            .get("require_pushed_authorization_requests")
+            .is_none()
+    );
+    refuses_plain_and_takes_pushed(&server, "carol").await;
+}
+
+/// A plain request of the app is refused at its redirect URI; a pushed one signs `username` in.
+async fn refuses_plain_and_takes_pushed(server: &TestAuthServer, username: &str) {
+    server
+        .add_user(username, &["user"], super::browser::PASSWORD)
+        .await;
     let (verifier, challenge) = pkce_pair();
-    let plain = super::browser::authorize_url(&server, "openid api:read", &challenge, &[]);
+    let plain = super::browser::authorize_url(server, "openid api:read", &challenge, &[]);
     let response = Browser::new().get(&plain).await;
     let refused = location(&response, &server.base_url);
     assert!(refused.starts_with(CALLBACK), "{refused}");
@@ -281,10 +305,10 @@ async fn a_server_requiring_pushed_requests_refuses_plain_ones() {
     );
     assert_eq!(query_param(&refused, "state").as_deref(), Some("st-1"));
 
-    let (status, pushed) = push(&server, &request(&challenge, &[])).await;
+    let (status, pushed) = push(server, &request(&challenge, &[])).await;
     assert_eq!(status, 201);
-    let url = authorize_url(&server, APP, pushed["request_uri"].as_str().expect("uri"));
-    let callback = authorize(&Browser::new(), &server, &url, "bob").await;
+    let url = authorize_url(server, APP, pushed["request_uri"].as_str().expect("uri"));
+    let callback = authorize(&Browser::new(), server, &url, username).await;
     let code = query_param(&callback, "code").expect("code");
-    assert_eq!(exchange(&server, &code, &verifier).await.status(), 200);
+    assert_eq!(exchange(server, &code, &verifier).await.status(), 200);
 }

@@ -380,6 +380,7 @@ async fn a_client_requiring_mfa_leads_a_user_without_one_through_setup() {
     server
         .add_client(portcullis_core::ClientRegistration {
             require_mfa: true,
+            require_pushed_authorization_requests: false,
             ..app_client()
         })
         .await;

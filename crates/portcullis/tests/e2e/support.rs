@@ -32,6 +32,7 @@ pub fn service_client(id: &str) -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 
@@ -52,6 +53,7 @@ pub fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 
@@ -81,6 +83,7 @@ pub fn public_client(id: &str) -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 
@@ -363,6 +366,7 @@ pub fn web_client() -> ClientRegistration {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 

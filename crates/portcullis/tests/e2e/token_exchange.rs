@@ -89,6 +89,7 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
     let (_, vault) = server
         .add_client(ClientRegistration {
             require_mfa: true,
+            require_pushed_authorization_requests: false,
             ..exchanging_service("vault", &["api:read"], &["billing"])
         })
         .await;

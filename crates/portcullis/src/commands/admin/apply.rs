@@ -80,6 +80,9 @@ struct ClientEntry {
     /// Users must sign in with a second factor to authorize it.
     #[serde(default)]
     require_mfa: bool,
+    /// Its authorization requests are taken only when pushed (RFC 9126 §6).
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
     /// A confidential client's secret; absent: generated on creation (unless it has keys),
     /// printed once.
     secret: Option<SecretSource>,
@@ -243,6 +246,7 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
             dpop_bound_access_tokens: entry.dpop_bound_access_tokens,
             backchannel_logout_uri: entry.backchannel_logout_uri,
             require_mfa: entry.require_mfa,
+            require_pushed_authorization_requests: entry.require_pushed_authorization_requests,
         },
         secret,
     })

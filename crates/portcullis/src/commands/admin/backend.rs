@@ -514,6 +514,8 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                         dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
                         backchannel_logout_uri: registration.backchannel_logout_uri,
                         require_mfa: registration.require_mfa,
+                        require_pushed_authorization_requests: registration
+                            .require_pushed_authorization_requests,
                     },
                     secret: client.secret,
                 }

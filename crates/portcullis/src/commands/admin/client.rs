@@ -79,6 +79,9 @@ pub struct NewClientArgs {
     /// Users must sign in with a second factor to authorize this client.
     #[arg(long)]
     require_mfa: bool,
+    /// Take this client's authorization requests only when pushed (RFC 9126).
+    #[arg(long)]
+    require_par: bool,
 }
 
 impl ClientCommand {
@@ -101,6 +104,7 @@ impl ClientCommand {
                     dpop_bound,
                     backchannel_logout_uri,
                     require_mfa,
+                    require_par,
                 } = *arguments;
                 let jwks = jwks_file
                     .map(|path| -> anyhow::Result<serde_json::Value> {
@@ -131,6 +135,7 @@ impl ClientCommand {
                         dpop_bound_access_tokens: dpop_bound,
                         backchannel_logout_uri,
                         require_mfa,
+                        require_pushed_authorization_requests: require_par,
                     })
                     .await?;
                 println!("created {kind} client {id}");
@@ -213,6 +218,9 @@ fn print_client(client: &ClientView) {
     }
     if client.require_mfa {
         println!("second factor:  required");
+    }
+    if client.require_pushed_authorization_requests {
+        println!("PAR:            required");
     }
     println!("created:        {}", format_time(client.created_at));
 }

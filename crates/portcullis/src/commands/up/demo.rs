@@ -82,6 +82,7 @@ fn registration(
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
 }
 
