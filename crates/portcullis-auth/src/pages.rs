@@ -313,16 +313,7 @@ pub fn consent_form(
     csrf: &str,
     request: &[(String, String)],
 ) -> String {
-    let scopes: String = scopes
-        .iter()
-        .map(|scope| {
-            format!(
-                "<li><code>{}</code> — {}</li>",
-                escape(scope),
-                escape(describe_scope(scope))
-            )
-        })
-        .collect();
+    let scopes = scope_items(scopes);
     let mut fields = request.to_vec();
     fields.push(("csrf_token".to_owned(), csrf.to_owned()));
     format!(
@@ -333,6 +324,62 @@ pub fn consent_form(
         client = escape(client_id),
         hidden = hidden_fields(&fields),
     )
+}
+
+/// The form where a user types the code their device shows (RFC 8628 §3.3).
+pub fn device_code_form(csrf: &str, typed: &str, error: Option<&str>) -> String {
+    format!(
+        "{error}<p>Type the code your device shows.</p>\
+         <form method=\"post\" action=\"/device\">{hidden}\
+         <label for=\"user_code\">Code</label>\
+         <input type=\"text\" id=\"user_code\" name=\"user_code\" value=\"{typed}\" \
+         autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" autofocus>\
+         <button type=\"submit\">Continue</button></form>",
+        error = form_error(error),
+        hidden = hidden_fields(&[("csrf_token".to_owned(), csrf.to_owned())]),
+        typed = escape(typed),
+    )
+}
+
+/// The confirmation of a device: which application, what it asks for, and the code to compare
+/// with the device's (RFC 8628 §5.4: a user sent a link by someone else must see what they
+/// approve).
+pub fn device_confirm_form(
+    client_id: &str,
+    scopes: &[&str],
+    user_code: &str,
+    csrf: &str,
+) -> String {
+    let scopes = scope_items(scopes);
+    let fields = [
+        ("user_code".to_owned(), user_code.to_owned()),
+        ("csrf_token".to_owned(), csrf.to_owned()),
+    ];
+    format!(
+        "<p>A device signing in to <strong>{client}</strong> asks to:</p><ul>{scopes}</ul>\
+         <p>Your device must show the code <strong><code>{code}</code></strong>. \
+         Allow it only if you started this sign-in yourself on a device in front of you.</p>\
+         <form method=\"post\" action=\"/device\">{hidden}\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",
+        client = escape(client_id),
+        code = escape(user_code),
+        hidden = hidden_fields(&fields),
+    )
+}
+
+/// The list items naming `scopes` and what each allows.
+fn scope_items(scopes: &[&str]) -> String {
+    scopes
+        .iter()
+        .map(|scope| {
+            format!(
+                "<li><code>{}</code> — {}</li>",
+                escape(scope),
+                escape(describe_scope(scope))
+            )
+        })
+        .collect()
 }
 
 fn describe_scope(scope: &str) -> &'static str {

@@ -238,6 +238,10 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
                 state.store.purge_pushed_requests(now).await,
             ),
             (
+                "device authorization requests",
+                state.store.purge_device_grants(now).await,
+            ),
+            (
                 "clients of ended sessions",
                 state
                     .store

@@ -266,6 +266,19 @@ impl AppState {
         }
     }
 
+    /// Device authorization requests (RFC 8628).
+    pub fn device_authorizations(
+        &self,
+    ) -> portcullis_service::device_authorization::DeviceAuthorizations<'_> {
+        portcullis_service::device_authorization::DeviceAuthorizations {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            policy: &self.settings.token_policy,
+            audit: &self.audit,
+            throttle: self.sign_in_throttle.as_ref(),
+        }
+    }
+
     /// What the notices of second-factor changes say, and whether email can carry them.
     pub fn factor_notice(&self) -> portcullis_service::FactorNotice<'_> {
         portcullis_service::FactorNotice {

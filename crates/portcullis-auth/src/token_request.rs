@@ -191,6 +191,9 @@ fn token_request(params: &OAuthParams) -> Result<TokenRequest<'_>, OAuthError> {
             scope: params.get("scope"),
         }),
         Ok(GrantType::TokenExchange) => token_exchange_request(params),
+        Ok(GrantType::DeviceCode) => Ok(TokenRequest::DeviceCode {
+            device_code: required("device_code")?,
+        }),
         Err(_) => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!(

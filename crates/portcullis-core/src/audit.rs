@@ -65,6 +65,32 @@ pub enum AuditEvent {
         /// The scope.
         scope: String,
     },
+    /// A device authorization request (RFC 8628 §3.1) was refused after the client
+    /// authenticated.
+    DeviceAuthorizationRefused {
+        /// The authenticated client.
+        client_id: String,
+        /// The OAuth error code returned.
+        error: String,
+    },
+    /// A user approved or denied a device on the verification page (RFC 8628 §3.3).
+    DeviceDecided {
+        /// The user.
+        user_id: String,
+        /// The device's client.
+        client_id: String,
+        /// Approved (with this scope) or denied.
+        approved: bool,
+        /// The scope granted, when approved.
+        scope: Option<String>,
+    },
+    /// A user code typed on the verification page matched no device waiting for one.
+    DeviceCodeUnknown {
+        /// The signed-in user who typed it.
+        user_id: String,
+        /// The peer address.
+        remote_addr: String,
+    },
     /// An authorization code was issued.
     CodeIssued {
         /// The client.
@@ -259,6 +285,8 @@ impl AuditEvent {
             AuditEvent::SignIn { username, .. }
             | AuditEvent::RegistrationRequested { username, .. } => Some(username),
             AuditEvent::ConsentGranted { user_id, .. }
+            | AuditEvent::DeviceDecided { user_id, .. }
+            | AuditEvent::DeviceCodeUnknown { user_id, .. }
             | AuditEvent::CodeIssued { user_id, .. }
             | AuditEvent::ReplayDetected { user_id, .. }
             | AuditEvent::Logout { user_id, .. }
@@ -279,6 +307,7 @@ impl AuditEvent {
             AuditEvent::ClientAuthenticationFailed { .. }
             | AuditEvent::TokenRequestRefused { .. }
             | AuditEvent::PushedRequestRefused { .. }
+            | AuditEvent::DeviceAuthorizationRefused { .. }
             | AuditEvent::TokenRevoked { .. } => None,
         }
     }
@@ -289,7 +318,9 @@ impl AuditEvent {
             AuditEvent::TokenIssued { client_id, .. }
             | AuditEvent::TokenRequestRefused { client_id, .. }
             | AuditEvent::PushedRequestRefused { client_id, .. }
+            | AuditEvent::DeviceAuthorizationRefused { client_id, .. }
             | AuditEvent::ConsentGranted { client_id, .. }
+            | AuditEvent::DeviceDecided { client_id, .. }
             | AuditEvent::CodeIssued { client_id, .. }
             | AuditEvent::ReplayDetected { client_id, .. }
             | AuditEvent::ConsentRevoked { client_id, .. }
@@ -298,6 +329,7 @@ impl AuditEvent {
             | AuditEvent::BackchannelLogoutFailed { client_id, .. } => Some(client_id),
             AuditEvent::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
             AuditEvent::SignIn { .. }
+            | AuditEvent::DeviceCodeUnknown { .. }
             | AuditEvent::Logout { .. }
             | AuditEvent::PasswordResetRequested { .. }
             | AuditEvent::PasswordReset { .. }

@@ -13,6 +13,7 @@ pub mod client_address;
 pub mod client_keys;
 pub mod clock;
 pub mod cluster;
+pub mod device_grant;
 pub mod dpop_nonce;
 pub mod email_verification;
 pub mod factor_notice;

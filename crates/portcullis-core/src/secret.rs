@@ -20,6 +20,12 @@ pub fn generate_secret(bytes: usize) -> Result<String, JoseError> {
     Ok(base64url::encode(buffer))
 }
 
+/// What a random reference or code is stored under (SHA-256, base64url): a copy of the store
+/// does not yield usable references.
+pub fn storage_digest(secret: &str) -> String {
+    base64url::encode(sha256(secret.as_bytes()))
+}
+
 /// The SHA-256 of a high-entropy secret. `Debug` shows only a prefix.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretHash([u8; 32]);

@@ -12,6 +12,7 @@ pub mod authorization;
 pub mod backchannel_logout;
 pub mod chosen_password;
 pub mod credentials;
+pub mod device_authorization;
 pub mod dpop;
 pub mod email_verification;
 pub mod factors;
@@ -44,10 +45,10 @@ pub use passkeys::{PasskeyCeremony, PasskeyError, Passkeys};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
-    FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore,
-    PasskeyStore, PasswordResetStore, ProofReplay, PushedRequestStore, RegistrationOutcome,
-    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SignInThrottle,
-    SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    DeviceGrantStore, FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration,
+    OutboxStore, PasskeyStore, PasswordResetStore, ProofReplay, PushedRequestStore,
+    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
+    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
 pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests};
 pub use registration::{Registration, RegistrationError, RegistrationForm};

@@ -9,8 +9,8 @@ use portcullis_core::pushed_request::{
     OPENED_REQUEST_LIFETIME_SECS, PUSHED_REQUEST_LIFETIME_SECS, PushedRequestRecord,
     REQUEST_URI_PREFIX, reference,
 };
+use portcullis_core::secret::storage_digest as digest;
 use portcullis_core::{Client, ClientKind, Clock, TokenPolicy, UnixSeconds, generate_secret};
-use portcullis_jose::{base64url, sha256};
 
 /// Bytes of randomness in a reference (256 bits).
 const REFERENCE_BYTES: usize = 32;
@@ -170,9 +170,4 @@ impl PushedRequests<'_> {
             None => Ok(false),
         }
     }
-}
-
-/// What a reference is stored under: a copy of the store does not yield usable references.
-fn digest(reference: &str) -> String {
-    base64url::encode(sha256(reference.as_bytes()))
 }

@@ -22,6 +22,9 @@ use factors::{
     passkeys_belong_to_one_user_and_record_their_use,
     recovery_codes_are_single_use_and_reset_with_the_app,
 };
+#[path = "conformance/device_grants.rs"]
+mod device_grants;
+use device_grants::device_grants_are_decided_once_and_ended_once;
 #[path = "conformance/pushed_requests.rs"]
 mod pushed_requests;
 use pushed_requests::pushed_requests_serve_their_client_until_answered_or_expired;
@@ -1221,6 +1224,7 @@ macro_rules! cases {
             recovery_codes_are_single_use_and_reset_with_the_app,
             passkeys_belong_to_one_user_and_record_their_use,
             pushed_requests_serve_their_client_until_answered_or_expired,
+            device_grants_are_decided_once_and_ended_once,
         );
     };
     ($open:path; $($case:ident),* $(,)?) => {$(

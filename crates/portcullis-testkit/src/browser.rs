@@ -86,6 +86,35 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Opens `url`, signing in on the way when sent to the sign-in page (as `username` with
+    /// `password`) and following redirects: the status and text of the first other page.
+    pub async fn open_signed_in(
+        &self,
+        base_url: &str,
+        url: &str,
+        (username, password): (&str, &str),
+    ) -> (u16, String) {
+        let mut response = self.get(url).await;
+        for _ in 0..10 {
+            if response.status() == 303 {
+                response = self.get(&location(&response, base_url)).await;
+                continue;
+            }
+            let status = response.status().as_u16();
+            let html = response.text().await.expect("html");
+            if !html.contains("action=\"/signin\"") {
+                return (status, html);
+            }
+            let mut fields = hidden_fields(&html);
+            fields.push(("username".into(), username.into()));
+            fields.push(("password".into(), password.into()));
+            response = self.post(&format!("{base_url}/signin"), &fields).await;
+        }
+        panic!("too many redirects");
+    }
+}
+
 /// The `Location` of a redirect, made absolute against `base`.
 pub fn location(response: &reqwest::Response, base: &str) -> String {
     assert_eq!(response.status(), 303, "expected a redirect");

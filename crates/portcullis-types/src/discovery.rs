@@ -70,6 +70,9 @@ pub struct ProviderMetadata {
     /// URL of the pushed authorization request endpoint (RFC 9126 §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_endpoint: Option<String>,
+    /// URL of the device authorization endpoint (RFC 8628 §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
     /// Whether only pushed authorization requests are taken (RFC 9126 §5).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,

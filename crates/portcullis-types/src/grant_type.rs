@@ -16,15 +16,18 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 8693: Token Exchange.
     TokenExchange,
+    /// RFC 8628: Device Authorization Grant.
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type Portcullis knows, in a stable order.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::RefreshToken,
         GrantType::TokenExchange,
+        GrantType::DeviceCode,
     ];
 
     /// The registered name, as sent in `grant_type`.
@@ -34,6 +37,7 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::RefreshToken => "refresh_token",
             GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }

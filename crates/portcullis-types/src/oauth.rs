@@ -56,6 +56,14 @@ pub enum OAuthErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8: the DPoP proof must carry the server's nonce (given in `DPoP-Nonce`).
     UseDpopNonce,
+    /// RFC 8628 §3.5: the user has not yet decided; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: poll less often (the interval grows by 5 seconds).
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired.
+    ExpiredToken,
+    /// RFC 8628 §3.5: the user denied the request.
+    AccessDenied,
 }
 
 impl OAuthErrorCode {
@@ -75,6 +83,10 @@ impl OAuthErrorCode {
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             OAuthErrorCode::UseDpopNonce => "use_dpop_nonce",
+            OAuthErrorCode::AuthorizationPending => "authorization_pending",
+            OAuthErrorCode::SlowDown => "slow_down",
+            OAuthErrorCode::ExpiredToken => "expired_token",
+            OAuthErrorCode::AccessDenied => "access_denied",
         }
     }
 }

@@ -115,7 +115,7 @@ pub(super) async fn create(
     let Some(grant_types) = grant_types(field("grants")) else {
         return signed.error(
             StatusCode::BAD_REQUEST,
-            "grants: use client_credentials, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange",
+            "grants: use client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:token-exchange",
         );
     };
     let registration = ClientRegistration {
@@ -253,7 +253,7 @@ pub(super) async fn act(
             let Some(grant_types) = grant_types(field("grants")) else {
                 return signed.error(
                     StatusCode::BAD_REQUEST,
-                    "grants: use client_credentials, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange",
+                    "grants: use client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code or urn:ietf:params:oauth:grant-type:token-exchange",
                 );
             };
             let registration = ClientRegistration {

@@ -3,6 +3,8 @@
 mod account;
 mod account_factors;
 mod authorize;
+mod device;
+mod device_authorization;
 mod discovery;
 mod email_verification;
 pub(crate) mod health;
@@ -51,6 +53,10 @@ pub mod paths {
     pub const TOKEN: &str = "/token";
     /// Pushed authorization requests (RFC 9126).
     pub const PAR: &str = "/par";
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// Where a user types a device's user code (RFC 8628 §3.3).
+    pub const DEVICE: &str = "/device";
     /// Userinfo endpoint.
     pub const USERINFO: &str = "/userinfo";
     /// Revocation endpoint (RFC 7009).
@@ -151,6 +157,11 @@ pub fn router(state: AppState) -> Router {
         .route(paths::TOKEN, post(token::token))
         .route(paths::PAR, post(par::push))
         .route(
+            paths::DEVICE_AUTHORIZATION,
+            post(device_authorization::start),
+        )
+        .route(paths::DEVICE, get(device::page).post(device::submit))
+        .route(
             paths::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
@@ -175,6 +186,15 @@ async fn not_found() -> (StatusCode, axum::Json<serde_json::Value>) {
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({"error": "not_found"})),
     )
+}
+
+/// 429 in the token endpoint's error format, for a client with too many requests waiting.
+pub(crate) fn too_many_requests(description: &str) -> Response {
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": description,
+    });
+    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
 }
 
 /// A 303 redirect to `uri` with `params` appended to its query.

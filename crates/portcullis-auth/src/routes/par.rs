@@ -73,11 +73,7 @@ async fn pushed(
                         client_id: client.id.clone(),
                         error: "too_many_requests".to_owned(),
                     });
-                    let body = serde_json::json!({
-                        "error": "temporarily_unavailable",
-                        "error_description": PushError::TooMany.to_string(),
-                    });
-                    return Ok((StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response());
+                    return Ok(super::too_many_requests(&PushError::TooMany.to_string()));
                 }
                 PushError::Randomness => {
                     OAuthError::new(OAuthErrorCode::ServerError, "internal error")

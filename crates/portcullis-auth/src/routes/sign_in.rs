@@ -29,12 +29,15 @@ pub(super) struct SignInQuery {
     login_hint: Option<String>,
 }
 
-/// Only the authorization endpoint and the account page are valid places to return to, so the
-/// parameter cannot be used as an open redirect.
+/// Only the authorization endpoint, the device page and the account page are valid places to
+/// return to, so the parameter cannot be used as an open redirect.
 pub(super) fn safe_return_to(return_to: Option<&str>) -> String {
     return_to
         .filter(|target| {
-            target.starts_with(&format!("{}?", paths::AUTHORIZE)) || *target == paths::ACCOUNT
+            target.starts_with(&format!("{}?", paths::AUTHORIZE))
+                || target.starts_with(&format!("{}?", paths::DEVICE))
+                || *target == paths::DEVICE
+                || *target == paths::ACCOUNT
         })
         .unwrap_or_default()
         .to_owned()

@@ -8,9 +8,10 @@ mod throttle;
 pub use error::{ADDRESS_IN_USE, StoreError};
 pub use replay::ProofReplay;
 pub use store::{
-    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, FactorStore,
-    GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasskeyStore, PasswordResetStore,
-    PushedRequestStore, RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore,
-    SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
+    AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, DeviceGrantStore,
+    FactorStore, GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasskeyStore,
+    PasswordResetStore, PushedRequestStore, RegistrationOutcome, RegistrationStore,
+    RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch,
+    UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -4,6 +4,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
+use portcullis_core::device_grant::{DeviceGrantRecord, DeviceGrantStatus};
 use portcullis_core::passkey::PasskeyRecord;
 use portcullis_core::pushed_request::{OpenedPushedRequest, PushedRequestRecord};
 use portcullis_core::totp::TotpFactorRecord;
@@ -599,6 +600,52 @@ pub trait PushedRequestStore: Send + Sync {
     async fn purge_pushed_requests(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// Device authorization requests (RFC 8628), from the device's request until its device code is
+/// redeemed, refused or expired.
+#[async_trait]
+pub trait DeviceGrantStore: Send + Sync {
+    /// Stores `grant` unless its client has `max_pending` unexpired ones requested by the same
+    /// `requested_by` at `now`: `false` then (the count is read before the insert). A user code
+    /// already in use is a [`StoreError::Conflict`].
+    async fn start_device_grant(
+        &self,
+        grant: &DeviceGrantRecord,
+        now: UnixSeconds,
+        max_pending: u64,
+    ) -> Result<bool, StoreError>;
+    /// The unexpired grant still waiting for its user under `user_code_hash`.
+    async fn pending_device_grant(
+        &self,
+        user_code_hash: &str,
+        now: UnixSeconds,
+    ) -> Result<Option<DeviceGrantRecord>, StoreError>;
+    /// Records the user's decision on a grant still pending and unexpired at `now`: `false` if it
+    /// was decided already or expired.
+    async fn decide_device_grant(
+        &self,
+        user_code_hash: &str,
+        decision: &DeviceGrantStatus,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError>;
+    /// The grant of `device_code_hash`, whatever its state.
+    async fn find_device_grant(
+        &self,
+        device_code_hash: &str,
+    ) -> Result<Option<DeviceGrantRecord>, StoreError>;
+    /// Records a poll at `now` and the interval from then on.
+    async fn record_device_poll(
+        &self,
+        device_code_hash: &str,
+        now: UnixSeconds,
+        interval_secs: i64,
+    ) -> Result<(), StoreError>;
+    /// Removes a grant once answered for good (tokens, denial, expiry), atomically: `false` if
+    /// it was gone already (another poll took it).
+    async fn end_device_grant(&self, device_code_hash: &str) -> Result<bool, StoreError>;
+    /// Removes grants expired at `now`.
+    async fn purge_device_grants(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -619,6 +666,7 @@ pub trait Store:
     + FactorStore
     + PasskeyStore
     + PushedRequestStore
+    + DeviceGrantStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -5,6 +5,7 @@
 mod client_assertion;
 mod client_authentication;
 mod code_exchange;
+mod device_code;
 mod error;
 mod minting;
 mod refresh;
@@ -65,6 +66,11 @@ pub enum TokenRequest<'a> {
         /// `scope`, at most the original one.
         scope: Option<&'a str>,
     },
+    /// RFC 8628 §3.4.
+    DeviceCode {
+        /// `device_code`.
+        device_code: &'a str,
+    },
     /// RFC 8693 §2.1.
     TokenExchange {
         /// `subject_token`, an access token.
@@ -90,6 +96,7 @@ impl TokenRequest<'_> {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::TokenExchange { .. } => GrantType::TokenExchange,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -134,7 +141,13 @@ impl TokenIssuer<'_> {
         request: TokenRequest<'_>,
     ) -> Result<TokenResponse, TokenError> {
         let result = self.issue_unaudited(client, request).await;
-        if let Err(error) = &result {
+        // A device polling while its user decides is no refusal worth a record (RFC 8628 §3.5).
+        if let Err(error) = &result
+            && !matches!(
+                error.code(),
+                OAuthErrorCode::AuthorizationPending | OAuthErrorCode::SlowDown
+            )
+        {
             self.audit.record(&AuditEvent::TokenRequestRefused {
                 client_id: client.id.clone(),
                 error: error.code().as_str().to_owned(),
@@ -174,6 +187,9 @@ impl TokenIssuer<'_> {
                 refresh_token,
                 scope,
             } => self.refresh(client, refresh_token, scope).await,
+            TokenRequest::DeviceCode { device_code } => {
+                self.redeem_device_code(client, device_code).await
+            }
             TokenRequest::TokenExchange {
                 subject_token,
                 actor_token,

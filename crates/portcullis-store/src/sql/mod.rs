@@ -11,6 +11,7 @@
 
 mod audit;
 mod clients;
+mod device_grants;
 mod factors;
 mod grants;
 mod keys;

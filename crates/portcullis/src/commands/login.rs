@@ -1,6 +1,7 @@
 //! `portcullis login`, `portcullis token` and `portcullis logout`: a native client of the
-//! Authorization Code flow with PKCE and a loopback redirect (RFC 8252 §7.3). Tokens are kept in
-//! the user's config directory with mode 0600 and refreshed when expired.
+//! Authorization Code flow with PKCE and a loopback redirect (RFC 8252 §7.3), or, with
+//! `--device`, of the device authorization grant (RFC 8628) for machines without a browser.
+//! Tokens are kept in the user's config directory with mode 0600 and refreshed when expired.
 
 use anyhow::{Context, bail};
 use axum::extract::Query;
@@ -28,6 +29,20 @@ pub struct LoginArgs {
     /// The scope to ask for.
     #[arg(long, default_value = "openid profile offline_access")]
     scope: String,
+    /// Sign in on another device: print a URL and a code to type there, and wait (RFC 8628).
+    #[arg(long)]
+    device: bool,
+}
+
+/// The answer of the device authorization endpoint (RFC 8628 §3.2).
+#[derive(Debug, Deserialize)]
+struct DeviceCodes {
+    device_code: String,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    expires_in: u64,
+    interval: Option<u64>,
 }
 
 /// What is kept between commands.
@@ -146,6 +161,32 @@ impl LoginArgs {
             .json()
             .await
             .context("the issuer's discovery document is unreadable")?;
+        let response = if self.device {
+            self.sign_in_on_another_device(&http, &metadata).await?
+        } else {
+            self.sign_in_in_the_browser(&http, &metadata).await?
+        };
+        let tokens = stored(
+            None,
+            &issuer,
+            &self.client_id,
+            (
+                &metadata.token_endpoint,
+                metadata.revocation_endpoint.as_deref(),
+            ),
+            response,
+        );
+        save(&tokens)?;
+        println!("Signed in to {issuer}. `portcullis token` prints an access token.");
+        Ok(())
+    }
+
+    /// The Authorization Code flow with PKCE through the browser and a loopback redirect.
+    async fn sign_in_in_the_browser(
+        &self,
+        http: &reqwest::Client,
+        metadata: &ProviderMetadata,
+    ) -> anyhow::Result<TokenResponse> {
         let authorization_endpoint = metadata
             .authorization_endpoint
             .clone()
@@ -203,8 +244,8 @@ impl LoginArgs {
         let code = params
             .get("code")
             .context("the sign-in response has no code")?;
-        let response = token_request(
-            &http,
+        token_request(
+            http,
             &metadata.token_endpoint,
             &[
                 ("grant_type", "authorization_code"),
@@ -214,20 +255,75 @@ impl LoginArgs {
                 ("code_verifier", &verifier),
             ],
         )
-        .await?;
-        let tokens = stored(
-            None,
-            &issuer,
-            &self.client_id,
-            (
-                &metadata.token_endpoint,
-                metadata.revocation_endpoint.as_deref(),
-            ),
-            response,
+        .await
+    }
+
+    /// The device authorization grant (RFC 8628 §3): prints where to go and the code to type,
+    /// then polls at the interval the server asks for until the user decides.
+    async fn sign_in_on_another_device(
+        &self,
+        http: &reqwest::Client,
+        metadata: &ProviderMetadata,
+    ) -> anyhow::Result<TokenResponse> {
+        let endpoint = metadata
+            .device_authorization_endpoint
+            .as_deref()
+            .context("the issuer offers no device sign-in (RFC 8628)")?;
+        let response = http
+            .post(endpoint)
+            .form(&[("client_id", &self.client_id), ("scope", &self.scope)])
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {endpoint}"))?;
+        if !response.status().is_success() {
+            let error: serde_json::Value = response.json().await.unwrap_or_default();
+            bail!(
+                "the device sign-in was refused: {}",
+                error["error"].as_str().unwrap_or("unknown error")
+            );
+        }
+        let codes: DeviceCodes = response
+            .json()
+            .await
+            .context("the device authorization answer is unreadable")?;
+        println!(
+            "To sign in, open {} on any device and type the code {}",
+            codes.verification_uri, codes.user_code
         );
-        save(&tokens)?;
-        println!("Signed in to {issuer}. `portcullis token` prints an access token.");
-        Ok(())
+        if let Some(complete) = &codes.verification_uri_complete {
+            println!("or open {complete}");
+        }
+        std::io::stdout().flush()?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(codes.expires_in);
+        // §3.5: 5 seconds unless the server says otherwise, 5 more after each slow_down.
+        let mut interval = Duration::from_secs(codes.interval.unwrap_or(5).max(1));
+        loop {
+            tokio::time::sleep(interval).await;
+            if tokio::time::Instant::now() >= deadline {
+                bail!("the code expired; run `portcullis login --device` again");
+            }
+            let response = http
+                .post(&metadata.token_endpoint)
+                .form(&[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("device_code", &codes.device_code),
+                    ("client_id", &self.client_id),
+                ])
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {}", metadata.token_endpoint))?;
+            if response.status().is_success() {
+                return Ok(response.json().await?);
+            }
+            let error: serde_json::Value = response.json().await.unwrap_or_default();
+            match error["error"].as_str().unwrap_or("unknown error") {
+                "authorization_pending" => {}
+                "slow_down" => interval += Duration::from_secs(5),
+                "access_denied" => bail!("the sign-in was denied"),
+                "expired_token" => bail!("the code expired; run `portcullis login --device` again"),
+                other => bail!("the token endpoint refused: {other}"),
+            }
+        }
     }
 }
 

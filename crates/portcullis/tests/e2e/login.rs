@@ -174,3 +174,69 @@ pub async fn sign_in_with_the_cli(
     assert!(status.0.success(), "login failed: {}", status.1);
     assert!(status.1.contains("Signed in to"));
 }
+
+/// `portcullis login --device` prints the page and the code, polls while the user allows it in a
+/// browser elsewhere, and stores the user's tokens; a denial ends it with an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_on_another_device() {
+    let server = TestAuthServer::start().await;
+    server.add_client(super::device::tv_client()).await;
+    let dora = server.add_user("dora", &["user"], PASSWORD).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("tokens.json");
+    for (decision, succeeds) in [("deny", false), ("allow", true)] {
+        let mut login = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args([
+                "login",
+                "--device",
+                "--issuer",
+                &server.base_url,
+                "--client-id",
+                "tv",
+                "--scope",
+                "openid offline_access",
+            ])
+            .env("PORTCULLIS_TOKEN_FILE", &token_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn login");
+        let stdout = login.stdout.take().expect("stdout");
+        let (first, code) = tokio::task::spawn_blocking(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut first = String::new();
+            reader.read_line(&mut first).expect("line");
+            let code = first.trim().rsplit(' ').next().expect("code").to_owned();
+            // The rest is read too, so the command can print to the end.
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            (first, code)
+        })
+        .await
+        .expect("instructions");
+        assert!(
+            first.starts_with(&format!("To sign in, open {}/device ", server.base_url)),
+            "{first}"
+        );
+        let (status, page) =
+            super::device::decide(&server, &Browser::new(), "dora", &code, decision).await;
+        assert_eq!(status, 200, "{page}");
+        let output = tokio::task::spawn_blocking(move || login.wait_with_output())
+            .await
+            .expect("join")
+            .expect("login");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.success(), succeeds, "{stderr}");
+        if !succeeds {
+            assert!(stderr.contains("the sign-in was denied"), "{stderr}");
+            assert!(!token_file.exists());
+        }
+    }
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&token_file).expect("read")).expect("json");
+    let claims = super::support::claims_of(stored["access_token"].as_str().expect("access token"));
+    assert_eq!(
+        (&claims["sub"], &claims["client_id"]),
+        (&Value::from(dora.id), &Value::from("tv"))
+    );
+    assert!(stored["refresh_token"].is_string());
+}

@@ -14,6 +14,7 @@ mod client_credentials;
 mod cluster;
 mod code_flow;
 mod console;
+mod device;
 mod discovery;
 mod dpop;
 mod durability;

@@ -434,3 +434,18 @@ pub async fn audit_details(server: &TestAuthServer, kind: &str) -> Vec<String> {
         .map(|record| record.detail)
         .collect()
 }
+
+/// The audit records the server stored, newest first, once its pending events are written.
+pub async fn audit_records(server: &TestAuthServer) -> Vec<portcullis_core::AuditRecord> {
+    server.state.audit.flush().await;
+    let query = portcullis_service::AuditQuery {
+        limit: 200,
+        ..portcullis_service::AuditQuery::default()
+    };
+    server
+        .state
+        .store
+        .search_audit(&query)
+        .await
+        .expect("audit")
+}

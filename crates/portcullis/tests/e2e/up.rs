@@ -154,6 +154,10 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
             && steps[13].contains(r#""expires_in":90"#),
         "step 17, a pushed authorization request: {stdout}"
     );
+    assert!(
+        steps[14].contains(r#""verification_uri":"#) && steps[14].contains(r#""interval":5"#),
+        "step 18, a device authorization request: {stdout}"
+    );
     assert_eq!(
         metadata["authorization_servers"],
         serde_json::json!([format!("http://127.0.0.1:{}", ports[0])])

@@ -39,7 +39,8 @@ pub struct NewClientArgs {
     /// A public client (native or browser app): no secret; PKCE required.
     #[arg(long)]
     public: bool,
-    /// Allowed grant types: client_credentials, authorization_code, refresh_token.
+    /// Allowed grant types: client_credentials, authorization_code, refresh_token,
+    /// urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange.
     #[arg(long = "grant", value_name = "GRANT", required = true, num_args = 1.., value_delimiter = ',')]
     grants: Vec<GrantType>,
     /// Registered redirect URIs (exact match).

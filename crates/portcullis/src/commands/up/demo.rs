@@ -134,7 +134,8 @@ pub async fn seed(
         public(registration(
             CLI_CLIENT,
             ClientKind::Public,
-            user_grants(),
+            // `portcullis login --device` too (RFC 8628).
+            [user_grants(), vec![GrantType::DeviceCode]].concat(),
             &[
                 "openid",
                 "profile",

@@ -113,6 +113,9 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     single-use request_uri, so the browser goes to {issuer}/authorize?client_id=demo-cli&request_uri=...\n\
          curl -s {issuer}/par -d client_id=demo-cli -d response_type=code -d redirect_uri=http://127.0.0.1/callback \
          -d scope=openid -d code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM -d code_challenge_method=S256\n\
+         # 18. sign in on a machine without a browser (RFC 8628): `portcullis login --device` prints {issuer}/device and\n\
+         #     a code to type there in any browser, then polls until you allow it; the device's first request:\n\
+         curl -s {issuer}/device_authorization -d client_id=demo-cli -d scope=openid\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(

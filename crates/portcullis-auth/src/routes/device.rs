@@ -1,0 +1,219 @@
+//! The verification page of the device authorization grant (RFC 8628 §3.3): `GET /device` asks a
+//! signed-in user for the code their device shows (or takes it from `verification_uri_complete`),
+//! shows which application asks for what with the code to compare, and records their decision
+//! (`POST`, CSRF-checked) for the device's next poll.
+
+use super::{error_page, paths, redirect_with, unavailable_page};
+use crate::form::OAuthParams;
+use crate::pages::{self, Page};
+use crate::state::AppState;
+use crate::{browser_session, csrf};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use portcullis_core::email_verification::sign_in_needs_verification;
+use portcullis_core::{ScopeSet, Session, User};
+use portcullis_service::StoreError;
+use portcullis_service::device_authorization::{Lookup, WaitingDevice};
+use std::net::SocketAddr;
+
+/// The code form, or the confirmation when the address carries a `user_code`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = OAuthParams::from_query(query.as_deref().unwrap_or_default()).ok();
+    let typed = params
+        .as_ref()
+        .and_then(|params| params.get("user_code"))
+        .unwrap_or_default()
+        .to_owned();
+    respond(&state, &headers, remote_addr, &typed, None).await
+}
+
+/// A typed code (then the confirmation), or the decision on a confirmed one.
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(params) = OAuthParams::from_form_body(&headers, &body) else {
+        return error_page(&state, StatusCode::BAD_REQUEST, "The form is malformed.");
+    };
+    if !csrf::is_valid(
+        &state.csrf_key,
+        &headers,
+        params.get("csrf_token"),
+        state.settings.secure_cookies(),
+    ) {
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "The form expired or came from another site. Go back and try again.",
+        );
+    }
+    let decision = match params.get("decision") {
+        Some("allow") => Some(true),
+        Some("deny") => Some(false),
+        Some(_) => return error_page(&state, StatusCode::BAD_REQUEST, "Unknown decision."),
+        None => None,
+    };
+    let typed = params.get("user_code").unwrap_or_default();
+    respond(&state, &headers, remote_addr, typed, decision).await
+}
+
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    remote_addr: SocketAddr,
+    typed: &str,
+    decision: Option<bool>,
+) -> Response {
+    let (session, user) = match signed_in(state, headers).await {
+        Ok(Some(signed_in)) => signed_in,
+        Ok(None) => return sign_in_first(typed),
+        Err(error) => return unavailable_page(state, &error),
+    };
+    if typed.is_empty() {
+        return code_form(state, headers, StatusCode::OK, "", None);
+    }
+    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
+    let devices = state.device_authorizations();
+    let device = match devices.look_up(typed, &user, client_ip).await {
+        Ok(Lookup::Found(device)) => device,
+        Ok(Lookup::Unknown) => {
+            return code_form(
+                state,
+                headers,
+                StatusCode::BAD_REQUEST,
+                typed,
+                Some("That code is wrong, expired or used already. Check your device."),
+            );
+        }
+        Ok(Lookup::Locked) => {
+            return error_page(
+                state,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many wrong codes. Wait a few minutes and try again.",
+            );
+        }
+        Err(error) => return unavailable_page(state, &error),
+    };
+    // The MFA policy and the client's `require_mfa` apply as at `/authorize`: a session below
+    // them signs in again, with the second factor (the sign-in reads this device's client).
+    let required =
+        state
+            .settings
+            .sign_in
+            .mfa
+            .required_acr(&user.roles, device.client.require_mfa, None);
+    if session.amr.acr() < required {
+        return sign_in_first(&device.user_code);
+    }
+    match decision {
+        None => confirm_page(state, headers, &device),
+        Some(approve) => match devices.decide(&device, &user, &session, approve).await {
+            Ok(true) if approve => done_page(
+                state,
+                "Device allowed",
+                "You can go back to your device: it is signing in.",
+            ),
+            Ok(true) => done_page(
+                state,
+                "Device denied",
+                "The device was not allowed in. You can close this page.",
+            ),
+            Ok(false) => code_form(
+                state,
+                headers,
+                StatusCode::BAD_REQUEST,
+                "",
+                Some("That code was decided already or expired."),
+            ),
+            Err(error) => unavailable_page(state, &error),
+        },
+    }
+}
+
+/// The session of this browser and its user, when the user may still sign in.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let Some(session) = browser_session::current(state, headers).await? else {
+        return Ok(None);
+    };
+    let user = state
+        .store
+        .find_user_by_id(&session.user_id)
+        .await?
+        .filter(|user| user.disabled_at.is_none())
+        .filter(|user| {
+            !sign_in_needs_verification(state.settings.registration.require_verified_email, user)
+        });
+    Ok(user.map(|user| (session, user)))
+}
+
+/// To the sign-in page, coming back here with the code.
+fn sign_in_first(typed: &str) -> Response {
+    let return_to = if typed.is_empty() {
+        paths::DEVICE.to_owned()
+    } else {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", typed)
+            .finish();
+        format!("{}?{query}", paths::DEVICE)
+    };
+    redirect_with(paths::SIGN_IN, &[("return_to", &return_to)])
+}
+
+fn code_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    typed: &str,
+    error: Option<&str>,
+) -> Response {
+    let (token, cookie) =
+        csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
+    Page {
+        status,
+        title: "Connect a device".to_owned(),
+        body: pages::device_code_form(&token, typed, error),
+        cookies: cookie.into_iter().collect(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+fn confirm_page(state: &AppState, headers: &HeaderMap, device: &WaitingDevice) -> Response {
+    let (token, cookie) =
+        csrf::token_for(&state.csrf_key, headers, state.settings.secure_cookies());
+    let scope = ScopeSet::parse(&device.grant.scope).unwrap_or_default();
+    let scopes: Vec<&str> = scope.iter().collect();
+    Page {
+        status: StatusCode::OK,
+        title: "Allow this device?".to_owned(),
+        body: pages::device_confirm_form(
+            &device.client.id,
+            &scopes,
+            &portcullis_core::device_grant::display_user_code(&device.user_code),
+            &token,
+        ),
+        cookies: cookie.into_iter().collect(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
+fn done_page(state: &AppState, title: &str, message: &str) -> Response {
+    Page {
+        status: StatusCode::OK,
+        title: title.to_owned(),
+        body: pages::message(message),
+        cookies: Vec::new(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
