@@ -25,6 +25,7 @@ static CLIENT: LazyLock<Client> = LazyLock::new(|| {
         dpop_bound_access_tokens: false,
         backchannel_logout_uri: None,
         require_mfa: false,
+        require_pushed_authorization_requests: false,
     }
     .into_client(None, 3600, 0)
     .expect("client")
