@@ -108,14 +108,18 @@ impl DeviceAuthorizations<'_> {
         &self,
         client: &Client,
         request: &DeviceAuthorizationRequest,
-        client_ip: &str,
+        client_ip: IpAddr,
         verification_uri: &str,
     ) -> Result<DeviceAuthorization, DeviceAuthorizationError> {
         let (scope, audiences) = requested(client, request, self.policy)?;
         let now = self.clock.now();
-        // Anyone can ask for a public client: its device codes are counted per address.
+        // Anyone can ask for a public client: its device codes are counted per network (an
+        // IPv4 address, an IPv6 /64).
         let (requested_by, max_pending) = match client.kind {
-            ClientKind::Public => (client_ip.to_owned(), MAX_PENDING_PER_ADDRESS),
+            ClientKind::Public => (
+                AttemptKeys::new("", client_ip).network,
+                MAX_PENDING_PER_ADDRESS,
+            ),
             ClientKind::Confidential => (String::new(), MAX_PENDING_PER_CLIENT),
         };
         let device_code =
@@ -161,9 +165,9 @@ impl DeviceAuthorizations<'_> {
     }
 
     /// The device waiting for the user code `typed` by `user` from `client_ip`. A user code has
-    /// about 35 bits, so guesses are throttled (RFC 8628 §5.1): each lookup is counted as a
-    /// failure for the user and their network before it is made and given back when it finds a
-    /// device; wrong codes are audited.
+    /// about 35 bits, so guesses are throttled (RFC 8628 §5.1): every lookup counts against the
+    /// user and their network, found or not (anyone can get a right code of their own, which
+    /// must not wipe the count of wrong ones); wrong codes are audited.
     ///
     /// # Errors
     /// Store failures.
@@ -174,19 +178,14 @@ impl DeviceAuthorizations<'_> {
         client_ip: IpAddr,
     ) -> Result<Lookup, StoreError> {
         let now = self.clock.now();
-        let mut keys = AttemptKeys::new("", client_ip);
-        // A username never holds a space: this counter is the user's alone.
-        keys.account = format!("device code of {}", user.id);
+        let keys = AttemptKeys::for_purpose("device-code", &user.id, client_ip);
         match self.throttle.reserve(&keys, now).await? {
             ThrottleDecision::Locked(_) => return Ok(Lookup::Locked),
             ThrottleDecision::Allow(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
             ThrottleDecision::Allow(_) => {}
         }
         match self.waiting(typed).await? {
-            Some(device) => {
-                self.throttle.succeeded(&keys, now).await?;
-                Ok(Lookup::Found(Box::new(device)))
-            }
+            Some(device) => Ok(Lookup::Found(Box::new(device))),
             None => {
                 self.audit.record(&AuditEvent::DeviceCodeUnknown {
                     user_id: user.id.clone(),
@@ -198,11 +197,8 @@ impl DeviceAuthorizations<'_> {
     }
 
     /// The device waiting for the user code `typed` (in any case, with or without its dash),
-    /// unthrottled: only for a code a throttled lookup found already.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn waiting(&self, typed: &str) -> Result<Option<WaitingDevice>, StoreError> {
+    /// unthrottled.
+    async fn waiting(&self, typed: &str) -> Result<Option<WaitingDevice>, StoreError> {
         let Some(user_code) = normalize_user_code(typed) else {
             return Ok(None);
         };

@@ -18,10 +18,11 @@ use portcullis_service::StoreError;
 use portcullis_service::device_authorization::{Lookup, WaitingDevice};
 use std::net::SocketAddr;
 
-/// The code form, or the confirmation when the address carries a `user_code`.
+/// The code form, filled in when the address carries a `user_code`
+/// (`verification_uri_complete`). Looking the code up is left to the form's `POST`: a lookup
+/// counts against the user's allowance of guesses, which a cross-site link must not spend.
 pub(super) async fn page(
     State(state): State<AppState>,
-    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -29,9 +30,12 @@ pub(super) async fn page(
     let typed = params
         .as_ref()
         .and_then(|params| params.get("user_code"))
-        .unwrap_or_default()
-        .to_owned();
-    respond(&state, &headers, remote_addr, &typed, None).await
+        .unwrap_or_default();
+    match signed_in(&state, &headers).await {
+        Ok(Some(_)) => code_form(&state, &headers, StatusCode::OK, typed, None),
+        Ok(None) => sign_in_first(typed, None),
+        Err(error) => unavailable_page(&state, &error),
+    }
 }
 
 /// A typed code (then the confirmation), or the decision on a confirmed one.
@@ -75,7 +79,7 @@ async fn respond(
 ) -> Response {
     let (session, user) = match signed_in(state, headers).await {
         Ok(Some(signed_in)) => signed_in,
-        Ok(None) => return sign_in_first(typed),
+        Ok(None) => return sign_in_first(typed, None),
         Err(error) => return unavailable_page(state, &error),
     };
     if typed.is_empty() {
@@ -112,7 +116,7 @@ async fn respond(
             .mfa
             .required_acr(&user.roles, device.client.require_mfa, None);
     if session.amr.acr() < required {
-        return sign_in_first(&device.user_code);
+        return sign_in_first(&device.user_code, Some(&device.client.id));
     }
     match decision {
         None => confirm_page(state, headers, &device),
@@ -158,14 +162,20 @@ async fn signed_in(
     Ok(user.map(|user| (session, user)))
 }
 
-/// To the sign-in page, coming back here with the code.
-fn sign_in_first(typed: &str) -> Response {
-    let return_to = if typed.is_empty() {
+/// To the sign-in page, coming back here with the code and, when a second factor is needed, the
+/// device's client (whose `require_mfa` the sign-in then applies).
+fn sign_in_first(typed: &str, client_id: Option<&str>) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if !typed.is_empty() {
+        query.append_pair("user_code", typed);
+    }
+    if let Some(client_id) = client_id {
+        query.append_pair("client_id", client_id);
+    }
+    let query = query.finish();
+    let return_to = if query.is_empty() {
         paths::DEVICE.to_owned()
     } else {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("user_code", typed)
-            .finish();
         format!("{}?{query}", paths::DEVICE)
     };
     redirect_with(paths::SIGN_IN, &[("return_to", &return_to)])

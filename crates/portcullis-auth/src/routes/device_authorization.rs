@@ -44,7 +44,7 @@ async fn started(
         resources: params.all("resource"),
         audiences: params.all("audience"),
     };
-    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
+    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
     let verification_uri = state.settings.endpoint(super::paths::DEVICE);
     let refused = |error: &str| {
         state.audit.record(&AuditEvent::DeviceAuthorizationRefused {
@@ -54,7 +54,7 @@ async fn started(
     };
     match state
         .device_authorizations()
-        .start(&client, &request, &client_ip, &verification_uri)
+        .start(&client, &request, client_ip, &verification_uri)
         .await
     {
         // RFC 6749 §5.1 applies to a response carrying a secret: not cached.

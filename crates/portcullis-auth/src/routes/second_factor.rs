@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use portcullis_core::{Acr, AuditEvent, AuthMethod, AuthMethods, Client, User};
+use portcullis_core::{Acr, AuditEvent, AuthMethod, AuthMethods, User};
 use portcullis_service::{FactorError, StoreError};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -72,13 +72,16 @@ pub(super) async fn after_password(
 /// The level the MFA policy sets for this sign-in: for the user, and, when it continues an
 /// authorization request, for its client (`require_mfa`).
 async fn forced_acr(state: &AppState, user: &User, return_to: &str) -> Result<Acr, StoreError> {
+    // The device page names its device's client too: naming another can only raise the
+    // user's own requirement.
     let request = return_to
         .strip_prefix(paths::AUTHORIZE)
+        .or_else(|| return_to.strip_prefix(paths::DEVICE))
         .and_then(|rest| rest.strip_prefix('?'))
         .and_then(|query| OAuthParams::from_query(query).ok());
     let client = match request.as_ref().and_then(|params| params.get("client_id")) {
         Some(id) => state.store.find_client(id).await?,
-        None => device_client(state, return_to).await?,
+        None => None,
     };
     let client_requires = client.is_some_and(|client| client.require_mfa);
     Ok(state
@@ -86,25 +89,6 @@ async fn forced_acr(state: &AppState, user: &User, return_to: &str) -> Result<Ac
         .sign_in
         .mfa
         .required_acr(&user.roles, client_requires, None))
-}
-
-/// The client of the device whose user code the device page sent here with (RFC 8628 §3.3).
-async fn device_client(state: &AppState, return_to: &str) -> Result<Option<Client>, StoreError> {
-    let typed = return_to
-        .strip_prefix(paths::DEVICE)
-        .and_then(|rest| rest.strip_prefix('?'))
-        .and_then(|query| OAuthParams::from_query(query).ok())
-        .and_then(|params| params.get("user_code").map(str::to_owned));
-    Ok(match typed {
-        // Unthrottled, but each guess here costs a whole password sign-in and reveals only
-        // whether a second factor is asked for: the device page's own lookup is throttled.
-        Some(typed) => state
-            .device_authorizations()
-            .waiting(&typed)
-            .await?
-            .map(|device| device.client),
-        None => None,
-    })
 }
 
 /// The pending sign-in of this request and its user (still enabled), if any.

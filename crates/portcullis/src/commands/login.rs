@@ -294,7 +294,9 @@ impl LoginArgs {
             println!("or open {complete}");
         }
         std::io::stdout().flush()?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(codes.expires_in);
+        // At most an hour, whatever the server says.
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(codes.expires_in.min(3600));
         // §3.5: 5 seconds unless the server says otherwise, 5 more after each slow_down.
         let mut interval = Duration::from_secs(codes.interval.unwrap_or(5).max(1));
         loop {
@@ -314,6 +316,10 @@ impl LoginArgs {
                 .with_context(|| format!("cannot reach {}", metadata.token_endpoint))?;
             if response.status().is_success() {
                 return Ok(response.json().await?);
+            }
+            // A server briefly unavailable is asked again at the next interval.
+            if response.status().is_server_error() {
+                continue;
             }
             let error: serde_json::Value = response.json().await.unwrap_or_default();
             match error["error"].as_str().unwrap_or("unknown error") {

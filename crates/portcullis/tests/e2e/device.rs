@@ -74,8 +74,8 @@ async fn poll(server: &TestAuthServer, client_id: &str, device_code: &str) -> (u
     (status, response.json().await.expect("json"))
 }
 
-/// Opens the verification page for `user_code` as `username` (signing in on the way) and
-/// answers `decision` on its confirmation: the final page.
+/// Opens the verification page for `user_code` as `username` (signing in on the way), sends
+/// the code and answers `decision` on its confirmation: the final page.
 pub async fn decide(
     server: &TestAuthServer,
     browser: &Browser,
@@ -83,13 +83,41 @@ pub async fn decide(
     user_code: &str,
     decision: &str,
 ) -> (u16, String) {
-    let url = server.url(&format!("/device?user_code={user_code}"));
-    let (status, confirm) = browser
-        .open_signed_in(&server.base_url, &url, (username, PASSWORD))
-        .await;
+    let (status, confirm) = confirmation(server, browser, username, user_code).await;
     assert_eq!(status, 200, "{confirm}");
     let mut fields = hidden_fields(&confirm);
     fields.push(("decision".into(), decision.into()));
+    let response = browser.post(&server.url("/device"), &fields).await;
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("page"))
+}
+
+/// Opens `/device?user_code=` as `username` (signing in on the way): the form comes filled in,
+/// and sending it gives the confirmation page (or the refusal).
+async fn confirmation(
+    server: &TestAuthServer,
+    browser: &Browser,
+    username: &str,
+    user_code: &str,
+) -> (u16, String) {
+    let url = server.url(&format!("/device?user_code={user_code}"));
+    let (status, form) = browser
+        .open_signed_in(&server.base_url, &url, (username, PASSWORD))
+        .await;
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains(&format!("value=\"{user_code}\"")), "{form}");
+    send_code(server, browser, &form, user_code).await
+}
+
+/// Sends `user_code` through the code form `form`.
+async fn send_code(
+    server: &TestAuthServer,
+    browser: &Browser,
+    form: &str,
+    user_code: &str,
+) -> (u16, String) {
+    let mut fields = hidden_fields(form);
+    fields.push(("user_code".into(), user_code.into()));
     let response = browser.post(&server.url("/device"), &fields).await;
     let status = response.status().as_u16();
     (status, response.text().await.expect("page"))
@@ -154,10 +182,7 @@ async fn a_device_gets_tokens_once_its_user_types_the_code_and_allows_it() {
     // does, with the application and what it asks for.
     let browser = Browser::new();
     let typed = user_code.replace('-', "").to_lowercase();
-    let url = server.url(&format!("/device?user_code={typed}"));
-    let (status, confirm) = browser
-        .open_signed_in(&server.base_url, &url, ("alice", PASSWORD))
-        .await;
+    let (status, confirm) = confirmation(&server, &browser, "alice", &typed).await;
     assert_eq!(status, 200, "{confirm}");
     assert!(
         confirm.contains(&format!("<code>{user_code}</code>"))
@@ -271,9 +296,7 @@ async fn denied_expired_foreign_and_mistyped_codes_get_no_tokens() {
     // Expired: the page no longer knows the code, the device gets expired_token.
     clock.advance(601);
     let user_code = codes["user_code"].as_str().expect("user code");
-    let (status, page) = browser
-        .page(&server.url(&format!("/device?user_code={user_code}")))
-        .await;
+    let (status, page) = confirmation(&server, &browser, "bob", user_code).await;
     assert_eq!(status, 400);
     assert!(
         page.contains("That code is wrong, expired or used already"),
@@ -315,24 +338,40 @@ async fn denied_expired_foreign_and_mistyped_codes_get_no_tokens() {
         "authorization_pending"
     );
 
-    // Wrong codes are audited and, past the throttle's allowance, refused even when right.
+    // Wrong codes are audited and, past the throttle's allowance, refused even when right; a
+    // right code of one's own does not clear the count. (The test throttle locks after 4.)
+    server.add_user("mallory", &["user"], PASSWORD).await;
+    let guesser = Browser::new();
+    let (status, _) = confirmation(&server, &guesser, "mallory", "BBBB-BBBB").await;
+    assert_eq!(status, 400);
+    let (status, _) = confirmation(&server, &guesser, "mallory", user_code).await;
+    assert_eq!(status, 200, "a right code: the confirmation");
+    let (_, form) = guesser.page(&server.url("/device")).await;
     let mut statuses = Vec::new();
-    for _ in 0..5 {
-        let (status, _) = browser
-            .page(&server.url("/device?user_code=BBBB-BBBB"))
-            .await;
-        statuses.push(status);
+    while statuses.last() != Some(&429) && statuses.len() < 8 {
+        statuses.push(send_code(&server, &guesser, &form, "BBBB-BBBB").await.0);
     }
-    assert_eq!(statuses[0], 400);
-    assert_eq!(*statuses.last().expect("status"), 429, "{statuses:?}");
-    let (status, _) = browser
-        .page(&server.url(&format!("/device?user_code={user_code}")))
-        .await;
+    assert!(
+        statuses.last() == Some(&429) && statuses.len() <= 4,
+        "the right code cleared nothing: {statuses:?}"
+    );
+    let (status, _) = send_code(&server, &guesser, &form, user_code).await;
     assert_eq!(status, 429, "locked, even for the right code");
+    // A link alone looks nothing up (it only fills the form in): no guesses spent cross-site.
+    let (status, filled) = device_page(&browser, &server, "BBBB-BBBB").await;
+    assert_eq!(status, 200);
+    assert!(filled.contains("value=\"BBBB-BBBB\""), "{filled}");
     assert!(
         audit_records(&server)
             .await
             .iter()
             .any(|record| record.kind == "device_code_unknown")
     );
+}
+
+/// `GET /device?user_code=` in `browser`, already signed in.
+async fn device_page(browser: &Browser, server: &TestAuthServer, user_code: &str) -> (u16, String) {
+    browser
+        .page(&server.url(&format!("/device?user_code={user_code}")))
+        .await
 }
