@@ -44,6 +44,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
     .into_client(Some(SecretHash::of(SECRET)), 3600, 0)
     .expect("benchmark setup");
@@ -70,6 +71,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         outbound_private_networks: true,
         dpop_nonce: false,
         require_pushed_authorization_requests: false,
+        client_registration: Default::default(),
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");
     AppState::build(

@@ -306,9 +306,10 @@ pub fn reset_form(csrf: &str, token: &str, min_length: usize, error: Option<&str
     )
 }
 
-/// The consent form: the user allows or denies `client_id` the listed scopes.
+/// The consent form: the user allows or denies `client` (as `Client::label` names it) the
+/// listed scopes.
 pub fn consent_form(
-    client_id: &str,
+    client: &str,
     scopes: &[&str],
     csrf: &str,
     request: &[(String, String)],
@@ -321,7 +322,7 @@ pub fn consent_form(
          <form method=\"post\" action=\"/authorize\">{hidden}\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",
-        client = escape(client_id),
+        client = escape(client),
         hidden = hidden_fields(&fields),
     )
 }
@@ -344,12 +345,7 @@ pub fn device_code_form(csrf: &str, typed: &str, error: Option<&str>) -> String 
 /// The confirmation of a device: which application, what it asks for, and the code to compare
 /// with the device's (RFC 8628 §5.4: a user sent a link by someone else must see what they
 /// approve).
-pub fn device_confirm_form(
-    client_id: &str,
-    scopes: &[&str],
-    user_code: &str,
-    csrf: &str,
-) -> String {
+pub fn device_confirm_form(client: &str, scopes: &[&str], user_code: &str, csrf: &str) -> String {
     let scopes = scope_items(scopes);
     let fields = [
         ("user_code".to_owned(), user_code.to_owned()),
@@ -362,7 +358,7 @@ pub fn device_confirm_form(
          <form method=\"post\" action=\"/device\">{hidden}\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",
-        client = escape(client_id),
+        client = escape(client),
         code = escape(user_code),
         hidden = hidden_fields(&fields),
     )

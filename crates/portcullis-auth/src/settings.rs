@@ -36,6 +36,9 @@ pub struct AuthSettings {
     pub dpop_nonce: bool,
     /// `/authorize` takes only pushed authorization requests (RFC 9126 §5).
     pub require_pushed_authorization_requests: bool,
+    /// Dynamic client registration (RFC 7591): off, open or with an initial access token, and
+    /// what registered clients may be.
+    pub client_registration: portcullis_core::client_metadata::DynamicRegistrationPolicy,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

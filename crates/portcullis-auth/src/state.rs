@@ -266,6 +266,20 @@ impl AppState {
         }
     }
 
+    /// Dynamic client registration (RFC 7591, RFC 7592).
+    pub fn client_self_registration(
+        &self,
+    ) -> portcullis_service::client_registration::ClientSelfRegistration<'_> {
+        portcullis_service::client_registration::ClientSelfRegistration {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            audit: &self.audit,
+            policy: &self.settings.client_registration,
+            max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,
+            throttle: self.sign_in_throttle.as_ref(),
+        }
+    }
+
     /// Device authorization requests (RFC 8628).
     pub fn device_authorizations(
         &self,

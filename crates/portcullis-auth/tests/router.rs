@@ -34,6 +34,7 @@ fn registration(id: &str, kind: ClientKind, grants: Vec<GrantType>) -> ClientReg
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

@@ -65,6 +65,29 @@ pub enum AuditEvent {
         /// The scope.
         scope: String,
     },
+    /// A client registered itself (RFC 7591).
+    ClientSelfRegistered {
+        /// The new client.
+        client_id: String,
+        /// The peer address.
+        remote_addr: String,
+    },
+    /// A self-registration (RFC 7591) or its management (RFC 7592) was refused.
+    ClientRegistrationRefused {
+        /// The client, for management requests.
+        client_id: Option<String>,
+        /// The error code returned.
+        error: String,
+        /// The peer address.
+        remote_addr: String,
+    },
+    /// A self-registered client changed or deleted its registration (RFC 7592).
+    ClientRegistrationManaged {
+        /// The client.
+        client_id: String,
+        /// `update` or `delete`.
+        action: String,
+    },
     /// A device authorization request (RFC 8628 §3.1) was refused after the client
     /// authenticated.
     DeviceAuthorizationRefused {
@@ -308,6 +331,9 @@ impl AuditEvent {
             | AuditEvent::TokenRequestRefused { .. }
             | AuditEvent::PushedRequestRefused { .. }
             | AuditEvent::DeviceAuthorizationRefused { .. }
+            | AuditEvent::ClientSelfRegistered { .. }
+            | AuditEvent::ClientRegistrationRefused { .. }
+            | AuditEvent::ClientRegistrationManaged { .. }
             | AuditEvent::TokenRevoked { .. } => None,
         }
     }
@@ -319,6 +345,8 @@ impl AuditEvent {
             | AuditEvent::TokenRequestRefused { client_id, .. }
             | AuditEvent::PushedRequestRefused { client_id, .. }
             | AuditEvent::DeviceAuthorizationRefused { client_id, .. }
+            | AuditEvent::ClientSelfRegistered { client_id, .. }
+            | AuditEvent::ClientRegistrationManaged { client_id, .. }
             | AuditEvent::ConsentGranted { client_id, .. }
             | AuditEvent::DeviceDecided { client_id, .. }
             | AuditEvent::CodeIssued { client_id, .. }
@@ -327,7 +355,8 @@ impl AuditEvent {
             | AuditEvent::TokenRevoked { client_id, .. }
             | AuditEvent::BackchannelLogoutDelivered { client_id, .. }
             | AuditEvent::BackchannelLogoutFailed { client_id, .. } => Some(client_id),
-            AuditEvent::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
+            AuditEvent::ClientAuthenticationFailed { client_id, .. }
+            | AuditEvent::ClientRegistrationRefused { client_id, .. } => client_id.as_deref(),
             AuditEvent::SignIn { .. }
             | AuditEvent::DeviceCodeUnknown { .. }
             | AuditEvent::Logout { .. }

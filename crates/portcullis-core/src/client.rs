@@ -87,6 +87,9 @@ pub enum ClientError {
     /// The back-channel logout URI is not acceptable.
     #[error("invalid backchannel_logout_uri `{0}`: {1}")]
     InvalidBackchannelLogoutUri(String, &'static str),
+    /// The name is too long or holds control characters.
+    #[error("client_name: at most 100 characters, no control characters")]
+    InvalidName,
     /// The token lifetime is outside 1 second .. the server's maximum.
     #[error("access token lifetime must be between 1 and {0} seconds")]
     InvalidLifetime(i64),
@@ -109,6 +112,7 @@ impl ClientError {
             }
             ClientError::InvalidKeys(_) => "jwks",
             ClientError::InvalidBackchannelLogoutUri(..) => "backchannel_logout_uri",
+            ClientError::InvalidName => "client_name",
         }
     }
 }
@@ -150,6 +154,12 @@ pub struct Client {
     /// RFC 9126 §6 `require_pushed_authorization_requests`: this client's authorization requests
     /// are taken only when pushed first.
     pub require_pushed_authorization_requests: bool,
+    /// A name to show users (RFC 7591 §2 `client_name`); for a self-registered client, its own
+    /// unverified claim.
+    pub client_name: Option<String>,
+    /// For a client that registered itself (RFC 7591), the hash of its registration access
+    /// token (RFC 7592 §3); `None` for clients an administrator registered.
+    pub registration_token_hash: Option<SecretHash>,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -178,6 +188,22 @@ impl Client {
             (None, Some(_), ClientKind::Confidential) => AuthenticationMethod::PrivateKeyJwt,
             _ => AuthenticationMethod::None,
         }
+    }
+
+    /// How pages name the client to users: its name, else its id; a self-registered client's
+    /// name is its own claim, and said to be.
+    pub fn label(&self) -> String {
+        let name = self.client_name.as_deref().unwrap_or(&self.id);
+        if self.is_self_registered() {
+            format!("{name} (a name the application gave itself)")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// Whether the client registered itself (RFC 7591).
+    pub fn is_self_registered(&self) -> bool {
+        self.registration_token_hash.is_some()
     }
 
     /// Whether the client may use `grant`.
@@ -219,6 +245,8 @@ pub struct ClientRegistration {
     pub require_mfa: bool,
     /// Authorization requests only when pushed (RFC 9126 §6).
     pub require_pushed_authorization_requests: bool,
+    /// A name to show users.
+    pub client_name: Option<String>,
 }
 
 impl ClientRegistration {
@@ -270,6 +298,12 @@ impl ClientRegistration {
             validate_backchannel_logout_uri(uri)
                 .map_err(|reason| ClientError::InvalidBackchannelLogoutUri(uri.clone(), reason))?;
         }
+        if let Some(name) = &self.client_name
+            && (name.chars().count() > crate::client_metadata::MAX_CLIENT_NAME_CHARS
+                || name.chars().any(char::is_control))
+        {
+            return Err(ClientError::InvalidName);
+        }
         if let Some(lifetime) = self.access_token_lifetime_secs
             && !(1..=max_lifetime_secs).contains(&lifetime)
         {
@@ -297,6 +331,8 @@ impl ClientRegistration {
             backchannel_logout_uri: self.backchannel_logout_uri,
             require_mfa: self.require_mfa,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            client_name: self.client_name,
+            registration_token_hash: None,
             created_at: now,
         })
     }
@@ -392,6 +428,7 @@ mod tests {
             backchannel_logout_uri: None,
             require_mfa: false,
             require_pushed_authorization_requests: false,
+            client_name: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod client;
 pub mod client_address;
 pub mod client_keys;
+pub mod client_metadata;
 pub mod clock;
 pub mod cluster;
 pub mod device_grant;

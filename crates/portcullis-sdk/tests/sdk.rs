@@ -72,6 +72,7 @@ fn service(scopes: &[&str]) -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

@@ -244,6 +244,7 @@ fn service(kind: ClientKind) -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
             backchannel_logout_uri: None,
             require_mfa: false,
             require_pushed_authorization_requests: false,
+            client_name: None,
         },
         secret: secret.map(str::to_owned),
     }

@@ -86,6 +86,7 @@ fn client(id: &str, kind: ClientKind) -> Client {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
     .into_client(secret, 3600, 2_000)
     .expect("client")
@@ -357,6 +358,7 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
         backchannel_logout_uri: Some("https://app.example/backchannel".into()),
         require_mfa: true,
         require_pushed_authorization_requests: true,
+        client_name: Some("Application".into()),
         created_at: original.created_at + 999,
         ..original.clone()
     };
@@ -376,9 +378,39 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
     );
     let missing = Client {
         id: "nobody".into(),
-        ..changed
+        ..changed.clone()
     };
     assert!(!store.update_client(&missing).await.expect("update"));
+
+    // A self-registered client keeps its registration token through updates, and is counted.
+    assert_eq!(
+        store.count_self_registered_clients().await.expect("count"),
+        0
+    );
+    let token_hash = portcullis_core::SecretHash::of("registration token");
+    let registered = Client {
+        id: "dyn-1".into(),
+        registration_token_hash: Some(token_hash.clone()),
+        ..original.clone()
+    };
+    store.create_client(&registered).await.expect("create");
+    assert_eq!(
+        store.count_self_registered_clients().await.expect("count"),
+        1
+    );
+    let renamed = Client {
+        client_name: Some("Renamed".into()),
+        registration_token_hash: None,
+        ..registered.clone()
+    };
+    assert!(store.update_client(&renamed).await.expect("update"));
+    let stored = store
+        .find_client("dyn-1")
+        .await
+        .expect("find")
+        .expect("client");
+    assert_eq!(stored.client_name.as_deref(), Some("Renamed"));
+    assert_eq!(stored.registration_token_hash, Some(token_hash));
 }
 
 async fn signing_keys_round_trip(store: &dyn Store) {

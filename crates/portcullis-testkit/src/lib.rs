@@ -99,6 +99,8 @@ pub struct TestOptions {
     pub passkey_user_verification: portcullis_core::passkey::UserVerification,
     /// `/authorize` takes only pushed authorization requests.
     pub require_pushed_authorization_requests: bool,
+    /// Dynamic client registration (RFC 7591); off by default.
+    pub client_registration: portcullis_core::client_metadata::DynamicRegistrationPolicy,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -163,6 +165,8 @@ impl Default for TestOptions {
             mfa: portcullis_core::MfaPolicy::default(),
             passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
             require_pushed_authorization_requests: false,
+            client_registration:
+                portcullis_core::client_metadata::DynamicRegistrationPolicy::default(),
         }
     }
 }
@@ -277,6 +281,7 @@ impl TestAuthServer {
             outbound_private_networks: options.outbound_private_networks,
             dpop_nonce: options.dpop_nonce,
             require_pushed_authorization_requests: options.require_pushed_authorization_requests,
+            client_registration: options.client_registration.clone(),
         };
         let state = AppState::build(
             store.clone(),

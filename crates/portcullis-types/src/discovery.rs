@@ -70,6 +70,9 @@ pub struct ProviderMetadata {
     /// URL of the pushed authorization request endpoint (RFC 9126 §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_endpoint: Option<String>,
+    /// URL of the dynamic client registration endpoint (RFC 8414 §2, RFC 7591).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     /// URL of the device authorization endpoint (RFC 8628 §4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_authorization_endpoint: Option<String>,

@@ -52,6 +52,10 @@ pub struct ClientView {
     pub require_mfa: bool,
     /// Its authorization requests are taken only when pushed (RFC 9126 §6).
     pub require_pushed_authorization_requests: bool,
+    /// A name to show users.
+    pub client_name: Option<String>,
+    /// It registered itself (RFC 7591) rather than by an administrator.
+    pub self_registered: bool,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -82,6 +86,8 @@ impl From<Client> for ClientView {
             backchannel_logout_uri: client.backchannel_logout_uri,
             require_mfa: client.require_mfa,
             require_pushed_authorization_requests: client.require_pushed_authorization_requests,
+            self_registered: client.registration_token_hash.is_some(),
+            client_name: client.client_name,
             id: client.id,
             redirect_uris: client.redirect_uris,
             audiences: client.audiences,
@@ -140,6 +146,8 @@ pub struct NewClientBody {
     /// Its authorization requests are taken only when pushed (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// A name to show users (at most 100 characters).
+    pub client_name: Option<String>,
 }
 
 /// A registered client, with its secret shown this once.
@@ -213,6 +221,7 @@ impl NewClientBody {
             backchannel_logout_uri: self.backchannel_logout_uri,
             require_mfa: self.require_mfa,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            client_name: self.client_name,
         })
     }
 }

@@ -134,6 +134,7 @@ pub(super) async fn create(
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     };
     match signed.admin(&state).create_client(registration).await {
         Ok(created) => match created.secret {
@@ -168,7 +169,8 @@ pub(super) async fn show(
              <tr><th>Scopes</th><td>{scopes}</td></tr><tr><th>Audiences</th><td>{audiences}</td></tr>\
              <tr><th>First party</th><td>{first_party}</td></tr>\
              <tr><th>Second factor</th><td>{mfa}</td></tr>\
-             <tr><th>Pushed requests</th><td>{par}</td></tr></table>{rotate}{delete}</div>{edit}",
+             <tr><th>Pushed requests</th><td>{par}</td></tr>\
+             <tr><th>Registered</th><td>{origin}</td></tr></table>{rotate}{delete}</div>{edit}",
             kind = client.kind,
             grants = escape(&grants(&client)),
             redirects = escape(&client.redirect_uris.join(" ")),
@@ -179,6 +181,11 @@ pub(super) async fn show(
                 "required of every user"
             } else {
                 "as the MFA policy says"
+            },
+            origin = match (&client.client_name, client.is_self_registered()) {
+                (Some(name), true) => format!("by itself (RFC 7591), as “{}”", escape(name)),
+                (None, true) => "by itself (RFC 7591)".to_owned(),
+                (_, false) => "by an administrator".to_owned(),
             },
             par = if client.require_pushed_authorization_requests {
                 "required"
@@ -274,6 +281,7 @@ pub(super) async fn act(
                 require_pushed_authorization_requests: form
                     .get("require_pushed_authorization_requests")
                     == Some("yes"),
+                client_name: existing.client_name,
             };
             match admin.update_client(registration).await {
                 Ok(_) => see_other(&back),

@@ -99,6 +99,7 @@ pub async fn register(
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     };
     let actor = Actor::system("console");
     crate::admin_api::administration(state, &actor)

@@ -226,7 +226,7 @@ fn consent_page(
         status: StatusCode::OK,
         title: "Allow access?".to_owned(),
         body: pages::consent_form(
-            &client.id,
+            &client.label(),
             &scopes,
             &token,
             &params.pairs_except(&FORM_ONLY),

@@ -208,7 +208,7 @@ fn confirm_page(state: &AppState, headers: &HeaderMap, device: &WaitingDevice) -
         status: StatusCode::OK,
         title: "Allow this device?".to_owned(),
         body: pages::device_confirm_form(
-            &device.client.id,
+            &device.client.label(),
             &scopes,
             &portcullis_core::device_grant::display_user_code(&device.user_code),
             &token,

@@ -55,6 +55,9 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
         code_challenge_methods_supported: strings(&["S256"]),
         pushed_authorization_request_endpoint: Some(settings.endpoint(paths::PAR)),
         device_authorization_endpoint: Some(settings.endpoint(paths::DEVICE_AUTHORIZATION)),
+        registration_endpoint: (settings.client_registration.mode
+            != portcullis_core::client_metadata::DynamicRegistrationMode::Off)
+            .then(|| settings.endpoint(paths::CLIENT_REGISTRATION)),
         require_pushed_authorization_requests: settings.require_pushed_authorization_requests,
         dpop_signing_alg_values_supported: algorithms.clone(),
         subject_types_supported: strings(&["public"]),

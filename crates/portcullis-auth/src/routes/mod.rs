@@ -3,6 +3,7 @@
 mod account;
 mod account_factors;
 mod authorize;
+mod client_registration;
 mod device;
 mod device_authorization;
 mod discovery;
@@ -53,6 +54,8 @@ pub mod paths {
     pub const TOKEN: &str = "/token";
     /// Pushed authorization requests (RFC 9126).
     pub const PAR: &str = "/par";
+    /// Dynamic client registration (RFC 7591 §3); a client's own registration below it (RFC 7592).
+    pub const CLIENT_REGISTRATION: &str = "/oauth/register";
     /// Device authorization endpoint (RFC 8628 §3.1).
     pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
     /// Where a user types a device's user code (RFC 8628 §3.3).
@@ -162,6 +165,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::DEVICE, get(device::page).post(device::submit))
         .route(
+            paths::CLIENT_REGISTRATION,
+            post(client_registration::register),
+        )
+        .route(
+            "/oauth/register/{client_id}",
+            get(client_registration::read)
+                .put(client_registration::update)
+                .delete(client_registration::delete),
+        )
+        .route(
             paths::USERINFO,
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
@@ -188,13 +201,22 @@ async fn not_found() -> (StatusCode, axum::Json<serde_json::Value>) {
     )
 }
 
-/// 429 in the token endpoint's error format, for a client with too many requests waiting.
-pub(crate) fn too_many_requests(description: &str) -> Response {
+/// An OAuth-style JSON error: `{"error": code, "error_description": description}`.
+pub(crate) fn error_json(status: StatusCode, code: &str, description: &str) -> Response {
     let body = serde_json::json!({
-        "error": "temporarily_unavailable",
+        "error": code,
         "error_description": description,
     });
-    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+    (status, axum::Json(body)).into_response()
+}
+
+/// 429 in the token endpoint's error format, for a client with too many requests waiting.
+pub(crate) fn too_many_requests(description: &str) -> Response {
+    error_json(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        description,
+    )
 }
 
 /// A 303 redirect to `uri` with `params` appended to its query.

@@ -33,6 +33,7 @@ fn client(kind: ClientKind) -> Client {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
     .into_client(
         (kind == ClientKind::Confidential).then(|| crate::SecretHash::of("s")),

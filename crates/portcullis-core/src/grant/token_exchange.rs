@@ -184,6 +184,7 @@ mod tests {
             backchannel_logout_uri: None,
             require_mfa: false,
             require_pushed_authorization_requests: false,
+            client_name: None,
         }
         .into_client(Some(SecretHash::of("s")), 3600, 0)
         .expect("client")

@@ -205,6 +205,7 @@ pub fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

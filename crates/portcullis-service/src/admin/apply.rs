@@ -535,6 +535,7 @@ fn client_differences(current: &Client, wanted: &Client) -> Vec<&'static str> {
             current.require_pushed_authorization_requests
                 != wanted.require_pushed_authorization_requests,
         ),
+        ("client_name", current.client_name != wanted.client_name),
     ]
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))

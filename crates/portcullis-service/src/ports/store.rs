@@ -98,14 +98,16 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// A page of clients by id, in byte order, by index.
     async fn search_clients(&self, search: &ClientSearch) -> Result<Vec<Client>, StoreError>;
-    /// Replaces a client's registration (everything but its id, type, secret and creation
-    /// time); `false` if there is no such client.
+    /// Replaces a client's registration (everything but its id, type, secret, registration
+    /// access token and creation time); `false` if there is no such client.
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
     /// Deletes a client; `false` if there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
     /// Replaces a confidential client's secret hash; `false` if there is no such confidential client.
     async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash)
     -> Result<bool, StoreError>;
+    /// How many clients registered themselves (RFC 7591) and are still kept.
+    async fn count_self_registered_clients(&self) -> Result<u64, StoreError>;
 }
 
 /// Signing keys, private halves sealed.

@@ -11,7 +11,8 @@ const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris,
                               access_token_lifetime_secs, created_at, first_party, \
                               post_logout_redirect_uris, id_token_algorithm, jwks, jwks_uri, \
                               dpop_bound_access_tokens, backchannel_logout_uri, require_mfa, \
-                              require_pushed_authorization_requests";
+                              require_pushed_authorization_requests, client_name, \
+                              registration_token_hash";
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -68,6 +69,14 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
             .try_get::<i64, _>("require_pushed_authorization_requests")
             .map_err(unavailable)?
             != 0,
+        client_name: row.try_get("client_name").map_err(unavailable)?,
+        registration_token_hash: row
+            .try_get::<Option<Vec<u8>>, _>("registration_token_hash")
+            .map_err(unavailable)?
+            .map(|bytes| {
+                SecretHash::from_bytes(&bytes).ok_or_else(|| corrupt("registration token hash"))
+            })
+            .transpose()?,
         id,
     })
 }
@@ -106,7 +115,7 @@ impl ClientStore for SqlStore {
              access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
              id_token_algorithm = $8, jwks = $9, jwks_uri = $10, dpop_bound_access_tokens = $11, \
              backchannel_logout_uri = $12, require_mfa = $13, \
-             require_pushed_authorization_requests = $14 WHERE id = $15",
+             require_pushed_authorization_requests = $14, client_name = $15 WHERE id = $16",
         )
         .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
@@ -128,6 +137,7 @@ impl ClientStore for SqlStore {
         .bind(client.backchannel_logout_uri.clone())
         .bind(i64::from(client.require_mfa))
         .bind(i64::from(client.require_pushed_authorization_requests))
+        .bind(client.client_name.clone())
         .bind(&client.id)
         .execute(&self.pool)
         .await
@@ -139,7 +149,7 @@ impl ClientStore for SqlStore {
         let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18)"
+             $13, $14, $15, $16, $17, $18, $19, $20)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -164,6 +174,13 @@ impl ClientStore for SqlStore {
         .bind(client.backchannel_logout_uri.clone())
         .bind(i64::from(client.require_mfa))
         .bind(i64::from(client.require_pushed_authorization_requests))
+        .bind(client.client_name.clone())
+        .bind(
+            client
+                .registration_token_hash
+                .as_ref()
+                .map(|hash| hash.as_bytes().to_vec()),
+        )
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;
@@ -199,6 +216,18 @@ impl ClientStore for SqlStore {
             )
             .await?;
         rows.iter().map(client_from_row).collect()
+    }
+
+    async fn count_self_registered_clients(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query(
+            "SELECT COUNT(*) AS registered FROM clients WHERE registration_token_hash IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .try_get("registered")
+        .map_err(unavailable)?;
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {

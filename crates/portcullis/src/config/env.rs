@@ -42,6 +42,8 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
         &["auth", "require_pushed_authorization_requests"],
         Kind::Boolean,
     ),
+    (&["client_registration", "mode"], Kind::Text),
+    (&["client_registration", "max_clients"], Kind::Integer),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),

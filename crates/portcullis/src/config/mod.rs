@@ -2,6 +2,7 @@
 //! overridden by command-line flags, validated once into a [`Config`] that is passed down.
 //! Every option is documented in `docs/configuration.md`.
 
+pub mod client_registration;
 mod env;
 mod secret;
 
@@ -55,6 +56,8 @@ pub struct Config {
     pub email: EmailConfig,
     /// Self-service registration and email verification.
     pub registration: RegistrationConfig,
+    /// Dynamic client registration (RFC 7591).
+    pub client_registration: client_registration::ClientRegistrationConfig,
     /// Logging.
     pub log: LogConfig,
     /// The API gateway.
@@ -265,6 +268,7 @@ impl Default for Config {
             passwords: PasswordsConfig::default(),
             email: EmailConfig::default(),
             registration: RegistrationConfig::default(),
+            client_registration: client_registration::ClientRegistrationConfig::default(),
             log: LogConfig::default(),
             gateway: portcullis_gateway::GatewayConfig::default(),
         }

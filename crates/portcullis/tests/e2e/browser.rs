@@ -34,6 +34,7 @@ pub fn app_client() -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

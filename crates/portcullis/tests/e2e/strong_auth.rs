@@ -381,6 +381,7 @@ async fn a_client_requiring_mfa_leads_a_user_without_one_through_setup() {
         .add_client(portcullis_core::ClientRegistration {
             require_mfa: true,
             require_pushed_authorization_requests: false,
+            client_name: None,
             ..app_client()
         })
         .await;

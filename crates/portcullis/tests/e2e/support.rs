@@ -33,6 +33,7 @@ pub fn service_client(id: &str) -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 
@@ -54,6 +55,7 @@ pub fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 
@@ -84,6 +86,7 @@ pub fn public_client(id: &str) -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 
@@ -367,6 +370,7 @@ pub fn web_client() -> ClientRegistration {
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

@@ -90,6 +90,7 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
         .add_client(ClientRegistration {
             require_mfa: true,
             require_pushed_authorization_requests: false,
+            client_name: None,
             ..exchanging_service("vault", &["api:read"], &["billing"])
         })
         .await;

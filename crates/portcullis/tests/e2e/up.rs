@@ -158,6 +158,15 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         steps[14].contains(r#""verification_uri":"#) && steps[14].contains(r#""interval":5"#),
         "step 18, a device authorization request: {stdout}"
     );
+    let registered: serde_json::Value =
+        serde_json::from_str(steps[15].trim()).expect("step 19: the registration is JSON");
+    assert!(
+        registered["client_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("dyn-")),
+        "step 19, a client registers itself: {stdout}"
+    );
+    assert_eq!(registered["client_name"], "My agent");
     assert_eq!(
         metadata["authorization_servers"],
         serde_json::json!([format!("http://127.0.0.1:{}", ports[0])])

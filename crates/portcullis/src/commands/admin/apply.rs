@@ -83,6 +83,8 @@ struct ClientEntry {
     /// Its authorization requests are taken only when pushed (RFC 9126 §6).
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    /// A name to show users.
+    client_name: Option<String>,
     /// A confidential client's secret; absent: generated on creation (unless it has keys),
     /// printed once.
     secret: Option<SecretSource>,
@@ -247,6 +249,7 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
             backchannel_logout_uri: entry.backchannel_logout_uri,
             require_mfa: entry.require_mfa,
             require_pushed_authorization_requests: entry.require_pushed_authorization_requests,
+            client_name: entry.client_name.clone(),
         },
         secret,
     })

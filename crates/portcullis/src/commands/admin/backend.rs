@@ -516,6 +516,7 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                         require_mfa: registration.require_mfa,
                         require_pushed_authorization_requests: registration
                             .require_pushed_authorization_requests,
+                        client_name: registration.client_name,
                     },
                     secret: client.secret,
                 }

@@ -137,6 +137,7 @@ impl ClientCommand {
                         backchannel_logout_uri,
                         require_mfa,
                         require_pushed_authorization_requests: require_par,
+                        client_name: None,
                     })
                     .await?;
                 println!("created {kind} client {id}");
@@ -219,6 +220,12 @@ fn print_client(client: &ClientView) {
     }
     if client.require_mfa {
         println!("second factor:  required");
+    }
+    if let Some(name) = &client.client_name {
+        println!("name:           {name}");
+    }
+    if client.self_registered {
+        println!("registered:     by itself (RFC 7591)");
     }
     if client.require_pushed_authorization_requests {
         println!("PAR:            required");

@@ -83,6 +83,7 @@ fn registration(
         backchannel_logout_uri: None,
         require_mfa: false,
         require_pushed_authorization_requests: false,
+        client_name: None,
     }
 }
 

@@ -154,6 +154,18 @@ impl UpArgs {
             config.auth.trusted_proxies = vec!["127.0.0.1".into()];
         }
         config.auth.direct_login_origins.push(gateway_url.clone());
+        // Clients register themselves (RFC 7591), as MCP clients do, for the demo API: open on
+        // this one-machine stack unless configured.
+        if config.client_registration.mode == "off"
+            && std::env::var_os("PORTCULLIS_CLIENT_REGISTRATION_MODE").is_none()
+        {
+            config.client_registration.mode = "open".into();
+            config
+                .client_registration
+                .scopes
+                .push("products:read".into());
+            config.client_registration.audiences = vec![demo::products_resource(&gateway_url)];
+        }
         let store = Arc::new(super::open_store(&config).await?);
         let seeded = demo::seed(store.as_ref(), &config, &gateway_url).await?;
         let feed_secret = demo::rotate_gateway_secret(store.as_ref()).await?;

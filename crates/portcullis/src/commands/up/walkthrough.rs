@@ -116,6 +116,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          # 18. sign in on a machine without a browser (RFC 8628): `portcullis login --device` prints {issuer}/device and\n\
          #     a code to type there in any browser, then polls until you allow it; the device's first request:\n\
          curl -s {issuer}/device_authorization -d client_id=demo-cli -d scope=openid\n\
+         # 19. dynamic client registration (RFC 7591): an application (an MCP client, say) registers itself for\n\
+         #     /products and gets a client_id, and a token to manage its registration (RFC 7592)\n\
+         curl -s {issuer}/oauth/register -H 'Content-Type: application/json' \
+         -d '{{\"redirect_uris\":[\"http://127.0.0.1/callback\"],\"token_endpoint_auth_method\":\"none\",\"client_name\":\"My agent\"}}'\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(

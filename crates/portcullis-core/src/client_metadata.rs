@@ -1,0 +1,442 @@
+//! Dynamic client registration (RFC 7591 §2, RFC 7592): the metadata a client sends about
+//! itself, and the server's policy that turns it into a [`ClientRegistration`] or refuses it.
+//! Everything a client says about itself is untrusted: it gets only what the policy allows, is
+//! never first-party, and its redirect URIs follow RFC 8252 and RFC 9700 §2.6.
+
+use crate::client::is_loopback_http;
+use crate::{ClientKeys, ClientKind, ClientRegistration};
+use portcullis_types::GrantType;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Longest `client_name` kept, in characters.
+pub const MAX_CLIENT_NAME_CHARS: usize = 100;
+/// Most redirect URIs one client may register.
+pub const MAX_REDIRECT_URIS: usize = 10;
+
+/// Whether, and how, clients may register themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DynamicRegistrationMode {
+    /// No registration endpoint (the default).
+    #[default]
+    Off,
+    /// Anyone may register a client (rate limited per network).
+    Open,
+    /// Only with an initial access token (RFC 7591 §3): an access token of this issuer with
+    /// scope `portcullis:register`, or an administrator's.
+    Token,
+}
+
+/// What self-registered clients may be (RFC 7591 §2: "the authorization server MAY reject or
+/// replace any of the client's requested metadata values").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamicRegistrationPolicy {
+    /// Off, open, or with an initial access token.
+    pub mode: DynamicRegistrationMode,
+    /// Grant types a registered client may ask for.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes a registered client may ask for; its default scope when it names none.
+    pub scopes: Vec<String>,
+    /// Audiences every registered client gets (resource identifiers it may ask tokens for).
+    pub audiences: Vec<String>,
+    /// Most self-registered clients kept at once.
+    pub max_clients: u64,
+}
+
+impl Default for DynamicRegistrationPolicy {
+    fn default() -> Self {
+        DynamicRegistrationPolicy {
+            mode: DynamicRegistrationMode::Off,
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: ["openid", "profile", "email", "offline_access"]
+                .map(str::to_owned)
+                .to_vec(),
+            audiences: Vec::new(),
+            max_clients: 1000,
+        }
+    }
+}
+
+/// The client metadata of a registration or update request (RFC 7591 §2). Members not listed
+/// here are ignored, as §2 requires of unknown ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClientMetadata {
+    /// `redirect_uris`.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// `token_endpoint_auth_method`: `none`, `client_secret_basic` (the default),
+    /// `client_secret_post` or `private_key_jwt`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// `grant_types`; `["authorization_code"]` when absent.
+    pub grant_types: Option<Vec<String>>,
+    /// `response_types`; only `code`.
+    pub response_types: Option<Vec<String>>,
+    /// `client_name`, shown on the consent page (as the client's claim, not a verified name).
+    pub client_name: Option<String>,
+    /// `scope`, space-separated; the policy's scopes when absent.
+    pub scope: Option<String>,
+    /// `jwks`, for `private_key_jwt` (by value only: the server fetches nothing a stranger names).
+    pub jwks: Option<serde_json::Value>,
+    /// `jwks_uri`: refused, for the same reason.
+    pub jwks_uri: Option<String>,
+    /// `software_statement`: refused (none is trusted here).
+    pub software_statement: Option<String>,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+    /// RFC 9126 §6 `require_pushed_authorization_requests`.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 7592 §2.2: an update names the client; it must be the one being updated.
+    pub client_id: Option<String>,
+}
+
+/// Why the metadata was refused (RFC 7591 §3.2.2 error codes).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ClientMetadataError {
+    /// `invalid_redirect_uri`.
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    /// `invalid_client_metadata`.
+    #[error("{0}")]
+    InvalidMetadata(String),
+    /// `unapproved_software_statement`.
+    #[error("software statements are not accepted by this server")]
+    SoftwareStatement,
+}
+
+impl ClientMetadataError {
+    /// The RFC 7591 §3.2.2 error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClientMetadataError::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            ClientMetadataError::InvalidMetadata(_) => "invalid_client_metadata",
+            ClientMetadataError::SoftwareStatement => "unapproved_software_statement",
+        }
+    }
+}
+
+impl ClientMetadata {
+    /// The registration of client `id` that this metadata asks for, as far as `policy` allows.
+    ///
+    /// # Errors
+    /// The first rule broken.
+    pub fn registration(
+        &self,
+        id: &str,
+        policy: &DynamicRegistrationPolicy,
+    ) -> Result<ClientRegistration, ClientMetadataError> {
+        let invalid = |message: String| ClientMetadataError::InvalidMetadata(message);
+        if self.software_statement.is_some() {
+            return Err(ClientMetadataError::SoftwareStatement);
+        }
+        if self.jwks_uri.is_some() {
+            return Err(invalid(
+                "jwks_uri is not accepted: register public keys by value (jwks)".to_owned(),
+            ));
+        }
+        let (kind, keys) = match self
+            .token_endpoint_auth_method
+            .as_deref()
+            .unwrap_or("client_secret_basic")
+        {
+            "none" => (ClientKind::Public, None),
+            "client_secret_basic" | "client_secret_post" => (ClientKind::Confidential, None),
+            "private_key_jwt" => {
+                let jwks = self.jwks.as_ref().ok_or_else(|| {
+                    invalid("private_key_jwt needs the client's public keys in jwks".to_owned())
+                })?;
+                let keys = ClientKeys::inline_from_json(&jwks.to_string())
+                    .map_err(|error| invalid(format!("jwks: {error}")))?;
+                (ClientKind::Confidential, Some(keys))
+            }
+            other => {
+                return Err(invalid(format!(
+                    "token_endpoint_auth_method `{}` is not supported",
+                    other.chars().take(40).collect::<String>()
+                )));
+            }
+        };
+        let grant_types = self.grant_types(kind, policy)?;
+        if let Some(response_types) = &self.response_types
+            && response_types
+                .iter()
+                .any(|response_type| response_type != "code")
+        {
+            return Err(invalid(
+                "only the response type `code` is supported".to_owned(),
+            ));
+        }
+        if self.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(ClientMetadataError::InvalidRedirectUri(format!(
+                "at most {MAX_REDIRECT_URIS} redirect URIs"
+            )));
+        }
+        for uri in &self.redirect_uris {
+            check_redirect_uri(uri).map_err(|reason| {
+                ClientMetadataError::InvalidRedirectUri(format!(
+                    "`{}`: {reason}",
+                    uri.chars().take(200).collect::<String>()
+                ))
+            })?;
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
+            return Err(ClientMetadataError::InvalidRedirectUri(
+                "the authorization_code grant needs redirect_uris".to_owned(),
+            ));
+        }
+        let scopes = match &self.scope {
+            None => policy.scopes.clone(),
+            Some(scope) => {
+                let scopes: Vec<String> = scope.split(' ').map(str::to_owned).collect();
+                if let Some(refused) = scopes.iter().find(|scope| !policy.scopes.contains(scope)) {
+                    return Err(invalid(format!(
+                        "scope `{}` is not open to registered clients",
+                        refused.chars().take(64).collect::<String>()
+                    )));
+                }
+                scopes
+            }
+        };
+        let client_name = match &self.client_name {
+            Some(name) if name.chars().count() > MAX_CLIENT_NAME_CHARS => {
+                return Err(invalid(format!(
+                    "client_name is longer than {MAX_CLIENT_NAME_CHARS} characters"
+                )));
+            }
+            Some(name) if name.chars().any(char::is_control) => {
+                return Err(invalid("client_name holds control characters".to_owned()));
+            }
+            Some(name) if !name.trim().is_empty() => Some(name.trim().to_owned()),
+            _ => None,
+        };
+        Ok(ClientRegistration {
+            id: id.to_owned(),
+            kind,
+            grant_types,
+            redirect_uris: self.redirect_uris.clone(),
+            scopes,
+            audiences: policy.audiences.clone(),
+            access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: Vec::new(),
+            id_token_algorithm: None,
+            keys,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            backchannel_logout_uri: None,
+            require_mfa: false,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            client_name,
+        })
+    }
+
+    /// The grant types asked for (`authorization_code` when none), all allowed by `policy`.
+    fn grant_types(
+        &self,
+        kind: ClientKind,
+        policy: &DynamicRegistrationPolicy,
+    ) -> Result<Vec<GrantType>, ClientMetadataError> {
+        let names = self
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec![GrantType::AuthorizationCode.as_str().to_owned()]);
+        let mut grant_types = Vec::new();
+        for name in &names {
+            let grant_type = name
+                .parse::<GrantType>()
+                .ok()
+                .filter(|grant_type| policy.grant_types.contains(grant_type))
+                .ok_or_else(|| {
+                    ClientMetadataError::InvalidMetadata(format!(
+                        "grant type `{}` is not open to registered clients",
+                        name.chars().take(80).collect::<String>()
+                    ))
+                })?;
+            if grant_type == GrantType::ClientCredentials && kind == ClientKind::Public {
+                return Err(ClientMetadataError::InvalidMetadata(
+                    "a client without credentials (none) cannot use client_credentials".to_owned(),
+                ));
+            }
+            grant_types.push(grant_type);
+        }
+        Ok(grant_types)
+    }
+}
+
+/// RFC 8252 §7 and RFC 9700 §2.6, for redirect URIs a stranger registers: `https`, plain `http`
+/// only on a loopback IP address (§7.3), or a private-use scheme in reverse domain name form
+/// (§7.1: it contains a period); never a fragment, never a user part.
+fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
+    if uri.contains('#') {
+        return Err("must not contain a fragment");
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters");
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err("must be an absolute URI");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "https" => {
+            let authority = rest
+                .strip_prefix("//")
+                .ok_or("must be an absolute https URL")?
+                .split(['/', '?'])
+                .next()
+                .unwrap_or_default();
+            if authority.is_empty() || authority.contains('@') {
+                return Err("must name a host, without a user part");
+            }
+            Ok(())
+        }
+        "http" if is_loopback_http(uri) && !uri.starts_with("http://localhost") => Ok(()),
+        "http" => Err("plain http only for the loopback addresses 127.0.0.1 and [::1]"),
+        _ if scheme.contains('.')
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && !rest.is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(
+            "use https, http on a loopback address, or a private-use scheme like com.example.app",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> DynamicRegistrationPolicy {
+        DynamicRegistrationPolicy {
+            mode: DynamicRegistrationMode::Open,
+            audiences: vec!["https://mcp.example/mcp".into()],
+            ..DynamicRegistrationPolicy::default()
+        }
+    }
+
+    fn public(redirect_uri: &str) -> ClientMetadata {
+        ClientMetadata {
+            redirect_uris: vec![redirect_uri.into()],
+            token_endpoint_auth_method: Some("none".into()),
+            ..ClientMetadata::default()
+        }
+    }
+
+    #[test]
+    fn a_public_client_gets_the_policy_and_nothing_more() {
+        let registration = ClientMetadata {
+            client_name: Some("  My Agent ".into()),
+            grant_types: Some(vec!["authorization_code".into(), "refresh_token".into()]),
+            ..public("http://127.0.0.1:33418/callback")
+        }
+        .registration("dyn-1", &policy())
+        .expect("valid");
+        assert_eq!(registration.kind, ClientKind::Public);
+        assert_eq!(registration.client_name.as_deref(), Some("My Agent"));
+        assert_eq!(registration.scopes, policy().scopes);
+        assert_eq!(registration.audiences, vec!["https://mcp.example/mcp"]);
+        assert!(!registration.first_party && !registration.require_mfa);
+        let confidential = ClientMetadata {
+            token_endpoint_auth_method: None,
+            ..public("https://app.example/cb")
+        }
+        .registration("dyn-2", &policy())
+        .expect("valid");
+        assert_eq!(confidential.kind, ClientKind::Confidential);
+    }
+
+    #[test]
+    fn redirect_uris_follow_rfc_8252() {
+        for good in [
+            "https://app.example/cb",
+            "http://127.0.0.1/callback",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(public(good).registration("c", &policy()).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://app.example/cb",
+            "http://localhost/cb",
+            "https://app.example/cb#frag",
+            "https://user@app.example/cb",
+            "javascript:alert(1)",
+            "myapp:/cb",
+            "https:app.example",
+            "https://app.example/a b",
+        ] {
+            assert!(
+                matches!(
+                    public(bad).registration("c", &policy()),
+                    Err(ClientMetadataError::InvalidRedirectUri(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_policy_bounds_grants_scopes_and_methods() {
+        let refused = |metadata: ClientMetadata| {
+            metadata
+                .registration("c", &policy())
+                .err()
+                .map(|error| error.code())
+        };
+        let base = || public("https://app.example/cb");
+        assert_eq!(
+            refused(ClientMetadata {
+                grant_types: Some(vec!["client_credentials".into()]),
+                ..base()
+            }),
+            Some("invalid_client_metadata")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                scope: Some("openid portcullis:admin".into()),
+                ..base()
+            }),
+            Some("invalid_client_metadata")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                response_types: Some(vec!["token".into()]),
+                ..base()
+            }),
+            Some("invalid_client_metadata")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                jwks_uri: Some("https://app.example/jwks".into()),
+                ..base()
+            }),
+            Some("invalid_client_metadata")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                software_statement: Some("eyJ...".into()),
+                ..base()
+            }),
+            Some("unapproved_software_statement")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                redirect_uris: vec![],
+                ..base()
+            }),
+            Some("invalid_redirect_uri")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                client_name: Some("x".repeat(101)),
+                ..base()
+            }),
+            Some("invalid_client_metadata")
+        );
+    }
+}

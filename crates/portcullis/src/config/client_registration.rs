@@ -1,0 +1,79 @@
+//! `[client_registration]`: dynamic client registration (RFC 7591).
+
+use anyhow::{Context, bail};
+use portcullis_core::client_metadata::{DynamicRegistrationMode, DynamicRegistrationPolicy};
+use portcullis_types::GrantType;
+use serde::Deserialize;
+
+/// `[client_registration]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientRegistrationConfig {
+    /// `off`, `open`, or `token` (an initial access token with scope `portcullis:register`).
+    pub mode: String,
+    /// Grant types a registered client may ask for.
+    pub grant_types: Vec<String>,
+    /// Scopes a registered client may ask for (all of them when it names none).
+    pub scopes: Vec<String>,
+    /// Audiences every registered client gets.
+    pub audiences: Vec<String>,
+    /// Most self-registered clients kept at once.
+    pub max_clients: u64,
+}
+
+impl Default for ClientRegistrationConfig {
+    fn default() -> Self {
+        let policy = DynamicRegistrationPolicy::default();
+        ClientRegistrationConfig {
+            mode: "off".to_owned(),
+            grant_types: policy
+                .grant_types
+                .iter()
+                .map(|grant| grant.as_str().to_owned())
+                .collect(),
+            scopes: policy.scopes,
+            audiences: policy.audiences,
+            max_clients: policy.max_clients,
+        }
+    }
+}
+
+impl ClientRegistrationConfig {
+    /// The policy this section describes.
+    ///
+    /// # Errors
+    /// An unknown mode or grant type, or a scope or audience that cannot be one.
+    pub fn policy(&self) -> anyhow::Result<DynamicRegistrationPolicy> {
+        let mode = match self.mode.as_str() {
+            "off" => DynamicRegistrationMode::Off,
+            "open" => DynamicRegistrationMode::Open,
+            "token" => DynamicRegistrationMode::Token,
+            other => {
+                bail!("client_registration.mode must be `off`, `open` or `token`, not `{other}`")
+            }
+        };
+        let grant_types = self
+            .grant_types
+            .iter()
+            .map(|name| {
+                name.parse::<GrantType>()
+                    .with_context(|| format!("client_registration.grant_types: `{name}`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for value in self.scopes.iter().chain(&self.audiences) {
+            if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("client_registration: `{value}` cannot be a scope or an audience");
+            }
+        }
+        if self.max_clients == 0 {
+            bail!("client_registration.max_clients must be at least 1");
+        }
+        Ok(DynamicRegistrationPolicy {
+            mode,
+            grant_types,
+            scopes: self.scopes.clone(),
+            audiences: self.audiences.clone(),
+            max_clients: self.max_clients,
+        })
+    }
+}
