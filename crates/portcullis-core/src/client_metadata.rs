@@ -205,8 +205,10 @@ impl ClientMetadata {
                     "client_name is longer than {MAX_CLIENT_NAME_CHARS} characters"
                 )));
             }
-            Some(name) if name.chars().any(char::is_control) => {
-                return Err(invalid("client_name holds control characters".to_owned()));
+            Some(name) if name.chars().any(is_hidden_or_control) => {
+                return Err(invalid(
+                    "client_name holds control, formatting or separator characters".to_owned(),
+                ));
             }
             Some(name) if !name.trim().is_empty() => Some(name.trim().to_owned()),
             _ => None,
@@ -264,6 +266,17 @@ impl ClientMetadata {
     }
 }
 
+/// Characters that hide or reorder text on a page: controls, bidirectional and invisible
+/// formatting characters (Unicode Cf), line and paragraph separators.
+fn is_hidden_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}')
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{FEFF}' | '\u{00AD}' | '\u{061C}'
+        )
+}
+
 /// RFC 8252 §7 and RFC 9700 §2.6, for redirect URIs a stranger registers: `https`, plain `http`
 /// only on a loopback IP address (§7.3), or a private-use scheme in reverse domain name form
 /// (§7.1: it contains a period); never a fragment, never a user part.
@@ -271,8 +284,10 @@ fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
     if uri.contains('#') {
         return Err("must not contain a fragment");
     }
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain spaces or control characters");
+    if !uri.is_ascii() || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            "must be ASCII (percent-encode the rest), without spaces or control characters",
+        );
     }
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err("must be an absolute URI");
@@ -369,6 +384,7 @@ mod tests {
             "myapp:/cb",
             "https:app.example",
             "https://app.example/a b",
+            "https://app.exämple/cb",
         ] {
             assert!(
                 matches!(
@@ -437,6 +453,14 @@ mod tests {
                 ..base()
             }),
             Some("invalid_client_metadata")
+        );
+        assert_eq!(
+            refused(ClientMetadata {
+                client_name: Some("Bank\u{202E}fles".into()),
+                ..base()
+            }),
+            Some("invalid_client_metadata"),
+            "a bidirectional override"
         );
     }
 }

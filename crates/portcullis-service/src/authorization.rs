@@ -10,8 +10,8 @@ use portcullis_core::authorize::{
 };
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::{
-    AuditEvent, AuthorizationCodeRecord, Client, Clock, MfaPolicy, ScopeSet, Session, TokenPolicy,
-    UnixSeconds, generate_secret,
+    AuditEvent, AuthorizationCodeRecord, Client, ClientKind, Clock, MfaPolicy, ScopeSet, Session,
+    TokenPolicy, UnixSeconds, generate_secret,
 };
 use portcullis_jose::sha256;
 
@@ -171,8 +171,12 @@ impl Authorizer<'_> {
             // Consent is asked for, and the code carries, only what the user's roles allow.
             request.scope = scope_for_user(self.store, user, &request.scope).await?;
         }
+        // RFC 8252 §8.6: a public client that registered itself cannot be told apart from
+        // another app claiming its id (loopback ports and private-use schemes are anyone's),
+        // so the user is asked every time.
+        let impersonable = client.is_self_registered() && client.kind == ClientKind::Public;
         let remembered_consent = match signed_in {
-            Some((_, user)) if !client.first_party => self
+            Some((_, user)) if !client.first_party && !impersonable => self
                 .store
                 .find_consent(&user.id, &client.id)
                 .await?

@@ -118,18 +118,22 @@ impl ClientSelfRegistration<'_> {
             }
             DynamicRegistrationMode::Token | DynamicRegistrationMode::Open => {}
         }
+        // Every attempt is counted first, refused or not, and never given back: a network
+        // registers a few clients per window (the account rule of the sign-in throttle: then
+        // locked), and cannot flood the audit log with refusals either.
+        let network = AttemptKeys::new("", client_ip).network;
+        let keys = AttemptKeys {
+            account: format!("client-registration:{network}"),
+            network: format!("client-registration-network:{network}"),
+        };
+        if let ThrottleDecision::Locked(_) = self.throttle.reserve(&keys, self.clock.now()).await? {
+            return Err(RegistrationRefusal::TooMany);
+        }
         let id = format!(
             "{SELF_REGISTERED_PREFIX}{}",
             generate_secret(CLIENT_ID_BYTES).map_err(|_| RegistrationRefusal::Randomness)?
         );
         let registration = metadata.registration(&id, self.policy)?;
-        // Counted before the store is touched, and never given back: a network registers a
-        // few clients per window (the account rule of the sign-in throttle: then locked).
-        let network = AttemptKeys::new("", client_ip).network;
-        let keys = AttemptKeys::for_purpose("client-registration", &network, client_ip);
-        if let ThrottleDecision::Locked(_) = self.throttle.reserve(&keys, self.clock.now()).await? {
-            return Err(RegistrationRefusal::TooMany);
-        }
         if self.store.count_self_registered_clients().await? >= self.policy.max_clients {
             return Err(RegistrationRefusal::TooMany);
         }
@@ -215,7 +219,21 @@ impl ClientSelfRegistration<'_> {
             )
             .into());
         }
-        let registration = metadata.registration(client_id, self.policy)?;
+        let mut registration = metadata.registration(client_id, self.policy)?;
+        // What an administrator set stays: an update never widens scopes or audiences beyond
+        // the current registration, nor lifts a requirement.
+        registration
+            .scopes
+            .retain(|scope| existing.scopes.contains(scope));
+        registration.audiences = existing.audiences.clone();
+        registration.access_token_lifetime_secs = existing.access_token_lifetime_secs;
+        registration.post_logout_redirect_uris = existing.post_logout_redirect_uris.clone();
+        registration.id_token_algorithm = existing.id_token_algorithm;
+        registration.backchannel_logout_uri = existing.backchannel_logout_uri.clone();
+        registration.require_mfa = existing.require_mfa;
+        registration.dpop_bound_access_tokens |= existing.dpop_bound_access_tokens;
+        registration.require_pushed_authorization_requests |=
+            existing.require_pushed_authorization_requests;
         let same_credentials = registration.kind == existing.kind
             && (registration.keys.is_some() == existing.keys.is_some());
         if !same_credentials {

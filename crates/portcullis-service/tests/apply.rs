@@ -223,6 +223,17 @@ async fn differences_are_updated_and_pruning_is_opt_in() {
             .is_some(),
         "not deleted without pruning"
     );
+    // A client that registered itself (RFC 7591) is not the file's to list, nor to prune.
+    let self_registered = portcullis_core::Client {
+        id: "dyn-agent".into(),
+        registration_token_hash: Some(portcullis_core::SecretHash::of("registration token")),
+        ..billing.clone()
+    };
+    fixture
+        .store
+        .create_client(&self_registered)
+        .await
+        .expect("create");
     let pruned = admin.plan(&second, true).await.expect("plan");
     assert_eq!(lines(&pruned.changes), ["- user mallory"]);
     admin.apply(&second, true).await.expect("prune");

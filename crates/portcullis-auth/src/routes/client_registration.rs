@@ -100,7 +100,7 @@ pub(super) async fn register(
     if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
         return not_enabled();
     }
-    let Some(metadata) = metadata(&body) else {
+    let Some(metadata) = metadata(&headers, &body) else {
         return malformed();
     };
     let authorized = match bearer_token(&headers) {
@@ -134,6 +134,9 @@ pub(super) async fn read(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
+        return not_enabled();
+    }
     let Some(token) = bearer_token(&headers) else {
         return refused(&RegistrationRefusal::InvalidToken);
     };
@@ -158,10 +161,13 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
+        return not_enabled();
+    }
     let Some(token) = bearer_token(&headers) else {
         return refused(&RegistrationRefusal::InvalidToken);
     };
-    let Some(metadata) = metadata(&body) else {
+    let Some(metadata) = metadata(&headers, &body) else {
         return malformed();
     };
     let client_ip = crate::client_ip::client_ip(&state, &headers, remote_addr);
@@ -185,6 +191,9 @@ pub(super) async fn delete(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
+        return not_enabled();
+    }
     let Some(token) = bearer_token(&headers) else {
         return refused(&RegistrationRefusal::InvalidToken);
     };
@@ -220,8 +229,17 @@ async fn initial_token_allows(state: &AppState, token: &str) -> bool {
     scope.contains(REGISTER_SCOPE) || capability(&validated.claims) == Some(Capability::Write)
 }
 
-/// The request's metadata: a JSON object (RFC 7591 §3.1).
-fn metadata(body: &[u8]) -> Option<ClientMetadata> {
+/// The request's metadata: a JSON object, sent as `application/json` (RFC 7591 §3.1; which
+/// also keeps plain cross-site forms out).
+fn metadata(headers: &HeaderMap, body: &[u8]) -> Option<ClientMetadata> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return None;
+    }
     serde_json::from_slice::<ClientMetadata>(body).ok()
 }
 
@@ -230,7 +248,7 @@ fn malformed() -> Response {
     super::error_json(
         StatusCode::BAD_REQUEST,
         "invalid_client_metadata",
-        "the body must be a JSON object of client metadata (RFC 7591 §2)",
+        "the body must be a JSON object of client metadata (RFC 7591 §2), sent as application/json",
     )
 }
 

@@ -395,7 +395,12 @@ impl Administration<'_> {
             changes.extend(
                 existing
                     .iter()
-                    .filter(|client| !seen.contains(&client.id) && !is_built_in(&client.id))
+                    // Clients that registered themselves (RFC 7591) are not the file's to list.
+                    .filter(|client| {
+                        !seen.contains(&client.id)
+                            && !is_built_in(&client.id)
+                            && !client.is_self_registered()
+                    })
                     .map(|client| Change::DeleteClient {
                         id: client.id.clone(),
                     }),

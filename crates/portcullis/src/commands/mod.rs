@@ -81,7 +81,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
         outbound_private_networks: config.auth.outbound_private_networks,
         dpop_nonce: config.auth.dpop_nonce,
         require_pushed_authorization_requests: config.auth.require_pushed_authorization_requests,
-        client_registration: config.client_registration.policy()?,
+        client_registration: config.client_registration.policy(&config.issuer())?,
     })
 }
 

@@ -39,11 +39,13 @@ impl Default for ClientRegistrationConfig {
 }
 
 impl ClientRegistrationConfig {
-    /// The policy this section describes.
+    /// The policy this section describes, for the server `issuer`.
     ///
     /// # Errors
-    /// An unknown mode or grant type, or a scope or audience that cannot be one.
-    pub fn policy(&self) -> anyhow::Result<DynamicRegistrationPolicy> {
+    /// An unknown mode or grant type, a scope or audience that cannot be one, or one that would
+    /// hand strangers the server's own powers: `portcullis:*` scopes, the issuer as audience,
+    /// or (in `open` mode) grants without a user.
+    pub fn policy(&self, issuer: &str) -> anyhow::Result<DynamicRegistrationPolicy> {
         let mode = match self.mode.as_str() {
             "off" => DynamicRegistrationMode::Off,
             "open" => DynamicRegistrationMode::Open,
@@ -64,6 +66,29 @@ impl ClientRegistrationConfig {
             if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 bail!("client_registration: `{value}` cannot be a scope or an audience");
             }
+        }
+        if let Some(scope) = self
+            .scopes
+            .iter()
+            .find(|scope| scope.starts_with("portcullis:"))
+        {
+            bail!("client_registration.scopes: `{scope}` is the server's own; not for strangers");
+        }
+        if self.audiences.iter().any(|audience| audience == issuer) {
+            bail!("client_registration.audiences: the issuer (its admin API) is not for strangers");
+        }
+        if mode == DynamicRegistrationMode::Open
+            && let Some(grant) = grant_types.iter().find(|grant| {
+                matches!(
+                    grant,
+                    GrantType::ClientCredentials | GrantType::TokenExchange
+                )
+            })
+        {
+            bail!(
+                "client_registration.grant_types: `{grant}` needs no user; open registration \
+                 cannot offer it (use mode = \"token\")"
+            );
         }
         if self.max_clients == 0 {
             bail!("client_registration.max_clients must be at least 1");

@@ -317,3 +317,38 @@ fn the_deployment_guide_samples_are_valid_configurations() {
         );
     }
 }
+
+#[test]
+fn client_registration_never_offers_the_servers_own_powers() {
+    let policy = |toml: &str| {
+        let config = load(toml, &[], &FlagOverrides::default()).expect("valid file");
+        config
+            .client_registration
+            .policy(&config.issuer())
+            .map_err(|error| error.to_string())
+    };
+    assert!(policy("[client_registration]\nmode = \"open\"").is_ok());
+    for (toml, complaint) in [
+        (
+            "[client_registration]\nmode = \"open\"\nscopes = [\"openid\", \"portcullis:admin\"]",
+            "portcullis:admin",
+        ),
+        (
+            "[client_registration]\nmode = \"open\"\naudiences = [\"http://127.0.0.1:3000\"]",
+            "issuer",
+        ),
+        (
+            "[client_registration]\nmode = \"open\"\ngrant_types = [\"client_credentials\"]",
+            "client_credentials",
+        ),
+        ("[client_registration]\nmode = \"sometimes\"", "mode"),
+    ] {
+        let error = policy(toml).expect_err(toml);
+        assert!(error.contains(complaint), "{toml}: {error}");
+    }
+    assert!(
+        policy("[client_registration]\nmode = \"token\"\ngrant_types = [\"client_credentials\"]")
+            .is_ok(),
+        "with an initial access token, clients without users may be allowed"
+    );
+}

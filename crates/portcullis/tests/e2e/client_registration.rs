@@ -133,6 +133,24 @@ async fn a_client_registers_itself_signs_a_user_in_and_manages_its_registration(
         "the policy's audience: {claims}"
     );
 
+    // A public client that registered itself is asked about every time (RFC 8252 §8.6): its
+    // id could be claimed by any app on the machine.
+    let again = browser
+        .get(&server.url(&format!("/authorize?{query}")))
+        .await;
+    assert_eq!(
+        again.status(),
+        200,
+        "the consent page, not a redirect with a code"
+    );
+    assert!(
+        again
+            .text()
+            .await
+            .expect("page")
+            .contains("name=\"decision\"")
+    );
+
     // RFC 7592: read with the token; nothing without it or with another.
     let read = |token: Option<String>| {
         let uri = uri.clone();
@@ -153,6 +171,24 @@ async fn a_client_registers_itself_signs_a_user_in_and_manages_its_registration(
     );
     assert_eq!(read(None).await.0, 401);
     assert_eq!(read(Some("wrong".into())).await.0, 401);
+
+    // An administrator requires a second factor; the client's own update cannot lift it.
+    let mut required = server
+        .state
+        .store
+        .find_client(client_id)
+        .await
+        .expect("find")
+        .expect("client");
+    required.require_mfa = true;
+    assert!(
+        server
+            .state
+            .store
+            .update_client(&required)
+            .await
+            .expect("update")
+    );
 
     // Replace: the request names the client; everything sent is the new registration.
     let mut changed = agent();
@@ -177,6 +213,15 @@ async fn a_client_registers_itself_signs_a_user_in_and_manages_its_registration(
         .await
         .expect("json");
     assert_eq!(updated["client_name"], "Agent 2");
+    let kept = server
+        .state
+        .store
+        .find_client(client_id)
+        .await
+        .expect("find")
+        .expect("client");
+    assert!(kept.require_mfa, "what the administrator set stays");
+    assert!(kept.registration_token_hash.is_some());
     changed["token_endpoint_auth_method"] = json!("client_secret_basic");
     let switched = http()
         .put(&uri)
@@ -222,6 +267,18 @@ async fn registration_is_off_by_default_bounded_by_policy_and_rate_limited() {
     assert!(discovery(&off).await.get("registration_endpoint").is_none());
 
     let server = with_registration(open()).await;
+    let plain = http()
+        .post(server.url("/oauth/register"))
+        .header("content-type", "text/plain")
+        .body(agent().to_string())
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(
+        plain.status(),
+        400,
+        "only application/json (no cross-site form)"
+    );
     let refused = |metadata: Value| {
         let server = &server;
         async move { register(server, &metadata, None).await }
@@ -253,7 +310,11 @@ async fn registration_is_off_by_default_bounded_by_policy_and_rate_limited() {
         );
     }
 
+    // Every attempt counted so far (refusals too): this network is now locked out.
+    assert_eq!(register(&server, &agent(), None).await.0, 429);
+
     // A confidential client gets a secret that works at the token endpoint.
+    let server = with_registration(open()).await;
     let (status, confidential) = register(
         &server,
         &json!({"redirect_uris": ["https://app.example/cb"], "client_name": "Web"}),
