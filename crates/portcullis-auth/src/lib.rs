@@ -24,6 +24,7 @@ pub mod pages;
 pub mod pending_sign_in;
 pub mod relying_party;
 pub mod request_id;
+pub mod request_object;
 pub mod routes;
 pub mod server;
 pub mod settings;

@@ -207,8 +207,9 @@ pub fn validate_authorization(
             ));
         }
     }
-    // OpenID Connect Core §3.1.2.6 and §6: request objects are not supported (yet): a request
-    // carrying one is refused, never served as if its parameters were not there.
+    // OpenID Connect Core §6: the edge replaces a request object by its verified parameters
+    // (RFC 9101); one that reaches this point unopened is refused, never served as if its
+    // parameters were not there. A `request_uri` is only taken when it names a pushed request.
     if params.request.is_some() {
         return Err(refuse(
             "request_not_supported",

@@ -27,6 +27,7 @@ pub mod ports;
 pub mod pushed_requests;
 pub mod registration;
 pub mod relying_party;
+pub mod request_objects;
 pub mod revocation;
 pub mod roles;
 pub mod tokens;

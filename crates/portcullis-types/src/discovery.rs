@@ -64,6 +64,10 @@ pub struct ProviderMetadata {
     /// member means true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_uri_parameter_supported: Option<bool>,
+    /// Algorithms request objects may be signed with (RFC 9101 §9.1, OpenID Connect Discovery
+    /// 1.0 §3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_object_signing_alg_values_supported: Vec<String>,
     /// PKCE methods (RFC 7636).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub code_challenge_methods_supported: Vec<String>,

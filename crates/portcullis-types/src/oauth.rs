@@ -56,6 +56,8 @@ pub enum OAuthErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8: the DPoP proof must carry the server's nonce (given in `DPoP-Nonce`).
     UseDpopNonce,
+    /// RFC 9101 §6.3: the request object is invalid.
+    InvalidRequestObject,
     /// RFC 8628 §3.5: the user has not yet decided; poll again.
     AuthorizationPending,
     /// RFC 8628 §3.5: poll less often (the interval grows by 5 seconds).
@@ -83,6 +85,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             OAuthErrorCode::UseDpopNonce => "use_dpop_nonce",
+            OAuthErrorCode::InvalidRequestObject => "invalid_request_object",
             OAuthErrorCode::AuthorizationPending => "authorization_pending",
             OAuthErrorCode::SlowDown => "slow_down",
             OAuthErrorCode::ExpiredToken => "expired_token",

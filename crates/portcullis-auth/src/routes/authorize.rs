@@ -5,6 +5,7 @@
 use super::{error_page, paths, redirect_with, unavailable_page};
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
+use crate::request_object::{self, RequestObjectRefusal};
 use crate::state::AppState;
 use crate::{browser_session, csrf};
 use axum::body::Bytes;
@@ -12,7 +13,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::Client;
-use portcullis_core::authorize::AuthorizationRequest;
+use portcullis_core::authorize::{AuthorizationRequest, redirect_uri_matches};
 use portcullis_core::pushed_request::REQUEST_URI_PREFIX;
 use portcullis_service::authorization::AuthorizationError;
 use portcullis_service::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
@@ -113,7 +114,12 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
             }
             raw
         }
-        None => params.authorization_params(),
+        // RFC 9101: a request object's parameters are the request.
+        None => match request_object::open(state, &params).await {
+            Ok(Some(opened)) => opened.authorization_params(),
+            Ok(None) => params.authorization_params(),
+            Err(refusal) => return request_object_refused(state, &params, refusal),
+        },
     };
     let authorizer = Authorizer {
         store: state.store.as_ref(),
@@ -179,6 +185,43 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         Err(AuthorizationError::Randomness) => {
             error_page(state, StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
         }
+    }
+}
+
+/// A refused request object: `invalid_request_object` at the plain redirect URI when the client
+/// registered it (RFC 9101 §6.3, RFC 6749 §4.1.2.1), else on an error page.
+fn request_object_refused(
+    state: &AppState,
+    params: &OAuthParams,
+    refusal: RequestObjectRefusal,
+) -> Response {
+    let (reason, client) = match refusal {
+        RequestObjectRefusal::Invalid { reason, client } => (reason, client),
+        RequestObjectRefusal::Store(error) => return unavailable_page(state, &error),
+    };
+    let registered_redirect = params.get("redirect_uri").filter(|presented| {
+        client.as_ref().is_some_and(|client| {
+            client
+                .redirect_uris
+                .iter()
+                .any(|registered| redirect_uri_matches(registered, presented))
+        })
+    });
+    match registered_redirect {
+        Some(redirect_uri) => redirect_back(
+            state,
+            redirect_uri,
+            params.get("state"),
+            vec![
+                ("error", "invalid_request_object"),
+                ("error_description", &reason),
+            ],
+        ),
+        None => error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            &format!("The signed request is not valid: {reason}."),
+        ),
     }
 }
 

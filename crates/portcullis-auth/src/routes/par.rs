@@ -3,6 +3,7 @@
 
 use crate::error::OAuthError;
 use crate::form::OAuthParams;
+use crate::request_object::RequestObjectRefusal;
 use crate::state::AppState;
 use crate::token_request::authenticate_client;
 use axum::Json;
@@ -39,6 +40,24 @@ async fn pushed(
     // §2.1: the client authenticates as at the token endpoint.
     let client = authenticate_client(state, headers, &params, remote_addr).await?;
     let mut pairs = params.pairs_except(&CLIENT_AUTHENTICATION_PARAMETERS);
+    // RFC 9126 §3: a pushed request object is verified now; its parameters are what is kept.
+    if params.get("request").is_some() {
+        match crate::request_object::open(state, &OAuthParams::from_pairs(pairs.clone())).await {
+            Ok(Some(opened)) => pairs = opened.pairs_except(&[]),
+            Ok(None) => {}
+            Err(RequestObjectRefusal::Invalid { reason, .. }) => {
+                state.audit.record(&AuditEvent::PushedRequestRefused {
+                    client_id: client.id.clone(),
+                    error: "invalid_request_object".to_owned(),
+                });
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidRequestObject,
+                    reason,
+                ));
+            }
+            Err(RequestObjectRefusal::Store(error)) => return Err(OAuthError::from_store(&error)),
+        }
+    }
     // Basic authentication names the client outside the form: the request names it too.
     if !pairs.iter().any(|(name, _)| name == "client_id") {
         pairs.push(("client_id".to_owned(), client.id.clone()));

@@ -31,6 +31,7 @@ mod password_change;
 mod password_reset;
 mod private_key_jwt;
 mod registration;
+mod request_objects;
 mod revocation_leeway;
 mod roles;
 mod sessions;

@@ -111,6 +111,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          curl -s {gateway}/.well-known/oauth-protected-resource/products\n\
          # 17. pushed authorization requests (RFC 9126): demo-cli posts its whole request first and gets a\n\
          #     single-use request_uri, so the browser goes to {issuer}/authorize?client_id=demo-cli&request_uri=...\n\
+         #     (a client with registered keys may instead sign its request: request=<JWT>, RFC 9101, docs/clients.md)\n\
          curl -s {issuer}/par -d client_id=demo-cli -d response_type=code -d redirect_uri=http://127.0.0.1/callback \
          -d scope=openid -d code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM -d code_challenge_method=S256\n\
          # 18. sign in on a machine without a browser (RFC 8628): `portcullis login --device` prints {issuer}/device and\n\

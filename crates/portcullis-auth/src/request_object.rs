@@ -1,0 +1,65 @@
+//! Request objects at the edge (RFC 9101): an authorization request carrying `request` is
+//! replaced by the parameters of its verified object, at `/authorize` and at `/par`.
+
+use crate::form::OAuthParams;
+use crate::state::AppState;
+use portcullis_core::Client;
+use portcullis_service::StoreError;
+use portcullis_service::request_objects::RequestObjects;
+
+/// Why a request object was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestObjectRefusal {
+    /// `invalid_request_object`, with why; the client, when the request named a registered one.
+    #[error("{reason}")]
+    Invalid {
+        /// Why.
+        reason: String,
+        /// The client the plain `client_id` names.
+        client: Option<Box<Client>>,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The parameters of the request object in `params`, if it carries one (`None` otherwise).
+///
+/// # Errors
+/// [`RequestObjectRefusal`].
+pub async fn open(
+    state: &AppState,
+    params: &OAuthParams,
+) -> Result<Option<OAuthParams>, RequestObjectRefusal> {
+    let Some(request) = params.get("request") else {
+        return Ok(None);
+    };
+    // RFC 9101 §5: the plain client_id names whose keys verify the object.
+    let client = match params.get("client_id") {
+        Some(id) => state.store.find_client(id).await?,
+        None => None,
+    };
+    let Some(client) = client else {
+        return Err(RequestObjectRefusal::Invalid {
+            reason: "client_id must be sent beside the request object, naming a registered client"
+                .to_owned(),
+            client: None,
+        });
+    };
+    let objects = RequestObjects {
+        keys: state.client_keys.as_ref(),
+        issuer: state.settings.issuer(),
+        now: state.clock.now(),
+        leeway_secs: state.settings.verifier_leeway_secs,
+    };
+    match objects
+        .open(&client, request, &params.pairs_except(&[]))
+        .await
+    {
+        Ok(pairs) => Ok(Some(OAuthParams::from_pairs(pairs))),
+        Err(error) => Err(RequestObjectRefusal::Invalid {
+            reason: error.to_string(),
+            client: Some(Box::new(client)),
+        }),
+    }
+}

@@ -1,0 +1,224 @@
+//! JWT-secured authorization requests (RFC 9101) end to end, with objects signed by a
+//! third-party JOSE library (`jsonwebtoken`): a signed object is the request, at `/authorize` and
+//! pushed to `/par`; a wrong signature, no signature, another audience, an expired object and a
+//! plain parameter that disagrees are refused with `invalid_request_object`.
+
+use super::browser::{
+    APP, Browser, CALLBACK, PASSWORD, app_client, authorize, exchange, location, pkce_pair,
+    query_param,
+};
+use super::support::{discovery, http};
+use portcullis_core::{ClientKeys, ClientRegistration};
+use portcullis_testkit::TestAuthServer;
+use portcullis_testkit::client_key::ClientKey;
+use serde_json::{Value, json};
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .try_into()
+        .expect("seconds")
+}
+
+/// The app, with `key` registered for its request objects.
+async fn server_with_signing_app(key: &ClientKey) -> TestAuthServer {
+    let server = TestAuthServer::start().await;
+    server
+        .add_client(ClientRegistration {
+            keys: Some(ClientKeys::inline_from_json(&key.jwks().to_string()).expect("jwks")),
+            ..app_client()
+        })
+        .await;
+    server.add_user("fay", &["user"], PASSWORD).await;
+    server
+}
+
+/// The claims of a request object of the app for `server`, with PKCE `challenge`.
+fn request_claims(server: &TestAuthServer, challenge: &str) -> Value {
+    json!({
+        "iss": APP,
+        "aud": server.base_url,
+        "exp": now() + 300,
+        "client_id": APP,
+        "response_type": "code",
+        "redirect_uri": CALLBACK,
+        "scope": "openid api:read",
+        "state": "signed-state",
+        "nonce": "n-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    })
+}
+
+fn authorize_with(server: &TestAuthServer, extra: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("client_id", APP);
+    for (name, value) in extra {
+        query.append_pair(name, value);
+    }
+    server.url(&format!("/authorize?{}", query.finish()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_request_object_is_the_request() {
+    let key = ClientKey::new("k1");
+    let server = server_with_signing_app(&key).await;
+    let metadata = discovery(&server).await;
+    assert_eq!(metadata["request_parameter_supported"], true);
+    assert!(
+        metadata["request_object_signing_alg_values_supported"]
+            .as_array()
+            .expect("algs")
+            .contains(&Value::from("ES256"))
+    );
+
+    let (verifier, challenge) = pkce_pair();
+    let object = key.sign(&request_claims(&server, &challenge));
+    // The browser carries only client_id and the object; a plain parameter that agrees is fine.
+    let url = authorize_with(&server, &[("request", &object), ("response_type", "code")]);
+    let callback = authorize(&Browser::new(), &server, &url, "fay").await;
+    assert_eq!(
+        query_param(&callback, "state").as_deref(),
+        Some("signed-state")
+    );
+    let code = query_param(&callback, "code").expect("code");
+    let tokens = exchange(&server, &code, &verifier).await;
+    assert_eq!(tokens.status(), 200);
+    let tokens: Value = tokens.json().await.expect("json");
+    assert!(
+        tokens["id_token"].is_string(),
+        "openid came from the object"
+    );
+
+    // Pushed (RFC 9126 §3): verified at the push, its parameters kept.
+    let (_, challenge) = pkce_pair();
+    let pushed = http()
+        .post(server.url("/par"))
+        .form(&[
+            ("client_id", APP),
+            ("request", &key.sign(&request_claims(&server, &challenge))),
+        ])
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(pushed.status(), 201);
+    let bad_push = http()
+        .post(server.url("/par"))
+        .form(&[
+            ("client_id", APP),
+            (
+                "request",
+                &ClientKey::new("k1").sign(&request_claims(&server, &challenge)),
+            ),
+        ])
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(bad_push.status(), 400);
+    let bad_push: Value = bad_push.json().await.expect("json");
+    assert_eq!(bad_push["error"], "invalid_request_object");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_request_objects_are_refused_never_ignored() {
+    let key = ClientKey::new("k1");
+    let server = server_with_signing_app(&key).await;
+    let (_, challenge) = pkce_pair();
+    let claims = request_claims(&server, &challenge);
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut changed = claims.clone();
+        change(&mut changed);
+        changed
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        data_encoding::BASE64URL_NOPAD.encode(br#"{"alg":"none"}"#),
+        data_encoding::BASE64URL_NOPAD.encode(claims.to_string().as_bytes())
+    );
+    let cases: Vec<(&str, String)> = vec![
+        ("another key", ClientKey::new("k1").sign(&claims)),
+        ("unsigned", unsigned),
+        (
+            "another audience",
+            key.sign(&with(&|claims| {
+                claims["aud"] = json!("https://other.example")
+            })),
+        ),
+        (
+            "expired",
+            key.sign(&with(&|claims| claims["exp"] = json!(now() - 120))),
+        ),
+        (
+            "another client inside",
+            key.sign(&with(&|claims| claims["client_id"] = json!("someone-else"))),
+        ),
+        (
+            "nested",
+            key.sign(&with(&|claims| {
+                claims["request_uri"] = json!("https://x.example/r")
+            })),
+        ),
+    ];
+    let browser = Browser::new();
+    for (case, object) in cases {
+        // The plain redirect URI is registered: the error goes back to the client.
+        let url = authorize_with(
+            &server,
+            &[
+                ("request", &object),
+                ("redirect_uri", CALLBACK),
+                ("state", "plain-state"),
+            ],
+        );
+        let response = browser.get(&url).await;
+        let back = location(&response, &server.base_url);
+        assert!(back.starts_with(CALLBACK), "{case}: {back}");
+        assert_eq!(
+            query_param(&back, "error").as_deref(),
+            Some("invalid_request_object"),
+            "{case}"
+        );
+        assert!(query_param(&back, "code").is_none(), "{case}");
+    }
+
+    // A plain parameter that disagrees with the object's is refused, not silently dropped.
+    let object = key.sign(&claims);
+    let response = browser
+        .get(&authorize_with(
+            &server,
+            &[
+                ("request", &object),
+                ("redirect_uri", CALLBACK),
+                ("scope", "openid"),
+            ],
+        ))
+        .await;
+    let back = location(&response, &server.base_url);
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("invalid_request_object"),
+        "{back}"
+    );
+    assert!(
+        query_param(&back, "error_description")
+            .is_some_and(|description| description.contains("scope")),
+        "{back}"
+    );
+
+    // Without a registered plain redirect URI, an error page (nothing to redirect to).
+    let (status, page) = browser
+        .page(&authorize_with(&server, &[("request", "not-a-jwt")]))
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("The signed request is not valid"), "{page}");
+
+    // A client without registered keys cannot use request objects at all.
+    let keyless = TestAuthServer::start().await;
+    keyless.add_client(app_client()).await;
+    let (status, _) = browser
+        .page(&authorize_with(&keyless, &[("request", &object)]))
+        .await;
+    assert_eq!(status, 400);
+}
