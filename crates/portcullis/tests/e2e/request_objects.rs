@@ -14,12 +14,8 @@ use portcullis_testkit::client_key::ClientKey;
 use serde_json::{Value, json};
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        .try_into()
-        .expect("seconds")
+    use portcullis_core::Clock;
+    portcullis_core::SystemClock.now()
 }
 
 /// The app, with `key` registered for its request objects.
