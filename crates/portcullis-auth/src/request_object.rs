@@ -23,17 +23,18 @@ pub enum RequestObjectRefusal {
     Store(#[from] StoreError),
 }
 
-/// The parameters of the request object in `params`, if it carries one (`None` otherwise).
+/// The client the plain `client_id` of `params` names and the parameters of the request object
+/// `params` carries, if it carries one (`None` otherwise).
 ///
 /// # Errors
 /// [`RequestObjectRefusal`].
 pub async fn open(
     state: &AppState,
     params: &OAuthParams,
-) -> Result<Option<OAuthParams>, RequestObjectRefusal> {
-    let Some(request) = params.get("request") else {
+) -> Result<Option<(Client, OAuthParams)>, RequestObjectRefusal> {
+    if params.get("request").is_none() {
         return Ok(None);
-    };
+    }
     // RFC 9101 §5: the plain client_id names whose keys verify the object.
     let client = match params.get("client_id") {
         Some(id) => state.store.find_client(id).await?,
@@ -46,6 +47,23 @@ pub async fn open(
             client: None,
         });
     };
+    let opened = open_for(state, &client, params).await?;
+    Ok(opened.map(|opened| (client, opened)))
+}
+
+/// The parameters of the request object in `params`, of `client` (already known, as at
+/// `/par`), if it carries one.
+///
+/// # Errors
+/// [`RequestObjectRefusal::Invalid`].
+pub async fn open_for(
+    state: &AppState,
+    client: &Client,
+    params: &OAuthParams,
+) -> Result<Option<OAuthParams>, RequestObjectRefusal> {
+    let Some(request) = params.get("request") else {
+        return Ok(None);
+    };
     let objects = RequestObjects {
         keys: state.client_keys.as_ref(),
         issuer: state.settings.issuer(),
@@ -53,13 +71,13 @@ pub async fn open(
         leeway_secs: state.settings.verifier_leeway_secs,
     };
     match objects
-        .open(&client, request, &params.pairs_except(&[]))
+        .open(client, request, &params.pairs_except(&[]))
         .await
     {
         Ok(pairs) => Ok(Some(OAuthParams::from_pairs(pairs))),
         Err(error) => Err(RequestObjectRefusal::Invalid {
             reason: error.to_string(),
-            client: Some(Box::new(client)),
+            client: Some(Box::new(client.clone())),
         }),
     }
 }

@@ -62,22 +62,19 @@ impl RequestObjects<'_> {
                 ));
             }
         }
-        let mut key_set = self
-            .keys
-            .keys(keys, false)
-            .await
-            .map_err(|error| RequestObjectError(format!("the client's keys: {error}")))?;
+        let unreadable = |error: String| {
+            // The detail (a fetch error) is for the operator, not for whoever sent the object.
+            tracing::warn!(client_id = %client.id, %error, "request object: client keys unreadable");
+            refuse("the client's registered keys could not be read")
+        };
+        let mut key_set = self.keys.keys(keys, false).await.map_err(unreadable)?;
         let named_key_missing = jws
             .header()
             .kid
             .as_ref()
             .is_some_and(|kid| key_set.get(kid).is_none());
         if named_key_missing && matches!(keys, ClientKeys::Remote(_)) {
-            key_set = self
-                .keys
-                .keys(keys, true)
-                .await
-                .map_err(|error| RequestObjectError(format!("the client's keys: {error}")))?;
+            key_set = self.keys.keys(keys, true).await.map_err(unreadable)?;
         }
         // RFC 8725 §3.1: the registered key decides the algorithm.
         jws.check_signature(&key_set)
@@ -119,15 +116,17 @@ impl RequestObjects<'_> {
         {
             return refuse("iss must be the client id");
         }
+        // This server alone, as for client assertions: an object meant for several servers
+        // could be used at each.
         let names_us = match claims.get("aud") {
             Some(Value::String(audience)) => audience == self.issuer,
-            Some(Value::Array(audiences)) => audiences
-                .iter()
-                .any(|audience| audience.as_str() == Some(self.issuer)),
+            Some(Value::Array(audiences)) => {
+                matches!(audiences.as_slice(), [Value::String(only)] if only == self.issuer)
+            }
             _ => false,
         };
         if !names_us {
-            return refuse("aud must be this server's issuer identifier");
+            return refuse("aud must be this server's issuer identifier, alone");
         }
         let leeway = self.leeway_secs.max(0);
         let Some(exp) = claims.get("exp").and_then(Value::as_i64) else {

@@ -9,7 +9,7 @@ use crate::request_object::{self, RequestObjectRefusal};
 use crate::state::AppState;
 use crate::{browser_session, csrf};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::Client;
@@ -17,17 +17,19 @@ use portcullis_core::authorize::{AuthorizationRequest, redirect_uri_matches};
 use portcullis_core::pushed_request::REQUEST_URI_PREFIX;
 use portcullis_service::authorization::AuthorizationError;
 use portcullis_service::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
+use std::net::SocketAddr;
 
 /// Parameters that belong to the consent form, not to the authorization request.
 const FORM_ONLY: [&str; 2] = ["decision", "csrf_token"];
 
 pub(super) async fn authorize_get(
     State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     match OAuthParams::from_query(query.as_deref().unwrap_or_default()) {
-        Ok(params) => authorize(&state, &headers, params).await,
+        Ok(params) => authorize(&state, &headers, remote_addr, params).await,
         Err(problem) => error_page(
             &state,
             StatusCode::BAD_REQUEST,
@@ -38,11 +40,12 @@ pub(super) async fn authorize_get(
 
 pub(super) async fn authorize_post(
     State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     match OAuthParams::from_form_body(&headers, &body) {
-        Ok(params) => authorize(&state, &headers, params).await,
+        Ok(params) => authorize(&state, &headers, remote_addr, params).await,
         Err(_) => error_page(&state, StatusCode::BAD_REQUEST, "The request is malformed."),
     }
 }
@@ -61,7 +64,12 @@ fn redirect_back<'a>(
     redirect_with(redirect_uri, &params)
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -> Response {
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    remote_addr: SocketAddr,
+    params: OAuthParams,
+) -> Response {
     let answer = params.get("decision");
     if answer.is_some()
         && !csrf::is_valid(
@@ -114,9 +122,18 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
             }
             raw
         }
-        // RFC 9101: a request object's parameters are the request.
+        // RFC 9101: a request object's parameters are the request. Once verified, they are
+        // kept as a pushed request would be and the browser continues with its reference: the
+        // object is checked once, and sign-in and consent then work as for any pushed request
+        // (its `prompt=login` included).
         None => match request_object::open(state, &params).await {
-            Ok(Some(opened)) => opened.authorization_params(),
+            Ok(Some((client, opened))) => {
+                let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
+                match keep_signed_request(state, &client, &opened, &client_ip.to_string()).await {
+                    Some(response) => return response,
+                    None => opened.authorization_params(),
+                }
+            }
             Ok(None) => params.authorization_params(),
             Err(refusal) => return request_object_refused(state, &params, refusal),
         },
@@ -185,6 +202,41 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: OAuthParams) -
         Err(AuthorizationError::Randomness) => {
             error_page(state, StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
         }
+    }
+}
+
+/// Keeps the verified parameters of a signed request as a pushed request of `client` and sends
+/// the browser on with its `request_uri`; `None` when they cannot be kept (the request is then
+/// answered from `opened` directly: its refusal, at the right place). A server or client that
+/// requires pushed requests refuses a signed one sent through the browser (RFC 9126 §5-6).
+async fn keep_signed_request(
+    state: &AppState,
+    client: &Client,
+    opened: &OAuthParams,
+    client_ip: &str,
+) -> Option<Response> {
+    if state.settings.require_pushed_authorization_requests
+        || client.require_pushed_authorization_requests
+    {
+        // Left to the Authorizer, which refuses a request that was not pushed.
+        return None;
+    }
+    let request = opened.authorization_params();
+    let pairs = opened.pairs_except(&[]);
+    match state
+        .pushed_requests()
+        .push(client, &request, &pairs, client_ip)
+        .await
+    {
+        Ok(pushed) => Some(redirect_with(
+            paths::AUTHORIZE,
+            &[
+                ("client_id", &client.id),
+                ("request_uri", &pushed.request_uri),
+            ],
+        )),
+        Err(portcullis_service::PushError::Store(error)) => Some(unavailable_page(state, &error)),
+        Err(_) => None,
     }
 }
 

@@ -42,7 +42,13 @@ async fn pushed(
     let mut pairs = params.pairs_except(&CLIENT_AUTHENTICATION_PARAMETERS);
     // RFC 9126 §3: a pushed request object is verified now; its parameters are what is kept.
     if params.get("request").is_some() {
-        match crate::request_object::open(state, &OAuthParams::from_pairs(pairs.clone())).await {
+        match crate::request_object::open_for(
+            state,
+            &client,
+            &OAuthParams::from_pairs(pairs.clone()),
+        )
+        .await
+        {
             Ok(Some(opened)) => pairs = opened.pairs_except(&[]),
             Ok(None) => {}
             Err(RequestObjectRefusal::Invalid { reason, .. }) => {

@@ -48,6 +48,11 @@ enum Audience {
 
 #[derive(Deserialize)]
 struct AssertionClaims {
+    /// Members of an authorization request: a request object (RFC 9101) is never a client
+    /// assertion, though it may name the same issuer, subject and audience.
+    response_type: Option<serde_json::Value>,
+    client_id: Option<serde_json::Value>,
+    redirect_uri: Option<serde_json::Value>,
     iss: Option<String>,
     sub: Option<String>,
     aud: Option<Audience>,
@@ -91,8 +96,16 @@ pub async fn verify_client_assertion(
     // RFC 8725 §3.1: the registered key decides the algorithm.
     jws.check_signature(&key_set)
         .map_err(|error| error.to_string())?;
+    // RFC 8725 §3.11: explicit typing keeps one kind of JWT from passing as another.
+    if jws.header().typ.as_deref() == Some("oauth-authz-req+jwt") {
+        return Err("a request object is not a client assertion".to_owned());
+    }
     let claims: AssertionClaims = serde_json::from_slice(jws.unverified_payload())
         .map_err(|_| "the assertion's claims are malformed")?;
+    if claims.response_type.is_some() || claims.client_id.is_some() || claims.redirect_uri.is_some()
+    {
+        return Err("a request object is not a client assertion".to_owned());
+    }
     check_claims(&claims, client_id, context)?;
     let (Some(jti), Some(exp)) = (claims.jti, claims.exp) else {
         return Err("the assertion has no jti or exp".to_owned());

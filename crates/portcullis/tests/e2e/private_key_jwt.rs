@@ -80,6 +80,11 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
 
     let mut other_subject = ClientKey::claims("signer", &issuer, now, 60);
     other_subject["iss"] = "someone-else".into();
+    // A request object (RFC 9101) seen in a browser's address bar, with the claims of an
+    // assertion, is still not one.
+    let mut request_object = ClientKey::claims("signer", &issuer, now, 60);
+    request_object["response_type"] = "code".into();
+    request_object["client_id"] = "signer".into();
     let defects = [
         (good.clone(), "a replayed assertion", "used before"),
         (
@@ -106,6 +111,11 @@ async fn a_signed_assertion_authenticates_and_every_defect_is_invalid_client() {
             key.sign(&other_subject),
             "iss not the client",
             "iss and sub",
+        ),
+        (
+            key.sign(&request_object),
+            "a request object",
+            "request object",
         ),
         (
             ClientKey::new("k1").sign(&ClientKey::claims("signer", &issuer, now, 60)),

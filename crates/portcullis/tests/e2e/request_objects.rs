@@ -88,6 +88,23 @@ async fn a_signed_request_object_is_the_request() {
         "openid came from the object"
     );
 
+    // Verified once, the request continues as a pushed one: its `prompt=login` asks for a
+    // sign-in, which then satisfies it (no loop), and the browser carries only a reference.
+    let (verifier, challenge) = pkce_pair();
+    let mut claims = request_claims(&server, &challenge);
+    claims["prompt"] = json!("login");
+    let browser = Browser::new();
+    let url = authorize_with(&server, &[("request", &key.sign(&claims))]);
+    let first = browser.get(&url).await;
+    let reference = location(&first, &server.base_url);
+    assert!(
+        reference.contains("request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A"),
+        "{reference}"
+    );
+    let callback = authorize(&browser, &server, &url, "fay").await;
+    let code = query_param(&callback, "code").expect("code");
+    assert_eq!(exchange(&server, &code, &verifier).await.status(), 200);
+
     // Pushed (RFC 9126 §3): verified at the push, its parameters kept.
     let (_, challenge) = pkce_pair();
     let pushed = http()
