@@ -134,23 +134,15 @@ pub(super) async fn read(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
-        return not_enabled();
-    }
-    let Some(token) = bearer_token(&headers) else {
-        return refused(&RegistrationRefusal::InvalidToken);
+    let token = match management_token(&state, &headers) {
+        Ok(token) => token,
+        Err(response) => return *response,
     };
-    match state
+    let read = state
         .client_self_registration()
         .read(&client_id, token)
-        .await
-    {
-        Ok(client) => answer(
-            StatusCode::OK,
-            &ClientInformation::of(&state, &client, None, token),
-        ),
-        Err(refusal) => refused(&refusal),
-    }
+        .await;
+    current(&state, read, token)
 }
 
 /// `PUT /oauth/register/{client_id}` (RFC 7592 §2.2).
@@ -161,27 +153,19 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
-        return not_enabled();
-    }
-    let Some(token) = bearer_token(&headers) else {
-        return refused(&RegistrationRefusal::InvalidToken);
+    let token = match management_token(&state, &headers) {
+        Ok(token) => token,
+        Err(response) => return *response,
     };
     let Some(metadata) = metadata(&headers, &body) else {
         return malformed();
     };
     let client_ip = crate::client_ip::client_ip(&state, &headers, remote_addr);
-    match state
+    let updated = state
         .client_self_registration()
         .update(&client_id, token, &metadata, client_ip)
-        .await
-    {
-        Ok(client) => answer(
-            StatusCode::OK,
-            &ClientInformation::of(&state, &client, None, token),
-        ),
-        Err(refusal) => refused(&refusal),
-    }
+        .await;
+    current(&state, updated, token)
 }
 
 /// `DELETE /oauth/register/{client_id}` (RFC 7592 §2.3): 204.
@@ -191,11 +175,9 @@ pub(super) async fn delete(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
-        return not_enabled();
-    }
-    let Some(token) = bearer_token(&headers) else {
-        return refused(&RegistrationRefusal::InvalidToken);
+    let token = match management_token(&state, &headers) {
+        Ok(token) => token,
+        Err(response) => return *response,
     };
     let client_ip = crate::client_ip::client_ip(&state, &headers, remote_addr);
     match state
@@ -204,6 +186,29 @@ pub(super) async fn delete(
         .await
     {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(refusal) => refused(&refusal),
+    }
+}
+
+/// The registration access token of a management request (RFC 7592 §3), or the answer when
+/// there is nothing to manage: registration off, or no token.
+fn management_token<'h>(
+    state: &AppState,
+    headers: &'h HeaderMap,
+) -> Result<&'h str, Box<Response>> {
+    if state.settings.client_registration.mode == DynamicRegistrationMode::Off {
+        return Err(Box::new(not_enabled()));
+    }
+    bearer_token(headers).ok_or_else(|| Box::new(refused(&RegistrationRefusal::InvalidToken)))
+}
+
+/// The client's current registration (RFC 7592 §3), or the refusal.
+fn current(state: &AppState, result: Result<Client, RegistrationRefusal>, token: &str) -> Response {
+    match result {
+        Ok(client) => answer(
+            StatusCode::OK,
+            &ClientInformation::of(state, &client, None, token),
+        ),
         Err(refusal) => refused(&refusal),
     }
 }

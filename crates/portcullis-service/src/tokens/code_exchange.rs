@@ -4,7 +4,7 @@ use super::minting::{self, IdTokenContext};
 use super::{TokenError, TokenIssuer};
 use crate::roles::scope_for_user;
 use portcullis_core::grant::authorization_code::{self, CodeExchange};
-use portcullis_core::{AuditEvent, Client, ClientKind, CodeRedemption, RevocationKind};
+use portcullis_core::{AuditEvent, Client, CodeRedemption, RevocationKind};
 use portcullis_jose::sha256;
 use portcullis_types::{GrantType, TokenResponse};
 
@@ -80,14 +80,10 @@ impl TokenIssuer<'_> {
                 access_token: &access.token,
             },
         )?;
-        let (refresh_token, family_id) = if minting::wants_refresh_token(client, &grant.scope) {
-            let (token, family_id) = self
-                .start_refresh_family(&grant, &user.id, &access, client.kind == ClientKind::Public)
-                .await?;
-            (Some(token), Some(family_id))
-        } else {
-            (None, None)
-        };
+        let (refresh_token, family_id) = self
+            .refresh_family_if_wanted(client, &grant, &user.id, &access)
+            .await?
+            .unzip();
         self.codes
             .record_code_tokens(&code_hash, family_id.as_deref(), &access.issued())
             .await?;

@@ -6,7 +6,7 @@ use crate::roles::scope_for_user;
 use portcullis_core::device_grant::PollAnswer;
 use portcullis_core::grant::device_code;
 use portcullis_core::secret::storage_digest;
-use portcullis_core::{Client, ClientKind, RevocationKind};
+use portcullis_core::{Client, RevocationKind};
 use portcullis_types::{OAuthErrorCode, TokenResponse};
 
 impl TokenIssuer<'_> {
@@ -91,20 +91,10 @@ impl TokenIssuer<'_> {
                 access_token: &access.token,
             },
         )?;
-        let refresh_token = if minting::wants_refresh_token(client, &grant.scope) {
-            Some(
-                self.start_refresh_family(
-                    &grant,
-                    &user.id,
-                    &access,
-                    client.kind == ClientKind::Public,
-                )
-                .await?
-                .0,
-            )
-        } else {
-            None
-        };
+        let refresh_token = self
+            .refresh_family_if_wanted(client, &grant, &user.id, &access)
+            .await?
+            .map(|(token, _)| token);
         // Back-Channel Logout 1.0 §2.7: the client is told when this session ends.
         self.store
             .record_session_client(&approval.sid, &client.id, &user.id, now)

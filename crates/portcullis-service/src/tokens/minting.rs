@@ -186,11 +186,29 @@ impl TokenIssuer<'_> {
             .await?;
         Ok((token, family_id))
     }
+
+    /// A refresh token family for `client`'s user grant when it gets one (see
+    /// [`wants_refresh_token`]): the token and the family id.
+    pub(super) async fn refresh_family_if_wanted(
+        &self,
+        client: &Client,
+        grant: &AccessGrant,
+        user_id: &str,
+        access: &SignedAccessToken,
+    ) -> Result<Option<(String, String)>, TokenError> {
+        if !wants_refresh_token(client, &grant.scope) {
+            return Ok(None);
+        }
+        let public = client.kind == portcullis_core::ClientKind::Public;
+        self.start_refresh_family(grant, user_id, access, public)
+            .await
+            .map(Some)
+    }
 }
 
 /// Whether a grant gets a refresh token: the client may use the refresh grant, and the user asked
 /// for `offline_access` or the client is first-party.
-pub(super) fn wants_refresh_token(client: &Client, scope: &ScopeSet) -> bool {
+fn wants_refresh_token(client: &Client, scope: &ScopeSet) -> bool {
     client.allows_grant(GrantType::RefreshToken)
         && (scope.contains("offline_access") || client.first_party)
 }

@@ -22,7 +22,7 @@ use crate::{AuditLog, CodeStore, KeyManager, Revoker, Store};
 use portcullis_core::grant::client_credentials::{self, ClientCredentialsRequest};
 use portcullis_core::grant::token_exchange::TokenExchangeRequest;
 use portcullis_core::grant::{AccessGrant, UserContext};
-use portcullis_core::{AuditEvent, Client, ClientKind, Clock, Session, TokenPolicy, User};
+use portcullis_core::{AuditEvent, Client, Clock, Session, TokenPolicy, User};
 use portcullis_jose::Algorithm;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 
@@ -235,20 +235,10 @@ impl TokenIssuer<'_> {
             }),
         };
         let access = self.sign_access_token(self.access_token_claims(&grant)?, DIRECT_LOGIN)?;
-        let refresh_token = if minting::wants_refresh_token(client, &grant.scope) {
-            Some(
-                self.start_refresh_family(
-                    &grant,
-                    &user.id,
-                    &access,
-                    client.kind == ClientKind::Public,
-                )
-                .await?
-                .0,
-            )
-        } else {
-            None
-        };
+        let refresh_token = self
+            .refresh_family_if_wanted(client, &grant, &user.id, &access)
+            .await?
+            .map(|(token, _)| token);
         Ok(minting::response(access, refresh_token, None))
     }
 }

@@ -59,19 +59,16 @@ impl DeviceGrantStore for SqlStore {
         now: UnixSeconds,
         max_pending: u64,
     ) -> Result<bool, StoreError> {
-        let pending: i64 = sqlx::query(
-            "SELECT COUNT(*) AS pending FROM device_grants \
-             WHERE client_id = $1 AND requested_by = $2 AND expires_at > $3",
-        )
-        .bind(&grant.client_id)
-        .bind(&grant.requested_by)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unavailable)?
-        .try_get("pending")
-        .map_err(unavailable)?;
-        if u64::try_from(pending).unwrap_or(u64::MAX) >= max_pending {
+        let pending = self
+            .pending_count(
+                "device_grants",
+                "requested_by",
+                &grant.client_id,
+                &grant.requested_by,
+                now,
+            )
+            .await?;
+        if pending >= max_pending {
             return Ok(false);
         }
         sqlx::query(

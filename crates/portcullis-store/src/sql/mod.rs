@@ -71,6 +71,33 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
+    /// Unexpired rows of `table` for `client_id` made by `by` (in `by_column`) at `now`: what a
+    /// client has pending (pushed requests, device codes). Table and column are this crate's
+    /// constants, never input.
+    async fn pending_count(
+        &self,
+        table: &'static str,
+        by_column: &'static str,
+        client_id: &str,
+        by: &str,
+        now: portcullis_core::UnixSeconds,
+    ) -> Result<u64, StoreError> {
+        use sqlx::Row;
+        let pending: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS pending FROM {table} \
+             WHERE client_id = $1 AND {by_column} = $2 AND expires_at > $3"
+        ))
+        .bind(client_id)
+        .bind(by)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .try_get("pending")
+        .map_err(unavailable)?;
+        Ok(u64::try_from(pending).unwrap_or(u64::MAX))
+    }
+
     /// Opens `location`: a `postgres://` or `postgresql://` URL, or else the path of an embedded
     /// SQLite file.
     ///

@@ -15,19 +15,16 @@ impl PushedRequestStore for SqlStore {
         now: UnixSeconds,
         max_pending: u64,
     ) -> Result<bool, StoreError> {
-        let pending: i64 = sqlx::query(
-            "SELECT COUNT(*) AS pending FROM pushed_requests \
-             WHERE client_id = $1 AND pushed_by = $2 AND expires_at > $3",
-        )
-        .bind(&request.client_id)
-        .bind(&request.pushed_by)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(unavailable)?
-        .try_get("pending")
-        .map_err(unavailable)?;
-        if u64::try_from(pending).unwrap_or(u64::MAX) >= max_pending {
+        let pending = self
+            .pending_count(
+                "pushed_requests",
+                "pushed_by",
+                &request.client_id,
+                &request.pushed_by,
+                now,
+            )
+            .await?;
+        if pending >= max_pending {
             return Ok(false);
         }
         sqlx::query(
