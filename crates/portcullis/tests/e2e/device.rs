@@ -84,11 +84,34 @@ pub async fn decide(
     user_code: &str,
     decision: &str,
 ) -> (u16, String) {
-    let (status, confirm) = confirmation(server, browser, username, user_code).await;
-    assert_eq!(status, 200, "{confirm}");
-    let mut fields = hidden_fields(&confirm);
+    decide_at(
+        &server.base_url,
+        browser,
+        (username, PASSWORD),
+        user_code,
+        decision,
+    )
+    .await
+}
+
+/// As [`decide`], at the auth server `base_url` (`up`'s, say), signing in with `credentials`.
+pub async fn decide_at(
+    base_url: &str,
+    browser: &Browser,
+    credentials: (&str, &str),
+    user_code: &str,
+    decision: &str,
+) -> (u16, String) {
+    let url = format!("{base_url}/device?user_code={user_code}");
+    let (status, form) = browser.open_signed_in(base_url, &url, credentials).await;
+    assert_eq!(status, 200, "{form}");
+    let mut fields = hidden_fields(&form);
+    fields.push(("user_code".into(), user_code.into()));
+    let confirm = browser.post(&format!("{base_url}/device"), &fields).await;
+    assert_eq!(confirm.status(), 200);
+    let mut fields = hidden_fields(&confirm.text().await.expect("page"));
     fields.push(("decision".into(), decision.into()));
-    let response = browser.post(&server.url("/device"), &fields).await;
+    let response = browser.post(&format!("{base_url}/device"), &fields).await;
     let status = response.status().as_u16();
     (status, response.text().await.expect("page"))
 }

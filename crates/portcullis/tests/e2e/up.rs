@@ -61,6 +61,44 @@ fn start_up(data: &std::path::Path, ports: &[u16]) -> (Child, String) {
     (child, printed)
 }
 
+/// `portcullis login --device` against `up` at `issuer`: it prints the page and a code, the
+/// demo user allows it in a browser, and the command stores tokens.
+fn device_login(issuer: &str, password: &str, token_file: &std::path::Path) {
+    let mut login = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["login", "--device", "--issuer", issuer, "--scope", "openid"])
+        .env("PORTCULLIS_TOKEN_FILE", token_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn login");
+    let mut reader = BufReader::new(login.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    reader.read_line(&mut first).expect("line");
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    assert!(
+        first.starts_with(&format!("To sign in, open {issuer}/device ")),
+        "{first}"
+    );
+    let code = first.trim().rsplit(' ').next().expect("code").to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (status, page) = runtime.block_on(super::device::decide_at(
+        issuer,
+        &super::browser::Browser::new(),
+        ("testuser", password),
+        &code,
+        "allow",
+    ));
+    assert_eq!(status, 200, "{page}");
+    let output = login.wait_with_output().expect("login");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stored = std::fs::read_to_string(token_file).expect("tokens stored");
+    assert!(stored.contains("\"access_token\""), "{stored}");
+}
+
 fn stop(mut child: Child) {
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -167,6 +205,18 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         "step 19, a client registers itself: {stdout}"
     );
     assert_eq!(registered["client_name"], "My agent");
+
+    // `portcullis login --device` against up (RFC 8628): demo-cli may use the device grant.
+    let password = exports
+        .iter()
+        .find_map(|line| line.strip_prefix("export PORTCULLIS_DEMO_PASSWORD="))
+        .expect("the demo password")
+        .trim_matches('\'');
+    device_login(
+        &format!("http://127.0.0.1:{}", ports[0]),
+        password,
+        &dir.path().join("tokens.json"),
+    );
     assert_eq!(
         metadata["authorization_servers"],
         serde_json::json!([format!("http://127.0.0.1:{}", ports[0])])
