@@ -4,10 +4,10 @@
 //! (`POST`, CSRF-checked) for the device's next poll.
 
 use super::{error_page, paths, redirect_with, unavailable_page};
+use crate::csrf;
 use crate::form::OAuthParams;
 use crate::pages::{self, Page};
 use crate::state::AppState;
-use crate::{browser_session, csrf};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -45,15 +45,8 @@ pub(super) async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(params) = OAuthParams::from_form_body(&headers, &body) else {
-        return error_page(&state, StatusCode::BAD_REQUEST, "The form is malformed.");
-    };
-    if !csrf::is_valid(
-        &state.csrf_key,
-        &headers,
-        params.get("csrf_token"),
-        state.settings.secure_cookies(),
-    ) {
+    let (params, csrf_ok) = csrf::posted_form(&state, &headers, &body);
+    if !csrf_ok {
         return error_page(
             &state,
             StatusCode::FORBIDDEN,
@@ -143,23 +136,16 @@ async fn respond(
     }
 }
 
-/// The session of this browser and its user, when the user may still sign in.
+/// The session of this browser and its user, when the user may still sign in (an account
+/// that must verify its address first may not approve devices either).
 async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(Session, User)>, StoreError> {
-    let Some(session) = browser_session::current(state, headers).await? else {
-        return Ok(None);
-    };
-    let user = state
-        .store
-        .find_user_by_id(&session.user_id)
+    let require_verified = state.settings.registration.require_verified_email;
+    Ok(super::account::signed_in(state, headers)
         .await?
-        .filter(|user| user.disabled_at.is_none())
-        .filter(|user| {
-            !sign_in_needs_verification(state.settings.registration.require_verified_email, user)
-        });
-    Ok(user.map(|user| (session, user)))
+        .filter(|(_, user)| !sign_in_needs_verification(require_verified, user)))
 }
 
 /// To the sign-in page, coming back here with the code and, when a second factor is needed, the

@@ -4,7 +4,7 @@ use super::minting::{self, IdTokenContext};
 use super::{TokenError, TokenIssuer};
 use crate::roles::scope_for_user;
 use portcullis_core::grant::authorization_code::{self, CodeExchange};
-use portcullis_core::{AuditEvent, Client, CodeRedemption, RevocationKind};
+use portcullis_core::{AuditEvent, Client, CodeRedemption};
 use portcullis_jose::sha256;
 use portcullis_types::{GrantType, TokenResponse};
 
@@ -47,18 +47,14 @@ impl TokenIssuer<'_> {
         };
         // A code outlives nothing: once its session has ended (logout, revocation), it is dead,
         // so no refresh family or client record starts after the end was announced.
-        if self
-            .store
-            .is_revoked(RevocationKind::Session, &record.sid, now)
-            .await?
-        {
-            return Err(TokenError::invalid_grant(
+        let user = self
+            .user_of_live_session(
+                &record.sid,
+                &record.user_id,
+                now,
                 "the session of this code has ended",
-            ));
-        }
-        let Some(user) = self.store.find_user_by_id(&record.user_id).await? else {
-            return Err(TokenError::invalid_grant("user is no longer active"));
-        };
+            )
+            .await?;
         let exchange = CodeExchange {
             redirect_uri,
             code_verifier,

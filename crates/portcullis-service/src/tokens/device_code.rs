@@ -3,10 +3,10 @@
 use super::minting::{self, IdTokenContext};
 use super::{TokenError, TokenIssuer};
 use crate::roles::scope_for_user;
+use portcullis_core::Client;
 use portcullis_core::device_grant::PollAnswer;
 use portcullis_core::grant::device_code;
 use portcullis_core::secret::storage_digest;
-use portcullis_core::{Client, RevocationKind};
 use portcullis_types::{OAuthErrorCode, TokenResponse};
 
 impl TokenIssuer<'_> {
@@ -63,18 +63,14 @@ impl TokenIssuer<'_> {
         if !self.store.end_device_grant(&hash).await? {
             return Err(TokenError::invalid_grant("device_code was used already"));
         }
-        if self
-            .store
-            .is_revoked(RevocationKind::Session, &approval.sid, now)
-            .await?
-        {
-            return Err(TokenError::invalid_grant(
+        let user = self
+            .user_of_live_session(
+                &approval.sid,
+                &approval.user_id,
+                now,
                 "the session that approved this device has ended",
-            ));
-        }
-        let Some(user) = self.store.find_user_by_id(&approval.user_id).await? else {
-            return Err(TokenError::invalid_grant("user is no longer active"));
-        };
+            )
+            .await?;
         let mut grant = device_code::grant(client, &record, &approval, &user, self.policy)?;
         // The user's roles may have changed since they approved.
         grant.scope = scope_for_user(self.store, &user, &grant.scope).await?;

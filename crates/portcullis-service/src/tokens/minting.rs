@@ -187,6 +187,28 @@ impl TokenIssuer<'_> {
         Ok((token, family_id))
     }
 
+    /// The user `user_id` of a grant made in session `sid`, unless the session has ended since
+    /// (logout, revocation; `ended` says which grant died with it) or the user is gone.
+    pub(super) async fn user_of_live_session(
+        &self,
+        sid: &str,
+        user_id: &str,
+        now: portcullis_core::UnixSeconds,
+        ended: &str,
+    ) -> Result<portcullis_core::User, TokenError> {
+        if self
+            .store
+            .is_revoked(portcullis_core::RevocationKind::Session, sid, now)
+            .await?
+        {
+            return Err(TokenError::invalid_grant(ended));
+        }
+        self.store
+            .find_user_by_id(user_id)
+            .await?
+            .ok_or_else(|| TokenError::invalid_grant("user is no longer active"))
+    }
+
     /// A refresh token family for `client`'s user grant when it gets one (see
     /// [`wants_refresh_token`]): the token and the family id.
     pub(super) async fn refresh_family_if_wanted(

@@ -104,6 +104,12 @@ fn http() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// The `error` of an OAuth error response (RFC 6749 §5.2), or `unknown error`.
+async fn error_code(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["error"].as_str().unwrap_or("unknown error").to_owned()
+}
+
 async fn token_request(
     http: &reqwest::Client,
     endpoint: &str,
@@ -116,11 +122,7 @@ async fn token_request(
         .await
         .with_context(|| format!("cannot reach {endpoint}"))?;
     if !response.status().is_success() {
-        let error: serde_json::Value = response.json().await.unwrap_or_default();
-        bail!(
-            "the token endpoint refused: {}",
-            error["error"].as_str().unwrap_or("unknown error")
-        );
+        bail!("the token endpoint refused: {}", error_code(response).await);
     }
     Ok(response.json().await?)
 }
@@ -276,10 +278,9 @@ impl LoginArgs {
             .await
             .with_context(|| format!("cannot reach {endpoint}"))?;
         if !response.status().is_success() {
-            let error: serde_json::Value = response.json().await.unwrap_or_default();
             bail!(
                 "the device sign-in was refused: {}",
-                error["error"].as_str().unwrap_or("unknown error")
+                error_code(response).await
             );
         }
         let codes: DeviceCodes = response
@@ -321,8 +322,7 @@ impl LoginArgs {
             if response.status().is_server_error() {
                 continue;
             }
-            let error: serde_json::Value = response.json().await.unwrap_or_default();
-            match error["error"].as_str().unwrap_or("unknown error") {
+            match error_code(response).await.as_str() {
                 "authorization_pending" => {}
                 "slow_down" => interval += Duration::from_secs(5),
                 "access_denied" => bail!("the sign-in was denied"),
