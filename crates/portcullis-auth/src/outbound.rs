@@ -1,10 +1,11 @@
 //! Requests the auth server makes to URLs that clients registered (`jwks_uri`,
-//! `backchannel_logout_uri`), guarded against server-side request forgery: https only, every
+//! `backchannel_logout_uri`) or name (a Client ID Metadata Document), guarded against server-side request forgery: https only, every
 //! address the name resolves to must be public (checked at connection time, so a DNS answer that
 //! changes between check and use cannot slip through), no redirects, short timeouts, and bounded
 //! answers. `outbound_private_networks` lifts the address and scheme rules for a stack on one
 //! machine.
 
+use portcullis_core::client_id_document::MAX_DOCUMENT_BYTES;
 use portcullis_core::network_address::is_public;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,8 @@ use std::time::Duration;
 
 /// How long one outgoing request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long fetching a client metadata document may take.
+const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -111,12 +114,25 @@ impl OutboundHttp {
     /// # Errors
     /// [`OutboundError`].
     pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, OutboundError> {
+        let (body, _) = self.get_json(url, max_bytes, REQUEST_TIMEOUT).await?;
+        Ok(body)
+    }
+
+    /// `GET url` asking for JSON within `timeout`, expecting 200 and at most `max_bytes` of
+    /// body; the body and the answer's headers.
+    async fn get_json(
+        &self,
+        url: &str,
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), OutboundError> {
         let url = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
         self.check(&url)?;
         let mut response = self
             .client
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(timeout)
             .send()
             .await
             .map_err(failed)?;
@@ -135,7 +151,7 @@ impl OutboundHttp {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(body)
+        Ok((body, response.headers().clone()))
     }
 
     /// `POST url` with a form body; the answer's status.
@@ -174,6 +190,45 @@ impl portcullis_service::LogoutSender for OutboundHttp {
         } else {
             Err(format!("answered {status}"))
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl portcullis_service::client_directory::ClientDocumentFetcher for OutboundHttp {
+    /// draft-ietf-oauth-client-id-metadata-document-02 §4, §5 and §8.7: 200 only, no
+    /// redirects, JSON (`application/json` or `application/<name>+json`), at most 5 KB.
+    async fn fetch(
+        &self,
+        url: &str,
+    ) -> Result<portcullis_service::client_directory::FetchedDocument, String> {
+        let (body, headers) = self
+            .get_json(url, MAX_DOCUMENT_BYTES, DOCUMENT_TIMEOUT)
+            .await
+            .map_err(|error| error.to_string())?;
+        let header = |name: reqwest::header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let json = media_type == "application/json"
+            || media_type
+                .strip_prefix("application/")
+                .is_some_and(|subtype| subtype.ends_with("+json"));
+        if !json {
+            return Err("answered with a type other than JSON".to_owned());
+        }
+        Ok(portcullis_service::client_directory::FetchedDocument {
+            body,
+            cache_control: header(reqwest::header::CACHE_CONTROL),
+        })
     }
 }
 

@@ -18,7 +18,7 @@ h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0}.product{font-weight:600;co
 label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=text],input[type=email],input[type=password]{width:100%;padding:.6rem;border:1px solid var(--muted);border-radius:6px;font:inherit;background:transparent;color:inherit}\
 button{margin-top:1.5rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer;background:var(--accent);color:var(--card)}\
 button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);margin-left:.5rem}\
-:focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}ul{padding-left:1.2rem}code{font-size:.9em}";
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}.notice{border-left:3px solid var(--accent);padding-left:.6rem}ul{padding-left:1.2rem}code{font-size:.9em}";
 
 /// The strict CSP of a page whose only style is `stylesheet`, inline: allowed by its hash. A page
 /// that loads the passkey script (`scripts`) may also run this server's own scripts and call it.
@@ -307,9 +307,10 @@ pub fn reset_form(csrf: &str, token: &str, min_length: usize, error: Option<&str
 }
 
 /// The consent form: the user allows or denies `client` (as `Client::label` names it) the
-/// listed scopes.
+/// listed scopes, with a `warning` about the client if there is one.
 pub fn consent_form(
     client: &str,
+    warning: Option<&str>,
     scopes: &[&str],
     csrf: &str,
     request: &[(String, String)],
@@ -317,8 +318,11 @@ pub fn consent_form(
     let scopes = scope_items(scopes);
     let mut fields = request.to_vec();
     fields.push(("csrf_token".to_owned(), csrf.to_owned()));
+    let warning = warning
+        .map(|warning| format!("<p class=\"notice\">{}</p>", escape(warning)))
+        .unwrap_or_default();
     format!(
-        "<p><strong>{client}</strong> asks to:</p><ul>{scopes}</ul>\
+        "<p><strong>{client}</strong> asks to:</p><ul>{scopes}</ul>{warning}\
          <form method=\"post\" action=\"/authorize\">{hidden}\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></form>",

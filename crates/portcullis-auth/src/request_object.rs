@@ -5,6 +5,7 @@ use crate::form::OAuthParams;
 use crate::state::AppState;
 use portcullis_core::Client;
 use portcullis_service::StoreError;
+use portcullis_service::client_directory::{ClientLookup, ClientLookupError};
 use portcullis_service::request_objects::RequestObjects;
 
 /// Why a request object was not taken.
@@ -37,7 +38,16 @@ pub async fn open(
     }
     // RFC 9101 §5: the plain client_id names whose keys verify the object.
     let client = match params.get("client_id") {
-        Some(id) => state.store.find_client(id).await?,
+        Some(id) => match state.clients().find_client(id).await {
+            Ok(client) => client,
+            Err(ClientLookupError::Store(error)) => return Err(error.into()),
+            Err(refusal) => {
+                return Err(RequestObjectRefusal::Invalid {
+                    reason: refusal.to_string(),
+                    client: None,
+                });
+            }
+        },
         None => None,
     };
     let Some(client) = client else {

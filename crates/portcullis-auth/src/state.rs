@@ -64,6 +64,8 @@ pub struct AppState {
     pub dpop_nonces: Option<Arc<portcullis_core::dpop_nonce::DpopNonces>>,
     /// Requests to URLs clients registered, SSRF-guarded.
     pub outbound: crate::outbound::OutboundHttp,
+    /// How Client ID Metadata Documents are fetched.
+    pub client_documents: Arc<portcullis_service::client_directory::ClientDocuments>,
     /// The keys of `private_key_jwt` clients.
     pub client_keys: Arc<dyn portcullis_service::tokens::ClientKeyResolver>,
     /// Seals one-time-code secrets at rest (the key-encryption key).
@@ -167,6 +169,10 @@ impl AppState {
             )),
             dpop_nonces,
             client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(outbound.clone())),
+            client_documents: Arc::new(portcullis_service::client_directory::ClientDocuments::new(
+                Box::new(outbound.clone()),
+                settings.outbound_private_networks,
+            )),
             outbound,
             factor_sealer,
             pending_key,
@@ -263,6 +269,18 @@ impl AppState {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
             policy: &self.settings.token_policy,
+        }
+    }
+
+    /// The client a request names: registered, or described by its metadata document.
+    pub fn clients(&self) -> portcullis_service::client_directory::ClientDirectory<'_> {
+        portcullis_service::client_directory::ClientDirectory {
+            store: self.store.as_ref(),
+            documents: &self.client_documents,
+            policy: &self.settings.client_registration,
+            max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,
+            clock: self.clock.as_ref(),
+            audit: &self.audit,
         }
     }
 

@@ -31,8 +31,9 @@ pub async fn authenticate_client(
 ) -> Result<Client, OAuthError> {
     let presented = client_auth::presented_credentials(headers, params)?;
     let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
+    let clients = state.clients();
     let authentication = tokens::ClientAuthentication {
-        clients: state.store.as_ref(),
+        clients: &clients,
         audit: &state.audit,
         keys: state.client_keys.as_ref(),
         seen: state.client_assertions.as_ref(),

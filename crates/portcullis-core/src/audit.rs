@@ -88,6 +88,18 @@ pub enum AuditEvent {
         /// `update` or `delete`.
         action: String,
     },
+    /// A client's metadata document was fetched and its copy stored (new or refreshed).
+    ClientMetadataDocumentFetched {
+        /// The client (the document's URL).
+        client_id: String,
+    },
+    /// A client's metadata document could not be fetched or was refused.
+    ClientMetadataDocumentRefused {
+        /// The client (the document's URL).
+        client_id: String,
+        /// Why.
+        reason: String,
+    },
     /// A device authorization request (RFC 8628 §3.1) was refused after the client
     /// authenticated.
     DeviceAuthorizationRefused {
@@ -334,6 +346,8 @@ impl AuditEvent {
             | AuditEvent::ClientSelfRegistered { .. }
             | AuditEvent::ClientRegistrationRefused { .. }
             | AuditEvent::ClientRegistrationManaged { .. }
+            | AuditEvent::ClientMetadataDocumentFetched { .. }
+            | AuditEvent::ClientMetadataDocumentRefused { .. }
             | AuditEvent::TokenRevoked { .. } => None,
         }
     }
@@ -347,6 +361,8 @@ impl AuditEvent {
             | AuditEvent::DeviceAuthorizationRefused { client_id, .. }
             | AuditEvent::ClientSelfRegistered { client_id, .. }
             | AuditEvent::ClientRegistrationManaged { client_id, .. }
+            | AuditEvent::ClientMetadataDocumentFetched { client_id }
+            | AuditEvent::ClientMetadataDocumentRefused { client_id, .. }
             | AuditEvent::ConsentGranted { client_id, .. }
             | AuditEvent::DeviceDecided { client_id, .. }
             | AuditEvent::CodeIssued { client_id, .. }

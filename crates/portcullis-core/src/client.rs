@@ -160,6 +160,9 @@ pub struct Client {
     /// For a client that registered itself (RFC 7591), the hash of its registration access
     /// token (RFC 7592 §3); `None` for clients an administrator registered.
     pub registration_token_hash: Option<SecretHash>,
+    /// For a client described by its Client ID Metadata Document (its id is the document's
+    /// URL), when the copy kept here must be fetched again; `None` for every other client.
+    pub metadata_document_expires_at: Option<UnixSeconds>,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -191,14 +194,33 @@ impl Client {
     }
 
     /// How pages name the client to users: its name, else its id; a self-registered client's
-    /// name is its own claim, and said to be.
+    /// name is its own claim, and said to be; a client described by a metadata document is
+    /// named with the host serving it (draft-ietf-oauth-client-id-metadata-document §8.5).
     pub fn label(&self) -> String {
+        if self.is_described_by_document() {
+            let host = crate::client_id_document::host_of(&self.id);
+            return match &self.client_name {
+                Some(name) => format!("{name} (an application published at {host})"),
+                None => format!("An application published at {host}"),
+            };
+        }
         let name = self.client_name.as_deref().unwrap_or(&self.id);
         if self.is_self_registered() {
             format!("{name} (a name the application gave itself)")
         } else {
             name.to_owned()
         }
+    }
+
+    /// Whether the client's id is the URL of its metadata document, which describes it.
+    pub fn is_described_by_document(&self) -> bool {
+        self.metadata_document_expires_at.is_some()
+    }
+
+    /// Whether the client described itself (dynamic registration or a metadata document)
+    /// rather than being registered by an administrator: nothing it says is vouched for.
+    pub fn is_self_described(&self) -> bool {
+        self.is_self_registered() || self.is_described_by_document()
     }
 
     /// Whether the client registered itself (RFC 7591).
@@ -262,6 +284,36 @@ impl ClientRegistration {
         now: UnixSeconds,
     ) -> Result<Client, ClientError> {
         validate_client_id(&self.id)?;
+        self.into_checked_client(secret_hash, max_lifetime_secs, now)
+    }
+
+    /// The client a Client ID Metadata Document describes, whose id is the document's URL
+    /// (`allow_plain_http` as for [`crate::client_id_document::is_document_url`]), kept until
+    /// `expires_at`. It has no secret (draft-ietf-oauth-client-id-metadata-document §4.1).
+    ///
+    /// # Errors
+    /// The first [`ClientError`] found.
+    pub fn into_document_client(
+        self,
+        allow_plain_http: bool,
+        max_lifetime_secs: i64,
+        now: UnixSeconds,
+        expires_at: UnixSeconds,
+    ) -> Result<Client, ClientError> {
+        if !crate::client_id_document::is_document_url(&self.id, allow_plain_http) {
+            return Err(ClientError::InvalidId);
+        }
+        let mut client = self.into_checked_client(None, max_lifetime_secs, now)?;
+        client.metadata_document_expires_at = Some(expires_at);
+        Ok(client)
+    }
+
+    fn into_checked_client(
+        self,
+        secret_hash: Option<SecretHash>,
+        max_lifetime_secs: i64,
+        now: UnixSeconds,
+    ) -> Result<Client, ClientError> {
         let mut grant_types = self.grant_types;
         grant_types.sort();
         grant_types.dedup();
@@ -333,6 +385,7 @@ impl ClientRegistration {
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             client_name: self.client_name,
             registration_token_hash: None,
+            metadata_document_expires_at: None,
             created_at: now,
         })
     }

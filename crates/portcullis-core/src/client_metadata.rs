@@ -40,8 +40,11 @@ pub struct DynamicRegistrationPolicy {
     pub scopes: Vec<String>,
     /// Audiences every registered client gets (resource identifiers it may ask tokens for).
     pub audiences: Vec<String>,
-    /// Most self-registered clients kept at once.
+    /// Most self-registered clients kept at once (metadata-document clients count too).
     pub max_clients: u64,
+    /// Whether a `client_id` that is an https URL is resolved by fetching its Client ID
+    /// Metadata Document (draft-ietf-oauth-client-id-metadata-document), within this policy.
+    pub metadata_documents: bool,
 }
 
 impl Default for DynamicRegistrationPolicy {
@@ -54,6 +57,7 @@ impl Default for DynamicRegistrationPolicy {
                 .to_vec(),
             audiences: Vec::new(),
             max_clients: 1000,
+            metadata_documents: false,
         }
     }
 }
@@ -88,8 +92,23 @@ pub struct ClientMetadata {
     /// RFC 9126 §6 `require_pushed_authorization_requests`.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
-    /// RFC 7592 §2.2: an update names the client; it must be the one being updated.
+    /// RFC 7592 §2.2: an update names the client; it must be the one being updated. A
+    /// metadata document names its own URL.
     pub client_id: Option<String>,
+    /// `client_secret`: never in a metadata document (draft-ietf-oauth-client-id-metadata-document
+    /// §4.1).
+    pub client_secret: Option<serde_json::Value>,
+    /// `client_secret_expires_at`: never in a metadata document either.
+    pub client_secret_expires_at: Option<serde_json::Value>,
+}
+
+/// Where client metadata came from, which sets what it may say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetadataSource {
+    /// A registration request (RFC 7591): no keys by reference, no software statements.
+    Registration,
+    /// A Client ID Metadata Document: no shared secrets; keys by value or by reference.
+    Document,
 }
 
 /// Why the metadata was refused (RFC 7591 §3.2.2 error codes).
@@ -127,28 +146,95 @@ impl ClientMetadata {
         id: &str,
         policy: &DynamicRegistrationPolicy,
     ) -> Result<ClientRegistration, ClientMetadataError> {
-        let invalid = |message: String| ClientMetadataError::InvalidMetadata(message);
         if self.software_statement.is_some() {
             return Err(ClientMetadataError::SoftwareStatement);
         }
         if self.jwks_uri.is_some() {
-            return Err(invalid(
+            return Err(ClientMetadataError::InvalidMetadata(
                 "jwks_uri is not accepted: register public keys by value (jwks)".to_owned(),
             ));
         }
+        self.described_client(id, policy, MetadataSource::Registration)
+    }
+
+    /// The client that the Client ID Metadata Document fetched from `url` describes, as far as
+    /// `policy` allows: a public client (`none`, the default here) or one with its own keys
+    /// (`private_key_jwt`, by `jwks` or `jwks_uri`), with grants that need a user.
+    ///
+    /// # Errors
+    /// The first rule broken.
+    pub fn document_registration(
+        &self,
+        url: &str,
+        policy: &DynamicRegistrationPolicy,
+    ) -> Result<ClientRegistration, ClientMetadataError> {
+        let invalid = |message: &str| Err(ClientMetadataError::InvalidMetadata(message.to_owned()));
+        // draft-ietf-oauth-client-id-metadata-document §4: the document's client_id MUST match
+        // the URL it was fetched from, by simple string comparison.
+        if self.client_id.as_deref() != Some(url) {
+            return invalid("the document's client_id is not the URL it was fetched from");
+        }
+        // §4.1: no shared secrets, so no secret-based authentication method either.
+        if self.client_secret.is_some() || self.client_secret_expires_at.is_some() {
+            return invalid("a metadata document must not hold client_secret");
+        }
+        if !matches!(
+            self.token_endpoint_auth_method.as_deref(),
+            None | Some("none" | "private_key_jwt")
+        ) {
+            return invalid(
+                "a metadata document's token_endpoint_auth_method must be none or private_key_jwt",
+            );
+        }
+        let needs_no_user = |grant: &str| {
+            matches!(
+                grant.parse::<GrantType>(),
+                Ok(GrantType::ClientCredentials | GrantType::TokenExchange)
+            )
+        };
+        if self
+            .grant_types
+            .iter()
+            .flatten()
+            .any(|grant| needs_no_user(grant))
+        {
+            return invalid("a metadata document's grants must act for a user");
+        }
+        self.described_client(url, policy, MetadataSource::Document)
+    }
+
+    fn described_client(
+        &self,
+        id: &str,
+        policy: &DynamicRegistrationPolicy,
+        source: MetadataSource,
+    ) -> Result<ClientRegistration, ClientMetadataError> {
+        let invalid = |message: String| ClientMetadataError::InvalidMetadata(message);
+        let default_method = match source {
+            MetadataSource::Registration => "client_secret_basic",
+            MetadataSource::Document => "none",
+        };
         let (kind, keys) = match self
             .token_endpoint_auth_method
             .as_deref()
-            .unwrap_or("client_secret_basic")
+            .unwrap_or(default_method)
         {
             "none" => (ClientKind::Public, None),
             "client_secret_basic" | "client_secret_post" => (ClientKind::Confidential, None),
             "private_key_jwt" => {
-                let jwks = self.jwks.as_ref().ok_or_else(|| {
-                    invalid("private_key_jwt needs the client's public keys in jwks".to_owned())
-                })?;
-                let keys = ClientKeys::inline_from_json(&jwks.to_string())
-                    .map_err(|error| invalid(format!("jwks: {error}")))?;
+                let keys = match (&self.jwks, &self.jwks_uri, source) {
+                    (Some(jwks), None, _) => ClientKeys::inline_from_json(&jwks.to_string())
+                        .map_err(|error| invalid(format!("jwks: {error}")))?,
+                    (None, Some(uri), MetadataSource::Document) => ClientKeys::remote(uri)
+                        .map_err(|error| invalid(format!("jwks_uri: {error}")))?,
+                    _ => {
+                        return Err(invalid(
+                            "private_key_jwt needs the client's public keys, in jwks or \
+                             (in a metadata document) jwks_uri"
+                                .to_owned(),
+                        ));
+                    }
+                };
                 (ClientKind::Confidential, Some(keys))
             }
             other => {
@@ -462,5 +548,66 @@ mod tests {
             Some("invalid_client_metadata"),
             "a bidirectional override"
         );
+    }
+
+    #[test]
+    fn a_metadata_document_names_itself_and_holds_no_secret() {
+        let url = "https://agent.example/client.json";
+        let document = |extra: serde_json::Value| {
+            let mut json = serde_json::json!({
+                "client_id": url,
+                "client_name": "Agent",
+                "redirect_uris": ["http://127.0.0.1:33418/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+            });
+            if let (Some(base), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+                base.extend(extra.clone());
+            }
+            serde_json::from_value::<ClientMetadata>(json)
+                .map_err(|error| error.to_string())
+                .and_then(|metadata| {
+                    metadata
+                        .document_registration(url, &policy())
+                        .map_err(|error| error.to_string())
+                })
+        };
+        let registration = document(serde_json::json!({})).expect("a public client");
+        assert_eq!(registration.kind, ClientKind::Public, "none is the default");
+        assert_eq!(registration.audiences, policy().audiences);
+        for (extra, why) in [
+            (
+                serde_json::json!({"client_id": "https://agent.example/other.json"}),
+                "client_id",
+            ),
+            (
+                serde_json::json!({"client_secret": "s3cret"}),
+                "client_secret",
+            ),
+            (
+                serde_json::json!({"token_endpoint_auth_method": "client_secret_basic"}),
+                "method",
+            ),
+            (
+                serde_json::json!({"grant_types": ["client_credentials"]}),
+                "grant",
+            ),
+            (
+                serde_json::json!({"token_endpoint_auth_method": "private_key_jwt"}),
+                "no keys",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["http://evil.example/cb"]}),
+                "redirect",
+            ),
+        ] {
+            assert!(document(extra).is_err(), "{why}");
+        }
+        let by_reference = document(serde_json::json!({
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": "https://agent.example/jwks.json",
+        }))
+        .expect("keys by reference");
+        assert_eq!(by_reference.kind, ClientKind::Confidential);
+        assert!(by_reference.keys.is_some_and(|keys| keys.uri().is_some()));
     }
 }

@@ -10,6 +10,7 @@ pub mod authentication;
 pub mod authorize;
 pub mod client;
 pub mod client_address;
+pub mod client_id_document;
 pub mod client_keys;
 pub mod client_metadata;
 pub mod clock;

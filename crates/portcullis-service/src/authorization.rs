@@ -88,8 +88,10 @@ pub enum AuthorizationError {
 
 /// Everything the endpoint needs, borrowed from the server's state for one request.
 pub struct Authorizer<'a> {
-    /// Clients, users and consents.
+    /// Users and consents.
     pub store: &'a dyn Store,
+    /// The client a request names: registered, or described by its metadata document.
+    pub clients: &'a dyn crate::client_directory::ClientLookup,
     /// Where authorization codes live (the store, or a cluster's Redis).
     pub codes: &'a dyn CodeStore,
     /// The clock.
@@ -117,7 +119,15 @@ impl Authorizer<'_> {
         attempt: AuthorizationAttempt<'_>,
     ) -> Result<AuthorizationOutcome, AuthorizationError> {
         let client = match &attempt.params.client_id {
-            Some(id) => self.store.find_client(id).await?,
+            Some(id) => match self.clients.find_client(id).await {
+                Ok(client) => client,
+                Err(crate::client_directory::ClientLookupError::Store(error)) => {
+                    return Err(error.into());
+                }
+                // Draft-ietf-oauth-client-id-metadata-document §5.1: the request is aborted;
+                // its redirect URI cannot be trusted, so the user is told here.
+                Err(refusal) => return Ok(AuthorizationOutcome::ErrorPage(refusal.to_string())),
+            },
             None => None,
         };
         let mut request = match validate_authorization(client.as_ref(), attempt.params, self.policy)
@@ -171,10 +181,10 @@ impl Authorizer<'_> {
             // Consent is asked for, and the code carries, only what the user's roles allow.
             request.scope = scope_for_user(self.store, user, &request.scope).await?;
         }
-        // RFC 8252 §8.6: a public client that registered itself cannot be told apart from
-        // another app claiming its id (loopback ports and private-use schemes are anyone's),
-        // so the user is asked every time.
-        let impersonable = client.is_self_registered() && client.kind == ClientKind::Public;
+        // RFC 8252 §8.6: a public client that described itself (registered itself, or by a
+        // metadata document) cannot be told apart from another app claiming its id (loopback
+        // ports and private-use schemes are anyone's), so the user is asked every time.
+        let impersonable = client.is_self_described() && client.kind == ClientKind::Public;
         let remembered_consent = match signed_in {
             Some((_, user)) if !client.first_party && !impersonable => self
                 .store

@@ -77,6 +77,10 @@ pub struct ProviderMetadata {
     /// URL of the dynamic client registration endpoint (RFC 8414 §2, RFC 7591).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// Whether a `client_id` may be the URL of a Client ID Metadata Document
+    /// (draft-ietf-oauth-client-id-metadata-document §6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_id_metadata_document_supported: bool,
     /// URL of the device authorization endpoint (RFC 8628 §4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_authorization_endpoint: Option<String>,

@@ -56,6 +56,10 @@ pub struct ClientView {
     pub client_name: Option<String>,
     /// It registered itself (RFC 7591) rather than by an administrator.
     pub self_registered: bool,
+    /// Its id is the URL of its Client ID Metadata Document, which describes it; the copy
+    /// kept here is fetched again after this time (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_document_expires_at: Option<i64>,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -87,6 +91,7 @@ impl From<Client> for ClientView {
             require_mfa: client.require_mfa,
             require_pushed_authorization_requests: client.require_pushed_authorization_requests,
             self_registered: client.registration_token_hash.is_some(),
+            metadata_document_expires_at: client.metadata_document_expires_at,
             client_name: client.client_name,
             id: client.id,
             redirect_uris: client.redirect_uris,

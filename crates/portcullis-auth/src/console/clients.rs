@@ -183,6 +183,10 @@ pub(super) async fn show(
                 "as the MFA policy says"
             },
             origin = match (&client.client_name, client.is_self_registered()) {
+                _ if client.is_described_by_document() => format!(
+                    "by its metadata document at its URL, as {}",
+                    escape(&client.label())
+                ),
                 (Some(name), true) => format!("by itself (RFC 7591), as “{}”", escape(name)),
                 (None, true) => "by itself (RFC 7591)".to_owned(),
                 (_, false) => "by an administrator".to_owned(),

@@ -138,8 +138,10 @@ async fn authorize(
             Err(refusal) => return request_object_refused(state, &params, refusal),
         },
     };
+    let clients = state.clients();
     let authorizer = Authorizer {
         store: state.store.as_ref(),
+        clients: &clients,
         codes: state.codes.as_ref(),
         clock: state.clock.as_ref(),
         audit: &state.audit,
@@ -307,6 +309,28 @@ fn sign_in_redirect(params: &OAuthParams, login_hint: Option<&str>) -> Response 
     )
 }
 
+/// What the consent page says of a client that described itself: where the user is sent back
+/// to, and a warning when that is a program on their own computer, which anyone can run
+/// (draft-ietf-oauth-client-id-metadata-document §8.5; the MCP authorization specification's
+/// localhost redirect risks).
+fn consent_warning(client: &Client, redirect_uri: &str) -> Option<String> {
+    if !client.is_self_described() {
+        return None;
+    }
+    let destination = portcullis_core::client_id_document::host_of(redirect_uri);
+    let local = ["127.0.0.1", "[::1]", "localhost"]
+        .iter()
+        .any(|host| destination == *host || destination.starts_with(&format!("{host}:")));
+    Some(if local {
+        format!(
+            "It returns you to a program on this computer ({destination}). Allow it only if \
+             you started that program yourself just now."
+        )
+    } else {
+        format!("It returns you to {destination}.")
+    })
+}
+
 fn consent_page(
     state: &AppState,
     headers: &HeaderMap,
@@ -322,6 +346,7 @@ fn consent_page(
         title: "Allow access?".to_owned(),
         body: pages::consent_form(
             &client.label(),
+            consent_warning(client, &request.redirect_uri).as_deref(),
             &scopes,
             &token,
             &params.pairs_except(&FORM_ONLY),

@@ -59,6 +59,7 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
         registration_endpoint: (settings.client_registration.mode
             != portcullis_core::client_metadata::DynamicRegistrationMode::Off)
             .then(|| settings.endpoint(paths::CLIENT_REGISTRATION)),
+        client_id_metadata_document_supported: settings.client_registration.metadata_documents,
         require_pushed_authorization_requests: settings.require_pushed_authorization_requests,
         dpop_signing_alg_values_supported: algorithms.clone(),
         subject_types_supported: strings(&["public"]),

@@ -395,11 +395,12 @@ impl Administration<'_> {
             changes.extend(
                 existing
                     .iter()
-                    // Clients that registered themselves (RFC 7591) are not the file's to list.
+                    // Clients that described themselves (RFC 7591, metadata documents) are not
+                    // the file's to list.
                     .filter(|client| {
                         !seen.contains(&client.id)
                             && !is_built_in(&client.id)
-                            && !client.is_self_registered()
+                            && !client.is_self_described()
                     })
                     .map(|client| Change::DeleteClient {
                         id: client.id.clone(),

@@ -106,7 +106,8 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a confidential client's secret hash; `false` if there is no such confidential client.
     async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash)
     -> Result<bool, StoreError>;
-    /// How many clients registered themselves (RFC 7591) and are still kept.
+    /// How many clients described themselves (RFC 7591 registrations, Client ID Metadata
+    /// Documents) and are still kept.
     async fn count_self_registered_clients(&self) -> Result<u64, StoreError>;
 }
 

@@ -5,7 +5,8 @@
 
 use super::TokenError;
 use super::client_assertion::{AssertionContext, ClientKeyResolver, verify_client_assertion};
-use crate::{AuditLog, ClientStore, ProofReplay};
+use crate::client_directory::{ClientLookup, ClientLookupError};
+use crate::{AuditLog, ProofReplay};
 use portcullis_core::{AuditEvent, AuthenticationMethod, Client};
 
 /// The credentials a request presented (read from the protocol's form or header at the edge;
@@ -36,8 +37,8 @@ impl std::fmt::Debug for PresentedCredentials {
 /// name.
 #[derive(Clone, Copy)]
 pub struct ClientAuthentication<'a> {
-    /// Registered clients.
-    pub clients: &'a dyn ClientStore,
+    /// Registered clients, and those described by their metadata document.
+    pub clients: &'a dyn ClientLookup,
     /// Failures are recorded here.
     pub audit: &'a AuditLog,
     /// Keys of `private_key_jwt` clients.
@@ -72,11 +73,18 @@ pub async fn authenticate_client(
     let Some(presented) = presented else {
         return Err(refuse(None, "no client credentials".to_owned()));
     };
-    let Some(client) = authentication
+    let found = match authentication
         .clients
         .find_client(&presented.client_id)
-        .await?
-    else {
+        .await
+    {
+        Ok(found) => found,
+        Err(ClientLookupError::Store(error)) => return Err(error.into()),
+        Err(refusal @ ClientLookupError::Document { .. }) => {
+            return Err(refuse(Some(presented.client_id), refusal.to_string()));
+        }
+    };
+    let Some(client) = found else {
         return Err(refuse(
             Some(presented.client_id),
             "unknown client".to_owned(),

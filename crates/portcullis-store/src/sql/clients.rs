@@ -12,7 +12,7 @@ const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris,
                               post_logout_redirect_uris, id_token_algorithm, jwks, jwks_uri, \
                               dpop_bound_access_tokens, backchannel_logout_uri, require_mfa, \
                               require_pushed_authorization_requests, client_name, \
-                              registration_token_hash";
+                              registration_token_hash, metadata_document_expires_at";
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -77,6 +77,9 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
                 SecretHash::from_bytes(&bytes).ok_or_else(|| corrupt("registration token hash"))
             })
             .transpose()?,
+        metadata_document_expires_at: row
+            .try_get("metadata_document_expires_at")
+            .map_err(unavailable)?,
         id,
     })
 }
@@ -115,7 +118,8 @@ impl ClientStore for SqlStore {
              access_token_lifetime_secs = $5, first_party = $6, post_logout_redirect_uris = $7, \
              id_token_algorithm = $8, jwks = $9, jwks_uri = $10, dpop_bound_access_tokens = $11, \
              backchannel_logout_uri = $12, require_mfa = $13, \
-             require_pushed_authorization_requests = $14, client_name = $15 WHERE id = $16",
+             require_pushed_authorization_requests = $14, client_name = $15, \
+             metadata_document_expires_at = $16 WHERE id = $17",
         )
         .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
@@ -138,6 +142,7 @@ impl ClientStore for SqlStore {
         .bind(i64::from(client.require_mfa))
         .bind(i64::from(client.require_pushed_authorization_requests))
         .bind(client.client_name.clone())
+        .bind(client.metadata_document_expires_at)
         .bind(&client.id)
         .execute(&self.pool)
         .await
@@ -149,7 +154,7 @@ impl ClientStore for SqlStore {
         let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20)"
+             $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -181,6 +186,7 @@ impl ClientStore for SqlStore {
                 .as_ref()
                 .map(|hash| hash.as_bytes().to_vec()),
         )
+        .bind(client.metadata_document_expires_at)
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;
@@ -220,7 +226,8 @@ impl ClientStore for SqlStore {
 
     async fn count_self_registered_clients(&self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query(
-            "SELECT COUNT(*) AS registered FROM clients WHERE registration_token_hash IS NOT NULL",
+            "SELECT COUNT(*) AS registered FROM clients WHERE registration_token_hash IS NOT NULL \
+             OR metadata_document_expires_at IS NOT NULL",
         )
         .fetch_one(&self.pool)
         .await

@@ -19,6 +19,8 @@ pub struct ClientRegistrationConfig {
     pub audiences: Vec<String>,
     /// Most self-registered clients kept at once.
     pub max_clients: u64,
+    /// Resolve `client_id`s that are https URLs by fetching their Client ID Metadata Document.
+    pub metadata_documents: bool,
 }
 
 impl Default for ClientRegistrationConfig {
@@ -34,6 +36,7 @@ impl Default for ClientRegistrationConfig {
             scopes: policy.scopes,
             audiences: policy.audiences,
             max_clients: policy.max_clients,
+            metadata_documents: policy.metadata_documents,
         }
     }
 }
@@ -77,7 +80,7 @@ impl ClientRegistrationConfig {
         if self.audiences.iter().any(|audience| audience == issuer) {
             bail!("client_registration.audiences: the issuer (its admin API) is not for strangers");
         }
-        if mode == DynamicRegistrationMode::Open
+        if (mode == DynamicRegistrationMode::Open || self.metadata_documents)
             && let Some(grant) = grant_types.iter().find(|grant| {
                 matches!(
                     grant,
@@ -87,7 +90,7 @@ impl ClientRegistrationConfig {
         {
             bail!(
                 "client_registration.grant_types: `{grant}` needs no user; open registration \
-                 cannot offer it (use mode = \"token\")"
+                 and metadata documents cannot offer it (use mode = \"token\")"
             );
         }
         if self.max_clients == 0 {
@@ -99,6 +102,7 @@ impl ClientRegistrationConfig {
             scopes: self.scopes.clone(),
             audiences: self.audiences.clone(),
             max_clients: self.max_clients,
+            metadata_documents: self.metadata_documents,
         })
     }
 }

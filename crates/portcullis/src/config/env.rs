@@ -44,6 +44,10 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     ),
     (&["client_registration", "mode"], Kind::Text),
     (&["client_registration", "max_clients"], Kind::Integer),
+    (
+        &["client_registration", "metadata_documents"],
+        Kind::Boolean,
+    ),
     (&["tokens", "access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "max_access_token_lifetime_secs"], Kind::Integer),
     (&["tokens", "leeway_secs"], Kind::Integer),

@@ -11,6 +11,7 @@ mod backchannel_logout;
 mod browser;
 mod cli;
 mod client_credentials;
+mod client_id_documents;
 mod client_registration;
 mod cluster;
 mod code_flow;
