@@ -4,7 +4,8 @@
 # a protected route through the gateway, then uses the admin console as testuser (and is refused
 # as guest), then registers a new account, verifying it by the link that a real SMTP server
 # (aiosmtpd from PyPI, installed here, on loopback) received, and last sets up two-step
-# verification for guest and signs in with its code, and, on a second stack on localhost, adds a
+# verification for guest and signs in with its code, and runs the official MCP SDK client against
+# the MCP example server (registration, sign-in, tools, reuse and refresh), and, on a second stack on localhost, adds a
 # passkey with a virtual authenticator and signs in with it, and, on a third stack that only
 # prefers user verification, uses a security key without a PIN as the second factor. Screenshots:
 # target/browser/screenshots/*.png.
@@ -34,7 +35,7 @@ export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
 cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs browser/two_step.mjs \
-    browser/passkeys.mjs browser/security_key.mjs target/browser/
+    browser/passkeys.mjs browser/security_key.mjs browser/mcp.mjs target/browser/
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
@@ -44,6 +45,13 @@ node target/browser/register.mjs \
     "http://127.0.0.1:$AUTH" "$WORK/maildir" target/browser/screenshots
 node target/browser/two_step.mjs \
     "http://127.0.0.1:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
+# The official MCP SDK client, unmodified, against the MCP example server behind the gateway: it
+# registers itself and signs testuser in through Chromium, then calls tools; a second run reuses
+# its stored tokens, a third refreshes them (rotated), neither opening a browser.
+for run in first again refresh; do
+    node target/browser/mcp.mjs "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
+        target/browser/screenshots "$WORK/mcp-client.json" "$run"
+done
 # Passkeys need an issuer on a domain name (WebAuthn refuses IP addresses): a second stack whose
 # issuer is http://localhost:<port>, a secure context even over http.
 stop_up

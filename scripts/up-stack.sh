@@ -24,7 +24,8 @@ start_up() {
     # UP_ISSUER_HOST=localhost: the issuer on a domain name (passkeys need one).
     "$BIN" up ${UP_ISSUER_HOST:+--issuer-host "$UP_ISSUER_HOST"} --data-dir "$WORK/data" --auth-port "$AUTH" --auth-admin-port "$AUTH_ADMIN" \
         --gateway-port "$GATEWAY" \
-        --users-port "$(free_port)" --products-port "$(free_port)" > "$WORK/up.log" 2>&1 &
+        --users-port "$(free_port)" --products-port "$(free_port)" --mcp-port "$(free_port)" \
+        > "$WORK/up.log" 2>&1 &
     UP_PID=$!
     for port in "$AUTH" "$GATEWAY"; do
         for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done

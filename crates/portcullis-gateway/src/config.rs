@@ -228,6 +228,10 @@ pub struct RouteConfig {
     /// `/.well-known/oauth-protected-resource/mcp` and named in the route's 401s.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Scopes the resource metadata offers besides those the route requires (RFC 9728
+    /// `scopes_supported`), such as `offline_access` so that clients ask for a refresh token.
+    #[serde(default)]
+    pub resource_scopes: Vec<String>,
     /// Accept only DPoP-bound tokens presented with their proof (RFC 9449).
     #[serde(default)]
     pub require_dpop: bool,
@@ -285,6 +289,7 @@ impl RouteConfig {
             roles_all: Vec::new(),
             audience: None,
             resource: None,
+            resource_scopes: Vec::new(),
             require_dpop: false,
             require_acr: Vec::new(),
             require_amr: Vec::new(),

@@ -221,12 +221,18 @@ pub fn point_to_metadata(response: &mut Response<Body>, url: &HeaderValue) {
 }
 
 /// RFC 9728 §2: the metadata of `routes`, whose identifier is `resource`: the scopes any of them
-/// asks for; DPoP-bound tokens required when all of them require them.
+/// asks for or offers; DPoP-bound tokens required when all of them require them.
 fn document(config: &GatewayConfig, routes: &[&RouteConfig], resource: &str) -> serde_json::Value {
     let mut scopes: Vec<&String> = Vec::new();
     for scope in routes
         .iter()
-        .flat_map(|route| route.scopes_all.iter().chain(&route.scopes_any))
+        .flat_map(|route| {
+            route
+                .scopes_all
+                .iter()
+                .chain(&route.scopes_any)
+                .chain(&route.resource_scopes)
+        })
     {
         if !scopes.contains(&scope) {
             scopes.push(scope);

@@ -21,7 +21,8 @@ pub fn router(verifier: Arc<Verifier>) -> Router {
         .with_state(verifier)
 }
 
-fn products() -> Value {
+/// The shop's products (also what the MCP example's tool lists).
+pub fn products() -> Value {
     json!([{"id": 1, "name": "Portcullis T-shirt", "price_cents": 2000}, {"id": 2, "name": "Drawbridge", "price_cents": 990000}])
 }
 

@@ -16,6 +16,7 @@ async fn a_resource_route_serves_its_metadata_and_takes_only_tokens_for_it() {
         let mut mcp = route("mcp", "/mcp", upstream);
         mcp.resource = Some(RESOURCE.into());
         mcp.scopes_any = vec!["read".into()];
+        mcp.resource_scopes = vec!["offline_access".into(), "read".into()];
         // A group: another route under the same identifier shares its document.
         let mut tools = route("mcp-admin", "/mcp/admin", upstream);
         tools.resource = Some(RESOURCE.into());
@@ -37,7 +38,8 @@ async fn a_resource_route_serves_its_metadata_and_takes_only_tokens_for_it() {
     );
     assert_eq!(
         metadata["scopes_supported"],
-        serde_json::json!(["read", "write"])
+        serde_json::json!(["read", "offline_access", "write"]),
+        "required and offered scopes, each once"
     );
     assert_eq!(
         metadata["bearer_methods_supported"],

@@ -33,6 +33,8 @@ fn start_up(data: &std::path::Path, ports: &[u16]) -> (Child, String) {
             &ports[2].to_string(),
             "--products-port",
             &ports[3].to_string(),
+            "--mcp-port",
+            &ports[5].to_string(),
         ])
         .env_remove("PORTCULLIS_DEMO_PASSWORD")
         .env("PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
@@ -112,7 +114,7 @@ fn stop(mut child: Child) {
 fn up_prints_a_walkthrough_that_works_verbatim() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    let ports = free_ports(5);
+    let ports = free_ports(6);
     let (child, printed) = start_up(&data, &ports);
     let exports: Vec<&str> = printed
         .lines()
@@ -205,6 +207,14 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         "step 19, a client registers itself: {stdout}"
     );
     assert_eq!(registered["client_name"], "My agent");
+    let mcp: serde_json::Value =
+        serde_json::from_str(steps[16].trim()).expect("step 20: the MCP metadata is JSON");
+    assert_eq!(mcp["resource"], format!("{gateway}/mcp"));
+    assert_eq!(
+        mcp["scopes_supported"],
+        serde_json::json!(["products:read", "offline_access"]),
+        "step 20: what an MCP client asks for: {stdout}"
+    );
 
     // `portcullis login --device` against up (RFC 8628): demo-cli may use the device grant.
     let password = exports

@@ -87,6 +87,12 @@ fn registration(
     }
 }
 
+/// The resource identifier of the demo gateway's `/mcp` route (the MCP example server), at
+/// `gateway`.
+pub fn mcp_resource(gateway: &str) -> String {
+    format!("{gateway}/mcp")
+}
+
 /// The resource identifier of the demo gateway's `/products` route, at `gateway`.
 pub fn products_resource(gateway: &str) -> String {
     format!("{gateway}/products")

@@ -41,6 +41,9 @@ pub struct UpArgs {
     /// products-service port.
     #[arg(long, default_value_t = 3002)]
     products_port: u16,
+    /// MCP example server port (behind the gateway's /mcp).
+    #[arg(long, default_value_t = 3003)]
+    mcp_port: u16,
     /// PostgreSQL instead of the embedded SQLite (needs keys.key_encryption_key).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -146,6 +149,7 @@ impl UpArgs {
         let auth_admin_listener = bind(self.auth_admin_port, "the auth admin API").await?;
         let users_listener = bind(self.users_port, "users-service").await?;
         let products_listener = bind(self.products_port, "products-service").await?;
+        let mcp_listener = bind(self.mcp_port, "mcp-server").await?;
         let issuer = config.issuer();
         let gateway_url = format!("http://{}", loopback(self.gateway_port));
         // Sign-ins reach the auth server through the gateway: its X-Forwarded-For names the
@@ -164,7 +168,10 @@ impl UpArgs {
                 .client_registration
                 .scopes
                 .push("products:read".into());
-            config.client_registration.audiences = vec![demo::products_resource(&gateway_url)];
+            config.client_registration.audiences = vec![
+                demo::products_resource(&gateway_url),
+                demo::mcp_resource(&gateway_url),
+            ];
         }
         let store = Arc::new(super::open_store(&config).await?);
         let seeded = demo::seed(store.as_ref(), &config, &gateway_url).await?;
@@ -212,6 +219,11 @@ impl UpArgs {
             products_service::router(verifier(&gateway_url).await?),
             stopped.clone(),
         );
+        let mcp = spawn_service(
+            mcp_listener,
+            mcp_server::router(verifier(&demo::mcp_resource(&gateway_url)).await?),
+            stopped.clone(),
+        );
 
         let auth_address = loopback(self.auth_port);
         let mut routes = vec![
@@ -223,6 +235,13 @@ impl UpArgs {
                 ..authenticated_route("products", "/products", loopback(self.products_port))
             },
             public_route("public", "/public", loopback(self.products_port)),
+            RouteConfig {
+                // An MCP server: clients find the auth server through its metadata, register
+                // themselves and ask for these scopes (offline_access: a refresh token).
+                resource: Some(demo::mcp_resource(&gateway_url)),
+                resource_scopes: vec!["products:read".into(), "offline_access".into()],
+                ..authenticated_route("mcp", "/mcp", loopback(self.mcp_port))
+            },
         ];
         for (name, prefix) in [
             ("authorize", "/authorize"),
@@ -271,6 +290,7 @@ impl UpArgs {
                 auth_admin: loopback(self.auth_admin_port),
                 users: loopback(self.users_port),
                 products: loopback(self.products_port),
+                mcp: loopback(self.mcp_port),
                 data_dir: &config.data_dir,
                 seeded: seeded.as_ref(),
                 registration_open: config.registration_policy()?.is_enabled(),
@@ -279,7 +299,7 @@ impl UpArgs {
         super::serve::shutdown_signal().await;
         let _ = stop.send(true);
         gateway.finished().await?;
-        for task in [users, products] {
+        for task in [users, products, mcp] {
             let _ = task.await;
         }
         auth.await.map_err(std::io::Error::other)??;

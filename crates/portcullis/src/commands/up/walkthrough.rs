@@ -19,6 +19,8 @@ pub struct Stack<'a> {
     pub users: SocketAddr,
     /// products-service.
     pub products: SocketAddr,
+    /// The MCP example server.
+    pub mcp: SocketAddr,
     /// The data directory.
     pub data_dir: &'a Path,
     /// What the first start created, if this is it.
@@ -48,6 +50,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          \n  auth admin API    http://{auth_admin}/admin/v1   (OpenAPI: http://{auth_admin}/admin/openapi.json)\
          \n  users-service     http://{users}\
          \n  products-service  http://{products}\
+         \n  mcp-server        http://{mcp}/mcp   (an MCP server, behind {gateway}/mcp)\
          \n  data              {data}\
          \n\nDemo users: testuser (roles admin, user) and guest (role user); role admin grants portcullis:admin. Clients: demo-cli (public, PKCE),\
          \ndemo-service (client credentials, token exchange), demo-web (first-party, POST /login).\n",
@@ -56,6 +59,7 @@ pub fn render(stack: &Stack<'_>) -> String {
         issuer = stack.issuer,
         users = stack.users,
         products = stack.products,
+        mcp = stack.mcp,
         data = stack.data_dir.display(),
     );
     match stack.seeded {
@@ -121,6 +125,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     /products and gets a client_id, and a token to manage its registration (RFC 7592)\n\
          curl -s {issuer}/oauth/register -H 'Content-Type: application/json' \
          -d '{{\"redirect_uris\":[\"http://127.0.0.1/callback\"],\"token_endpoint_auth_method\":\"none\",\"client_name\":\"My agent\"}}'\n\
+         # 20. an MCP server behind {gateway}/mcp: an MCP client (the MCP Inspector, an AI agent) given that URL finds the\n\
+         #     auth server in the metadata below, registers itself (step 19), signs you in with PKCE and calls its tools\n\
+         #     whoami and list_products (docs/mcp.md); clients may instead be known by a client ID metadata document\n\
+         curl -s {gateway}/.well-known/oauth-protected-resource/mcp\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(
