@@ -24,7 +24,7 @@ pub enum RequestObjectRefusal {
     Store(#[from] StoreError),
 }
 
-/// The client the plain `client_id` of `params` names and the parameters of the request object
+/// The client the plain `client_id` of `params` (from `client_ip`) names and the parameters of the request object
 /// `params` carries, if it carries one (`None` otherwise).
 ///
 /// # Errors
@@ -32,13 +32,14 @@ pub enum RequestObjectRefusal {
 pub async fn open(
     state: &AppState,
     params: &OAuthParams,
+    client_ip: std::net::IpAddr,
 ) -> Result<Option<(Client, OAuthParams)>, RequestObjectRefusal> {
     if params.get("request").is_none() {
         return Ok(None);
     }
     // RFC 9101 §5: the plain client_id names whose keys verify the object.
     let client = match params.get("client_id") {
-        Some(id) => match state.clients().find_client(id).await {
+        Some(id) => match state.clients(client_ip).find_client(id).await {
             Ok(client) => client,
             Err(ClientLookupError::Store(error)) => return Err(error.into()),
             Err(refusal) => {

@@ -242,6 +242,14 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
                 state.store.purge_device_grants(now).await,
             ),
             (
+                // Unused for a day after their document's copy expired, with no refresh token.
+                "clients known by a metadata document",
+                state
+                    .store
+                    .purge_stale_document_clients(now - 24 * 60 * 60, now)
+                    .await,
+            ),
+            (
                 "clients of ended sessions",
                 state
                     .store

@@ -172,6 +172,7 @@ impl AppState {
             client_documents: Arc::new(portcullis_service::client_directory::ClientDocuments::new(
                 Box::new(outbound.clone()),
                 settings.outbound_private_networks,
+                settings.issuer(),
             )),
             outbound,
             factor_sealer,
@@ -272,8 +273,12 @@ impl AppState {
         }
     }
 
-    /// The client a request names: registered, or described by its metadata document.
-    pub fn clients(&self) -> portcullis_service::client_directory::ClientDirectory<'_> {
+    /// The client a request from `requester` names: registered, or described by its metadata
+    /// document.
+    pub fn clients(
+        &self,
+        requester: std::net::IpAddr,
+    ) -> portcullis_service::client_directory::ClientDirectory<'_> {
         portcullis_service::client_directory::ClientDirectory {
             store: self.store.as_ref(),
             documents: &self.client_documents,
@@ -281,6 +286,8 @@ impl AppState {
             max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,
             clock: self.clock.as_ref(),
             audit: &self.audit,
+            throttle: self.sign_in_throttle.as_ref(),
+            requester,
         }
     }
 

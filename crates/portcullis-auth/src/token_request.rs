@@ -30,8 +30,8 @@ pub async fn authenticate_client(
     remote_addr: SocketAddr,
 ) -> Result<Client, OAuthError> {
     let presented = client_auth::presented_credentials(headers, params)?;
-    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
-    let clients = state.clients();
+    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
+    let clients = state.clients(client_ip);
     let authentication = tokens::ClientAuthentication {
         clients: &clients,
         audit: &state.audit,
@@ -43,7 +43,7 @@ pub async fn authenticate_client(
             leeway_secs: state.settings.verifier_leeway_secs,
         },
     };
-    Ok(tokens::authenticate_client(&authentication, presented, client_ip).await?)
+    Ok(tokens::authenticate_client(&authentication, presented, client_ip.to_string()).await?)
 }
 
 /// Handles one token request.

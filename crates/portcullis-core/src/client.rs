@@ -198,10 +198,11 @@ impl Client {
     /// named with the host serving it (draft-ietf-oauth-client-id-metadata-document §8.5).
     pub fn label(&self) -> String {
         if self.is_described_by_document() {
+            // The host first: a name cannot push it out of sight.
             let host = crate::client_id_document::host_of(&self.id);
             return match &self.client_name {
-                Some(name) => format!("{name} (an application published at {host})"),
-                None => format!("An application published at {host}"),
+                Some(name) => format!("{host} (an application calling itself “{name}”)"),
+                None => format!("{host} (an application)"),
             };
         }
         let name = self.client_name.as_deref().unwrap_or(&self.id);

@@ -36,7 +36,7 @@ pub fn is_document_url(id: &str, allow_plain_http: bool) -> bool {
     let Some((authority, path_and_query)) = rest.split_once('/') else {
         return false;
     };
-    if authority.is_empty() || authority.contains(['@', '?']) {
+    if !is_plain_authority(authority) {
         return false;
     }
     let path = path_and_query.split('?').next().unwrap_or_default();
@@ -45,6 +45,36 @@ pub fn is_document_url(id: &str, allow_plain_http: bool) -> bool {
         let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
         decoded == "." || decoded == ".."
     })
+}
+
+/// A host as pages can show it unambiguously, with an optional port: a lower-case DNS name (no
+/// percent-encoding, no upper case, no user part, nothing a browser or resolver would read
+/// otherwise), an IPv4 address, or a bracketed IPv6 address.
+fn is_plain_authority(authority: &str) -> bool {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    if port.is_some_and(|port| port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    if let Some(literal) = host
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        return literal.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 /// The host (with its port) serving the document of client `id`, as pages show it (§8.5).
@@ -105,6 +135,13 @@ mod tests {
             "https://app.example.com/client name",
             "https:///client",
             "ftp://app.example.com/client",
+            "https://App.example.com/client",
+            "https://claude.ai%2eevil.net/client",
+            "https://app.example.com:/client",
+            "https://app.example.com:80a/client",
+            "https://-app.example.com/client",
+            "https://app..example.com/client",
+            "https://[::1/client",
         ] {
             assert!(!is_document_url(id, false), "{id}");
         }
@@ -115,6 +152,7 @@ mod tests {
     #[test]
     fn plain_http_only_when_allowed() {
         assert!(is_document_url("http://127.0.0.1:9000/client.json", true));
+        assert!(is_document_url("http://[::1]:9000/client.json", true));
         assert!(!is_document_url("http://127.0.0.1:9000/client.json", false));
     }
 

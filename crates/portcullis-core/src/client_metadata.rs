@@ -45,6 +45,9 @@ pub struct DynamicRegistrationPolicy {
     /// Whether a `client_id` that is an https URL is resolved by fetching its Client ID
     /// Metadata Document (draft-ietf-oauth-client-id-metadata-document), within this policy.
     pub metadata_documents: bool,
+    /// Hosts metadata documents are taken from (`app.example.com`, or `*.example.com` for its
+    /// subdomains); empty: any.
+    pub metadata_document_hosts: Vec<String>,
 }
 
 impl Default for DynamicRegistrationPolicy {
@@ -58,7 +61,30 @@ impl Default for DynamicRegistrationPolicy {
             audiences: Vec::new(),
             max_clients: 1000,
             metadata_documents: false,
+            metadata_document_hosts: Vec::new(),
         }
+    }
+}
+
+impl DynamicRegistrationPolicy {
+    /// Whether the metadata document at `url` may be used: `metadata_document_hosts` is empty
+    /// or names its host (ports aside), exactly or as `*.` and a parent domain.
+    pub fn takes_documents_from(&self, url: &str) -> bool {
+        let host_and_port = crate::client_id_document::host_of(url);
+        let host = match host_and_port.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => host_and_port,
+        };
+        self.metadata_document_hosts.is_empty()
+            || self
+                .metadata_document_hosts
+                .iter()
+                .any(|allowed| match allowed.strip_prefix("*.") {
+                    Some(parent) => host
+                        .strip_suffix(parent)
+                        .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                    None => host == allowed,
+                })
     }
 }
 
@@ -353,9 +379,16 @@ impl ClientMetadata {
 }
 
 /// Characters that hide or reorder text on a page: controls, bidirectional and invisible
-/// formatting characters (Unicode Cf), line and paragraph separators.
+/// formatting characters (Unicode Cf), line and paragraph separators, blank-looking ones.
 fn is_hidden_or_control(c: char) -> bool {
-    c.is_control()
+    // Blank-looking characters other than the plain space (no-break and wide spaces, Hangul
+    // fillers, the Braille blank) could push what follows a name out of sight.
+    (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
+        )
+        || c.is_control()
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}')
         || matches!(
             c,
@@ -548,6 +581,35 @@ mod tests {
             Some("invalid_client_metadata"),
             "a bidirectional override"
         );
+        for blank in ['\u{3164}', '\u{2800}', '\u{00A0}', '\u{3000}', '\t'] {
+            assert_eq!(
+                refused(ClientMetadata {
+                    client_name: Some(format!("Claude{blank}{blank}{blank}")),
+                    ..base()
+                }),
+                Some("invalid_client_metadata"),
+                "a blank-looking character {:?}",
+                blank
+            );
+        }
+    }
+
+    #[test]
+    fn documents_come_only_from_the_allowed_hosts() {
+        let mut policy = policy();
+        assert!(policy.takes_documents_from("https://evil.example/client"));
+        policy.metadata_document_hosts = vec!["app.example.com".into(), "*.agents.example".into()];
+        for (url, taken) in [
+            ("https://app.example.com/client", true),
+            ("https://app.example.com:8443/client", true),
+            ("https://x.app.example.com/client", false),
+            ("https://a.agents.example/client", true),
+            ("https://a.b.agents.example/client", true),
+            ("https://agents.example/client", false),
+            ("https://evilagents.example/client", false),
+        ] {
+            assert_eq!(policy.takes_documents_from(url), taken, "{url}");
+        }
     }
 
     #[test]

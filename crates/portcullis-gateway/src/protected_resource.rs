@@ -224,16 +224,13 @@ pub fn point_to_metadata(response: &mut Response<Body>, url: &HeaderValue) {
 /// asks for or offers; DPoP-bound tokens required when all of them require them.
 fn document(config: &GatewayConfig, routes: &[&RouteConfig], resource: &str) -> serde_json::Value {
     let mut scopes: Vec<&String> = Vec::new();
-    for scope in routes
-        .iter()
-        .flat_map(|route| {
-            route
-                .scopes_all
-                .iter()
-                .chain(&route.scopes_any)
-                .chain(&route.resource_scopes)
-        })
-    {
+    for scope in routes.iter().flat_map(|route| {
+        route
+            .scopes_all
+            .iter()
+            .chain(&route.scopes_any)
+            .chain(&route.resource_scopes)
+    }) {
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }

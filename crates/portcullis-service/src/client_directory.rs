@@ -6,15 +6,20 @@
 //! caching time runs out, so consents, sessions and refresh tokens refer to it like to any
 //! other client.
 
-use crate::{AuditLog, Store, StoreError};
+use crate::{AuditLog, SignInThrottle, Store, StoreError};
 use async_trait::async_trait;
 use portcullis_core::client_id_document::{cache_lifetime_secs, host_of, is_document_url};
 use portcullis_core::client_metadata::{ClientMetadata, DynamicRegistrationPolicy};
+use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::{AuditEvent, Client, Clock};
+use std::net::IpAddr;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Most metadata documents fetched at once; further lookups wait for a turn.
 const CONCURRENT_FETCHES: usize = 8;
+/// How long a lookup waits for a turn to fetch before it is refused.
+const TURN_WAIT: Duration = Duration::from_secs(5);
 
 /// A metadata document as fetched: its body and its `Cache-Control` header.
 #[derive(Debug, Clone)]
@@ -37,8 +42,13 @@ pub trait ClientDocumentFetcher: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientLookupError {
     /// The client's metadata document could not be fetched or was refused (draft §5.1: the
-    /// request is aborted).
-    #[error("the application's metadata document at {host} cannot be used: {reason}")]
+    /// request is aborted). What is shown names only the host: the reason (which could tell
+    /// an outsider about the server's network, or repeat the document's text) goes to the
+    /// audit log.
+    #[error(
+        "the application's metadata document at {host} cannot be used (the server's audit log \
+         says why)"
+    )]
     Document {
         /// The host serving the document.
         host: String,
@@ -64,16 +74,24 @@ pub trait ClientLookup: Send + Sync {
 pub struct ClientDocuments {
     fetcher: Box<dyn ClientDocumentFetcher>,
     allow_plain_http: bool,
+    own_host: String,
     turns: Semaphore,
 }
 
 impl ClientDocuments {
     /// Documents fetched by `fetcher`; `allow_plain_http` takes `http://` client ids too (for a
-    /// stack on one machine, with the fetcher allowing private addresses).
-    pub fn new(fetcher: Box<dyn ClientDocumentFetcher>, allow_plain_http: bool) -> Self {
+    /// stack on one machine, with the fetcher allowing private addresses). Documents on
+    /// `issuer`'s own host are refused: whatever its users can store there would pass for an
+    /// application the server vouches for.
+    pub fn new(
+        fetcher: Box<dyn ClientDocumentFetcher>,
+        allow_plain_http: bool,
+        issuer: &str,
+    ) -> Self {
         ClientDocuments {
             fetcher,
             allow_plain_http,
+            own_host: host_of(issuer).to_ascii_lowercase(),
             turns: Semaphore::new(CONCURRENT_FETCHES),
         }
     }
@@ -93,6 +111,44 @@ pub struct ClientDirectory<'a> {
     pub clock: &'a dyn Clock,
     /// The audit log.
     pub audit: &'a AuditLog,
+    /// Counts the documents each network makes the server fetch.
+    pub throttle: &'a dyn SignInThrottle,
+    /// The address the request came from.
+    pub requester: IpAddr,
+}
+
+/// Why a document was refused, and whether that is audited (a throttled request is not: the
+/// throttle exists so that refusals cannot flood the log).
+struct Refusal {
+    reason: String,
+    audited: bool,
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal {
+            reason,
+            audited: true,
+        }
+    }
+}
+
+/// A failed fetch: the document refused, or the store failed.
+enum FetchError {
+    Refused(Refusal),
+    Store(StoreError),
+}
+
+impl From<StoreError> for FetchError {
+    fn from(error: StoreError) -> Self {
+        FetchError::Store(error)
+    }
+}
+
+impl From<String> for FetchError {
+    fn from(reason: String) -> Self {
+        FetchError::Refused(reason.into())
+    }
 }
 
 #[async_trait]
@@ -118,49 +174,83 @@ impl ClientLookup for ClientDirectory<'_> {
         if !is_document_url(id, self.documents.allow_plain_http) {
             return Ok(None);
         }
-        let fetched = self.fetch(id, stored.as_ref()).await;
-        match &fetched {
-            Ok(_) => self
-                .audit
-                .record(&AuditEvent::ClientMetadataDocumentFetched {
-                    client_id: id.to_owned(),
-                }),
-            Err(ClientLookupError::Document { reason, .. }) => {
+        match self.fetch(id, stored.as_ref()).await {
+            Ok(client) => {
                 self.audit
-                    .record(&AuditEvent::ClientMetadataDocumentRefused {
+                    .record(&AuditEvent::ClientMetadataDocumentFetched {
                         client_id: id.to_owned(),
-                        reason: reason.clone(),
                     });
+                Ok(Some(client))
             }
-            Err(ClientLookupError::Store(_)) => {}
+            Err(FetchError::Store(error)) => Err(error.into()),
+            Err(FetchError::Refused(refusal)) => {
+                if refusal.audited {
+                    self.audit
+                        .record(&AuditEvent::ClientMetadataDocumentRefused {
+                            client_id: id.to_owned(),
+                            reason: refusal.reason.clone(),
+                        });
+                }
+                Err(ClientLookupError::Document {
+                    host: host_of(id).to_owned(),
+                    reason: refusal.reason,
+                })
+            }
         }
-        fetched.map(Some)
     }
 }
 
 impl ClientDirectory<'_> {
     /// Fetches the document of client `url`, checks it, and stores the client it describes in
     /// place of `stored`, the copy whose time ran out.
-    async fn fetch(&self, url: &str, stored: Option<&Client>) -> Result<Client, ClientLookupError> {
-        let refused = |reason: String| ClientLookupError::Document {
-            host: host_of(url).to_owned(),
-            reason,
+    async fn fetch(&self, url: &str, stored: Option<&Client>) -> Result<Client, FetchError> {
+        if host_of(url).eq_ignore_ascii_case(&self.documents.own_host) {
+            return Err("documents on this server's own host are not taken"
+                .to_owned()
+                .into());
+        }
+        if !self.policy.takes_documents_from(url) {
+            return Err(
+                "its host is not among those this server takes documents from"
+                    .to_owned()
+                    .into(),
+            );
+        }
+        // Every fetch is counted against the requester's network first, and never given back:
+        // a network makes the server fetch a few documents per window (then it is locked), so
+        // nobody can use the server to flood hosts, the store or the audit log.
+        let network = AttemptKeys::new("", self.requester).network;
+        let keys = AttemptKeys {
+            account: format!("client-document:{network}"),
+            network: format!("client-document-network:{network}"),
         };
+        if let ThrottleDecision::Locked(_) = self.throttle.reserve(&keys, self.clock.now()).await? {
+            return Err(FetchError::Refused(Refusal {
+                reason: "too many metadata documents fetched for this network".to_owned(),
+                audited: false,
+            }));
+        }
         let document = {
-            let _turn = self
-                .documents
-                .turns
-                .acquire()
+            let _turn = tokio::time::timeout(TURN_WAIT, self.documents.turns.acquire())
                 .await
-                .map_err(|_| refused("the server is shutting down".to_owned()))?;
-            self.documents.fetcher.fetch(url).await.map_err(refused)?
+                .map_err(|_| "the server is fetching too many documents".to_owned())?
+                .map_err(|_| "the server is shutting down".to_owned())?;
+            // Another request may have fetched it while this one waited.
+            if let Some(fresh) = self.store.find_client(url).await?.filter(|client| {
+                client
+                    .metadata_document_expires_at
+                    .is_some_and(|expires_at| expires_at > self.clock.now())
+            }) {
+                return Ok(fresh);
+            }
+            self.documents.fetcher.fetch(url).await?
         };
         // Draft §5.2: an invalid or malformed document is never kept.
         let metadata: ClientMetadata = serde_json::from_slice(&document.body)
-            .map_err(|_| refused("it is not a JSON object of client metadata".to_owned()))?;
+            .map_err(|_| "it is not a JSON object of client metadata".to_owned())?;
         let registration = metadata
             .document_registration(url, self.policy)
-            .map_err(|error| refused(error.to_string()))?;
+            .map_err(|error| error.to_string())?;
         let now = self.clock.now();
         let client = registration
             .into_document_client(
@@ -169,26 +259,26 @@ impl ClientDirectory<'_> {
                 stored.map_or(now, |client| client.created_at),
                 now + cache_lifetime_secs(document.cache_control.as_deref()),
             )
-            .map_err(|error| refused(error.to_string()))?;
+            .map_err(|error| error.to_string())?;
         match stored {
             Some(old) if old.kind == client.kind => {
                 self.store.update_client(&client).await?;
             }
-            Some(_) => {
-                // A client's type is fixed in the store: one that changed is stored anew.
-                self.store.delete_client(url).await?;
-                self.store.create_client(&client).await?;
-            }
-            None => {
-                if self.store.count_self_registered_clients().await? >= self.policy.max_clients {
-                    return Err(refused(
-                        "this server keeps no more self-described clients".to_owned(),
-                    ));
+            stored => {
+                if stored.is_some() {
+                    // A client's type is fixed in the store: one whose document changed it is
+                    // stored anew, its consents and refresh tokens gone with the old one.
+                    self.store.delete_client(url).await?;
+                } else if self.store.count_self_registered_clients().await?
+                    >= self.policy.max_clients
+                {
+                    return Err("this server keeps no more self-described clients"
+                        .to_owned()
+                        .into());
                 }
                 match self.store.create_client(&client).await {
-                    Ok(()) => {}
                     // Another request stored it first.
-                    Err(StoreError::Conflict(_)) => {}
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
                     Err(error) => return Err(error.into()),
                 }
             }

@@ -413,6 +413,84 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
     assert_eq!(stored.registration_token_hash, Some(token_hash));
 }
 
+/// Deleting a client ends its refresh tokens; clients known by a metadata document are purged a
+/// while after their copy expired, unless a refresh token of theirs is still alive.
+async fn deleted_and_stale_document_clients_leave_no_grants(store: &dyn Store) {
+    store
+        .create_client(&client("app", ClientKind::Public))
+        .await
+        .expect("create");
+    let first = RefreshTokenRecord {
+        token_hash: vec![21; 32],
+        family_id: "doomed".into(),
+        created_at: 1,
+        expires_at: 500,
+    };
+    store
+        .create_family(&family("doomed", "sid-doomed"), &first, &access("jti-d"))
+        .await
+        .expect("family");
+    assert!(store.delete_client("app").await.expect("delete"));
+    assert!(
+        store
+            .find_refresh_token(&[21; 32])
+            .await
+            .expect("find")
+            .is_none(),
+        "the refresh token went with its client"
+    );
+    assert!(!store.delete_client("app").await.expect("delete"));
+
+    let document = |id: &str, expires_at| Client {
+        id: id.into(),
+        metadata_document_expires_at: Some(expires_at),
+        ..client("placeholder", ClientKind::Public)
+    };
+    for stale in [
+        document("https://a.example/old", 100),
+        document("https://a.example/kept", 100),
+    ] {
+        store.create_client(&stale).await.expect("create");
+    }
+    store
+        .create_client(&document("https://a.example/fresh", 900))
+        .await
+        .expect("create");
+    let kept_family = RefreshTokenFamily {
+        client_id: "https://a.example/kept".into(),
+        ..family("kept", "sid-kept")
+    };
+    let token = RefreshTokenRecord {
+        token_hash: vec![22; 32],
+        family_id: "kept".into(),
+        created_at: 1,
+        expires_at: 800,
+    };
+    store
+        .create_family(&kept_family, &token, &access("jti-k"))
+        .await
+        .expect("family");
+    assert_eq!(
+        store
+            .purge_stale_document_clients(500, 600)
+            .await
+            .expect("purge"),
+        1,
+        "only the stale one without a live refresh token"
+    );
+    for (id, present) in [
+        ("https://a.example/old", false),
+        ("https://a.example/kept", true),
+        ("https://a.example/fresh", true),
+    ] {
+        assert_eq!(
+            store.find_client(id).await.expect("find").is_some(),
+            present,
+            "{id}"
+        );
+    }
+}
+
 async fn signing_keys_round_trip(store: &dyn Store) {
     let key = |kid: &str, alg, created_at| SigningKeyRecord {
         metadata: KeyMetadata {
@@ -1234,6 +1312,7 @@ macro_rules! cases {
             clients_are_searched_and_paged_by_id,
             client_secret_rotation_and_delete,
             clients_are_updated_in_place,
+            deleted_and_stale_document_clients_leave_no_grants,
             keyed_confidential_clients_have_no_secret,
             signing_keys_round_trip,
             roles_are_upserted_and_deleted,

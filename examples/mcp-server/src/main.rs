@@ -17,7 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let audience = flag("--audience").ok_or("--audience (the route's resource) is required")?;
     let verifier = Verifier::for_issuer(&issuer, Some(&audience)).await?;
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    println!("mcp-server listening on http://{}/mcp", listener.local_addr()?);
+    println!(
+        "mcp-server listening on http://{}/mcp",
+        listener.local_addr()?
+    );
     axum::serve(listener, mcp_server::router(Arc::new(verifier))).await?;
     Ok(())
 }

@@ -78,7 +78,10 @@ fn call_tool(identity: &Identity, params: &Value) -> Option<Value> {
     let text = match params["name"].as_str()? {
         "whoami" => Ok(format!(
             "You are {} (subject {}), signed in through the application {}.",
-            identity.username.as_deref().unwrap_or("a client acting for itself"),
+            identity
+                .username
+                .as_deref()
+                .unwrap_or("a client acting for itself"),
             identity.subject,
             identity.client_id
         )),
@@ -146,8 +149,13 @@ mod tests {
         let whoami = ask(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
             "params": {"name": "whoami", "arguments": {}}}))
         .expect("call");
-        let text = whoami["result"]["content"][0]["text"].as_str().expect("text");
-        assert!(text.contains("alice") && text.contains("dyn-agent"), "{text}");
+        let text = whoami["result"]["content"][0]["text"]
+            .as_str()
+            .expect("text");
+        assert!(
+            text.contains("alice") && text.contains("dyn-agent"),
+            "{text}"
+        );
         let products = ask(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
             "params": {"name": "list_products"}}))
         .expect("call");
@@ -166,13 +174,12 @@ mod tests {
             PARSE_ERROR
         );
         assert_eq!(
-            ask(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])).expect("error")["error"]
-                ["code"],
+            ask(json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}])).expect("error")["error"]["code"],
             INVALID_REQUEST
         );
         assert_eq!(
-            ask(json!({"jsonrpc": "2.0", "id": 1, "method": "sampling/x"})).expect("error")
-                ["error"]["code"],
+            ask(json!({"jsonrpc": "2.0", "id": 1, "method": "sampling/x"})).expect("error")["error"]
+                ["code"],
             METHOD_NOT_FOUND
         );
     }

@@ -70,6 +70,7 @@ async fn authorize(
     remote_addr: SocketAddr,
     params: OAuthParams,
 ) -> Response {
+    let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
     let answer = params.get("decision");
     if answer.is_some()
         && !csrf::is_valid(
@@ -126,9 +127,8 @@ async fn authorize(
         // kept as a pushed request would be and the browser continues with its reference: the
         // object is checked once, and sign-in and consent then work as for any pushed request
         // (its `prompt=login` included).
-        None => match request_object::open(state, &params).await {
+        None => match request_object::open(state, &params, client_ip).await {
             Ok(Some((client, opened))) => {
-                let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
                 match keep_signed_request(state, &client, &opened, &client_ip.to_string()).await {
                     Some(response) => return response,
                     None => opened.authorization_params(),
@@ -138,7 +138,7 @@ async fn authorize(
             Err(refusal) => return request_object_refused(state, &params, refusal),
         },
     };
-    let clients = state.clients();
+    let clients = state.clients(client_ip);
     let authorizer = Authorizer {
         store: state.store.as_ref(),
         clients: &clients,
@@ -317,17 +317,25 @@ fn consent_warning(client: &Client, redirect_uri: &str) -> Option<String> {
     if !client.is_self_described() {
         return None;
     }
+    let private_use_scheme = redirect_uri
+        .split_once(':')
+        .filter(|(scheme, rest)| !rest.starts_with("//") && scheme.contains('.'))
+        .map(|(scheme, _)| scheme);
     let destination = portcullis_core::client_id_document::host_of(redirect_uri);
     let local = ["127.0.0.1", "[::1]", "localhost"]
         .iter()
         .any(|host| destination == *host || destination.starts_with(&format!("{host}:")));
-    Some(if local {
-        format!(
+    // RFC 8252 §8.6: loopback ports and private-use schemes are anyone's to claim.
+    Some(match private_use_scheme {
+        Some(scheme) => format!(
+            "It returns you to an app on this device ({scheme}:). Allow it only if you started \
+             that app yourself just now."
+        ),
+        None if local => format!(
             "It returns you to a program on this computer ({destination}). Allow it only if \
              you started that program yourself just now."
-        )
-    } else {
-        format!("It returns you to {destination}.")
+        ),
+        None => format!("It returns you to {destination}."),
     })
 }
 

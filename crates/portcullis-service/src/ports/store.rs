@@ -101,8 +101,16 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a client's registration (everything but its id, type, secret, registration
     /// access token and creation time); `false` if there is no such client.
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
-    /// Deletes a client; `false` if there was none.
+    /// Deletes a client with its refresh tokens, consents and session records; `false` if
+    /// there was none.
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+    /// Deletes clients known by a metadata document whose copy expired before
+    /// `expired_before` and that hold no refresh token still alive at `now`; how many.
+    async fn purge_stale_document_clients(
+        &self,
+        expired_before: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<u64, StoreError>;
     /// Replaces a confidential client's secret hash; `false` if there is no such confidential client.
     async fn set_client_secret_hash(&self, id: &str, hash: &SecretHash)
     -> Result<bool, StoreError>;

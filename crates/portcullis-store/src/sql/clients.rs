@@ -2,7 +2,7 @@
 
 use super::{SqlStore, join_list, split_list, unavailable};
 use async_trait::async_trait;
-use portcullis_core::{Client, ClientKeys, ClientKind, ScopeSet, SecretHash};
+use portcullis_core::{Client, ClientKeys, ClientKind, ScopeSet, SecretHash, UnixSeconds};
 use portcullis_service::{ClientSearch, ClientStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -238,12 +238,40 @@ impl ClientStore for SqlStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM clients WHERE id = $1")
+        // Its refresh tokens go with it (consents and session rows by their foreign keys): a
+        // client registered again under the same id, as a metadata document's is when used
+        // again, must not find the old grants alive.
+        let mut transaction = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query("DELETE FROM refresh_token_families WHERE client_id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
             .map_err(unavailable)?;
+        let result = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(unavailable)?;
+        transaction.commit().await.map_err(unavailable)?;
         Ok(result.rows_affected() == 1)
+    }
+
+    async fn purge_stale_document_clients(
+        &self,
+        expired_before: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM clients WHERE metadata_document_expires_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM refresh_token_families f WHERE f.client_id = clients.id \
+             AND f.revoked_at IS NULL AND f.expires_at > $2)",
+        )
+        .bind(expired_before)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(result.rows_affected())
     }
 
     async fn set_client_secret_hash(

@@ -21,6 +21,8 @@ pub struct ClientRegistrationConfig {
     pub max_clients: u64,
     /// Resolve `client_id`s that are https URLs by fetching their Client ID Metadata Document.
     pub metadata_documents: bool,
+    /// Hosts metadata documents are taken from (`*.example.com` for subdomains); empty: any.
+    pub metadata_document_hosts: Vec<String>,
 }
 
 impl Default for ClientRegistrationConfig {
@@ -37,6 +39,7 @@ impl Default for ClientRegistrationConfig {
             audiences: policy.audiences,
             max_clients: policy.max_clients,
             metadata_documents: policy.metadata_documents,
+            metadata_document_hosts: policy.metadata_document_hosts,
         }
     }
 }
@@ -93,6 +96,18 @@ impl ClientRegistrationConfig {
                  and metadata documents cannot offer it (use mode = \"token\")"
             );
         }
+        if let Some(host) = self.metadata_document_hosts.iter().find(|host| {
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+        }) {
+            bail!(
+                "client_registration.metadata_document_hosts: `{host}` is not a lower-case host \
+                 name or `*.` and one"
+            );
+        }
         if self.max_clients == 0 {
             bail!("client_registration.max_clients must be at least 1");
         }
@@ -103,6 +118,7 @@ impl ClientRegistrationConfig {
             audiences: self.audiences.clone(),
             max_clients: self.max_clients,
             metadata_documents: self.metadata_documents,
+            metadata_document_hosts: self.metadata_document_hosts.clone(),
         })
     }
 }

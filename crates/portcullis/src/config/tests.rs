@@ -342,6 +342,14 @@ fn client_registration_never_offers_the_servers_own_powers() {
             "client_credentials",
         ),
         ("[client_registration]\nmode = \"sometimes\"", "mode"),
+        (
+            "[client_registration]\nmetadata_documents = true\ngrant_types = [\"client_credentials\"]",
+            "metadata documents",
+        ),
+        (
+            "[client_registration]\nmetadata_documents = true\nmetadata_document_hosts = [\"Evil.example\"]",
+            "metadata_document_hosts",
+        ),
     ] {
         let error = policy(toml).expect_err(toml);
         assert!(error.contains(complaint), "{toml}: {error}");

@@ -10,6 +10,7 @@ use super::browser::PASSWORD;
 use super::support::{audit_records, discovery, http};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use portcullis_core::TrustedProxies;
 use portcullis_core::client_metadata::DynamicRegistrationPolicy;
 use portcullis_testkit::browser::{Browser, hidden_fields, location, pkce_pair, query_param};
 use portcullis_testkit::{TestAuthServer, TestOptions};
@@ -126,13 +127,27 @@ async fn serve(base: &str, path: &str) -> axum::response::Response {
 }
 
 async fn server(metadata_documents: bool, outbound_private_networks: bool) -> TestAuthServer {
-    let server = TestAuthServer::start_with(TestOptions {
-        client_registration: DynamicRegistrationPolicy {
+    server_with(
+        DynamicRegistrationPolicy {
             audiences: vec![AUDIENCE.into()],
             metadata_documents,
             ..DynamicRegistrationPolicy::default()
         },
         outbound_private_networks,
+    )
+    .await
+}
+
+/// A server behind a trusted proxy on loopback, so each test request can come from its own
+/// address (`X-Forwarded-For`), as the per-network fetch counters see it.
+async fn server_with(
+    policy: DynamicRegistrationPolicy,
+    outbound_private_networks: bool,
+) -> TestAuthServer {
+    let server = TestAuthServer::start_with(TestOptions {
+        client_registration: policy,
+        outbound_private_networks,
+        trusted_proxies: TrustedProxies::parse(&["127.0.0.1"]).expect("proxies"),
         ..TestOptions::default()
     })
     .await;
@@ -152,14 +167,15 @@ fn authorize_query(client_id: &str, redirect_uri: &str, challenge: &str) -> Stri
         .finish()
 }
 
-/// The page `/authorize` answers for `client_id`, without signing in.
-async fn authorize_page(server: &TestAuthServer, client_id: &str) -> (u16, String) {
+/// The page `/authorize` answers for `client_id`, without signing in, to a request from `from`.
+async fn authorize_page(server: &TestAuthServer, client_id: &str, from: &str) -> (u16, String) {
     let (_, challenge) = pkce_pair();
     let response = http()
         .get(server.url(&format!(
             "/authorize?{}",
             authorize_query(client_id, CALLBACK, &challenge)
         )))
+        .header("x-forwarded-for", from)
         .send()
         .await
         .expect("authorize");
@@ -167,9 +183,10 @@ async fn authorize_page(server: &TestAuthServer, client_id: &str) -> (u16, Strin
     (status, response.text().await.expect("page"))
 }
 
-async fn token(server: &TestAuthServer, form: &[(&str, &str)]) -> (u16, Value) {
+async fn token(server: &TestAuthServer, form: &[(&str, &str)], from: &str) -> (u16, Value) {
     let response = http()
         .post(server.url("/token"))
+        .header("x-forwarded-for", from)
         .form(form)
         .send()
         .await
@@ -206,7 +223,7 @@ async fn a_client_known_by_its_metadata_document_signs_a_user_in() {
         .expect("host");
     assert!(
         consent.contains(&format!(
-            "Agent (an application published at {document_host})"
+            "{document_host} (an application calling itself “Agent”)"
         )),
         "the consent page names the host serving the document: {consent}"
     );
@@ -229,6 +246,7 @@ async fn a_client_known_by_its_metadata_document_signs_a_user_in() {
             ("client_id", &client_id),
             ("code_verifier", &verifier),
         ],
+        "198.51.100.1",
     )
     .await;
     assert_eq!(status, 200, "{tokens}");
@@ -248,6 +266,7 @@ async fn a_client_known_by_its_metadata_document_signs_a_user_in() {
             ("refresh_token", refresh_token),
             ("client_id", &client_id),
         ],
+        "198.51.100.1",
     )
     .await;
     assert_eq!(status, 200, "{refreshed}");
@@ -291,11 +310,24 @@ async fn a_client_known_by_its_metadata_document_signs_a_user_in() {
     assert_eq!(status, 400, "{page}");
 }
 
+/// The reasons audited for refusing `client_id`'s document.
+async fn refusals_of(server: &TestAuthServer, client_id: &str) -> Vec<String> {
+    audit_records(server)
+        .await
+        .into_iter()
+        .filter(|record| {
+            record.kind == "client_metadata_document_refused"
+                && record.client_id.as_deref() == Some(client_id)
+        })
+        .map(|record| record.detail)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_documents_that_cannot_be_used_abort_the_request() {
     let host = DocumentHost::start().await;
     let server = server(true, true).await;
-    for (path, reason) in [
+    for (case, (path, reason)) in [
         ("/big.json", "larger than 5120 bytes"),
         ("/slow.json", "timed out"),
         ("/not-json.json", "not a JSON object of client metadata"),
@@ -307,12 +339,18 @@ async fn metadata_documents_that_cannot_be_used_abort_the_request() {
         ("/moved.json", "answered 302"),
         ("/html.json", "a type other than JSON"),
         ("/missing.json", "answered 404"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let from = format!("198.51.100.{}", case + 10);
         let client_id = host.url(path);
-        let (status, page) = authorize_page(&server, &client_id).await;
+        let (status, page) = authorize_page(&server, &client_id, &from).await;
         assert_eq!(status, 400, "{path}: {page}");
+        // The page names the host only: the reason (network details, the document's own
+        // text) is for the audit log.
         assert!(
-            page.contains("metadata document at 127.0.0.1:") && page.contains(reason),
+            page.contains("metadata document at 127.0.0.1:") && !page.contains(reason),
             "{path}: {page}"
         );
         // The token endpoint refuses it as an unknown client would be.
@@ -325,6 +363,7 @@ async fn metadata_documents_that_cannot_be_used_abort_the_request() {
                 ("client_id", &client_id),
                 ("code_verifier", "x"),
             ],
+            &from,
         )
         .await;
         assert_eq!((status, &answer["error"]), (401, &json!("invalid_client")));
@@ -339,17 +378,59 @@ async fn metadata_documents_that_cannot_be_used_abort_the_request() {
                 .expect("store")
                 .is_none()
         );
+        let refusals = refusals_of(&server, &client_id).await;
+        assert_eq!(refusals.len(), 2, "{path}: {refusals:?}");
+        assert!(
+            refusals.iter().all(|detail| detail.contains(reason)),
+            "{path}: {refusals:?}"
+        );
     }
     assert!(
         host.hits("/agent.json") == 0,
         "the redirect of /moved.json was not followed"
     );
-    let refusals = audit_records(&server)
-        .await
-        .into_iter()
-        .filter(|record| record.kind == "client_metadata_document_refused")
-        .count();
-    assert_eq!(refusals, 16);
+
+    // Each network makes the server fetch a few documents per window, then no more (and its
+    // refusals are not audited: the log cannot be flooded either).
+    let allowed = server.state.settings.sign_in.throttle.lock_after as usize;
+    let mut fetched = 0;
+    for attempt in 0..allowed + 3 {
+        let client_id = host.url(&format!("/flood-{attempt}.json"));
+        let (status, page) = authorize_page(&server, &client_id, "203.0.113.9").await;
+        assert_eq!(status, 400, "{page}");
+        fetched += host.hits(&format!("/flood-{attempt}.json"));
+    }
+    assert_eq!(fetched, allowed, "so many fetches per network and window");
+    let last = host.url(&format!("/flood-{}.json", allowed + 2));
+    assert!(refusals_of(&server, &last).await.is_empty());
+    // Another network is not held back.
+    let (_, _) = authorize_page(&server, &host.url("/other-network.json"), "203.0.113.99").await;
+    assert_eq!(host.hits("/other-network.json"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_come_only_from_allowed_hosts_and_never_from_the_server_itself() {
+    let host = DocumentHost::start().await;
+    let allow_listed = server_with(
+        DynamicRegistrationPolicy {
+            metadata_documents: true,
+            metadata_document_hosts: vec!["*.agents.example".into()],
+            ..DynamicRegistrationPolicy::default()
+        },
+        true,
+    )
+    .await;
+    let client_id = host.url("/agent.json");
+    let (status, _) = authorize_page(&allow_listed, &client_id, "198.51.100.7").await;
+    assert_eq!(status, 400);
+    assert!(refusals_of(&allow_listed, &client_id).await[0].contains("not among those"));
+
+    let open = server(true, true).await;
+    let own = open.url("/.well-known/openid-configuration");
+    let (status, _) = authorize_page(&open, &own, "198.51.100.7").await;
+    assert_eq!(status, 400);
+    assert!(refusals_of(&open, &own).await[0].contains("this server's own host"));
+    assert_eq!(host.total_hits(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,7 +439,7 @@ async fn private_addresses_and_plain_http_are_never_fetched() {
     let guarded = server(true, false).await;
     let port = host.base.rsplit(':').next().expect("port");
     // Plain http is not a client id URL at all: an unknown client.
-    let (status, page) = authorize_page(&guarded, &host.url("/agent.json")).await;
+    let (status, page) = authorize_page(&guarded, &host.url("/agent.json"), "198.51.100.7").await;
     assert_eq!(status, 400);
     assert!(page.contains("not registered"), "{page}");
     // https to a loopback address, written or resolved: refused before connecting.
@@ -367,11 +448,12 @@ async fn private_addresses_and_plain_http_are_never_fetched() {
         format!("https://localhost:{port}/agent.json"),
         format!("https://[::1]:{port}/agent.json"),
     ] {
-        let (status, page) = authorize_page(&guarded, &client_id).await;
+        let (status, page) = authorize_page(&guarded, &client_id, "198.51.100.7").await;
         assert_eq!(status, 400, "{client_id}: {page}");
+        assert!(page.contains("cannot be used"), "{client_id}: {page}");
         assert!(
-            page.contains("cannot be used") && page.contains("public address"),
-            "{client_id}: {page}"
+            refusals_of(&guarded, &client_id).await[0].contains("public address"),
+            "{client_id}"
         );
     }
     assert_eq!(host.total_hits(), 0);
@@ -384,7 +466,7 @@ async fn private_addresses_and_plain_http_are_never_fetched() {
             .get("client_id_metadata_document_supported")
             .is_none()
     );
-    let (status, page) = authorize_page(&off, &host.url("/agent.json")).await;
+    let (status, page) = authorize_page(&off, &host.url("/agent.json"), "198.51.100.7").await;
     assert_eq!(status, 400);
     assert!(page.contains("not registered"), "{page}");
     assert_eq!(host.total_hits(), 0);
