@@ -45,6 +45,8 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
     .into_client(Some(SecretHash::of(SECRET)), 3600, 0)
     .expect("benchmark setup");

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// How long one outgoing request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long fetching a client metadata document may take.
+/// How long fetching a document a request names (a client metadata document, a request object
+/// by reference) may take.
 const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -118,6 +119,34 @@ impl OutboundHttp {
         Ok(body)
     }
 
+    /// RFC 9101 §5.2.3: the request object at `url`, served as `application/oauth-authz-req+jwt`
+    /// (or `application/jwt`), at most [`portcullis_jose::MAX_TOKEN_LENGTH`] bytes.
+    ///
+    /// # Errors
+    /// [`OutboundError`], also for another type or a body that is not text.
+    pub async fn get_request_object(&self, url: &str) -> Result<String, OutboundError> {
+        let (body, headers) = self
+            .fetch(
+                url,
+                "application/oauth-authz-req+jwt",
+                portcullis_jose::MAX_TOKEN_LENGTH,
+                DOCUMENT_TIMEOUT,
+            )
+            .await?;
+        let media_type = media_type(&headers);
+        if !matches!(
+            media_type.as_str(),
+            "application/oauth-authz-req+jwt" | "application/jwt"
+        ) {
+            return Err(OutboundError::Failed(
+                "answered with a type other than application/oauth-authz-req+jwt".to_owned(),
+            ));
+        }
+        String::from_utf8(body)
+            .map(|text| text.trim().to_owned())
+            .map_err(|_| OutboundError::Failed("answered with a body that is not text".to_owned()))
+    }
+
     /// `GET url` asking for JSON within `timeout`, expecting 200 and at most `max_bytes` of
     /// body; the body and the answer's headers.
     async fn get_json(
@@ -126,12 +155,25 @@ impl OutboundHttp {
         max_bytes: usize,
         timeout: Duration,
     ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), OutboundError> {
+        self.fetch(url, "application/json", max_bytes, timeout)
+            .await
+    }
+
+    /// `GET url` accepting `accept` within `timeout`, expecting 200 and at most `max_bytes` of
+    /// body; the body and the answer's headers.
+    async fn fetch(
+        &self,
+        url: &str,
+        accept: &'static str,
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), OutboundError> {
         let url = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
         self.check(&url)?;
         let mut response = self
             .client
             .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, accept)
             .timeout(timeout)
             .send()
             .await
@@ -211,13 +253,7 @@ impl portcullis_service::client_directory::ClientDocumentFetcher for OutboundHtt
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
-        let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
-        let media_type = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let media_type = media_type(&headers);
         let json = media_type == "application/json"
             || media_type
                 .strip_prefix("application/")
@@ -230,6 +266,19 @@ impl portcullis_service::client_directory::ClientDocumentFetcher for OutboundHtt
             cache_control: header(reqwest::header::CACHE_CONTROL),
         })
     }
+}
+
+/// The media type of an answer: its `Content-Type` without parameters, in lower case.
+fn media_type(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// The error with its causes (the URL left out: it may carry a query the client registered).

@@ -1,5 +1,7 @@
-//! Request objects at the edge (RFC 9101): an authorization request carrying `request` is
-//! replaced by the parameters of its verified object, at `/authorize` and at `/par`.
+//! Request objects at the edge (RFC 9101): an authorization request carrying `request` (by
+//! value) or a `request_uri` of the client's (by reference, fetched from a URL it registered)
+//! is replaced by the parameters of its verified object, at `/authorize`; at `/par` by value
+//! only (RFC 9126 §2.1).
 
 use crate::form::OAuthParams;
 use crate::state::AppState;
@@ -11,9 +13,12 @@ use portcullis_service::request_objects::RequestObjects;
 /// Why a request object was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestObjectRefusal {
-    /// `invalid_request_object`, with why; the client, when the request named a registered one.
+    /// `invalid_request_object` (or, for one by reference that could not be fetched,
+    /// `invalid_request_uri`), with why; the client, when the request named a registered one.
     #[error("{reason}")]
     Invalid {
+        /// The OAuth error code.
+        code: &'static str,
         /// Why.
         reason: String,
         /// The client the plain `client_id` names.
@@ -24,8 +29,27 @@ pub enum RequestObjectRefusal {
     Store(#[from] StoreError),
 }
 
-/// The client the plain `client_id` of `params` (from `client_ip`) names and the parameters of the request object
-/// `params` carries, if it carries one (`None` otherwise).
+impl RequestObjectRefusal {
+    fn invalid_object(reason: String, client: Option<&Client>) -> Self {
+        RequestObjectRefusal::Invalid {
+            code: "invalid_request_object",
+            reason,
+            client: client.map(|client| Box::new(client.clone())),
+        }
+    }
+
+    fn invalid_uri(reason: &str, client: &Client) -> Self {
+        RequestObjectRefusal::Invalid {
+            code: "invalid_request_uri",
+            reason: reason.to_owned(),
+            client: Some(Box::new(client.clone())),
+        }
+    }
+}
+
+/// The client the plain `client_id` of `params` (from `client_ip`) names and the parameters of
+/// the request object `params` carries by value or by reference, if it carries one (`None`
+/// otherwise: also for a `request_uri` of this server's pushed requests, read elsewhere).
 ///
 /// # Errors
 /// [`RequestObjectRefusal`].
@@ -34,7 +58,8 @@ pub async fn open(
     params: &OAuthParams,
     client_ip: std::net::IpAddr,
 ) -> Result<Option<(Client, OAuthParams)>, RequestObjectRefusal> {
-    if params.get("request").is_none() {
+    let (by_value, by_reference) = (params.get("request"), params.get("request_uri"));
+    if by_value.is_none() && by_reference.is_none() {
         return Ok(None);
     }
     // RFC 9101 §5: the plain client_id names whose keys verify the object.
@@ -43,27 +68,62 @@ pub async fn open(
             Ok(client) => client,
             Err(ClientLookupError::Store(error)) => return Err(error.into()),
             Err(refusal) => {
-                return Err(RequestObjectRefusal::Invalid {
-                    reason: refusal.to_string(),
-                    client: None,
-                });
+                return Err(RequestObjectRefusal::invalid_object(
+                    refusal.to_string(),
+                    None,
+                ));
             }
         },
         None => None,
     };
     let Some(client) = client else {
-        return Err(RequestObjectRefusal::Invalid {
-            reason: "client_id must be sent beside the request object, naming a registered client"
+        return Err(RequestObjectRefusal::invalid_object(
+            "client_id must be sent beside the request object, naming a registered client"
                 .to_owned(),
-            client: None,
-        });
+            None,
+        ));
     };
-    let opened = open_for(state, &client, params).await?;
-    Ok(opened.map(|opened| (client, opened)))
+    let object = match (by_value, by_reference) {
+        (Some(object), None) => object.to_owned(),
+        (None, Some(uri)) => fetch_by_reference(state, &client, uri).await?,
+        // RFC 9101 §5: never both.
+        _ => {
+            return Err(RequestObjectRefusal::invalid_object(
+                "request and request_uri cannot both be sent".to_owned(),
+                Some(&client),
+            ));
+        }
+    };
+    let opened = open_object(state, &client, params, &object).await?;
+    Ok(Some((client, opened)))
+}
+
+/// RFC 9101 §5.2.3: the object at `uri`, one of the URLs `client` registered (compared exactly,
+/// so the server fetches nothing a stranger names), through the SSRF-guarded client.
+async fn fetch_by_reference(
+    state: &AppState,
+    client: &Client,
+    uri: &str,
+) -> Result<String, RequestObjectRefusal> {
+    if !client
+        .request_uris
+        .iter()
+        .any(|registered| registered == uri)
+    {
+        return Err(RequestObjectRefusal::invalid_uri(
+            "request_uri is not one of the client's registered request_uris",
+            client,
+        ));
+    }
+    state.outbound.get_request_object(uri).await.map_err(|error| {
+        // The detail (a fetch error) is for the operator, not for whoever sent the request.
+        tracing::warn!(client_id = %client.id, %error, "request object by reference not fetched");
+        RequestObjectRefusal::invalid_uri("the request object could not be fetched", client)
+    })
 }
 
 /// The parameters of the request object in `params`, of `client` (already known, as at
-/// `/par`), if it carries one.
+/// `/par`), if it carries one by value.
 ///
 /// # Errors
 /// [`RequestObjectRefusal::Invalid`].
@@ -72,23 +132,29 @@ pub async fn open_for(
     client: &Client,
     params: &OAuthParams,
 ) -> Result<Option<OAuthParams>, RequestObjectRefusal> {
-    let Some(request) = params.get("request") else {
-        return Ok(None);
-    };
+    match params.get("request") {
+        Some(object) => Ok(Some(open_object(state, client, params, object).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The parameters of `object`, a request object of `client`, checked against the plain
+/// parameters of `params`.
+async fn open_object(
+    state: &AppState,
+    client: &Client,
+    params: &OAuthParams,
+    object: &str,
+) -> Result<OAuthParams, RequestObjectRefusal> {
     let objects = RequestObjects {
         keys: state.client_keys.as_ref(),
         issuer: state.settings.issuer(),
         now: state.clock.now(),
         leeway_secs: state.settings.verifier_leeway_secs,
     };
-    match objects
-        .open(client, request, &params.pairs_except(&[]))
+    objects
+        .open(client, object, &params.pairs_except(&[]))
         .await
-    {
-        Ok(pairs) => Ok(Some(OAuthParams::from_pairs(pairs))),
-        Err(error) => Err(RequestObjectRefusal::Invalid {
-            reason: error.to_string(),
-            client: Some(Box::new(client.clone())),
-        }),
-    }
+        .map(OAuthParams::from_pairs)
+        .map_err(|error| RequestObjectRefusal::invalid_object(error.to_string(), Some(client)))
 }

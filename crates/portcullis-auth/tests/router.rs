@@ -35,6 +35,8 @@ fn registration(id: &str, kind: ClientKind, grants: Vec<GrantType>) -> ClientReg
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 

@@ -209,7 +209,8 @@ pub fn validate_authorization(
     }
     // OpenID Connect Core §6: the edge replaces a request object by its verified parameters
     // (RFC 9101); one that reaches this point unopened is refused, never served as if its
-    // parameters were not there. A `request_uri` is only taken when it names a pushed request.
+    // parameters were not there, by value or by reference; a `request_uri` reaches this point
+    // only when it names a pushed request.
     if params.request.is_some() {
         return Err(refuse(
             "request_not_supported",

@@ -90,6 +90,15 @@ pub enum ClientError {
     /// The name is too long or holds control characters.
     #[error("client_name: at most 100 characters, no control characters")]
     InvalidName,
+    /// A registered `request_uri` is not acceptable.
+    #[error("invalid request_uris entry `{0}`: {1}")]
+    InvalidRequestUri(String, &'static str),
+    /// Unsigned request objects (`request_object_signing_alg` `none`) need nothing else; signed
+    /// ones need the client's keys.
+    #[error(
+        "request_object_signing_alg other than none needs the client's keys (jwks or jwks_uri)"
+    )]
+    RequestObjectsWithoutKeys,
     /// The token lifetime is outside 1 second .. the server's maximum.
     #[error("access token lifetime must be between 1 and {0} seconds")]
     InvalidLifetime(i64),
@@ -113,6 +122,8 @@ impl ClientError {
             ClientError::InvalidKeys(_) => "jwks",
             ClientError::InvalidBackchannelLogoutUri(..) => "backchannel_logout_uri",
             ClientError::InvalidName => "client_name",
+            ClientError::InvalidRequestUri(..) => "request_uris",
+            ClientError::RequestObjectsWithoutKeys => "request_object_signing_alg",
         }
     }
 }
@@ -157,6 +168,12 @@ pub struct Client {
     /// A name to show users (RFC 7591 §2 `client_name`); for a self-registered client, its own
     /// unverified claim.
     pub client_name: Option<String>,
+    /// Where its request objects may be fetched from by reference (RFC 9101 §5.2; OpenID
+    /// Connect Dynamic Client Registration §2 `request_uris`), compared exactly.
+    pub request_uris: Vec<String>,
+    /// How its request objects must be signed (`request_object_signing_alg`); `None`: with any
+    /// of its keys' algorithms, never unsigned.
+    pub request_object_signing_alg: Option<RequestObjectAlg>,
     /// For a client that registered itself (RFC 7591), the hash of its registration access
     /// token (RFC 7592 §3); `None` for clients an administrator registered.
     pub registration_token_hash: Option<SecretHash>,
@@ -270,6 +287,48 @@ pub struct ClientRegistration {
     pub require_pushed_authorization_requests: bool,
     /// A name to show users.
     pub client_name: Option<String>,
+    /// Where request objects may be fetched from by reference (RFC 9101 §5.2).
+    pub request_uris: Vec<String>,
+    /// How request objects must be signed; `None`: any of its keys, never unsigned.
+    pub request_object_signing_alg: Option<RequestObjectAlg>,
+}
+
+/// Most `request_uris` one client may register.
+pub const MAX_REQUEST_URIS: usize = 10;
+
+/// How a client's request objects must be signed (OpenID Connect Dynamic Client Registration
+/// §2 `request_object_signing_alg`: the algorithm that MUST be used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestObjectAlg {
+    /// Unsigned (`none`): the client is trusted to send its requests over channels nobody
+    /// can change, as by reference from its own https URL.
+    Unsigned,
+    /// Signed with this algorithm, by one of the client's keys.
+    Signed(Algorithm),
+}
+
+impl RequestObjectAlg {
+    /// The registration value: `none`, or the algorithm's name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RequestObjectAlg::Unsigned => "none",
+            RequestObjectAlg::Signed(algorithm) => algorithm.as_str(),
+        }
+    }
+}
+
+impl std::str::FromStr for RequestObjectAlg {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "none" => Ok(RequestObjectAlg::Unsigned),
+            other => other
+                .parse::<Algorithm>()
+                .map(RequestObjectAlg::Signed)
+                .map_err(|_| format!("`{other}` is neither none nor a supported algorithm")),
+        }
+    }
 }
 
 impl ClientRegistration {
@@ -357,6 +416,23 @@ impl ClientRegistration {
         {
             return Err(ClientError::InvalidName);
         }
+        if self.request_uris.len() > MAX_REQUEST_URIS {
+            return Err(ClientError::InvalidRequestUri(
+                String::new(),
+                "at most 10 request URIs",
+            ));
+        }
+        for uri in &self.request_uris {
+            validate_request_uri(uri)
+                .map_err(|reason| ClientError::InvalidRequestUri(uri.clone(), reason))?;
+        }
+        if matches!(
+            self.request_object_signing_alg,
+            Some(RequestObjectAlg::Signed(_))
+        ) && self.keys.is_none()
+        {
+            return Err(ClientError::RequestObjectsWithoutKeys);
+        }
         if let Some(lifetime) = self.access_token_lifetime_secs
             && !(1..=max_lifetime_secs).contains(&lifetime)
         {
@@ -385,6 +461,8 @@ impl ClientRegistration {
             require_mfa: self.require_mfa,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             client_name: self.client_name,
+            request_uris: self.request_uris,
+            request_object_signing_alg: self.request_object_signing_alg,
             registration_token_hash: None,
             metadata_document_expires_at: None,
             created_at: now,
@@ -402,6 +480,15 @@ fn validate_client_id(id: &str) -> Result<(), ClientError> {
     } else {
         Err(ClientError::InvalidId)
     }
+}
+
+/// RFC 9101 §5.2: a URL the server fetches a request object from: https (plain http only on
+/// loopback, for development), at most 512 characters, no fragment (it is compared exactly).
+fn validate_request_uri(uri: &str) -> Result<(), &'static str> {
+    if uri.len() > 512 {
+        return Err("at most 512 characters");
+    }
+    validate_backchannel_logout_uri(uri)
 }
 
 /// OpenID Connect Back-Channel Logout 1.0 §2.2: an absolute URL, which MAY have a query but MUST
@@ -483,6 +570,8 @@ mod tests {
             require_mfa: false,
             require_pushed_authorization_requests: false,
             client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
         }
     }
 

@@ -342,6 +342,10 @@ impl ClientMetadata {
             require_mfa: false,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             client_name,
+            // Neither is taken from strangers: the server fetches nothing they name, and
+            // unsigned objects need a trust they have not earned.
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
         })
     }
 

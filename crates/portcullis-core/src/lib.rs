@@ -47,7 +47,9 @@ pub mod user;
 
 pub use audit::{AuditEvent, AuditRecord};
 pub use authentication::{Acr, AuthMethod, AuthMethods, MfaPolicy};
-pub use client::{AuthenticationMethod, Client, ClientError, ClientKind, ClientRegistration};
+pub use client::{
+    AuthenticationMethod, Client, ClientError, ClientKind, ClientRegistration, RequestObjectAlg,
+};
 pub use client_address::{TrustedProxies, client_address};
 pub use client_keys::{ClientKeys, ClientKeysError};
 pub use clock::{Clock, SystemClock, UnixSeconds};

@@ -55,21 +55,16 @@ pub fn sign_compact(payload: &[u8], typ: &str, key: &SigningKey) -> Result<Strin
     Ok(token)
 }
 
-/// A syntactically valid JWS whose signature has not been checked yet.
-#[derive(Debug, Clone)]
-pub struct UnverifiedJws<'a> {
+/// The three parts of a compact JWS, decoded, its header checked for refused members.
+struct CompactParts {
     header: JwsHeader,
-    signing_input: &'a str,
+    signing_input_len: usize,
     payload: Vec<u8>,
     signature: Vec<u8>,
 }
 
-impl<'a> UnverifiedJws<'a> {
-    /// Parses a compact JWS: three base64url parts, a JSON object header without refused members.
-    ///
-    /// # Errors
-    /// [`JoseError::Malformed`] or [`JoseError::HeaderRejected`].
-    pub fn parse(token: &'a str) -> Result<Self, JoseError> {
+impl CompactParts {
+    fn parse(token: &str) -> Result<Self, JoseError> {
         if token.len() > MAX_TOKEN_LENGTH {
             return Err(JoseError::Malformed("token too long"));
         }
@@ -85,9 +80,6 @@ impl<'a> UnverifiedJws<'a> {
             .ok_or(JoseError::Malformed("payload is not base64url"))?;
         let signature = base64url::decode(signature_b64)
             .ok_or(JoseError::Malformed("signature is not base64url"))?;
-        if signature.is_empty() {
-            return Err(JoseError::Malformed("signature is empty"));
-        }
         let header_object: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&header_json)
                 .map_err(|_| JoseError::Malformed("header is not a JSON object"))?;
@@ -100,12 +92,77 @@ impl<'a> UnverifiedJws<'a> {
         // which a map would silently collapse.
         let header: JwsHeader = serde_json::from_slice(&header_json)
             .map_err(|_| JoseError::Malformed("header members are invalid or repeated"))?;
-        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-        Ok(UnverifiedJws {
+        Ok(CompactParts {
             header,
-            signing_input: &token[..signing_input_len],
+            signing_input_len: header_b64.len() + 1 + payload_b64.len(),
             payload,
             signature,
+        })
+    }
+}
+
+/// An Unsecured JWS (RFC 7515 Appendix A.5, RFC 7519 §6.1): header `alg` `none` and an empty
+/// signature. Nothing vouches for its payload; only a caller that decided to trust the channel
+/// it came by (a client registered for unsigned request objects) may read it.
+#[derive(Debug, Clone)]
+pub struct UnsecuredJws {
+    header: JwsHeader,
+    payload: Vec<u8>,
+}
+
+impl UnsecuredJws {
+    /// Parses an unsecured JWS: three parts, the last empty, `alg` exactly `none`.
+    ///
+    /// # Errors
+    /// [`JoseError::Malformed`] or [`JoseError::HeaderRejected`], also for a signed JWS.
+    pub fn parse(token: &str) -> Result<Self, JoseError> {
+        let parts = CompactParts::parse(token)?;
+        if parts.header.alg != "none" || !parts.signature.is_empty() {
+            return Err(JoseError::HeaderRejected(
+                "not an unsecured JWS (alg none, no signature)",
+            ));
+        }
+        Ok(UnsecuredJws {
+            header: parts.header,
+            payload: parts.payload,
+        })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &JwsHeader {
+        &self.header
+    }
+
+    /// The payload, vouched for by nothing.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+/// A syntactically valid JWS whose signature has not been checked yet.
+#[derive(Debug, Clone)]
+pub struct UnverifiedJws<'a> {
+    header: JwsHeader,
+    signing_input: &'a str,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl<'a> UnverifiedJws<'a> {
+    /// Parses a compact JWS: three base64url parts, a JSON object header without refused members.
+    ///
+    /// # Errors
+    /// [`JoseError::Malformed`] or [`JoseError::HeaderRejected`].
+    pub fn parse(token: &'a str) -> Result<Self, JoseError> {
+        let parts = CompactParts::parse(token)?;
+        if parts.signature.is_empty() {
+            return Err(JoseError::Malformed("signature is empty"));
+        }
+        Ok(UnverifiedJws {
+            header: parts.header,
+            signing_input: &token[..parts.signing_input_len],
+            payload: parts.payload,
+            signature: parts.signature,
         })
     }
 
@@ -180,6 +237,32 @@ mod tests {
             assert_eq!(jws.header().typ.as_deref(), Some("at+jwt"));
             let payload = jws.verify(&key_set(&[&key])).expect("verify");
             assert_eq!(payload, br#"{"sub":"a"}"#);
+        }
+    }
+
+    #[test]
+    fn unsecured_tokens_are_told_apart_from_signed_ones() {
+        let unsecured = forge(
+            r#"{"alg":"none","typ":"oauth-authz-req+jwt"}"#,
+            r#"{"a":1}"#,
+            b"",
+        );
+        let parsed = UnsecuredJws::parse(&unsecured).expect("unsecured");
+        assert_eq!(parsed.payload(), br#"{"a":1}"#);
+        assert!(
+            UnverifiedJws::parse(&unsecured).is_err(),
+            "never taken as a signed JWS"
+        );
+        let key = SigningKey::generate(Algorithm::Es256, "k".into()).expect("key");
+        let signed = sign_compact(b"{}", "JWT", &key).expect("sign");
+        for refused in [
+            signed.as_str(),
+            &forge(r#"{"alg":"none"}"#, "{}", b"sig"),
+            &forge(r#"{"alg":"None"}"#, "{}", b""),
+            &forge(r#"{"alg":"none","crit":["x"]}"#, "{}", b""),
+            &forge(r#"{"alg":"none","alg":"none"}"#, "{}", b""),
+        ] {
+            assert!(UnsecuredJws::parse(refused).is_err(), "{refused}");
         }
     }
 

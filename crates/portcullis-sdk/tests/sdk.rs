@@ -73,6 +73,8 @@ fn service(scopes: &[&str]) -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 

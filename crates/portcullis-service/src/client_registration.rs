@@ -231,6 +231,8 @@ impl ClientSelfRegistration<'_> {
         registration.id_token_algorithm = existing.id_token_algorithm;
         registration.backchannel_logout_uri = existing.backchannel_logout_uri.clone();
         registration.require_mfa = existing.require_mfa;
+        registration.request_uris = existing.request_uris.clone();
+        registration.request_object_signing_alg = existing.request_object_signing_alg;
         registration.dpop_bound_access_tokens |= existing.dpop_bound_access_tokens;
         registration.require_pushed_authorization_requests |=
             existing.require_pushed_authorization_requests;

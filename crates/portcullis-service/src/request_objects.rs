@@ -4,8 +4,8 @@
 //! object's parameters are used (RFC 9101 §5); a plain parameter sent beside it must agree.
 
 use crate::tokens::ClientKeyResolver;
-use portcullis_core::{Client, ClientKeys, UnixSeconds};
-use portcullis_jose::UnverifiedJws;
+use portcullis_core::{Client, ClientKeys, RequestObjectAlg, UnixSeconds};
+use portcullis_jose::{UnsecuredJws, UnverifiedJws};
 use serde_json::{Map, Value};
 
 /// The furthest in the future a request object's `exp` may be.
@@ -45,14 +45,62 @@ impl RequestObjects<'_> {
         outer: &[(String, String)],
     ) -> Result<Vec<(String, String)>, RequestObjectError> {
         let refuse = |why: &str| RequestObjectError(why.to_owned());
-        // RFC 9101 §6.2: signed with the client's registered keys (unsigned objects and
-        // encrypted ones are not taken: a JWE or `alg: none` does not parse as one of ours).
+        let payload = match client.request_object_signing_alg {
+            // A client registered for `none` sends unsigned objects, and only those (OpenID
+            // Connect Dynamic Client Registration §2: the algorithm that MUST be used).
+            Some(RequestObjectAlg::Unsigned) => UnsecuredJws::parse(request)
+                .map_err(|_| refuse("this client's request objects must be unsigned (alg none)"))?
+                .payload()
+                .to_vec(),
+            pinned => self.verified_payload(client, request, pinned).await?,
+        };
+        let claims: Map<String, Value> = serde_json::from_slice(&payload)
+            .map_err(|_| refuse("the request object's claims are not a JSON object"))?;
+        self.check_claims(&claims, client)?;
+        let pairs = parameters(&claims, client)?;
+        // OpenID Connect Core §6.1: a plain parameter sent beside the object must agree with it.
+        for (name, value) in outer {
+            // The object itself, by value or by reference.
+            if name == "request" || name == "request_uri" {
+                continue;
+            }
+            let in_object: Vec<&String> = pairs
+                .iter()
+                .filter(|(key, _)| key == name)
+                .map(|(_, value)| value)
+                .collect();
+            if !in_object.is_empty() && !in_object.contains(&value) {
+                return Err(RequestObjectError(format!(
+                    "`{name}` differs from the request object's"
+                )));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// The payload of `request`, signed with one of `client`'s registered keys (RFC 9101 §6.2),
+    /// with the algorithm `pinned` if the client registered one. Unsigned and encrypted objects
+    /// are refused: a JWE or `alg: none` does not parse as a signed JWS.
+    async fn verified_payload(
+        &self,
+        client: &Client,
+        request: &str,
+        pinned: Option<RequestObjectAlg>,
+    ) -> Result<Vec<u8>, RequestObjectError> {
+        let refuse = |why: &str| RequestObjectError(why.to_owned());
         let keys = client
             .keys
             .as_ref()
             .ok_or_else(|| refuse("the client has no registered keys to sign request objects"))?;
         let jws = UnverifiedJws::parse(request)
             .map_err(|_| refuse("the request object is not a JWS signed with an accepted alg"))?;
+        if let Some(RequestObjectAlg::Signed(alg)) = pinned
+            && jws.header().alg != alg.as_str()
+        {
+            return Err(refuse(
+                "the request object is not signed with the client's request_object_signing_alg",
+            ));
+        }
         // RFC 9101 §10.8: an explicit type, or none; never one of the other JWTs we take.
         match jws.header().typ.as_deref() {
             None | Some("oauth-authz-req+jwt" | "JWT") => {}
@@ -79,27 +127,7 @@ impl RequestObjects<'_> {
         // RFC 8725 §3.1: the registered key decides the algorithm.
         jws.check_signature(&key_set)
             .map_err(|_| refuse("the request object's signature does not verify"))?;
-        let claims: Map<String, Value> = serde_json::from_slice(jws.unverified_payload())
-            .map_err(|_| refuse("the request object's claims are not a JSON object"))?;
-        self.check_claims(&claims, client)?;
-        let pairs = parameters(&claims, client)?;
-        // OpenID Connect Core §6.1: a plain parameter sent beside the object must agree with it.
-        for (name, value) in outer {
-            if name == "request" {
-                continue;
-            }
-            let in_object: Vec<&String> = pairs
-                .iter()
-                .filter(|(key, _)| key == name)
-                .map(|(_, value)| value)
-                .collect();
-            if !in_object.is_empty() && !in_object.contains(&value) {
-                return Err(RequestObjectError(format!(
-                    "`{name}` differs from the request object's"
-                )));
-            }
-        }
-        Ok(pairs)
+        Ok(jws.unverified_payload().to_vec())
     }
 
     /// RFC 9101 §4 and §10: `iss` (if any) is the client, `aud` names this server, `exp` lies

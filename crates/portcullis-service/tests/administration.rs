@@ -245,6 +245,8 @@ fn service(kind: ClientKind) -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 

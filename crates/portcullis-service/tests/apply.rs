@@ -35,6 +35,8 @@ fn service(id: &str, scopes: &[&str], secret: Option<&str>) -> DesiredClient {
             require_mfa: false,
             require_pushed_authorization_requests: false,
             client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
         },
         secret: secret.map(str::to_owned),
     }

@@ -87,6 +87,8 @@ fn client(id: &str, kind: ClientKind) -> Client {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
     .into_client(secret, 3600, 2_000)
     .expect("client")
@@ -359,6 +361,8 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
         require_mfa: true,
         require_pushed_authorization_requests: true,
         client_name: Some("Application".into()),
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
         created_at: original.created_at + 999,
         ..original.clone()
     };

@@ -64,6 +64,10 @@ pub struct ProviderMetadata {
     /// member means true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_uri_parameter_supported: Option<bool>,
+    /// OpenID Connect Discovery 1.0 §3: whether a `request_uri` must have been registered in
+    /// the client's `request_uris`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_request_uri_registration: bool,
     /// Algorithms request objects may be signed with (RFC 9101 §9.1, OpenID Connect Discovery
     /// 1.0 §3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -60,6 +60,13 @@ pub struct ClientView {
     /// kept here is fetched again after this time (Unix seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_document_expires_at: Option<i64>,
+    /// URLs its request objects may be fetched from by reference (RFC 9101 §5.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
+    /// How its request objects must be signed (`none`, or an algorithm); absent: any of its
+    /// keys, never unsigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
     /// Creation time, Unix seconds.
     pub created_at: i64,
 }
@@ -92,6 +99,10 @@ impl From<Client> for ClientView {
             require_pushed_authorization_requests: client.require_pushed_authorization_requests,
             self_registered: client.registration_token_hash.is_some(),
             metadata_document_expires_at: client.metadata_document_expires_at,
+            request_uris: client.request_uris,
+            request_object_signing_alg: client
+                .request_object_signing_alg
+                .map(|alg| alg.as_str().to_owned()),
             client_name: client.client_name,
             id: client.id,
             redirect_uris: client.redirect_uris,
@@ -153,6 +164,13 @@ pub struct NewClientBody {
     pub require_pushed_authorization_requests: bool,
     /// A name to show users (at most 100 characters).
     pub client_name: Option<String>,
+    /// URLs its request objects may be fetched from by reference (RFC 9101 §5.2): https (or
+    /// loopback http), at most 512 characters, no fragment, compared exactly; at most 10.
+    #[serde(default)]
+    pub request_uris: Vec<String>,
+    /// How its request objects must be signed: `none` (unsigned objects taken), or one
+    /// algorithm of its keys; unset: any of its keys, never unsigned.
+    pub request_object_signing_alg: Option<String>,
 }
 
 /// A registered client, with its secret shown this once.
@@ -198,6 +216,11 @@ impl NewClientBody {
             .map(|name| name.parse())
             .transpose()
             .map_err(|_| ApiError::invalid("id_token_algorithm", "use RS256, ES256 or EdDSA"))?;
+        let request_object_signing_alg = self
+            .request_object_signing_alg
+            .map(|name| name.parse::<portcullis_core::RequestObjectAlg>())
+            .transpose()
+            .map_err(|error| ApiError::invalid("request_object_signing_alg", error))?;
         let keys = ClientKeys::from_metadata(
             self.jwks.map(|jwks| jwks.to_string()).as_deref(),
             self.jwks_uri.as_deref(),
@@ -227,6 +250,8 @@ impl NewClientBody {
             require_mfa: self.require_mfa,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             client_name: self.client_name,
+            request_uris: self.request_uris,
+            request_object_signing_alg,
         })
     }
 }

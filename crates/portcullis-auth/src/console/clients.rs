@@ -9,7 +9,7 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use portcullis_core::{Client, ClientKind, ClientRegistration};
+use portcullis_core::{Client, ClientKind, ClientRegistration, RequestObjectAlg};
 use portcullis_types::GrantType;
 
 fn words(text: &str) -> Vec<String> {
@@ -135,6 +135,8 @@ pub(super) async fn create(
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     };
     match signed.admin(&state).create_client(registration).await {
         Ok(created) => match created.secret {
@@ -170,6 +172,7 @@ pub(super) async fn show(
              <tr><th>First party</th><td>{first_party}</td></tr>\
              <tr><th>Second factor</th><td>{mfa}</td></tr>\
              <tr><th>Pushed requests</th><td>{par}</td></tr>\
+             <tr><th>Request objects</th><td>{request_objects}</td></tr>\
              <tr><th>Registered</th><td>{origin}</td></tr></table>{rotate}{delete}</div>{edit}",
             kind = client.kind,
             grants = escape(&grants(&client)),
@@ -196,10 +199,26 @@ pub(super) async fn show(
             } else {
                 "as the server says"
             },
+            request_objects = escape(&request_objects(&client)),
             delete = signed.button(&format!("{base}/delete"), "Delete client", true),
             edit = edit_form(&signed, &base, &client),
         ),
     )
+}
+
+/// How a client may send request objects (RFC 9101), in words.
+fn request_objects(client: &Client) -> String {
+    let signing = match client.request_object_signing_alg {
+        Some(RequestObjectAlg::Unsigned) => "unsigned (alg none)".to_owned(),
+        Some(RequestObjectAlg::Signed(alg)) => format!("signed with {alg}"),
+        None if client.keys.is_some() => "signed with its keys".to_owned(),
+        None => "none (no keys)".to_owned(),
+    };
+    if client.request_uris.is_empty() {
+        signing
+    } else {
+        format!("{signing}; by reference from {}", client.request_uris.join(" "))
+    }
 }
 
 /// The form that changes a client's grants, redirect URIs, scopes and audiences (for admins).
@@ -286,6 +305,8 @@ pub(super) async fn act(
                     .get("require_pushed_authorization_requests")
                     == Some("yes"),
                 client_name: existing.client_name,
+                request_uris: existing.request_uris,
+                request_object_signing_alg: existing.request_object_signing_alg,
             };
             match admin.update_client(registration).await {
                 Ok(_) => see_other(&back),

@@ -100,6 +100,8 @@ pub async fn register(
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     };
     let actor = Actor::system("console");
     crate::admin_api::administration(state, &actor)

@@ -249,8 +249,12 @@ fn request_object_refused(
     params: &OAuthParams,
     refusal: RequestObjectRefusal,
 ) -> Response {
-    let (reason, client) = match refusal {
-        RequestObjectRefusal::Invalid { reason, client } => (reason, client),
+    let (code, reason, client) = match refusal {
+        RequestObjectRefusal::Invalid {
+            code,
+            reason,
+            client,
+        } => (code, reason, client),
         RequestObjectRefusal::Store(error) => return unavailable_page(state, &error),
     };
     let registered_redirect = params.get("redirect_uri").filter(|presented| {
@@ -266,15 +270,12 @@ fn request_object_refused(
             state,
             redirect_uri,
             params.get("state"),
-            vec![
-                ("error", "invalid_request_object"),
-                ("error_description", &reason),
-            ],
+            vec![("error", code), ("error_description", &reason)],
         ),
         None => error_page(
             state,
             StatusCode::BAD_REQUEST,
-            &format!("The signed request is not valid: {reason}."),
+            &format!("The application's request object is not valid: {reason}."),
         ),
     }
 }

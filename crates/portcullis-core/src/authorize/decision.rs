@@ -131,6 +131,8 @@ mod tests {
             require_mfa: false,
             require_pushed_authorization_requests: false,
             client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
         }
         .into_client(None, 3600, 0)
         .expect("client")

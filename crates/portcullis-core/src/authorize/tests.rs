@@ -34,6 +34,8 @@ fn client(kind: ClientKind) -> Client {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
     .into_client(
         (kind == ClientKind::Confidential).then(|| crate::SecretHash::of("s")),

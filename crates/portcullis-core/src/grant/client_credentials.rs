@@ -82,6 +82,8 @@ mod tests {
             require_mfa: false,
             require_pushed_authorization_requests: false,
             client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
         }
         .into_client(Some(SecretHash::of("s")), 3600, 0)
         .expect("valid client")

@@ -206,6 +206,8 @@ pub fn service_client(id: &str, scopes: &[&str]) -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 

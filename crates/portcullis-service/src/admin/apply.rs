@@ -542,6 +542,11 @@ fn client_differences(current: &Client, wanted: &Client) -> Vec<&'static str> {
                 != wanted.require_pushed_authorization_requests,
         ),
         ("client_name", current.client_name != wanted.client_name),
+        ("request_uris", current.request_uris != wanted.request_uris),
+        (
+            "request_object_signing_alg",
+            current.request_object_signing_alg != wanted.request_object_signing_alg,
+        ),
     ]
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))

@@ -12,7 +12,8 @@ const CLIENT_COLUMNS: &str = "id, kind, secret_hash, grant_types, redirect_uris,
                               post_logout_redirect_uris, id_token_algorithm, jwks, jwks_uri, \
                               dpop_bound_access_tokens, backchannel_logout_uri, require_mfa, \
                               require_pushed_authorization_requests, client_name, \
-                              registration_token_hash, metadata_document_expires_at";
+                              registration_token_hash, metadata_document_expires_at, request_uris, \
+                              request_object_signing_alg";
 
 fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
     let id: String = row.try_get("id").map_err(unavailable)?;
@@ -70,6 +71,15 @@ fn client_from_row(row: &AnyRow) -> Result<Client, StoreError> {
             .map_err(unavailable)?
             != 0,
         client_name: row.try_get("client_name").map_err(unavailable)?,
+        request_uris: split_list(row.try_get("request_uris").map_err(unavailable)?),
+        request_object_signing_alg: row
+            .try_get::<Option<String>, _>("request_object_signing_alg")
+            .map_err(unavailable)?
+            .map(|name| {
+                name.parse()
+                    .map_err(|_| corrupt("request object signing alg"))
+            })
+            .transpose()?,
         registration_token_hash: row
             .try_get::<Option<Vec<u8>>, _>("registration_token_hash")
             .map_err(unavailable)?
@@ -119,7 +129,8 @@ impl ClientStore for SqlStore {
              id_token_algorithm = $8, jwks = $9, jwks_uri = $10, dpop_bound_access_tokens = $11, \
              backchannel_logout_uri = $12, require_mfa = $13, \
              require_pushed_authorization_requests = $14, client_name = $15, \
-             metadata_document_expires_at = $16 WHERE id = $17",
+             metadata_document_expires_at = $16, request_uris = $17, \
+             request_object_signing_alg = $18 WHERE id = $19",
         )
         .bind(grant_types)
         .bind(join_list(&client.redirect_uris))
@@ -143,6 +154,8 @@ impl ClientStore for SqlStore {
         .bind(i64::from(client.require_pushed_authorization_requests))
         .bind(client.client_name.clone())
         .bind(client.metadata_document_expires_at)
+        .bind(join_list(&client.request_uris))
+        .bind(client.request_object_signing_alg.map(|alg| alg.as_str()))
         .bind(&client.id)
         .execute(&self.pool)
         .await
@@ -154,7 +167,7 @@ impl ClientStore for SqlStore {
         let (grant_types, scopes) = stored_lists(client);
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         ))
         .bind(&client.id)
         .bind(client.kind.as_str())
@@ -187,6 +200,8 @@ impl ClientStore for SqlStore {
                 .map(|hash| hash.as_bytes().to_vec()),
         )
         .bind(client.metadata_document_expires_at)
+        .bind(join_list(&client.request_uris))
+        .bind(client.request_object_signing_alg.map(|alg| alg.as_str()))
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || format!("client `{}`", client.id)))?;

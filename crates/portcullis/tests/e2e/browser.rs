@@ -35,6 +35,8 @@ pub fn app_client() -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 

@@ -80,7 +80,8 @@ async fn both_metadata_documents_list_exactly_what_is_implemented() {
         );
         // OpenID Connect Discovery §3: an absent request_uri_parameter_supported means true.
         assert_eq!(metadata["request_parameter_supported"], true);
-        assert_eq!(metadata["request_uri_parameter_supported"], false);
+        assert_eq!(metadata["request_uri_parameter_supported"], true);
+        assert_eq!(metadata["require_request_uri_registration"], true);
         assert_eq!(
             metadata["access_token_signing_alg_values_supported"],
             serde_json::json!(["ES256"])

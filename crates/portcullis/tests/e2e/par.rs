@@ -222,7 +222,8 @@ async fn pushes_are_validated_bound_to_their_client_and_short_lived() {
         assert_eq!(status, 400, "{url}");
         assert!(page.contains("expired or was used already"), "{page}");
     }
-    // A request object by reference (RFC 9101) is still refused, at the redirect URI.
+    // A request object by reference (RFC 9101 §5.2) from a URL the client did not register is
+    // refused, at the redirect URI, and never fetched.
     let by_reference = super::browser::authorize_url(
         &server,
         "api:read",
@@ -232,7 +233,7 @@ async fn pushes_are_validated_bound_to_their_client_and_short_lived() {
     let refused = location(&browser.get(&by_reference).await, &server.base_url);
     assert_eq!(
         query_param(&refused, "error").as_deref(),
-        Some("request_uri_not_supported"),
+        Some("invalid_request_uri"),
         "{refused}"
     );
     // Its client can, until it expires unused after 90 seconds.

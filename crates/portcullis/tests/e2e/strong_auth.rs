@@ -382,6 +382,8 @@ async fn a_client_requiring_mfa_leads_a_user_without_one_through_setup() {
             require_mfa: true,
             require_pushed_authorization_requests: false,
             client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
             ..app_client()
         })
         .await;

@@ -34,6 +34,8 @@ pub fn service_client(id: &str) -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 
@@ -56,6 +58,8 @@ pub fn automation(id: &str, scope: &str, issuer: &str) -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 
@@ -87,6 +91,8 @@ pub fn public_client(id: &str) -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 
@@ -371,6 +377,8 @@ pub fn web_client() -> ClientRegistration {
         require_mfa: false,
         require_pushed_authorization_requests: false,
         client_name: None,
+        request_uris: Vec::new(),
+        request_object_signing_alg: None,
     }
 }
 

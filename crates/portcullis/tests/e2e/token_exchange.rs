@@ -91,6 +91,8 @@ async fn a_service_exchanges_a_users_token_for_a_narrower_delegated_one() {
             require_mfa: true,
             require_pushed_authorization_requests: false,
             client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
             ..exchanging_service("vault", &["api:read"], &["billing"])
         })
         .await;

@@ -85,6 +85,11 @@ struct ClientEntry {
     require_pushed_authorization_requests: bool,
     /// A name to show users.
     client_name: Option<String>,
+    /// URLs its request objects may be fetched from by reference (RFC 9101 §5.2).
+    #[serde(default)]
+    request_uris: Vec<String>,
+    /// How its request objects must be signed: `none` or an algorithm.
+    request_object_signing_alg: Option<String>,
     /// A confidential client's secret; absent: generated on creation (unless it has keys),
     /// printed once.
     secret: Option<SecretSource>,
@@ -223,6 +228,14 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
                 .map_err(|_| anyhow::anyhow!("client `{}`: unknown algorithm `{name}`", entry.id))
         })
         .transpose()?;
+    let request_object_signing_alg = entry
+        .request_object_signing_alg
+        .as_deref()
+        .map(|name| {
+            name.parse()
+                .map_err(|error| anyhow::anyhow!("client `{}`: {error}", entry.id))
+        })
+        .transpose()?;
     let secret = entry
         .secret
         .map(|source| source.read(&format!("secret of client `{}`", entry.id)))
@@ -250,6 +263,8 @@ fn desired_client(entry: ClientEntry) -> anyhow::Result<DesiredClient> {
             require_mfa: entry.require_mfa,
             require_pushed_authorization_requests: entry.require_pushed_authorization_requests,
             client_name: entry.client_name.clone(),
+            request_uris: entry.request_uris,
+            request_object_signing_alg,
         },
         secret,
     })

@@ -517,6 +517,10 @@ fn apply_body(desired: DesiredState, prune: bool, dry_run: bool) -> ApplyBody {
                         require_pushed_authorization_requests: registration
                             .require_pushed_authorization_requests,
                         client_name: registration.client_name,
+                        request_uris: registration.request_uris,
+                        request_object_signing_alg: registration
+                            .request_object_signing_alg
+                            .map(|alg| alg.as_str().to_owned()),
                     },
                     secret: client.secret,
                 }

@@ -83,6 +83,12 @@ pub struct NewClientArgs {
     /// Take this client's authorization requests only when pushed (RFC 9126).
     #[arg(long)]
     require_par: bool,
+    /// A URL its request objects may be fetched from by reference (RFC 9101 §5.2).
+    #[arg(long = "request-uri", value_name = "URL", num_args = 1.., value_delimiter = ',')]
+    request_uris: Vec<String>,
+    /// How its request objects must be signed: `none` (unsigned taken) or an algorithm.
+    #[arg(long, value_name = "ALG")]
+    request_object_signing_alg: Option<String>,
 }
 
 impl ClientCommand {
@@ -106,6 +112,8 @@ impl ClientCommand {
                     backchannel_logout_uri,
                     require_mfa,
                     require_par,
+                    request_uris,
+                    request_object_signing_alg,
                 } = *arguments;
                 let jwks = jwks_file
                     .map(|path| -> anyhow::Result<serde_json::Value> {
@@ -138,6 +146,8 @@ impl ClientCommand {
                         require_mfa,
                         require_pushed_authorization_requests: require_par,
                         client_name: None,
+                        request_uris,
+                        request_object_signing_alg,
                     })
                     .await?;
                 println!("created {kind} client {id}");
@@ -229,6 +239,12 @@ fn print_client(client: &ClientView) {
     }
     if client.require_pushed_authorization_requests {
         println!("PAR:            required");
+    }
+    if let Some(alg) = &client.request_object_signing_alg {
+        println!("request objects: {alg}");
+    }
+    for uri in &client.request_uris {
+        println!("request_uri:    {uri}");
     }
     println!("created:        {}", format_time(client.created_at));
 }
