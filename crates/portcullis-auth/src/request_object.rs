@@ -85,7 +85,7 @@ pub async fn open(
     };
     let object = match (by_value, by_reference) {
         (Some(object), None) => object.to_owned(),
-        (None, Some(uri)) => fetch_by_reference(state, &client, uri).await?,
+        (None, Some(uri)) => fetch_by_reference(state, &client, uri, client_ip).await?,
         // RFC 9101 §5: never both.
         _ => {
             return Err(RequestObjectRefusal::invalid_object(
@@ -98,28 +98,38 @@ pub async fn open(
     Ok(Some((client, opened)))
 }
 
-/// RFC 9101 §5.2.3: the object at `uri`, one of the URLs `client` registered (compared exactly,
-/// so the server fetches nothing a stranger names), through the SSRF-guarded client.
+/// RFC 9101 §5.2.3: the object at `uri`, one of the URLs `client` registered (so the server
+/// fetches nothing a stranger names), through the SSRF-guarded client, within the fetch budget
+/// of `client_ip`'s network. Every refusal reads the same: nothing is learnt of which URLs are
+/// registered.
 async fn fetch_by_reference(
     state: &AppState,
     client: &Client,
     uri: &str,
+    client_ip: std::net::IpAddr,
 ) -> Result<String, RequestObjectRefusal> {
-    if !client
-        .request_uris
-        .iter()
-        .any(|registered| registered == uri)
-    {
-        return Err(RequestObjectRefusal::invalid_uri(
-            "request_uri is not one of the client's registered request_uris",
-            client,
-        ));
-    }
-    state.outbound.get_request_object(uri).await.map_err(|error| {
-        // The detail (a fetch error) is for the operator, not for whoever sent the request.
-        tracing::warn!(client_id = %client.id, %error, "request object by reference not fetched");
-        RequestObjectRefusal::invalid_uri("the request object could not be fetched", client)
-    })
+    let refused = |detail: &str| {
+        // The detail is for the operator, not for whoever sent the request.
+        tracing::warn!(client_id = %client.id, detail, "request object by reference refused");
+        RequestObjectRefusal::invalid_uri("the request_uri cannot be used", client)
+    };
+    let Some(url) = client.registered_request_uri(uri) else {
+        return Err(refused("not one of the client's request_uris"));
+    };
+    let _turn = state
+        .fetch_budget
+        .turn(
+            state.sign_in_throttle.as_ref(),
+            state.clock.now(),
+            client_ip,
+        )
+        .await
+        .map_err(|refusal| refused(&refusal.to_string()))?;
+    state
+        .outbound
+        .get_request_object(url)
+        .await
+        .map_err(|error| refused(&error.to_string()))
 }
 
 /// The parameters of the request object in `params`, of `client` (already known, as at

@@ -64,6 +64,8 @@ pub struct AppState {
     pub dpop_nonces: Option<Arc<portcullis_core::dpop_nonce::DpopNonces>>,
     /// Requests to URLs clients registered, SSRF-guarded.
     pub outbound: crate::outbound::OutboundHttp,
+    /// What each network may make the server fetch (metadata documents, request objects).
+    pub fetch_budget: Arc<portcullis_service::fetch_budget::FetchBudget>,
     /// How Client ID Metadata Documents are fetched.
     pub client_documents: Arc<portcullis_service::client_directory::ClientDocuments>,
     /// The keys of `private_key_jwt` clients.
@@ -169,6 +171,7 @@ impl AppState {
             )),
             dpop_nonces,
             client_keys: Arc::new(crate::client_keys::ClientKeyCache::new(outbound.clone())),
+            fetch_budget: Arc::default(),
             client_documents: Arc::new(portcullis_service::client_directory::ClientDocuments::new(
                 Box::new(outbound.clone()),
                 settings.outbound_private_networks,
@@ -286,6 +289,7 @@ impl AppState {
             max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,
             clock: self.clock.as_ref(),
             audit: &self.audit,
+            budget: &self.fetch_budget,
             throttle: self.sign_in_throttle.as_ref(),
             requester,
         }

@@ -246,6 +246,28 @@ impl Client {
         self.registration_token_hash.is_some()
     }
 
+    /// The URL to fetch a request object from for the `request_uri` a request presented
+    /// (RFC 9101 §5.2), if the client registered it: its fragment (OpenID Connect Core §6.2:
+    /// a hash of the contents, for caches) aside, the same as one of its `request_uris`, or one
+    /// more plain path segment under a registered one ending in `/` (a URL per request).
+    pub fn registered_request_uri<'u>(&self, presented: &'u str) -> Option<&'u str> {
+        let url = presented.split('#').next().unwrap_or_default();
+        let registered = self.request_uris.iter().any(|registered| {
+            registered == url
+                || (registered.ends_with('/')
+                    && url
+                        .strip_prefix(registered.as_str())
+                        .is_some_and(|segment| {
+                            !segment.is_empty()
+                                && !segment.starts_with('.')
+                                && segment
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                        }))
+        });
+        registered.then_some(url)
+    }
+
     /// Whether the client may use `grant`.
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
@@ -426,10 +448,13 @@ impl ClientRegistration {
             validate_request_uri(uri)
                 .map_err(|reason| ClientError::InvalidRequestUri(uri.clone(), reason))?;
         }
-        if matches!(
+        let takes_request_objects = matches!(
             self.request_object_signing_alg,
             Some(RequestObjectAlg::Signed(_))
-        ) && self.keys.is_none()
+        ) || !self.request_uris.is_empty();
+        if takes_request_objects
+            && self.keys.is_none()
+            && self.request_object_signing_alg != Some(RequestObjectAlg::Unsigned)
         {
             return Err(ClientError::RequestObjectsWithoutKeys);
         }
@@ -573,6 +598,60 @@ mod tests {
             request_uris: Vec::new(),
             request_object_signing_alg: None,
         }
+    }
+
+    #[test]
+    fn request_uris_match_exactly_or_one_segment_under_a_directory() {
+        let client = ClientRegistration {
+            request_uris: vec![
+                "https://app.example/request.jwt".into(),
+                "https://app.example/requests/".into(),
+            ],
+            request_object_signing_alg: Some(RequestObjectAlg::Unsigned),
+            ..registration()
+        }
+        .into_client(Some(SecretHash::of("s")), 3600, 0)
+        .expect("valid");
+        for (presented, fetched) in [
+            (
+                "https://app.example/request.jwt",
+                Some("https://app.example/request.jwt"),
+            ),
+            (
+                "https://app.example/request.jwt#h4sh",
+                Some("https://app.example/request.jwt"),
+            ),
+            (
+                "https://app.example/requests/r-123.jwt",
+                Some("https://app.example/requests/r-123.jwt"),
+            ),
+            (
+                "https://app.example/requests/",
+                Some("https://app.example/requests/"),
+            ),
+            ("https://app.example/requests/../admin", None),
+            ("https://app.example/requests/a/b", None),
+            ("https://app.example/requests/a?x=1", None),
+            ("https://app.example/requests/%2e%2e", None),
+            ("https://app.example/request.jwt?x", None),
+            ("https://app.example/REQUEST.jwt", None),
+        ] {
+            assert_eq!(
+                client.registered_request_uri(presented),
+                fetched,
+                "{presented}"
+            );
+        }
+        let without_keys = ClientRegistration {
+            request_uris: vec!["https://app.example/request.jwt".into()],
+            ..registration()
+        }
+        .into_client(Some(SecretHash::of("s")), 3600, 0);
+        assert_eq!(
+            without_keys.err(),
+            Some(ClientError::RequestObjectsWithoutKeys),
+            "nothing could verify the objects"
+        );
     }
 
     #[test]

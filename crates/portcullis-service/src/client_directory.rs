@@ -6,20 +6,13 @@
 //! caching time runs out, so consents, sessions and refresh tokens refer to it like to any
 //! other client.
 
+use crate::fetch_budget::{FetchBudget, FetchRefusal};
 use crate::{AuditLog, SignInThrottle, Store, StoreError};
 use async_trait::async_trait;
 use portcullis_core::client_id_document::{cache_lifetime_secs, host_of, is_document_url};
 use portcullis_core::client_metadata::{ClientMetadata, DynamicRegistrationPolicy};
-use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::{AuditEvent, Client, Clock};
 use std::net::IpAddr;
-use std::time::Duration;
-use tokio::sync::Semaphore;
-
-/// Most metadata documents fetched at once; further lookups wait for a turn.
-const CONCURRENT_FETCHES: usize = 8;
-/// How long a lookup waits for a turn to fetch before it is refused.
-const TURN_WAIT: Duration = Duration::from_secs(5);
 
 /// A metadata document as fetched: its body and its `Cache-Control` header.
 #[derive(Debug, Clone)]
@@ -75,7 +68,6 @@ pub struct ClientDocuments {
     fetcher: Box<dyn ClientDocumentFetcher>,
     allow_plain_http: bool,
     own_host: String,
-    turns: Semaphore,
 }
 
 impl ClientDocuments {
@@ -92,7 +84,6 @@ impl ClientDocuments {
             fetcher,
             allow_plain_http,
             own_host: host_of(issuer).to_ascii_lowercase(),
-            turns: Semaphore::new(CONCURRENT_FETCHES),
         }
     }
 }
@@ -111,7 +102,9 @@ pub struct ClientDirectory<'a> {
     pub clock: &'a dyn Clock,
     /// The audit log.
     pub audit: &'a AuditLog,
-    /// Counts the documents each network makes the server fetch.
+    /// What each network may make the server fetch.
+    pub budget: &'a FetchBudget,
+    /// Counts the fetches.
     pub throttle: &'a dyn SignInThrottle,
     /// The address the request came from.
     pub requester: IpAddr,
@@ -216,25 +209,23 @@ impl ClientDirectory<'_> {
                     .into(),
             );
         }
-        // Every fetch is counted against the requester's network first, and never given back:
-        // a network makes the server fetch a few documents per window (then it is locked), so
-        // nobody can use the server to flood hosts, the store or the audit log.
-        let network = AttemptKeys::new("", self.requester).network;
-        let keys = AttemptKeys {
-            account: format!("client-document:{network}"),
-            network: format!("client-document-network:{network}"),
-        };
-        if let ThrottleDecision::Locked(_) = self.throttle.reserve(&keys, self.clock.now()).await? {
-            return Err(FetchError::Refused(Refusal {
-                reason: "too many metadata documents fetched for this network".to_owned(),
-                audited: false,
-            }));
-        }
         let document = {
-            let _turn = tokio::time::timeout(TURN_WAIT, self.documents.turns.acquire())
+            let _turn = match self
+                .budget
+                .turn(self.throttle, self.clock.now(), self.requester)
                 .await
-                .map_err(|_| "the server is fetching too many documents".to_owned())?
-                .map_err(|_| "the server is shutting down".to_owned())?;
+            {
+                Ok(turn) => turn,
+                Err(FetchRefusal::Store(error)) => return Err(error.into()),
+                // Not audited: the budget exists so that refusals cannot flood the log.
+                Err(refusal @ FetchRefusal::Throttled) => {
+                    return Err(FetchError::Refused(Refusal {
+                        reason: refusal.to_string(),
+                        audited: false,
+                    }));
+                }
+                Err(refusal @ FetchRefusal::Busy) => return Err(refusal.to_string().into()),
+            };
             // Another request may have fetched it while this one waited.
             if let Some(fresh) = self.store.find_client(url).await?.filter(|client| {
                 client

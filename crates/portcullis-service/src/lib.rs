@@ -18,6 +18,7 @@ pub mod device_authorization;
 pub mod dpop;
 pub mod email_verification;
 pub mod factors;
+pub mod fetch_budget;
 pub mod inspection;
 pub mod keys;
 pub mod link_token;
@@ -53,7 +54,7 @@ pub use ports::{
     RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
     SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
-pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests};
+pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests, Pusher};
 pub use registration::{Registration, RegistrationError, RegistrationForm};
 pub use relying_party::RelyingParty;
 pub use revocation::Revoker;

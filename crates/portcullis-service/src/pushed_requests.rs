@@ -66,10 +66,19 @@ pub struct PushedRequests<'a> {
     pub policy: &'a TokenPolicy,
 }
 
+/// Who pushed a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pusher {
+    /// The client, authenticated at `/par` (RFC 9126 §2).
+    AuthenticatedClient,
+    /// A browser, bringing a verified request object to `/authorize` (RFC 9101).
+    Browser,
+}
+
 impl PushedRequests<'_> {
     /// Keeps `client`'s authorization request `params` (whose `pairs` are stored as they came,
-    /// without client authentication), pushed from `client_ip`, if the authorization endpoint
-    /// would take it.
+    /// without client authentication), pushed from `client_ip` by `pusher`, if the
+    /// authorization endpoint would take it.
     ///
     /// # Errors
     /// [`PushError`].
@@ -79,6 +88,7 @@ impl PushedRequests<'_> {
         params: &AuthorizationParams,
         pairs: &[(String, String)],
         client_ip: &str,
+        pusher: Pusher,
     ) -> Result<PushedRequest, PushError> {
         let refused = |description: &str| PushError::Refused {
             code: "invalid_request",
@@ -107,10 +117,14 @@ impl PushedRequests<'_> {
         }
         let reference = generate_secret(REFERENCE_BYTES).map_err(|_| PushError::Randomness)?;
         let now = self.clock.now();
-        // Anyone can push for a public client: its requests are counted per address.
-        let (pushed_by, max_pending) = match client.kind {
-            ClientKind::Public => (client_ip.to_owned(), MAX_PENDING_PER_ADDRESS),
-            ClientKind::Confidential => (String::new(), MAX_PENDING_PER_CLIENT),
+        // Anyone can push for a public client, and any browser can bring a request object of
+        // any client: those are counted per address, so strangers cannot use up a confidential
+        // client's own allowance.
+        let (pushed_by, max_pending) = match (client.kind, pusher) {
+            (ClientKind::Confidential, Pusher::AuthenticatedClient) => {
+                (String::new(), MAX_PENDING_PER_CLIENT)
+            }
+            _ => (client_ip.to_owned(), MAX_PENDING_PER_ADDRESS),
         };
         let record = PushedRequestRecord {
             reference_hash: digest(&reference),

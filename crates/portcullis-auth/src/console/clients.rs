@@ -217,7 +217,10 @@ fn request_objects(client: &Client) -> String {
     if client.request_uris.is_empty() {
         signing
     } else {
-        format!("{signing}; by reference from {}", client.request_uris.join(" "))
+        format!(
+            "{signing}; by reference from {}",
+            client.request_uris.join(" ")
+        )
     }
 }
 

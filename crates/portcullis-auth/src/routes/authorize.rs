@@ -227,7 +227,13 @@ async fn keep_signed_request(
     let pairs = opened.pairs_except(&[]);
     match state
         .pushed_requests()
-        .push(client, &request, &pairs, client_ip)
+        .push(
+            client,
+            &request,
+            &pairs,
+            client_ip,
+            portcullis_service::Pusher::Browser,
+        )
         .await
     {
         Ok(pushed) => Some(redirect_with(

@@ -51,7 +51,12 @@ pub(super) async fn metadata(State(state): State<AppState>) -> impl IntoResponse
         backchannel_logout_supported: true,
         backchannel_logout_session_supported: true,
         request_parameter_supported: Some(true),
-        request_object_signing_alg_values_supported: algorithms.clone(),
+        // `none` too: taken from a client an administrator registered for unsigned objects.
+        request_object_signing_alg_values_supported: algorithms
+            .iter()
+            .cloned()
+            .chain(["none".to_owned()])
+            .collect(),
         request_uri_parameter_supported: Some(true),
         require_request_uri_registration: true,
         code_challenge_methods_supported: strings(&["S256"]),

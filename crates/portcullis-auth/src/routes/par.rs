@@ -72,7 +72,13 @@ async fn pushed(
     let client_ip = crate::client_ip::client_ip(state, headers, remote_addr).to_string();
     match state
         .pushed_requests()
-        .push(&client, &request, &pairs, &client_ip)
+        .push(
+            &client,
+            &request,
+            &pairs,
+            &client_ip,
+            portcullis_service::Pusher::AuthenticatedClient,
+        )
         .await
     {
         Ok(pushed) => Ok((

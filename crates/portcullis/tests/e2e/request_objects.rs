@@ -262,6 +262,7 @@ impl ObjectHost {
                 let body = served.lock().expect("object").clone();
                 let content_type = match uri.path() {
                     "/req.jwt" => "application/oauth-authz-req+jwt",
+                    path if path.starts_with("/objects/") => "application/oauth-authz-req+jwt",
                     _ => "text/html",
                 };
                 ([(axum::http::header::CONTENT_TYPE, content_type)], body)
@@ -319,7 +320,11 @@ async fn request_objects_by_reference_and_unsigned_ones_for_clients_registered_f
     server
         .add_client(ClientRegistration {
             keys: Some(keys.clone()),
-            request_uris: vec![host.url("/req.jwt"), host.url("/wrong-type.jwt")],
+            request_uris: vec![
+                host.url("/req.jwt"),
+                host.url("/wrong-type.jwt"),
+                host.url("/objects/"),
+            ],
             ..app_client()
         })
         .await;
@@ -355,12 +360,24 @@ async fn request_objects_by_reference_and_unsigned_ones_for_clients_registered_f
     let code = query_param(&callback, "code").expect("code");
     assert_eq!(exchange(&server, &code, &verifier).await.status(), 200);
     assert_eq!(host.hits("/req.jwt"), 1);
+    // A URL per request, under a registered directory; its fragment (a hash of the contents,
+    // OpenID Connect Core §6.2) is not sent.
+    let (_, challenge) = pkce_pair();
+    host.serve(key.sign(&request_claims(&server, &challenge)));
+    let url = authorize_with(
+        &server,
+        &[("request_uri", &host.url("/objects/r-42.jwt#c2hhMjU2"))],
+    );
+    let callback = authorize(&browser, &server, &url, "fay").await;
+    assert!(query_param(&callback, "code").is_some(), "{callback}");
+    assert_eq!(host.hits("/objects/r-42.jwt"), 1);
 
     // Refused, back at the client: a URL it did not register (never fetched), one answering
     // with another type, and an object sent both ways.
     let plain = [("redirect_uri", CALLBACK), ("state", "plain")];
     for (request_uri, extra, error) in [
         (host.url("/other.jwt"), None, "invalid_request_uri"),
+        (host.url("/objects/a/b.jwt"), None, "invalid_request_uri"),
         (host.url("/wrong-type.jwt"), None, "invalid_request_uri"),
         (
             host.url("/req.jwt"),

@@ -84,7 +84,7 @@ pub struct NewClientArgs {
     #[arg(long)]
     require_par: bool,
     /// A URL its request objects may be fetched from by reference (RFC 9101 §5.2).
-    #[arg(long = "request-uri", value_name = "URL", num_args = 1.., value_delimiter = ',')]
+    #[arg(long = "request-uri", value_name = "URL")]
     request_uris: Vec<String>,
     /// How its request objects must be signed: `none` (unsigned taken) or an algorithm.
     #[arg(long, value_name = "ALG")]
