@@ -215,6 +215,22 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         serde_json::json!(["products:read", "offline_access"]),
         "step 20: what an MCP client asks for: {stdout}"
     );
+    let discovery = Command::new("curl")
+        .args([
+            "-s",
+            &format!(
+                "http://127.0.0.1:{}/.well-known/oauth-authorization-server",
+                ports[0]
+            ),
+        ])
+        .output()
+        .expect("curl");
+    let discovery: serde_json::Value =
+        serde_json::from_slice(&discovery.stdout).expect("discovery JSON");
+    assert_eq!(
+        discovery["client_id_metadata_document_supported"], true,
+        "up takes clients known by their metadata documents"
+    );
 
     // `portcullis login --device` against up (RFC 8628): demo-cli may use the device grant.
     let password = exports

@@ -158,12 +158,14 @@ impl UpArgs {
             config.auth.trusted_proxies = vec!["127.0.0.1".into()];
         }
         config.auth.direct_login_origins.push(gateway_url.clone());
-        // Clients register themselves (RFC 7591), as MCP clients do, for the demo API: open on
-        // this one-machine stack unless configured.
+        // Clients register themselves (RFC 7591), or are known by their metadata documents,
+        // as MCP clients are, for the demo APIs: open on this one-machine stack unless
+        // configured (documents are fetched from public https hosts only).
         if config.client_registration.mode == "off"
             && std::env::var_os("PORTCULLIS_CLIENT_REGISTRATION_MODE").is_none()
         {
             config.client_registration.mode = "open".into();
+            config.client_registration.metadata_documents = true;
             config
                 .client_registration
                 .scopes

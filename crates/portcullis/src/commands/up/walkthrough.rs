@@ -127,7 +127,8 @@ pub fn render(stack: &Stack<'_>) -> String {
          -d '{{\"redirect_uris\":[\"http://127.0.0.1/callback\"],\"token_endpoint_auth_method\":\"none\",\"client_name\":\"My agent\"}}'\n\
          # 20. an MCP server behind {gateway}/mcp: an MCP client (the MCP Inspector, an AI agent) given that URL finds the\n\
          #     auth server in the metadata below, registers itself (step 19), signs you in with PKCE and calls its tools\n\
-         #     whoami and list_products (docs/mcp.md); clients may instead be known by a client ID metadata document\n\
+         #     whoami and list_products (docs/mcp.md); a client whose client_id is the https URL of its metadata document\n\
+         #     needs no registration at all (client_id_metadata_document_supported, docs/clients.md)\n\
          curl -s {gateway}/.well-known/oauth-protected-resource/mcp\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
