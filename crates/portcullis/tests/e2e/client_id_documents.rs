@@ -7,12 +7,12 @@
 //! are never fetched unless the server is set up for one machine.
 
 use super::browser::PASSWORD;
-use super::support::{audit_records, discovery, http};
+use super::support::{allow, audit_records, consent_page, discovery, http, pkce_authorize_query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use portcullis_core::TrustedProxies;
 use portcullis_core::client_metadata::DynamicRegistrationPolicy;
-use portcullis_testkit::browser::{Browser, hidden_fields, location, pkce_pair, query_param};
+use portcullis_testkit::browser::{Browser, pkce_pair};
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -156,15 +156,7 @@ async fn server_with(
 }
 
 fn authorize_query(client_id: &str, redirect_uri: &str, challenge: &str) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", "openid offline_access")
-        .append_pair("state", "s")
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish()
+    pkce_authorize_query(client_id, redirect_uri, "openid offline_access", challenge)
 }
 
 /// The page `/authorize` answers for `client_id`, without signing in, to a request from `from`.
@@ -208,14 +200,7 @@ async fn a_client_known_by_its_metadata_document_signs_a_user_in() {
     let (verifier, challenge) = pkce_pair();
     let query = authorize_query(&client_id, CALLBACK, &challenge);
     let browser = Browser::new();
-    let (status, consent) = browser
-        .open_signed_in(
-            &server.base_url,
-            &server.url(&format!("/authorize?{query}")),
-            ("erin", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, 200, "{consent}");
+    let consent = consent_page(&browser, &server, &query, "erin").await;
     let document_host = client_id
         .trim_start_matches("http://")
         .split('/')
@@ -231,11 +216,7 @@ async fn a_client_known_by_its_metadata_document_signs_a_user_in() {
         consent.contains("a program on this computer (127.0.0.1:43111)"),
         "and warns of a loopback redirect: {consent}"
     );
-    let mut fields = hidden_fields(&consent);
-    fields.push(("decision".into(), "allow".into()));
-    let allowed = browser.post(&server.url("/authorize"), &fields).await;
-    let callback = location(&allowed, &server.base_url);
-    let code = query_param(&callback, "code").expect("code");
+    let code = allow(&browser, &server, &consent).await;
 
     let (status, tokens) = token(
         &server,

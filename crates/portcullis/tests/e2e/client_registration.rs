@@ -5,9 +5,12 @@
 //! total, and in `token` mode takes only an initial access token.
 
 use super::browser::{Browser, PASSWORD};
-use super::support::{audit_records, automation, discovery, http, token_with_basic};
+use super::support::{
+    allow, audit_records, automation, consent_page, discovery, http, pkce_authorize_query,
+    token_with_basic,
+};
 use portcullis_core::client_metadata::{DynamicRegistrationMode, DynamicRegistrationPolicy};
-use portcullis_testkit::browser::{hidden_fields, location, pkce_pair, query_param};
+use portcullis_testkit::browser::pkce_pair;
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use serde_json::{Value, json};
 
@@ -84,33 +87,19 @@ async fn a_client_registers_itself_signs_a_user_in_and_manages_its_registration(
 
     // It signs a user in with PKCE; the consent page names it by its own, escaped, claim.
     let (verifier, challenge) = pkce_pair();
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", "http://127.0.0.1:43110/callback")
-        .append_pair("scope", "openid")
-        .append_pair("state", "s")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
+    let query = pkce_authorize_query(
+        client_id,
+        "http://127.0.0.1:43110/callback",
+        "openid",
+        &challenge,
+    );
     let browser = Browser::new();
-    let (status, consent) = browser
-        .open_signed_in(
-            &server.base_url,
-            &server.url(&format!("/authorize?{query}")),
-            ("erin", PASSWORD),
-        )
-        .await;
-    assert_eq!(status, 200, "{consent}");
+    let consent = consent_page(&browser, &server, &query, "erin").await;
     assert!(
         consent.contains("Agent &lt;b&gt; (a name the application gave itself)"),
         "{consent}"
     );
-    let mut fields = hidden_fields(&consent);
-    fields.push(("decision".into(), "allow".into()));
-    let allowed = browser.post(&server.url("/authorize"), &fields).await;
-    let callback = location(&allowed, &server.base_url);
-    let code = query_param(&callback, "code").expect("code");
+    let code = allow(&browser, &server, &consent).await;
     let tokens = http()
         .post(server.url("/token"))
         .form(&[

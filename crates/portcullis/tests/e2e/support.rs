@@ -461,3 +461,55 @@ pub async fn audit_records(server: &TestAuthServer) -> Vec<portcullis_core::Audi
         .await
         .expect("audit")
 }
+
+/// The query of an authorization request of `client_id` for `scope` with PKCE `challenge`, back
+/// to `redirect_uri` with state `s`.
+pub fn pkce_authorize_query(
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+    challenge: &str,
+) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish()
+}
+
+/// The consent page `browser` reaches at the authorization request `query` once `username`
+/// signed in with the demo password.
+pub async fn consent_page(
+    browser: &portcullis_testkit::browser::Browser,
+    server: &TestAuthServer,
+    query: &str,
+    username: &str,
+) -> String {
+    let (status, consent) = browser
+        .open_signed_in(
+            &server.base_url,
+            &server.url(&format!("/authorize?{query}")),
+            (username, super::browser::PASSWORD),
+        )
+        .await;
+    assert_eq!(status, 200, "{consent}");
+    consent
+}
+
+/// Allows the consent page `consent` and returns the code its client gets.
+pub async fn allow(
+    browser: &portcullis_testkit::browser::Browser,
+    server: &TestAuthServer,
+    consent: &str,
+) -> String {
+    use portcullis_testkit::browser::{hidden_fields, location, query_param};
+    let mut fields = hidden_fields(consent);
+    fields.push(("decision".into(), "allow".into()));
+    let allowed = browser.post(&server.url("/authorize"), &fields).await;
+    let callback = location(&allowed, &server.base_url);
+    query_param(&callback, "code").expect("code")
+}
