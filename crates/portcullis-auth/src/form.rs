@@ -1,7 +1,7 @@
 //! Form-encoded OAuth request parameters (RFC 6749 §3.2, Appendix B).
 
 use crate::error::OAuthError;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use portcullis_core::authorize::AuthorizationParams;
 
 /// Parameters that may legitimately repeat: RFC 8707 §2 allows several `resource` values, and
@@ -25,12 +25,7 @@ impl OAuthParams {
     /// `invalid_request` for another content type or a repeated parameter (RFC 6749 §3.2: request
     /// parameters MUST NOT be included more than once).
     pub fn from_form_body(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        let media_type = content_type.split(';').next().unwrap_or_default().trim();
-        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        if crate::media_type::media_type(headers) != "application/x-www-form-urlencoded" {
             return Err(OAuthError::invalid_request(
                 "content type must be application/x-www-form-urlencoded",
             ));
@@ -126,7 +121,10 @@ mod tests {
 
     fn form_headers(content_type: &'static str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
         headers
     }
 

@@ -17,6 +17,7 @@ pub mod csrf;
 pub mod error;
 pub mod factor_pages;
 pub mod form;
+pub mod media_type;
 pub mod metrics;
 pub mod origin;
 pub mod outbound;

@@ -1,10 +1,12 @@
 //! Requests the auth server makes to URLs that clients registered (`jwks_uri`,
-//! `backchannel_logout_uri`) or name (a Client ID Metadata Document), guarded against server-side request forgery: https only, every
-//! address the name resolves to must be public (checked at connection time, so a DNS answer that
+//! `backchannel_logout_uri`, `request_uris`) or name (a Client ID Metadata Document), guarded
+//! against server-side request forgery: https only, every address the name resolves to must be
+//! public (checked at connection time, so a DNS answer that
 //! changes between check and use cannot slip through), no redirects, short timeouts, and bounded
 //! answers. `outbound_private_networks` lifts the address and scheme rules for a stack on one
 //! machine.
 
+use crate::media_type::media_type;
 use portcullis_core::client_id_document::MAX_DOCUMENT_BYTES;
 use portcullis_core::network_address::is_public;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -115,7 +117,9 @@ impl OutboundHttp {
     /// # Errors
     /// [`OutboundError`].
     pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, OutboundError> {
-        let (body, _) = self.get_json(url, max_bytes, REQUEST_TIMEOUT).await?;
+        let (body, _) = self
+            .get_limited(url, "application/json", max_bytes, REQUEST_TIMEOUT)
+            .await?;
         Ok(body)
     }
 
@@ -126,7 +130,7 @@ impl OutboundHttp {
     /// [`OutboundError`], also for another type or a body that is not text.
     pub async fn get_request_object(&self, url: &str) -> Result<String, OutboundError> {
         let (body, headers) = self
-            .fetch(
+            .get_limited(
                 url,
                 "application/oauth-authz-req+jwt",
                 portcullis_jose::MAX_TOKEN_LENGTH,
@@ -147,21 +151,9 @@ impl OutboundHttp {
             .map_err(|_| OutboundError::Failed("answered with a body that is not text".to_owned()))
     }
 
-    /// `GET url` asking for JSON within `timeout`, expecting 200 and at most `max_bytes` of
-    /// body; the body and the answer's headers.
-    async fn get_json(
-        &self,
-        url: &str,
-        max_bytes: usize,
-        timeout: Duration,
-    ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), OutboundError> {
-        self.fetch(url, "application/json", max_bytes, timeout)
-            .await
-    }
-
     /// `GET url` accepting `accept` within `timeout`, expecting 200 and at most `max_bytes` of
     /// body; the body and the answer's headers.
-    async fn fetch(
+    async fn get_limited(
         &self,
         url: &str,
         accept: &'static str,
@@ -244,7 +236,12 @@ impl portcullis_service::client_directory::ClientDocumentFetcher for OutboundHtt
         url: &str,
     ) -> Result<portcullis_service::client_directory::FetchedDocument, String> {
         let (body, headers) = self
-            .get_json(url, MAX_DOCUMENT_BYTES, DOCUMENT_TIMEOUT)
+            .get_limited(
+                url,
+                "application/json",
+                MAX_DOCUMENT_BYTES,
+                DOCUMENT_TIMEOUT,
+            )
             .await
             .map_err(|error| error.to_string())?;
         let header = |name: reqwest::header::HeaderName| {
@@ -266,19 +263,6 @@ impl portcullis_service::client_directory::ClientDocumentFetcher for OutboundHtt
             cache_control: header(reqwest::header::CACHE_CONTROL),
         })
     }
-}
-
-/// The media type of an answer: its `Content-Type` without parameters, in lower case.
-fn media_type(headers: &reqwest::header::HeaderMap) -> String {
-    headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// The error with its causes (the URL left out: it may carry a query the client registered).

@@ -49,7 +49,7 @@ impl RequestObjectRefusal {
 
 /// The client the plain `client_id` of `params` (from `client_ip`) names and the parameters of
 /// the request object `params` carries by value or by reference, if it carries one (`None`
-/// otherwise: also for a `request_uri` of this server's pushed requests, read elsewhere).
+/// otherwise). A `request_uri` of this server's pushed requests is read before this is asked.
 ///
 /// # Errors
 /// [`RequestObjectRefusal`].

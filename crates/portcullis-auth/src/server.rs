@@ -246,7 +246,10 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
                 "clients known by a metadata document",
                 state
                     .store
-                    .purge_stale_document_clients(now - 24 * 60 * 60, now)
+                    .purge_stale_document_clients(
+                        now - portcullis_core::client_id_document::STALE_CLIENT_SECS,
+                        now,
+                    )
                     .await,
             ),
             (

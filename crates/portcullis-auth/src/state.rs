@@ -306,6 +306,7 @@ impl AppState {
             policy: &self.settings.client_registration,
             max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,
             throttle: self.sign_in_throttle.as_ref(),
+            revoker: self.revoker(),
         }
     }
 

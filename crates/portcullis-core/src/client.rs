@@ -93,6 +93,9 @@ pub enum ClientError {
     /// A registered `request_uri` is not acceptable.
     #[error("invalid request_uris entry `{0}`: {1}")]
     InvalidRequestUri(String, &'static str),
+    /// Too many `request_uris`.
+    #[error("at most {MAX_REQUEST_URIS} request_uris")]
+    TooManyRequestUris,
     /// Unsigned request objects (`request_object_signing_alg` `none`) need nothing else; signed
     /// ones need the client's keys.
     #[error(
@@ -122,7 +125,7 @@ impl ClientError {
             ClientError::InvalidKeys(_) => "jwks",
             ClientError::InvalidBackchannelLogoutUri(..) => "backchannel_logout_uri",
             ClientError::InvalidName => "client_name",
-            ClientError::InvalidRequestUri(..) => "request_uris",
+            ClientError::InvalidRequestUri(..) | ClientError::TooManyRequestUris => "request_uris",
             ClientError::RequestObjectsWithoutKeys => "request_object_signing_alg",
         }
     }
@@ -439,10 +442,7 @@ impl ClientRegistration {
             return Err(ClientError::InvalidName);
         }
         if self.request_uris.len() > MAX_REQUEST_URIS {
-            return Err(ClientError::InvalidRequestUri(
-                String::new(),
-                "at most 10 request URIs",
-            ));
+            return Err(ClientError::TooManyRequestUris);
         }
         for uri in &self.request_uris {
             validate_request_uri(uri)

@@ -13,6 +13,9 @@ pub const MAX_URL_BYTES: usize = 255;
 pub const MIN_CACHE_SECS: i64 = 60;
 /// Longest time a fetched document is used before it is fetched again.
 pub const MAX_CACHE_SECS: i64 = 24 * 60 * 60;
+/// How long after its copy expired an unused client known by its document is kept (then
+/// deleted, if it holds no live refresh token).
+pub const STALE_CLIENT_SECS: i64 = 24 * 60 * 60;
 /// How long a document without caching headers is used.
 pub const DEFAULT_CACHE_SECS: i64 = 10 * 60;
 
@@ -27,16 +30,17 @@ pub fn is_document_url(id: &str, allow_plain_http: bool) -> bool {
     {
         return false;
     }
-    let rest = match (id.strip_prefix("https://"), id.strip_prefix("http://")) {
-        (Some(rest), _) => rest,
-        (None, Some(rest)) if allow_plain_http => rest,
+    let (rest, default_port) = match (id.strip_prefix("https://"), id.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, "443"),
+        (None, Some(rest)) if allow_plain_http => (rest, "80"),
         _ => return false,
     };
     // §3: the URL MUST contain a path component; the authority ends at the first `/`.
     let Some((authority, path_and_query)) = rest.split_once('/') else {
         return false;
     };
-    if !is_plain_authority(authority) {
+    // One spelling per host, so the page shows what is fetched: no default port written out.
+    if !is_plain_authority(authority) || split_host_port(authority).1 == Some(default_port) {
         return false;
     }
     let path = path_and_query.split('?').next().unwrap_or_default();
@@ -51,10 +55,7 @@ pub fn is_document_url(id: &str, allow_plain_http: bool) -> bool {
 /// percent-encoding, no upper case, no user part, nothing a browser or resolver would read
 /// otherwise), an IPv4 address, or a bracketed IPv6 address.
 fn is_plain_authority(authority: &str) -> bool {
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
-        _ => (authority, None),
-    };
+    let (host, port) = split_host_port(authority);
     if port.is_some_and(|port| port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit())) {
         return false;
     }
@@ -64,6 +65,20 @@ fn is_plain_authority(authority: &str) -> bool {
     {
         return literal.parse::<std::net::Ipv6Addr>().is_ok();
     }
+    // A numeric last label makes URL parsers read the host as an IPv4 address in some
+    // spelling (`2130706433`, `0x7f.1`): only the dotted-quad spelling is taken.
+    let numeric_tail = host
+        .rsplit('.')
+        .next()
+        .is_some_and(|label| label.bytes().all(|b| b.is_ascii_digit()) || label.starts_with("0x"));
+    if numeric_tail {
+        return host.parse::<std::net::Ipv4Addr>().is_ok();
+    }
+    is_plain_host(host)
+}
+
+/// Whether `host` is a lower-case DNS name: labels of letters, digits and inner hyphens.
+pub fn is_plain_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
@@ -75,6 +90,15 @@ fn is_plain_authority(authority: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
+}
+
+/// An authority split into its host and its port, if it has one (an IPv6 literal keeps its
+/// brackets).
+pub fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    }
 }
 
 /// The host (with its port) serving the document of client `id`, as pages show it (§8.5).
@@ -100,7 +124,13 @@ pub fn cache_lifetime_secs(cache_control: Option<&str>) -> i64 {
             return MIN_CACHE_SECS;
         }
         if let Some(seconds) = directive.strip_prefix("max-age=") {
-            lifetime = seconds.trim_matches('"').parse::<i64>().ok();
+            let digits = seconds.trim_matches('"');
+            // RFC 9111 §1.2.2: a delta too large to hold is taken as very large.
+            lifetime = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Some(digits.parse::<i64>().unwrap_or(i64::MAX))
+            } else {
+                None
+            };
         }
     }
     lifetime
@@ -142,6 +172,10 @@ mod tests {
             "https://-app.example.com/client",
             "https://app..example.com/client",
             "https://[::1/client",
+            "https://app.example.com:443/client",
+            "https://2130706433/client",
+            "https://0x7f.1/client",
+            "https://1.2.3/client",
         ] {
             assert!(!is_document_url(id, false), "{id}");
         }
@@ -153,6 +187,11 @@ mod tests {
     fn plain_http_only_when_allowed() {
         assert!(is_document_url("http://127.0.0.1:9000/client.json", true));
         assert!(is_document_url("http://[::1]:9000/client.json", true));
+        assert!(!is_document_url("http://127.0.0.1:80/client.json", true));
+        assert!(
+            is_document_url("https://127.0.0.1/client.json", false),
+            "a dotted quad"
+        );
         assert!(!is_document_url("http://127.0.0.1:9000/client.json", false));
     }
 

@@ -70,11 +70,8 @@ impl DynamicRegistrationPolicy {
     /// Whether the metadata document at `url` may be used: `metadata_document_hosts` is empty
     /// or names its host (ports aside), exactly or as `*.` and a parent domain.
     pub fn takes_documents_from(&self, url: &str) -> bool {
-        let host_and_port = crate::client_id_document::host_of(url);
-        let host = match host_and_port.rsplit_once(':') {
-            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-            _ => host_and_port,
-        };
+        let (host, _) =
+            crate::client_id_document::split_host_port(crate::client_id_document::host_of(url));
         self.metadata_document_hosts.is_empty()
             || self
                 .metadata_document_hosts

@@ -126,6 +126,16 @@ impl AttemptKeys {
             network: format!("{purpose}:{network}"),
         }
     }
+
+    /// Counters of `purpose` for `client`'s network alone (an IPv4 address or an IPv6 /64):
+    /// what a network may do, whoever it claims to be.
+    pub fn per_network(purpose: &str, client: IpAddr) -> Self {
+        let network = AttemptKeys::new("", client).network;
+        AttemptKeys {
+            account: format!("{purpose}:{network}"),
+            network: format!("{purpose}-network:{network}"),
+        }
+    }
 }
 
 impl ThrottlePolicy {

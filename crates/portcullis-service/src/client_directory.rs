@@ -9,7 +9,9 @@
 use crate::fetch_budget::{FetchBudget, FetchRefusal};
 use crate::{AuditLog, SignInThrottle, Store, StoreError};
 use async_trait::async_trait;
-use portcullis_core::client_id_document::{cache_lifetime_secs, host_of, is_document_url};
+use portcullis_core::client_id_document::{
+    cache_lifetime_secs, host_of, is_document_url, split_host_port,
+};
 use portcullis_core::client_metadata::{ClientMetadata, DynamicRegistrationPolicy};
 use portcullis_core::{AuditEvent, Client, Clock};
 use std::net::IpAddr;
@@ -36,18 +38,16 @@ pub trait ClientDocumentFetcher: Send + Sync {
 pub enum ClientLookupError {
     /// The client's metadata document could not be fetched or was refused (draft §5.1: the
     /// request is aborted). What is shown names only the host: the reason (which could tell
-    /// an outsider about the server's network, or repeat the document's text) goes to the
-    /// audit log.
+    /// an outsider about the server's network, or repeat the document's text) is audited.
     #[error(
-        "the application's metadata document at {host} cannot be used (the server's audit log \
+        "the application's metadata document at {0} cannot be used (the server's audit log \
          says why)"
     )]
-    Document {
-        /// The host serving the document.
-        host: String,
-        /// Why.
-        reason: String,
-    },
+    Document(String),
+    /// The requester's network made the server fetch enough for now, or too much is being
+    /// fetched at once.
+    #[error("the application's metadata document at {0} cannot be fetched now: try again later")]
+    Busy(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -86,6 +86,17 @@ impl ClientDocuments {
             own_host: host_of(issuer).to_ascii_lowercase(),
         }
     }
+
+    /// Whether `authority` is the issuer's host: any port of its host name, since pages show
+    /// that name as the server's own; on one machine (plain http allowed), where services
+    /// share the loopback address, only its own port.
+    fn is_own_host(&self, authority: &str) -> bool {
+        if self.allow_plain_http {
+            authority == self.own_host
+        } else {
+            split_host_port(authority).0 == split_host_port(&self.own_host).0
+        }
+    }
 }
 
 /// Registered clients, and clients described by their metadata document, for one request.
@@ -110,25 +121,10 @@ pub struct ClientDirectory<'a> {
     pub requester: IpAddr,
 }
 
-/// Why a document was refused, and whether that is audited (a throttled request is not: the
-/// throttle exists so that refusals cannot flood the log).
-struct Refusal {
-    reason: String,
-    audited: bool,
-}
-
-impl From<String> for Refusal {
-    fn from(reason: String) -> Self {
-        Refusal {
-            reason,
-            audited: true,
-        }
-    }
-}
-
-/// A failed fetch: the document refused, or the store failed.
+/// A failed fetch: the document refused (audited), no turn to fetch, or the store failed.
 enum FetchError {
-    Refused(Refusal),
+    Refused(String),
+    Busy,
     Store(StoreError),
 }
 
@@ -140,7 +136,7 @@ impl From<StoreError> for FetchError {
 
 impl From<String> for FetchError {
     fn from(reason: String) -> Self {
-        FetchError::Refused(reason.into())
+        FetchError::Refused(reason)
     }
 }
 
@@ -167,6 +163,7 @@ impl ClientLookup for ClientDirectory<'_> {
         if !is_document_url(id, self.documents.allow_plain_http) {
             return Ok(None);
         }
+        let host = host_of(id).to_owned();
         match self.fetch(id, stored.as_ref()).await {
             Ok(client) => {
                 self.audit
@@ -176,18 +173,15 @@ impl ClientLookup for ClientDirectory<'_> {
                 Ok(Some(client))
             }
             Err(FetchError::Store(error)) => Err(error.into()),
-            Err(FetchError::Refused(refusal)) => {
-                if refusal.audited {
-                    self.audit
-                        .record(&AuditEvent::ClientMetadataDocumentRefused {
-                            client_id: id.to_owned(),
-                            reason: refusal.reason.clone(),
-                        });
-                }
-                Err(ClientLookupError::Document {
-                    host: host_of(id).to_owned(),
-                    reason: refusal.reason,
-                })
+            // Not audited: the budget exists so that refusals cannot flood the log.
+            Err(FetchError::Busy) => Err(ClientLookupError::Busy(host)),
+            Err(FetchError::Refused(reason)) => {
+                self.audit
+                    .record(&AuditEvent::ClientMetadataDocumentRefused {
+                        client_id: id.to_owned(),
+                        reason,
+                    });
+                Err(ClientLookupError::Document(host))
             }
         }
     }
@@ -197,7 +191,7 @@ impl ClientDirectory<'_> {
     /// Fetches the document of client `url`, checks it, and stores the client it describes in
     /// place of `stored`, the copy whose time ran out.
     async fn fetch(&self, url: &str, stored: Option<&Client>) -> Result<Client, FetchError> {
-        if host_of(url).eq_ignore_ascii_case(&self.documents.own_host) {
+        if self.documents.is_own_host(host_of(url)) {
             return Err("documents on this server's own host are not taken"
                 .to_owned()
                 .into());
@@ -217,14 +211,7 @@ impl ClientDirectory<'_> {
             {
                 Ok(turn) => turn,
                 Err(FetchRefusal::Store(error)) => return Err(error.into()),
-                // Not audited: the budget exists so that refusals cannot flood the log.
-                Err(refusal @ FetchRefusal::Throttled) => {
-                    return Err(FetchError::Refused(Refusal {
-                        reason: refusal.to_string(),
-                        audited: false,
-                    }));
-                }
-                Err(refusal @ FetchRefusal::Busy) => return Err(refusal.to_string().into()),
+                Err(FetchRefusal::Throttled | FetchRefusal::Busy) => return Err(FetchError::Busy),
             };
             // Another request may have fetched it while this one waited.
             if let Some(fresh) = self.store.find_client(url).await?.filter(|client| {
@@ -248,31 +235,34 @@ impl ClientDirectory<'_> {
                 self.documents.allow_plain_http,
                 self.max_lifetime_secs,
                 stored.map_or(now, |client| client.created_at),
-                now + cache_lifetime_secs(document.cache_control.as_deref()),
+                now.saturating_add(cache_lifetime_secs(document.cache_control.as_deref())),
             )
             .map_err(|error| error.to_string())?;
-        match stored {
-            Some(old) if old.kind == client.kind => {
-                self.store.update_client(&client).await?;
-            }
-            stored => {
-                if stored.is_some() {
-                    // A client's type is fixed in the store: one whose document changed it is
-                    // stored anew, its consents and refresh tokens gone with the old one.
-                    self.store.delete_client(url).await?;
-                } else if self.store.count_self_registered_clients().await?
-                    >= self.policy.max_clients
-                {
-                    return Err("this server keeps no more self-described clients"
+        if let Some(old) = stored {
+            // A client's type is fixed (its grants and tokens were given to that type): a
+            // document that changes it is refused until an administrator deletes the client.
+            if old.kind != client.kind {
+                return Err(
+                    "the document changes the client's type; an administrator must delete \
+                     the client first"
                         .to_owned()
-                        .into());
-                }
-                match self.store.create_client(&client).await {
-                    // Another request stored it first.
-                    Ok(()) | Err(StoreError::Conflict(_)) => {}
-                    Err(error) => return Err(error.into()),
-                }
+                        .into(),
+                );
             }
+            if self.store.update_client(&client).await? {
+                return Ok(client);
+            }
+            // Purged meanwhile: stored anew below.
+        }
+        if self.store.count_self_described_clients().await? >= self.policy.max_clients {
+            return Err("this server keeps no more self-described clients"
+                .to_owned()
+                .into());
+        }
+        match self.store.create_client(&client).await {
+            // Another request stored it first.
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(error) => return Err(error.into()),
         }
         Ok(client)
     }

@@ -78,6 +78,8 @@ pub struct ClientSelfRegistration<'a> {
     pub max_lifetime_secs: i64,
     /// Counts registrations per network.
     pub throttle: &'a dyn SignInThrottle,
+    /// Ends a deleted client's grants.
+    pub revoker: crate::Revoker<'a>,
 }
 
 impl ClientSelfRegistration<'_> {
@@ -121,11 +123,7 @@ impl ClientSelfRegistration<'_> {
         // Every attempt is counted first, refused or not, and never given back: a network
         // registers a few clients per window (the account rule of the sign-in throttle: then
         // locked), and cannot flood the audit log with refusals either.
-        let network = AttemptKeys::new("", client_ip).network;
-        let keys = AttemptKeys {
-            account: format!("client-registration:{network}"),
-            network: format!("client-registration-network:{network}"),
-        };
+        let keys = AttemptKeys::per_network("client-registration", client_ip);
         if let ThrottleDecision::Locked(_) = self.throttle.reserve(&keys, self.clock.now()).await? {
             return Err(RegistrationRefusal::TooMany);
         }
@@ -134,7 +132,7 @@ impl ClientSelfRegistration<'_> {
             generate_secret(CLIENT_ID_BYTES).map_err(|_| RegistrationRefusal::Randomness)?
         );
         let registration = metadata.registration(&id, self.policy)?;
-        if self.store.count_self_registered_clients().await? >= self.policy.max_clients {
+        if self.store.count_self_described_clients().await? >= self.policy.max_clients {
             return Err(RegistrationRefusal::TooMany);
         }
         let secret = match (registration.kind, &registration.keys) {
@@ -269,7 +267,11 @@ impl ClientSelfRegistration<'_> {
         client_ip: IpAddr,
     ) -> Result<(), RegistrationRefusal> {
         let result = match self.read(client_id, token).await {
-            Ok(client) => match self.store.delete_client(&client.id).await {
+            Ok(client) => match self
+                .revoker
+                .delete_client(&client.id, self.clock.now())
+                .await
+            {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(RegistrationRefusal::InvalidToken),
                 Err(error) => Err(error.into()),

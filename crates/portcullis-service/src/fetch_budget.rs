@@ -56,11 +56,7 @@ impl FetchBudget {
         now: UnixSeconds,
         requester: IpAddr,
     ) -> Result<SemaphorePermit<'_>, FetchRefusal> {
-        let network = AttemptKeys::new("", requester).network;
-        let keys = AttemptKeys {
-            account: format!("fetch:{network}"),
-            network: format!("fetch-network:{network}"),
-        };
+        let keys = AttemptKeys::per_network("fetch", requester);
         if let ThrottleDecision::Locked(_) = throttle.reserve(&keys, now).await? {
             return Err(FetchRefusal::Throttled);
         }

@@ -140,6 +140,23 @@ impl Revoker<'_> {
         Ok(sessions.len())
     }
 
+    /// Deletes a client, ending first every grant it holds: its refresh families with their
+    /// access tokens, and its own (client credentials) tokens, whose subject it is. Returns
+    /// whether it existed.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn delete_client(
+        &self,
+        client_id: &str,
+        now: UnixSeconds,
+    ) -> Result<bool, StoreError> {
+        let families = self.store.revoke_families_of_client(client_id, now).await?;
+        self.revoke_tokens_of(&families, now).await?;
+        self.revoke_subject(client_id, now).await?;
+        self.store.delete_client(client_id).await
+    }
+
     /// Refuses every token of a subject (a removed or disabled user) until any of them can have
     /// expired.
     ///

@@ -388,7 +388,7 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
 
     // A self-registered client keeps its registration token through updates, and is counted.
     assert_eq!(
-        store.count_self_registered_clients().await.expect("count"),
+        store.count_self_described_clients().await.expect("count"),
         0
     );
     let token_hash = portcullis_core::SecretHash::of("registration token");
@@ -399,7 +399,7 @@ async fn clients_are_updated_in_place(store: &dyn Store) {
     };
     store.create_client(&registered).await.expect("create");
     assert_eq!(
-        store.count_self_registered_clients().await.expect("count"),
+        store.count_self_described_clients().await.expect("count"),
         1
     );
     let renamed = Client {

@@ -5,7 +5,6 @@ use super::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Query, Request};
-use axum::http::header;
 use serde::de::DeserializeOwned;
 
 /// Bodies are JSON documents of at most this size (an apply of a few thousand objects fits).
@@ -18,13 +17,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
+        if crate::media_type::media_type(request.headers()) != "application/json" {
             return Err(ApiError::invalid(
                 "content-type",
                 "the body must be application/json",

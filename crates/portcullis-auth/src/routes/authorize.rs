@@ -91,8 +91,8 @@ async fn authorize(
         Err(error) => return unavailable_page(state, &error),
     };
     // RFC 9126 §4: with a `request_uri` of this server's, the request is the one its client
-    // pushed; the browser's other parameters are not read. (Any other `request_uri`, a request
-    // object by reference, is refused by the validation: `request_uri_not_supported`.)
+    // pushed; the browser's other parameters are not read. (Any other `request_uri` is a
+    // request object by reference, opened below from the client's registered `request_uris`.)
     let pushed = match params.get("request_uri") {
         Some(request_uri) if request_uri.starts_with(REQUEST_URI_PREFIX) => {
             let client_id = params.get("client_id").unwrap_or_default();

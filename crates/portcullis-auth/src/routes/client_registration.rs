@@ -237,12 +237,7 @@ async fn initial_token_allows(state: &AppState, token: &str) -> bool {
 /// The request's metadata: a JSON object, sent as `application/json` (RFC 7591 §3.1; which
 /// also keeps plain cross-site forms out).
 fn metadata(headers: &HeaderMap, body: &[u8]) -> Option<ClientMetadata> {
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
+    if crate::media_type::media_type(headers) != "application/json" {
         return None;
     }
     serde_json::from_slice::<ClientMetadata>(body).ok()

@@ -223,7 +223,7 @@ impl Administration<'_> {
     /// [`AdminError::NotFound`] or a store failure.
     pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
         refuse_built_in(id)?;
-        if !self.store.delete_client(id).await? {
+        if !self.revoker.delete_client(id, self.clock.now()).await? {
             return Err(AdminError::not_found("client", id));
         }
         self.record("client.delete", id);

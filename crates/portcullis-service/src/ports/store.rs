@@ -116,7 +116,7 @@ pub trait ClientStore: Send + Sync {
     -> Result<bool, StoreError>;
     /// How many clients described themselves (RFC 7591 registrations, Client ID Metadata
     /// Documents) and are still kept.
-    async fn count_self_registered_clients(&self) -> Result<u64, StoreError>;
+    async fn count_self_described_clients(&self) -> Result<u64, StoreError>;
 }
 
 /// Signing keys, private halves sealed.
@@ -240,6 +240,12 @@ pub trait GrantStore: Send + Sync {
     async fn revoke_families_of_user(
         &self,
         user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError>;
+    /// Revokes every live family of a client; returns them with their access tokens.
+    async fn revoke_families_of_client(
+        &self,
+        client_id: &str,
         now: UnixSeconds,
     ) -> Result<Vec<RevokedFamily>, StoreError>;
     /// Revokes every live family of a user at one client; returns them with their access tokens.

@@ -80,7 +80,7 @@ pub async fn authenticate_client(
     {
         Ok(found) => found,
         Err(ClientLookupError::Store(error)) => return Err(error.into()),
-        Err(refusal @ ClientLookupError::Document { .. }) => {
+        Err(refusal @ (ClientLookupError::Document(_) | ClientLookupError::Busy(_))) => {
             return Err(refuse(Some(presented.client_id), refusal.to_string()));
         }
     };

@@ -239,7 +239,7 @@ impl ClientStore for SqlStore {
         rows.iter().map(client_from_row).collect()
     }
 
-    async fn count_self_registered_clients(&self) -> Result<u64, StoreError> {
+    async fn count_self_described_clients(&self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query(
             "SELECT COUNT(*) AS registered FROM clients WHERE registration_token_hash IS NOT NULL \
              OR metadata_document_expires_at IS NOT NULL",

@@ -432,6 +432,15 @@ impl GrantStore for SqlStore {
             .await
     }
 
+    async fn revoke_families_of_client(
+        &self,
+        client_id: &str,
+        now: UnixSeconds,
+    ) -> Result<Vec<RevokedFamily>, StoreError> {
+        self.revoke_families_where("client_id = $2 AND revoked_at IS NULL", &[client_id], now)
+            .await
+    }
+
     async fn revoke_families_of_user_client(
         &self,
         user_id: &str,

@@ -97,11 +97,9 @@ impl ClientRegistrationConfig {
             );
         }
         if let Some(host) = self.metadata_document_hosts.iter().find(|host| {
-            let name = host.strip_prefix("*.").unwrap_or(host);
-            name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+            !portcullis_core::client_id_document::is_plain_host(
+                host.strip_prefix("*.").unwrap_or(host),
+            )
         }) {
             bail!(
                 "client_registration.metadata_document_hosts: `{host}` is not a lower-case host \

@@ -90,7 +90,7 @@ async fn a_client_registers_itself_signs_a_user_in_and_manages_its_registration(
     let query = pkce_authorize_query(
         client_id,
         "http://127.0.0.1:43110/callback",
-        "openid",
+        "openid offline_access",
         &challenge,
     );
     let browser = Browser::new();
@@ -233,6 +233,35 @@ async fn a_client_registers_itself_signs_a_user_in_and_manages_its_registration(
         .expect("delete");
     assert_eq!(deleted.status(), 204);
     assert_eq!(read(Some(token.clone())).await.0, 401);
+    // Its grants ended with it: the access token issued to it is on the revocation list, and
+    // its refresh token no longer works.
+    let jti = claims["jti"].as_str().expect("jti");
+    assert!(
+        server
+            .state
+            .store
+            .is_revoked(
+                portcullis_core::RevocationKind::TokenId,
+                jti,
+                server.state.clock.now()
+            )
+            .await
+            .expect("store")
+    );
+    let refreshed = http()
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                tokens["refresh_token"].as_str().expect("refresh token"),
+            ),
+            ("client_id", client_id),
+        ])
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(refreshed.status(), 401, "the client is gone");
     let kinds: Vec<String> = audit_records(&server)
         .await
         .into_iter()
