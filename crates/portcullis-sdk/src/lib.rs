@@ -33,6 +33,8 @@
 #[cfg(feature = "axum")]
 mod axum_extractor;
 mod bearer;
+#[cfg(feature = "client")]
+pub mod client;
 mod clock;
 mod dpop_check;
 mod error;

@@ -4,13 +4,13 @@
 //! Tokens are kept in the user's config directory with mode 0600 and refreshed when expired.
 
 use anyhow::{Context, bail};
-use axum::extract::Query;
+use axum::extract::RawQuery;
 use axum::response::Html;
 use clap::Args;
-use portcullis_core::{Clock, SystemClock, generate_secret, pkce};
+use portcullis_core::{Clock, SystemClock};
+use portcullis_sdk::client::{ClientConfig, RelyingParty};
 use portcullis_types::{ProviderMetadata, TokenResponse};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -155,18 +155,33 @@ impl LoginArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let issuer = self.issuer.trim_end_matches('/').to_owned();
         let http = http()?;
-        let metadata: ProviderMetadata = http
-            .get(format!("{issuer}/.well-known/openid-configuration"))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {issuer}"))?
-            .json()
-            .await
-            .context("the issuer's discovery document is unreadable")?;
-        let response = if self.device {
-            self.sign_in_on_another_device(&http, &metadata).await?
+        // The loopback redirect (RFC 8252 §7.3) is known once its port is bound.
+        let listener = if self.device {
+            None
         } else {
-            self.sign_in_in_the_browser(&http, &metadata).await?
+            Some(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        };
+        let redirect_uri = match &listener {
+            Some(listener) => format!("http://{}/callback", listener.local_addr()?),
+            None => String::new(),
+        };
+        let relying_party = RelyingParty::discover(
+            &issuer,
+            ClientConfig {
+                client_id: self.client_id.clone(),
+                client_secret: None,
+                redirect_uri,
+            },
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("{issuer}: {error}"))?;
+        let metadata = relying_party.metadata();
+        let response = match listener {
+            Some(listener) => {
+                self.sign_in_in_the_browser(&relying_party, listener)
+                    .await?
+            }
+            None => self.sign_in_on_another_device(&http, metadata).await?,
         };
         let tokens = stored(
             None,
@@ -183,30 +198,16 @@ impl LoginArgs {
         Ok(())
     }
 
-    /// The Authorization Code flow with PKCE through the browser and a loopback redirect.
+    /// The Authorization Code flow with PKCE through the browser and a loopback redirect, by
+    /// the SDK's relying party (which also checks `state`, RFC 9207 `iss` and the id token).
     async fn sign_in_in_the_browser(
         &self,
-        http: &reqwest::Client,
-        metadata: &ProviderMetadata,
+        relying_party: &RelyingParty,
+        listener: tokio::net::TcpListener,
     ) -> anyhow::Result<TokenResponse> {
-        let authorization_endpoint = metadata
-            .authorization_endpoint
-            .clone()
-            .context("the issuer has no authorization endpoint")?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let redirect_uri = format!("http://{}/callback", listener.local_addr()?);
-        let verifier = generate_secret(32)?;
-        let state = generate_secret(16)?;
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", &self.scope)
-            .append_pair("state", &state)
-            .append_pair("code_challenge", &pkce::s256_challenge(&verifier))
-            .append_pair("code_challenge_method", "S256");
-        let url = format!("{authorization_endpoint}?{}", query.finish());
+        let (pending, url) = relying_party
+            .start(&self.scope, &[])
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
         println!("Open this URL to sign in:\n{url}");
         if std::env::var_os("PORTCULLIS_NO_BROWSER").is_none() {
             // Best effort; the printed URL is the fallback.
@@ -216,48 +217,42 @@ impl LoginArgs {
                 .stderr(std::process::Stdio::null())
                 .spawn();
         }
-        let (sender, receiver) = oneshot::channel::<HashMap<String, String>>();
+        let (sender, receiver) = oneshot::channel::<String>();
         let sender = Arc::new(Mutex::new(Some(sender)));
         let app = axum::Router::new().route(
             "/callback",
-            axum::routing::get(move |Query(params): Query<HashMap<String, String>>| {
+            axum::routing::get(move |RawQuery(query): RawQuery| {
                 let sender = sender.clone();
                 async move {
                     if let Some(sender) = sender.lock().ok().and_then(|mut slot| slot.take()) {
-                        let _ = sender.send(params);
+                        let _ = sender.send(query.unwrap_or_default());
                     }
                     Html("<!doctype html><title>Portcullis</title><p>Signed in. You can close this window and return to the terminal.</p>")
                 }
             }),
         );
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        let params = tokio::time::timeout(Duration::from_secs(300), receiver)
+        let query = tokio::time::timeout(Duration::from_secs(300), receiver)
             .await
             .context("no sign-in within 5 minutes")?
             .context("the callback server stopped")?;
         server.abort();
-        // RFC 6749 §10.12: the state must come back unchanged, or the response is not ours.
-        if params.get("state") != Some(&state) {
-            bail!("the sign-in response does not match this login (state mismatch)");
-        }
-        if let Some(error) = params.get("error") {
-            bail!("sign-in failed: {error}");
-        }
-        let code = params
-            .get("code")
-            .context("the sign-in response has no code")?;
-        token_request(
-            http,
-            &metadata.token_endpoint,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", &redirect_uri),
-                ("client_id", &self.client_id),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await
+        let code = relying_party
+            .callback(&pending, &query)
+            .map_err(|error| anyhow::anyhow!("sign-in failed: {error}"))?;
+        let (tokens, _) = relying_party
+            .exchange(&pending, &code)
+            .await
+            .map_err(|error| anyhow::anyhow!("sign-in failed: {error}"))?;
+        Ok(TokenResponse {
+            access_token: tokens.access_token,
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in.unwrap_or_default(),
+            scope: tokens.scope,
+            refresh_token: tokens.refresh_token,
+            id_token: tokens.id_token,
+            issued_token_type: None,
+        })
     }
 
     /// The device authorization grant (RFC 8628 §3): prints where to go and the code to type,

@@ -1,0 +1,299 @@
+//! The relying-party side (feature `client`): an application signing its users in with
+//! Authorization Code + PKCE at any OpenID provider (or any RFC 8414 authorization server).
+//!
+//! 1. [`RelyingParty::discover`] reads the provider's metadata (OpenID Connect Discovery 1.0,
+//!    RFC 8414) and checks that it names the issuer it was asked for;
+//! 2. [`RelyingParty::start`] makes a fresh [`PendingAuthorization`] (`state`, `nonce`, PKCE
+//!    verifier, kept by the application, e.g. in its session) and the URL to send the browser to;
+//! 3. [`RelyingParty::callback`] reads the redirect back: the `state` must be the pending one, an
+//!    error response is surfaced, and the RFC 9207 `iss` must be the issuer;
+//! 4. [`RelyingParty::exchange`] redeems the code with the verifier and validates the id token
+//!    (signature with the provider's published keys, `iss`, `aud`, `azp`, expiry, `nonce`);
+//! 5. [`RelyingParty::refresh`] uses a refresh token.
+
+mod callback;
+mod id_token;
+mod pending;
+mod tokens;
+
+pub use callback::Callback;
+pub use id_token::IdTokenClaims;
+pub use pending::PendingAuthorization;
+pub use tokens::Tokens;
+
+use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
+use portcullis_types::ProviderMetadata;
+use std::time::Duration;
+
+/// Why a step of the sign-in failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The provider could not be reached, or answered what is not its protocol.
+    #[error("the provider cannot be used: {0}")]
+    Provider(String),
+    /// The provider's metadata names another issuer (OpenID Connect Discovery 1.0 §4.3).
+    #[error("the provider's metadata names issuer `{0}`, not the one asked for")]
+    IssuerMismatch(String),
+    /// The redirect back does not belong to the pending authorization (wrong or missing `state`
+    /// or `iss`): a forged or replayed callback.
+    #[error("the callback does not belong to this sign-in: {0}")]
+    ForgedCallback(&'static str),
+    /// The provider refused (RFC 6749 §4.1.2.1 or §5.2), with its code and description.
+    #[error("the provider refused: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        /// The OAuth error code, e.g. `access_denied` or `invalid_grant`.
+        code: String,
+        /// Its `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The id token is not valid for this sign-in.
+    #[error("the id token is not valid: {0}")]
+    InvalidIdToken(String),
+    /// No randomness for `state`, `nonce` or the verifier.
+    #[error("no randomness")]
+    Randomness,
+}
+
+/// This application as the provider knows it.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Its `client_id`.
+    pub client_id: String,
+    /// Its secret (`client_secret_basic`), or `None` for a public client.
+    pub client_secret: Option<String>,
+    /// Where the provider sends the browser back.
+    pub redirect_uri: String,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ClientConfig")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client of one provider.
+pub struct RelyingParty {
+    metadata: ProviderMetadata,
+    client: ClientConfig,
+    http: reqwest::Client,
+    keys: RemoteKeySet,
+    leeway_secs: i64,
+}
+
+impl std::fmt::Debug for RelyingParty {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RelyingParty")
+            .field("issuer", &self.metadata.issuer)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a token's clock may be ahead or behind ours.
+const LEEWAY_SECS: i64 = 60;
+
+impl RelyingParty {
+    /// The provider `issuer`, from its metadata at `/.well-known/openid-configuration` (else
+    /// RFC 8414's `/.well-known/oauth-authorization-server`).
+    ///
+    /// # Errors
+    /// [`ClientError::Provider`] or [`ClientError::IssuerMismatch`].
+    pub async fn discover(issuer: &str, client: ClientConfig) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|error| ClientError::Provider(error.to_string()))?;
+        let base = issuer.trim_end_matches('/');
+        let mut metadata = None;
+        let mut last_error = String::new();
+        for path in ["openid-configuration", "oauth-authorization-server"] {
+            match tokens::get_json::<ProviderMetadata>(&http, &format!("{base}/.well-known/{path}"))
+                .await
+            {
+                Ok(found) => {
+                    metadata = Some(found);
+                    break;
+                }
+                Err(error) => last_error = error,
+            }
+        }
+        let metadata = metadata.ok_or(ClientError::Provider(last_error))?;
+        // OpenID Connect Discovery 1.0 §4.3, RFC 8414 §3.3: the metadata MUST name exactly the
+        // issuer it was fetched for, or a provider could impersonate another.
+        if metadata.issuer != issuer {
+            return Err(ClientError::IssuerMismatch(metadata.issuer));
+        }
+        if metadata.authorization_endpoint.is_none() {
+            return Err(ClientError::Provider(
+                "the metadata names no authorization_endpoint".to_owned(),
+            ));
+        }
+        let keys = RemoteKeySet::new(
+            metadata.issuer.clone(),
+            None,
+            KeySource::JwksUrl(metadata.jwks_uri.clone()),
+            Duration::from_secs(30),
+            http.clone(),
+            None,
+        );
+        Ok(RelyingParty {
+            metadata,
+            client,
+            http,
+            keys,
+            leeway_secs: LEEWAY_SECS,
+        })
+    }
+
+    /// The provider's metadata.
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+
+    /// A new sign-in asking for `scope`: what to keep until the callback, and the URL to send
+    /// the browser to (with `extra` parameters, such as `login_hint` or `prompt`).
+    ///
+    /// # Errors
+    /// [`ClientError::Randomness`].
+    pub fn start(
+        &self,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<(PendingAuthorization, String), ClientError> {
+        let pending = PendingAuthorization::new()?;
+        let endpoint = self
+            .metadata
+            .authorization_endpoint
+            .as_deref()
+            .unwrap_or_default();
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client.client_id)
+            .append_pair("redirect_uri", &self.client.redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", &pending.state)
+            .append_pair("nonce", &pending.nonce)
+            .append_pair("code_challenge", &pending.code_challenge())
+            .append_pair("code_challenge_method", "S256");
+        for (name, value) in extra {
+            query.append_pair(name, value);
+        }
+        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        let url = format!("{endpoint}{separator}{}", query.finish());
+        Ok((pending, url))
+    }
+
+    /// The code of the redirect back to this application whose query is `query`, if it
+    /// belongs to `pending`.
+    ///
+    /// # Errors
+    /// [`ClientError::ForgedCallback`] or [`ClientError::Refused`].
+    pub fn callback(
+        &self,
+        pending: &PendingAuthorization,
+        query: &str,
+    ) -> Result<String, ClientError> {
+        Callback::parse(query).code_for(
+            pending,
+            &self.metadata.issuer,
+            self.metadata.authorization_response_iss_parameter_supported,
+        )
+    }
+
+    /// Redeems `code` of `pending` at the token endpoint; with an id token (an `openid`
+    /// sign-in), its validated claims.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`], [`ClientError::Provider`] or [`ClientError::InvalidIdToken`].
+    pub async fn exchange(
+        &self,
+        pending: &PendingAuthorization,
+        code: &str,
+    ) -> Result<(Tokens, Option<IdTokenClaims>), ClientError> {
+        let tokens = self
+            .token_request(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &self.client.redirect_uri),
+                ("code_verifier", &pending.code_verifier),
+            ])
+            .await?;
+        let claims = match &tokens.id_token {
+            Some(id_token) => Some(
+                self.validate_id_token(id_token, Some(&pending.nonce))
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok((tokens, claims))
+    }
+
+    /// New tokens for `refresh_token` (kept by the caller when none comes back: RFC 6749 §6
+    /// lets the provider keep it).
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`], [`ClientError::Provider`] or [`ClientError::InvalidIdToken`].
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ClientError> {
+        let tokens = self
+            .token_request(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .await?;
+        // OpenID Connect Core §12.2: an id token from a refresh has no nonce to check.
+        if let Some(id_token) = &tokens.id_token {
+            self.validate_id_token(id_token, None).await?;
+        }
+        Ok(tokens)
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<Tokens, ClientError> {
+        let mut form = form.to_vec();
+        let mut request = self.http.post(&self.metadata.token_endpoint);
+        match &self.client.client_secret {
+            // RFC 6749 §2.3.1: the form-encoded id and secret in HTTP Basic.
+            Some(secret) => {
+                request = request.basic_auth(
+                    form_urlencoded::byte_serialize(self.client.client_id.as_bytes())
+                        .collect::<String>(),
+                    Some(form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()),
+                );
+            }
+            None => form.push(("client_id", &self.client.client_id)),
+        }
+        tokens::answer(request.form(&form).send().await).await
+    }
+
+    async fn validate_id_token(
+        &self,
+        id_token: &str,
+        nonce: Option<&str>,
+    ) -> Result<IdTokenClaims, ClientError> {
+        let rules = id_token::IdTokenRules {
+            issuer: &self.metadata.issuer,
+            client_id: &self.client.client_id,
+            nonce,
+            leeway_secs: self.leeway_secs,
+        };
+        if !self.keys.is_loaded() {
+            self.keys.refresh_for_unknown_kid().await;
+        }
+        let now = crate::clock::unix_now();
+        match rules.validate(id_token, &self.keys.current(), now) {
+            Err(id_token::IdTokenError::UnknownKey) => {
+                // A rotated key: one rate-limited refetch, then once more.
+                self.keys.refresh_for_unknown_kid().await;
+                rules.validate(id_token, &self.keys.current(), now)
+            }
+            other => other,
+        }
+        .map_err(|error| ClientError::InvalidIdToken(error.to_string()))
+    }
+}
