@@ -25,6 +25,7 @@ start_up() {
     "$BIN" up ${UP_ISSUER_HOST:+--issuer-host "$UP_ISSUER_HOST"} --data-dir "$WORK/data" --auth-port "$AUTH" --auth-admin-port "$AUTH_ADMIN" \
         --gateway-port "$GATEWAY" \
         --users-port "$(free_port)" --products-port "$(free_port)" --mcp-port "$(free_port)" \
+        --web-app-port "$(free_port)" \
         > "$WORK/up.log" 2>&1 &
     UP_PID=$!
     for port in "$AUTH" "$GATEWAY"; do

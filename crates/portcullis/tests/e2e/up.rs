@@ -35,6 +35,8 @@ fn start_up(data: &std::path::Path, ports: &[u16]) -> (Child, String) {
             &ports[3].to_string(),
             "--mcp-port",
             &ports[5].to_string(),
+            "--web-app-port",
+            &ports[6].to_string(),
         ])
         .env_remove("PORTCULLIS_DEMO_PASSWORD")
         .env("PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
@@ -114,7 +116,7 @@ fn stop(mut child: Child) {
 fn up_prints_a_walkthrough_that_works_verbatim() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    let ports = free_ports(6);
+    let ports = free_ports(7);
     let (child, printed) = start_up(&data, &ports);
     let exports: Vec<&str> = printed
         .lines()
@@ -214,6 +216,10 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         mcp["scopes_supported"],
         serde_json::json!(["products:read", "offline_access"]),
         "step 20: what an MCP client asks for: {stdout}"
+    );
+    assert!(
+        steps[17].contains("Not signed in"),
+        "step 21: the web-app example answers: {stdout}"
     );
     let discovery = Command::new("curl")
         .args([

@@ -19,6 +19,8 @@ pub const SERVICE_CLIENT: &str = "demo-service";
 pub const WEB_CLIENT: &str = "demo-web";
 /// The gateway's own client, for the revocation feed.
 pub const GATEWAY_CLIENT: &str = "up-gateway";
+/// The web-app example: a confidential client signing users in through the SDK's relying party.
+pub const WEB_APP_CLIENT: &str = "demo-web-app";
 /// The loopback redirect URI of the demo clients (any port, RFC 8252).
 pub const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
 
@@ -209,6 +211,34 @@ pub async fn seed(
         generated_password,
         service_secret,
     }))
+}
+
+/// Gives the in-process web-app example a fresh secret (never shown), registering it first in a
+/// data directory made before it existed.
+///
+/// # Errors
+/// Store failures.
+pub async fn web_app_secret(store: &SqlStore, config: &Config) -> anyhow::Result<String> {
+    use portcullis_core::Clock;
+    let secret = generate_secret(CLIENT_SECRET_BYTES)?;
+    let hash = SecretHash::of(&secret);
+    if store.set_client_secret_hash(WEB_APP_CLIENT, &hash).await? {
+        return Ok(secret);
+    }
+    let client = registration(
+        WEB_APP_CLIENT,
+        ClientKind::Confidential,
+        vec![GrantType::AuthorizationCode],
+        &["openid", "profile"],
+        &[],
+    )
+    .into_client(
+        Some(hash),
+        config.tokens.max_access_token_lifetime_secs,
+        portcullis_core::SystemClock.now(),
+    )?;
+    store.create_client(&client).await?;
+    Ok(secret)
 }
 
 /// Gives the in-process gateway a fresh secret for reading the revocation feed (never shown).

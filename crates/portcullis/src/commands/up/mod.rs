@@ -14,6 +14,7 @@ use portcullis_core::SystemClock;
 use portcullis_gateway::GatewayConfig;
 use portcullis_gateway::config::{IssuerConfig, RevocationFeedConfig, RouteConfig};
 use portcullis_sdk::Verifier;
+use portcullis_sdk::client::{ClientConfig, RelyingParty};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub struct UpArgs {
     /// MCP example server port (behind the gateway's /mcp).
     #[arg(long, default_value_t = 3003)]
     mcp_port: u16,
+    /// Web-app example port (signs users in through the SDK's relying party).
+    #[arg(long, default_value_t = 3004)]
+    web_app_port: u16,
     /// PostgreSQL instead of the embedded SQLite (needs keys.key_encryption_key).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -150,6 +154,7 @@ impl UpArgs {
         let users_listener = bind(self.users_port, "users-service").await?;
         let products_listener = bind(self.products_port, "products-service").await?;
         let mcp_listener = bind(self.mcp_port, "mcp-server").await?;
+        let web_app_listener = bind(self.web_app_port, "web-app").await?;
         let issuer = config.issuer();
         let gateway_url = format!("http://{}", loopback(self.gateway_port));
         // Sign-ins reach the auth server through the gateway: its X-Forwarded-For names the
@@ -178,6 +183,7 @@ impl UpArgs {
         let store = Arc::new(super::open_store(&config).await?);
         let seeded = demo::seed(store.as_ref(), &config, &gateway_url).await?;
         let feed_secret = demo::rotate_gateway_secret(store.as_ref()).await?;
+        let web_app_secret = demo::web_app_secret(store.as_ref(), &config).await?;
 
         let kek = key_encryption::resolve(&config)?;
         let state = AppState::build(
@@ -224,6 +230,21 @@ impl UpArgs {
         let mcp = spawn_service(
             mcp_listener,
             mcp_server::router(verifier(&demo::mcp_resource(&gateway_url)).await?),
+            stopped.clone(),
+        );
+        let web_app_party = RelyingParty::discover(
+            &issuer,
+            ClientConfig {
+                client_id: demo::WEB_APP_CLIENT.into(),
+                client_secret: Some(web_app_secret),
+                redirect_uri: format!("http://{}/callback", loopback(self.web_app_port)),
+            },
+        )
+        .await
+        .context("the web-app example cannot reach the auth server")?;
+        let web_app = spawn_service(
+            web_app_listener,
+            web_app::router(web_app::WebApp::new(web_app_party)),
             stopped.clone(),
         );
 
@@ -293,6 +314,7 @@ impl UpArgs {
                 users: loopback(self.users_port),
                 products: loopback(self.products_port),
                 mcp: loopback(self.mcp_port),
+                web_app: loopback(self.web_app_port),
                 data_dir: &config.data_dir,
                 seeded: seeded.as_ref(),
                 registration_open: config.registration_policy()?.is_enabled(),
@@ -301,7 +323,7 @@ impl UpArgs {
         super::serve::shutdown_signal().await;
         let _ = stop.send(true);
         gateway.finished().await?;
-        for task in [users, products, mcp] {
+        for task in [users, products, mcp, web_app] {
             let _ = task.await;
         }
         auth.await.map_err(std::io::Error::other)??;

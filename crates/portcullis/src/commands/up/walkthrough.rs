@@ -21,6 +21,8 @@ pub struct Stack<'a> {
     pub products: SocketAddr,
     /// The MCP example server.
     pub mcp: SocketAddr,
+    /// The web-app example.
+    pub web_app: SocketAddr,
     /// The data directory.
     pub data_dir: &'a Path,
     /// What the first start created, if this is it.
@@ -51,6 +53,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          \n  users-service     http://{users}\
          \n  products-service  http://{products}\
          \n  mcp-server        http://{mcp}/mcp   (an MCP server, behind {gateway}/mcp)\
+         \n  web-app           http://{web_app}   (signs you in through the SDK's relying party)\
          \n  data              {data}\
          \n\nDemo users: testuser (roles admin, user) and guest (role user); role admin grants portcullis:admin. Clients: demo-cli (public, PKCE),\
          \ndemo-service (client credentials, token exchange), demo-web (first-party, POST /login).\n",
@@ -60,6 +63,7 @@ pub fn render(stack: &Stack<'_>) -> String {
         users = stack.users,
         products = stack.products,
         mcp = stack.mcp,
+        web_app = stack.web_app,
         data = stack.data_dir.display(),
     );
     match stack.seeded {
@@ -130,6 +134,9 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     whoami and list_products (docs/mcp.md); a client whose client_id is the https URL of its metadata document\n\
          #     needs no registration at all (client_id_metadata_document_supported, docs/clients.md)\n\
          curl -s {gateway}/.well-known/oauth-protected-resource/mcp\n\
+         # 21. a server-rendered web app signing you in with the SDK's relying party (PKCE, state, nonce, iss, id token\n\
+         #     checked; tokens kept server-side, only a session cookie in the browser): open http://{web_app} and sign in\n\
+         curl -s http://{web_app}/ | grep -o 'Not signed in'\n\
          \nCtrl-C stops everything.",
         register = if stack.registration_open {
             format!(
@@ -142,6 +149,7 @@ pub fn render(stack: &Stack<'_>) -> String {
                 .to_owned()
         },
         issuer = stack.issuer,
+        web_app = stack.web_app,
         login_admin = login(gateway, "testuser", "TOKEN"),
         auth_admin = stack.auth_admin,
         login_guest = login(gateway, "guest", "GUEST_TOKEN"),
