@@ -7,7 +7,7 @@ use crate::form::OAuthParams;
 use crate::state::AppState;
 use portcullis_core::Client;
 use portcullis_service::StoreError;
-use portcullis_service::client_directory::{ClientLookup, ClientLookupError};
+use portcullis_service::client_directory::ClientLookupError;
 use portcullis_service::request_objects::RequestObjects;
 
 /// Why a request object was not taken.

@@ -357,6 +357,32 @@ impl std::str::FromStr for RequestObjectAlg {
 }
 
 impl ClientRegistration {
+    /// A registration of client `id` of `kind` using `grant_types` and nothing else: no
+    /// redirect URIs, scopes or audiences, no keys, no requirements (fill in the rest with
+    /// struct update syntax).
+    pub fn new(id: &str, kind: ClientKind, grant_types: Vec<GrantType>) -> Self {
+        ClientRegistration {
+            id: id.to_owned(),
+            kind,
+            grant_types,
+            redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            audiences: Vec::new(),
+            access_token_lifetime_secs: None,
+            first_party: false,
+            post_logout_redirect_uris: Vec::new(),
+            id_token_algorithm: None,
+            keys: None,
+            dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
+            require_mfa: false,
+            require_pushed_authorization_requests: false,
+            client_name: None,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
+        }
+    }
+
     /// Validates the registration and builds the client. `secret_hash` must be `Some` exactly for a
     /// confidential client; `max_lifetime_secs` is the server's ceiling for token lifetimes.
     ///

@@ -69,19 +69,28 @@ struct RegisteredClaims {
     _sub: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The `aud` claim (RFC 7519 §4.1.3): one string, or an array of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
-enum Audience {
+pub enum Audience {
+    /// A single audience.
     One(String),
+    /// Several audiences.
     Many(Vec<String>),
 }
 
 impl Audience {
-    fn contains(&self, wanted: &str) -> bool {
+    /// Every audience named.
+    pub fn values(&self) -> &[String] {
         match self {
-            Audience::One(audience) => audience == wanted,
-            Audience::Many(audiences) => audiences.iter().any(|audience| audience == wanted),
+            Audience::One(audience) => std::slice::from_ref(audience),
+            Audience::Many(audiences) => audiences,
         }
+    }
+
+    /// Whether `wanted` is among them.
+    pub fn contains(&self, wanted: &str) -> bool {
+        self.values().iter().any(|audience| audience == wanted)
     }
 }
 

@@ -22,7 +22,7 @@ mod verifying_key;
 pub use algorithm::Algorithm;
 pub use error::JoseError;
 pub use jws::{JwsHeader, MAX_TOKEN_LENGTH, UnsecuredJws, UnverifiedJws, sign_compact};
-pub use jwt::{AccessTokenValidation, ValidatedToken, ValidationError};
+pub use jwt::{AccessTokenValidation, Audience, ValidatedToken, ValidationError};
 pub use key_encryption::{KeyEncryptionKey, MacKey};
 pub use key_set::KeySet;
 pub use signing_key::SigningKey;

@@ -18,24 +18,13 @@ async fn provider(kind: ClientKind) -> (TestAuthServer, ClientConfig) {
     server.add_user("ada", &["user"], PASSWORD).await;
     let (_, secret) = server
         .add_client(ClientRegistration {
-            id: "web".into(),
-            kind,
-            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             redirect_uris: vec![CALLBACK.into()],
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
-            audiences: vec![],
-            access_token_lifetime_secs: None,
-            first_party: false,
-            post_logout_redirect_uris: vec![],
-            id_token_algorithm: None,
-            keys: None,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-            require_mfa: false,
-            require_pushed_authorization_requests: false,
-            client_name: None,
-            request_uris: Vec::new(),
-            request_object_signing_alg: None,
+            ..ClientRegistration::new(
+                "web",
+                kind,
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            )
         })
         .await;
     let config = ClientConfig {

@@ -91,7 +91,7 @@ pub struct Authorizer<'a> {
     /// Users and consents.
     pub store: &'a dyn Store,
     /// The client a request names: registered, or described by its metadata document.
-    pub clients: &'a dyn crate::client_directory::ClientLookup,
+    pub clients: &'a crate::client_directory::ClientDirectory<'a>,
     /// Where authorization codes live (the store, or a cluster's Redis).
     pub codes: &'a dyn CodeStore,
     /// The clock.

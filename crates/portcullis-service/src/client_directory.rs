@@ -53,16 +53,6 @@ pub enum ClientLookupError {
     Store(#[from] StoreError),
 }
 
-/// Looks clients up by the id a request names.
-#[async_trait]
-pub trait ClientLookup: Send + Sync {
-    /// The client `id`, if there is one.
-    ///
-    /// # Errors
-    /// [`ClientLookupError`].
-    async fn find_client(&self, id: &str) -> Result<Option<Client>, ClientLookupError>;
-}
-
 /// How metadata documents are fetched, shared by all requests.
 pub struct ClientDocuments {
     fetcher: Box<dyn ClientDocumentFetcher>,
@@ -140,9 +130,13 @@ impl From<String> for FetchError {
     }
 }
 
-#[async_trait]
-impl ClientLookup for ClientDirectory<'_> {
-    async fn find_client(&self, id: &str) -> Result<Option<Client>, ClientLookupError> {
+impl ClientDirectory<'_> {
+    /// The client `id`, if there is one: registered, or described by its metadata document
+    /// (fetched when no fresh copy is kept).
+    ///
+    /// # Errors
+    /// [`ClientLookupError`].
+    pub async fn find_client(&self, id: &str) -> Result<Option<Client>, ClientLookupError> {
         let stored = self.store.find_client(id).await?;
         if !self.policy.metadata_documents {
             // Turned off: clients known by their documents are gone with it.
@@ -185,9 +179,7 @@ impl ClientLookup for ClientDirectory<'_> {
             }
         }
     }
-}
 
-impl ClientDirectory<'_> {
     /// Fetches the document of client `url`, checks it, and stores the client it describes in
     /// place of `stored`, the copy whose time ran out.
     async fn fetch(&self, url: &str, stored: Option<&Client>) -> Result<Client, FetchError> {

@@ -1,7 +1,7 @@
 //! The web-app example: a server-rendered application that signs its users in at an OpenID
 //! provider with the SDK's relying party (Authorization Code + PKCE, `state`, `nonce`, RFC 9207
 //! `iss`, id token validated) and keeps everything server-side: the browser holds only a random
-//! `HttpOnly`, `SameSite=Lax` session cookie, never a token.
+//! `HttpOnly`, `SameSite=Lax` session cookie (`Secure` when served over https), never a token.
 //!
 //! * `GET /` — the protected page: who is signed in, or a link to sign in;
 //! * `GET /login` — starts a sign-in and sends the browser to the provider;
@@ -35,12 +35,15 @@ enum Session {
 pub struct WebApp {
     relying_party: RelyingParty,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Served over https: the cookie is `Secure`.
+    secure: bool,
 }
 
 impl WebApp {
     /// The application signing users in through `relying_party`.
     pub fn new(relying_party: RelyingParty) -> Arc<Self> {
         Arc::new(WebApp {
+            secure: relying_party.redirect_uri().starts_with("https://"),
             relying_party,
             sessions: Mutex::new(HashMap::new()),
         })
@@ -126,11 +129,16 @@ async fn login(State(app): State<Arc<WebApp>>) -> Response {
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, session| matches!(session, Session::SignedIn(_)));
         }
+        // Still full of signed-in sessions: no more, rather than a map without bound.
+        if sessions.len() >= MAX_SESSIONS {
+            return page(StatusCode::SERVICE_UNAVAILABLE, "<p>Try again later.</p>");
+        }
         sessions.insert(id.clone(), Session::Pending(pending));
     }
     // Lax: the cookie comes back with the provider's top-level redirect to /callback.
     let cookie = Cookie::build((SESSION_COOKIE, id))
         .http_only(true)
+        .secure(app.secure)
         .same_site(SameSite::Lax)
         .path("/")
         .build();

@@ -14,25 +14,15 @@ const PASSWORD: &str = "correct horse battery staple";
 async fn web_app(server: &TestAuthServer) -> String {
     let (_, secret) = server
         .add_client(ClientRegistration {
-            id: "demo-web-app".into(),
-            kind: ClientKind::Confidential,
-            grant_types: vec![GrantType::AuthorizationCode],
             // Loopback: any port (RFC 8252 §7.3).
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             scopes: vec!["openid".into(), "profile".into()],
-            audiences: vec![],
-            access_token_lifetime_secs: None,
             first_party: true,
-            post_logout_redirect_uris: vec![],
-            id_token_algorithm: None,
-            keys: None,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-            require_mfa: false,
-            require_pushed_authorization_requests: false,
-            client_name: None,
-            request_uris: Vec::new(),
-            request_object_signing_alg: None,
+            ..ClientRegistration::new(
+                "demo-web-app",
+                ClientKind::Confidential,
+                vec![GrantType::AuthorizationCode],
+            )
         })
         .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -54,6 +44,11 @@ async fn web_app(server: &TestAuthServer) -> String {
     base
 }
 
+/// The page at `url`, as `browser` gets it.
+async fn page(browser: &Browser, url: &str) -> String {
+    browser.get(url).await.text().await.expect("page")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_signs_in_through_the_app_which_keeps_the_tokens() {
     let server = TestAuthServer::start().await;
@@ -61,12 +56,7 @@ async fn a_user_signs_in_through_the_app_which_keeps_the_tokens() {
     let app = web_app(&server).await;
     let browser = Browser::new();
 
-    let home = browser
-        .get(&format!("{app}/"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let home = page(&browser, &format!("{app}/")).await;
     assert!(home.contains("Not signed in"), "{home}");
     let to_provider = browser.get(&format!("{app}/login")).await;
     let set_cookie = to_provider.headers()["set-cookie"]
@@ -92,12 +82,7 @@ async fn a_user_signs_in_through_the_app_which_keeps_the_tokens() {
         .await;
     let back = browser.get(&callback).await;
     assert_eq!(location(&back, &app), format!("{app}/"));
-    let signed_in = browser
-        .get(&format!("{app}/"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let signed_in = page(&browser, &format!("{app}/")).await;
     assert!(
         signed_in.contains("Signed in as <strong>ada</strong>"),
         "{signed_in}"
@@ -109,12 +94,7 @@ async fn a_user_signs_in_through_the_app_which_keeps_the_tokens() {
     assert_eq!(again.status(), 400);
     let stranger = Browser::new().get(&callback).await;
     assert_eq!(stranger.status(), 400);
-    let still = browser
-        .get(&format!("{app}/"))
-        .await
-        .text()
-        .await
-        .expect("page");
+    let still = page(&browser, &format!("{app}/")).await;
     assert!(
         still.contains("Signed in as"),
         "a refused callback changes nothing: {still}"

@@ -2,7 +2,7 @@
 //! keys (the key decides the algorithm; `none` never), issued by the provider, for this client,
 //! not expired, and carrying this sign-in's `nonce`.
 
-use portcullis_jose::{JoseError, KeySet, UnverifiedJws};
+use portcullis_jose::{Audience, JoseError, KeySet, UnverifiedJws};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -36,13 +36,6 @@ pub(super) struct IdTokenRules<'a> {
     /// The nonce sent, for a token from an authorization; `None` for one from a refresh.
     pub nonce: Option<&'a str>,
     pub leeway_secs: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
 }
 
 /// The claims checked, parsed strictly: a repeated or mistyped one fails the token.
@@ -92,14 +85,10 @@ impl IdTokenRules<'_> {
             return Err(IdTokenError::Claim("iss is not the provider"));
         }
         // Rules 3 to 5: for this client; with other audiences, authorized for it (`azp`).
-        let audiences = match checked.aud {
-            Audience::One(audience) => vec![audience],
-            Audience::Many(audiences) => audiences,
-        };
-        if !audiences.iter().any(|audience| audience == self.client_id) {
+        if !checked.aud.contains(self.client_id) {
             return Err(IdTokenError::Claim("aud does not name this client"));
         }
-        let azp_required = audiences.len() > 1;
+        let azp_required = checked.aud.values().len() > 1;
         match checked.azp.as_deref() {
             Some(azp) if azp != self.client_id => {
                 return Err(IdTokenError::Claim("azp is another client"));
@@ -110,7 +99,7 @@ impl IdTokenRules<'_> {
             _ => {}
         }
         // Rule 9: not expired.
-        if checked.exp + self.leeway_secs <= now {
+        if checked.exp.saturating_add(self.leeway_secs) <= now {
             return Err(IdTokenError::Claim("expired"));
         }
         // Rule 11: this sign-in's nonce (replay of another sign-in's token).

@@ -156,6 +156,11 @@ impl RelyingParty {
         &self.metadata
     }
 
+    /// Where the provider sends the browser back.
+    pub fn redirect_uri(&self) -> &str {
+        &self.client.redirect_uri
+    }
+
     /// A new sign-in asking for `scope`: what to keep until the callback, and the URL to send
     /// the browser to (with `extra` parameters, such as `login_hint` or `prompt`).
     ///

@@ -49,10 +49,9 @@ pub(super) async fn answer(
 ) -> Result<Tokens, ClientError> {
     let response = sent.map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = read_limited(response)
         .await
-        .map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
+        .map_err(ClientError::Provider)?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|_| {
             ClientError::Provider("the token endpoint answered what is not a token response".into())
@@ -82,8 +81,30 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     if response.status() != reqwest::StatusCode::OK {
         return Err(format!("{url}: status {}", response.status()));
     }
-    response
-        .json()
+    let body = read_limited(response)
         .await
-        .map_err(|error| format!("{url}: {}", error.without_url()))
+        .map_err(|error| format!("{url}: {error}"))?;
+    serde_json::from_slice(&body).map_err(|error| format!("{url}: {error}"))
+}
+
+/// Most bytes of a provider's answer read (metadata and token responses are a few KB).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// The body of `response`, refused beyond [`MAX_ANSWER_BYTES`]: a provider cannot make the
+/// application hold an answer of any size.
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| error.without_url().to_string())?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!(
+                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -40,13 +40,6 @@ pub struct AssertionContext<'a> {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
 struct AssertionClaims {
     /// Members of an authorization request: a request object (RFC 9101) is never a client
     /// assertion, though it may name the same issuer, subject and audience.
@@ -55,7 +48,7 @@ struct AssertionClaims {
     redirect_uri: Option<serde_json::Value>,
     iss: Option<String>,
     sub: Option<String>,
-    aud: Option<Audience>,
+    aud: Option<portcullis_jose::Audience>,
     exp: Option<i64>,
     nbf: Option<i64>,
     iat: Option<i64>,
@@ -147,13 +140,10 @@ fn check_claims(
     // identifier as its sole value. An endpoint URL is refused: a client that was tricked into
     // addressing an assertion to a look-alike server's "token endpoint" (ours) must not thereby
     // authenticate here (the audience injection attack).
-    let names_us = match &claims.aud {
-        Some(Audience::One(audience)) => audience == context.issuer,
-        Some(Audience::Many(audiences)) => {
-            matches!(audiences.as_slice(), [only] if only == context.issuer)
-        }
-        None => false,
-    };
+    let names_us = claims
+        .aud
+        .as_ref()
+        .is_some_and(|aud| matches!(aud.values(), [only] if only == context.issuer));
     if !names_us {
         return Err("aud must be this server's issuer identifier, alone".to_owned());
     }

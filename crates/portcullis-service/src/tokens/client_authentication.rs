@@ -5,7 +5,7 @@
 
 use super::TokenError;
 use super::client_assertion::{AssertionContext, ClientKeyResolver, verify_client_assertion};
-use crate::client_directory::{ClientLookup, ClientLookupError};
+use crate::client_directory::{ClientDirectory, ClientLookupError};
 use crate::{AuditLog, ProofReplay};
 use portcullis_core::{AuditEvent, AuthenticationMethod, Client};
 
@@ -38,7 +38,7 @@ impl std::fmt::Debug for PresentedCredentials {
 #[derive(Clone, Copy)]
 pub struct ClientAuthentication<'a> {
     /// Registered clients, and those described by their metadata document.
-    pub clients: &'a dyn ClientLookup,
+    pub clients: &'a ClientDirectory<'a>,
     /// Failures are recorded here.
     pub audit: &'a AuditLog,
     /// Keys of `private_key_jwt` clients.
