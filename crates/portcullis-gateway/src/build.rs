@@ -68,6 +68,8 @@ pub struct RunningGateway {
     pub address: SocketAddr,
     /// The admin address.
     pub admin_address: SocketAddr,
+    /// Where the forward-auth listener listens, when configured.
+    pub forward_auth_address: Option<SocketAddr>,
     /// The pipeline, for reloads.
     pub gateway: Arc<Gateway>,
     task: JoinHandle<std::io::Result<()>>,
@@ -277,6 +279,19 @@ pub async fn start(
     let admin_address = admin_listener
         .local_addr()
         .map_err(|error| StartError::Listen(config.admin_listen, error))?;
+    let forward_auth_listener = match config.forward_auth_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(|error| StartError::Listen(address, error))?,
+        ),
+        None => None,
+    };
+    let forward_auth_address = forward_auth_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()
+        .map_err(|error| StartError::Listen(config.listen, error))?;
     let limits = ConnectionLimits {
         max_connections: config.max_connections,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
@@ -305,11 +320,13 @@ pub async fn start(
         tls,
         listener,
         admin_listener,
+        forward_auth_listener,
         shutdown,
     ));
     Ok(RunningGateway {
         address,
         admin_address,
+        forward_auth_address,
         gateway,
         task,
         stop_feeds,

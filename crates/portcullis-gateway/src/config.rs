@@ -13,6 +13,11 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// Listener of `/healthz`, `/readyz` and `/metrics`.
     pub admin_listen: SocketAddr,
+    /// Listener of the forward-auth endpoint `/_portcullis/auth`, which answers nginx
+    /// `auth_request`, Traefik ForwardAuth, Caddy `forward_auth` and Envoy `ext_authz` whether a
+    /// request may pass (the routes' policies, with the identity headers). Unset: none. Only the
+    /// proxies in front should reach it.
+    pub forward_auth_listen: Option<SocketAddr>,
     /// Keep the `Authorization` header on forwarded requests, so backends can verify the token.
     pub forward_authorization: bool,
     /// Client headers removed before anything else, beside every `X-Portcullis-*`. A name is
@@ -76,6 +81,7 @@ impl Default for GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 4001)),
+            forward_auth_listen: None,
             forward_authorization: true,
             strip_headers: vec!["x-user-id".into(), "x-forwarded-user".into()],
             headers_with_underscores: UnderscoreHeaders::Drop,
@@ -193,7 +199,10 @@ pub struct RouteConfig {
     /// Remove the prefix before forwarding.
     #[serde(default)]
     pub strip_prefix: bool,
-    /// Upstream base URLs, used round-robin.
+    /// Upstream base URLs, used round-robin. None: the route only answers the forward-auth
+    /// listener (a proxy in front forwards its requests), and the public listener has no route
+    /// for them.
+    #[serde(default)]
     pub upstreams: Vec<String>,
     /// Upstream connect timeout.
     #[serde(default = "default_connect_timeout_ms")]

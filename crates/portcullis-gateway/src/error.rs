@@ -16,6 +16,9 @@ use std::time::Duration;
 pub enum GatewayError {
     /// No route matches.
     NoRoute,
+    /// No route covers the request a proxy in front asks about: 403, since nginx's
+    /// `auth_request` understands only 2xx, 401 and 403.
+    NotCovered,
     /// The request target cannot be routed safely (path or host).
     BadTarget(TargetRejection),
     /// Another malformed request.
@@ -41,7 +44,7 @@ impl GatewayError {
     /// A short reason, for metrics and logs.
     pub fn reason(&self) -> &'static str {
         match self {
-            GatewayError::NoRoute => "no_route",
+            GatewayError::NoRoute | GatewayError::NotCovered => "no_route",
             GatewayError::BadTarget(_) | GatewayError::BadRequest(_) => "bad_request",
             GatewayError::Auth(AuthFailure::Missing) => "missing_token",
             GatewayError::Auth(AuthFailure::Malformed) => "malformed_request",
@@ -135,6 +138,11 @@ impl IntoResponse for GatewayError {
             GatewayError::NoRoute => {
                 plain(StatusCode::NOT_FOUND, "not_found", "no route for this path")
             }
+            GatewayError::NotCovered => plain(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "no route covers this path",
+            ),
             GatewayError::BadTarget(rejection) => plain(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",

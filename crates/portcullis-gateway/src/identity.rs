@@ -6,6 +6,18 @@ use crate::config::UnderscoreHeaders;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 pub use portcullis_sdk::{IDENTITY_HEADER_PREFIX, Identity};
 
+/// Every identity header the gateway may assert, lower case.
+pub const IDENTITY_HEADERS: [&str; 8] = [
+    "x-portcullis-subject",
+    "x-portcullis-username",
+    "x-portcullis-client",
+    "x-portcullis-scopes",
+    "x-portcullis-roles",
+    "x-portcullis-acr",
+    "x-portcullis-amr",
+    "x-portcullis-auth-time",
+];
+
 /// A verified token's identity with the headers that assert it to a backend, made once per
 /// token: the verified-token cache holds it, so a cached token's requests copy no strings.
 #[derive(Debug)]
@@ -90,6 +102,20 @@ impl AssertedIdentity {
     }
 }
 
+/// Every identity header `identity` asserts, and each other one empty: what a proxy in front
+/// copies onto its request overwrites whatever the client sent under those names, even where
+/// the identity has no value (or there is none: a public route).
+pub fn write_every_identity_header(identity: Option<&AssertedIdentity>, headers: &mut HeaderMap) {
+    if let Some(identity) = identity {
+        identity.write_headers(headers);
+    }
+    for name in IDENTITY_HEADERS {
+        if !headers.contains_key(name) {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(""));
+        }
+    }
+}
+
 /// A request header name with `_`, refused under [`UnderscoreHeaders::Reject`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnderscoreHeader;
@@ -158,6 +184,17 @@ mod tests {
         assert_eq!(headers["x-portcullis-subject"], "u1");
         assert_eq!(headers["x-portcullis-scopes"], "a b");
         assert_eq!(headers["x-portcullis-roles"], "admin,user");
+        let signed_in = json!({"iss":"i","sub":"u1","client_id":"app","exp":9,"acr":"mfa","amr":["pwd","otp"],"auth_time":5});
+        let mut every = HeaderMap::new();
+        write_every_identity_header(
+            Some(&AssertedIdentity::new(
+                Identity::from_claims(signed_in.as_object().expect("object")).expect("identity"),
+            )),
+            &mut every,
+        );
+        assert_eq!(every.len(), IDENTITY_HEADERS.len(), "{every:?}");
+        assert_eq!(every["x-portcullis-auth-time"], "5");
+        assert_eq!(every["x-portcullis-roles"], "");
         let hostile = json!({"iss":"i","sub":"u\r\nx-portcullis-roles: admin","exp":9});
         assert!(Identity::from_claims(hostile.as_object().expect("object")).is_none());
     }

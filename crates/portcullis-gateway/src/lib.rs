@@ -6,7 +6,8 @@
 //! [`authenticate`] validates the bearer token against cached issuer keys
 //! (`portcullis_jose::remote_key_set`) and the revocation set ([`revocations`]), [`policy`]
 //! authorizes, [`rate_limit`] meters, [`proxy`] forwards with a trusted identity over
-//! [`upstream`]'s pooled connections; [`protected_resource`] serves routes' RFC 9728 metadata. [`pipeline`] strings them together; [`server`] runs the
+//! [`upstream`]'s pooled connections; [`protected_resource`] serves routes' RFC 9728 metadata; [`forward_auth`] answers the
+//! proxies in front that ask whether a request may pass. [`pipeline`] strings them together; [`server`] runs the
 //! listeners on [`worker`] threads; [`build`] assembles a gateway from its configuration.
 
 pub mod authenticate;
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod config;
 pub mod dpop;
 pub mod error;
+pub mod forward_auth;
 pub mod identity;
 pub mod metrics;
 pub mod path;

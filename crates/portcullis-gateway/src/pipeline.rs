@@ -6,9 +6,9 @@ use crate::authenticate::Authenticator;
 use crate::config::UnderscoreHeaders;
 use crate::dpop::{DpopGate, DpopRequest, RequestOrigin};
 use crate::error::GatewayError;
-use crate::identity::{AssertedIdentity, strip_spoofable_headers};
+use crate::identity::{AssertedIdentity, strip_spoofable_headers, write_every_identity_header};
 use crate::metrics::Metrics;
-use crate::policy::Access;
+use crate::policy::{Access, Requirements};
 use crate::protected_resource;
 use crate::proxy::{ForwardContext, Peer, X_REQUEST_ID, forward};
 use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
@@ -197,20 +197,58 @@ fn rate_limit_headers(route: &Route, decision: RateDecision) -> Vec<(HeaderName,
         .collect()
 }
 
-/// The route a request matched (`None`: no route), its outcome, and headers for the response.
-type Outcome = (
-    Option<Arc<Route>>,
-    Result<Response, GatewayError>,
-    Vec<(HeaderName, HeaderValue)>,
-);
+/// A request the pipeline let through: its route, the identity its token asserts (none on a
+/// public route), the request itself and headers for the response (rate limits).
+struct Admitted {
+    route: Arc<Route>,
+    identity: Option<Arc<AssertedIdentity>>,
+    request: Request,
+    extra_headers: Vec<(HeaderName, HeaderValue)>,
+}
 
-async fn run(
+/// What the pipeline made of a request it did not refuse.
+enum Admission {
+    /// Answered by the gateway itself (a route's protected resource metadata).
+    Answered(Response),
+    /// To be forwarded (or, for a proxy in front, allowed).
+    Admitted(Admitted),
+}
+
+/// A request the pipeline refused: the route it matched (`None`: none), why, and headers for the
+/// response.
+struct Refused {
+    route: Option<Arc<Route>>,
+    error: GatewayError,
+    extra_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Refused {
+    fn on(route: Option<&Arc<Route>>, error: GatewayError) -> Self {
+        Refused {
+            route: route.cloned(),
+            error,
+            extra_headers: Vec::new(),
+        }
+    }
+}
+
+/// What the pipeline does with an admitted request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forwards it to the route's upstream (the public listener).
+    Proxy,
+    /// Answers 200 with the identity headers, for a proxy in front that asked
+    /// ([`crate::forward_auth`]).
+    Decide,
+}
+
+/// Every stage before forwarding: strip, route, authenticate, authorize, rate limit.
+async fn admit(
     gateway: &Gateway,
     peer: &Peer,
-    request_id: &HeaderValue,
     mut request: Request,
-) -> Outcome {
-    let refused = |error| (None, Err(error), Vec::new());
+    mode: Mode,
+) -> Result<Admission, Refused> {
     if strip_spoofable_headers(
         request.headers_mut(),
         &gateway.strip_headers,
@@ -218,70 +256,47 @@ async fn run(
     )
     .is_err()
     {
-        return refused(GatewayError::BadRequest(
-            "header names with underscores are not accepted",
+        return Err(Refused::on(
+            None,
+            GatewayError::BadRequest("header names with underscores are not accepted"),
         ));
     }
     // Normalized once, here: the route is matched on the path that is forwarded.
     let routes = gateway.routes();
-    let target = match request_target::settle(&mut request, routes.routes_by_host()) {
-        Ok(target) => target,
-        Err(rejection) => return refused(GatewayError::BadTarget(rejection)),
-    };
+    let target = request_target::settle(&mut request, routes.routes_by_host())
+        .map_err(|rejection| Refused::on(None, GatewayError::BadTarget(rejection)))?;
     let path = target
         .matching_path
         .as_deref()
         .unwrap_or(request.uri().path());
-    if let Some(document) = routes.resource_metadata(path) {
-        let response = protected_resource::metadata_response(request.method(), document);
-        return (None, Ok(response), Vec::new());
+    if mode == Mode::Proxy
+        && let Some(document) = routes.resource_metadata(path)
+    {
+        return Ok(Admission::Answered(protected_resource::metadata_response(
+            request.method(),
+            document,
+        )));
     }
-    let Some(route) = routes.find(target.host.as_deref(), path) else {
-        return refused(GatewayError::NoRoute);
-    };
+    let route = routes
+        .find(target.host.as_deref(), path)
+        // A route without upstreams only answers a proxy's questions.
+        .filter(|route| mode == Mode::Decide || route.forwards())
+        .ok_or_else(|| Refused::on(None, GatewayError::NoRoute))?;
     if target.keeps_encoded_separators && !route.allow_encoded_slashes {
-        return (
-            Some(route),
-            Err(GatewayError::BadTarget(TargetRejection::Path(
+        return Err(Refused::on(
+            Some(&route),
+            GatewayError::BadTarget(TargetRejection::Path(
                 crate::path::PathRejection::EncodedSeparator,
-            ))),
-            Vec::new(),
-        );
+            )),
+        ));
     }
-    let name = route.name.as_str();
-    let identity: Option<Arc<AssertedIdentity>> = match &route.access {
+    let identity = match &route.access {
         Access::Public => None,
-        Access::Authenticated(requirements) => {
-            let now = unix_now();
-            let (identity, scheme) = match gateway
-                .authenticator
-                .authenticate(request.headers(), now)
+        Access::Authenticated(requirements) => Some(
+            authorize(gateway, peer, &presented_by(&request), requirements)
                 .await
-            {
-                Ok(authenticated) => authenticated,
-                Err(failure) => {
-                    return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
-                }
-            };
-            // The audience first: a token for another resource spends no DPoP proof.
-            if let Err(denial) = requirements.check_audience(&identity) {
-                return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
-            }
-            let presented = DpopRequest {
-                headers: request.headers(),
-                method: request.method(),
-                uri: request.uri(),
-                peer_trusted: gateway.trusted_proxies.contains(peer.ip),
-                required: requirements.dpop,
-            };
-            if let Err(failure) = gateway.dpop.check(&identity, scheme, &presented, now).await {
-                return (Some(route), Err(GatewayError::Auth(failure)), Vec::new());
-            }
-            if let Err(denial) = requirements.check_grants(&identity.identity, now) {
-                return (Some(route), Err(GatewayError::Denied(denial)), Vec::new());
-            }
-            Some(identity)
-        }
+                .map_err(|error| Refused::on(Some(&route), error))?,
+        ),
     };
     let mut extra_headers = Vec::new();
     if let Some(rule) = &route.rate_limit {
@@ -296,17 +311,101 @@ async fn run(
         };
         let decision = gateway
             .rate_limiter
-            .acquire(&format!("{name}|{key}"), rule, Instant::now())
+            .acquire(&format!("{}|{key}", route.name), rule, Instant::now())
             .await;
         extra_headers = rate_limit_headers(&route, decision);
         if let RateDecision::Deny { retry_after } = decision {
-            gateway.metrics.rate_limited(name);
-            return (
-                Some(route),
-                Err(GatewayError::RateLimited { retry_after }),
+            gateway.metrics.rate_limited(&route.name);
+            return Err(Refused {
+                route: Some(route),
+                error: GatewayError::RateLimited { retry_after },
                 extra_headers,
-            );
+            });
         }
+    }
+    Ok(Admission::Admitted(Admitted {
+        route,
+        identity,
+        request,
+        extra_headers,
+    }))
+}
+
+/// What authorization reads of a request (its body, which is not `Sync`, aside).
+struct Presented<'a> {
+    method: &'a axum::http::Method,
+    uri: &'a axum::http::Uri,
+    headers: &'a HeaderMap,
+}
+
+fn presented_by(request: &Request) -> Presented<'_> {
+    Presented {
+        method: request.method(),
+        uri: request.uri(),
+        headers: request.headers(),
+    }
+}
+
+/// The token's identity, if it satisfies the route's requirements.
+async fn authorize(
+    gateway: &Gateway,
+    peer: &Peer,
+    request: &Presented<'_>,
+    requirements: &Requirements,
+) -> Result<Arc<AssertedIdentity>, GatewayError> {
+    let now = unix_now();
+    let (identity, scheme) = gateway
+        .authenticator
+        .authenticate(request.headers, now)
+        .await
+        .map_err(GatewayError::Auth)?;
+    // The audience first: a token for another resource spends no DPoP proof.
+    requirements
+        .check_audience(&identity)
+        .map_err(GatewayError::Denied)?;
+    let presented = DpopRequest {
+        headers: request.headers,
+        method: request.method,
+        uri: request.uri,
+        peer_trusted: gateway.trusted_proxies.contains(peer.ip),
+        required: requirements.dpop,
+    };
+    gateway
+        .dpop
+        .check(&identity, scheme, &presented, now)
+        .await
+        .map_err(GatewayError::Auth)?;
+    requirements
+        .check_grants(&identity.identity, now)
+        .map_err(GatewayError::Denied)?;
+    Ok(identity)
+}
+
+/// A response: the route that made it (`None`: the gateway itself), and headers to add.
+type Answer = (Option<Arc<Route>>, Response, Vec<(HeaderName, HeaderValue)>);
+
+/// The pipeline, then forwarding (or, for [`Mode::Decide`], the identity headers).
+async fn run(
+    gateway: &Gateway,
+    peer: &Peer,
+    request_id: &HeaderValue,
+    request: Request,
+    mode: Mode,
+) -> Result<Answer, Refused> {
+    let admitted = match admit(gateway, peer, request, mode).await? {
+        Admission::Answered(response) => return Ok((None, response, Vec::new())),
+        Admission::Admitted(admitted) => admitted,
+    };
+    let Admitted {
+        route,
+        identity,
+        request,
+        extra_headers,
+    } = admitted;
+    if mode == Mode::Decide {
+        let mut response = Response::new(Body::empty());
+        write_every_identity_header(identity.as_deref(), response.headers_mut());
+        return Ok((Some(route), response, extra_headers));
     }
     let context = ForwardContext {
         route: &route,
@@ -316,19 +415,29 @@ async fn run(
         forward_authorization: gateway.forward_authorization,
         request_id,
     };
-    let result = forward(context, request.map(Body::new))
-        .await
-        .map(|(response, elapsed)| {
+    match forward(context, request.map(Body::new)).await {
+        Ok((response, elapsed)) => {
             route
                 .metrics(&gateway.metrics)
                 .upstream_latency(elapsed.as_secs_f64());
-            response
-        });
-    (Some(route), result, extra_headers)
+            Ok((Some(route), response, extra_headers))
+        }
+        Err(error) => Err(Refused {
+            route: Some(route),
+            error,
+            extra_headers,
+        }),
+    }
 }
 
 /// The gateway's only handler: every request of the public listener, from `peer`.
 pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) -> Response {
+    handle_as(&gateway, &peer, request, Mode::Proxy).await
+}
+
+/// Runs `request` through the pipeline in `mode` and answers it: errors in the protocol's form,
+/// metrics, the access log.
+pub async fn handle_as(gateway: &Gateway, peer: &Peer, request: Request, mode: Mode) -> Response {
     let request_id = request_id(request.headers());
     // The access line's fields are copied only when it is written.
     let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
@@ -338,34 +447,11 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
             request.uri().path().to_owned(),
         )
     });
-    let (route, result, extra_headers) = run(&gateway, &peer, &request_id, request).await;
-    let mut response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            if !matches!(
-                error,
-                GatewayError::BadGateway
-                    | GatewayError::GatewayTimeout
-                    | GatewayError::NoRoute
-                    | GatewayError::BadTarget(_)
-                    | GatewayError::BadRequest(_)
-            ) {
-                gateway.metrics.auth_failure(error.reason());
-            }
-            let mut response = error.into_response();
-            response.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            );
-            if let Some(url) = route
-                .as_deref()
-                .and_then(|route| route.resource_metadata.as_ref())
-            {
-                protected_resource::point_to_metadata(&mut response, url);
-            }
-            response
-        }
-    };
+    let (route, mut response, extra_headers) =
+        match run(gateway, peer, &request_id, request, mode).await {
+            Ok(answer) => answer,
+            Err(refused) => refusal(gateway, refused, mode),
+        };
     for (name, value) in extra_headers {
         response.headers_mut().insert(name, value);
     }
@@ -388,9 +474,48 @@ pub async fn handle(gateway: Arc<Gateway>, peer: Arc<Peer>, request: Request) ->
             %path,
             route = name,
             status,
+            forward_auth = mode == Mode::Decide,
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "request"
         );
     }
     response
+}
+
+/// The response to a refused request. A proxy asking whether to let a request through hears
+/// 403 for a path no route covers: nginx's `auth_request` understands only 2xx, 401 and 403, and
+/// what the gateway does not know it does not allow.
+fn refusal(gateway: &Gateway, refused: Refused, mode: Mode) -> Answer {
+    let Refused {
+        route,
+        error,
+        extra_headers,
+    } = refused;
+    if !matches!(
+        error,
+        GatewayError::BadGateway
+            | GatewayError::GatewayTimeout
+            | GatewayError::NoRoute
+            | GatewayError::NotCovered
+            | GatewayError::BadTarget(_)
+            | GatewayError::BadRequest(_)
+    ) {
+        gateway.metrics.auth_failure(error.reason());
+    }
+    let mut response = match (error, mode) {
+        (GatewayError::NoRoute, Mode::Decide) => GatewayError::NotCovered,
+        (error, _) => error,
+    }
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    if let Some(url) = route
+        .as_deref()
+        .and_then(|route| route.resource_metadata.as_ref())
+    {
+        protected_resource::point_to_metadata(&mut response, url);
+    }
+    (route, response, extra_headers)
 }

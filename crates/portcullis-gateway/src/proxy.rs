@@ -248,7 +248,7 @@ fn append_forwarding(headers: &mut HeaderMap, context: &ForwardContext<'_>) {
 
 /// The upstream to send to, and the request target in origin form (RFC 9112 §3.2.1).
 fn upstream_target<'r>(route: &'r Route, uri: &Uri) -> Result<(&'r Upstream, Uri), GatewayError> {
-    let upstream = route.next_upstream();
+    let upstream = route.next_upstream().ok_or(GatewayError::NoRoute)?;
     let path = route.upstream_path(uri.path());
     let mut target = String::with_capacity(64);
     target.push_str(upstream.base_path());

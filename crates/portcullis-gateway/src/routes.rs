@@ -82,9 +82,6 @@ impl Route {
         if !config.path_prefix.starts_with('/') {
             return Err(fail("path_prefix must start with /".into()));
         }
-        if config.upstreams.is_empty() {
-            return Err(fail("needs at least one upstream".into()));
-        }
         let upstreams = config
             .upstreams
             .iter()
@@ -256,10 +253,20 @@ impl Route {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || self.prefix.is_empty())
     }
 
-    /// The next upstream base, round-robin.
-    pub fn next_upstream(&self) -> &Upstream {
-        let index = self.next_upstream.fetch_add(1, Ordering::Relaxed) % self.upstreams.len();
-        &self.upstreams[index]
+    /// Whether the route forwards requests; one without upstreams only answers the questions of
+    /// a proxy in front ([`crate::forward_auth`]).
+    pub fn forwards(&self) -> bool {
+        !self.upstreams.is_empty()
+    }
+
+    /// The next upstream base, round-robin; `None` for a route that does not forward.
+    pub fn next_upstream(&self) -> Option<&Upstream> {
+        let count = self.upstreams.len();
+        let index = self
+            .next_upstream
+            .fetch_add(1, Ordering::Relaxed)
+            .checked_rem(count)?;
+        self.upstreams.get(index)
     }
 
     /// The path to send upstream: with `strip_prefix`, without the prefix's segments (counted,
@@ -429,7 +436,7 @@ mod tests {
         assert!(nested.allows_upgrade("WebSocket/13"));
         assert!(!nested.allows_upgrade("h2c"));
         let ports: Vec<u16> = (0..4)
-            .filter_map(|_| route.next_upstream().authority().port_u16())
+            .filter_map(|_| route.next_upstream()?.authority().port_u16())
             .collect();
         assert_eq!(ports, [1, 2, 1, 2]);
     }
@@ -458,7 +465,9 @@ mod tests {
         bad.client_cert_file = None;
         bad.client_key_file = None;
         bad.upstreams = vec![];
-        assert!(table(vec![bad.clone()]).is_err());
+        let decision_only = table(vec![bad.clone()]).expect("a route only for forward-auth");
+        let decider = decision_only.find(None, "/x").expect("found");
+        assert!(!decider.forwards() && decider.next_upstream().is_none());
         let mut public_with_scope = route("p", "/p", None);
         public_with_scope.scopes_any = vec!["x".into()];
         assert!(table(vec![public_with_scope]).is_err());

@@ -325,16 +325,27 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     listener: TcpListener,
     admin_listener: TcpListener,
+    forward_auth_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    let stopped = |mut signal: watch::Receiver<bool>| async move {
+        let _ = signal.wait_for(|stop| *stop).await;
+    };
     let admin = tokio::spawn(
         axum::serve(admin_listener, admin_router(gateway.clone()))
-            .with_graceful_shutdown(async move {
-                let _ = admin_stopped.await;
-            })
+            .with_graceful_shutdown(stopped(admin_stopped.clone()))
             .into_future(),
     );
+    let forward_auth = forward_auth_listener.map(|listener| {
+        let service = crate::forward_auth::router(gateway.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stopped(admin_stopped.clone()))
+                .into_future(),
+        )
+    });
     // Each connection watches this and finishes its in-flight request before closing.
     let (draining, drain_signal) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -365,8 +376,11 @@ pub async fn serve(
     for stopped in workers {
         let _ = stopped.await;
     }
-    let _ = admin_stop.send(());
+    let _ = admin_stop.send(true);
     started?;
+    if let Some(forward_auth) = forward_auth {
+        forward_auth.await.map_err(std::io::Error::other)??;
+    }
     admin.await.map_err(std::io::Error::other)?
 }
 

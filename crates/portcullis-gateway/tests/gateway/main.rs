@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod dpop;
+mod forward_auth;
 mod forwarding;
 mod limits;
 mod normalization;

@@ -18,7 +18,11 @@ const NGINX_SITE: &str = r#"
 "#;
 
 /// Sends `target` as written (no client-side normalization) and returns status and body.
-async fn raw_get(address: SocketAddr, target: &str, token: Option<&str>) -> (u16, String) {
+pub(super) async fn raw_get(
+    address: SocketAddr,
+    target: &str,
+    token: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).await.expect("connect");
     let authorization = token
         .map(|token| format!("Authorization: Bearer {token}\r\n"))
@@ -44,7 +48,7 @@ async fn raw_get(address: SocketAddr, target: &str, token: Option<&str>) -> (u16
 }
 
 /// Spellings of `/admin/secret` behind the public routes (`/` and `/public`).
-const ATTACKS: &[&str] = &[
+pub(super) const ATTACKS: &[&str] = &[
     "/public/../admin/secret",
     "/public/%2e%2e/admin/secret",
     "/public/%2E%2E/admin/secret",

@@ -136,6 +136,10 @@ async fn serve_gateway(args: ServeGatewayArgs, config_file: Option<&Path>) -> an
         "portcullis gateway listening on http://{} (admin http://{})",
         running.address, running.admin_address
     );
+    if let Some(address) = running.forward_auth_address {
+        tracing::info!(%address, "forward-auth listening");
+        println!("portcullis forward-auth listening on http://{address}/_portcullis/auth");
+    }
     #[cfg(unix)]
     let reloads = tokio::spawn(reload_on_hangup(
         running.gateway.clone(),

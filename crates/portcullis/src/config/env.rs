@@ -80,6 +80,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["log", "level"], Kind::Text),
     (&["gateway", "listen"], Kind::Text),
     (&["gateway", "admin_listen"], Kind::Text),
+    (&["gateway", "forward_auth_listen"], Kind::Text),
     (&["gateway", "dpop_nonce"], Kind::Boolean),
     (&["gateway", "dpop_nonce_secret"], Kind::Text),
 ];
