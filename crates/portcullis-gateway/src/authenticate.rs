@@ -4,14 +4,16 @@
 //! (consulted on every request, cache hit or not).
 
 use crate::identity::{AssertedIdentity, Identity};
+use crate::introspection::Introspector;
 use crate::revocations::RevocationSet;
+use crate::token_cache::TokenCache;
 use axum::http::HeaderMap;
 use portcullis_jose::remote_key_set::RemoteKeySet;
 use portcullis_jose::remote_key_set::RemoteValidationError;
 use portcullis_jose::{UnverifiedJws, sha256};
 use portcullis_sdk::{BearerError, TokenScheme};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Why a request is not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub enum AuthFailure {
     Revoked,
     /// The issuer's keys were never obtained: 503, not the client's fault.
     KeysUnavailable,
+    /// The issuer's introspection endpoint did not answer properly: 503.
+    IntrospectionUnavailable,
     /// The token was presented the wrong way for its binding (RFC 9449 §7.1, §7.2): a bound
     /// token as a bearer token, an unbound one as DPoP, or a bearer token where the route wants
     /// DPoP. 401 `invalid_token` with a DPoP challenge.
@@ -40,11 +44,13 @@ pub enum AuthFailure {
 /// Validates bearer tokens.
 pub struct Authenticator {
     issuers: HashMap<String, Arc<RemoteKeySet>>,
+    /// Issuers asked about opaque tokens, longest `token_prefix` first, the one without last.
+    introspectors: Vec<Introspector>,
     /// Each issuer's configured audience (this gateway's resource identifier).
     audiences: HashMap<String, String>,
     revocations: Arc<RevocationSet>,
     leeway_secs: i64,
-    cache: TokenCache,
+    cache: TokenCache<Arc<AssertedIdentity>>,
 }
 
 impl Authenticator {
@@ -54,18 +60,29 @@ impl Authenticator {
     /// identifier (RFC 8707) passes that route only.
     pub fn new(
         issuers: Vec<(Arc<RemoteKeySet>, String)>,
+        mut introspectors: Vec<(Introspector, String)>,
         revocations: Arc<RevocationSet>,
         leeway_secs: i64,
         cache_entries: usize,
     ) -> Self {
+        introspectors.sort_by_key(|(introspector, _)| {
+            std::cmp::Reverse(introspector.token_prefix().map(str::len))
+        });
         Authenticator {
             audiences: issuers
                 .iter()
                 .map(|(keys, audience)| (keys.issuer.clone(), audience.clone()))
+                .chain(introspectors.iter().map(|(introspector, audience)| {
+                    (introspector.issuer.clone(), audience.clone())
+                }))
                 .collect(),
             issuers: issuers
                 .into_iter()
                 .map(|(keys, _)| (keys.issuer.clone(), keys))
+                .collect(),
+            introspectors: introspectors
+                .into_iter()
+                .map(|(introspector, _)| introspector)
                 .collect(),
             revocations,
             leeway_secs,
@@ -93,7 +110,19 @@ impl Authenticator {
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
             None => {
-                let identity = self.verify(token, now).await?;
+                let (identity, until) = match self.introspector_for(token) {
+                    Some(introspector) => {
+                        let introspected = introspector
+                            .introspect(token, digest, now, self.leeway_secs)
+                            .await?;
+                        (introspected.identity, introspected.until)
+                    }
+                    None => {
+                        let identity = self.verify(token, now).await?;
+                        let expires_at = identity.expires_at;
+                        (identity, expires_at)
+                    }
+                };
                 let carries_issuer_audience = self
                     .audiences
                     .get(&identity.issuer)
@@ -101,7 +130,7 @@ impl Authenticator {
                 let mut asserted = AssertedIdentity::new(identity);
                 asserted.carries_issuer_audience = carries_issuer_audience;
                 let identity = Arc::new(asserted);
-                self.cache.insert(digest, identity.clone(), now);
+                self.cache.insert(digest, identity.clone(), until, now);
                 identity
             }
         };
@@ -109,6 +138,26 @@ impl Authenticator {
             return Err(AuthFailure::Revoked);
         }
         Ok((identity, scheme))
+    }
+
+    /// The issuer to ask about `token`: none for a JWT whose `iss` names an issuer of JWTs
+    /// (verified here), else the introspecting issuer whose prefix it has.
+    fn introspector_for(&self, token: &str) -> Option<&Introspector> {
+        if self.introspectors.is_empty() {
+            return None;
+        }
+        let names_jwt_issuer = UnverifiedJws::parse(token).is_ok_and(|jws| {
+            serde_json::from_slice::<UnverifiedIssuer<'_>>(jws.unverified_payload())
+                .ok()
+                .and_then(|claims| claims.iss)
+                .is_some_and(|iss| self.issuers.contains_key(iss.as_ref()))
+        });
+        if names_jwt_issuer {
+            return None;
+        }
+        self.introspectors
+            .iter()
+            .find(|introspector| introspector.claims(token))
     }
 
     async fn verify(&self, token: &str, now: i64) -> Result<Identity, AuthFailure> {
@@ -151,49 +200,4 @@ fn presented_token(headers: &HeaderMap) -> Result<(TokenScheme, &str), AuthFailu
         BearerError::Missing => AuthFailure::Missing,
         BearerError::Malformed => AuthFailure::Malformed,
     })
-}
-
-/// Verified tokens by SHA-256, each until its expiry. Bounded: when full, expired entries go, and
-/// if none had expired the cache starts over (a flood of distinct valid tokens costs verification,
-/// not memory).
-struct TokenCache {
-    capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Arc<AssertedIdentity>>>,
-}
-
-impl TokenCache {
-    fn new(capacity: usize) -> Self {
-        TokenCache {
-            capacity,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Arc<AssertedIdentity>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
-            .get(digest)
-            .filter(|asserted| asserted.identity.expires_at > now)
-            .cloned()
-    }
-
-    fn insert(&self, digest: [u8; 32], identity: Arc<AssertedIdentity>, now: i64) {
-        if self.capacity == 0 {
-            return;
-        }
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= self.capacity {
-            entries.retain(|_, asserted| asserted.identity.expires_at > now);
-            if entries.len() >= self.capacity {
-                entries.clear();
-            }
-        }
-        entries.insert(digest, identity);
-    }
 }

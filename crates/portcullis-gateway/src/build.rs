@@ -2,7 +2,8 @@
 
 use crate::authenticate::Authenticator;
 use crate::cluster::GatewayEvents;
-use crate::config::GatewayConfig;
+use crate::config::{GatewayConfig, IntrospectionConfig};
+use crate::introspection::Introspector;
 use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, PipelineSettings};
 use crate::rate_limit::{LocalRateLimiter, RateLimiter};
@@ -58,6 +59,9 @@ pub enum StartError {
     #[error("HTTP client: {0}")]
     Client(String),
     /// `public_url` is not an origin.
+    /// Introspecting issuers that cannot be told apart.
+    #[error("introspection: {0}")]
+    Introspection(String),
     #[error("public_url must be an origin such as https://api.example.com, not `{0}`")]
     PublicUrl(String),
 }
@@ -143,24 +147,43 @@ pub async fn start(
     let fetch_observer: portcullis_jose::remote_key_set::FetchObserver =
         Arc::new(move |issuer: &str, success: bool| observer_metrics.jwks_fetch(issuer, success));
     let mut issuers = Vec::new();
+    let mut introspectors = Vec::new();
     for issuer in &config.issuers {
+        let fail = |problem: &str| StartError::Issuer(issuer.issuer.clone(), problem.to_owned());
         // RFC 9068 §4: the resource server MUST validate that the token's audience names it.
         if issuer.audience.as_deref().is_none_or(str::is_empty) {
-            return Err(StartError::Issuer(
-                issuer.issuer.clone(),
-                "audience is required: the resource identifier this gateway's tokens must carry (RFC 9068 §4)".into(),
+            return Err(fail(
+                "audience is required: the resource identifier this gateway's tokens must carry (RFC 9068 §4)",
             ));
+        }
+        let audience = issuer.audience.clone().unwrap_or_default();
+        if let Some(introspection) = &issuer.introspection {
+            check_introspection(introspection).map_err(fail)?;
+            introspectors.push((
+                Introspector::new(
+                    issuer.issuer.clone(),
+                    introspection.clone(),
+                    http.clone(),
+                    metrics.clone(),
+                ),
+                audience.clone(),
+            ));
+        } else if !issuer.jwt {
+            return Err(fail(
+                "an issuer without JWTs needs introspection for its opaque tokens",
+            ));
+        }
+        if !issuer.jwt {
+            if issuer.jwks_url.is_some() || issuer.jwks_file.is_some() {
+                return Err(fail("jwks_url and jwks_file are for issuers of JWTs"));
+            }
+            continue;
         }
         let source = match (&issuer.jwks_url, &issuer.jwks_file) {
             (None, None) => KeySource::Discovery,
             (Some(url), None) => KeySource::JwksUrl(url.clone()),
             (None, Some(path)) => KeySource::File(path.clone()),
-            (Some(_), Some(_)) => {
-                return Err(StartError::Issuer(
-                    issuer.issuer.clone(),
-                    "set jwks_url or jwks_file, not both".into(),
-                ));
-            }
+            (Some(_), Some(_)) => return Err(fail("set jwks_url or jwks_file, not both")),
         };
         let keys = Arc::new(RemoteKeySet::new(
             issuer.issuer.clone(),
@@ -174,7 +197,19 @@ pub async fn start(
         if let Err(error) = keys.refresh().await {
             tracing::warn!(issuer = %issuer.issuer, %error, "issuer keys not loaded yet; tokens get 503 until they are");
         }
-        issuers.push((keys, issuer.audience.clone().unwrap_or_default()));
+        issuers.push((keys, audience));
+    }
+    let mut prefixes: Vec<Option<&str>> = config
+        .issuers
+        .iter()
+        .filter_map(|issuer| issuer.introspection.as_ref())
+        .map(|introspection| introspection.token_prefix.as_deref())
+        .collect();
+    prefixes.sort_unstable();
+    if prefixes.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(StartError::Introspection(
+            "two introspecting issuers share a token_prefix (or both have none)".into(),
+        ));
     }
     let strip_headers = config
         .strip_headers
@@ -188,6 +223,7 @@ pub async fn start(
     let revocations = Arc::new(RevocationSet::new(config.leeway_secs));
     let authenticator = Authenticator::new(
         issuers,
+        introspectors,
         revocations.clone(),
         config.leeway_secs,
         config.token_cache_entries,
@@ -332,6 +368,26 @@ pub async fn start(
         stop_feeds,
         feeds,
     })
+}
+
+/// What an issuer's `introspection` section must hold: an http(s) endpoint, a prefix that is not
+/// empty, cache times within bounds (a revoked token is noticed within `cache_secs`).
+fn check_introspection(introspection: &IntrospectionConfig) -> Result<(), &'static str> {
+    let url = reqwest::Url::parse(&introspection.url)
+        .map_err(|_| "introspection.url must be an http(s) URL")?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("introspection.url must be an http(s) URL");
+    }
+    if introspection.token_prefix.as_deref() == Some("") {
+        return Err("introspection.token_prefix cannot be empty (leave it out instead)");
+    }
+    if !(1..=300).contains(&introspection.cache_secs) {
+        return Err("introspection.cache_secs must be 1 to 300");
+    }
+    if !(0..=60).contains(&introspection.negative_cache_secs) {
+        return Err("introspection.negative_cache_secs must be 0 to 60");
+    }
+    Ok(())
 }
 
 /// The gateway's DPoP nonces, when `dpop_nonce` is on: tagged with `dpop_nonce_secret`, shared

@@ -156,6 +156,76 @@ pub struct IssuerConfig {
     /// Follow this issuer's revocation feed.
     #[serde(default)]
     pub revocation_feed: Option<RevocationFeedConfig>,
+    /// The issuer signs JWT access tokens, verified with its keys (the default). Off: its tokens
+    /// are opaque, no keys are fetched, and `introspection` is required.
+    #[serde(default = "default_true")]
+    pub jwt: bool,
+    /// Ask the issuer about opaque tokens (RFC 7662).
+    #[serde(default)]
+    pub introspection: Option<IntrospectionConfig>,
+}
+
+impl IssuerConfig {
+    /// An issuer of JWTs found by discovery, whose tokens must carry `audience`.
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        IssuerConfig {
+            issuer: issuer.to_owned(),
+            jwks_url: None,
+            jwks_file: None,
+            audience: Some(audience.to_owned()),
+            revocation_feed: None,
+            jwt: true,
+            introspection: None,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `[gateway.issuers.introspection]`: how to ask an issuer about its opaque tokens (RFC 7662).
+/// A token that is not one of the JWTs the gateway verifies itself goes to the introspecting
+/// issuer whose `token_prefix` it starts with, else to the one issuer without a prefix.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// The introspection endpoint.
+    pub url: String,
+    /// The gateway's client at the issuer (authenticated with HTTP Basic).
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// Only tokens starting with this go to this issuer (such as `pcl_pat_`).
+    #[serde(default)]
+    pub token_prefix: Option<String>,
+    /// An active answer is used for at most this long (and never past the token's `exp`).
+    #[serde(default = "default_introspection_cache_secs")]
+    pub cache_secs: i64,
+    /// An inactive answer is remembered this long.
+    #[serde(default = "default_negative_cache_secs")]
+    pub negative_cache_secs: i64,
+}
+
+impl std::fmt::Debug for IntrospectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionConfig")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("token_prefix", &self.token_prefix)
+            .field("cache_secs", &self.cache_secs)
+            .field("negative_cache_secs", &self.negative_cache_secs)
+            .finish()
+    }
+}
+
+fn default_introspection_cache_secs() -> i64 {
+    30
+}
+
+fn default_negative_cache_secs() -> i64 {
+    5
 }
 
 /// How to read an issuer's revocation feed (`GET <issuer>/revocations`).

@@ -51,6 +51,9 @@ impl GatewayError {
             GatewayError::Auth(AuthFailure::Invalid(_)) => "invalid_token",
             GatewayError::Auth(AuthFailure::Revoked) => "revoked_token",
             GatewayError::Auth(AuthFailure::KeysUnavailable) => "keys_unavailable",
+            GatewayError::Auth(AuthFailure::IntrospectionUnavailable) => {
+                "introspection_unavailable"
+            }
             GatewayError::Auth(AuthFailure::DpopRequired(_)) => "dpop_required",
             GatewayError::Auth(AuthFailure::InvalidDpopProof(_)) => "invalid_dpop_proof",
             GatewayError::Auth(AuthFailure::UseDpopNonce(_)) => "use_dpop_nonce",
@@ -197,6 +200,11 @@ impl IntoResponse for GatewayError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "token keys are not available yet",
+            ),
+            GatewayError::Auth(AuthFailure::IntrospectionUnavailable) => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token's issuer cannot be asked about it now",
             ),
             GatewayError::Denied(Denial::Scope(scope)) => bearer(
                 StatusCode::FORBIDDEN,

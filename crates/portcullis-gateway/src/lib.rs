@@ -4,7 +4,8 @@
 //! module and testable alone: [`identity`] strips spoofable headers, [`request_target`]
 //! normalizes the path ([`path`]) and settles the host, [`routes`] matches,
 //! [`authenticate`] validates the bearer token against cached issuer keys
-//! (`portcullis_jose::remote_key_set`) and the revocation set ([`revocations`]), [`policy`]
+//! (`portcullis_jose::remote_key_set`), or asks the issuer about opaque ones ([`introspection`]), and
+//! consults the revocation set ([`revocations`]), [`policy`]
 //! authorizes, [`rate_limit`] meters, [`proxy`] forwards with a trusted identity over
 //! [`upstream`]'s pooled connections; [`protected_resource`] serves routes' RFC 9728 metadata; [`forward_auth`] answers the
 //! proxies in front that ask whether a request may pass. [`pipeline`] strings them together; [`server`] runs the
@@ -18,6 +19,7 @@ pub mod dpop;
 pub mod error;
 pub mod forward_auth;
 pub mod identity;
+pub mod introspection;
 pub mod metrics;
 pub mod path;
 pub mod pipeline;
@@ -30,6 +32,7 @@ pub mod revocations;
 pub mod routes;
 pub mod server;
 pub mod shared_rate_limit;
+pub mod token_cache;
 pub mod upstream;
 pub mod worker;
 

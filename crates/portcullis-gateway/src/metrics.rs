@@ -45,6 +45,7 @@ pub struct Metrics {
     auth_failures: Family<ReasonLabel, Counter>,
     upstream_latency: HistogramFamily,
     jwks_fetches: Family<FetchLabels, Counter>,
+    introspections: Family<FetchLabels, Counter>,
     rate_limited: Family<RouteLabel, Counter>,
     feed_lag: Family<IssuerLabel, Gauge<f64, AtomicU64>>,
     redis_connected: Gauge,
@@ -70,6 +71,7 @@ impl Default for Metrics {
             auth_failures: Family::default(),
             upstream_latency: Family::new_with_constructor(latency_histogram),
             jwks_fetches: Family::default(),
+            introspections: Family::default(),
             rate_limited: Family::default(),
             feed_lag: Family::default(),
             redis_connected: Gauge::default(),
@@ -96,6 +98,11 @@ impl Default for Metrics {
             "jwks_fetches",
             "JWKS fetches by issuer and outcome",
             metrics.jwks_fetches.clone(),
+        );
+        registry.register(
+            "introspections",
+            "RFC 7662 introspection calls by issuer and outcome (active, inactive, failure)",
+            metrics.introspections.clone(),
         );
         registry.register(
             "rate_limited",
@@ -191,6 +198,16 @@ impl Metrics {
     pub fn jwks_fetch(&self, issuer: &str, success: bool) {
         let outcome = if success { "success" } else { "failure" };
         self.jwks_fetches
+            .get_or_create(&FetchLabels {
+                issuer: issuer.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts an introspection call and its outcome (`active`, `inactive`, `failure`).
+    pub fn introspection(&self, issuer: &str, outcome: &str) {
+        self.introspections
             .get_or_create(&FetchLabels {
                 issuer: issuer.to_owned(),
                 outcome: outcome.to_owned(),

@@ -10,6 +10,7 @@ pub mod client_key;
 pub mod dpop;
 pub mod hostile;
 pub mod nginx;
+pub mod oidc_provider;
 pub mod pki;
 pub mod proxy;
 pub mod services;

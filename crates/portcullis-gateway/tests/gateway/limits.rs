@@ -430,6 +430,8 @@ async fn half_a_tls_configuration_refuses_to_start() {
 async fn an_issuer_without_an_audience_or_a_bad_proxy_range_refuses_to_start() {
     let issuer = |audience: Option<&str>| portcullis_gateway::config::IssuerConfig {
         issuer: "http://127.0.0.1:9".into(),
+        jwt: true,
+        introspection: None,
         jwks_url: None,
         jwks_file: None,
         audience: audience.map(str::to_owned),

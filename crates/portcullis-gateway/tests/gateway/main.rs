@@ -5,6 +5,7 @@
 mod dpop;
 mod forward_auth;
 mod forwarding;
+mod introspection;
 mod limits;
 mod normalization;
 mod protected_resource;

@@ -236,6 +236,8 @@ pub async fn stack(
         jwks_refetch_min_interval_secs: 0,
         issuers: vec![IssuerConfig {
             issuer: auth.base_url.clone(),
+            jwt: true,
+            introspection: None,
             jwks_url: None,
             jwks_file: None,
             audience: Some("api".into()),

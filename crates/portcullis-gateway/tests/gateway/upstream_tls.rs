@@ -99,6 +99,8 @@ async fn https_upstreams_are_verified_and_can_tell_the_gateway_by_its_certificat
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
         issuers: vec![portcullis_gateway::config::IssuerConfig {
             issuer,
+            jwt: true,
+            introspection: None,
             jwks_url: None,
             jwks_file: None,
             audience: Some("api".into()),

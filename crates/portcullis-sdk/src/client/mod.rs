@@ -19,7 +19,7 @@ mod tokens;
 pub use callback::Callback;
 pub use id_token::IdTokenClaims;
 pub use pending::PendingAuthorization;
-pub use tokens::Tokens;
+pub use tokens::{Tokens, read_limited};
 
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
 use portcullis_types::ProviderMetadata;

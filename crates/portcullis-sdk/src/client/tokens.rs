@@ -49,7 +49,7 @@ pub(super) async fn answer(
 ) -> Result<Tokens, ClientError> {
     let response = sent.map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
     let status = response.status();
-    let body = read_limited(response)
+    let body = read_limited(response, MAX_ANSWER_BYTES)
         .await
         .map_err(ClientError::Provider)?;
     if status.is_success() {
@@ -81,7 +81,7 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     if response.status() != reqwest::StatusCode::OK {
         return Err(format!("{url}: status {}", response.status()));
     }
-    let body = read_limited(response)
+    let body = read_limited(response, MAX_ANSWER_BYTES)
         .await
         .map_err(|error| format!("{url}: {error}"))?;
     serde_json::from_slice(&body).map_err(|error| format!("{url}: {error}"))
@@ -90,19 +90,23 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
 /// Most bytes of a provider's answer read (metadata and token responses are a few KB).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-/// The body of `response`, refused beyond [`MAX_ANSWER_BYTES`]: a provider cannot make the
-/// application hold an answer of any size.
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+/// The body of `response`, refused beyond `max_bytes`: a provider cannot make the application
+/// hold an answer of any size.
+///
+/// # Errors
+/// A transport failure, or a body larger than `max_bytes`.
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|error| error.without_url().to_string())?
     {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!(
-                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
-            ));
+        if body.len() + chunk.len() > max_bytes {
+            return Err(format!("the answer is larger than {max_bytes} bytes"));
         }
         body.extend_from_slice(&chunk);
     }

@@ -165,6 +165,8 @@ async fn a_client_without_an_audience_gets_the_default_one_that_a_gateway_accept
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
         issuers: vec![portcullis_gateway::config::IssuerConfig {
             issuer: server.base_url.clone(),
+            jwt: true,
+            introspection: None,
             jwks_url: None,
             jwks_file: None,
             audience: Some("api://default".into()),

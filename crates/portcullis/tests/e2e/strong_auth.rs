@@ -606,6 +606,8 @@ async fn a_gateway_route_needing_mfa_sends_the_client_back_for_a_stronger_token(
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
         issuers: vec![portcullis_gateway::config::IssuerConfig {
             issuer: server.base_url.clone(),
+            jwt: true,
+            introspection: None,
             jwks_url: None,
             jwks_file: None,
             audience: Some("https://api.example".into()),

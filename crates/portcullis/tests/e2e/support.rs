@@ -332,6 +332,8 @@ pub fn redis_gateway_config(
         jwks_refetch_min_interval_secs: 3600,
         issuers: vec![IssuerConfig {
             issuer: issuer.to_owned(),
+            jwt: true,
+            introspection: None,
             jwks_url: None,
             jwks_file: None,
             audience: Some("api".into()),

@@ -284,6 +284,8 @@ impl UpArgs {
             admin_listen: loopback(0),
             issuers: vec![IssuerConfig {
                 issuer: issuer.clone(),
+                jwt: true,
+                introspection: None,
                 jwks_url: None,
                 jwks_file: None,
                 audience: Some(gateway_url.clone()),

@@ -1,0 +1,185 @@
+//! A third-party OpenID provider on loopback for tests: panva's `oidc-provider` from npm
+//! (installed by the test setup into `target/test-tools/oidc-provider` on first use) run by
+//! Node.js with `oidc-provider/provider.mjs`. Its access tokens are opaque, for one audience, so
+//! a resource server must introspect them (RFC 7662). Without Node.js or npm a test is skipped
+//! on a laptop and fails when `CI=true`. It can be stopped and started again on the same port
+//! (an outage; it keeps no state across restarts).
+
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running (or stopped) provider.
+pub struct TestOidcProvider {
+    /// Where it listens (or listened).
+    pub address: SocketAddr,
+    /// Its issuer identifier (`http://127.0.0.1:<port>`).
+    pub issuer: String,
+    settings: String,
+    child: Option<Child>,
+}
+
+/// Where `oidc-provider` and the script are installed, once per test process; `None` if they
+/// could not be.
+fn installation() -> Option<&'static Path> {
+    static INSTALLED: OnceLock<Option<PathBuf>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc-provider");
+            let target =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/oidc-provider");
+            std::fs::create_dir_all(&target).ok()?;
+            for file in ["package.json", "provider.mjs"] {
+                std::fs::copy(source.join(file), target.join(file)).ok()?;
+            }
+            if target.join("node_modules/oidc-provider").is_dir() {
+                return Some(target);
+            }
+            let installed = Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund"])
+                .current_dir(&target)
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            installed.then_some(target)
+        })
+        .as_deref()
+}
+
+/// A client of the provider: `client_credentials` with `scope`, or (no grant types) one that
+/// only authenticates, such as a resource server introspecting tokens.
+pub fn provider_client(id: &str, secret: &str, grant_types: &[&str], scope: &str) -> Value {
+    let mut client = json!({
+        "client_id": id,
+        "client_secret": secret,
+        "grant_types": grant_types,
+        "redirect_uris": [],
+        "response_types": [],
+    });
+    // The provider refuses an empty `scope`.
+    if !scope.is_empty() {
+        client["scope"] = scope.into();
+    }
+    client
+}
+
+impl TestOidcProvider {
+    /// Starts a provider with these `clients` ([`provider_client`]) issuing opaque access tokens
+    /// for `audience` with the scopes `scope` (space-separated), living `access_token_ttl`
+    /// seconds; `None` (skip) when Node.js or the package is missing outside CI.
+    pub async fn start(
+        clients: Vec<Value>,
+        audience: &str,
+        scope: &str,
+        access_token_ttl: u64,
+    ) -> Option<Self> {
+        if installation().is_none() {
+            if std::env::var("CI").is_ok_and(|value| value == "true") {
+                panic!("node and npm must install oidc-provider when CI=true");
+            }
+            eprintln!("skipped: cannot install oidc-provider (needs node and npm)");
+            return None;
+        }
+        let address = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            probe.local_addr().expect("address")
+        };
+        let settings = json!({
+            "port": address.port(),
+            "clients": clients,
+            "audience": audience,
+            "scope": scope,
+            "access_token_ttl": access_token_ttl,
+        })
+        .to_string();
+        let mut provider = TestOidcProvider {
+            address,
+            issuer: format!("http://{address}"),
+            settings,
+            child: None,
+        };
+        provider.resume().await;
+        Some(provider)
+    }
+
+    /// Starts it again on the same port (with no memory of earlier tokens).
+    ///
+    /// # Panics
+    /// When it does not listen within 20 s.
+    pub async fn resume(&mut self) {
+        let directory = installation().expect("oidc-provider installed");
+        let child = Command::new("node")
+            .arg("provider.mjs")
+            .arg(&self.settings)
+            .current_dir(directory)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start oidc-provider");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(self.address).await.is_err() {
+            assert!(Instant::now() < deadline, "oidc-provider did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops it (connections are refused until [`TestOidcProvider::resume`]).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `<issuer><path>`
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// A client-credentials access token for `client_id` with `scope`.
+    ///
+    /// # Panics
+    /// When the provider does not issue one.
+    pub async fn token(&self, client_id: &str, secret: &str, scope: &str) -> String {
+        let answer: Value = reqwest::Client::new()
+            .post(self.url("/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token answer");
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access token: {answer}"))
+            .to_owned()
+    }
+
+    /// Revokes `token` (RFC 7009) as `client_id`.
+    ///
+    /// # Panics
+    /// When the provider refuses.
+    pub async fn revoke(&self, client_id: &str, secret: &str, token: &str) {
+        let status = reqwest::Client::new()
+            .post(self.url("/token/revocation"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("revocation request")
+            .status();
+        assert!(status.is_success(), "revocation answered {status}");
+    }
+}
+
+impl Drop for TestOidcProvider {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
