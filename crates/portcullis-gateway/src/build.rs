@@ -323,11 +323,14 @@ pub async fn start(
         ),
         None => None,
     };
-    let forward_auth_address = forward_auth_listener
-        .as_ref()
-        .map(TcpListener::local_addr)
-        .transpose()
-        .map_err(|error| StartError::Listen(config.listen, error))?;
+    let forward_auth_address = match (&forward_auth_listener, config.forward_auth_listen) {
+        (Some(listener), Some(address)) => Some(
+            listener
+                .local_addr()
+                .map_err(|error| StartError::Listen(address, error))?,
+        ),
+        _ => None,
+    };
     let limits = ConnectionLimits {
         max_connections: config.max_connections,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),

@@ -18,13 +18,11 @@ use crate::pipeline::{Gateway, Mode, handle_as};
 use crate::proxy::Peer;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use thiserror::Error;
 
 /// The endpoint's path; Envoy appends the original path to it.
@@ -49,13 +47,14 @@ pub enum DescriptionError {
     )]
     Undescribed,
     /// The original target is not a path with an optional query: 400.
-    #[error("the original request's URI must be a path with an optional query")]
+    #[error("the original request's URI must be a path with an optional query, no fragment")]
     BadUri,
     /// The original method is not a method: 400.
     #[error("the original request's method is not a valid method")]
     BadMethod,
-    /// The original host is missing, repeated or not a host: 400.
-    #[error("the original request needs exactly one valid host")]
+    /// The original host is missing (a description by headers needs `X-Forwarded-Host`),
+    /// repeated or not a host: 400.
+    #[error("the original request needs exactly one valid host (X-Forwarded-Host)")]
     BadHost,
 }
 
@@ -104,9 +103,10 @@ fn described_by(
     }
 }
 
-/// A request target in origin form (RFC 9112 §3.2.1): a path, then an optional query.
+/// A request target in origin form (RFC 9112 §3.2.1): a path, then an optional query. A
+/// fragment is refused, not cut off: nginx forwards what follows `#` to its upstream.
 fn origin_form(target: &[u8]) -> Result<PathAndQuery, DescriptionError> {
-    if target.first() != Some(&b'/') {
+    if target.first() != Some(&b'/') || target.contains(&b'#') {
         return Err(DescriptionError::BadUri);
     }
     PathAndQuery::try_from(target).map_err(|_| DescriptionError::BadUri)
@@ -125,27 +125,37 @@ pub fn described_request(request: &Request) -> Result<Request, DescriptionError>
         .filter(|rest| rest.is_empty() || rest.starts_with('/'))
         .ok_or(DescriptionError::NotTheEndpoint)?;
     let headers = request.headers();
-    let described = match described_by(headers, &X_ORIGINAL_URI, &X_ORIGINAL_METHOD)? {
-        Some(described) => Some(described),
-        None => described_by(headers, &X_FORWARDED_URI, &X_FORWARDED_METHOD)?,
-    };
-    let (method, target) = match described {
-        // The headers describe it; a path after the endpoint's would be a second description.
-        Some(described) if suffix.is_empty() => described,
-        Some(_) => return Err(DescriptionError::Undescribed),
-        None if suffix.is_empty() => return Err(DescriptionError::Undescribed),
-        None => {
+    let original = described_by(headers, &X_ORIGINAL_URI, &X_ORIGINAL_METHOD)?;
+    let forwarded = described_by(headers, &X_FORWARDED_URI, &X_FORWARDED_METHOD)?;
+    // Exactly one description: a proxy that passes the client's headers on (Traefik, Caddy)
+    // would otherwise let a client add a description of a request it is not making.
+    let (method, target) = match (original, forwarded, suffix.is_empty()) {
+        (Some(described), None, true) | (None, Some(described), true) => {
+            // The proxy names the host the client asked for; the forward-auth request's own
+            // `Host` is the gateway's.
+            if single(headers, &X_FORWARDED_HOST)?.is_none() {
+                return Err(DescriptionError::BadHost);
+            }
+            described
+        }
+        (None, None, false) => {
             let target = match uri.query() {
                 Some(query) => format!("{suffix}?{query}"),
                 None => suffix.to_owned(),
             };
             (request.method().clone(), origin_form(target.as_bytes())?)
         }
+        _ => return Err(DescriptionError::Undescribed),
     };
+    // Over HTTP/2 (Envoy) the host is the request's authority.
+    let authority = uri
+        .authority()
+        .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok());
     let host = match single(headers, &X_FORWARDED_HOST)? {
         Some(host) => host.clone(),
         None => single(headers, &header::HOST)?
             .cloned()
+            .or(authority)
             .ok_or(DescriptionError::BadHost)?,
     };
     if host.is_empty() || host.as_bytes().contains(&b',') {
@@ -178,22 +188,17 @@ pub fn described_request(request: &Request) -> Result<Request, DescriptionError>
     Ok(described)
 }
 
-/// Answers one forward-auth request from `peer`.
-pub async fn decide(
-    State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-) -> Response {
-    match described_request(&request) {
-        Ok(described) => handle_as(&gateway, &Peer::new(peer.ip()), described, Mode::Decide).await,
+/// Answers one forward-auth request from `peer`: the pipeline's decision on the request it
+/// describes, never cached by the proxy.
+pub async fn answer(gateway: &Gateway, peer: &Peer, request: Request) -> Response {
+    let mut response = match described_request(&request) {
+        Ok(described) => handle_as(gateway, peer, described, Mode::Decide).await,
         Err(error) => error.into_response(),
-    }
-}
-
-/// The forward-auth listener's service: every path goes to [`decide`], which refuses those
-/// that are not [`PATH`] or under it.
-pub fn router(gateway: Arc<Gateway>) -> axum::Router {
-    axum::Router::new().fallback(decide).with_state(gateway)
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 #[cfg(test)]
@@ -315,6 +320,33 @@ mod tests {
         assert_eq!(
             refused(asking(PATH, &two_hosts)),
             Some(DescriptionError::BadHost)
+        );
+        let injected = [
+            ("x-original-uri", "/public/x"),
+            ("x-original-method", "GET"),
+            ("x-forwarded-uri", "/admin/users"),
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-host", "shop.example"),
+        ];
+        assert_eq!(
+            refused(asking(PATH, &injected)),
+            Some(DescriptionError::Undescribed),
+            "a client's own description beside the proxy's"
+        );
+        let fragment = [
+            ("x-original-uri", "/public#/../admin"),
+            ("x-original-method", "GET"),
+            ("x-forwarded-host", "shop.example"),
+        ];
+        assert_eq!(
+            refused(asking(PATH, &fragment)),
+            Some(DescriptionError::BadUri)
+        );
+        let hostless = [("x-original-uri", "/api"), ("x-original-method", "GET")];
+        assert_eq!(
+            refused(asking(PATH, &hostless)),
+            Some(DescriptionError::BadHost),
+            "the forward-auth request's own Host is not the original one"
         );
         let mut twice = asking(PATH, &[("x-original-method", "GET")]);
         for uri in ["/a", "/b"] {

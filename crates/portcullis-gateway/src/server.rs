@@ -3,7 +3,7 @@
 //! core ([`crate::worker`]), and the admin one (`/healthz`, `/readyz`, `/metrics`). Background
 //! tasks (revocation feeds) stop with it.
 
-use crate::pipeline::{Gateway, handle};
+use crate::pipeline::{Gateway, Mode, handle};
 use crate::proxy::Peer;
 use crate::worker;
 use axum::Router;
@@ -102,6 +102,19 @@ async fn sniff_http2(stream: &TcpStream, timeout: Duration) -> Option<bool> {
     }
 }
 
+/// The answer to one request of a listener in `mode`.
+async fn respond(
+    mode: Mode,
+    gateway: Arc<Gateway>,
+    peer: Arc<Peer>,
+    request: Request<Body>,
+) -> axum::response::Response {
+    match mode {
+        Mode::Proxy => handle(gateway, peer, request).await,
+        Mode::Decide => crate::forward_auth::answer(&gateway, &peer, request).await,
+    }
+}
+
 /// Serves one accepted connection (already decrypted if TLS) with the protocol it speaks, until
 /// it ends or the drain begins.
 ///
@@ -112,6 +125,7 @@ where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let gateway = shared.gateway.clone();
+    let mode = shared.mode;
     let mut drain_signal = shared.drain_signal.clone();
     let peer = Arc::new(Peer::new(peer.ip()));
     let io = TokioIo::new(io);
@@ -120,7 +134,7 @@ where
         let tracked = activity.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let open = OpenRequest::begin(&tracked);
-            let response = handle(gateway.clone(), peer.clone(), request.map(Body::new));
+            let response = respond(mode, gateway.clone(), peer.clone(), request.map(Body::new));
             Box::pin(async move {
                 let response = response.await;
                 Ok::<_, std::convert::Infallible>(response.map(|body| open.until_end_of(body)))
@@ -150,7 +164,7 @@ where
         }
     } else {
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let response = handle(gateway.clone(), peer.clone(), request.map(Body::new));
+            let response = respond(mode, gateway.clone(), peer.clone(), request.map(Body::new));
             Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
         });
         // With upgrades, so WebSocket connections can be passed through.
@@ -305,6 +319,8 @@ async fn metrics(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
 /// connection's task stays small (RSS with many open connections).
 struct Shared {
     gateway: Arc<Gateway>,
+    /// What the listener's requests are: requests to proxy, or a proxy's questions.
+    mode: Mode,
     protocols: Protocols,
     limits: ConnectionLimits,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -328,28 +344,40 @@ pub async fn serve(
     forward_auth_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (admin_stop, admin_stopped) = watch::channel(false);
-    let stopped = |mut signal: watch::Receiver<bool>| async move {
-        let _ = signal.wait_for(|stop| *stop).await;
-    };
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin = tokio::spawn(
         axum::serve(admin_listener, admin_router(gateway.clone()))
-            .with_graceful_shutdown(stopped(admin_stopped.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = admin_stopped.await;
+            })
             .into_future(),
     );
-    let forward_auth = forward_auth_listener.map(|listener| {
-        let service = crate::forward_auth::router(gateway.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stopped(admin_stopped.clone()))
-                .into_future(),
-        )
-    });
     // Each connection watches this and finishes its in-flight request before closing.
     let (draining, drain_signal) = watch::channel(false);
+    // The forward-auth listener: the public listener's limits, timeouts and drain, cleartext,
+    // on this runtime.
+    let forward_auth = match forward_auth_listener {
+        Some(listener) => {
+            let shared = Arc::new(Shared {
+                gateway: gateway.clone(),
+                mode: Mode::Decide,
+                protocols: Protocols::new(&limits),
+                limits,
+                tls: None,
+                drain_signal: drain_signal.clone(),
+            });
+            let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+            Some(tokio::spawn(accept_loop(
+                listener.into_std()?,
+                shared,
+                permits,
+            )))
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         gateway,
+        mode: Mode::Proxy,
         protocols: Protocols::new(&limits),
         limits,
         tls,
@@ -376,11 +404,11 @@ pub async fn serve(
     for stopped in workers {
         let _ = stopped.await;
     }
-    let _ = admin_stop.send(true);
-    started?;
     if let Some(forward_auth) = forward_auth {
-        forward_auth.await.map_err(std::io::Error::other)??;
+        let _ = forward_auth.await;
     }
+    let _ = admin_stop.send(());
+    started?;
     admin.await.map_err(std::io::Error::other)?
 }
 
