@@ -39,6 +39,8 @@ pub struct AuthSettings {
     /// Dynamic client registration (RFC 7591): off, open or with an initial access token, and
     /// what registered clients may be.
     pub client_registration: portcullis_core::client_metadata::DynamicRegistrationPolicy,
+    /// Personal access tokens and service accounts' API keys.
+    pub personal_access_tokens: portcullis_service::personal_access_tokens::TokenPolicy,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

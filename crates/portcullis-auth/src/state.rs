@@ -341,6 +341,20 @@ impl AppState {
             issuer: self.settings.issuer(),
             revoker: self.revoker(),
             audit: &self.audit,
+            personal_access_token_audiences: &self.settings.personal_access_tokens.audiences,
+        }
+    }
+
+    /// Personal access tokens through this server's store, audit log and revocation list.
+    pub fn personal_access_tokens(
+        &self,
+    ) -> portcullis_service::personal_access_tokens::PersonalAccessTokens<'_> {
+        portcullis_service::personal_access_tokens::PersonalAccessTokens {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            audit: &self.audit,
+            revoker: self.revoker(),
+            policy: &self.settings.personal_access_tokens,
         }
     }
 

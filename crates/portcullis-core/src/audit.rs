@@ -209,6 +209,19 @@ pub enum AuditEvent {
         /// Codes left unused.
         remaining: u64,
     },
+    /// A personal access token (or a service account's API key) was made or revoked.
+    PersonalAccessTokenChanged {
+        /// The owner: a user id or a client id.
+        owner: String,
+        /// The token's id (never the token).
+        token_id: String,
+        /// `created` or `revoked`.
+        change: String,
+        /// Its scope, when made.
+        scope: Option<String>,
+        /// Who did it: `owner`, or the administrator (as the admin log names them).
+        by: String,
+    },
     /// A user ended one of their own sessions from the account page.
     SessionEndedByUser {
         /// The account.
@@ -339,6 +352,7 @@ impl AuditEvent {
             | AuditEvent::RecoveryCodeUsed { user_id, .. }
             | AuditEvent::ConsentRevoked { user_id, .. } => Some(user_id),
             AuditEvent::AdminAction { target, .. } => Some(target),
+            AuditEvent::PersonalAccessTokenChanged { owner, .. } => Some(owner),
             AuditEvent::ClientAuthenticationFailed { .. }
             | AuditEvent::TokenRequestRefused { .. }
             | AuditEvent::PushedRequestRefused { .. }
@@ -387,6 +401,7 @@ impl AuditEvent {
             | AuditEvent::SessionEndedByUser { .. }
             | AuditEvent::SecondFactorChanged { .. }
             | AuditEvent::RecoveryCodeUsed { .. }
+            | AuditEvent::PersonalAccessTokenChanged { .. }
             | AuditEvent::AdminAction { .. } => None,
         }
     }

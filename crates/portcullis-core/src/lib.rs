@@ -30,6 +30,7 @@ pub mod passkey;
 pub mod password;
 pub mod password_reset;
 pub mod password_strength;
+pub mod personal_access_token;
 pub mod pkce;
 pub mod pushed_request;
 pub mod recovery_code;

@@ -7,7 +7,7 @@ use crate::identity::{AssertedIdentity, Identity};
 use crate::introspection::Introspector;
 use crate::revocations::RevocationSet;
 use crate::token_cache::TokenCache;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use portcullis_jose::remote_key_set::RemoteKeySet;
 use portcullis_jose::remote_key_set::RemoteValidationError;
 use portcullis_jose::{UnverifiedJws, sha256};
@@ -51,6 +51,7 @@ pub struct Authenticator {
     revocations: Arc<RevocationSet>,
     leeway_secs: i64,
     cache: TokenCache<Arc<AssertedIdentity>>,
+    api_key_header: Option<HeaderName>,
 }
 
 impl Authenticator {
@@ -87,7 +88,21 @@ impl Authenticator {
             revocations,
             leeway_secs,
             cache: TokenCache::new(cache_entries),
+            api_key_header: None,
         }
+    }
+
+    /// The same authenticator, also taking tokens from `header` (API keys) when a request has
+    /// no `Authorization`.
+    #[must_use]
+    pub fn with_api_key_header(mut self, header: Option<HeaderName>) -> Self {
+        self.api_key_header = header;
+        self
+    }
+
+    /// The header API keys may come in.
+    pub fn api_key_header(&self) -> Option<&HeaderName> {
+        self.api_key_header.as_ref()
     }
 
     /// The configured issuers.
@@ -105,7 +120,12 @@ impl Authenticator {
         headers: &HeaderMap,
         now: i64,
     ) -> Result<(Arc<AssertedIdentity>, TokenScheme), AuthFailure> {
-        let (scheme, token) = presented_token(headers)?;
+        let (scheme, token) = match (presented_token(headers), &self.api_key_header) {
+            (Err(AuthFailure::Missing), Some(header)) => {
+                (TokenScheme::Bearer, api_key(headers, header)?)
+            }
+            (presented, _) => presented?,
+        };
         let digest = sha256(token.as_bytes());
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
@@ -200,4 +220,23 @@ fn presented_token(headers: &HeaderMap) -> Result<(TokenScheme, &str), AuthFailu
         BearerError::Missing => AuthFailure::Missing,
         BearerError::Malformed => AuthFailure::Malformed,
     })
+}
+
+/// The API key in `header`: one value of visible ASCII, as a bearer token would be
+/// (RFC 6750 §2.1 `b64token`, loosely: no spaces or controls).
+fn api_key<'h>(headers: &'h HeaderMap, header: &HeaderName) -> Result<&'h str, AuthFailure> {
+    let mut values = headers.get_all(header).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(match headers.contains_key(header) {
+            true => AuthFailure::Malformed,
+            false => AuthFailure::Missing,
+        });
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|key| {
+            !key.is_empty() && key.len() <= 4096 && key.bytes().all(|byte| byte.is_ascii_graphic())
+        })
+        .ok_or(AuthFailure::Malformed)
 }

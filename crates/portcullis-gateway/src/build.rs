@@ -38,7 +38,7 @@ pub enum StartError {
     #[error("issuer `{0}`: {1}")]
     Issuer(String, String),
     /// A header name is invalid.
-    #[error("strip_headers: `{0}` is not a header name")]
+    #[error("strip_headers, api_key_header: `{0}` is not a header name")]
     HeaderName(String),
     /// A trusted proxy is not an address or range.
     #[error("trusted_proxies: {0}")]
@@ -221,13 +221,24 @@ pub async fn start(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let revocations = Arc::new(RevocationSet::new(config.leeway_secs));
+    let api_key_header = config
+        .api_key_header
+        .as_deref()
+        .map(|name| {
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .ok()
+                .filter(|name| *name != axum::http::header::AUTHORIZATION)
+                .ok_or_else(|| StartError::HeaderName(name.to_owned()))
+        })
+        .transpose()?;
     let authenticator = Authenticator::new(
         issuers,
         introspectors,
         revocations.clone(),
         config.leeway_secs,
         config.token_cache_entries,
-    );
+    )
+    .with_api_key_header(api_key_header);
     let local_limiter = LocalRateLimiter::new(config.rate_limit_max_keys);
     let (rate_limiter, proof_replay): (Box<dyn RateLimiter>, Arc<dyn ProofReplay>) =
         match &config.redis {

@@ -20,6 +20,9 @@ pub struct GatewayConfig {
     pub forward_auth_listen: Option<SocketAddr>,
     /// Keep the `Authorization` header on forwarded requests, so backends can verify the token.
     pub forward_authorization: bool,
+    /// A header API keys (personal access tokens) may come in instead of
+    /// `Authorization: Bearer`, such as `x-api-key`; unset: only `Authorization`.
+    pub api_key_header: Option<String>,
     /// Client headers removed before anything else, beside every `X-Portcullis-*`. A name is
     /// also removed when spelled with `_` for `-` (which CGI-style backends read as the same).
     pub strip_headers: Vec<String>,
@@ -83,6 +86,7 @@ impl Default for GatewayConfig {
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 4001)),
             forward_auth_listen: None,
             forward_authorization: true,
+            api_key_header: None,
             strip_headers: vec!["x-user-id".into(), "x-forwarded-user".into()],
             headers_with_underscores: UnderscoreHeaders::Drop,
             trusted_proxies: Vec::new(),
@@ -314,6 +318,9 @@ pub struct RouteConfig {
     /// Accept only DPoP-bound tokens presented with their proof (RFC 9449).
     #[serde(default)]
     pub require_dpop: bool,
+    /// Accept only tokens of these issuers (among `[[gateway.issuers]]`); empty: any of them.
+    #[serde(default)]
+    pub issuers: Vec<String>,
     /// The token's `acr` must be one of these (RFC 9470 step-up); also what a refused client is
     /// told to ask for (`acr_values`).
     #[serde(default)]
@@ -370,6 +377,7 @@ impl RouteConfig {
             resource: None,
             resource_scopes: Vec::new(),
             require_dpop: false,
+            issuers: Vec::new(),
             require_acr: Vec::new(),
             require_amr: Vec::new(),
             max_auth_age_secs: None,

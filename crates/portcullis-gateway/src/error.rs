@@ -60,6 +60,7 @@ impl GatewayError {
             GatewayError::Denied(Denial::Scope(_)) => "insufficient_scope",
             GatewayError::Denied(Denial::Role) => "missing_role",
             GatewayError::Denied(Denial::Audience) => "wrong_audience",
+            GatewayError::Denied(Denial::Issuer) => "wrong_issuer",
             GatewayError::Denied(Denial::Authentication { .. }) => {
                 "insufficient_user_authentication"
             }
@@ -242,6 +243,12 @@ impl IntoResponse for GatewayError {
                 StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
                 "token audience is not accepted",
+                &[],
+            ),
+            GatewayError::Denied(Denial::Issuer) => bearer(
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                "token issuer is not accepted on this route",
                 &[],
             ),
             GatewayError::RateLimited { retry_after } => {

@@ -4,10 +4,15 @@
 
 use crate::config::UnderscoreHeaders;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use portcullis_core::TrustedProxies;
 pub use portcullis_sdk::{IDENTITY_HEADER_PREFIX, Identity};
 
+/// The claim (or introspection member) listing the networks a token may be used from.
+pub const NETWORKS_CLAIM: &str = "portcullis_networks";
+
 /// Every identity header the gateway may assert, lower case.
-pub const IDENTITY_HEADERS: [&str; 8] = [
+pub const IDENTITY_HEADERS: [&str; 9] = [
+    "x-portcullis-issuer",
     "x-portcullis-subject",
     "x-portcullis-username",
     "x-portcullis-client",
@@ -26,6 +31,10 @@ pub struct AssertedIdentity {
     pub identity: Identity,
     /// How the token is bound to its client (RFC 9449 §6.1), read once.
     pub binding: TokenBinding,
+    /// The networks the token may be used from (`portcullis_networks`, as Portcullis's
+    /// introspection answers for personal access tokens); `None`: any. A malformed list
+    /// allows no network.
+    pub networks: Option<TrustedProxies>,
     /// Whether `aud` holds the audience configured for the token's issuer (what a route
     /// without its own `audience` or `resource` requires), decided once per token.
     pub carries_issuer_audience: bool,
@@ -63,6 +72,8 @@ impl AssertedIdentity {
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)));
         let headers = [
+            // Which issuer vouches for the rest: two issuers' `sub` or client ids may coincide.
+            ("x-portcullis-issuer", identity.issuer.clone()),
             ("x-portcullis-subject", identity.subject.clone()),
             (
                 "x-portcullis-username",
@@ -86,9 +97,20 @@ impl AssertedIdentity {
             (true, Some(jkt)) => TokenBinding::Dpop(jkt.to_owned()),
             (true, None) => TokenBinding::Unsupported,
         };
+        let networks = identity.claims.get(NETWORKS_CLAIM).map(|networks| {
+            networks
+                .as_array()
+                .and_then(|list| {
+                    let entries: Option<Vec<&str>> =
+                        list.iter().map(serde_json::Value::as_str).collect();
+                    TrustedProxies::parse(&entries?).ok()
+                })
+                .unwrap_or_default()
+        });
         AssertedIdentity {
             identity,
             binding,
+            networks,
             carries_issuer_audience: false,
             headers,
         }

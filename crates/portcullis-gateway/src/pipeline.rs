@@ -2,7 +2,7 @@
 //! authenticate and authorize → rate limit → forward. Each stage lives in its own module; this one
 //! only strings them together and records the outcome.
 
-use crate::authenticate::Authenticator;
+use crate::authenticate::{AuthFailure, Authenticator};
 use crate::config::UnderscoreHeaders;
 use crate::dpop::{DpopGate, DpopRequest, RequestOrigin};
 use crate::error::GatewayError;
@@ -378,6 +378,13 @@ async fn authorize(
     requirements
         .check_grants(&identity.identity, now)
         .map_err(GatewayError::Denied)?;
+    if let Some(networks) = &identity.networks
+        && !networks.contains(gateway.client_ip(peer.ip, request.headers))
+    {
+        return Err(GatewayError::Auth(AuthFailure::Invalid(
+            "the token may not be used from this address".to_owned(),
+        )));
+    }
     Ok(identity)
 }
 
@@ -413,6 +420,7 @@ async fn run(
         peer,
         peer_trusted: gateway.trusted_proxies.contains(peer.ip),
         forward_authorization: gateway.forward_authorization,
+        api_key_header: gateway.authenticator.api_key_header(),
         request_id,
     };
     match forward(context, request.map(Body::new)).await {

@@ -32,6 +32,8 @@ pub struct Requirements {
     pub dpop: bool,
     /// How the user must have authenticated (RFC 9470 step-up).
     pub authentication: AuthenticationRequirement,
+    /// Only tokens of these issuers; empty: any configured issuer.
+    pub issuers: Vec<String>,
 }
 
 /// Why an authenticated identity was refused.
@@ -43,6 +45,8 @@ pub enum Denial {
     Role,
     /// The token is for another audience (RFC 6750 `invalid_token`).
     Audience,
+    /// The token's issuer is not one the route accepts (RFC 6750 `invalid_token`).
+    Issuer,
     /// The user did not authenticate strongly or recently enough (RFC 9470
     /// `insufficient_user_authentication`): what to ask the authorization server for.
     Authentication {
@@ -58,8 +62,11 @@ impl Requirements {
     /// else the issuer's audience (and the route's `audience`, when it names one).
     ///
     /// # Errors
-    /// [`Denial::Audience`].
+    /// [`Denial::Issuer`], [`Denial::Audience`].
     pub fn check_audience(&self, asserted: &AssertedIdentity) -> Result<(), Denial> {
+        if !self.issuers.is_empty() && !self.issuers.contains(&asserted.identity.issuer) {
+            return Err(Denial::Issuer);
+        }
         let audiences = &asserted.identity.audiences;
         let meant_for_route = match &self.resource {
             Some(resource) => audiences.contains(resource),

@@ -154,6 +154,8 @@ pub struct ForwardContext<'a> {
     pub peer_trusted: bool,
     /// Keep `Authorization` for the backend.
     pub forward_authorization: bool,
+    /// The header API keys may come in (removed with `Authorization`).
+    pub api_key_header: Option<&'a HeaderName>,
     /// The request id.
     pub request_id: &'a HeaderValue,
 }
@@ -309,6 +311,9 @@ pub async fn forward(
     }
     if !context.forward_authorization {
         parts.headers.remove(header::AUTHORIZATION);
+        if let Some(name) = context.api_key_header {
+            parts.headers.remove(name);
+        }
     }
     // Room for what is added below (identity, forwarding, request id, host), so the map grows
     // once, not header by header.

@@ -146,11 +146,12 @@ impl Route {
                     && config.audience.is_none()
                     && config.resource.is_none()
                     && !config.require_dpop
+                    && config.issuers.is_empty()
                     && authentication.is_empty());
                 if has_requirements {
                     return Err(fail(
                         "a public route cannot require scopes, roles, an audience or resource, \
-                         DPoP or how the user authenticated"
+                         DPoP, issuers or how the user authenticated"
                             .into(),
                     ));
                 }
@@ -165,6 +166,7 @@ impl Route {
                 resource: config.resource.clone(),
                 dpop: config.require_dpop,
                 authentication,
+                issuers: config.issuers.clone(),
             })),
             other => {
                 return Err(fail(format!(
@@ -324,6 +326,18 @@ impl RouteTable {
             default_ca_file: config.ca_file.clone(),
             built: HashMap::new(),
         };
+        if let Some((route, issuer)) = config.routes.iter().find_map(|route| {
+            route
+                .issuers
+                .iter()
+                .find(|issuer| !config.issuers.iter().any(|known| known.issuer == **issuer))
+                .map(|issuer| (route, issuer))
+        }) {
+            return Err(RouteError {
+                route: route.name.clone(),
+                problem: format!("issuer `{issuer}` is not among [[gateway.issuers]]"),
+            });
+        }
         let mut routes = config
             .routes
             .iter()

@@ -3,6 +3,7 @@
 //! the revocation feed that gateways follow.
 
 use crate::{AuditLog, KeyManager, Revoker, Store, StoreError, TokenError};
+use portcullis_core::personal_access_token::is_personal_access_token;
 use portcullis_core::{
     AuditEvent, Client, ClientKind, Clock, IssuedAccessToken, RevocationFeedPage, RevocationKind,
 };
@@ -42,6 +43,8 @@ pub struct TokenInspector<'a> {
     pub revoker: Revoker<'a>,
     /// The audit log.
     pub audit: &'a AuditLog,
+    /// The audiences of personal access tokens.
+    pub personal_access_token_audiences: &'a [String],
 }
 
 /// Whether the revocation list names the `jti`, `sid` or `sub` of a token's `claims` at `now`.
@@ -154,6 +157,21 @@ impl TokenInspector<'_> {
             ));
         }
         let now = self.clock.now();
+        if is_personal_access_token(token) {
+            let answer = crate::personal_access_tokens::introspect(
+                self.store,
+                self.issuer,
+                self.personal_access_token_audiences,
+                token,
+                now,
+            )
+            .await?;
+            // RFC 7662 §4: active only for the resource servers it is meant for.
+            return Ok(match answer {
+                Some(answer) if is_audience(client, &answer) => Introspection::Active(answer),
+                _ => Introspection::Inactive,
+            });
+        }
         if let Some(lookup) = self
             .store
             .find_refresh_token(&sha256(token.as_bytes()))

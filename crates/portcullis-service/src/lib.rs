@@ -25,6 +25,7 @@ pub mod link_token;
 pub mod mail;
 pub mod passkeys;
 pub mod password_reset;
+pub mod personal_access_tokens;
 pub mod ports;
 pub mod pushed_requests;
 pub mod registration;
@@ -50,9 +51,10 @@ pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
     DeviceGrantStore, FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration,
-    OutboxStore, PasskeyStore, PasswordResetStore, ProofReplay, PushedRequestStore,
-    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
-    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    OutboxStore, PasskeyStore, PasswordResetStore, PersonalAccessTokenStore, ProofReplay,
+    PushedRequestStore, RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore,
+    SessionSearch, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch,
+    UserStore,
 };
 pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests, Pusher};
 pub use registration::{Registration, RegistrationError, RegistrationForm};

@@ -25,6 +25,9 @@ use factors::{
 #[path = "conformance/device_grants.rs"]
 mod device_grants;
 use device_grants::device_grants_are_decided_once_and_ended_once;
+#[path = "conformance/personal_access_tokens.rs"]
+mod personal_access_tokens;
+use personal_access_tokens::personal_access_tokens_belong_to_their_owner_and_go_with_it;
 #[path = "conformance/pushed_requests.rs"]
 mod pushed_requests;
 use pushed_requests::pushed_requests_serve_their_client_until_answered_or_expired;
@@ -1338,6 +1341,7 @@ macro_rules! cases {
             an_app_is_added_once_and_each_step_is_used_once,
             recovery_codes_are_single_use_and_reset_with_the_app,
             passkeys_belong_to_one_user_and_record_their_use,
+            personal_access_tokens_belong_to_their_owner_and_go_with_it,
             pushed_requests_serve_their_client_until_answered_or_expired,
             device_grants_are_decided_once_and_ended_once,
         );

@@ -102,6 +102,8 @@ pub struct TestOptions {
     pub require_pushed_authorization_requests: bool,
     /// Dynamic client registration (RFC 7591); off by default.
     pub client_registration: portcullis_core::client_metadata::DynamicRegistrationPolicy,
+    /// Personal access tokens; off by default.
+    pub personal_access_tokens: portcullis_service::personal_access_tokens::TokenPolicy,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -168,6 +170,10 @@ impl Default for TestOptions {
             require_pushed_authorization_requests: false,
             client_registration:
                 portcullis_core::client_metadata::DynamicRegistrationPolicy::default(),
+            personal_access_tokens: portcullis_service::personal_access_tokens::TokenPolicy {
+                max_lifetime_days: 90,
+                ..Default::default()
+            },
         }
     }
 }
@@ -283,6 +289,7 @@ impl TestAuthServer {
             dpop_nonce: options.dpop_nonce,
             require_pushed_authorization_requests: options.require_pushed_authorization_requests,
             client_registration: options.client_registration.clone(),
+            personal_access_tokens: options.personal_access_tokens.clone(),
         };
         let state = AppState::build(
             store.clone(),

@@ -7,6 +7,7 @@ pub mod access;
 pub mod apply;
 pub mod audit;
 mod body;
+pub mod client_tokens;
 pub mod clients;
 pub mod error;
 pub mod invitations;
@@ -87,6 +88,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(clients::list, clients::create))
         .routes(routes!(clients::show, clients::update, clients::delete))
         .routes(routes!(clients::rotate_secret))
+        .routes(routes!(client_tokens::list, client_tokens::create))
+        .routes(routes!(client_tokens::revoke))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
         .routes(routes!(keys::list))

@@ -2,6 +2,7 @@
 
 mod account;
 mod account_factors;
+mod account_tokens;
 mod authorize;
 mod client_registration;
 mod device;
@@ -130,6 +131,8 @@ pub fn router(state: AppState) -> Router {
             post(account::revoke_application),
         )
         .route("/account/password", post(account::change_password))
+        .route(account_tokens::CREATE, post(account_tokens::create))
+        .route(account_tokens::REVOKE, post(account_tokens::revoke))
         .route(
             account_factors::SETUP,
             get(account_factors::setup_form).post(account_factors::setup_submit),

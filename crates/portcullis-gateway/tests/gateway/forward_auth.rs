@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 /// Every identity header the gateway may answer with; nginx sets each on the request to the
 /// upstream, so a client's own spelling of one never passes (an empty value removes it).
 const IDENTITY_HEADERS: &[&str] = &[
+    "issuer",
     "subject",
     "username",
     "client",

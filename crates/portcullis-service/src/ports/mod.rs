@@ -10,8 +10,8 @@ pub use replay::ProofReplay;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, DeviceGrantStore,
     FactorStore, GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasskeyStore,
-    PasswordResetStore, PushedRequestStore, RegistrationOutcome, RegistrationStore,
-    RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore, Store, UserSearch,
-    UserStore,
+    PasswordResetStore, PersonalAccessTokenStore, PushedRequestStore, RegistrationOutcome,
+    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore,
+    Store, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -6,6 +6,7 @@ use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::device_grant::{DeviceGrantRecord, DeviceGrantStatus};
 use portcullis_core::passkey::PasskeyRecord;
+use portcullis_core::personal_access_token::{PersonalAccessToken, TokenOwner};
 use portcullis_core::pushed_request::{OpenedPushedRequest, PushedRequestRecord};
 use portcullis_core::totp::TotpFactorRecord;
 use portcullis_core::{
@@ -588,6 +589,40 @@ pub trait PasskeyStore: Send + Sync {
     -> Result<bool, StoreError>;
 }
 
+/// Personal access tokens and service accounts' API keys.
+#[async_trait]
+pub trait PersonalAccessTokenStore: Send + Sync {
+    /// Stores a new token; its owner must exist ([`StoreError::Conflict`] otherwise).
+    async fn add_personal_access_token(
+        &self,
+        token: &PersonalAccessToken,
+    ) -> Result<(), StoreError>;
+    /// The owner's tokens, newest first.
+    async fn personal_access_tokens_of(
+        &self,
+        owner: &TokenOwner,
+    ) -> Result<Vec<PersonalAccessToken>, StoreError>;
+    /// The token with this hash.
+    async fn find_personal_access_token(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<PersonalAccessToken>, StoreError>;
+    /// Records that a resource server asked about the token at `now`.
+    async fn record_personal_access_token_use(
+        &self,
+        id: &str,
+        now: UnixSeconds,
+    ) -> Result<(), StoreError>;
+    /// Deletes one of the owner's tokens and returns it; `None` if the owner has no such token.
+    async fn delete_personal_access_token(
+        &self,
+        owner: &TokenOwner,
+        id: &str,
+    ) -> Result<Option<PersonalAccessToken>, StoreError>;
+    /// Deletes tokens that expired before `before`; returns how many.
+    async fn purge_personal_access_tokens(&self, before: UnixSeconds) -> Result<u64, StoreError>;
+}
+
 /// Pushed authorization requests (RFC 9126), each usable by its client until it expires or its
 /// authorization request is answered.
 #[async_trait]
@@ -682,6 +717,7 @@ pub trait Store:
     + LogoutNoticeStore
     + FactorStore
     + PasskeyStore
+    + PersonalAccessTokenStore
     + PushedRequestStore
     + DeviceGrantStore
 {

@@ -19,6 +19,7 @@ mod logout_notices;
 mod outbox;
 mod passkeys;
 mod password_reset;
+mod personal_access_tokens;
 mod pushed_requests;
 mod queue;
 mod registration;

@@ -43,6 +43,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
         Kind::Boolean,
     ),
     (&["client_registration", "mode"], Kind::Text),
+    (&["personal_access_tokens", "enabled"], Kind::Boolean),
     (&["client_registration", "max_clients"], Kind::Integer),
     (
         &["client_registration", "metadata_documents"],

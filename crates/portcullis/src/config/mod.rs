@@ -4,6 +4,7 @@
 
 pub mod client_registration;
 mod env;
+pub mod personal_access_tokens;
 mod secret;
 
 pub use env::apply_env_overrides;
@@ -58,6 +59,8 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// Dynamic client registration (RFC 7591).
     pub client_registration: client_registration::ClientRegistrationConfig,
+    /// Personal access tokens and service accounts' API keys.
+    pub personal_access_tokens: personal_access_tokens::PersonalAccessTokensConfig,
     /// Logging.
     pub log: LogConfig,
     /// The API gateway.
@@ -269,6 +272,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             registration: RegistrationConfig::default(),
             client_registration: client_registration::ClientRegistrationConfig::default(),
+            personal_access_tokens: personal_access_tokens::PersonalAccessTokensConfig::default(),
             log: LogConfig::default(),
             gateway: portcullis_gateway::GatewayConfig::default(),
         }

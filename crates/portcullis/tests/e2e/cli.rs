@@ -217,6 +217,47 @@ async fn client_lifecycle_and_secret_rotation() {
         200
     );
 
+    // API keys of the service account: printed once, listed without it, revoked by id.
+    let key_args = [
+        "client", "add-key", "svc", "--name", "nightly", "--days", "5",
+    ];
+    let too_wide = admin(
+        data,
+        &[&key_args[..], &["--scope", "admin"]].concat(),
+        "",
+        &[],
+    )
+    .await;
+    assert!(!too_wide.status.success());
+    assert!(
+        stderr(&too_wide).contains("`admin`"),
+        "{}",
+        stderr(&too_wide)
+    );
+    let key = admin(
+        data,
+        &[&key_args[..], &["--scope", "read"]].concat(),
+        "",
+        &[],
+    )
+    .await;
+    assert!(key.status.success(), "{}", stderr(&key));
+    let printed = stdout(&key);
+    let token = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("token: "))
+        .expect("token printed");
+    assert!(token.starts_with("pcl_pat_"), "{printed}");
+    let listed = stdout(&admin(data, &["client", "keys", "svc"], "", &[]).await);
+    assert!(
+        listed.contains("nightly") && !listed.contains(token),
+        "{listed}"
+    );
+    let key_id = listed.split_whitespace().next().expect("key id").to_owned();
+    let revoked = admin(data, &["client", "revoke-key", "svc", &key_id], "", &[]).await;
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&admin(data, &["client", "keys", "svc"], "", &[]).await).is_empty());
+
     let public = admin(
         data,
         &[

@@ -30,6 +30,7 @@ mod par;
 mod passkeys;
 mod password_change;
 mod password_reset;
+mod personal_access_tokens;
 mod private_key_jwt;
 mod registration;
 mod request_objects;

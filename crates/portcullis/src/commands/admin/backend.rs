@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::key_encryption;
 use anyhow::Context;
 use portcullis_auth::admin_api::apply::{ApplyBody, ApplyClient, ApplyResult, ApplyUser};
+use portcullis_auth::admin_api::client_tokens::{CreatedTokenView, NewTokenBody, TokenView};
 use portcullis_auth::admin_api::clients::{
     ClientCreatedView, ClientView, NewClientBody, SecretView,
 };
@@ -19,7 +20,8 @@ use portcullis_auth::admin_api::sessions::SessionView;
 use portcullis_auth::admin_api::users::{
     NewUserBody, PasswordBody, PasswordChanged, UserList, UserPatch, UserView,
 };
-use portcullis_core::{ClientKeys, Clock, Role, SystemClock};
+use portcullis_core::personal_access_token::{TokenOwner, TokenRequest};
+use portcullis_core::{ClientKeys, Clock, Role, ScopeSet, SystemClock};
 use portcullis_jose::Algorithm;
 use portcullis_service::admin::{DesiredState, InitialPassword};
 use portcullis_service::{AuditQuery, AuditStore, KeyManager, SigningKeyStore};
@@ -261,6 +263,93 @@ impl Backend<'_> {
                 let path = format!("/admin/v1/clients/{}/secret", segment(id));
                 let rotated: SecretView = remote.call(Method::POST, &path, &()).await?;
                 Ok(rotated.client_secret)
+            }
+        }
+    }
+
+    pub(crate) async fn create_client_key(
+        &self,
+        id: &str,
+        body: NewTokenBody,
+    ) -> anyhow::Result<CreatedTokenView> {
+        match self {
+            Backend::Direct {
+                context, config, ..
+            } => {
+                let policy = config.personal_access_tokens.policy()?;
+                let scope = ScopeSet::parse(&body.scope)
+                    .map_err(|_| anyhow::anyhow!("--scope: not a list of scope tokens"))?;
+                let request = TokenRequest {
+                    name: body.name,
+                    scope,
+                    lifetime_days: body.expires_in_days,
+                    networks: body.networks,
+                };
+                let (record, token) = context
+                    .personal_access_tokens(&policy)
+                    .create(
+                        TokenOwner::Client(id.to_owned()),
+                        request,
+                        &context.actor().to_string(),
+                    )
+                    .await?;
+                Ok(CreatedTokenView {
+                    token,
+                    key: record.into(),
+                })
+            }
+            Backend::Remote(remote) => {
+                let path = format!("/admin/v1/clients/{}/tokens", segment(id));
+                remote.call(Method::POST, &path, &body).await
+            }
+        }
+    }
+
+    pub(crate) async fn client_keys(&self, id: &str) -> anyhow::Result<Vec<TokenView>> {
+        match self {
+            Backend::Direct {
+                context, config, ..
+            } => {
+                let policy = config.personal_access_tokens.policy()?;
+                let keys = context
+                    .personal_access_tokens(&policy)
+                    .list(&TokenOwner::Client(id.to_owned()))
+                    .await?;
+                Ok(keys.into_iter().map(TokenView::from).collect())
+            }
+            Backend::Remote(remote) => {
+                remote
+                    .get(&format!("/admin/v1/clients/{}/tokens", segment(id)))
+                    .await
+            }
+        }
+    }
+
+    pub(crate) async fn revoke_client_key(&self, id: &str, key_id: &str) -> anyhow::Result<()> {
+        match self {
+            Backend::Direct {
+                context, config, ..
+            } => {
+                let policy = config.personal_access_tokens.policy()?;
+                let revoked = context
+                    .personal_access_tokens(&policy)
+                    .revoke(
+                        &TokenOwner::Client(id.to_owned()),
+                        key_id,
+                        &context.actor().to_string(),
+                    )
+                    .await?;
+                anyhow::ensure!(revoked, "client {id} has no key {key_id}");
+                Ok(())
+            }
+            Backend::Remote(remote) => {
+                remote
+                    .delete(&format!(
+                        "/admin/v1/clients/{}/tokens/{}",
+                        segment(id),
+                        segment(key_id)
+                    ))
+                    .await
             }
         }
     }

@@ -4,6 +4,7 @@ use super::backend::Backend;
 use crate::commands::format_time;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use portcullis_auth::admin_api::client_tokens::NewTokenBody;
 use portcullis_auth::admin_api::clients::{ClientView, NewClientBody};
 use portcullis_types::GrantType;
 
@@ -29,6 +30,39 @@ pub enum ClientCommand {
         /// Client id.
         id: String,
     },
+    /// Make an API key (a `pcl_pat_` token) for a service account, printed once as `token: ...`.
+    AddKey(NewKeyArgs),
+    /// List a service account's API keys.
+    Keys {
+        /// Client id.
+        id: String,
+    },
+    /// Revoke one of a service account's API keys.
+    RevokeKey {
+        /// Client id.
+        id: String,
+        /// The key's id (`pat_...`), as `keys` lists it.
+        key_id: String,
+    },
+}
+
+/// What `admin client add-key` makes.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// Client id (a confidential client).
+    id: String,
+    /// What the key is for.
+    #[arg(long)]
+    name: String,
+    /// Its scopes: a subset of the client's.
+    #[arg(long = "scope", value_name = "SCOPE", required = true, num_args = 1.., value_delimiter = ',')]
+    scopes: Vec<String>,
+    /// Days it lives.
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Networks it may be used from (addresses, CIDR ranges); none: any.
+    #[arg(long = "network", value_name = "CIDR", num_args = 1.., value_delimiter = ',')]
+    networks: Vec<String>,
 }
 
 /// What `admin client add` registers.
@@ -180,6 +214,43 @@ impl ClientCommand {
                 let secret = backend.rotate_client_secret(&id).await?;
                 println!("rotated the secret of {id}; the old secret no longer works");
                 println!("client_secret: {secret}");
+            }
+            ClientCommand::AddKey(args) => {
+                let body = NewTokenBody {
+                    name: args.name,
+                    scope: args.scopes.join(" "),
+                    expires_in_days: args.days,
+                    networks: args.networks,
+                };
+                let created = backend.create_client_key(&args.id, body).await?;
+                println!(
+                    "made key {} of {} ({}), expires {}",
+                    created.key.id,
+                    args.id,
+                    created.key.scope,
+                    format_time(created.key.expires_at)
+                );
+                println!("token: {}", created.token);
+            }
+            ClientCommand::Keys { id } => {
+                for key in backend.client_keys(&id).await? {
+                    println!(
+                        "{}  {}  {}  expires {}  {}",
+                        key.id,
+                        key.name,
+                        key.scope,
+                        format_time(key.expires_at),
+                        key.last_used_at
+                            .map_or("never used".to_owned(), |at| format!(
+                                "last used {}",
+                                format_time(at)
+                            ))
+                    );
+                }
+            }
+            ClientCommand::RevokeKey { id, key_id } => {
+                backend.revoke_client_key(&id, &key_id).await?;
+                println!("revoked key {key_id} of {id}");
             }
         }
         Ok(())

@@ -5,6 +5,7 @@ use crate::cluster::CommandRevocations;
 use crate::config::Config;
 use anyhow::Context;
 use portcullis_core::{PasswordHasher, SystemClock};
+use portcullis_service::personal_access_tokens::{PersonalAccessTokens, TokenPolicy};
 use portcullis_service::{Actor, Administration, AuditLog};
 use portcullis_store::SqlStore;
 use std::sync::Arc;
@@ -49,6 +50,25 @@ impl AdminContext {
             max_access_token_lifetime_secs: self.max_access_token_lifetime_secs,
             actor: &self.actor,
         }
+    }
+
+    /// Personal access tokens and API keys under `policy`, as this actor.
+    pub(crate) fn personal_access_tokens<'a>(
+        &'a self,
+        policy: &'a TokenPolicy,
+    ) -> PersonalAccessTokens<'a> {
+        PersonalAccessTokens {
+            store: self.revocations.store(),
+            clock: &SystemClock,
+            audit: &self.audit,
+            revoker: self.revocations.revoker(),
+            policy,
+        }
+    }
+
+    /// Who acts, as the audit log names them.
+    pub(crate) fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     pub(crate) async fn finish(self) {

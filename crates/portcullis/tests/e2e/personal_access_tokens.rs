@@ -1,0 +1,306 @@
+//! Personal access tokens end to end: a user makes one on `/account`, and two gateways accept it
+//! through cached introspection within its scopes and networks, as a bearer token or an API-key
+//! header, until it is revoked (then within a second, on both); an administrator makes an API key
+//! for a service account through the admin API.
+
+use super::admin_api::{call, token_of};
+use super::browser::{Browser, PASSWORD};
+use portcullis_core::{ClientKind, ClientRegistration, ScopeSet};
+use portcullis_gateway::RunningGateway;
+use portcullis_gateway::config::{
+    IntrospectionConfig, IssuerConfig, RevocationFeedConfig, RouteConfig,
+};
+use portcullis_service::personal_access_tokens::TokenPolicy;
+use portcullis_testkit::browser::hidden_fields;
+use portcullis_testkit::{TestAuthServer, TestOptions};
+use portcullis_types::GrantType;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// An upstream answering with the identity headers it received.
+async fn identity_echo() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        let identity: serde_json::Map<String, Value> = headers
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("x-portcullis-"))
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    Value::String(value.to_str().unwrap_or_default().to_owned()),
+                )
+            })
+            .collect();
+        axum::Json(Value::Object(identity))
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{address}")
+}
+
+/// A gateway taking the server's personal access tokens by introspection, following its feed.
+async fn gateway(server: &TestAuthServer, secret: &str, upstream: &str) -> RunningGateway {
+    let config = portcullis_gateway::GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        api_key_header: Some("x-api-key".into()),
+        issuers: vec![IssuerConfig {
+            introspection: Some(IntrospectionConfig {
+                url: server.url("/introspect"),
+                client_id: "gateway".into(),
+                client_secret: secret.to_owned(),
+                token_prefix: Some("pcl_pat_".into()),
+                cache_secs: 60,
+                negative_cache_secs: 5,
+            }),
+            revocation_feed: Some(RevocationFeedConfig {
+                client_id: "gateway".into(),
+                client_secret: secret.to_owned(),
+                poll_interval_ms: 200,
+            }),
+            ..IssuerConfig::new(&server.base_url, "api")
+        }],
+        routes: vec![
+            RouteConfig {
+                scopes_all: vec!["products:read".into()],
+                ..RouteConfig::new("read", "/read", upstream)
+            },
+            RouteConfig {
+                scopes_all: vec!["products:write".into()],
+                ..RouteConfig::new("write", "/write", upstream)
+            },
+        ],
+        ..portcullis_gateway::GatewayConfig::default()
+    };
+    portcullis_gateway::start(&config, std::future::pending())
+        .await
+        .expect("gateway starts")
+}
+
+async fn through(gateway: &RunningGateway, path: &str, header: (&str, String)) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("http://{}{path}", gateway.address))
+        .header(header.0, header.1)
+        .send()
+        .await
+        .expect("gateway");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn bearer(token: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {token}"))
+}
+
+/// Makes a token on the account page; returns the page.
+async fn make_token(
+    browser: &Browser,
+    server: &TestAuthServer,
+    name: &str,
+    scopes: &[&str],
+    networks: &str,
+) -> (u16, String) {
+    let (_, page) = browser.page(&server.url("/account")).await;
+    let start = page.find("action=\"/account/tokens\"").expect("token form");
+    let mut fields: Vec<(String, String)> = hidden_fields(&page[start..])
+        .into_iter()
+        .filter(|(name, _)| name == "csrf_token")
+        .take(1)
+        .collect();
+    fields.push(("name".into(), name.into()));
+    fields.extend(scopes.iter().map(|scope| ("scope".into(), (*scope).into())));
+    fields.push(("days".into(), "7".into()));
+    fields.push(("networks".into(), networks.into()));
+    let response = browser.post(&server.url("/account/tokens"), &fields).await;
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("html"))
+}
+
+fn shown_token(page: &str) -> String {
+    let start = page.find("pcl_pat_").expect("the token is shown");
+    page[start..start + "pcl_pat_".len() + 43].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
+    let server = TestAuthServer::start_with(TestOptions {
+        personal_access_tokens: TokenPolicy {
+            enabled: true,
+            user_scopes: ScopeSet::parse("products:read products:write").expect("scope"),
+            max_lifetime_days: 30,
+            audiences: vec!["api".into()],
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let alice = server.add_user("alice", &["user"], PASSWORD).await;
+    let (_, secret) = server
+        .add_client(ClientRegistration {
+            scopes: vec![
+                "portcullis:introspect".into(),
+                "portcullis:revocations".into(),
+            ],
+            audiences: vec!["api".into()],
+            ..ClientRegistration::new(
+                "gateway",
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+            )
+        })
+        .await;
+    let secret = secret.expect("secret");
+    let upstream = identity_echo().await;
+    let gateways = [
+        gateway(&server, &secret, &upstream).await,
+        gateway(&server, &secret, &upstream).await,
+    ];
+
+    // Made on the account page, shown once.
+    let browser = Browser::new();
+    let (status, _) = browser
+        .open_signed_in(
+            &server.base_url,
+            &server.url("/account"),
+            ("alice", PASSWORD),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, page) = make_token(&browser, &server, "ci job", &["products:read"], "").await;
+    assert_eq!(status, 200, "{page}");
+    let token = shown_token(&page);
+    let (_, again) = browser.page(&server.url("/account")).await;
+    assert!(
+        again.contains("ci job") && !again.contains(&token),
+        "listed, never shown again"
+    );
+
+    // Within its scopes, on both gateways, as a bearer token or in the API-key header.
+    for gateway in &gateways {
+        let (status, identity) = through(gateway, "/read/products", bearer(&token)).await;
+        assert_eq!(status, 200);
+        assert_eq!(identity["x-portcullis-subject"], alice.id.as_str());
+        assert_eq!(identity["x-portcullis-username"], "alice");
+        assert_eq!(identity["x-portcullis-scopes"], "products:read");
+        assert_eq!(identity["x-portcullis-issuer"], server.base_url.as_str());
+        let (status, _) = through(gateway, "/read/products", ("x-api-key", token.clone())).await;
+        assert_eq!(status, 200);
+        let (status, _) = through(gateway, "/write/products", bearer(&token)).await;
+        assert_eq!(status, 403, "beyond its scopes");
+    }
+    let (_, listed) = browser.page(&server.url("/account")).await;
+    assert!(listed.contains("last used"), "{listed}");
+
+    // Scopes beyond what the owner may give, and networks the request is not from.
+    let (status, refused) =
+        make_token(&browser, &server, "too much", &["portcullis:admin"], "").await;
+    assert_eq!(status, 400, "{refused}");
+    let (_, fenced) = make_token(
+        &browser,
+        &server,
+        "office only",
+        &["products:read"],
+        "203.0.113.0/24",
+    )
+    .await;
+    let fenced = shown_token(&fenced);
+    let (status, _) = through(&gateways[0], "/read/products", bearer(&fenced)).await;
+    assert_eq!(status, 401, "127.0.0.1 is not in 203.0.113.0/24");
+
+    // Revoked on the account page: refused by both gateways within a second, though cached.
+    let (_, page) = browser.page(&server.url("/account")).await;
+    let item = page
+        .split("<li>")
+        .map(|item| item.split("</li>").next().unwrap_or_default())
+        .find(|item| item.contains("ci job"))
+        .expect("listed");
+    let revoked = browser
+        .post(&server.url("/account/tokens/revoke"), &hidden_fields(item))
+        .await;
+    assert_eq!(revoked.status(), 303);
+    let started = Instant::now();
+    for gateway in &gateways {
+        loop {
+            let (status, _) = through(gateway, "/read/products", bearer(&token)).await;
+            if status == 401 {
+                break;
+            }
+            assert_eq!(status, 200);
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "still accepted a second after its revocation"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // A service account's API key, made by an administrator, shown once, revocable.
+    server
+        .add_client(ClientRegistration {
+            scopes: vec!["products:read".into()],
+            audiences: vec!["api".into()],
+            ..ClientRegistration::new(
+                "nightly-export",
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+            )
+        })
+        .await;
+    let admin = token_of(&server, "ops", "portcullis:admin").await;
+    let path = "/admin/v1/clients/nightly-export/tokens";
+    let (status, wider) = call(
+        &server,
+        reqwest::Method::POST,
+        path,
+        Some(&admin),
+        Some(json!({"name": "export", "scope": "products:write", "expires_in_days": 7})),
+    )
+    .await;
+    assert_eq!(
+        (status, wider["field"].as_str()),
+        (400, Some("scope")),
+        "{wider}"
+    );
+    let (status, created) = call(
+        &server,
+        reqwest::Method::POST,
+        path,
+        Some(&admin),
+        Some(json!({"name": "export", "scope": "products:read", "expires_in_days": 7})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["token"].as_str().expect("token").to_owned();
+    let (status, identity) = through(&gateways[1], "/read/x", ("x-api-key", key.clone())).await;
+    assert_eq!(status, 200);
+    assert_eq!(identity["x-portcullis-subject"], "nightly-export");
+    let (status, listed) = call(&server, reqwest::Method::GET, path, Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["name"], "export");
+    assert!(listed[0].get("token").is_none(), "never listed");
+    let id = created["id"].as_str().expect("id");
+    let (status, _) = call(
+        &server,
+        reqwest::Method::DELETE,
+        &format!("{path}/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let started = Instant::now();
+    loop {
+        let (status, _) = through(&gateways[1], "/read/x", ("x-api-key", key.clone())).await;
+        if status == 401 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let kinds: Vec<String> =
+        super::support::audit_details(&server, "personal_access_token_changed").await;
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+}
