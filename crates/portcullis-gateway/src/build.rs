@@ -131,24 +131,45 @@ pub async fn start(
         .map_err(StartError::TrustedProxies)?;
     let metrics = Arc::new(Metrics::default());
     // Issuer discovery, JWKS and revocation feeds trust what https upstreams trust.
-    let mut http = reqwest::Client::builder().timeout(Duration::from_secs(5));
-    if config.ca_file.is_some() {
-        let tls = portcullis_tls::client_config(&portcullis_tls::ClientTls {
-            ca_file: config.ca_file.clone(),
-            identity: None,
-        })
-        .map_err(|error| StartError::Tls(error.to_string()))?;
-        http = http.tls_backend_preconfigured(Arc::unwrap_or_clone(tls));
-    }
-    let http = http
-        .build()
-        .map_err(|error| StartError::Client(error.to_string()))?;
+    let tls = match &config.ca_file {
+        Some(_) => Some(
+            portcullis_tls::client_config(&portcullis_tls::ClientTls {
+                ca_file: config.ca_file.clone(),
+                identity: None,
+            })
+            .map_err(|error| StartError::Tls(error.to_string()))?,
+        ),
+        None => None,
+    };
+    let client = |redirects: reqwest::redirect::Policy| {
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(redirects);
+        if let Some(tls) = &tls {
+            builder = builder.tls_backend_preconfigured(Arc::unwrap_or_clone(tls.clone()));
+        }
+        builder
+            .build()
+            .map_err(|error| StartError::Client(error.to_string()))
+    };
+    let http = client(reqwest::redirect::Policy::default())?;
+    // A redirect would send the token (and the gateway's secret) elsewhere.
+    let introspection_http = client(reqwest::redirect::Policy::none())?;
     let observer_metrics = metrics.clone();
     let fetch_observer: portcullis_jose::remote_key_set::FetchObserver =
         Arc::new(move |issuer: &str, success: bool| observer_metrics.jwks_fetch(issuer, success));
     let mut issuers = Vec::new();
     let mut introspectors = Vec::new();
-    for issuer in &config.issuers {
+    for (index, issuer) in config.issuers.iter().enumerate() {
+        if config.issuers[..index]
+            .iter()
+            .any(|earlier| earlier.issuer == issuer.issuer)
+        {
+            return Err(StartError::Issuer(
+                issuer.issuer.clone(),
+                "configured twice".into(),
+            ));
+        }
         let fail = |problem: &str| StartError::Issuer(issuer.issuer.clone(), problem.to_owned());
         // RFC 9068 §4: the resource server MUST validate that the token's audience names it.
         if issuer.audience.as_deref().is_none_or(str::is_empty) {
@@ -163,7 +184,7 @@ pub async fn start(
                 Introspector::new(
                     issuer.issuer.clone(),
                     introspection.clone(),
-                    http.clone(),
+                    introspection_http.clone(),
                     metrics.clone(),
                 ),
                 audience.clone(),
@@ -388,9 +409,19 @@ pub async fn start(
 /// empty, cache times within bounds (a revoked token is noticed within `cache_secs`).
 fn check_introspection(introspection: &IntrospectionConfig) -> Result<(), &'static str> {
     let url = reqwest::Url::parse(&introspection.url)
-        .map_err(|_| "introspection.url must be an http(s) URL")?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err("introspection.url must be an http(s) URL");
+        .map_err(|_| "introspection.url must be an https URL")?;
+    // Tokens and the gateway's secret travel to it: in clear text only on this machine.
+    let loopback = url.host_str().is_some_and(|host| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|address| address.is_loopback())
+    });
+    let secure = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !secure || url.host().is_none() {
+        return Err("introspection.url must be an https URL (http only to a loopback address)");
     }
     if introspection.token_prefix.as_deref() == Some("") {
         return Err("introspection.token_prefix cannot be empty (leave it out instead)");

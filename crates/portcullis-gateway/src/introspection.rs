@@ -1,9 +1,10 @@
 //! Opaque tokens of issuers that do not mint JWTs: the gateway asks the issuer's RFC 7662
 //! introspection endpoint, as a confidential client, and remembers the answer briefly: an
 //! active one for at most `cache_secs` (never past the token's `exp`), an inactive one for
-//! `negative_cache_secs`. A failed call is never remembered and answers 503. At most
-//! [`MAX_CONCURRENT_CALLS`] calls per issuer are in flight, so a flood of made-up tokens cannot
-//! turn the gateway against the issuer.
+//! `negative_cache_secs`. A failed call is never remembered and answers 503. Requests with the
+//! same token share one call; at most [`MAX_CONCURRENT_CALLS`] calls per issuer are in flight and
+//! a request waits [`TURN_WAIT`] at most for one (then 503), so a flood of made-up tokens cannot
+//! turn the gateway against the issuer or queue real ones for long.
 
 use crate::authenticate::AuthFailure;
 use crate::config::IntrospectionConfig;
@@ -11,16 +12,39 @@ use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::token_cache::TokenCache;
 use serde_json::{Map, Value};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
-/// Calls in flight per issuer at most; more wait their turn within [`CALL_TIMEOUT`].
+/// Calls in flight per issuer at most.
 const MAX_CONCURRENT_CALLS: usize = 32;
-/// Time for one call, waiting for a turn included.
+/// The longest a request waits for a call to be free.
+const TURN_WAIT: Duration = Duration::from_millis(500);
+/// Time for one call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest answer read.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
+const MAX_ANSWER_BYTES: usize = 16 * 1024;
+/// The members of an answer the gateway keeps (what identities and policies read): a cached
+/// answer holds nothing else.
+const KEPT_MEMBERS: [&str; 16] = [
+    "iss",
+    "sub",
+    "client_id",
+    "scope",
+    "roles",
+    "aud",
+    "jti",
+    "sid",
+    "exp",
+    "acr",
+    "amr",
+    "auth_time",
+    "cnf",
+    "preferred_username",
+    "username",
+    crate::identity::NETWORKS_CLAIM,
+];
 /// Inactive tokens remembered at most per issuer.
 const INACTIVE_ENTRIES: usize = 10_000;
 
@@ -31,6 +55,8 @@ pub struct Introspector {
     config: IntrospectionConfig,
     inactive: TokenCache<()>,
     turns: Semaphore,
+    /// Calls in flight by token digest, shared by the requests that carry that token.
+    in_flight: Mutex<HashMap<[u8; 32], Arc<OnceCell<Result<Map<String, Value>, String>>>>>,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
 }
@@ -57,6 +83,7 @@ impl Introspector {
             config,
             inactive: TokenCache::new(INACTIVE_ENTRIES),
             turns: Semaphore::new(MAX_CONCURRENT_CALLS),
+            in_flight: Mutex::new(HashMap::new()),
             http,
             metrics,
         }
@@ -90,15 +117,10 @@ impl Introspector {
         if self.inactive.get(&digest, now).is_some() {
             return Err(inactive());
         }
-        let answer = match tokio::time::timeout(CALL_TIMEOUT, self.call(token)).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(error)) => {
-                tracing::warn!(issuer = %self.issuer, %error, "introspection failed");
-                self.metrics.introspection(&self.issuer, "failure");
-                return Err(AuthFailure::IntrospectionUnavailable);
-            }
-            Err(_) => {
-                tracing::warn!(issuer = %self.issuer, "introspection timed out");
+        let answer = match self.shared_call(token, digest).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::debug!(issuer = %self.issuer, %error, "introspection failed");
                 self.metrics.introspection(&self.issuer, "failure");
                 return Err(AuthFailure::IntrospectionUnavailable);
             }
@@ -117,17 +139,44 @@ impl Introspector {
         }
     }
 
+    /// The answer about `token`, from the call in flight for it if there is one.
+    async fn shared_call(
+        &self,
+        token: &str,
+        digest: [u8; 32],
+    ) -> Result<Map<String, Value>, String> {
+        let cell = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(digest)
+            .or_default()
+            .clone();
+        let answer = cell.get_or_init(|| self.call(token)).await.clone();
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&digest);
+        answer
+    }
+
     /// One call: RFC 7662 §2.1, the token as a form parameter, the gateway authenticated.
     async fn call(&self, token: &str) -> Result<Map<String, Value>, String> {
-        let _turn = self
-            .turns
-            .acquire()
+        let _turn = tokio::time::timeout(TURN_WAIT, self.turns.acquire())
             .await
+            .map_err(|_| "every call to the issuer is busy".to_owned())?
             .map_err(|error| error.to_string())?;
+        tokio::time::timeout(CALL_TIMEOUT, self.send(token))
+            .await
+            .map_err(|_| "timed out".to_owned())?
+    }
+
+    async fn send(&self, token: &str) -> Result<Map<String, Value>, String> {
+        let (id, secret) = basic_credentials(&self.config.client_id, &self.config.client_secret);
         let response = self
             .http
             .post(&self.config.url)
-            .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
+            .basic_auth(id, Some(secret))
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
@@ -138,7 +187,18 @@ impl Introspector {
             return Err(format!("answered {status}"));
         }
         let body = portcullis_sdk::client::read_limited(response, MAX_ANSWER_BYTES).await?;
-        serde_json::from_slice(&body).map_err(|_| "the answer is not a JSON object".to_owned())
+        let answer: Map<String, Value> = serde_json::from_slice(&body)
+            .map_err(|_| "the answer is not a JSON object".to_owned())?;
+        // `active` and the type members are read before the rest is dropped.
+        let kept: Map<String, Value> = answer
+            .iter()
+            .filter(|(name, _)| {
+                KEPT_MEMBERS.contains(&name.as_str())
+                    || ["active", "token_type", "token_use", "typ", "nbf"].contains(&name.as_str())
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        Ok(kept)
     }
 
     /// The identity an answer describes, or why the token cannot be used.
@@ -159,31 +219,22 @@ impl Introspector {
             Some(Value::String(iss)) if *iss == self.issuer => {}
             Some(_) => return Err("token is from another issuer"),
         }
-        // An issuer that also answers for refresh tokens (as Portcullis does) says so.
-        if answer
-            .get("token_type")
-            .and_then(Value::as_str)
-            .is_some_and(|kind| kind.eq_ignore_ascii_case("refresh_token"))
-        {
-            return Err("a refresh token is not an access token");
+        if !is_access_token(&answer) {
+            return Err("the token is not an access token");
         }
-        let expires_at = match answer.get("exp") {
-            None => None,
-            Some(exp) => Some(exp.as_i64().ok_or("token expiry is malformed")?),
+        let time = |name: &str| match answer.get(name) {
+            None => Ok(None),
+            Some(value) => value.as_i64().map(Some).ok_or("token times are malformed"),
         };
-        if expires_at.is_some_and(|exp| exp + leeway_secs <= now) {
+        let expires_at = time("exp")?;
+        if expires_at.is_some_and(|exp| exp.saturating_add(leeway_secs) <= now) {
             return Err("token is expired");
         }
-        if answer
-            .get("nbf")
-            .and_then(Value::as_i64)
-            .is_some_and(|nbf| nbf - leeway_secs > now)
-        {
+        if time("nbf")?.is_some_and(|nbf| nbf.saturating_sub(leeway_secs) > now) {
             return Err("token is not valid yet");
         }
-        let until = expires_at.map_or(now + self.config.cache_secs, |exp| {
-            exp.min(now + self.config.cache_secs)
-        });
+        let cached_until = now.saturating_add(self.config.cache_secs);
+        let until = expires_at.map_or(cached_until, |exp| exp.min(cached_until));
         // The identity's own expiry is the token's; without one, the answer's lifetime.
         answer.entry("exp").or_insert_with(|| Value::from(until));
         // RFC 9068 §2.2's convention: a client's own token is about the client.
@@ -197,9 +248,37 @@ impl Introspector {
         {
             answer.insert("preferred_username".into(), username);
         }
+        answer.retain(|name, _| KEPT_MEMBERS.contains(&name.as_str()));
         let identity = Identity::from_claims(&answer).ok_or("token claims cannot be forwarded")?;
         Ok(Introspected { identity, until })
     }
+}
+
+/// Whether an answer describes an access token. RFC 7662 §2.2's `token_type` is the RFC 6749
+/// §7.1 type (`Bearer`, `DPoP`, `N_A`); issuers that answer for refresh tokens too say so there
+/// (Portcullis: `refresh_token`), in `token_use` (Ory Hydra) or in `typ` (Keycloak: `Refresh`,
+/// `Offline`).
+fn is_access_token(answer: &Map<String, Value>) -> bool {
+    let text = |name: &str| answer.get(name).map(|value| value.as_str().unwrap_or("?"));
+    let token_type_fits = text("token_type").is_none_or(|kind| {
+        ["bearer", "dpop", "n_a"]
+            .iter()
+            .any(|fit| kind.eq_ignore_ascii_case(fit))
+    });
+    let use_fits = text("token_use").is_none_or(|kind| kind == "access_token");
+    let typ_fits = text("typ").is_none_or(|typ| {
+        !["refresh", "offline"]
+            .iter()
+            .any(|refused| typ.eq_ignore_ascii_case(refused))
+    });
+    token_type_fits && use_fits && typ_fits
+}
+
+/// HTTP Basic credentials of a client: RFC 6749 §2.3.1 form-encodes the id and the secret
+/// first, as the authorization server decodes them.
+pub(crate) fn basic_credentials(id: &str, secret: &str) -> (String, String) {
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    (encode(id), encode(secret))
 }
 
 #[cfg(test)]
@@ -247,6 +326,16 @@ mod tests {
         assert_eq!(user_token.until, 1_010, "never past exp");
         let no_exp = read(json!({"active": true, "sub": "u1"}), 1_000).expect("active");
         assert_eq!((no_exp.until, no_exp.identity.expires_at), (1_030, 1_030));
+        let far = read(
+            json!({"active": true, "sub": "u1", "token_type": "DPoP", "exp": i64::MAX, "extra": "x".repeat(100)}),
+            1_000,
+        )
+        .expect("active");
+        assert_eq!(far.until, 1_030, "no overflow");
+        assert!(
+            far.identity.claims.get("extra").is_none(),
+            "only the members used are kept"
+        );
     }
 
     #[test]
@@ -257,6 +346,10 @@ mod tests {
             json!({"sub": "u1"}),
             json!({"active": true, "sub": "u1", "iss": "https://other.example"}),
             json!({"active": true, "sub": "u1", "token_type": "refresh_token"}),
+            json!({"active": true, "sub": "u1", "token_use": "refresh_token"}),
+            json!({"active": true, "sub": "u1", "typ": "Refresh"}),
+            json!({"active": true, "sub": "u1", "exp": i64::MAX, "nbf": i64::MIN + 1, "token_type": "mac"}),
+            json!({"active": true, "sub": "u1", "nbf": "soon"}),
             json!({"active": true, "sub": "u1", "exp": 989}),
             json!({"active": true, "sub": "u1", "exp": "later"}),
             json!({"active": true, "sub": "u1", "nbf": 1_011}),
@@ -265,6 +358,14 @@ mod tests {
         ] {
             assert!(read(answer.clone(), 1_000).is_err(), "{answer}");
         }
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded() {
+        assert_eq!(
+            basic_credentials("a b", "p+w:%"),
+            ("a+b".to_owned(), "p%2Bw%3A%25".to_owned())
+        );
     }
 
     #[test]

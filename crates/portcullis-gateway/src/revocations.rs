@@ -123,6 +123,8 @@ pub async fn follow_feed(
     mut stopped: watch::Receiver<bool>,
 ) {
     let url = format!("{}/revocations", issuer.trim_end_matches('/'));
+    let (id, secret) =
+        crate::introspection::basic_credentials(&feed.client_id, &feed.client_secret);
     let mut cursor = 0i64;
     let mut last_success = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(feed.poll_interval_ms.max(50)));
@@ -135,7 +137,7 @@ pub async fn follow_feed(
         }
         let response = http
             .get(format!("{url}?after={cursor}"))
-            .basic_auth(&feed.client_id, Some(&feed.client_secret))
+            .basic_auth(id.clone(), Some(secret.clone()))
             .send()
             .await;
         let page = match response {

@@ -20,31 +20,47 @@ pub struct TestOidcProvider {
     pub issuer: String,
     settings: String,
     child: Option<Child>,
+    /// The provider's standard error, for a test that fails to start it.
+    log: tempfile::NamedTempFile,
 }
 
-/// Where `oidc-provider` and the script are installed, once per test process; `None` if they
-/// could not be.
+/// Where `oidc-provider` and the script are installed, once per test process, from the
+/// committed lockfile (`npm ci --ignore-scripts`: exact versions, no install scripts); a stamp
+/// holding the lockfile marks a finished install, so an interrupted or outdated one is redone.
+/// `None` if it could not be installed.
 fn installation() -> Option<&'static Path> {
     static INSTALLED: OnceLock<Option<PathBuf>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {
             let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("oidc-provider");
-            let target =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tools/oidc-provider");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(
+                    || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+                    PathBuf::from,
+                )
+                .join("test-tools/oidc-provider");
             std::fs::create_dir_all(&target).ok()?;
-            for file in ["package.json", "provider.mjs"] {
+            for file in ["package.json", "package-lock.json", "provider.mjs"] {
                 std::fs::copy(source.join(file), target.join(file)).ok()?;
             }
-            if target.join("node_modules/oidc-provider").is_dir() {
+            let lock = std::fs::read(source.join("package-lock.json")).ok()?;
+            let stamp = target.join("installed.stamp");
+            if std::fs::read(&stamp).is_ok_and(|installed| installed == lock) {
                 return Some(target);
             }
             let installed = Command::new("npm")
-                .args(["install", "--silent", "--no-audit", "--no-fund"])
+                .args([
+                    "ci",
+                    "--ignore-scripts",
+                    "--silent",
+                    "--no-audit",
+                    "--no-fund",
+                ])
                 .current_dir(&target)
                 .stdout(Stdio::null())
                 .status()
                 .is_ok_and(|status| status.success());
-            installed.then_some(target)
+            (installed && std::fs::write(&stamp, &lock).is_ok()).then_some(target)
         })
         .as_deref()
 }
@@ -100,6 +116,7 @@ impl TestOidcProvider {
             issuer: format!("http://{address}"),
             settings,
             child: None,
+            log: tempfile::NamedTempFile::new().expect("log file"),
         };
         provider.resume().await;
         Some(provider)
@@ -108,7 +125,7 @@ impl TestOidcProvider {
     /// Starts it again on the same port (with no memory of earlier tokens).
     ///
     /// # Panics
-    /// When it does not listen within 20 s.
+    /// When it exits or does not listen within 20 s (with what it wrote to standard error).
     pub async fn resume(&mut self) {
         let directory = installation().expect("oidc-provider installed");
         let child = Command::new("node")
@@ -116,13 +133,17 @@ impl TestOidcProvider {
             .arg(&self.settings)
             .current_dir(directory)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(self.log.reopen().expect("log file"))
             .spawn()
             .expect("start oidc-provider");
-        self.child = Some(child);
+        let child = self.child.insert(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while tokio::net::TcpStream::connect(self.address).await.is_err() {
-            assert!(Instant::now() < deadline, "oidc-provider did not start");
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || Instant::now() >= deadline {
+                let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+                panic!("oidc-provider did not start ({exited:?}): {log}");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

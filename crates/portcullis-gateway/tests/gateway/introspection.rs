@@ -47,16 +47,20 @@ async fn opaque_tokens_of_a_third_party_issuer_pass_by_cached_introspection() {
             client_id: "gateway".into(),
             client_secret: GATEWAY_SECRET.into(),
             token_prefix: None,
-            cache_secs: 1,
+            // Whole seconds: a 2 s cache lasts at least one full second.
+            cache_secs: 2,
             negative_cache_secs: 30,
         }),
         ..IssuerConfig::new(&provider.issuer, "api")
     };
     let stack = stack(TestOptions::default(), move |config, upstream| {
+        let own_issuer = config.issuers[0].issuer.clone();
         config.issuers.push(introspected);
         let mut writes = route("writes", "/writes", upstream);
         writes.scopes_all = vec!["write".into()];
-        config.routes.push(writes);
+        let mut own = route("own", "/own", upstream);
+        own.issuers = vec![own_issuer];
+        config.routes.extend([writes, own]);
     })
     .await;
 
@@ -70,7 +74,15 @@ async fn opaque_tokens_of_a_third_party_issuer_pass_by_cached_introspection() {
         assert_eq!(echoed["headers"]["x-portcullis-client"], "svc");
         assert_eq!(echoed["headers"]["x-portcullis-subject"], "svc");
         assert_eq!(echoed["headers"]["x-portcullis-scopes"], "read");
+        assert_eq!(
+            echoed["headers"]["x-portcullis-issuer"],
+            provider.issuer.as_str(),
+            "told apart from the Portcullis client of the same name"
+        );
     }
+    let response = stack.get("/own/x", Some(&read)).await;
+    assert_eq!(response.status(), 401, "a route for the other issuer only");
+    assert!(challenge(&response).contains("issuer"));
     assert_eq!(introspections(&stack, "active").await, 1, "cached");
     assert_eq!(
         stack.get("/writes/x", Some(&read)).await.status(),
@@ -96,7 +108,7 @@ async fn opaque_tokens_of_a_third_party_issuer_pass_by_cached_introspection() {
     assert_eq!(introspections(&stack, "active").await, 1);
     assert_eq!(introspections(&stack, "inactive").await, 1);
 
-    // Revoked at the provider: refused once the one-second cache runs out.
+    // Revoked at the provider: refused once the two-second cache runs out.
     provider.revoke("svc", SVC_SECRET, &read).await;
     let started = Instant::now();
     loop {
@@ -106,7 +118,7 @@ async fn opaque_tokens_of_a_third_party_issuer_pass_by_cached_introspection() {
         }
         assert_eq!(status, 200);
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(4),
             "the revocation was not noticed within the cache time"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -130,6 +142,7 @@ async fn opaque_tokens_of_a_third_party_issuer_pass_by_cached_introspection() {
 #[tokio::test]
 async fn introspecting_issuers_must_be_told_apart_and_well_formed() {
     let introspecting = |prefix: Option<&str>, url: &str| IssuerConfig {
+        issuer: format!("http://127.0.0.1:9/{}", prefix.unwrap_or("fallback")),
         jwt: false,
         introspection: Some(IntrospectionConfig {
             url: url.into(),
@@ -139,7 +152,7 @@ async fn introspecting_issuers_must_be_told_apart_and_well_formed() {
             cache_secs: 30,
             negative_cache_secs: 5,
         }),
-        ..IssuerConfig::new("http://127.0.0.1:9", "api")
+        ..IssuerConfig::new("unused", "api")
     };
     let start = |issuers: Vec<IssuerConfig>| async move {
         let config = portcullis_gateway::GatewayConfig {
@@ -154,27 +167,51 @@ async fn introspecting_issuers_must_be_told_apart_and_well_formed() {
             .map(|error| error.to_string())
     };
     let url = "http://127.0.0.1:9/introspect";
-    let two_fallbacks = start(vec![introspecting(None, url), introspecting(None, url)]).await;
-    assert!(two_fallbacks.is_some_and(|error| error.contains("token_prefix")));
-    let same_prefix = vec![
-        introspecting(Some("p_"), url),
-        introspecting(Some("p_"), url),
-    ];
-    assert!(start(same_prefix).await.is_some());
-    assert!(start(vec![introspecting(Some(""), url)]).await.is_some());
-    assert!(
-        start(vec![introspecting(None, "ftp://x/introspect")])
-            .await
-            .is_some()
+    let refused = |error: Option<String>, expected: &str| {
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|error| error.contains(expected)),
+            "{error:?} should name {expected}"
+        );
+    };
+    let second_fallback = IssuerConfig {
+        issuer: "http://127.0.0.1:9/other".into(),
+        ..introspecting(None, url)
+    };
+    refused(
+        start(vec![introspecting(None, url), second_fallback]).await,
+        "token_prefix",
     );
+    let same_prefix = IssuerConfig {
+        issuer: "http://127.0.0.1:9/other".into(),
+        ..introspecting(Some("p_"), url)
+    };
+    refused(
+        start(vec![introspecting(Some("p_"), url), same_prefix]).await,
+        "token_prefix",
+    );
+    refused(
+        start(vec![introspecting(None, url), introspecting(None, url)]).await,
+        "configured twice",
+    );
+    refused(
+        start(vec![introspecting(Some(""), url)]).await,
+        "cannot be empty",
+    );
+    for insecure in ["ftp://x/introspect", "http://idp.example/introspect"] {
+        refused(
+            start(vec![introspecting(None, insecure)]).await,
+            "https URL",
+        );
+    }
     let opaque_without_introspection = IssuerConfig {
         jwt: false,
         ..IssuerConfig::new("http://127.0.0.1:9", "api")
     };
-    assert!(
-        start(vec![opaque_without_introspection])
-            .await
-            .is_some_and(|error| error.contains("introspection"))
+    refused(
+        start(vec![opaque_without_introspection]).await,
+        "needs introspection",
     );
     assert_eq!(
         start(vec![
