@@ -48,6 +48,9 @@ const KEPT_MEMBERS: [&str; 16] = [
 /// Inactive tokens remembered at most per issuer.
 const INACTIVE_ENTRIES: usize = 10_000;
 
+/// The answer of one call (or why there is none), for every request waiting on it.
+type SharedCall = OnceCell<Result<Map<String, Value>, String>>;
+
 /// One issuer's introspection endpoint and what it said lately about tokens that were inactive.
 pub struct Introspector {
     /// The issuer (`iss`) whose tokens these are.
@@ -56,7 +59,7 @@ pub struct Introspector {
     inactive: TokenCache<()>,
     turns: Semaphore,
     /// Calls in flight by token digest, shared by the requests that carry that token.
-    in_flight: Mutex<HashMap<[u8; 32], Arc<OnceCell<Result<Map<String, Value>, String>>>>>,
+    in_flight: Mutex<HashMap<[u8; 32], Arc<SharedCall>>>,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
 }
