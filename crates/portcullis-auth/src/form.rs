@@ -104,6 +104,15 @@ impl OAuthParams {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The values of the parameters whose names start with `prefix`: a group of HTML
+    /// checkboxes, each named after its value, since a name may not repeat.
+    pub fn values_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> {
+        self.pairs
+            .iter()
+            .filter(move |(key, _)| key.starts_with(prefix))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// Every value of a repeatable parameter.
     pub fn all(&self, name: &str) -> Vec<String> {
         self.pairs

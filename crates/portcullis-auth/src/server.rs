@@ -266,6 +266,10 @@ async fn housekeeping(state: AppState, mut stopped: watch::Receiver<bool>) {
                 state.store.purge_registration_links(now).await,
             ),
             (
+                "expired personal access tokens",
+                state.store.purge_personal_access_tokens(now).await,
+            ),
+            (
                 "audit events",
                 state
                     .store

@@ -341,7 +341,7 @@ impl AppState {
             issuer: self.settings.issuer(),
             revoker: self.revoker(),
             audit: &self.audit,
-            personal_access_token_audiences: &self.settings.personal_access_tokens.audiences,
+            personal_access_tokens: &self.settings.personal_access_tokens,
         }
     }
 

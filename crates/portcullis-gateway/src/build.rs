@@ -38,7 +38,7 @@ pub enum StartError {
     #[error("issuer `{0}`: {1}")]
     Issuer(String, String),
     /// A header name is invalid.
-    #[error("strip_headers, api_key_header: `{0}` is not a header name")]
+    #[error("strip_headers: `{0}` is not a header name")]
     HeaderName(String),
     /// A trusted proxy is not an address or range.
     #[error("trusted_proxies: {0}")]
@@ -59,6 +59,9 @@ pub enum StartError {
     #[error("HTTP client: {0}")]
     Client(String),
     /// `public_url` is not an origin.
+    /// An `api_key_header` that is reserved, stripped or not a header name.
+    #[error("api_key_header: `{0}` cannot carry API keys (a reserved, stripped or invalid name)")]
+    ApiKeyHeader(String),
     /// Introspecting issuers that cannot be told apart.
     #[error("introspection: {0}")]
     Introspection(String),
@@ -245,12 +248,7 @@ pub async fn start(
     let api_key_header = config
         .api_key_header
         .as_deref()
-        .map(|name| {
-            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .ok()
-                .filter(|name| *name != axum::http::header::AUTHORIZATION)
-                .ok_or_else(|| StartError::HeaderName(name.to_owned()))
-        })
+        .map(|name| api_key_header(name, &strip_headers))
         .transpose()?;
     let authenticator = Authenticator::new(
         issuers,
@@ -405,6 +403,32 @@ pub async fn start(
     })
 }
 
+/// The header API keys come in: a plain name (no `_`), neither one the gateway strips (it would
+/// never arrive) nor one with another meaning in HTTP or to the gateway.
+fn api_key_header(name: &str, stripped: &[HeaderName]) -> Result<HeaderName, StartError> {
+    const RESERVED: [&str; 10] = [
+        "authorization",
+        "cookie",
+        "dpop",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+        "forwarded",
+        "proxy-authorization",
+    ];
+    let lower = name.to_ascii_lowercase();
+    let usable = !lower.contains('_')
+        && !lower.starts_with(crate::identity::IDENTITY_HEADER_PREFIX)
+        && !lower.starts_with("x-forwarded-")
+        && !RESERVED.contains(&lower.as_str());
+    HeaderName::from_bytes(lower.as_bytes())
+        .ok()
+        .filter(|header| usable && !stripped.contains(header))
+        .ok_or_else(|| StartError::ApiKeyHeader(name.to_owned()))
+}
+
 /// What an issuer's `introspection` section must hold: an http(s) endpoint, a prefix that is not
 /// empty, cache times within bounds (a revoked token is noticed within `cache_secs`).
 fn check_introspection(introspection: &IntrospectionConfig) -> Result<(), &'static str> {
@@ -446,4 +470,30 @@ fn dpop_nonces(config: &GatewayConfig) -> Result<Option<Arc<DpopNonces>>, StartE
         None => MacKey::random().map_err(|error| StartError::DpopNonce(error.to_string()))?,
     };
     Ok(Some(Arc::new(DpopNonces::new(key))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_come_in_a_plain_header_of_their_own() {
+        let stripped = [HeaderName::from_static("x-user-id")];
+        assert_eq!(
+            api_key_header("X-API-Key", &stripped).expect("usable"),
+            "x-api-key"
+        );
+        for refused in [
+            "authorization",
+            "Cookie",
+            "dpop",
+            "x_api_key",
+            "x-portcullis-key",
+            "x-forwarded-key",
+            "x-user-id",
+            "bad header",
+        ] {
+            assert!(api_key_header(refused, &stripped).is_err(), "{refused}");
+        }
+    }
 }

@@ -43,8 +43,8 @@ pub struct TokenInspector<'a> {
     pub revoker: Revoker<'a>,
     /// The audit log.
     pub audit: &'a AuditLog,
-    /// The audiences of personal access tokens.
-    pub personal_access_token_audiences: &'a [String],
+    /// What personal access tokens may be.
+    pub personal_access_tokens: &'a crate::personal_access_tokens::TokenPolicy,
 }
 
 /// Whether the revocation list names the `jti`, `sid` or `sub` of a token's `claims` at `now`.
@@ -161,16 +161,13 @@ impl TokenInspector<'_> {
             let answer = crate::personal_access_tokens::introspect(
                 self.store,
                 self.issuer,
-                self.personal_access_token_audiences,
+                self.personal_access_tokens,
+                client,
                 token,
                 now,
             )
             .await?;
-            // RFC 7662 §4: active only for the resource servers it is meant for.
-            return Ok(match answer {
-                Some(answer) if is_audience(client, &answer) => Introspection::Active(answer),
-                _ => Introspection::Inactive,
-            });
+            return Ok(answer.map_or(Introspection::Inactive, Introspection::Active));
         }
         if let Some(lookup) = self
             .store

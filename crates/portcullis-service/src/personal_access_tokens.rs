@@ -9,7 +9,7 @@ use portcullis_core::personal_access_token::{
     PersonalAccessToken, TokenOwner, TokenRequest, TokenRequestError, is_personal_access_token,
 };
 use portcullis_core::{
-    AuditEvent, ClientKind, Clock, RevocationKind, ScopeSet, SecretHash, UnixSeconds,
+    AuditEvent, Client, ClientKind, Clock, RevocationKind, ScopeSet, SecretHash, UnixSeconds,
 };
 use serde_json::{Map, Value};
 
@@ -42,6 +42,9 @@ pub enum TokenKeyError {
     /// The owner does not exist, is disabled, or (a client) is not a confidential client.
     #[error("no such owner for a token")]
     NoOwner,
+    /// No audience is configured: a token would be accepted nowhere.
+    #[error("personal_access_tokens.audiences is empty: a token would be accepted nowhere")]
+    NoAudience,
     /// The owner holds [`MAX_TOKENS_PER_OWNER`] tokens already.
     #[error("at most {MAX_TOKENS_PER_OWNER} tokens per owner; revoke one first")]
     TooMany,
@@ -98,7 +101,7 @@ impl PersonalAccessTokens<'_> {
                     .await?
                     .filter(|client| client.kind == ClientKind::Confidential)
                     .ok_or(TokenKeyError::NoOwner)?;
-                Ok(client.scopes)
+                Ok(key_scope(&client.scopes))
             }
         }
     }
@@ -114,6 +117,9 @@ impl PersonalAccessTokens<'_> {
         request: TokenRequest,
         by: &str,
     ) -> Result<(PersonalAccessToken, String), TokenKeyError> {
+        if self.policy.audiences.is_empty() {
+            return Err(TokenKeyError::NoAudience);
+        }
         let allowed = self.allowed_scope(&owner, &request.scope).await?;
         request.check(&allowed, self.policy.max_lifetime_days.max(1))?;
         if self.store.personal_access_tokens_of(&owner).await?.len() >= MAX_TOKENS_PER_OWNER {
@@ -147,13 +153,28 @@ impl PersonalAccessTokens<'_> {
     /// # Errors
     /// Store failures.
     pub async fn revoke(&self, owner: &TokenOwner, id: &str, by: &str) -> Result<bool, StoreError> {
-        let Some(token) = self.store.delete_personal_access_token(owner, id).await? else {
+        let Some(token) = self
+            .store
+            .personal_access_tokens_of(owner)
+            .await?
+            .into_iter()
+            .find(|token| token.id == id)
+        else {
             return Ok(false);
         };
+        // On the revocation list first: a failure leaves the token there to revoke again.
         let now = self.clock.now();
         self.revoker
             .add(RevocationKind::TokenId, &token.id, token.expires_at, now)
             .await?;
+        if self
+            .store
+            .delete_personal_access_token(owner, id)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
         self.audit.record(&AuditEvent::PersonalAccessTokenChanged {
             owner: token.owner.id().to_owned(),
             token_id: token.id,
@@ -165,23 +186,42 @@ impl PersonalAccessTokens<'_> {
     }
 }
 
+/// The scopes a service account's key may carry: its client's, but never the server's own
+/// (`portcullis:*`), which only this server's JWTs convey.
+fn key_scope(client_scopes: &ScopeSet) -> ScopeSet {
+    client_scopes.filtered(|scope| !scope.starts_with("portcullis:"))
+}
+
 /// The member of an introspection answer listing the networks a token may be used from; a
 /// resource server that does not know it must refuse tokens that carry it.
 pub const NETWORKS_MEMBER: &str = "portcullis_networks";
 
-/// RFC 7662 §2.2: the answer about `token` at `now`, if it is a live personal access token whose
-/// owner is still there, as `issuer` with `audiences`. `None`: not one (inactive).
+/// RFC 7662 §2.2: the answer about `token` at `now` for the introspecting `client`, if it is a
+/// live personal access token whose owner is still there and among whose audiences the client
+/// is, as `issuer` under `policy`. The scope is what the token was given and its owner may
+/// still give it (roles change, the configuration changes). `None`: inactive.
 ///
 /// # Errors
 /// Store failures.
 pub async fn introspect(
     store: &dyn Store,
     issuer: &str,
-    audiences: &[String],
+    policy: &TokenPolicy,
+    client: &Client,
     token: &str,
     now: UnixSeconds,
 ) -> Result<Option<Map<String, Value>>, StoreError> {
     if !is_personal_access_token(token) {
+        return Ok(None);
+    }
+    // RFC 7662 §4: active only for the resource servers it is meant for.
+    let audience_of = |client: &Client| {
+        policy
+            .audiences
+            .iter()
+            .any(|audience| *audience == client.id || client.audiences.contains(audience))
+    };
+    if !audience_of(client) {
         return Ok(None);
     }
     let Some(record) = store
@@ -193,33 +233,54 @@ pub async fn introspect(
     if now >= record.expires_at {
         return Ok(None);
     }
-    let username = match &record.owner {
+    let (username, client_id, scope) = match &record.owner {
         TokenOwner::User(id) => match store.find_user_by_id(id).await? {
-            Some(user) if user.disabled_at.is_none() => Some(user.username.as_str().to_owned()),
+            Some(user) if user.disabled_at.is_none() && policy.enabled => {
+                let offered = record
+                    .scope
+                    .filtered(|scope| policy.user_scopes.contains(scope));
+                let scope = scope_for_user(store, &user, &offered).await?;
+                // A user's token is the party presenting it.
+                (
+                    Some(user.username.as_str().to_owned()),
+                    record.id.clone(),
+                    scope,
+                )
+            }
             _ => return Ok(None),
         },
         TokenOwner::Client(id) => match store.find_client(id).await? {
-            Some(_) => None,
+            Some(owner) => {
+                let allowed = key_scope(&owner.scopes);
+                let scope = record.scope.filtered(|scope| allowed.contains(scope));
+                (None, owner.id, scope)
+            }
             None => return Ok(None),
         },
     };
+    if scope.is_empty() {
+        return Ok(None);
+    }
     if record
         .last_used_at
         .is_none_or(|last| now - last >= LAST_USE_GRANULARITY_SECS)
     {
-        store
+        // Best effort: a lost write of the last use must not refuse the token.
+        if let Err(error) = store
             .record_personal_access_token_use(&record.id, now)
-            .await?;
+            .await
+        {
+            tracing::warn!(%error, "the last use of a personal access token was not recorded");
+        }
     }
     let mut answer = Map::new();
     answer.insert("active".into(), true.into());
     answer.insert("iss".into(), issuer.into());
     answer.insert("sub".into(), record.owner.id().into());
-    // The token itself is the party presenting it.
-    answer.insert("client_id".into(), record.id.clone().into());
+    answer.insert("client_id".into(), client_id.into());
     answer.insert("jti".into(), record.id.into());
-    answer.insert("scope".into(), record.scope.to_string().into());
-    answer.insert("aud".into(), audiences.to_vec().into());
+    answer.insert("scope".into(), scope.to_string().into());
+    answer.insert("aud".into(), policy.audiences.clone().into());
     answer.insert("iat".into(), record.created_at.into());
     answer.insert("exp".into(), record.expires_at.into());
     answer.insert("token_type".into(), "Bearer".into());

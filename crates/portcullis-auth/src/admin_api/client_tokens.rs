@@ -8,7 +8,7 @@ use super::tags;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode, header};
 use portcullis_core::ScopeSet;
 use portcullis_core::personal_access_token::{
     PersonalAccessToken, TokenOwner, TokenRequest, TokenRequestError,
@@ -100,9 +100,9 @@ impl From<TokenKeyError> for ApiError {
                 };
                 ApiError::invalid(field, request.to_string())
             }
-            error @ (TokenKeyError::Disabled | TokenKeyError::TooMany) => {
-                ApiError::invalid("id", error.to_string())
-            }
+            error @ (TokenKeyError::Disabled
+            | TokenKeyError::TooMany
+            | TokenKeyError::NoAudience) => ApiError::invalid("id", error.to_string()),
         }
     }
 }
@@ -120,7 +120,14 @@ pub async fn create(
     Writer(actor): Writer,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewTokenBody>,
-) -> Result<(StatusCode, Json<CreatedTokenView>), ApiError> {
+) -> Result<
+    (
+        StatusCode,
+        [(HeaderName, &'static str); 1],
+        Json<CreatedTokenView>,
+    ),
+    ApiError,
+> {
     let scope = ScopeSet::parse(&body.scope)
         .map_err(|_| ApiError::invalid("scope", "not a list of scope tokens"))?;
     let request = TokenRequest {
@@ -135,6 +142,8 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
+        // Shown once: never kept by a cache.
+        [(header::CACHE_CONTROL, "no-store")],
         Json(CreatedTokenView {
             token,
             key: record.into(),

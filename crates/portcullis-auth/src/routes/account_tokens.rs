@@ -1,23 +1,28 @@
 //! Personal access tokens on the account page: the user's tokens (name, scope, networks,
 //! expiry, last use; revoke one) and a form to make one, shown once (the page is `no-store`).
 
-use super::account::{form, posted, render};
+use super::account::{account, form, posted, render};
 use super::{paths, redirect_with, unavailable_page};
+use crate::client_ip::client_ip;
 use crate::pages::{escape, format_time};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::personal_access_token::{TokenOwner, TokenRequest};
 use portcullis_core::{ScopeSet, User};
-use portcullis_service::StoreError;
 use portcullis_service::personal_access_tokens::TokenKeyError;
+use portcullis_service::{AccountChangeError, StoreError};
+use std::net::SocketAddr;
 
 /// Making a token.
 pub const CREATE: &str = "/account/tokens";
 /// Revoking one.
 pub const REVOKE: &str = "/account/tokens/revoke";
+/// The prefix of the scope checkboxes' names (`scope.products:read`): form parameters may not
+/// repeat.
+const SCOPE_FIELD: &str = "scope.";
 
 /// The account page's section; empty when users may not make tokens.
 ///
@@ -67,7 +72,7 @@ pub(super) async fn section(
         .iter()
         .map(|scope| {
             format!(
-                "<label><input type=\"checkbox\" name=\"scope\" value=\"{scope}\"> \
+                "<label><input type=\"checkbox\" name=\"{SCOPE_FIELD}{scope}\" value=\"{scope}\"> \
                  <code>{scope}</code></label>",
                 scope = escape(scope)
             )
@@ -84,6 +89,9 @@ pub(super) async fn section(
          <input type=\"number\" id=\"token_days\" name=\"days\" min=\"1\" max=\"{max}\" value=\"{default}\" required>\
          <label for=\"token_networks\">Only from these networks (optional, space-separated)</label>\
          <input id=\"token_networks\" name=\"networks\" placeholder=\"203.0.113.0/24\">\
+         <label for=\"token_password\">Current password</label>\
+         <input type=\"password\" id=\"token_password\" name=\"current_password\" \
+         autocomplete=\"current-password\" required>\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
          <button type=\"submit\">Make a token</button></form>",
         max = policy.max_lifetime_days,
@@ -92,9 +100,11 @@ pub(super) async fn section(
     ))
 }
 
-/// `POST /account/tokens`: makes a token and shows it once.
+/// `POST /account/tokens`: makes a token and shows it once. The current password is asked
+/// first: a borrowed session alone must not become a credential that outlives it.
 pub(super) async fn create(
     State(state): State<AppState>,
+    ConnectInfo(remote_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -102,7 +112,30 @@ pub(super) async fn create(
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let scope = params.all("scope").join(" ");
+    let client = client_ip(&state, &headers, remote_addr);
+    let checked = account(&state, &user)
+        .check_current_password(params.get("current_password").unwrap_or_default(), client)
+        .await;
+    match checked {
+        Ok(()) => {}
+        Err(AccountChangeError::Store(error)) => return unavailable_page(&state, &error),
+        Err(error) => {
+            let notice = error.to_string();
+            return render(
+                &state,
+                &headers,
+                &session,
+                &user,
+                StatusCode::BAD_REQUEST,
+                Some(&notice),
+            )
+            .await;
+        }
+    }
+    let scope = params
+        .values_under(SCOPE_FIELD)
+        .collect::<Vec<_>>()
+        .join(" ");
     let request = ScopeSet::parse(&scope).ok().map(|scope| TokenRequest {
         name: params.get("name").unwrap_or_default().to_owned(),
         scope,

@@ -217,15 +217,31 @@ async fn client_lifecycle_and_secret_rotation() {
         200
     );
 
-    // API keys of the service account: printed once, listed without it, revoked by id.
+    // API keys of the service account: printed once, listed without it, revoked by id; none
+    // without an audience to be accepted by.
     let key_args = [
         "client", "add-key", "svc", "--name", "nightly", "--days", "5",
     ];
+    let read_key = [&key_args[..], &["--scope", "read"]].concat();
+    let nowhere = admin(data, &read_key, "", &[]).await;
+    assert!(
+        stderr(&nowhere).contains("audiences is empty"),
+        "{}",
+        stderr(&nowhere)
+    );
+    let config = data.join("keys.toml");
+    std::fs::write(
+        &config,
+        "[personal_access_tokens]\naudiences = [\"orders\"]\n",
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let with_audience = [("PORTCULLIS_CONFIG", config.as_str())];
     let too_wide = admin(
         data,
         &[&key_args[..], &["--scope", "admin"]].concat(),
         "",
-        &[],
+        &with_audience,
     )
     .await;
     assert!(!too_wide.status.success());
@@ -234,13 +250,7 @@ async fn client_lifecycle_and_secret_rotation() {
         "{}",
         stderr(&too_wide)
     );
-    let key = admin(
-        data,
-        &[&key_args[..], &["--scope", "read"]].concat(),
-        "",
-        &[],
-    )
-    .await;
+    let key = admin(data, &read_key, "", &with_audience).await;
     assert!(key.status.success(), "{}", stderr(&key));
     let printed = stdout(&key);
     let token = printed
@@ -254,7 +264,13 @@ async fn client_lifecycle_and_secret_rotation() {
         "{listed}"
     );
     let key_id = listed.split_whitespace().next().expect("key id").to_owned();
-    let revoked = admin(data, &["client", "revoke-key", "svc", &key_id], "", &[]).await;
+    let revoked = admin(
+        data,
+        &["client", "revoke-key", "svc", &key_id],
+        "",
+        &with_audience,
+    )
+    .await;
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     assert!(stdout(&admin(data, &["client", "keys", "svc"], "", &[]).await).is_empty());
 

@@ -103,6 +103,7 @@ async fn make_token(
     name: &str,
     scopes: &[&str],
     networks: &str,
+    password: &str,
 ) -> (u16, String) {
     let (_, page) = browser.page(&server.url("/account")).await;
     let start = page.find("action=\"/account/tokens\"").expect("token form");
@@ -112,9 +113,14 @@ async fn make_token(
         .take(1)
         .collect();
     fields.push(("name".into(), name.into()));
-    fields.extend(scopes.iter().map(|scope| ("scope".into(), (*scope).into())));
+    fields.extend(
+        scopes
+            .iter()
+            .map(|scope| (format!("scope.{scope}"), (*scope).to_owned())),
+    );
     fields.push(("days".into(), "7".into()));
     fields.push(("networks".into(), networks.into()));
+    fields.push(("current_password".into(), password.into()));
     let response = browser.post(&server.url("/account/tokens"), &fields).await;
     let status = response.status().as_u16();
     (status, response.text().await.expect("html"))
@@ -169,7 +175,15 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
         )
         .await;
     assert_eq!(status, 200);
-    let (status, page) = make_token(&browser, &server, "ci job", &["products:read"], "").await;
+    let (status, page) = make_token(
+        &browser,
+        &server,
+        "ci job",
+        &["products:read"],
+        "",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(status, 200, "{page}");
     let token = shown_token(&page);
     let (_, again) = browser.page(&server.url("/account")).await;
@@ -195,8 +209,15 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
     assert!(listed.contains("last used"), "{listed}");
 
     // Scopes beyond what the owner may give, and networks the request is not from.
-    let (status, refused) =
-        make_token(&browser, &server, "too much", &["portcullis:admin"], "").await;
+    let (status, refused) = make_token(
+        &browser,
+        &server,
+        "too much",
+        &["portcullis:admin"],
+        "",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(status, 400, "{refused}");
     let (_, fenced) = make_token(
         &browser,
@@ -204,6 +225,7 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
         "office only",
         &["products:read"],
         "203.0.113.0/24",
+        PASSWORD,
     )
     .await;
     let fenced = shown_token(&fenced);
@@ -303,4 +325,133 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
     let kinds: Vec<String> =
         super::support::audit_details(&server, "personal_access_token_changed").await;
     assert_eq!(kinds.len(), 5, "{kinds:?}");
+}
+
+/// `POST /introspect` as `client_id`.
+async fn introspect_as(
+    server: &TestAuthServer,
+    client_id: &str,
+    secret: &str,
+    token: &str,
+) -> Value {
+    reqwest::Client::new()
+        .post(server.url("/introspect"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspection")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_need_the_password_follow_their_owner_and_stay_theirs() {
+    let server = TestAuthServer::start_with(TestOptions {
+        personal_access_tokens: TokenPolicy {
+            enabled: true,
+            user_scopes: ScopeSet::parse("products:read products:write").expect("scope"),
+            max_lifetime_days: 30,
+            audiences: vec!["api".into()],
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let admin = token_of(&server, "ops", "portcullis:admin").await;
+    let (status, _) = call(
+        &server,
+        reqwest::Method::PUT,
+        "/admin/v1/roles/writer",
+        Some(&admin),
+        Some(json!({"scopes": ["products:write"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.add_user("alice", &["writer"], PASSWORD).await;
+    server.add_user("bob", &[], PASSWORD).await;
+    let resource_server = |id: &str, audience: &str| ClientRegistration {
+        scopes: vec!["portcullis:introspect".into()],
+        audiences: vec![audience.into()],
+        ..ClientRegistration::new(
+            id,
+            ClientKind::Confidential,
+            vec![GrantType::ClientCredentials],
+        )
+    };
+    let (_, gateway_secret) = server.add_client(resource_server("gateway", "api")).await;
+    let gateway_secret = gateway_secret.expect("secret");
+    let (_, other_secret) = server
+        .add_client(resource_server("other", "elsewhere"))
+        .await;
+
+    let alice = Browser::new();
+    alice
+        .open_signed_in(
+            &server.base_url,
+            &server.url("/account"),
+            ("alice", PASSWORD),
+        )
+        .await;
+    let both = ["products:read", "products:write"];
+    let (status, page) = make_token(&alice, &server, "deploy", &both, "", "not the password").await;
+    assert_eq!(status, 400, "the current password is asked");
+    assert!(!page.contains("pcl_pat_"));
+    let (status, page) = make_token(&alice, &server, "deploy", &both, "", PASSWORD).await;
+    assert_eq!(status, 200);
+    let token = shown_token(&page);
+
+    let answer = introspect_as(&server, "gateway", &gateway_secret, &token).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["scope"], "products:read products:write");
+    assert_eq!(answer["username"], "alice");
+    let elsewhere = introspect_as(&server, "other", &other_secret.expect("secret"), &token).await;
+    assert_eq!(
+        elsewhere,
+        json!({"active": false}),
+        "not among its audiences"
+    );
+
+    // Bob cannot revoke Alice's token from his account page.
+    let (_, alice_page) = alice.page(&server.url("/account")).await;
+    let token_id = alice_page
+        .split("name=\"token_id\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token id")
+        .to_owned();
+    let bob = Browser::new();
+    let (_, bob_page) = bob
+        .open_signed_in(&server.base_url, &server.url("/account"), ("bob", PASSWORD))
+        .await;
+    let csrf = hidden_fields(&bob_page)
+        .into_iter()
+        .find(|(name, _)| name == "csrf_token")
+        .expect("csrf");
+    let attempt = bob
+        .post(
+            &server.url("/account/tokens/revoke"),
+            &[csrf, ("token_id".into(), token_id)],
+        )
+        .await;
+    assert_eq!(attempt.status(), 303);
+    let answer = introspect_as(&server, "gateway", &gateway_secret, &token).await;
+    assert_eq!(answer["active"], true, "still Alice's");
+
+    // The owner's grant shrinks, the token's with it; a disabled owner's token is inactive.
+    let patch = |body: Value| {
+        call(
+            &server,
+            reqwest::Method::PATCH,
+            "/admin/v1/users/alice",
+            Some(&admin),
+            Some(body),
+        )
+    };
+    assert_eq!(patch(json!({"roles": []})).await.0, 200);
+    let answer = introspect_as(&server, "gateway", &gateway_secret, &token).await;
+    assert_eq!(answer["scope"], "products:read", "{answer}");
+    assert_eq!(patch(json!({"disabled": true})).await.0, 200);
+    let answer = introspect_as(&server, "gateway", &gateway_secret, &token).await;
+    assert_eq!(answer, json!({"active": false}));
 }
