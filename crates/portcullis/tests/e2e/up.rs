@@ -221,6 +221,12 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
         steps[17].contains("Not signed in"),
         "step 21: the web-app example answers: {stdout}"
     );
+    assert!(
+        steps[19].contains("HTTP/1.1 200")
+            && steps[19].contains("x-portcullis-subject: demo-service")
+            && steps[19].contains("x-portcullis-scopes: products:read"),
+        "steps 22 and 23: demo-service's API key passes the forward-auth endpoint: {stdout}"
+    );
     let discovery = Command::new("curl")
         .args([
             "-s",

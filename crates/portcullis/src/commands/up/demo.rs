@@ -182,13 +182,7 @@ pub async fn seed(
             secret: Some(service_secret.clone()),
         },
         DesiredClient {
-            registration: registration(
-                GATEWAY_CLIENT,
-                ClientKind::Confidential,
-                vec![GrantType::ClientCredentials],
-                &["portcullis:revocations"],
-                &[],
-            ),
+            registration: gateway_registration(api_audience),
             secret: Some(generate_secret(CLIENT_SECRET_BYTES)?),
         },
     ];
@@ -241,15 +235,38 @@ pub async fn web_app_secret(store: &SqlStore, config: &Config) -> anyhow::Result
     Ok(secret)
 }
 
-/// Gives the in-process gateway a fresh secret for reading the revocation feed (never shown).
+/// The in-process gateway's client: it reads the revocation feed and introspects personal access
+/// tokens meant for `api_audience` (the gateway).
+fn gateway_registration(api_audience: &str) -> ClientRegistration {
+    registration(
+        GATEWAY_CLIENT,
+        ClientKind::Confidential,
+        vec![GrantType::ClientCredentials],
+        &["portcullis:revocations", "portcullis:introspect"],
+        &[api_audience],
+    )
+}
+
+/// Gives the in-process gateway a fresh secret for reading the revocation feed and introspecting
+/// (never shown), and the registration for both (a data directory may predate introspection).
 ///
 /// # Errors
 /// Store failures.
-pub async fn rotate_gateway_secret(store: &SqlStore) -> anyhow::Result<String> {
+pub async fn rotate_gateway_secret(
+    store: &SqlStore,
+    config: &Config,
+    api_audience: &str,
+) -> anyhow::Result<String> {
+    use portcullis_core::Clock;
     let secret = generate_secret(CLIENT_SECRET_BYTES)?;
-    if !store
-        .set_client_secret_hash(GATEWAY_CLIENT, &SecretHash::of(&secret))
-        .await?
+    let hash = SecretHash::of(&secret);
+    let current = gateway_registration(api_audience).into_client(
+        Some(hash.clone()),
+        config.tokens.max_access_token_lifetime_secs,
+        portcullis_core::SystemClock.now(),
+    )?;
+    if !store.update_client(&current).await?
+        || !store.set_client_secret_hash(GATEWAY_CLIENT, &hash).await?
     {
         anyhow::bail!(
             "the data directory has no `{GATEWAY_CLIENT}` client; use a fresh --data-dir for `up`"

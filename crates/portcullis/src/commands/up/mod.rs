@@ -11,8 +11,11 @@ use anyhow::Context;
 use clap::Args;
 use portcullis_auth::AppState;
 use portcullis_core::SystemClock;
+use portcullis_core::personal_access_token::TOKEN_PREFIX;
 use portcullis_gateway::GatewayConfig;
-use portcullis_gateway::config::{IssuerConfig, RevocationFeedConfig, RouteConfig};
+use portcullis_gateway::config::{
+    IntrospectionConfig, IssuerConfig, RevocationFeedConfig, RouteConfig,
+};
 use portcullis_sdk::Verifier;
 use portcullis_sdk::client::{ClientConfig, RelyingParty};
 use std::net::SocketAddr;
@@ -180,9 +183,19 @@ impl UpArgs {
                 demo::mcp_resource(&gateway_url),
             ];
         }
+        // Personal access tokens for the demo APIs, accepted by the gateway (docs/accounts.md).
+        if !config.personal_access_tokens.enabled
+            && std::env::var_os("PORTCULLIS_PERSONAL_ACCESS_TOKENS_ENABLED").is_none()
+        {
+            config.personal_access_tokens.enabled = true;
+            config.personal_access_tokens.scopes = vec!["products:read".into()];
+            config.personal_access_tokens.audiences =
+                vec![gateway_url.clone(), demo::products_resource(&gateway_url)];
+        }
         let store = Arc::new(super::open_store(&config).await?);
         let seeded = demo::seed(store.as_ref(), &config, &gateway_url).await?;
-        let feed_secret = demo::rotate_gateway_secret(store.as_ref()).await?;
+        let feed_secret =
+            demo::rotate_gateway_secret(store.as_ref(), &config, &gateway_url).await?;
         let web_app_secret = demo::web_app_secret(store.as_ref(), &config).await?;
 
         let kek = key_encryption::resolve(&config)?;
@@ -283,20 +296,34 @@ impl UpArgs {
             listen: loopback(self.gateway_port),
             admin_listen: loopback(0),
             issuers: vec![IssuerConfig {
-                issuer: issuer.clone(),
-                jwt: true,
-                introspection: None,
-                jwks_url: None,
-                jwks_file: None,
-                audience: Some(gateway_url.clone()),
+                // Personal access tokens and API keys, by introspection.
+                introspection: Some(IntrospectionConfig {
+                    url: format!("{issuer}/introspect"),
+                    client_id: demo::GATEWAY_CLIENT.into(),
+                    client_secret: feed_secret.clone(),
+                    token_prefix: Some(TOKEN_PREFIX.into()),
+                    cache_secs: 30,
+                    negative_cache_secs: 5,
+                }),
                 revocation_feed: Some(RevocationFeedConfig {
                     client_id: demo::GATEWAY_CLIENT.into(),
                     client_secret: feed_secret,
                     poll_interval_ms: 500,
                 }),
+                ..IssuerConfig::new(&issuer, &gateway_url)
             }],
             routes,
             redis: config.redis(),
+            api_key_header: config
+                .gateway
+                .api_key_header
+                .clone()
+                .or_else(|| Some("x-api-key".into())),
+            // The decision point for nginx, Traefik, Caddy or Envoy in front (docs/forward-auth.md).
+            forward_auth_listen: config
+                .gateway
+                .forward_auth_listen
+                .or_else(|| Some(loopback(0))),
             ..config.gateway.clone()
         };
         let mut gateway_stop = stopped.clone();
@@ -312,6 +339,7 @@ impl UpArgs {
                 issuer: &issuer,
                 gateway: &gateway_url,
                 gateway_admin: gateway.admin_address,
+                forward_auth: gateway.forward_auth_address,
                 auth_admin: loopback(self.auth_admin_port),
                 users: loopback(self.users_port),
                 products: loopback(self.products_port),

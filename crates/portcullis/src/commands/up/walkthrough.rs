@@ -13,6 +13,8 @@ pub struct Stack<'a> {
     pub gateway: &'a str,
     /// The gateway's admin listener.
     pub gateway_admin: SocketAddr,
+    /// The gateway's forward-auth listener.
+    pub forward_auth: Option<SocketAddr>,
     /// The auth server's admin listener (admin API).
     pub auth_admin: SocketAddr,
     /// users-service.
@@ -137,7 +139,24 @@ pub fn render(stack: &Stack<'_>) -> String {
          # 21. a server-rendered web app signing you in with the SDK's relying party (PKCE, state, nonce, iss, id token\n\
          #     checked; tokens kept server-side, only a session cookie in the browser): open http://{web_app} and sign in\n\
          curl -s http://{web_app}/ | grep -o 'Not signed in'\n\
+         # 22. personal access tokens and API keys (pcl_pat_...): make one at {issuer}/account, or one for demo-service\n\
+         #     with the admin API; shown once, the gateway takes it (introspected) as a bearer token or in X-API-Key,\n\
+         #     within its scope, until revoked (the example services verify JWTs themselves, so try it with step 23)\n\
+         KEY=$(curl -s -X POST http://{auth_admin}/admin/v1/clients/{SERVICE_CLIENT}/tokens -H \"Authorization: Bearer $TOKEN\" \
+         -H 'Content-Type: application/json' -d '{{\"name\":\"walkthrough\",\"scope\":\"products:read\",\"expires_in_days\":1}}' \
+         | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
+         {forward_auth}\
          \nCtrl-C stops everything.",
+        forward_auth = match stack.forward_auth {
+            Some(address) => format!(
+                "# 23. forward-auth: nginx auth_request, Traefik, Caddy or Envoy in front ask the gateway whether a request may pass\n\
+                 #     (docs/forward-auth.md): 200 with the X-Portcullis-* identity headers (here demo-service's, by step 22's key),\n\
+                 #     or the 401/403 the gateway would answer\n\
+                 curl -si http://{address}/_portcullis/auth -H 'X-Original-URI: /products' -H 'X-Original-Method: GET' \
+                 -H 'X-Forwarded-Host: 127.0.0.1' -H \"X-API-Key: $KEY\" | grep -i -E '^(HTTP|x-portcullis-(subject|scopes))'\n"
+            ),
+            None => String::new(),
+        },
         register = if stack.registration_open {
             format!(
                 "# 11. create an account, in a browser: {}/register (the verification link goes to the address)\n",
