@@ -13,6 +13,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 bash bench/gateway.sh "$DURATION" 64 | tee "$WORK/gateway.md"
 bash bench/gateway_dpop.sh "$DURATION" 32 | tee "$WORK/gateway_dpop.md"
+bash bench/forward_auth.sh "$DURATION" 32 | tee "$WORK/forward_auth.md"
 bash bench/auth.sh "$DURATION" 32 | tee "$WORK/auth.md"
 # The raw cost of validating an ES256 access token (parse, signature, claims) on this machine, in
 # this run: the cold gateway path is judged against it.
