@@ -18,7 +18,6 @@ trap bench_cleanup EXIT INT TERM
 install_bench_tools
 cargo build --release -q -p portcullis
 BIN=target/release/portcullis
-TICKS=$(getconf CLK_TCK)
 
 UPSTREAM=18280; FRONT=18281; GATEWAY=18282; FORWARD_AUTH=18284; ISSUER=13201
 start_nginx upstream "server { listen 127.0.0.1:$UPSTREAM; location / { return 200 \"ok\\n\"; } }" > /dev/null
@@ -50,24 +49,9 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN
 RESULTS=$WORK/results
 mkdir -p "$RESULTS"
 NAMES=()
-run() { # name url server-pids
-    local name=$1 url=$2 pids=$3
-    wrk -t1 -c"$CONNECTIONS" -d1s -H "Authorization: Bearer $TOKEN" "$url" >/dev/null 2>&1
-    local before; before=$(cpu_ticks "$pids")
-    local out; out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "Authorization: Bearer $TOKEN" "$url")
-    local after; after=$(cpu_ticks "$pids")
-    local requests; requests=$(awk '/requests in/ {print $1}' <<<"$out")
-    local rps; rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
-    local p50; p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    local p99; p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    local non2xx; non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out"); non2xx=${non2xx:-0}
-    local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')
-    [[ ${RECORDING:-1} == 1 ]] && NAMES+=("$name")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$rps" "$p50" "$p99" "$cpu_us" "$non2xx" >> "$RESULTS/$name"
-}
 every_target() {
-    run "gateway proxying directly, ES256, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID"
-    run "nginx auth_request → gateway forward-auth, ES256, warm cache" "http://127.0.0.1:$FRONT/api/" "$FRONT_PIDS $GW_PID"
+    measure "gateway proxying directly, ES256, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID" "$TOKEN"
+    measure "nginx auth_request → gateway forward-auth, ES256, warm cache" "http://127.0.0.1:$FRONT/api/" "$FRONT_PIDS $GW_PID" "$TOKEN"
 }
 every_target
 for _ in $(seq 2 "$ROUNDS"); do RECORDING=0 every_target; done
@@ -78,11 +62,6 @@ for _ in $(seq 2 "$ROUNDS"); do RECORDING=0 every_target; done
     echo
     echo "| path | req/s | p50 | p99 | server CPU µs/req | non-2xx |"
     echo "|---|---|---|---|---|---|"
-    for name in "${NAMES[@]}"; do
-        middle=$(median < "$RESULTS/$name")
-        cpu=$(cut -f4 "$RESULTS/$name" | median)
-        IFS=$'\t' read -r rps p50 p99 _ non2xx <<<"$middle"
-        echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx |"
-    done
+    measured_rows
 } | tee "$WORK/table.md"
 write_benchmarks_section forward-auth-bench "Forward-auth: nginx auth_request vs the gateway proxying" "$WORK/table.md"

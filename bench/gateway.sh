@@ -18,7 +18,6 @@ trap bench_cleanup EXIT INT TERM
 install_bench_tools
 cargo build --release -q -p portcullis
 BIN=target/release/portcullis
-TICKS=$(getconf CLK_TCK)
 
 UPSTREAM=18080; PROXY=18081; GATEWAY=18082; GATEWAY_COLD=18084; GATEWAY_RSS=18086
 # The upstream and nginx's proxy are separate nginx instances (one worker each), so nginx's proxy
@@ -53,45 +52,21 @@ for port in 18083 18085; do wait_ready "http://127.0.0.1:$port/readyz"; done
 RESULTS=$WORK/results
 mkdir -p "$RESULTS"
 NAMES=()
-run() { # name url server-pids [token]
-    local name=$1 url=$2 pids=$3 token=${4:-}
-    local header=()
-    [[ -n $token ]] && header=(-H "Authorization: Bearer $token")
-    wrk -t1 -c"$CONNECTIONS" -d1s "${header[@]}" "$url" >/dev/null 2>&1   # warm-up
-    local before; before=$(cpu_ticks "$pids")
-    local out; out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${header[@]}" "$url")
-    local after; after=$(cpu_ticks "$pids")
-    local requests; requests=$(awk '/requests in/ {print $1}' <<<"$out")
-    local rps; rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
-    local p50; p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    local p99; p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    local non2xx; non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out"); non2xx=${non2xx:-0}
-    local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$requests" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')
-    [[ ${RECORDING:-1} == 1 ]] && NAMES+=("$name")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$rps" "$p50" "$p99" "$cpu_us" "$non2xx" >> "$RESULTS/$name"
-}
-
 every_target() {
-    run "upstream direct (nginx return 200)" "http://127.0.0.1:$UPSTREAM/" "$UPSTREAM_PIDS"
-    run "nginx proxy_pass, keep-alive, no auth" "http://127.0.0.1:$PROXY/" "$PROXY_PIDS"
-    run "gateway, public route" "http://127.0.0.1:$GATEWAY/public/" "$GW_PID"
+    measure "upstream direct (nginx return 200)" "http://127.0.0.1:$UPSTREAM/" "$UPSTREAM_PIDS"
+    measure "nginx proxy_pass, keep-alive, no auth" "http://127.0.0.1:$PROXY/" "$PROXY_PIDS"
+    measure "gateway, public route" "http://127.0.0.1:$GATEWAY/public/" "$GW_PID"
     for alg in ES256 EdDSA RS256; do
-        run "gateway, authenticated $alg, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID" "${TOKENS[$alg]}"
+        measure "gateway, authenticated $alg, warm cache" "http://127.0.0.1:$GATEWAY/api/" "$GW_PID" "${TOKENS[$alg]}"
     done
     for alg in ES256 EdDSA RS256; do
-        run "gateway, authenticated $alg, cold (verify every request)" "http://127.0.0.1:$GATEWAY_COLD/api/" "$GW_COLD_PID" "${TOKENS[$alg]}"
+        measure "gateway, authenticated $alg, cold (verify every request)" "http://127.0.0.1:$GATEWAY_COLD/api/" "$GW_COLD_PID" "${TOKENS[$alg]}"
     done
 }
 every_target
 for _ in $(seq 2 "$ROUNDS"); do RECORDING=0 every_target; done
 
-ROWS=()
-for name in "${NAMES[@]}"; do
-    middle=$(median < "$RESULTS/$name")
-    cpu=$(cut -f4 "$RESULTS/$name" | median)
-    IFS=$'\t' read -r rps p50 p99 _ non2xx <<<"$middle"
-    ROWS+=("| $name | $rps | $p50 | $p99 | $cpu | $non2xx |")
-done
+ROWS=$(measured_rows)
 
 # RSS with 1,000 open keep-alive connections: a fresh gateway, each connection having made one
 # request through it and then idle, held open by bench/hold_connections.py.
@@ -119,7 +94,7 @@ wait "$WRK_PID"
     echo
     echo "| target | req/s | p50 | p99 | server CPU µs/req | non-2xx |"
     echo "|---|---|---|---|---|---|"
-    printf '%s\n' "${ROWS[@]}"
+    echo "$ROWS"
     echo
     echo "Gateway RSS with 1,000 open keep-alive connections: $(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f MB (%.1f MiB)", k * 1024 / 1e6, k / 1024 }') — a fresh gateway, each connection has made one request and stays open."
     echo "Gateway RSS under load from 1,000 concurrent connections: $(awk -v k="$BUSY_RSS_KB" 'BEGIN { printf "%.1f MB (%.1f MiB)", k * 1024 / 1e6, k / 1024 }') — every connection with a request in flight, so the upstream pool holds about as many connections again."

@@ -137,3 +137,35 @@ start_issuer() { # binary data-dir port alg
     wait_ready "http://127.0.0.1:$3/readyz"
     ISSUER_TOKEN=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials "http://127.0.0.1:$3/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 }
+
+# Measures URL with wrk (a second of warm-up, then DURATION seconds over CONNECTIONS connections,
+# with a bearer TOKEN if given) and the CPU the server PIDS spend meanwhile; appends
+# "req/s p50 p99 cpu-µs/req non-2xx" to RESULTS/NAME and, unless RECORDING=0, NAME to NAMES.
+measure() { # name url server-pids [token]
+    local name=$1 url=$2 pids=$3 token=${4:-}
+    local header=()
+    [[ -n $token ]] && header=(-H "Authorization: Bearer $token")
+    wrk -t1 -c"$CONNECTIONS" -d1s "${header[@]}" "$url" >/dev/null 2>&1   # warm-up
+    local before; before=$(cpu_ticks "$pids")
+    local out; out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${header[@]}" "$url")
+    local after; after=$(cpu_ticks "$pids")
+    local requests; requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    local rps; rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+    local p50; p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    local p99; p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    local non2xx; non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out"); non2xx=${non2xx:-0}
+    local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')
+    [[ ${RECORDING:-1} == 1 ]] && NAMES+=("$name")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$rps" "$p50" "$p99" "$cpu_us" "$non2xx" >> "$RESULTS/$name"
+}
+
+# One table row per measured NAMES: the run of median req/s, with the median CPU.
+measured_rows() {
+    local name middle cpu rps p50 p99 non2xx
+    for name in "${NAMES[@]}"; do
+        middle=$(median < "$RESULTS/$name")
+        cpu=$(cut -f4 "$RESULTS/$name" | median)
+        IFS=$'\t' read -r rps p50 p99 _ non2xx <<<"$middle"
+        echo "| $name | $rps | $p50 | $p99 | $cpu | $non2xx |"
+    done
+}

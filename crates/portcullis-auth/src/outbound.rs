@@ -10,7 +10,7 @@ use crate::media_type::media_type;
 use portcullis_core::client_id_document::MAX_DOCUMENT_BYTES;
 use portcullis_core::network_address::is_public;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,11 +101,7 @@ impl OutboundHttp {
             return Err(OutboundError::Refused("only https URLs"));
         }
         let host = url.host_str().ok_or(OutboundError::Refused("no host"))?;
-        let literal = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .ok();
+        let literal = portcullis_core::network_address::literal_address(host);
         if literal.is_some_and(|address| !is_public(address)) {
             return Err(OutboundError::Refused("not a public address"));
         }

@@ -20,6 +20,20 @@ pub fn is_public(address: IpAddr) -> bool {
     }
 }
 
+/// The IP address a URL's host names literally (`[::1]` read as `::1`), if it is one.
+pub fn literal_address(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// Whether a URL's host is this machine: `localhost` or a loopback address. Where secrets may
+/// travel in clear text, they go only there.
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || literal_address(host).is_some_and(|address| address.is_loopback())
+}
+
 fn compatible_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let segments = v6.segments();
     (segments[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified()).then(|| {
@@ -61,6 +75,16 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_this_machine_only() {
+        for here in ["localhost", "127.0.0.1", "127.8.9.1", "[::1]", "::1"] {
+            assert!(is_loopback_host(here), "{here}");
+        }
+        for elsewhere in ["localhost.example", "10.0.0.1", "[::2]", "example.com", ""] {
+            assert!(!is_loopback_host(elsewhere), "{elsewhere}");
+        }
+    }
 
     #[test]
     fn only_public_unicast_addresses_are_public() {

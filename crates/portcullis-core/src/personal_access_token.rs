@@ -11,6 +11,9 @@ use portcullis_jose::JoseError;
 
 /// What every personal access token starts with.
 pub const TOKEN_PREFIX: &str = "pcl_pat_";
+/// The member of an introspection answer (or claim) listing the networks a token may be used
+/// from. The gateway enforces it; another resource server must read it itself.
+pub const NETWORKS_MEMBER: &str = "portcullis_networks";
 /// Random bytes in a token: 256 bits.
 const TOKEN_BYTES: usize = 32;
 /// Random bytes in a token's id (what lists, audit events and revocations name).

@@ -58,13 +58,13 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(String),
-    /// `public_url` is not an origin.
     /// An `api_key_header` that is reserved, stripped or not a header name.
     #[error("api_key_header: `{0}` cannot carry API keys (a reserved, stripped or invalid name)")]
     ApiKeyHeader(String),
     /// Introspecting issuers that cannot be told apart.
     #[error("introspection: {0}")]
     Introspection(String),
+    /// `public_url` is not an origin.
     #[error("public_url must be an origin such as https://api.example.com, not `{0}`")]
     PublicUrl(String),
 }
@@ -353,14 +353,13 @@ pub async fn start(
         ),
         None => None,
     };
-    let forward_auth_address = match (&forward_auth_listener, config.forward_auth_listen) {
-        (Some(listener), Some(address)) => Some(
-            listener
-                .local_addr()
-                .map_err(|error| StartError::Listen(address, error))?,
-        ),
-        _ => None,
-    };
+    let forward_auth_address = forward_auth_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()
+        .map_err(|error| {
+            StartError::Listen(config.forward_auth_listen.unwrap_or(config.listen), error)
+        })?;
     let limits = ConnectionLimits {
         max_connections: config.max_connections,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
@@ -435,14 +434,9 @@ fn check_introspection(introspection: &IntrospectionConfig) -> Result<(), &'stat
     let url = reqwest::Url::parse(&introspection.url)
         .map_err(|_| "introspection.url must be an https URL")?;
     // Tokens and the gateway's secret travel to it: in clear text only on this machine.
-    let loopback = url.host_str().is_some_and(|host| {
-        host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|address| address.is_loopback())
-    });
+    let loopback = url
+        .host_str()
+        .is_some_and(portcullis_core::network_address::is_loopback_host);
     let secure = url.scheme() == "https" || (url.scheme() == "http" && loopback);
     if !secure || url.host().is_none() {
         return Err("introspection.url must be an https URL (http only to a loopback address)");

@@ -53,7 +53,7 @@ pub enum DescriptionError {
     #[error("the original request's method is not a valid method")]
     BadMethod,
     /// The original host is missing (a description by headers needs `X-Forwarded-Host`),
-    /// repeated or not a host: 400.
+    /// repeated, empty or a list: 400.
     #[error("the original request needs exactly one valid host (X-Forwarded-Host)")]
     BadHost,
 }

@@ -5,10 +5,8 @@
 use crate::config::UnderscoreHeaders;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use portcullis_core::TrustedProxies;
+use portcullis_core::personal_access_token::NETWORKS_MEMBER;
 pub use portcullis_sdk::{IDENTITY_HEADER_PREFIX, Identity};
-
-/// The claim (or introspection member) listing the networks a token may be used from.
-pub const NETWORKS_CLAIM: &str = "portcullis_networks";
 
 /// Every identity header the gateway may assert, lower case.
 pub const IDENTITY_HEADERS: [&str; 9] = [
@@ -97,7 +95,7 @@ impl AssertedIdentity {
             (true, Some(jkt)) => TokenBinding::Dpop(jkt.to_owned()),
             (true, None) => TokenBinding::Unsupported,
         };
-        let networks = identity.claims.get(NETWORKS_CLAIM).map(|networks| {
+        let networks = identity.claims.get(NETWORKS_MEMBER).map(|networks| {
             networks
                 .as_array()
                 .and_then(|list| {

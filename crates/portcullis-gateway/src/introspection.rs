@@ -43,13 +43,36 @@ const KEPT_MEMBERS: [&str; 16] = [
     "cnf",
     "preferred_username",
     "username",
-    crate::identity::NETWORKS_CLAIM,
+    portcullis_core::personal_access_token::NETWORKS_MEMBER,
 ];
 /// Inactive tokens remembered at most per issuer.
 const INACTIVE_ENTRIES: usize = 10_000;
 
 /// The answer of one call (or why there is none), for every request waiting on it.
 type SharedCall = OnceCell<Result<Map<String, Value>, String>>;
+
+/// A request waiting on a shared call; when it ends, the call leaves the map (unless a newer
+/// call for the same token took its place).
+struct Waiting<'a> {
+    in_flight: &'a Mutex<HashMap<[u8; 32], Arc<SharedCall>>>,
+    digest: [u8; 32],
+    cell: Arc<SharedCall>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if in_flight
+            .get(&self.digest)
+            .is_some_and(|cell| Arc::ptr_eq(cell, &self.cell))
+        {
+            in_flight.remove(&self.digest);
+        }
+    }
+}
 
 /// One issuer's introspection endpoint and what it said lately about tokens that were inactive.
 pub struct Introspector {
@@ -142,7 +165,9 @@ impl Introspector {
         }
     }
 
-    /// The answer about `token`, from the call in flight for it if there is one.
+    /// The answer about `token`, from the call in flight for it if there is one. The entry goes
+    /// when a request that waited on it ends, answered or dropped (a client that hung up), so
+    /// the map holds only calls someone still waits for.
     async fn shared_call(
         &self,
         token: &str,
@@ -155,12 +180,12 @@ impl Introspector {
             .entry(digest)
             .or_default()
             .clone();
-        let answer = cell.get_or_init(|| self.call(token)).await.clone();
-        self.in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&digest);
-        answer
+        let _waiting = Waiting {
+            in_flight: &self.in_flight,
+            digest,
+            cell: cell.clone(),
+        };
+        cell.get_or_init(|| self.call(token)).await.clone()
     }
 
     /// One call: RFC 7662 §2.1, the token as a form parameter, the gateway authenticated.
@@ -361,6 +386,28 @@ mod tests {
         ] {
             assert!(read(answer.clone(), 1_000).is_err(), "{answer}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_hangs_up_leaves_no_call_behind() {
+        // An issuer that accepts connections and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = silent.local_addr().expect("address");
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = silent.accept().await {
+                held.push(stream);
+            }
+        });
+        let mut introspector = introspector(None);
+        introspector.config.url = format!("http://{address}/introspect");
+        let waiting = introspector.introspect("opaque", [7; 32], 1_000, 0);
+        let gave_up = tokio::time::timeout(Duration::from_millis(200), waiting).await;
+        assert!(gave_up.is_err(), "still waiting");
+        let in_flight = introspector.in_flight.lock().expect("lock").len();
+        assert_eq!(in_flight, 0, "the call left with its last waiter");
     }
 
     #[test]

@@ -293,7 +293,7 @@ async fn admit(
     let identity = match &route.access {
         Access::Public => None,
         Access::Authenticated(requirements) => Some(
-            authorize(gateway, peer, &presented_by(&request), requirements)
+            authorize(gateway, peer, &presented_by(&request), requirements, mode)
                 .await
                 .map_err(|error| Refused::on(Some(&route), error))?,
         ),
@@ -352,6 +352,7 @@ async fn authorize(
     peer: &Peer,
     request: &Presented<'_>,
     requirements: &Requirements,
+    mode: Mode,
 ) -> Result<Arc<AssertedIdentity>, GatewayError> {
     let now = unix_now();
     let (identity, scheme) = gateway
@@ -378,12 +379,15 @@ async fn authorize(
     requirements
         .check_grants(&identity.identity, now)
         .map_err(GatewayError::Denied)?;
-    if let Some(networks) = &identity.networks
-        && !networks.contains(gateway.client_ip(peer.ip, request.headers))
-    {
-        return Err(GatewayError::Auth(AuthFailure::Invalid(
-            "the token may not be used from this address".to_owned(),
-        )));
+    if let Some(networks) = &identity.networks {
+        // Asked by a proxy in front, the peer is the proxy: the client's address is known
+        // only from a trusted one's X-Forwarded-For, else the token's networks cannot be told.
+        let address_known = mode == Mode::Proxy || gateway.trusted_proxies.contains(peer.ip);
+        if !address_known || !networks.contains(gateway.client_ip(peer.ip, request.headers)) {
+            return Err(GatewayError::Auth(AuthFailure::Invalid(
+                "the token may not be used from this address".to_owned(),
+            )));
+        }
     }
     Ok(identity)
 }

@@ -1,7 +1,8 @@
 //! The gateway's listeners: the public one (HTTP/1.1 and HTTP/2, a header read timeout against
 //! slowloris, a header size cap, a connection limit, graceful drain), served by one thread per
-//! core ([`crate::worker`]), and the admin one (`/healthz`, `/readyz`, `/metrics`). Background
-//! tasks (revocation feeds) stop with it.
+//! core ([`crate::worker`]); the forward-auth one, with the same limits, answering the proxies in
+//! front ([`crate::forward_auth`]); and the admin one (`/healthz`, `/readyz`, `/metrics`).
+//! Background tasks (revocation feeds) stop with it.
 
 use crate::pipeline::{Gateway, Mode, handle};
 use crate::proxy::Peer;

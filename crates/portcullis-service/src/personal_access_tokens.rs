@@ -6,7 +6,8 @@
 use crate::roles::scope_for_user;
 use crate::{AuditLog, Revoker, Store, StoreError};
 use portcullis_core::personal_access_token::{
-    PersonalAccessToken, TokenOwner, TokenRequest, TokenRequestError, is_personal_access_token,
+    NETWORKS_MEMBER, PersonalAccessToken, TokenOwner, TokenRequest, TokenRequestError,
+    is_personal_access_token,
 };
 use portcullis_core::{
     AuditEvent, Client, ClientKind, Clock, RevocationKind, ScopeSet, SecretHash, UnixSeconds,
@@ -191,10 +192,6 @@ impl PersonalAccessTokens<'_> {
 fn key_scope(client_scopes: &ScopeSet) -> ScopeSet {
     client_scopes.filtered(|scope| !scope.starts_with("portcullis:"))
 }
-
-/// The member of an introspection answer listing the networks a token may be used from; a
-/// resource server that does not know it must refuse tokens that carry it.
-pub const NETWORKS_MEMBER: &str = "portcullis_networks";
 
 /// RFC 7662 §2.2: the answer about `token` at `now` for the introspecting `client`, if it is a
 /// live personal access token whose owner is still there and among whose audiences the client

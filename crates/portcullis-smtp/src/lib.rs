@@ -79,15 +79,6 @@ pub struct SmtpMailer {
     domain: String,
 }
 
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback())
-}
-
 impl SmtpMailer {
     /// A client for `settings`; nothing is connected until the first message.
     ///
@@ -113,7 +104,11 @@ impl SmtpMailer {
         let tls = match settings.security {
             SmtpSecurity::StartTls => Tls::Required(tls()?),
             SmtpSecurity::Tls => Tls::Wrapper(tls()?),
-            SmtpSecurity::None if is_loopback(&settings.host) => Tls::None,
+            SmtpSecurity::None
+                if portcullis_core::network_address::is_loopback_host(&settings.host) =>
+            {
+                Tls::None
+            }
             SmtpSecurity::None => return Err(SmtpError::Plaintext),
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)

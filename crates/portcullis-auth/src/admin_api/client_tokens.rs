@@ -32,6 +32,23 @@ pub struct NewTokenBody {
     pub networks: Vec<String>,
 }
 
+impl NewTokenBody {
+    /// The request it makes.
+    ///
+    /// # Errors
+    /// `scope` is not a list of scope tokens.
+    pub fn into_request(self) -> Result<TokenRequest, ApiError> {
+        let scope = ScopeSet::parse(&self.scope)
+            .map_err(|_| ApiError::invalid("scope", "not a list of scope tokens"))?;
+        Ok(TokenRequest {
+            name: self.name,
+            scope,
+            lifetime_days: self.expires_in_days,
+            networks: self.networks,
+        })
+    }
+}
+
 /// A key, without its secret.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenView {
@@ -102,7 +119,7 @@ impl From<TokenKeyError> for ApiError {
             }
             error @ (TokenKeyError::Disabled
             | TokenKeyError::TooMany
-            | TokenKeyError::NoAudience) => ApiError::invalid("id", error.to_string()),
+            | TokenKeyError::NoAudience) => ApiError::conflict(error.to_string()),
         }
     }
 }
@@ -113,7 +130,7 @@ impl From<TokenKeyError> for ApiError {
     params(("id" = String, Path, description = "Client id")),
     responses((status = 201, body = CreatedTokenView), (status = 400, body = ApiErrorBody),
         (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody),
-        (status = 404, body = ApiErrorBody)),
+        (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -128,14 +145,7 @@ pub async fn create(
     ),
     ApiError,
 > {
-    let scope = ScopeSet::parse(&body.scope)
-        .map_err(|_| ApiError::invalid("scope", "not a list of scope tokens"))?;
-    let request = TokenRequest {
-        name: body.name,
-        scope,
-        lifetime_days: body.expires_in_days,
-        networks: body.networks,
-    };
+    let request = body.into_request()?;
     let (record, token) = state
         .personal_access_tokens()
         .create(TokenOwner::Client(id), request, &actor.to_string())
@@ -155,13 +165,16 @@ pub async fn create(
 #[utoipa::path(get, operation_id = "list_client_tokens", path = "/admin/v1/clients/{id}/tokens",
     tag = tags::CLIENTS, params(("id" = String, Path, description = "Client id")),
     responses((status = 200, body = [TokenView]), (status = 401, body = ApiErrorBody),
-        (status = 403, body = ApiErrorBody)),
+        (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Reader(_actor): Reader,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
+    if state.store.find_client(&id).await?.is_none() {
+        return Err(ApiError::not_found("no such client"));
+    }
     let tokens = state
         .personal_access_tokens()
         .list(&TokenOwner::Client(id))

@@ -57,6 +57,12 @@ impl ApiError {
         error
     }
 
+    /// 409: the request cannot be done in the current state (a limit reached, a setting of the
+    /// server that forbids it).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -100,9 +106,7 @@ impl From<AdminError> for ApiError {
     fn from(error: AdminError) -> Self {
         match &error {
             AdminError::NotFound { .. } => Self::not_found(error.to_string()),
-            AdminError::Conflict(_) => {
-                Self::new(StatusCode::CONFLICT, "conflict", error.to_string())
-            }
+            AdminError::Conflict(_) => Self::conflict(error.to_string()),
             AdminError::Invalid { field, message } => Self::invalid(*field, message.clone()),
             AdminError::Store(store) => Self::store(store),
             AdminError::Internal(what) => {

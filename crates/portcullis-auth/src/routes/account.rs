@@ -233,6 +233,36 @@ pub(super) async fn posted(
     Ok((session, user, params))
 }
 
+/// As [`posted`], and the form's `current_password` checked like a sign-in (throttled): what a
+/// change that weakens the account or mints a credential asks first. A wrong password is 401 on
+/// the page, too many attempts 429.
+pub(super) async fn posted_with_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    remote_addr: SocketAddr,
+) -> Result<(Session, User, OAuthParams), Response> {
+    let (session, user, params) = posted(state, headers, body).await?;
+    let client = client_ip(state, headers, remote_addr);
+    let password = params.get("current_password").unwrap_or_default();
+    match account(state, &user)
+        .check_current_password(password, client)
+        .await
+    {
+        Ok(()) => Ok((session, user, params)),
+        Err(AccountChangeError::Store(error)) => Err(unavailable_page(state, &error)),
+        Err(error) => {
+            let status = if matches!(error, AccountChangeError::Locked) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let message = error.to_string();
+            Err(render(state, headers, &session, &user, status, Some(&message)).await)
+        }
+    }
+}
+
 /// The page after everything of the account ended: the message, a way back in, and the
 /// session cookie cleared.
 fn signed_out(state: &AppState, message: &str) -> Response {

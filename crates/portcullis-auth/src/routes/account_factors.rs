@@ -3,7 +3,7 @@
 //! it off. Setting up needs the password and the others a current code, so a borrowed session
 //! alone can neither take the account over with its own app nor weaken it.
 
-use super::account::{posted, render, signed_in, to_sign_in};
+use super::account::{posted, posted_with_password, render, signed_in, to_sign_in};
 use super::{error_page, paths, unavailable_page};
 use crate::client_ip::client_ip;
 use crate::csrf;
@@ -122,31 +122,14 @@ pub(super) async fn remove_passkey(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (session, user, params) = match posted(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
     let Some(passkeys) = state.passkeys() else {
         return error_page(&state, StatusCode::NOT_FOUND, "Passkeys are off.");
     };
-    let client = client_ip(&state, &headers, remote_addr);
-    let password = params.get("current_password").unwrap_or_default();
-    let checked = super::account::account(&state, &user)
-        .check_current_password(password, client)
-        .await;
-    match checked {
-        Ok(()) => {}
-        Err(AccountChangeError::Store(error)) => return unavailable_page(&state, &error),
-        Err(error) => {
-            let status = if matches!(error, AccountChangeError::Locked) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            let message = error.to_string();
-            return render(&state, &headers, &session, &user, status, Some(&message)).await;
-        }
-    }
+    let (session, user, params) =
+        match posted_with_password(&state, &headers, &body, remote_addr).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
     let id = params
         .get("credential_id")
         .and_then(portcullis_jose::base64url::decode)

@@ -1,9 +1,8 @@
 //! Personal access tokens on the account page: the user's tokens (name, scope, networks,
 //! expiry, last use; revoke one) and a form to make one, shown once (the page is `no-store`).
 
-use super::account::{account, form, posted, render};
+use super::account::{form, posted, posted_with_password, render};
 use super::{paths, redirect_with, unavailable_page};
-use crate::client_ip::client_ip;
 use crate::pages::{escape, format_time};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -12,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portcullis_core::personal_access_token::{TokenOwner, TokenRequest};
 use portcullis_core::{ScopeSet, User};
+use portcullis_service::StoreError;
 use portcullis_service::personal_access_tokens::TokenKeyError;
-use portcullis_service::{AccountChangeError, StoreError};
 use std::net::SocketAddr;
 
 /// Making a token.
@@ -108,30 +107,11 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (session, user, params) = match posted(&state, &headers, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
-    let client = client_ip(&state, &headers, remote_addr);
-    let checked = account(&state, &user)
-        .check_current_password(params.get("current_password").unwrap_or_default(), client)
-        .await;
-    match checked {
-        Ok(()) => {}
-        Err(AccountChangeError::Store(error)) => return unavailable_page(&state, &error),
-        Err(error) => {
-            let notice = error.to_string();
-            return render(
-                &state,
-                &headers,
-                &session,
-                &user,
-                StatusCode::BAD_REQUEST,
-                Some(&notice),
-            )
-            .await;
-        }
-    }
+    let (session, user, params) =
+        match posted_with_password(&state, &headers, &body, remote_addr).await {
+            Ok(posted) => posted,
+            Err(response) => return response,
+        };
     let scope = params
         .values_under(SCOPE_FIELD)
         .collect::<Vec<_>>()

@@ -17,6 +17,21 @@ use portcullis_types::GrantType;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// An auth server where users may make tokens for `products:read` and `products:write`, accepted
+/// by the audience `api`.
+async fn server_with_tokens() -> TestAuthServer {
+    TestAuthServer::start_with(TestOptions {
+        personal_access_tokens: TokenPolicy {
+            enabled: true,
+            user_scopes: ScopeSet::parse("products:read products:write").expect("scope"),
+            max_lifetime_days: 30,
+            audiences: vec!["api".into()],
+        },
+        ..TestOptions::default()
+    })
+    .await
+}
+
 /// An upstream answering with the identity headers it received.
 async fn identity_echo() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -42,11 +57,23 @@ async fn identity_echo() -> String {
     format!("http://{address}")
 }
 
-/// A gateway taking the server's personal access tokens by introspection, following its feed.
-async fn gateway(server: &TestAuthServer, secret: &str, upstream: &str) -> RunningGateway {
+/// A gateway taking the server's personal access tokens by introspection, following its feed,
+/// answering forward-auth too, and believing `X-Forwarded-For` from this machine if `trusting`.
+async fn gateway(
+    server: &TestAuthServer,
+    secret: &str,
+    upstream: &str,
+    trusting: bool,
+) -> RunningGateway {
     let config = portcullis_gateway::GatewayConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        forward_auth_listen: Some("127.0.0.1:0".parse().expect("addr")),
+        trusted_proxies: if trusting {
+            vec!["127.0.0.1".into()]
+        } else {
+            Vec::new()
+        },
         api_key_header: Some("x-api-key".into()),
         issuers: vec![IssuerConfig {
             introspection: Some(IntrospectionConfig {
@@ -133,16 +160,7 @@ fn shown_token(page: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
-    let server = TestAuthServer::start_with(TestOptions {
-        personal_access_tokens: TokenPolicy {
-            enabled: true,
-            user_scopes: ScopeSet::parse("products:read products:write").expect("scope"),
-            max_lifetime_days: 30,
-            audiences: vec!["api".into()],
-        },
-        ..TestOptions::default()
-    })
-    .await;
+    let server = server_with_tokens().await;
     let alice = server.add_user("alice", &["user"], PASSWORD).await;
     let (_, secret) = server
         .add_client(ClientRegistration {
@@ -161,8 +179,8 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
     let secret = secret.expect("secret");
     let upstream = identity_echo().await;
     let gateways = [
-        gateway(&server, &secret, &upstream).await,
-        gateway(&server, &secret, &upstream).await,
+        gateway(&server, &secret, &upstream, true).await,
+        gateway(&server, &secret, &upstream, false).await,
     ];
 
     // Made on the account page, shown once.
@@ -231,6 +249,23 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
     let fenced = shown_token(&fenced);
     let (status, _) = through(&gateways[0], "/read/products", bearer(&fenced)).await;
     assert_eq!(status, 401, "127.0.0.1 is not in 203.0.113.0/24");
+    // Asked by a proxy in front: the client's address is the one a trusted proxy forwards;
+    // from a proxy the gateway does not trust, a fenced token's client cannot be told: refused.
+    for (gateway, expected) in [(&gateways[0], 200), (&gateways[1], 401)] {
+        let listener = gateway.forward_auth_address.expect("forward-auth");
+        let status = reqwest::Client::new()
+            .get(format!("http://{listener}/_portcullis/auth"))
+            .header("x-original-uri", "/read/products")
+            .header("x-original-method", "GET")
+            .header("x-forwarded-host", "shop.example")
+            .header("x-forwarded-for", "203.0.113.9")
+            .bearer_auth(&fenced)
+            .send()
+            .await
+            .expect("forward-auth")
+            .status();
+        assert_eq!(status, expected);
+    }
 
     // Revoked on the account page: refused by both gateways within a second, though cached.
     let (_, page) = browser.page(&server.url("/account")).await;
@@ -348,16 +383,7 @@ async fn introspect_as(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_need_the_password_follow_their_owner_and_stay_theirs() {
-    let server = TestAuthServer::start_with(TestOptions {
-        personal_access_tokens: TokenPolicy {
-            enabled: true,
-            user_scopes: ScopeSet::parse("products:read products:write").expect("scope"),
-            max_lifetime_days: 30,
-            audiences: vec!["api".into()],
-        },
-        ..TestOptions::default()
-    })
-    .await;
+    let server = server_with_tokens().await;
     let admin = token_of(&server, "ops", "portcullis:admin").await;
     let (status, _) = call(
         &server,
@@ -395,7 +421,7 @@ async fn tokens_need_the_password_follow_their_owner_and_stay_theirs() {
         .await;
     let both = ["products:read", "products:write"];
     let (status, page) = make_token(&alice, &server, "deploy", &both, "", "not the password").await;
-    assert_eq!(status, 400, "the current password is asked");
+    assert_eq!(status, 401, "the current password is asked");
     assert!(!page.contains("pcl_pat_"));
     let (status, page) = make_token(&alice, &server, "deploy", &both, "", PASSWORD).await;
     assert_eq!(status, 200);
@@ -454,4 +480,91 @@ async fn tokens_need_the_password_follow_their_owner_and_stay_theirs() {
     assert_eq!(patch(json!({"disabled": true})).await.0, 200);
     let answer = introspect_as(&server, "gateway", &gateway_secret, &token).await;
     assert_eq!(answer, json!({"active": false}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_expire_and_are_counted_per_owner() {
+    let clock = portcullis_testkit::ManualClock::new();
+    let server = TestAuthServer::start_with(TestOptions {
+        clock: clock.clone(),
+        personal_access_tokens: TokenPolicy {
+            max_lifetime_days: 30,
+            audiences: vec!["api".into()],
+            ..TokenPolicy::default()
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    let admin = token_of(&server, "ops", "portcullis:admin").await;
+    server
+        .add_client(ClientRegistration {
+            scopes: vec!["products:read".into()],
+            audiences: vec!["api".into()],
+            ..ClientRegistration::new(
+                "exporter",
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+            )
+        })
+        .await;
+    let (_, secret) = server
+        .add_client(ClientRegistration {
+            scopes: vec!["portcullis:introspect".into()],
+            audiences: vec!["api".into()],
+            ..ClientRegistration::new(
+                "gateway",
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+            )
+        })
+        .await;
+    let secret = secret.expect("secret");
+    let path = "/admin/v1/clients/exporter/tokens";
+    let make = |days: i64| {
+        call(
+            &server,
+            reqwest::Method::POST,
+            path,
+            Some(&admin),
+            Some(json!({"name": "nightly", "scope": "products:read", "expires_in_days": days})),
+        )
+    };
+    let (status, too_long) = make(31).await;
+    assert_eq!(
+        (status, too_long["field"].as_str()),
+        (400, Some("expires_in_days"))
+    );
+    let (status, created) = make(1).await;
+    assert_eq!(status, 201);
+    let key = created["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        introspect_as(&server, "gateway", &secret, &key).await["active"],
+        true
+    );
+    // At most 50 per owner.
+    for _ in 1..50 {
+        assert_eq!(make(1).await.0, 201);
+    }
+    let (status, refused) = make(1).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("conflict")),
+        "{refused}"
+    );
+    let (status, _) = call(
+        &server,
+        reqwest::Method::GET,
+        "/admin/v1/clients/nobody/tokens",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    clock.advance(86_400);
+    assert_eq!(
+        introspect_as(&server, "gateway", &secret, &key).await,
+        json!({"active": false}),
+        "expired after its day"
+    );
 }

@@ -20,8 +20,8 @@ use portcullis_auth::admin_api::sessions::SessionView;
 use portcullis_auth::admin_api::users::{
     NewUserBody, PasswordBody, PasswordChanged, UserList, UserPatch, UserView,
 };
-use portcullis_core::personal_access_token::{TokenOwner, TokenRequest};
-use portcullis_core::{ClientKeys, Clock, Role, ScopeSet, SystemClock};
+use portcullis_core::personal_access_token::TokenOwner;
+use portcullis_core::{ClientKeys, Clock, Role, SystemClock};
 use portcullis_jose::Algorithm;
 use portcullis_service::admin::{DesiredState, InitialPassword};
 use portcullis_service::{AuditQuery, AuditStore, KeyManager, SigningKeyStore};
@@ -277,14 +277,9 @@ impl Backend<'_> {
                 context, config, ..
             } => {
                 let policy = config.personal_access_tokens.policy()?;
-                let scope = ScopeSet::parse(&body.scope)
+                let request = body
+                    .into_request()
                     .map_err(|_| anyhow::anyhow!("--scope: not a list of scope tokens"))?;
-                let request = TokenRequest {
-                    name: body.name,
-                    scope,
-                    lifetime_days: body.expires_in_days,
-                    networks: body.networks,
-                };
                 let (record, token) = context
                     .personal_access_tokens(&policy)
                     .create(

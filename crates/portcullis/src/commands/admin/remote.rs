@@ -130,13 +130,9 @@ impl RemoteAdmin {
 /// be https, or http to a loopback address.
 fn refuse_plain_remote(url: &str) -> anyhow::Result<()> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("invalid URL {url}"))?;
-    let host = parsed.host_str().unwrap_or_default();
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let loopback = parsed
+        .host_str()
+        .is_some_and(portcullis_core::network_address::is_loopback_host);
     if parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback) {
         Ok(())
     } else {
