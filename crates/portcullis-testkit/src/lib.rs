@@ -6,6 +6,7 @@
 //! `portcullis` CLI can be pointed at it with `--data-dir`.
 
 pub mod browser;
+pub mod caddy;
 pub mod client_key;
 pub mod dpop;
 pub mod hostile;

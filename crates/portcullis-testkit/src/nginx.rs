@@ -16,22 +16,35 @@ pub struct Nginx {
     _dir: TempDir,
 }
 
-fn binary() -> Option<PathBuf> {
+/// The installed program `name`: on `PATH`, or in `/usr/sbin` (where Debian puts nginx).
+pub(crate) fn installed(name: &str) -> Option<PathBuf> {
     let candidates = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .chain([PathBuf::from("/usr/sbin")]);
     candidates
-        .map(|dir| dir.join("nginx"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// Waits until something listens at `address` (at most 10 s).
+///
+/// # Panics
+/// When nothing does.
+pub(crate) async fn wait_listening(address: SocketAddr, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(address).await.is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 impl Nginx {
     /// Starts nginx with `server_body` (the directives inside one `server { }` block, without
     /// `listen`); `None` when nginx is not installed outside CI.
     pub async fn start(server_body: &str) -> Option<Self> {
-        let Some(binary) = binary() else {
+        let Some(binary) = installed("nginx") else {
             if std::env::var("CI").is_ok_and(|value| value == "true") {
                 panic!("nginx must be installed when CI=true; .ci/run installs nginx-light");
             }
@@ -67,11 +80,7 @@ impl Nginx {
             child,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(address).await.is_err() {
-            assert!(Instant::now() < deadline, "nginx did not start listening");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_listening(address, "nginx").await;
         Some(nginx)
     }
 }

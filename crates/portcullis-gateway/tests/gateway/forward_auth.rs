@@ -5,6 +5,7 @@
 use super::normalization::{ATTACKS, raw_get};
 use super::support::{Stack, challenge, rate_limit, route, stack};
 use portcullis_testkit::TestOptions;
+use portcullis_testkit::caddy::Caddy;
 use portcullis_testkit::nginx::Nginx;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -358,5 +359,104 @@ async fn the_forward_auth_listener_reads_each_proxys_description_and_refuses_dou
     // The public listener forwards only routes with upstreams.
     assert_eq!(stack.get("/api/orders", Some(&read)).await.status(), 404);
     assert_eq!(stack.get("/proxied/x", Some(&read)).await.status(), 200);
+    stack.stop().await;
+}
+
+/// The Caddy recipe of `docs/forward-auth.md`: in a `route` block, the client's identity and
+/// description headers deleted, then `forward_auth` copying the answer's.
+fn caddy_site(forward_auth: SocketAddr, upstream: SocketAddr) -> String {
+    let copied: Vec<String> = IDENTITY_HEADERS
+        .iter()
+        .map(|name| format!("X-Portcullis-{}", name.replace('_', "-")))
+        .collect();
+    format!(
+        "\troute {{\n\
+         \t\trequest_header -X-Portcullis-*\n\
+         \t\trequest_header -X-Original-*\n\
+         \t\tforward_auth {forward_auth} {{\n\
+         \t\t\turi /_portcullis/auth\n\
+         \t\t\tcopy_headers {}\n\
+         \t\t}}\n\
+         \t\treverse_proxy {upstream}\n\
+         \t}}",
+        copied.join(" ")
+    )
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_lets_through_only_what_the_routes_allow() {
+    let stack = forward_auth_stack().await;
+    let forward_auth = stack
+        .gateway
+        .as_ref()
+        .and_then(|gateway| gateway.forward_auth_address)
+        .expect("forward-auth listener");
+    let Some(caddy) = Caddy::start(&caddy_site(forward_auth, stack.upstream)).await else {
+        return;
+    };
+    let get = |path: &str, token: Option<&str>, headers: &[(&str, &str)]| {
+        let mut request = reqwest::Client::new().get(format!("http://{}{path}", caddy.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let read = stack.token(Some("read")).await;
+    let forged = [
+        ("x-portcullis-subject", "forged"),
+        ("x-portcullis-roles", "admin"),
+        // A description of a public request, beside Caddy's of the real one.
+        ("x-original-uri", "/public/x"),
+        ("x-original-method", "GET"),
+    ];
+    let response = get("/api/orders?id=7", Some(&read), &forged)
+        .await
+        .expect("caddy");
+    assert_eq!(response.status(), 200);
+    let echoed: Value = response.json().await.expect("echo");
+    assert_eq!(echoed["path"], "/api/orders");
+    let headers = &echoed["headers"];
+    assert_eq!(headers["x-portcullis-client"], "svc");
+    assert_eq!(headers["x-portcullis-scopes"], "read");
+    assert_ne!(headers["x-portcullis-subject"], "forged");
+    assert!(
+        headers
+            .get("x-portcullis-roles")
+            .is_none_or(|roles| roles == ""),
+        "{headers}"
+    );
+
+    let none = get("/api/orders", None, &forged).await.expect("caddy");
+    assert_eq!(none.status(), 401);
+    assert!(challenge(&none).starts_with("Bearer"));
+    let write = stack.token(Some("write")).await;
+    assert_eq!(
+        get("/api/orders", Some(&write), &[])
+            .await
+            .expect("caddy")
+            .status(),
+        403
+    );
+    assert_eq!(
+        get("/elsewhere", Some(&read), &[])
+            .await
+            .expect("caddy")
+            .status(),
+        403,
+        "no route covers it"
+    );
+    // Caddy passes a rate-limit refusal on as it is.
+    assert_eq!(
+        get("/metered/a", Some(&read), &[])
+            .await
+            .expect("caddy")
+            .status(),
+        200
+    );
+    let limited = get("/metered/a", Some(&read), &[]).await.expect("caddy");
+    assert_eq!(limited.status(), 429);
     stack.stop().await;
 }
