@@ -75,6 +75,15 @@ async fn through_nginx(
     request.send().await.expect("nginx request")
 }
 
+/// The stack's forward-auth listener.
+fn listener(stack: &Stack) -> SocketAddr {
+    stack
+        .gateway
+        .as_ref()
+        .and_then(|gateway| gateway.forward_auth_address)
+        .expect("forward-auth listener")
+}
+
 /// Asks the forward-auth listener directly.
 async fn ask(
     stack: &Stack,
@@ -82,12 +91,7 @@ async fn ask(
     token: Option<&str>,
     headers: &[(&str, &str)],
 ) -> reqwest::Response {
-    let listener = stack
-        .gateway
-        .as_ref()
-        .and_then(|gateway| gateway.forward_auth_address)
-        .expect("forward-auth listener");
-    let mut request = reqwest::Client::new().get(format!("http://{listener}{path}"));
+    let mut request = reqwest::Client::new().get(format!("http://{}{path}", listener(stack)));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -126,11 +130,7 @@ async fn forward_auth_stack() -> Stack {
 #[tokio::test]
 async fn nginx_auth_request_lets_through_only_what_the_routes_allow() {
     let stack = forward_auth_stack().await;
-    let forward_auth = stack
-        .gateway
-        .as_ref()
-        .and_then(|gateway| gateway.forward_auth_address)
-        .expect("forward-auth listener");
+    let forward_auth = listener(&stack);
     let Some(nginx) = Nginx::start(&nginx_site(forward_auth, stack.upstream)).await else {
         return;
     };
@@ -386,11 +386,7 @@ fn caddy_site(forward_auth: SocketAddr, upstream: SocketAddr) -> String {
 #[tokio::test]
 async fn caddy_forward_auth_lets_through_only_what_the_routes_allow() {
     let stack = forward_auth_stack().await;
-    let forward_auth = stack
-        .gateway
-        .as_ref()
-        .and_then(|gateway| gateway.forward_auth_address)
-        .expect("forward-auth listener");
+    let forward_auth = listener(&stack);
     let Some(caddy) = Caddy::start(&caddy_site(forward_auth, stack.upstream)).await else {
         return;
     };

@@ -17,6 +17,22 @@ use portcullis_types::GrantType;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// A confidential client-credentials client with these scopes and audiences.
+fn service_account(id: &str, scopes: &[&str], audiences: &[&str]) -> ClientRegistration {
+    ClientRegistration {
+        scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
+        audiences: audiences
+            .iter()
+            .map(|audience| (*audience).to_owned())
+            .collect(),
+        ..ClientRegistration::new(
+            id,
+            ClientKind::Confidential,
+            vec![GrantType::ClientCredentials],
+        )
+    }
+}
+
 /// An auth server where users may make tokens for `products:read` and `products:write`, accepted
 /// by the audience `api`.
 async fn server_with_tokens() -> TestAuthServer {
@@ -163,18 +179,11 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
     let server = server_with_tokens().await;
     let alice = server.add_user("alice", &["user"], PASSWORD).await;
     let (_, secret) = server
-        .add_client(ClientRegistration {
-            scopes: vec![
-                "portcullis:introspect".into(),
-                "portcullis:revocations".into(),
-            ],
-            audiences: vec!["api".into()],
-            ..ClientRegistration::new(
-                "gateway",
-                ClientKind::Confidential,
-                vec![GrantType::ClientCredentials],
-            )
-        })
+        .add_client(service_account(
+            "gateway",
+            &["portcullis:introspect", "portcullis:revocations"],
+            &["api"],
+        ))
         .await;
     let secret = secret.expect("secret");
     let upstream = identity_echo().await;
@@ -296,15 +305,11 @@ async fn personal_access_tokens_work_through_every_gateway_until_revoked() {
 
     // A service account's API key, made by an administrator, shown once, revocable.
     server
-        .add_client(ClientRegistration {
-            scopes: vec!["products:read".into()],
-            audiences: vec!["api".into()],
-            ..ClientRegistration::new(
-                "nightly-export",
-                ClientKind::Confidential,
-                vec![GrantType::ClientCredentials],
-            )
-        })
+        .add_client(service_account(
+            "nightly-export",
+            &["products:read"],
+            &["api"],
+        ))
         .await;
     let admin = token_of(&server, "ops", "portcullis:admin").await;
     let path = "/admin/v1/clients/nightly-export/tokens";
@@ -396,15 +401,8 @@ async fn tokens_need_the_password_follow_their_owner_and_stay_theirs() {
     assert_eq!(status, 200);
     server.add_user("alice", &["writer"], PASSWORD).await;
     server.add_user("bob", &[], PASSWORD).await;
-    let resource_server = |id: &str, audience: &str| ClientRegistration {
-        scopes: vec!["portcullis:introspect".into()],
-        audiences: vec![audience.into()],
-        ..ClientRegistration::new(
-            id,
-            ClientKind::Confidential,
-            vec![GrantType::ClientCredentials],
-        )
-    };
+    let resource_server =
+        |id: &str, audience: &str| service_account(id, &["portcullis:introspect"], &[audience]);
     let (_, gateway_secret) = server.add_client(resource_server("gateway", "api")).await;
     let gateway_secret = gateway_secret.expect("secret");
     let (_, other_secret) = server
@@ -497,26 +495,14 @@ async fn keys_expire_and_are_counted_per_owner() {
     .await;
     let admin = token_of(&server, "ops", "portcullis:admin").await;
     server
-        .add_client(ClientRegistration {
-            scopes: vec!["products:read".into()],
-            audiences: vec!["api".into()],
-            ..ClientRegistration::new(
-                "exporter",
-                ClientKind::Confidential,
-                vec![GrantType::ClientCredentials],
-            )
-        })
+        .add_client(service_account("exporter", &["products:read"], &["api"]))
         .await;
     let (_, secret) = server
-        .add_client(ClientRegistration {
-            scopes: vec!["portcullis:introspect".into()],
-            audiences: vec!["api".into()],
-            ..ClientRegistration::new(
-                "gateway",
-                ClientKind::Confidential,
-                vec![GrantType::ClientCredentials],
-            )
-        })
+        .add_client(service_account(
+            "gateway",
+            &["portcullis:introspect"],
+            &["api"],
+        ))
         .await;
     let secret = secret.expect("secret");
     let path = "/admin/v1/clients/exporter/tokens";
