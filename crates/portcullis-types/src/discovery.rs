@@ -3,6 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".to_owned(), "implicit".to_owned()]
+}
+
+fn default_token_endpoint_auth_methods() -> Vec<String> {
+    vec!["client_secret_basic".to_owned()]
+}
+
 /// The metadata document served at `/.well-known/oauth-authorization-server` and
 /// `/.well-known/openid-configuration`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +44,13 @@ pub struct ProviderMetadata {
     /// Response modes of the authorization endpoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub response_modes_supported: Vec<String>,
-    /// Grant types the token endpoint accepts.
+    /// Grant types the token endpoint accepts. RFC 8414 §2: optional; omitted, it means
+    /// `["authorization_code", "implicit"]`.
+    #[serde(default = "default_grant_types")]
     pub grant_types_supported: Vec<String>,
-    /// Client authentication methods the token endpoint accepts.
+    /// Client authentication methods the token endpoint accepts. RFC 8414 §2: optional;
+    /// omitted, it means `client_secret_basic`.
+    #[serde(default = "default_token_endpoint_auth_methods")]
     pub token_endpoint_auth_methods_supported: Vec<String>,
     /// Client authentication methods of the revocation endpoint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -115,4 +127,25 @@ pub struct ProviderMetadata {
     /// RFC 9207: authorization responses carry `iss`.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_members_left_out_mean_what_rfc_8414_says() {
+        let minimal = r#"{"issuer":"https://idp.example","token_endpoint":"https://idp.example/token",
+            "jwks_uri":"https://idp.example/jwks","response_types_supported":["code"]}"#;
+        let metadata: ProviderMetadata = serde_json::from_str(minimal).expect("parsed");
+        assert_eq!(
+            metadata.grant_types_supported,
+            ["authorization_code", "implicit"]
+        );
+        assert_eq!(
+            metadata.token_endpoint_auth_methods_supported,
+            ["client_secret_basic"]
+        );
+        assert!(serde_json::from_str::<ProviderMetadata>(r#"{"issuer":"x"}"#).is_err());
+    }
 }
