@@ -200,7 +200,10 @@ impl Introspector {
     }
 
     async fn send(&self, token: &str) -> Result<Map<String, Value>, String> {
-        let (id, secret) = basic_credentials(&self.config.client_id, &self.config.client_secret);
+        let (id, secret) = portcullis_sdk::client::basic_credentials(
+            &self.config.client_id,
+            &self.config.client_secret,
+        );
         let response = self
             .http
             .post(&self.config.url)
@@ -300,13 +303,6 @@ fn is_access_token(answer: &Map<String, Value>) -> bool {
             .any(|refused| typ.eq_ignore_ascii_case(refused))
     });
     token_type_fits && use_fits && typ_fits
-}
-
-/// HTTP Basic credentials of a client: RFC 6749 §2.3.1 form-encodes the id and the secret
-/// first, as the authorization server decodes them.
-pub(crate) fn basic_credentials(id: &str, secret: &str) -> (String, String) {
-    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-    (encode(id), encode(secret))
 }
 
 #[cfg(test)]
@@ -413,7 +409,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_encoded() {
         assert_eq!(
-            basic_credentials("a b", "p+w:%"),
+            portcullis_sdk::client::basic_credentials("a b", "p+w:%"),
             ("a+b".to_owned(), "p%2Bw%3A%25".to_owned())
         );
     }

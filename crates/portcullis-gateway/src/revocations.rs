@@ -124,7 +124,7 @@ pub async fn follow_feed(
 ) {
     let url = format!("{}/revocations", issuer.trim_end_matches('/'));
     let (id, secret) =
-        crate::introspection::basic_credentials(&feed.client_id, &feed.client_secret);
+        portcullis_sdk::client::basic_credentials(&feed.client_id, &feed.client_secret);
     let mut cursor = 0i64;
     let mut last_success = Instant::now();
     let mut ticker = tokio::time::interval(Duration::from_millis(feed.poll_interval_ms.max(50)));

@@ -21,6 +21,13 @@ pub use id_token::IdTokenClaims;
 pub use pending::PendingAuthorization;
 pub use tokens::{Tokens, read_limited};
 
+/// HTTP Basic credentials of a client: RFC 6749 §2.3.1 form-encodes the id and the secret
+/// first, as the authorization server decodes them.
+pub fn basic_credentials(id: &str, secret: &str) -> (String, String) {
+    let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    (encode(id), encode(secret))
+}
+
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
 use portcullis_types::ProviderMetadata;
 use std::time::Duration;
@@ -265,11 +272,8 @@ impl RelyingParty {
         match &self.client.client_secret {
             // RFC 6749 §2.3.1: the form-encoded id and secret in HTTP Basic.
             Some(secret) => {
-                request = request.basic_auth(
-                    form_urlencoded::byte_serialize(self.client.client_id.as_bytes())
-                        .collect::<String>(),
-                    Some(form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()),
-                );
+                let (id, secret) = basic_credentials(&self.client.client_id, secret);
+                request = request.basic_auth(id, Some(secret));
             }
             None => form.push(("client_id", &self.client.client_id)),
         }
