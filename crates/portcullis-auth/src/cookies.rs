@@ -11,7 +11,8 @@
 //!   (see [`crate::pending_sign_in`]), `SameSite=Strict`, five minutes.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use cookie::{Cookie, SameSite};
+pub use portcullis_core::cookies::cookie_name;
+use portcullis_core::cookies::{SameSite, set_cookie};
 
 /// Base name of the session cookie.
 pub const SESSION_COOKIE: &str = "portcullis_session";
@@ -20,30 +21,17 @@ pub const CSRF_COOKIE: &str = "portcullis_csrf";
 /// Base name of the cookie of a sign-in waiting for its second factor.
 pub const PENDING_COOKIE: &str = "portcullis_pending";
 
-/// The name a cookie goes by: `__Host-<base>` when `secure`.
-pub fn cookie_name(base: &str, secure: bool) -> String {
-    if secure {
-        format!("__Host-{base}")
-    } else {
-        base.to_owned()
-    }
-}
-
 /// The value of cookie `base` (under its name for `secure`) in the request, if present exactly
 /// once.
 pub fn read_cookie(headers: &HeaderMap, base: &str, secure: bool) -> Option<String> {
-    let name = cookie_name(base, secure);
-    let mut values = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .map(|cookie| cookie.value().to_owned());
-    let first = values.next()?;
-    // Two cookies of the same name mean someone planted one (e.g. from a sibling subdomain).
-    values.next().is_none().then_some(first)
+    portcullis_core::cookies::read_cookie(
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok()),
+        base,
+        secure,
+    )
 }
 
 fn build(
@@ -53,14 +41,8 @@ fn build(
     max_age_secs: i64,
     secure: bool,
 ) -> HeaderValue {
-    let cookie = Cookie::build((cookie_name(base, secure), value))
-        .http_only(true)
-        .secure(secure)
-        .same_site(same_site)
-        .path("/")
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&set_cookie(base, value, same_site, max_age_secs, secure))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `Set-Cookie` for a new session.

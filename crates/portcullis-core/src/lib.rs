@@ -15,6 +15,7 @@ pub mod client_keys;
 pub mod client_metadata;
 pub mod clock;
 pub mod cluster;
+pub mod cookies;
 pub mod device_grant;
 pub mod dpop_nonce;
 pub mod email_verification;

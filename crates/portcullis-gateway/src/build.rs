@@ -10,6 +10,8 @@ use crate::rate_limit::{LocalRateLimiter, RateLimiter};
 use crate::revocations::{RevocationSet, follow_feed};
 use crate::routes::{RouteError, RouteTable};
 use crate::server::{ConnectionLimits, serve};
+use crate::session::memory::MemorySessionStore;
+use crate::session::{Sessions, store_limits};
 use crate::shared_rate_limit::SharedRateLimiter;
 use axum::http::HeaderName;
 use portcullis_core::dpop_nonce::DpopNonces;
@@ -17,8 +19,9 @@ use portcullis_core::replay::{PROOFS_REMEMBERED, ReplayWindow};
 use portcullis_jose::MacKey;
 use portcullis_jose::remote_key_set::{KeySource, RemoteKeySet};
 use portcullis_redis::RedisReplay;
-use portcullis_redis::{RedisGcra, RedisLink, follow_events};
+use portcullis_redis::{RedisGatewaySessions, RedisGcra, RedisLink, follow_events};
 use portcullis_service::ProofReplay;
+use portcullis_service::ports::GatewaySessionStore;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +67,9 @@ pub enum StartError {
     /// Introspecting issuers that cannot be told apart.
     #[error("introspection: {0}")]
     Introspection(String),
+    /// `[gateway.session]` is misconfigured.
+    #[error("session: {0}")]
+    Session(String),
     /// `public_url` is not an origin.
     #[error("public_url must be an origin such as https://api.example.com, not `{0}`")]
     PublicUrl(String),
@@ -259,12 +265,16 @@ pub async fn start(
     )
     .with_api_key_header(api_key_header);
     let local_limiter = LocalRateLimiter::new(config.rate_limit_max_keys);
+    let redis_link = config
+        .redis
+        .as_ref()
+        .map(|redis| RedisLink::new(redis).map(Arc::new))
+        .transpose()
+        .map_err(|error| StartError::Redis(error.to_string()))?;
     let (rate_limiter, proof_replay): (Box<dyn RateLimiter>, Arc<dyn ProofReplay>) =
-        match &config.redis {
-            Some(redis) => {
-                let link = Arc::new(
-                    RedisLink::new(redis).map_err(|error| StartError::Redis(error.to_string()))?,
-                );
+        match (&config.redis, &redis_link) {
+            (Some(redis), Some(link)) => {
+                let link = link.clone();
                 (
                     Box::new(SharedRateLimiter::new(
                         RedisGcra::new(link.clone(), &redis.prefix),
@@ -274,11 +284,22 @@ pub async fn start(
                     Arc::new(RedisReplay::new(link, &redis.prefix)),
                 )
             }
-            None => (
+            _ => (
                 Box::new(local_limiter),
                 Arc::new(ReplayWindow::new(PROOFS_REMEMBERED)),
             ),
         };
+    let sessions = match &config.session {
+        Some(session) => Some(Arc::new(sessions(
+            config,
+            session,
+            public_origin.as_deref(),
+            introspection_http.clone(),
+            proof_replay.clone(),
+            redis_link,
+        )?)),
+        None => None,
+    };
     let gateway = Arc::new(Gateway::new(
         routes,
         authenticator,
@@ -295,6 +316,7 @@ pub async fn start(
             leeway_secs: config.leeway_secs,
             proof_replay,
             dpop_nonces: dpop_nonces(config)?,
+            sessions: sessions.clone(),
         },
     ));
     let (stop_feeds, feeds_stopped) = watch::channel(false);
@@ -320,6 +342,12 @@ pub async fn start(
             ))
         })
         .collect();
+    if let Some(sessions) = sessions {
+        feeds.push(tokio::spawn(purge_sessions(
+            sessions,
+            feeds_stopped.clone(),
+        )));
+    }
     if let Some(redis) = &config.redis {
         let events = GatewayEvents {
             issuers: gateway.authenticator.issuers().cloned().collect(),
@@ -400,6 +428,54 @@ pub async fn start(
         stop_feeds,
         feeds,
     })
+}
+
+/// The browser sessions of `session`: its issuer must be one whose tokens the gateway accepts
+/// (its access tokens pass the routes' policies like any other), and the gateway must know its
+/// own origin (the redirect URI and the cookies' site).
+fn sessions(
+    config: &GatewayConfig,
+    session: &crate::config::SessionConfig,
+    public_origin: Option<&str>,
+    http: reqwest::Client,
+    replay: Arc<dyn ProofReplay>,
+    redis_link: Option<Arc<RedisLink>>,
+) -> Result<Sessions, StartError> {
+    let fail = |problem: &str| StartError::Session(problem.to_owned());
+    if !config
+        .issuers
+        .iter()
+        .any(|issuer| issuer.issuer == session.issuer)
+    {
+        return Err(fail(
+            "issuer must be among [[gateway.issuers]], which verify its access tokens",
+        ));
+    }
+    let public_origin = public_origin.ok_or_else(|| {
+        fail("public_url is required: the redirect URI and the cookies are on it")
+    })?;
+    let limits = store_limits(session);
+    let store: Arc<dyn GatewaySessionStore> = match (&config.redis, redis_link) {
+        // A cluster's gateways share the sessions: any of them serves any browser.
+        (Some(redis), Some(link)) => Arc::new(
+            RedisGatewaySessions::new(link, &redis.prefix, limits)
+                .map_err(|error| fail(&error.to_string()))?,
+        ),
+        _ => Arc::new(MemorySessionStore::new(limits)),
+    };
+    Sessions::new(session, public_origin, http, store, replay).map_err(StartError::Session)
+}
+
+/// Forgets ended sessions and abandoned sign-ins once a minute, until `stopped` changes.
+async fn purge_sessions(sessions: Arc<Sessions>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = tokio::time::sleep(Duration::from_secs(60)) => {
+                sessions.store().purge(crate::revocations::unix_now()).await;
+            }
+        }
+    }
 }
 
 /// The header API keys come in: a plain name (no `_`), neither one the gateway strips (it would

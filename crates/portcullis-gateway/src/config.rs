@@ -73,6 +73,9 @@ pub struct GatewayConfig {
     pub issuers: Vec<IssuerConfig>,
     /// Routes, matched by host and longest path prefix.
     pub routes: Vec<RouteConfig>,
+    /// Browser sessions for routes with `session = true`: the gateway signs browsers in at an
+    /// OpenID provider and keeps their tokens server-side. Requires `public_url`.
+    pub session: Option<SessionConfig>,
     /// The cluster's Redis (top-level `redis_url` / `redis_prefix` of the configuration): pushed
     /// revocations and key changes, and rate limits shared by every gateway.
     #[serde(skip)]
@@ -108,6 +111,7 @@ impl Default for GatewayConfig {
             ca_file: None,
             issuers: Vec::new(),
             routes: Vec::new(),
+            session: None,
             redis: None,
         }
     }
@@ -259,6 +263,106 @@ fn default_poll_interval_ms() -> u64 {
     500
 }
 
+/// `[gateway.session]`: the gateway as a confidential OpenID Connect client (the
+/// backend-for-frontend pattern): it signs browsers in with Authorization Code + PKCE, keeps
+/// their tokens server-side (in memory; in a cluster's Redis) and forwards their requests with a
+/// fresh access token. Its redirect URI is `<public_url>/_portcullis/callback`; its back-channel
+/// logout URI `<public_url>/_portcullis/backchannel-logout`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// The OpenID provider (discovered); also among `[[gateway.issuers]]`, which verifies the
+    /// access tokens it issues.
+    pub issuer: String,
+    /// The gateway's client at the provider.
+    pub client_id: String,
+    /// Its secret (`client_secret_basic`).
+    pub client_secret: String,
+    /// Scopes asked for; `openid` is required.
+    #[serde(default = "default_session_scopes")]
+    pub scopes: Vec<String>,
+    /// A session unused this long ends.
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: i64,
+    /// A session ends this long after sign-in, used or not.
+    #[serde(default = "default_absolute_timeout_secs")]
+    pub absolute_timeout_secs: i64,
+    /// The access token is refreshed when it expires within this long.
+    #[serde(default = "default_refresh_before_expiry_secs")]
+    pub refresh_before_expiry_secs: i64,
+    /// Sessions held at most; a sign-in beyond them gets 503.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+    /// Sessions of one user at most; a new one ends that user's oldest.
+    #[serde(default = "default_sessions_per_user")]
+    pub sessions_per_user: usize,
+    /// Sign-ins on their way to the provider at most (each for ten minutes); beyond them the
+    /// oldest is forgotten.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// Where the provider sends the browser after `/_portcullis/logout` (registered there as a
+    /// post-logout redirect URI); unset: the provider's own page.
+    #[serde(default)]
+    pub post_logout_redirect_uri: Option<String>,
+    /// Origins besides `public_url` whose requests may use a session with unsafe methods
+    /// (`POST`, `PUT`, `DELETE`, ...), such as a front end on another host of the same site.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+impl SessionConfig {
+    /// Sessions at `issuer` for the client `client_id` with the defaults of the TOML form.
+    pub fn new(issuer: &str, client_id: &str, client_secret: &str) -> Self {
+        SessionConfig {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            scopes: default_session_scopes(),
+            idle_timeout_secs: default_idle_timeout_secs(),
+            absolute_timeout_secs: default_absolute_timeout_secs(),
+            refresh_before_expiry_secs: default_refresh_before_expiry_secs(),
+            max_sessions: default_max_sessions(),
+            sessions_per_user: default_sessions_per_user(),
+            max_pending: default_max_pending(),
+            post_logout_redirect_uri: None,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_session_scopes() -> Vec<String> {
+    vec!["openid".to_owned()]
+}
+fn default_idle_timeout_secs() -> i64 {
+    60 * 60
+}
+fn default_absolute_timeout_secs() -> i64 {
+    12 * 60 * 60
+}
+fn default_refresh_before_expiry_secs() -> i64 {
+    30
+}
+fn default_max_sessions() -> usize {
+    100_000
+}
+fn default_sessions_per_user() -> usize {
+    10
+}
+fn default_max_pending() -> usize {
+    10_000
+}
+
 /// `[[gateway.routes]]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,6 +394,10 @@ pub struct RouteConfig {
     /// `public` or `authenticated`.
     #[serde(default = "default_auth")]
     pub auth: String,
+    /// Browsers without a token are signed in through `[gateway.session]` and their session
+    /// cookie stands for the token (an authenticated route only).
+    #[serde(default)]
+    pub session: bool,
     /// Every one of these scopes is required.
     #[serde(default)]
     pub scopes_all: Vec<String>,
@@ -369,6 +477,7 @@ impl RouteConfig {
             timeout_ms: default_timeout_ms(),
             max_body_bytes: default_max_body_bytes(),
             auth: default_auth(),
+            session: false,
             scopes_all: Vec::new(),
             scopes_any: Vec::new(),
             roles_any: Vec::new(),

@@ -38,6 +38,10 @@ pub enum GatewayError {
     BadGateway,
     /// The upstream did not answer in time.
     GatewayTimeout,
+    /// A cross-site request would use a browser session (CSRF): 403.
+    CrossSite,
+    /// The session store cannot be reached, or the sign-in provider not discovered: 503.
+    SessionsUnavailable,
 }
 
 impl GatewayError {
@@ -68,6 +72,8 @@ impl GatewayError {
             GatewayError::BodyTooLarge => "body_too_large",
             GatewayError::BadGateway => "bad_gateway",
             GatewayError::GatewayTimeout => "gateway_timeout",
+            GatewayError::CrossSite => "cross_site",
+            GatewayError::SessionsUnavailable => "sessions_unavailable",
         }
     }
 }
@@ -277,6 +283,16 @@ impl IntoResponse for GatewayError {
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
                 "the upstream service did not answer in time",
+            ),
+            GatewayError::CrossSite => plain(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "a request from another site cannot use the browser session",
+            ),
+            GatewayError::SessionsUnavailable => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "browser sessions are not available now",
             ),
         }
     }

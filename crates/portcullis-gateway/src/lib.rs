@@ -8,7 +8,8 @@
 //! consults the revocation set ([`revocations`]), [`policy`]
 //! authorizes, [`rate_limit`] meters, [`proxy`] forwards with a trusted identity over
 //! [`upstream`]'s pooled connections; [`protected_resource`] serves routes' RFC 9728 metadata; [`forward_auth`] answers the
-//! proxies in front that ask whether a request may pass. [`pipeline`] strings them together; [`server`] runs the
+//! proxies in front that ask whether a request may pass; [`session`] signs browsers in and keeps
+//! their tokens server-side. [`pipeline`] strings them together; [`server`] runs the
 //! listeners on [`worker`] threads; [`build`] assembles a gateway from its configuration.
 
 pub mod authenticate;
@@ -31,6 +32,7 @@ pub mod request_target;
 pub mod revocations;
 pub mod routes;
 pub mod server;
+pub mod session;
 pub mod shared_rate_limit;
 pub mod token_cache;
 pub mod upstream;

@@ -15,6 +15,7 @@ use crate::rate_limit::{RateDecision, RateLimitKey, RateLimiter};
 use crate::request_target::{self, TargetRejection};
 use crate::revocations::unix_now;
 use crate::routes::{Route, RouteTable};
+use crate::session::{Attached, Endpoint, Sessions, is_navigation};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -42,6 +43,8 @@ pub struct Gateway {
     forward_authorization: bool,
     /// Whether the gateway follows a cluster's Redis (for `/readyz`).
     pub follows_redis: bool,
+    /// Browser sessions, when configured.
+    sessions: Option<Arc<Sessions>>,
 }
 
 /// The settings of the pipeline that are not routes.
@@ -67,6 +70,8 @@ pub struct PipelineSettings {
     pub proof_replay: Arc<dyn ProofReplay>,
     /// The nonces DPoP proofs must carry, when required.
     pub dpop_nonces: Option<Arc<portcullis_core::dpop_nonce::DpopNonces>>,
+    /// Browser sessions, when configured.
+    pub sessions: Option<Arc<Sessions>>,
 }
 
 impl Gateway {
@@ -97,6 +102,7 @@ impl Gateway {
             trusted_proxies: settings.trusted_proxies,
             forward_authorization: settings.forward_authorization,
             follows_redis: settings.follows_redis,
+            sessions: settings.sessions,
         }
     }
 
@@ -270,6 +276,14 @@ async fn admit(
         .as_deref()
         .unwrap_or(request.uri().path());
     if mode == Mode::Proxy
+        && let Some(sessions) = &gateway.sessions
+        && let Some(endpoint) = Endpoint::at(path)
+    {
+        return Ok(Admission::Answered(
+            sessions.answer(endpoint, request, unix_now()).await,
+        ));
+    }
+    if mode == Mode::Proxy
         && let Some(document) = routes.resource_metadata(path)
     {
         return Ok(Admission::Answered(protected_resource::metadata_response(
@@ -290,13 +304,18 @@ async fn admit(
             )),
         ));
     }
+    let session = attach_session(gateway, &route, &mut request).await?;
     let identity = match &route.access {
         Access::Public => None,
-        Access::Authenticated(requirements) => Some(
-            authorize(gateway, peer, &presented_by(&request), requirements, mode)
-                .await
-                .map_err(|error| Refused::on(Some(&route), error))?,
-        ),
+        Access::Authenticated(requirements) => {
+            match authorize(gateway, peer, &presented_by(&request), requirements, mode).await {
+                Ok(identity) => Some(identity),
+                Err(error) => {
+                    return session_refusal(route, session, &presented_by(&request), mode, error)
+                        .await;
+                }
+            }
+        }
     };
     let mut extra_headers = Vec::new();
     if let Some(rule) = &route.rate_limit {
@@ -329,6 +348,92 @@ async fn admit(
         request,
         extra_headers,
     }))
+}
+
+/// On a session route, a request without a token of its own has its session's access token
+/// put in `Authorization`: the route's policy then judges it like any other. The gateway's
+/// cookies never reach upstreams. `None`: not a session route, or a token of its own.
+async fn attach_session(
+    gateway: &Gateway,
+    route: &Arc<Route>,
+    request: &mut Request,
+) -> Result<Option<(Arc<Sessions>, Attached)>, Refused> {
+    let Some(sessions) = &gateway.sessions else {
+        return Ok(None);
+    };
+    let own_token = request
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
+        || gateway
+            .authenticator
+            .api_key_header()
+            .is_some_and(|name| request.headers().contains_key(name));
+    let attached = if route.session && !own_token {
+        let (method, headers) = (request.method().clone(), request.headers_mut());
+        Some(
+            sessions
+                .attach(&method, headers, unix_now())
+                .await
+                .map_err(|error| Refused::on(Some(route), error))?,
+        )
+    } else {
+        None
+    };
+    sessions.strip_cookies(request.headers_mut());
+    Ok(attached.map(|attached| (sessions.clone(), attached)))
+}
+
+/// A session request the route refused with `error`: a session whose token is no longer
+/// accepted (revoked, expired) ends; a browser's page load without a usable session is sent to
+/// sign in; anything else is refused as usual (an API call gets its 401).
+async fn session_refusal(
+    route: Arc<Route>,
+    session: Option<(Arc<Sessions>, Attached)>,
+    request: &Presented<'_>,
+    mode: Mode,
+    error: GatewayError,
+) -> Result<Admission, Refused> {
+    let Some((sessions, attached)) = session else {
+        return Err(Refused::on(Some(&route), error));
+    };
+    let unauthenticated = matches!(
+        error,
+        GatewayError::Auth(AuthFailure::Missing | AuthFailure::Invalid(_) | AuthFailure::Revoked)
+    );
+    if !unauthenticated {
+        return Err(Refused::on(Some(&route), error));
+    }
+    if let Attached::Session(key) = &attached {
+        sessions
+            .end(key)
+            .await
+            .map_err(|error| Refused::on(Some(&route), error))?;
+    }
+    let forget = (attached != Attached::Nothing).then(|| {
+        (
+            axum::http::header::SET_COOKIE,
+            sessions.forget_session_cookie(),
+        )
+    });
+    if mode != Mode::Proxy || !is_navigation(request.method, request.headers) {
+        return Err(Refused {
+            route: Some(route),
+            error,
+            extra_headers: forget.into_iter().collect(),
+        });
+    }
+    let return_to = request
+        .uri
+        .path_and_query()
+        .map_or("/", axum::http::uri::PathAndQuery::as_str);
+    let mut response = sessions
+        .login_redirect(request.headers, return_to, unix_now())
+        .await
+        .map_err(|error| Refused::on(Some(&route), error))?;
+    if let Some((name, value)) = forget {
+        response.headers_mut().append(name, value);
+    }
+    Ok(Admission::Answered(response))
 }
 
 /// What authorization reads of a request (its body, which is not `Sync`, aside).

@@ -42,6 +42,8 @@ pub struct Route {
     pub max_body_bytes: u64,
     /// Who may pass.
     pub access: Access,
+    /// Browsers may pass with a gateway session instead of a token ([`crate::session`]).
+    pub session: bool,
     /// Rate limit.
     pub rate_limit: Option<RateLimitRule>,
     /// Accepts paths that keep an encoded `/` or `\` ([`crate::path`]).
@@ -174,6 +176,11 @@ impl Route {
                 )));
             }
         };
+        if config.session && access == Access::Public {
+            return Err(fail(
+                "session = true is for authenticated routes (a public one needs no sign-in)".into(),
+            ));
+        }
         let rate_limit = config
             .rate_limit
             .as_ref()
@@ -217,6 +224,7 @@ impl Route {
             timeout: Duration::from_millis(config.timeout_ms),
             max_body_bytes: config.max_body_bytes,
             access,
+            session: config.session,
             rate_limit,
             allow_encoded_slashes: config.allow_encoded_slashes,
             upgrades: config
@@ -336,6 +344,16 @@ impl RouteTable {
             return Err(RouteError {
                 route: route.name.clone(),
                 problem: format!("issuer `{issuer}` is not among [[gateway.issuers]]"),
+            });
+        }
+        if let Some(route) = config
+            .routes
+            .iter()
+            .find(|route| route.session && config.session.is_none())
+        {
+            return Err(RouteError {
+                route: route.name.clone(),
+                problem: "session = true needs a [gateway.session] section".into(),
             });
         }
         let mut routes = config

@@ -5,6 +5,8 @@
 //!   revocation feed stays the catch-up path after a disconnect.
 //! - [`codes`]: authorization codes (opt-in), redeemed atomically by a Lua script.
 //! - [`sessions`]: browser sessions (opt-in), expiring with the session.
+//! - [`gateway_sessions`]: the gateways' browser sessions (session-mode routes), so any gateway
+//!   serves any browser.
 //! - [`throttle`]: sign-in throttling counted once for the whole cluster, one atomic script per
 //!   counter.
 //! - [`gcra`]: a cluster-wide rate limit, one atomic Lua script per decision, timed by the Redis
@@ -19,6 +21,7 @@
 pub mod codes;
 pub mod events;
 mod fields;
+pub mod gateway_sessions;
 pub mod gcra;
 pub mod link;
 pub mod replay;
@@ -27,6 +30,7 @@ pub mod throttle;
 
 pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
+pub use gateway_sessions::RedisGatewaySessions;
 pub use gcra::{GcraDecision, RedisGcra};
 pub use link::{RedisConnection, RedisLink};
 pub use replay::RedisReplay;

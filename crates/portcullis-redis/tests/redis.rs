@@ -5,8 +5,9 @@
 
 use portcullis_core::{ClusterAnnouncer, RevocationEntry, RevocationKind};
 use portcullis_redis::{
-    ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGcra, RedisLink,
-    RedisReplay, RedisSessionStore, RedisSettings, RedisThrottle, follow_events,
+    ClusterEvent, EventHandler, EventPublisher, GcraDecision, RedisCodeStore, RedisGatewaySessions,
+    RedisGcra, RedisLink, RedisReplay, RedisSessionStore, RedisSettings, RedisThrottle,
+    follow_events,
 };
 use portcullis_service::SessionStore;
 use portcullis_store::conformance::{code_cases, session_cases};
@@ -23,6 +24,13 @@ macro_rules! on_redis {
             async fn codes_behave_as_the_sql_store() {
                 if let Some(redis) = $create() {
                     super::codes_behave_as_the_sql_store(&redis).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn gateway_sessions_behave_as_in_memory() {
+                if let Some(redis) = $create() {
+                    super::gateway_sessions_behave_as_in_memory(&redis).await;
                 }
             }
 
@@ -84,6 +92,14 @@ async fn sessions_behave_as_the_sql_store(redis: &TestRedis) {
     let sessions = RedisSessionStore::new(link(redis), redis.prefix());
     session_cases::sessions_are_paged_newest_first(&sessions, "user-1").await;
     session_cases::sessions_round_trip(&sessions, "user-1").await;
+}
+
+async fn gateway_sessions_behave_as_in_memory(redis: &TestRedis) {
+    use portcullis_store::conformance::gateway_session_cases as cases;
+    let store =
+        RedisGatewaySessions::new(link(redis), redis.prefix(), cases::LIMITS).expect("store");
+    cases::sessions_end_when_idle_old_replaced_or_named(&store).await;
+    cases::sign_ins_are_used_once_expire_and_never_pile_up(&store).await;
 }
 
 async fn gcra_bursts_then_refuses_with_the_wait(redis: &TestRedis) {

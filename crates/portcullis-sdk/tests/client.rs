@@ -60,8 +60,22 @@ async fn a_user_signs_in_and_the_tokens_are_validated_and_refreshed() {
         assert!(!claims.subject.is_empty());
         assert_eq!(claims.claims["nonce"], pending.nonce.as_str());
         let refresh_token = tokens.refresh_token.clone().expect("offline_access");
-        let refreshed = rp.refresh(&refresh_token).await.expect("refresh");
+        let (refreshed, refreshed_claims) = rp
+            .refresh(&refresh_token, &claims.subject)
+            .await
+            .expect("refresh");
         assert_ne!(refreshed.access_token, tokens.access_token);
+        assert_eq!(
+            refreshed_claims.map(|claims| claims.subject),
+            Some(claims.subject.clone()),
+            "a new id token of the same user"
+        );
+        // OpenID Connect Core §12.2: an id token of another user is refused.
+        let rotated = refreshed.refresh_token.clone().unwrap_or(refresh_token);
+        assert!(matches!(
+            rp.refresh(&rotated, "someone-else").await,
+            Err(ClientError::InvalidIdToken(_))
+        ));
         // The code is single-use: a second exchange is the provider's refusal, surfaced.
         assert!(matches!(
             rp.exchange(&pending, &code).await,

@@ -216,3 +216,124 @@ pub mod session_cases {
         );
     }
 }
+/// Cases of [`portcullis_service::ports::GatewaySessionStore`], for a store made with
+/// [`LIMITS`](gateway_session_cases::LIMITS).
+pub mod gateway_session_cases {
+    use portcullis_service::ports::{
+        CreateError, GatewaySessionStore, PendingLogin, SessionRecord, StoreLimits,
+    };
+
+    /// When the cases start (2033: a Redis expiry at these times lies ahead).
+    const T: i64 = 2_000_000_000;
+
+    /// The limits the store of the cases is made with.
+    pub const LIMITS: StoreLimits = StoreLimits {
+        idle_timeout_secs: 100,
+        absolute_timeout_secs: 1_000,
+        pending_timeout_secs: 600,
+        max_sessions: 3,
+        sessions_per_user: 2,
+        max_pending: 2,
+    };
+
+    fn session(subject: &str, sid: &str, created_at: i64) -> SessionRecord {
+        SessionRecord {
+            subject: subject.into(),
+            provider_session: Some(sid.into()),
+            access_expires_at: T + created_at + 300,
+            sealed_tokens: "sealed".into(),
+            created_at: T + created_at,
+            last_seen: T + created_at,
+        }
+    }
+
+    fn pending(created_at: i64) -> PendingLogin {
+        PendingLogin {
+            state: "s".into(),
+            nonce: "n".into(),
+            code_verifier: "v".into(),
+            browser: "b".into(),
+            return_to: "/".into(),
+            created_at: T + created_at,
+        }
+    }
+
+    /// Sessions end when idle, when old, when a user has too many, and when named by user or
+    /// provider session; beyond the global cap none is made.
+    pub async fn sessions_end_when_idle_old_replaced_or_named(store: &dyn GatewaySessionStore) {
+        store
+            .create("a".into(), session("ann", "s1", 0))
+            .await
+            .expect("made");
+        assert!(store.touch("a", T + 90).await.expect("store").is_some());
+        assert!(
+            store.touch("a", T + 180).await.expect("store").is_some(),
+            "used at 90"
+        );
+        assert!(
+            store.touch("a", T + 281).await.expect("store").is_none(),
+            "idle"
+        );
+        assert!(
+            store.touch("a", T + 10).await.expect("store").is_none(),
+            "removed"
+        );
+        store
+            .create("b".into(), session("bob", "s2", 0))
+            .await
+            .expect("made");
+        for now in (90..1_000).step_by(90) {
+            assert!(store.touch("b", T + now).await.expect("store").is_some());
+        }
+        assert!(
+            store.touch("b", T + 1_000).await.expect("store").is_none(),
+            "absolute"
+        );
+
+        store
+            .create("c1".into(), session("cy", "s3", 1))
+            .await
+            .expect("made");
+        store
+            .create("c2".into(), session("cy", "s4", 2))
+            .await
+            .expect("made");
+        store
+            .create("c3".into(), session("cy", "s5", 3))
+            .await
+            .expect("made");
+        assert!(
+            store.touch("c1", T + 3).await.expect("store").is_none(),
+            "two per user"
+        );
+        store
+            .create("d".into(), session("dee", "s6", 4))
+            .await
+            .expect("made");
+        assert!(matches!(
+            store.create("e".into(), session("eve", "s7", 5)).await,
+            Err(CreateError::Full)
+        ));
+        let ended = |subject, sid| store.end_matching(subject, sid);
+        assert_eq!(ended(None, Some("s4")).await.expect("store"), 1);
+        assert_eq!(ended(Some("cy"), Some("s6")).await.expect("store"), 0);
+        assert_eq!(ended(Some("cy"), None).await.expect("store"), 1);
+        assert_eq!(ended(None, None).await.expect("store"), 0);
+        assert!(store.touch("d", T + 5).await.expect("store").is_some());
+    }
+
+    /// A pending sign-in is taken once, expires, and the oldest go beyond the cap.
+    pub async fn sign_ins_are_used_once_expire_and_never_pile_up(store: &dyn GatewaySessionStore) {
+        store.begin("p1".into(), pending(0)).await.expect("kept");
+        store.begin("p2".into(), pending(1)).await.expect("kept");
+        store.begin("p3".into(), pending(2)).await.expect("kept");
+        let taken = |key, now| store.take_pending(key, T + now);
+        assert!(
+            taken("p1", 3).await.expect("store").is_none(),
+            "the oldest went"
+        );
+        assert!(taken("p2", 3).await.expect("store").is_some());
+        assert!(taken("p2", 3).await.expect("store").is_none(), "used once");
+        assert!(taken("p3", 602).await.expect("store").is_none(), "expired");
+    }
+}

@@ -9,6 +9,7 @@ mod introspection;
 mod limits;
 mod normalization;
 mod protected_resource;
+mod session;
 mod step_up;
 mod support;
 mod tokens;

@@ -15,6 +15,13 @@ pub struct IdTokenClaims {
     pub claims: Map<String, Value>,
 }
 
+impl IdTokenClaims {
+    /// `sid`: the provider's session, which back-channel logout names.
+    pub fn session_id(&self) -> Option<&str> {
+        self.claims.get("sid").and_then(Value::as_str)
+    }
+}
+
 /// Why an id token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(super) enum IdTokenError {
@@ -36,6 +43,30 @@ pub(super) struct IdTokenRules<'a> {
     /// The nonce sent, for a token from an authorization; `None` for one from a refresh.
     pub nonce: Option<&'a str>,
     pub leeway_secs: i64,
+}
+
+/// The claims of `token` once its signature is verified with `keys`: signed by the key the
+/// header names, in that key's algorithm (OpenID Connect Core §3.1.3.7 rule 6), and not typed as
+/// one of `refused_types` (an access or logout token is never taken for another kind).
+pub(super) fn verified_claims(
+    token: &str,
+    keys: &KeySet,
+    refused_types: &[&str],
+) -> Result<Map<String, Value>, IdTokenError> {
+    let jws = UnverifiedJws::parse(token).map_err(IdTokenError::Jose)?;
+    if jws.header().typ.as_deref().is_some_and(|typ| {
+        refused_types
+            .iter()
+            .any(|refused| typ.eq_ignore_ascii_case(refused))
+    }) {
+        return Err(IdTokenError::Claim("a token of another kind"));
+    }
+    jws.check_signature(keys).map_err(|error| match error {
+        JoseError::HeaderRejected("unknown kid") => IdTokenError::UnknownKey,
+        other => IdTokenError::Jose(other),
+    })?;
+    serde_json::from_slice(jws.unverified_payload())
+        .map_err(|_| IdTokenError::Claim("claims are not a JSON object"))
 }
 
 /// The claims checked, parsed strictly: a repeated or mistyped one fails the token.
@@ -61,23 +92,7 @@ impl IdTokenRules<'_> {
         keys: &KeySet,
         now: i64,
     ) -> Result<IdTokenClaims, IdTokenError> {
-        let jws = UnverifiedJws::parse(token).map_err(IdTokenError::Jose)?;
-        // An access token (RFC 9068) is never taken as an id token.
-        if jws
-            .header()
-            .typ
-            .as_deref()
-            .is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt"))
-        {
-            return Err(IdTokenError::Claim("an access token, not an id token"));
-        }
-        // §3.1.3.7 rule 6: the signature, by the key the header names, in its algorithm.
-        jws.check_signature(keys).map_err(|error| match error {
-            JoseError::HeaderRejected("unknown kid") => IdTokenError::UnknownKey,
-            other => IdTokenError::Jose(other),
-        })?;
-        let claims: Map<String, Value> = serde_json::from_slice(jws.unverified_payload())
-            .map_err(|_| IdTokenError::Claim("claims are not a JSON object"))?;
+        let claims = verified_claims(token, keys, &["at+jwt", "logout+jwt"])?;
         let checked: Checked = serde_json::from_value(Value::Object(claims.clone()))
             .map_err(|_| IdTokenError::Claim("iss, sub, aud, exp and iat are required"))?;
         // Rule 2: the issuer, exactly.

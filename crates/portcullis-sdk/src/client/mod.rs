@@ -9,15 +9,19 @@
 //!    error response is surfaced, and the RFC 9207 `iss` must be the issuer;
 //! 4. [`RelyingParty::exchange`] redeems the code with the verifier and validates the id token
 //!    (signature with the provider's published keys, `iss`, `aud`, `azp`, expiry, `nonce`);
-//! 5. [`RelyingParty::refresh`] uses a refresh token.
+//! 5. [`RelyingParty::refresh`] uses a refresh token;
+//! 6. [`RelyingParty::end_session_url`] (RP-initiated logout), [`RelyingParty::revoke`]
+//!    (RFC 7009) and [`RelyingParty::validate_logout_token`] (back-channel logout) end sessions.
 
 mod callback;
 mod id_token;
+mod logout_token;
 mod pending;
 mod tokens;
 
 pub use callback::Callback;
 pub use id_token::IdTokenClaims;
+pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutClaims};
 pub use pending::PendingAuthorization;
 pub use tokens::{Tokens, read_limited};
 
@@ -116,6 +120,20 @@ impl RelyingParty {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|error| ClientError::Provider(error.to_string()))?;
+        Self::discover_with(issuer, client, http).await
+    }
+
+    /// [`RelyingParty::discover`] with an HTTP client of the application's own (its trusted
+    /// CAs, timeouts). It should not follow redirects: they would carry the client's secret and
+    /// codes elsewhere.
+    ///
+    /// # Errors
+    /// [`ClientError::Provider`] or [`ClientError::IssuerMismatch`].
+    pub async fn discover_with(
+        issuer: &str,
+        client: ClientConfig,
+        http: reqwest::Client,
+    ) -> Result<Self, ClientError> {
         let base = issuer.trim_end_matches('/');
         let mut metadata = None;
         let mut last_error = String::new();
@@ -247,37 +265,121 @@ impl RelyingParty {
         Ok((tokens, claims))
     }
 
-    /// New tokens for `refresh_token` (kept by the caller when none comes back: RFC 6749 §6
-    /// lets the provider keep it).
+    /// New tokens for `refresh_token` of the sign-in of `subject` (kept by the caller when none
+    /// comes back: RFC 6749 §6 lets the provider keep it), with the claims of a new id token.
     ///
     /// # Errors
     /// [`ClientError::Refused`], [`ClientError::Provider`] or [`ClientError::InvalidIdToken`].
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ClientError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        subject: &str,
+    ) -> Result<(Tokens, Option<IdTokenClaims>), ClientError> {
         let tokens = self
             .token_request(&[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh_token),
             ])
             .await?;
-        // OpenID Connect Core §12.2: an id token from a refresh has no nonce to check.
-        if let Some(id_token) = &tokens.id_token {
-            self.validate_id_token(id_token, None).await?;
+        let claims = match &tokens.id_token {
+            // OpenID Connect Core §12.2: no nonce to check, but the same issuer (checked with
+            // the token) and the same user.
+            Some(id_token) => {
+                let claims = self.validate_id_token(id_token, None).await?;
+                if claims.subject != subject {
+                    return Err(ClientError::InvalidIdToken(
+                        "the refreshed id token names another user".to_owned(),
+                    ));
+                }
+                Some(claims)
+            }
+            None => None,
+        };
+        Ok((tokens, claims))
+    }
+
+    /// Where to send the browser to end its session at the provider (OpenID Connect
+    /// RP-Initiated Logout 1.0 §2), when it has an `end_session_endpoint`; the provider sends it
+    /// back to `post_logout_redirect_uri` if given (and registered there).
+    pub fn end_session_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Option<String> {
+        let endpoint = self.metadata.end_session_endpoint.as_deref()?;
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("client_id", &self.client.client_id);
+        if let Some(hint) = id_token_hint {
+            query.append_pair("id_token_hint", hint);
         }
-        Ok(tokens)
+        if let Some(uri) = post_logout_redirect_uri {
+            query.append_pair("post_logout_redirect_uri", uri);
+        }
+        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        Some(format!("{endpoint}{separator}{}", query.finish()))
+    }
+
+    /// Revokes `token` (RFC 7009 §2.1), when the provider has a `revocation_endpoint`; `Ok`
+    /// also when it has none.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] or [`ClientError::Provider`].
+    pub async fn revoke(&self, token: &str, hint: &str) -> Result<(), ClientError> {
+        let Some(endpoint) = &self.metadata.revocation_endpoint else {
+            return Ok(());
+        };
+        let form = [("token", token), ("token_type_hint", hint)];
+        let response = self
+            .authenticated(self.http.post(endpoint), &form)
+            .send()
+            .await
+            .map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
+        // RFC 7009 §2.2: 200 whether or not the token was valid.
+        if response.status().is_success() {
+            return Ok(());
+        }
+        tokens::answer(Ok(response)).await.map(drop)
+    }
+
+    /// What the logout token `token` (OpenID Connect Back-Channel Logout 1.0 §2.6) ends. The
+    /// caller remembers its `token_id` until `replayable_until` and refuses it a second time.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidIdToken`].
+    pub async fn validate_logout_token(&self, token: &str) -> Result<LogoutClaims, ClientError> {
+        let rules = logout_token::LogoutTokenRules {
+            issuer: &self.metadata.issuer,
+            client_id: &self.client.client_id,
+            leeway_secs: self.leeway_secs,
+        };
+        self.with_keys(|keys, now| rules.validate(token, keys, now))
+            .await
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<Tokens, ClientError> {
+        let request = self.authenticated(self.http.post(&self.metadata.token_endpoint), form);
+        tokens::answer(request.send().await).await
+    }
+
+    /// `request` carrying `form` and this client's authentication.
+    fn authenticated(
+        &self,
+        request: reqwest::RequestBuilder,
+        form: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let mut form = form.to_vec();
-        let mut request = self.http.post(&self.metadata.token_endpoint);
-        match &self.client.client_secret {
+        let request = match &self.client.client_secret {
             // RFC 6749 §2.3.1: the form-encoded id and secret in HTTP Basic.
             Some(secret) => {
                 let (id, secret) = basic_credentials(&self.client.client_id, secret);
-                request = request.basic_auth(id, Some(secret));
+                request.basic_auth(id, Some(secret))
             }
-            None => form.push(("client_id", &self.client.client_id)),
-        }
-        tokens::answer(request.form(&form).send().await).await
+            None => {
+                form.push(("client_id", &self.client.client_id));
+                request
+            }
+        };
+        request.form(&form)
     }
 
     async fn validate_id_token(
@@ -291,15 +393,25 @@ impl RelyingParty {
             nonce,
             leeway_secs: self.leeway_secs,
         };
+        self.with_keys(|keys, now| rules.validate(id_token, keys, now))
+            .await
+    }
+
+    /// What `validate` makes of a token with the provider's keys, refetched once for a key it
+    /// does not know yet (a rotation).
+    async fn with_keys<T>(
+        &self,
+        validate: impl Fn(&portcullis_jose::KeySet, i64) -> Result<T, id_token::IdTokenError>,
+    ) -> Result<T, ClientError> {
         if !self.keys.is_loaded() {
             self.keys.refresh_for_unknown_kid().await;
         }
         let now = crate::clock::unix_now();
-        match rules.validate(id_token, &self.keys.current(), now) {
+        match validate(&self.keys.current(), now) {
             Err(id_token::IdTokenError::UnknownKey) => {
-                // A rotated key: one rate-limited refetch, then once more.
+                // One rate-limited refetch, then once more.
                 self.keys.refresh_for_unknown_kid().await;
-                rules.validate(id_token, &self.keys.current(), now)
+                validate(&self.keys.current(), now)
             }
             other => other,
         }

@@ -84,6 +84,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["gateway", "forward_auth_listen"], Kind::Text),
     (&["gateway", "dpop_nonce"], Kind::Boolean),
     (&["gateway", "dpop_nonce_secret"], Kind::Text),
+    (&["gateway", "session", "client_secret"], Kind::Text),
 ];
 
 /// The environment variable of an option path.

@@ -1,0 +1,519 @@
+//! Browser sessions: the gateway as a backend for front ends (draft-ietf-oauth-browser-based-apps
+//! §6.1). A browser without a token on a `session` route is sent to the OpenID provider with
+//! Authorization Code + PKCE, `state` and `nonce` ([`portcullis_sdk::client`]); the gateway, a
+//! confidential client, redeems the code and keeps the tokens in its [`store`], and the browser
+//! holds only an `HttpOnly` cookie. Each request of the session is forwarded with a fresh access
+//! token, which then passes the route's policy like any other token.
+//!
+//! The gateway answers `/_portcullis/login`, `/_portcullis/callback`, `/_portcullis/logout`
+//! and `/_portcullis/backchannel-logout` ([`endpoints`]).
+
+mod browser_request;
+mod endpoints;
+pub mod memory;
+mod sealed;
+
+use crate::config::SessionConfig;
+use crate::error::GatewayError;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+pub use browser_request::is_navigation;
+use browser_request::{Origins, is_unsafe};
+use portcullis_core::cookies::{SameSite, read_cookie, set_cookie, without_cookies};
+use portcullis_jose::{base64url, random_bytes, sha256};
+use portcullis_sdk::client::{ClientConfig, ClientError, RelyingParty};
+use portcullis_service::ports::{GatewaySessionStore, PendingLogin, SessionRecord, StoreLimits};
+use portcullis_service::{ProofReplay, StoreError};
+use sealed::SessionTokens;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OnceCell};
+
+/// Base name of the session cookie (`__Host-portcullis_gw` over https).
+pub const SESSION_COOKIE: &str = "portcullis_gw";
+/// Base name of the cookie binding a sign-in's callback to the browser that started it.
+pub const BROWSER_COOKIE: &str = "portcullis_gw_login";
+/// Where the gateway's own endpoints live.
+pub const ENDPOINT_PREFIX: &str = "/_portcullis/";
+/// A sign-in waits this long for its callback.
+const PENDING_TIMEOUT_SECS: i64 = 600;
+/// The access token's lifetime when the provider does not say (it is refreshed sooner).
+const UNSTATED_LIFETIME_SECS: i64 = 60;
+/// Refreshes of sessions whose keys share a stripe wait for each other.
+const REFRESH_STRIPES: usize = 64;
+/// How long a request waits for another gateway's refresh of its session.
+const REFRESH_WAIT: Duration = Duration::from_secs(5);
+
+/// One of the gateway's own endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Starts a sign-in (`?rd=/path` to come back to).
+    Login,
+    /// The provider's redirect back.
+    Callback,
+    /// Ends the session here and at the provider.
+    Logout,
+    /// The provider's back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+    BackchannelLogout,
+}
+
+impl Endpoint {
+    /// The endpoint at `path`, if any.
+    pub fn at(path: &str) -> Option<Self> {
+        match path.strip_prefix(ENDPOINT_PREFIX)? {
+            "login" => Some(Endpoint::Login),
+            "callback" => Some(Endpoint::Callback),
+            "logout" => Some(Endpoint::Logout),
+            "backchannel-logout" => Some(Endpoint::BackchannelLogout),
+            _ => None,
+        }
+    }
+}
+
+/// What a request's session cookie amounted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// No session cookie.
+    Nothing,
+    /// A cookie of no (longer) usable session: the browser should forget it.
+    Stale,
+    /// The session's access token is in `Authorization`; the session's key.
+    Session(String),
+}
+
+/// The browser sessions of a gateway.
+pub struct Sessions {
+    issuer: String,
+    client: ClientConfig,
+    http: reqwest::Client,
+    party: OnceCell<Arc<RelyingParty>>,
+    store: Arc<dyn GatewaySessionStore>,
+    replay: Arc<dyn ProofReplay>,
+    public_origin: String,
+    secure: bool,
+    scope: String,
+    refresh_before_expiry_secs: i64,
+    absolute_timeout_secs: i64,
+    post_logout_redirect_uri: Option<String>,
+    allowed_origins: Vec<String>,
+    refresh_locks: Box<[Mutex<()>]>,
+    cookie_names: [String; 2],
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Sessions")
+            .field("issuer", &self.issuer)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The store limits of `config`.
+pub fn store_limits(config: &SessionConfig) -> StoreLimits {
+    StoreLimits {
+        idle_timeout_secs: config.idle_timeout_secs,
+        absolute_timeout_secs: config.absolute_timeout_secs,
+        pending_timeout_secs: PENDING_TIMEOUT_SECS,
+        max_sessions: config.max_sessions,
+        sessions_per_user: config.sessions_per_user,
+        max_pending: config.max_pending,
+    }
+}
+
+/// The SHA-256 digest of a secret the browser holds: what the store is keyed by.
+fn digest(secret: &str) -> String {
+    base64url::encode(sha256(secret.as_bytes()))
+}
+
+/// A new 256-bit secret.
+fn secret() -> Result<String, GatewayError> {
+    let mut bytes = [0u8; 32];
+    random_bytes(&mut bytes).map_err(|_| GatewayError::SessionsUnavailable)?;
+    Ok(base64url::encode(bytes))
+}
+
+fn unavailable(error: StoreError) -> GatewayError {
+    tracing::warn!(%error, "browser sessions unavailable");
+    GatewayError::SessionsUnavailable
+}
+
+impl Sessions {
+    /// Sessions of `config` for a gateway at `public_origin` (checked by the caller to be an
+    /// origin), held in `store`, with logout tokens remembered in `replay`.
+    ///
+    /// # Errors
+    /// A description of what is wrong with the configuration.
+    pub fn new(
+        config: &SessionConfig,
+        public_origin: &str,
+        http: reqwest::Client,
+        store: Arc<dyn GatewaySessionStore>,
+        replay: Arc<dyn ProofReplay>,
+    ) -> Result<Self, String> {
+        if !config.scopes.iter().any(|scope| scope == "openid") {
+            return Err("scopes must include openid (the gateway signs users in)".into());
+        }
+        if config.idle_timeout_secs < 1
+            || config.absolute_timeout_secs < 1
+            || config.refresh_before_expiry_secs < 0
+            || config.max_sessions == 0
+            || config.sessions_per_user == 0
+            || config.max_pending == 0
+        {
+            return Err("timeouts and limits must be positive".into());
+        }
+        let secure = public_origin.starts_with("https://");
+        let loopback = reqwest::Url::parse(public_origin)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .is_some_and(|host| portcullis_core::network_address::is_loopback_host(&host));
+        // Session cookies over plain http only on this machine (a development stack).
+        if !secure && !loopback {
+            return Err("public_url must be https (http only on a loopback address)".into());
+        }
+        Ok(Sessions {
+            issuer: config.issuer.clone(),
+            client: ClientConfig {
+                client_id: config.client_id.clone(),
+                client_secret: Some(config.client_secret.clone()),
+                redirect_uri: format!("{public_origin}{ENDPOINT_PREFIX}callback"),
+            },
+            http,
+            party: OnceCell::new(),
+            store,
+            replay,
+            public_origin: public_origin.to_owned(),
+            secure,
+            scope: config.scopes.join(" "),
+            refresh_before_expiry_secs: config.refresh_before_expiry_secs,
+            absolute_timeout_secs: config.absolute_timeout_secs,
+            post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
+            allowed_origins: config.allowed_origins.clone(),
+            refresh_locks: (0..REFRESH_STRIPES).map(|_| Mutex::new(())).collect(),
+            cookie_names: [
+                portcullis_core::cookies::cookie_name(SESSION_COOKIE, secure),
+                portcullis_core::cookies::cookie_name(BROWSER_COOKIE, secure),
+            ],
+        })
+    }
+
+    /// The store, for housekeeping.
+    pub fn store(&self) -> &Arc<dyn GatewaySessionStore> {
+        &self.store
+    }
+
+    /// The provider, discovered on first use (and tried again after a failure).
+    async fn party(&self) -> Result<&Arc<RelyingParty>, GatewayError> {
+        self.party
+            .get_or_try_init(|| async {
+                RelyingParty::discover_with(&self.issuer, self.client.clone(), self.http.clone())
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .map_err(|error| {
+                tracing::warn!(issuer = %self.issuer, %error, "the sign-in provider cannot be used");
+                GatewayError::SessionsUnavailable
+            })
+    }
+
+    fn cookie(&self, headers: &HeaderMap, base: &str) -> Option<String> {
+        read_cookie(
+            headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|value| value.to_str().ok()),
+            base,
+            self.secure,
+        )
+    }
+
+    fn set_cookie(&self, base: &str, value: String, max_age_secs: i64) -> HeaderValue {
+        HeaderValue::from_str(&set_cookie(
+            base,
+            value,
+            SameSite::Lax,
+            max_age_secs,
+            self.secure,
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// `Set-Cookie` that makes the browser forget its session cookie.
+    pub fn forget_session_cookie(&self) -> HeaderValue {
+        self.set_cookie(SESSION_COOKIE, String::new(), 0)
+    }
+
+    /// Removes the gateway's own cookies from a request before it goes upstream: a service
+    /// never sees them.
+    pub fn strip_cookies(&self, headers: &mut HeaderMap) {
+        if !headers.contains_key(header::COOKIE) {
+            return;
+        }
+        let kept: Vec<HeaderValue> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| match value.to_str() {
+                Ok(text) => without_cookies(text, &self.cookie_names)
+                    .and_then(|kept| HeaderValue::from_str(&kept).ok()),
+                // Not text: not a cookie header the gateway could have set.
+                Err(_) => Some(value.clone()),
+            })
+            .collect();
+        headers.remove(header::COOKIE);
+        for value in kept {
+            headers.append(header::COOKIE, value);
+        }
+    }
+
+    fn origins(&self) -> Origins<'_> {
+        Origins {
+            own: &self.public_origin,
+            allowed: &self.allowed_origins,
+        }
+    }
+
+    /// Puts the access token of the request's session into its `Authorization` header,
+    /// refreshed first when it is about to expire.
+    ///
+    /// # Errors
+    /// [`GatewayError::CrossSite`] for a session used unsafely by another site;
+    /// [`GatewayError::SessionsUnavailable`] when the store or provider cannot be used.
+    pub async fn attach(
+        &self,
+        method: &Method,
+        headers: &mut HeaderMap,
+        now: i64,
+    ) -> Result<Attached, GatewayError> {
+        let Some(cookie) = self.cookie(headers, SESSION_COOKIE) else {
+            return Ok(Attached::Nothing);
+        };
+        // CSRF: a cross-site form or script request carries the cookie too (SameSite=Lax lets
+        // top-level POSTs of other sites through in some browsers), so unsafe ones need proof.
+        if is_unsafe(method, headers) && !self.origins().vouch_for(headers) {
+            return Err(GatewayError::CrossSite);
+        }
+        let key = digest(&cookie);
+        let Some(session) = self.store.touch(&key, now).await.map_err(unavailable)? else {
+            return Ok(Attached::Stale);
+        };
+        let Some(access_token) = self.fresh_access_token(&cookie, session, now).await? else {
+            return Ok(Attached::Stale);
+        };
+        let value = HeaderValue::from_str(&format!("Bearer {access_token}"))
+            .map_err(|_| GatewayError::SessionsUnavailable)?;
+        headers.insert(header::AUTHORIZATION, value);
+        Ok(Attached::Session(key))
+    }
+
+    /// The access token of the session of `cookie`, refreshed when it expires within
+    /// `refresh_before_expiry`; `None` when the session is over (the provider refused the
+    /// refresh, or nothing is left).
+    async fn fresh_access_token(
+        &self,
+        cookie: &str,
+        session: SessionRecord,
+        now: i64,
+    ) -> Result<Option<String>, GatewayError> {
+        let due = |session: &SessionRecord| {
+            session.access_expires_at.saturating_sub(now) <= self.refresh_before_expiry_secs
+        };
+        if !due(&session) {
+            return Ok(Some(SessionTokens::open(cookie, &session)?.access_token));
+        }
+        let key = digest(cookie);
+        // One refresh per session at a time, in this process and in the cluster: with
+        // rotation, a second one would present a used refresh token, which the provider takes
+        // for theft (RFC 9700 §4.14.2) and answers by ending the grant.
+        let stripe = usize::from(key.as_bytes().first().copied().unwrap_or(0)) % REFRESH_STRIPES;
+        let _refreshing = self.refresh_locks[stripe].lock().await;
+        let locked = self.lock_refresh(&key).await?;
+        let refreshed = self.refresh_locked(&key, cookie, now, locked).await;
+        if locked {
+            self.store.unlock_refresh(&key).await;
+        }
+        refreshed
+    }
+
+    /// Waits until this gateway holds the cluster's right to refresh `key`: `false` when
+    /// another held it too long (its refresh is then read back, or the old token serves).
+    async fn lock_refresh(&self, key: &str) -> Result<bool, GatewayError> {
+        let started = tokio::time::Instant::now();
+        loop {
+            if self.store.lock_refresh(key).await.map_err(unavailable)? {
+                return Ok(true);
+            }
+            if started.elapsed() >= REFRESH_WAIT {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The refresh itself, once this request's turn has come (`locked`: with the cluster's
+    /// right to it).
+    async fn refresh_locked(
+        &self,
+        key: &str,
+        cookie: &str,
+        now: i64,
+        locked: bool,
+    ) -> Result<Option<String>, GatewayError> {
+        // Another request (or gateway) may have refreshed meanwhile.
+        let Some(current) = self.store.touch(key, now).await.map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let tokens = SessionTokens::open(cookie, &current)?;
+        let due = current.access_expires_at.saturating_sub(now) <= self.refresh_before_expiry_secs;
+        let still_valid = current.access_expires_at > now;
+        let refresh_token = match (&tokens.refresh_token, due && locked) {
+            (Some(refresh_token), true) => refresh_token.clone(),
+            _ => return Ok(still_valid.then_some(tokens.access_token)),
+        };
+        let party = self.party().await?;
+        match party.refresh(&refresh_token, &current.subject).await {
+            Ok((fresh, claims)) => {
+                let lifetime = fresh
+                    .expires_in
+                    .and_then(|secs| i64::try_from(secs).ok())
+                    .unwrap_or(UNSTATED_LIFETIME_SECS);
+                let kept = SessionTokens {
+                    access_token: fresh.access_token,
+                    refresh_token: fresh.refresh_token.or(tokens.refresh_token),
+                    id_token: fresh.id_token.or(tokens.id_token),
+                };
+                let refreshed = SessionRecord {
+                    access_expires_at: now.saturating_add(lifetime),
+                    sealed_tokens: kept.seal(cookie)?,
+                    provider_session: claims
+                        .as_ref()
+                        .and_then(|claims| claims.session_id().map(str::to_owned))
+                        .or(current.provider_session),
+                    ..current
+                };
+                self.store
+                    .update(key, refreshed)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(Some(kept.access_token))
+            }
+            // The grant is over (revoked, expired, the user gone): so is the session.
+            Err(ClientError::Refused { .. } | ClientError::InvalidIdToken(_)) => {
+                self.end(key).await?;
+                Ok(None)
+            }
+            // The provider is unreachable: the token serves while it lasts.
+            Err(error) if still_valid => {
+                tracing::warn!(%error, "session refresh failed; the access token serves while it lasts");
+                Ok(Some(tokens.access_token))
+            }
+            Err(error) => {
+                tracing::warn!(%error, "session refresh failed");
+                Err(GatewayError::SessionsUnavailable)
+            }
+        }
+    }
+
+    /// Ends the session of `key` (its token was refused upstream of the provider: revoked).
+    ///
+    /// # Errors
+    /// [`GatewayError::SessionsUnavailable`].
+    pub async fn end(&self, key: &str) -> Result<(), GatewayError> {
+        self.store.remove(key).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Sends the browser to the provider to sign in, then back to `return_to` (a path of
+    /// this gateway).
+    ///
+    /// # Errors
+    /// [`GatewayError::SessionsUnavailable`].
+    pub async fn login_redirect(
+        &self,
+        headers: &HeaderMap,
+        return_to: &str,
+        now: i64,
+    ) -> Result<Response, GatewayError> {
+        let party = self.party().await?;
+        let (authorization, url) = party
+            .start(&self.scope, &[])
+            .map_err(|_| GatewayError::SessionsUnavailable)?;
+        // One binding per browser, kept across its sign-ins (several tabs may sign in at once).
+        let browser = match self.cookie(headers, BROWSER_COOKIE) {
+            Some(value) if value.len() == 43 => value,
+            _ => secret()?,
+        };
+        let state_key = digest(&authorization.state);
+        self.store
+            .begin(
+                state_key,
+                PendingLogin {
+                    state: authorization.state,
+                    nonce: authorization.nonce,
+                    code_verifier: authorization.code_verifier,
+                    browser: digest(&browser),
+                    return_to: local_path(return_to).to_owned(),
+                    created_at: now,
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        let mut response = redirect(&url);
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            self.set_cookie(BROWSER_COOKIE, browser, PENDING_TIMEOUT_SECS),
+        );
+        Ok(response)
+    }
+}
+
+/// `return_to` if it is a path of this origin, else `/`: never `//host` or `/\host`, which
+/// browsers read as another site (an open redirect).
+fn local_path(return_to: &str) -> &str {
+    let local = return_to.starts_with('/')
+        && !return_to.starts_with("//")
+        && !return_to.starts_with("/\\")
+        && !return_to.chars().any(|c| c.is_control() || c == '\\');
+    if local { return_to } else { "/" }
+}
+
+/// A `303 See Other` to `location`, never cached.
+fn redirect(location: &str) -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        for (asked, kept) in [
+            ("/app/page?x=1", "/app/page?x=1"),
+            ("//evil.example/x", "/"),
+            ("/\\evil.example", "/"),
+            ("https://evil.example/", "/"),
+            ("/a\\b", "/"),
+            ("/a\nb", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(local_path(asked), kept, "{asked:?}");
+        }
+        assert_eq!(
+            Endpoint::at("/_portcullis/callback"),
+            Some(Endpoint::Callback)
+        );
+        assert_eq!(Endpoint::at("/_portcullis/auth"), None);
+        assert_eq!(Endpoint::at("/app/_portcullis/login"), None);
+    }
+}
