@@ -34,6 +34,16 @@ const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
+/// Which kind of proxy asked, told by how it described the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// nginx `auth_request` (`X-Original-*`): it understands only 2xx, 401 and 403, so a browser
+    /// sent to sign in is told by 401 with a `Location` its recipe turns into a redirect.
+    Nginx,
+    /// Traefik, Caddy or Envoy, which hand any refusal to the client as it is: a 302.
+    Other,
+}
+
 /// Why a forward-auth request does not describe a request to decide on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum DescriptionError {
@@ -129,6 +139,11 @@ pub fn described_request(request: &Request) -> Result<Request, DescriptionError>
     let forwarded = described_by(headers, &X_FORWARDED_URI, &X_FORWARDED_METHOD)?;
     // Exactly one description: a proxy that passes the client's headers on (Traefik, Caddy)
     // would otherwise let a client add a description of a request it is not making.
+    let asker = if original.is_some() {
+        Asker::Nginx
+    } else {
+        Asker::Other
+    };
     let (method, target) = match (original, forwarded, suffix.is_empty()) {
         (Some(described), None, true) | (None, Some(described), true) => {
             // The proxy names the host the client asked for; the forward-auth request's own
@@ -162,6 +177,7 @@ pub fn described_request(request: &Request) -> Result<Request, DescriptionError>
         return Err(DescriptionError::BadHost);
     }
     let mut described = Request::new(Body::empty());
+    described.extensions_mut().insert(asker);
     *described.method_mut() = method;
     *described.uri_mut() = Uri::from(target);
     let described_headers = described.headers_mut();

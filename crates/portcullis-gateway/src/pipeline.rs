@@ -6,6 +6,7 @@ use crate::authenticate::{AuthFailure, Authenticator};
 use crate::config::UnderscoreHeaders;
 use crate::dpop::{DpopGate, DpopRequest, RequestOrigin};
 use crate::error::GatewayError;
+use crate::forward_auth::Asker;
 use crate::identity::{AssertedIdentity, strip_spoofable_headers, write_every_identity_header};
 use crate::metrics::Metrics;
 use crate::policy::{Access, Requirements};
@@ -311,7 +312,8 @@ async fn admit(
             match authorize(gateway, peer, &presented_by(&request), requirements, mode).await {
                 Ok(identity) => Some(identity),
                 Err(error) => {
-                    return session_refusal(route, session, &presented_by(&request), mode, error)
+                    let asker = request.extensions().get::<Asker>().copied();
+                    return session_refusal(route, session, &presented_by(&request), asker, error)
                         .await;
                 }
             }
@@ -390,7 +392,7 @@ async fn session_refusal(
     route: Arc<Route>,
     session: Option<(Arc<Sessions>, Attached)>,
     request: &Presented<'_>,
-    mode: Mode,
+    asker: Option<Asker>,
     error: GatewayError,
 ) -> Result<Admission, Refused> {
     let Some((sessions, attached)) = session else {
@@ -415,7 +417,7 @@ async fn session_refusal(
             sessions.forget_session_cookie(),
         )
     });
-    if mode != Mode::Proxy || !is_navigation(request.method, request.headers) {
+    if !is_navigation(request.method, request.headers) {
         return Err(Refused {
             route: Some(route),
             error,
@@ -426,10 +428,27 @@ async fn session_refusal(
         .uri
         .path_and_query()
         .map_or("/", axum::http::uri::PathAndQuery::as_str);
-    let mut response = sessions
-        .login_redirect(request.headers, return_to, unix_now())
-        .await
-        .map_err(|error| Refused::on(Some(&route), error))?;
+    let mut response = match asker {
+        // The public listener starts the sign-in itself.
+        None => sessions
+            .login_redirect(request.headers, return_to, unix_now())
+            .await
+            .map_err(|error| Refused::on(Some(&route), error))?,
+        // A proxy in front sends the browser to the gateway's login endpoint (which it routes
+        // to the public listener): nginx by its recipe's 401 handler, the others as they are.
+        Some(asker) => {
+            let mut response = GatewayError::Auth(AuthFailure::Missing).into_response();
+            if asker == Asker::Other {
+                *response.status_mut() = axum::http::StatusCode::FOUND;
+            }
+            if let Ok(location) = HeaderValue::from_str(&sessions.login_location(return_to)) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::LOCATION, location);
+            }
+            response
+        }
+    };
     if let Some((name, value)) = forget {
         response.headers_mut().append(name, value);
     }
@@ -521,6 +540,15 @@ async fn run(
     if mode == Mode::Decide {
         let mut response = Response::new(Body::empty());
         write_every_identity_header(identity.as_deref(), response.headers_mut());
+        // The token for the proxy to hand upstream (a session's, which only the gateway holds),
+        // as the gateway would forward it itself.
+        if gateway.forward_authorization
+            && let Some(token) = request.headers().get(axum::http::header::AUTHORIZATION)
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::AUTHORIZATION, token.clone());
+        }
         return Ok((Some(route), response, extra_headers));
     }
     let context = ForwardContext {

@@ -42,8 +42,18 @@ pub(crate) async fn wait_listening(address: SocketAddr, what: &str) {
 
 impl Nginx {
     /// Starts nginx with `server_body` (the directives inside one `server { }` block, without
-    /// `listen`); `None` when nginx is not installed outside CI.
+    /// `listen`) on a free loopback port; `None` when nginx is not installed outside CI.
     pub async fn start(server_body: &str) -> Option<Self> {
+        let address = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            probe.local_addr().expect("address")
+        };
+        Self::start_at(address, server_body).await
+    }
+
+    /// [`Nginx::start`] listening on `address` (known before nginx starts, for a configuration
+    /// that names it).
+    pub async fn start_at(address: SocketAddr, server_body: &str) -> Option<Self> {
         let Some(binary) = installed("nginx") else {
             if std::env::var("CI").is_ok_and(|value| value == "true") {
                 panic!("nginx must be installed when CI=true; .ci/run installs nginx-light");
@@ -52,10 +62,6 @@ impl Nginx {
             return None;
         };
         let dir = tempfile::tempdir().expect("nginx directory");
-        let address = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("address")
-        };
         let path = dir.path().display();
         let temp_paths: String = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
             .iter()

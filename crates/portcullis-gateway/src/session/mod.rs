@@ -425,6 +425,17 @@ impl Sessions {
         Ok(())
     }
 
+    /// Where a browser starts signing in to come back to `return_to` (a path): the gateway's
+    /// login endpoint, for a proxy in front to redirect to.
+    pub fn login_location(&self, return_to: &str) -> String {
+        let return_to: String =
+            form_urlencoded::byte_serialize(local_path(return_to).as_bytes()).collect();
+        format!(
+            "{}{ENDPOINT_PREFIX}login?rd={return_to}",
+            self.public_origin
+        )
+    }
+
     /// Sends the browser to the provider to sign in, then back to `return_to` (a path of
     /// this gateway).
     ///

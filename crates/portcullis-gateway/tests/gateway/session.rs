@@ -10,9 +10,11 @@ use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_gateway::config::{IssuerConfig, RevocationFeedConfig, SessionConfig};
 use portcullis_gateway::{GatewayConfig, RunningGateway};
 use portcullis_testkit::browser::{Browser, hidden_fields, location, query_param};
+use portcullis_testkit::nginx::Nginx;
 use portcullis_testkit::{TestAuthServer, TestOptions};
 use portcullis_types::GrantType;
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -68,6 +70,39 @@ fn gateway_client(base: &str, access_secs: i64) -> ClientRegistration {
     }
 }
 
+/// The gateway configuration of a session stack: `/app` (a session route for `read`) and
+/// `/api` in front of `upstream`, signing in at `auth` as `gw` for a gateway at `base`.
+fn session_config(
+    auth: &TestAuthServer,
+    base: &str,
+    secret: &str,
+    upstream: std::net::SocketAddr,
+) -> GatewayConfig {
+    GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        admin_listen: "127.0.0.1:0".parse().expect("addr"),
+        public_url: Some(base.to_owned()),
+        issuers: vec![IssuerConfig::new(&auth.base_url, "api")],
+        routes: vec![
+            portcullis_gateway::config::RouteConfig {
+                session: true,
+                scopes_all: vec!["read".into()],
+                ..route("app", "/app", upstream)
+            },
+            route("api", "/api", upstream),
+        ],
+        session: Some(SessionConfig {
+            scopes: ["openid", "offline_access", "read"]
+                .map(String::from)
+                .to_vec(),
+            refresh_before_expiry_secs: 2,
+            post_logout_redirect_uri: Some(format!("{base}/bye")),
+            ..SessionConfig::new(&auth.base_url, "gw", secret)
+        }),
+        ..GatewayConfig::default()
+    }
+}
+
 /// Starts a gateway of `config` listening on `listen`.
 async fn start_gateway(
     config: &GatewayConfig,
@@ -106,38 +141,16 @@ async fn session_stack(
         .await;
     let user = auth.add_user("ada", &["staff"], PASSWORD).await;
     let upstream = echo_upstream().await;
-    let mut issuer = IssuerConfig::new(&auth.base_url, "api");
+    let mut config = session_config(&auth, &base, &secret, upstream);
     if feed {
-        issuer.revocation_feed = Some(RevocationFeedConfig {
+        config.issuers[0].revocation_feed = Some(RevocationFeedConfig {
             client_id: "feed".into(),
             client_secret: feed_secret.expect("secret"),
             poll_interval_ms: 200,
         });
     }
+    config.redis = redis.clone();
     let cluster = redis.is_some();
-    let config = GatewayConfig {
-        redis,
-        admin_listen: "127.0.0.1:0".parse().expect("addr"),
-        public_url: Some(base.clone()),
-        issuers: vec![issuer],
-        routes: vec![
-            portcullis_gateway::config::RouteConfig {
-                session: true,
-                scopes_all: vec!["read".into()],
-                ..route("app", "/app", upstream)
-            },
-            route("api", "/api", upstream),
-        ],
-        session: Some(SessionConfig {
-            scopes: ["openid", "offline_access", "read"]
-                .map(String::from)
-                .to_vec(),
-            refresh_before_expiry_secs: 2,
-            post_logout_redirect_uri: Some(format!("{base}/bye")),
-            ..SessionConfig::new(&auth.base_url, "gw", &secret)
-        }),
-        ..GatewayConfig::default()
-    };
     let mut gateways = vec![start_gateway(&config, &format!("127.0.0.1:{port}")).await];
     let mut second = None;
     if cluster {
@@ -505,4 +518,109 @@ async fn a_cluster_of_gateways_shares_sessions_over_redis() {
     browser.post(&stack.auth.url("/logout"), &fields).await;
     stack.wait_until_signed_out_at(&second, &browser).await;
     drop(redis);
+}
+
+/// nginx's `auth_request` in front of a decide-only session route, as in `docs/forward-auth.md`:
+/// a page load without a session is sent (401 + `Location`, turned into a 302 by the recipe)
+/// to the gateway's login endpoint, which nginx routes to the public listener.
+fn nginx_session_site(
+    forward_auth: SocketAddr,
+    gateway: SocketAddr,
+    upstream: SocketAddr,
+) -> String {
+    format!(
+        r#"
+    location / {{
+      auth_request /_portcullis_auth;
+      auth_request_set $portcullis_authorization $upstream_http_authorization;
+      auth_request_set $portcullis_subject $upstream_http_x_portcullis_subject;
+      auth_request_set $portcullis_login $upstream_http_location;
+      error_page 401 = @portcullis_login;
+      proxy_set_header Authorization $portcullis_authorization;
+      proxy_set_header X-Portcullis-Subject $portcullis_subject;
+      proxy_pass http://{upstream};
+    }}
+    location /_portcullis/ {{
+      proxy_pass http://{gateway};
+      proxy_set_header Host $http_host;
+    }}
+    location = /_portcullis_auth {{
+      internal;
+      proxy_pass http://{forward_auth}/_portcullis/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-Host $host;
+    }}
+    location @portcullis_login {{
+      if ($portcullis_login = "") {{ return 401; }}
+      return 302 $portcullis_login;
+    }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nginx_auth_request_a_browser_signs_in_and_the_upstream_gets_the_token() {
+    let auth = TestAuthServer::start_with(TestOptions::default()).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (_, secret) = auth.add_client(gateway_client(&base, 300)).await;
+    let user = auth.add_user("ada", &[], PASSWORD).await;
+    let upstream = echo_upstream().await;
+    let mut config = session_config(&auth, &base, &secret.expect("secret"), upstream);
+    config.forward_auth_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    // Decided here, forwarded by nginx.
+    config.routes[0].upstreams = Vec::new();
+    let (_stop, gateway) = start_gateway(&config, "127.0.0.1:0").await;
+    let forward_auth = gateway.forward_auth_address.expect("forward-auth listener");
+    let site = nginx_session_site(forward_auth, gateway.address, upstream);
+    let Some(_nginx) =
+        Nginx::start_at(format!("127.0.0.1:{port}").parse().expect("addr"), &site).await
+    else {
+        return;
+    };
+    let browser = Browser::new();
+    let page = browser
+        .client()
+        .get(format!("{base}/app/page?x=1"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 302, "nginx sends the browser to sign in");
+    let login = page.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(
+        login,
+        format!("{base}/_portcullis/login?rd=%2Fapp%2Fpage%3Fx%3D1")
+    );
+    let start = browser.get(&login).await;
+    let authorize = location(&start, &base);
+    assert!(authorize.starts_with(&auth.base_url));
+    let (status, page) = browser
+        .open_signed_in(&auth.base_url, &authorize, ("ada", PASSWORD))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let echo: Value = serde_json::from_str(&page).expect("the upstream's echo");
+    assert_eq!(echo["path"], "/app/page");
+    assert_eq!(echo["headers"]["x-portcullis-subject"], user.id.as_str());
+    assert!(
+        echo["headers"]["authorization"]
+            .as_str()
+            .is_some_and(|value| value.starts_with("Bearer ey")),
+        "nginx hands the session's token upstream: {echo}"
+    );
+    // A script without a session is refused, not redirected.
+    let call = Browser::new()
+        .client()
+        .get(format!("{base}/app/data"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(call.status(), 401);
 }
