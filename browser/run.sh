@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real browser in CI: Debian's Chromium (installed here if missing) driven by playwright-core
 # (installed here from npm into target/browser) signs in to `portcullis up`, consents and reaches
-# a protected route through the gateway, then uses the admin console as testuser (and is refused
+# a protected route through the gateway, then signs in through the gateway's session mode (an
+# HttpOnly cookie only, a cross-origin POST refused, logout), then uses the admin console as testuser (and is refused
 # as guest), then registers a new account, verifying it by the link that a real SMTP server
 # (aiosmtpd from PyPI, installed here, on loopback) received, and last sets up two-step
 # verification for guest and signs in with its code, and runs the official MCP SDK client against
@@ -35,8 +36,11 @@ export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
 cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs browser/two_step.mjs \
-    browser/passkeys.mjs browser/security_key.mjs browser/mcp.mjs target/browser/
+    browser/passkeys.mjs browser/security_key.mjs browser/mcp.mjs browser/session.mjs target/browser/
 node target/browser/signin.mjs \
+    "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
+    target/browser/screenshots
+node target/browser/session.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
 node target/browser/console.mjs \

@@ -28,7 +28,7 @@ pub fn read_cookie(headers: &HeaderMap, base: &str, secure: bool) -> Option<Stri
         headers
             .get_all(header::COOKIE)
             .iter()
-            .filter_map(|value| value.to_str().ok()),
+            .map(HeaderValue::as_bytes),
         base,
         secure,
     )

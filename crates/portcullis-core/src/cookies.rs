@@ -17,18 +17,20 @@ pub fn cookie_name(base: &str, secure: bool) -> String {
 
 /// The value of cookie `base` (under its name for `secure`) among the `Cookie` header values
 /// `headers`, if present exactly once: two cookies of one name mean someone planted one (e.g.
-/// from a sibling subdomain).
+/// from a sibling subdomain). Another cookie's bytes that are not UTF-8 do not hide it.
 pub fn read_cookie<'a>(
-    headers: impl Iterator<Item = &'a str>,
+    headers: impl Iterator<Item = &'a [u8]>,
     base: &str,
     secure: bool,
 ) -> Option<String> {
     let name = cookie_name(base, secure);
-    let mut values = headers
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .filter(|cookie| cookie.name() == name)
-        .map(|cookie| cookie.value().to_owned());
+    let mut values = headers.map(String::from_utf8_lossy).flat_map(|header| {
+        Cookie::split_parse(header.into_owned())
+            .filter_map(Result::ok)
+            .filter(|cookie| cookie.name() == name)
+            .map(|cookie| cookie.value().to_owned())
+            .collect::<Vec<_>>()
+    });
     let first = values.next()?;
     values.next().is_none().then_some(first)
 }
@@ -52,19 +54,23 @@ pub fn set_cookie(
         .to_string()
 }
 
-/// The `Cookie` header value `header` without the cookies named in `names` (the rest byte for
-/// byte as sent); `None` when nothing is left.
-pub fn without_cookies(header: &str, names: &[String]) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
+/// The `Cookie` header value `header` without the cookies named in `names` (the others byte
+/// for byte as sent, whatever their bytes); `None` when nothing is left.
+pub fn without_cookies(header: &[u8], names: &[String]) -> Option<Vec<u8>> {
+    let kept: Vec<&[u8]> = header
+        .split(|byte| *byte == b';')
+        .map(<[u8]>::trim_ascii)
         .filter(|pair| !pair.is_empty())
         .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(name, _)| name).trim();
-            !names.iter().any(|named| named == name)
+            let name = pair
+                .iter()
+                .position(|byte| *byte == b'=')
+                .map_or(*pair, |end| &pair[..end])
+                .trim_ascii();
+            !names.iter().any(|named| named.as_bytes() == name)
         })
         .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+    (!kept.is_empty()).then(|| kept.join(&b"; "[..]))
 }
 
 #[cfg(test)]
@@ -87,16 +93,17 @@ mod tests {
         assert!(!set.contains("Domain"), "host-only");
         let plain = set_cookie("s", "x".into(), SameSite::Strict, 0, false);
         assert!(plain.starts_with("s=x") && !plain.contains("Secure"));
-        let sent = ["a=1; __Host-s=s3cret; s=p"];
+        let sent: [&[u8]; 1] = [b"a=\xe9t\xe9; __Host-s=s3cret; s=p"];
         assert_eq!(
             read_cookie(sent.into_iter(), "s", true).as_deref(),
-            Some("s3cret")
+            Some("s3cret"),
+            "another cookie's Latin-1 bytes do not hide it"
         );
         assert_eq!(
             read_cookie(sent.into_iter(), "s", false).as_deref(),
             Some("p")
         );
-        let planted = ["__Host-s=s3cret", "__Host-s=planted"];
+        let planted: [&[u8]; 2] = [b"__Host-s=s3cret", b"__Host-s=planted"];
         assert_eq!(
             read_cookie(planted.into_iter(), "s", true),
             None,
@@ -104,9 +111,10 @@ mod tests {
         );
         let names = ["__Host-s".to_owned()];
         assert_eq!(
-            without_cookies("a=1;__Host-s=x; b=\"2\"", &names).as_deref(),
-            Some("a=1; b=\"2\"")
+            without_cookies(b"a=\xe9;__Host-s=x; b=\"2\"", &names).as_deref(),
+            Some(&b"a=\xe9; b=\"2\""[..]),
+            "the others byte for byte"
         );
-        assert_eq!(without_cookies(" __Host-s=x ", &names), None);
+        assert_eq!(without_cookies(b" __Host-s=x ", &names), None);
     }
 }

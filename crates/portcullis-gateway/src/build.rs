@@ -128,13 +128,7 @@ pub async fn start(
     let public_origin = config
         .public_url
         .as_deref()
-        .map(|url| {
-            // An origin only: scheme and authority, at most a `/` after them.
-            portcullis_jose::dpop::normalize_htu(url)
-                .filter(|normal| normal.matches('/').count() == 3 && !url.contains(['?', '#']))
-                .and_then(|normal| normal.strip_suffix('/').map(str::to_owned))
-                .ok_or_else(|| StartError::PublicUrl(url.to_owned()))
-        })
+        .map(|url| origin(url).ok_or_else(|| StartError::PublicUrl(url.to_owned())))
         .transpose()?;
     let trusted_proxies = portcullis_core::TrustedProxies::parse(&config.trusted_proxies)
         .map_err(StartError::TrustedProxies)?;
@@ -430,6 +424,14 @@ pub async fn start(
     })
 }
 
+/// The origin `url` names (`https://host[:port]`, normalized), if it is one: scheme and
+/// authority, at most a `/` after them.
+fn origin(url: &str) -> Option<String> {
+    portcullis_jose::dpop::normalize_htu(url)
+        .filter(|normal| normal.matches('/').count() == 3 && !url.contains(['?', '#']))
+        .and_then(|normal| normal.strip_suffix('/').map(str::to_owned))
+}
+
 /// The browser sessions of `session`: its issuer must be one whose tokens the gateway accepts
 /// (its access tokens pass the routes' policies like any other), and the gateway must know its
 /// own origin (the redirect URI and the cookies' site).
@@ -454,13 +456,28 @@ fn sessions(
     let public_origin = public_origin.ok_or_else(|| {
         fail("public_url is required: the redirect URI and the cookies are on it")
     })?;
+    // Origins whose requests may use a session: each a real origin, never `null` or a pattern.
+    let allowed_origins = session
+        .allowed_origins
+        .iter()
+        .map(|allowed| {
+            origin(allowed).ok_or_else(|| {
+                fail(&format!(
+                    "allowed_origins: `{allowed}` is not an origin such as https://app.example.com"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let session = &crate::config::SessionConfig {
+        allowed_origins,
+        ..session.clone()
+    };
     let limits = store_limits(session);
     let store: Arc<dyn GatewaySessionStore> = match (&config.redis, redis_link) {
         // A cluster's gateways share the sessions: any of them serves any browser.
-        (Some(redis), Some(link)) => Arc::new(
-            RedisGatewaySessions::new(link, &redis.prefix, limits)
-                .map_err(|error| fail(&error.to_string()))?,
-        ),
+        (Some(redis), Some(link)) => {
+            Arc::new(RedisGatewaySessions::new(link, &redis.prefix, limits))
+        }
         _ => Arc::new(MemorySessionStore::new(limits)),
     };
     Sessions::new(session, public_origin, http, store, replay).map_err(StartError::Session)

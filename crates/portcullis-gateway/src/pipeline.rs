@@ -280,6 +280,9 @@ async fn admit(
         && let Some(sessions) = &gateway.sessions
         && let Some(endpoint) = Endpoint::at(path)
     {
+        if endpoint == Endpoint::Login {
+            sign_in_allowed(gateway, peer, request.headers()).await?;
+        }
         return Ok(Admission::Answered(
             sessions.answer(endpoint, request, unix_now()).await,
         ));
@@ -313,8 +316,11 @@ async fn admit(
                 Ok(identity) => Some(identity),
                 Err(error) => {
                     let asker = request.extensions().get::<Asker>().copied();
-                    return session_refusal(route, session, &presented_by(&request), asker, error)
-                        .await;
+                    let presented = presented_by(&request);
+                    return session_refusal(
+                        gateway, peer, route, session, &presented, asker, error,
+                    )
+                    .await;
                 }
             }
         }
@@ -344,6 +350,11 @@ async fn admit(
             });
         }
     }
+    // The gateway's cookies never reach upstreams (read until here: a sign-in started above
+    // keeps the browser's binding).
+    if let Some(sessions) = &gateway.sessions {
+        sessions.strip_cookies(request.headers_mut());
+    }
     Ok(Admission::Admitted(Admitted {
         route,
         identity,
@@ -352,9 +363,43 @@ async fn admit(
     }))
 }
 
+/// Sign-ins a client address may start per minute: each keeps a pending sign-in for ten
+/// minutes, so a flood from one address cannot push everyone else's out.
+const SIGN_INS_PER_MINUTE: u32 = 30;
+
+/// Refuses (429) a client address that started too many sign-ins.
+async fn sign_in_allowed(
+    gateway: &Gateway,
+    peer: &Peer,
+    headers: &HeaderMap,
+) -> Result<(), Refused> {
+    let Some(rule) = crate::rate_limit::RateLimitRule::new(
+        SIGN_INS_PER_MINUTE,
+        60,
+        SIGN_INS_PER_MINUTE,
+        RateLimitKey::ClientIp,
+    ) else {
+        return Ok(());
+    };
+    let key = format!(
+        "_portcullis_sign_in|ip:{}",
+        gateway.client_ip(peer.ip, headers)
+    );
+    match gateway
+        .rate_limiter
+        .acquire(&key, &rule, Instant::now())
+        .await
+    {
+        RateDecision::Allow { .. } => Ok(()),
+        RateDecision::Deny { retry_after } => {
+            Err(Refused::on(None, GatewayError::RateLimited { retry_after }))
+        }
+    }
+}
+
 /// On a session route, a request without a token of its own has its session's access token
-/// put in `Authorization`: the route's policy then judges it like any other. The gateway's
-/// cookies never reach upstreams. `None`: not a session route, or a token of its own.
+/// put in `Authorization`: the route's policy then judges it like any other. `None`: not a
+/// session route, or a token of its own.
 async fn attach_session(
     gateway: &Gateway,
     route: &Arc<Route>,
@@ -370,25 +415,26 @@ async fn attach_session(
             .authenticator
             .api_key_header()
             .is_some_and(|name| request.headers().contains_key(name));
-    let attached = if route.session && !own_token {
-        let (method, headers) = (request.method().clone(), request.headers_mut());
-        Some(
-            sessions
-                .attach(&method, headers, unix_now())
-                .await
-                .map_err(|error| Refused::on(Some(route), error))?,
-        )
-    } else {
-        None
-    };
-    sessions.strip_cookies(request.headers_mut());
-    Ok(attached.map(|attached| (sessions.clone(), attached)))
+    if !route.session || own_token {
+        return Ok(None);
+    }
+    let (method, headers) = (request.method().clone(), request.headers_mut());
+    let attached = sessions
+        .attach(&method, headers, unix_now())
+        .await
+        .map_err(|error| Refused::on(Some(route), error))?;
+    Ok(Some((sessions.clone(), attached)))
 }
+
+/// A session this young whose token is refused is not sent to sign in again.
+const FRESH_SESSION_SECS: i64 = 10;
 
 /// A session request the route refused with `error`: a session whose token is no longer
 /// accepted (revoked, expired) ends; a browser's page load without a usable session is sent to
 /// sign in; anything else is refused as usual (an API call gets its 401).
 async fn session_refusal(
+    gateway: &Gateway,
+    peer: &Peer,
     route: Arc<Route>,
     session: Option<(Arc<Sessions>, Attached)>,
     request: &Presented<'_>,
@@ -405,11 +451,19 @@ async fn session_refusal(
     if !unauthenticated {
         return Err(Refused::on(Some(&route), error));
     }
-    if let Attached::Session(key) = &attached {
+    if let Attached::Session { key, created_at } = &attached {
         sessions
             .end(key)
             .await
             .map_err(|error| Refused::on(Some(&route), error))?;
+        // Refused moments after sign-in: the route cannot verify the provider's tokens (an
+        // issuer or audience misconfigured). Signing in again would loop; say so instead.
+        if matches!(error, GatewayError::Auth(AuthFailure::Invalid(_)))
+            && unix_now().saturating_sub(*created_at) < FRESH_SESSION_SECS
+        {
+            tracing::warn!(route = %route.name, ?error, "a session's first access token was refused: check [[gateway.issuers]] and the route's audience");
+            return Err(Refused::on(Some(&route), error));
+        }
     }
     let forget = (attached != Attached::Nothing).then(|| {
         (
@@ -430,10 +484,13 @@ async fn session_refusal(
         .map_or("/", axum::http::uri::PathAndQuery::as_str);
     let mut response = match asker {
         // The public listener starts the sign-in itself.
-        None => sessions
-            .login_redirect(request.headers, return_to, unix_now())
-            .await
-            .map_err(|error| Refused::on(Some(&route), error))?,
+        None => {
+            sign_in_allowed(gateway, peer, request.headers).await?;
+            sessions
+                .login_redirect(request.headers, return_to, unix_now())
+                .await
+                .map_err(|error| Refused::on(Some(&route), error))?
+        }
         // A proxy in front sends the browser to the gateway's login endpoint (which it routes
         // to the public listener): nginx by its recipe's 401 handler, the others as they are.
         Some(asker) => {

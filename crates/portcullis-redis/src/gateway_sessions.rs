@@ -20,20 +20,25 @@ use portcullis_service::ports::{
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A refresh lock is released after this long even if its holder died.
-const REFRESH_LOCK_MS: u64 = 10_000;
+/// A refresh lock is released after this long even if its holder died (longer than a refresh
+/// can take: a token request and key fetches, each bounded by the gateway's client timeout).
+const REFRESH_LOCK_MS: u64 = 30_000;
 
-/// Creates the session `KEYS[1]` (fields `ARGV[9..]`) of the user set `KEYS[2]`, the sid set
+/// Sessions of the global set whose keys are checked for having gone, at most, when the set is
+/// full (the soonest to end first): a full set never makes one script walk all of it.
+const SWEEP: usize = 1_000;
+
+/// Creates the session `KEYS[1]` (fields `ARGV[10..]`) of the user set `KEYS[2]`, the sid set
 /// `KEYS[3]` (when `ARGV[7]` is `1`) and the set of all sessions `KEYS[4]`: refused (0) when
-/// `ARGV[3]` sessions live, the user's oldest ended beyond `ARGV[4]`. `ARGV[1]` now, `ARGV[2]`
-/// the absolute end, `ARGV[5]` the member name, `ARGV[6]` the prefix of session keys, `ARGV[8]`
-/// the first idle end.
+/// `ARGV[3]` sessions live (of the `ARGV[9]` soonest to end, those gone are forgotten first), the
+/// user's oldest ended beyond `ARGV[4]`. `ARGV[1]` now, `ARGV[2]` the absolute end, `ARGV[5]` the
+/// member name, `ARGV[6]` the prefix of session keys, `ARGV[8]` the first idle end.
 const CREATE: &str = r"
 local now, ends = tonumber(ARGV[1]), tonumber(ARGV[2])
 local function gone(member) return redis.call('EXISTS', ARGV[6] .. member) == 0 end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[9]) - 1)) do
     if gone(member) then redis.call('ZREM', KEYS[4], member) end
   end
   if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return 0 end
@@ -47,7 +52,7 @@ while redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) do
   redis.call('ZREM', KEYS[2], oldest)
   redis.call('ZREM', KEYS[4], oldest)
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[8]))
 local function keep(key)
   if redis.call('TTL', key) < ends - now then redis.call('EXPIREAT', key, ends) end
@@ -74,22 +79,32 @@ redis.call('EXPIREAT', KEYS[1], math.min(now + tonumber(ARGV[2]), created + tonu
 return fields
 ";
 
-/// Replaces fields `ARGV` of session `KEYS[1]` if it still exists.
+/// Replaces fields `ARGV[3..]` of session `KEYS[1]` if it still exists, and names it (member
+/// `ARGV[1]`) in the sid set `KEYS[2]` when `ARGV[2]` is `1` (a refresh may name a new sid).
 const UPDATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ARGV[2] == '1' then
+  redis.call('SADD', KEYS[2], ARGV[1])
+  if redis.call('TTL', KEYS[2]) < redis.call('TTL', KEYS[1]) then
+    redis.call('EXPIRE', KEYS[2], redis.call('TTL', KEYS[1]))
+  end
+end
 return 1
 ";
 
-/// Removes session `KEYS[1]`; its fields as they were.
+/// Removes session `KEYS[1]` (member `ARGV[1]` of the set of all sessions `KEYS[2]`); its fields
+/// as they were.
 const REMOVE: &str = r"
 local fields = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return fields
 ";
 
 /// Ends the sessions of the set `KEYS[1]` (a sid set, or, when `ARGV[3]` is `zset`, a user's
-/// sorted set) whose `subject` is `ARGV[2]` (any when empty); how many existed.
+/// sorted set) whose `subject` is `ARGV[2]` (any when empty), also leaving that set and the set
+/// of all sessions `KEYS[2]`; how many existed.
 const END_MATCHING: &str = r"
 local members
 if ARGV[3] == 'zset' then
@@ -102,6 +117,12 @@ for _, member in ipairs(members) do
   local key = ARGV[1] .. member
   if ARGV[2] == '' or redis.call('HGET', key, 'subject') == ARGV[2] then
     ended = ended + redis.call('DEL', key)
+    redis.call('ZREM', KEYS[2], member)
+    if ARGV[3] == 'zset' then
+      redis.call('ZREM', KEYS[1], member)
+    else
+      redis.call('SREM', KEYS[1], member)
+    end
   end
 end
 return ended
@@ -136,8 +157,6 @@ pub struct RedisGatewaySessions {
     limits: StoreLimits,
     /// `<prefix>:{gateway-sessions}:`
     base: String,
-    /// Identifies this process's refresh locks.
-    owner: String,
     create: redis::Script,
     touch: redis::Script,
     update: redis::Script,
@@ -162,21 +181,11 @@ fn digest(text: &str) -> String {
 
 impl RedisGatewaySessions {
     /// Sessions under `<prefix>:{gateway-sessions}:`, within `limits`.
-    ///
-    /// # Errors
-    /// No randomness for the lock owner.
-    pub fn new(
-        link: Arc<RedisLink>,
-        prefix: &str,
-        limits: StoreLimits,
-    ) -> Result<Self, portcullis_jose::JoseError> {
-        let mut owner = [0u8; 16];
-        portcullis_jose::random_bytes(&mut owner)?;
-        Ok(RedisGatewaySessions {
+    pub fn new(link: Arc<RedisLink>, prefix: &str, limits: StoreLimits) -> Self {
+        RedisGatewaySessions {
             link,
             limits,
             base: format!("{prefix}:{{gateway-sessions}}:"),
-            owner: base64url::encode(owner),
             create: redis::Script::new(CREATE),
             touch: redis::Script::new(TOUCH),
             update: redis::Script::new(UPDATE),
@@ -184,7 +193,7 @@ impl RedisGatewaySessions {
             end_matching: redis::Script::new(END_MATCHING),
             begin: redis::Script::new(BEGIN),
             unlock: redis::Script::new(UNLOCK),
-        })
+        }
     }
 
     fn key(&self, kind: &str, name: &str) -> String {
@@ -247,8 +256,14 @@ impl GatewaySessionStore for RedisGatewaySessions {
 
     async fn take_pending(&self, key: &str, now: i64) -> Result<Option<PendingLogin>, StoreError> {
         let mut connection = self.link.store_connection().await?;
-        let value: Option<String> = redis::cmd("GETDEL")
+        // GETDEL (Redis 6.2): a callback is used once, even by two gateways at the same time.
+        let (value, _): (Option<String>, i64) = redis::pipe()
+            .atomic()
+            .cmd("GETDEL")
             .arg(self.key("pending", key))
+            .cmd("ZREM")
+            .arg(self.key("pending-all", ""))
+            .arg(key)
             .query_async(&mut connection)
             .await
             .map_err(|error| self.failure(&error))?;
@@ -282,7 +297,8 @@ impl GatewaySessionStore for RedisGatewaySessions {
             .arg(&key)
             .arg(self.key("session", ""))
             .arg(if sid.is_some() { "1" } else { "0" })
-            .arg(idle_end);
+            .arg(idle_end)
+            .arg(SWEEP);
         for (name, value) in fields_of(&session) {
             invocation.arg(name).arg(value);
         }
@@ -321,8 +337,13 @@ impl GatewaySessionStore for RedisGatewaySessions {
     }
 
     async fn update(&self, key: &str, session: SessionRecord) -> Result<(), StoreError> {
+        let sid = session.provider_session.as_deref();
         let mut connection = self.link.store_connection().await?;
         let mut invocation = self.update.key(self.key("session", key));
+        invocation
+            .key(self.key("sid", &digest(sid.unwrap_or_default())))
+            .arg(key)
+            .arg(if sid.is_some() { "1" } else { "0" });
         for (name, value) in fields_of(&session) {
             invocation.arg(name).arg(value);
         }
@@ -338,6 +359,8 @@ impl GatewaySessionStore for RedisGatewaySessions {
         let fields: HashMap<String, String> = self
             .remove
             .key(self.key("session", key))
+            .key(self.key("all", ""))
+            .arg(key)
             .invoke_async(&mut connection)
             .await
             .map_err(|error| self.failure(&error))?;
@@ -358,6 +381,7 @@ impl GatewaySessionStore for RedisGatewaySessions {
         let ended: i64 = self
             .end_matching
             .key(set)
+            .key(self.key("all", ""))
             .arg(self.key("session", ""))
             .arg(subject.unwrap_or_default())
             .arg(kind)
@@ -367,28 +391,33 @@ impl GatewaySessionStore for RedisGatewaySessions {
         Ok(usize::try_from(ended).unwrap_or_default())
     }
 
-    async fn lock_refresh(&self, key: &str) -> Result<bool, StoreError> {
+    async fn lock_refresh(&self, key: &str) -> Result<Option<String>, StoreError> {
+        // A proof of its own per taking: a holder whose lock expired never releases the next.
+        let mut proof = [0u8; 16];
+        portcullis_jose::random_bytes(&mut proof)
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let proof = base64url::encode(proof);
         let mut connection = self.link.store_connection().await?;
         let taken: Option<String> = redis::cmd("SET")
             .arg(self.key("refreshing", key))
-            .arg(&self.owner)
+            .arg(&proof)
             .arg("NX")
             .arg("PX")
             .arg(REFRESH_LOCK_MS)
             .query_async(&mut connection)
             .await
             .map_err(|error| self.failure(&error))?;
-        Ok(taken.is_some())
+        Ok(taken.map(|_| proof))
     }
 
-    async fn unlock_refresh(&self, key: &str) {
+    async fn unlock_refresh(&self, key: &str, proof: &str) {
         let Ok(mut connection) = self.link.store_connection().await else {
             return;
         };
         let released = self
             .unlock
             .key(self.key("refreshing", key))
-            .arg(&self.owner)
+            .arg(proof)
             .invoke_async::<i64>(&mut connection)
             .await;
         if let Err(error) = released {

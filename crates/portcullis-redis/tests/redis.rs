@@ -96,8 +96,7 @@ async fn sessions_behave_as_the_sql_store(redis: &TestRedis) {
 
 async fn gateway_sessions_behave_as_in_memory(redis: &TestRedis) {
     use portcullis_store::conformance::gateway_session_cases as cases;
-    let store =
-        RedisGatewaySessions::new(link(redis), redis.prefix(), cases::LIMITS).expect("store");
+    let store = RedisGatewaySessions::new(link(redis), redis.prefix(), cases::LIMITS);
     cases::sessions_end_when_idle_old_replaced_or_named(&store).await;
     cases::sign_ins_are_used_once_expire_and_never_pile_up(&store).await;
 }

@@ -54,14 +54,20 @@ impl Origins<'_> {
             .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"same-origin"))
     }
 
-    /// Whether a request that ends a session (a logout) may: refused only when the browser
-    /// says it comes from another site, so a typed URL or a bookmark works.
-    pub fn allow_logout(&self, headers: &HeaderMap) -> bool {
-        let cross_site = headers
-            .get("sec-fetch-site")
-            .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    /// Whether a request may end the session (a logout): a `POST` as any unsafe request; a
+    /// `GET` (a link, a typed URL, a bookmark) only when the browser says it comes from this
+    /// origin or from the user (`Sec-Fetch-Site: same-origin` or `none`), never from an image
+    /// or frame of another page.
+    pub fn allow_logout(&self, method: &Method, headers: &HeaderMap) -> bool {
+        if method != Method::GET {
+            return self.vouch_for(headers);
+        }
+        let from_user = headers.get("sec-fetch-site").is_some_and(|site| {
+            let site = site.as_bytes();
+            site.eq_ignore_ascii_case(b"same-origin") || site.eq_ignore_ascii_case(b"none")
+        });
         let foreign_origin = headers.contains_key(header::ORIGIN) && !self.vouch_for(headers);
-        !cross_site && !foreign_origin
+        from_user && !foreign_origin
     }
 }
 
@@ -115,7 +121,7 @@ mod tests {
             headers(&[("sec-fetch-site", "same-origin")]),
         ] {
             assert!(origins.vouch_for(&ours), "{ours:?}");
-            assert!(origins.allow_logout(&ours));
+            assert!(origins.allow_logout(&Method::POST, &ours));
         }
         for foreign in [
             headers(&[("origin", "https://evil.example")]),
@@ -126,9 +132,23 @@ mod tests {
         ] {
             assert!(!origins.vouch_for(&foreign), "{foreign:?}");
         }
-        assert!(origins.allow_logout(&HeaderMap::new()), "a typed URL");
-        assert!(origins.allow_logout(&headers(&[("sec-fetch-site", "none")])));
-        assert!(!origins.allow_logout(&headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(!origins.allow_logout(&headers(&[("origin", "https://evil.example")])));
+        let get = |pairs| origins.allow_logout(&Method::GET, &headers(pairs));
+        assert!(get(&[("sec-fetch-site", "none")]), "a typed URL");
+        assert!(
+            get(&[("sec-fetch-site", "same-origin")]),
+            "a link of the app"
+        );
+        for foreign in [
+            &[("sec-fetch-site", "cross-site")][..],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("sec-fetch-site", "none"),
+                ("origin", "https://evil.example"),
+            ],
+            &[],
+        ] {
+            assert!(!get(foreign), "{foreign:?}");
+        }
+        assert!(!origins.allow_logout(&Method::POST, &HeaderMap::new()));
     }
 }

@@ -71,7 +71,7 @@ impl Sessions {
                 let query = parts.uri.query().unwrap_or_default();
                 self.callback(query, &parts.headers, now).await
             }
-            Endpoint::Logout => self.logout(&parts.headers).await,
+            Endpoint::Logout => self.logout(&method, &parts.headers).await,
             Endpoint::BackchannelLogout => Ok(self.backchannel_logout(body, now).await),
         };
         answered.unwrap_or_else(IntoResponse::into_response)
@@ -198,9 +198,9 @@ impl Sessions {
 
     /// Ends the browser's session here, revokes its refresh token and sends the browser to the
     /// provider's logout (OpenID Connect RP-Initiated Logout 1.0 §2).
-    async fn logout(&self, headers: &HeaderMap) -> Result<Response, GatewayError> {
-        // A cross-site page cannot sign a user out (logout CSRF).
-        if !self.origins().allow_logout(headers) {
+    async fn logout(&self, method: &Method, headers: &HeaderMap) -> Result<Response, GatewayError> {
+        // Another site's page cannot sign a user out (logout CSRF).
+        if !self.origins().allow_logout(method, headers) {
             return Err(GatewayError::CrossSite);
         }
         let ended = match self.cookie(headers, SESSION_COOKIE) {
@@ -259,6 +259,16 @@ impl Sessions {
                 return refused(&error.to_string());
             }
         };
+        // Ending sessions is idempotent: end first, so a provider retrying after a store
+        // failure (503) is not refused as a replay.
+        let ended = match self
+            .store
+            .end_matching(claims.subject.as_deref(), claims.session_id.as_deref())
+            .await
+        {
+            Ok(ended) => ended,
+            Err(error) => return unavailable(error).into_response(),
+        };
         // §2.6 step 7: a logout token is used once.
         let key = format!("logout:{}:{}", self.issuer, claims.token_id);
         match self
@@ -270,20 +280,11 @@ impl Sessions {
             FirstUse::Replayed => return refused("this logout token was used already"),
             FirstUse::Full => return GatewayError::SessionsUnavailable.into_response(),
         }
-        match self
-            .store
-            .end_matching(claims.subject.as_deref(), claims.session_id.as_deref())
-            .await
-        {
-            Ok(ended) => {
-                tracing::info!(ended, "back-channel logout");
-                let mut response = Response::new(Body::empty());
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                response
-            }
-            Err(error) => unavailable(error).into_response(),
-        }
+        tracing::info!(ended, "back-channel logout");
+        let mut response = Response::new(Body::empty());
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
     }
 }

@@ -5,7 +5,7 @@ use portcullis_service::StoreError;
 use portcullis_service::ports::{
     CreateError, GatewaySessionStore, PendingLogin, SessionRecord, StoreLimits,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Sessions and pending sign-ins of one gateway.
@@ -13,7 +13,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub struct MemorySessionStore {
     limits: StoreLimits,
     sessions: Mutex<HashMap<String, SessionRecord>>,
-    pending: Mutex<HashMap<String, PendingLogin>>,
+    pending: Mutex<Pending>,
+}
+
+/// Pending sign-ins, and their keys in the order they began (some since taken).
+#[derive(Debug, Default)]
+struct Pending {
+    entries: HashMap<String, PendingLogin>,
+    order: VecDeque<String>,
 }
 
 impl MemorySessionStore {
@@ -30,7 +37,7 @@ impl MemorySessionStore {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<String, PendingLogin>> {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -51,25 +58,28 @@ where
 #[async_trait]
 impl GatewaySessionStore for MemorySessionStore {
     async fn begin(&self, key: String, pending: PendingLogin) -> Result<(), StoreError> {
-        let now = pending.created_at;
         let mut waiting = self.pending();
-        if waiting.len() >= self.limits.max_pending {
-            waiting.retain(|_, entry| self.limits.is_waiting(entry, now));
-        }
-        // A flood of sign-ins only spoils the oldest ones, never memory.
-        while waiting.len() >= self.limits.max_pending.max(1) {
-            match oldest(waiting.iter(), |entry| entry.created_at) {
-                Some(key) => waiting.remove(&key),
-                None => break,
+        // A flood of sign-ins only spoils the oldest ones, never memory: each one begun forgets
+        // at most a few, in the order they began.
+        while waiting.entries.len() >= self.limits.max_pending.max(1) {
+            let Some(oldest) = waiting.order.pop_front() else {
+                break;
             };
+            waiting.entries.remove(&oldest);
         }
-        waiting.insert(key, pending);
+        if waiting.order.len() > 2 * self.limits.max_pending {
+            let Pending { entries, order } = &mut *waiting;
+            order.retain(|key| entries.contains_key(key));
+        }
+        waiting.order.push_back(key.clone());
+        waiting.entries.insert(key, pending);
         Ok(())
     }
 
     async fn take_pending(&self, key: &str, now: i64) -> Result<Option<PendingLogin>, StoreError> {
         Ok(self
             .pending()
+            .entries
             .remove(key)
             .filter(|pending| self.limits.is_waiting(pending, now)))
     }
@@ -142,18 +152,20 @@ impl GatewaySessionStore for MemorySessionStore {
         Ok(before - sessions.len())
     }
 
-    async fn lock_refresh(&self, _key: &str) -> Result<bool, StoreError> {
+    async fn lock_refresh(&self, _key: &str) -> Result<Option<String>, StoreError> {
         // One process: the caller's own lock serializes refreshes.
-        Ok(true)
+        Ok(Some(String::new()))
     }
 
-    async fn unlock_refresh(&self, _key: &str) {}
+    async fn unlock_refresh(&self, _key: &str, _proof: &str) {}
 
     async fn purge(&self, now: i64) {
         self.sessions()
             .retain(|_, session| self.limits.is_live(session, now));
-        self.pending()
-            .retain(|_, pending| self.limits.is_waiting(pending, now));
+        let mut waiting = self.pending();
+        let Pending { entries, order } = &mut *waiting;
+        entries.retain(|_, pending| self.limits.is_waiting(pending, now));
+        order.retain(|key| entries.contains_key(key));
     }
 }
 

@@ -11,6 +11,7 @@
 mod browser_request;
 mod endpoints;
 pub mod memory;
+mod refresh;
 mod sealed;
 
 use crate::config::SessionConfig;
@@ -21,13 +22,11 @@ pub use browser_request::is_navigation;
 use browser_request::{Origins, is_unsafe};
 use portcullis_core::cookies::{SameSite, read_cookie, set_cookie, without_cookies};
 use portcullis_jose::{base64url, random_bytes, sha256};
-use portcullis_sdk::client::{ClientConfig, ClientError, RelyingParty};
-use portcullis_service::ports::{GatewaySessionStore, PendingLogin, SessionRecord, StoreLimits};
+use portcullis_sdk::client::{ClientConfig, RelyingParty};
+use portcullis_service::ports::{GatewaySessionStore, PendingLogin, StoreLimits};
 use portcullis_service::{ProofReplay, StoreError};
-use sealed::SessionTokens;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
 /// Base name of the session cookie (`__Host-portcullis_gw` over https).
 pub const SESSION_COOKIE: &str = "portcullis_gw";
@@ -39,10 +38,6 @@ pub const ENDPOINT_PREFIX: &str = "/_portcullis/";
 const PENDING_TIMEOUT_SECS: i64 = 600;
 /// The access token's lifetime when the provider does not say (it is refreshed sooner).
 const UNSTATED_LIFETIME_SECS: i64 = 60;
-/// Refreshes of sessions whose keys share a stripe wait for each other.
-const REFRESH_STRIPES: usize = 64;
-/// How long a request waits for another gateway's refresh of its session.
-const REFRESH_WAIT: Duration = Duration::from_secs(5);
 
 /// One of the gateway's own endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +72,13 @@ pub enum Attached {
     Nothing,
     /// A cookie of no (longer) usable session: the browser should forget it.
     Stale,
-    /// The session's access token is in `Authorization`; the session's key.
-    Session(String),
+    /// The session's access token is in `Authorization`.
+    Session {
+        /// The session's key.
+        key: String,
+        /// When the user signed in.
+        created_at: i64,
+    },
 }
 
 /// The browser sessions of a gateway.
@@ -96,7 +96,7 @@ pub struct Sessions {
     absolute_timeout_secs: i64,
     post_logout_redirect_uri: Option<String>,
     allowed_origins: Vec<String>,
-    refresh_locks: Box<[Mutex<()>]>,
+    refreshing: refresh::KeyedLocks,
     cookie_names: [String; 2],
 }
 
@@ -191,7 +191,7 @@ impl Sessions {
             absolute_timeout_secs: config.absolute_timeout_secs,
             post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
             allowed_origins: config.allowed_origins.clone(),
-            refresh_locks: (0..REFRESH_STRIPES).map(|_| Mutex::new(())).collect(),
+            refreshing: refresh::KeyedLocks::default(),
             cookie_names: [
                 portcullis_core::cookies::cookie_name(SESSION_COOKIE, secure),
                 portcullis_core::cookies::cookie_name(BROWSER_COOKIE, secure),
@@ -224,7 +224,7 @@ impl Sessions {
             headers
                 .get_all(header::COOKIE)
                 .iter()
-                .filter_map(|value| value.to_str().ok()),
+                .map(HeaderValue::as_bytes),
             base,
             self.secure,
         )
@@ -255,12 +255,8 @@ impl Sessions {
         let kept: Vec<HeaderValue> = headers
             .get_all(header::COOKIE)
             .iter()
-            .filter_map(|value| match value.to_str() {
-                Ok(text) => without_cookies(text, &self.cookie_names)
-                    .and_then(|kept| HeaderValue::from_str(&kept).ok()),
-                // Not text: not a cookie header the gateway could have set.
-                Err(_) => Some(value.clone()),
-            })
+            .filter_map(|value| without_cookies(value.as_bytes(), &self.cookie_names))
+            .filter_map(|kept| HeaderValue::from_bytes(&kept).ok())
             .collect();
         headers.remove(header::COOKIE);
         for value in kept {
@@ -282,7 +278,7 @@ impl Sessions {
     /// [`GatewayError::CrossSite`] for a session used unsafely by another site;
     /// [`GatewayError::SessionsUnavailable`] when the store or provider cannot be used.
     pub async fn attach(
-        &self,
+        self: &Arc<Self>,
         method: &Method,
         headers: &mut HeaderMap,
         now: i64,
@@ -299,121 +295,14 @@ impl Sessions {
         let Some(session) = self.store.touch(&key, now).await.map_err(unavailable)? else {
             return Ok(Attached::Stale);
         };
+        let created_at = session.created_at;
         let Some(access_token) = self.fresh_access_token(&cookie, session, now).await? else {
             return Ok(Attached::Stale);
         };
         let value = HeaderValue::from_str(&format!("Bearer {access_token}"))
             .map_err(|_| GatewayError::SessionsUnavailable)?;
         headers.insert(header::AUTHORIZATION, value);
-        Ok(Attached::Session(key))
-    }
-
-    /// The access token of the session of `cookie`, refreshed when it expires within
-    /// `refresh_before_expiry`; `None` when the session is over (the provider refused the
-    /// refresh, or nothing is left).
-    async fn fresh_access_token(
-        &self,
-        cookie: &str,
-        session: SessionRecord,
-        now: i64,
-    ) -> Result<Option<String>, GatewayError> {
-        let due = |session: &SessionRecord| {
-            session.access_expires_at.saturating_sub(now) <= self.refresh_before_expiry_secs
-        };
-        if !due(&session) {
-            return Ok(Some(SessionTokens::open(cookie, &session)?.access_token));
-        }
-        let key = digest(cookie);
-        // One refresh per session at a time, in this process and in the cluster: with
-        // rotation, a second one would present a used refresh token, which the provider takes
-        // for theft (RFC 9700 §4.14.2) and answers by ending the grant.
-        let stripe = usize::from(key.as_bytes().first().copied().unwrap_or(0)) % REFRESH_STRIPES;
-        let _refreshing = self.refresh_locks[stripe].lock().await;
-        let locked = self.lock_refresh(&key).await?;
-        let refreshed = self.refresh_locked(&key, cookie, now, locked).await;
-        if locked {
-            self.store.unlock_refresh(&key).await;
-        }
-        refreshed
-    }
-
-    /// Waits until this gateway holds the cluster's right to refresh `key`: `false` when
-    /// another held it too long (its refresh is then read back, or the old token serves).
-    async fn lock_refresh(&self, key: &str) -> Result<bool, GatewayError> {
-        let started = tokio::time::Instant::now();
-        loop {
-            if self.store.lock_refresh(key).await.map_err(unavailable)? {
-                return Ok(true);
-            }
-            if started.elapsed() >= REFRESH_WAIT {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// The refresh itself, once this request's turn has come (`locked`: with the cluster's
-    /// right to it).
-    async fn refresh_locked(
-        &self,
-        key: &str,
-        cookie: &str,
-        now: i64,
-        locked: bool,
-    ) -> Result<Option<String>, GatewayError> {
-        // Another request (or gateway) may have refreshed meanwhile.
-        let Some(current) = self.store.touch(key, now).await.map_err(unavailable)? else {
-            return Ok(None);
-        };
-        let tokens = SessionTokens::open(cookie, &current)?;
-        let due = current.access_expires_at.saturating_sub(now) <= self.refresh_before_expiry_secs;
-        let still_valid = current.access_expires_at > now;
-        let refresh_token = match (&tokens.refresh_token, due && locked) {
-            (Some(refresh_token), true) => refresh_token.clone(),
-            _ => return Ok(still_valid.then_some(tokens.access_token)),
-        };
-        let party = self.party().await?;
-        match party.refresh(&refresh_token, &current.subject).await {
-            Ok((fresh, claims)) => {
-                let lifetime = fresh
-                    .expires_in
-                    .and_then(|secs| i64::try_from(secs).ok())
-                    .unwrap_or(UNSTATED_LIFETIME_SECS);
-                let kept = SessionTokens {
-                    access_token: fresh.access_token,
-                    refresh_token: fresh.refresh_token.or(tokens.refresh_token),
-                    id_token: fresh.id_token.or(tokens.id_token),
-                };
-                let refreshed = SessionRecord {
-                    access_expires_at: now.saturating_add(lifetime),
-                    sealed_tokens: kept.seal(cookie)?,
-                    provider_session: claims
-                        .as_ref()
-                        .and_then(|claims| claims.session_id().map(str::to_owned))
-                        .or(current.provider_session),
-                    ..current
-                };
-                self.store
-                    .update(key, refreshed)
-                    .await
-                    .map_err(unavailable)?;
-                Ok(Some(kept.access_token))
-            }
-            // The grant is over (revoked, expired, the user gone): so is the session.
-            Err(ClientError::Refused { .. } | ClientError::InvalidIdToken(_)) => {
-                self.end(key).await?;
-                Ok(None)
-            }
-            // The provider is unreachable: the token serves while it lasts.
-            Err(error) if still_valid => {
-                tracing::warn!(%error, "session refresh failed; the access token serves while it lasts");
-                Ok(Some(tokens.access_token))
-            }
-            Err(error) => {
-                tracing::warn!(%error, "session refresh failed");
-                Err(GatewayError::SessionsUnavailable)
-            }
-        }
+        Ok(Attached::Session { key, created_at })
     }
 
     /// Ends the session of `key` (its token was refused upstream of the provider: revoked).

@@ -337,9 +337,22 @@ async fn a_browser_signs_in_through_the_gateway_and_only_the_upstream_sees_token
 
     // Logout: the session ends here, the browser goes to the provider's logout with its id
     // token, and from there back to the registered page.
+    let logout_url = format!("{}/_portcullis/logout", stack.base);
+    let from_another_page = browser
+        .client()
+        .get(&logout_url)
+        .header("sec-fetch-site", "same-site")
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(from_another_page.status(), 403, "logout CSRF");
     let logout = browser
-        .get(&format!("{}/_portcullis/logout", stack.base))
-        .await;
+        .client()
+        .get(&logout_url)
+        .header("sec-fetch-site", "none")
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(logout.status(), 303);
     let cleared = logout.headers()["set-cookie"].to_str().expect("ascii");
     assert!(cleared.contains("portcullis_gw=") && cleared.contains("Max-Age=0"));
@@ -398,6 +411,64 @@ async fn a_callback_must_belong_to_a_sign_in_this_browser_started() {
     // The state was used up by the refusal: the attacker cannot complete it either.
     assert_eq!(attacker.get(&callback).await.status(), 400);
     assert_eq!(stack.call(&victim, "/app/data").await.status(), 401);
+
+    // Two tabs of one browser sign in at once: each callback belongs to it.
+    let tabs = Browser::new();
+    let first = location(&stack.page(&tabs, "/app/one").await, &stack.base);
+    let second = location(&stack.page(&tabs, "/app/two").await, &stack.base);
+    for (authorize, path) in [(second, "/app/two"), (first, "/app/one")] {
+        let (status, page) = tabs
+            .open_signed_in(&stack.auth.base_url, &authorize, ("ada", PASSWORD))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let echo: Value = serde_json::from_str(&page).expect("echo");
+        assert_eq!(echo["path"], path);
+    }
+
+    // One address starts at most 30 sign-ins a minute (each is kept ten minutes).
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(stack.page(&Browser::new(), "/app/").await.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let login = Browser::new()
+        .get(&format!("{}/_portcullis/login?rd=/app/", stack.base))
+        .await;
+    assert_eq!(login.status(), 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_the_route_cannot_accept_are_an_error_not_a_sign_in_loop() {
+    let auth = TestAuthServer::start_with(TestOptions::default()).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // The client's tokens are for another audience than the gateway's issuer requires.
+    let client = ClientRegistration {
+        audiences: vec!["elsewhere".into()],
+        ..gateway_client(&base, 300)
+    };
+    let (_, secret) = auth.add_client(client).await;
+    auth.add_user("ada", &[], PASSWORD).await;
+    let upstream = echo_upstream().await;
+    let config = session_config(&auth, &base, &secret.expect("secret"), upstream);
+    let (_stop, _gateway) = start_gateway(&config, &format!("127.0.0.1:{port}")).await;
+    let browser = Browser::new();
+    let start = browser
+        .client()
+        .get(format!("{base}/app/"))
+        .header("accept", HTML)
+        .send()
+        .await
+        .expect("page");
+    let authorize = location(&start, &base);
+    let (status, page) = browser
+        .open_signed_in(&auth.base_url, &authorize, ("ada", PASSWORD))
+        .await;
+    assert_eq!(
+        status, 401,
+        "refused once, not sent to sign in again: {page}"
+    );
+    assert!(page.contains("invalid_token"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ pub struct LogoutClaims {
     pub session_id: Option<String>,
     /// `jti`: remembered by the application so the token cannot be replayed (§2.6 step 7).
     pub token_id: String,
-    /// Until when the token could be replayed (its `exp`, or `iat` plus the accepted age).
+    /// Until when the token could be replayed (its `exp`, with the leeway).
     pub replayable_until: i64,
 }
 
@@ -29,17 +29,12 @@ pub(super) struct LogoutTokenRules<'a> {
     pub leeway_secs: i64,
 }
 
-/// A logout token without `exp` is accepted this long after its `iat` (§2.6 step 3: `iat` may
-/// be used to reject tokens issued too far from now).
-const MAX_AGE_SECS: i64 = 300;
-
 #[derive(Deserialize)]
 struct Checked {
     iss: String,
     aud: Audience,
     iat: i64,
-    #[serde(default)]
-    exp: Option<i64>,
+    exp: i64,
     jti: String,
     #[serde(default)]
     sub: Option<String>,
@@ -63,18 +58,15 @@ impl LogoutTokenRules<'_> {
             return Err(IdTokenError::Claim("a logout token carries no nonce"));
         }
         let checked: Checked = serde_json::from_value(Value::Object(claims))
-            .map_err(|_| IdTokenError::Claim("iss, aud, iat, jti and events are required"))?;
-        // §2.6 step 3: iss, aud and iat as for an id token.
+            .map_err(|_| IdTokenError::Claim("iss, aud, iat, exp, jti and events are required"))?;
+        // §2.6 step 3: iss, aud, iat and exp (REQUIRED, §2.4) as for an id token.
         if checked.iss != self.issuer {
             return Err(IdTokenError::Claim("iss is not the provider"));
         }
         if !checked.aud.contains(self.client_id) {
             return Err(IdTokenError::Claim("aud does not name this client"));
         }
-        let replayable_until = checked
-            .exp
-            .unwrap_or(checked.iat.saturating_add(MAX_AGE_SECS));
-        if replayable_until.saturating_add(self.leeway_secs) <= now
+        if checked.exp.saturating_add(self.leeway_secs) <= now
             || checked.iat.saturating_sub(self.leeway_secs) > now
         {
             return Err(IdTokenError::Claim("expired or issued in the future"));
@@ -95,7 +87,7 @@ impl LogoutTokenRules<'_> {
             subject: checked.sub,
             session_id: checked.sid,
             token_id: checked.jti,
-            replayable_until: replayable_until.saturating_add(self.leeway_secs),
+            replayable_until: checked.exp.saturating_add(self.leeway_secs),
         })
     }
 }
@@ -176,6 +168,11 @@ mod tests {
                 1_010,
             ),
             (
+                "no exp",
+                sign(&with(&|c| drop(c.remove("exp"))), "JWT"),
+                1_010,
+            ),
+            (
                 "another event",
                 sign(
                     &with(&|c| drop(c.insert("events".into(), json!({"x": {}})))),
@@ -205,13 +202,12 @@ mod tests {
         );
         let by_user = with(&|c| {
             c.remove("sid");
-            c.remove("exp");
             c.insert("sub".into(), json!("u-1"));
         });
         let valid = rules()
             .validate(&sign(&by_user, "JWT"), &keys, 1_100)
-            .expect("a user's sessions, no exp");
+            .expect("a user's sessions");
         assert_eq!(valid.subject.as_deref(), Some("u-1"));
-        assert_eq!(valid.replayable_until, 1_330);
+        assert_eq!(valid.session_id, None);
     }
 }

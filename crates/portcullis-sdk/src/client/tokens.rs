@@ -57,12 +57,19 @@ pub(super) async fn answer(
             ClientError::Provider("the token endpoint answered what is not a token response".into())
         });
     }
-    match serde_json::from_slice::<ErrorAnswer>(&body) {
-        Ok(error) => Err(ClientError::Refused {
+    // RFC 6749 §5.2 refusals are 400 or 401; a 5xx (or a 429) is the provider failing, whatever
+    // its body says, and no reason to give up a grant.
+    let refusal =
+        status == reqwest::StatusCode::BAD_REQUEST || status == reqwest::StatusCode::UNAUTHORIZED;
+    match serde_json::from_slice::<ErrorAnswer>(&body)
+        .ok()
+        .filter(|_| refusal)
+    {
+        Some(error) => Err(ClientError::Refused {
             code: error.error,
             description: error.error_description,
         }),
-        Err(_) => Err(ClientError::Provider(format!(
+        None => Err(ClientError::Provider(format!(
             "the token endpoint answered {status}"
         ))),
     }

@@ -128,13 +128,13 @@ pub trait GatewaySessionStore: Send + Sync {
         provider_session: Option<&str>,
     ) -> Result<usize, StoreError>;
 
-    /// Takes the right to refresh the session of `key` for a few seconds (one gateway of a
-    /// cluster at a time: with rotation, a second refresh would present a used refresh token);
-    /// `false` while another holds it.
-    async fn lock_refresh(&self, key: &str) -> Result<bool, StoreError>;
+    /// Takes the right to refresh the session of `key` for half a minute (one gateway of a
+    /// cluster at a time: with rotation, a second refresh would present a used refresh token):
+    /// the proof of holding it, or `None` while another holds it.
+    async fn lock_refresh(&self, key: &str) -> Result<Option<String>, StoreError>;
 
-    /// Gives the right back.
-    async fn unlock_refresh(&self, key: &str);
+    /// Gives the right taken with `proof` back (if it is still that one).
+    async fn unlock_refresh(&self, key: &str, proof: &str);
 
     /// Forgets sessions and sign-ins that can no longer be used at `now`.
     async fn purge(&self, now: i64);

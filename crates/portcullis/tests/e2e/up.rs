@@ -227,6 +227,14 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
             && steps[19].contains("x-portcullis-scopes: products:read"),
         "steps 22 and 23: demo-service's API key passes the forward-auth endpoint: {stdout}"
     );
+    assert!(
+        steps[20].contains("HTTP/1.1 303")
+            && steps[20].contains(&format!(
+                "location: http://127.0.0.1:{}/authorize?response_type=code&client_id=up-gateway-session",
+                ports[0]
+            )),
+        "step 24: a page load without a session is sent to sign in: {stdout}"
+    );
     let discovery = Command::new("curl")
         .args([
             "-s",

@@ -21,6 +21,8 @@ pub const WEB_CLIENT: &str = "demo-web";
 pub const GATEWAY_CLIENT: &str = "up-gateway";
 /// The web-app example: a confidential client signing users in through the SDK's relying party.
 pub const WEB_APP_CLIENT: &str = "demo-web-app";
+/// The gateway's browser sessions (session-mode routes): a confidential client of its own.
+pub const SESSION_CLIENT: &str = "up-gateway-session";
 /// The loopback redirect URI of the demo clients (any port, RFC 8252).
 pub const LOOPBACK_REDIRECT: &str = "http://127.0.0.1/callback";
 
@@ -213,24 +215,61 @@ pub async fn seed(
 /// # Errors
 /// Store failures.
 pub async fn web_app_secret(store: &SqlStore, config: &Config) -> anyhow::Result<String> {
-    use portcullis_core::Clock;
-    let secret = generate_secret(CLIENT_SECRET_BYTES)?;
-    let hash = SecretHash::of(&secret);
-    if store.set_client_secret_hash(WEB_APP_CLIENT, &hash).await? {
-        return Ok(secret);
-    }
     let client = registration(
         WEB_APP_CLIENT,
         ClientKind::Confidential,
         vec![GrantType::AuthorizationCode],
         &["openid", "profile"],
         &[],
-    )
-    .into_client(
-        Some(hash),
+    );
+    fresh_secret(store, config, client).await
+}
+
+/// Gives the in-process gateway's session client a fresh secret (never shown): it signs
+/// browsers in for the session-mode routes of the gateway at `gateway`, with tokens for it.
+///
+/// # Errors
+/// Store failures.
+pub async fn session_client_secret(
+    store: &SqlStore,
+    config: &Config,
+    gateway: &str,
+) -> anyhow::Result<String> {
+    let client = ClientRegistration {
+        redirect_uris: vec![format!("{gateway}/_portcullis/callback")],
+        post_logout_redirect_uris: vec![format!("{gateway}/public")],
+        // The gateway is part of this deployment: no consent page.
+        first_party: true,
+        ..registration(
+            SESSION_CLIENT,
+            ClientKind::Confidential,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            &["openid", "profile", "offline_access"],
+            &[gateway],
+        )
+    };
+    fresh_secret(store, config, client).await
+}
+
+/// A fresh secret (never shown) for the confidential client `client`, registered as given:
+/// updated when it exists (a data directory may predate a change), else created.
+async fn fresh_secret(
+    store: &SqlStore,
+    config: &Config,
+    client: ClientRegistration,
+) -> anyhow::Result<String> {
+    use portcullis_core::Clock;
+    let secret = generate_secret(CLIENT_SECRET_BYTES)?;
+    let hash = SecretHash::of(&secret);
+    let id = client.id.clone();
+    let client = client.into_client(
+        Some(hash.clone()),
         config.tokens.max_access_token_lifetime_secs,
         portcullis_core::SystemClock.now(),
     )?;
+    if store.update_client(&client).await? && store.set_client_secret_hash(&id, &hash).await? {
+        return Ok(secret);
+    }
     store.create_client(&client).await?;
     Ok(secret)
 }
@@ -257,20 +296,5 @@ pub async fn rotate_gateway_secret(
     config: &Config,
     api_audience: &str,
 ) -> anyhow::Result<String> {
-    use portcullis_core::Clock;
-    let secret = generate_secret(CLIENT_SECRET_BYTES)?;
-    let hash = SecretHash::of(&secret);
-    let current = gateway_registration(api_audience).into_client(
-        Some(hash.clone()),
-        config.tokens.max_access_token_lifetime_secs,
-        portcullis_core::SystemClock.now(),
-    )?;
-    if !store.update_client(&current).await?
-        || !store.set_client_secret_hash(GATEWAY_CLIENT, &hash).await?
-    {
-        anyhow::bail!(
-            "the data directory has no `{GATEWAY_CLIENT}` client; use a fresh --data-dir for `up`"
-        );
-    }
-    Ok(secret)
+    fresh_secret(store, config, gateway_registration(api_audience)).await
 }

@@ -14,7 +14,7 @@ use portcullis_core::SystemClock;
 use portcullis_core::personal_access_token::TOKEN_PREFIX;
 use portcullis_gateway::GatewayConfig;
 use portcullis_gateway::config::{
-    IntrospectionConfig, IssuerConfig, RevocationFeedConfig, RouteConfig,
+    IntrospectionConfig, IssuerConfig, RevocationFeedConfig, RouteConfig, SessionConfig,
 };
 use portcullis_sdk::Verifier;
 use portcullis_sdk::client::{ClientConfig, RelyingParty};
@@ -197,6 +197,8 @@ impl UpArgs {
         let feed_secret =
             demo::rotate_gateway_secret(store.as_ref(), &config, &gateway_url).await?;
         let web_app_secret = demo::web_app_secret(store.as_ref(), &config).await?;
+        let session_secret =
+            demo::session_client_secret(store.as_ref(), &config, &gateway_url).await?;
 
         let kek = key_encryption::resolve(&config)?;
         let state = AppState::build(
@@ -264,7 +266,11 @@ impl UpArgs {
         let auth_address = loopback(self.auth_port);
         let mut routes = vec![
             two_factor_route("users-admin", "/users/admin", loopback(self.users_port)),
-            authenticated_route("users", "/users", loopback(self.users_port)),
+            RouteConfig {
+                // Browsers without a token sign in through the gateway (session mode).
+                session: true,
+                ..authenticated_route("users", "/users", loopback(self.users_port))
+            },
             RouteConfig {
                 // RFC 9728: its metadata names the auth server; its tokens carry this in `aud`.
                 resource: Some(demo::products_resource(&gateway_url)),
@@ -324,6 +330,21 @@ impl UpArgs {
                 .gateway
                 .forward_auth_listen
                 .or_else(|| Some(loopback(0))),
+            public_url: config
+                .gateway
+                .public_url
+                .clone()
+                .or_else(|| Some(gateway_url.clone())),
+            // The backend for browsers (docs/gateway.md#browser-sessions-backend-for-frontend).
+            session: config.gateway.session.clone().or_else(|| {
+                Some(SessionConfig {
+                    scopes: ["openid", "profile", "offline_access"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                    post_logout_redirect_uri: Some(format!("{gateway_url}/public")),
+                    ..SessionConfig::new(&issuer, demo::SESSION_CLIENT, &session_secret)
+                })
+            }),
             ..config.gateway.clone()
         };
         let mut gateway_stop = stopped.clone();

@@ -146,6 +146,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          -H 'Content-Type: application/json' -d '{{\"name\":\"walkthrough\",\"scope\":\"products:read\",\"expires_in_days\":1}}' \
          | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
          {forward_auth}\
+         # 24. the gateway as the backend of a browser front end (session mode, docs/gateway.md): open {gateway}/users/me\n\
+         #     in a browser: it signs you in (Code + PKCE), keeps the tokens itself and gives the browser one HttpOnly\n\
+         #     cookie; {gateway}/_portcullis/logout ends it. A page load without a session is sent to sign in:\n\
+         curl -si {gateway}/users/me -H 'Accept: text/html' | grep -i -E '^(HTTP|location)'\n\
          \nCtrl-C stops everything.",
         forward_auth = match stack.forward_auth {
             Some(address) => format!(
