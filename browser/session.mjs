@@ -3,7 +3,7 @@
 // service behind the gateway sees testuser's identity, while the browser holds only an HttpOnly
 // cookie (no token for a script to read). A form on another origin of the same site (the auth
 // server's), whose POST carries the SameSite=Lax cookie, is refused; logout ends the session
-// here and at the auth server.
+// here and at the auth server, and signing out at the auth server ends it here.
 //
 // Usage: node session.mjs ISSUER GATEWAY PASSWORD OUT_DIR
 import { fail, launch, screenshots, submit } from "./support.mjs";
@@ -69,6 +69,23 @@ try {
     fail(`after logout the page did not ask to sign in again: ${page.url()}`);
   }
   console.log("ok: logout ended the gateway session and the auth server's");
+
+  // Signing out at the auth server itself ends the gateway session too (the revocation feed
+  // tells the gateway; a back-channel logout would as well).
+  await page.fill('input[name="username"]', "testuser");
+  await page.fill('input[name="password"]', password);
+  await submit(page, 'button[type="submit"]');
+  await page.waitForURL(`${gateway}/users/me`);
+  await page.goto(`${issuer}/logout`);
+  await submit(page, 'button[type="submit"]');
+  let signedOut = false;
+  for (let attempt = 0; attempt < 20 && !signedOut; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await page.goto(`${gateway}/users/me`);
+    signedOut = await page.isVisible('input[name="password"]');
+  }
+  if (!signedOut) fail("signing out at the auth server left the gateway session working");
+  await shot(page, "session-ended-at-provider", "signing out at the auth server ended the gateway session");
 } finally {
   await browser.close();
 }

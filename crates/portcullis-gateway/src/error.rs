@@ -287,7 +287,7 @@ impl IntoResponse for GatewayError {
             GatewayError::CrossSite => plain(
                 StatusCode::FORBIDDEN,
                 "access_denied",
-                "a request from another site cannot use the browser session",
+                "a request from another origin cannot use the browser session",
             ),
             GatewayError::SessionsUnavailable => plain(
                 StatusCode::SERVICE_UNAVAILABLE,
