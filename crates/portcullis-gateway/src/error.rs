@@ -134,7 +134,8 @@ fn dpop(error: &str, description: &str) -> Response {
     response
 }
 
-fn plain(status: StatusCode, error: &str, description: &str) -> Response {
+/// A JSON error answer (`error`, `error_description`) with `status`.
+pub(crate) fn plain(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         Json(json!({ "error": error, "error_description": description })),

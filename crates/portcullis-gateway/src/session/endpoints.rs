@@ -13,18 +13,13 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::replay::FirstUse;
 use portcullis_sdk::client::{ClientError, PendingAuthorization};
 use portcullis_service::ports::{CreateError, SessionRecord};
-use serde_json::json;
 
 /// Largest back-channel logout request read (a logout token is about a kilobyte).
 const MAX_LOGOUT_BODY_BYTES: usize = 16 * 1024;
 
 /// An error page of the sign-in: the protocol's error code and what happened.
 fn sign_in_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        axum::Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
+    let mut response = crate::error::plain(status, error, description);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -3,7 +3,7 @@
 //! upstream, as in the recipe of `docs/forward-auth.md`.
 
 use super::normalization::{ATTACKS, raw_get};
-use super::support::{Stack, challenge, rate_limit, route, stack};
+use super::support::{Stack, challenge, rate_limit, revoke, route, stack};
 use portcullis_testkit::TestOptions;
 use portcullis_testkit::caddy::Caddy;
 use portcullis_testkit::nginx::Nginx;
@@ -207,14 +207,7 @@ async fn nginx_auth_request_lets_through_only_what_the_routes_allow() {
         );
     }
     // Revoked: refused within two seconds (the feed), like a proxied request.
-    let revoked = reqwest::Client::new()
-        .post(stack.auth.url("/revoke"))
-        .basic_auth("svc", Some(&stack.secret))
-        .form(&[("token", read.as_str())])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(revoked.status(), 200);
+    revoke(&stack.auth, "svc", &stack.secret, &read).await;
     let started = Instant::now();
     loop {
         let response = through_nginx(&nginx, "/api/orders", Some(&read), &[]).await;

@@ -5,7 +5,7 @@
 //! refreshed before it expires (once, however many requests arrive); logout, back-channel logout
 //! and revocations end the session.
 
-use super::support::{echo_upstream, route};
+use super::support::{echo_upstream, revoke, route};
 use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_gateway::config::{IssuerConfig, RevocationFeedConfig, SessionConfig};
 use portcullis_gateway::{GatewayConfig, RunningGateway};
@@ -528,14 +528,7 @@ async fn a_revoked_token_ends_the_session() {
     let browser = Browser::new();
     stack.open_signed_in(&browser, "/app/").await;
     let token = stack.token_seen_upstream(&browser).await;
-    let revoked = reqwest::Client::new()
-        .post(stack.auth.url("/revoke"))
-        .basic_auth("gw", Some(&stack.secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(revoked.status(), 200);
+    revoke(&stack.auth, "gw", &stack.secret, &token).await;
     stack.wait_until_signed_out(&browser).await;
     // The session is gone, not just refused once: a page load signs in again.
     let again = stack.page(&browser, "/app/").await;

@@ -332,3 +332,15 @@ pub fn challenge(response: &reqwest::Response) -> String {
         .map(|v| v.to_str().expect("ascii").to_owned())
         .unwrap_or_default()
 }
+
+/// Revokes `token` at `auth` as the client `client` (RFC 7009), expecting 200.
+pub async fn revoke(auth: &TestAuthServer, client: &str, secret: &str, token: &str) {
+    let revoked = reqwest::Client::new()
+        .post(auth.url("/revoke"))
+        .basic_auth(client, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), 200);
+}
