@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # A real browser in CI: Debian's Chromium (installed here if missing) driven by playwright-core
 # (installed here from npm into target/browser) signs in to `portcullis up`, consents and reaches
-# a protected route through the gateway, then signs in through the gateway's session mode (an
-# HttpOnly cookie only, a cross-origin POST refused, logout), then uses the admin console as testuser (and is refused
+# a protected route through the gateway, then uses the admin console as testuser (and is refused
 # as guest), then registers a new account, verifying it by the link that a real SMTP server
 # (aiosmtpd from PyPI, installed here, on loopback) received, and last sets up two-step
 # verification for guest and signs in with its code, and runs the official MCP SDK client against
 # the MCP example server (registration, sign-in, tools, reuse and refresh), and, on a second stack on localhost, adds a
 # passkey with a virtual authenticator and signs in with it, and, on a third stack that only
-# prefers user verification, uses a security key without a PIN as the second factor. Screenshots:
+# prefers user verification, uses a security key without a PIN as the second factor, and on a
+# fourth signs in through the gateway's session mode (an HttpOnly cookie only, the token refreshed,
+# a cross-origin POST refused, logout, back-channel logout). Screenshots:
 # target/browser/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +41,6 @@ cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.m
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
-node target/browser/session.mjs \
-    "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
-    target/browser/screenshots
 node target/browser/console.mjs \
     "http://127.0.0.1:$AUTH_ADMIN" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
 node target/browser/register.mjs \
@@ -68,3 +66,12 @@ rm -rf "$WORK/data"
 PORTCULLIS_AUTH_PASSKEY_USER_VERIFICATION=preferred UP_ISSUER_HOST=localhost start_up
 node target/browser/security_key.mjs \
     "http://localhost:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
+# A fourth stack for the gateway's session mode: access tokens living 35 s (the gateway refreshes
+# them 30 s before they expire, so within seconds) and back-channel logout to the gateway on
+# loopback; the run reads the gateway's metrics to see the refresh and the logout token.
+stop_up
+PORTCULLIS_TOKENS_ACCESS_TOKEN_LIFETIME_SECS=35 PORTCULLIS_AUTH_OUTBOUND_PRIVATE_NETWORKS=true start_up
+GATEWAY_METRICS=$(grep -o 'admin: http://[^)]*/metrics' "$WORK/up.log" | head -1 | sed 's/^admin: //')
+node target/browser/session.mjs \
+    "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
+    target/browser/screenshots "$GATEWAY_METRICS"

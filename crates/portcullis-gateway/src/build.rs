@@ -291,6 +291,7 @@ pub async fn start(
             introspection_http.clone(),
             proof_replay.clone(),
             redis_link,
+            metrics.clone(),
         )?)),
         None => None,
     };
@@ -442,6 +443,7 @@ fn sessions(
     http: reqwest::Client,
     replay: Arc<dyn ProofReplay>,
     redis_link: Option<Arc<RedisLink>>,
+    metrics: Arc<Metrics>,
 ) -> Result<Sessions, StartError> {
     let fail = |problem: &str| StartError::Session(problem.to_owned());
     if !config
@@ -480,7 +482,7 @@ fn sessions(
         }
         _ => Arc::new(MemorySessionStore::new(limits)),
     };
-    Sessions::new(session, public_origin, http, store, replay).map_err(StartError::Session)
+    Sessions::new(session, public_origin, http, store, replay, metrics).map_err(StartError::Session)
 }
 
 /// Forgets ended sessions and abandoned sign-ins once a minute, until `stopped` changes.

@@ -51,6 +51,7 @@ pub struct Metrics {
     redis_connected: Gauge,
     rate_limit_fallbacks: Counter,
     pushed_events: Family<ReasonLabel, Counter>,
+    session_events: Family<ReasonLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,6 +78,7 @@ impl Default for Metrics {
             redis_connected: Gauge::default(),
             rate_limit_fallbacks: Counter::default(),
             pushed_events: Family::default(),
+            session_events: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -129,6 +131,11 @@ impl Default for Metrics {
             "Announcements received from Redis, by kind",
             metrics.pushed_events.clone(),
         );
+        registry.register(
+            "session_events",
+            "Browser-session events by kind (signed_in, callback_refused, refreshed, refresh_refused, refresh_failed, logout, backchannel_logout, token_refused)",
+            metrics.session_events.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -155,6 +162,15 @@ impl Metrics {
     /// Counts an announcement received from Redis.
     pub fn cluster_event(&self, kind: &str) {
         self.pushed_events
+            .get_or_create(&ReasonLabel {
+                reason: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a browser-session event of `kind`.
+    pub fn session_event(&self, kind: &str) {
+        self.session_events
             .get_or_create(&ReasonLabel {
                 reason: kind.to_owned(),
             })

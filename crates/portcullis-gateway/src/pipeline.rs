@@ -453,7 +453,7 @@ async fn session_refusal(
     }
     if let Attached::Session { key, created_at } = &attached {
         sessions
-            .end(key)
+            .end_refused(key)
             .await
             .map_err(|error| Refused::on(Some(&route), error))?;
         // Refused moments after sign-in: the route cannot verify the provider's tokens (an

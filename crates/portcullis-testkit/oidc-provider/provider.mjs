@@ -1,7 +1,9 @@
 // node oidc-provider (panva) as a third-party OpenID provider on loopback for Portcullis's tests.
 // Configured by one JSON argument: { "port", "clients": [client metadata], "audience",
-// "scope", "access_token_ttl" }. Access tokens are opaque (its default), for the audience given,
-// so resource servers must introspect them. Prints "listening" once it accepts connections.
+// "scope", "access_token_ttl", "sign_in" }. Access tokens are opaque (its default), for the
+// audience given, so resource servers must introspect them. With "sign_in", users sign in on its
+// development pages (any login, any password: the login becomes `sub`) and consent there.
+// Prints "listening" once it accepts connections.
 import Provider from 'oidc-provider';
 
 const settings = JSON.parse(process.argv[2]);
@@ -12,7 +14,7 @@ const provider = new Provider(issuer, {
   clients: settings.clients,
   scopes: ['openid', 'offline_access', ...settings.scope.split(' ')],
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: Boolean(settings.sign_in) },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },

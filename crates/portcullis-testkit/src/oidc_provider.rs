@@ -82,6 +82,19 @@ pub fn provider_client(id: &str, secret: &str, grant_types: &[&str], scope: &str
     client
 }
 
+/// A confidential client of the provider that signs users in (Authorization Code) and comes
+/// back to `redirect_uri`, asking for `scope` besides `openid`.
+pub fn sign_in_client(id: &str, secret: &str, redirect_uri: &str, scope: &str) -> Value {
+    json!({
+        "client_id": id,
+        "client_secret": secret,
+        "grant_types": ["authorization_code", "refresh_token"],
+        "redirect_uris": [redirect_uri],
+        "response_types": ["code"],
+        "scope": format!("openid offline_access {scope}"),
+    })
+}
+
 impl TestOidcProvider {
     /// Starts a provider with these `clients` ([`provider_client`]) issuing opaque access tokens
     /// for `audience` with the scopes `scope` (space-separated), living `access_token_ttl`
@@ -91,6 +104,27 @@ impl TestOidcProvider {
         audience: &str,
         scope: &str,
         access_token_ttl: u64,
+    ) -> Option<Self> {
+        Self::start_configured(clients, audience, scope, access_token_ttl, false).await
+    }
+
+    /// [`TestOidcProvider::start`] with its development sign-in pages on: any login and password
+    /// sign in (the login is the `sub`), then a consent page ([`sign_in_client`]).
+    pub async fn start_with_sign_in(
+        clients: Vec<Value>,
+        audience: &str,
+        scope: &str,
+        access_token_ttl: u64,
+    ) -> Option<Self> {
+        Self::start_configured(clients, audience, scope, access_token_ttl, true).await
+    }
+
+    async fn start_configured(
+        clients: Vec<Value>,
+        audience: &str,
+        scope: &str,
+        access_token_ttl: u64,
+        sign_in: bool,
     ) -> Option<Self> {
         if installation().is_none() {
             if std::env::var("CI").is_ok_and(|value| value == "true") {
@@ -109,6 +143,7 @@ impl TestOidcProvider {
             "audience": audience,
             "scope": scope,
             "access_token_ttl": access_token_ttl,
+            "sign_in": sign_in,
         })
         .to_string();
         let mut provider = TestOidcProvider {

@@ -103,6 +103,7 @@ impl Sessions {
             })
         }) else {
             tracing::warn!("a sign-in callback of no sign-in this browser started was refused");
+            self.metrics.session_event("callback_refused");
             return Ok(sign_in_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -129,6 +130,7 @@ impl Sessions {
                 ));
             }
             Err(ClientError::Refused { code, description }) => {
+                self.metrics.session_event("callback_refused");
                 // The provider's own answer (access_denied, ...) is shown, not swallowed.
                 return Ok(sign_in_error(
                     StatusCode::FORBIDDEN,
@@ -140,6 +142,7 @@ impl Sessions {
             }
             Err(error @ (ClientError::ForgedCallback(_) | ClientError::InvalidIdToken(_))) => {
                 tracing::warn!(%error, "a sign-in callback was refused");
+                self.metrics.session_event("callback_refused");
                 return Ok(sign_in_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
@@ -167,6 +170,7 @@ impl Sessions {
             refresh_token: tokens.refresh_token,
             id_token: tokens.id_token,
         };
+        let claims_subject = claims.subject.clone();
         let session = SessionRecord {
             provider_session: claims.session_id().map(str::to_owned),
             subject: claims.subject,
@@ -183,6 +187,8 @@ impl Sessions {
             }
             Err(CreateError::Store(error)) => return Err(unavailable(error)),
         }
+        tracing::info!(subject = %claims_subject, "browser signed in through the gateway");
+        self.metrics.session_event("signed_in");
         let mut response = redirect(&format!("{}{}", self.public_origin, pending.return_to));
         response.headers_mut().append(
             header::SET_COOKIE,
@@ -207,6 +213,10 @@ impl Sessions {
                 .and_then(|session| SessionTokens::open(&cookie, &session).ok()),
             None => None,
         };
+        if ended.is_some() {
+            tracing::info!("browser signed out through the gateway");
+            self.metrics.session_event("logout");
+        }
         let after = self.post_logout_redirect_uri.as_deref();
         let location = match self.party().await {
             Ok(party) => {
@@ -276,6 +286,7 @@ impl Sessions {
             FirstUse::Full => return GatewayError::SessionsUnavailable.into_response(),
         }
         tracing::info!(ended, "back-channel logout");
+        self.metrics.session_event("backchannel_logout");
         let mut response = Response::new(Body::empty());
         response
             .headers_mut()

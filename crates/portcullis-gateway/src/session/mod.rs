@@ -16,6 +16,7 @@ mod sealed;
 
 use crate::config::SessionConfig;
 use crate::error::GatewayError;
+use crate::metrics::Metrics;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 pub use browser_request::is_navigation;
@@ -98,6 +99,7 @@ pub struct Sessions {
     allowed_origins: Vec<String>,
     refreshing: refresh::KeyedLocks,
     cookie_names: [String; 2],
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -151,6 +153,7 @@ impl Sessions {
         http: reqwest::Client,
         store: Arc<dyn GatewaySessionStore>,
         replay: Arc<dyn ProofReplay>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
         if !config.scopes.iter().any(|scope| scope == "openid") {
             return Err("scopes must include openid (the gateway signs users in)".into());
@@ -192,6 +195,7 @@ impl Sessions {
             post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
             allowed_origins: config.allowed_origins.clone(),
             refreshing: refresh::KeyedLocks::default(),
+            metrics,
             cookie_names: [
                 portcullis_core::cookies::cookie_name(SESSION_COOKIE, secure),
                 portcullis_core::cookies::cookie_name(BROWSER_COOKIE, secure),
@@ -305,11 +309,20 @@ impl Sessions {
         Ok(Attached::Session { key, created_at })
     }
 
-    /// Ends the session of `key` (its token was refused upstream of the provider: revoked).
+    /// Ends the session of `key` because its access token was refused (revoked, expired).
     ///
     /// # Errors
     /// [`GatewayError::SessionsUnavailable`].
-    pub async fn end(&self, key: &str) -> Result<(), GatewayError> {
+    pub async fn end_refused(&self, key: &str) -> Result<(), GatewayError> {
+        self.metrics.session_event("token_refused");
+        self.end(key).await
+    }
+
+    /// Ends the session of `key`.
+    ///
+    /// # Errors
+    /// [`GatewayError::SessionsUnavailable`].
+    async fn end(&self, key: &str) -> Result<(), GatewayError> {
         self.store.remove(key).await.map_err(unavailable)?;
         Ok(())
     }

@@ -156,16 +156,19 @@ impl Sessions {
                     .update(key, refreshed)
                     .await
                     .map_err(unavailable)?;
+                self.metrics.session_event("refreshed");
                 Ok(Some(kept.access_token))
             }
             // The grant is over (revoked, expired, the user gone; RFC 6749 §5.2), or the new
             // id token names someone else: so is the session.
             Err(ClientError::Refused { code, .. }) if code == "invalid_grant" => {
+                self.metrics.session_event("refresh_refused");
                 self.end(key).await?;
                 Ok(None)
             }
             Err(error @ ClientError::InvalidIdToken(_)) => {
                 tracing::warn!(%error, "a refresh returned an unusable id token; the session ends");
+                self.metrics.session_event("refresh_refused");
                 self.end(key).await?;
                 Ok(None)
             }
@@ -173,10 +176,12 @@ impl Sessions {
             // token serves while it lasts.
             Err(error) if still_valid => {
                 tracing::warn!(%error, "session refresh failed; the access token serves while it lasts");
+                self.metrics.session_event("refresh_failed");
                 Ok(Some(tokens.access_token))
             }
             Err(error) => {
                 tracing::warn!(%error, "session refresh failed");
+                self.metrics.session_event("refresh_failed");
                 Err(GatewayError::SessionsUnavailable)
             }
         }

@@ -238,6 +238,11 @@ pub async fn session_client_secret(
     let client = ClientRegistration {
         redirect_uris: vec![format!("{gateway}/_portcullis/callback")],
         post_logout_redirect_uris: vec![format!("{gateway}/public")],
+        // Logout tokens to the gateway on loopback, when the auth server may reach it.
+        backchannel_logout_uri: config
+            .auth
+            .outbound_private_networks
+            .then(|| format!("{gateway}/_portcullis/backchannel-logout")),
         // The gateway is part of this deployment: no consent page.
         first_party: true,
         ..registration(
