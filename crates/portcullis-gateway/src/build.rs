@@ -491,7 +491,7 @@ async fn purge_sessions(sessions: Arc<Sessions>, mut stopped: watch::Receiver<bo
         tokio::select! {
             _ = stopped.changed() => return,
             () = tokio::time::sleep(Duration::from_secs(60)) => {
-                sessions.store().purge(crate::revocations::unix_now()).await;
+                sessions.purge(crate::revocations::unix_now()).await;
             }
         }
     }

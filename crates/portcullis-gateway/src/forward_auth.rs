@@ -1,8 +1,10 @@
 //! The forward-auth endpoint: a proxy in front (nginx `auth_request`, Traefik ForwardAuth, Caddy
 //! `forward_auth`, Envoy `ext_authz` over HTTP) asks whether a request may pass, and the gateway
 //! answers from the same pipeline as when it proxies: the route's policy, the revocation set, the
-//! rate limits. 200 carries the identity headers for the proxy to hand to its upstream; a refusal
-//! is the same 401/403/429 (with the RFC 6750 challenge) the gateway would send itself.
+//! rate limits. 200 carries the identity headers (and, with `forward_authorization`, the token)
+//! for the proxy to hand to its upstream; a refusal is the same 401/403/429 (with the RFC 6750
+//! challenge) the gateway would send itself, or, for a browser without a session on a session
+//! route, a redirect to sign in (302; 401 with `Location` to nginx).
 //!
 //! The original request is described by, in this order:
 //! - `X-Original-URI` and `X-Original-Method` (the nginx recipe);
@@ -41,7 +43,7 @@ pub enum Asker {
     /// sent to sign in is told by 401 with a `Location` its recipe turns into a redirect.
     Nginx,
     /// Traefik, Caddy or Envoy, which hand any refusal to the client as it is: a 302.
-    Other,
+    RelaysRefusals,
 }
 
 /// Why a forward-auth request does not describe a request to decide on.
@@ -142,7 +144,7 @@ pub fn described_request(request: &Request) -> Result<Request, DescriptionError>
     let asker = if original.is_some() {
         Asker::Nginx
     } else {
-        Asker::Other
+        Asker::RelaysRefusals
     };
     let (method, target) = match (original, forwarded, suffix.is_empty()) {
         (Some(described), None, true) | (None, Some(described), true) => {

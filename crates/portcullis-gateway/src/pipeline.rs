@@ -1,6 +1,7 @@
-//! The request pipeline, in order: request id → strip spoofable identity headers → route →
-//! authenticate and authorize → rate limit → forward. Each stage lives in its own module; this one
-//! only strings them together and records the outcome.
+//! The request pipeline, in order: request id → strip spoofable identity headers → route (the
+//! gateway's own `/_portcullis/` endpoints first) → a browser session's token ([`crate::session`])
+//! → authenticate and authorize → rate limit → forward. Each stage lives in its own module; this
+//! one only strings them together and records the outcome.
 
 use crate::authenticate::{AuthFailure, Authenticator};
 use crate::config::UnderscoreHeaders;
@@ -281,7 +282,7 @@ async fn admit(
         && let Some(endpoint) = Endpoint::at(path)
     {
         if endpoint == Endpoint::Login {
-            sign_in_allowed(gateway, peer, request.headers()).await?;
+            sign_in_allowed(gateway, sessions, peer, request.headers()).await?;
         }
         return Ok(Admission::Answered(
             sessions.answer(endpoint, request, unix_now()).await,
@@ -363,31 +364,17 @@ async fn admit(
     }))
 }
 
-/// Sign-ins a client address may start per minute: each keeps a pending sign-in for ten
-/// minutes, so a flood from one address cannot push everyone else's out.
-const SIGN_INS_PER_MINUTE: u32 = 30;
-
 /// Refuses (429) a client address that started too many sign-ins.
 async fn sign_in_allowed(
     gateway: &Gateway,
+    sessions: &Sessions,
     peer: &Peer,
     headers: &HeaderMap,
 ) -> Result<(), Refused> {
-    let Some(rule) = crate::rate_limit::RateLimitRule::new(
-        SIGN_INS_PER_MINUTE,
-        60,
-        SIGN_INS_PER_MINUTE,
-        RateLimitKey::ClientIp,
-    ) else {
-        return Ok(());
-    };
-    let key = format!(
-        "_portcullis_sign_in|ip:{}",
-        gateway.client_ip(peer.ip, headers)
-    );
+    let (rule, key) = sessions.sign_in_limit(gateway.client_ip(peer.ip, headers));
     match gateway
         .rate_limiter
-        .acquire(&key, &rule, Instant::now())
+        .acquire(&key, rule, Instant::now())
         .await
     {
         RateDecision::Allow { .. } => Ok(()),
@@ -485,7 +472,7 @@ async fn session_refusal(
     let mut response = match asker {
         // The public listener starts the sign-in itself.
         None => {
-            sign_in_allowed(gateway, peer, request.headers).await?;
+            sign_in_allowed(gateway, &sessions, peer, request.headers).await?;
             sessions
                 .login_redirect(request.headers, return_to, unix_now())
                 .await
@@ -495,7 +482,7 @@ async fn session_refusal(
         // to the public listener): nginx by its recipe's 401 handler, the others as they are.
         Some(asker) => {
             let mut response = GatewayError::Auth(AuthFailure::Missing).into_response();
-            if asker == Asker::Other {
+            if asker == Asker::RelaysRefusals {
                 *response.status_mut() = axum::http::StatusCode::FOUND;
             }
             if let Ok(location) = HeaderValue::from_str(&sessions.login_location(return_to)) {

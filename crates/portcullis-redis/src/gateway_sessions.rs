@@ -12,7 +12,7 @@
 use crate::RedisLink;
 use crate::fields::Fields;
 use async_trait::async_trait;
-use portcullis_jose::{base64url, sha256};
+use portcullis_jose::base64url;
 use portcullis_service::StoreError;
 use portcullis_service::ports::{
     CreateError, GatewaySessionStore, PendingLogin, SessionRecord, StoreLimits,
@@ -176,7 +176,7 @@ impl std::fmt::Debug for RedisGatewaySessions {
 
 /// A short, plain key part for any text (a subject or sid).
 fn digest(text: &str) -> String {
-    base64url::encode(sha256(text.as_bytes()))
+    portcullis_core::secret::storage_digest(text)
 }
 
 impl RedisGatewaySessions {
@@ -422,7 +422,8 @@ impl GatewaySessionStore for RedisGatewaySessions {
             .await;
         if let Err(error) = released {
             // The lock expires by itself.
-            self.failure(&error);
+            tracing::warn!(%error, "a refresh lock was not released");
+            self.link.failed();
         }
     }
 

@@ -28,10 +28,7 @@ impl Caddy {
             return None;
         };
         let dir = tempfile::tempdir().expect("caddy directory");
-        let address = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("address")
-        };
+        let address = crate::free_loopback_address();
         let caddyfile = dir.path().join("Caddyfile");
         std::fs::write(
             &caddyfile,

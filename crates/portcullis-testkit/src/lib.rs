@@ -17,6 +17,13 @@ pub mod proxy;
 pub mod services;
 pub mod smtp;
 
+/// A loopback address nothing listens on now, for a server (of a test, or one it starts) whose
+/// address must be known before it starts.
+pub fn free_loopback_address() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    probe.local_addr().expect("address")
+}
+
 use portcullis_auth::settings::SignInSettings;
 use portcullis_auth::{AppState, AuthSettings};
 use portcullis_core::throttle::ThrottlePolicy;

@@ -44,10 +44,7 @@ impl Nginx {
     /// Starts nginx with `server_body` (the directives inside one `server { }` block, without
     /// `listen`) on a free loopback port; `None` when nginx is not installed outside CI.
     pub async fn start(server_body: &str) -> Option<Self> {
-        let address = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("address")
-        };
+        let address = crate::free_loopback_address();
         Self::start_at(address, server_body).await
     }
 

@@ -133,10 +133,7 @@ impl TestOidcProvider {
             eprintln!("skipped: cannot install oidc-provider (needs node and npm)");
             return None;
         }
-        let address = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("address")
-        };
+        let address = crate::free_loopback_address();
         let settings = json!({
             "port": address.port(),
             "clients": clients,

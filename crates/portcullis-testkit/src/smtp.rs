@@ -49,17 +49,12 @@ fn python_path() -> Option<&'static Path> {
         .as_deref()
 }
 
-fn free_address() -> SocketAddr {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    probe.local_addr().expect("address")
-}
-
 impl TestSmtp {
     /// Starts a server on a free loopback port; `None` (skip) when aiosmtpd cannot be installed
     /// outside CI.
     pub async fn start() -> Option<Self> {
         let mut server = TestSmtp {
-            address: free_address(),
+            address: crate::free_loopback_address(),
             child: None,
             dir: tempfile::tempdir().expect("maildir"),
         };

@@ -28,18 +28,18 @@ pub fn is_unsafe(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// Where a request comes from.
-pub struct Origins<'a> {
+pub struct TrustedOrigins<'a> {
     /// This gateway's origin (`public_url`).
     pub own: &'a str,
     /// Other origins allowed to use sessions.
     pub allowed: &'a [String],
 }
 
-impl Origins<'_> {
+impl TrustedOrigins<'_> {
     /// Whether a request that uses a session unsafely comes from this site: a browser's
     /// `Sec-Fetch-Site: same-origin`, or an `Origin` that is ours or allowed. Without either,
     /// it is refused (every browser sends `Origin` on such requests).
-    pub fn vouch_for(&self, headers: &HeaderMap) -> bool {
+    pub fn allows_unsafe_use(&self, headers: &HeaderMap) -> bool {
         if let Some(origin) = headers.get(header::ORIGIN) {
             // An `Origin` decides; `null` (sandboxed, privacy-redirected) is no origin of ours.
             let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
@@ -60,13 +60,14 @@ impl Origins<'_> {
     /// or frame of another page.
     pub fn allow_logout(&self, method: &Method, headers: &HeaderMap) -> bool {
         if method != Method::GET {
-            return self.vouch_for(headers);
+            return self.allows_unsafe_use(headers);
         }
         let from_user = headers.get("sec-fetch-site").is_some_and(|site| {
             let site = site.as_bytes();
             site.eq_ignore_ascii_case(b"same-origin") || site.eq_ignore_ascii_case(b"none")
         });
-        let foreign_origin = headers.contains_key(header::ORIGIN) && !self.vouch_for(headers);
+        let foreign_origin =
+            headers.contains_key(header::ORIGIN) && !self.allows_unsafe_use(headers);
         from_user && !foreign_origin
     }
 }
@@ -111,7 +112,7 @@ mod tests {
     #[test]
     fn only_this_site_may_use_a_session_unsafely() {
         let allowed = ["https://app.example.com/".to_owned()];
-        let origins = Origins {
+        let origins = TrustedOrigins {
             own: "https://gw.example.com",
             allowed: &allowed,
         };
@@ -120,7 +121,7 @@ mod tests {
             headers(&[("origin", "https://app.example.com")]),
             headers(&[("sec-fetch-site", "same-origin")]),
         ] {
-            assert!(origins.vouch_for(&ours), "{ours:?}");
+            assert!(origins.allows_unsafe_use(&ours), "{ours:?}");
             assert!(origins.allow_logout(&Method::POST, &ours));
         }
         for foreign in [
@@ -130,7 +131,7 @@ mod tests {
             headers(&[("sec-fetch-site", "cross-site")]),
             HeaderMap::new(),
         ] {
-            assert!(!origins.vouch_for(&foreign), "{foreign:?}");
+            assert!(!origins.allows_unsafe_use(&foreign), "{foreign:?}");
         }
         let get = |pairs| origins.allow_logout(&Method::GET, &headers(pairs));
         assert!(get(&[("sec-fetch-site", "none")]), "a typed URL");

@@ -3,7 +3,8 @@
 use super::BROWSER_COOKIE;
 use super::sealed::SessionTokens;
 use super::{
-    Endpoint, SESSION_COOKIE, Sessions, digest, local_path, redirect, secret, unavailable,
+    Endpoint, SESSION_COOKIE, Sessions, access_expires_at, digest, local_path, redirect, secret,
+    unavailable,
 };
 use crate::error::GatewayError;
 use axum::body::Body;
@@ -11,14 +12,14 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::replay::FirstUse;
-use portcullis_sdk::client::{ClientError, PendingAuthorization};
-use portcullis_service::ports::{CreateError, SessionRecord};
+use portcullis_sdk::client::{ClientError, IdTokenClaims, PendingAuthorization, Tokens};
+use portcullis_service::ports::{CreateError, PendingLogin, SessionRecord};
 
 /// Largest back-channel logout request read (a logout token is about a kilobyte).
 const MAX_LOGOUT_BODY_BYTES: usize = 16 * 1024;
 
-/// An error page of the sign-in: the protocol's error code and what happened.
-fn sign_in_error(status: StatusCode, error: &str, description: &str) -> Response {
+/// An error answer of the endpoints: the protocol's error code and what happened, never cached.
+fn endpoint_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = crate::error::plain(status, error, description);
     response
         .headers_mut()
@@ -46,7 +47,7 @@ impl Sessions {
             Endpoint::BackchannelLogout => method == Method::POST,
         };
         if !allowed {
-            return sign_in_error(
+            return endpoint_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request",
                 "method not allowed here",
@@ -80,12 +81,36 @@ impl Sessions {
         headers: &HeaderMap,
         now: i64,
     ) -> Result<Response, GatewayError> {
-        let Some(state) = single_parameter(query.as_bytes(), "state") else {
-            return Ok(sign_in_error(
+        let Some(pending) = self.own_pending(query, headers, now).await? else {
+            tracing::warn!("a sign-in callback of no sign-in this browser started was refused");
+            self.metrics.session_event("callback_refused");
+            return Ok(endpoint_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
-                "the callback carries no state",
+                "this sign-in is unknown, expired, used or another browser's: start again",
             ));
+        };
+        let return_to = pending.return_to.clone();
+        match self.redeem(pending, query).await {
+            Ok((tokens, claims)) => {
+                self.open_session(headers, tokens, claims, &return_to, now)
+                    .await
+            }
+            Err(refusal) => Ok(refusal),
+        }
+    }
+
+    /// The pending sign-in the callback's `state` names, taken (used once), if this browser
+    /// started it: RFC 6749 §10.12, the callback of another browser's sign-in (login CSRF) is
+    /// refused.
+    async fn own_pending(
+        &self,
+        query: &str,
+        headers: &HeaderMap,
+        now: i64,
+    ) -> Result<Option<PendingLogin>, GatewayError> {
+        let Some(state) = single_parameter(query.as_bytes(), "state") else {
+            return Ok(None);
         };
         let pending = self
             .store
@@ -93,88 +118,92 @@ impl Sessions {
             .await
             .map_err(unavailable)?;
         let browser = self.cookie(headers, BROWSER_COOKIE);
-        // RFC 6749 §10.12: the callback of another browser's sign-in (login CSRF) is refused.
-        let Some(pending) = pending.filter(|pending| {
+        Ok(pending.filter(|pending| {
             browser.is_some_and(|browser| {
                 portcullis_jose::constant_time_eq(
                     digest(&browser).as_bytes(),
                     pending.browser.as_bytes(),
                 )
             })
-        }) else {
-            tracing::warn!("a sign-in callback of no sign-in this browser started was refused");
-            self.metrics.session_event("callback_refused");
-            return Ok(sign_in_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "this sign-in is unknown, expired, used or another browser's: start again",
-            ));
-        };
+        }))
+    }
+
+    /// The tokens and id-token claims of the callback `query` of `pending`, or the answer to
+    /// give instead: the provider's own refusal (`access_denied`, ...) shown, not swallowed.
+    async fn redeem(
+        &self,
+        pending: PendingLogin,
+        query: &str,
+    ) -> Result<(Tokens, IdTokenClaims), Response> {
         let authorization = PendingAuthorization {
             state: pending.state,
             nonce: pending.nonce,
             code_verifier: pending.code_verifier,
         };
-        let party = self.party().await?;
+        let party = self.party().await.map_err(IntoResponse::into_response)?;
         let outcome = match party.callback(&authorization, query) {
             Ok(code) => party.exchange(&authorization, &code).await,
             Err(error) => Err(error),
         };
-        let (tokens, claims) = match outcome {
-            Ok((tokens, Some(claims))) => (tokens, claims),
-            Ok((_, None)) => {
-                return Ok(sign_in_error(
-                    StatusCode::BAD_GATEWAY,
-                    "server_error",
-                    "the provider gave no id token",
-                ));
-            }
+        match outcome {
+            Ok((tokens, Some(claims))) => Ok((tokens, claims)),
+            Ok((_, None)) => Err(endpoint_error(
+                StatusCode::BAD_GATEWAY,
+                "server_error",
+                "the provider gave no id token",
+            )),
             Err(ClientError::Refused { code, description }) => {
                 self.metrics.session_event("callback_refused");
-                // The provider's own answer (access_denied, ...) is shown, not swallowed.
-                return Ok(sign_in_error(
+                Err(endpoint_error(
                     StatusCode::FORBIDDEN,
                     &code,
                     description
                         .as_deref()
                         .unwrap_or("the provider refused the sign-in"),
-                ));
+                ))
             }
             Err(error @ (ClientError::ForgedCallback(_) | ClientError::InvalidIdToken(_))) => {
                 tracing::warn!(%error, "a sign-in callback was refused");
                 self.metrics.session_event("callback_refused");
-                return Ok(sign_in_error(
+                Err(endpoint_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     &error.to_string(),
-                ));
+                ))
             }
             Err(error) => {
                 tracing::warn!(%error, "the sign-in provider failed");
-                return Err(GatewayError::SessionsUnavailable);
+                Err(GatewayError::SessionsUnavailable.into_response())
             }
-        };
+        }
+    }
+
+    /// A new session of `claims`' user holding `tokens` (replacing the browser's old one), and
+    /// the browser sent back to `return_to` with its cookie.
+    async fn open_session(
+        &self,
+        headers: &HeaderMap,
+        tokens: Tokens,
+        claims: IdTokenClaims,
+        return_to: &str,
+        now: i64,
+    ) -> Result<Response, GatewayError> {
         if let Some(old) = self.cookie(headers, SESSION_COOKIE) {
             self.store
                 .remove(&digest(&old))
                 .await
                 .map_err(unavailable)?;
         }
-        let lifetime = tokens
-            .expires_in
-            .and_then(|secs| i64::try_from(secs).ok())
-            .unwrap_or(super::UNSTATED_LIFETIME_SECS);
         let cookie = secret()?;
         let kept = SessionTokens {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
             id_token: tokens.id_token,
         };
-        let claims_subject = claims.subject.clone();
         let session = SessionRecord {
             provider_session: claims.session_id().map(str::to_owned),
-            subject: claims.subject,
-            access_expires_at: now.saturating_add(lifetime),
+            subject: claims.subject.clone(),
+            access_expires_at: access_expires_at(now, tokens.expires_in),
             sealed_tokens: kept.seal(&cookie)?,
             created_at: now,
             last_seen: now,
@@ -187,9 +216,9 @@ impl Sessions {
             }
             Err(CreateError::Store(error)) => return Err(unavailable(error)),
         }
-        tracing::info!(subject = %claims_subject, "browser signed in through the gateway");
+        tracing::info!(subject = %claims.subject, "browser signed in through the gateway");
         self.metrics.session_event("signed_in");
-        let mut response = redirect(&format!("{}{}", self.public_origin, pending.return_to));
+        let mut response = redirect(&format!("{}{return_to}", self.public_origin));
         response.headers_mut().append(
             header::SET_COOKIE,
             self.set_cookie(SESSION_COOKIE, cookie, self.absolute_timeout_secs),
@@ -244,7 +273,7 @@ impl Sessions {
     /// session it names ends. §2.8: 200 when done, 400 when the token is refused.
     async fn backchannel_logout(&self, body: Body, now: i64) -> Response {
         let refused = |description: &str| {
-            sign_in_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+            endpoint_error(StatusCode::BAD_REQUEST, "invalid_request", description)
         };
         let body = match axum::body::to_bytes(body, MAX_LOGOUT_BODY_BYTES).await {
             Ok(body) => body,

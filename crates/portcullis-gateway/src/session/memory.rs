@@ -42,16 +42,16 @@ impl MemorySessionStore {
     }
 }
 
-/// The key of the entry of `entries` with the least `age`.
+/// The key of the entry of `entries` that began first (`began_at`).
 fn oldest<'a, T>(
     entries: impl Iterator<Item = (&'a String, &'a T)>,
-    age: impl Fn(&T) -> i64,
+    began_at: impl Fn(&T) -> i64,
 ) -> Option<String>
 where
     T: 'a,
 {
     entries
-        .min_by_key(|(_, entry)| age(entry))
+        .min_by_key(|(_, entry)| began_at(entry))
         .map(|(key, _)| key.clone())
 }
 

@@ -1,12 +1,13 @@
 //! Browser sessions: the gateway as a backend for front ends (draft-ietf-oauth-browser-based-apps
 //! §6.1). A browser without a token on a `session` route is sent to the OpenID provider with
 //! Authorization Code + PKCE, `state` and `nonce` ([`portcullis_sdk::client`]); the gateway, a
-//! confidential client, redeems the code and keeps the tokens in its [`store`], and the browser
-//! holds only an `HttpOnly` cookie. Each request of the session is forwarded with a fresh access
+//! confidential client, redeems the code and keeps the tokens (sealed, [`sealed`]) in its
+//! [`GatewaySessionStore`] (in memory, [`memory`], or a cluster's Redis), and the browser holds
+//! only an `HttpOnly` cookie. Each request of the session is forwarded with a fresh access
 //! token, which then passes the route's policy like any other token.
 //!
 //! The gateway answers `/_portcullis/login`, `/_portcullis/callback`, `/_portcullis/logout`
-//! and `/_portcullis/backchannel-logout` ([`endpoints`]).
+//! and `/_portcullis/backchannel-logout` ([`endpoints`]); [`refresh`] keeps the token fresh.
 
 mod browser_request;
 mod endpoints;
@@ -17,12 +18,13 @@ mod sealed;
 use crate::config::SessionConfig;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::rate_limit::{RateLimitKey, RateLimitRule};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 pub use browser_request::is_navigation;
-use browser_request::{Origins, is_unsafe};
+use browser_request::{TrustedOrigins, is_unsafe};
 use portcullis_core::cookies::{SameSite, read_cookie, set_cookie, without_cookies};
-use portcullis_jose::{base64url, random_bytes, sha256};
+use portcullis_jose::{base64url, random_bytes};
 use portcullis_sdk::client::{ClientConfig, RelyingParty};
 use portcullis_service::ports::{GatewaySessionStore, PendingLogin, StoreLimits};
 use portcullis_service::{ProofReplay, StoreError};
@@ -39,6 +41,9 @@ pub const ENDPOINT_PREFIX: &str = "/_portcullis/";
 const PENDING_TIMEOUT_SECS: i64 = 600;
 /// The access token's lifetime when the provider does not say (it is refreshed sooner).
 const UNSTATED_LIFETIME_SECS: i64 = 60;
+/// Sign-ins a client address may start per minute: each keeps a pending sign-in for ten
+/// minutes, so a flood from one address cannot push everyone else's out of `max_pending`.
+const SIGN_INS_PER_MINUTE: u32 = 30;
 
 /// One of the gateway's own endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +105,7 @@ pub struct Sessions {
     refreshing: refresh::KeyedLocks,
     cookie_names: [String; 2],
     metrics: Arc<Metrics>,
+    sign_ins: RateLimitRule,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -126,7 +132,16 @@ pub fn store_limits(config: &SessionConfig) -> StoreLimits {
 
 /// The SHA-256 digest of a secret the browser holds: what the store is keyed by.
 fn digest(secret: &str) -> String {
-    base64url::encode(sha256(secret.as_bytes()))
+    portcullis_core::secret::storage_digest(secret)
+}
+
+/// When an access token issued at `now` expires: its `expires_in`, else
+/// [`UNSTATED_LIFETIME_SECS`] (refreshed sooner rather than forwarded expired).
+fn access_expires_at(now: i64, expires_in: Option<u64>) -> i64 {
+    let lifetime = expires_in
+        .and_then(|secs| i64::try_from(secs).ok())
+        .unwrap_or(UNSTATED_LIFETIME_SECS);
+    now.saturating_add(lifetime)
 }
 
 /// A new 256-bit secret.
@@ -176,7 +191,15 @@ impl Sessions {
         if !secure && !loopback {
             return Err("public_url must be https (http only on a loopback address)".into());
         }
+        let sign_ins = RateLimitRule::new(
+            SIGN_INS_PER_MINUTE,
+            60,
+            SIGN_INS_PER_MINUTE,
+            RateLimitKey::ClientIp,
+        )
+        .ok_or("the sign-in limit is not a rate")?;
         Ok(Sessions {
+            sign_ins,
             issuer: config.issuer.clone(),
             client: ClientConfig {
                 client_id: config.client_id.clone(),
@@ -203,9 +226,14 @@ impl Sessions {
         })
     }
 
-    /// The store, for housekeeping.
-    pub fn store(&self) -> &Arc<dyn GatewaySessionStore> {
-        &self.store
+    /// The limit on sign-ins a client address starts, and its key for `client`.
+    pub fn sign_in_limit(&self, client: std::net::IpAddr) -> (&RateLimitRule, String) {
+        (&self.sign_ins, format!("_portcullis_sign_in|ip:{client}"))
+    }
+
+    /// Forgets sessions and sign-ins that can no longer be used at `now` (housekeeping).
+    pub async fn purge(&self, now: i64) {
+        self.store.purge(now).await;
     }
 
     /// The provider, discovered on first use (and tried again after a failure).
@@ -268,8 +296,8 @@ impl Sessions {
         }
     }
 
-    fn origins(&self) -> Origins<'_> {
-        Origins {
+    fn origins(&self) -> TrustedOrigins<'_> {
+        TrustedOrigins {
             own: &self.public_origin,
             allowed: &self.allowed_origins,
         }
@@ -292,7 +320,7 @@ impl Sessions {
         };
         // CSRF: a cross-site form or script request carries the cookie too (SameSite=Lax lets
         // top-level POSTs of other sites through in some browsers), so unsafe ones need proof.
-        if is_unsafe(method, headers) && !self.origins().vouch_for(headers) {
+        if is_unsafe(method, headers) && !self.origins().allows_unsafe_use(headers) {
             return Err(GatewayError::CrossSite);
         }
         let key = digest(&cookie);

@@ -5,7 +5,7 @@
 //! §4.14.2, ending the grant).
 
 use super::sealed::SessionTokens;
-use super::{Sessions, UNSTATED_LIFETIME_SECS, digest, unavailable};
+use super::{Sessions, access_expires_at, digest, unavailable};
 use crate::error::GatewayError;
 use portcullis_sdk::client::ClientError;
 use portcullis_service::ports::SessionRecord;
@@ -71,7 +71,10 @@ impl Sessions {
                 .await
         })
         .await
-        .map_err(|_| GatewayError::SessionsUnavailable)?
+        .map_err(|error| {
+            tracing::warn!(%error, "a session refresh task failed");
+            GatewayError::SessionsUnavailable
+        })?
     }
 
     /// The refresh with the cluster's right to it, waited for; without it (another gateway
@@ -126,25 +129,23 @@ impl Sessions {
             return Ok(None);
         };
         if !locked {
-            return match still_valid {
-                true => Ok(Some(tokens.access_token)),
-                false => Err(GatewayError::SessionsUnavailable),
+            // Another gateway refreshes it: the current token while it lasts.
+            return if still_valid {
+                Ok(Some(tokens.access_token))
+            } else {
+                Err(GatewayError::SessionsUnavailable)
             };
         }
         let party = self.party().await?;
         match party.refresh(&refresh_token, &current.subject).await {
             Ok((fresh, claims)) => {
-                let lifetime = fresh
-                    .expires_in
-                    .and_then(|secs| i64::try_from(secs).ok())
-                    .unwrap_or(UNSTATED_LIFETIME_SECS);
                 let kept = SessionTokens {
                     access_token: fresh.access_token,
                     refresh_token: fresh.refresh_token.or(tokens.refresh_token),
                     id_token: fresh.id_token.or(tokens.id_token),
                 };
                 let refreshed = SessionRecord {
-                    access_expires_at: now.saturating_add(lifetime),
+                    access_expires_at: access_expires_at(now, fresh.expires_in),
                     sealed_tokens: kept.seal(cookie)?,
                     provider_session: claims
                         .as_ref()

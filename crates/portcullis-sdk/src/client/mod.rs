@@ -60,6 +60,10 @@ pub enum ClientError {
     /// The id token is not valid for this sign-in.
     #[error("the id token is not valid: {0}")]
     InvalidIdToken(String),
+    /// The logout token is not one of the provider's for this client (Back-Channel Logout 1.0
+    /// §2.6).
+    #[error("the logout token is not valid: {0}")]
+    InvalidLogoutToken(String),
     /// No randomness for `state`, `nonce` or the verifier.
     #[error("no randomness")]
     Randomness,
@@ -345,7 +349,7 @@ impl RelyingParty {
     /// caller remembers its `token_id` until `replayable_until` and refuses it a second time.
     ///
     /// # Errors
-    /// [`ClientError::InvalidIdToken`].
+    /// [`ClientError::InvalidLogoutToken`].
     pub async fn validate_logout_token(&self, token: &str) -> Result<LogoutClaims, ClientError> {
         let rules = logout_token::LogoutTokenRules {
             issuer: &self.metadata.issuer,
@@ -354,6 +358,7 @@ impl RelyingParty {
         };
         self.with_keys(|keys, now| rules.validate(token, keys, now))
             .await
+            .map_err(ClientError::InvalidLogoutToken)
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<Tokens, ClientError> {
@@ -395,14 +400,15 @@ impl RelyingParty {
         };
         self.with_keys(|keys, now| rules.validate(id_token, keys, now))
             .await
+            .map_err(ClientError::InvalidIdToken)
     }
 
     /// What `validate` makes of a token with the provider's keys, refetched once for a key it
-    /// does not know yet (a rotation).
+    /// does not know yet (a rotation); why it was refused.
     async fn with_keys<T>(
         &self,
         validate: impl Fn(&portcullis_jose::KeySet, i64) -> Result<T, id_token::IdTokenError>,
-    ) -> Result<T, ClientError> {
+    ) -> Result<T, String> {
         if !self.keys.is_loaded() {
             self.keys.refresh_for_unknown_kid().await;
         }
@@ -415,6 +421,6 @@ impl RelyingParty {
             }
             other => other,
         }
-        .map_err(|error| ClientError::InvalidIdToken(error.to_string()))
+        .map_err(|error| error.to_string())
     }
 }

@@ -128,9 +128,10 @@ pub trait GatewaySessionStore: Send + Sync {
         provider_session: Option<&str>,
     ) -> Result<usize, StoreError>;
 
-    /// Takes the right to refresh the session of `key` for half a minute (one gateway of a
-    /// cluster at a time: with rotation, a second refresh would present a used refresh token):
-    /// the proof of holding it, or `None` while another holds it.
+    /// Takes the right to refresh the session of `key` (one gateway of a cluster at a time: with
+    /// rotation, a second refresh would present a used refresh token), held until given back or
+    /// for longer than a refresh takes: the proof of holding it, or `None` while another holds
+    /// it.
     async fn lock_refresh(&self, key: &str) -> Result<Option<String>, StoreError>;
 
     /// Gives the right taken with `proof` back (if it is still that one).

@@ -93,6 +93,11 @@ fn registration(
     }
 }
 
+/// Where the demo gateway sends a browser after `/_portcullis/logout`: its public route.
+pub fn after_session_logout(gateway: &str) -> String {
+    format!("{gateway}/public")
+}
+
 /// The resource identifier of the demo gateway's `/mcp` route (the MCP example server), at
 /// `gateway`.
 pub fn mcp_resource(gateway: &str) -> String {
@@ -222,7 +227,7 @@ pub async fn web_app_secret(store: &SqlStore, config: &Config) -> anyhow::Result
         &["openid", "profile"],
         &[],
     );
-    fresh_secret(store, config, client).await
+    register_with_fresh_secret(store, config, client).await
 }
 
 /// Gives the in-process gateway's session client a fresh secret (never shown): it signs
@@ -237,7 +242,7 @@ pub async fn session_client_secret(
 ) -> anyhow::Result<String> {
     let client = ClientRegistration {
         redirect_uris: vec![format!("{gateway}/_portcullis/callback")],
-        post_logout_redirect_uris: vec![format!("{gateway}/public")],
+        post_logout_redirect_uris: vec![after_session_logout(gateway)],
         // Logout tokens to the gateway on loopback, when the auth server may reach it.
         backchannel_logout_uri: config
             .auth
@@ -253,12 +258,12 @@ pub async fn session_client_secret(
             &[gateway],
         )
     };
-    fresh_secret(store, config, client).await
+    register_with_fresh_secret(store, config, client).await
 }
 
-/// A fresh secret (never shown) for the confidential client `client`, registered as given:
-/// updated when it exists (a data directory may predate a change), else created.
-async fn fresh_secret(
+/// Registers the confidential client `client` as given (updated when it exists: a data
+/// directory may predate a change) with a fresh secret, returned (never shown).
+async fn register_with_fresh_secret(
     store: &SqlStore,
     config: &Config,
     client: ClientRegistration,
@@ -301,5 +306,5 @@ pub async fn rotate_gateway_secret(
     config: &Config,
     api_audience: &str,
 ) -> anyhow::Result<String> {
-    fresh_secret(store, config, gateway_registration(api_audience)).await
+    register_with_fresh_secret(store, config, gateway_registration(api_audience)).await
 }

@@ -341,7 +341,7 @@ impl UpArgs {
                     scopes: ["openid", "profile", "offline_access"]
                         .map(str::to_owned)
                         .to_vec(),
-                    post_logout_redirect_uri: Some(format!("{gateway_url}/public")),
+                    post_logout_redirect_uri: Some(demo::after_session_logout(&gateway_url)),
                     ..SessionConfig::new(&issuer, demo::SESSION_CLIENT, &session_secret)
                 })
             }),
