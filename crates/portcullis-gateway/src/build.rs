@@ -128,7 +128,9 @@ pub async fn start(
     let public_origin = config
         .public_url
         .as_deref()
-        .map(|url| origin(url).ok_or_else(|| StartError::PublicUrl(url.to_owned())))
+        .map(|url| {
+            crate::request_target::origin(url).ok_or_else(|| StartError::PublicUrl(url.to_owned()))
+        })
         .transpose()?;
     let trusted_proxies = portcullis_core::TrustedProxies::parse(&config.trusted_proxies)
         .map_err(StartError::TrustedProxies)?;
@@ -425,14 +427,6 @@ pub async fn start(
     })
 }
 
-/// The origin `url` names (`https://host[:port]`, normalized), if it is one: scheme and
-/// authority, at most a `/` after them.
-fn origin(url: &str) -> Option<String> {
-    portcullis_jose::dpop::normalize_htu(url)
-        .filter(|normal| normal.matches('/').count() == 3 && !url.contains(['?', '#']))
-        .and_then(|normal| normal.strip_suffix('/').map(str::to_owned))
-}
-
 /// The browser sessions of `session`: its issuer must be one whose tokens the gateway accepts
 /// (its access tokens pass the routes' policies like any other), and the gateway must know its
 /// own origin (the redirect URI and the cookies' site).
@@ -458,22 +452,6 @@ fn sessions(
     let public_origin = public_origin.ok_or_else(|| {
         fail("public_url is required: the redirect URI and the cookies are on it")
     })?;
-    // Origins whose requests may use a session: each a real origin, never `null` or a pattern.
-    let allowed_origins = session
-        .allowed_origins
-        .iter()
-        .map(|allowed| {
-            origin(allowed).ok_or_else(|| {
-                fail(&format!(
-                    "allowed_origins: `{allowed}` is not an origin such as https://app.example.com"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let session = &crate::config::SessionConfig {
-        allowed_origins,
-        ..session.clone()
-    };
     let limits = store_limits(session);
     let store: Arc<dyn GatewaySessionStore> = match (&config.redis, redis_link) {
         // A cluster's gateways share the sessions: any of them serves any browser.

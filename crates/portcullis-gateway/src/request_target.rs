@@ -10,6 +10,14 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use thiserror::Error;
 
+/// The origin `url` names (`https://host[:port]`, normalized), if it is one: scheme and
+/// authority, at most a `/` after them.
+pub fn origin(url: &str) -> Option<String> {
+    portcullis_jose::dpop::normalize_htu(url)
+        .filter(|normal| normal.matches('/').count() == 3 && !url.contains(['?', '#']))
+        .and_then(|normal| normal.strip_suffix('/').map(str::to_owned))
+}
+
 /// Why a request target is refused (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum TargetRejection {

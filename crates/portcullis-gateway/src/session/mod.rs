@@ -191,6 +191,18 @@ impl Sessions {
         if !secure && !loopback {
             return Err("public_url must be https (http only on a loopback address)".into());
         }
+        // Origins whose requests may use a session: each a real origin, never `null` or a pattern.
+        let allowed_origins = config
+            .allowed_origins
+            .iter()
+            .map(|allowed| {
+                crate::request_target::origin(allowed).ok_or_else(|| {
+                    format!(
+                        "allowed_origins: `{allowed}` is not an origin such as https://app.example.com"
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let sign_ins = RateLimitRule::new(
             SIGN_INS_PER_MINUTE,
             60,
@@ -216,7 +228,7 @@ impl Sessions {
             refresh_before_expiry_secs: config.refresh_before_expiry_secs,
             absolute_timeout_secs: config.absolute_timeout_secs,
             post_logout_redirect_uri: config.post_logout_redirect_uri.clone(),
-            allowed_origins: config.allowed_origins.clone(),
+            allowed_origins,
             refreshing: refresh::KeyedLocks::default(),
             metrics,
             cookie_names: [
@@ -456,5 +468,44 @@ mod tests {
         );
         assert_eq!(Endpoint::at("/_portcullis/auth"), None);
         assert_eq!(Endpoint::at("/app/_portcullis/login"), None);
+    }
+
+    #[test]
+    fn doubtful_settings_are_refused() {
+        let refused = |config: SessionConfig, public_origin: &str| {
+            Sessions::new(
+                &config,
+                public_origin,
+                reqwest::Client::new(),
+                Arc::new(memory::MemorySessionStore::new(store_limits(&config))),
+                Arc::new(portcullis_core::replay::ReplayWindow::new(10)),
+                Arc::new(Metrics::default()),
+            )
+            .is_err()
+        };
+        let base = || SessionConfig::new("https://op.example", "gw", "secret");
+        assert!(!refused(base(), "https://gw.example"));
+        assert!(
+            !refused(base(), "http://127.0.0.1:4000"),
+            "plain http on loopback"
+        );
+        assert!(refused(base(), "http://gw.example"), "plain http elsewhere");
+        for allowed in [
+            "null",
+            "",
+            "https://*.example.com",
+            "https://app.example/path",
+        ] {
+            let config = SessionConfig {
+                allowed_origins: vec![allowed.into()],
+                ..base()
+            };
+            assert!(refused(config, "https://gw.example"), "{allowed:?}");
+        }
+        let without_openid = SessionConfig {
+            scopes: vec!["read".into()],
+            ..base()
+        };
+        assert!(refused(without_openid, "https://gw.example"));
     }
 }

@@ -3,7 +3,7 @@
 //! upstream, as in the recipe of `docs/forward-auth.md`.
 
 use super::normalization::{ATTACKS, raw_get};
-use super::support::{Stack, challenge, rate_limit, revoke, route, stack};
+use super::support::{Stack, challenge, nginx_auth_subrequest, rate_limit, revoke, route, stack};
 use portcullis_testkit::TestOptions;
 use portcullis_testkit::caddy::Caddy;
 use portcullis_testkit::nginx::Nginx;
@@ -37,24 +37,14 @@ fn nginx_site(forward_auth: SocketAddr, upstream: SocketAddr) -> String {
             )
         })
         .collect();
+    let subrequest = nginx_auth_subrequest(forward_auth);
     format!(
         r#"
     location / {{
       auth_request /_portcullis_auth;
 {identity}      proxy_pass http://{upstream};
     }}
-    location = /_portcullis_auth {{
-      internal;
-      proxy_pass http://{forward_auth}/_portcullis/auth;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }}
-"#
+{subrequest}"#
     )
 }
 

@@ -344,3 +344,23 @@ pub async fn revoke(auth: &TestAuthServer, client: &str, secret: &str, token: &s
         .expect("revoke");
     assert_eq!(revoked.status(), 200);
 }
+
+/// The nginx recipe's `auth_request` subrequest location (`/_portcullis_auth`): asks the
+/// forward-auth listener at `forward_auth` about the original request.
+pub fn nginx_auth_subrequest(forward_auth: SocketAddr) -> String {
+    format!(
+        r#"
+    location = /_portcullis_auth {{
+      internal;
+      proxy_pass http://{forward_auth}/_portcullis/auth;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }}
+"#
+    )
+}

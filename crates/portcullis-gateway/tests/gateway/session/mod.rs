@@ -103,6 +103,17 @@ fn session_config(
     }
 }
 
+/// `GET url` in `browser` as a page load (asking for HTML).
+async fn page_load(browser: &Browser, url: &str) -> reqwest::Response {
+    browser
+        .client()
+        .get(url)
+        .header("accept", HTML)
+        .send()
+        .await
+        .expect("page")
+}
+
 /// Starts a gateway of `config` listening on `listen`.
 async fn start_gateway(
     config: &GatewayConfig,
@@ -188,13 +199,7 @@ impl SessionStack {
 
     /// `GET path` as a page load.
     async fn page(&self, browser: &Browser, path: &str) -> reqwest::Response {
-        browser
-            .client()
-            .get(format!("{}{path}", self.base))
-            .header("accept", HTML)
-            .send()
-            .await
-            .expect("page")
+        page_load(browser, &format!("{}{path}", self.base)).await
     }
 
     /// `GET path` as a script's call.

@@ -11,6 +11,7 @@ fn nginx_session_site(
     gateway: SocketAddr,
     upstream: SocketAddr,
 ) -> String {
+    let subrequest = super::super::support::nginx_auth_subrequest(forward_auth);
     format!(
         r#"
     location / {{
@@ -27,15 +28,7 @@ fn nginx_session_site(
       proxy_pass http://{gateway};
       proxy_set_header Host $http_host;
     }}
-    location = /_portcullis_auth {{
-      internal;
-      proxy_pass http://{forward_auth}/_portcullis/auth;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-Host $host;
-    }}
+{subrequest}
     location @portcullis_login {{
       if ($portcullis_login = "") {{ return 401; }}
       return 302 $portcullis_login;
@@ -95,13 +88,7 @@ async fn behind_nginx_auth_request_a_browser_signs_in_and_the_upstream_gets_the_
         return;
     };
     let browser = Browser::new();
-    let page = browser
-        .client()
-        .get(format!("{base}/app/page?x=1"))
-        .header("accept", HTML)
-        .send()
-        .await
-        .expect("page");
+    let page = page_load(&browser, &format!("{base}/app/page?x=1")).await;
     assert_eq!(page.status(), 302, "nginx sends the browser to sign in");
     let login = page.headers()["location"]
         .to_str()
@@ -200,13 +187,7 @@ async fn any_openid_provider_signs_browsers_in_here_a_third_party_one_with_opaqu
 
     // A browser follows the redirects and fills in the provider's own pages.
     let browser = Browser::new();
-    let mut response = browser
-        .client()
-        .get(format!("{base}/app/page"))
-        .header("accept", HTML)
-        .send()
-        .await
-        .expect("page");
+    let mut response = page_load(&browser, &format!("{base}/app/page")).await;
     let mut url = format!("{base}/app/page");
     let mut echo = None;
     for _ in 0..12 {

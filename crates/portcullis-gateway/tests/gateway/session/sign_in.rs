@@ -189,13 +189,7 @@ async fn tokens_the_route_cannot_accept_are_an_error_not_a_sign_in_loop() {
     let config = session_config(&auth, &base, &secret.expect("secret"), upstream);
     let (_stop, _gateway) = start_gateway(&config, &format!("127.0.0.1:{port}")).await;
     let browser = Browser::new();
-    let start = browser
-        .client()
-        .get(format!("{base}/app/"))
-        .header("accept", HTML)
-        .send()
-        .await
-        .expect("page");
+    let start = page_load(&browser, &format!("{base}/app/")).await;
     let authorize = location(&start, &base);
     let (status, page) = browser
         .open_signed_in(&auth.base_url, &authorize, ("ada", PASSWORD))
