@@ -74,6 +74,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         dpop_nonce: false,
         require_pushed_authorization_requests: false,
         client_registration: Default::default(),
+        federation: portcullis_auth::federation::FederationSettings::default(),
         personal_access_tokens: Default::default(),
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");

@@ -32,7 +32,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     Ok(Some(session))
 }
 
-/// Starts a new session for `user`, who authenticated by `amr`, ending the request's previous
+/// Starts a new session for `user`, who authenticated by `amr` (through the upstream
+/// `identity_provider`, if any), ending the request's previous
 /// session if it had one, and returns it with the `Set-Cookie` header. When the previous session
 /// was another user's, that user is signed out there: the session's tokens are revoked and its
 /// clients told (Back-Channel Logout). The same user signing in again (a fresh or stronger
@@ -46,6 +47,7 @@ pub async fn start(
     headers: &HeaderMap,
     user: &User,
     amr: AuthMethods,
+    identity_provider: Option<String>,
 ) -> Result<(Session, HeaderValue), StoreError> {
     let unavailable = |_| StoreError::Unavailable("random generator".into());
     let mut sid = None;
@@ -72,6 +74,7 @@ pub async fn start(
         user_id: user.id.clone(),
         auth_time: now,
         amr,
+        identity_provider,
         created_at: now,
         last_seen_at: now,
         expires_at: now + policy.absolute_timeout_secs,

@@ -16,6 +16,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod factor_pages;
+pub mod federation;
 pub mod form;
 pub mod media_type;
 pub mod metrics;

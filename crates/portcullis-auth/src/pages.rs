@@ -136,8 +136,19 @@ pub fn sign_in_form(
     login_hint: &str,
     error: Option<&str>,
     links: SignInLinks,
+    providers: &[ProviderButton],
 ) -> String {
     let error = form_error(error);
+    let buttons: String = providers
+        .iter()
+        .map(|button| {
+            format!(
+                "<p><a class=\"button provider\" href=\"{}\">Sign in with {}</a></p>",
+                escape(&button.href),
+                escape(&button.name)
+            )
+        })
+        .collect();
     let forgot = if links.forgot {
         "<p><a href=\"/forgot\">Forgot your password?</a></p>".to_owned()
     } else {
@@ -162,8 +173,21 @@ pub fn sign_in_form(
     } else {
         String::new()
     };
+    if !links.password {
+        return format!(
+            "{error}{buttons}{}",
+            if links.passkeys {
+                crate::factor_pages::passkey_block(
+                    crate::factor_pages::PasskeyMode::SignIn,
+                    return_to,
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     format!(
-        "{error}<form method=\"post\" action=\"/signin\">\
+        "{error}{buttons}<form method=\"post\" action=\"/signin\">\
          <label for=\"username\">Username</label>\
          <input type=\"text\" id=\"username\" name=\"username\" value=\"{hint}\" autocomplete=\"{autocomplete}\" \
          autocapitalize=\"none\" spellcheck=\"false\" required autofocus>\
@@ -190,9 +214,20 @@ pub fn sign_in_form(
     )
 }
 
+/// A "Sign in with …" button: where it starts, and the provider's name.
+#[derive(Debug, Clone)]
+pub struct ProviderButton {
+    /// The start of the provider's flow.
+    pub href: String,
+    /// The provider's name.
+    pub name: String,
+}
+
 /// Which links the sign-in page offers besides the form.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SignInLinks {
+    /// The username and password form (off when only upstream providers sign in).
+    pub password: bool,
     /// To `/forgot` (email is configured).
     pub forgot: bool,
     /// To `/register` (registration is open or by invitation, and email is configured).
@@ -424,12 +459,21 @@ mod tests {
             "<script>",
             Some("<b>"),
             SignInLinks {
+                password: true,
                 forgot: false,
                 register: true,
                 passkeys: false,
             },
+            &[ProviderButton {
+                href: "/federation/corp/start?return_to=%2Fauthorize".into(),
+                name: "<i>Corp</i>".into(),
+            }],
         );
-        assert!(!form.contains("<script>") && !form.contains("<b>"));
+        assert!(!form.contains("<script>") && !form.contains("<b>") && !form.contains("<i>"));
+        assert!(
+            form.contains("Sign in with &lt;i&gt;Corp&lt;/i&gt;"),
+            "{form}"
+        );
         assert!(
             form.contains("href=\"/register?return_to=%2Fauthorize%3Fa%3D1%26b%3D%222%22\""),
             "{form}"

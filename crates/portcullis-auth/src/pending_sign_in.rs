@@ -19,19 +19,24 @@ pub struct PendingSignIn {
     pub user_id: String,
     /// The methods proven so far.
     pub amr: AuthMethods,
+    /// The upstream provider of the first factor, if the user signed in through one.
+    pub identity_provider: Option<String>,
     /// When the password was proven (the session's `auth_time` once complete).
     pub started_at: UnixSeconds,
 }
 
 fn payload(pending: &PendingSignIn) -> String {
     format!(
-        "{}\n{}\n{}",
-        pending.user_id, pending.amr, pending.started_at
+        "{}\n{}\n{}\n{}",
+        pending.user_id,
+        pending.amr,
+        pending.started_at,
+        pending.identity_provider.as_deref().unwrap_or_default()
     )
 }
 
 fn tagged(payload: &str) -> Vec<u8> {
-    format!("portcullis pending sign-in v1\n{payload}").into_bytes()
+    format!("portcullis pending sign-in v2\n{payload}").into_bytes()
 }
 
 /// `Set-Cookie` carrying `pending`.
@@ -64,10 +69,12 @@ pub fn read(
     let user_id = parts.next()?.to_owned();
     let amr = AuthMethods::parse(parts.next()?);
     let started_at: UnixSeconds = parts.next()?.parse().ok()?;
+    let identity_provider = Some(parts.next()?.to_owned()).filter(|id| !id.is_empty());
     let live = now >= started_at && now < started_at + PENDING_LIFETIME_SECS;
     (live && parts.next().is_none()).then_some(PendingSignIn {
         user_id,
         amr,
+        identity_provider,
         started_at,
     })
 }
@@ -95,7 +102,8 @@ mod tests {
         let key = MacKey::random().expect("key");
         let pending = PendingSignIn {
             user_id: "u1".into(),
-            amr: AuthMethods::password(),
+            amr: AuthMethods::federated(),
+            identity_provider: Some("corp".into()),
             started_at: 1000,
         };
         let headers = request_with(&cookie(&key, &pending, true));
@@ -119,6 +127,7 @@ mod tests {
         let pending = PendingSignIn {
             user_id: "u1".into(),
             amr: AuthMethods::password(),
+            identity_provider: None,
             started_at: 1000,
         };
         let set = cookie(&key, &pending, false);

@@ -41,6 +41,8 @@ pub struct AuthSettings {
     pub client_registration: portcullis_core::client_metadata::DynamicRegistrationPolicy,
     /// Personal access tokens and service accounts' API keys.
     pub personal_access_tokens: portcullis_service::personal_access_tokens::TokenPolicy,
+    /// Sign-in through upstream identity providers.
+    pub federation: crate::federation::FederationSettings,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

@@ -77,6 +77,8 @@ pub struct AppState {
     /// The WebAuthn relying party, when the issuer's host is a domain name (WebAuthn refuses
     /// IP addresses); `None` turns passkeys off.
     pub relying_party: Option<Arc<portcullis_service::RelyingParty>>,
+    /// The upstream identity providers users may sign in through.
+    pub upstreams: Arc<crate::federation::Upstreams>,
 }
 
 /// How the outbox is delivered.
@@ -105,6 +107,9 @@ pub enum StartupError {
     /// The HTTP client for client-registered URLs could not be built.
     #[error("outbound HTTP client: {0}")]
     Outbound(#[from] crate::outbound::OutboundError),
+    /// The HTTP client for upstream identity providers could not be built.
+    #[error("upstream providers' HTTP client: {0}")]
+    Upstreams(String),
 }
 
 impl AppState {
@@ -140,6 +145,8 @@ impl AppState {
         };
         let pending_key = Arc::new(kek.derive_mac_key("portcullis pending sign-in v1")?);
         let relying_party = crate::relying_party::relying_party(&settings).map(Arc::new);
+        let upstreams = crate::federation::Upstreams::new(&settings.federation, settings.issuer())
+            .map_err(|error| StartupError::Upstreams(error.to_string()))?;
         let factor_sealer = Arc::new(kek.duplicate()?);
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
@@ -181,6 +188,7 @@ impl AppState {
             factor_sealer,
             pending_key,
             relying_party,
+            upstreams: Arc::new(upstreams),
             settings: Arc::new(settings),
         })
     }

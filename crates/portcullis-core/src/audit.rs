@@ -229,6 +229,20 @@ pub enum AuditEvent {
         /// The session ended.
         sid: String,
     },
+    /// A sign-in through an upstream identity provider, or a change of a link to one: `action`
+    /// is `signed_in`, `created` (a new account), `linked`, `unlinked` or `refused`.
+    Federation {
+        /// The provider's id.
+        provider: String,
+        /// The local account, when one was found.
+        user_id: Option<String>,
+        /// What happened.
+        action: String,
+        /// Why it was refused, or what proved a new link.
+        reason: Option<String>,
+        /// The peer address of the request.
+        remote_addr: Option<String>,
+    },
     /// A user withdrew an application's access from the account page.
     ConsentRevoked {
         /// The account.
@@ -352,6 +366,7 @@ impl AuditEvent {
             | AuditEvent::RecoveryCodeUsed { user_id, .. }
             | AuditEvent::ConsentRevoked { user_id, .. } => Some(user_id),
             AuditEvent::AdminAction { target, .. } => Some(target),
+            AuditEvent::Federation { user_id, .. } => user_id.as_deref(),
             AuditEvent::PersonalAccessTokenChanged { owner, .. } => Some(owner),
             AuditEvent::ClientAuthenticationFailed { .. }
             | AuditEvent::TokenRequestRefused { .. }
@@ -402,6 +417,7 @@ impl AuditEvent {
             | AuditEvent::SecondFactorChanged { .. }
             | AuditEvent::RecoveryCodeUsed { .. }
             | AuditEvent::PersonalAccessTokenChanged { .. }
+            | AuditEvent::Federation { .. }
             | AuditEvent::AdminAction { .. } => None,
         }
     }

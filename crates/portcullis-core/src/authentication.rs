@@ -22,6 +22,10 @@ pub enum AuthMethod {
     UserVerification,
     /// `mfa`: more than one factor was used (RFC 8176 §2).
     MultiFactor,
+    /// `fed`: an upstream identity provider authenticated the user (not in RFC 8176's registry;
+    /// the value Microsoft Entra ID uses). It counts as one factor of its own, so a local second
+    /// factor on top makes `mfa`.
+    Federated,
 }
 
 impl AuthMethod {
@@ -35,6 +39,7 @@ impl AuthMethod {
             AuthMethod::UserPresence => "user",
             AuthMethod::UserVerification => "pin",
             AuthMethod::MultiFactor => "mfa",
+            AuthMethod::Federated => "fed",
         }
     }
 
@@ -48,6 +53,7 @@ impl AuthMethod {
             AuthMethod::UserPresence,
             AuthMethod::UserVerification,
             AuthMethod::MultiFactor,
+            AuthMethod::Federated,
         ]
         .into_iter()
         .find(|method| method.as_str() == value)
@@ -64,6 +70,7 @@ impl AuthMethod {
             // A verifying authenticator checked a PIN or biometric: knowledge or inherence, one
             // more factor beside the key.
             AuthMethod::UserVerification => Some(Factor::Verification),
+            AuthMethod::Federated => Some(Factor::Upstream),
             AuthMethod::UserPresence | AuthMethod::MultiFactor => None,
         }
     }
@@ -74,6 +81,7 @@ enum Factor {
     Knowledge,
     Possession,
     Verification,
+    Upstream,
 }
 
 /// The methods of one authentication, in a fixed order, with `mfa` added whenever they span more
@@ -92,14 +100,24 @@ impl AuthMethods {
         proven.sort();
         proven.dedup();
         let factors: Vec<Factor> = proven.iter().filter_map(|m| m.factor()).collect();
-        let distinct = [Factor::Knowledge, Factor::Possession, Factor::Verification]
-            .into_iter()
-            .filter(|factor| factors.contains(factor))
-            .count();
+        let distinct = [
+            Factor::Knowledge,
+            Factor::Possession,
+            Factor::Verification,
+            Factor::Upstream,
+        ]
+        .into_iter()
+        .filter(|factor| factors.contains(factor))
+        .count();
         if distinct > 1 {
             proven.push(AuthMethod::MultiFactor);
         }
         AuthMethods(proven)
+    }
+
+    /// A sign-in at an upstream identity provider alone.
+    pub fn federated() -> AuthMethods {
+        AuthMethods::of(&[AuthMethod::Federated])
     }
 
     /// A password alone: what every session was before factors existed.
@@ -219,6 +237,17 @@ impl MfaPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_sign_in_is_one_factor_and_a_local_second_factor_makes_mfa() {
+        let federated = AuthMethods::federated();
+        assert_eq!(federated.values(), ["fed"]);
+        assert_eq!(federated.acr(), Acr::OneFactor);
+        let stronger = federated.with(&[AuthMethod::OneTimeCode]);
+        assert_eq!(stronger.values(), ["otp", "fed", "mfa"]);
+        assert_eq!(stronger.acr(), Acr::MultiFactor);
+        assert_eq!(AuthMethods::parse("fed"), federated, "stored and read back");
+    }
 
     #[test]
     fn mfa_is_required_by_policy_role_client_or_request() {

@@ -20,6 +20,7 @@ pub mod device_grant;
 pub mod dpop_nonce;
 pub mod email_verification;
 pub mod factor_notice;
+pub mod federation;
 pub mod grant;
 pub mod grants_state;
 pub mod html;

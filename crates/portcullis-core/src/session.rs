@@ -20,6 +20,8 @@ pub struct Session {
     pub auth_time: UnixSeconds,
     /// How the user authenticated (`amr`).
     pub amr: AuthMethods,
+    /// The upstream identity provider the user signed in through, if any.
+    pub identity_provider: Option<String>,
     /// Creation time.
     pub created_at: UnixSeconds,
     /// Last request seen with this session.
@@ -66,6 +68,7 @@ mod tests {
             user_id: "u".into(),
             auth_time: 0,
             amr: AuthMethods::password(),
+            identity_provider: None,
             created_at: 0,
             last_seen_at: 500,
             expires_at: 1000,

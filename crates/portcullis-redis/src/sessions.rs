@@ -168,6 +168,7 @@ fn session_from_fields(
         last_seen_at: fields.number("last_seen_at")?,
         expires_at: fields.number("expires_at")?,
         amr: AuthMethods::parse(&fields.optional("amr").unwrap_or_default()),
+        identity_provider: fields.optional("identity_provider"),
     })
 }
 
@@ -184,6 +185,10 @@ impl SessionStore for RedisSessionStore {
             .arg(GRACE_SECS)
             .arg(&hash)
             .arg(&session.sid);
+        let provider = session
+            .identity_provider
+            .as_ref()
+            .map(|provider| ("identity_provider", provider.clone()));
         for (name, value) in [
             ("sid", session.sid.clone()),
             ("user_id", session.user_id.clone()),
@@ -192,7 +197,10 @@ impl SessionStore for RedisSessionStore {
             ("last_seen_at", session.last_seen_at.to_string()),
             ("expires_at", session.expires_at.to_string()),
             ("amr", session.amr.to_string()),
-        ] {
+        ]
+        .into_iter()
+        .chain(provider)
+        {
             invocation.arg(name).arg(value);
         }
         invocation

@@ -377,6 +377,7 @@ async fn sessions_are_listed_across_pages() {
             user_id: "user-1".into(),
             auth_time: 100,
             amr: portcullis_core::AuthMethods::password(),
+            identity_provider: None,
             created_at: i64::from(n),
             last_seen_at: 100,
             expires_at: far,

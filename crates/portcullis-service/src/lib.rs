@@ -18,6 +18,7 @@ pub mod device_authorization;
 pub mod dpop;
 pub mod email_verification;
 pub mod factors;
+pub mod federation;
 pub mod fetch_budget;
 pub mod inspection;
 pub mod keys;
@@ -50,11 +51,11 @@ pub use passkeys::{PasskeyCeremony, PasskeyError, Passkeys};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
-    DeviceGrantStore, FactorStore, GrantStore, LogoutNoticeStore, MemoryThrottle, NewRegistration,
-    OutboxStore, PasskeyStore, PasswordResetStore, PersonalAccessTokenStore, ProofReplay,
-    PushedRequestStore, RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore,
-    SessionSearch, SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch,
-    UserStore,
+    DeviceGrantStore, FactorStore, FederatedIdentityStore, GrantStore, IDENTITY_LINKED,
+    LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore, PasskeyStore,
+    PasswordResetStore, PersonalAccessTokenStore, ProofReplay, PushedRequestStore,
+    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
+    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
 };
 pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests, Pusher};
 pub use registration::{Registration, RegistrationError, RegistrationForm};

@@ -179,6 +179,7 @@ async fn a_new_password_ends_every_session_of_the_user() {
                 user_id: alice.id.clone(),
                 auth_time: now,
                 amr: portcullis_core::AuthMethods::password(),
+                identity_provider: None,
                 created_at: now,
                 last_seen_at: now,
                 expires_at: now + 3600,

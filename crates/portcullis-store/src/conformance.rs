@@ -98,6 +98,7 @@ pub mod session_cases {
                     user_id: user_id.to_owned(),
                     auth_time: created_at,
                     amr: portcullis_core::AuthMethods::password(),
+                    identity_provider: None,
                     created_at,
                     last_seen_at: created_at,
                     expires_at: 10_000,
@@ -144,8 +145,9 @@ pub mod session_cases {
             sid: "sid-1".into(),
             user_id: user_id.to_owned(),
             auth_time: 100,
-            amr: portcullis_core::AuthMethods::password()
+            amr: portcullis_core::AuthMethods::federated()
                 .with(&[portcullis_core::AuthMethod::OneTimeCode]),
+            identity_provider: Some("corp".into()),
             created_at: 100,
             last_seen_at: 100,
             expires_at: 10_000,

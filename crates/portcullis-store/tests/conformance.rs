@@ -25,6 +25,9 @@ use factors::{
 #[path = "conformance/device_grants.rs"]
 mod device_grants;
 use device_grants::device_grants_are_decided_once_and_ended_once;
+#[path = "conformance/federation.rs"]
+mod federation;
+use federation::upstream_identities_link_once_and_go_with_their_account;
 #[path = "conformance/personal_access_tokens.rs"]
 mod personal_access_tokens;
 use personal_access_tokens::personal_access_tokens_belong_to_their_owner_and_go_with_it;
@@ -1342,6 +1345,7 @@ macro_rules! cases {
             recovery_codes_are_single_use_and_reset_with_the_app,
             passkeys_belong_to_one_user_and_record_their_use,
             personal_access_tokens_belong_to_their_owner_and_go_with_it,
+            upstream_identities_link_once_and_go_with_their_account,
             pushed_requests_serve_their_client_until_answered_or_expired,
             device_grants_are_decided_once_and_ended_once,
         );

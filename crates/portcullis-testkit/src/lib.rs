@@ -112,6 +112,11 @@ pub struct TestOptions {
     pub client_registration: portcullis_core::client_metadata::DynamicRegistrationPolicy,
     /// Personal access tokens; off by default.
     pub personal_access_tokens: portcullis_service::personal_access_tokens::TokenPolicy,
+    /// The public listener's address (e.g. from [`free_loopback_address`], when a provider must
+    /// know the server's address first); by default any free port.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Upstream identity providers; none by default.
+    pub federation: portcullis_auth::federation::FederationSettings,
 }
 
 /// A clock that starts at the real time and moves only when told to.
@@ -182,6 +187,8 @@ impl Default for TestOptions {
                 max_lifetime_days: 90,
                 ..Default::default()
             },
+            listen: None,
+            federation: portcullis_auth::federation::FederationSettings::default(),
         }
     }
 }
@@ -251,9 +258,10 @@ impl TestAuthServer {
                 .await
                 .expect("open store"),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let address = options
+            .listen
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(address).await.expect("bind");
         let scheme = if options.tls.is_some() {
             "https"
         } else {
@@ -298,6 +306,7 @@ impl TestAuthServer {
             require_pushed_authorization_requests: options.require_pushed_authorization_requests,
             client_registration: options.client_registration.clone(),
             personal_access_tokens: options.personal_access_tokens.clone(),
+            federation: options.federation.clone(),
         };
         let state = AppState::build(
             store.clone(),

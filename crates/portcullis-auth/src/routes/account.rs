@@ -139,6 +139,10 @@ pub(super) async fn render(
         Ok(section) => section,
         Err(error) => return unavailable_page(state, &error),
     };
+    let links = match super::account_links::section(state, user, &csrf).await {
+        Ok(section) => section,
+        Err(error) => return unavailable_page(state, &error),
+    };
     let min = state.credentials.hasher().min_length();
     let body = format!(
         "{notice}<p>Signed in as <strong>{username}</strong>{email}. Roles: {roles}.</p>\
@@ -149,7 +153,7 @@ pub(super) async fn render(
          <input type=\"password\" id=\"current_password\" name=\"current_password\" autocomplete=\"current-password\" required>\
          <label for=\"new_password\">New password</label>\
          <input type=\"password\" id=\"new_password\" name=\"new_password\" autocomplete=\"new-password\" minlength=\"{min}\" required>\
-         {hidden}<button type=\"submit\">Change password</button></form>{two_step}{tokens}{email_form}",
+         {hidden}<button type=\"submit\">Change password</button></form>{two_step}{links}{tokens}{email_form}",
         username = escape(user.username.as_str()),
         email = user.email.as_deref().map_or(String::new(), |email| {
             let state = if user.email_verified() {

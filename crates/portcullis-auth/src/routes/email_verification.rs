@@ -152,12 +152,20 @@ async fn signed_in(
     client: std::net::IpAddr,
 ) -> Response {
     let return_to = safe_return_to(return_to);
-    match super::second_factor::after_password(state, user, &return_to).await {
+    match super::second_factor::after_first_factor(
+        state,
+        user,
+        &return_to,
+        AuthMethods::password(),
+        None,
+    )
+    .await
+    {
         Ok(Some(second_step)) => return second_step,
         Ok(None) => {}
         Err(error) => return unavailable_page(state, &error),
     }
-    let started = browser_session::start(state, headers, user, AuthMethods::password()).await;
+    let started = browser_session::start(state, headers, user, AuthMethods::password(), None).await;
     let (_, cookie) = match started {
         Ok(started) => started,
         Err(error) => return unavailable_page(state, &error),

@@ -89,6 +89,9 @@ pub(super) async fn login(
     let Some(client_id) = state.settings.sign_in.direct_login_client.clone() else {
         return json_error(StatusCode::NOT_FOUND, "not_found");
     };
+    if !state.settings.federation.local_sign_in {
+        return json_error(StatusCode::FORBIDDEN, "password_sign_in_disabled");
+    }
     if let Some(refusal) = cross_site_refusal(&state, &headers) {
         return refusal;
     }
@@ -164,7 +167,7 @@ pub(super) async fn login(
         Ok(amr) => amr,
         Err(refusal) => return refusal,
     };
-    let (session, cookie) = match browser_session::start(&state, &headers, &user, amr).await {
+    let (session, cookie) = match browser_session::start(&state, &headers, &user, amr, None).await {
         Ok(started) => started,
         Err(error) => return OAuthError::from_store(&error).into_response(),
     };

@@ -2,6 +2,7 @@
 
 mod account;
 mod account_factors;
+mod account_links;
 mod account_tokens;
 mod authorize;
 mod client_registration;
@@ -9,6 +10,7 @@ mod device;
 mod device_authorization;
 mod discovery;
 mod email_verification;
+mod federation;
 pub(crate) mod health;
 mod jwks;
 mod login;
@@ -144,6 +146,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/account/email", post(account::change_email))
         .route("/account/sessions/end-all", post(account::end_all_sessions))
+        .route(account_links::LINK, post(account_links::link))
+        .route(account_links::UNLINK, post(account_links::unlink))
+        .route("/federation/{id}/start", get(federation::start))
+        .route("/federation/{id}/callback", get(federation::callback))
         .route(
             paths::REGISTER,
             get(registration::register_page).post(registration::register_submit),

@@ -308,6 +308,7 @@ pub(super) async fn sign_in(
         &headers,
         &user,
         AuthMethods::of(&methods),
+        None,
         client,
         response,
     )
@@ -373,7 +374,8 @@ pub(super) async fn second_factor(
     let return_to = safe_return_to(Some(&finish.return_to));
     let response = ok(json!({ "location": continue_to(&return_to) }));
     let amr = pending.amr.with(&methods);
-    signed_in(&state, &headers, &user, amr, client, response).await
+    let provider = pending.identity_provider;
+    signed_in(&state, &headers, &user, amr, provider, client, response).await
 }
 
 /// `GET /assets/passkeys.js`: the pages' passkey script.

@@ -37,10 +37,12 @@ pub(super) struct ReturnQuery {
 ///
 /// # Errors
 /// Store failures.
-pub(super) async fn after_password(
+pub(super) async fn after_first_factor(
     state: &AppState,
     user: &User,
     return_to: &str,
+    amr: AuthMethods,
+    identity_provider: Option<String>,
 ) -> Result<Option<Response>, StoreError> {
     // A user without a factor sets one up here only when the policy or the client demands it;
     // a request's `acr_values` alone does not let whoever knows the password add their own app
@@ -54,7 +56,8 @@ pub(super) async fn after_password(
     };
     let pending = PendingSignIn {
         user_id: user.id.clone(),
-        amr: AuthMethods::password(),
+        amr,
+        identity_provider,
         started_at: state.clock.now(),
     };
     let mut response = redirect_with(step, &[("return_to", return_to)]);
@@ -257,7 +260,17 @@ pub(super) async fn code_submit(
         Ok(method) => {
             let amr = pending.amr.with(&[method]);
             let response = redirect_with(&continue_to(&form.return_to), &[]);
-            signed_in(&state, &headers, &user, amr, form.client, response).await
+            let provider = pending.identity_provider;
+            signed_in(
+                &state,
+                &headers,
+                &user,
+                amr,
+                provider,
+                form.client,
+                response,
+            )
+            .await
         }
         Err(error) => {
             refused_code(&state, &user, form.client, &error);
@@ -322,10 +335,12 @@ pub(super) async fn signed_in(
     headers: &HeaderMap,
     user: &User,
     amr: AuthMethods,
+    identity_provider: Option<String>,
     client: IpAddr,
     mut response: Response,
 ) -> Response {
-    let (_, cookie) = match browser_session::start(state, headers, user, amr).await {
+    let started = browser_session::start(state, headers, user, amr, identity_provider).await;
+    let (_, cookie) = match started {
         Ok(started) => started,
         Err(error) => return unavailable_page(state, &error),
     };
@@ -444,7 +459,8 @@ pub(super) async fn enroll_submit(
                 factor_pages::recovery_codes(&codes, &continue_to(return_to)),
                 Vec::new(),
             );
-            signed_in(&state, &headers, &user, amr, form.client, shown).await
+            let provider = pending.identity_provider;
+            signed_in(&state, &headers, &user, amr, provider, form.client, shown).await
         }
         Err(FactorError::Store(error)) => unavailable_page(&state, &error),
         Err(FactorError::AlreadyEnrolled) => redirect_with(CODE, &[("return_to", return_to)]),

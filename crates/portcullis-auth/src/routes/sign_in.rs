@@ -62,14 +62,41 @@ fn form_page(
             login_hint,
             error,
             pages::SignInLinks {
-                forgot: state.email.is_some(),
+                password: state.settings.federation.local_sign_in,
+                forgot: state.email.is_some() && state.settings.federation.local_sign_in,
                 register: state.email.is_some() && state.settings.registration.is_enabled(),
                 passkeys: state.relying_party.is_some(),
             },
+            &provider_buttons(state, return_to),
         ),
         cookies: cookie.into_iter().collect(),
     }
     .render(&state.settings.sign_in.product_name)
+}
+
+/// A button per upstream provider.
+fn provider_buttons(state: &AppState, return_to: &str) -> Vec<pages::ProviderButton> {
+    state
+        .upstreams
+        .all()
+        .iter()
+        .map(|upstream| pages::ProviderButton {
+            href: super::federation::start_url(&upstream.settings.id, return_to),
+            name: upstream.settings.display_name.clone(),
+        })
+        .collect()
+}
+
+/// The provider an authorization request names with `kc_idp_hint` (Keycloak's parameter, which
+/// clients built for it send) or `idp_hint`, if it is one of ours.
+fn provider_hint<'a>(state: &'a AppState, return_to: &str) -> Option<&'a str> {
+    let query = return_to
+        .strip_prefix(paths::AUTHORIZE)?
+        .strip_prefix('?')?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "kc_idp_hint" || name == "idp_hint")
+        .and_then(|(_, id)| state.upstreams.get(&id))
+        .map(|upstream| upstream.settings.id.as_str())
 }
 
 pub(super) async fn page(
@@ -78,6 +105,9 @@ pub(super) async fn page(
     Query(query): Query<SignInQuery>,
 ) -> Response {
     let return_to = safe_return_to(query.return_to.as_deref());
+    if let Some(provider) = provider_hint(&state, &return_to) {
+        return redirect_with(&super::federation::start_url(provider, &return_to), &[]);
+    }
     let hint = query.login_hint.unwrap_or_default();
     form_page(&state, &headers, StatusCode::OK, &return_to, &hint, None)
 }
@@ -104,6 +134,16 @@ pub(super) async fn submit(
             &return_to,
             &username,
             Some("The form expired or came from another site. Please try again."),
+        );
+    }
+    if !state.settings.federation.local_sign_in {
+        return form_page(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &return_to,
+            &username,
+            Some("Sign-in with a password is turned off here. Use a provider below."),
         );
     }
     let password = params.get("password").unwrap_or_default();
@@ -158,12 +198,21 @@ pub(super) async fn submit(
         state.audit.record(&failure("email not verified"));
         return verification_pending(&state, &user, &return_to, client).await;
     }
-    match super::second_factor::after_password(&state, &user, &return_to).await {
+    match super::second_factor::after_first_factor(
+        &state,
+        &user,
+        &return_to,
+        AuthMethods::password(),
+        None,
+    )
+    .await
+    {
         Ok(Some(second_step)) => return second_step,
         Ok(None) => {}
         Err(error) => return unavailable_page(&state, &error),
     }
-    let started = browser_session::start(&state, &headers, &user, AuthMethods::password()).await;
+    let started =
+        browser_session::start(&state, &headers, &user, AuthMethods::password(), None).await;
     let (session, cookie) = match started {
         Ok(started) => started,
         Err(error) => return unavailable_page(&state, &error),

@@ -161,6 +161,7 @@ mod tests {
             user_id: "u1".into(),
             auth_time,
             amr: crate::AuthMethods::password(),
+            identity_provider: None,
             created_at: auth_time,
             last_seen_at: auth_time,
             expires_at: NOW + 3600,

@@ -90,12 +90,29 @@ impl std::fmt::Debug for ClientConfig {
     }
 }
 
+/// The endpoints of a plain OAuth 2.0 provider, which publishes no metadata (GitHub style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthEndpoints {
+    /// Its issuer identifier, if it has one: a callback's RFC 9207 `iss` must then name it.
+    pub issuer: Option<String>,
+    /// The authorization endpoint.
+    pub authorization_endpoint: String,
+    /// The token endpoint.
+    pub token_endpoint: String,
+    /// Where the access token reads the user's profile.
+    pub userinfo_endpoint: String,
+}
+
 /// A client of one provider.
 pub struct RelyingParty {
     metadata: ProviderMetadata,
     client: ClientConfig,
     http: reqwest::Client,
-    keys: RemoteKeySet,
+    /// The provider's signing keys; `None` for a plain OAuth 2.0 provider (no id tokens).
+    keys: Option<RemoteKeySet>,
+    /// Whether the metadata's issuer is the provider's (not one of a plain OAuth 2.0 provider
+    /// without an issuer identifier).
+    issuer_known: bool,
     leeway_secs: i64,
 }
 
@@ -175,7 +192,37 @@ impl RelyingParty {
             metadata,
             client,
             http,
-            keys,
+            keys: Some(keys),
+            issuer_known: true,
+            leeway_secs: LEEWAY_SECS,
+        })
+    }
+
+    /// A plain OAuth 2.0 provider at `endpoints` (no discovery, no id tokens: the user is read
+    /// from the userinfo endpoint). The HTTP client should not follow redirects.
+    ///
+    /// # Errors
+    /// [`ClientError::Provider`] when the endpoints make no metadata.
+    pub fn from_endpoints(
+        endpoints: &OAuthEndpoints,
+        client: ClientConfig,
+        http: reqwest::Client,
+    ) -> Result<Self, ClientError> {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": endpoints.issuer.clone().unwrap_or_default(),
+            "authorization_endpoint": endpoints.authorization_endpoint,
+            "token_endpoint": endpoints.token_endpoint,
+            "userinfo_endpoint": endpoints.userinfo_endpoint,
+            "jwks_uri": "",
+            "response_types_supported": ["code"],
+        }))
+        .map_err(|error| ClientError::Provider(error.to_string()))?;
+        Ok(RelyingParty {
+            metadata,
+            client,
+            http,
+            keys: None,
+            issuer_known: endpoints.issuer.is_some(),
             leeway_secs: LEEWAY_SECS,
         })
     }
@@ -234,7 +281,13 @@ impl RelyingParty {
         pending: &PendingAuthorization,
         query: &str,
     ) -> Result<String, ClientError> {
-        Callback::parse(query).code_for(
+        let mut callback = Callback::parse(query);
+        if !self.issuer_known {
+            // No issuer identifier to compare an `iss` with: the redirect URI of this provider
+            // alone tells it apart (RFC 9207 §3's alternative defence against mix-up).
+            callback.iss = None;
+        }
+        callback.code_for(
             pending,
             &self.metadata.issuer,
             self.metadata.authorization_response_iss_parameter_supported,
@@ -259,14 +312,56 @@ impl RelyingParty {
                 ("code_verifier", &pending.code_verifier),
             ])
             .await?;
-        let claims = match &tokens.id_token {
-            Some(id_token) => Some(
+        let claims = match (&tokens.id_token, &self.keys) {
+            (Some(id_token), Some(_)) => Some(
                 self.validate_id_token(id_token, Some(&pending.nonce))
                     .await?,
             ),
-            None => None,
+            // A plain OAuth 2.0 provider's id token is not read: it has no keys to check it.
+            _ => None,
         };
         Ok((tokens, claims))
+    }
+
+    /// The user's claims from the provider's userinfo endpoint (OpenID Connect Core §5.3, or a
+    /// plain OAuth 2.0 provider's profile URL) with `access_token`; only JSON answers.
+    ///
+    /// # Errors
+    /// [`ClientError::Provider`] when there is no endpoint, it fails or answers no JSON object;
+    /// [`ClientError::Refused`] when it refuses the token.
+    pub async fn userinfo(
+        &self,
+        access_token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ClientError> {
+        let Some(endpoint) = &self.metadata.userinfo_endpoint else {
+            return Err(ClientError::Provider("no userinfo endpoint".to_owned()));
+        };
+        let response = self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(ClientError::Refused {
+                code: "invalid_token".to_owned(),
+                description: Some(format!("the userinfo endpoint answered {status}")),
+            });
+        }
+        if !status.is_success() {
+            return Err(ClientError::Provider(format!(
+                "the userinfo endpoint answered {status}"
+            )));
+        }
+        let body = read_limited(response, 256 * 1024)
+            .await
+            .map_err(ClientError::Provider)?;
+        serde_json::from_slice(&body).map_err(|_| {
+            ClientError::Provider("the userinfo endpoint answered no JSON object".to_owned())
+        })
     }
 
     /// New tokens for `refresh_token` of the sign-in of `subject` (kept by the caller when none
@@ -409,15 +504,18 @@ impl RelyingParty {
         &self,
         validate: impl Fn(&portcullis_jose::KeySet, i64) -> Result<T, id_token::IdTokenError>,
     ) -> Result<T, String> {
-        if !self.keys.is_loaded() {
-            self.keys.refresh_for_unknown_kid().await;
+        let Some(keys) = &self.keys else {
+            return Err("the provider publishes no keys".to_owned());
+        };
+        if !keys.is_loaded() {
+            keys.refresh_for_unknown_kid().await;
         }
         let now = crate::clock::unix_now();
-        match validate(&self.keys.current(), now) {
+        match validate(&keys.current(), now) {
             Err(id_token::IdTokenError::UnknownKey) => {
                 // One rate-limited refetch, then once more.
-                self.keys.refresh_for_unknown_kid().await;
-                validate(&self.keys.current(), now)
+                keys.refresh_for_unknown_kid().await;
+                validate(&keys.current(), now)
             }
             other => other,
         }

@@ -6,6 +6,10 @@ use thiserror::Error;
 /// address, in any letter case).
 pub const ADDRESS_IN_USE: &str = "an account with this email address";
 
+/// What a [`StoreError::Conflict`] names when the upstream identity is linked already, or the
+/// account already has a link to that provider.
+pub const IDENTITY_LINKED: &str = "a link to this provider";
+
 /// What went wrong in the store.
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -6,16 +6,16 @@ mod replay;
 mod store;
 mod throttle;
 
-pub use error::{ADDRESS_IN_USE, StoreError};
+pub use error::{ADDRESS_IN_USE, IDENTITY_LINKED, StoreError};
 pub use gateway_sessions::{
     CreateError, GatewaySessionStore, PendingLogin, SessionRecord, StoreLimits,
 };
 pub use replay::ProofReplay;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, DeviceGrantStore,
-    FactorStore, GrantStore, LogoutNoticeStore, NewRegistration, OutboxStore, PasskeyStore,
-    PasswordResetStore, PersonalAccessTokenStore, PushedRequestStore, RegistrationOutcome,
-    RegistrationStore, RevocationStore, RoleStore, SessionSearch, SessionStore, SigningKeyStore,
-    Store, UserSearch, UserStore,
+    FactorStore, FederatedIdentityStore, GrantStore, LogoutNoticeStore, NewRegistration,
+    OutboxStore, PasskeyStore, PasswordResetStore, PersonalAccessTokenStore, PushedRequestStore,
+    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
+    SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

@@ -5,6 +5,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::device_grant::{DeviceGrantRecord, DeviceGrantStatus};
+use portcullis_core::federation::FederatedIdentity;
 use portcullis_core::passkey::PasskeyRecord;
 use portcullis_core::personal_access_token::{PersonalAccessToken, TokenOwner};
 use portcullis_core::pushed_request::{OpenedPushedRequest, PushedRequestRecord};
@@ -698,6 +699,40 @@ pub trait DeviceGrantStore: Send + Sync {
     async fn purge_device_grants(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 }
 
+/// Upstream identities linked to local accounts, one per provider and subject and at most one
+/// per provider and account; links go with their account.
+#[async_trait]
+pub trait FederatedIdentityStore: Send + Sync {
+    /// The link of `subject` at `provider`.
+    async fn find_federated_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<FederatedIdentity>, StoreError>;
+    /// The account's links, oldest first.
+    async fn federated_identities_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<FederatedIdentity>, StoreError>;
+    /// Links an identity to an existing account: [`StoreError::Conflict`] when the identity is
+    /// linked already, or the account has a link to that provider.
+    async fn link_federated_identity(&self, identity: &FederatedIdentity)
+    -> Result<(), StoreError>;
+    /// Creates `user` linked to `identity` in one transaction: both or neither.
+    /// [`StoreError::Conflict`] names what was taken (the username, the address, the identity).
+    async fn create_federated_user(
+        &self,
+        user: &User,
+        identity: &FederatedIdentity,
+    ) -> Result<(), StoreError>;
+    /// Removes the account's link to `provider`; `false` if it had none.
+    async fn unlink_federated_identity(
+        &self,
+        user_id: &str,
+        provider: &str,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -720,6 +755,7 @@ pub trait Store:
     + PersonalAccessTokenStore
     + PushedRequestStore
     + DeviceGrantStore
+    + FederatedIdentityStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

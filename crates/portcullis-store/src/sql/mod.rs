@@ -13,6 +13,7 @@ mod audit;
 mod clients;
 mod device_grants;
 mod factors;
+mod federation;
 mod grants;
 mod keys;
 mod logout_notices;

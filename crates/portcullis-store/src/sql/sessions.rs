@@ -7,8 +7,8 @@ use portcullis_service::{ConsentStore, SessionSearch, SessionStore, StoreError};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-const SESSION_COLUMNS: &str =
-    "secret_hash, sid, user_id, auth_time, created_at, last_seen_at, expires_at, amr";
+const SESSION_COLUMNS: &str = "secret_hash, sid, user_id, auth_time, created_at, last_seen_at, expires_at, amr, \
+     identity_provider";
 
 fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -20,6 +20,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
         last_seen_at: row.try_get("last_seen_at").map_err(unavailable)?,
         expires_at: row.try_get("expires_at").map_err(unavailable)?,
         amr: AuthMethods::parse(&row.try_get::<String, _>("amr").map_err(unavailable)?),
+        identity_provider: row.try_get("identity_provider").map_err(unavailable)?,
     })
 }
 
@@ -27,7 +28,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
 impl SessionStore for SqlStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ))
         .bind(&session.secret_hash)
         .bind(&session.sid)
@@ -37,6 +38,7 @@ impl SessionStore for SqlStore {
         .bind(session.last_seen_at)
         .bind(session.expires_at)
         .bind(session.amr.to_string())
+        .bind(&session.identity_provider)
         .execute(&self.pool)
         .await
         .map_err(|error| crate::error::from_sqlx(error, || "session".to_owned()))?;

@@ -83,6 +83,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
         require_pushed_authorization_requests: config.auth.require_pushed_authorization_requests,
         client_registration: config.client_registration.policy(&config.issuer())?,
         personal_access_tokens: config.personal_access_tokens.policy()?,
+        federation: config.federation.settings()?,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod client_registration;
 mod env;
+pub mod federation;
 pub mod personal_access_tokens;
 mod secret;
 
@@ -61,6 +62,8 @@ pub struct Config {
     pub client_registration: client_registration::ClientRegistrationConfig,
     /// Personal access tokens and service accounts' API keys.
     pub personal_access_tokens: personal_access_tokens::PersonalAccessTokensConfig,
+    /// Sign-in through upstream identity providers.
+    pub federation: federation::FederationConfig,
     /// Logging.
     pub log: LogConfig,
     /// The API gateway.
@@ -273,6 +276,7 @@ impl Default for Config {
             registration: RegistrationConfig::default(),
             client_registration: client_registration::ClientRegistrationConfig::default(),
             personal_access_tokens: personal_access_tokens::PersonalAccessTokensConfig::default(),
+            federation: federation::FederationConfig::default(),
             log: LogConfig::default(),
             gateway: portcullis_gateway::GatewayConfig::default(),
         }
@@ -397,7 +401,8 @@ impl Config {
     ) -> anyhow::Result<Self> {
         let mut table: toml::Table =
             toml::from_str(toml_text).map_err(|error| anyhow::anyhow!("{}", error.message()))?;
-        apply_env_overrides(&mut table, env)?;
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        apply_env_overrides(&mut table, env.iter().cloned())?;
         let mut config: Config = serde_path_to_error::deserialize(table).map_err(|error| {
             let path = error.path().to_string();
             let message = error.into_inner().message().to_owned();
@@ -407,6 +412,7 @@ impl Config {
                 anyhow::anyhow!("{path}: {message}")
             }
         })?;
+        config.federation.apply_secret_variables(&env);
         if let Some(data_dir) = &flags.data_dir {
             config.data_dir = data_dir.clone();
         }
@@ -433,6 +439,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.federation.settings()?;
         if self.version != CONFIG_VERSION {
             bail!("version must be {CONFIG_VERSION}, found {}", self.version);
         }

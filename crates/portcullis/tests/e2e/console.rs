@@ -368,6 +368,7 @@ async fn client_and_session_lists_are_searched_and_paged() {
                 user_id: bob.id.clone(),
                 auth_time: server.now(),
                 amr: portcullis_core::AuthMethods::password(),
+                identity_provider: None,
                 created_at: server.now() - i64::from(index),
                 last_seen_at: server.now(),
                 expires_at: server.now() + 3600,

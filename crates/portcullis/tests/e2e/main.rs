@@ -21,6 +21,7 @@ mod discovery;
 mod dpop;
 mod durability;
 mod email;
+mod federation;
 mod gateway_cli;
 mod key_rotation;
 mod login;

@@ -1,0 +1,428 @@
+//! Accounts through an upstream: made just in time with mapped roles, found again by the link,
+//! linked to an existing account only by its owner's proof or a verified address.
+
+use super::super::browser::{Browser, exchange, query_param};
+use super::super::support::{audit_details, claims_of};
+use super::{APP_CALLBACK, CORP, Federated, start_url};
+use portcullis_auth::federation::UpstreamProtocol;
+use portcullis_core::federation::AccountPolicy;
+use portcullis_sdk::client::OAuthEndpoints;
+use portcullis_testkit::browser::location;
+
+/// The first `href` on `html` that starts with `prefix`, unescaped.
+fn link_on(html: &str, prefix: &str) -> String {
+    let start = html
+        .find(&format!("href=\"{prefix}"))
+        .unwrap_or_else(|| panic!("no link to {prefix}: {html}"))
+        + "href=\"".len();
+    let end = start + html[start..].find('"').expect("end of link");
+    html[start..end].replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn a_first_sign_in_makes_an_account_with_mapped_roles_and_returns_to_the_app() {
+    let federated = Federated::start(|_| {}).await;
+    let (up, down) = (Browser::new(), Browser::new());
+    federated
+        .upstream
+        .add_user("alice", &[], super::super::browser::PASSWORD)
+        .await;
+    let server = &federated.downstream;
+
+    // The app sends the browser to sign in; the page offers the provider next to the form.
+    let (request, verifier) = federated.app_request();
+    let to_sign_in = down.get(&request).await;
+    let sign_in = location(&to_sign_in, &server.base_url);
+    let (status, page) = down.page(&sign_in).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Sign in with Corp SSO") && page.contains("action=\"/signin\""));
+    let start = format!(
+        "{}{}",
+        server.base_url,
+        link_on(&page, "/federation/corp/start")
+    );
+
+    let back = federated
+        .through_upstream(&up, &down, &start, "alice")
+        .await;
+    let resumed = location(&back, &server.base_url);
+    assert!(resumed.starts_with(&server.url("/authorize?")), "{resumed}");
+    let callback = down
+        .authorize(&server.base_url, &resumed, ("", ""), APP_CALLBACK)
+        .await;
+    let code = query_param(&callback, "code").expect("code for the app");
+    let tokens: serde_json::Value = exchange(server, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let id_token = claims_of(tokens["id_token"].as_str().expect("id token"));
+    assert_eq!(id_token["amr"], serde_json::json!(["fed"]));
+
+    let made = server
+        .state
+        .store
+        .find_user_by_username("alice")
+        .await
+        .expect("find")
+        .expect("an account made just in time");
+    assert_eq!(id_token["sub"], made.id.as_str());
+    assert_eq!(made.roles, ["reviewer"], "mapped from the claim");
+    assert_eq!(made.email, None, "the upstream did not verify it");
+    let links = server
+        .state
+        .store
+        .federated_identities_of(&made.id)
+        .await
+        .expect("links");
+    let upstream_alice = federated
+        .upstream
+        .state
+        .store
+        .find_user_by_username("alice")
+        .await
+        .expect("find")
+        .expect("upstream alice");
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].provider.as_str(), links[0].subject.as_str()),
+        (CORP, upstream_alice.id.as_str())
+    );
+    let sessions = server
+        .state
+        .sessions
+        .list_sessions_of_user(&made.id)
+        .await
+        .expect("sessions");
+    assert_eq!(sessions[0].identity_provider.as_deref(), Some(CORP));
+
+    // Another browser later: the same account, none made.
+    let (up2, down2) = (Browser::new(), Browser::new());
+    let again = federated
+        .through_upstream(&up2, &down2, &start_url(server, "/account"), "alice")
+        .await;
+    assert_eq!(location(&again, &server.base_url), server.url("/account"));
+    let (_, account) = down2.page(&server.url("/account")).await;
+    assert!(
+        account.contains("Signed in as <strong>alice</strong>"),
+        "{account}"
+    );
+    assert!(account.contains("Corp SSO</strong>: linked"), "{account}");
+    assert_eq!(
+        server.state.store.list_users().await.expect("users").len(),
+        1
+    );
+    let audit = audit_details(server, "federation").await;
+    assert!(
+        audit
+            .iter()
+            .any(|event| event.contains("\"action\":\"created\"")),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|event| event.contains("\"action\":\"signed_in\"")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_address_alone_never_links_but_the_signed_in_owner_does() {
+    let federated = Federated::start(|_| {}).await;
+    let server = &federated.downstream;
+    // Bob has an account here; "bob-up" at the upstream claims the same address, unverified.
+    let bob = server
+        .add_user("bob", &[], super::super::browser::PASSWORD)
+        .await;
+    federated
+        .upstream
+        .add_user("bob-up", &[], super::super::browser::PASSWORD)
+        .await;
+    federated
+        .upstream
+        .state
+        .store
+        .set_email("bob-up", Some("bob@example.com"), None)
+        .await
+        .expect("email");
+
+    let (up, down) = (Browser::new(), Browser::new());
+    let refused = federated
+        .through_upstream(&up, &down, &start_url(server, "/account"), "bob-up")
+        .await;
+    assert_eq!(refused.status(), 403);
+    let page = refused.text().await.expect("page");
+    assert!(
+        page.contains("An account with your Corp SSO email address exists"),
+        "{page}"
+    );
+    assert!(
+        server
+            .state
+            .store
+            .federated_identities_of(&bob.id)
+            .await
+            .expect("links")
+            .is_empty(),
+        "no link by an unverified address"
+    );
+
+    // Bob signs in with his password and links the provider from his account page.
+    let owner = Browser::new();
+    let (_, account) = owner
+        .open_signed_in(
+            &server.base_url,
+            &server.url("/account"),
+            ("bob", super::super::browser::PASSWORD),
+        )
+        .await;
+    let mut fields = portcullis_testkit::browser::hidden_fields(
+        &account[account
+            .find("action=\"/account/links\"")
+            .expect("link form")..],
+    );
+    fields.truncate(2);
+    let to_upstream = owner.post(&server.url("/account/links"), &fields).await;
+    let authorize = location(&to_upstream, &server.base_url);
+    let callback = up
+        .authorize(
+            &federated.upstream.base_url,
+            &authorize,
+            ("bob-up", super::super::browser::PASSWORD),
+            &server.url("/federation/corp/callback"),
+        )
+        .await;
+    let linked = owner.get(&callback).await;
+    assert_eq!(location(&linked, &server.base_url), server.url("/account"));
+    let links = server
+        .state
+        .store
+        .federated_identities_of(&bob.id)
+        .await
+        .expect("links");
+    assert_eq!(links.len(), 1, "linked by the owner's proof");
+    assert!(
+        audit_details(server, "federation")
+            .await
+            .iter()
+            .any(|event| event.contains("\"reason\":\"signed_in\"")),
+    );
+
+    // From now on the upstream identity signs in to Bob's account.
+    let (up2, down2) = (Browser::new(), Browser::new());
+    federated
+        .through_upstream(&up2, &down2, &start_url(server, "/account"), "bob-up")
+        .await;
+    let (_, page) = down2.page(&server.url("/account")).await;
+    assert!(page.contains("Signed in as <strong>bob</strong>"), "{page}");
+
+    // Bob's only link, and no verified address to set a password through: kept.
+    let (_, account) = owner.page(&server.url("/account")).await;
+    let mut fields = portcullis_testkit::browser::hidden_fields(
+        &account[account
+            .find("action=\"/account/links/remove\"")
+            .expect("remove form")..],
+    );
+    fields.truncate(2);
+    let kept = owner
+        .post(&server.url("/account/links/remove"), &fields)
+        .await;
+    assert_eq!(kept.status(), 409);
+    // With the address verified, it goes.
+    server
+        .state
+        .store
+        .set_email("bob", Some("bob@example.com"), Some(1))
+        .await
+        .expect("verify");
+    let removed = owner
+        .post(&server.url("/account/links/remove"), &fields)
+        .await;
+    assert_eq!(removed.status(), 303);
+    assert!(
+        server
+            .state
+            .store
+            .federated_identities_of(&bob.id)
+            .await
+            .expect("links")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_provider_trusted_for_addresses_links_a_verified_one() {
+    let federated = Federated::start(|provider| provider.link_by_verified_email = true).await;
+    let server = &federated.downstream;
+    let carol = server
+        .add_user("carol", &[], super::super::browser::PASSWORD)
+        .await;
+    server
+        .state
+        .store
+        .set_email("carol", Some("carol@example.com"), Some(1))
+        .await
+        .expect("verify");
+    federated
+        .upstream
+        .add_user("carol-up", &[], super::super::browser::PASSWORD)
+        .await;
+    let upstream_store = &federated.upstream.state.store;
+    upstream_store
+        .set_email("carol-up", Some("Carol@Example.com"), Some(1))
+        .await
+        .expect("verify");
+
+    let (up, down) = (Browser::new(), Browser::new());
+    let back = federated
+        .through_upstream(&up, &down, &start_url(server, "/account"), "carol-up")
+        .await;
+    assert_eq!(back.status(), 303, "{:?}", back.text().await);
+    let (_, page) = down.page(&server.url("/account")).await;
+    assert!(
+        page.contains("Signed in as <strong>carol</strong>"),
+        "{page}"
+    );
+    assert_eq!(
+        server
+            .state
+            .store
+            .federated_identities_of(&carol.id)
+            .await
+            .expect("links")
+            .len(),
+        1
+    );
+    assert!(
+        audit_details(server, "federation")
+            .await
+            .iter()
+            .any(|event| event.contains("\"reason\":\"verified_email\"")),
+    );
+}
+
+#[tokio::test]
+async fn an_existing_accounts_only_provider_refuses_a_stranger() {
+    let federated =
+        Federated::start(|provider| provider.accounts = AccountPolicy::ExistingOnly).await;
+    federated
+        .upstream
+        .add_user("mallory", &[], super::super::browser::PASSWORD)
+        .await;
+    let (up, down) = (Browser::new(), Browser::new());
+    let refused = federated
+        .through_upstream(
+            &up,
+            &down,
+            &start_url(&federated.downstream, "/account"),
+            "mallory",
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("page")
+            .contains("No account here is linked")
+    );
+    assert!(
+        federated
+            .downstream
+            .state
+            .store
+            .list_users()
+            .await
+            .expect("users")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_plain_oauth_provider_is_read_through_its_userinfo_endpoint() {
+    let federated = Federated::start(|provider| {
+        let issuer = match &provider.protocol {
+            UpstreamProtocol::OpenIdConnect { issuer } => issuer.clone(),
+            UpstreamProtocol::OAuth2(_) => unreachable!(),
+        };
+        provider.protocol = UpstreamProtocol::OAuth2(OAuthEndpoints {
+            issuer: None,
+            authorization_endpoint: format!("{issuer}/authorize"),
+            token_endpoint: format!("{issuer}/token"),
+            userinfo_endpoint: format!("{issuer}/userinfo"),
+        });
+        // GitHub style: the name from another claim.
+        provider.claims.username = "name".into();
+        provider.role_rules[0].claim = "name".into();
+    })
+    .await;
+    federated
+        .upstream
+        .add_user("alice", &[], super::super::browser::PASSWORD)
+        .await;
+    let (up, down) = (Browser::new(), Browser::new());
+    let back = federated
+        .through_upstream(
+            &up,
+            &down,
+            &start_url(&federated.downstream, "/account"),
+            "alice",
+        )
+        .await;
+    assert_eq!(back.status(), 303);
+    let made = federated
+        .downstream
+        .state
+        .store
+        .find_user_by_username("alice")
+        .await
+        .expect("find")
+        .expect("made from the userinfo answer");
+    assert_eq!(made.roles, ["reviewer"]);
+}
+
+#[tokio::test]
+async fn a_second_factor_required_here_comes_after_the_upstream() {
+    let federated = Federated::start_with(
+        |_| {},
+        portcullis_testkit::TestOptions {
+            mfa: portcullis_core::MfaPolicy {
+                everyone: true,
+                roles: vec![],
+            },
+            ..portcullis_testkit::TestOptions::default()
+        },
+    )
+    .await;
+    federated
+        .upstream
+        .add_user("alice", &[], super::super::browser::PASSWORD)
+        .await;
+    let (up, down) = (Browser::new(), Browser::new());
+    let back = federated
+        .through_upstream(
+            &up,
+            &down,
+            &start_url(&federated.downstream, "/account"),
+            "alice",
+        )
+        .await;
+    let next = location(&back, &federated.downstream.base_url);
+    assert!(
+        next.contains("/signin/"),
+        "to set up a second factor: {next}"
+    );
+    let set_cookies: Vec<&str> = back
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    assert!(
+        !set_cookies
+            .iter()
+            .any(|cookie| cookie.starts_with("portcullis_session=")),
+        "no session before the second factor: {set_cookies:?}"
+    );
+}

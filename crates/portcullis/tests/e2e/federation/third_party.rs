@@ -1,0 +1,108 @@
+//! panva's oidc-provider (from npm) as the upstream: its own sign-in and consent pages, its
+//! id tokens and userinfo.
+
+use super::super::browser::Browser;
+use super::{CORP, corp};
+use portcullis_auth::federation::{FederationSettings, UpstreamProtocol};
+use portcullis_testkit::oidc_provider::{TestOidcProvider, sign_in_client};
+use portcullis_testkit::{TestAuthServer, TestOptions, free_loopback_address};
+
+const SECRET: &str = "panva-client-secret-0123456789abcdef";
+
+/// The first form of `page`: its action and fields.
+fn first_form(page: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form = &page[page.find("<form")?..];
+    let action_start = form.find("action=\"")? + "action=\"".len();
+    let action = form[action_start..action_start + form[action_start..].find('"')?].to_owned();
+    Some((
+        action.replace("&amp;", "&"),
+        portcullis_testkit::browser::hidden_fields(form),
+    ))
+}
+
+#[tokio::test]
+async fn panva_oidc_provider_signs_a_new_user_in() {
+    // The downstream's address first: the provider must know its redirect URI.
+    let address = free_loopback_address();
+    let base = format!("http://{address}");
+    let callback = format!("{base}/federation/{CORP}/callback");
+    let Some(provider) = TestOidcProvider::start_with_sign_in(
+        vec![sign_in_client("portcullis", SECRET, &callback, "read")],
+        "api",
+        "read",
+        300,
+    )
+    .await
+    else {
+        return;
+    };
+    let placeholder = TestAuthServer::start().await;
+    let mut upstream = corp(&placeholder, SECRET);
+    upstream.client_id = "portcullis".into();
+    upstream.display_name = "Panva".into();
+    // The scopes this provider is configured with.
+    upstream.scopes = "openid".into();
+    upstream.protocol = UpstreamProtocol::OpenIdConnect {
+        issuer: provider.issuer.clone(),
+    };
+    let server = TestAuthServer::start_with(TestOptions {
+        listen: Some(address),
+        federation: FederationSettings {
+            providers: vec![upstream],
+            local_sign_in: false,
+        },
+        ..TestOptions::default()
+    })
+    .await;
+    // Only the provider signs in here: no password form.
+    let browser = Browser::new();
+    let (_, sign_in) = browser.page(&server.url("/signin")).await;
+    assert!(sign_in.contains("Sign in with Panva") && !sign_in.contains("action=\"/signin\""));
+
+    let mut url = server.url(&format!("/federation/{CORP}/start?return_to=%2Faccount"));
+    let mut response = browser.get(&url).await;
+    for _ in 0..12 {
+        if response.status().is_redirection() {
+            let next = response.headers()["location"].to_str().expect("ascii");
+            url = reqwest::Url::parse(&url)
+                .and_then(|current| current.join(next))
+                .expect("location")
+                .to_string();
+            if url == server.url("/account") {
+                break;
+            }
+            response = browser.get(&url).await;
+            continue;
+        }
+        let page = response.text().await.expect("page");
+        assert!(!url.starts_with(&base), "stopped at {url}: {page}");
+        let (action, mut fields) = first_form(&page).unwrap_or_else(|| panic!("no form: {page}"));
+        if page.contains("name=\"login\"") {
+            fields.push(("login".into(), "ada".into()));
+            fields.push(("password".into(), "anything".into()));
+        }
+        url = reqwest::Url::parse(&url)
+            .and_then(|current| current.join(&action))
+            .expect("action")
+            .to_string();
+        response = browser.post(&url, &fields).await;
+    }
+    let (status, account) = browser.page(&server.url("/account")).await;
+    assert_eq!(status, 200);
+    assert!(account.contains("Panva</strong>: linked"), "{account}");
+    let link = server
+        .state
+        .store
+        .find_federated_identity(CORP, "ada")
+        .await
+        .expect("find")
+        .expect("linked to panva's subject");
+    let user = server
+        .state
+        .store
+        .find_user_by_id(&link.user_id)
+        .await
+        .expect("find")
+        .expect("made");
+    assert!(user.username.as_str().starts_with("ada") || user.username.as_str().starts_with(CORP));
+}
