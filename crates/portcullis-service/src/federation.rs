@@ -226,7 +226,12 @@ impl Federation<'_> {
             .hasher
             .hash(&password)
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        let email = profile.email.clone().filter(|_| profile.email_verified);
+        // Kept as the provider spelled it, trimmed, only if it is an address and verified there.
+        let email = profile
+            .email
+            .as_deref()
+            .filter(|email| profile.email_verified && email_key(email).is_some())
+            .map(|email| email.trim().to_owned());
         for candidate in profile.username_candidates(rules.provider) {
             let Ok(username) = Username::parse(&candidate) else {
                 continue;

@@ -96,6 +96,14 @@ pub(super) async fn confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !state.settings.federation.local_sign_in {
+        // The link's form takes the account's password: not where only providers sign in.
+        return error_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Sign-in with a password is turned off here. Use a sign-in provider.",
+        );
+    }
     let (params, csrf_ok) = csrf::posted_form(&state, &headers, &body);
     let token = params.get("token").unwrap_or_default().to_owned();
     let purpose = match purpose(&state, &token).await {

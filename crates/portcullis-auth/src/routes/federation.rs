@@ -17,6 +17,7 @@ use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use portcullis_core::replay::FirstUse;
 use portcullis_core::{AuditEvent, AuthMethods};
 use portcullis_sdk::client::Callback;
 use portcullis_service::federation::{
@@ -39,13 +40,7 @@ pub(super) async fn start(
 ) -> Response {
     let return_to = safe_return_to(query.return_to.as_deref());
     let Some(upstream) = state.upstreams.get(&id) else {
-        return page(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Unknown sign-in provider",
-            "There is no such sign-in provider.",
-            &return_to,
-        );
+        return unknown_provider(&state, &return_to);
     };
     to_provider(&state, &headers, upstream, Intent::SignIn, return_to).await
 }
@@ -103,13 +98,7 @@ pub(super) async fn callback(
     let client = client_ip(&state, &headers, remote_addr);
     let secure = state.settings.secure_cookies();
     let Some(upstream) = state.upstreams.get(&id) else {
-        return page(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Unknown sign-in provider",
-            "There is no such sign-in provider.",
-            "",
-        );
+        return unknown_provider(&state, "");
     };
     let returned_state = Callback::parse(&query).state.unwrap_or_default();
     let now = state.clock.now();
@@ -146,22 +135,33 @@ async fn finish(
     client: IpAddr,
 ) -> Response {
     let id = upstream.settings.id.as_str();
-    // Once only, across the cluster: a replayed callback is refused even with the cookie.
-    let key = format!("federation-state:{}", flow.pending.state);
-    let until = flow.started_at + flow::FLOW_LIFETIME_SECS;
-    let first = state
-        .client_assertions
-        .first_use(&key, until, state.clock.now())
-        .await;
-    if first == portcullis_core::replay::FirstUse::Replayed {
-        refused(state, id, None, "callback replayed", client);
-        return page(
-            state,
-            StatusCode::BAD_REQUEST,
-            "Sign-in failed",
-            "This sign-in was used already. Please start again.",
-            "",
-        );
+    // Once only, across the cluster: a replayed callback is refused even with the cookie. Only
+    // an answer with a code is remembered (an error answer redeems nothing), and a full memory
+    // refuses rather than letting a replay through.
+    if Callback::parse(query).code.is_some() {
+        let key = format!("federation-state:{}", flow.pending.state);
+        let until = flow.started_at + flow::FLOW_LIFETIME_SECS;
+        let first = state
+            .client_assertions
+            .first_use(&key, until, state.clock.now())
+            .await;
+        match first {
+            FirstUse::Yes => {}
+            FirstUse::Replayed => {
+                refused(state, id, None, "callback replayed", client);
+                return page(
+                    state,
+                    StatusCode::BAD_REQUEST,
+                    "Sign-in failed",
+                    "This sign-in was used already. Please start again.",
+                    "",
+                );
+            }
+            FirstUse::Full => {
+                tracing::warn!("too many upstream sign-ins at once to remember another");
+                return unavailable(state, upstream, &flow.return_to);
+            }
+        }
     }
     let profile = match answer::profile(upstream, flow, query).await {
         Ok(profile) => profile,
@@ -402,6 +402,17 @@ fn unavailable(state: &AppState, upstream: &Upstream, return_to: &str) -> Respon
         StatusCode::SERVICE_UNAVAILABLE,
         "Sign-in provider unavailable",
         &message,
+        return_to,
+    )
+}
+
+/// The page for a provider id that is not configured.
+fn unknown_provider(state: &AppState, return_to: &str) -> Response {
+    page(
+        state,
+        StatusCode::NOT_FOUND,
+        "Unknown sign-in provider",
+        "There is no such sign-in provider.",
         return_to,
     )
 }

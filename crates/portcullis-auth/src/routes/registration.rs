@@ -31,7 +31,10 @@ const INVITATION_ONLY: &str = "Registration here is by invitation only, and this
 
 /// The page when registration is off (closed, or no email to verify addresses with).
 fn closed(state: &AppState) -> Option<Response> {
-    let enabled = state.settings.registration.is_enabled() && state.email.is_some();
+    // Registration makes a password account: not where only upstream providers sign in.
+    let enabled = state.settings.registration.is_enabled()
+        && state.email.is_some()
+        && state.settings.federation.local_sign_in;
     (!enabled).then(|| {
         error_page(
             state,

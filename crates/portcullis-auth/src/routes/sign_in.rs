@@ -64,7 +64,9 @@ fn form_page(
             pages::SignInLinks {
                 password: state.settings.federation.local_sign_in,
                 forgot: state.email.is_some() && state.settings.federation.local_sign_in,
-                register: state.email.is_some() && state.settings.registration.is_enabled(),
+                register: state.email.is_some()
+                    && state.settings.registration.is_enabled()
+                    && state.settings.federation.local_sign_in,
                 passkeys: state.relying_party.is_some(),
             },
             &provider_buttons(state, return_to),

@@ -44,6 +44,7 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     ),
     (&["client_registration", "mode"], Kind::Text),
     (&["personal_access_tokens", "enabled"], Kind::Boolean),
+    (&["federation", "local_sign_in"], Kind::Boolean),
     (&["client_registration", "max_clients"], Kind::Integer),
     (
         &["client_registration", "metadata_documents"],

@@ -360,3 +360,89 @@ fn client_registration_never_offers_the_servers_own_powers() {
         "with an initial access token, clients without users may be allowed"
     );
 }
+
+const PROVIDERS: &str = r#"
+[federation]
+local_sign_in = false
+
+[[federation.providers]]
+id = "corp"
+name = "Corp SSO"
+issuer = "https://sso.corp.example"
+client_id = "portcullis"
+link_by_verified_email = true
+
+[[federation.providers.roles]]
+claim = "groups"
+value = "admins"
+role = "admin"
+
+[[federation.providers]]
+id = "hub"
+name = "Hub"
+protocol = "oauth2"
+authorization_endpoint = "https://hub.example/login/oauth/authorize"
+token_endpoint = "https://hub.example/login/oauth/access_token"
+userinfo_endpoint = "https://api.hub.example/user"
+client_id = "abc"
+client_secret = "from-the-file"
+subject_claim = "id"
+username_claim = "login"
+accounts = "existing"
+"#;
+
+#[test]
+fn upstream_providers_are_read_with_secrets_from_the_environment() {
+    let config = load(
+        PROVIDERS,
+        &[(
+            "PORTCULLIS_FEDERATION_CORP_CLIENT_SECRET",
+            "corp-secret-value",
+        )],
+        &FlagOverrides::default(),
+    )
+    .expect("valid");
+    let settings = config.federation.settings().expect("settings");
+    assert!(!settings.local_sign_in);
+    let corp = &settings.providers[0];
+    assert_eq!(corp.client_secret.as_deref(), Some("corp-secret-value"));
+    assert_eq!(corp.scopes, "openid profile email");
+    assert_eq!(corp.role_rules[0].role, "admin");
+    assert!(corp.link_by_verified_email);
+    let hub = &settings.providers[1];
+    assert!(matches!(
+        hub.protocol,
+        portcullis_auth::federation::UpstreamProtocol::OAuth2(_)
+    ));
+    assert_eq!(hub.claims.subject, "id");
+    assert_eq!(
+        hub.accounts,
+        portcullis_core::federation::AccountPolicy::ExistingOnly
+    );
+    let printed = format!("{config:?} {settings:?}");
+    assert!(!printed.contains("corp-secret-value") && !printed.contains("from-the-file"));
+}
+
+#[test]
+fn unusable_providers_are_refused_at_load() {
+    let with = |from: &str, to: &str| {
+        let text = PROVIDERS.replacen(from, to, 1);
+        load(&text, &[], &FlagOverrides::default())
+            .err()
+            .map(|error| format!("{error:#}"))
+            .unwrap_or_default()
+    };
+    assert!(with("id = \"hub\"", "id = \"corp\"").contains("used twice"));
+    assert!(with("id = \"corp\"", "id = \"Corp/x\"").contains("a-z, 0-9"));
+    assert!(with("issuer = \"https://sso.corp.example\"", "").contains("issuer is required"));
+    assert!(
+        with("token_endpoint = \"https://", "token_endpoint = \"ftp://").contains("http(s) URL")
+    );
+    assert!(with("accounts = \"existing\"", "accounts = \"some\"").contains("create or existing"));
+    let without_providers = load(
+        "[federation]\nlocal_sign_in = false\n",
+        &[],
+        &FlagOverrides::default(),
+    );
+    assert!(without_providers.is_err(), "no way to sign in at all");
+}
