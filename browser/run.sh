@@ -9,7 +9,8 @@
 # passkey with a virtual authenticator and signs in with it, and, on a third stack that only
 # prefers user verification, uses a security key without a PIN as the second factor, and on a
 # fourth signs in through the gateway's session mode (an HttpOnly cookie only, the token refreshed,
-# a cross-origin POST refused, logout, back-channel logout). Screenshots:
+# a cross-origin POST refused, logout, back-channel logout); on the first stack it also signs in
+# through Example Corp SSO, the second identity provider `up` runs. Screenshots:
 # target/browser/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +38,8 @@ export PORTCULLIS_EMAIL_SMTP_HOST=127.0.0.1 PORTCULLIS_EMAIL_SMTP_PORT=$SMTP \
 start_up
 # ESM resolves packages next to the script: run it from where playwright-core is installed.
 cp browser/support.mjs browser/signin.mjs browser/console.mjs browser/register.mjs browser/two_step.mjs \
-    browser/passkeys.mjs browser/security_key.mjs browser/mcp.mjs browser/session.mjs target/browser/
+    browser/passkeys.mjs browser/security_key.mjs browser/mcp.mjs browser/session.mjs \
+    browser/federation.mjs target/browser/
 node target/browser/signin.mjs \
     "http://127.0.0.1:$AUTH" "http://127.0.0.1:$GATEWAY" "$PORTCULLIS_DEMO_PASSWORD" \
     target/browser/screenshots
@@ -47,6 +49,10 @@ node target/browser/register.mjs \
     "http://127.0.0.1:$AUTH" "$WORK/maildir" target/browser/screenshots
 node target/browser/two_step.mjs \
     "http://127.0.0.1:$AUTH" "$PORTCULLIS_DEMO_PASSWORD" target/browser/screenshots
+# "Sign in with Example Corp SSO": the second identity provider `up` runs on localhost.
+node target/browser/federation.mjs \
+    "http://127.0.0.1:$AUTH" "http://127.0.0.1:$WEB_APP" "$PORTCULLIS_DEMO_PASSWORD" \
+    target/browser/screenshots
 # The official MCP SDK client, unmodified, against the MCP example server behind the gateway: it
 # registers itself and signs testuser in through Chromium, then calls tools; a second run reuses
 # its stored tokens, a third refreshes them (rotated), neither opening a browser.

@@ -20,12 +20,12 @@ trap cleanup_up EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_up() {
-    AUTH=$(free_port); AUTH_ADMIN=$(free_port); GATEWAY=$(free_port)
+    AUTH=$(free_port); AUTH_ADMIN=$(free_port); GATEWAY=$(free_port); WEB_APP=$(free_port)
     # UP_ISSUER_HOST=localhost: the issuer on a domain name (passkeys need one).
     "$BIN" up ${UP_ISSUER_HOST:+--issuer-host "$UP_ISSUER_HOST"} --data-dir "$WORK/data" --auth-port "$AUTH" --auth-admin-port "$AUTH_ADMIN" \
         --gateway-port "$GATEWAY" \
         --users-port "$(free_port)" --products-port "$(free_port)" --mcp-port "$(free_port)" \
-        --web-app-port "$(free_port)" \
+        --web-app-port "$WEB_APP" --corp-sso-port "$(free_port)" \
         > "$WORK/up.log" 2>&1 &
     UP_PID=$!
     for port in "$AUTH" "$GATEWAY"; do

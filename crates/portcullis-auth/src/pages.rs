@@ -18,6 +18,8 @@ h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0}.product{font-weight:600;co
 label{display:block;font-weight:600;margin:1rem 0 .25rem}input[type=text],input[type=email],input[type=password]{width:100%;padding:.6rem;border:1px solid var(--muted);border-radius:6px;font:inherit;background:transparent;color:inherit}\
 button{margin-top:1.5rem;padding:.65rem 1.2rem;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer;background:var(--accent);color:var(--card)}\
 button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);margin-left:.5rem}\
+a.provider{display:block;text-align:center;padding:.65rem 1.2rem;border:1px solid var(--accent);border-radius:6px;font-weight:600;color:var(--accent);text-decoration:none}\
+p.or{text-align:center;color:var(--muted);margin:1rem 0 0}\
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}.error{color:var(--error);font-weight:600}.notice{border-left:3px solid var(--accent);padding-left:.6rem}ul{padding-left:1.2rem}code{font-size:.9em}";
 
 /// The strict CSP of a page whose only style is `stylesheet`, inline: allowed by its hash. A page
@@ -186,6 +188,11 @@ pub fn sign_in_form(
             }
         );
     }
+    let buttons = if buttons.is_empty() {
+        buttons
+    } else {
+        format!("{buttons}<p class=\"or\">or with your password</p>")
+    };
     format!(
         "{error}{buttons}<form method=\"post\" action=\"/signin\">\
          <label for=\"username\">Username</label>\

@@ -189,7 +189,8 @@ async fn deliver_logout_notices(state: AppState, mut stopped: watch::Receiver<bo
     }
 }
 
-/// Periodically re-reads keys (to see rotations made elsewhere) and rotates keys that are due.
+/// Periodically re-reads keys (to see rotations made elsewhere) and rotates keys that are due,
+/// and re-reads the upstream providers (to see changes made through another server).
 async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(state.settings.key_refresh_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -198,6 +199,9 @@ async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stopped.changed() => return,
+        }
+        if let Err(error) = state.reload_upstreams().await {
+            tracing::warn!(%error, "provider reload failed; keeping the loaded providers");
         }
         if let Err(error) = state.keys.refresh().await {
             tracing::warn!(%error, "key refresh failed; keeping the loaded keys");

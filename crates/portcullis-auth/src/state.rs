@@ -145,17 +145,26 @@ impl AppState {
         };
         let pending_key = Arc::new(kek.derive_mac_key("portcullis pending sign-in v1")?);
         let relying_party = crate::relying_party::relying_party(&settings).map(Arc::new);
-        let upstreams = crate::federation::Upstreams::new(&settings.federation, settings.issuer())
-            .map_err(|error| StartupError::Upstreams(error.to_string()))?;
         let factor_sealer = Arc::new(kek.duplicate()?);
         let keys = KeyManager::load(store.clone(), kek, settings.key_policy).await?;
         keys.rotate_due(clock.now()).await?;
-        Ok(AppState {
+        let keys = Arc::new(keys);
+        let upstreams = crate::federation::Upstreams::new(
+            &settings.federation.providers,
+            settings.issuer(),
+            Arc::new(crate::federation::assertion::ServerKeySigner::new(
+                keys.clone(),
+                clock.clone(),
+                settings.access_token_algorithm,
+            )),
+        )
+        .map_err(|error| StartupError::Upstreams(error.to_string()))?;
+        let state = AppState {
             audit: Arc::new(AuditLog::start(store.clone(), clock.clone())),
             codes: store.clone(),
             sessions: store.clone(),
             store,
-            keys: Arc::new(keys),
+            keys,
             metrics: Arc::new(Metrics::default()),
             clock,
             credentials: Arc::new(credentials),
@@ -190,7 +199,25 @@ impl AppState {
             relying_party,
             upstreams: Arc::new(upstreams),
             settings: Arc::new(settings),
-        })
+        };
+        if let Err(error) = state.reload_upstreams().await {
+            tracing::warn!(%error, "providers of the admin API not loaded yet");
+        }
+        Ok(state)
+    }
+
+    /// Re-reads the upstream providers added through the admin API.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn reload_upstreams(&self) -> Result<(), portcullis_service::StoreError> {
+        let stored = self.store.list_federation_providers().await?;
+        self.upstreams
+            .set_managed(portcullis_service::admin::usable_providers(
+                stored,
+                &self.factor_sealer,
+            ));
+        Ok(())
     }
 
     /// The same state, sending the email outbox through `email`.

@@ -51,11 +51,12 @@ pub use passkeys::{PasskeyCeremony, PasskeyError, Passkeys};
 pub use password_reset::{PasswordReset, ResetError};
 pub use ports::{
     ADDRESS_IN_USE, AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore,
-    DeviceGrantStore, FactorStore, FederatedIdentityStore, GrantStore, IDENTITY_LINKED,
-    LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore, PasskeyStore,
+    DeviceGrantStore, FactorStore, FederatedIdentityStore, FederationProviderStore, GrantStore,
+    IDENTITY_LINKED, LogoutNoticeStore, MemoryThrottle, NewRegistration, OutboxStore, PasskeyStore,
     PasswordResetStore, PersonalAccessTokenStore, ProofReplay, PushedRequestStore,
     RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
-    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, UserSearch, UserStore,
+    SessionStore, SignInThrottle, SigningKeyStore, Store, StoreError, StoredProvider, UserSearch,
+    UserStore,
 };
 pub use pushed_requests::{OpenedRequest, PushError, PushedRequest, PushedRequests, Pusher};
 pub use registration::{Registration, RegistrationError, RegistrationForm};

@@ -27,7 +27,10 @@ mod device_grants;
 use device_grants::device_grants_are_decided_once_and_ended_once;
 #[path = "conformance/federation.rs"]
 mod federation;
-use federation::upstream_identities_link_once_and_go_with_their_account;
+use federation::{
+    providers_are_stored_without_their_secret_in_the_clear,
+    upstream_identities_link_once_and_go_with_their_account,
+};
 #[path = "conformance/personal_access_tokens.rs"]
 mod personal_access_tokens;
 use personal_access_tokens::personal_access_tokens_belong_to_their_owner_and_go_with_it;
@@ -1346,6 +1349,7 @@ macro_rules! cases {
             passkeys_belong_to_one_user_and_record_their_use,
             personal_access_tokens_belong_to_their_owner_and_go_with_it,
             upstream_identities_link_once_and_go_with_their_account,
+            providers_are_stored_without_their_secret_in_the_clear,
             pushed_requests_serve_their_client_until_answered_or_expired,
             device_grants_are_decided_once_and_ended_once,
         );

@@ -12,6 +12,7 @@ pub mod clients;
 pub mod error;
 pub mod invitations;
 pub mod keys;
+pub mod providers;
 pub mod revocations;
 pub mod roles;
 pub mod sessions;
@@ -41,13 +42,14 @@ mod tags {
     pub const APPLY: &str = "apply";
     pub const REVOCATIONS: &str = "revocations";
     pub const INVITATIONS: &str = "invitations";
+    pub const FEDERATION: &str = "federation";
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Portcullis admin API",
-        description = "Users, invitations, roles, clients, sessions, signing keys and the audit log. Bearer access \
+        description = "Users, invitations, roles, clients, sessions, signing keys, upstream identity providers and the audit log. Bearer access \
             tokens of this issuer (audience: the issuer) with scope portcullis:admin (read and \
             write) or portcullis:audit (read); a user's token also needs the role admin (or \
             auditor, read-only). Errors are {error, message, field}."
@@ -97,6 +99,8 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::search))
         .routes(routes!(revocations::list))
         .routes(routes!(apply::apply))
+        .routes(routes!(providers::list))
+        .routes(routes!(providers::put, providers::delete))
         .split_for_parts()
 }
 

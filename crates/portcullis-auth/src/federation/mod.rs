@@ -4,11 +4,13 @@
 //! [`portcullis_service::federation::Federation`] resolves to a local account.
 
 pub mod answer;
+pub mod assertion;
 pub mod flow;
+pub mod logout;
 pub mod settings;
 mod upstreams;
 
-pub use settings::{FederationSettings, UpstreamProtocol, UpstreamSettings};
+pub use settings::FederationSettings;
 pub use upstreams::{Upstream, Upstreams};
 
 /// Where a sign-in at provider `id` starts.

@@ -87,8 +87,19 @@ pub(super) async fn render(
             } else {
                 ""
             };
+            let through = other
+                .identity_provider
+                .as_deref()
+                .map(|id| {
+                    let name = state.upstreams.get(id).map_or_else(
+                        || id.to_owned(),
+                        |upstream| upstream.settings.display_name.clone(),
+                    );
+                    format!(" through {}", escape(&name))
+                })
+                .unwrap_or_default();
             format!(
-                "<li>Signed in {} with <code>{}</code>{this}, last seen {} {}</li>",
+                "<li>Signed in {} with <code>{}</code>{through}{this}, last seen {} {}</li>",
                 escape(&format_time(other.auth_time)),
                 escape(&other.amr.to_string()),
                 escape(&format_time(other.last_seen_at)),

@@ -98,7 +98,7 @@ pub(super) async fn link(
     to_provider(
         &state,
         &headers,
-        upstream,
+        &upstream,
         intent,
         paths::ACCOUNT.to_owned(),
     )

@@ -11,6 +11,7 @@ use crate::browser_session;
 use crate::client_ip::client_ip;
 use crate::federation::answer::{self, AnswerError};
 use crate::federation::flow::{self, Flow};
+use crate::federation::logout;
 use crate::federation::{Upstream, start_path};
 use crate::pages::{self, Page};
 use crate::state::AppState;
@@ -42,7 +43,7 @@ pub(super) async fn start(
     let Some(upstream) = state.upstreams.get(&id) else {
         return unknown_provider(&state, &return_to);
     };
-    to_provider(&state, &headers, upstream, Intent::SignIn, return_to).await
+    to_provider(&state, &headers, &upstream, Intent::SignIn, return_to).await
 }
 
 /// The redirect to `upstream`'s authorization endpoint for a new flow of `intent`.
@@ -117,7 +118,7 @@ pub(super) async fn callback(
                 "",
             )
         }
-        Some(flow) => finish(&state, &headers, upstream, &flow, &query, client).await,
+        Some(flow) => finish(&state, &headers, &upstream, &flow, &query, client).await,
     };
     if let Some(end) = flow::end(&returned_state, secure) {
         response.headers_mut().append(header::SET_COOKIE, end);
@@ -222,6 +223,55 @@ async fn finish(
         client,
     )
     .await
+}
+
+/// The redirect to provider `id`'s end-session endpoint after the local logout, when it is
+/// configured for it and has one; `destination` is where the logout goes afterwards (empty:
+/// the signed-out page).
+pub(super) async fn upstream_logout(
+    state: &AppState,
+    id: &str,
+    destination: &str,
+) -> Option<Response> {
+    let upstream = state.upstreams.get(id)?;
+    if !upstream.settings.upstream_logout {
+        return None;
+    }
+    let relying_party = match upstream.relying_party().await {
+        Ok(relying_party) => relying_party,
+        Err(error) => {
+            // Signed out here; the provider's session is left as it is.
+            tracing::warn!(provider = %id, %error, "upstream logout skipped");
+            return None;
+        }
+    };
+    let back = state.settings.endpoint(&logout::signed_out_path(id));
+    let url = relying_party.end_session_url(None, Some(&back))?;
+    let carried = logout::state_for(&state.pending_key, destination);
+    Some(redirect_with(&url, &[("state", &carried)]))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignedOutQuery {
+    state: Option<String>,
+}
+
+/// `GET /federation/<id>/signed-out`: back from the provider's logout; on to where the local
+/// logout was going.
+pub(super) async fn signed_out(
+    State(state): State<AppState>,
+    Query(query): Query<SignedOutQuery>,
+) -> Response {
+    let destination = query
+        .state
+        .as_deref()
+        .and_then(|carried| logout::destination(&state.pending_key, carried))
+        .unwrap_or_default();
+    if destination.is_empty() {
+        super::logout::signed_out_page(&state)
+    } else {
+        redirect_with(&destination, &[])
+    }
 }
 
 /// Continues a sign-in whose upstream part is done: a second factor when due, else the session.

@@ -62,6 +62,17 @@ async fn post_logout_target(
     }
 }
 
+/// The page of a logout that goes nowhere else.
+pub(super) fn signed_out_page(state: &AppState) -> Response {
+    Page {
+        status: StatusCode::OK,
+        title: "Signed out".to_owned(),
+        body: pages::message("You are signed out."),
+        cookies: Vec::new(),
+    }
+    .render(&state.settings.sign_in.product_name)
+}
+
 fn parse(headers: &HeaderMap, query: Option<&str>, body: Option<&[u8]>) -> Option<OAuthParams> {
     match body {
         Some(body) => OAuthParams::from_form_body(headers, body).ok(),
@@ -131,6 +142,7 @@ pub(super) async fn logout(
         Ok(target) => target,
         Err(message) => return error_page(&state, StatusCode::BAD_REQUEST, &message),
     };
+    let mut provider = None;
     match browser_session::current(&state, &headers).await {
         Ok(Some(session)) => {
             let now = state.clock.now();
@@ -141,25 +153,35 @@ pub(super) async fn logout(
                 user_id: session.user_id,
                 sid: session.sid,
             });
+            provider = session.identity_provider;
         }
         Ok(None) => {}
         Err(error) => return unavailable_page(&state, &error),
     }
-    let mut response = match target {
-        Some(target) => {
-            let client_state = params.get("state").map(|value| [("state", value)]);
-            redirect_with(
-                &target,
-                client_state.as_ref().map_or(&[][..], |pairs| &pairs[..]),
-            )
+    // Where the logout ends: the client's registered URI with its state, or the page below.
+    let destination = target.map(|target| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(client_state) = params.get("state") {
+            query.append_pair("state", client_state);
         }
-        None => Page {
-            status: StatusCode::OK,
-            title: "Signed out".to_owned(),
-            body: pages::message("You are signed out."),
-            cookies: Vec::new(),
+        let query = query.finish();
+        match (query.is_empty(), target.contains('?')) {
+            (true, _) => target,
+            (false, true) => format!("{target}&{query}"),
+            (false, false) => format!("{target}?{query}"),
         }
-        .render(&state.settings.sign_in.product_name),
+    });
+    let upstream = match provider {
+        Some(id) => {
+            super::federation::upstream_logout(&state, &id, destination.as_deref().unwrap_or(""))
+                .await
+        }
+        None => None,
+    };
+    let mut response = match (upstream, destination) {
+        (Some(to_provider), _) => to_provider,
+        (None, Some(destination)) => redirect_with(&destination, &[]),
+        (None, None) => signed_out_page(&state),
     };
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -150,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route(account_links::UNLINK, post(account_links::unlink))
         .route("/federation/{id}/start", get(federation::start))
         .route("/federation/{id}/callback", get(federation::callback))
+        .route("/federation/{id}/signed-out", get(federation::signed_out))
         .route(
             paths::REGISTER,
             get(registration::register_page).post(registration::register_submit),

@@ -90,15 +90,36 @@ fn provider_buttons(state: &AppState, return_to: &str) -> Vec<pages::ProviderBut
 }
 
 /// The provider an authorization request names with `kc_idp_hint` (Keycloak's parameter, which
-/// clients built for it send) or `idp_hint`, if it is one of ours.
-fn provider_hint<'a>(state: &'a AppState, return_to: &str) -> Option<&'a str> {
+/// clients built for it send) or `idp_hint`, or whose `domains` hold the domain of its
+/// `login_hint` (home realm discovery), if it is one of ours.
+fn provider_hint(state: &AppState, return_to: &str) -> Option<String> {
     let query = return_to
         .strip_prefix(paths::AUTHORIZE)?
         .strip_prefix('?')?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "kc_idp_hint" || name == "idp_hint")
-        .and_then(|(_, id)| state.upstreams.get(&id))
-        .map(|upstream| upstream.settings.id.as_str())
+    let mut named = None;
+    let mut domain = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "kc_idp_hint" | "idp_hint" => named = Some(value.into_owned()),
+            "login_hint" => {
+                domain = value
+                    .rsplit_once('@')
+                    .map(|(_, domain)| domain.trim().to_ascii_lowercase());
+            }
+            _ => {}
+        }
+    }
+    let found = match (named, domain) {
+        (Some(id), _) => state.upstreams.get(&id),
+        (None, Some(domain)) => state
+            .upstreams
+            .all()
+            .iter()
+            .find(|upstream| upstream.settings.domains.contains(&domain))
+            .cloned(),
+        (None, None) => None,
+    };
+    found.map(|upstream| upstream.settings.id.clone())
 }
 
 pub(super) async fn page(
@@ -108,7 +129,7 @@ pub(super) async fn page(
 ) -> Response {
     let return_to = safe_return_to(query.return_to.as_deref());
     if let Some(provider) = provider_hint(&state, &return_to) {
-        return redirect_with(&super::federation::start_url(provider, &return_to), &[]);
+        return redirect_with(&super::federation::start_url(&provider, &return_to), &[]);
     }
     let hint = query.login_hint.unwrap_or_default();
     form_page(&state, &headers, StatusCode::OK, &return_to, &hint, None)

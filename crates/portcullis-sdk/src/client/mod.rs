@@ -90,6 +90,23 @@ impl std::fmt::Debug for ClientConfig {
     }
 }
 
+/// Signs this client's assertions for `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9)
+/// with the application's own key, published where the provider reads it (its `jwks_uri`); the
+/// relying party writes the claims.
+pub trait AssertionSigner: Send + Sync {
+    /// The compact JWS of `claims`.
+    ///
+    /// # Errors
+    /// Why nothing could be signed (no key).
+    fn sign(&self, claims: &serde_json::Value) -> Result<String, String>;
+}
+
+/// RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion.
+const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How long an assertion lives: one request.
+const ASSERTION_LIFETIME_SECS: i64 = 60;
+
 /// The endpoints of a plain OAuth 2.0 provider, which publishes no metadata (GitHub style).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthEndpoints {
@@ -113,6 +130,8 @@ pub struct RelyingParty {
     /// Whether the metadata's issuer is the provider's (not one of a plain OAuth 2.0 provider
     /// without an issuer identifier).
     issuer_known: bool,
+    /// Signs `private_key_jwt` assertions, when the client authenticates so.
+    assertion_signer: Option<std::sync::Arc<dyn AssertionSigner>>,
     leeway_secs: i64,
 }
 
@@ -194,6 +213,7 @@ impl RelyingParty {
             http,
             keys: Some(keys),
             issuer_known: true,
+            assertion_signer: None,
             leeway_secs: LEEWAY_SECS,
         })
     }
@@ -223,8 +243,17 @@ impl RelyingParty {
             http,
             keys: None,
             issuer_known: endpoints.issuer.is_some(),
+            assertion_signer: None,
             leeway_secs: LEEWAY_SECS,
         })
+    }
+
+    /// The same client, authenticating with `private_key_jwt` assertions `signer` signs instead
+    /// of a secret.
+    #[must_use]
+    pub fn with_assertion_signer(mut self, signer: std::sync::Arc<dyn AssertionSigner>) -> Self {
+        self.assertion_signer = Some(signer);
+        self
     }
 
     /// The provider's metadata.
@@ -429,7 +458,7 @@ impl RelyingParty {
         };
         let form = [("token", token), ("token_type_hint", hint)];
         let response = self
-            .authenticated(self.http.post(endpoint), &form)
+            .authenticated(self.http.post(endpoint), &form)?
             .send()
             .await
             .map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
@@ -457,8 +486,31 @@ impl RelyingParty {
     }
 
     async fn token_request(&self, form: &[(&str, &str)]) -> Result<Tokens, ClientError> {
-        let request = self.authenticated(self.http.post(&self.metadata.token_endpoint), form);
+        let request = self.authenticated(self.http.post(&self.metadata.token_endpoint), form)?;
         tokens::answer(request.send().await).await
+    }
+
+    /// A fresh `private_key_jwt` assertion (RFC 7523 §3): this client as `iss` and `sub`, the
+    /// provider's issuer identifier alone as `aud` (draft-ietf-oauth-rfc7523bis §4; the token
+    /// endpoint for a provider without one), a unique `jti`, one minute to live.
+    fn assertion(&self, signer: &dyn AssertionSigner) -> Result<String, ClientError> {
+        let mut jti = [0u8; 16];
+        portcullis_jose::random_bytes(&mut jti).map_err(|_| ClientError::Randomness)?;
+        let audience = if self.issuer_known {
+            &self.metadata.issuer
+        } else {
+            &self.metadata.token_endpoint
+        };
+        let now = crate::clock::unix_now();
+        let claims = serde_json::json!({
+            "iss": self.client.client_id,
+            "sub": self.client.client_id,
+            "aud": audience,
+            "jti": portcullis_jose::base64url::encode(jti),
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME_SECS,
+        });
+        signer.sign(&claims).map_err(ClientError::Provider)
     }
 
     /// `request` carrying `form` and this client's authentication.
@@ -466,8 +518,15 @@ impl RelyingParty {
         &self,
         request: reqwest::RequestBuilder,
         form: &[(&str, &str)],
-    ) -> reqwest::RequestBuilder {
+    ) -> Result<reqwest::RequestBuilder, ClientError> {
         let mut form = form.to_vec();
+        if let Some(signer) = &self.assertion_signer {
+            let assertion = self.assertion(signer.as_ref())?;
+            form.push(("client_id", &self.client.client_id));
+            form.push(("client_assertion_type", JWT_BEARER_ASSERTION));
+            form.push(("client_assertion", &assertion));
+            return Ok(request.form(&form));
+        }
         let request = match &self.client.client_secret {
             // RFC 6749 §2.3.1: the form-encoded id and secret in HTTP Basic.
             Some(secret) => {
@@ -479,7 +538,7 @@ impl RelyingParty {
                 request
             }
         };
-        request.form(&form)
+        Ok(request.form(&form))
     }
 
     async fn validate_id_token(

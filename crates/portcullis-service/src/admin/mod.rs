@@ -9,6 +9,7 @@ mod clients;
 mod error;
 mod invitations;
 mod keys;
+mod providers;
 mod roles;
 mod sessions;
 mod users;
@@ -21,6 +22,7 @@ pub use clients::{
 };
 pub use error::AdminError;
 pub use invitations::InvitationCreated;
+pub use providers::{ProviderListing, usable_providers};
 pub use sessions::{MAX_SESSION_PAGE, SessionPage};
 pub use users::{InitialPassword, MAX_USER_PAGE, UserChanges, UserDraft, UserPage};
 

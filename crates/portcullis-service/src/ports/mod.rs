@@ -13,9 +13,9 @@ pub use gateway_sessions::{
 pub use replay::ProofReplay;
 pub use store::{
     AuditQuery, AuditStore, ClientSearch, ClientStore, CodeStore, ConsentStore, DeviceGrantStore,
-    FactorStore, FederatedIdentityStore, GrantStore, LogoutNoticeStore, NewRegistration,
-    OutboxStore, PasskeyStore, PasswordResetStore, PersonalAccessTokenStore, PushedRequestStore,
-    RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore, SessionSearch,
-    SessionStore, SigningKeyStore, Store, UserSearch, UserStore,
+    FactorStore, FederatedIdentityStore, FederationProviderStore, GrantStore, LogoutNoticeStore,
+    NewRegistration, OutboxStore, PasskeyStore, PasswordResetStore, PersonalAccessTokenStore,
+    PushedRequestStore, RegistrationOutcome, RegistrationStore, RevocationStore, RoleStore,
+    SessionSearch, SessionStore, SigningKeyStore, Store, StoredProvider, UserSearch, UserStore,
 };
 pub use throttle::{MemoryThrottle, SignInThrottle};

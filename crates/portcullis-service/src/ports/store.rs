@@ -5,7 +5,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use portcullis_core::device_grant::{DeviceGrantRecord, DeviceGrantStatus};
-use portcullis_core::federation::FederatedIdentity;
+use portcullis_core::federation::{FederatedIdentity, ProviderSpec};
 use portcullis_core::passkey::PasskeyRecord;
 use portcullis_core::personal_access_token::{PersonalAccessToken, TokenOwner};
 use portcullis_core::pushed_request::{OpenedPushedRequest, PushedRequestRecord};
@@ -733,6 +733,28 @@ pub trait FederatedIdentityStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// An upstream provider added through the admin API, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProvider {
+    /// The provider as written, without its secret.
+    pub spec: ProviderSpec,
+    /// Its client secret, sealed with the key-encryption key.
+    pub sealed_secret: Option<Vec<u8>>,
+    /// When it was last changed.
+    pub updated_at: UnixSeconds,
+}
+
+/// Upstream providers added through the admin API.
+#[async_trait]
+pub trait FederationProviderStore: Send + Sync {
+    /// Every one, by id.
+    async fn list_federation_providers(&self) -> Result<Vec<StoredProvider>, StoreError>;
+    /// Creates or replaces the provider of `provider.spec.id`.
+    async fn put_federation_provider(&self, provider: &StoredProvider) -> Result<(), StoreError>;
+    /// Deletes one; `false` if there was none.
+    async fn delete_federation_provider(&self, id: &str) -> Result<bool, StoreError>;
+}
+
 /// Every aggregate of one backend, plus a health check.
 #[async_trait]
 pub trait Store:
@@ -756,6 +778,7 @@ pub trait Store:
     + PushedRequestStore
     + DeviceGrantStore
     + FederatedIdentityStore
+    + FederationProviderStore
 {
     /// Succeeds when the backend answers a trivial query.
     async fn ping(&self) -> Result<(), StoreError>;

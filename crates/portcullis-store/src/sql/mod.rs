@@ -14,6 +14,7 @@ mod clients;
 mod device_grants;
 mod factors;
 mod federation;
+mod federation_providers;
 mod grants;
 mod keys;
 mod logout_notices;

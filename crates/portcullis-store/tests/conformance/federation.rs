@@ -116,3 +116,64 @@ pub async fn upstream_identities_link_once_and_go_with_their_account(store: &dyn
         "links go with their account"
     );
 }
+
+pub async fn providers_are_stored_without_their_secret_in_the_clear(store: &dyn Store) {
+    use portcullis_core::federation::ProviderSpec;
+    use portcullis_service::StoredProvider;
+    let spec: ProviderSpec = serde_json::from_value(serde_json::json!({
+        "id": "corp", "name": "Corp", "issuer": "https://sso.corp.example",
+        "client_id": "portcullis", "client_secret": "never-stored-in-the-clear",
+    }))
+    .expect("spec");
+    let stored = StoredProvider {
+        spec: spec.clone(),
+        sealed_secret: Some(vec![1, 2, 3]),
+        updated_at: 10,
+    };
+    store.put_federation_provider(&stored).await.expect("put");
+    let listed = store.list_federation_providers().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].spec.client_secret, None,
+        "only the sealed secret is kept"
+    );
+    assert_eq!(listed[0].sealed_secret.as_deref(), Some(&[1u8, 2, 3][..]));
+    // Replaced in place.
+    let renamed = StoredProvider {
+        spec: ProviderSpec {
+            name: "Corp SSO".into(),
+            ..spec
+        },
+        sealed_secret: None,
+        updated_at: 20,
+    };
+    store.put_federation_provider(&renamed).await.expect("put");
+    let listed = store.list_federation_providers().await.expect("list");
+    assert_eq!(
+        (
+            listed.len(),
+            listed[0].spec.name.as_str(),
+            listed[0].updated_at
+        ),
+        (1, "Corp SSO", 20)
+    );
+    assert!(
+        store
+            .delete_federation_provider("corp")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_federation_provider("corp")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        store
+            .list_federation_providers()
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}

@@ -412,7 +412,7 @@ fn upstream_providers_are_read_with_secrets_from_the_environment() {
     let hub = &settings.providers[1];
     assert!(matches!(
         hub.protocol,
-        portcullis_auth::federation::UpstreamProtocol::OAuth2(_)
+        portcullis_core::federation::ProviderProtocol::OAuth2 { .. }
     ));
     assert_eq!(hub.claims.subject, "id");
     assert_eq!(
@@ -434,7 +434,7 @@ fn unusable_providers_are_refused_at_load() {
     };
     assert!(with("id = \"hub\"", "id = \"corp\"").contains("used twice"));
     assert!(with("id = \"corp\"", "id = \"Corp/x\"").contains("a-z, 0-9"));
-    assert!(with("issuer = \"https://sso.corp.example\"", "").contains("issuer is required"));
+    assert!(with("issuer = \"https://sso.corp.example\"", "").contains("issuer: is required"));
     assert!(
         with("token_endpoint = \"https://", "token_endpoint = \"ftp://").contains("http(s) URL")
     );

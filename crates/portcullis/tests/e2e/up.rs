@@ -37,6 +37,8 @@ fn start_up(data: &std::path::Path, ports: &[u16]) -> (Child, String) {
             &ports[5].to_string(),
             "--web-app-port",
             &ports[6].to_string(),
+            "--corp-sso-port",
+            &ports[7].to_string(),
         ])
         .env_remove("PORTCULLIS_DEMO_PASSWORD")
         .env("PORTCULLIS_PASSWORDS_ARGON2_MEMORY_KIB", "1024")
@@ -116,7 +118,7 @@ fn stop(mut child: Child) {
 fn up_prints_a_walkthrough_that_works_verbatim() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    let ports = free_ports(7);
+    let ports = free_ports(8);
     let (child, printed) = start_up(&data, &ports);
     let exports: Vec<&str> = printed
         .lines()
@@ -234,6 +236,10 @@ fn up_prints_a_walkthrough_that_works_verbatim() {
                 ports[0]
             )),
         "step 24: a page load without a session is sent to sign in: {stdout}"
+    );
+    assert!(
+        steps[21].contains("Sign in with Example Corp SSO"),
+        "step 25: the sign-in page offers the second identity provider: {stdout}"
     );
     let discovery = Command::new("curl")
         .args([

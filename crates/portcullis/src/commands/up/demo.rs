@@ -56,7 +56,7 @@ fn demo_roles() -> anyhow::Result<Vec<Role>> {
     ])
 }
 
-fn registration(
+pub(super) fn registration(
     id: &str,
     kind: ClientKind,
     grants: Vec<GrantType>,
@@ -263,7 +263,7 @@ pub async fn session_client_secret(
 
 /// Registers the confidential client `client` as given (updated when it exists: a data
 /// directory may predate a change) with a fresh secret, returned (never shown).
-async fn register_with_fresh_secret(
+pub(super) async fn register_with_fresh_secret(
     store: &SqlStore,
     config: &Config,
     client: ClientRegistration,

@@ -2,6 +2,7 @@
 //! auth server, the gateway and the two example services run in this process; demo users and
 //! clients are created on first start; a walkthrough is printed whose commands work as pasted.
 
+mod corp_sso;
 mod demo;
 mod walkthrough;
 
@@ -51,6 +52,9 @@ pub struct UpArgs {
     /// Web-app example port (signs users in through the SDK's relying party).
     #[arg(long, default_value_t = 3004)]
     web_app_port: u16,
+    /// Example Corp SSO's port: a second identity provider to sign in through.
+    #[arg(long, default_value_t = 3005)]
+    corp_sso_port: u16,
     /// PostgreSQL instead of the embedded SQLite (needs keys.key_encryption_key).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -158,6 +162,7 @@ impl UpArgs {
         let products_listener = bind(self.products_port, "products-service").await?;
         let mcp_listener = bind(self.mcp_port, "mcp-server").await?;
         let web_app_listener = bind(self.web_app_port, "web-app").await?;
+        let corp_listener = bind(self.corp_sso_port, "Example Corp SSO").await?;
         let issuer = config.issuer();
         let gateway_url = format!("http://{}", loopback(self.gateway_port));
         // Sign-ins reach the auth server through the gateway: its X-Forwarded-For names the
@@ -200,6 +205,23 @@ impl UpArgs {
         let session_secret =
             demo::session_client_secret(store.as_ref(), &config, &gateway_url).await?;
 
+        let (stop, stopped) = watch::channel(false);
+        // Another identity provider to sign in through (docs/federation.md).
+        let demo_password = std::env::var("PORTCULLIS_DEMO_PASSWORD")
+            .ok()
+            .filter(|password| !password.is_empty())
+            .or_else(|| {
+                seeded
+                    .as_ref()
+                    .and_then(|seeded| seeded.generated_password.clone())
+            });
+        let corp = corp_sso::CorpSso::start(
+            corp_listener,
+            &mut config,
+            demo_password.as_deref(),
+            stopped.clone(),
+        )
+        .await?;
         let kek = key_encryption::resolve(&config)?;
         let state = AppState::build(
             store.clone(),
@@ -212,7 +234,6 @@ impl UpArgs {
         .context("cannot start the auth server")?;
         let state = crate::cluster::join(state, &config)?;
         let state = crate::email::attach(state, &config)?;
-        let (stop, stopped) = watch::channel(false);
         let mut auth_stop = stopped.clone();
         let listeners = portcullis_auth::Listeners {
             public: auth_listener,
@@ -366,6 +387,7 @@ impl UpArgs {
                 products: loopback(self.products_port),
                 mcp: loopback(self.mcp_port),
                 web_app: loopback(self.web_app_port),
+                corp_sso: &corp.issuer,
                 data_dir: &config.data_dir,
                 seeded: seeded.as_ref(),
                 registration_open: config.registration_policy()?.is_enabled(),
@@ -378,6 +400,7 @@ impl UpArgs {
             let _ = task.await;
         }
         auth.await.map_err(std::io::Error::other)??;
+        corp.close().await;
         store.close().await;
         println!("Portcullis stopped.");
         Ok(())

@@ -25,6 +25,8 @@ pub struct Stack<'a> {
     pub mcp: SocketAddr,
     /// The web-app example.
     pub web_app: SocketAddr,
+    /// Example Corp SSO's issuer (a second identity provider).
+    pub corp_sso: &'a str,
     /// The data directory.
     pub data_dir: &'a Path,
     /// What the first start created, if this is it.
@@ -56,6 +58,7 @@ pub fn render(stack: &Stack<'_>) -> String {
          \n  products-service  http://{products}\
          \n  mcp-server        http://{mcp}/mcp   (an MCP server, behind {gateway}/mcp)\
          \n  web-app           http://{web_app}   (signs you in through the SDK's relying party)\
+         \n  Example Corp SSO  {corp_sso}   (another identity provider: user ada, the demo password)\
          \n  data              {data}\
          \n\nDemo users: testuser (roles admin, user) and guest (role user); role admin grants portcullis:admin. Clients: demo-cli (public, PKCE),\
          \ndemo-service (client credentials, token exchange), demo-web (first-party, POST /login).\n",
@@ -66,6 +69,7 @@ pub fn render(stack: &Stack<'_>) -> String {
         products = stack.products,
         mcp = stack.mcp,
         web_app = stack.web_app,
+        corp_sso = stack.corp_sso,
         data = stack.data_dir.display(),
     );
     match stack.seeded {
@@ -150,6 +154,10 @@ pub fn render(stack: &Stack<'_>) -> String {
          #     in a browser: it signs you in (Code + PKCE), keeps the tokens itself and gives the browser one HttpOnly\n\
          #     cookie; {gateway}/_portcullis/logout ends it. A page load without a session is sent to sign in:\n\
          curl -si {gateway}/users/me -H 'Accept: text/html' | grep -i -E '^(HTTP|location)'\n\
+         # 25. sign in through another identity provider (docs/federation.md): {issuer}/signin offers \"Sign in with\n\
+         #     Example Corp SSO\" ({corp_sso}, user ada, the demo password); the first sign-in makes a local account ada\n\
+         #     (role user, mapped from its claims) linked to the provider: see it on {issuer}/account\n\
+         curl -s {issuer}/signin | grep -o 'Sign in with Example Corp SSO'\n\
          \nCtrl-C stops everything.",
         forward_auth = match stack.forward_auth {
             Some(address) => format!(
@@ -173,6 +181,7 @@ pub fn render(stack: &Stack<'_>) -> String {
         },
         issuer = stack.issuer,
         web_app = stack.web_app,
+        corp_sso = stack.corp_sso,
         login_admin = login(gateway, "testuser", "TOKEN"),
         auth_admin = stack.auth_admin,
         login_guest = login(gateway, "guest", "GUEST_TOKEN"),

@@ -4,9 +4,7 @@
 use super::super::browser::{Browser, exchange, query_param};
 use super::super::support::{audit_details, claims_of};
 use super::{APP_CALLBACK, CORP, Federated, start_url};
-use portcullis_auth::federation::UpstreamProtocol;
-use portcullis_core::federation::AccountPolicy;
-use portcullis_sdk::client::OAuthEndpoints;
+use portcullis_core::federation::{AccountPolicy, ProviderProtocol};
 use portcullis_testkit::browser::location;
 
 /// The first `href` on `html` that starts with `prefix`, unescaped.
@@ -108,6 +106,7 @@ async fn a_first_sign_in_makes_an_account_with_mapped_roles_and_returns_to_the_a
         "{account}"
     );
     assert!(account.contains("Corp SSO</strong>: linked"), "{account}");
+    assert!(account.contains("with <code>fed</code> through Corp SSO"), "{account}");
     assert_eq!(
         server.state.store.list_users().await.expect("users").len(),
         1
@@ -343,15 +342,15 @@ async fn an_existing_accounts_only_provider_refuses_a_stranger() {
 async fn a_plain_oauth_provider_is_read_through_its_userinfo_endpoint() {
     let federated = Federated::start(|provider| {
         let issuer = match &provider.protocol {
-            UpstreamProtocol::OpenIdConnect { issuer } => issuer.clone(),
-            UpstreamProtocol::OAuth2(_) => unreachable!(),
+            ProviderProtocol::OpenIdConnect { issuer } => issuer.clone(),
+            ProviderProtocol::OAuth2 { .. } => unreachable!(),
         };
-        provider.protocol = UpstreamProtocol::OAuth2(OAuthEndpoints {
+        provider.protocol = ProviderProtocol::OAuth2 {
             issuer: None,
             authorization_endpoint: format!("{issuer}/authorize"),
             token_endpoint: format!("{issuer}/token"),
             userinfo_endpoint: format!("{issuer}/userinfo"),
-        });
+        };
         // GitHub style: the name from another claim.
         provider.claims.username = "name".into();
         provider.role_rules[0].claim = "name".into();
@@ -425,4 +424,120 @@ async fn a_second_factor_required_here_comes_after_the_upstream() {
             .any(|cookie| cookie.starts_with("portcullis_session=")),
         "no session before the second factor: {set_cookies:?}"
     );
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_at_the_upstream_without_a_secret() {
+    let federated = Federated::start(|provider| {
+        provider.private_key_jwt = true;
+        provider.client_secret = None;
+    })
+    .await;
+    // The upstream knows the downstream by the keys it publishes, not by a secret.
+    let upstream = &federated.upstream;
+    let jwks = federated.downstream.url("/.well-known/jwks.json");
+    upstream
+        .state
+        .store
+        .delete_client(super::DOWNSTREAM_CLIENT)
+        .await
+        .expect("delete");
+    let (client, secret) = upstream
+        .add_client(portcullis_core::ClientRegistration {
+            keys: Some(portcullis_core::ClientKeys::remote(&jwks).expect("jwks_uri")),
+            ..super::downstream_registration(&federated.downstream)
+        })
+        .await;
+    assert_eq!(secret, None);
+    assert_eq!(client.authentication_method().as_str(), "private_key_jwt");
+    upstream
+        .add_user("alice", &[], super::super::browser::PASSWORD)
+        .await;
+    let (up, down) = (Browser::new(), Browser::new());
+    let back = federated
+        .through_upstream(
+            &up,
+            &down,
+            &start_url(&federated.downstream, "/account"),
+            "alice",
+        )
+        .await;
+    assert_eq!(back.status(), 303, "{:?}", back.text().await);
+    assert!(
+        federated
+            .downstream
+            .state
+            .store
+            .find_user_by_username("alice")
+            .await
+            .expect("find")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn signing_out_here_signs_out_at_the_provider_and_returns() {
+    let federated = Federated::start(|provider| {
+        provider.upstream_logout = true;
+        provider.domains = vec!["example.com".into()];
+    })
+    .await;
+    let server = &federated.downstream;
+    federated
+        .upstream
+        .add_user("alice", &[], super::super::browser::PASSWORD)
+        .await;
+    let (up, down) = (Browser::new(), Browser::new());
+
+    // A login_hint in the provider's domain goes straight to it (home realm discovery).
+    let (request, _) = federated.app_request();
+    let hinted = format!("{request}&login_hint=alice%40example.com");
+    let to_sign_in = down.get(&hinted).await;
+    let sign_in = location(&to_sign_in, &server.base_url);
+    let to_start = down.get(&sign_in).await;
+    let start = location(&to_start, &server.base_url);
+    assert!(
+        start.starts_with(&server.url("/federation/corp/start?")),
+        "{start}"
+    );
+    let back = federated
+        .through_upstream(&up, &down, &start, "alice")
+        .await;
+    assert_eq!(back.status(), 303);
+
+    // Sign out here: then at the provider (its confirmation), then back here.
+    let (_, confirm) = down.page(&server.url("/logout")).await;
+    let fields = portcullis_testkit::browser::hidden_fields(&confirm);
+    let signed_out = down.post(&server.url("/logout"), &fields).await;
+    let at_provider = location(&signed_out, &server.base_url);
+    assert!(
+        at_provider.starts_with(&federated.upstream.url("/logout?")),
+        "{at_provider}"
+    );
+    let (_, provider_confirm) = up.page(&at_provider).await;
+    let provider_fields = portcullis_testkit::browser::hidden_fields(&provider_confirm);
+    let provider_done = up
+        .post(&federated.upstream.url("/logout"), &provider_fields)
+        .await;
+    let returned = location(&provider_done, &federated.upstream.base_url);
+    assert!(
+        returned.starts_with(&server.url("/federation/corp/signed-out?")),
+        "{returned}"
+    );
+    let (status, page) = down.page(&returned).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are signed out."), "{page}");
+    // Both sessions are over.
+    for (browser, base) in [
+        (&down, &server.base_url),
+        (&up, &federated.upstream.base_url),
+    ] {
+        let account = browser.get(&format!("{base}/account")).await;
+        assert_eq!(account.status(), 303, "signed out at {base}");
+    }
+    // A forged way back goes nowhere else.
+    let forged = down
+        .get(&server.url("/federation/corp/signed-out?state=aHR0cHM6Ly9ldmlsLmV4YW1wbGU.AAAA"))
+        .await;
+    assert_eq!(forged.status(), 200);
 }

@@ -3,7 +3,8 @@
 use super::super::browser::{Browser, PASSWORD};
 use super::super::support::{audit_details, http};
 use super::{Federated, corp, start_url};
-use portcullis_auth::federation::{FederationSettings, UpstreamProtocol};
+use portcullis_auth::federation::FederationSettings;
+use portcullis_core::federation::ProviderProtocol;
 use portcullis_testkit::browser::{hidden_fields, location};
 use portcullis_testkit::{TestAuthServer, TestOptions, free_loopback_address};
 
@@ -133,7 +134,7 @@ async fn a_refusal_at_the_upstream_is_shown() {
 async fn an_upstream_outage_shows_a_page_and_password_sign_in_still_works() {
     let placeholder = TestAuthServer::start().await;
     let mut provider = corp(&placeholder, "secret");
-    provider.protocol = UpstreamProtocol::OpenIdConnect {
+    provider.protocol = ProviderProtocol::OpenIdConnect {
         issuer: format!("http://{}", free_loopback_address()),
     };
     let server = TestAuthServer::start_with(TestOptions {

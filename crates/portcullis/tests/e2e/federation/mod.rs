@@ -4,11 +4,15 @@
 
 mod accounts;
 mod failures;
+mod hostile;
+mod managed;
 mod third_party;
 
 use super::browser::{Browser, CALLBACK, PASSWORD, app_client, authorize_url, pkce_pair};
-use portcullis_auth::federation::{FederationSettings, UpstreamProtocol, UpstreamSettings};
-use portcullis_core::federation::{AccountPolicy, ClaimMapping, RoleRule};
+use portcullis_auth::federation::FederationSettings;
+use portcullis_core::federation::{
+    AccountPolicy, ClaimMapping, Provider, ProviderProtocol, RoleRule,
+};
 use portcullis_core::{ClientKind, ClientRegistration};
 use portcullis_testkit::browser::location;
 use portcullis_testkit::{TestAuthServer, TestOptions};
@@ -27,15 +31,16 @@ pub struct Federated {
 }
 
 /// The upstream's settings as the downstream knows them, with `secret`.
-pub fn corp(upstream: &TestAuthServer, secret: &str) -> UpstreamSettings {
-    UpstreamSettings {
+pub fn corp(upstream: &TestAuthServer, secret: &str) -> Provider {
+    Provider {
         id: CORP.into(),
         display_name: "Corp SSO".into(),
-        protocol: UpstreamProtocol::OpenIdConnect {
+        protocol: ProviderProtocol::OpenIdConnect {
             issuer: upstream.base_url.clone(),
         },
         client_id: DOWNSTREAM_CLIENT.into(),
         client_secret: Some(secret.into()),
+        private_key_jwt: false,
         scopes: "openid profile email".into(),
         claims: ClaimMapping::default(),
         role_rules: vec![RoleRule {
@@ -45,20 +50,19 @@ pub fn corp(upstream: &TestAuthServer, secret: &str) -> UpstreamSettings {
         }],
         accounts: AccountPolicy::Create,
         link_by_verified_email: false,
+        upstream_logout: false,
+        domains: Vec::new(),
     }
 }
 
 impl Federated {
     /// Starts both; `adjust` changes the downstream's provider settings.
-    pub async fn start(adjust: impl FnOnce(&mut UpstreamSettings)) -> Federated {
+    pub async fn start(adjust: impl FnOnce(&mut Provider)) -> Federated {
         Self::start_with(adjust, TestOptions::default()).await
     }
 
     /// As [`Federated::start`], with the downstream's other options.
-    pub async fn start_with(
-        adjust: impl FnOnce(&mut UpstreamSettings),
-        options: TestOptions,
-    ) -> Federated {
+    pub async fn start_with(adjust: impl FnOnce(&mut Provider), options: TestOptions) -> Federated {
         let upstream = TestAuthServer::start().await;
         let secret = "upstream-client-secret-0123456789abcdef";
         let mut provider = corp(&upstream, secret);
@@ -133,6 +137,7 @@ fn downstream_registration(downstream: &TestAuthServer) -> ClientRegistration {
         kind: ClientKind::Confidential,
         grant_types: vec![GrantType::AuthorizationCode],
         redirect_uris: vec![downstream.url("/federation/corp/callback")],
+        post_logout_redirect_uris: vec![downstream.url("/federation/corp/signed-out")],
         scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
         first_party: true,
         ..app_client()

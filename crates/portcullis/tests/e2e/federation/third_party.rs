@@ -3,7 +3,8 @@
 
 use super::super::browser::Browser;
 use super::{CORP, corp};
-use portcullis_auth::federation::{FederationSettings, UpstreamProtocol};
+use portcullis_auth::federation::FederationSettings;
+use portcullis_core::federation::ProviderProtocol;
 use portcullis_testkit::oidc_provider::{TestOidcProvider, sign_in_client};
 use portcullis_testkit::{TestAuthServer, TestOptions, free_loopback_address};
 
@@ -42,7 +43,7 @@ async fn panva_oidc_provider_signs_a_new_user_in() {
     upstream.display_name = "Panva".into();
     // The scopes this provider is configured with.
     upstream.scopes = "openid".into();
-    upstream.protocol = UpstreamProtocol::OpenIdConnect {
+    upstream.protocol = ProviderProtocol::OpenIdConnect {
         issuer: provider.issuer.clone(),
     };
     let server = TestAuthServer::start_with(TestOptions {

@@ -3,6 +3,12 @@
 //! roles). The link is keyed by the provider and the upstream's subject (OpenID Connect Core
 //! §2: `sub` is unique only within its issuer), never by an email address.
 
+mod provider;
+
+pub use provider::{
+    Provider, ProviderError, ProviderProtocol, ProviderSpec, RoleRuleSpec, valid_provider_id,
+};
+
 use crate::UnixSeconds;
 use serde_json::{Map, Value};
 
