@@ -211,6 +211,7 @@ impl AppState {
     /// # Errors
     /// Store failures.
     pub async fn reload_upstreams(&self) -> Result<(), portcullis_service::StoreError> {
+        let _one_at_a_time = self.upstreams.reload_guard().await;
         let stored = self.store.list_federation_providers().await?;
         self.upstreams
             .set_managed(portcullis_service::admin::usable_providers(

@@ -28,7 +28,7 @@ pub struct RoleRuleBody {
 }
 
 /// An upstream provider, as written (docs/configuration.md#federation has every field).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderBody {
     /// The name on its button.
@@ -77,6 +77,17 @@ pub struct ProviderBody {
     /// Address domains whose `login_hint` goes straight to this provider.
     #[serde(default)]
     pub domains: Vec<String>,
+}
+
+impl std::fmt::Debug for ProviderBody {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ProviderBody")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 fn oidc() -> String {

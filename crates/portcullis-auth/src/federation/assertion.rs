@@ -33,6 +33,8 @@ impl AssertionSigner for ServerKeySigner {
             .signer(self.algorithm, self.clock.now())
             .ok_or_else(|| format!("no current {} signing key", self.algorithm.as_str()))?;
         let payload = serde_json::to_vec(claims).map_err(|error| error.to_string())?;
-        sign_compact(&payload, "JWT", &key).map_err(|error| error.to_string())
+        // draft-ietf-oauth-rfc7523bis §4.1: explicitly typed, so no other JWT of this issuer (an
+        // id token) passes for an assertion, nor an assertion for one.
+        sign_compact(&payload, "client-authentication+jwt", &key).map_err(|error| error.to_string())
     }
 }

@@ -17,6 +17,9 @@ const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every provider.
 pub struct Upstreams {
     configured: Vec<Provider>,
+    /// Held across a reload's read of the store and its swap, so an older read never replaces
+    /// a newer one (a deleted provider coming back).
+    reloading: tokio::sync::Mutex<()>,
     current: RwLock<Arc<Vec<Arc<Upstream>>>>,
     issuer: String,
     http: reqwest::Client,
@@ -74,6 +77,7 @@ impl Upstreams {
             .build()?;
         let upstreams = Upstreams {
             configured: configured.to_vec(),
+            reloading: tokio::sync::Mutex::new(()),
             current: RwLock::new(Arc::new(Vec::new())),
             issuer: issuer.trim_end_matches('/').to_owned(),
             http,
@@ -97,6 +101,11 @@ impl Upstreams {
             .iter()
             .find(|provider| provider.settings.id == id)
             .cloned()
+    }
+
+    /// Held while the providers of the admin API are read and set: one reload at a time.
+    pub async fn reload_guard(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.reloading.lock().await
     }
 
     /// Whether `id` is a provider of the configuration file (the admin API cannot change it).

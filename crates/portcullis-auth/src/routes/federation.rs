@@ -247,7 +247,7 @@ pub(super) async fn upstream_logout(
     };
     let back = state.settings.endpoint(&logout::signed_out_path(id));
     let url = relying_party.end_session_url(None, Some(&back))?;
-    let carried = logout::state_for(&state.pending_key, destination);
+    let carried = logout::state_for(&state.pending_key, destination, state.clock.now());
     Some(redirect_with(&url, &[("state", &carried)]))
 }
 
@@ -265,7 +265,7 @@ pub(super) async fn signed_out(
     let destination = query
         .state
         .as_deref()
-        .and_then(|carried| logout::destination(&state.pending_key, carried))
+        .and_then(|carried| logout::destination(&state.pending_key, carried, state.clock.now()))
         .unwrap_or_default();
     if destination.is_empty() {
         super::logout::signed_out_page(&state)

@@ -13,6 +13,18 @@ fn secret_context(id: &str) -> String {
     format!("portcullis federation provider secret v1\n{id}")
 }
 
+/// Whether two providers as written are the same provider: the same protocol, issuer, endpoints,
+/// subject claim and client. Links and a stored secret belong to that provider only.
+fn same_provider(a: &ProviderSpec, b: &ProviderSpec) -> bool {
+    a.protocol == b.protocol
+        && a.issuer == b.issuer
+        && a.authorization_endpoint == b.authorization_endpoint
+        && a.token_endpoint == b.token_endpoint
+        && a.userinfo_endpoint == b.userinfo_endpoint
+        && a.subject_claim == b.subject_claim
+        && a.client_id == b.client_id
+}
+
 /// A provider as the admin API shows it: as written, and whether it has a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderListing {
@@ -106,6 +118,24 @@ impl Administration<'_> {
                 spec.id
             )));
         }
+        let before = self
+            .store
+            .list_federation_providers()
+            .await?
+            .into_iter()
+            .find(|stored| stored.spec.id == spec.id);
+        let same = before
+            .as_ref()
+            .is_some_and(|stored| same_provider(&stored.spec, &spec));
+        // Links are keyed by the provider's id and the subject there: under another issuer
+        // (or subject claim) the same subjects are other people, who must not inherit them.
+        if !same && self.store.count_federated_identities(&spec.id).await? > 0 {
+            return Err(AdminError::Conflict(format!(
+                "accounts linked to provider `{}` (another issuer, endpoint or subject claim \
+                 needs a new id)",
+                spec.id
+            )));
+        }
         let sealed_secret = match (&spec.client_secret, spec.private_key_jwt) {
             (Some(secret), _) => Some(
                 sealer
@@ -113,13 +143,21 @@ impl Administration<'_> {
                     .map_err(|_| AdminError::Internal("sealing the secret"))?,
             ),
             (None, true) => None,
-            (None, false) => self
-                .store
-                .list_federation_providers()
-                .await?
-                .into_iter()
-                .find(|stored| stored.spec.id == spec.id)
-                .and_then(|stored| stored.sealed_secret),
+            // The stored secret goes only to the provider it was given for.
+            (None, false) if same => before.and_then(|stored| stored.sealed_secret),
+            (None, false)
+                if before
+                    .as_ref()
+                    .is_some_and(|stored| stored.sealed_secret.is_some()) =>
+            {
+                return Err(AdminError::Invalid {
+                    field: "client_secret",
+                    message: "client_secret: required again when the issuer, endpoints or \
+                              client change"
+                        .to_owned(),
+                });
+            }
+            (None, false) => None,
         };
         let stored = StoredProvider {
             spec: ProviderSpec {
@@ -138,8 +176,8 @@ impl Administration<'_> {
         })
     }
 
-    /// Deletes a provider added through the admin API. Accounts keep their links (keyed by its
-    /// id): a provider of the same id later signs them in again.
+    /// Deletes a provider added through the admin API and the links to it (a provider made
+    /// later under the same id may be another one); accounts keep their other ways in.
     ///
     /// # Errors
     /// [`AdminError::NotFound`], or store failures.
@@ -147,6 +185,7 @@ impl Administration<'_> {
         if !self.store.delete_federation_provider(id).await? {
             return Err(AdminError::not_found("provider", id));
         }
+        self.store.delete_federated_identities(id).await?;
         self.record("federation_provider.delete", id);
         Ok(())
     }

@@ -731,6 +731,10 @@ pub trait FederatedIdentityStore: Send + Sync {
         user_id: &str,
         provider: &str,
     ) -> Result<bool, StoreError>;
+    /// How many accounts are linked to `provider`.
+    async fn count_federated_identities(&self, provider: &str) -> Result<u64, StoreError>;
+    /// Removes every link to `provider` (it is gone); returns how many.
+    async fn delete_federated_identities(&self, provider: &str) -> Result<u64, StoreError>;
 }
 
 /// An upstream provider added through the admin API, as stored.

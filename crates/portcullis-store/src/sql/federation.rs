@@ -105,4 +105,24 @@ impl FederatedIdentityStore for SqlStore {
                 .map_err(unavailable)?;
         Ok(result.rows_affected() == 1)
     }
+
+    async fn count_federated_identities(&self, provider: &str) -> Result<u64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS links FROM federated_identities WHERE provider = $1")
+                .bind(provider)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        let links: i64 = row.try_get("links").map_err(unavailable)?;
+        Ok(u64::try_from(links).unwrap_or_default())
+    }
+
+    async fn delete_federated_identities(&self, provider: &str) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM federated_identities WHERE provider = $1")
+            .bind(provider)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(result.rows_affected())
+    }
 }

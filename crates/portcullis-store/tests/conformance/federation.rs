@@ -106,6 +106,20 @@ pub async fn upstream_identities_link_once_and_go_with_their_account(store: &dyn
             .await
             .expect("unlink")
     );
+    assert_eq!(
+        store
+            .count_federated_identities("corp")
+            .await
+            .expect("count"),
+        2
+    );
+    assert_eq!(
+        store
+            .count_federated_identities("nobody")
+            .await
+            .expect("count"),
+        0
+    );
     assert!(store.delete_user("fed-owner").await.expect("delete"));
     assert_eq!(
         store
@@ -114,6 +128,20 @@ pub async fn upstream_identities_link_once_and_go_with_their_account(store: &dyn
             .expect("find"),
         None,
         "links go with their account"
+    );
+    assert_eq!(
+        store
+            .delete_federated_identities("corp")
+            .await
+            .expect("delete"),
+        1
+    );
+    assert_eq!(
+        store
+            .count_federated_identities("corp")
+            .await
+            .expect("count"),
+        0
     );
 }
 

@@ -106,7 +106,10 @@ async fn a_first_sign_in_makes_an_account_with_mapped_roles_and_returns_to_the_a
         "{account}"
     );
     assert!(account.contains("Corp SSO</strong>: linked"), "{account}");
-    assert!(account.contains("with <code>fed</code> through Corp SSO"), "{account}");
+    assert!(
+        account.contains("with <code>fed</code> through Corp SSO"),
+        "{account}"
+    );
     assert_eq!(
         server.state.store.list_users().await.expect("users").len(),
         1

@@ -130,6 +130,38 @@ async fn a_provider_put_through_the_admin_api_signs_users_in_until_deleted() {
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     assert_eq!(listed[0]["provider"]["name"], "Partner");
 
+    // Another issuer under the same id: its subjects are other people, not the linked ones.
+    let elsewhere = json!({"name": "Partner", "issuer": "https://elsewhere.example",
+        "client_id": "downstream", "client_secret": "another"});
+    let (status, _) = call(
+        server,
+        Method::PUT,
+        "/admin/v1/federation/providers/partner",
+        Some(&token),
+        Some(elsewhere),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // Without links, a stored secret still goes only to the provider it was given for.
+    let first = json!({"name": "Other", "issuer": upstream.base_url, "client_id": "downstream",
+        "client_secret": "kept-for-this-issuer"});
+    let moved = json!({"name": "Other", "issuer": "https://attacker.example",
+        "client_id": "downstream"});
+    for (body, expected) in [(first, 200), (moved, 400)] {
+        let (status, answer) = call(
+            server,
+            Method::PUT,
+            "/admin/v1/federation/providers/other",
+            Some(&token),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, expected, "{answer}");
+        if expected == 400 {
+            assert_eq!(answer["field"], "client_secret");
+        }
+    }
+
     let (status, _) = call(
         server,
         Method::DELETE,
@@ -139,6 +171,16 @@ async fn a_provider_put_through_the_admin_api_signs_users_in_until_deleted() {
     )
     .await;
     assert_eq!(status, 204);
+    assert!(
+        server
+            .state
+            .store
+            .federated_identities_of(&made.id)
+            .await
+            .expect("links")
+            .is_empty(),
+        "the links go with the provider"
+    );
     let (_, page) = Browser::new().page(&server.url("/signin")).await;
     assert!(!page.contains("Partner") && page.contains("Sign in with Corp SSO"));
     let gone = Browser::new().get(&start).await;
