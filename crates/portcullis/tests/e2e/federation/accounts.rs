@@ -308,19 +308,7 @@ async fn a_provider_trusted_for_addresses_links_a_verified_one() {
 async fn an_existing_accounts_only_provider_refuses_a_stranger() {
     let federated =
         Federated::start(|provider| provider.accounts = AccountPolicy::ExistingOnly).await;
-    federated
-        .upstream
-        .add_user("mallory", &[], super::super::browser::PASSWORD)
-        .await;
-    let (up, down) = (Browser::new(), Browser::new());
-    let refused = federated
-        .through_upstream(
-            &up,
-            &down,
-            &start_url(&federated.downstream, "/account"),
-            "mallory",
-        )
-        .await;
+    let (_up, _down, refused) = federated.first_sign_in("mallory").await;
     assert_eq!(refused.status(), 403);
     assert!(
         refused
@@ -359,19 +347,7 @@ async fn a_plain_oauth_provider_is_read_through_its_userinfo_endpoint() {
         provider.role_rules[0].claim = "name".into();
     })
     .await;
-    federated
-        .upstream
-        .add_user("alice", &[], super::super::browser::PASSWORD)
-        .await;
-    let (up, down) = (Browser::new(), Browser::new());
-    let back = federated
-        .through_upstream(
-            &up,
-            &down,
-            &start_url(&federated.downstream, "/account"),
-            "alice",
-        )
-        .await;
+    let (_up, _down, back) = federated.first_sign_in("alice").await;
     assert_eq!(back.status(), 303);
     let made = federated
         .downstream
@@ -397,19 +373,7 @@ async fn a_second_factor_required_here_comes_after_the_upstream() {
         },
     )
     .await;
-    federated
-        .upstream
-        .add_user("alice", &[], super::super::browser::PASSWORD)
-        .await;
-    let (up, down) = (Browser::new(), Browser::new());
-    let back = federated
-        .through_upstream(
-            &up,
-            &down,
-            &start_url(&federated.downstream, "/account"),
-            "alice",
-        )
-        .await;
+    let (_up, _down, back) = federated.first_sign_in("alice").await;
     let next = location(&back, &federated.downstream.base_url);
     assert!(
         next.contains("/signin/"),
@@ -543,4 +507,40 @@ async fn signing_out_here_signs_out_at_the_provider_and_returns() {
         .get(&server.url("/federation/corp/signed-out?state=aHR0cHM6Ly9ldmlsLmV4YW1wbGU.AAAA"))
         .await;
     assert_eq!(forged.status(), 200);
+}
+
+#[tokio::test]
+async fn two_tabs_each_return_to_their_own_request() {
+    let federated = Federated::start(|_| {}).await;
+    let server = &federated.downstream;
+    federated
+        .upstream
+        .add_user("alice", &[], super::super::browser::PASSWORD)
+        .await;
+    // One browser, two tabs: each starts a round trip before either comes back.
+    let (up, down) = (Browser::new(), Browser::new());
+    let (request, _) = federated.app_request();
+    let mut callbacks = Vec::new();
+    for return_to in [request.trim_start_matches(&server.base_url), "/account"] {
+        let to_upstream = down.get(&start_url(server, return_to)).await;
+        let authorize = location(&to_upstream, &server.base_url);
+        let callback = up
+            .authorize(
+                &federated.upstream.base_url,
+                &authorize,
+                ("alice", super::super::browser::PASSWORD),
+                &server.url("/federation/corp/callback"),
+            )
+            .await;
+        callbacks.push((return_to.to_owned(), callback));
+    }
+    // The second tab comes back first; each lands where it started.
+    for (return_to, callback) in callbacks.into_iter().rev() {
+        let back = down.get(&callback).await;
+        assert_eq!(location(&back, &server.base_url), server.url(&return_to));
+    }
+    assert_eq!(
+        server.state.store.list_users().await.expect("users").len(),
+        1
+    );
 }

@@ -120,6 +120,22 @@ impl Federated {
         down.get(&callback).await
     }
 
+    /// A new upstream user `username` signing in for the first time, in a new browser, to the
+    /// downstream's account page: the browser's cookies at each server and the answer.
+    pub async fn first_sign_in(&self, username: &str) -> (Browser, Browser, reqwest::Response) {
+        self.upstream.add_user(username, &[], PASSWORD).await;
+        let (up, down) = (Browser::new(), Browser::new());
+        let answer = self
+            .through_upstream(
+                &up,
+                &down,
+                &start_url(&self.downstream, "/account"),
+                username,
+            )
+            .await;
+        (up, down, answer)
+    }
+
     /// An authorization request of the downstream's app, and its PKCE verifier.
     pub fn app_request(&self) -> (String, String) {
         let (verifier, challenge) = pkce_pair();
