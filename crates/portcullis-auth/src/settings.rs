@@ -70,6 +70,8 @@ pub struct SignInSettings {
     pub mfa: MfaPolicy,
     /// Whether passkey ceremonies need the authenticator to verify the user.
     pub passkey_user_verification: UserVerification,
+    /// How long a sign-in may wait for its password check, and how many may wait (then 503).
+    pub admission: portcullis_service::credentials::SignInAdmission,
 }
 
 impl Default for SignInSettings {
@@ -89,6 +91,7 @@ impl Default for SignInSettings {
             throttle: ThrottlePolicy::default(),
             mfa: MfaPolicy::default(),
             passkey_user_verification: UserVerification::default(),
+            admission: portcullis_service::credentials::SignInAdmission::default(),
         }
     }
 }

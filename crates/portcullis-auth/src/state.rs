@@ -126,7 +126,8 @@ impl AppState {
         password_policy: PasswordPolicy,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let credentials = CredentialVerifier::new(password_policy)?;
+        let credentials =
+            CredentialVerifier::with_admission(password_policy, settings.sign_in.admission)?;
         let csrf_key = Arc::new(kek.derive_mac_key("portcullis csrf tokens v1")?);
         let console_secret = portcullis_jose::base64url::encode(
             kek.derive_mac_key("portcullis console client v1")?

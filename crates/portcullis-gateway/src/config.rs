@@ -388,15 +388,6 @@ pub struct RouteConfig {
     /// Time allowed for the upstream's response headers.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Connections open at once to each upstream of the route; a request beyond waits for one.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// Requests waiting for a connection to each upstream at once; more get 503 at once.
-    #[serde(default = "default_max_pending_requests")]
-    pub max_pending: usize,
-    /// How long a request waits for a connection before it gets 503 (`Retry-After`).
-    #[serde(default = "default_queue_timeout_ms")]
-    pub queue_timeout_ms: u64,
     /// Largest request body forwarded.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: u64,
@@ -484,9 +475,6 @@ impl RouteConfig {
             upstreams: vec![upstream.to_owned()],
             connect_timeout_ms: default_connect_timeout_ms(),
             timeout_ms: default_timeout_ms(),
-            max_connections: default_max_connections(),
-            max_pending: default_max_pending_requests(),
-            queue_timeout_ms: default_queue_timeout_ms(),
             max_body_bytes: default_max_body_bytes(),
             auth: default_auth(),
             session: false,
@@ -525,20 +513,6 @@ fn default_connect_timeout_ms() -> u64 {
 }
 fn default_timeout_ms() -> u64 {
     30_000
-}
-fn default_max_connections() -> usize {
-    crate::upstream::ConnectionLimits::default().max_connections
-}
-fn default_max_pending_requests() -> usize {
-    crate::upstream::ConnectionLimits::default().max_pending
-}
-fn default_queue_timeout_ms() -> u64 {
-    u64::try_from(
-        crate::upstream::ConnectionLimits::default()
-            .queue_timeout
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX)
 }
 fn default_max_body_bytes() -> u64 {
     10 * 1024 * 1024

@@ -38,9 +38,6 @@ pub enum GatewayError {
     BadGateway,
     /// The upstream did not answer in time.
     GatewayTimeout,
-    /// The upstream's connections are all in use and its queue is full or the wait timed out:
-    /// 503 with `Retry-After`.
-    UpstreamOverloaded,
     /// A cross-site request would use a browser session (CSRF): 403.
     CrossSite,
     /// The session store cannot be reached, or the sign-in provider not discovered: 503.
@@ -75,7 +72,6 @@ impl GatewayError {
             GatewayError::BodyTooLarge => "body_too_large",
             GatewayError::BadGateway => "bad_gateway",
             GatewayError::GatewayTimeout => "gateway_timeout",
-            GatewayError::UpstreamOverloaded => "upstream_overloaded",
             GatewayError::CrossSite => "cross_site",
             GatewayError::SessionsUnavailable => "sessions_unavailable",
         }
@@ -289,17 +285,6 @@ impl IntoResponse for GatewayError {
                 "gateway_timeout",
                 "the upstream service did not answer in time",
             ),
-            GatewayError::UpstreamOverloaded => {
-                let mut response = plain(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "upstream_overloaded",
-                    "the upstream service is at its connection limit; retry shortly",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                response
-            }
             GatewayError::CrossSite => plain(
                 StatusCode::FORBIDDEN,
                 "access_denied",

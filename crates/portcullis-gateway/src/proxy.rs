@@ -354,10 +354,6 @@ pub async fn forward(
         Ok(Err(UpstreamError::Http(error))) if is_body_limit(&error) => {
             return Err(GatewayError::BodyTooLarge);
         }
-        Ok(Err(UpstreamError::Overloaded(authority))) => {
-            tracing::debug!(route = %route.name, %authority, "upstream at its connection limit");
-            return Err(GatewayError::UpstreamOverloaded);
-        }
         Ok(Err(error)) => {
             tracing::warn!(route = %route.name, %error, "upstream request failed");
             return Err(GatewayError::BadGateway);

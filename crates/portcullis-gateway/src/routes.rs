@@ -84,14 +84,6 @@ impl Route {
         if !config.path_prefix.starts_with('/') {
             return Err(fail("path_prefix must start with /".into()));
         }
-        if config.max_connections == 0 {
-            return Err(fail("max_connections must be at least 1".into()));
-        }
-        let limits = crate::upstream::ConnectionLimits {
-            max_connections: config.max_connections,
-            max_pending: config.max_pending,
-            queue_timeout: Duration::from_millis(config.queue_timeout_ms),
-        };
         let upstreams = config
             .upstreams
             .iter()
@@ -103,14 +95,14 @@ impl Route {
                         None
                     }
                 };
-                Upstream::parse(upstream, client_config, &tls_profile, limits).ok_or_else(|| {
-                    match tls_error.take() {
+                Upstream::parse(upstream, client_config, &tls_profile).ok_or_else(
+                    || match tls_error.take() {
                         Some(error) => fail(format!("upstream `{upstream}`: {error}")),
                         None => fail(format!(
                             "upstream `{upstream}` must be http(s)://host[:port][/path]"
                         )),
-                    }
-                })
+                    },
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let tls_settings = config.ca_file.is_some() || client_tls.identity.is_some();

@@ -6,16 +6,20 @@
 //! * Attempts are throttled per account and per network ([`portcullis_core::throttle`]): each is
 //!   reserved atomically before the password is checked, so concurrent guesses cannot slip past
 //!   the limit, and the counters are shared by the cluster when it has Redis.
-//! * Argon2 runs on the blocking pool behind a semaphore sized to the CPU count, so a flood of
-//!   sign-ins cannot starve the token endpoint of threads.
+//! * Argon2 runs on the blocking pool, at most one verification per CPU at once, so a flood of
+//!   sign-ins cannot starve the token endpoint of threads. Admission control: an attempt waits
+//!   for its turn at most [`SignInAdmission::max_wait`] in a queue of at most
+//!   [`SignInAdmission::max_waiting`], else is refused at once as [`SignInFailure::Busy`] (503
+//!   with `Retry-After`), before anything is counted against the account.
 
+use crate::admission::{Admission, AdmissionLimits};
 use crate::{SignInThrottle, Store, StoreError};
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
 use portcullis_core::{PasswordError, PasswordHasher, PasswordPolicy, UnixSeconds, User};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::Semaphore;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Why a sign-in failed. The user only ever sees one generic message.
 #[derive(Debug)]
@@ -26,13 +30,36 @@ pub enum SignInFailure {
     Locked,
     /// The store failed.
     Store(StoreError),
+    /// Too many sign-ins at once: this one was not admitted (nothing was counted).
+    Busy,
+}
+
+/// What [`SignInFailure::Busy`] says where it is a store-like failure (a page's 503).
+pub const SIGN_INS_BUSY: &str = "too many sign-ins at once";
+
+/// How long a sign-in may wait for its Argon2 verification, and how many may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInAdmission {
+    /// The longest wait for a turn.
+    pub max_wait: Duration,
+    /// Attempts waiting at once; more are refused at once.
+    pub max_waiting: usize,
+}
+
+impl Default for SignInAdmission {
+    fn default() -> Self {
+        SignInAdmission {
+            max_wait: Duration::from_millis(250),
+            max_waiting: 64,
+        }
+    }
 }
 
 /// Verifies credentials with throttling.
 pub struct CredentialVerifier {
     hasher: PasswordHasher,
     dummy_hash: String,
-    argon2_permits: Arc<Semaphore>,
+    argon2_turns: Admission,
     verifications: AtomicU64,
 }
 
@@ -61,6 +88,17 @@ impl CredentialVerifier {
     /// # Errors
     /// Invalid Argon2 parameters.
     pub fn new(policy: PasswordPolicy) -> Result<Self, PasswordError> {
+        Self::with_admission(policy, SignInAdmission::default())
+    }
+
+    /// A verifier whose attempts wait for their Argon2 turn as `admission` says.
+    ///
+    /// # Errors
+    /// Invalid Argon2 parameters.
+    pub fn with_admission(
+        policy: PasswordPolicy,
+        admission: SignInAdmission,
+    ) -> Result<Self, PasswordError> {
         let hasher = PasswordHasher::new(policy)?;
         let mut random = [0u8; 24];
         portcullis_jose::random_bytes(&mut random).map_err(|_| PasswordError::HashingFailed)?;
@@ -69,7 +107,11 @@ impl CredentialVerifier {
         Ok(CredentialVerifier {
             hasher,
             dummy_hash,
-            argon2_permits: Arc::new(Semaphore::new(cores)),
+            argon2_turns: Admission::new(AdmissionLimits {
+                capacity: cores,
+                max_waiting: admission.max_waiting,
+                max_wait: admission.max_wait,
+            }),
             verifications: AtomicU64::new(0),
         })
     }
@@ -85,8 +127,10 @@ impl CredentialVerifier {
         throttle: &dyn SignInThrottle,
         attempt: Attempt<'_>,
     ) -> Result<User, SignInFailure> {
+        // Admitted first: a refused attempt is not counted against the account.
+        let turn = self.turn().await?;
         let keys = AttemptKeys::new(attempt.username, attempt.client);
-        reserve(throttle, &keys, attempt.now).await?;
+        let turn = self.reserve(throttle, &keys, attempt.now, turn).await?;
         let user = store
             .find_user_by_username(attempt.username)
             .await
@@ -94,7 +138,9 @@ impl CredentialVerifier {
         let stored_hash = user
             .as_ref()
             .map_or(self.dummy_hash.clone(), |user| user.password_hash.clone());
-        let matches = self.check_password(attempt.password, stored_hash).await;
+        let matches = self
+            .check_password(turn, attempt.password, stored_hash)
+            .await;
         match user {
             Some(user) if matches && user.disabled_at.is_none() => {
                 throttle
@@ -123,9 +169,13 @@ impl CredentialVerifier {
         attempt: Attempt<'_>,
         stored_hash: String,
     ) -> Result<(), SignInFailure> {
+        let turn = self.turn().await?;
         let keys = AttemptKeys::new(attempt.username, attempt.client);
-        reserve(throttle, &keys, attempt.now).await?;
-        if !self.check_password(attempt.password, stored_hash).await {
+        let turn = self.reserve(throttle, &keys, attempt.now, turn).await?;
+        if !self
+            .check_password(turn, attempt.password, stored_hash)
+            .await
+        {
             return Err(SignInFailure::InvalidCredentials("wrong password"));
         }
         throttle
@@ -145,38 +195,57 @@ impl CredentialVerifier {
         self.verifications.load(Ordering::Relaxed)
     }
 
-    async fn check_password(&self, password: &str, stored_hash: String) -> bool {
-        let Ok(_permit) = self.argon2_permits.clone().acquire_owned().await else {
-            return false;
-        };
+    /// A turn to run one Argon2 verification.
+    async fn turn(&self) -> Result<OwnedSemaphorePermit, SignInFailure> {
+        self.argon2_turns
+            .admit()
+            .await
+            .map_err(|_| SignInFailure::Busy)
+    }
+
+    /// Reserves an attempt on `keys` (refused while locked) with `turn` in hand. A throttled
+    /// attempt gives its turn back for its delay and then waits for another, however long: it is
+    /// counted already, and a slowed-down guess must not hold a turn others need.
+    async fn reserve(
+        &self,
+        throttle: &dyn SignInThrottle,
+        keys: &AttemptKeys,
+        now: UnixSeconds,
+        turn: OwnedSemaphorePermit,
+    ) -> Result<OwnedSemaphorePermit, SignInFailure> {
+        match throttle
+            .reserve(keys, now)
+            .await
+            .map_err(SignInFailure::Store)?
+        {
+            ThrottleDecision::Locked(_) => Err(SignInFailure::Locked),
+            ThrottleDecision::Allow(delay) if delay.is_zero() => Ok(turn),
+            ThrottleDecision::Allow(delay) => {
+                drop(turn);
+                tokio::time::sleep(delay).await;
+                self.argon2_turns.wait().await.ok_or(SignInFailure::Busy)
+            }
+        }
+    }
+
+    async fn check_password(
+        &self,
+        turn: OwnedSemaphorePermit,
+        password: &str,
+        stored_hash: String,
+    ) -> bool {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         let hasher = self.hasher.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hasher.verify(&password, &stored_hash))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(false)
-    }
-}
-
-/// Reserves an attempt on `keys`: refused while locked, after the delay otherwise.
-async fn reserve(
-    throttle: &dyn SignInThrottle,
-    keys: &AttemptKeys,
-    now: UnixSeconds,
-) -> Result<(), SignInFailure> {
-    match throttle
-        .reserve(keys, now)
+        // The turn goes with the verification: a request dropped meanwhile does not free it
+        // while Argon2 still runs.
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            hasher.verify(&password, &stored_hash)
+        })
         .await
-        .map_err(SignInFailure::Store)?
-    {
-        ThrottleDecision::Locked(_) => Err(SignInFailure::Locked),
-        ThrottleDecision::Allow(delay) => {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            Ok(())
-        }
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false)
     }
 }

@@ -131,6 +131,16 @@ pub(super) async fn login(
                 SignInFailure::Store(error) => {
                     return OAuthError::from_store(&error).into_response();
                 }
+                // Admission control: refused at once, nothing counted; retry shortly.
+                SignInFailure::Busy => {
+                    let mut busy =
+                        json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+                    busy.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        axum::http::HeaderValue::from_static("1"),
+                    );
+                    return busy;
+                }
             };
             state.audit.record(&AuditEvent::SignIn {
                 username: credentials.username,

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::{browser_session, csrf};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use portcullis_core::email_verification::sign_in_needs_verification;
 use portcullis_core::throttle::{AttemptKeys, ThrottleDecision};
@@ -216,6 +216,20 @@ pub(super) async fn submit(
             );
         }
         Err(SignInFailure::Store(error)) => return unavailable_page(&state, &error),
+        // Admission control: refused at once, before anything was counted; retry shortly.
+        Err(SignInFailure::Busy) => {
+            let mut page = form_page(
+                &state,
+                &headers,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &return_to,
+                &username,
+                Some("Many people are signing in right now. Please try again in a moment."),
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return page;
+        }
     };
     if sign_in_needs_verification(state.settings.registration.require_verified_email, &user) {
         state.audit.record(&failure("email not verified"));

@@ -1,6 +1,6 @@
 //! Upstream connections: kept alive and reused between requests, an idle one the upstream has
 //! since closed costs the next request nothing, and one whose response was not read to its end is
-//! never reused; each upstream's connections are capped, with a bounded queue before 503.
+//! never reused.
 
 use crate::support::{Stack, route, stack};
 use axum::body::Body;
@@ -10,8 +10,6 @@ use hyper_util::rt::TokioIo;
 use portcullis_testkit::TestOptions;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// An upstream that answers each request with `answer(path, client port of its connection)`,
@@ -107,136 +105,5 @@ async fn a_response_abandoned_mid_body_never_reaches_another_request() {
         assert_eq!(small.status(), 200);
         assert_eq!(small.text().await.expect("body"), "small");
     }
-    stack.stop().await;
-}
-
-/// Connections an upstream accepted, and the most it had open at once.
-#[derive(Default)]
-struct Connections {
-    accepted: AtomicUsize,
-    open: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-/// An upstream that answers each request after `delay`, counting its connections.
-async fn slow_upstream(delay: Duration) -> (SocketAddr, Arc<Connections>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let connections = Arc::new(Connections::default());
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counter.accepted.fetch_add(1, Ordering::SeqCst);
-            let open = counter.open.fetch_add(1, Ordering::SeqCst) + 1;
-            counter.peak.fetch_max(open, Ordering::SeqCst);
-            let service = hyper::service::service_fn(move |_: Request<Incoming>| async move {
-                tokio::time::sleep(delay).await;
-                Ok::<_, std::convert::Infallible>(Response::new(Body::from("done")))
-            });
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-                counter.open.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-    });
-    (address, connections)
-}
-
-#[tokio::test]
-async fn an_upstream_at_its_connection_limit_queues_then_answers_503_with_retry_after() {
-    let (upstream, connections) = slow_upstream(Duration::from_millis(600)).await;
-    let stack = stack(TestOptions::default(), move |config, _| {
-        let mut capped = route("capped", "/capped", upstream);
-        capped.auth = "public".into();
-        capped.max_connections = 1;
-        capped.max_pending = 1;
-        capped.queue_timeout_ms = 200;
-        config.routes.push(capped);
-    })
-    .await;
-    let url = format!("{}/capped/x", stack.base);
-    let client = reqwest::Client::new();
-    // Three at once: one takes the only connection, one waits (and gives up after 200 ms),
-    // the third finds the queue full.
-    let sent: Vec<_> = (0..3)
-        .map(|n| {
-            let (client, url) = (client.clone(), url.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(n * 50)).await;
-                let started = std::time::Instant::now();
-                let response = client.get(&url).send().await.expect("request");
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .map(|value| value.to_str().unwrap_or_default().to_owned());
-                (response.status().as_u16(), retry_after, started.elapsed())
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for task in sent {
-        answers.push(task.await.expect("task"));
-    }
-    assert_eq!(answers[0].0, 200, "{answers:?}");
-    for (status, retry_after, _) in &answers[1..] {
-        assert_eq!(
-            (*status, retry_after.as_deref()),
-            (503, Some("1")),
-            "{answers:?}"
-        );
-    }
-    assert!(
-        answers[2].2 < Duration::from_millis(150),
-        "a full queue answers at once: {answers:?}"
-    );
-    assert_eq!(
-        connections.accepted.load(Ordering::SeqCst),
-        1,
-        "never a second connection"
-    );
-    // Once the connection is free, the next request uses it.
-    let after = client.get(&url).send().await.expect("request");
-    assert_eq!(after.status(), 200);
-    assert_eq!(
-        connections.accepted.load(Ordering::SeqCst),
-        1,
-        "the same connection, reused"
-    );
-    stack.stop().await;
-}
-
-#[tokio::test]
-async fn a_waiting_request_gets_the_connection_a_finished_one_frees() {
-    let (upstream, connections) = slow_upstream(Duration::from_millis(200)).await;
-    let stack = stack(TestOptions::default(), move |config, _| {
-        let mut capped = route("capped", "/capped", upstream);
-        capped.auth = "public".into();
-        capped.max_connections = 1;
-        capped.max_pending = 8;
-        capped.queue_timeout_ms = 5_000;
-        config.routes.push(capped);
-    })
-    .await;
-    let url = format!("{}/capped/x", stack.base);
-    let client = reqwest::Client::new();
-    let sent: Vec<_> = (0..4)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
-            tokio::spawn(async move { client.get(&url).send().await.expect("request").status() })
-        })
-        .collect();
-    for task in sent {
-        assert_eq!(task.await.expect("task"), 200, "queued, then served");
-    }
-    assert_eq!(
-        connections.peak.load(Ordering::SeqCst),
-        1,
-        "one connection at a time: each closed for the next waiting request"
-    );
     stack.stop().await;
 }

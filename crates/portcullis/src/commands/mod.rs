@@ -73,6 +73,10 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
                 roles: config.auth.mfa_required_roles.clone(),
             },
             passkey_user_verification: config.auth.passkey_user_verification,
+            admission: portcullis_service::credentials::SignInAdmission {
+                max_wait: Duration::from_millis(config.auth.sign_in_max_wait_ms),
+                max_waiting: config.auth.sign_in_max_waiting,
+            },
         },
         registration: config.registration_policy()?,
         trusted_proxies: portcullis_core::TrustedProxies::parse(&config.auth.trusted_proxies)

@@ -112,6 +112,10 @@ pub struct AuthConfig {
     /// `required` or `preferred`: whether passkey registrations and second-factor uses need the
     /// authenticator to verify the user (a sign-in with a passkey alone always does).
     pub passkey_user_verification: portcullis_core::passkey::UserVerification,
+    /// How long a sign-in may wait for its turn at the password check before it gets 503.
+    pub sign_in_max_wait_ms: u64,
+    /// Sign-ins waiting for their turn at once; more get 503 at once.
+    pub sign_in_max_waiting: usize,
 }
 
 /// `[tokens]`
@@ -302,6 +306,14 @@ impl Default for AuthConfig {
             mfa_required: false,
             mfa_required_roles: Vec::new(),
             passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
+            sign_in_max_wait_ms: u64::try_from(
+                portcullis_service::credentials::SignInAdmission::default()
+                    .max_wait
+                    .as_millis(),
+            )
+            .unwrap_or(u64::MAX),
+            sign_in_max_waiting: portcullis_service::credentials::SignInAdmission::default()
+                .max_waiting,
             require_pushed_authorization_requests: false,
         }
     }

@@ -10,13 +10,6 @@
 //! An `https://` upstream is reached over TLS, its certificate verified against the route's
 //! trust anchors, presenting the route's client certificate if it has one; its connections are
 //! pooled apart from those of any other scheme or TLS setting.
-//!
-//! Each upstream of a route has a [`ConnectionBudget`]: connections open at once are capped, and
-//! requests beyond wait in a bounded queue or are refused ([`UpstreamError::Overloaded`]).
-
-mod budget;
-
-pub use budget::{ConnectionBudget, ConnectionLimits, Refusal};
 
 use axum::body::Body;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
@@ -65,8 +58,6 @@ pub struct Upstream {
     base_path: String,
     /// The index of its idle connections in each thread's pool.
     slot: usize,
-    /// How many connections it may have open, and who waits for one.
-    budget: Arc<ConnectionBudget>,
 }
 
 impl Upstream {
@@ -77,7 +68,6 @@ impl Upstream {
         url: &str,
         tls: impl FnOnce() -> Option<Arc<rustls::ClientConfig>>,
         tls_profile: &str,
-        limits: ConnectionLimits,
     ) -> Option<Self> {
         let uri: Uri = url.parse().ok()?;
         if uri.query().is_some() {
@@ -105,7 +95,6 @@ impl Upstream {
         };
         Some(Upstream {
             slot,
-            budget: ConnectionBudget::new(limits),
             host: HeaderValue::from_str(authority.as_str()).ok()?,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             authority,
@@ -174,21 +163,10 @@ pub enum UpstreamError {
     /// failed).
     #[error(transparent)]
     Http(#[from] hyper::Error),
-    /// No connection may be opened now: the upstream's connections are all in use and its queue
-    /// is full or the wait timed out.
-    #[error("{0} is at its connection limit")]
-    Overloaded(Authority),
-}
-
-/// An open connection and the permit it holds until it closes.
-struct Connection {
-    sender: http1::SendRequest<Body>,
-    budget: Arc<ConnectionBudget>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 struct IdleConnection {
-    connection: Connection,
+    sender: http1::SendRequest<Body>,
     since: Instant,
 }
 
@@ -208,20 +186,20 @@ fn with_pools<R>(
 }
 
 /// Takes this thread's most recently returned, still open idle connection in `slot`.
-fn take_idle(slot: usize) -> Option<Connection> {
+fn take_idle(slot: usize) -> Option<http1::SendRequest<Body>> {
     with_pools(|pools| {
         let idle = pools.get_mut(slot)?;
         close_expired(idle);
         std::iter::from_fn(|| idle.pop_back())
-            .map(|idle| idle.connection)
-            .find(|connection| !connection.sender.is_closed())
+            .map(|connection| connection.sender)
+            .find(|sender| !sender.is_closed())
     })
 }
 
 /// Returns a connection whose exchange ended to this thread's pool (or closes it, if the pool is
-/// full, or requests wait for a connection: closing it frees its permit for them).
-fn return_idle(slot: usize, connection: Connection) {
-    if connection.sender.is_closed() || connection.budget.has_waiters() {
+/// full).
+fn return_idle(slot: usize, sender: http1::SendRequest<Body>) {
+    if sender.is_closed() {
         return;
     }
     with_pools(|pools| {
@@ -232,7 +210,7 @@ fn return_idle(slot: usize, connection: Connection) {
         close_expired(idle);
         if idle.len() < MAX_IDLE_PER_UPSTREAM {
             idle.push_back(IdleConnection {
-                connection,
+                sender,
                 since: Instant::now(),
             });
         }
@@ -310,9 +288,8 @@ where
 }
 
 /// Sends `request` (in origin form, with its `Host`) to `upstream` over a pooled connection,
-/// or a new one opened within `connect_timeout` when its budget allows (after a wait in its
-/// queue, if need be). The response body returns the connection to the pool when read to its
-/// end.
+/// or a new one opened within `connect_timeout`. The response body returns the connection to
+/// the pool when read to its end.
 ///
 /// A request that an idle connection could not take (the upstream had closed it) was never sent,
 /// so it is sent again on another connection, whatever its method (RFC 9110 §9.2.2 concerns
@@ -326,23 +303,23 @@ pub async fn send(
     mut request: Request<Body>,
 ) -> Result<Response<Body>, UpstreamError> {
     loop {
-        let (mut connection, reused) = match take_idle(upstream.slot) {
-            Some(connection) => (connection, true),
+        let (mut sender, reused) = match take_idle(upstream.slot) {
+            Some(sender) => (sender, true),
             // Boxed: opening a connection (a TLS handshake's state especially) is large, and would
             // otherwise make every request's future as large, copied on each request.
-            None => (Box::pin(open(upstream, connect_timeout)).await?, false),
+            None => (Box::pin(connect(upstream, connect_timeout)).await?, false),
         };
-        if let Err(error) = connection.sender.ready().await {
+        if let Err(error) = sender.ready().await {
             if reused {
                 continue;
             }
             return Err(error.into());
         }
-        match connection.sender.try_send_request(request).await {
+        match sender.try_send_request(request).await {
             Ok(response) => {
                 // A switched protocol takes the connection for good.
                 let lease = (response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS)
-                    .then_some((upstream.slot, connection));
+                    .then_some((upstream.slot, sender));
                 return Ok(response.map(|body| Body::new(PooledBody { body, lease })));
             }
             Err(mut error) => match error.take_message() {
@@ -353,31 +330,16 @@ pub async fn send(
     }
 }
 
-/// A new connection to `upstream`, within its budget.
-async fn open(upstream: &Upstream, connect_timeout: Duration) -> Result<Connection, UpstreamError> {
-    let permit = upstream
-        .budget
-        .permit()
-        .await
-        .map_err(|_| UpstreamError::Overloaded(upstream.authority.clone()))?;
-    let sender = connect(upstream, connect_timeout).await?;
-    Ok(Connection {
-        sender,
-        budget: upstream.budget.clone(),
-        _permit: permit,
-    })
-}
-
 /// A response body that returns its connection to the pool once read to its end.
 struct PooledBody {
     body: Incoming,
-    lease: Option<(usize, Connection)>,
+    lease: Option<(usize, http1::SendRequest<Body>)>,
 }
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some((slot, connection)) = self.lease.take() {
-            return_idle(slot, connection);
+        if let Some((slot, sender)) = self.lease.take() {
+            return_idle(slot, sender);
         }
     }
 }
