@@ -1,4 +1,4 @@
-//! A sign-in half done: the password was right and a second factor (or setting one up) is still
+//! A sign-in half done: the first factor (a password or an upstream provider) was proven and a second factor (or setting one up) is still
 //! due. It lives in a five-minute cookie tagged with a key derived from the key-encryption key,
 //! so every server of a cluster accepts it and nobody can forge or alter one. It names the user
 //! and the methods proven so far, never a secret; the session starts only once the second
@@ -21,7 +21,7 @@ pub struct PendingSignIn {
     pub amr: AuthMethods,
     /// The upstream provider of the first factor, if the user signed in through one.
     pub identity_provider: Option<String>,
-    /// When the password was proven (the session's `auth_time` once complete).
+    /// When the first factor was proven (the session's `auth_time` once complete).
     pub started_at: UnixSeconds,
 }
 

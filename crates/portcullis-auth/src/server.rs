@@ -38,7 +38,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopped) = watch::channel(false);
-    let maintenance = tokio::spawn(maintain_keys(state.clone(), stopped.clone()));
+    let maintenance = tokio::spawn(maintain_keys_and_providers(state.clone(), stopped.clone()));
     let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped.clone()));
     let email = tokio::spawn(deliver_email(state.clone(), stopped.clone()));
     let logout = tokio::spawn(deliver_logout_notices(state.clone(), stopped));
@@ -191,7 +191,7 @@ async fn deliver_logout_notices(state: AppState, mut stopped: watch::Receiver<bo
 
 /// Periodically re-reads keys (to see rotations made elsewhere) and rotates keys that are due,
 /// and re-reads the upstream providers (to see changes made through another server).
-async fn maintain_keys(state: AppState, mut stopped: watch::Receiver<bool>) {
+async fn maintain_keys_and_providers(state: AppState, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(state.settings.key_refresh_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut published = state.keys.published_kids(state.clock.now());

@@ -6,7 +6,7 @@
 //! address (verified through a link to the new address before it is used).
 
 use crate::chosen_password::hash_chosen_password;
-use crate::credentials::{Attempt, SIGN_INS_BUSY, SignInFailure};
+use crate::credentials::{Attempt, SignInFailure};
 use crate::{
     AuditLog, CredentialVerifier, EmailVerification, Revoker, SignInThrottle, Store, StoreError,
 };
@@ -251,7 +251,7 @@ impl Account<'_> {
             Err(SignInFailure::Locked) => return Err(AccountChangeError::Locked),
             Err(SignInFailure::Store(error)) => return Err(error.into()),
             Err(SignInFailure::Busy) => {
-                return Err(StoreError::Unavailable(SIGN_INS_BUSY.into()).into());
+                return Err(SignInFailure::busy_as_unavailable().into());
             }
         }
         Ok(())

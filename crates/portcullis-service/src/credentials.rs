@@ -34,8 +34,12 @@ pub enum SignInFailure {
     Busy,
 }
 
-/// What [`SignInFailure::Busy`] says where it is a store-like failure (a page's 503).
-pub const SIGN_INS_BUSY: &str = "too many sign-ins at once";
+impl SignInFailure {
+    /// [`SignInFailure::Busy`] where callers answer store failures (a page's 503).
+    pub fn busy_as_unavailable() -> StoreError {
+        StoreError::Unavailable("too many sign-ins at once".to_owned())
+    }
+}
 
 /// How long a sign-in may wait for its Argon2 verification, and how many may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

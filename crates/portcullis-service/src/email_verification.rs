@@ -5,7 +5,7 @@
 //! someone else typed can confirm it for another's account. Once confirmed, the address is the
 //! account's, verified, and the old address (if another) is told.
 
-use crate::credentials::{Attempt, SIGN_INS_BUSY, SignInFailure};
+use crate::credentials::{Attempt, SignInFailure};
 use crate::link_token::{new_link_token, token_hash};
 use crate::{ADDRESS_IN_USE, AuditLog, CredentialVerifier, SignInThrottle, Store, StoreError};
 use portcullis_core::email_verification::{
@@ -44,7 +44,7 @@ impl VerificationError {
             SignInFailure::InvalidCredentials(_) => VerificationError::WrongPassword,
             SignInFailure::Locked => VerificationError::Locked,
             SignInFailure::Store(error) => error.into(),
-            SignInFailure::Busy => StoreError::Unavailable(SIGN_INS_BUSY.into()).into(),
+            SignInFailure::Busy => SignInFailure::busy_as_unavailable().into(),
         }
     }
 

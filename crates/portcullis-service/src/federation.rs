@@ -131,12 +131,7 @@ impl Federation<'_> {
             {
                 return Err(FederationError::LinkedElsewhere);
             }
-            let user = self
-                .store
-                .find_user_by_id(&identity.user_id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("link without its account".to_owned()))?;
-            return live(user).map(Resolution::Linked);
+            return self.account_of(&identity).await.map(Resolution::Linked);
         }
         let identity = |user_id: &str| FederatedIdentity {
             provider: rules.provider.to_owned(),
@@ -171,6 +166,16 @@ impl Federation<'_> {
         self.create(rules, profile, &identity, now)
             .await
             .map(Resolution::Created)
+    }
+
+    /// The live account `identity` is linked to.
+    async fn account_of(&self, identity: &FederatedIdentity) -> Result<User, FederationError> {
+        let user = self
+            .store
+            .find_user_by_id(&identity.user_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("link without its account".to_owned()))?;
+        live(user)
     }
 
     /// The account that has the address the profile names, if any.
@@ -263,12 +268,7 @@ impl Federation<'_> {
                         .find_federated_identity(rules.provider, &profile.subject)
                         .await?
                         .ok_or(FederationError::ProviderLinkedAlready)?;
-                    let user = self
-                        .store
-                        .find_user_by_id(&linked.user_id)
-                        .await?
-                        .ok_or(FederationError::NoAccount)?;
-                    return live(user);
+                    return self.account_of(&linked).await;
                 }
                 // The username is taken: the next candidate.
                 Err(StoreError::Conflict(_)) => {}

@@ -7,7 +7,7 @@
 
 pub mod account;
 pub mod admin;
-pub mod admission;
+mod admission;
 pub mod audit;
 pub mod authorization;
 pub mod backchannel_logout;

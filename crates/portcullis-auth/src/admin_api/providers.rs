@@ -91,11 +91,11 @@ impl std::fmt::Debug for ProviderBody {
 }
 
 fn oidc() -> String {
-    "oidc".to_owned()
+    portcullis_core::federation::DEFAULT_PROTOCOL.to_owned()
 }
 
 fn create() -> String {
-    "create".to_owned()
+    portcullis_core::federation::DEFAULT_ACCOUNTS.to_owned()
 }
 
 impl ProviderBody {
@@ -231,7 +231,8 @@ pub async fn put(
     Ok(Json(listing.into()))
 }
 
-/// Deletes a provider; accounts keep their links to its id.
+/// Deletes a provider and the accounts' links to it (a later provider of the same id may be
+/// another one).
 #[utoipa::path(delete, operation_id = "delete_federation_provider",
     path = "/admin/v1/federation/providers/{id}", tag = tags::FEDERATION,
     params(("id" = String, Path, description = "Provider id")),

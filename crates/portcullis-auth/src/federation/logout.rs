@@ -36,11 +36,6 @@ pub fn destination(key: &MacKey, state: &str, now: UnixSeconds) -> Option<String
     (now >= made && now < made + STATE_LIFETIME_SECS).then(|| destination.to_owned())
 }
 
-/// Where the provider sends the browser back after signing out there.
-pub fn signed_out_path(id: &str) -> String {
-    format!("/federation/{id}/signed-out")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

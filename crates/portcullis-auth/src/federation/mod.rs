@@ -3,10 +3,10 @@
 //! ([`answer`]): the provider's answer becomes an upstream profile, which the service's
 //! [`portcullis_service::federation::Federation`] resolves to a local account.
 
-pub mod answer;
-pub mod assertion;
-pub mod flow;
-pub mod logout;
+pub(crate) mod answer;
+pub(crate) mod assertion;
+pub(crate) mod flow;
+pub(crate) mod logout;
 pub mod settings;
 mod upstreams;
 
@@ -16,6 +16,11 @@ pub use upstreams::{Upstream, Upstreams};
 /// Where a sign-in at provider `id` starts.
 pub fn start_path(id: &str) -> String {
     format!("/federation/{id}/start")
+}
+
+/// Where provider `id` sends the browser back after signing out there.
+pub fn signed_out_path(id: &str) -> String {
+    format!("/federation/{id}/signed-out")
 }
 
 /// Where provider `id` sends the browser back (one redirect URI per provider, so a callback

@@ -245,7 +245,9 @@ pub(super) async fn upstream_logout(
             return None;
         }
     };
-    let back = state.settings.endpoint(&logout::signed_out_path(id));
+    let back = state
+        .settings
+        .endpoint(&crate::federation::signed_out_path(id));
     let url = relying_party.end_session_url(None, Some(&back))?;
     let carried = logout::state_for(&state.pending_key, destination, state.clock.now());
     Some(redirect_with(&url, &[("state", &carried)]))
@@ -475,14 +477,7 @@ fn page(
     message: &str,
     return_to: &str,
 ) -> Response {
-    let mut back = paths::SIGN_IN.to_owned();
-    if !return_to.is_empty() {
-        back.push_str("?return_to=");
-        back.push_str(
-            &percent_encoding::utf8_percent_encode(return_to, percent_encoding::NON_ALPHANUMERIC)
-                .to_string(),
-        );
-    }
+    let back = returning(paths::SIGN_IN, return_to);
     Page {
         status,
         title: title.to_owned(),
@@ -496,15 +491,16 @@ fn page(
     .render(&state.settings.sign_in.product_name)
 }
 
-/// The start of every provider's flow, for the sign-in page's buttons.
+/// The start of provider `id`'s flow, for the sign-in page's buttons.
 pub(super) fn start_url(id: &str, return_to: &str) -> String {
-    let mut url = start_path(id);
-    if !return_to.is_empty() {
-        url.push_str("?return_to=");
-        url.push_str(
-            &percent_encoding::utf8_percent_encode(return_to, percent_encoding::NON_ALPHANUMERIC)
-                .to_string(),
-        );
+    returning(&start_path(id), return_to)
+}
+
+/// `path`, with `return_to` when there is one.
+fn returning(path: &str, return_to: &str) -> String {
+    if return_to.is_empty() {
+        path.to_owned()
+    } else {
+        super::with_query(path, &[("return_to", return_to)])
     }
-    url
 }

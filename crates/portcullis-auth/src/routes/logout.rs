@@ -159,17 +159,9 @@ pub(super) async fn logout(
         Err(error) => return unavailable_page(&state, &error),
     }
     // Where the logout ends: the client's registered URI with its state, or the page below.
-    let destination = target.map(|target| {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        if let Some(client_state) = params.get("state") {
-            query.append_pair("state", client_state);
-        }
-        let query = query.finish();
-        match (query.is_empty(), target.contains('?')) {
-            (true, _) => target,
-            (false, true) => format!("{target}&{query}"),
-            (false, false) => format!("{target}?{query}"),
-        }
+    let destination = target.map(|target| match params.get("state") {
+        Some(client_state) => super::with_query(&target, &[("state", client_state)]),
+        None => target,
     });
     let upstream = match provider {
         Some(id) => {

@@ -229,20 +229,25 @@ pub(crate) fn too_many_requests(description: &str) -> Response {
     )
 }
 
-/// A 303 redirect to `uri` with `params` appended to its query.
-pub(crate) fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
+/// `uri` with `params` (form-encoded) appended to its query.
+pub(crate) fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (name, value) in params {
         serializer.append_pair(name, value);
     }
     let query = serializer.finish();
-    let location = if query.is_empty() {
+    if query.is_empty() {
         uri.to_owned()
     } else if uri.contains('?') {
         format!("{uri}&{query}")
     } else {
         format!("{uri}?{query}")
-    };
+    }
+}
+
+/// A 303 redirect to `uri` with `params` appended to its query.
+pub(crate) fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
+    let location = with_query(uri, params);
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);

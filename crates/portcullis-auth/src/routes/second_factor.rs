@@ -1,4 +1,5 @@
-//! The second step of sign-in. Once the password is right, a user with an authenticator app is
+//! The second step of sign-in. Once the first factor is proven (a password, or a sign-in at an
+//! upstream provider), a user with an authenticator app is
 //! asked for its code (`/signin/code`); a user who must use a second factor (the MFA policy, the
 //! client's `require_mfa`, or the request's `acr_values`) and has none sets one up first
 //! (`/signin/enroll`). Only then does the session start, with `amr` naming both factors.
@@ -31,8 +32,8 @@ pub(super) struct ReturnQuery {
     return_to: Option<String>,
 }
 
-/// Where the sign-in goes once the password was right: `None` when the password is enough (the
-/// caller starts the session), else a redirect to the second step with the pending sign-in's
+/// Where the sign-in goes once the first factor (`amr`, through `identity_provider` if any) was
+/// proven: `None` when it is enough (the caller starts the session), else a redirect to the second step with the pending sign-in's
 /// cookie.
 ///
 /// # Errors

@@ -6,7 +6,8 @@
 mod provider;
 
 pub use provider::{
-    Provider, ProviderError, ProviderProtocol, ProviderSpec, RoleRuleSpec, valid_provider_id,
+    DEFAULT_ACCOUNTS, DEFAULT_PROTOCOL, Provider, ProviderError, ProviderProtocol, ProviderSpec,
+    RoleRuleSpec,
 };
 
 use crate::UnixSeconds;

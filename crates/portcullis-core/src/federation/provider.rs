@@ -159,11 +159,16 @@ impl std::fmt::Debug for ProviderSpec {
     }
 }
 
+/// The protocol of a provider written without one.
+pub const DEFAULT_PROTOCOL: &str = "oidc";
+/// What a provider written without `accounts` lets new identities do.
+pub const DEFAULT_ACCOUNTS: &str = "create";
+
 fn default_protocol() -> String {
-    "oidc".to_owned()
+    DEFAULT_PROTOCOL.to_owned()
 }
 fn default_accounts() -> String {
-    "create".to_owned()
+    DEFAULT_ACCOUNTS.to_owned()
 }
 fn default_subject_claim() -> String {
     ClaimMapping::default().subject
@@ -209,7 +214,7 @@ fn url(field: &'static str, value: Option<&String>) -> Result<String, ProviderEr
 }
 
 /// Whether `id` may name a provider.
-pub fn valid_provider_id(id: &str) -> bool {
+fn valid_provider_id(id: &str) -> bool {
     (1..=32).contains(&id.len())
         && id
             .bytes()
@@ -217,6 +222,33 @@ pub fn valid_provider_id(id: &str) -> bool {
 }
 
 impl ProviderSpec {
+    /// An OpenID provider `id` named `name` at `issuer`, where this server is `client_id`;
+    /// every other field as a file that leaves it out.
+    pub fn oidc(id: &str, name: &str, issuer: &str, client_id: &str) -> ProviderSpec {
+        ProviderSpec {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            protocol: default_protocol(),
+            issuer: Some(issuer.to_owned()),
+            authorization_endpoint: None,
+            token_endpoint: None,
+            userinfo_endpoint: None,
+            client_id: client_id.to_owned(),
+            client_secret: None,
+            private_key_jwt: false,
+            scopes: None,
+            accounts: default_accounts(),
+            link_by_verified_email: false,
+            subject_claim: default_subject_claim(),
+            username_claim: default_username_claim(),
+            email_claim: default_email_claim(),
+            email_verified_claim: default_email_verified_claim(),
+            roles: Vec::new(),
+            upstream_logout: false,
+            domains: Vec::new(),
+        }
+    }
+
     /// The provider this describes.
     ///
     /// # Errors

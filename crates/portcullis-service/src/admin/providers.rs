@@ -14,7 +14,8 @@ fn secret_context(id: &str) -> String {
 }
 
 /// Whether two providers as written are the same provider: the same protocol, issuer, endpoints,
-/// subject claim and client. Links and a stored secret belong to that provider only.
+/// subject claim and client (a provider may give each client its own pairwise subjects). Links
+/// and a stored secret belong to that provider only.
 fn same_provider(a: &ProviderSpec, b: &ProviderSpec) -> bool {
     a.protocol == b.protocol
         && a.issuer == b.issuer
@@ -131,8 +132,8 @@ impl Administration<'_> {
         // (or subject claim) the same subjects are other people, who must not inherit them.
         if !same && self.store.count_federated_identities(&spec.id).await? > 0 {
             return Err(AdminError::Conflict(format!(
-                "accounts linked to provider `{}` (another issuer, endpoint or subject claim \
-                 needs a new id)",
+                "accounts linked to provider `{}` (another issuer, endpoint, subject claim or \
+                 client needs a new id)",
                 spec.id
             )));
         }

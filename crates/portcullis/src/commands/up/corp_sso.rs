@@ -17,13 +17,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// The provider's id at the stack's auth server.
-pub const PROVIDER_ID: &str = "corp";
+const PROVIDER_ID: &str = "corp";
 /// Its name on the button.
-pub const PROVIDER_NAME: &str = "Example Corp SSO";
+const PROVIDER_NAME: &str = "Example Corp SSO";
 /// The stack's client there.
 const CLIENT_ID: &str = "portcullis-up";
 /// Its user.
-pub const CORP_USER: &str = "ada";
+const CORP_USER: &str = "ada";
 
 /// The running provider.
 pub struct CorpSso {
@@ -73,12 +73,14 @@ impl CorpSso {
         }
         let client = ClientRegistration {
             redirect_uris: vec![format!(
-                "{}/federation/{PROVIDER_ID}/callback",
-                stack_issuer.trim_end_matches('/')
+                "{}{}",
+                stack_issuer.trim_end_matches('/'),
+                portcullis_auth::federation::callback_path(PROVIDER_ID)
             )],
             post_logout_redirect_uris: vec![format!(
-                "{}/federation/{PROVIDER_ID}/signed-out",
-                stack_issuer.trim_end_matches('/')
+                "{}{}",
+                stack_issuer.trim_end_matches('/'),
+                portcullis_auth::federation::signed_out_path(PROVIDER_ID)
             )],
             // The stack is this company's own application: no consent page.
             first_party: true,
@@ -135,26 +137,9 @@ impl CorpSso {
 /// The provider's entry in the stack's configuration.
 fn provider(issuer: &str) -> ProviderSpec {
     ProviderSpec {
-        id: PROVIDER_ID.into(),
-        name: PROVIDER_NAME.into(),
-        protocol: "oidc".into(),
-        issuer: Some(issuer.to_owned()),
-        authorization_endpoint: None,
-        token_endpoint: None,
-        userinfo_endpoint: None,
-        client_id: CLIENT_ID.into(),
-        client_secret: None,
-        private_key_jwt: false,
-        scopes: None,
-        accounts: "create".into(),
-        link_by_verified_email: false,
-        subject_claim: "sub".into(),
-        username_claim: "preferred_username".into(),
-        email_claim: "email".into(),
-        email_verified_claim: "email_verified".into(),
-        roles: Vec::new(),
         upstream_logout: true,
         domains: vec!["corp.example".into()],
+        ..ProviderSpec::oidc(PROVIDER_ID, PROVIDER_NAME, issuer, CLIENT_ID)
     }
 }
 
