@@ -18,10 +18,22 @@ pub mod services;
 pub mod smtp;
 
 /// A loopback address nothing listens on now, for a server (of a test, or one it starts) whose
-/// address must be known before it starts.
+/// address must be known before it starts. Never the same twice in one process: the kernel may
+/// hand a port just released to the next probe, and two tests running side by side would then
+/// start their servers on one port.
 pub fn free_loopback_address() -> std::net::SocketAddr {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    probe.local_addr().expect("address")
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        let address = probe.local_addr().expect("address");
+        let mut handed_out = HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !handed_out.contains(&address.port()) {
+            handed_out.push(address.port());
+            return address;
+        }
+    }
 }
 
 use portcullis_auth::settings::SignInSettings;
