@@ -95,6 +95,59 @@ pub fn sign_in_client(id: &str, secret: &str, redirect_uri: &str, scope: &str) -
     })
 }
 
+/// The first form of `html`: its action and hidden fields.
+fn first_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
+    let form = &html[html.find("<form")?..];
+    let action = form
+        .split("action=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .replace("&amp;", "&");
+    Some((action, crate::browser::hidden_fields(form)))
+}
+
+/// Follows `response` (to a request for `url`) in `browser` through redirects and the
+/// provider's development pages, signing in as `login` and consenting, until a page whose URL
+/// starts with `back_at`: that URL and the page's text.
+///
+/// # Panics
+/// On a page with no form, or after a dozen steps.
+pub async fn sign_in_through(
+    browser: &crate::browser::Browser,
+    mut response: reqwest::Response,
+    mut url: String,
+    back_at: &str,
+    login: &str,
+) -> (String, String) {
+    let join = |current: &str, next: &str| {
+        reqwest::Url::parse(current)
+            .and_then(|current| current.join(next))
+            .expect("a URL")
+            .to_string()
+    };
+    for _ in 0..12 {
+        if response.status().is_redirection() {
+            let next = response.headers()["location"].to_str().expect("ascii");
+            url = join(&url, next);
+            response = browser.get(&url).await;
+            continue;
+        }
+        let page = response.text().await.expect("page");
+        if url.starts_with(back_at) {
+            return (url, page);
+        }
+        let (action, mut fields) = first_form(&page).unwrap_or_else(|| panic!("no form: {page}"));
+        if page.contains("name=\"login\"") {
+            fields.push(("login".into(), login.into()));
+            fields.push(("password".into(), "anything".into()));
+        }
+        url = join(&url, &action);
+        response = browser.post(&url, &fields).await;
+    }
+    panic!("not back at {back_at} after a dozen steps");
+}
+
 impl TestOidcProvider {
     /// Starts a provider with these `clients` ([`provider_client`]) issuing opaque access tokens
     /// for `audience` with the scopes `scope` (space-separated), living `access_token_ttl`

@@ -125,22 +125,10 @@ async fn behind_nginx_auth_request_a_browser_signs_in_and_the_upstream_gets_the_
     assert_eq!(call.status(), 401);
 }
 
-/// The form of `html` (its `action` and hidden fields), as a browser would submit it.
-fn first_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
-    let form = &html[html.find("<form")?..];
-    let action = form
-        .split("action=\"")
-        .nth(1)?
-        .split('"')
-        .next()?
-        .to_owned();
-    Some((action, hidden_fields(form)))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_openid_provider_signs_browsers_in_here_a_third_party_one_with_opaque_tokens() {
     use portcullis_gateway::config::IntrospectionConfig;
-    use portcullis_testkit::oidc_provider::{TestOidcProvider, sign_in_client};
+    use portcullis_testkit::oidc_provider::{TestOidcProvider, sign_in_client, sign_in_through};
     const SECRET: &str = "gateway-session-secret";
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -187,36 +175,10 @@ async fn any_openid_provider_signs_browsers_in_here_a_third_party_one_with_opaqu
 
     // A browser follows the redirects and fills in the provider's own pages.
     let browser = Browser::new();
-    let mut response = page_load(&browser, &format!("{base}/app/page")).await;
-    let mut url = format!("{base}/app/page");
-    let mut echo = None;
-    for _ in 0..12 {
-        if response.status().is_redirection() {
-            let next = response.headers()["location"].to_str().expect("ascii");
-            url = reqwest::Url::parse(&url)
-                .and_then(|current| current.join(next))
-                .expect("location")
-                .to_string();
-            response = browser.get(&url).await;
-            continue;
-        }
-        let page = response.text().await.expect("page");
-        if url.starts_with(&base) {
-            echo = Some(page);
-            break;
-        }
-        let (action, mut fields) = first_form(&page).unwrap_or_else(|| panic!("no form: {page}"));
-        if page.contains("name=\"login\"") {
-            fields.push(("login".into(), "ada".into()));
-            fields.push(("password".into(), "anything".into()));
-        }
-        url = reqwest::Url::parse(&url)
-            .and_then(|current| current.join(&action))
-            .expect("action")
-            .to_string();
-        response = browser.post(&url, &fields).await;
-    }
-    let echo: Value = serde_json::from_str(&echo.expect("back at the page")).expect("echo");
+    let response = page_load(&browser, &format!("{base}/app/page")).await;
+    let (_, echo) =
+        sign_in_through(&browser, response, format!("{base}/app/page"), &base, "ada").await;
+    let echo: Value = serde_json::from_str(&echo).expect("echo");
     assert_eq!(echo["path"], "/app/page");
     let headers = &echo["headers"];
     assert_eq!(headers["x-portcullis-subject"], "ada");

@@ -5,21 +5,10 @@ use super::super::browser::Browser;
 use super::{CORP, corp};
 use portcullis_auth::federation::FederationSettings;
 use portcullis_core::federation::ProviderProtocol;
-use portcullis_testkit::oidc_provider::{TestOidcProvider, sign_in_client};
+use portcullis_testkit::oidc_provider::{TestOidcProvider, sign_in_client, sign_in_through};
 use portcullis_testkit::{TestAuthServer, TestOptions, free_loopback_address};
 
 const SECRET: &str = "panva-client-secret-0123456789abcdef";
-
-/// The first form of `page`: its action and fields.
-fn first_form(page: &str) -> Option<(String, Vec<(String, String)>)> {
-    let form = &page[page.find("<form")?..];
-    let action_start = form.find("action=\"")? + "action=\"".len();
-    let action = form[action_start..action_start + form[action_start..].find('"')?].to_owned();
-    Some((
-        action.replace("&amp;", "&"),
-        portcullis_testkit::browser::hidden_fields(form),
-    ))
-}
 
 #[tokio::test]
 async fn panva_oidc_provider_signs_a_new_user_in() {
@@ -60,34 +49,14 @@ async fn panva_oidc_provider_signs_a_new_user_in() {
     let (_, sign_in) = browser.page(&server.url("/signin")).await;
     assert!(sign_in.contains("Sign in with Panva") && !sign_in.contains("action=\"/signin\""));
 
-    let mut url = server.url(&format!("/federation/{CORP}/start?return_to=%2Faccount"));
-    let mut response = browser.get(&url).await;
-    for _ in 0..12 {
-        if response.status().is_redirection() {
-            let next = response.headers()["location"].to_str().expect("ascii");
-            url = reqwest::Url::parse(&url)
-                .and_then(|current| current.join(next))
-                .expect("location")
-                .to_string();
-            if url == server.url("/account") {
-                break;
-            }
-            response = browser.get(&url).await;
-            continue;
-        }
-        let page = response.text().await.expect("page");
-        assert!(!url.starts_with(&base), "stopped at {url}: {page}");
-        let (action, mut fields) = first_form(&page).unwrap_or_else(|| panic!("no form: {page}"));
-        if page.contains("name=\"login\"") {
-            fields.push(("login".into(), "ada".into()));
-            fields.push(("password".into(), "anything".into()));
-        }
-        url = reqwest::Url::parse(&url)
-            .and_then(|current| current.join(&action))
-            .expect("action")
-            .to_string();
-        response = browser.post(&url, &fields).await;
-    }
+    let start = server.url(&format!("/federation/{CORP}/start?return_to=%2Faccount"));
+    let response = browser.get(&start).await;
+    let (back, _) = sign_in_through(&browser, response, start, &base, "ada").await;
+    assert_eq!(
+        back,
+        server.url("/account"),
+        "back where the sign-in started"
+    );
     let (status, account) = browser.page(&server.url("/account")).await;
     assert_eq!(status, 200);
     assert!(account.contains("Panva</strong>: linked"), "{account}");
