@@ -75,6 +75,7 @@ async fn state(dir: &std::path::Path, algorithm: Algorithm) -> AppState {
         require_pushed_authorization_requests: false,
         client_registration: Default::default(),
         federation: portcullis_auth::federation::FederationSettings::default(),
+        client_cache_max_age: std::time::Duration::from_secs(1),
         personal_access_tokens: Default::default(),
     };
     let kek = KeyEncryptionKey::generate().expect("benchmark setup");

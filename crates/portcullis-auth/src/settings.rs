@@ -43,6 +43,9 @@ pub struct AuthSettings {
     pub personal_access_tokens: portcullis_service::personal_access_tokens::TokenPolicy,
     /// Sign-in through upstream identity providers.
     pub federation: crate::federation::FederationSettings,
+    /// How long a client read from the store is used before it is read again (changes made
+    /// through this server or announced by others are seen at once); zero reads every time.
+    pub client_cache_max_age: Duration,
 }
 
 /// Settings of browser sign-in and the user-facing grants.

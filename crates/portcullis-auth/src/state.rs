@@ -8,6 +8,7 @@ use portcullis_service::AuditLog;
 use portcullis_service::CredentialVerifier;
 use portcullis_service::KeyManager;
 use portcullis_service::Mailer;
+use portcullis_service::client_cache::ForgetThenAnnounce;
 use portcullis_service::{CodeStore, MemoryThrottle, SessionStore, SignInThrottle, Store};
 use std::sync::Arc;
 
@@ -30,8 +31,11 @@ pub struct AppState {
     pub csrf_key: Arc<portcullis_jose::MacKey>,
     /// Where sign-in failures are counted: this server's memory, or a cluster's Redis.
     pub sign_in_throttle: Arc<dyn SignInThrottle>,
-    /// Tells other servers and gateways about revocations and key changes.
+    /// Tells other servers and gateways about revocations, key changes and client changes
+    /// (forgetting this server's copy of a changed client first).
     pub announcer: Arc<dyn ClusterAnnouncer>,
+    /// Clients recently read from the store.
+    pub client_cache: Arc<portcullis_service::client_cache::ClientCache>,
     /// The audit log.
     pub audit: Arc<AuditLog>,
     /// Where authorization codes live: the store, or a cluster's Redis.
@@ -160,6 +164,9 @@ impl AppState {
             )),
         )
         .map_err(|error| StartupError::Upstreams(error.to_string()))?;
+        let client_cache = Arc::new(portcullis_service::client_cache::ClientCache::new(
+            settings.client_cache_max_age,
+        ));
         let state = AppState {
             audit: Arc::new(AuditLog::start(store.clone(), clock.clone())),
             codes: store.clone(),
@@ -171,7 +178,11 @@ impl AppState {
             credentials: Arc::new(credentials),
             sign_in_throttle,
             csrf_key,
-            announcer: Arc::new(NoAnnouncer),
+            announcer: Arc::new(ForgetThenAnnounce {
+                cache: client_cache.clone(),
+                cluster: Arc::new(NoAnnouncer),
+            }),
+            client_cache,
             console: Arc::new(crate::console::Console::new(console_secret)),
             email: None,
             reset_page: settings.endpoint(crate::routes::paths::RESET).into(),
@@ -321,6 +332,7 @@ impl AppState {
     ) -> portcullis_service::client_directory::ClientDirectory<'_> {
         portcullis_service::client_directory::ClientDirectory {
             store: self.store.as_ref(),
+            cache: &self.client_cache,
             documents: &self.client_documents,
             policy: &self.settings.client_registration,
             max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,
@@ -418,7 +430,10 @@ impl AppState {
     /// The same state, announcing changes through `announcer` (a cluster's Redis).
     #[must_use]
     pub fn with_announcer(mut self, announcer: Arc<dyn ClusterAnnouncer>) -> Self {
-        self.announcer = announcer;
+        self.announcer = Arc::new(ForgetThenAnnounce {
+            cache: self.client_cache.clone(),
+            cluster: announcer,
+        });
         self
     }
 }

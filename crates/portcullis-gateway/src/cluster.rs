@@ -73,6 +73,8 @@ impl EventHandler for GatewayEvents {
                     Self::refetch(keys);
                 }
             }
+            // For auth servers: a gateway keeps no clients.
+            ClusterEvent::ClientChanged { .. } => {}
         }
     }
 }

@@ -2,8 +2,9 @@
 
 //! `portcullis-loadgen`: drives one scenario against a running auth server for a fixed time with
 //! N concurrent workers, then prints one line: operations, operations per second, p50 and p99
-//! latency, and the server's CPU microseconds per operation (read from `/proc/<pid>/stat` of each
-//! `--pid` before and after, which on shared cores is fairer than throughput).
+//! latency, the server's CPU microseconds per operation (read from `/proc/<pid>/stat` of each
+//! `--pid` before and after, which on shared cores is fairer than throughput), failures, and the
+//! operations the server refused as overloaded (503) with their p99 latency.
 
 mod scenarios;
 mod stats;
@@ -21,6 +22,10 @@ enum Scenario {
     /// A whole Authorization Code + PKCE flow in a fresh browser: sign-in with the real password
     /// hash, remembered consent, code exchange.
     CodeFlow,
+    /// The sign-in form of a fresh browser's authorization request (fetched untimed before
+    /// each operation), posted with the real password hash: at saturation, what admission
+    /// control answers (signed in, or 503), timed from the post to its answer.
+    SignIn,
     /// `GET --gateway` with a bearer token (client credentials) through the gateway.
     GatewayBearer,
     /// `GET --gateway` with a DPoP-bound token and a fresh proof per request (signed before the
@@ -97,6 +102,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let cpu_before = cpu_before.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut refused = Vec::new();
             let mut failures = 0u64;
             loop {
                 let now = Instant::now();
@@ -108,24 +114,32 @@ async fn run(args: Args) -> anyhow::Result<()> {
                         .get_or_init(|| async { stats::cpu_micros(&pids) })
                         .await;
                 }
-                let started = Instant::now();
-                let ok = target.operate(&mut state).await;
-                if started >= warm_up {
-                    if ok {
-                        latencies.push(started.elapsed());
-                    } else {
+                if !target.set_up(&mut state).await {
+                    if now >= warm_up {
                         failures += 1;
+                    }
+                    continue;
+                }
+                let started = Instant::now();
+                let outcome = target.operate(&mut state).await;
+                if started >= warm_up {
+                    match outcome {
+                        scenarios::Outcome::Done => latencies.push(started.elapsed()),
+                        scenarios::Outcome::Refused => refused.push(started.elapsed()),
+                        scenarios::Outcome::Failed => failures += 1,
                     }
                 }
             }
-            anyhow::Ok((latencies, failures))
+            anyhow::Ok((latencies, refused, failures))
         }));
     }
     let mut latencies = Vec::new();
+    let mut refused = Vec::new();
     let mut failures = 0;
     for worker in workers {
-        let (mut own, failed) = worker.await??;
+        let (mut own, mut own_refused, failed) = worker.await??;
         latencies.append(&mut own);
+        refused.append(&mut own_refused);
         failures += failed;
     }
     let cpu_after = stats::cpu_micros(&args.pids);
@@ -134,6 +148,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .map(|before| cpu_after.saturating_sub(*before));
     let report = stats::Report::new(
         latencies,
+        refused,
         failures,
         Duration::from_secs(args.duration_secs),
         cpu,

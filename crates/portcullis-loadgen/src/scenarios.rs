@@ -1,7 +1,7 @@
 //! The operations of each scenario.
 
 use crate::{Args, Scenario};
-use portcullis_testkit::browser::{Browser, pkce_pair, query_param};
+use portcullis_testkit::browser::{Browser, hidden_fields, location, pkce_pair, query_param};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -31,12 +31,35 @@ struct Settings {
     password: String,
 }
 
+/// How one operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It succeeded.
+    Done,
+    /// The server refused it as overloaded (503), as admission control does.
+    Refused,
+    /// Anything else.
+    Failed,
+}
+
+impl From<bool> for Outcome {
+    fn from(succeeded: bool) -> Self {
+        if succeeded {
+            Outcome::Done
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
 /// A worker's own state.
 pub enum WorkerState {
     /// Nothing to keep.
     Stateless,
     /// The worker's current refresh token.
     Refresh(String),
+    /// A browser on the sign-in page, and the form to post there.
+    SignInPage(Browser, Vec<(String, String)>),
 }
 
 impl Target {
@@ -95,8 +118,38 @@ impl Target {
         }
     }
 
-    /// One operation; `true` when it succeeded.
-    pub async fn operate(&self, state: &mut WorkerState) -> bool {
+    /// Readies the next operation, untimed (sign-in: a fresh browser's authorization request
+    /// and its sign-in page); `false` when that failed.
+    pub async fn set_up(&self, state: &mut WorkerState) -> bool {
+        if self.scenario != Scenario::SignIn {
+            return true;
+        }
+        match self.sign_in_page().await {
+            Some((browser, fields)) => {
+                *state = WorkerState::SignInPage(browser, fields);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// One operation and how it ended.
+    pub async fn operate(&self, state: &mut WorkerState) -> Outcome {
+        if let WorkerState::SignInPage(browser, fields) = state {
+            let signed_in = browser
+                .post(&format!("{}/signin", self.settings.url), fields)
+                .await;
+            return match signed_in.status().as_u16() {
+                303 => Outcome::Done,
+                503 => Outcome::Refused,
+                _ => Outcome::Failed,
+            };
+        }
+        self.operate_once(state).await.into()
+    }
+
+    /// One operation of the scenarios that succeed or fail; `true` when it succeeded.
+    async fn operate_once(&self, state: &mut WorkerState) -> bool {
         let settings = &self.settings;
         match (self.scenario, state) {
             (Scenario::ClientCredentials, _) => self
@@ -131,6 +184,7 @@ impl Target {
                 }
             }
             (Scenario::CodeFlow, _) => self.code_flow("openid").await["access_token"].is_string(),
+            (Scenario::SignIn, _) | (Scenario::Refresh, WorkerState::SignInPage(..)) => false,
             (Scenario::GatewayBearer | Scenario::GatewayDpop, _) => {
                 let Some(gateway) = &self.gateway else {
                     return false;
@@ -158,6 +212,37 @@ impl Target {
             }
             (Scenario::Refresh, WorkerState::Stateless) => false,
         }
+    }
+
+    /// A fresh browser on the sign-in page of an authorization request, with the form's fields
+    /// filled in; `None` when the server did not show the page.
+    async fn sign_in_page(&self) -> Option<(Browser, Vec<(String, String)>)> {
+        let settings = &self.settings;
+        let browser = Browser::new();
+        let (_, challenge) = pkce_pair();
+        let query = form_urlencoded_pairs(&[
+            ("response_type", "code"),
+            ("client_id", &settings.client),
+            ("redirect_uri", &settings.redirect_uri),
+            ("scope", "openid"),
+            ("state", "bench"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]);
+        let authorize = browser
+            .get(&format!("{}/authorize?{query}", settings.url))
+            .await;
+        if authorize.status() != 303 {
+            return None;
+        }
+        let (status, page) = browser.page(&location(&authorize, &settings.url)).await;
+        if status != 200 || !page.contains("action=\"/signin\"") {
+            return None;
+        }
+        let mut fields = hidden_fields(&page);
+        fields.push(("username".into(), settings.username.clone()));
+        fields.push(("password".into(), settings.password.clone()));
+        Some((browser, fields))
     }
 
     /// A whole Authorization Code + PKCE flow in a fresh browser; the token response.

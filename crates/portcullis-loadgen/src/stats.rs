@@ -10,39 +10,48 @@ pub struct Report {
     p50: Duration,
     p99: Duration,
     cpu_micros_per_op: Option<f64>,
+    refused: usize,
+    refused_p99: Duration,
+}
+
+/// The `quantile` of sorted `latencies` (zero when there are none).
+fn quantile(latencies: &[Duration], quantile: f64) -> Duration {
+    let index = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
+    latencies.get(index).copied().unwrap_or_default()
 }
 
 impl Report {
-    /// Summarises `latencies` of successful operations over `elapsed`, with the server's CPU
-    /// microseconds over the same window.
+    /// Summarises `latencies` of successful operations and of `refused` ones over `elapsed`,
+    /// with the server's CPU microseconds over the same window.
     pub fn new(
         mut latencies: Vec<Duration>,
+        mut refused: Vec<Duration>,
         failures: u64,
         elapsed: Duration,
         cpu_micros: Option<u64>,
     ) -> Self {
         latencies.sort_unstable();
-        let at = |quantile: f64| {
-            let index = ((latencies.len() as f64 - 1.0) * quantile).round() as usize;
-            latencies.get(index).copied().unwrap_or_default()
-        };
+        refused.sort_unstable();
         let operations = latencies.len();
         Report {
             operations,
             failures,
             per_second: operations as f64 / elapsed.as_secs_f64(),
-            p50: at(0.50),
-            p99: at(0.99),
+            p50: quantile(&latencies, 0.50),
+            p99: quantile(&latencies, 0.99),
+            refused: refused.len(),
+            refused_p99: quantile(&refused, 0.99),
             cpu_micros_per_op: cpu_micros
                 .filter(|_| operations > 0)
                 .map(|micros| micros as f64 / operations as f64),
         }
     }
 
-    /// `scenario ops ops/s p50 p99 cpu` as one tab-separated line (read by `bench/` scripts).
+    /// `scenario ops ops/s p50 p99 cpu failures refused refused-p99` as one tab-separated line
+    /// (read by `bench/` scripts).
     pub fn line(&self, scenario: &str) -> String {
         format!(
-            "{scenario}\t{}\t{:.0}\t{:.2}\t{:.2}\t{}\t{}",
+            "{scenario}\t{}\t{:.0}\t{:.2}\t{:.2}\t{}\t{}\t{}\t{:.2}",
             self.operations,
             self.per_second,
             self.p50.as_secs_f64() * 1000.0,
@@ -50,6 +59,8 @@ impl Report {
             self.cpu_micros_per_op
                 .map_or_else(|| "-".to_owned(), |cpu| format!("{cpu:.0}")),
             self.failures,
+            self.refused,
+            self.refused_p99.as_secs_f64() * 1000.0,
         )
     }
 }
@@ -79,12 +90,22 @@ mod tests {
     #[test]
     fn percentiles_and_cpu_per_operation() {
         let latencies = (1..=100).map(Duration::from_millis).collect();
-        let report = Report::new(latencies, 0, Duration::from_secs(2), Some(1_000));
+        let refused = vec![Duration::from_millis(3), Duration::from_millis(1)];
+        let report = Report::new(latencies, refused, 0, Duration::from_secs(2), Some(1_000));
         assert_eq!(report.operations, 100);
+        assert_eq!(
+            (report.refused, report.refused_p99),
+            (2, Duration::from_millis(3))
+        );
         assert!((report.per_second - 50.0).abs() < f64::EPSILON);
         assert_eq!(report.p50, Duration::from_millis(51));
         assert_eq!(report.p99, Duration::from_millis(99));
         assert_eq!(report.cpu_micros_per_op, Some(10.0));
+        assert!(
+            report.line("x").ends_with("\t10\t0\t2\t3.00"),
+            "{}",
+            report.line("x")
+        );
     }
 
     #[test]

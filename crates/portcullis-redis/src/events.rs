@@ -1,4 +1,5 @@
-//! Announcements on one pub/sub channel: auth servers publish, gateways follow.
+//! Announcements on one pub/sub channel: auth servers publish; gateways follow revocations and
+//! key changes, auth servers follow client changes.
 
 use crate::{RedisError, RedisLink, RedisSettings};
 use futures_util::StreamExt;
@@ -27,6 +28,13 @@ pub enum ClusterEvent {
     KeysChanged {
         /// The issuer.
         issuer: String,
+    },
+    /// A client of `issuer` changed or was deleted; auth servers forget their copy.
+    ClientChanged {
+        /// The issuer.
+        issuer: String,
+        /// The client.
+        client_id: String,
     },
 }
 
@@ -105,6 +113,13 @@ impl ClusterAnnouncer for EventPublisher {
     fn keys_changed(&self) {
         self.enqueue(ClusterEvent::KeysChanged {
             issuer: self.issuer.clone(),
+        });
+    }
+
+    fn client_changed(&self, client_id: &str) {
+        self.enqueue(ClusterEvent::ClientChanged {
+            issuer: self.issuer.clone(),
+            client_id: client_id.to_owned(),
         });
     }
 }

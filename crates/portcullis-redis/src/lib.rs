@@ -3,6 +3,7 @@
 //! - [`events`]: revocations and signing-key changes, published by any auth server on one pub/sub
 //!   channel and followed by every gateway, so a revocation reaches the edge in milliseconds. The
 //!   revocation feed stays the catch-up path after a disconnect.
+//! - [`client_changes`]: auth servers forget their kept copy of a client another server changed.
 //! - [`codes`]: authorization codes (opt-in), redeemed atomically by a Lua script.
 //! - [`sessions`]: browser sessions (opt-in), expiring with the session.
 //! - [`gateway_sessions`]: the gateways' browser sessions (session-mode routes), so any gateway
@@ -18,6 +19,7 @@
 //! Redis is an accelerator, never a dependency for correctness: every caller has a local fallback,
 //! and [`link::RedisLink`] fails fast while Redis is down and reconnects by itself.
 
+pub mod client_changes;
 pub mod codes;
 pub mod events;
 mod fields;
@@ -28,6 +30,7 @@ pub mod replay;
 pub mod sessions;
 pub mod throttle;
 
+pub use client_changes::{ClientChangeFollower, follow_client_changes};
 pub use codes::RedisCodeStore;
 pub use events::{ClusterEvent, EventHandler, EventPublisher, follow_events};
 pub use gateway_sessions::RedisGatewaySessions;

@@ -6,6 +6,7 @@
 //! caching time runs out, so consents, sessions and refresh tokens refer to it like to any
 //! other client.
 
+use crate::client_cache::ClientCache;
 use crate::fetch_budget::{FetchBudget, FetchRefusal};
 use crate::{AuditLog, SignInThrottle, Store, StoreError};
 use async_trait::async_trait;
@@ -93,6 +94,8 @@ impl ClientDocuments {
 pub struct ClientDirectory<'a> {
     /// Clients.
     pub store: &'a dyn Store,
+    /// Clients recently read from the store.
+    pub cache: &'a ClientCache,
     /// How documents are fetched.
     pub documents: &'a ClientDocuments,
     /// Whether documents are taken, and what their clients may be.
@@ -137,7 +140,16 @@ impl ClientDirectory<'_> {
     /// # Errors
     /// [`ClientLookupError`].
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, ClientLookupError> {
-        let stored = self.store.find_client(id).await?;
+        let stored = match self.cache.get(id) {
+            Ok(cached) => Some(Client::clone(&cached)),
+            Err(lookup) => {
+                let stored = self.store.find_client(id).await?;
+                if let Some(client) = &stored {
+                    self.cache.keep(lookup, client);
+                }
+                stored
+            }
+        };
         if !self.policy.metadata_documents {
             // Turned off: clients known by their documents are gone with it.
             return Ok(stored.filter(|client| !client.is_described_by_document()));
@@ -241,7 +253,9 @@ impl ClientDirectory<'_> {
                         .into(),
                 );
             }
-            if self.store.update_client(&client).await? {
+            let updated = self.store.update_client(&client).await?;
+            self.cache.forget(&client.id);
+            if updated {
                 return Ok(client);
             }
             // Purged meanwhile: stored anew below.

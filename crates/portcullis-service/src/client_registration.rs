@@ -253,6 +253,7 @@ impl ClientSelfRegistration<'_> {
         if !self.store.update_client(&client).await? {
             return Err(RegistrationRefusal::InvalidToken);
         }
+        self.revoker.announcer.client_changed(&client.id);
         Ok(client)
     }
 

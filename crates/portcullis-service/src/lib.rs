@@ -12,6 +12,7 @@ pub mod audit;
 pub mod authorization;
 pub mod backchannel_logout;
 pub mod chosen_password;
+pub mod client_cache;
 pub mod client_directory;
 pub mod client_registration;
 pub mod credentials;

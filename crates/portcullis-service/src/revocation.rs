@@ -154,7 +154,9 @@ impl Revoker<'_> {
         let families = self.store.revoke_families_of_client(client_id, now).await?;
         self.revoke_tokens_of(&families, now).await?;
         self.revoke_subject(client_id, now).await?;
-        self.store.delete_client(client_id).await
+        let deleted = self.store.delete_client(client_id).await?;
+        self.announcer.client_changed(client_id);
+        Ok(deleted)
     }
 
     /// Refuses every token of a subject (a removed or disabled user) until any of them can have

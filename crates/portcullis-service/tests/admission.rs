@@ -30,6 +30,7 @@ async fn a_sign_in_with_no_turn_and_no_room_to_wait_is_refused_at_once_without_a
         CredentialVerifier::with_admission(
             policy,
             SignInAdmission {
+                concurrency: 0,
                 max_wait: Duration::ZERO,
                 max_waiting: 0,
             },

@@ -1310,6 +1310,32 @@ async fn audit_log(store: &dyn Store) {
     assert_eq!(search(by_time).await, ["token_issued"]);
     assert_eq!(store.purge_audit(20).await.expect("purge"), 1);
     assert_eq!(search(AuditQuery::default()).await.len(), 2);
+
+    // A large batch (stored several rows per statement) keeps every record, in order.
+    let batch: Vec<AuditRecord> = (0..75)
+        .map(|n| record(100 + n, &format!("bulk_{n}"), Some("bulk"), None))
+        .collect();
+    store.append_audit(&batch).await.expect("append a batch");
+    let stored = store
+        .search_audit(&AuditQuery {
+            subject: Some("bulk".into()),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("search the batch");
+    let kinds: Vec<&str> = stored
+        .iter()
+        .rev()
+        .map(|record| record.kind.as_str())
+        .collect();
+    let expected: Vec<String> = (0..75).map(|n| format!("bulk_{n}")).collect();
+    assert_eq!(kinds, expected, "oldest first, none lost");
+    assert!(
+        stored
+            .iter()
+            .all(|record| record.at == 100 + record.kind[5..].parse::<i64>().expect("n"))
+    );
 }
 
 /// Every case, for one backend: `$open` is an async fn returning `Option<(guard, store)>`

@@ -99,6 +99,8 @@ pub struct TestOptions {
     pub redis_codes: bool,
     /// Keep browser sessions in that Redis.
     pub redis_sessions: bool,
+    /// How long a client read from the store is used (`auth.client_cache_max_age_ms`).
+    pub client_cache_max_age: Duration,
     /// Serve over TLS with this certificate (the base URL and issuer become `https://`).
     pub tls: Option<pki::IssuedCertificate>,
     /// Proxies whose `X-Forwarded-For` the server believes.
@@ -183,6 +185,7 @@ impl Default for TestOptions {
             redis: None,
             redis_codes: false,
             redis_sessions: false,
+            client_cache_max_age: Duration::from_secs(1),
             tls: None,
             trusted_proxies: portcullis_core::TrustedProxies::default(),
             direct_login_origins: Vec::new(),
@@ -217,6 +220,7 @@ pub struct TestAuthServer {
     store: Arc<SqlStore>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    _client_changes: Option<portcullis_redis::ClientChangeFollower>,
 }
 
 /// A data directory that is either owned (deleted on drop) or borrowed from a previous server.
@@ -319,6 +323,7 @@ impl TestAuthServer {
             client_registration: options.client_registration.clone(),
             personal_access_tokens: options.personal_access_tokens.clone(),
             federation: options.federation.clone(),
+            client_cache_max_age: options.client_cache_max_age,
         };
         let state = AppState::build(
             store.clone(),
@@ -336,6 +341,22 @@ impl TestAuthServer {
             None => state,
         };
         let mut state = state;
+        let client_changes = match &options.redis {
+            Some(redis) => {
+                let follower = portcullis_redis::follow_client_changes(
+                    redis,
+                    state.client_cache.clone(),
+                    &issuer,
+                );
+                // Changes announced once the server is up must reach it.
+                assert!(
+                    follower.subscribed(Duration::from_secs(10)).await,
+                    "client changes not followed"
+                );
+                Some(follower)
+            }
+            None => None,
+        };
         if let Some(redis) = &options.redis {
             let link = Arc::new(portcullis_redis::RedisLink::new(redis).expect("Redis URL"));
             state = state
@@ -398,6 +419,7 @@ impl TestAuthServer {
             store,
             shutdown: Some(shutdown),
             task: Some(task),
+            _client_changes: client_changes,
         }
     }
 

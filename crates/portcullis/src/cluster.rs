@@ -1,12 +1,14 @@
-//! Joining a cluster's Redis: the announcer that tells gateways about revocations and key changes,
-//! the sign-in throttle's counters, and optionally the authorization code and session stores.
+//! Joining a cluster's Redis: the announcer that tells gateways about revocations and key changes
+//! and other auth servers about client changes, the follower of those client changes, the sign-in
+//! throttle's counters, and optionally the authorization code and session stores.
 
 use crate::config::Config;
 use anyhow::Context;
 use portcullis_auth::AppState;
 use portcullis_core::{ClusterAnnouncer, NoAnnouncer};
 use portcullis_redis::{
-    EventPublisher, RedisCodeStore, RedisLink, RedisReplay, RedisSessionStore, RedisThrottle,
+    ClientChangeFollower, EventPublisher, RedisCodeStore, RedisLink, RedisReplay,
+    RedisSessionStore, RedisThrottle, follow_client_changes,
 };
 use portcullis_service::SessionStore;
 use std::sync::Arc;
@@ -24,15 +26,20 @@ pub fn publisher(config: &Config) -> anyhow::Result<Option<EventPublisher>> {
 }
 
 /// The auth server `state` joined to the cluster's Redis, if one is configured: it announces
-/// revocations and key changes there, and keeps authorization codes (`redis_codes`) and browser
-/// sessions (`redis_sessions`) there when asked to.
+/// revocations, key changes and client changes there, follows the client changes of other
+/// servers (while the returned follower lives), and keeps authorization codes (`redis_codes`) and
+/// browser sessions (`redis_sessions`) there when asked to.
 ///
 /// # Errors
 /// An invalid Redis URL.
-pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
+pub fn join(
+    state: AppState,
+    config: &Config,
+) -> anyhow::Result<(AppState, Option<ClientChangeFollower>)> {
     let Some(settings) = config.redis() else {
-        return Ok(state);
+        return Ok((state, None));
     };
+    let follower = follow_client_changes(&settings, state.client_cache.clone(), &config.issuer());
     let announcer: Arc<dyn ClusterAnnouncer> =
         Arc::new(EventPublisher::start(&settings, &config.issuer()).context("redis_url")?);
     // Sign-in failures are counted once for the whole cluster, not per server.
@@ -57,7 +64,7 @@ pub fn join(state: AppState, config: &Config) -> anyhow::Result<AppState> {
         )));
     }
     let sessions = session_store(config, state.sessions.clone())?;
-    Ok(state.with_session_store(sessions))
+    Ok((state.with_session_store(sessions), Some(follower)))
 }
 
 /// Where this configuration keeps browser sessions: Redis with `redis_sessions`, else `store`.

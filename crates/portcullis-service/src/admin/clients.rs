@@ -213,6 +213,7 @@ impl Administration<'_> {
         if !self.store.update_client(&client).await? {
             return Err(AdminError::not_found("client", &client.id));
         }
+        self.revoker.announcer.client_changed(&client.id);
         self.record("client.update", &client.id);
         Ok(client)
     }
@@ -275,6 +276,7 @@ impl Administration<'_> {
         {
             return Err(AdminError::not_found("confidential client", id));
         }
+        self.revoker.announcer.client_changed(id);
         self.record("client.rotate_secret", id);
         Ok(())
     }

@@ -6,23 +6,57 @@ use portcullis_core::{AuditRecord, UnixSeconds};
 use portcullis_service::{AuditQuery, AuditStore, StoreError};
 use sqlx::Row;
 
+/// Rows one `INSERT` of audit events carries: a few fixed sizes, largest first, so the prepared
+/// statements stay few (one statement per row made each row a round trip to the driver).
+const ROWS_PER_INSERT: [usize; 3] = [64, 8, 1];
+
+/// The `INSERT` statements of [`ROWS_PER_INSERT`] rows, in the same order, built once.
+fn insert_statements() -> &'static [String] {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        ROWS_PER_INSERT
+            .into_iter()
+            .map(|rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let placeholders: Vec<String> = (1..=5)
+                            .map(|column| format!("${}", row * 5 + column))
+                            .collect();
+                        format!("({})", placeholders.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO audit_events (at, kind, subject, client_id, detail) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    })
+}
+
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
-        for record in records {
-            sqlx::query(
-                "INSERT INTO audit_events (at, kind, subject, client_id, detail) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(record.at)
-            .bind(&record.kind)
-            .bind(&record.subject)
-            .bind(&record.client_id)
-            .bind(&record.detail)
-            .execute(&mut *transaction)
-            .await
-            .map_err(unavailable)?;
+        let mut rest = records;
+        for (rows, sql) in ROWS_PER_INSERT.into_iter().zip(insert_statements()) {
+            while rest.len() >= rows {
+                let (chunk, later) = rest.split_at(rows);
+                let mut statement = sqlx::query(sql.as_str());
+                for record in chunk {
+                    statement = statement
+                        .bind(record.at)
+                        .bind(&record.kind)
+                        .bind(&record.subject)
+                        .bind(&record.client_id)
+                        .bind(&record.detail);
+                }
+                statement
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(unavailable)?;
+                rest = later;
+            }
         }
         transaction.commit().await.map_err(unavailable)
     }

@@ -74,6 +74,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
             },
             passkey_user_verification: config.auth.passkey_user_verification,
             admission: portcullis_service::credentials::SignInAdmission {
+                concurrency: config.auth.sign_in_concurrency,
                 max_wait: Duration::from_millis(config.auth.sign_in_max_wait_ms),
                 max_waiting: config.auth.sign_in_max_waiting,
             },
@@ -88,6 +89,7 @@ pub fn auth_settings(config: &Config) -> anyhow::Result<portcullis_auth::AuthSet
         client_registration: config.client_registration.policy(&config.issuer())?,
         personal_access_tokens: config.personal_access_tokens.policy()?,
         federation: config.federation.settings()?,
+        client_cache_max_age: Duration::from_millis(config.auth.client_cache_max_age_ms),
     })
 }
 

@@ -94,7 +94,7 @@ async fn serve_auth(args: ServeAuthArgs, config_file: Option<&Path>) -> anyhow::
     )
     .await
     .context("cannot start the auth server")?;
-    let state = crate::cluster::join(state, &config)?;
+    let (state, _follower) = crate::cluster::join(state, &config)?;
     let state = crate::email::attach(state, &config)?;
     let tls = super::auth_tls(&config)?;
     let address = listener.local_addr()?;

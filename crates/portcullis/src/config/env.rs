@@ -38,7 +38,9 @@ pub const ENV_OVERRIDES: &[(&[&str], Kind)] = &[
     (&["auth", "dpop_nonce"], Kind::Boolean),
     (&["auth", "mfa_required"], Kind::Boolean),
     (&["auth", "passkey_user_verification"], Kind::Text),
+    (&["auth", "sign_in_concurrency"], Kind::Integer),
     (&["auth", "sign_in_max_wait_ms"], Kind::Integer),
+    (&["auth", "client_cache_max_age_ms"], Kind::Integer),
     (&["auth", "sign_in_max_waiting"], Kind::Integer),
     (
         &["auth", "require_pushed_authorization_requests"],

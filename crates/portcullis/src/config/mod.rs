@@ -112,10 +112,14 @@ pub struct AuthConfig {
     /// `required` or `preferred`: whether passkey registrations and second-factor uses need the
     /// authenticator to verify the user (a sign-in with a passkey alone always does).
     pub passkey_user_verification: portcullis_core::passkey::UserVerification,
+    /// Password checks (Argon2id) at once; zero means one per CPU.
+    pub sign_in_concurrency: usize,
     /// How long a sign-in may wait for its turn at the password check before it gets 503.
     pub sign_in_max_wait_ms: u64,
     /// Sign-ins waiting for their turn at once; more get 503 at once.
     pub sign_in_max_waiting: usize,
+    /// How long a client read from the store is used before it is read again.
+    pub client_cache_max_age_ms: u64,
 }
 
 /// `[tokens]`
@@ -306,6 +310,7 @@ impl Default for AuthConfig {
             mfa_required: false,
             mfa_required_roles: Vec::new(),
             passkey_user_verification: portcullis_core::passkey::UserVerification::Required,
+            sign_in_concurrency: 0,
             sign_in_max_wait_ms: u64::try_from(
                 portcullis_service::credentials::SignInAdmission::default()
                     .max_wait
@@ -315,6 +320,7 @@ impl Default for AuthConfig {
             sign_in_max_waiting: portcullis_service::credentials::SignInAdmission::default()
                 .max_waiting,
             require_pushed_authorization_requests: false,
+            client_cache_max_age_ms: 1000,
         }
     }
 }

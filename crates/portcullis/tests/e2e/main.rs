@@ -10,6 +10,7 @@ mod auth_tls;
 mod backchannel_logout;
 mod browser;
 mod cli;
+mod client_changes;
 mod client_credentials;
 mod client_id_documents;
 mod client_registration;

@@ -19,10 +19,10 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn token_response(auth: &TestAuthServer, secret: &str) -> (u16, Value) {
+async fn token_response(auth: &TestAuthServer, client_id: &str, secret: &str) -> (u16, Value) {
     let response = http()
         .post(auth.url("/token"))
-        .basic_auth("svc", Some(secret))
+        .basic_auth(client_id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -54,17 +54,20 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
     .await;
     let (_, secret) = auth.add_client(service_client("svc")).await;
     let secret = secret.expect("secret");
-    assert_eq!(token_response(&auth, &secret).await.0, 200);
+    assert_eq!(token_response(&auth, "svc", &secret).await.0, 200);
+    // Registered, but not yet read by the server: its first request needs the database.
+    let (_, other_secret) = auth.add_client(service_client("svc2")).await;
+    let other_secret = other_secret.expect("secret");
 
     proxy.cut();
-    let (status, body) = token_response(&auth, &secret).await;
+    let (status, body) = token_response(&auth, "svc2", &other_secret).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "temporarily_unavailable");
     assert_eq!(status_of(auth.url("/readyz")).await, 503);
 
     proxy.restore();
     eventually("the auth server reconnects", async || {
-        token_response(&auth, &secret).await.0 == 200
+        token_response(&auth, "svc", &secret).await.0 == 200
     })
     .await;
     assert_eq!(status_of(auth.url("/readyz")).await, 200);
@@ -132,7 +135,7 @@ async fn redis_outage_degrades_gateways_and_heals_by_itself() {
             .contains("portcullis_gateway_redis_connected 1")
     })
     .await;
-    let revoked_before = token_response(&auth, &secret).await.1["access_token"]
+    let revoked_before = token_response(&auth, "svc", &secret).await.1["access_token"]
         .as_str()
         .expect("token")
         .to_owned();
@@ -156,7 +159,7 @@ async fn redis_outage_degrades_gateways_and_heals_by_itself() {
         .expect("readyz");
     assert_eq!(ready.status(), 200, "still serving");
     assert!(ready.text().await.expect("text").contains("degraded"));
-    let token = token_response(&auth, &secret).await.1["access_token"]
+    let token = token_response(&auth, "svc", &secret).await.1["access_token"]
         .as_str()
         .expect("token")
         .to_owned();

@@ -848,6 +848,8 @@ async fn a_refresh_token_from_a_password_sign_in_stops_when_the_client_requires_
         .update_client(&client)
         .await
         .expect("update");
+    // As the administration use cases do after a change: the server's copy is forgotten.
+    server.state.announcer.client_changed(APP);
     let response = super::browser::refresh(&server, &rotated).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("json");

@@ -129,6 +129,35 @@ pub async fn client_credentials_status(
     .as_u16()
 }
 
+/// How long a client changed behind a server's back (the CLI against the database, another
+/// server without Redis) may still be used from its copy in memory: `auth.client_cache_max_age_ms`.
+pub const CLIENT_CACHE_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Polls until `server` answers `client_id`'s client-credentials request with `expected`,
+/// failing the test once [`CLIENT_CACHE_BOUND`] has passed since `since` (when the change was
+/// made); returns how long it took.
+pub async fn client_credentials_status_within_bound(
+    server: &TestAuthServer,
+    client_id: &str,
+    secret: &str,
+    expected: u16,
+    since: std::time::Instant,
+) -> std::time::Duration {
+    loop {
+        let status = client_credentials_status(server, client_id, secret).await;
+        if status == expected {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < CLIENT_CACHE_BOUND,
+            "{} still answers {status} for {client_id} after {:?}",
+            server.base_url,
+            since.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A client-credentials access token for `client_id`, asserting the request succeeds.
 pub async fn access_token(server: &TestAuthServer, client_id: &str, secret: &str) -> String {
     let response = token_with_basic(

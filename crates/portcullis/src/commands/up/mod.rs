@@ -232,7 +232,7 @@ impl UpArgs {
         )
         .await
         .context("cannot start the auth server")?;
-        let state = crate::cluster::join(state, &config)?;
+        let (state, _follower) = crate::cluster::join(state, &config)?;
         let state = crate::email::attach(state, &config)?;
         let mut auth_stop = stopped.clone();
         let listeners = portcullis_auth::Listeners {
