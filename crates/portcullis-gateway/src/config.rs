@@ -1,6 +1,7 @@
 //! The gateway's configuration: the `[gateway]` section of the Portcullis TOML file, with its
 //! issuers and routes. Validated once into the runtime types of [`crate::routes`].
 
+use crate::upstream_budget::UpstreamLimits;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,12 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// Worker threads serving the public listener; 0 (the default): one per core.
     pub workers: usize,
+    /// Connections open to one upstream at once, idle or busy.
+    pub upstream_max_connections: usize,
+    /// Requests waiting for a connection to one upstream at once; more get 503 at once.
+    pub upstream_max_pending: usize,
+    /// How long a request waits for a connection to its upstream before it gets 503.
+    pub upstream_pending_timeout_ms: u64,
     /// Time allowed for a client to send its request headers (slowloris protection); also how
     /// long an HTTP/1.1 connection may wait idle for its next request.
     pub header_read_timeout_ms: u64,
@@ -82,6 +89,21 @@ pub struct GatewayConfig {
     pub redis: Option<portcullis_redis::RedisSettings>,
 }
 
+impl GatewayConfig {
+    /// The limits of each upstream's connections.
+    pub fn upstream_limits(&self) -> UpstreamLimits {
+        UpstreamLimits {
+            max_connections: self.upstream_max_connections.max(1),
+            max_pending: self.upstream_max_pending,
+            pending_timeout: std::time::Duration::from_millis(self.upstream_pending_timeout_ms),
+            threads: match self.workers {
+                0 => std::thread::available_parallelism().map_or(2, usize::from),
+                workers => workers,
+            },
+        }
+    }
+}
+
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
@@ -98,6 +120,9 @@ impl Default for GatewayConfig {
             dpop_nonce_secret: None,
             max_connections: 10_000,
             workers: 0,
+            upstream_max_connections: UpstreamLimits::default().max_connections,
+            upstream_max_pending: UpstreamLimits::default().max_pending,
+            upstream_pending_timeout_ms: 2_000,
             header_read_timeout_ms: 5_000,
             http2_idle_timeout_ms: 60_000,
             http2_keepalive_interval_ms: 30_000,

@@ -38,6 +38,8 @@ pub enum GatewayError {
     BadGateway,
     /// The upstream did not answer in time.
     GatewayTimeout,
+    /// Every connection the upstream may have is taken and the request could not wait: 503.
+    UpstreamOverloaded,
     /// A cross-site request would use a browser session (CSRF): 403.
     CrossSite,
     /// The session store cannot be reached, or the sign-in provider not discovered: 503.
@@ -72,6 +74,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge => "body_too_large",
             GatewayError::BadGateway => "bad_gateway",
             GatewayError::GatewayTimeout => "gateway_timeout",
+            GatewayError::UpstreamOverloaded => "upstream_overloaded",
             GatewayError::CrossSite => "cross_site",
             GatewayError::SessionsUnavailable => "sessions_unavailable",
         }
@@ -285,6 +288,17 @@ impl IntoResponse for GatewayError {
                 "gateway_timeout",
                 "the upstream service did not answer in time",
             ),
+            GatewayError::UpstreamOverloaded => {
+                let mut response = plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the upstream service is at its connection limit: retry shortly",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
             GatewayError::CrossSite => plain(
                 StatusCode::FORBIDDEN,
                 "access_denied",

@@ -36,6 +36,7 @@ pub mod session;
 pub mod shared_rate_limit;
 pub mod token_cache;
 pub mod upstream;
+pub mod upstream_budget;
 pub mod worker;
 
 pub use build::{RunningGateway, start};

@@ -684,6 +684,7 @@ fn refusal(gateway: &Gateway, refused: Refused, mode: Mode) -> Answer {
         error,
         GatewayError::BadGateway
             | GatewayError::GatewayTimeout
+            | GatewayError::UpstreamOverloaded
             | GatewayError::NoRoute
             | GatewayError::NotCovered
             | GatewayError::BadTarget(_)

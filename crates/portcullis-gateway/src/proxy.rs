@@ -354,6 +354,7 @@ pub async fn forward(
         Ok(Err(UpstreamError::Http(error))) if is_body_limit(&error) => {
             return Err(GatewayError::BodyTooLarge);
         }
+        Ok(Err(UpstreamError::Overloaded(_))) => return Err(GatewayError::UpstreamOverloaded),
         Ok(Err(error)) => {
             tracing::warn!(route = %route.name, %error, "upstream request failed");
             return Err(GatewayError::BadGateway);

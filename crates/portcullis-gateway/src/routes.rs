@@ -7,6 +7,7 @@ use crate::policy::{Access, Requirements};
 use crate::protected_resource::{ProtectedResources, ResourceIdentifier};
 use crate::rate_limit::{RateLimitKey, RateLimitRule};
 use crate::upstream::Upstream;
+use crate::upstream_budget::UpstreamLimits;
 use portcullis_tls::{ClientIdentity, ClientTls, TlsError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,7 +57,11 @@ pub struct Route {
 }
 
 impl Route {
-    fn build(config: &RouteConfig, tls: &mut ClientTlsCache) -> Result<Self, RouteError> {
+    fn build(
+        config: &RouteConfig,
+        tls: &mut ClientTlsCache,
+        limits: UpstreamLimits,
+    ) -> Result<Self, RouteError> {
         let fail = |problem: String| RouteError {
             route: config.name.clone(),
             problem,
@@ -95,14 +100,14 @@ impl Route {
                         None
                     }
                 };
-                Upstream::parse(upstream, client_config, &tls_profile).ok_or_else(
-                    || match tls_error.take() {
+                Upstream::parse(upstream, client_config, &tls_profile, limits).ok_or_else(|| {
+                    match tls_error.take() {
                         Some(error) => fail(format!("upstream `{upstream}`: {error}")),
                         None => fail(format!(
                             "upstream `{upstream}` must be http(s)://host[:port][/path]"
                         )),
-                    },
-                )
+                    }
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let tls_settings = config.ca_file.is_some() || client_tls.identity.is_some();
@@ -359,7 +364,7 @@ impl RouteTable {
         let mut routes = config
             .routes
             .iter()
-            .map(|route| Route::build(route, &mut tls))
+            .map(|route| Route::build(route, &mut tls, config.upstream_limits()))
             .collect::<Result<Vec<_>, _>>()?;
         routes.sort_by(|a, b| {
             (b.host.is_some(), b.prefix.len()).cmp(&(a.host.is_some(), a.prefix.len()))
@@ -456,13 +461,13 @@ mod tests {
         let mut config = route("users", "/users", None);
         config.strip_prefix = true;
         config.upstreams = vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()];
-        let route = Route::build(&config, &mut cache()).expect("valid");
+        let route = Route::build(&config, &mut cache(), UpstreamLimits::default()).expect("valid");
         assert_eq!(route.upstream_path("/users/7"), "/7");
         assert_eq!(route.upstream_path("/users"), "/");
         assert_eq!(route.upstream_path("/users/"), "/");
         assert_eq!(route.upstream_path("/users;v=1/7/x"), "/7/x");
         config.path_prefix = "/api/v1".into();
-        let nested = Route::build(&config, &mut cache()).expect("valid");
+        let nested = Route::build(&config, &mut cache(), UpstreamLimits::default()).expect("valid");
         assert_eq!(nested.upstream_path("/api/v1/orders"), "/orders");
         assert_eq!(nested.upstream_path("/api/v1"), "/");
         assert!(nested.allows_upgrade("WebSocket/13"));

@@ -7,10 +7,16 @@
 //! Idle connections older than [`IDLE_TIMEOUT`] are closed when the pool is next used (and an
 //! upstream closes its own idle connections, ending their tasks, whatever the pool does).
 //!
+//! How many connections an upstream gets, across threads, and who waits when they are all taken,
+//! is its [`Budget`](crate::upstream_budget::Budget): a request over the limit waits for a
+//! connection another request finishes with, and is refused ([`UpstreamError::Overloaded`], 503)
+//! when it cannot wait.
+//!
 //! An `https://` upstream is reached over TLS, its certificate verified against the route's
 //! trust anchors, presenting the route's client certificate if it has one; its connections are
 //! pooled apart from those of any other scheme or TLS setting.
 
+use crate::upstream_budget::{Budget, ConnectionPermit, Overloaded, Turn, UpstreamLimits};
 use axum::body::Body;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
@@ -28,8 +34,6 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::net::TcpStream;
 
-/// Idle connections kept per upstream and thread; more are closed.
-const MAX_IDLE_PER_UPSTREAM: usize = 512;
 /// How long a connection may stay idle in the pool.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -56,18 +60,20 @@ pub struct Upstream {
     /// The authority as a `Host` header value, for requests that arrive without one.
     host: HeaderValue,
     base_path: String,
-    /// The index of its idle connections in each thread's pool.
-    slot: usize,
+    /// Its connections' budget, whose slot is the index of its idle connections in each
+    /// thread's pool.
+    budget: &'static Budget,
 }
 
 impl Upstream {
     /// An upstream from its `http://host[:port][/path]` or `https://host[:port][/path]` URL;
     /// `None` for any other form. `tls` is how an `https://` one is reached, and `tls_profile`
-    /// names that setting, so connections are pooled by it too.
+    /// names that setting, so connections are pooled by it too; `limits` bound its connections.
     pub fn parse(
         url: &str,
         tls: impl FnOnce() -> Option<Arc<rustls::ClientConfig>>,
         tls_profile: &str,
+        limits: UpstreamLimits,
     ) -> Option<Self> {
         let uri: Uri = url.parse().ok()?;
         if uri.query().is_some() {
@@ -94,7 +100,7 @@ impl Upstream {
             Some(_) => pool_slot(&format!("https://{authority} {tls_profile}")),
         };
         Some(Upstream {
-            slot,
+            budget: crate::upstream_budget::budget(slot, limits),
             host: HeaderValue::from_str(authority.as_str()).ok()?,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             authority,
@@ -163,6 +169,9 @@ pub enum UpstreamError {
     /// failed).
     #[error(transparent)]
     Http(#[from] hyper::Error),
+    /// Every connection the upstream may have is taken and the request could not wait for one.
+    #[error("{0} has no connection free")]
+    Overloaded(Authority),
 }
 
 struct IdleConnection {
@@ -196,19 +205,23 @@ fn take_idle(slot: usize) -> Option<http1::SendRequest<Body>> {
     })
 }
 
-/// Returns a connection whose exchange ended to this thread's pool (or closes it, if the pool is
-/// full).
-fn return_idle(slot: usize, sender: http1::SendRequest<Body>) {
+/// Hands a connection whose exchange ended to a request waiting for one, or returns it to this
+/// thread's pool (or closes it, if the pool is full).
+fn return_idle(budget: &Budget, sender: http1::SendRequest<Body>) {
     if sender.is_closed() {
         return;
     }
+    let Some(sender) = budget.hand_over(sender) else {
+        return;
+    };
+    let slot = budget.slot;
     with_pools(|pools| {
         if pools.len() <= slot {
             pools.resize_with(slot + 1, VecDeque::new);
         }
         let idle = pools.get_mut(slot)?;
         close_expired(idle);
-        if idle.len() < MAX_IDLE_PER_UPSTREAM {
+        if idle.len() < budget.idle_per_thread() {
             idle.push_back(IdleConnection {
                 sender,
                 since: Instant::now(),
@@ -228,9 +241,11 @@ fn close_expired(idle: &mut VecDeque<IdleConnection>) {
     }
 }
 
+/// Opens a connection to `upstream`, which holds `permit` until it closes.
 async fn connect(
     upstream: &Upstream,
     connect_timeout: Duration,
+    permit: ConnectionPermit,
 ) -> Result<http1::SendRequest<Body>, UpstreamError> {
     let authority = &upstream.authority;
     let host = authority.host();
@@ -256,7 +271,7 @@ async fn connect(
                 source,
             })?;
         let Some(tls) = &upstream.tls else {
-            return handshake(stream).await;
+            return handshake(stream, permit).await;
         };
         let stream = tokio_rustls::TlsConnector::from(tls.config.clone())
             .connect(tls.server_name.clone(), stream)
@@ -265,21 +280,26 @@ async fn connect(
                 authority: authority.clone(),
                 source,
             })?;
-        handshake(stream).await
+        handshake(stream, permit).await
     };
     tokio::time::timeout(connect_timeout, connecting)
         .await
         .map_err(|_| UpstreamError::ConnectTimeout(authority.clone()))?
 }
 
-/// HTTP/1.1 over an open connection, which a task of its own drives.
-async fn handshake<I>(io: I) -> Result<http1::SendRequest<Body>, UpstreamError>
+/// HTTP/1.1 over an open connection, which a task of its own drives, holding `permit` until the
+/// connection ends.
+async fn handshake<I>(
+    io: I,
+    permit: ConnectionPermit,
+) -> Result<http1::SendRequest<Body>, UpstreamError>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = http1::handshake(TokioIo::new(io)).await?;
     // With upgrades, so WebSocket connections can be passed through.
     tokio::spawn(async move {
+        let _permit = permit;
         if let Err(error) = connection.with_upgrades().await {
             tracing::debug!(%error, "upstream connection ended with an error");
         }
@@ -288,26 +308,37 @@ where
 }
 
 /// Sends `request` (in origin form, with its `Host`) to `upstream` over a pooled connection,
-/// or a new one opened within `connect_timeout`. The response body returns the connection to
-/// the pool when read to its end.
+/// a new one opened within `connect_timeout`, or, when the upstream has all the connections its
+/// budget allows, one another request finishes with. The response body returns the connection to
+/// the pool (or to a waiting request) when read to its end.
 ///
 /// A request that an idle connection could not take (the upstream had closed it) was never sent,
 /// so it is sent again on another connection, whatever its method (RFC 9110 §9.2.2 concerns
 /// requests that may have reached the server).
 ///
 /// # Errors
-/// [`UpstreamError`].
+/// [`UpstreamError`]; [`UpstreamError::Overloaded`] when the request could not wait for a
+/// connection.
 pub async fn send(
     upstream: &Upstream,
     connect_timeout: Duration,
     mut request: Request<Body>,
 ) -> Result<Response<Body>, UpstreamError> {
     loop {
-        let (mut sender, reused) = match take_idle(upstream.slot) {
+        let (mut sender, reused) = match take_idle(upstream.budget.slot) {
             Some(sender) => (sender, true),
             // Boxed: opening a connection (a TLS handshake's state especially) is large, and would
             // otherwise make every request's future as large, copied on each request.
-            None => (Box::pin(connect(upstream, connect_timeout)).await?, false),
+            None => match Box::pin(upstream.budget.wait_for_turn()).await {
+                Ok(Turn::Open(permit)) => (
+                    Box::pin(connect(upstream, connect_timeout, permit)).await?,
+                    false,
+                ),
+                Ok(Turn::HandedOver(sender)) => (sender, true),
+                Err(Overloaded) => {
+                    return Err(UpstreamError::Overloaded(upstream.authority.clone()));
+                }
+            },
         };
         if let Err(error) = sender.ready().await {
             if reused {
@@ -319,7 +350,7 @@ pub async fn send(
             Ok(response) => {
                 // A switched protocol takes the connection for good.
                 let lease = (response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS)
-                    .then_some((upstream.slot, sender));
+                    .then_some((upstream.budget, sender));
                 return Ok(response.map(|body| Body::new(PooledBody { body, lease })));
             }
             Err(mut error) => match error.take_message() {
@@ -333,13 +364,13 @@ pub async fn send(
 /// A response body that returns its connection to the pool once read to its end.
 struct PooledBody {
     body: Incoming,
-    lease: Option<(usize, http1::SendRequest<Body>)>,
+    lease: Option<(&'static Budget, http1::SendRequest<Body>)>,
 }
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some((slot, sender)) = self.lease.take() {
-            return_idle(slot, sender);
+        if let Some((budget, sender)) = self.lease.take() {
+            return_idle(budget, sender);
         }
     }
 }

@@ -13,6 +13,7 @@ mod session;
 mod step_up;
 mod support;
 mod tokens;
+mod upstream_budget;
 mod upstream_pool;
 mod upstream_tls;
 
