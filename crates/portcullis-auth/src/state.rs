@@ -325,14 +325,27 @@ impl AppState {
     }
 
     /// The client a request from `requester` names: registered, or described by its metadata
-    /// document.
+    /// document; a copy read from the store within `client_cache_max_age` will do.
     pub fn clients(
         &self,
         requester: std::net::IpAddr,
     ) -> portcullis_service::client_directory::ClientDirectory<'_> {
         portcullis_service::client_directory::ClientDirectory {
+            cache: Some(&self.client_cache),
+            ..self.clients_from_store(requester)
+        }
+    }
+
+    /// The client a request from `requester` names, as the store has it now: for grants that
+    /// leave durable state behind (a code or device code redeemed, a refresh token issued), which
+    /// a client deleted a moment ago through another server must not get.
+    pub fn clients_from_store(
+        &self,
+        requester: std::net::IpAddr,
+    ) -> portcullis_service::client_directory::ClientDirectory<'_> {
+        portcullis_service::client_directory::ClientDirectory {
             store: self.store.as_ref(),
-            cache: &self.client_cache,
+            cache: None,
             documents: &self.client_documents,
             policy: &self.settings.client_registration,
             max_lifetime_secs: self.settings.token_policy.max_access_token_lifetime_secs,

@@ -31,7 +31,13 @@ pub async fn authenticate_client(
 ) -> Result<Client, OAuthError> {
     let presented = client_auth::presented_credentials(headers, params)?;
     let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
-    let clients = state.clients(client_ip);
+    // Only the client credentials grant, which stores nothing, runs on a kept copy of the client.
+    let clients = match params.get("grant_type") {
+        Some(grant_type) if grant_type != GrantType::ClientCredentials.as_str() => {
+            state.clients_from_store(client_ip)
+        }
+        _ => state.clients(client_ip),
+    };
     let authentication = tokens::ClientAuthentication {
         clients: &clients,
         audit: &state.audit,

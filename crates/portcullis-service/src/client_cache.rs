@@ -29,9 +29,12 @@ struct Cached {
 }
 
 /// Where a lookup stands: the generation it started in, so a copy read before a change is not
-/// kept after it.
+/// kept after it, and when (a copy's age counts from before its store read).
 #[derive(Debug, Clone, Copy)]
-pub struct Lookup(u64);
+pub struct Lookup {
+    generation: u64,
+    started: Instant,
+}
 
 impl ClientCache {
     /// Copies used for at most `max_age`; zero keeps nothing.
@@ -43,18 +46,21 @@ impl ClientCache {
         }
     }
 
-    /// The fresh copy of client `id`, or where a store read starts (to hand to
+    /// The fresh copy of client `id`, if one is kept, and where a store read starts (to hand to
     /// [`ClientCache::keep`]).
-    pub fn get(&self, id: &str) -> Result<Arc<Client>, Lookup> {
+    pub fn get(&self, id: &str) -> (Option<Arc<Client>>, Lookup) {
         // Read before the entry: a forget between the two makes `keep` drop the store's copy.
-        let lookup = Lookup(self.generation.load(Ordering::Acquire));
-        if let Ok(entries) = self.entries.read()
-            && let Some(cached) = entries.get(id)
-            && cached.read_at.elapsed() < self.max_age
-        {
-            return Ok(cached.client.clone());
-        }
-        Err(lookup)
+        let lookup = Lookup {
+            generation: self.generation.load(Ordering::Acquire),
+            started: Instant::now(),
+        };
+        let cached = self.entries.read().ok().and_then(|entries| {
+            entries
+                .get(id)
+                .filter(|cached| cached.read_at.elapsed() < self.max_age)
+                .map(|cached| cached.client.clone())
+        });
+        (cached, lookup)
     }
 
     /// Keeps `client`, read from the store in `lookup`, unless something was forgotten since.
@@ -66,7 +72,7 @@ impl ClientCache {
             return;
         };
         // Checked under the lock that `forget` takes too.
-        if self.generation.load(Ordering::Acquire) != lookup.0 {
+        if self.generation.load(Ordering::Acquire) != lookup.generation {
             return;
         }
         if entries.len() >= CAPACITY {
@@ -80,22 +86,24 @@ impl ClientCache {
             client.id.clone(),
             Cached {
                 client: Arc::new(client.clone()),
-                read_at: Instant::now(),
+                read_at: lookup.started,
             },
         );
     }
 
     /// Forgets client `id`: it changed or is gone.
     pub fn forget(&self, id: &str) {
-        self.forget_where(|client_id| client_id == id);
+        self.forget_where(|entries| {
+            entries.remove(id);
+        });
     }
 
     /// Forgets every client: changes may have been missed (announcements were disconnected).
     pub fn forget_all(&self) {
-        self.forget_where(|_| true);
+        self.forget_where(HashMap::clear);
     }
 
-    fn forget_where(&self, forgotten: impl Fn(&str) -> bool) {
+    fn forget_where(&self, forget: impl FnOnce(&mut HashMap<String, Cached>)) {
         let mut entries = match self.entries.write() {
             Ok(entries) => entries,
             // A panic elsewhere while holding the lock: start over rather than trust it.
@@ -106,7 +114,7 @@ impl ClientCache {
             }
         };
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|id, _| !forgotten(id));
+        forget(&mut entries);
     }
 }
 
@@ -154,44 +162,46 @@ mod tests {
     #[test]
     fn a_kept_copy_is_served_until_forgotten() {
         let cache = ClientCache::new(Duration::from_secs(60));
-        let lookup = cache.get("app").expect_err("empty");
+        let (empty, lookup) = cache.get("app");
+        assert!(empty.is_none());
         cache.keep(lookup, &client("app"));
-        assert_eq!(cache.get("app").expect("kept").id, "app");
+        assert_eq!(cache.get("app").0.expect("kept").id, "app");
         cache.forget("other");
-        assert!(cache.get("app").is_ok(), "another client's change");
+        assert!(cache.get("app").0.is_some(), "another client's change");
         cache.forget("app");
-        assert!(cache.get("app").is_err());
+        assert!(cache.get("app").0.is_none());
     }
 
     #[test]
     fn a_copy_read_before_a_change_is_not_kept() {
         let cache = ClientCache::new(Duration::from_secs(60));
-        let lookup = cache.get("app").expect_err("empty");
+        let (_, lookup) = cache.get("app");
         // The change lands while the store read was under way.
         cache.forget("app");
         cache.keep(lookup, &client("app"));
-        assert!(cache.get("app").is_err());
+        assert!(cache.get("app").0.is_none());
     }
 
     #[test]
     fn copies_expire_and_forget_all_clears() {
         let cache = ClientCache::new(Duration::from_millis(30));
-        cache.keep(cache.get("app").expect_err("empty"), &client("app"));
-        cache.keep(cache.get("web").expect_err("empty"), &client("web"));
-        assert!(cache.get("app").is_ok());
+        cache.keep(cache.get("app").1, &client("app"));
+        cache.keep(cache.get("web").1, &client("web"));
+        assert!(cache.get("app").0.is_some());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(cache.get("app").is_err(), "older than max_age");
+        assert!(cache.get("app").0.is_none(), "older than max_age");
 
         let cache = ClientCache::new(Duration::from_secs(60));
-        cache.keep(cache.get("app").expect_err("empty"), &client("app"));
+        cache.keep(cache.get("app").1, &client("app"));
+        cache.keep(cache.get("web").1, &client("web"));
         cache.forget_all();
-        assert!(cache.get("app").is_err());
+        assert!(cache.get("app").0.is_none() && cache.get("web").0.is_none());
     }
 
     #[test]
     fn zero_max_age_keeps_nothing() {
         let cache = ClientCache::new(Duration::ZERO);
-        cache.keep(cache.get("app").expect_err("empty"), &client("app"));
-        assert!(cache.get("app").is_err());
+        cache.keep(cache.get("app").1, &client("app"));
+        assert!(cache.get("app").0.is_none());
     }
 }

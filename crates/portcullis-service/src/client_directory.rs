@@ -94,8 +94,9 @@ impl ClientDocuments {
 pub struct ClientDirectory<'a> {
     /// Clients.
     pub store: &'a dyn Store,
-    /// Clients recently read from the store.
-    pub cache: &'a ClientCache,
+    /// Clients recently read from the store; `None` reads the store every time (grants that
+    /// leave durable state behind must not run on a copy of a client deleted a moment ago).
+    pub cache: Option<&'a ClientCache>,
     /// How documents are fetched.
     pub documents: &'a ClientDocuments,
     /// Whether documents are taken, and what their clients may be.
@@ -140,15 +141,21 @@ impl ClientDirectory<'_> {
     /// # Errors
     /// [`ClientLookupError`].
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, ClientLookupError> {
-        let stored = match self.cache.get(id) {
-            Ok(cached) => Some(Client::clone(&cached)),
-            Err(lookup) => {
+        let stored = match self.cache.map(|cache| (cache, cache.get(id))) {
+            // A copy whose document expired is read again: another server may have refreshed it.
+            Some((_, (Some(cached), _)))
+                if !cached.is_described_by_document() || self.document_is_fresh(&cached) =>
+            {
+                Some(Client::clone(&cached))
+            }
+            Some((cache, (_, lookup))) => {
                 let stored = self.store.find_client(id).await?;
                 if let Some(client) = &stored {
-                    self.cache.keep(lookup, client);
+                    cache.keep(lookup, client);
                 }
                 stored
             }
+            None => self.store.find_client(id).await?,
         };
         if !self.policy.metadata_documents {
             // Turned off: clients known by their documents are gone with it.
@@ -157,13 +164,7 @@ impl ClientDirectory<'_> {
         match &stored {
             // Registered by an administrator or itself: never fetched (draft §7.2).
             Some(client) if !client.is_described_by_document() => return Ok(stored),
-            Some(client)
-                if client
-                    .metadata_document_expires_at
-                    .is_some_and(|expires_at| expires_at > self.clock.now()) =>
-            {
-                return Ok(stored);
-            }
+            Some(client) if self.document_is_fresh(client) => return Ok(stored),
             _ => {}
         }
         if !is_document_url(id, self.documents.allow_plain_http) {
@@ -192,6 +193,13 @@ impl ClientDirectory<'_> {
         }
     }
 
+    /// Whether `client`'s copy of its metadata document is still within its caching time.
+    fn document_is_fresh(&self, client: &Client) -> bool {
+        client
+            .metadata_document_expires_at
+            .is_some_and(|expires_at| expires_at > self.clock.now())
+    }
+
     /// Fetches the document of client `url`, checks it, and stores the client it describes in
     /// place of `stored`, the copy whose time ran out.
     async fn fetch(&self, url: &str, stored: Option<&Client>) -> Result<Client, FetchError> {
@@ -218,11 +226,12 @@ impl ClientDirectory<'_> {
                 Err(FetchRefusal::Throttled | FetchRefusal::Busy) => return Err(FetchError::Busy),
             };
             // Another request may have fetched it while this one waited.
-            if let Some(fresh) = self.store.find_client(url).await?.filter(|client| {
-                client
-                    .metadata_document_expires_at
-                    .is_some_and(|expires_at| expires_at > self.clock.now())
-            }) {
+            if let Some(fresh) = self
+                .store
+                .find_client(url)
+                .await?
+                .filter(|client| self.document_is_fresh(client))
+            {
                 return Ok(fresh);
             }
             self.documents.fetcher.fetch(url).await?
@@ -254,7 +263,9 @@ impl ClientDirectory<'_> {
                 );
             }
             let updated = self.store.update_client(&client).await?;
-            self.cache.forget(&client.id);
+            if let Some(cache) = self.cache {
+                cache.forget(&client.id);
+            }
             if updated {
                 return Ok(client);
             }

@@ -489,6 +489,13 @@ impl Config {
         if self.auth.housekeeping_interval_secs == 0 {
             bail!("auth.housekeeping_interval_secs must be at least 1");
         }
+        // A kept client is how long a change made behind a server's back can go unseen.
+        if self.auth.client_cache_max_age_ms > 60_000 {
+            bail!("auth.client_cache_max_age_ms must be at most 60000");
+        }
+        if self.auth.sign_in_concurrency > 1024 {
+            bail!("auth.sign_in_concurrency must be at most 1024 (0: one per CPU)");
+        }
         if self.auth.product_name.trim().is_empty() || self.auth.product_name.len() > 64 {
             bail!("auth.product_name must be 1-64 characters");
         }

@@ -187,6 +187,14 @@ fn bad_values_are_named() {
             "access_token_lifetime_secs",
         ),
         ("[log]\nformat = \"xml\"", "log.format"),
+        (
+            "[auth]\nclient_cache_max_age_ms = 3600000",
+            "auth.client_cache_max_age_ms must be at most 60000",
+        ),
+        (
+            "[auth]\nsign_in_concurrency = 100000",
+            "auth.sign_in_concurrency must be at most 1024",
+        ),
         ("[auth]\nissuer = \"ftp://x\"", "issuer"),
         (
             "[auth]\ntls_cert_file = \"c.pem\"",

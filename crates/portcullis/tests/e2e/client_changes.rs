@@ -119,3 +119,38 @@ async fn without_announcements_a_change_in_the_database_is_seen_within_a_second(
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_code_is_not_redeemed_for_a_client_deleted_while_its_copy_is_kept() {
+    use super::browser::{
+        APP, Browser, PASSWORD, app_client, authorize, authorize_url, exchange, pkce_pair,
+        query_param,
+    };
+    // As another server sees a deletion whose announcement it missed: the copy is kept a minute.
+    let server = TestAuthServer::start_with(TestOptions {
+        client_cache_max_age: Duration::from_secs(60),
+        ..TestOptions::default()
+    })
+    .await;
+    server.add_client(app_client()).await;
+    server.add_user("ada", &[], PASSWORD).await;
+    let (verifier, challenge) = pkce_pair();
+    let browser = Browser::new();
+    let callback = authorize(
+        &browser,
+        &server,
+        &authorize_url(&server, "openid offline_access", &challenge, &[]),
+        "ada",
+    )
+    .await;
+    let code = query_param(&callback, "code").expect("code");
+    let store: &dyn Store = server.state.store.as_ref();
+    assert!(store.delete_client(APP).await.expect("delete"));
+
+    // Redeeming a code leaves a refresh token behind: the client is read from the store.
+    let response = exchange(&server, &code, &verifier).await;
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_client");
+    server.stop().await;
+}
