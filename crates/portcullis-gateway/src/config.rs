@@ -93,13 +93,10 @@ impl GatewayConfig {
     /// The limits of each upstream's connections.
     pub fn upstream_limits(&self) -> UpstreamLimits {
         UpstreamLimits {
-            max_connections: self.upstream_max_connections.max(1),
+            max_connections: self.upstream_max_connections,
             max_pending: self.upstream_max_pending,
             pending_timeout: std::time::Duration::from_millis(self.upstream_pending_timeout_ms),
-            threads: match self.workers {
-                0 => std::thread::available_parallelism().map_or(2, usize::from),
-                workers => workers,
-            },
+            threads: crate::worker::count(self.workers),
         }
     }
 }

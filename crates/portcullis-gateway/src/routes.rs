@@ -377,6 +377,14 @@ impl RouteTable {
                 });
             }
         }
+        // Only a valid table changes the limits of the upstreams it names (one that fails to
+        // build leaves the running limits alone).
+        let limits = config.upstream_limits();
+        for route in &routes {
+            for upstream in &route.upstreams {
+                upstream.apply_limits(limits);
+            }
+        }
         Ok(RouteTable {
             by_host: routes.iter().any(|route| route.host.is_some()),
             routes: routes.into_iter().map(Arc::new).collect(),

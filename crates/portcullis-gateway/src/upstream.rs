@@ -16,7 +16,9 @@
 //! trust anchors, presenting the route's client certificate if it has one; its connections are
 //! pooled apart from those of any other scheme or TLS setting.
 
-use crate::upstream_budget::{Budget, ConnectionPermit, Overloaded, Turn, UpstreamLimits};
+use crate::upstream_budget::{
+    Budget, Budgeted, ConnectionPermit, Handed, Overloaded, Turn, UpstreamLimits,
+};
 use axum::body::Body;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
@@ -30,6 +32,7 @@ use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, ready};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::net::TcpStream;
@@ -108,6 +111,12 @@ impl Upstream {
         })
     }
 
+    /// Applies a valid configuration's connection limits to its budget (shared by every route
+    /// naming the upstream).
+    pub fn apply_limits(&self, limits: UpstreamLimits) {
+        self.budget.set_limits(limits);
+    }
+
     /// Whether it is reached over TLS.
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
@@ -182,6 +191,13 @@ struct IdleConnection {
 thread_local! {
     /// Idle connections by upstream slot.
     static IDLE: RefCell<Vec<VecDeque<IdleConnection>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's id, read once.
+    static THIS_THREAD: ThreadId = std::thread::current().id();
+}
+
+/// The id of the running thread; `None` while the thread is ending.
+fn this_thread() -> Option<ThreadId> {
+    THIS_THREAD.try_with(|id| *id).ok()
 }
 
 /// Runs `use_pools` on this thread's pools; `None` while the thread is ending (its pools are
@@ -206,14 +222,17 @@ fn take_idle(slot: usize) -> Option<http1::SendRequest<Body>> {
 }
 
 /// Hands a connection whose exchange ended to a request waiting for one, or returns it to this
-/// thread's pool (or closes it, if the pool is full).
-fn return_idle(budget: &Budget, sender: http1::SendRequest<Body>) {
-    if sender.is_closed() {
+/// thread's pool if this thread's runtime drives it (else, or if the pool is full, closes it).
+fn return_idle(budget: &Budget, handed: Handed) {
+    if handed.sender.is_closed() {
         return;
     }
-    let Some(sender) = budget.hand_over(sender) else {
+    let Some(Handed { sender, owner }) = budget.hand_over(handed) else {
         return;
     };
+    if this_thread() != Some(owner) {
+        return;
+    }
     let slot = budget.slot;
     with_pools(|pools| {
         if pools.len() <= slot {
@@ -287,8 +306,8 @@ async fn connect(
         .map_err(|_| UpstreamError::ConnectTimeout(authority.clone()))?
 }
 
-/// HTTP/1.1 over an open connection, which a task of its own drives, holding `permit` until the
-/// connection ends.
+/// HTTP/1.1 over an open connection, which a task of its own drives; the socket holds `permit`
+/// until it closes (after an upgrade, when the tunnel does).
 async fn handshake<I>(
     io: I,
     permit: ConnectionPermit,
@@ -296,10 +315,9 @@ async fn handshake<I>(
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, connection) = http1::handshake(TokioIo::new(io)).await?;
+    let (sender, connection) = http1::handshake(TokioIo::new(Budgeted::new(io, permit))).await?;
     // With upgrades, so WebSocket connections can be passed through.
     tokio::spawn(async move {
-        let _permit = permit;
         if let Err(error) = connection.with_upgrades().await {
             tracing::debug!(%error, "upstream connection ended with an error");
         }
@@ -325,20 +343,33 @@ pub async fn send(
     mut request: Request<Body>,
 ) -> Result<Response<Body>, UpstreamError> {
     loop {
-        let (mut sender, reused) = match take_idle(upstream.budget.slot) {
-            Some(sender) => (sender, true),
-            // Boxed: opening a connection (a TLS handshake's state especially) is large, and would
-            // otherwise make every request's future as large, copied on each request.
-            None => match Box::pin(upstream.budget.wait_for_turn()).await {
-                Ok(Turn::Open(permit)) => (
-                    Box::pin(connect(upstream, connect_timeout, permit)).await?,
-                    false,
-                ),
-                Ok(Turn::HandedOver(sender)) => (sender, true),
-                Err(Overloaded) => {
-                    return Err(UpstreamError::Overloaded(upstream.authority.clone()));
+        let budget = upstream.budget;
+        // The connection, whether it was used before, and the thread whose runtime drives it (a
+        // connection opened here is driven by this thread's runtime).
+        let (mut sender, reused, owner) = match take_idle(budget.slot) {
+            Some(sender) => (sender, true, this_thread()),
+            None => {
+                let turn = match budget.try_open() {
+                    Some(permit) => Turn::Open(permit),
+                    // Boxed, as below: waiting is rare and its state would weigh on every request.
+                    None => Box::pin(budget.wait_for_turn())
+                        .await
+                        .map_err(|Overloaded| {
+                            UpstreamError::Overloaded(upstream.authority.clone())
+                        })?,
+                };
+                match turn {
+                    // Boxed: opening a connection (a TLS handshake's state especially) is large,
+                    // and would otherwise make every request's future as large, copied on each
+                    // request.
+                    Turn::Open(permit) => (
+                        Box::pin(connect(upstream, connect_timeout, permit)).await?,
+                        false,
+                        this_thread(),
+                    ),
+                    Turn::HandedOver(handed) => (handed.sender, true, Some(handed.owner)),
                 }
-            },
+            }
         };
         if let Err(error) = sender.ready().await {
             if reused {
@@ -349,8 +380,12 @@ pub async fn send(
         match sender.try_send_request(request).await {
             Ok(response) => {
                 // A switched protocol takes the connection for good.
-                let lease = (response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS)
-                    .then_some((upstream.budget, sender));
+                let lease = match owner {
+                    Some(owner) if response.status() != hyper::StatusCode::SWITCHING_PROTOCOLS => {
+                        Some((budget, Handed { sender, owner }))
+                    }
+                    _ => None,
+                };
                 return Ok(response.map(|body| Body::new(PooledBody { body, lease })));
             }
             Err(mut error) => match error.take_message() {
@@ -364,13 +399,13 @@ pub async fn send(
 /// A response body that returns its connection to the pool once read to its end.
 struct PooledBody {
     body: Incoming,
-    lease: Option<(&'static Budget, http1::SendRequest<Body>)>,
+    lease: Option<(&'static Budget, Handed)>,
 }
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some((budget, sender)) = self.lease.take() {
-            return_idle(budget, sender);
+        if let Some((budget, handed)) = self.lease.take() {
+            return_idle(budget, handed);
         }
     }
 }

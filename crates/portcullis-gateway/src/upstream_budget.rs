@@ -9,15 +9,27 @@
 //! another request finished with (handed over instead of going back to its pool) or a permit freed
 //! by a closing connection; otherwise it is refused at once, to be answered 503 with
 //! `Retry-After`. Each thread keeps at most `max_connections / (threads + 1)` idle connections per
-//! upstream, so idle connections can never hold every permit: with nothing busy, a permit is free.
+//! upstream (none when the limit is below `threads + 1`), so idle connections can never hold every
+//! permit: with nothing busy, a permit is free. A connection is only pooled by the thread whose
+//! runtime drives it; one handed over to another thread goes back to a waiter or is closed.
+//!
+//! The permit travels with the socket ([`Budgeted`]), so a connection upgraded to a tunnel
+//! (WebSocket) keeps counting until the tunnel closes.
 
 use axum::body::Body;
 use hyper::client::conn::http1;
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::thread::ThreadId;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+/// The largest `max_connections` accepted.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 
 /// The limits of each upstream's connections (gateway-wide settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +50,7 @@ impl Default for UpstreamLimits {
             max_connections: 1024,
             max_pending: 10_000,
             pending_timeout: Duration::from_secs(2),
-            threads: std::thread::available_parallelism().map_or(2, usize::from),
+            threads: crate::worker::count(0),
         }
     }
 }
@@ -59,7 +71,16 @@ pub struct Budget {
     pending_timeout_ms: AtomicU64,
     waiting: AtomicUsize,
     /// Where a finished connection is handed to a waiting request.
-    handoff: Mutex<VecDeque<oneshot::Sender<http1::SendRequest<Body>>>>,
+    handoff: Mutex<VecDeque<oneshot::Sender<Handed>>>,
+}
+
+/// A connection handed from one request to another, with the thread whose runtime drives it.
+#[derive(Debug)]
+pub struct Handed {
+    /// The connection.
+    pub sender: http1::SendRequest<Body>,
+    /// The thread whose runtime drives it (only that thread pools it).
+    pub owner: ThreadId,
 }
 
 /// The right to hold one open connection, given back when the connection's task ends.
@@ -89,14 +110,72 @@ pub enum Turn {
     /// A permit to open a connection.
     Open(ConnectionPermit),
     /// A connection another request finished with.
-    HandedOver(http1::SendRequest<Body>),
+    HandedOver(Handed),
+}
+
+/// A socket holding its connection's permit for as long as it is open, whether it carries
+/// HTTP/1.1 or, after an upgrade, a tunnel.
+pub struct Budgeted<I> {
+    io: I,
+    _permit: ConnectionPermit,
+}
+
+impl<I> Budgeted<I> {
+    /// `io`, counted by `permit`.
+    pub fn new(io: I, permit: ConnectionPermit) -> Self {
+        Budgeted {
+            io,
+            _permit: permit,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Budgeted<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Budgeted<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 /// The upstream has no connection for the request within its limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overloaded;
 
-/// The budget of pool `slot`, created with `limits` or set to them (a reload may change them).
+/// The budget of pool `slot`, created with `limits` if it is new (an existing one keeps its
+/// limits until [`Budget::set_limits`], once a reloaded configuration is known to be valid).
 pub fn budget(slot: usize, limits: UpstreamLimits) -> &'static Budget {
     static BUDGETS: OnceLock<Mutex<Vec<&'static Budget>>> = OnceLock::new();
     let mut budgets = BUDGETS
@@ -104,15 +183,14 @@ pub fn budget(slot: usize, limits: UpstreamLimits) -> &'static Budget {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(budget) = budgets.iter().find(|budget| budget.slot == slot) {
-        budget.set_limits(limits);
         return budget;
     }
     // Slots are never freed (connections outlive reloads), so neither are their budgets: one
     // small allocation per upstream ever configured.
     let budget: &'static Budget = Box::leak(Box::new(Budget {
         slot,
-        permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
-        limit: AtomicUsize::new(limits.max_connections.max(1)),
+        permits: Arc::new(Semaphore::new(bounded(limits.max_connections))),
+        limit: AtomicUsize::new(bounded(limits.max_connections)),
         owed: AtomicUsize::new(0),
         idle_per_thread: AtomicUsize::new(idle_per_thread(limits)),
         max_pending: AtomicUsize::new(limits.max_pending),
@@ -124,8 +202,15 @@ pub fn budget(slot: usize, limits: UpstreamLimits) -> &'static Budget {
     budget
 }
 
+/// `max_connections` within 1..=[`MAX_CONNECTIONS_LIMIT`] (the configuration checks it; this keeps
+/// the semaphore valid whatever it is given).
+fn bounded(max_connections: usize) -> usize {
+    max_connections.clamp(1, MAX_CONNECTIONS_LIMIT)
+}
+
+/// Below `threads + 1`, none: idle connections must never hold every permit.
 fn idle_per_thread(limits: UpstreamLimits) -> usize {
-    (limits.max_connections / (limits.threads.max(1) + 1)).max(1)
+    bounded(limits.max_connections) / (limits.threads.max(1) + 1)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -133,8 +218,9 @@ fn millis(duration: Duration) -> u64 {
 }
 
 impl Budget {
-    fn set_limits(&self, limits: UpstreamLimits) {
-        let wanted = limits.max_connections.max(1);
+    /// Applies `limits` (a reload's): a higher limit at once, a lower one as connections close.
+    pub fn set_limits(&self, limits: UpstreamLimits) {
+        let wanted = bounded(limits.max_connections);
         let current = self.limit.swap(wanted, Ordering::AcqRel);
         if wanted > current {
             // Debts first: permits still owed from an earlier lowering are simply kept.
@@ -191,8 +277,11 @@ impl Budget {
                 .handoff
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            // Waiters that gave up leave their senders behind: drop them as we go.
-            queue.retain(|waiter| !waiter.is_closed());
+            // Waiters that gave up leave their senders behind: the oldest go as we pass (the
+            // rest when `hand_over` reaches them), so the queue stays within the waiting bound.
+            while queue.front().is_some_and(oneshot::Sender::is_closed) {
+                queue.pop_front();
+            }
             queue.push_back(handed);
         }
         let timeout = Duration::from_millis(self.pending_timeout_ms.load(Ordering::Acquire));
@@ -213,10 +302,7 @@ impl Budget {
     }
 
     /// Hands `connection` to a waiting request, if one waits; otherwise gives it back.
-    pub fn hand_over(
-        &self,
-        mut connection: http1::SendRequest<Body>,
-    ) -> Option<http1::SendRequest<Body>> {
+    pub fn hand_over(&self, mut connection: Handed) -> Option<Handed> {
         if self.waiting.load(Ordering::Acquire) == 0 {
             return Some(connection);
         }
@@ -287,9 +373,11 @@ mod tests {
         drop(second);
         assert_eq!(
             budget.idle_per_thread(),
-            1,
-            "2 / (2 threads + 1), at least 1"
+            0,
+            "2 / (2 threads + 1): none kept idle"
         );
+        budget.set_limits(limits(6, 1));
+        assert_eq!(budget.idle_per_thread(), 2, "6 / (2 threads + 1)");
     }
 
     #[tokio::test]
@@ -306,12 +394,14 @@ mod tests {
         let slot = usize::MAX - 3;
         let budget = budget(slot, limits(3, 0));
         let held: Vec<_> = (0..3).map(|_| budget.try_open().expect("open")).collect();
-        super::budget(slot, limits(1, 0));
+        // Another build naming the slot does not change it; applying a valid table's limits does.
+        assert!(std::ptr::eq(super::budget(slot, limits(1, 0)), budget));
+        budget.set_limits(limits(1, 0));
         drop(held);
         let one = budget.try_open().expect("one is allowed");
         assert!(budget.try_open().is_none(), "only one now");
         drop(one);
-        super::budget(slot, limits(2, 0));
+        budget.set_limits(limits(2, 0));
         let _a = budget.try_open().expect("raised again");
         let _b = budget.try_open().expect("two");
         assert!(budget.try_open().is_none());

@@ -496,6 +496,10 @@ impl Config {
         if self.auth.sign_in_concurrency > 1024 {
             bail!("auth.sign_in_concurrency must be at most 1024 (0: one per CPU)");
         }
+        let upstream_limit = portcullis_gateway::upstream_budget::MAX_CONNECTIONS_LIMIT;
+        if !(1..=upstream_limit).contains(&self.gateway.upstream_max_connections) {
+            bail!("gateway.upstream_max_connections must be between 1 and {upstream_limit}");
+        }
         if self.auth.product_name.trim().is_empty() || self.auth.product_name.len() > 64 {
             bail!("auth.product_name must be 1-64 characters");
         }

@@ -195,6 +195,10 @@ fn bad_values_are_named() {
             "[auth]\nsign_in_concurrency = 100000",
             "auth.sign_in_concurrency must be at most 1024",
         ),
+        (
+            "[gateway]\nupstream_max_connections = 0",
+            "gateway.upstream_max_connections must be between 1 and 1000000",
+        ),
         ("[auth]\nissuer = \"ftp://x\"", "issuer"),
         (
             "[auth]\ntls_cert_file = \"c.pem\"",
