@@ -16,17 +16,19 @@ bash bench/gateway_dpop.sh "$DURATION" 32 | tee "$WORK/gateway_dpop.md"
 bash bench/forward_auth.sh "$DURATION" 32 | tee "$WORK/forward_auth.md"
 bash bench/auth.sh "$DURATION" 32 | tee "$WORK/auth.md"
 bash bench/sign_in.sh "$DURATION" 32 | tee "$WORK/sign_in.md"
+bash bench/connections.sh "$DURATION" 10000 | tee "$WORK/connections.md"
 # The raw cost of validating an ES256 access token (parse, signature, claims) on this machine, in
 # this run: the cold gateway path is judged against it.
 cargo bench -q -p portcullis-jose --bench jws -- validate_access_token/ES256 \
     --measurement-time 3 --warm-up-time 1 > /dev/null 2>&1
 VERIFY_NS=$(python3 -c 'import json; print(json.load(open("target/criterion/validate_access_token_ES256/new/estimates.json"))["median"]["point_estimate"])')
 
-python3 - "$WORK/gateway.md" "$WORK/auth.md" "$DURATION" "$(machine)" "$VERIFY_NS" "$WORK/sign_in.md" > "$WORK/summary.md" <<'PY'
+python3 - "$WORK/gateway.md" "$WORK/auth.md" "$DURATION" "$(machine)" "$VERIFY_NS" "$WORK/sign_in.md" "$WORK/connections.md" > "$WORK/summary.md" <<'PY'
 import re, sys
 gateway, auth, duration, machine = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3], sys.argv[4]
 VERIFY_ES256_US = round(float(sys.argv[5]) / 1000)  # criterion median, this run
 sign_in = open(sys.argv[6]).read()
+connections = open(sys.argv[7]).read()
 
 def row(text, label):
     for line in text.splitlines():
@@ -85,6 +87,13 @@ if refresh:
     add("refresh rotations/s (SQLite)", f"{number(refresh[3]):,.0f}", "—", "—", True)
 if flow:
     add("full Authorization Code + PKCE flows/s (real Argon2id)", f"{number(flow[3]):,.0f}", "—", "—", True)
+busy = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in connections.splitlines() if line.startswith("| 10000 ")]
+if busy:
+    cells = busy[0]
+    errors = number(cells[4]) if cells[4] != "0" else 0
+    add("10,000 busy connections: non-2xx answers", f"{cells[4]} (socket errors: {cells[5]}; {cells[1]} req/s)", "0", "—", errors == 0 and cells[5] == "none")
+    mb = number(cells[6])
+    add("10,000 busy connections: gateway peak RSS, MB", f"{mb:.0f}", "≤ 100", f"{mb / 100:.2f}×", mb <= 100)
 if sign_in_default:
     p99 = number(sign_in_default[5])
     add("sign-in p99 at saturation, default cost and admission, ms", f"{p99:.0f} ({sign_in_default[3]} sign-ins/s, {sign_in_default[7]} refused with 503, refused p99 {sign_in_default[8]})", "< 250", f"{p99 / 250:.2f}×", p99 < 250)
