@@ -43,6 +43,17 @@ open(path, "w").write(text)
 PY
 }
 
+# Builds the server and the load generator, sets BIN and LOADGEN, and exports what every auth
+# server of a benchmark needs: warn-level logs and a fresh key-encryption key.
+prepare_auth_bench() {
+    cargo build --release -q -p portcullis -p portcullis-loadgen
+    BIN=target/release/portcullis
+    LOADGEN=target/release/portcullis-loadgen
+    export PORTCULLIS_LOG_LEVEL=warn
+    PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY=$(head -c32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    export PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY
+}
+
 # One line describing the machine, for the tables.
 machine() {
     echo "$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"

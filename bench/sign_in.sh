@@ -19,12 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-cargo build --release -q -p portcullis -p portcullis-loadgen
-BIN=target/release/portcullis
-LOADGEN=target/release/portcullis-loadgen
-export PORTCULLIS_LOG_LEVEL=warn
-PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY=$(head -c32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-export PORTCULLIS_KEYS_KEY_ENCRYPTION_KEY
+prepare_auth_bench
 PORT=13960
 
 ROWS=()
