@@ -18,6 +18,7 @@
 
 use axum::body::Body;
 use hyper::client::conn::http1;
+use portcullis_service::WaitingLine;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -69,7 +70,7 @@ pub struct Budget {
     idle_per_thread: AtomicUsize,
     max_pending: AtomicUsize,
     pending_timeout_ms: AtomicU64,
-    waiting: AtomicUsize,
+    waiting: WaitingLine,
     /// Where a finished connection is handed to a waiting request.
     handoff: Mutex<VecDeque<oneshot::Sender<Handed>>>,
 }
@@ -195,7 +196,7 @@ pub fn budget(slot: usize, limits: UpstreamLimits) -> &'static Budget {
         idle_per_thread: AtomicUsize::new(idle_per_thread(limits)),
         max_pending: AtomicUsize::new(limits.max_pending),
         pending_timeout_ms: AtomicU64::new(millis(limits.pending_timeout)),
-        waiting: AtomicUsize::new(0),
+        waiting: WaitingLine::default(),
         handoff: Mutex::new(VecDeque::new()),
     }));
     budgets.push(budget);
@@ -270,7 +271,9 @@ impl Budget {
         if let Some(permit) = self.try_open() {
             return Ok(Turn::Open(permit));
         }
-        let _waiting = Waiting::join(self)?;
+        let Some(_waiting) = self.waiting.join(self.max_pending.load(Ordering::Acquire)) else {
+            return Err(Overloaded);
+        };
         let (handed, handed_over) = oneshot::channel();
         {
             let mut queue = self
@@ -303,7 +306,7 @@ impl Budget {
 
     /// Hands `connection` to a waiting request, if one waits; otherwise gives it back.
     pub fn hand_over(&self, mut connection: Handed) -> Option<Handed> {
-        if self.waiting.load(Ordering::Acquire) == 0 {
+        if self.waiting.is_empty() {
             return Some(connection);
         }
         let mut queue = self
@@ -318,28 +321,6 @@ impl Budget {
             }
         }
         Some(connection)
-    }
-}
-
-/// Counts one waiting request while it lives.
-struct Waiting(&'static Budget);
-
-impl Waiting {
-    fn join(budget: &'static Budget) -> Result<Self, Overloaded> {
-        let max = budget.max_pending.load(Ordering::Acquire);
-        budget
-            .waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
-                (waiting < max).then_some(waiting + 1)
-            })
-            .map(|_| Waiting(budget))
-            .map_err(|_| Overloaded)
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

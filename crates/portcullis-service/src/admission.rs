@@ -32,14 +32,41 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Admission {
     permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
+    waiting: WaitingLine,
     limits: AdmissionLimits,
 }
 
-/// Counts one waiting caller while it lives.
-struct Waiting<'a>(&'a AtomicUsize);
+/// Callers waiting for something, counted, with room for at most a given number.
+#[derive(Debug, Default)]
+pub struct WaitingLine(AtomicUsize);
 
-impl Drop for Waiting<'_> {
+/// One caller's place in a [`WaitingLine`], given up when dropped.
+#[derive(Debug)]
+pub struct InLine<'a>(&'a AtomicUsize);
+
+impl WaitingLine {
+    /// A place in the line if fewer than `max` wait; a caller without one is never counted.
+    pub fn join(&self, max: usize) -> Option<InLine<'_>> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
+                (waiting < max).then_some(waiting + 1)
+            })
+            .ok()
+            .map(|_| InLine(&self.0))
+    }
+
+    /// Callers waiting now.
+    pub fn len(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Whether nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for InLine<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -50,7 +77,7 @@ impl Admission {
     pub fn new(limits: AdmissionLimits) -> Self {
         Admission {
             permits: Arc::new(Semaphore::new(limits.capacity.max(1))),
-            waiting: AtomicUsize::new(0),
+            waiting: WaitingLine::default(),
             limits,
         }
     }
@@ -64,15 +91,9 @@ impl Admission {
             return Ok(permit);
         }
         // Counted only when there is room: a refused caller never shows as waiting.
-        let room = self
-            .waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
-                (waiting < self.limits.max_waiting).then_some(waiting + 1)
-            });
-        if room.is_err() {
+        let Some(_waiting) = self.waiting.join(self.limits.max_waiting) else {
             return Err(Refusal::QueueFull);
-        }
-        let _waiting = Waiting(&self.waiting);
+        };
         match tokio::time::timeout(self.limits.max_wait, self.permits.clone().acquire_owned()).await
         {
             Ok(Ok(permit)) => Ok(permit),
@@ -90,7 +111,7 @@ impl Admission {
     /// Callers waiting now.
     #[cfg(test)]
     fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::Acquire)
+        self.waiting.len()
     }
 }
 

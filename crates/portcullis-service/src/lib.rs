@@ -40,6 +40,7 @@ pub mod tokens;
 
 pub use account::{Account, AccountChangeError, AccountOverview, EmailChange};
 pub use admin::{Actor, AdminError, Administration};
+pub use admission::{InLine, WaitingLine};
 pub use audit::AuditLog;
 pub use authorization::{AuthorizationAttempt, AuthorizationOutcome, Authorizer};
 pub use backchannel_logout::{LogoutDelivery, LogoutReport, LogoutSender};
