@@ -61,6 +61,47 @@ impl Resolve for PublicOnlyResolver {
     }
 }
 
+/// An HTTP client builder with the guard: no proxy, no redirects, a connect timeout, and unless
+/// `allow_private`, https only and names resolved to public addresses only. Addresses written
+/// in URLs are never resolved: callers check each URL with [`check_url`] too.
+pub(crate) fn guarded_client_builder(allow_private: bool) -> reqwest::ClientBuilder {
+    // No proxy from the environment: a proxy would resolve names itself, past the guard.
+    let builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT);
+    if allow_private {
+        builder
+    } else {
+        builder
+            .https_only(true)
+            .dns_resolver(Arc::new(PublicOnlyResolver))
+    }
+}
+
+/// Refuses a URL a guarded request must not go to: another scheme than https (http too when
+/// `allow_private`), or a non-public address written in it (names are checked when resolved).
+///
+/// # Errors
+/// [`OutboundError::Refused`].
+pub(crate) fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), OutboundError> {
+    if allow_private {
+        return match url.scheme() {
+            "https" | "http" => Ok(()),
+            _ => Err(OutboundError::Refused("only http(s) URLs")),
+        };
+    }
+    if url.scheme() != "https" {
+        return Err(OutboundError::Refused("only https URLs"));
+    }
+    let host = url.host_str().ok_or(OutboundError::Refused("no host"))?;
+    let literal = portcullis_core::network_address::literal_address(host);
+    if literal.is_some_and(|address| !is_public(address)) {
+        return Err(OutboundError::Refused("not a public address"));
+    }
+    Ok(())
+}
+
 impl OutboundHttp {
     /// A client; `allow_private` lets requests reach loopback and private addresses over plain
     /// http too.
@@ -68,20 +109,10 @@ impl OutboundHttp {
     /// # Errors
     /// When the HTTP client cannot be built (its TLS backend cannot be initialised).
     pub fn new(allow_private: bool) -> Result<Self, OutboundError> {
-        // No proxy from the environment: a proxy would resolve names itself, past the guard.
-        let mut builder = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")));
-        if !allow_private {
-            builder = builder
-                .https_only(true)
-                .dns_resolver(Arc::new(PublicOnlyResolver));
-        }
         Ok(OutboundHttp {
-            client: builder
+            client: guarded_client_builder(allow_private)
+                .timeout(REQUEST_TIMEOUT)
+                .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|error| OutboundError::Failed(error.to_string()))?,
             allow_private,
@@ -91,21 +122,7 @@ impl OutboundHttp {
     /// Refuses a URL the request must not go to. Names are checked when resolved; an address
     /// written in the URL is checked here, since it is never resolved.
     fn check(&self, url: &reqwest::Url) -> Result<(), OutboundError> {
-        if self.allow_private {
-            return match url.scheme() {
-                "https" | "http" => Ok(()),
-                _ => Err(OutboundError::Refused("only http(s) URLs")),
-            };
-        }
-        if url.scheme() != "https" {
-            return Err(OutboundError::Refused("only https URLs"));
-        }
-        let host = url.host_str().ok_or(OutboundError::Refused("no host"))?;
-        let literal = portcullis_core::network_address::literal_address(host);
-        if literal.is_some_and(|address| !is_public(address)) {
-            return Err(OutboundError::Refused("not a public address"));
-        }
-        Ok(())
+        check_url(url, self.allow_private)
     }
 
     /// `GET url`, expecting 200 and at most `max_bytes` of body.
@@ -263,14 +280,7 @@ impl portcullis_service::client_directory::ClientDocumentFetcher for OutboundHtt
 
 /// The error with its causes (the URL left out: it may carry a query the client registered).
 fn failed(error: reqwest::Error) -> OutboundError {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        message.push_str(&format!(": {inner}"));
-        cause = inner.source();
-    }
-    OutboundError::Failed(message)
+    OutboundError::Failed(portcullis_sdk::client::transport_error(error))
 }
 
 #[cfg(test)]

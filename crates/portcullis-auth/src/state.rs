@@ -162,6 +162,7 @@ impl AppState {
                 clock.clone(),
                 settings.access_token_algorithm,
             )),
+            settings.outbound_private_networks,
         )
         .map_err(|error| StartupError::Upstreams(error.to_string()))?;
         let client_cache = Arc::new(portcullis_service::client_cache::ClientCache::new(

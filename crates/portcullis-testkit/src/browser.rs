@@ -55,34 +55,61 @@ impl Browser {
         &self,
         base_url: &str,
         url: &str,
-        (username, password): (&str, &str),
+        credentials: (&str, &str),
         callback_prefix: &str,
     ) -> String {
-        let mut response = self.get(url).await;
+        self.try_authorize(base_url, url, credentials, callback_prefix)
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`Browser::authorize`], telling what went wrong instead of panicking (a request that
+    /// failed, an unexpected page or status).
+    ///
+    /// # Errors
+    /// What stopped the flow.
+    pub async fn try_authorize(
+        &self,
+        base_url: &str,
+        url: &str,
+        (username, password): (&str, &str),
+        callback_prefix: &str,
+    ) -> Result<String, String> {
+        let failed = |error: reqwest::Error| error.to_string();
+        let mut response = self.http.get(url).send().await.map_err(failed)?;
         for _ in 0..10 {
             if response.status() == 303 {
                 let next = location(&response, base_url);
                 if next.starts_with(callback_prefix) {
-                    return next;
+                    return Ok(next);
                 }
-                response = self.get(&next).await;
+                response = self.http.get(&next).send().await.map_err(failed)?;
                 continue;
             }
-            assert_eq!(response.status(), 200, "unexpected page");
-            let html = response.text().await.expect("html");
+            if response.status() != 200 {
+                return Err(format!("unexpected page: {}", response.status()));
+            }
+            let html = response.text().await.map_err(failed)?;
             let mut fields = hidden_fields(&html);
-            if html.contains("action=\"/signin\"") {
+            let action = if html.contains("action=\"/signin\"") {
                 fields.push(("username".into(), username.into()));
                 fields.push(("password".into(), password.into()));
-                response = self.post(&format!("{base_url}/signin"), &fields).await;
+                "signin"
             } else if html.contains("name=\"decision\"") {
                 fields.push(("decision".into(), "allow".into()));
-                response = self.post(&format!("{base_url}/authorize"), &fields).await;
+                "authorize"
             } else {
-                panic!("unexpected page: {html}");
-            }
+                return Err(format!("unexpected page: {html}"));
+            };
+            response = self
+                .http
+                .post(format!("{base_url}/{action}"))
+                .form(&fields)
+                .send()
+                .await
+                .map_err(failed)?;
         }
-        panic!("authorization did not finish");
+        Err("authorization did not finish".to_owned())
     }
 }
 

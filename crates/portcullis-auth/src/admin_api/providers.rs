@@ -222,6 +222,20 @@ pub async fn put(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ProviderBody>,
 ) -> Result<Json<ProviderView>, ApiError> {
+    // The server requests these itself: refused before they are stored when the SSRF guard
+    // would refuse them at sign-in (the guard checks them again then, and the metadata's).
+    let discovered = body.protocol == "oidc";
+    for (field, url) in [
+        ("issuer", if discovered { &body.issuer } else { &None }),
+        ("token_endpoint", &body.token_endpoint),
+        ("userinfo_endpoint", &body.userinfo_endpoint),
+    ] {
+        if let Some(url) = url
+            && let Err(error) = state.upstreams.check_managed_url(url)
+        {
+            return Err(ApiError::invalid(field, error.to_string()));
+        }
+    }
     let upstreams = state.upstreams.clone();
     let reserved = move |id: &str| upstreams.is_configured(id);
     let listing = administration(&state, &actor)

@@ -3,11 +3,18 @@
 //! periodically, so every server of a cluster follows). An OpenID provider's metadata is read on
 //! first use and kept while the provider is unchanged; a failed read is retried at the next
 //! sign-in, so a provider that was down works once it is back.
+//!
+//! Providers of the configuration file are the operator's and are reached as written. Those of
+//! the admin API are reached through the SSRF guard (as client-registered URLs are): https
+//! only, public addresses only, unless `auth.outbound_private_networks`; every URL the server
+//! itself requests is checked, the ones the provider's metadata names included.
 
+use crate::outbound::{OutboundError, check_url, guarded_client_builder};
 use portcullis_core::federation::{Provider, ProviderProtocol};
 use portcullis_sdk::client::{
     AssertionSigner, ClientConfig, ClientError, OAuthEndpoints, RelyingParty,
 };
+use portcullis_types::ProviderMetadata;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -22,7 +29,11 @@ pub struct Upstreams {
     reloading: tokio::sync::Mutex<()>,
     current: RwLock<Arc<Vec<Arc<Upstream>>>>,
     issuer: String,
+    /// For the configuration file's providers.
     http: reqwest::Client,
+    /// For the admin API's providers.
+    guarded_http: reqwest::Client,
+    allow_private: bool,
     signer: Arc<dyn AssertionSigner>,
 }
 
@@ -43,6 +54,7 @@ pub struct Upstream {
     pub managed: bool,
     redirect_uri: String,
     http: reqwest::Client,
+    reach: Reach,
     /// Signs `private_key_jwt` assertions, when the provider is configured for them.
     signer: Option<Arc<dyn AssertionSigner>>,
     relying_party: Mutex<Option<Arc<RelyingParty>>>,
@@ -57,10 +69,20 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
+/// Which URLs the server may request for a provider.
+#[derive(Debug, Clone, Copy)]
+enum Reach {
+    /// Any (a provider of the configuration file).
+    Any,
+    /// Those [`check_url`] lets through (a provider of the admin API).
+    Guarded { allow_private: bool },
+}
+
 impl Upstreams {
     /// The providers of the configuration file, called back at
     /// `{issuer}/federation/<id>/callback`; those authenticating with `private_key_jwt` sign
-    /// with `signer`.
+    /// with `signer`. `allow_private` lets the admin API's providers be on loopback and private
+    /// addresses, over plain http too.
     ///
     /// # Errors
     /// When no HTTP client can be built.
@@ -68,10 +90,15 @@ impl Upstreams {
         configured: &[Provider],
         issuer: &str,
         signer: Arc<dyn AssertionSigner>,
+        allow_private: bool,
     ) -> Result<Self, reqwest::Error> {
         // Redirects would carry codes and the client secret elsewhere.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(PROVIDER_TIMEOUT)
+            .user_agent("Portcullis")
+            .build()?;
+        let guarded_http = guarded_client_builder(allow_private)
             .timeout(PROVIDER_TIMEOUT)
             .user_agent("Portcullis")
             .build()?;
@@ -81,10 +108,21 @@ impl Upstreams {
             current: RwLock::new(Arc::new(Vec::new())),
             issuer: issuer.trim_end_matches('/').to_owned(),
             http,
+            guarded_http,
+            allow_private,
             signer,
         };
         upstreams.set_managed(Vec::new());
         Ok(upstreams)
+    }
+
+    /// Whether the server may request `url` for a provider of the admin API.
+    ///
+    /// # Errors
+    /// [`OutboundError::Refused`] naming why not.
+    pub fn check_managed_url(&self, url: &str) -> Result<(), OutboundError> {
+        let parsed = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
+        check_url(&parsed, self.allow_private)
     }
 
     /// The providers now, in the order of their buttons.
@@ -143,7 +181,18 @@ impl Upstreams {
             redirect_uri: format!("{}{}", self.issuer, super::callback_path(&provider.id)),
             settings: provider.clone(),
             managed,
-            http: self.http.clone(),
+            http: if managed {
+                self.guarded_http.clone()
+            } else {
+                self.http.clone()
+            },
+            reach: if managed {
+                Reach::Guarded {
+                    allow_private: self.allow_private,
+                }
+            } else {
+                Reach::Any
+            },
             signer: provider.private_key_jwt.then(|| self.signer.clone()),
             relying_party: Mutex::new(None),
         })
@@ -167,6 +216,7 @@ impl Upstream {
         };
         let relying_party = match &self.settings.protocol {
             ProviderProtocol::OpenIdConnect { issuer } => {
+                self.check("issuer", issuer)?;
                 RelyingParty::discover_with(issuer, client, self.http.clone()).await?
             }
             ProviderProtocol::OAuth2 {
@@ -184,6 +234,7 @@ impl Upstream {
                 RelyingParty::from_endpoints(&endpoints, client, self.http.clone())?
             }
         };
+        self.check_metadata(relying_party.metadata())?;
         let relying_party = Arc::new(match &self.signer {
             Some(signer) => relying_party.with_assertion_signer(signer.clone()),
             None => relying_party,
@@ -192,6 +243,35 @@ impl Upstream {
             *slot = Some(relying_party.clone());
         }
         Ok(relying_party)
+    }
+
+    /// Refuses a URL the server would request that the provider's [`Reach`] does not allow.
+    fn check(&self, name: &str, url: &str) -> Result<(), ClientError> {
+        let Reach::Guarded { allow_private } = self.reach else {
+            return Ok(());
+        };
+        let refused = |reason: &str| ClientError::Provider(format!("{name} refused: {reason}"));
+        let parsed = reqwest::Url::parse(url).map_err(|_| refused("not a URL"))?;
+        check_url(&parsed, allow_private).map_err(|error| refused(&error.to_string()))
+    }
+
+    /// Checks every URL of `metadata` the server itself requests (the browser follows the
+    /// authorization and logout endpoints): a public host's metadata may name internal ones.
+    fn check_metadata(&self, metadata: &ProviderMetadata) -> Result<(), ClientError> {
+        self.check("token_endpoint", &metadata.token_endpoint)?;
+        if !metadata.jwks_uri.is_empty() {
+            self.check("jwks_uri", &metadata.jwks_uri)?;
+        }
+        for (name, url) in [
+            ("userinfo_endpoint", &metadata.userinfo_endpoint),
+            ("revocation_endpoint", &metadata.revocation_endpoint),
+            ("introspection_endpoint", &metadata.introspection_endpoint),
+        ] {
+            if let Some(url) = url {
+                self.check(name, url)?;
+            }
+        }
+        Ok(())
     }
 
     fn cached(&self) -> Option<Arc<RelyingParty>> {
@@ -204,5 +284,84 @@ impl Upstream {
             self.settings.protocol,
             ProviderProtocol::OpenIdConnect { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_core::federation::ProviderSpec;
+
+    struct NoSigner;
+
+    impl AssertionSigner for NoSigner {
+        fn sign(&self, _claims: &serde_json::Value) -> Result<String, String> {
+            Err("no key".to_owned())
+        }
+    }
+
+    fn provider(id: &str, spec: serde_json::Value) -> Provider {
+        let mut spec = spec;
+        spec["id"] = serde_json::json!(id);
+        serde_json::from_value::<ProviderSpec>(spec)
+            .expect("spec")
+            .validate()
+            .expect("valid")
+    }
+
+    fn hub(token_endpoint: &str) -> serde_json::Value {
+        serde_json::json!({"name": "Hub", "protocol": "oauth2", "client_id": "c",
+            "authorization_endpoint": "https://hub.example/authorize",
+            "token_endpoint": token_endpoint,
+            "userinfo_endpoint": "https://api.hub.example/user"})
+    }
+
+    #[tokio::test]
+    async fn providers_of_the_admin_api_are_reached_through_the_ssrf_guard_only() {
+        let internal = hub("https://169.254.169.254/token");
+        let upstreams = Upstreams::new(
+            &[provider("file", internal.clone())],
+            "https://auth.example",
+            Arc::new(NoSigner),
+            false,
+        )
+        .expect("upstreams");
+        upstreams.set_managed(vec![
+            provider("internal", internal.clone()),
+            provider("plain", hub("http://hub.example/token")),
+            provider("public", hub("https://hub.example/token")),
+            provider(
+                "loopback",
+                serde_json::json!({"name": "L", "issuer": "https://localhost:1",
+                    "client_id": "c"}),
+            ),
+        ]);
+        let refusal = |id: &str| {
+            let upstream = upstreams.get(id).expect("provider");
+            async move { upstream.relying_party().await.err().map(|e| e.to_string()) }
+        };
+        // The operator's file is trusted as written; the admin API's providers are not.
+        assert_eq!(refusal("file").await, None);
+        assert_eq!(refusal("public").await, None);
+        let refused = refusal("internal").await.expect("refused");
+        assert!(
+            refused.contains("token_endpoint refused: refused URL: not a public address"),
+            "{refused}"
+        );
+        let plain = refusal("plain").await.expect("refused");
+        assert!(plain.contains("only https URLs"), "{plain}");
+        // A name is checked when it resolves: `localhost` has no public address.
+        let loopback = refusal("loopback").await.expect("refused");
+        assert!(loopback.contains("no public address"), "{loopback}");
+        assert!(upstreams.check_managed_url("https://10.1.2.3/").is_err());
+        assert!(upstreams.check_managed_url("https://sso.example/").is_ok());
+
+        // `auth.outbound_private_networks` (a stack on one machine) lets them through.
+        let open = Upstreams::new(&[], "https://auth.example", Arc::new(NoSigner), true)
+            .expect("upstreams");
+        open.set_managed(vec![provider("internal", hub("http://10.0.0.1/token"))]);
+        let upstream = open.get("internal").expect("provider");
+        assert!(upstream.relying_party().await.is_ok());
+        assert!(open.check_managed_url("http://127.0.0.1:3000/").is_ok());
     }
 }

@@ -47,7 +47,7 @@ struct ErrorAnswer {
 pub(super) async fn answer(
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<Tokens, ClientError> {
-    let response = sent.map_err(|error| ClientError::Provider(error.without_url().to_string()))?;
+    let response = sent.map_err(|error| ClientError::Provider(transport_error(error)))?;
     let status = response.status();
     let body = read_limited(response, MAX_ANSWER_BYTES)
         .await
@@ -84,7 +84,7 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         .get(url)
         .send()
         .await
-        .map_err(|error| format!("{url}: {}", error.without_url()))?;
+        .map_err(|error| format!("{url}: {}", transport_error(error)))?;
     if response.status() != reqwest::StatusCode::OK {
         return Err(format!("{url}: status {}", response.status()));
     }
@@ -92,6 +92,20 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|error| format!("{url}: {error}"))?;
     serde_json::from_slice(&body).map_err(|error| format!("{url}: {error}"))
+}
+
+/// A failed request, described with its causes (a refused name, a TLS failure), without the URL
+/// (which may carry a query the caller did not mean to log).
+pub fn transport_error(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
 }
 
 /// Most bytes of a provider's answer read (metadata and token responses are a few KB).
@@ -107,11 +121,7 @@ pub async fn read_limited(
     max_bytes: usize,
 ) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|error| error.without_url().to_string())?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
         if body.len() + chunk.len() > max_bytes {
             return Err(format!("the answer is larger than {max_bytes} bytes"));
         }

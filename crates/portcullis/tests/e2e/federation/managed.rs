@@ -195,3 +195,56 @@ async fn a_provider_put_through_the_admin_api_signs_users_in_until_deleted() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn with_the_ssrf_guard_on_the_admin_api_adds_no_provider_on_an_internal_address() {
+    let options = portcullis_testkit::TestOptions {
+        outbound_private_networks: false,
+        ..portcullis_testkit::TestOptions::default()
+    };
+    let federated = Federated::start_with(|_| {}, options).await;
+    let server = &federated.downstream;
+    let token = token_of(server, "ops", "portcullis:admin").await;
+    let oauth2 = |token_endpoint: &str| {
+        json!({"name": "Hub", "protocol": "oauth2", "client_id": "c",
+            "authorization_endpoint": "https://hub.example/authorize",
+            "token_endpoint": token_endpoint,
+            "userinfo_endpoint": "https://api.hub.example/user"})
+    };
+    for (body, field) in [
+        (
+            json!({"name": "Partner", "issuer": federated.upstream.base_url,
+                "client_id": "downstream"}),
+            "issuer",
+        ),
+        (oauth2("https://169.254.169.254/token"), "token_endpoint"),
+        (oauth2("http://hub.example/token"), "token_endpoint"),
+    ] {
+        let (status, answer) = call(
+            server,
+            Method::PUT,
+            "/admin/v1/federation/providers/partner",
+            Some(&token),
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (400, Some(field)),
+            "{answer}"
+        );
+    }
+    let (status, _) = call(
+        server,
+        Method::PUT,
+        "/admin/v1/federation/providers/partner",
+        Some(&token),
+        Some(oauth2("https://hub.example/token")),
+    )
+    .await;
+    assert_eq!(status, 200, "a public provider is taken");
+
+    // The configuration file's provider, on loopback too, is the operator's: it still works.
+    let (_, _, answer) = federated.first_sign_in("alice").await;
+    assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+}
