@@ -1,0 +1,215 @@
+//! The writes the cluster acknowledged during the run, checked against it afterwards: each must
+//! still be there (a user readable, a token active, a rotation's newest refresh token
+//! redeemable, a revoked token inactive).
+
+use crate::cluster::Cluster;
+use std::sync::Mutex;
+
+/// Acknowledged writes.
+#[derive(Default)]
+pub struct Ledger {
+    inner: Mutex<Writes>,
+}
+
+#[derive(Default)]
+struct Writes {
+    users: Vec<String>,
+    tokens: Vec<String>,
+    chains: Vec<Chain>,
+    revoked: Vec<String>,
+    /// A revoked token a gateway let through after the propagation bound.
+    late_acceptances: Vec<String>,
+    /// A revoked token a gateway let through within the bound: how often, and the latest.
+    acceptances_within_bound: u64,
+    latest_within_bound_ms: u128,
+}
+
+/// One refresh token family, rotated by one worker.
+struct Chain {
+    /// The refresh token the last acknowledged rotation gave.
+    newest: String,
+    /// Acknowledged rotations.
+    rotations: u64,
+    /// A rotation went unanswered: whether it happened is unknown, so the newest token may be
+    /// used up (and redeeming it again would rightly revoke the family). Not checked.
+    cut: bool,
+}
+
+/// A family's index in the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainId(usize);
+
+/// What the check found.
+pub struct Findings {
+    /// Lines of the report.
+    pub lines: Vec<String>,
+    /// Acknowledged writes lost, and revoked tokens accepted past the bound.
+    pub violations: u64,
+}
+
+impl Ledger {
+    fn writes(&self) -> std::sync::MutexGuard<'_, Writes> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A user the admin API created (201).
+    pub fn user_created(&self, username: String) {
+        self.writes().users.push(username);
+    }
+
+    /// An access token the token endpoint issued (200).
+    pub fn token_issued(&self, token: String) {
+        self.writes().tokens.push(token);
+    }
+
+    /// A new family from a sign-in; its first refresh token.
+    pub fn chain_started(&self, refresh_token: String) -> ChainId {
+        let mut writes = self.writes();
+        writes.chains.push(Chain {
+            newest: refresh_token,
+            rotations: 0,
+            cut: false,
+        });
+        ChainId(writes.chains.len() - 1)
+    }
+
+    /// A rotation answered with `refresh_token`.
+    pub fn rotated(&self, chain: ChainId, refresh_token: String) {
+        if let Some(chain) = self.writes().chains.get_mut(chain.0) {
+            chain.newest = refresh_token;
+            chain.rotations += 1;
+        }
+    }
+
+    /// A rotation that went unanswered.
+    pub fn cut(&self, chain: ChainId) {
+        if let Some(chain) = self.writes().chains.get_mut(chain.0) {
+            chain.cut = true;
+        }
+    }
+
+    /// A revocation the auth server acknowledged (200).
+    pub fn revoked(&self, token: String) {
+        self.writes().revoked.push(token);
+    }
+
+    /// A gateway let `token` through `after_ms` after its revocation was acknowledged.
+    pub fn revoked_token_accepted(&self, token: &str, after_ms: u128, bound_ms: u128) {
+        let mut writes = self.writes();
+        if after_ms > bound_ms {
+            writes
+                .late_acceptances
+                .push(format!("{}… {after_ms} ms after", prefix(token)));
+        } else {
+            writes.acceptances_within_bound += 1;
+            writes.latest_within_bound_ms = writes.latest_within_bound_ms.max(after_ms);
+        }
+    }
+
+    /// Checks every acknowledged write against the cluster.
+    pub async fn check(&self, cluster: &Cluster) -> Findings {
+        let (users, tokens, chains, revoked, late, (within, latest)) = {
+            let writes = self.writes();
+            let chains: Vec<(String, u64, bool)> = writes
+                .chains
+                .iter()
+                .map(|chain| (chain.newest.clone(), chain.rotations, chain.cut))
+                .collect();
+            (
+                writes.users.clone(),
+                writes.tokens.clone(),
+                chains,
+                writes.revoked.clone(),
+                writes.late_acceptances.clone(),
+                (
+                    writes.acceptances_within_bound,
+                    writes.latest_within_bound_ms,
+                ),
+            )
+        };
+        let mut lines = Vec::new();
+        let mut violations = 0;
+
+        let lost_users = count_lost(&users, |username| cluster.user_exists(username)).await;
+        lines.push(format!(
+            "users created: {}, lost: {lost_users}",
+            users.len()
+        ));
+        let lost_tokens = count_lost(&tokens, |token| cluster.token_active(token)).await;
+        lines.push(format!(
+            "access tokens issued: {}, no longer active: {lost_tokens}",
+            tokens.len()
+        ));
+        let rotations: u64 = chains.iter().map(|(_, rotations, _)| rotations).sum();
+        let checked: Vec<String> = chains
+            .iter()
+            .filter(|(_, _, cut)| !cut)
+            .map(|(newest, _, _)| newest.clone())
+            .collect();
+        let lost_rotations = count_lost(&checked, |token| cluster.refresh_redeems(token)).await;
+        lines.push(format!(
+            "refresh rotations: {rotations} in {} families ({} cut by an unanswered rotation, \
+             not checked); newest refresh token of a family lost: {lost_rotations}",
+            chains.len(),
+            chains.len() - checked.len()
+        ));
+        let lost_revocations = count_lost(&revoked, |token| async move {
+            cluster.token_active(token).await.map(|active| !active)
+        })
+        .await;
+        lines.push(format!(
+            "revocations: {}, token active again: {lost_revocations}",
+            revoked.len()
+        ));
+        lines.push(format!(
+            "revoked tokens accepted by a gateway after the bound: {}, within it: {within} \
+             (the latest {latest} ms after the acknowledgement)",
+            late.len()
+        ));
+        for acceptance in &late {
+            lines.push(format!("  late: {acceptance}"));
+        }
+        violations += lost_users + lost_tokens + lost_rotations + lost_revocations;
+        violations += u64::try_from(late.len()).unwrap_or(u64::MAX);
+        Findings { lines, violations }
+    }
+}
+
+/// How many of `items` `holds` says are gone (`Ok(false)`), asking 16 at a time; an item the
+/// cluster cannot answer for after retries counts as lost too.
+async fn count_lost<'a, F, Fut>(items: &'a [String], holds: F) -> u64
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, String>>,
+{
+    use futures_util::StreamExt;
+    let holds = &holds;
+    futures_util::stream::iter(items)
+        .map(|item| async move {
+            let mut answer = Err(String::new());
+            for _ in 0..5 {
+                answer = holds(item).await;
+                if answer.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            match answer {
+                Ok(held) => !held,
+                Err(error) => {
+                    eprintln!("no answer for {}…: {error}", prefix(item));
+                    true
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .fold(0, |lost, gone| async move { lost + u64::from(gone) })
+        .await
+}
+
+/// The first characters of a token or name, enough to find it in logs.
+fn prefix(value: &str) -> &str {
+    value.get(..12).unwrap_or(value)
+}
