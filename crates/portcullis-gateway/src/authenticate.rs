@@ -129,35 +129,45 @@ impl Authenticator {
         let digest = sha256(token.as_bytes());
         let identity = match self.cache.get(&digest, now) {
             Some(identity) => identity,
-            None => {
-                let (identity, until) = match self.introspector_for(token) {
-                    Some(introspector) => {
-                        let introspected = introspector
-                            .introspect(token, digest, now, self.leeway_secs)
-                            .await?;
-                        (introspected.identity, introspected.until)
-                    }
-                    None => {
-                        let identity = self.verify(token, now).await?;
-                        let expires_at = identity.expires_at;
-                        (identity, expires_at)
-                    }
-                };
-                let carries_issuer_audience = self
-                    .audiences
-                    .get(&identity.issuer)
-                    .is_some_and(|audience| identity.audiences.contains(audience));
-                let mut asserted = AssertedIdentity::new(identity);
-                asserted.carries_issuer_audience = carries_issuer_audience;
-                let identity = Arc::new(asserted);
-                self.cache.insert(digest, identity.clone(), until, now);
-                identity
-            }
+            // Boxed: a miss's state (a signature check, perhaps a key fetch or an introspection
+            // request) would otherwise make every request's future kilobytes larger.
+            None => Box::pin(self.identify(token, digest, now)).await?,
         };
         if self.revocations.is_revoked(&identity.identity) {
             return Err(AuthFailure::Revoked);
         }
         Ok((identity, scheme))
+    }
+
+    /// The identity of `token`, not in the cache: verified here or introspected, then cached.
+    async fn identify(
+        &self,
+        token: &str,
+        digest: [u8; 32],
+        now: i64,
+    ) -> Result<Arc<AssertedIdentity>, AuthFailure> {
+        let (identity, until) = match self.introspector_for(token) {
+            Some(introspector) => {
+                let introspected = introspector
+                    .introspect(token, digest, now, self.leeway_secs)
+                    .await?;
+                (introspected.identity, introspected.until)
+            }
+            None => {
+                let identity = self.verify(token, now).await?;
+                let expires_at = identity.expires_at;
+                (identity, expires_at)
+            }
+        };
+        let carries_issuer_audience = self
+            .audiences
+            .get(&identity.issuer)
+            .is_some_and(|audience| identity.audiences.contains(audience));
+        let mut asserted = AssertedIdentity::new(identity);
+        asserted.carries_issuer_audience = carries_issuer_audience;
+        let identity = Arc::new(asserted);
+        self.cache.insert(digest, identity.clone(), until, now);
+        Ok(identity)
     }
 
     /// The issuer to ask about `token`: none for a JWT whose `iss` names an issuer of JWTs

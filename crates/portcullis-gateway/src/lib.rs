@@ -28,6 +28,7 @@ pub mod policy;
 pub mod protected_resource;
 pub mod proxy;
 pub mod rate_limit;
+pub mod request_head;
 pub mod request_target;
 pub mod revocations;
 pub mod routes;

@@ -282,10 +282,12 @@ async fn admit(
         && let Some(endpoint) = Endpoint::at(path)
     {
         if endpoint == Endpoint::Login {
-            sign_in_allowed(gateway, sessions, peer, request.headers()).await?;
+            // Boxed, like every rare path here: their state would otherwise be held by every
+            // proxied request in flight (RSS with many busy connections).
+            Box::pin(sign_in_allowed(gateway, sessions, peer, request.headers())).await?;
         }
         return Ok(Admission::Answered(
-            sessions.answer(endpoint, request, unix_now()).await,
+            Box::pin(sessions.answer(endpoint, request, unix_now())).await,
         ));
     }
     if mode == Mode::Proxy
@@ -318,9 +320,9 @@ async fn admit(
                 Err(error) => {
                     let asker = request.extensions().get::<Asker>().copied();
                     let presented = presented_by(&request);
-                    return session_refusal(
+                    return Box::pin(session_refusal(
                         gateway, peer, route, session, &presented, asker, error,
-                    )
+                    ))
                     .await;
                 }
             }

@@ -112,7 +112,9 @@ async fn respond(
 ) -> axum::response::Response {
     match mode {
         Mode::Proxy => handle(gateway, peer, request).await,
-        Mode::Decide => crate::forward_auth::answer(&gateway, &peer, request).await,
+        // Boxed: the larger state of a forward-auth answer would otherwise be held by every
+        // proxied request in flight (RSS with many busy connections).
+        Mode::Decide => Box::pin(crate::forward_auth::answer(&gateway, &peer, request)).await,
     }
 }
 
@@ -135,7 +137,12 @@ where
         let tracked = activity.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let open = OpenRequest::begin(&tracked);
-            let response = respond(mode, gateway.clone(), peer.clone(), request.map(Body::new));
+            let response = respond(
+                mode,
+                gateway.clone(),
+                peer.clone(),
+                crate::request_head::detach(request).map(Body::new),
+            );
             Box::pin(async move {
                 let response = response.await;
                 Ok::<_, std::convert::Infallible>(response.map(|body| open.until_end_of(body)))
@@ -165,7 +172,12 @@ where
         }
     } else {
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let response = respond(mode, gateway.clone(), peer.clone(), request.map(Body::new));
+            let response = respond(
+                mode,
+                gateway.clone(),
+                peer.clone(),
+                crate::request_head::detach(request).map(Body::new),
+            );
             Box::pin(async move { Ok::<_, std::convert::Infallible>(response.await) })
         });
         // With upgrades, so WebSocket connections can be passed through.
