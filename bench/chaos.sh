@@ -13,12 +13,17 @@
 # newest token, revocations; and revoked tokens a gateway let through more than a second after the
 # revocation was acknowledged. Exits 1 when anything was lost.
 #
+# With `drill`, two of the users it created are deleted from PostgreSQL behind the cluster's back
+# before the check, which must then find exactly those two lost (a check that can fail); nothing is
+# written to BENCHMARKS.md.
+#
 # It restarts the machine's PostgreSQL and Redis: run it on a bench machine, not beside other work.
-# Usage: bench/chaos.sh [seconds-per-phase]
+# Usage: bench/chaos.sh [seconds-per-phase] [drill]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 PHASE_SECS=${1:-15}
+DRILL=${2:-}
 WORK=$(mktemp -d)
 PIDS=()
 DATABASE="portcullis_chaos_$$"
@@ -31,20 +36,26 @@ ISSUER="http://127.0.0.1:$ISSUER_PORT"
 PG_CLUSTER="$(ls /etc/postgresql | sort -n | tail -1) main"
 AUTH_PIDS=("" "") GATEWAY_PIDS=("" "") DRIVER_PID=""
 
+# Always brings PostgreSQL and Redis back, drops the run's database and keys, stops what it started;
+# keeps the logs of a failed run.
 cleanup() {
-    bench_cleanup_servers
-    start_services
-    psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1 || true
-    redis-cli -h 127.0.0.1 --scan --pattern "chaos-$$:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-    bench_cleanup
-}
-bench_cleanup_servers() {
+    local status=$?
+    set +e
     local pid
     for pid in "${AUTH_PIDS[@]}" "${GATEWAY_PIDS[@]}" "$DRIVER_PID"; do
-        [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
+        [[ -n $pid ]] && kill "$pid" 2>/dev/null
     done
+    start_services || echo "PostgreSQL or Redis is still down: start them by hand" >&2
+    psql -q -h 127.0.0.1 -U postgres -d test -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1
+    redis-cli -h 127.0.0.1 --scan --pattern "chaos-$$:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1
+    if [[ $status -ne 0 ]]; then
+        mkdir -p "/tmp/chaos-logs-$$" && cp "$WORK"/*.log "$WORK"/driver.* "/tmp/chaos-logs-$$/" 2>/dev/null
+        echo "logs of the failed run: /tmp/chaos-logs-$$" >&2
+    fi
+    bench_cleanup
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Starts PostgreSQL and Redis when they are down, as .ci/run does, and waits for both.
 start_services() {
@@ -177,6 +188,10 @@ sleep "$PHASE_SECS"
 
 phase calm
 sleep "$PHASE_SECS"
+if [[ $DRILL == drill ]]; then
+    psql -q -h 127.0.0.1 -U postgres -d "$DATABASE" -c \
+        "DELETE FROM users WHERE id IN (SELECT id FROM users WHERE username LIKE 'chaos-%' ORDER BY created_at LIMIT 2)"
+fi
 phase stop
 status=0
 wait "$DRIVER_PID" || status=$?
@@ -196,6 +211,14 @@ DRIVER_PID=""
 if [[ -s "$WORK/driver.err" ]]; then
     echo "driver messages (first 20):"
     head -20 "$WORK/driver.err"
+fi
+if [[ $DRILL == drill ]]; then
+    if [[ $status -ne 0 ]] && grep -q '^users created: [0-9]*, lost: 2$' "$WORK/driver.out"; then
+        echo "drill passed: the check found the 2 users deleted behind the cluster's back"
+        exit 0
+    fi
+    echo "drill FAILED: the check did not find exactly the 2 deleted users" >&2
+    exit 1
 fi
 write_benchmarks_section chaos "Chaos under load" "$WORK/table.md"
 exit "$status"

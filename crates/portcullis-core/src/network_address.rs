@@ -13,7 +13,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| compatible_v4(v6)) {
+        IpAddr::V6(v6) => match v6
+            .to_ipv4_mapped()
+            .or_else(|| compatible_v4(v6))
+            .or_else(|| translated_v4(v6))
+        {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
@@ -42,6 +46,16 @@ fn compatible_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     })
 }
 
+/// RFC 2765's IPv4-translated addresses (`::ffff:0:a.b.c.d`), which a stateless translator
+/// (SIIT) delivers to `a.b.c.d`.
+fn translated_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = v6.segments();
+    (segments[..6] == [0, 0, 0, 0, 0xffff, 0]).then(|| {
+        let [.., high, low] = segments;
+        Ipv4Addr::from((u32::from(high) << 16) | u32::from(low))
+    })
+}
+
 fn is_public_v4(v4: Ipv4Addr) -> bool {
     let [a, b, c, _] = v4.octets();
     !(v4.is_loopback()
@@ -54,6 +68,8 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b))
         || (a == 192 && b == 0 && c == 0)
+        // RFC 7526: the deprecated 6to4 relay anycast prefix.
+        || (a == 192 && b == 88 && c == 99)
         || (a == 198 && (18..20).contains(&b))
         || a >= 240)
 }
@@ -117,6 +133,9 @@ mod tests {
             "2001:db8::1",
             "2002:7f00:1::1",
             "2001:0:4136:e378::1",
+            "::ffff:0:a9fe:a9fe",
+            "::ffff:0:7f00:1",
+            "192.88.99.1",
         ] {
             assert!(!is_public(private.parse().expect("ip")), "{private}");
         }

@@ -13,6 +13,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+/// The largest key set or discovery document read (both are a few KB).
+const MAX_KEY_SET_BYTES: usize = 256 * 1024;
+
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]
 pub enum KeySource {
@@ -221,7 +224,7 @@ impl RemoteKeySet {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let response = self
+        let mut response = self
             .http
             .get(url)
             .send()
@@ -230,9 +233,63 @@ impl RemoteKeySet {
         if !response.status().is_success() {
             return Err(format!("{url}: status {}", response.status()));
         }
-        response
-            .json()
+        // A larger answer is refused rather than held.
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|error| format!("{url}: {error}"))
+            .map_err(|error| format!("{url}: {error}"))?
+        {
+            if body.len() + chunk.len() > MAX_KEY_SET_BYTES {
+                return Err(format!(
+                    "{url}: answer larger than {MAX_KEY_SET_BYTES} bytes"
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|error| format!("{url}: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key set URL served on loopback: `body` at `/jwks`.
+    async fn serve(body: String) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listen");
+        let address = listener.local_addr().expect("address");
+        let app = axum::Router::new().route("/jwks", axum::routing::get(move || async { body }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}/jwks")
+    }
+
+    fn key_set(url: String) -> RemoteKeySet {
+        RemoteKeySet::new(
+            "https://issuer.example".to_owned(),
+            None,
+            KeySource::JwksUrl(url),
+            Duration::from_secs(30),
+            reqwest::Client::new(),
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_key_set_larger_than_the_bound_is_refused_not_held() {
+        let key = crate::SigningKey::generate(crate::Algorithm::Es256, "k1".to_owned())
+            .expect("key")
+            .public_jwk();
+        let keys = serde_json::to_string(&serde_json::json!({ "keys": [key] })).expect("json");
+        let usable = key_set(serve(keys.clone()).await);
+        assert_eq!(usable.refresh().await, Ok(()));
+        // The same keys, padded past the bound with whitespace (still valid JSON).
+        let padded = format!("{keys}{}", " ".repeat(MAX_KEY_SET_BYTES));
+        let huge = key_set(serve(padded).await);
+        let refused = huge.refresh().await.expect_err("too large");
+        assert!(refused.contains("answer larger than"), "{refused}");
+        assert!(!huge.is_loaded());
     }
 }

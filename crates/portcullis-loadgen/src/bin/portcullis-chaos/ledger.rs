@@ -138,8 +138,10 @@ impl Ledger {
             users.len()
         ));
         let lost_tokens = count_lost(&tokens, |token| cluster.token_active(token)).await;
+        // JWTs: introspection checks their signature, expiry and the revocation list, so this
+        // shows the signing keys (and the list) survived, not a stored row per token.
         lines.push(format!(
-            "access tokens issued: {}, no longer active: {lost_tokens}",
+            "access tokens issued: {}, inactive when introspected afterwards: {lost_tokens}",
             tokens.len()
         ));
         let rotations: u64 = chains.iter().map(|(_, rotations, _)| rotations).sum();
@@ -150,18 +152,39 @@ impl Ledger {
             .collect();
         let lost_rotations = count_lost(&checked, |token| cluster.refresh_redeems(token)).await;
         lines.push(format!(
-            "refresh rotations: {rotations} in {} families ({} cut by an unanswered rotation, \
-             not checked); newest refresh token of a family lost: {lost_rotations}",
+            "refresh rotations: {rotations} in {} families ({} unverified: cut by an unanswered \
+             rotation, which may have happened); newest refresh token of a family lost: \
+             {lost_rotations}",
             chains.len(),
             chains.len() - checked.len()
         ));
-        let lost_revocations = count_lost(&revoked, |token| async move {
+        // An expired token is inactive and refused whatever became of its revocation.
+        let (unexpired, expired): (Vec<String>, Vec<String>) = revoked
+            .into_iter()
+            .partition(|token| expiry(token).is_some_and(|exp| exp > unix_now() + 5));
+        let lost_revocations = count_lost(&unexpired, |token| async move {
             cluster.token_active(token).await.map(|active| !active)
         })
         .await;
         lines.push(format!(
-            "revocations: {}, token active again: {lost_revocations}",
-            revoked.len()
+            "revocations: {} ({} expired, unverified), token active again: {lost_revocations}",
+            unexpired.len() + expired.len(),
+            expired.len()
+        ));
+        // Every gateway, restarted ones included, must still refuse every revoked token.
+        let mut accepted_at_the_end = 0;
+        for gateway in 0..cluster.gateways() {
+            accepted_at_the_end += count_lost(&unexpired, |token| async move {
+                match cluster.proxy(gateway, token).await? {
+                    200 => Ok(false),
+                    401 => Ok(true),
+                    status => Err(format!("answered {status}")),
+                }
+            })
+            .await;
+        }
+        lines.push(format!(
+            "revoked tokens accepted by a gateway at the end: {accepted_at_the_end}"
         ));
         lines.push(format!(
             "revoked tokens accepted by a gateway after the bound: {}, within it: {within} \
@@ -171,7 +194,8 @@ impl Ledger {
         for acceptance in &late {
             lines.push(format!("  late: {acceptance}"));
         }
-        violations += lost_users + lost_tokens + lost_rotations + lost_revocations;
+        violations +=
+            lost_users + lost_tokens + lost_rotations + lost_revocations + accepted_at_the_end;
         violations += u64::try_from(late.len()).unwrap_or(u64::MAX);
         Findings { lines, violations }
     }
@@ -207,6 +231,26 @@ where
         .buffer_unordered(16)
         .fold(0, |lost, gone| async move { lost + u64::from(gone) })
         .await
+}
+
+/// The `exp` of a JWT, read without verification (only to tell which tokens can still be checked).
+fn expiry(token: &str) -> Option<i64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&json).ok()?["exp"].as_i64()
+}
+
+/// The wall clock in Unix seconds.
+#[allow(clippy::disallowed_methods)] // compared with tokens' `exp`
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 /// The first characters of a token or name, enough to find it in logs.
