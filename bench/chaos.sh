@@ -154,12 +154,18 @@ RECOVERY=()
 phase() { echo "$1" > "$PHASE_FILE"; sleep 0.2; }
 sleep "$PHASE_SECS"
 
+# Kills a server with SIGKILL, starts it again after 3 s, and records when it was ready.
+kill_and_restart() { # label pid start-command ready-url
+    local start
+    start=$(date +%s.%N)
+    kill -9 "$2"; wait "$2" 2>/dev/null || true
+    sleep 3
+    $3
+    RECOVERY+=("| $1 killed (kill -9), restarted after 3 s | ready $(ready_after "$4" "$start") s after the kill |")
+}
+
 phase auth-killed
-start=$(date +%s.%N)
-kill -9 "${AUTH_PIDS[0]}"; wait "${AUTH_PIDS[0]}" 2>/dev/null || true
-sleep 3
-start_auth 0
-RECOVERY+=("| auth server killed (kill -9), restarted after 3 s | ready $(ready_after "http://127.0.0.1:${AUTH_PORTS[0]}/readyz" "$start") s after the kill |")
+kill_and_restart "auth server" "${AUTH_PIDS[0]}" "start_auth 0" "http://127.0.0.1:${AUTH_PORTS[0]}/readyz"
 sleep "$PHASE_SECS"
 
 phase postgres
@@ -179,11 +185,7 @@ RECOVERY+=("| Redis stopped for 1 s and started empty | both gateways subscribed
 sleep "$PHASE_SECS"
 
 phase gateway-killed
-start=$(date +%s.%N)
-kill -9 "${GATEWAY_PIDS[0]}"; wait "${GATEWAY_PIDS[0]}" 2>/dev/null || true
-sleep 3
-start_gateway 0
-RECOVERY+=("| gateway killed (kill -9), restarted after 3 s | ready $(ready_after "http://127.0.0.1:${GATEWAY_ADMIN_PORTS[0]}/readyz" "$start") s after the kill |")
+kill_and_restart gateway "${GATEWAY_PIDS[0]}" "start_gateway 0" "http://127.0.0.1:${GATEWAY_ADMIN_PORTS[0]}/readyz"
 sleep "$PHASE_SECS"
 
 phase calm
