@@ -1,4 +1,3 @@
-#![allow(clippy::expect_used, clippy::panic)] // a benchmark driver: a broken setup stops it loudly
 
 //! `portcullis-chaos`: steady load on a cluster of auth servers and gateways while
 //! `bench/chaos.sh` disrupts it (kills a server, restarts PostgreSQL and Redis, kills a
