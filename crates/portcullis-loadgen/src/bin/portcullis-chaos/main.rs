@@ -1,4 +1,3 @@
-
 //! `portcullis-chaos`: steady load on a cluster of auth servers and gateways while
 //! `bench/chaos.sh` disrupts it (kills a server, restarts PostgreSQL and Redis, kills a
 //! gateway), naming each phase in a file. When the file says `stop`, the driver prints what
