@@ -49,7 +49,7 @@ measure() { # backend store-flags... -- serve-flags...
         [[ $scenario == code-flow ]] && concurrency=4 # Argon2 bound: more only queues
         local line
         line=$("$LOADGEN" "$scenario" --url "$url" --client "$([[ $scenario == client-credentials ]] && echo svc || echo app)" \
-            --secret "$secret" --concurrency "$concurrency" --duration-secs "$DURATION" --pid "$pid")
+            --secret="$secret" --concurrency "$concurrency" --duration-secs "$DURATION" --pid "$pid")
         IFS=$'\t' read -r _ ops rate p50 p99 cpu failures _refused _refused_p99 <<<"$line"
         ROWS+=("| $backend | $scenario | $concurrency | $rate | ${p50} ms | ${p99} ms | $cpu | $failures |")
     done

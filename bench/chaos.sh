@@ -140,11 +140,12 @@ for index in 0 1; do wait_ready "http://127.0.0.1:${GATEWAY_ADMIN_PORTS[$index]}
 
 PHASE_FILE="$WORK/phase"
 echo steady > "$PHASE_FILE"
+# Secrets as `--name=value`: one may start with `-`.
 "$CHAOS" --issuer "$ISSUER" \
     --admin "http://127.0.0.1:${AUTH_ADMIN_PORTS[0]}" --admin "http://127.0.0.1:${AUTH_ADMIN_PORTS[1]}" \
     --gateway "http://127.0.0.1:${GATEWAY_PORTS[0]}/api/" --gateway "http://127.0.0.1:${GATEWAY_PORTS[1]}/api/" \
-    --service svc --service-secret "$SVC_SECRET" --introspector introspector --introspector-secret "$INTROSPECTOR_SECRET" \
-    --operator ops --operator-secret "$OPS_SECRET" --app app --username chaos --password "chaos password 1" \
+    --service svc --service-secret="$SVC_SECRET" --introspector introspector --introspector-secret="$INTROSPECTOR_SECRET" \
+    --operator ops --operator-secret="$OPS_SECRET" --app app --username chaos --password="chaos password 1" \
     --phase-file "$PHASE_FILE" --revocation-bound-ms 1000 >"$WORK/driver.out" 2>"$WORK/driver.err" &
 DRIVER_PID=$!
 
@@ -180,8 +181,12 @@ redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true
 sleep 1
 start_services
 connected() { curl -sf "http://127.0.0.1:$1/metrics" | grep -q '^portcullis_gateway_redis_connected 1'; }
-for _ in $(seq 600); do connected "${GATEWAY_ADMIN_PORTS[0]}" && connected "${GATEWAY_ADMIN_PORTS[1]}" && break; sleep 0.1; done
-RECOVERY+=("| Redis stopped for 1 s and started empty | both gateways subscribed again $(since "$start") s after the stop |")
+subscribed="never"
+for _ in $(seq 600); do
+    if connected "${GATEWAY_ADMIN_PORTS[0]}" && connected "${GATEWAY_ADMIN_PORTS[1]}"; then subscribed="$(since "$start") s"; break; fi
+    sleep 0.1
+done
+RECOVERY+=("| Redis stopped for 1 s and started empty | both gateways subscribed again: $subscribed after the stop |")
 sleep "$PHASE_SECS"
 
 phase gateway-killed

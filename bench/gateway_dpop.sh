@@ -32,7 +32,7 @@ mkdir -p "$RESULTS"
 for _ in $(seq "$ROUNDS"); do
     for scenario in gateway-bearer gateway-dpop; do
         # Proofs for 20,000 requests/s, made just before the run (each is good for a minute).
-        "$LOADGEN" "$scenario" --url "http://127.0.0.1:$ISSUER" --client bench --secret "$ISSUER_SECRET" \
+        "$LOADGEN" "$scenario" --url "http://127.0.0.1:$ISSUER" --client bench --secret="$ISSUER_SECRET" \
             --gateway "http://127.0.0.1:$GATEWAY/api/x" --proofs $(( (DURATION + 1) * 20000 )) \
             --concurrency "$CONNECTIONS" --duration-secs "$DURATION" --pid "$GW_PID" \
             | awk -F'\t' '{ print $3 "\t" $4 "\t" $5 "\t" $6 }' >> "$RESULTS/$scenario"

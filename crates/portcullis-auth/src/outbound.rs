@@ -1,5 +1,6 @@
 //! Requests the auth server makes to URLs that clients registered (`jwks_uri`,
-//! `backchannel_logout_uri`, `request_uris`) or name (a Client ID Metadata Document), guarded
+//! `backchannel_logout_uri`, `request_uris`) or name (a Client ID Metadata Document), and to
+//! upstream providers added through the admin API (their HTTP client and URL checks), guarded
 //! against server-side request forgery: https only, every address the name resolves to must be
 //! public (checked at connection time, so a DNS answer that
 //! changes between check and use cannot slip through), no redirects, short timeouts, and bounded
@@ -102,6 +103,19 @@ pub(crate) fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), O
     Ok(())
 }
 
+/// [`check_url`] for a URL still in text: the parsed URL when it may be requested.
+///
+/// # Errors
+/// [`OutboundError::Refused`], also for text that is not a URL.
+pub(crate) fn check_url_text(
+    url: &str,
+    allow_private: bool,
+) -> Result<reqwest::Url, OutboundError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
+    check_url(&parsed, allow_private)?;
+    Ok(parsed)
+}
+
 impl OutboundHttp {
     /// A client; `allow_private` lets requests reach loopback and private addresses over plain
     /// http too.
@@ -117,12 +131,6 @@ impl OutboundHttp {
                 .map_err(|error| OutboundError::Failed(error.to_string()))?,
             allow_private,
         })
-    }
-
-    /// Refuses a URL the request must not go to. Names are checked when resolved; an address
-    /// written in the URL is checked here, since it is never resolved.
-    fn check(&self, url: &reqwest::Url) -> Result<(), OutboundError> {
-        check_url(url, self.allow_private)
     }
 
     /// `GET url`, expecting 200 and at most `max_bytes` of body.
@@ -173,9 +181,8 @@ impl OutboundHttp {
         max_bytes: usize,
         timeout: Duration,
     ) -> Result<(Vec<u8>, reqwest::header::HeaderMap), OutboundError> {
-        let url = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
-        self.check(&url)?;
-        let mut response = self
+        let url = check_url_text(url, self.allow_private)?;
+        let response = self
             .client
             .get(url)
             .header(reqwest::header::ACCEPT, accept)
@@ -189,16 +196,11 @@ impl OutboundHttp {
                 response.status()
             )));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(failed)? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(OutboundError::Failed(format!(
-                    "answer larger than {max_bytes} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((body, response.headers().clone()))
+        let headers = response.headers().clone();
+        let body = portcullis_sdk::client::read_limited(response, max_bytes)
+            .await
+            .map_err(OutboundError::Failed)?;
+        Ok((body, headers))
     }
 
     /// `POST url` with a form body; the answer's status.
@@ -210,8 +212,7 @@ impl OutboundHttp {
         url: &str,
         form: &[(&str, &str)],
     ) -> Result<reqwest::StatusCode, OutboundError> {
-        let url = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
-        self.check(&url)?;
+        let url = check_url_text(url, self.allow_private)?;
         let response = self
             .client
             .post(url)

@@ -1,14 +1,16 @@
 //! Which addresses an outgoing request of the server may reach. A URL registered by a client
-//! (`jwks_uri`, `backchannel_logout_uri`) must not turn the server into a proxy into its own
-//! network (server-side request forgery): only public unicast addresses qualify, unless an
-//! administrator allows private networks (a development stack on one machine).
+//! (`jwks_uri`, `backchannel_logout_uri`) or an upstream provider added through the admin API
+//! must not turn the server into a proxy into its own network (server-side request forgery):
+//! only public unicast addresses qualify, unless an administrator allows private networks (a
+//! development stack on one machine).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Whether `address` is a public unicast address: not loopback, private (RFC 1918, RFC 4193),
 /// shared (RFC 6598), link-local (cloud metadata services live there), multicast, broadcast,
-/// unspecified, documentation or benchmarking space; IPv4-mapped and -compatible IPv6 addresses
-/// are judged as the IPv4 address they carry, and the tunnelling prefixes that carry one
+/// unspecified, documentation or benchmarking space, or the 6to4 relay anycast prefix;
+/// IPv4-mapped, -compatible and -translated IPv6 addresses are judged as the IPv4 address they
+/// carry, and the tunnelling prefixes that carry one
 /// elsewhere (6to4 `2002::/16`, Teredo `2001::/32`, NAT64 `64:ff9b::/96`) are not public.
 pub fn is_public(address: IpAddr) -> bool {
     match address {

@@ -1,6 +1,6 @@
-//! A request's head moved out of the connection's read buffer.
+//! A request's head moved out of the connection's read buffer (HTTP/1).
 //!
-//! hyper parses a request without copying: its target and header values are slices of the
+//! hyper parses an HTTP/1 request without copying: its target and header values are slices of the
 //! connection's 8 KB read buffer. While the request is in flight, those slices keep that buffer
 //! alive, and the connection allocates a new one to read on; with 10,000 busy connections that is
 //! 80 MB held twice. Copying the few hundred bytes of the head into one allocation of their own

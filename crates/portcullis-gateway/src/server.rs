@@ -137,12 +137,7 @@ where
         let tracked = activity.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let open = OpenRequest::begin(&tracked);
-            let response = respond(
-                mode,
-                gateway.clone(),
-                peer.clone(),
-                crate::request_head::detach(request).map(Body::new),
-            );
+            let response = respond(mode, gateway.clone(), peer.clone(), request.map(Body::new));
             Box::pin(async move {
                 let response = response.await;
                 Ok::<_, std::convert::Infallible>(response.map(|body| open.until_end_of(body)))

@@ -9,6 +9,8 @@ mod algorithm;
 pub mod base64url;
 pub mod dpop;
 mod error;
+#[cfg(feature = "remote")]
+pub mod http_answer;
 mod jws;
 mod jwt;
 mod key_encryption;

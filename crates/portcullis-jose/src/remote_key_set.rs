@@ -3,6 +3,7 @@
 //! when a token names an unknown `kid`, but at most once per `min_interval`, so tokens with random
 //! kids cannot cause a fetch storm.
 
+use crate::http_answer::{read_limited, transport_error};
 use crate::{
     AccessTokenValidation, JoseError, KeySet, UnverifiedJws, ValidatedToken, ValidationError,
 };
@@ -224,29 +225,18 @@ impl RemoteKeySet {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let mut response = self
+        let response = self
             .http
             .get(url)
             .send()
             .await
-            .map_err(|error| format!("{url}: {error}"))?;
+            .map_err(|error| format!("{url}: {}", transport_error(error)))?;
         if !response.status().is_success() {
             return Err(format!("{url}: status {}", response.status()));
         }
-        // A larger answer is refused rather than held.
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let body = read_limited(response, MAX_KEY_SET_BYTES)
             .await
-            .map_err(|error| format!("{url}: {error}"))?
-        {
-            if body.len() + chunk.len() > MAX_KEY_SET_BYTES {
-                return Err(format!(
-                    "{url}: answer larger than {MAX_KEY_SET_BYTES} bytes"
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|error| format!("{url}: {error}"))?;
         serde_json::from_slice(&body).map_err(|error| format!("{url}: {error}"))
     }
 }
@@ -289,7 +279,7 @@ mod tests {
         let padded = format!("{keys}{}", " ".repeat(MAX_KEY_SET_BYTES));
         let huge = key_set(serve(padded).await);
         let refused = huge.refresh().await.expect_err("too large");
-        assert!(refused.contains("answer larger than"), "{refused}");
+        assert!(refused.contains("larger than"), "{refused}");
         assert!(!huge.is_loaded());
     }
 }

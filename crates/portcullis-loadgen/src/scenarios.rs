@@ -1,6 +1,7 @@
 //! The operations of each scenario.
 
 use crate::{Args, Scenario};
+use portcullis_sdk::unix_now;
 use portcullis_testkit::browser::{Browser, hidden_fields, location, pkce_pair, query_param};
 use serde_json::Value;
 use std::sync::Arc;
@@ -349,14 +350,4 @@ async fn gateway_calls(http: &reqwest::Client, args: &Args) -> anyhow::Result<Ga
         proofs,
         next: std::sync::atomic::AtomicUsize::new(0),
     })
-}
-
-/// The wall clock in Unix seconds (proofs carry it as `iat`).
-#[allow(clippy::disallowed_methods)] // the driver's one reading of the wall clock
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }

@@ -79,7 +79,8 @@ impl Browser {
         let mut response = self.http.get(url).send().await.map_err(failed)?;
         for _ in 0..10 {
             if response.status() == 303 {
-                let next = location(&response, base_url);
+                let next =
+                    redirect_target(&response, base_url).ok_or("a redirect without a Location")?;
                 if next.starts_with(callback_prefix) {
                     return Ok(next);
                 }
@@ -145,15 +146,17 @@ impl Browser {
 /// The `Location` of a redirect, made absolute against `base`.
 pub fn location(response: &reqwest::Response, base: &str) -> String {
     assert_eq!(response.status(), 303, "expected a redirect");
-    let location = response.headers()["location"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    if location.starts_with('/') {
+    redirect_target(response, base).expect("a Location header in ASCII")
+}
+
+/// The `Location` of a response made absolute against `base`; `None` without one.
+fn redirect_target(response: &reqwest::Response, base: &str) -> Option<String> {
+    let location = response.headers().get("location")?.to_str().ok()?;
+    Some(if location.starts_with('/') {
         format!("{base}{location}")
     } else {
-        location
-    }
+        location.to_owned()
+    })
 }
 
 /// A query parameter of a URL.

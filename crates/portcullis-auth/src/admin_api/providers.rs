@@ -224,13 +224,16 @@ pub async fn put(
 ) -> Result<Json<ProviderView>, ApiError> {
     // The server requests these itself: refused before they are stored when the SSRF guard
     // would refuse them at sign-in (the guard checks them again then, and the metadata's).
+    // A file provider's id is refused as such (409) by the use case below, whatever its URLs.
+    let checked = !state.upstreams.is_configured(&id);
     let discovered = body.protocol == "oidc";
     for (field, url) in [
         ("issuer", if discovered { &body.issuer } else { &None }),
         ("token_endpoint", &body.token_endpoint),
         ("userinfo_endpoint", &body.userinfo_endpoint),
     ] {
-        if let Some(url) = url
+        if checked
+            && let Some(url) = url
             && let Err(error) = state.upstreams.check_managed_url(url)
         {
             return Err(ApiError::invalid(field, error.to_string()));

@@ -9,7 +9,7 @@
 //! only, public addresses only, unless `auth.outbound_private_networks`; every URL the server
 //! itself requests is checked, the ones the provider's metadata names included.
 
-use crate::outbound::{OutboundError, check_url, guarded_client_builder};
+use crate::outbound::{OutboundError, check_url_text, guarded_client_builder};
 use portcullis_core::federation::{Provider, ProviderProtocol};
 use portcullis_sdk::client::{
     AssertionSigner, ClientConfig, ClientError, OAuthEndpoints, RelyingParty,
@@ -74,7 +74,7 @@ impl std::fmt::Debug for Upstream {
 enum Reach {
     /// Any (a provider of the configuration file).
     Any,
-    /// Those [`check_url`] lets through (a provider of the admin API).
+    /// Those [`crate::outbound::check_url`] lets through (a provider of the admin API).
     Guarded { allow_private: bool },
 }
 
@@ -121,8 +121,7 @@ impl Upstreams {
     /// # Errors
     /// [`OutboundError::Refused`] naming why not.
     pub fn check_managed_url(&self, url: &str) -> Result<(), OutboundError> {
-        let parsed = reqwest::Url::parse(url).map_err(|_| OutboundError::Refused("not a URL"))?;
-        check_url(&parsed, self.allow_private)
+        check_url_text(url, self.allow_private).map(drop)
     }
 
     /// The providers now, in the order of their buttons.
@@ -250,9 +249,9 @@ impl Upstream {
         let Reach::Guarded { allow_private } = self.reach else {
             return Ok(());
         };
-        let refused = |reason: &str| ClientError::Provider(format!("{name} refused: {reason}"));
-        let parsed = reqwest::Url::parse(url).map_err(|_| refused("not a URL"))?;
-        check_url(&parsed, allow_private).map_err(|error| refused(&error.to_string()))
+        check_url_text(url, allow_private)
+            .map(drop)
+            .map_err(|error| ClientError::Provider(format!("{name}: {error}")))
     }
 
     /// Checks every URL of `metadata` the server itself requests (the browser follows the
@@ -265,7 +264,6 @@ impl Upstream {
         for (name, url) in [
             ("userinfo_endpoint", &metadata.userinfo_endpoint),
             ("revocation_endpoint", &metadata.revocation_endpoint),
-            ("introspection_endpoint", &metadata.introspection_endpoint),
         ] {
             if let Some(url) = url {
                 self.check(name, url)?;
@@ -345,7 +343,7 @@ mod tests {
         assert_eq!(refusal("public").await, None);
         let refused = refusal("internal").await.expect("refused");
         assert!(
-            refused.contains("token_endpoint refused: refused URL: not a public address"),
+            refused.contains("token_endpoint: refused URL: not a public address"),
             "{refused}"
         );
         let plain = refusal("plain").await.expect("refused");

@@ -23,7 +23,8 @@ pub use callback::Callback;
 pub use id_token::IdTokenClaims;
 pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LogoutClaims};
 pub use pending::PendingAuthorization;
-pub use tokens::{Tokens, read_limited, transport_error};
+pub use portcullis_jose::http_answer::{read_limited, transport_error};
+pub use tokens::Tokens;
 
 /// HTTP Basic credentials of a client: RFC 6749 §2.3.1 form-encodes the id and the secret
 /// first, as the authorization server decodes them.
@@ -372,7 +373,7 @@ impl RelyingParty {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|error| ClientError::Provider(tokens::transport_error(error)))?;
+            .map_err(|error| ClientError::Provider(transport_error(error)))?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(ClientError::Refused {
@@ -461,7 +462,7 @@ impl RelyingParty {
             .authenticated(self.http.post(endpoint), &form)?
             .send()
             .await
-            .map_err(|error| ClientError::Provider(tokens::transport_error(error)))?;
+            .map_err(|error| ClientError::Provider(transport_error(error)))?;
         // RFC 7009 §2.2: 200 whether or not the token was valid.
         if response.status().is_success() {
             return Ok(());

@@ -1,6 +1,7 @@
 //! The token endpoint's answers (RFC 6749 §5.1, §5.2) as any provider sends them.
 
 use super::ClientError;
+use portcullis_jose::http_answer::{read_limited, transport_error};
 use serde::{Deserialize, Serialize};
 
 /// Tokens from the provider. Its `Debug` shows none of them.
@@ -94,38 +95,5 @@ pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|error| format!("{url}: {error}"))
 }
 
-/// A failed request, described with its causes (a refused name, a TLS failure), without the URL
-/// (which may carry a query the caller did not mean to log).
-pub fn transport_error(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    message
-}
-
 /// Most bytes of a provider's answer read (metadata and token responses are a few KB).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
-
-/// The body of `response`, refused beyond `max_bytes`: a provider cannot make the application
-/// hold an answer of any size.
-///
-/// # Errors
-/// A transport failure, or a body larger than `max_bytes`.
-pub async fn read_limited(
-    mut response: reqwest::Response,
-    max_bytes: usize,
-) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(format!("the answer is larger than {max_bytes} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}

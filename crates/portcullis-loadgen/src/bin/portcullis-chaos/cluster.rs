@@ -3,6 +3,7 @@
 //! two seconds, so an outage shows as failures rather than a stalled driver.
 
 use crate::Args;
+use portcullis_sdk::client::transport_error;
 use portcullis_testkit::browser::{Browser, pkce_pair, query_param};
 use serde_json::Value;
 use std::time::Duration;
@@ -84,7 +85,7 @@ impl Cluster {
             .form(&form)
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         let body = json(response, 200).await?;
         body["access_token"]
             .as_str()
@@ -118,7 +119,7 @@ impl Cluster {
             .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         json(response, 201).await.map(drop)
     }
 
@@ -133,7 +134,7 @@ impl Cluster {
             .bearer_auth(self.admin_token.read().await.as_str())
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         match response.status().as_u16() {
             200 => Ok(true),
             404 => Ok(false),
@@ -154,7 +155,7 @@ impl Cluster {
             .form(&[("token", token)])
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         let body = json(response, 200).await?;
         body["active"]
             .as_bool()
@@ -174,7 +175,7 @@ impl Cluster {
             .form(&[("token", token)])
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         status(response, 200).await
     }
 
@@ -190,7 +191,7 @@ impl Cluster {
             .bearer_auth(token)
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         Ok(response.status().as_u16())
     }
 
@@ -234,7 +235,7 @@ impl Cluster {
             ])
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         let body = json(response, 200).await?;
         body["refresh_token"]
             .as_str()
@@ -258,7 +259,7 @@ impl Cluster {
             ])
             .send()
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(transport_error)?;
         let answered = response.status().as_u16();
         let body: Value = response.json().await.map_err(|error| error.to_string())?;
         match (

@@ -3,6 +3,7 @@
 //! redeemable, a revoked token inactive).
 
 use crate::cluster::Cluster;
+use portcullis_sdk::unix_now;
 use std::sync::Mutex;
 
 /// Acknowledged writes.
@@ -130,51 +131,52 @@ impl Ledger {
             )
         };
         let mut lines = Vec::new();
-        let mut violations = 0;
 
-        let lost_users = count_lost(&users, |username| cluster.user_exists(username)).await;
+        let users_checked = verify(&users, |username| cluster.user_exists(username)).await;
         lines.push(format!(
-            "users created: {}, lost: {lost_users}",
-            users.len()
+            "users created: {}, {}",
+            users.len(),
+            users_checked.describe("lost")
         ));
-        let lost_tokens = count_lost(&tokens, |token| cluster.token_active(token)).await;
         // JWTs: introspection checks their signature, expiry and the revocation list, so this
         // shows the signing keys (and the list) survived, not a stored row per token.
+        let (tokens, expired_tokens) = by_expiry(tokens);
+        let tokens_checked = verify(&tokens, |token| cluster.token_active(token)).await;
         lines.push(format!(
-            "access tokens issued: {}, inactive when introspected afterwards: {lost_tokens}",
-            tokens.len()
+            "access tokens issued: {} ({} expired, unverified), {}",
+            tokens.len() + expired_tokens.len(),
+            expired_tokens.len(),
+            tokens_checked.describe("inactive when introspected afterwards")
         ));
         let rotations: u64 = chains.iter().map(|(_, rotations, _)| rotations).sum();
-        let checked: Vec<String> = chains
+        let newest: Vec<String> = chains
             .iter()
             .filter(|(_, _, cut)| !cut)
             .map(|(newest, _, _)| newest.clone())
             .collect();
-        let lost_rotations = count_lost(&checked, |token| cluster.refresh_redeems(token)).await;
+        let rotations_checked = verify(&newest, |token| cluster.refresh_redeems(token)).await;
         lines.push(format!(
             "refresh rotations: {rotations} in {} families ({} unverified: cut by an unanswered \
-             rotation, which may have happened); newest refresh token of a family lost: \
-             {lost_rotations}",
+             rotation, which may have happened); {}",
             chains.len(),
-            chains.len() - checked.len()
+            chains.len() - newest.len(),
+            rotations_checked.describe("newest refresh token of a family lost")
         ));
-        // An expired token is inactive and refused whatever became of its revocation.
-        let (unexpired, expired): (Vec<String>, Vec<String>) = revoked
-            .into_iter()
-            .partition(|token| expiry(token).is_some_and(|exp| exp > unix_now() + 5));
-        let lost_revocations = count_lost(&unexpired, |token| async move {
+        let (revoked, expired_revoked) = by_expiry(revoked);
+        let revocations_checked = verify(&revoked, |token| async move {
             cluster.token_active(token).await.map(|active| !active)
         })
         .await;
         lines.push(format!(
-            "revocations: {} ({} expired, unverified), token active again: {lost_revocations}",
-            unexpired.len() + expired.len(),
-            expired.len()
+            "revocations: {} ({} expired, unverified), {}",
+            revoked.len() + expired_revoked.len(),
+            expired_revoked.len(),
+            revocations_checked.describe("token active again")
         ));
         // Every gateway, restarted ones included, must still refuse every revoked token.
-        let mut accepted_at_the_end = 0;
+        let mut refused_at_the_end = Verdicts::default();
         for gateway in 0..cluster.gateways() {
-            accepted_at_the_end += count_lost(&unexpired, |token| async move {
+            refused_at_the_end += verify(&revoked, |token| async move {
                 match cluster.proxy(gateway, token).await? {
                     200 => Ok(false),
                     401 => Ok(true),
@@ -184,7 +186,8 @@ impl Ledger {
             .await;
         }
         lines.push(format!(
-            "revoked tokens accepted by a gateway at the end: {accepted_at_the_end}"
+            "revoked tokens asked of every gateway at the end: {}",
+            refused_at_the_end.describe("accepted")
         ));
         lines.push(format!(
             "revoked tokens accepted by a gateway after the bound: {}, within it: {within} \
@@ -194,16 +197,50 @@ impl Ledger {
         for acceptance in &late {
             lines.push(format!("  late: {acceptance}"));
         }
-        violations +=
-            lost_users + lost_tokens + lost_rotations + lost_revocations + accepted_at_the_end;
-        violations += u64::try_from(late.len()).unwrap_or(u64::MAX);
+        let violations = users_checked.failed()
+            + tokens_checked.failed()
+            + rotations_checked.failed()
+            + revocations_checked.failed()
+            + refused_at_the_end.failed()
+            + u64::try_from(late.len()).unwrap_or(u64::MAX);
         Findings { lines, violations }
     }
 }
 
-/// How many of `items` `holds` says are gone (`Ok(false)`), asking 16 at a time; an item the
-/// cluster cannot answer for after retries counts as lost too.
-async fn count_lost<'a, F, Fut>(items: &'a [String], holds: F) -> u64
+/// What the cluster said of the items checked.
+#[derive(Debug, Clone, Copy, Default)]
+struct Verdicts {
+    /// Said gone (`Ok(false)`).
+    gone: u64,
+    /// Not answered for after five tries (an error, an unexpected status).
+    unanswered: u64,
+}
+
+impl Verdicts {
+    /// Both: neither is a write the check could confirm.
+    fn failed(self) -> u64 {
+        self.gone + self.unanswered
+    }
+
+    /// `lost: N`, and the unanswered ones when there are any.
+    fn describe(self, lost: &str) -> String {
+        if self.unanswered == 0 {
+            format!("{lost}: {}", self.gone)
+        } else {
+            format!("{lost}: {}, unanswered: {}", self.gone, self.unanswered)
+        }
+    }
+}
+
+impl std::ops::AddAssign for Verdicts {
+    fn add_assign(&mut self, other: Verdicts) {
+        self.gone += other.gone;
+        self.unanswered += other.unanswered;
+    }
+}
+
+/// Asks `holds` of every item, 16 at a time, each up to five times while it errs.
+async fn verify<'a, F, Fut>(items: &'a [String], holds: F) -> Verdicts
 where
     F: Fn(&'a str) -> Fut,
     Fut: std::future::Future<Output = Result<bool, String>>,
@@ -221,16 +258,35 @@ where
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
             match answer {
-                Ok(held) => !held,
+                Ok(true) => Verdicts::default(),
+                Ok(false) => Verdicts {
+                    gone: 1,
+                    unanswered: 0,
+                },
                 Err(error) => {
                     eprintln!("no answer for {}…: {error}", prefix(item));
-                    true
+                    Verdicts {
+                        gone: 0,
+                        unanswered: 1,
+                    }
                 }
             }
         })
         .buffer_unordered(16)
-        .fold(0, |lost, gone| async move { lost + u64::from(gone) })
+        .fold(Verdicts::default(), |mut all, one| async move {
+            all += one;
+            all
+        })
         .await
+}
+
+/// Splits JWTs into those still valid for a while and those expired (or about to): an expired
+/// token is inactive and refused whatever became of it, so it proves nothing.
+fn by_expiry(tokens: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let now = unix_now();
+    tokens
+        .into_iter()
+        .partition(|token| expiry(token).is_some_and(|exp| exp > now + 5))
 }
 
 /// The `exp` of a JWT, read without verification (only to tell which tokens can still be checked).
@@ -241,16 +297,6 @@ fn expiry(token: &str) -> Option<i64> {
         .decode(payload)
         .ok()?;
     serde_json::from_slice::<serde_json::Value>(&json).ok()?["exp"].as_i64()
-}
-
-/// The wall clock in Unix seconds.
-#[allow(clippy::disallowed_methods)] // compared with tokens' `exp`
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }
 
 /// The first characters of a token or name, enough to find it in logs.

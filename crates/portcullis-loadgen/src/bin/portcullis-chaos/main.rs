@@ -97,9 +97,13 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     };
     let workers = load.start();
     follower.await?;
+    // A worker that stopped early (a panic) made the load lighter than the report says.
+    let mut stopped_early = 0;
     for worker in workers {
-        // A worker that panicked has already counted what it did.
-        let _ended = worker.await;
+        if let Err(error) = worker.await {
+            eprintln!("a worker stopped early: {error}");
+            stopped_early += 1;
+        }
     }
 
     println!(
@@ -148,6 +152,7 @@ async fn run(args: Args) -> anyhow::Result<u64> {
     for line in &findings.lines {
         println!("{line}");
     }
+    println!("workers stopped early: {stopped_early}");
     println!("lost or late: {}", findings.violations);
-    Ok(findings.violations)
+    Ok(findings.violations + stopped_early)
 }

@@ -25,9 +25,10 @@ pub struct Load {
 const ROTATIONS_PER_FAMILY: u32 = 100;
 
 impl Load {
-    /// Starts every worker: tokens (2, 200/s each), refresh rotations after a sign-in (2,
-    /// 100/s each), users (1, 5/s), proxied requests (2, 500/s each) and revocations (1, one
-    /// token at a time).
+    /// Starts every worker, each pausing between its requests (so these rates are upper
+    /// bounds): tokens (2, at most 200/s each), refresh rotations after a sign-in (2, at most
+    /// 100/s each), users (1, at most 5/s), proxied requests (2, at most 500/s each) and
+    /// revocations (1, one token at a time).
     pub fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let mut workers = Vec::new();
         for index in 0..2 {

@@ -213,7 +213,9 @@ async fn with_the_ssrf_guard_on_the_admin_api_adds_no_provider_on_an_internal_ad
     };
     for (body, field) in [
         (
-            json!({"name": "Partner", "issuer": federated.upstream.base_url,
+            // https, so the address (loopback) is what is refused, not the scheme.
+            json!({"name": "Partner",
+                "issuer": federated.upstream.base_url.replace("http://", "https://"),
                 "client_id": "downstream"}),
             "issuer",
         ),
