@@ -176,22 +176,20 @@ impl Upstreams {
     }
 
     fn upstream(&self, provider: &Provider, managed: bool) -> Arc<Upstream> {
+        let (http, reach) = if managed {
+            let reach = Reach::Guarded {
+                allow_private: self.allow_private,
+            };
+            (self.guarded_http.clone(), reach)
+        } else {
+            (self.http.clone(), Reach::Any)
+        };
         Arc::new(Upstream {
             redirect_uri: format!("{}{}", self.issuer, super::callback_path(&provider.id)),
             settings: provider.clone(),
             managed,
-            http: if managed {
-                self.guarded_http.clone()
-            } else {
-                self.http.clone()
-            },
-            reach: if managed {
-                Reach::Guarded {
-                    allow_private: self.allow_private,
-                }
-            } else {
-                Reach::Any
-            },
+            http,
+            reach,
             signer: provider.private_key_jwt.then(|| self.signer.clone()),
             relying_party: Mutex::new(None),
         })
