@@ -37,4 +37,4 @@ pub mod token_request;
 pub use routes::router;
 pub use server::{Listeners, serve};
 pub use settings::AuthSettings;
-pub use state::{AppState, EmailDelivery, StartupError};
+pub use state::{AppState, EmailDelivery, ServerState, StartupError};

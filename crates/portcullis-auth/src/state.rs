@@ -12,9 +12,22 @@ use portcullis_service::client_cache::ForgetThenAnnounce;
 use portcullis_service::{CodeStore, MemoryThrottle, SessionStore, SignInThrottle, Store};
 use std::sync::Arc;
 
-/// The auth server's state: cheap to clone, everything behind `Arc`.
+/// The auth server's state as handlers see it: one `Arc` around [`ServerState`], so the clones
+/// axum makes for every request (the route's service and its `State`) cost one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<ServerState>);
+
+impl std::ops::Deref for AppState {
+    type Target = ServerState;
+
+    fn deref(&self) -> &ServerState {
+        &self.0
+    }
+}
+
+/// Everything the auth server's handlers share.
+#[derive(Clone)]
+pub struct ServerState {
     /// The store.
     pub store: Arc<dyn Store>,
     /// Signing keys.
@@ -168,7 +181,7 @@ impl AppState {
         let client_cache = Arc::new(portcullis_service::client_cache::ClientCache::new(
             settings.client_cache_max_age,
         ));
-        let state = AppState {
+        let state = AppState(Arc::new(ServerState {
             audit: Arc::new(AuditLog::start(store.clone(), clock.clone())),
             codes: store.clone(),
             sessions: store.clone(),
@@ -212,7 +225,7 @@ impl AppState {
             relying_party,
             upstreams: Arc::new(upstreams),
             settings: Arc::new(settings),
-        };
+        }));
         if let Err(error) = state.reload_upstreams().await {
             tracing::warn!(%error, "providers of the admin API not loaded yet");
         }
@@ -237,21 +250,21 @@ impl AppState {
     /// The same state, sending the email outbox through `email`.
     #[must_use]
     pub fn with_email(mut self, email: EmailDelivery) -> Self {
-        self.email = Some(email);
+        self.parts().email = Some(email);
         self
     }
 
     /// The same state, keeping authorization codes in `codes` instead of the store.
     #[must_use]
     pub fn with_code_store(mut self, codes: Arc<dyn CodeStore>) -> Self {
-        self.codes = codes;
+        self.parts().codes = codes;
         self
     }
 
     /// The same state, keeping browser sessions in `sessions` instead of the store.
     #[must_use]
     pub fn with_session_store(mut self, sessions: Arc<dyn SessionStore>) -> Self {
-        self.sessions = sessions;
+        self.parts().sessions = sessions;
         self
     }
 
@@ -424,7 +437,7 @@ impl AppState {
     /// The same state, counting sign-in failures in `throttle` (a cluster's Redis).
     #[must_use]
     pub fn with_sign_in_throttle(mut self, throttle: Arc<dyn SignInThrottle>) -> Self {
-        self.sign_in_throttle = throttle;
+        self.parts().sign_in_throttle = throttle;
         self
     }
 
@@ -436,18 +449,26 @@ impl AppState {
         dpop_proofs: Arc<dyn portcullis_service::ProofReplay>,
         client_assertions: Arc<dyn portcullis_service::ProofReplay>,
     ) -> Self {
-        self.dpop_proofs = dpop_proofs;
-        self.client_assertions = client_assertions;
+        let parts = self.parts();
+        parts.dpop_proofs = dpop_proofs;
+        parts.client_assertions = client_assertions;
         self
     }
 
     /// The same state, announcing changes through `announcer` (a cluster's Redis).
     #[must_use]
     pub fn with_announcer(mut self, announcer: Arc<dyn ClusterAnnouncer>) -> Self {
-        self.announcer = Arc::new(ForgetThenAnnounce {
-            cache: self.client_cache.clone(),
+        let parts = self.parts();
+        parts.announcer = Arc::new(ForgetThenAnnounce {
+            cache: parts.client_cache.clone(),
             cluster: announcer,
         });
         self
+    }
+
+    /// The parts to change while the server is being assembled (copied first if a clone of this
+    /// state is already out, so a running server's state never changes under it).
+    fn parts(&mut self) -> &mut ServerState {
+        Arc::make_mut(&mut self.0)
     }
 }

@@ -15,6 +15,11 @@ pub const AUDIT_TARGET: &str = "portcullis::audit";
 const QUEUE: usize = 8192;
 /// Events stored in one transaction at most.
 const BATCH: usize = 256;
+/// How long events may wait for more to share their transaction, once there are at least
+/// [`GATHER_FROM`] of them (a quiet server stores each event at once).
+const GATHER: Duration = Duration::from_millis(20);
+/// Events that arrived together which show a busy server.
+const GATHER_FROM: usize = 8;
 
 /// Records audit events.
 pub struct AuditLog {
@@ -68,15 +73,27 @@ impl AuditLog {
 async fn store_events(store: Arc<dyn Store>, mut pending: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
-    while let Some(first) = pending.recv().await {
-        let mut next = Some(first);
-        while let Some(queued) = next.take() {
-            match queued {
-                Queued::Record(record) => batch.push(record),
-                Queued::Flush(done) => flushes.push(done),
+    let mut received = Vec::with_capacity(BATCH);
+    while pending.recv_many(&mut received, BATCH).await > 0 {
+        // Under load, events gather for a moment so one transaction stores many: each commit
+        // rewrites the pages of the table and its indexes, whatever the number of rows.
+        let gathered_until = tokio::time::Instant::now() + GATHER;
+        loop {
+            for queued in received.drain(..) {
+                match queued {
+                    Queued::Record(record) => batch.push(record),
+                    Queued::Flush(done) => flushes.push(done),
+                }
             }
-            if batch.len() < BATCH {
-                next = pending.try_recv().ok();
+            if batch.len() >= BATCH || !flushes.is_empty() || batch.len() < GATHER_FROM {
+                break;
+            }
+            let room = BATCH - batch.len();
+            match tokio::time::timeout_at(gathered_until, pending.recv_many(&mut received, room))
+                .await
+            {
+                Ok(count) if count > 0 => {}
+                _ => break,
             }
         }
         if !batch.is_empty() {

@@ -1,6 +1,6 @@
 //! [`AuditStore`] on SQL (SQLite and PostgreSQL).
 
-use super::{SqlStore, unavailable};
+use super::{Dialect, SqlStore, unavailable};
 use async_trait::async_trait;
 use portcullis_core::{AuditRecord, UnixSeconds};
 use portcullis_service::{AuditQuery, AuditStore, StoreError};
@@ -10,17 +10,24 @@ use sqlx::Row;
 /// statements stay few (one statement per row made each row a round trip to the driver).
 const ROWS_PER_INSERT: [usize; 3] = [64, 8, 1];
 
-/// The `INSERT` statements of [`ROWS_PER_INSERT`] rows, in the same order, built once.
-fn insert_statements() -> &'static [String] {
-    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    STATEMENTS.get_or_init(|| {
+/// The `INSERT` statements of [`ROWS_PER_INSERT`] rows for `dialect`, in the same order, built
+/// once. SQLite's placeholders are anonymous (`?`): the driver looks every named one up by a
+/// linear search of the statement's names, which made a 320-parameter insert quadratic.
+fn insert_statements(dialect: Dialect) -> &'static [String] {
+    static SQLITE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let (statements, placeholder): (_, fn(usize) -> String) = match dialect {
+        Dialect::Sqlite => (&SQLITE, |_| "?".to_owned()),
+        Dialect::Postgres => (&POSTGRES, |number| format!("${number}")),
+    };
+    statements.get_or_init(|| {
         ROWS_PER_INSERT
             .into_iter()
             .map(|rows| {
                 let values: Vec<String> = (0..rows)
                     .map(|row| {
                         let placeholders: Vec<String> = (1..=5)
-                            .map(|column| format!("${}", row * 5 + column))
+                            .map(|column| placeholder(row * 5 + column))
                             .collect();
                         format!("({})", placeholders.join(", "))
                     })
@@ -39,7 +46,10 @@ impl AuditStore for SqlStore {
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await.map_err(unavailable)?;
         let mut rest = records;
-        for (rows, sql) in ROWS_PER_INSERT.into_iter().zip(insert_statements()) {
+        for (rows, sql) in ROWS_PER_INSERT
+            .into_iter()
+            .zip(insert_statements(self.dialect))
+        {
             while rest.len() >= rows {
                 let (chunk, later) = rest.split_at(rows);
                 let mut statement = sqlx::query(sql.as_str());
