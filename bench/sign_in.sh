@@ -47,12 +47,12 @@ measure() { # memory-kib iterations concurrency max-wait-ms
 }
 
 # OWASP's equivalent Argon2id settings (m, t; p = 1) with the default admission (one check per
-# CPU, 150 ms wait; the default cost is the second row, which bench/run.sh reads), then the
+# CPU, 100 ms wait; the default cost is the second row, which bench/run.sh reads), then the
 # default cost with other waits, and with one check at a time.
 for cost in "47104 1" "19456 2" "12288 3" "9216 4" "7168 5"; do
-    measure $cost 0 150
+    measure $cost 0 100
 done
-for wait in 250 100; do
+for wait in 250 150; do
     measure 19456 2 0 "$wait"
 done
 for wait in 150 100; do

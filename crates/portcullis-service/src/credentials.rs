@@ -57,8 +57,10 @@ impl Default for SignInAdmission {
         SignInAdmission {
             concurrency: 0,
             // A sign-in's latency is this wait, plus its Argon2 run (about 30 ms at the OWASP
-            // cost) and the rest of the request: 150 ms leaves room under 250 ms.
-            max_wait: Duration::from_millis(150),
+            // cost) and the rest of the request, which at saturation waits for CPU too: 100 ms
+            // kept p99 under 250 ms on 2 cores (BENCHMARKS.md, "Sign-in at saturation"); 150 ms
+            // did not.
+            max_wait: Duration::from_millis(100),
             max_waiting: 64,
         }
     }
