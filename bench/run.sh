@@ -19,7 +19,8 @@ bash bench/sign_in.sh "$DURATION" 32 | tee "$WORK/sign_in.md"
 bash bench/connections.sh "$DURATION" 10000 | tee "$WORK/connections.md"
 # The raw costs of validating an ES256 access token (parse, signature, claims) and of signing one
 # on this machine, in this run: the cold gateway path is judged against the first, the token
-# endpoint's work beyond its signature against the second.
+# endpoint's work beyond its signature against the second (measured alone: under load, signing
+# may cost more, and that difference counts as work beyond the signature).
 cargo bench -q -p portcullis-jose --bench jws -- '^(validate_access_token|sign)/ES256$' \
     --measurement-time 3 --warm-up-time 1 > /dev/null 2>&1
 criterion_median() { python3 -c 'import json, sys; print(json.load(open(f"target/criterion/{sys.argv[1]}/new/estimates.json"))["median"]["point_estimate"])' "$1"; }

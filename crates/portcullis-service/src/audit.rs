@@ -2,7 +2,7 @@
 //! log pipeline can route it to a separate sink) and into the store's audit log, written by a
 //! background task in batches so a request never waits for it.
 
-use crate::Store;
+use crate::AuditStore;
 use portcullis_core::{AuditEvent, AuditRecord, Clock};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,7 @@ enum Queued {
 
 impl AuditLog {
     /// Starts the task that stores events in `store`.
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn start(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>) -> Self {
         let (queue, pending) = mpsc::channel(QUEUE);
         tokio::spawn(store_events(store, pending));
         AuditLog { queue, clock }
@@ -70,14 +70,14 @@ impl AuditLog {
     }
 }
 
-async fn store_events(store: Arc<dyn Store>, mut pending: mpsc::Receiver<Queued>) {
+async fn store_events(store: Arc<dyn AuditStore>, mut pending: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
     let mut received = Vec::with_capacity(BATCH);
     while pending.recv_many(&mut received, BATCH).await > 0 {
         // Under load, events gather for a moment so one transaction stores many: each commit
         // rewrites the pages of the table and its indexes, whatever the number of rows.
-        let gathered_until = tokio::time::Instant::now() + GATHER;
+        let mut gathered_until = None;
         loop {
             for queued in received.drain(..) {
                 match queued {
@@ -89,9 +89,8 @@ async fn store_events(store: Arc<dyn Store>, mut pending: mpsc::Receiver<Queued>
                 break;
             }
             let room = BATCH - batch.len();
-            match tokio::time::timeout_at(gathered_until, pending.recv_many(&mut received, room))
-                .await
-            {
+            let until = *gathered_until.get_or_insert_with(|| tokio::time::Instant::now() + GATHER);
+            match tokio::time::timeout_at(until, pending.recv_many(&mut received, room)).await {
                 Ok(count) if count > 0 => {}
                 _ => break,
             }
@@ -107,7 +106,7 @@ async fn store_events(store: Arc<dyn Store>, mut pending: mpsc::Receiver<Queued>
 }
 
 /// A store outage of a few seconds loses nothing; a longer one leaves the events in the log only.
-async fn append_with_retries(store: &dyn Store, batch: &[AuditRecord]) {
+async fn append_with_retries(store: &dyn AuditStore, batch: &[AuditRecord]) {
     for attempt in 1..=5u32 {
         match store.append_audit(batch).await {
             Ok(()) => return,
@@ -116,5 +115,157 @@ async fn append_with_retries(store: &dyn Store, batch: &[AuditRecord]) {
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200) * attempt).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AuditQuery, StoreError};
+    use async_trait::async_trait;
+    use portcullis_core::{SystemClock, UnixSeconds};
+    use std::sync::Mutex;
+    use tokio::time::Instant;
+
+    /// Remembers each transaction: when (in the test's paused time) and the events' `jti`s.
+    struct Transactions {
+        started: Instant,
+        stored: Mutex<Vec<(Duration, Vec<String>)>>,
+    }
+
+    impl Transactions {
+        fn new() -> Arc<Self> {
+            Arc::new(Transactions {
+                started: Instant::now(),
+                stored: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn stored(&self) -> Vec<(Duration, Vec<String>)> {
+            self.stored.lock().expect("lock").clone()
+        }
+
+        /// Waits (in paused time, so at no cost) until `count` events are stored.
+        async fn until_stored(&self, count: usize) -> Vec<(Duration, Vec<String>)> {
+            for _ in 0..1000 {
+                let stored = self.stored();
+                if stored.iter().map(|(_, jtis)| jtis.len()).sum::<usize>() >= count {
+                    return stored;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            panic!("{count} events never stored: {:?}", self.stored());
+        }
+    }
+
+    #[async_trait]
+    impl AuditStore for Transactions {
+        async fn append_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+            let jtis = records
+                .iter()
+                .map(|record| {
+                    let detail: serde_json::Value =
+                        serde_json::from_str(&record.detail).expect("json");
+                    detail["jti"].as_str().expect("jti").to_owned()
+                })
+                .collect();
+            self.stored
+                .lock()
+                .expect("lock")
+                .push((self.started.elapsed(), jtis));
+            Ok(())
+        }
+
+        async fn search_audit(&self, _: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn purge_audit(&self, _: UnixSeconds) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    fn issued(number: usize) -> AuditEvent {
+        AuditEvent::TokenIssued {
+            grant_type: "client_credentials".into(),
+            client_id: "svc".into(),
+            subject: "svc".into(),
+            jti: format!("{number}"),
+            scope: "read".into(),
+            audience: vec!["api".into()],
+        }
+    }
+
+    fn jtis(numbers: std::ops::Range<usize>) -> Vec<String> {
+        numbers.map(|number| number.to_string()).collect()
+    }
+
+    fn start() -> (AuditLog, Arc<Transactions>) {
+        let transactions = Transactions::new();
+        let log = AuditLog::start(transactions.clone(), Arc::new(SystemClock));
+        (log, transactions)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_event_is_stored_at_once() {
+        let (log, transactions) = start();
+        log.record(&issued(0));
+        assert_eq!(
+            transactions.until_stored(1).await,
+            vec![(Duration::ZERO, jtis(0..1))]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_arriving_together_wait_for_company_at_most_the_gathering_time() {
+        let (log, transactions) = start();
+        for number in 0..GATHER_FROM {
+            log.record(&issued(number));
+        }
+        assert_eq!(
+            transactions.until_stored(GATHER_FROM).await,
+            vec![(GATHER, jtis(0..GATHER_FROM))]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_batch_is_stored_at_once_and_the_rest_in_order() {
+        let (log, transactions) = start();
+        for number in 0..BATCH + 10 {
+            log.record(&issued(number));
+        }
+        assert_eq!(
+            transactions.until_stored(BATCH + 10).await,
+            vec![
+                (Duration::ZERO, jtis(0..BATCH)),
+                (GATHER, jtis(BATCH..BATCH + 10))
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flush_cuts_the_gathering_short() {
+        let (log, transactions) = start();
+        for number in 0..GATHER_FROM {
+            log.record(&issued(number));
+        }
+        log.flush().await;
+        assert_eq!(
+            transactions.stored(),
+            vec![(Duration::ZERO, jtis(0..GATHER_FROM))]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_pending_when_the_log_is_dropped_are_stored() {
+        let (log, transactions) = start();
+        for number in 0..GATHER_FROM {
+            log.record(&issued(number));
+        }
+        drop(log);
+        assert_eq!(
+            transactions.until_stored(GATHER_FROM).await,
+            vec![(Duration::ZERO, jtis(0..GATHER_FROM))]
+        );
     }
 }

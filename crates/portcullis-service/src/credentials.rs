@@ -57,9 +57,10 @@ impl Default for SignInAdmission {
         SignInAdmission {
             concurrency: 0,
             // A sign-in's latency is this wait, plus its Argon2 run (about 30 ms at the OWASP
-            // cost) and the rest of the request, which at saturation waits for CPU too: 100 ms
-            // kept p99 under 250 ms on 2 cores (BENCHMARKS.md, "Sign-in at saturation"); 150 ms
-            // did not.
+            // cost) and the rest of the request, which at saturation waits for CPU too. On 2
+            // cores with the load generator beside the server, p99 at 150 ms was 267-308 ms and
+            // at 100 ms 232-275 ms (BENCHMARKS.md, "Sign-in at saturation"): 100 ms is the
+            // wait that can keep it under 250 ms, at the margin.
             max_wait: Duration::from_millis(100),
             max_waiting: 64,
         }

@@ -1,11 +1,11 @@
 //! The audit log over a real (temporary SQLite) store: a burst of events, which the writer
 //! gathers into few transactions, is stored whole and in order without anyone asking; a flush
-//! returns only once everything recorded before it is stored; a lone event on a quiet server is
-//! stored without waiting for company.
+//! returns only once everything recorded before it is stored; a lone event is stored without one.
+//! (The gathering's timing is tested in paused time beside the writer, `audit::tests`.)
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use portcullis_core::{AuditEvent, SystemClock};
-use portcullis_service::{AuditLog, AuditQuery, AuditStore, Store};
+use portcullis_service::{AuditLog, AuditQuery, AuditStore};
 use portcullis_store::SqlStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +62,7 @@ async fn until_stored(store: &SqlStore, count: usize) -> Vec<String> {
 async fn a_burst_is_stored_whole_and_in_order_without_a_flush() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store(&dir).await;
-    let log = AuditLog::start(store.clone() as Arc<dyn Store>, Arc::new(SystemClock));
+    let log = AuditLog::start(store.clone(), Arc::new(SystemClock));
     for number in 0..700 {
         log.record(&issued(number));
     }
@@ -74,7 +74,7 @@ async fn a_burst_is_stored_whole_and_in_order_without_a_flush() {
 async fn a_flush_returns_once_every_earlier_event_is_stored() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store(&dir).await;
-    let log = AuditLog::start(store.clone() as Arc<dyn Store>, Arc::new(SystemClock));
+    let log = AuditLog::start(store.clone(), Arc::new(SystemClock));
     for number in 0..50 {
         log.record(&issued(number));
     }
@@ -83,10 +83,10 @@ async fn a_flush_returns_once_every_earlier_event_is_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lone_event_is_stored_without_waiting_for_more() {
+async fn a_lone_event_is_stored_without_a_flush() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = store(&dir).await;
-    let log = AuditLog::start(store.clone() as Arc<dyn Store>, Arc::new(SystemClock));
+    let log = AuditLog::start(store.clone(), Arc::new(SystemClock));
     log.record(&issued(1));
     assert_eq!(until_stored(&store, 1).await, vec!["jti-1".to_owned()]);
     // The log is still taking events after a quiet spell.

@@ -1313,7 +1313,10 @@ async fn audit_log(store: &dyn Store) {
 
     // A large batch (stored several rows per statement) keeps every record, in order.
     let batch: Vec<AuditRecord> = (0..75)
-        .map(|n| record(100 + n, &format!("bulk_{n}"), Some("bulk"), None))
+        .map(|n| {
+            let client = format!("client_{n}");
+            record(100 + n, &format!("bulk_{n}"), Some("bulk"), Some(&client))
+        })
         .collect();
     store.append_audit(&batch).await.expect("append a batch");
     let stored = store
@@ -1332,9 +1335,12 @@ async fn audit_log(store: &dyn Store) {
     let expected: Vec<String> = (0..75).map(|n| format!("bulk_{n}")).collect();
     assert_eq!(kinds, expected, "oldest first, none lost");
     assert!(
-        stored
-            .iter()
-            .all(|record| record.at == 100 + record.kind[5..].parse::<i64>().expect("n"))
+        stored.iter().all(
+            |record| record.at == 100 + record.kind[5..].parse::<i64>().expect("n")
+                && record.client_id.as_deref() == Some(&*format!("client_{}", &record.kind[5..]))
+                && record.detail == format!(r#"{{"event":"{}"}}"#, record.kind)
+        ),
+        "each row's columns in their place"
     );
 }
 
