@@ -27,6 +27,7 @@ pub mod pending_sign_in;
 pub mod relying_party;
 pub mod request_id;
 pub mod request_object;
+pub mod route_metrics;
 pub mod routes;
 pub mod server;
 pub mod settings;
@@ -34,7 +35,7 @@ pub mod state;
 pub mod tls_listener;
 pub mod token_request;
 
-pub use routes::router;
+pub use routes::{App, router};
 pub use server::{Listeners, serve};
 pub use settings::AuthSettings;
 pub use state::{AppState, EmailDelivery, ServerState, StartupError};

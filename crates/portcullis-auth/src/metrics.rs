@@ -1,9 +1,7 @@
 //! Prometheus metrics of the auth server, rendered in the text exposition format at `/metrics`.
 
-use axum::extract::{MatchedPath, Request, State};
+use crate::route_metrics::RouteName;
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
 use portcullis_core::{OutboxStatus, UnixSeconds};
 use portcullis_service::tokens::TokenMetrics;
 use portcullis_service::{DeliveryMetrics, DeliveryReport};
@@ -13,21 +11,20 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 /// Labels of an HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    route: String,
-    method: String,
+    route: RouteName,
+    method: &'static str,
     status: u16,
 }
 
 /// Labels of a latency observation.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: RouteName,
 }
 
 /// Labels of an issued token.
@@ -175,6 +172,30 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts an answered request and observes its latency, by its route pattern (never the raw
+    /// path) and method label (never a raw method), so clients cannot create unbounded label
+    /// values.
+    pub(crate) fn observe_request(
+        &self,
+        route: RouteName,
+        method: &Method,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        self.http_latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        self.http_requests
+            .get_or_create(&HttpLabels {
+                route,
+                method: method_label(method),
+                status,
+            })
+            .inc();
+    }
+
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -200,37 +221,6 @@ fn method_label(method: &Method) -> &'static str {
         Method::PATCH => "PATCH",
         _ => "other",
     }
-}
-
-/// Middleware counting every request by its route pattern (never the raw path) and method label
-/// (never a raw method), so clients cannot create unbounded label values.
-pub async fn track_requests(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = method_label(request.method()).to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics
-        .http_latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .http_requests
-        .get_or_create(&HttpLabels {
-            route,
-            method,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
 }
 
 #[cfg(test)]

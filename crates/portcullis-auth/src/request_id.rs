@@ -1,13 +1,21 @@
 //! Request ids and the access log. Every request runs in a span carrying its id, so every log line
 //! it causes can be correlated; the id is returned in `X-Request-Id`. Only the path is logged,
 //! never the query string or headers, which may carry credentials.
+//!
+//! [`AssignRequestId`] wraps the whole application (not each route), with a future of its own: no
+//! boxed service or future per request.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, Uri};
 use axum::response::Response;
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
+use tower::{Layer, Service};
 use tracing::Instrument;
+use tracing::instrument::Instrumented;
 
 /// The request id header.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -28,37 +36,116 @@ fn generate() -> String {
     }
 }
 
-/// Middleware: assigns the request id, logs one access line per request.
-pub async fn assign_request_id(request: Request, next: Next) -> Response {
-    let id = request
+/// The request's id: the caller's own when well formed, else a fresh random one.
+fn request_id(request: &Request) -> HeaderValue {
+    let kept = request
         .headers()
         .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| is_well_formed(value))
-        .map_or_else(generate, str::to_owned);
-    let span = tracing::info_span!("request", request_id = %id);
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            %method,
-            %path,
-            status = response.status().as_u16(),
-            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            "request"
-        );
-    });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        .filter(|value| value.to_str().is_ok_and(is_well_formed));
+    match kept {
+        Some(value) => value.clone(),
+        // A generated id is base64url, always a valid header value.
+        None => HeaderValue::try_from(generate())
+            .unwrap_or_else(|_| HeaderValue::from_static("unavailable")),
     }
-    response
+}
+
+/// Layer of [`AssignRequestId`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AssignRequestIdLayer;
+
+impl<S> Layer<S> for AssignRequestIdLayer {
+    type Service = AssignRequestId<S>;
+
+    fn layer(&self, inner: S) -> AssignRequestId<S> {
+        AssignRequestId { inner }
+    }
+}
+
+/// Service: assigns the request id, runs the request in its span, logs one access line per
+/// request and returns the id in `X-Request-Id`.
+#[derive(Clone, Debug)]
+pub struct AssignRequestId<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for AssignRequestId<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = WithRequestId<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let id = request_id(&request);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id.to_str().unwrap_or_default()
+        );
+        // Shared, not copied: the URI's parts are reference-counted slices of the request.
+        let access = Some((request.method().clone(), request.uri().clone()));
+        let started = Instant::now();
+        let inner = span.in_scope(|| self.inner.call(request));
+        WithRequestId {
+            inner: inner.instrument(span),
+            id,
+            access,
+            started,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`AssignRequestId`]: the request's future in its span (entered on
+    /// every poll and while it is dropped).
+    pub struct WithRequestId<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        id: HeaderValue,
+        access: Option<(Method, Uri)>,
+        started: Instant,
+    }
+}
+
+impl<F, E> Future for WithRequestId<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let mut response = ready!(this.inner.as_mut().poll(cx))?;
+        if let Some((method, uri)) = this.access.take() {
+            let _entered = this.inner.span().enter();
+            // Only the path: the query string may carry credentials.
+            let path = uri.path();
+            tracing::info!(
+                %method,
+                %path,
+                status = response.status().as_u16(),
+                micros = u64::try_from(this.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "request"
+            );
+        }
+        response
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER, this.id.clone());
+        Poll::Ready(Ok(response))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use std::convert::Infallible;
+    use tower::ServiceExt;
 
     #[test]
     fn only_plain_ids_are_kept() {
@@ -68,5 +155,39 @@ mod tests {
         assert!(!is_well_formed("line\nbreak"));
         assert!(!is_well_formed(&"a".repeat(129)));
         assert_ne!(generate(), generate());
+    }
+
+    async fn answered_id(sent: Option<&str>) -> String {
+        let service = AssignRequestIdLayer.layer(tower::service_fn(|_: Request| async {
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }));
+        let mut request = Request::new(Body::empty());
+        if let Some(sent) = sent {
+            request.headers_mut().insert(
+                REQUEST_ID_HEADER,
+                HeaderValue::from_str(sent).unwrap_or_else(|_| HeaderValue::from_static("x")),
+            );
+        }
+        let response = service
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        response
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_plain_id_is_echoed_and_any_other_replaced() {
+        assert_eq!(answered_id(Some("trace-42.a_b")).await, "trace-42.a_b");
+        for refused in [None, Some("two words"), Some("with\"quote")] {
+            let id = answered_id(refused).await;
+            assert_eq!(id.len(), 16, "{refused:?} → {id}");
+            assert!(is_well_formed(&id), "{id}");
+        }
+        assert_ne!(answered_id(None).await, answered_id(None).await);
     }
 }

@@ -9,6 +9,7 @@ use portcullis_core::Client;
 use portcullis_service::StoreError;
 use portcullis_service::client_directory::ClientLookupError;
 use portcullis_service::request_objects::RequestObjects;
+use std::sync::Arc;
 
 /// Why a request object was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +96,7 @@ pub async fn open(
         }
     };
     let opened = open_object(state, &client, params, &object).await?;
-    Ok(Some((client, opened)))
+    Ok(Some((Arc::unwrap_or_clone(client), opened)))
 }
 
 /// RFC 9101 §5.2.3: the object at `uri`, one of the URLs `client` registered (so the server

@@ -4,6 +4,7 @@
 use crate::routes::router;
 use crate::state::AppState;
 use crate::tls_listener::TlsListener;
+use axum::ServiceExt;
 use axum::serve::ListenerExt;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;

@@ -17,6 +17,7 @@ use portcullis_service::dpop::{ProofRefusal, use_proof};
 use portcullis_service::tokens;
 use portcullis_types::{GrantType, OAuthErrorCode, TokenResponse};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Authenticates the client of a request to the token, revocation, introspection or revocation
 /// feed endpoint; failures are audited and answered with a uniform `invalid_client`.
@@ -28,7 +29,7 @@ pub async fn authenticate_client(
     headers: &HeaderMap,
     params: &OAuthParams,
     remote_addr: SocketAddr,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let presented = client_auth::presented_credentials(headers, params)?;
     let client_ip = crate::client_ip::client_ip(state, headers, remote_addr);
     // Only the client credentials grant, which stores nothing, runs on a kept copy of the client.

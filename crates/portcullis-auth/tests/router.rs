@@ -265,3 +265,64 @@ async fn authorize_redirects_errors_only_to_a_registered_redirect_uri() {
     }
     server.stop().await;
 }
+
+/// Every answer carries a request id, and is counted by its route pattern: a token, an unknown
+/// path (never its raw path as a label), a wrong method, and a form over the 64 KiB body limit.
+#[tokio::test]
+async fn every_answer_has_a_request_id_and_is_counted_by_route() {
+    let (server, secret) = server().await;
+    let oversized = format!("grant_type=client_credentials&scope={}", "a".repeat(70_000));
+    let requests = [
+        (
+            "POST",
+            "/token",
+            "grant_type=client_credentials".to_owned(),
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/no/such/path-with-secret",
+            String::new(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "DELETE",
+            "/token",
+            String::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        ("POST", "/token", oversized, StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    let mut ids = Vec::new();
+    for (method, uri, body, expected) in requests {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, basic("service", &secret))
+            .body(Body::from(body))
+            .unwrap();
+        let response = send(&server, request).await;
+        assert_eq!(response.status(), expected, "{method} {uri}");
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(id.len(), 16, "{method} {uri}: {id}");
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "each request has its own id");
+
+    let metrics = server.state.metrics.render();
+    for expected in [
+        r#"portcullis_http_requests_total{route="/token",method="POST",status="200"} 1"#,
+        r#"portcullis_http_requests_total{route="/token",method="POST",status="413"} 1"#,
+        r#"portcullis_http_requests_total{route="/token",method="DELETE",status="405"} 1"#,
+        r#"portcullis_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
+    ] {
+        assert!(metrics.contains(expected), "{expected} missing:\n{metrics}");
+    }
+    assert!(!metrics.contains("path-with-secret"));
+}

@@ -14,6 +14,7 @@ use portcullis_core::{
     TokenPolicy, UnixSeconds, generate_secret,
 };
 use portcullis_jose::sha256;
+use std::sync::Arc;
 
 /// Authorization codes live at most this long (RFC 6749 §4.1.2 recommends at most 10 minutes;
 /// Portcullis allows one).
@@ -130,26 +131,26 @@ impl Authorizer<'_> {
             },
             None => None,
         };
-        let mut request = match validate_authorization(client.as_ref(), attempt.params, self.policy)
-        {
-            Ok(request) => request,
-            Err(AuthorizeError::Untrusted(message)) => {
-                return Ok(AuthorizationOutcome::ErrorPage(message));
-            }
-            Err(AuthorizeError::Redirect {
-                redirect_uri,
-                state,
-                code,
-                description,
-            }) => {
-                return Ok(AuthorizationOutcome::RedirectError {
+        let mut request =
+            match validate_authorization(client.as_deref(), attempt.params, self.policy) {
+                Ok(request) => request,
+                Err(AuthorizeError::Untrusted(message)) => {
+                    return Ok(AuthorizationOutcome::ErrorPage(message));
+                }
+                Err(AuthorizeError::Redirect {
                     redirect_uri,
                     state,
                     code,
                     description,
-                });
-            }
-        };
+                }) => {
+                    return Ok(AuthorizationOutcome::RedirectError {
+                        redirect_uri,
+                        state,
+                        code,
+                        description,
+                    });
+                }
+            };
         let Some(client) = client else {
             return Ok(AuthorizationOutcome::ErrorPage(
                 "The application is not registered here.".to_owned(),
@@ -233,7 +234,7 @@ impl Authorizer<'_> {
             }),
             (AuthorizationDecision::AskConsent, _) => {
                 Ok(AuthorizationOutcome::AskConsent(Box::new(ConsentPrompt {
-                    client,
+                    client: Arc::unwrap_or_clone(client),
                     request,
                 })))
             }

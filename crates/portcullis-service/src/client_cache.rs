@@ -64,7 +64,7 @@ impl ClientCache {
     }
 
     /// Keeps `client`, read from the store in `lookup`, unless something was forgotten since.
-    pub fn keep(&self, lookup: Lookup, client: &Client) {
+    pub fn keep(&self, lookup: Lookup, client: &Arc<Client>) {
         if self.max_age.is_zero() {
             return;
         }
@@ -85,7 +85,7 @@ impl ClientCache {
         entries.insert(
             client.id.clone(),
             Cached {
-                client: Arc::new(client.clone()),
+                client: Arc::clone(client),
                 read_at: lookup.started,
             },
         );
@@ -147,16 +147,19 @@ mod tests {
     use super::ClientCache;
     use portcullis_core::{Client, ClientKind, ClientRegistration, SecretHash};
     use portcullis_types::GrantType;
+    use std::sync::Arc;
     use std::time::Duration;
 
-    fn client(id: &str) -> Client {
-        ClientRegistration::new(
-            id,
-            ClientKind::Confidential,
-            vec![GrantType::ClientCredentials],
+    fn client(id: &str) -> Arc<Client> {
+        Arc::new(
+            ClientRegistration::new(
+                id,
+                ClientKind::Confidential,
+                vec![GrantType::ClientCredentials],
+            )
+            .into_client(Some(SecretHash::of("secret")), 3600, 0)
+            .expect("valid registration"),
         )
-        .into_client(Some(SecretHash::of("secret")), 3600, 0)
-        .expect("valid registration")
     }
 
     #[test]

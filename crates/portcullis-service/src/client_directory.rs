@@ -16,6 +16,7 @@ use portcullis_core::client_id_document::{
 use portcullis_core::client_metadata::{ClientMetadata, DynamicRegistrationPolicy};
 use portcullis_core::{AuditEvent, Client, Clock};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A metadata document as fetched: its body and its `Cache-Control` header.
 #[derive(Debug, Clone)]
@@ -140,22 +141,22 @@ impl ClientDirectory<'_> {
     ///
     /// # Errors
     /// [`ClientLookupError`].
-    pub async fn find_client(&self, id: &str) -> Result<Option<Client>, ClientLookupError> {
+    pub async fn find_client(&self, id: &str) -> Result<Option<Arc<Client>>, ClientLookupError> {
         let stored = match self.cache.map(|cache| (cache, cache.get(id))) {
             // A copy whose document expired is read again: another server may have refreshed it.
             Some((_, (Some(cached), _)))
                 if !cached.is_described_by_document() || self.document_is_fresh(&cached) =>
             {
-                Some(Client::clone(&cached))
+                Some(cached)
             }
             Some((cache, (_, lookup))) => {
-                let stored = self.store.find_client(id).await?;
+                let stored = self.store.find_client(id).await?.map(Arc::new);
                 if let Some(client) = &stored {
                     cache.keep(lookup, client);
                 }
                 stored
             }
-            None => self.store.find_client(id).await?,
+            None => self.store.find_client(id).await?.map(Arc::new),
         };
         if !self.policy.metadata_documents {
             // Turned off: clients known by their documents are gone with it.
@@ -171,13 +172,13 @@ impl ClientDirectory<'_> {
             return Ok(None);
         }
         let host = host_of(id).to_owned();
-        match self.fetch(id, stored.as_ref()).await {
+        match self.fetch(id, stored.as_deref()).await {
             Ok(client) => {
                 self.audit
                     .record(&AuditEvent::ClientMetadataDocumentFetched {
                         client_id: id.to_owned(),
                     });
-                Ok(Some(client))
+                Ok(Some(Arc::new(client)))
             }
             Err(FetchError::Store(error)) => Err(error.into()),
             // Not audited: the budget exists so that refusals cannot flood the log.

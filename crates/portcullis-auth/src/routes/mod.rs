@@ -26,14 +26,15 @@ mod token;
 mod userinfo;
 
 use crate::pages::{self, Page};
+use crate::request_id::{AssignRequestId, AssignRequestIdLayer};
+use crate::route_metrics::TrackRequestsLayer;
 use crate::state::AppState;
-use crate::{metrics, request_id};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower::Layer;
 
 /// Paths of the endpoints, named once.
 pub mod paths {
@@ -83,9 +84,14 @@ pub(crate) const PASSKEY_SCRIPT: &str = "/assets/passkeys.js";
 /// Form and token requests are small; anything larger is refused before parsing.
 const FORM_BODY_LIMIT: usize = 64 * 1024;
 
+/// The auth server application: its routes, each counted in the metrics, behind the form body
+/// limit and the request id (which wrap the whole router once, not each route).
+pub type App = AssignRequestId<<DefaultBodyLimit as Layer<Router>>::Service>;
+
 /// The complete auth server application.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+pub fn router(state: AppState) -> App {
+    let track_requests = TrackRequestsLayer::new(state.metrics.clone());
+    let routes = Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(discovery::metadata),
@@ -195,13 +201,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::public_readyz))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track_requests,
-        ))
-        .layer(middleware::from_fn(request_id::assign_request_id))
-        .with_state(state)
+        .layer(track_requests)
+        .with_state(state);
+    AssignRequestIdLayer.layer(DefaultBodyLimit::max(FORM_BODY_LIMIT).layer(routes))
 }
 
 async fn not_found() -> (StatusCode, axum::Json<serde_json::Value>) {

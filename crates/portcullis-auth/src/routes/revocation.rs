@@ -31,7 +31,7 @@ async fn client_and_token(
     headers: &HeaderMap,
     remote_addr: SocketAddr,
     body: &[u8],
-) -> Result<(portcullis_core::Client, String), OAuthError> {
+) -> Result<(std::sync::Arc<portcullis_core::Client>, String), OAuthError> {
     let params = OAuthParams::from_form_body(headers, body)?;
     let client = authenticate_client(state, headers, &params, remote_addr).await?;
     let token = params

@@ -8,6 +8,7 @@ use super::client_assertion::{AssertionContext, ClientKeyResolver, verify_client
 use crate::client_directory::{ClientDirectory, ClientLookupError};
 use crate::{AuditLog, ProofReplay};
 use portcullis_core::{AuditEvent, AuthenticationMethod, Client};
+use std::sync::Arc;
 
 /// The credentials a request presented (read from the protocol's form or header at the edge;
 /// its `Debug` never shows the secret).
@@ -59,7 +60,7 @@ pub async fn authenticate_client(
     authentication: &ClientAuthentication<'_>,
     presented: Option<PresentedCredentials>,
     remote_addr: String,
-) -> Result<Client, TokenError> {
+) -> Result<Arc<Client>, TokenError> {
     let refuse = |client_id: Option<String>, reason: String| {
         authentication
             .audit
