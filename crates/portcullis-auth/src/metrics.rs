@@ -30,13 +30,13 @@ struct RouteLabels {
 /// Labels of an issued token.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
-    grant_type: String,
+    grant_type: &'static str,
 }
 
 /// Labels of a token endpoint failure.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
-    error: String,
+    error: &'static str,
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -137,11 +137,9 @@ impl Default for Metrics {
 }
 
 impl TokenMetrics for Metrics {
-    fn token_issued(&self, grant_type: &str) {
+    fn token_issued(&self, grant_type: &'static str) {
         self.tokens_issued
-            .get_or_create(&GrantLabels {
-                grant_type: grant_type.to_owned(),
-            })
+            .get_or_create(&GrantLabels { grant_type })
             .inc();
     }
 }
@@ -164,11 +162,9 @@ impl DeliveryMetrics for Metrics {
 
 impl Metrics {
     /// Counts a token endpoint failure.
-    pub fn token_failed(&self, error: &str) {
+    pub fn token_failed(&self, error: &'static str) {
         self.token_failures
-            .get_or_create(&ErrorLabels {
-                error: error.to_owned(),
-            })
+            .get_or_create(&ErrorLabels { error })
             .inc();
     }
 

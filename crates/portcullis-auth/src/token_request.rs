@@ -50,7 +50,7 @@ pub async fn authenticate_client(
             leeway_secs: state.settings.verifier_leeway_secs,
         },
     };
-    Ok(tokens::authenticate_client(&authentication, presented, client_ip.to_string()).await?)
+    Ok(tokens::authenticate_client(&authentication, presented, client_ip).await?)
 }
 
 /// Handles one token request.

@@ -23,8 +23,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::TrustedProxies;
+use portcullis_sdk::request_id::request_id;
 use portcullis_service::ProofReplay;
-use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -135,42 +135,6 @@ impl Gateway {
             &self.trusted_proxies,
         )
     }
-}
-
-/// Accepts a plain incoming request id (so a trace can span services), else makes one.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
-    headers
-        .get(&X_REQUEST_ID)
-        .filter(|value| {
-            let bytes = value.as_bytes();
-            (1..=128).contains(&bytes.len())
-                && bytes
-                    .iter()
-                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(byte))
-        })
-        .cloned()
-        .or_else(random_request_id)
-        .unwrap_or(HeaderValue::from_static("unavailable"))
-}
-
-/// A new request id: 12 random bytes, base64url. The bytes are drawn from the system's RNG for
-/// 32 ids at a time, per thread (one RNG call per request cost 2% of the proxy's CPU).
-fn random_request_id() -> Option<HeaderValue> {
-    const ID_BYTES: usize = 12;
-    const POOL_BYTES: usize = ID_BYTES * 32;
-    thread_local! {
-        static POOL: RefCell<([u8; POOL_BYTES], usize)> =
-            const { RefCell::new(([0; POOL_BYTES], POOL_BYTES)) };
-    }
-    POOL.with_borrow_mut(|(pool, used)| {
-        if *used == POOL_BYTES {
-            portcullis_jose::random_bytes(pool).ok()?;
-            *used = 0;
-        }
-        let id = pool.get(*used..*used + ID_BYTES)?;
-        *used += ID_BYTES;
-        HeaderValue::try_from(portcullis_jose::base64url::encode(id)).ok()
-    })
 }
 
 /// The rate-limit headers of the IETF draft (`RateLimit-Policy`, `RateLimit`).

@@ -161,7 +161,7 @@ pub struct ForwardContext<'a> {
 }
 
 /// The request id's header, read from clients and sent both ways.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use portcullis_sdk::request_id::X_REQUEST_ID;
 /// `X-Forwarded-For`, whose chain the client address is read from.
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

@@ -41,6 +41,7 @@ mod error;
 mod identity;
 #[cfg(feature = "axum")]
 mod layer;
+pub mod request_id;
 mod step_up;
 mod verifier;
 

@@ -8,6 +8,7 @@ use super::client_assertion::{AssertionContext, ClientKeyResolver, verify_client
 use crate::client_directory::{ClientDirectory, ClientLookupError};
 use crate::{AuditLog, ProofReplay};
 use portcullis_core::{AuditEvent, AuthenticationMethod, Client};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The credentials a request presented (read from the protocol's form or header at the edge;
@@ -59,7 +60,7 @@ pub struct ClientAuthentication<'a> {
 pub async fn authenticate_client(
     authentication: &ClientAuthentication<'_>,
     presented: Option<PresentedCredentials>,
-    remote_addr: String,
+    remote_addr: IpAddr,
 ) -> Result<Arc<Client>, TokenError> {
     let refuse = |client_id: Option<String>, reason: String| {
         authentication
@@ -67,7 +68,7 @@ pub async fn authenticate_client(
             .record(&AuditEvent::ClientAuthenticationFailed {
                 client_id,
                 reason,
-                remote_addr: Some(remote_addr.clone()),
+                remote_addr: Some(remote_addr.to_string()),
             });
         TokenError::InvalidClient
     };

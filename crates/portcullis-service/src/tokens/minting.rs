@@ -82,7 +82,7 @@ impl TokenIssuer<'_> {
     pub(super) fn sign_access_token(
         &self,
         claims: AccessTokenClaims,
-        via: &str,
+        via: &'static str,
     ) -> Result<SignedAccessToken, TokenError> {
         let signer = self
             .keys

@@ -32,7 +32,7 @@ pub const DIRECT_LOGIN: &str = "direct_login";
 /// Counts issued tokens (the auth server's metrics implement it).
 pub trait TokenMetrics: Send + Sync {
     /// One token issued, obtained `via` a grant type or `POST /login`.
-    fn token_issued(&self, via: &str);
+    fn token_issued(&self, via: &'static str);
 }
 
 /// How long refresh tokens live.
